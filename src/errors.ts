@@ -1,0 +1,55 @@
+/**
+ * One error type per failure mode. Every error carries a stable code, the exit code the CLI returns, and a
+ * hint for the person reading it. Commands never print stack traces for these (unless --debug).
+ */
+export class AdsyncError extends Error {
+  readonly code: string;
+  readonly exitCode: number;
+  readonly hint: string | undefined;
+  constructor(code: string, message: string, options: { hint?: string; exitCode?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AdsyncError';
+    this.code = code;
+    this.exitCode = options.exitCode ?? 1;
+    this.hint = options.hint;
+  }
+}
+
+/** A position in a spec file, 1-based as editors show it. */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface SpecProblem extends SourcePosition {
+  message: string;
+}
+
+/** The spec is invalid: every problem at once, each with its position. */
+export class SpecError extends AdsyncError {
+  readonly problems: SpecProblem[];
+  constructor(problems: SpecProblem[]) {
+    const first = problems[0];
+    super(
+      'spec_invalid',
+      problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.message}`).join('\n') || 'invalid spec',
+      first ? { hint: `fix the problems above, then run \`adsync validate -c ${first.file}\`` } : {},
+    );
+    this.problems = problems;
+  }
+}
+
+/** A source directory (LDAP or LDIF) could not be read. */
+export class SourceError extends AdsyncError {
+  constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(code, message, options);
+  }
+}
+
+/** The target (Graph) refused or failed. */
+export class TargetError extends AdsyncError {
+  constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(code, message, options);
+  }
+}

@@ -1,0 +1,45 @@
+import type { Change, ReportItem } from './change.js';
+import type { TargetSystem } from './target.js';
+
+export interface PlanSummary {
+  create: number;
+  restore: number;
+  update: number;
+  delete: number;
+  /** Membership edges added / removed (not change entries). */
+  membersAdded: number;
+  membersRemoved: number;
+  reports: number;
+}
+
+/** The whole contract of apply (schemas/plan.schema.json is its published form). */
+export interface Plan {
+  formatVersion: 1;
+  tool: { name: 'adsync'; version: string };
+  createdAt: string;
+  spec: { path: string; digest: string };
+  target: { system: TargetSystem; tenantId?: string };
+  changes: Change[];
+  reports: ReportItem[];
+  summary: PlanSummary;
+}
+
+export function summarize(changes: readonly Change[], reports: readonly ReportItem[]): PlanSummary {
+  const s: PlanSummary = { create: 0, restore: 0, update: 0, delete: 0, membersAdded: 0, membersRemoved: 0, reports: reports.length };
+  for (const c of changes) {
+    switch (c.action) {
+      case 'create': s.create++; break;
+      case 'restore': s.restore++; break;
+      case 'update': s.update++; break;
+      case 'delete': s.delete++; break;
+      case 'add-members': s.membersAdded += c.members.length; break;
+      case 'remove-members': s.membersRemoved += c.members.length; break;
+      default: { const never: never = c; throw new Error(`unknown change ${JSON.stringify(never)}`); }
+    }
+  }
+  return s;
+}
+
+export function hasChanges(plan: Pick<Plan, 'changes'>): boolean {
+  return plan.changes.length > 0;
+}

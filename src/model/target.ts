@@ -1,0 +1,34 @@
+/**
+ * The target directory as adsync sees it after one read: objects with Graph property names.
+ * The Entra connector produces it; the engine compares desired objects against it.
+ */
+export type ObjectKind = 'user' | 'group' | 'contact';
+export type TargetSystem = 'entra' | 'ad';
+
+export interface TargetObject {
+  /** The target's own id (Graph object id; the DN for AD). */
+  id: string;
+  kind: ObjectKind;
+  /** The adsync anchor stored on the object; set only on objects adsync owns. */
+  anchor?: string;
+  /** Property name → value, as the target reports them (only the properties adsync reads). */
+  attrs: Record<string, unknown>;
+  /** Groups: ids of direct members. */
+  members?: string[];
+}
+
+export interface TenantInfo {
+  tenantId: string;
+  /** Verified domain names, lower-cased. */
+  verifiedDomains: string[];
+  /** The tenant's initial domain (contoso.onmicrosoft.com), lower-cased. */
+  initialDomain: string;
+}
+
+export interface TargetSnapshot {
+  system: TargetSystem;
+  tenant?: TenantInfo;
+  objects: TargetObject[];
+  /** Soft-deleted objects adsync owned (restorable, Graph /directory/deletedItems). */
+  deleted: TargetObject[];
+}

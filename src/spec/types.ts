@@ -1,0 +1,127 @@
+/**
+ * The validated, normalized spec. `schemas/adsync.schema.json` is the published truth for the YAML shape;
+ * these types are what the loader hands to the rest of adsync after validation and defaults.
+ */
+import type { ObjectKind } from '../model/target.js';
+
+/** A setting that may be written literally or taken from an environment variable. */
+export type ValueRef = string | { env: string };
+
+/** A secret: never a literal in the spec, only a reference. */
+export type SecretRef = { env: string } | { file: string };
+
+export interface LdapSourceSpec {
+  url: ValueRef;
+  bindDn: ValueRef;
+  password: SecretRef;
+  /** PEM file of the CA that signed the DC's certificate (relative paths are relative to the spec). */
+  ca?: ValueRef;
+  /** Use StartTLS on an ldap:// URL. */
+  startTls?: boolean;
+  /** Turns certificate verification off. Loudly logged; never the default. */
+  tlsInsecureSkipVerify?: boolean;
+  /** Search base when the scope names no domains or OUs (default: the forest's default naming context). */
+  baseDn?: ValueRef;
+  /** Paged search page size, 1..1000 (AD's MaxPageSize). */
+  pageSize: number;
+}
+
+export interface LdifSourceSpec {
+  /** Path of an LDIF export (ldifde / ldapsearch), relative to the spec. */
+  path: string;
+}
+
+export interface ScopeSpec {
+  /** DNS names of the domains to read (e.g. corp.example). Empty = all. */
+  domains: string[];
+  ous: { include: string[]; exclude: string[] };
+  /** Pilot: only direct members of these groups (DNs). Empty = no group filter. */
+  groups: string[];
+  /** An RFC 4515 LDAP filter every object must match. */
+  filter?: string;
+}
+
+export type AnchorAttribute = 'ms-ds-consistencyguid' | 'objectguid';
+
+export interface SourceSpec {
+  name: string;
+  ldap?: LdapSourceSpec;
+  ldif?: LdifSourceSpec;
+  /**
+   * Which attribute the source anchor comes from. `ms-ds-consistencyguid` (default, as Entra Connect):
+   * mS-DS-ConsistencyGuid when present, else objectGUID. `objectguid`: always objectGUID.
+   */
+  anchor: AnchorAttribute;
+  scope: ScopeSpec;
+}
+
+export type CredentialSpec =
+  | { kind: 'client-secret'; clientId: ValueRef; secret: SecretRef }
+  | { kind: 'client-certificate'; clientId: ValueRef; certificate: SecretRef }
+  | { kind: 'workload-identity'; clientId?: ValueRef; tokenFile?: ValueRef }
+  | { kind: 'managed-identity'; clientId?: ValueRef }
+  | { kind: 'environment' }
+  | { kind: 'default' };
+
+export interface EntraTargetSpec {
+  tenantId: ValueRef;
+  /** Graph base URL, default https://graph.microsoft.com. */
+  endpoint: ValueRef;
+  /** Token authority, default https://login.microsoftonline.com (or AZURE_AUTHORITY_HOST). */
+  authorityHost?: ValueRef;
+  credential: CredentialSpec;
+  /** The app registration that owns adsync's directory extension (default: the credential's client id). */
+  applicationId?: ValueRef;
+  /** Extra CA (PEM) to trust for the Graph endpoint and authority (e.g. the emulator's certificate). */
+  ca?: ValueRef;
+}
+
+/** The embedded Graph emulator: started in-process, so a quickstart needs no server and no cloud. */
+export interface EmulatorTargetSpec {
+  /** State file (JSON), relative to the spec. Created on first use. */
+  state: string;
+  /** Initial domain of the emulated tenant, e.g. contoso.onmicrosoft.com. */
+  tenant: string;
+  /** Verified custom domains of the emulated tenant. */
+  domains: string[];
+}
+
+export interface TargetSpec {
+  entra?: EntraTargetSpec;
+  emulator?: EmulatorTargetSpec;
+}
+
+/** A flow: target attribute ← CEL expression over the source object; null turns a default flow off. */
+export type FlowSpec = Record<string, string | null>;
+
+export interface ObjectRuleSpec {
+  /** Synchronize this kind at all (default true). */
+  enabled: boolean;
+  /** Custom flows; they override the defaults attribute by attribute. */
+  flows: FlowSpec;
+}
+
+export interface SafetySpec {
+  /** Stop apply before any write when a plan deletes more than this many objects (default 500, as Entra Connect). */
+  maxDeletes: number;
+  /** ... or more than this percentage of the managed objects (default none). */
+  maxDeletePercent?: number;
+  /** ... or updates more than this many objects (default none). */
+  maxUpdates?: number;
+}
+
+export interface Spec {
+  version: 1;
+  /** Absolute path of the spec file, and its directory (relative paths resolve against it). */
+  file: string;
+  dir: string;
+  /** sha256 of the spec file's bytes, hex. */
+  digest: string;
+  sources: SourceSpec[];
+  target: TargetSpec;
+  /** App and attribute filtering (names from app-attributes.csv). Empty = every default flow. */
+  applications: string[];
+  objects: Record<ObjectKind, ObjectRuleSpec>;
+  safety: SafetySpec;
+  writeback: unknown[];
+}
