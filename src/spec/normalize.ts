@@ -1,0 +1,113 @@
+/**
+ * Defaults, applied to a spec that passed the schema: the normalized `Spec` the rest of adsync consumes.
+ * The defaults here are the ones the schema documents (`default:`); a test keeps the two in step.
+ */
+import type { ObjectKind } from '../model/target.js';
+import type {
+  CredentialSpec,
+  EntraTargetSpec,
+  EmulatorTargetSpec,
+  LdapSourceSpec,
+  ObjectRuleSpec,
+  SafetySpec,
+  SourceSpec,
+  Spec,
+  TargetSpec,
+} from './types.js';
+
+export const DEFAULT_PAGE_SIZE = 500;
+export const DEFAULT_ENDPOINT = 'https://graph.microsoft.com';
+export const DEFAULT_EMULATOR_TENANT = 'contoso.onmicrosoft.com';
+export const DEFAULT_MAX_DELETES = 500;
+
+type Raw = Record<string, unknown>;
+const obj = (v: unknown): Raw => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Raw) : {});
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+/** Copy only the keys that are present, so optional properties stay absent (exactOptionalPropertyTypes). */
+function present<T extends object>(raw: Raw, keys: readonly (keyof T & string)[]): Partial<T> {
+  const out: Partial<T> = {};
+  for (const k of keys) if (raw[k] !== undefined) (out as Raw)[k] = raw[k];
+  return out;
+}
+
+function source(raw: Raw): SourceSpec {
+  const scope = obj(raw['scope']);
+  const ous = obj(scope['ous']);
+  const out: SourceSpec = {
+    name: String(raw['name']),
+    anchor: raw['anchor'] === 'objectguid' ? 'objectguid' : 'ms-ds-consistencyguid',
+    scope: {
+      domains: strings(scope['domains']),
+      ous: { include: strings(ous['include']), exclude: strings(ous['exclude']) },
+      groups: strings(scope['groups']),
+      ...(typeof scope['filter'] === 'string' ? { filter: scope['filter'] } : {}),
+    },
+  };
+  if (raw['ldap'] !== undefined) {
+    const l = obj(raw['ldap']);
+    out.ldap = {
+      ...(present<LdapSourceSpec>(l, ['url', 'bindDn', 'password', 'ca', 'startTls', 'tlsInsecureSkipVerify', 'baseDn']) as LdapSourceSpec),
+      pageSize: typeof l['pageSize'] === 'number' ? l['pageSize'] : DEFAULT_PAGE_SIZE,
+    };
+  }
+  if (raw['ldif'] !== undefined) out.ldif = { path: String(obj(raw['ldif'])['path']) };
+  return out;
+}
+
+function target(raw: Raw): TargetSpec {
+  const out: TargetSpec = {};
+  if (raw['entra'] !== undefined) {
+    const e = obj(raw['entra']);
+    out.entra = {
+      ...(present<EntraTargetSpec>(e, ['tenantId', 'authorityHost', 'applicationId', 'ca']) as EntraTargetSpec),
+      endpoint: (e['endpoint'] as EntraTargetSpec['endpoint'] | undefined) ?? DEFAULT_ENDPOINT,
+      credential: { ...obj(e['credential']) } as unknown as CredentialSpec,
+    };
+  }
+  if (raw['emulator'] !== undefined) {
+    const m = obj(raw['emulator']);
+    const emulator: EmulatorTargetSpec = {
+      state: String(m['state']),
+      tenant: typeof m['tenant'] === 'string' ? m['tenant'] : DEFAULT_EMULATOR_TENANT,
+      domains: strings(m['domains']),
+    };
+    out.emulator = emulator;
+  }
+  return out;
+}
+
+function objectRule(raw: unknown): ObjectRuleSpec {
+  const r = obj(raw);
+  return {
+    enabled: r['enabled'] !== false,
+    flows: { ...(obj(r['flows']) as Record<string, string | null>) },
+  };
+}
+
+function safety(raw: Raw): SafetySpec {
+  return {
+    maxDeletes: typeof raw['maxDeletes'] === 'number' ? raw['maxDeletes'] : DEFAULT_MAX_DELETES,
+    ...(typeof raw['maxDeletePercent'] === 'number' ? { maxDeletePercent: raw['maxDeletePercent'] } : {}),
+    ...(typeof raw['maxUpdates'] === 'number' ? { maxUpdates: raw['maxUpdates'] } : {}),
+  };
+}
+
+/** The normalized spec, from data that passed the schema and the semantic rules. */
+export function normalizeSpec(data: unknown, meta: { file: string; dir: string; digest: string }): Spec {
+  const raw = obj(data);
+  const objects = obj(raw['objects']);
+  const kinds: ObjectKind[] = ['user', 'group', 'contact'];
+  return {
+    version: 1,
+    file: meta.file,
+    dir: meta.dir,
+    digest: meta.digest,
+    sources: (Array.isArray(raw['sources']) ? raw['sources'] : []).map((s) => source(obj(s))),
+    target: target(obj(raw['target'])),
+    applications: strings(raw['applications']),
+    objects: Object.fromEntries(kinds.map((k) => [k, objectRule(objects[k])])) as Record<ObjectKind, ObjectRuleSpec>,
+    safety: safety(obj(raw['safety'])),
+    writeback: Array.isArray(raw['writeback']) ? [...(raw['writeback'] as unknown[])] : [],
+  };
+}
