@@ -22,6 +22,8 @@ export interface Plan {
   changes: Change[];
   reports: ReportItem[];
   summary: PlanSummary;
+  /** How many objects adsync owned in the target when the plan was made (for percentage guard rails). */
+  managed: number;
 }
 
 export function summarize(changes: readonly Change[], reports: readonly ReportItem[]): PlanSummary {

@@ -1,0 +1,202 @@
+/**
+ * Source snapshots → the desired objects: scope (default filters, then the spec's), anchors, and attribute
+ * flows. Pure: plain data in, plain data out. Direction-agnostic in what it produces (objects keyed by anchor
+ * with target-named attributes), so writeback can feed the same diff from the other side.
+ */
+import type { ReportItem } from '../model/change.js';
+import type { DirectoryEntry, SourceReadRequest, SourceSnapshot } from '../model/entry.js';
+import { firstString } from '../model/entry.js';
+import { domainOfDn, normalizeDn } from '../model/dn.js';
+import type { ObjectKind } from '../model/target.js';
+import type { SourceSpec, Spec } from '../spec/types.js';
+import type { FlowContext } from './expr.js';
+import type { KindFlows } from './flows.js';
+import { classify, compileScope, defaultFilter, isMailEnabled, isSecurityGroup, type CompiledScope } from './scope.js';
+
+export interface DesiredObject {
+  kind: ObjectKind;
+  anchor: string;
+  source: string;
+  dn: string;
+  /** Normalized DN (the key members refer to). */
+  ndn: string;
+  label: string;
+  /** Target property → value, as the flows computed it (null = no value). */
+  attrs: Record<string, unknown>;
+  /** Target property → the flow that produced it. */
+  provenance: Record<string, string>;
+  /** Groups: normalized DNs of direct members. */
+  members?: string[];
+  /** Set when the target can't write this object (shown as a report item, never changed). */
+  readOnly?: { code: string; reason: string };
+  rule: string;
+}
+
+export interface Exclusion {
+  anchor: string;
+  kind: ObjectKind;
+  source: string;
+  dn: string;
+  code: string;
+  reason: string;
+}
+
+export interface DesiredState {
+  objects: DesiredObject[];
+  /** Normalized DN → object, across sources (for membership and references). */
+  byDn: Map<string, DesiredObject>;
+  /** Anchors of source objects that exist but are out of scope, with the reason (for delete reasons). */
+  excluded: Map<string, Exclusion>;
+  /** Anchors adsync must neither change nor delete this run (flow errors, duplicates): safe by default. */
+  held: Set<string>;
+  reports: ReportItem[];
+}
+
+/** Attributes the engine itself needs, whatever the flows say. */
+const STRUCTURAL = [
+  'objectclass', 'objectguid', 'ms-ds-consistencyguid', 'samaccountname', 'member', 'mail', 'proxyaddresses', 'grouptype',
+  'useraccountcontrol', 'iscriticalsystemobject', 'msexchrecipienttypedetails', 'admindescription', 'mailnickname',
+  'displayname', 'msexchhidefromaddresslists', 'cn', 'userprincipalname',
+];
+
+/** Domain DNS name → its naming-context DN (corp.example → dc=corp,dc=example). */
+export function domainToDn(domain: string): string {
+  return domain.toLowerCase().replace(/\.$/, '').split('.').map((p) => `dc=${p}`).join(',');
+}
+
+/** What to ask a source connector for: the attributes flows and scope read, search bases, the filter. */
+export function readRequestFor(source: SourceSpec, flows: Record<ObjectKind, KindFlows>): SourceReadRequest {
+  const scope = compileScope(source.scope);
+  const attributes = new Set(STRUCTURAL);
+  for (const k of Object.values(flows)) for (const a of k.sourceAttributes.keys()) attributes.add(a);
+  for (const a of scope.attributes) attributes.add(a);
+  const baseDns = scope.baseDns.length > 0 ? scope.baseDns : source.scope.domains.map(domainToDn);
+  return { attributes: [...attributes].sort(), baseDns, ...(scope.filter ? { filter: scope.filter } : {}) };
+}
+
+function anchorOf(entry: DirectoryEntry, source: SourceSpec): string | undefined {
+  const pick = source.anchor === 'ms-ds-consistencyguid' ? (entry.attrs['ms-ds-consistencyguid']?.[0] ?? entry.attrs.objectguid?.[0]) : entry.attrs.objectguid?.[0];
+  if (pick === undefined) return undefined;
+  return (typeof pick === 'string' ? Buffer.from(pick, 'latin1') : Buffer.from(pick.buffer, pick.byteOffset, pick.byteLength)).toString('base64');
+}
+
+function readOnlyReason(kind: ObjectKind, entry: DirectoryEntry): { code: string; reason: string } | undefined {
+  if (kind === 'contact') {
+    return { code: 'graph-readonly-contact', reason: 'organizational contacts are read-only in Microsoft Graph (Entra Connect writes them through its private channel)' };
+  }
+  if (kind === 'group' && isMailEnabled(entry)) {
+    return isSecurityGroup(entry)
+      ? { code: 'graph-readonly-mail-enabled-security-group', reason: 'mail-enabled security groups are read-only in Microsoft Graph (manage them in Exchange Online)' }
+      : { code: 'graph-readonly-distribution-list', reason: 'distribution lists are read-only in Microsoft Graph (manage them in Exchange Online)' };
+  }
+  return undefined;
+}
+
+function labelOf(kind: ObjectKind, attrs: Record<string, unknown>, dn: string): string {
+  const pick = kind === 'user' ? attrs.userPrincipalName : kind === 'contact' ? (attrs.mail ?? attrs.displayName) : attrs.displayName;
+  return typeof pick === 'string' && pick !== '' ? pick : dn;
+}
+
+export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots: readonly SourceSnapshot[], flows: Record<ObjectKind, KindFlows>): DesiredState {
+  const state: DesiredState = { objects: [], byDn: new Map(), excluded: new Map(), held: new Set(), reports: [] };
+  const seenAnchors = new Map<string, DesiredObject>();
+  for (const snapshot of snapshots) {
+    const source = spec.sources.find((s) => s.name === snapshot.source);
+    if (!source) throw new Error(`snapshot for unknown source ${snapshot.source}`);
+    const scope: CompiledScope = compileScope(source.scope);
+    const pilotMembers = pilotMembersOf(scope, snapshot.entries);
+    for (const entry of snapshot.entries) {
+      const kind = classify(entry);
+      if (!kind) continue;
+      const ndn = normalizeDn(entry.dn);
+      const anchor = anchorOf(entry, source);
+      if (spec.objects[kind]?.enabled === false) {
+        // a kind the spec turned off: neither created nor deleted
+        if (anchor !== undefined) state.held.add(anchor);
+        continue;
+      }
+      if (anchor === undefined) {
+        state.reports.push({ code: 'no-anchor', kind, target: 'entra', sourceDn: entry.dn, source: source.name, label: entry.dn, reason: 'no objectGUID: the entry has no source anchor (was objectGUID exported?)' });
+        continue;
+      }
+      const verdict = defaultFilter(entry, kind);
+      const scoped = verdict.included ? scope.test(entry, ndn, pilotMembers) : verdict;
+      if (!scoped.included) {
+        state.excluded.set(anchor, { anchor, kind, source: source.name, dn: entry.dn, code: scoped.code, reason: scoped.reason });
+        continue;
+      }
+      const kindFlows = flows[kind];
+      const ctx = flowContext(entry, kindFlows, anchor, ndn);
+      const attrs: Record<string, unknown> = {};
+      const provenance: Record<string, string> = {};
+      let failed: string | undefined;
+      for (const flow of kindFlows.flows) {
+        try {
+          attrs[flow.attribute] = flow.evaluate(ctx);
+          provenance[flow.attribute] = flow.origin;
+        } catch (err) {
+          failed = `${flow.origin} failed: ${(err as Error).message.split('\n')[0]}`;
+          break;
+        }
+      }
+      if (failed) {
+        state.held.add(anchor);
+        state.reports.push({ code: 'flow-error', kind, target: 'entra', anchor, sourceDn: entry.dn, source: source.name, label: entry.dn, reason: `${failed}; the object is left as it is` });
+        continue;
+      }
+      const obj: DesiredObject = {
+        kind,
+        anchor,
+        source: source.name,
+        dn: entry.dn,
+        ndn,
+        label: labelOf(kind, attrs, entry.dn),
+        attrs,
+        provenance,
+        rule: `sources.${source.name}.scope → objects.${kind}`,
+      };
+      const ro = readOnlyReason(kind, entry);
+      if (ro) obj.readOnly = ro;
+      if (kind === 'group') obj.members = (entry.attrs.member ?? []).map((m) => normalizeDn(typeof m === 'string' ? m : Buffer.from(m).toString('utf8')));
+      const dup = seenAnchors.get(anchor);
+      if (dup) {
+        state.held.add(anchor);
+        state.reports.push({ code: 'duplicate-anchor', kind, target: 'entra', anchor, sourceDn: entry.dn, source: source.name, label: obj.label, reason: `same anchor as ${dup.dn} (${dup.source}); neither is changed` });
+        continue;
+      }
+      seenAnchors.set(anchor, obj);
+      state.objects.push(obj);
+      state.byDn.set(ndn, obj);
+    }
+  }
+  // read-only objects are shown, never changed
+  for (const obj of state.objects) {
+    if (obj.readOnly) {
+      state.reports.push({ code: obj.readOnly.code, kind: obj.kind, target: 'entra', anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: obj.readOnly.reason });
+    }
+  }
+  return state;
+}
+
+function pilotMembersOf(scope: CompiledScope, entries: readonly DirectoryEntry[]): Set<string> | undefined {
+  if (scope.pilotGroups.length === 0) return undefined;
+  const wanted = new Set(scope.pilotGroups);
+  const members = new Set<string>();
+  for (const e of entries) {
+    if (!wanted.has(normalizeDn(e.dn))) continue;
+    for (const m of e.attrs.member ?? []) members.add(normalizeDn(typeof m === 'string' ? m : Buffer.from(m).toString('utf8')));
+  }
+  return members;
+}
+
+function flowContext(entry: DirectoryEntry, flows: KindFlows, anchor: string, ndn: string): FlowContext {
+  const source: FlowContext['source'] = {};
+  const sourceAll: FlowContext['sourceAll'] = {};
+  for (const [lower, spelling] of flows.sourceAttributes) {
+    const values = entry.attrs[lower];
+    source[spelling] = values?.[0] ?? null;
+    sourceAll[spelling] = values ?? [];
+  }
+  return { source, sourceAll, anchor, dn: entry.dn, domain: domainOfDn(ndn), mailEnabled: isMailEnabled(entry) };
+}
+

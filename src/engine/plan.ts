@@ -1,0 +1,45 @@
+/**
+ * assemblePlan: the pure composition of the engine — flows, scope, join, diff — into a Plan.
+ * Commands read sources and the target through connectors and hand the snapshots here.
+ */
+import type { SourceSnapshot } from '../model/entry.js';
+import { summarize, type Plan } from '../model/plan.js';
+import type { ObjectKind, TargetSnapshot } from '../model/target.js';
+import type { Spec } from '../spec/types.js';
+import { buildDesired, type DesiredState } from './desired.js';
+import { diff } from './diff.js';
+import type { KindFlows } from './flows.js';
+
+export interface PlanInput {
+  spec: Pick<Spec, 'sources' | 'objects' | 'file' | 'digest'>;
+  /** The spec path as the user gave it (shown in plans). */
+  specPath: string;
+  flows: Record<ObjectKind, KindFlows>;
+  sources: readonly SourceSnapshot[];
+  target: TargetSnapshot;
+  toolVersion: string;
+  now?: Date;
+}
+
+export interface PlanOutput {
+  plan: Plan;
+  desired: DesiredState;
+}
+
+export function assemblePlan(input: PlanInput): PlanOutput {
+  const desired = buildDesired(input.spec, input.sources, input.flows);
+  // Objects of kinds the spec turned off are neither created nor deleted.
+  const { changes, reports, managed } = diff(desired, input.target);
+  const plan: Plan = {
+    formatVersion: 1,
+    tool: { name: 'adsync', version: input.toolVersion },
+    createdAt: (input.now ?? new Date()).toISOString(),
+    spec: { path: input.specPath, digest: input.spec.digest },
+    target: { system: input.target.system, ...(input.target.tenant ? { tenantId: input.target.tenant.tenantId } : {}) },
+    changes,
+    reports,
+    summary: summarize(changes, reports),
+    managed,
+  };
+  return { plan, desired };
+}
