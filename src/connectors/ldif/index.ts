@@ -1,0 +1,120 @@
+/**
+ * The LDIF source: plans offline from an export (`ldifde -f`, `ldapsearch -LLL`) as if it were the live forest.
+ * One streaming pass over the file; entries outside the search bases and attributes nobody asked for are
+ * dropped while parsing, so memory follows what the engine keeps, not the file's size.
+ */
+import type {
+  AttrValue,
+  DirectoryEntry,
+  NamingContext,
+  SourceConnector,
+  SourceReadRequest,
+  SourceSnapshot,
+} from '../../model/entry.js';
+import { domainRootOf, isUnderNormalized, normalizeDn } from './dn.js';
+import { SourceError } from '../../errors.js';
+import { parseLdifFile } from './parser.js';
+
+export { normalizeDn, isUnder, isUnderNormalized, parseDn, domainRootOf, dnsNameOf } from './dn.js';
+export type { Ava, Rdn } from './dn.js';
+export { LdifParser, parseLdif, parseLdifFile } from './parser.js';
+export type { LdifParseOptions, LdifRecord } from './parser.js';
+
+export interface LdifSourceOptions {
+  /** The source's name in the spec. */
+  name: string;
+  /** Path of the LDIF file. */
+  path: string;
+}
+
+/** Attributes every entry keeps, whatever the request asks: the engine needs them to classify and anchor. */
+export const ALWAYS_READ: readonly string[] = ['objectclass', 'objectguid', 'ms-ds-consistencyguid', 'distinguishedname'];
+
+export class LdifSource implements SourceConnector {
+  readonly name: string;
+  readonly path: string;
+
+  constructor(options: LdifSourceOptions) {
+    this.name = options.name;
+    this.path = options.path;
+  }
+
+  async read(request: SourceReadRequest): Promise<SourceSnapshot> {
+    const bases = request.baseDns.map((b) => {
+      try {
+        return normalizeDn(b);
+      } catch (err) {
+        throw new SourceError('ldif_base_invalid', `source ${this.name}: search base "${b}" is not a valid DN`, { hint: 'write OUs and domains as DNs, e.g. OU=Staff,DC=corp,DC=example', cause: err });
+      }
+    });
+    const wanted =
+      request.attributes.length === 0 ? undefined : new Set([...request.attributes.map((a) => a.toLowerCase()), ...ALWAYS_READ]);
+
+    const entries: DirectoryEntry[] = [];
+    const domains = new Map<string, NamingContext>();
+    const derived = new Map<string, NamingContext>();
+    // Suffixes already seen → their derived domain root, so each distinct parent is parsed once.
+    const rootBySuffix = new Map<string, NamingContext | undefined>();
+    const file = this.path;
+
+    const noteDerived = (dn: string, norm: string): void => {
+      const comma = norm.indexOf(',');
+      const suffix = comma === -1 ? norm : norm.slice(comma + 1);
+      let ctx = rootBySuffix.get(suffix);
+      if (ctx === undefined && !rootBySuffix.has(suffix)) {
+        ctx = domainRootOf(dn);
+        rootBySuffix.set(suffix, ctx);
+      }
+      if (ctx !== undefined && !derived.has(ctx.dnsName)) derived.set(ctx.dnsName, ctx);
+    };
+
+    // Whether the record being parsed is in scope; domain roots are parsed even outside scope, to name them.
+    let inScope = false;
+    await parseLdifFile(
+      file,
+      (record) => {
+        const attrs = record.attrs;
+        if (isDomainDns(attrs['objectclass'])) {
+          const dnsName = domainRootOf(record.dn)?.dnsName ?? record.dn.toLowerCase();
+          domains.set(dnsName, { dn: record.dn, dnsName });
+        }
+        if (inScope) entries.push({ dn: record.dn, attrs });
+      },
+      {
+        file,
+        acceptDn: (dn, line) => {
+          let norm: string;
+          try {
+            norm = normalizeDn(dn);
+          } catch (err) {
+            throw new SourceError('ldif_syntax', `${file}:${line}: ${(err as Error).message}`, {
+              hint: 'escape "," "+" ";" "\\" "=" in DN values with a backslash, as ldifde does',
+              cause: err,
+            });
+          }
+          if (norm === '') {
+            inScope = false; // the root DSE is not an object to sync
+            return false;
+          }
+          noteDerived(dn, norm);
+          inScope = bases.length === 0 || bases.some((b) => isUnderNormalized(norm, b));
+          return inScope || norm.startsWith('dc=');
+        },
+        ...(wanted === undefined ? {} : { acceptAttribute: (name: string) => wanted.has(name) }),
+      },
+    );
+
+    const contexts = domains.size > 0 ? [...domains.values()] : [...derived.values()];
+    contexts.sort((a, b) => (a.dnsName < b.dnsName ? -1 : a.dnsName > b.dnsName ? 1 : 0));
+    return { source: this.name, namingContexts: contexts, entries };
+  }
+
+  async close(): Promise<void> {}
+}
+
+function isDomainDns(values: AttrValue[] | undefined): boolean {
+  if (values === undefined) return false;
+  for (const v of values) if (typeof v === 'string' && v.toLowerCase() === 'domaindns') return true;
+  return false;
+}
+
