@@ -1,0 +1,94 @@
+/**
+ * The effectful edge of plan and apply: load the spec, open the sources and the target through their
+ * connectors, read them concurrently, and hand the snapshots to the pure engine.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, relative, resolve as resolvePath } from 'node:path';
+import { AdSource } from '../connectors/ad/index.js';
+import { connectEmulator, connectEntra, type EntraTarget } from '../connectors/entra/index.js';
+import { LdifSource } from '../connectors/ldif/index.js';
+import { startEmulator, type RunningEmulator } from '../emulator/index.js';
+import { readRequestFor } from '../engine/desired.js';
+import { compileFlows, type KindFlows } from '../engine/flows.js';
+import { assemblePlan, type PlanOutput } from '../engine/plan.js';
+import { AdsyncError } from '../errors.js';
+import type { SourceConnector, SourceSnapshot } from '../model/entry.js';
+import type { ObjectKind, TargetSnapshot } from '../model/target.js';
+import { loadSpec } from '../spec/load.js';
+import type { SourceSpec, Spec } from '../spec/types.js';
+
+export const TOOL_VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** A path as the user should read it: relative to the working directory when that is shorter. */
+export function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+export interface Session {
+  spec: Spec;
+  specPath: string;
+  flows: Record<ObjectKind, KindFlows>;
+  target: EntraTarget;
+  emulator?: RunningEmulator;
+  close(): Promise<void>;
+}
+
+function openSource(source: SourceSpec, spec: Spec): SourceConnector {
+  if (source.ldif) return new LdifSource({ name: source.name, path: resolvePath(spec.dir, source.ldif.path) });
+  if (source.ldap) return new AdSource(source, spec.dir);
+  throw new AdsyncError('source_kind', `sources.${source.name}: neither ldif nor ldap is set`);
+}
+
+export async function openSession(configPath: string): Promise<Session> {
+  const spec = await loadSpec(configPath);
+  const flows = compileFlows(spec);
+  let emulator: RunningEmulator | undefined;
+  let target: EntraTarget;
+  if (spec.target.emulator) {
+    const e = spec.target.emulator;
+    emulator = await startEmulator({ statePath: resolvePath(spec.dir, e.state), initialDomain: e.tenant, domains: e.domains });
+    try {
+      target = await connectEmulator(emulator);
+    } catch (err) {
+      await emulator.close();
+      throw err;
+    }
+  } else if (spec.target.entra) {
+    target = await connectEntra(spec.target.entra, spec.dir);
+  } else {
+    throw new AdsyncError('target_missing', 'the spec has no target', { hint: 'set target.entra (or target.emulator for a local tenant)' });
+  }
+  return {
+    spec,
+    specPath: displayPath(spec.file),
+    flows,
+    target,
+    ...(emulator ? { emulator } : {}),
+    async close() {
+      await target.close();
+      await emulator?.close();
+    },
+  };
+}
+
+/** Reads every source and the target (concurrently) and assembles the plan. */
+export async function readAndPlan(session: Session): Promise<PlanOutput & { snapshots: SourceSnapshot[]; targetSnapshot: TargetSnapshot }> {
+  const { spec, flows } = session;
+  const userProperties = flows.user.flows.map((f) => f.attribute);
+  const groupProperties = flows.group.flows.map((f) => f.attribute);
+  const readSources = Promise.all(
+    spec.sources.map(async (source) => {
+      const connector = openSource(source, spec);
+      try {
+        return await connector.read(readRequestFor(source, flows));
+      } finally {
+        await connector.close();
+      }
+    }),
+  );
+  const readTarget = session.target.read({ userProperties, groupProperties, readMembers: true });
+  const [snapshots, targetSnapshot] = await Promise.all([readSources, readTarget]);
+  const out = assemblePlan({ spec, specPath: session.specPath, flows, sources: snapshots, target: targetSnapshot, toolVersion: TOOL_VERSION });
+  return { ...out, snapshots, targetSnapshot };
+}

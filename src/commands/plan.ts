@@ -1,0 +1,60 @@
+import { writeFile } from 'node:fs/promises';
+import { Flags } from '@oclif/core';
+import { AdsyncCommand } from '../cli/base.js';
+import { configFlag } from '../cli/flags.js';
+import { openSession, readAndPlan } from '../cli/session.js';
+import { AdsyncError } from '../errors.js';
+import type { Plan } from '../model/plan.js';
+import { renderJson } from '../render/json.js';
+import { renderMarkdown } from '../render/markdown.js';
+import { styleFor } from '../render/style.js';
+import { renderText } from '../render/text.js';
+
+export default class PlanCommand extends AdsyncCommand {
+  static override summary = 'Show what apply would change, reading both directories live. Never writes.';
+  static override description = `Reads every source (AD over LDAP, or an LDIF export) and the target tenant, computes the desired
+state from the spec's scope and attribute flows, and prints the changes apply would make, sorted and
+deterministic, with report items for what adsync can't or won't change (and why).
+
+Exit codes: 0 no changes (or changes without --detailed-exitcode), 1 error, 2 changes with --detailed-exitcode.
+Report items never count as changes.`;
+
+  static override examples = [
+    { description: 'Plan the spec in the current directory', command: '<%= config.bin %> plan' },
+    { description: 'Save the plan for a later `adsync apply plan.json`', command: '<%= config.bin %> plan -c adsync.yaml --out plan.json' },
+    { description: 'A pull-request comment', command: '<%= config.bin %> plan -c adsync.yaml --format markdown > plan.md' },
+    { description: 'Drift check in a pipeline (exit 2 when anything would change)', command: '<%= config.bin %> plan -c adsync.yaml --detailed-exitcode' },
+  ];
+
+  static override flags = {
+    config: configFlag,
+    out: Flags.string({ char: 'o', description: 'Also save the plan as JSON (schemas/plan.schema.json) for `adsync apply PLAN`.', helpValue: 'PLAN.json' }),
+    format: Flags.string({ char: 'f', description: 'Output format.', options: ['text', 'json', 'markdown'], default: 'text' }),
+    'detailed-exitcode': Flags.boolean({ description: 'Exit 2 when the plan has changes (0 when none).', default: false }),
+  };
+
+  async run(): Promise<Plan> {
+    const { flags } = await this.parse(PlanCommand);
+    const session = await openSession(flags.config);
+    let plan: Plan;
+    try {
+      ({ plan } = await readAndPlan(session));
+    } finally {
+      await session.close();
+    }
+    if (flags.out) {
+      try {
+        await writeFile(flags.out, renderJson(plan), { mode: 0o644 });
+      } catch (err) {
+        throw new AdsyncError('plan_write', `cannot write the plan to ${flags.out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+    }
+    if (!this.jsonEnabled()) {
+      const text = flags.format === 'json' ? renderJson(plan) : flags.format === 'markdown' ? renderMarkdown(plan) : renderText(plan, styleFor(process.stdout));
+      process.stdout.write(text);
+      if (flags.out && flags.format === 'text') process.stdout.write(`\nSaved the plan to ${flags.out}. Apply exactly these changes with: adsync apply -c ${flags.config} ${flags.out}\n`);
+    }
+    if (flags['detailed-exitcode'] && plan.changes.length > 0) process.exitCode = 2;
+    return plan;
+  }
+}

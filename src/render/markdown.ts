@@ -1,0 +1,70 @@
+/**
+ * A plan as a pull-request comment: a summary table, changes grouped by kind, long lists folded in
+ * <details>, report items last. Values are escaped so a display name can't break the table.
+ */
+import type { Change } from '../model/change.js';
+import type { Plan } from '../model/plan.js';
+import type { ObjectKind } from '../model/target.js';
+import { formatValue } from './text.js';
+
+const FOLD_OVER = 10;
+
+function esc(s: string): string {
+  return s.replace(/[\\`*_{}[\]<>|]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
+}
+
+function code(v: unknown): string {
+  return `\`${formatValue(v).replace(/`/g, "'")}\``;
+}
+
+function changeLines(c: Change): string[] {
+  switch (c.action) {
+    case 'create':
+      return [`- ➕ **create** ${c.kind} **${esc(c.label)}**`, ...c.attributes.map((a) => `  - \`${a.name}\` = ${code(a.after)}`)];
+    case 'update':
+      return [`- ✏️ **update** ${c.kind} **${esc(c.label)}**`, ...c.attributes.map((a) => `  - \`${a.name}\`: ${code(a.before)} → ${code(a.after)}`)];
+    case 'restore':
+      return [`- ♻️ **restore** ${c.kind} **${esc(c.label)}** from deleted items`, ...c.attributes.map((a) => `  - \`${a.name}\`: ${code(a.before)} → ${code(a.after)}`)];
+    case 'delete':
+      return [`- 🗑️ **delete** ${c.kind} **${esc(c.label)}** — ${esc(c.reason)}`];
+    case 'add-members':
+    case 'remove-members': {
+      const verb = c.action === 'add-members' ? 'add' : 'remove';
+      const lines = [`- 👥 **${verb} ${c.members.length} member${c.members.length === 1 ? '' : 's'}** ${c.action === 'add-members' ? 'to' : 'from'} group **${esc(c.label)}**`];
+      const items = c.members.map((m) => `  - ${m.kind} ${esc(m.label)}`);
+      if (items.length > FOLD_OVER) lines.push('', '  <details><summary>members</summary>', '', ...items, '', '  </details>', '');
+      else lines.push(...items);
+      return lines;
+    }
+    default: {
+      const never: never = c;
+      throw new Error(`unknown change ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export function renderMarkdown(plan: Plan): string {
+  const s = plan.summary;
+  const out: string[] = [];
+  out.push(`### adsync plan for \`${plan.spec.path}\``, '');
+  if (plan.changes.length === 0) out.push('**No changes.** The target matches the spec.', '');
+  out.push('| create | update | restore | delete | members added | members removed | report items |', '|---:|---:|---:|---:|---:|---:|---:|');
+  out.push(`| ${s.create} | ${s.update} | ${s.restore} | ${s.delete} | ${s.membersAdded} | ${s.membersRemoved} | ${s.reports} |`, '');
+  const kinds: ObjectKind[] = ['user', 'group', 'contact'];
+  for (const kind of kinds) {
+    const changes = plan.changes.filter((c) => c.kind === kind);
+    if (changes.length === 0) continue;
+    const body = changes.flatMap(changeLines);
+    const title = `${kind === 'user' ? 'Users' : kind === 'group' ? 'Groups' : 'Contacts'} (${changes.length} change${changes.length === 1 ? '' : 's'})`;
+    if (changes.length > FOLD_OVER) out.push(`<details><summary><b>${title}</b></summary>`, '', ...body, '', '</details>', '');
+    else out.push(`#### ${title}`, '', ...body, '');
+  }
+  if (plan.reports.length > 0) {
+    const body = plan.reports.map((r) => `- ⚠️ ${r.kind} **${esc(r.label)}** — \`${r.code}\`: ${esc(r.reason)}`);
+    const title = `Not changed (${plan.reports.length} report item${plan.reports.length === 1 ? '' : 's'})`;
+    if (plan.reports.length > FOLD_OVER) out.push(`<details><summary><b>${title}</b></summary>`, '', ...body, '', '</details>', '');
+    else out.push(`#### ${title}`, '', ...body, '');
+  }
+  out.push(`<sub>spec digest \`${plan.spec.digest.slice(0, 12)}\` · adsync ${plan.tool.version}</sub>`);
+  return `${out.join('\n')}\n`;
+}
