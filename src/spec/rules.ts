@@ -62,10 +62,18 @@ export const scopeFilter: Rule = (spec) => {
   list(spec['sources']).forEach((s, i) => {
     const filter = obj(obj(s)['scope'])['filter'];
     if (typeof filter !== 'string' || filter === '') return;
+    const path: SpecPath = ['sources', i, 'scope', 'filter'];
+    // ldapts accepts `(&(a=b)` (a missing final paren) as `(&(a=b))`; a typo in a scope filter can delete
+    // objects, so hold the text to RFC 4515, where every literal paren in a value is escaped (\28, \29).
+    const open = filter.split('(').length - 1;
+    const close = filter.split(')').length - 1;
+    if (open !== close) {
+      out.push(problem(path, `${formatPath(path)} is not a valid LDAP filter (RFC 4515): unbalanced parentheses (${open} '(' and ${close} ')'; escape literal ones as \\28 and \\29)`));
+      return;
+    }
     try {
       FilterParser.parseString(filter);
     } catch (err) {
-      const path: SpecPath = ['sources', i, 'scope', 'filter'];
       out.push(problem(path, `${formatPath(path)} is not a valid LDAP filter (RFC 4515): ${(err as Error).message.replace(/\.? Full string: [\s\S]*$/, '')}`));
     }
   });

@@ -15,7 +15,13 @@ export function nearest(input: string, candidates: readonly string[]): string | 
   }
   // Near enough: about a third of the word may be wrong, at least one edit, at most four.
   const limit = Math.min(4, Math.max(1, Math.floor(input.length / 3)));
-  return best !== undefined && bestScore <= limit ? best : undefined;
+  if (best !== undefined && bestScore <= limit) return best;
+  // A truncated name (sharepoint → sharepoint-online): the shortest candidate that starts with it.
+  if (lower.length >= 3) {
+    const prefixed = candidates.filter((c) => c.toLowerCase().startsWith(lower)).sort((a, b) => a.length - b.length);
+    if (prefixed[0] !== undefined) return prefixed[0];
+  }
+  return undefined;
 }
 
 /** `; did you mean 'x'?` or the empty string. */
