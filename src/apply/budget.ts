@@ -1,0 +1,56 @@
+/**
+ * Graph's write budget is the hard limit of an apply: 3,000 writes per 150 s per app and tenant
+ * (graph-facts §7). A token bucket paces writes to it instead of running into 429s and waiting out
+ * Retry-After. It starts full (Graph's bucket does too when the app has been idle).
+ */
+export interface WriteBudget {
+  /** Writes allowed per window. */
+  writes: number;
+  /** Window length in seconds. */
+  perSeconds: number;
+}
+
+export const GRAPH_WRITE_BUDGET: WriteBudget = { writes: 3000, perSeconds: 150 };
+
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  private readonly capacity: number;
+  private readonly perMs: number;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(budget: WriteBudget, private readonly now: () => number = Date.now) {
+    this.capacity = budget.writes;
+    this.tokens = budget.writes;
+    this.perMs = budget.writes / (budget.perSeconds * 1000);
+    this.last = now();
+  }
+
+  /** Resolves once `n` tokens are taken; callers are served in order. */
+  take(n: number): Promise<void> {
+    const want = Math.min(n, this.capacity);
+    const p = this.queue.then(async () => {
+      this.refill();
+      if (this.tokens < want) {
+        const waitMs = Math.ceil((want - this.tokens) / this.perMs);
+        await new Promise((r) => setTimeout(r, waitMs));
+        this.refill();
+      }
+      this.tokens -= want;
+    });
+    this.queue = p;
+    return p;
+  }
+
+  /** Tokens available now (for tests and progress). */
+  available(): number {
+    this.refill();
+    return this.tokens;
+  }
+
+  private refill(): void {
+    const t = this.now();
+    this.tokens = Math.min(this.capacity, this.tokens + (t - this.last) * this.perMs);
+    this.last = t;
+  }
+}

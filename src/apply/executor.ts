@@ -1,0 +1,386 @@
+/**
+ * Executes a plan against Graph, in dependency order:
+ *   phase 1  creates, restores and updates of users and groups (independent of each other);
+ *   phase 2  membership adds and removes (member and group ids from the plan, or from phase-1 creates);
+ *   phase 3  deletes.
+ * Every request goes through the $batch queue (packing, concurrency, throttling, retries). A write's response
+ * is authoritative: ids come from create responses, nothing is re-read to verify. A failed change is recorded
+ * with its object, operation and Graph's message, and independent changes carry on; changes that depend on a
+ * failed one are skipped with the reason.
+ *
+ * Idempotent on re-runs: "already a member" on add and 404 on remove or delete count as done, and a create
+ * that collides with an object carrying the same adsync anchor adopts that object (a killed apply's create).
+ */
+import type { AddMembersChange, AttributeChange, Change, CreateChange, DeleteChange, MemberRef, RemoveMembersChange, RestoreChange, UpdateChange } from '../model/change.js';
+import type { Plan } from '../model/plan.js';
+import { TargetError } from '../errors.js';
+import { BatchQueue } from './batch.js';
+import type { BatchTransport, QueueOptions, SubResponse } from './batch.js';
+import type { WriteBudget } from './budget.js';
+import { randomPassword } from './password.js';
+import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from './types.js';
+
+export const ANCHOR_EXTENSION_NAME = 'adsyncAnchor';
+
+/** What the executor needs from the Entra connector. */
+export interface ApplyContext {
+  transport: BatchTransport;
+  /** Absolute URL of a directory object for `@odata.bind` / `@odata.id`. */
+  directoryObjectUrl(id: string): string;
+  /** The full name of adsync's anchor extension, when it exists. */
+  anchorProperty: string | undefined;
+  /** adsync's application (to register the anchor extension on), when known. */
+  application: { objectId: string; appId: string } | undefined;
+  /** Called when the executor registered the anchor extension. */
+  onAnchorProperty?(name: string): void;
+  writeBudget: WriteBudget | null;
+  queue?: Omit<QueueOptions, 'concurrency' | 'writeBudget'>;
+}
+
+const MEMBERS_PER_PATCH = 20;
+const ALREADY_MEMBER = /added object references already exist/i;
+
+interface GraphErrorBody {
+  error?: { code?: string; message?: string; details?: { code?: string; target?: string }[] };
+}
+
+function errorOf(res: SubResponse): GraphErrorBody['error'] {
+  const b = res.body as GraphErrorBody | undefined;
+  return b !== null && typeof b === 'object' ? b.error : undefined;
+}
+
+/** `400 Request_BadRequest: Another object with the same value …` */
+export function describeResponse(res: SubResponse): string {
+  const e = errorOf(res);
+  const code = e?.code ?? (res.status === -1 ? 'NetworkError' : 'Error');
+  const message = e?.message ?? (typeof res.body === 'string' ? res.body : 'no error message');
+  const conflict = e?.details?.find((d) => d.code === 'ObjectConflict' && d.target !== undefined);
+  return `${res.status} ${code}: ${message}${conflict !== undefined ? ` (conflict on ${conflict.target})` : ''}`;
+}
+
+function isConflict(res: SubResponse): boolean {
+  if (res.status !== 400 && res.status !== 409) return false;
+  const e = errorOf(res);
+  return e?.code === 'Request_MultipleObjectsWithSameKeyValue'
+    || (e?.details ?? []).some((d) => d.code === 'ObjectConflict')
+    || /another object with the same value/i.test(e?.message ?? '');
+}
+
+const ok = (res: SubResponse): boolean => res.status >= 200 && res.status < 300;
+
+/** The body of a create or update: the planned values as Graph wants them (`after` absent = clear). */
+export function attributesBody(attributes: readonly AttributeChange[]): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const a of attributes) body[a.name] = a.after === undefined ? null : a.after;
+  return body;
+}
+
+function collection(kind: Change['kind']): 'users' | 'groups' | undefined {
+  return kind === 'user' ? 'users' : kind === 'group' ? 'groups' : undefined;
+}
+
+function odataString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** Run `fn` over `items`, at most `width` at a time. */
+async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
+export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>, options: ApplyOptions = {}): Promise<ApplyResult> {
+  const started = Date.now();
+  const concurrency = options.concurrency ?? 4;
+  const queue = new BatchQueue(ctx.transport, {
+    ...ctx.queue,
+    concurrency,
+    writeBudget: options.writeBudget !== undefined ? options.writeBudget : ctx.writeBudget,
+  });
+  const failed: FailedChange[] = [];
+  const skipped: SkippedChange[] = [];
+  /** anchor → id, for objects this run created or restored. */
+  const createdIds = new Map<string, string>();
+  /** Anchors whose create or restore failed (dependent changes are skipped). */
+  const failedAnchors = new Set<string>();
+  /** Ids written moments ago: reads and references to them may hit replication lag. */
+  const fresh = new Set<string>();
+  const total = plan.changes.length;
+  let done = 0;
+  let applied = 0;
+
+  const finish = (change: Change, outcome: 'applied' | 'failed' | 'skipped', id?: string): void => {
+    if (outcome === 'applied') applied++;
+    done++;
+    options.onChange?.(id === undefined ? { change, outcome } : { change, outcome, id });
+    options.onProgress?.(done, total);
+  };
+  const fail = (change: Change, operation: string, message: string): void => {
+    failed.push({ change, operation, message });
+  };
+
+  // The anchor extension must exist before anything is created: an object created without it would not be
+  // adsync's, and the next plan would see a collision instead of the object.
+  let anchorProperty = ctx.anchorProperty;
+  let extensionJustCreated = false;
+  if (anchorProperty === undefined && plan.changes.some((c) => c.action === 'create')) {
+    anchorProperty = await ensureAnchorProperty(queue, ctx);
+    extensionJustCreated = true;
+    ctx.onAnchorProperty?.(anchorProperty);
+  }
+  const anchorProp = anchorProperty;
+  // Right after registration the extension may not be known everywhere yet (eventual consistency).
+  const extensionLag = (res: SubResponse): boolean =>
+    extensionJustCreated && res.status === 400 && anchorProp !== undefined && (errorOf(res)?.message ?? '').includes(anchorProp);
+
+  const width = concurrency * MEMBERS_PER_PATCH * 2;
+
+  // ---- phase 1: creates, restores, updates
+  const phase1 = plan.changes.filter((c): c is CreateChange | RestoreChange | UpdateChange => c.action === 'create' || c.action === 'restore' || c.action === 'update');
+  // Security groups have no unique key Graph would refuse a second create on, so a re-applied plan would
+  // duplicate them: look planned group creates up by anchor first (15 per request, reads are cheap).
+  const existingGroups = anchorProp === undefined || extensionJustCreated
+    ? new Map<string, string>()
+    : await findByAnchors(queue, 'groups', anchorProp, phase1.filter((c) => c.action === 'create' && c.kind === 'group').map((c) => c.anchor));
+  await pool(phase1, width, async (change) => {
+    const coll = collection(change.kind);
+    if (coll === undefined) {
+      fail(change, `${change.action} ${change.kind}`, `${change.kind} objects are read-only in Microsoft Graph`);
+      if (change.action !== 'update') failedAnchors.add(change.anchor);
+      finish(change, 'failed');
+      return;
+    }
+    switch (change.action) {
+      case 'create': {
+        const id = await create(change, coll);
+        if (id === undefined) {
+          failedAnchors.add(change.anchor);
+          finish(change, 'failed');
+        } else {
+          createdIds.set(change.anchor, id);
+          fresh.add(id);
+          finish(change, 'applied', id);
+        }
+        return;
+      }
+      case 'restore': {
+        const res = await queue.submit({ method: 'POST', url: `/directory/deletedItems/${change.id}/restore`, body: {} });
+        if (!ok(res)) {
+          fail(change, `restore ${change.kind}`, describeResponse(res));
+          failedAnchors.add(change.anchor);
+          finish(change, 'failed');
+          return;
+        }
+        createdIds.set(change.anchor, change.id);
+        fresh.add(change.id);
+        if (change.attributes.length > 0) {
+          const upd = await queue.submit({ method: 'PATCH', url: `/${coll}/${change.id}`, body: attributesBody(change.attributes) }, { mayLag: true });
+          if (!ok(upd)) {
+            fail(change, `update restored ${change.kind}`, describeResponse(upd));
+            finish(change, 'failed', change.id);
+            return;
+          }
+        }
+        finish(change, 'applied', change.id);
+        return;
+      }
+      case 'update': {
+        if (change.attributes.length === 0) {
+          finish(change, 'applied');
+          return;
+        }
+        const res = await queue.submit({ method: 'PATCH', url: `/${coll}/${change.id}`, body: attributesBody(change.attributes) }, { mayLag: fresh.has(change.id) });
+        if (ok(res)) finish(change, 'applied');
+        else {
+          fail(change, `update ${change.kind}`, describeResponse(res));
+          finish(change, 'failed');
+        }
+        return;
+      }
+    }
+  });
+
+  async function create(change: CreateChange, coll: 'users' | 'groups'): Promise<string | undefined> {
+    if (anchorProp === undefined) {
+      fail(change, `create ${change.kind}`, 'adsync\'s anchor extension is missing');
+      return undefined;
+    }
+    const existing = existingGroups.get(change.anchor);
+    if (change.kind === 'group' && existing !== undefined) return existing;
+    const body = attributesBody(change.attributes);
+    body[anchorProp] = change.anchor;
+    if (change.kind === 'user') body['passwordProfile'] = { password: randomPassword(), forceChangePasswordNextSignIn: true };
+    const res = await queue.submit({ method: 'POST', url: `/${coll}`, body }, { retryIf: extensionLag });
+    if (ok(res)) {
+      const id = (res.body as { id?: unknown } | undefined)?.id;
+      if (typeof id === 'string') return id;
+      fail(change, `create ${change.kind}`, `${res.status}: Graph returned no id`);
+      return undefined;
+    }
+    if (isConflict(res)) {
+      // A create that collides with our own object (same anchor) is a create that already happened:
+      // a killed or retried apply. Adopt it; anything else is a real conflict.
+      const found = await queue.submit({
+        method: 'GET',
+        url: `/${coll}?$filter=${encodeURIComponent(`${anchorProp} eq ${odataString(change.anchor)}`)}&$select=id`,
+      });
+      const value = ok(found) ? (found.body as { value?: { id?: string }[] } | undefined)?.value : undefined;
+      const existing = value?.[0]?.id;
+      if (existing !== undefined) return existing;
+    }
+    fail(change, `create ${change.kind}`, describeResponse(res));
+    return undefined;
+  }
+
+  // ---- phase 2: memberships
+  const phase2 = plan.changes.filter((c): c is AddMembersChange | RemoveMembersChange => c.action === 'add-members' || c.action === 'remove-members');
+  await pool(phase2, Math.max(1, Math.floor(width / 4)), async (change) => {
+    const gid = change.action === 'add-members' ? change.id ?? createdIds.get(change.anchor) : change.id;
+    if (gid === undefined) {
+      const reason = failedAnchors.has(change.anchor) ? 'skipped: group create failed' : 'skipped: the group does not exist and this plan does not create it';
+      skipped.push({ change, reason });
+      finish(change, 'skipped');
+      return;
+    }
+    const before = failed.length;
+    if (change.action === 'add-members') await addMembers(change, gid);
+    else await removeMembers(change, gid);
+    finish(change, failed.length > before ? 'failed' : skipped.some((s) => s.change === change) ? 'skipped' : 'applied');
+  });
+
+  async function addMembers(change: AddMembersChange, gid: string): Promise<void> {
+    const resolved: { ref: MemberRef; id: string }[] = [];
+    const unresolved: MemberRef[] = [];
+    for (const m of change.members) {
+      const id = m.id ?? createdIds.get(m.anchor);
+      if (id === undefined) unresolved.push(m);
+      else resolved.push({ ref: m, id });
+    }
+    if (unresolved.length > 0) {
+      const why = unresolved.some((m) => failedAnchors.has(m.anchor)) ? 'member create failed' : 'member does not exist and this plan does not create it';
+      skipped.push({ change, reason: `skipped ${unresolved.length} member(s) (${why}): ${unresolved.map((m) => m.label).join(', ')}` });
+    }
+    const chunks: { ref: MemberRef; id: string }[][] = [];
+    for (let i = 0; i < resolved.length; i += MEMBERS_PER_PATCH) chunks.push(resolved.slice(i, i + MEMBERS_PER_PATCH));
+    await Promise.all(chunks.map(async (chunk) => {
+      const mayLag = fresh.has(gid) || chunk.some((m) => fresh.has(m.id));
+      const res = await queue.submit({
+        method: 'PATCH',
+        url: `/groups/${gid}`,
+        body: { 'members@odata.bind': chunk.map((m) => ctx.directoryObjectUrl(m.id)) },
+      }, { mayLag });
+      if (ok(res)) return;
+      // The bulk add is atomic: one member already there (a re-run) or missing fails all 20. Add them one
+      // by one to find out which, and count "already a member" as done.
+      if ((res.status === 400 || res.status === 404) && (chunk.length > 1 || ALREADY_MEMBER.test(errorOf(res)?.message ?? ''))) {
+        await Promise.all(chunk.map(async (m) => {
+          const one = await queue.submit({
+            method: 'POST',
+            url: `/groups/${gid}/members/$ref`,
+            body: { '@odata.id': ctx.directoryObjectUrl(m.id) },
+          }, { mayLag });
+          if (ok(one) || (one.status === 400 && ALREADY_MEMBER.test(errorOf(one)?.message ?? ''))) return;
+          fail(change, `add member ${m.ref.label} to group ${change.label}`, describeResponse(one));
+        }));
+        return;
+      }
+      fail(change, `add ${chunk.length} member(s) to group ${change.label} (${chunk.map((m) => m.ref.label).join(', ')})`, describeResponse(res));
+    }));
+  }
+
+  async function removeMembers(change: RemoveMembersChange, gid: string): Promise<void> {
+    await Promise.all(change.members.map(async (m) => {
+      const mid = m.id ?? createdIds.get(m.anchor);
+      if (mid === undefined) return; // a member that doesn't exist is not a member
+      const res = await queue.submit({ method: 'DELETE', url: `/groups/${gid}/members/${mid}/$ref` });
+      // 404: not a member (any more), or already gone: the planned state holds.
+      if (ok(res) || res.status === 404) return;
+      fail(change, `remove member ${m.label} from group ${change.label}`, describeResponse(res));
+    }));
+  }
+
+  // ---- phase 3: deletes
+  const phase3 = plan.changes.filter((c): c is DeleteChange => c.action === 'delete');
+  await pool(phase3, width, async (change) => {
+    const coll = collection(change.kind);
+    if (coll === undefined) {
+      fail(change, `delete ${change.kind}`, `${change.kind} objects are read-only in Microsoft Graph`);
+      finish(change, 'failed');
+      return;
+    }
+    const res = await queue.submit({ method: 'DELETE', url: `/${coll}/${change.id}` });
+    if (ok(res) || res.status === 404) finish(change, 'applied');
+    else {
+      fail(change, `delete ${change.kind}`, describeResponse(res));
+      finish(change, 'failed');
+    }
+  });
+
+  return {
+    applied,
+    failed,
+    skipped,
+    writes: queue.writes,
+    requests: queue.requests,
+    retries: queue.retries,
+    durationMs: Date.now() - started,
+    createdIds: Object.fromEntries(createdIds),
+  };
+}
+
+const IN_LIMIT = 15;
+
+/** anchor → id of the objects in `coll` that carry one of `anchors`; empty when Graph can't answer. */
+export async function findByAnchors(queue: BatchQueue, coll: 'users' | 'groups', anchorProp: string, anchors: readonly string[]): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const chunks: string[][] = [];
+  for (let i = 0; i < anchors.length; i += IN_LIMIT) chunks.push(anchors.slice(i, i + IN_LIMIT));
+  await Promise.all(chunks.map(async (chunk) => {
+    const filter = `${anchorProp} in (${chunk.map(odataString).join(',')})`;
+    const res = await queue.submit({ method: 'GET', url: `/${coll}?$filter=${encodeURIComponent(filter)}&$select=id,${anchorProp}&$top=999` });
+    if (!ok(res)) return;
+    for (const o of (res.body as { value?: Record<string, unknown>[] } | undefined)?.value ?? []) {
+      const a = o[anchorProp];
+      if (typeof a === 'string' && typeof o['id'] === 'string') found.set(a, o['id']);
+    }
+  }));
+  return found;
+}
+
+/**
+ * Registers adsync's anchor extension (`adsyncAnchor`, String, on User and Group) on its application and
+ * returns its full name. A concurrent registration (409/400 conflict) is resolved by reading it back.
+ */
+export async function ensureAnchorProperty(queue: BatchQueue, ctx: Pick<ApplyContext, 'application'>): Promise<string> {
+  const app = ctx.application;
+  if (app === undefined) {
+    throw new TargetError('entra_application_unknown', 'Entra: cannot register adsync\'s anchor extension: adsync\'s application was not found', {
+      hint: 'set target.entra.applicationId to the app registration adsync uses, and grant it Application.ReadWrite.OwnedBy',
+    });
+  }
+  const res = await queue.submit({
+    method: 'POST',
+    url: `/applications/${app.objectId}/extensionProperties`,
+    body: { name: ANCHOR_EXTENSION_NAME, dataType: 'String', targetObjects: ['User', 'Group'] },
+  });
+  const expected = `extension_${app.appId.replace(/-/g, '')}_${ANCHOR_EXTENSION_NAME}`;
+  if (ok(res)) {
+    const name = (res.body as { name?: unknown } | undefined)?.name;
+    return typeof name === 'string' ? name : expected;
+  }
+  const list = await queue.submit({ method: 'GET', url: `/applications/${app.objectId}/extensionProperties` });
+  const names = ok(list) ? ((list.body as { value?: { name?: string }[] } | undefined)?.value ?? []).map((e) => e.name) : [];
+  const found = names.find((n) => n !== undefined && n.endsWith(`_${ANCHOR_EXTENSION_NAME}`));
+  if (found !== undefined) return found;
+  throw new TargetError('entra_extension_failed', `Entra: cannot register adsync's anchor extension ${expected}: ${describeResponse(res)}`, {
+    hint: res.status === 403
+      ? 'the application needs the Application.ReadWrite.OwnedBy application permission (and must own its app registration), with admin consent'
+      : 'see Graph\'s message above',
+  });
+}

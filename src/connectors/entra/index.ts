@@ -1,0 +1,280 @@
+/**
+ * The Entra connector: reads users, groups and memberships from Microsoft Graph and applies plans to it,
+ * through the official SDK (@microsoft/microsoft-graph-client) and @azure/identity.
+ *
+ *   const target = await connectEntra(spec.target.entra, spec.dir);
+ *   const snapshot = await target.read({ userProperties, groupProperties, readMembers: true });
+ *   const result = await target.apply(plan);
+ *   await target.close();
+ */
+import { ClientSecretCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
+import type { Plan } from '../../model/plan.js';
+import type { TargetSnapshot, TenantInfo } from '../../model/target.js';
+import type { EntraTargetSpec } from '../../spec/types.js';
+import { resolveOptional, resolvePathValue, resolveValue } from '../../spec/resolve.js';
+import { TargetError } from '../../errors.js';
+import { executePlan, ANCHOR_EXTENSION_NAME } from '../../apply/executor.js';
+import type { ApplyContext } from '../../apply/executor.js';
+import type { BatchRequest, BatchResponseItem, BatchTransport } from '../../apply/batch.js';
+import { GRAPH_WRITE_BUDGET } from '../../apply/budget.js';
+import type { WriteBudget } from '../../apply/budget.js';
+import type { ApplyOptions, ApplyResult } from '../../apply/types.js';
+import { buildCredential, needsInstanceDiscoveryDisabled } from './credential.js';
+import { Graph, GraphCallError } from './graph.js';
+import type { GraphRetryEvent } from './graph.js';
+import { toTargetError } from './errors.js';
+import { readSnapshot } from './read.js';
+import type { EntraReadRequest, MembersVia, ReadStats } from './read.js';
+import { trustCa, trustCaFile } from './tls.js';
+
+export type { EntraReadRequest, MembersVia, ReadStats } from './read.js';
+export type { ApplyOptions, ApplyResult } from '../../apply/types.js';
+export type { WriteBudget } from '../../apply/budget.js';
+export { GRAPH_WRITE_BUDGET } from '../../apply/budget.js';
+
+export const DEFAULT_GRAPH_ENDPOINT = 'https://graph.microsoft.com';
+
+export interface EntraConnectOptions {
+  /** Called before each retry of a direct Graph call (reads), e.g. to log throttling. */
+  onRetry?: (event: GraphRetryEvent) => void;
+  /** Diagnostic lines (never secrets). */
+  log?: (line: string) => void;
+  /**
+   * Pace writes to this budget during apply. Default: Graph's 3,000 writes / 150 s for a real tenant; off for
+   * the emulator (Retry-After still applies when it throttles).
+   */
+  writeBudget?: WriteBudget | null;
+  /** How memberships are read: one delta pass (default) or per group through $batch. */
+  membersVia?: MembersVia;
+  /** `$batch` requests in flight (default 4). */
+  concurrency?: number;
+  /** Base of retry backoff in ms (default 500 for $batch, 1000 for direct calls); tests shorten it. */
+  backoffBaseMs?: number;
+  /** The application whose directory extension holds adsync's anchor (default: the credential's client id). */
+  applicationId?: string;
+}
+
+export interface EntraTarget {
+  readonly tenant: TenantInfo;
+  /** `extension_<appIdNoHyphens>_adsyncAnchor` if the extension exists, else undefined. */
+  readonly anchorProperty: string | undefined;
+  read(request: EntraReadRequest): Promise<TargetSnapshot>;
+  apply(plan: Plan, options?: ApplyOptions): Promise<ApplyResult>;
+  close(): Promise<void>;
+  /** Counters of the last read (objects, memberships, how members were read). */
+  readonly lastRead: ReadStats | undefined;
+  /** HTTP requests and retries so far (all operations). */
+  readonly stats: { requests: number; retries: number };
+}
+
+export async function connectEntra(spec: EntraTargetSpec, specDir: string, options: EntraConnectOptions = {}): Promise<EntraTarget> {
+  if (spec.ca !== undefined) await trustCaFile(resolvePathValue(spec.ca, 'target.entra.ca', specDir));
+  const built = await buildCredential(spec, specDir);
+  const endpoint = resolveOptional(spec.endpoint, 'target.entra.endpoint') ?? DEFAULT_GRAPH_ENDPOINT;
+  const appId = options.applicationId ?? resolveOptional(spec.applicationId, 'target.entra.applicationId') ?? built.clientId;
+  return connectWith({
+    credential: built.credential,
+    endpoint,
+    authorityHost: built.authorityHost,
+    appId,
+    writeBudget: options.writeBudget !== undefined ? options.writeBudget : GRAPH_WRITE_BUDGET,
+    options,
+  });
+}
+
+/** For the embedded emulator: the caller starts it in-process and passes it here. */
+export async function connectEmulator(
+  emulator: { url: string; authorityHost: string; tenantId: string; clientId: string; clientSecret: string; certPem: string },
+  options: EntraConnectOptions = {},
+): Promise<EntraTarget> {
+  trustCa(emulator.certPem);
+  const credential = new ClientSecretCredential(emulator.tenantId, emulator.clientId, emulator.clientSecret, {
+    authorityHost: emulator.authorityHost,
+    ...(needsInstanceDiscoveryDisabled(emulator.authorityHost) ? { disableInstanceDiscovery: true } : {}),
+  });
+  return connectWith({
+    credential,
+    endpoint: emulator.url,
+    authorityHost: emulator.authorityHost,
+    appId: options.applicationId ?? emulator.clientId,
+    writeBudget: options.writeBudget !== undefined ? options.writeBudget : null,
+    options,
+  });
+}
+
+interface ConnectParams {
+  credential: TokenCredential;
+  endpoint: string;
+  authorityHost: string;
+  appId: string | undefined;
+  writeBudget: WriteBudget | null;
+  options: EntraConnectOptions;
+}
+
+async function connectWith(p: ConnectParams): Promise<EntraTarget> {
+  let endpointUrl: URL;
+  try {
+    endpointUrl = new URL(p.endpoint);
+  } catch {
+    throw new TargetError('entra_endpoint_invalid', `target.entra.endpoint is not a URL: ${p.endpoint}`, { hint: 'e.g. https://graph.microsoft.com' });
+  }
+  if (endpointUrl.protocol !== 'https:') {
+    throw new TargetError('entra_endpoint_insecure', `target.entra.endpoint must be https:// (got ${p.endpoint})`, {
+      hint: 'the Graph SDK sends tokens only over https; serve the endpoint over TLS and trust its CA with target.entra.ca',
+    });
+  }
+  const graphOptions = {
+    ...(p.options.onRetry !== undefined ? { onRetry: p.options.onRetry } : {}),
+    ...(p.options.backoffBaseMs !== undefined ? { backoffBaseMs: p.options.backoffBaseMs } : {}),
+  };
+  const graph = new Graph(p.credential, p.endpoint, graphOptions);
+  const errCtx = { endpoint: graph.endpoint, authorityHost: p.authorityHost };
+  const log = p.options.log ?? ((): void => undefined);
+
+  // The first call also proves the token works: credential and TLS problems surface here, once, clearly.
+  const tenant = await readTenant(graph).catch((err: unknown) => { throw toTargetError(err, 'reading the organization', { ...errCtx, permission: 'organization' }); });
+  const appId = p.appId ?? (await appIdFromToken(p.credential, graph.endpoint));
+  const found = appId === undefined ? { application: undefined, anchorProperty: undefined } : await findAnchor(graph, appId, errCtx, log);
+  log(`entra: tenant ${tenant.tenantId} (${tenant.initialDomain}); anchor ${found.anchorProperty ?? 'not registered yet'}`);
+  return new GraphTarget(graph, tenant, found.application, found.anchorProperty, p.writeBudget, p.options);
+}
+
+async function readTenant(graph: Graph): Promise<TenantInfo> {
+  const res = await graph.get<{ value?: { id?: string; verifiedDomains?: { name?: string; isInitial?: boolean }[] }[] }>('/organization?$select=id,verifiedDomains');
+  const org = res.value?.[0];
+  if (org === undefined || typeof org.id !== 'string') {
+    throw new TargetError('entra_no_organization', 'Entra: /organization returned no tenant', { hint: 'check target.entra.endpoint points at Microsoft Graph' });
+  }
+  const domains = (org.verifiedDomains ?? []).filter((d) => typeof d.name === 'string');
+  const initial = domains.find((d) => d.isInitial === true)?.name ?? domains.find((d) => d.name!.toLowerCase().endsWith('.onmicrosoft.com'))?.name ?? '';
+  return {
+    tenantId: org.id,
+    verifiedDomains: domains.map((d) => d.name!.toLowerCase()).sort(),
+    initialDomain: initial.toLowerCase(),
+  };
+}
+
+/** The `appid` (v1) or `azp` (v2) claim of the access token, when it is a JWT. */
+async function appIdFromToken(credential: TokenCredential, endpoint: string): Promise<string | undefined> {
+  try {
+    const token = await credential.getToken(`${new URL(endpoint).origin}/.default`);
+    const payload = token?.token.split('.')[1];
+    if (payload === undefined) return undefined;
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { appid?: unknown; azp?: unknown };
+    const id = claims.appid ?? claims.azp;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function findAnchor(
+  graph: Graph,
+  appId: string,
+  errCtx: { endpoint: string; authorityHost: string },
+  log: (line: string) => void,
+): Promise<{ application: { objectId: string; appId: string } | undefined; anchorProperty: string | undefined }> {
+  const expected = `extension_${appId.replace(/-/g, '').toLowerCase()}_${ANCHOR_EXTENSION_NAME}`;
+  const isAnchor = (name: unknown): name is string => typeof name === 'string' && name.toLowerCase() === expected.toLowerCase();
+  try {
+    const apps = await graph.get<{ value?: { id?: string; appId?: string }[] }>(`/applications?$filter=${encodeURIComponent(`appId eq '${appId.replace(/'/g, "''")}'`)}&$select=id,appId`);
+    const app = apps.value?.[0];
+    if (app === undefined || typeof app.id !== 'string') {
+      throw new TargetError('entra_application_not_found', `Entra: no application with appId ${appId} in tenant`, {
+        hint: 'adsync keeps its anchor in a directory extension on its own app registration: set target.entra.applicationId to that app\'s client id',
+      });
+    }
+    const application = { objectId: app.id, appId };
+    const ext = await graph.get<{ value?: { name?: string }[] }>(`/applications/${app.id}/extensionProperties`);
+    return { application, anchorProperty: ext.value?.map((e) => e.name).find(isAnchor) };
+  } catch (err) {
+    if (err instanceof TargetError) throw err;
+    if (!(err instanceof GraphCallError) || err.status !== 403) throw toTargetError(err, 'reading adsync\'s application', { ...errCtx, permission: 'applications' });
+    // Without Application.Read.All the app can still see the extensions available in the tenant.
+    log(`entra: cannot read applications (${err.code}); looking the anchor extension up among available extensions`);
+    try {
+      const avail = await graph.post<{ value?: { name?: string }[] }>('/directoryObjects/getAvailableExtensionProperties', { isSyncedFromOnPremises: false });
+      return { application: undefined, anchorProperty: avail.value?.map((e) => e.name).find(isAnchor) };
+    } catch {
+      throw toTargetError(err, 'reading adsync\'s application', { ...errCtx, permission: 'applications' });
+    }
+  }
+}
+
+class GraphTarget implements EntraTarget {
+  lastRead: ReadStats | undefined;
+  private readonly transport: BatchTransport;
+  private readonly errCtx: { endpoint: string };
+
+  constructor(
+    private readonly graph: Graph,
+    readonly tenant: TenantInfo,
+    private readonly application: { objectId: string; appId: string } | undefined,
+    public anchorProperty: string | undefined,
+    private readonly writeBudget: WriteBudget | null,
+    private readonly options: EntraConnectOptions,
+  ) {
+    this.errCtx = { endpoint: graph.endpoint };
+    this.transport = {
+      postBatch: async (requests: BatchRequest[]): Promise<BatchResponseItem[]> => {
+        const res = await graph.post<{ responses?: BatchResponseItem[] }>('/$batch', { requests }, { noRetry: true });
+        return (res?.responses ?? []).map((r) => ({ id: String(r.id), status: r.status, headers: r.headers ?? {}, body: r.body }));
+      },
+    };
+  }
+
+  get stats(): { requests: number; retries: number } {
+    return { requests: this.graph.requests, retries: this.graph.retries };
+  }
+
+  async read(request: EntraReadRequest): Promise<TargetSnapshot> {
+    const { snapshot, stats } = await readSnapshot(this.graph, this.transport, {
+      anchorProperty: this.anchorProperty,
+      endpoint: this.graph.endpoint,
+      membersVia: this.options.membersVia ?? 'delta',
+      concurrency: this.options.concurrency ?? 4,
+    }, request);
+    this.lastRead = stats;
+    return { ...snapshot, tenant: this.tenant };
+  }
+
+  async apply(plan: Plan, options: ApplyOptions = {}): Promise<ApplyResult> {
+    if (plan.target.system !== 'entra') {
+      throw new TargetError('plan_wrong_target', `this plan is for ${plan.target.system}, not Entra`, { hint: 'apply it with the matching target' });
+    }
+    if (plan.target.tenantId !== undefined && plan.target.tenantId !== this.tenant.tenantId) {
+      throw new TargetError('plan_wrong_tenant', `this plan is for tenant ${plan.target.tenantId}, but the credential is for ${this.tenant.tenantId}`, {
+        hint: 'plan and apply against the same tenant',
+      });
+    }
+    const ctx: ApplyContext = {
+      transport: this.transport,
+      directoryObjectUrl: (id) => this.graph.directoryObjectUrl(id),
+      anchorProperty: this.anchorProperty,
+      application: this.application,
+      onAnchorProperty: (name) => { this.anchorProperty = name; },
+      writeBudget: this.writeBudget,
+      queue: {
+        ...(this.options.backoffBaseMs !== undefined ? { backoffBaseMs: this.options.backoffBaseMs } : {}),
+      },
+    };
+    const opts: ApplyOptions = { ...options };
+    if (opts.concurrency === undefined && this.options.concurrency !== undefined) opts.concurrency = this.options.concurrency;
+    try {
+      return await executePlan(ctx, plan, opts);
+    } catch (err) {
+      throw toTargetError(err, 'applying the plan', { ...this.errCtx, permission: 'extension' });
+    }
+  }
+
+  async close(): Promise<void> {
+    // The SDK holds no connections of its own (global fetch pools them); nothing to release.
+  }
+}
+
+// Resolve helpers re-exported for commands that print the connection target.
+export function describeEntraTarget(spec: EntraTargetSpec): string {
+  const endpoint = resolveOptional(spec.endpoint, 'target.entra.endpoint') ?? DEFAULT_GRAPH_ENDPOINT;
+  return `${endpoint} (tenant ${resolveValue(spec.tenantId, 'target.entra.tenantId')})`;
+}
