@@ -6,6 +6,7 @@
 import { FilterParser } from 'ldapts';
 import { checkExpression } from '../engine/expr.js';
 import { checkDn } from './dn.js';
+import { isWritableProperty } from './schema.js';
 import { formatPath, type SpecPath } from './positions.js';
 import type { PathProblem } from './schema-problems.js';
 
@@ -84,10 +85,11 @@ export const scopeFilter: Rule = (spec) => {
 export const flowExpressions: Rule = (spec) => {
   const out: PathProblem[] = [];
   const objects = obj(spec['objects']);
-  for (const kind of ['user', 'group', 'contact']) {
+  for (const kind of ['user', 'group', 'contact'] as const) {
     const flows = obj(obj(objects[kind])['flows']);
     for (const [prop, expr] of Object.entries(flows)) {
-      if (typeof expr !== 'string' || expr === '') continue;
+      // An unknown property is the schema's problem; one problem per mistake.
+      if (typeof expr !== 'string' || expr === '' || !isWritableProperty(kind, prop)) continue;
       const err = checkExpression(expr);
       if (err !== undefined) {
         const path: SpecPath = ['objects', kind, 'flows', prop];

@@ -76,3 +76,10 @@ test('suggestions: typos, case, truncations; nothing for unrelated words', () =>
   assert.equal(nearest('sharepoint', ['sharepoint-online', 'teams']), 'sharepoint-online');
   assert.equal(nearest('banana', ['scope', 'ldap']), undefined);
 });
+
+test('every default flow of the engine writes a property the schema allows (so a spec can override it)', async () => {
+  const { DEFAULT_FLOWS } = await import('../../src/engine/flows.js');
+  for (const kind of ['user', 'group', 'contact'] as const) {
+    for (const prop of Object.keys(DEFAULT_FLOWS[kind])) assert.ok(isWritableProperty(kind, prop), `${kind}.${prop}`);
+  }
+});
