@@ -35,12 +35,16 @@ function asString(v: Dyn): string | null {
   return String(v);
 }
 
-/** Graph's mailNickname: ASCII 0–127 without @ () \ [] " ; : . <> , and space; at most 64 characters. */
-export function toMailNickname(v: Dyn): string | null {
+/**
+ * A valid mailNickname: ASCII only (accents dropped), none of @ ( ) \ [ ] " ; : < > , or spaces, at most 64
+ * characters. Groups may not contain '.' either (graph-facts §2); users may, but not at either end.
+ */
+export function toMailNickname(v: Dyn, forGroup = false): string | null {
   const s = asString(v);
   if (s === null) return null;
-  // eslint-disable-next-line no-control-regex
-  const cleaned = s.normalize('NFKD').replace(/[^\x00-\x7F]/g, '').replace(/[@()\\[\]";:.<>,\s]/g, '').slice(0, 64);
+  let cleaned = s.normalize('NFKD').replace(/[^\x00-\x7F]/g, '').replace(/[@()\\[\]";:<>,\s\x00-\x1f]/g, '');
+  cleaned = forGroup ? cleaned.replace(/\./g, '') : cleaned.replace(/^\.+|\.+$/g, '');
+  cleaned = cleaned.slice(0, 64);
   return cleaned === '' ? null : cleaned;
 }
 
@@ -90,7 +94,10 @@ function buildEnvironment(): Environment {
     }, { description: 'whether an integer attribute (e.g. userAccountControl) has the bit(s) set' })
     .registerFunction('base64(dyn): dyn', (v: Dyn) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v === null ? null : Buffer.from(String(v), 'utf8').toString('base64')))
     .registerFunction('mailNickname(dyn): dyn', (v: Dyn) => toMailNickname(v), {
-      description: "removes characters Graph doesn't allow in mailNickname; at most 64 characters",
+      description: "removes characters Graph doesn't allow in a user's mailNickname; at most 64 characters",
+    })
+    .registerFunction('groupMailNickname(dyn): dyn', (v: Dyn) => toMailNickname(v, true), {
+      description: "removes characters Graph doesn't allow in a group's mailNickname (also '.'); at most 64 characters",
     })
     .registerFunction('primarySmtp(dyn): dyn', (v: Dyn) => {
       const list = Array.isArray(v) ? v : [];

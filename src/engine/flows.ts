@@ -46,7 +46,7 @@ export const DEFAULT_FLOWS: Record<ObjectKind, Record<string, string>> = {
     // description: first value, trimmed, cut to 448 characters
     description: 'left(trim(source.description), 448)',
     displayName: 'coalesce(trim(source.displayName), trim(source.cn))',
-    mailNickname: 'mailNickname(coalesce(trim(source.mailNickname), source.sAMAccountName, trim(source.cn)))',
+    mailNickname: 'groupMailNickname(coalesce(trim(source.mailNickname), source.sAMAccountName, trim(source.cn)))',
   },
   contact: {
     displayName: 'coalesce(trim(source.displayName), trim(source.cn))',
