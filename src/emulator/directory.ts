@@ -1,0 +1,180 @@
+/**
+ * Tenant-wide resources: /directory/deletedItems (soft delete, restore, 30-day retention; graph-facts §1),
+ * /organization and /domains, /directoryObjects, and read-only /contacts (graph-facts §3).
+ */
+import type { Ctx } from './context.js';
+import { findAnyVisible, findVisible, visible } from './context.js';
+import { conflict, json, methodNotAllowed, noContent, notFound, type GraphRequest, type GraphResponse } from './http.js';
+import { collectionSource, contextUrl, listResponse, parseSelect, render } from './query.js';
+import { contactSchema, schemas, type Kind } from './schema.js';
+import { proxyConflict } from './props.js';
+import type { DirObject } from './store.js';
+
+/** DELETE of a user or group: users and Microsoft 365 groups go to deletedItems; security groups are gone. */
+export function softDelete(ctx: Ctx, o: DirObject, now: number): void {
+  const { store } = ctx;
+  store.unregisterAddresses(o);
+  store.detach(o);
+  store.collection(o.kind).remove(o);
+  const restorable = o.kind === 'user' || (o.kind === 'group' && isUnified(o));
+  if (restorable) {
+    o.props = { ...o.props, deletedDateTime: isoSeconds(now) };
+    store.deleted.add(o);
+    store.deletedAt.set(o.id, now);
+  }
+  store.logChange({ kind: o.kind, id: o.id });
+}
+
+export function isUnified(o: DirObject): boolean {
+  const t = o.props['groupTypes'];
+  return Array.isArray(t) && t.includes('Unified');
+}
+
+export function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const CAST: Record<string, Kind> = { 'microsoft.graph.user': 'user', 'microsoft.graph.group': 'group' };
+
+export function handleDirectory(ctx: Ctx, req: GraphRequest): GraphResponse {
+  const { store } = ctx;
+  const [, sub, key, action] = req.segments;
+  if (sub !== 'deletedItems') throw notFound(sub ?? 'directory');
+  store.purgeExpired(req.now);
+  if (key === undefined) throw notFound('deletedItems'); // listing needs a type cast (graph-facts §1)
+  const castKind = CAST[key];
+  if (castKind && action === undefined) {
+    if (req.method !== 'GET') throw methodNotAllowed();
+    const schema = schemas[castKind];
+    return listResponse(req, store, { *after(c) { for (const o of store.deleted.after(c)) if (o.kind === castKind) yield [o, o.ord]; } }, () => schema, {
+      contextFragment: `directory/deletedItems/${key}`, schema, visible: () => true,
+    });
+  }
+  const o = store.deleted.byId.get(key);
+  if (!o) throw notFound(key);
+  if (action === undefined) {
+    if (req.method === 'GET') {
+      const schema = schemas[o.kind];
+      const select = parseSelect(req, schema, store);
+      return json(200, { '@odata.context': contextUrl(req, 'directoryObjects/$entity', select), '@odata.type': schema.odataType, ...render(o, schema, select) });
+    }
+    if (req.method === 'DELETE') {
+      store.deleted.remove(o);
+      store.deletedAt.delete(o.id);
+      store.logChange({ kind: o.kind, id: o.id });
+      return noContent();
+    }
+    throw methodNotAllowed();
+  }
+  if (action === 'restore' && req.method === 'POST') {
+    // Restoring into a name someone else took meanwhile conflicts like a create would.
+    if (o.kind === 'user') {
+      const holder = store.upns.get(String(o.props['userPrincipalName']).toLowerCase());
+      if (holder !== undefined) throw conflict('userPrincipalName');
+    }
+    const addrs = [o.props['mail'], ...((o.props['proxyAddresses'] as unknown[] | undefined) ?? [])].filter((a): a is string => typeof a === 'string');
+    const holder = proxyConflict(store, o.id, addrs);
+    if (holder) throw conflict('proxyAddresses', holder);
+    store.deleted.remove(o);
+    store.deletedAt.delete(o.id);
+    const props = { ...o.props };
+    delete props['deletedDateTime'];
+    o.props = props;
+    o.visibleAt = 0;
+    store.collection(o.kind).add(o);
+    store.registerAddresses(o);
+    store.logChange({ kind: o.kind, id: o.id });
+    const schema = schemas[o.kind];
+    // graph-facts §1: 200 + directoryObject with @odata.type.
+    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': schema.odataType, ...render(o, schema, undefined) });
+  }
+  throw methodNotAllowed();
+}
+
+function domainsOf(ctx: Ctx): { name: string; isInitial: boolean }[] {
+  const c = ctx.store.config;
+  return [{ name: c.initialDomain, isInitial: true }, ...c.domains.map((name) => ({ name, isInitial: false }))];
+}
+
+export function handleOrganization(ctx: Ctx, req: GraphRequest): GraphResponse {
+  if (req.method !== 'GET') throw methodNotAllowed();
+  const c = ctx.store.config;
+  const org = {
+    id: c.tenantId,
+    displayName: c.tenantDisplayName,
+    createdDateTime: c.createdDateTime,
+    deletedDateTime: null,
+    countryLetterCode: 'US',
+    tenantType: 'AAD',
+    onPremisesSyncEnabled: null,
+    onPremisesLastSyncDateTime: null,
+    verifiedDomains: domainsOf(ctx).map((d) => ({ capabilities: 'Email, OfficeCommunicationsOnline', isDefault: d.isInitial, isInitial: d.isInitial, name: d.name, type: 'Managed' })),
+  };
+  const [, id] = req.segments;
+  if (id !== undefined) {
+    if (id !== c.tenantId) throw notFound(id);
+    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#organization/$entity`, ...org });
+  }
+  return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#organization`, value: [org] });
+}
+
+export function handleDomains(ctx: Ctx, req: GraphRequest): GraphResponse {
+  if (req.method !== 'GET') throw methodNotAllowed();
+  const all = domainsOf(ctx).map((d) => ({
+    authenticationType: 'Managed', availabilityStatus: null, id: d.name, isAdminManaged: true, isDefault: d.isInitial,
+    isInitial: d.isInitial, isRoot: true, isVerified: true, supportedServices: ['Email', 'OfficeCommunicationsOnline'],
+    passwordValidityPeriodInDays: 2147483647, passwordNotificationWindowInDays: 14, state: null,
+  }));
+  const [, id] = req.segments;
+  if (id !== undefined) {
+    const d = all.find((x) => x.id.toLowerCase() === id.toLowerCase());
+    if (!d) throw notFound(id);
+    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#domains/$entity`, ...d });
+  }
+  return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#domains`, value: all });
+}
+
+/** /contacts: read-only (graph-facts §3); writes get the documented 405. */
+export function handleContacts(ctx: Ctx, req: GraphRequest): GraphResponse {
+  const { store } = ctx;
+  if (req.method !== 'GET') throw methodNotAllowed();
+  const [, key, rel] = req.segments;
+  if (key === undefined) {
+    return listResponse(req, store, collectionSource(store.contacts), () => contactSchema, { contextFragment: 'contacts', schema: contactSchema, visible: (o) => visible(o, req) });
+  }
+  const o = findVisible(ctx, req, 'contact', key);
+  if (rel !== undefined) throw notFound(rel);
+  const select = parseSelect(req, contactSchema, store);
+  return json(200, { '@odata.context': contextUrl(req, 'contacts/$entity', select), ...render(o, contactSchema, select) });
+}
+
+/** GET /directoryObjects/{id}; POST /directoryObjects/getByIds. */
+export function handleDirectoryObjects(ctx: Ctx, req: GraphRequest): GraphResponse {
+  const [, key] = req.segments;
+  if (key === 'getByIds' && req.method === 'POST') {
+    const body = (req.body ?? {}) as { ids?: unknown; types?: unknown };
+    const ids = Array.isArray(body.ids) ? body.ids.filter((x): x is string => typeof x === 'string') : [];
+    const types = Array.isArray(body.types) ? body.types.map((t) => String(t).toLowerCase()) : undefined;
+    const value: Record<string, unknown>[] = [];
+    for (const id of ids) {
+      const o = ctx.store.get(id);
+      if (!o || !visible(o, req)) continue;
+      const schema = schemas[o.kind];
+      if (types && !types.includes(o.kind === 'contact' ? 'orgcontact' : o.kind)) continue;
+      value.push({ '@odata.type': schema.odataType, ...render(o, schema, undefined) });
+    }
+    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects`, value });
+  }
+  if (key === 'getAvailableExtensionProperties' && req.method === 'POST') {
+    const value = [...ctx.store.extensions.values()].map((e) => ({ '@odata.type': '#microsoft.graph.extensionProperty', ...publicExtension(e) }));
+    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#Collection(microsoft.graph.extensionProperty)`, value });
+  }
+  if (key === undefined || req.method !== 'GET') throw methodNotAllowed();
+  const o = findAnyVisible(ctx, req, key);
+  const schema = schemas[o.kind];
+  return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': schema.odataType, ...render(o, schema, undefined) });
+}
+
+export function publicExtension(e: { id: string; name: string; dataType: string; isMultiValued: boolean; isSyncedFromOnPremises: boolean; targetObjects: string[]; appDisplayName: string }): Record<string, unknown> {
+  return { id: e.id, deletedDateTime: null, appDisplayName: e.appDisplayName, dataType: e.dataType, isMultiValued: e.isMultiValued, isSyncedFromOnPremises: e.isSyncedFromOnPremises, name: e.name, targetObjects: e.targetObjects };
+}

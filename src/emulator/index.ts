@@ -1,0 +1,287 @@
+/**
+ * The Microsoft Graph emulator (DESIGN §6): Graph v1.0 and the Entra token endpoint over HTTPS on 127.0.0.1,
+ * faithful to shared/reference/graph-facts.md. Start it in-process with `startEmulator()` or from the CLI
+ * with `adsync emulator`. A separate wing: it shares no code with the Entra connector it serves.
+ */
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { generate } from 'selfsigned';
+import { Store, type Application, type DirObject, type TenantConfig } from './store.js';
+import { FaultInjector, type EmulatorFaults } from './faults.js';
+import type { Ctx } from './context.js';
+import { errorResponse, GraphError, JSON_TYPE, newRequestId, type GraphRequest, type GraphResponse } from './http.js';
+import { handleGraph } from './router.js';
+import { checkBearer, issueToken, openidConfiguration, tenantMatches } from './auth.js';
+import { splitUrl } from './batch.js';
+import { schemas, type Kind } from './schema.js';
+import { isoSeconds } from './directory.js';
+
+export type { EmulatorFaults } from './faults.js';
+
+export interface EmulatorOptions {
+  /** 0 or absent = ephemeral. */
+  port?: number;
+  /** JSON state file; loaded if present, written on save()/close(). */
+  statePath?: string;
+  /** GUID; generated (and persisted) if absent. */
+  tenantId?: string;
+  /** e.g. 'contoso.onmicrosoft.com' (default derived from the tenant id). */
+  initialDomain?: string;
+  /** Extra verified domains, e.g. ['contoso.example']. */
+  domains?: string[];
+  clientId?: string;
+  clientSecret?: string;
+  /** All off by default. */
+  faults?: EmulatorFaults;
+}
+
+export interface RunningEmulator {
+  /** 'https://127.0.0.1:PORT' (Graph base; requests go to /v1.0/...). */
+  url: string;
+  /** Same origin; token endpoint at /{tenant}/oauth2/v2.0/token, OIDC metadata at /{tenant}/v2.0/.well-known/openid-configuration. */
+  authorityHost: string;
+  port: number;
+  tenantId: string;
+  initialDomain: string;
+  clientId: string;
+  clientSecret: string;
+  applicationObjectId: string;
+  /** Self-signed certificate (CN/SAN 127.0.0.1 + localhost), persisted in the state so restarts keep trust. */
+  certPem: string;
+  seed(objects: { users?: object[]; groups?: object[]; contacts?: object[] }): void;
+  setFaults(f: EmulatorFaults): void;
+  save(): Promise<void>;
+  /** Saves state if statePath, stops the server. */
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 16 * 1024 * 1024;
+
+async function newCertificate(): Promise<{ cert: string; key: string }> {
+  const notAfter = new Date();
+  notAfter.setFullYear(notAfter.getFullYear() + 5);
+  const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }, { name: 'organizationName', value: 'adsync Graph emulator' }], {
+    keySize: 2048,
+    algorithm: 'sha256',
+    notAfterDate: notAfter,
+    extensions: [
+      { name: 'basicConstraints', cA: true },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, keyCertSign: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
+    ],
+  });
+  return { cert: pems.cert, key: pems.private };
+}
+
+async function newStore(o: EmulatorOptions): Promise<Store> {
+  const tenantId = o.tenantId ?? randomUUID();
+  const { cert, key } = await newCertificate();
+  const config: TenantConfig = {
+    tenantId,
+    initialDomain: (o.initialDomain ?? `adsyncemu${tenantId.replace(/-/g, '').slice(0, 8)}.onmicrosoft.com`).toLowerCase(),
+    domains: [],
+    tenantDisplayName: 'adsync emulator tenant',
+    createdDateTime: isoSeconds(Date.now()),
+    certPem: cert,
+    keyPem: key,
+    appObjectId: randomUUID(),
+  };
+  const store = new Store(config);
+  const app: Application = {
+    id: config.appObjectId,
+    appId: o.clientId ?? randomUUID(),
+    displayName: 'adsync',
+    createdDateTime: config.createdDateTime,
+    secrets: [o.clientSecret ?? randomBytes(30).toString('base64url')],
+  };
+  store.applications.set(app.id, app);
+  return store;
+}
+
+/** Applies options to a loaded state: extra domains and client credentials are added, never removed. */
+function reconcile(store: Store, o: EmulatorOptions): void {
+  if (o.tenantId && o.tenantId !== store.config.tenantId) {
+    throw new Error(`the state file belongs to tenant ${store.config.tenantId}, not ${o.tenantId}`);
+  }
+  for (const d of o.domains ?? []) {
+    const l = d.toLowerCase();
+    if (l !== store.config.initialDomain && !store.config.domains.includes(l)) store.config.domains.push(l);
+  }
+  const app = store.applications.get(store.config.appObjectId)!;
+  if (o.clientId && o.clientId !== app.appId) {
+    throw new Error(`the state file's application has client id ${app.appId}, not ${o.clientId}`);
+  }
+  if (o.clientSecret && !app.secrets.includes(o.clientSecret)) app.secrets.push(o.clientSecret);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) { reject(new Error('body too large')); req.destroy(); return; }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function lowerHeaders(req: IncomingMessage): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) h[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  return h;
+}
+
+function send(res: ServerResponse, r: GraphResponse, requestId: string, clientRequestId: string | undefined): void {
+  const headers: Record<string, string> = { 'request-id': requestId, ...r.headers };
+  if (clientRequestId) headers['client-request-id'] = clientRequestId;
+  let payload: string | undefined;
+  if (r.body !== undefined) {
+    if (typeof r.body === 'string') {
+      payload = r.body;
+      headers['content-type'] ??= 'text/plain;charset=utf-8';
+    } else {
+      payload = JSON.stringify(r.body);
+      if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['Content-Type'] = JSON_TYPE;
+    }
+  }
+  res.writeHead(r.status, headers);
+  res.end(payload);
+}
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  let store: Store;
+  if (options.statePath && Store.exists(options.statePath)) {
+    store = await Store.load(options.statePath);
+  } else {
+    store = await newStore(options);
+  }
+  reconcile(store, options);
+  const app = (): Application => store.applications.get(store.config.appObjectId)!;
+  const faults = new FaultInjector(options.faults, {
+    appId: () => app().appId,
+    tenantId: () => store.config.tenantId,
+    userCount: () => store.users.size,
+  });
+  const ctx: Ctx = { store, lagMs: () => faults.lagMs() };
+  let base = '';
+
+  const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = newRequestId();
+    const headers = lowerHeaders(req);
+    const clientRequestId = headers['client-request-id'];
+    const now = Date.now();
+    const url = new URL(req.url ?? '/', base);
+    const path = url.pathname;
+    try {
+      const raw = await readBody(req);
+      // ---- identity endpoints (graph-facts §13) ----
+      const oidc = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(path);
+      if (oidc && req.method === 'GET') {
+        if (!tenantMatches(store, decodeURIComponent(oidc[1]!))) return send(res, { status: 400, headers: {}, body: { error: 'invalid_tenant', error_description: `Tenant '${oidc[1]}' not found.` } }, requestId, clientRequestId);
+        return send(res, { status: 200, headers: {}, body: openidConfiguration(store, base) }, requestId, clientRequestId);
+      }
+      const tok = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path);
+      if (tok && req.method === 'POST') {
+        if (!tenantMatches(store, decodeURIComponent(tok[1]!))) return send(res, { status: 400, headers: {}, body: { error: 'invalid_request', error_description: `Tenant '${tok[1]}' not found.` } }, requestId, clientRequestId);
+        const r = issueToken(store, new URLSearchParams(raw.toString('utf8')), headers['authorization'], now);
+        return send(res, { status: r.status, headers: { 'Cache-Control': 'no-store', ...(r.headers ?? {}) }, body: r.body }, requestId, clientRequestId);
+      }
+      if (/^\/[^/]+\/discovery\/v2\.0\/keys$/.test(path)) return send(res, { status: 200, headers: {}, body: { keys: [] } }, requestId, clientRequestId);
+
+      // ---- Graph ----
+      if (!path.startsWith('/v1.0/') && path !== '/v1.0') {
+        return send(res, { status: 404, headers: {}, body: { error: { code: 'BadRequest', message: 'Invalid version.' } } }, requestId, clientRequestId);
+      }
+      const rel = (req.url ?? '').slice('/v1.0'.length);
+      const { rawPath, segments, query } = splitUrl(rel);
+      const greq: GraphRequest = {
+        method: (req.method ?? 'GET').toUpperCase(), segments, rawPath, query, headers, body: undefined,
+        requestId, clientRequestId, now, base,
+      };
+      const authProblem = checkBearer(store, headers['authorization'], now);
+      if (authProblem) return send(res, errorResponse(greq, new GraphError(401, 'InvalidAuthenticationToken', authProblem)), requestId, clientRequestId);
+      if (raw.length > 0) {
+        try {
+          greq.body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          return send(res, errorResponse(greq, new GraphError(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.')), requestId, clientRequestId);
+        }
+      }
+      send(res, handleGraph(ctx, faults, greq), requestId, clientRequestId);
+    } catch (e) {
+      const err = new GraphError(500, 'Service_InternalServerError', `Encountered an internal server error. (${e instanceof Error ? e.message : String(e)})`);
+      send(res, errorResponse({ requestId, clientRequestId, now }, err), requestId, clientRequestId);
+    }
+  };
+
+  const server: Server = createServer({ cert: store.config.certPem, key: store.config.keyPem, keepAlive: true }, (req, res) => { void onRequest(req, res); });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  base = `https://127.0.0.1:${port}`;
+
+  const save = async (): Promise<void> => {
+    if (options.statePath) await store.save(options.statePath);
+  };
+
+  return {
+    url: base,
+    authorityHost: base,
+    port,
+    tenantId: store.config.tenantId,
+    initialDomain: store.config.initialDomain,
+    clientId: app().appId,
+    clientSecret: options.clientSecret ?? app().secrets[0]!,
+    applicationObjectId: app().id,
+    certPem: store.config.certPem,
+    seed: (objects) => seedObjects(store, objects),
+    setFaults: (f) => faults.set(f),
+    save,
+    isDirty: () => store.dirty,
+    close: async () => {
+      await save();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  } as RunningEmulator & { isDirty(): boolean };
+}
+
+/**
+ * Test and demo seeding: cloud-only or synced-looking users, groups of any type (mail-enabled security,
+ * distribution) and contacts, bypassing Graph's write rules. `members` (ids) on a group sets its members.
+ */
+function seedObjects(store: Store, objects: { users?: object[]; groups?: object[]; contacts?: object[] }): void {
+  const memberLists: [string, string[]][] = [];
+  const add = (kind: Kind, raw: object): void => {
+    const { members, ...props } = raw as Record<string, unknown> & { members?: string[] };
+    if (kind === 'group') props['groupTypes'] ??= [];
+    if (typeof props['mail'] === 'string' && props['proxyAddresses'] === undefined) props['proxyAddresses'] = [`SMTP:${props['mail']}`];
+    props['createdDateTime'] ??= isoSeconds(Date.now());
+    const o: DirObject = store.newObject(kind, props);
+    if (store.get(o.id)) throw new Error(`seed: an object with id ${o.id} already exists`);
+    store.collection(kind).add(o);
+    store.registerAddresses(o);
+    store.logChange({ kind, id: o.id });
+    if (kind === 'group' && Array.isArray(members)) memberLists.push([o.id, members]);
+    void schemas;
+  };
+  for (const u of objects.users ?? []) add('user', u);
+  for (const g of objects.groups ?? []) add('group', g);
+  for (const c of objects.contacts ?? []) add('contact', c);
+  for (const [gid, ids] of memberLists) {
+    for (const id of ids) {
+      const m = store.get(id);
+      if (!m) throw new Error(`seed: member ${id} of group ${gid} does not exist`);
+      store.addMember(gid, m);
+    }
+  }
+}

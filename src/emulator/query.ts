@@ -1,0 +1,261 @@
+/**
+ * Query options on collections (graph-facts §4): `$select`, `$filter`, `$top` (1–999, default 100),
+ * `$skiptoken` paging with absolute https nextLinks, `$count` with `ConsistencyLevel: eventual`.
+ * Paging walks insertion order from a cursor, so a page never re-sorts the collection.
+ */
+import { Buffer } from 'node:buffer';
+import type { Collection, DirObject, Store } from './store.js';
+import type { EntitySchema } from './schema.js';
+import { EXTENSION_PROPERTY } from './schema.js';
+import { GraphError, badRequest, type GraphRequest, type GraphResponse } from './http.js';
+import { analyzeFilter, evaluate, FilterSyntaxError, indexPlan, parseFilter, type FilterNode } from './odata.js';
+
+export const DEFAULT_PAGE = 100;
+
+/** `ConsistencyLevel: eventual` and `$count=true` both present (graph-facts §4 Advanced queries). */
+export function isAdvanced(req: GraphRequest): boolean {
+  return (req.headers['consistencylevel'] ?? '').toLowerCase() === 'eventual' && req.query.get('$count')?.toLowerCase() === 'true';
+}
+
+export function hasEventual(req: GraphRequest): boolean {
+  return (req.headers['consistencylevel'] ?? '').toLowerCase() === 'eventual';
+}
+
+/** The properties `$select` names, validated; undefined without `$select`. */
+export function parseSelect(req: GraphRequest, schema: EntitySchema, store: Store, extra: string[] = []): string[] | undefined {
+  const raw = req.query.get('$select');
+  if (raw === null) return undefined;
+  const props = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  for (const p of props) {
+    if (schema.properties.has(p) || extra.includes(p)) continue;
+    if (EXTENSION_PROPERTY.test(p)) {
+      const ext = store.extensions.get(p);
+      if (ext && ext.targetObjects.includes(targetName(schema))) continue;
+    }
+    // Not quoted in graph-facts; this is the OData layer's wording for an unknown property.
+    throw badRequest(`Could not find a property named '${p}' on type '${schema.odataType.slice(1)}'.`);
+  }
+  if (!props.includes('id')) props.push('id'); // Graph always returns the key
+  return props;
+}
+
+export function targetName(schema: EntitySchema): string {
+  return schema.kind === 'user' ? 'User' : schema.kind === 'group' ? 'Group' : 'OrgContact';
+}
+
+/** One object as Graph returns it: the default set, or exactly the selected properties. */
+export function render(o: DirObject, schema: EntitySchema, select: string[] | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const p of select ?? schema.defaults) {
+    if (EXTENSION_PROPERTY.test(p)) {
+      // Open type: an unset extension property is absent, a set one is a top-level property (graph-facts §11).
+      if (o.props[p] !== undefined && o.props[p] !== null) out[p] = o.props[p];
+      continue;
+    }
+    if (!schema.properties.has(p)) continue; // relationship names (members, manager) are rendered by delta
+    if (p === 'passwordProfile') { out[p] = null; continue; } // write-only
+    const v = o.props[p];
+    out[p] = v === undefined || v === null ? (schema.collections.has(p) ? [] : null) : v;
+  }
+  return out;
+}
+
+/** Value of a filter path on an object: `prop`, `prop/sub` (complex), extension properties. */
+export function getter(o: DirObject): (path: string) => unknown {
+  return (path: string) => {
+    const slash = path.indexOf('/');
+    if (slash < 0) {
+      const v = o.props[path];
+      return v === undefined ? null : v;
+    }
+    const head = o.props[path.slice(0, slash)];
+    if (head && typeof head === 'object') return (head as Record<string, unknown>)[path.slice(slash + 1)] ?? null;
+    return null;
+  };
+}
+
+export interface ParsedFilter { node: FilterNode; }
+
+/** Parses and checks `$filter` against what Graph allows on this entity (graph-facts §4). */
+export function parseCollectionFilter(req: GraphRequest, schema: EntitySchema, store: Store): FilterNode | undefined {
+  const raw = req.query.get('$filter');
+  if (raw === null) return undefined;
+  let node: FilterNode;
+  try {
+    node = parseFilter(raw);
+  } catch (e) {
+    if (e instanceof FilterSyntaxError) throw badRequest(`Invalid filter clause: ${e.message}`);
+    throw e;
+  }
+  const { paths, advanced } = analyzeFilter(node);
+  const resource = targetName(schema);
+  const unsupported = (p: string): GraphError =>
+    badRequest(`Unsupported or invalid query filter clause specified for property '${p}' of resource '${resource}'.`, 'Request_UnsupportedQuery');
+  for (const { path, op } of paths) {
+    const head = path.split('/')[0]!;
+    const isExt = EXTENSION_PROPERTY.test(head) && store.extensions.get(head)?.targetObjects.includes(resource) === true;
+    if (!schema.filterable.has(head) && !isExt) throw unsupported(path);
+    if (op === 'endswith' && !schema.endsWith.has(head)) throw unsupported(path);
+  }
+  // ne / not / endsWith need ConsistencyLevel: eventual and $count=true (graph-facts §4).
+  if (advanced.length > 0 && !isAdvanced(req)) throw unsupported(advanced[0] === 'not' ? (paths[0]?.path ?? 'not') : advanced[0]!);
+  return node;
+}
+
+export function parseTop(req: GraphRequest): number {
+  const raw = req.query.get('$top');
+  if (raw === null) return DEFAULT_PAGE;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 999) {
+    // graph-facts §4 Paging (observed message).
+    throw badRequest(`Invalid page size specified: '${raw}'. Must be between 1 and 999 inclusive.`);
+  }
+  return n;
+}
+
+interface SkipToken { c: number; n?: number }
+
+export function encodeToken(t: object): string {
+  return Buffer.from(JSON.stringify(t)).toString('base64url');
+}
+
+export function decodeToken<T>(raw: string): T {
+  try {
+    return JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as T;
+  } catch {
+    throw badRequest('Invalid $skiptoken.', 'Request_BadRequest');
+  }
+}
+
+/** Absolute https nextLink with the request's own query options and a new `$skiptoken` (graph-facts §13.4). */
+export function nextLink(req: GraphRequest, param: string, token: string): string {
+  const q = new URLSearchParams(req.query);
+  q.delete('$skiptoken');
+  q.delete('$deltatoken');
+  q.set(param, token);
+  return `${req.base}/v1.0${req.rawPath}?${q.toString().replace(/%24/g, '$')}`;
+}
+
+export function contextUrl(req: GraphRequest, fragment: string, select: string[] | undefined): string {
+  const sel = select ? `(${req.query.get('$select')})` : '';
+  return `${req.base}/v1.0/$metadata#${fragment}${sel}`;
+}
+
+export function checkUnsupportedOptions(req: GraphRequest): void {
+  if (req.query.has('$search') && !hasEventual(req)) {
+    throw badRequest("Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'", 'Request_UnsupportedQuery');
+  }
+  // Not implemented by the emulator (yet): say so instead of answering wrongly.
+  if (req.query.has('$orderby') || req.query.has('$expand') || req.query.has('$search')) {
+    throw new GraphError(501, 'NotImplemented', 'This operation target is not yet supported.');
+  }
+}
+
+export interface ListSource {
+  /** Objects in stable order from a cursor; `after(c)` yields [object, cursorAfterIt]. */
+  after(cursor: number): Iterable<[DirObject, number]>;
+  /** For eq-indexable filters: the collection to look candidates up in. */
+  collection?: Collection;
+}
+
+export function collectionSource(c: Collection): ListSource {
+  return {
+    collection: c,
+    *after(cursor) { for (const o of c.after(cursor)) yield [o, o.ord]; },
+  };
+}
+
+/** Members sets: cursor = number of entries consumed. */
+export function idSetSource(ids: Iterable<string>, resolve: (id: string) => DirObject | undefined): ListSource {
+  return {
+    *after(cursor) {
+      let i = 0;
+      for (const id of ids) {
+        i++;
+        if (i <= cursor) continue;
+        const o = resolve(id);
+        if (o) yield [o, i];
+      }
+    },
+  };
+}
+
+/** A collection GET: filter, select, page, count. */
+export function listResponse(
+  req: GraphRequest,
+  store: Store,
+  source: ListSource,
+  schemaOf: (o: DirObject) => EntitySchema,
+  opts: { contextFragment: string; schema?: EntitySchema; typed?: boolean; visible: (o: DirObject) => boolean },
+): GraphResponse {
+  checkUnsupportedOptions(req);
+  const mainSchema = opts.schema;
+  const select = mainSchema ? parseSelect(req, mainSchema, store) : undefined;
+  const filter = mainSchema ? parseCollectionFilter(req, mainSchema, store) : undefined;
+  const top = parseTop(req);
+  const tokenRaw = req.query.get('$skiptoken');
+  const token: SkipToken = tokenRaw ? decodeToken<SkipToken>(tokenRaw) : { c: 0 };
+  const matches = (o: DirObject): boolean => opts.visible(o) && (!filter || evaluate(filter, getter(o)));
+
+  // Index fast path: `prop eq 'v'`, `prop in (...)` and and/or combinations.
+  let iterable: Iterable<[DirObject, number]> = source.after(token.c);
+  const coll = source.collection;
+  if (filter && coll) {
+    const plan = indexPlan(filter, (p) => coll.isIndexed(p));
+    if (plan) {
+      const cands: DirObject[] = [];
+      const seen = new Set<string>();
+      for (const { path, values } of plan) {
+        for (const v of values) {
+          for (const id of coll.lookup(path, v) ?? []) {
+            if (seen.has(id)) continue;
+            seen.add(id);
+            const o = coll.byId.get(id);
+            if (o && o.ord > token.c) cands.push(o);
+          }
+        }
+      }
+      cands.sort((a, b) => a.ord - b.ord);
+      iterable = cands.map((o): [DirObject, number] => [o, o.ord]);
+    }
+  }
+
+  const value: Record<string, unknown>[] = [];
+  let cursor = token.c;
+  let more = false;
+  for (const [o, c] of iterable) {
+    if (!matches(o)) { cursor = c; continue; }
+    if (value.length === top) { more = true; break; }
+    const schema = schemaOf(o);
+    const item = render(o, schema, mainSchema ? select : undefined);
+    value.push(opts.typed ? { '@odata.type': schema.odataType, ...item } : item);
+    cursor = c;
+  }
+
+  const body: Record<string, unknown> = { '@odata.context': contextUrl(req, opts.contextFragment, select) };
+  // @odata.count only on the first page, only for advanced queries (graph-facts §4).
+  if (isAdvanced(req) && !tokenRaw) {
+    let n = 0;
+    for (const [o] of source.after(0)) if (matches(o)) n++;
+    body['@odata.count'] = n;
+  }
+  if (more) body['@odata.nextLink'] = nextLink(req, '$skiptoken', encodeToken({ c: cursor }));
+  body['value'] = value;
+  return { status: 200, headers: {}, body };
+}
+
+/** `/users/$count`, `/groups/$count`: needs `ConsistencyLevel: eventual` (graph-facts §4), answers text/plain. */
+export function countResponse(req: GraphRequest, store: Store, schema: EntitySchema, c: Collection, visible: (o: DirObject) => boolean): GraphResponse {
+  if (!hasEventual(req)) throw badRequest('$count is not currently supported.');
+  const filter = parseCollectionFilterForCount(req, schema, store);
+  let n = 0;
+  for (const o of c.after(0)) if (visible(o) && (!filter || evaluate(filter, getter(o)))) n++;
+  return { status: 200, headers: { 'content-type': 'text/plain;charset=utf-8' }, body: String(n) };
+}
+
+/** The `$count` segment is itself an advanced query, so advanced operators are allowed with the header. */
+function parseCollectionFilterForCount(req: GraphRequest, schema: EntitySchema, store: Store): FilterNode | undefined {
+  const q = new URLSearchParams(req.query);
+  q.set('$count', 'true');
+  return parseCollectionFilter({ ...req, query: q }, schema, store);
+}

@@ -1,0 +1,54 @@
+/**
+ * Routes one Graph request (from HTTPS or from inside a `$batch`) to its resource module, after faults, and
+ * turns GraphErrors into Graph's error body. Authentication is checked by the server, once per HTTP request.
+ */
+import type { Ctx } from './context.js';
+import { GraphError, errorResponse, type GraphRequest, type GraphResponse } from './http.js';
+import type { FaultInjector } from './faults.js';
+import { handleUsers } from './users.js';
+import { handleGroups } from './groups.js';
+import { handleApplications } from './applications.js';
+import { handleContacts, handleDirectory, handleDirectoryObjects, handleDomains, handleOrganization } from './directory.js';
+import { handleDelta } from './delta.js';
+import { handleBatch } from './batch.js';
+
+export function handleGraph(ctx: Ctx, faults: FaultInjector, req: GraphRequest): GraphResponse {
+  let extra: Record<string, string> = {};
+  try {
+    const root = req.segments[0];
+    if (root === '$batch') return handleBatch(req, (inner) => handleGraph(ctx, faults, inner));
+    extra = faults.check(req);
+    const res = dispatch(ctx, req);
+    const dirtying = req.method !== 'GET';
+    if (dirtying) ctx.store.dirty = true;
+    res.headers = { ...extra, ...res.headers };
+    return res;
+  } catch (e) {
+    if (e instanceof GraphError) {
+      const res = errorResponse(req, e);
+      res.headers = { ...extra, ...res.headers };
+      return res;
+    }
+    throw e;
+  }
+}
+
+function dispatch(ctx: Ctx, req: GraphRequest): GraphResponse {
+  const [root, second] = req.segments;
+  switch (root) {
+    case 'users':
+      if (second === 'delta' && req.segments.length === 2) return handleDelta(ctx, req, 'user');
+      return handleUsers(ctx, req);
+    case 'groups':
+      if (second === 'delta' && req.segments.length === 2) return handleDelta(ctx, req, 'group');
+      return handleGroups(ctx, req);
+    case 'contacts': return handleContacts(ctx, req);
+    case 'applications': return handleApplications(ctx, req);
+    case 'directory': return handleDirectory(ctx, req);
+    case 'directoryObjects': return handleDirectoryObjects(ctx, req);
+    case 'organization': return handleOrganization(ctx, req);
+    case 'domains': return handleDomains(ctx, req);
+    default:
+      throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${root ?? ''}'.`);
+  }
+}

@@ -1,0 +1,391 @@
+/**
+ * The emulated tenant's state, built for 100k users / 10k groups / 1M memberships in one process:
+ * objects by id in Maps, insertion-ordered arrays for stable cursor paging, eq-indexes on the properties clients
+ * filter by (UPN, mail, immutable id, directory extensions ...), membership as Sets in both directions, and an
+ * append-only change log that delta queries read. Persistence is one JSON write on demand.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Kind } from './schema.js';
+
+export interface DirObject {
+  id: string;
+  kind: Kind;
+  /** Position in insertion order; paging cursors are ords. */
+  ord: number;
+  /** Stored properties (sparse: unset = null / []). Extension properties live here too. */
+  props: Record<string, unknown>;
+  /** Replication lag: invisible to other requests before this time (ms since epoch). */
+  visibleAt: number;
+  live: boolean;
+}
+
+export interface ExtensionProperty {
+  id: string;
+  name: string;
+  dataType: string;
+  isMultiValued: boolean;
+  isSyncedFromOnPremises: boolean;
+  targetObjects: string[];
+  appDisplayName: string;
+  /** Object id of the application that owns it. */
+  appObjectId: string;
+}
+
+export interface Application {
+  id: string;
+  appId: string;
+  displayName: string;
+  createdDateTime: string;
+  /** Client secrets accepted at the token endpoint. Never rendered. */
+  secrets: string[];
+}
+
+/** An insertion-ordered collection with eq indexes. */
+export class Collection {
+  readonly byId = new Map<string, DirObject>();
+  private order: DirObject[] = [];
+  private dead = 0;
+  private nextOrd = 1;
+  /** path → normalized value → ids. */
+  readonly indexes = new Map<string, Map<string, Set<string>>>();
+
+  constructor(indexed: string[] = []) {
+    for (const p of indexed) this.indexes.set(p, new Map());
+  }
+
+  get size(): number { return this.byId.size; }
+
+  add(o: DirObject): void {
+    o.ord = this.nextOrd++;
+    o.live = true;
+    this.byId.set(o.id, o);
+    this.order.push(o);
+    this.indexAdd(o);
+  }
+
+  remove(o: DirObject): void {
+    if (this.byId.get(o.id) !== o) return;
+    this.indexRemove(o);
+    this.byId.delete(o.id);
+    o.live = false;
+    this.dead++;
+    // Compact when half the array is tombstones; ords stay sorted, so cursors keep working.
+    if (this.dead > 1024 && this.dead * 2 > this.order.length) {
+      this.order = this.order.filter((x) => x.live);
+      this.dead = 0;
+    }
+  }
+
+  /** Live objects after the cursor `afterOrd`, in insertion order. */
+  *after(afterOrd: number): Generator<DirObject> {
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.order[mid]!.ord <= afterOrd) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.order.length; i++) {
+      const o = this.order[i]!;
+      if (o.live) yield o;
+    }
+  }
+
+  addIndex(path: string): void {
+    if (this.indexes.has(path)) return;
+    const idx = new Map<string, Set<string>>();
+    this.indexes.set(path, idx);
+    for (const o of this.byId.values()) addKey(idx, o.props[path], o.id);
+  }
+
+  /** Call before changing indexed properties of a live object, then `indexAdd` after. */
+  indexRemove(o: DirObject): void {
+    for (const [path, idx] of this.indexes) {
+      const v = o.props[path];
+      if (v === undefined || v === null) continue;
+      const k = indexKey(v);
+      const s = idx.get(k);
+      if (s) { s.delete(o.id); if (s.size === 0) idx.delete(k); }
+    }
+  }
+
+  indexAdd(o: DirObject): void {
+    for (const [path, idx] of this.indexes) addKey(idx, o.props[path], o.id);
+  }
+
+  lookup(path: string, value: unknown): Set<string> | undefined {
+    if (path === 'id') return typeof value === 'string' && this.byId.has(value) ? new Set([value]) : new Set();
+    const idx = this.indexes.get(path);
+    if (!idx) return undefined;
+    return idx.get(indexKey(value)) ?? new Set();
+  }
+
+  isIndexed(path: string): boolean { return path === 'id' || this.indexes.has(path); }
+}
+
+function addKey(idx: Map<string, Set<string>>, v: unknown, id: string): void {
+  if (v === undefined || v === null || typeof v === 'object') return;
+  const k = indexKey(v);
+  let s = idx.get(k);
+  if (!s) { s = new Set(); idx.set(k, s); }
+  s.add(id);
+}
+
+/** Directory string comparisons are case-insensitive, so the index is too. */
+export function indexKey(v: unknown): string {
+  return typeof v === 'string' ? `s:${v.toLowerCase()}` : `${typeof v}:${String(v)}`;
+}
+
+/** One entry of the change log read by delta queries. */
+export interface ChangeEntry {
+  kind: Kind;
+  id: string;
+  /** Membership changes: the member and whether it was removed. */
+  member?: { id: string; kind: Kind; removed: boolean };
+}
+
+export interface TenantConfig {
+  tenantId: string;
+  initialDomain: string;
+  domains: string[];
+  tenantDisplayName: string;
+  createdDateTime: string;
+  certPem: string;
+  keyPem: string;
+  /** The app registration clients authenticate as. */
+  appObjectId: string;
+}
+
+interface PersistedObject { id: string; kind: Kind; props: Record<string, unknown>; members?: string[]; owners?: string[]; deletedAt?: number }
+
+interface PersistedState {
+  format: 'adsync-graph-emulator/1';
+  /** Bumped on every load: delta tokens from an earlier run get Graph's 410 reset (graph-facts §5). */
+  generation: number;
+  config: TenantConfig;
+  applications: Application[];
+  extensionProperties: ExtensionProperty[];
+  objects: PersistedObject[];
+  deleted: PersistedObject[];
+  tokens: [string, number][];
+}
+
+export const USER_INDEXES = ['userPrincipalName', 'mail', 'mailNickname', 'displayName', 'onPremisesImmutableId', 'employeeId'];
+export const GROUP_INDEXES = ['displayName', 'mailNickname', 'mail', 'onPremisesSecurityIdentifier'];
+export const CONTACT_INDEXES = ['mail', 'displayName', 'mailNickname'];
+
+export class Store {
+  config: TenantConfig;
+  generation = 1;
+  readonly users = new Collection(USER_INDEXES);
+  readonly groups = new Collection(GROUP_INDEXES);
+  readonly contacts = new Collection(CONTACT_INDEXES);
+  /** Soft-deleted users and Microsoft 365 groups (graph-facts §1 Delete), with their deletion time. */
+  readonly deleted = new Collection();
+  readonly deletedAt = new Map<string, number>();
+  readonly applications = new Map<string, Application>();
+  readonly extensions = new Map<string, ExtensionProperty>();
+  /** groupId → member ids; memberId → group ids. */
+  readonly members = new Map<string, Set<string>>();
+  readonly memberOf = new Map<string, Set<string>>();
+  /** groupId → owner ids. */
+  readonly owners = new Map<string, Set<string>>();
+  /** Lower-cased UPN → user id (uniqueness). */
+  readonly upns = new Map<string, string>();
+  /** Lower-cased SMTP address (no prefix) → object id; unique across users, groups, contacts (graph-facts §1). */
+  readonly proxies = new Map<string, string>();
+  /** Delta change log; an entry's sequence number is its index + 1. */
+  readonly log: ChangeEntry[] = [];
+  readonly tokens = new Map<string, number>();
+  dirty = false;
+
+  constructor(config: TenantConfig) {
+    this.config = config;
+  }
+
+  collection(kind: Kind): Collection {
+    return kind === 'user' ? this.users : kind === 'group' ? this.groups : this.contacts;
+  }
+
+  /** Any live directory object by id. */
+  get(id: string): DirObject | undefined {
+    return this.users.byId.get(id) ?? this.groups.byId.get(id) ?? this.contacts.byId.get(id);
+  }
+
+  get seq(): number { return this.log.length; }
+
+  logChange(e: ChangeEntry): void {
+    this.log.push(e);
+    this.dirty = true;
+  }
+
+  newObject(kind: Kind, props: Record<string, unknown>, visibleAt = 0): DirObject {
+    const id = typeof props['id'] === 'string' ? props['id'] : randomUUID();
+    return { id, kind, ord: 0, props: { ...props, id }, visibleAt, live: false };
+  }
+
+  // ---- proxy addresses (mail) uniqueness ----
+  static smtpKey(addr: string): string {
+    return addr.replace(/^smtp:/i, '').toLowerCase();
+  }
+
+  registerAddresses(o: DirObject): void {
+    const mail = o.props['mail'];
+    if (typeof mail === 'string') this.proxies.set(mail.toLowerCase(), o.id);
+    const pa = o.props['proxyAddresses'];
+    if (Array.isArray(pa)) for (const a of pa) if (typeof a === 'string' && /^smtp:/i.test(a)) this.proxies.set(Store.smtpKey(a), o.id);
+    if (o.kind === 'user' && typeof o.props['userPrincipalName'] === 'string') this.upns.set(o.props['userPrincipalName'].toLowerCase(), o.id);
+  }
+
+  unregisterAddresses(o: DirObject): void {
+    const drop = (k: string): void => { if (this.proxies.get(k) === o.id) this.proxies.delete(k); };
+    const mail = o.props['mail'];
+    if (typeof mail === 'string') drop(mail.toLowerCase());
+    const pa = o.props['proxyAddresses'];
+    if (Array.isArray(pa)) for (const a of pa) if (typeof a === 'string') drop(Store.smtpKey(a));
+    const upn = o.props['userPrincipalName'];
+    if (o.kind === 'user' && typeof upn === 'string' && this.upns.get(upn.toLowerCase()) === o.id) this.upns.delete(upn.toLowerCase());
+  }
+
+  // ---- membership ----
+  addMember(groupId: string, member: DirObject): void {
+    let s = this.members.get(groupId);
+    if (!s) { s = new Set(); this.members.set(groupId, s); }
+    s.add(member.id);
+    let m = this.memberOf.get(member.id);
+    if (!m) { m = new Set(); this.memberOf.set(member.id, m); }
+    m.add(groupId);
+    this.logChange({ kind: 'group', id: groupId, member: { id: member.id, kind: member.kind, removed: false } });
+  }
+
+  removeMember(groupId: string, memberId: string, memberKind: Kind): void {
+    this.members.get(groupId)?.delete(memberId);
+    this.memberOf.get(memberId)?.delete(groupId);
+    this.logChange({ kind: 'group', id: groupId, member: { id: memberId, kind: memberKind, removed: true } });
+  }
+
+  addOwner(groupId: string, ownerId: string): void {
+    let s = this.owners.get(groupId);
+    if (!s) { s = new Set(); this.owners.set(groupId, s); }
+    s.add(ownerId);
+    this.dirty = true;
+  }
+
+  removeOwner(groupId: string, ownerId: string): void {
+    this.owners.get(groupId)?.delete(ownerId);
+    this.dirty = true;
+  }
+
+  /** Drops every membership the object has, both as member and as group (on delete). */
+  detach(o: DirObject): void {
+    for (const g of [...(this.memberOf.get(o.id) ?? [])]) this.removeMember(g, o.id, o.kind);
+    this.memberOf.delete(o.id);
+    if (o.kind === 'group') {
+      for (const m of [...(this.members.get(o.id) ?? [])]) {
+        this.memberOf.get(m)?.delete(o.id);
+      }
+      this.members.delete(o.id);
+      this.owners.delete(o.id);
+    }
+    if (this.owners.size > 0) for (const set of this.owners.values()) set.delete(o.id);
+  }
+
+  // ---- extensions ----
+  registerExtension(ext: ExtensionProperty): void {
+    this.extensions.set(ext.name, ext);
+    // Clients filter by their anchor extension with eq: index it (DESIGN §2).
+    if (ext.targetObjects.includes('User')) this.users.addIndex(ext.name);
+    if (ext.targetObjects.includes('Group')) this.groups.addIndex(ext.name);
+  }
+
+  /** Permanently deleted soft-deleted objects older than the retention (graph-facts §1: 30 days). */
+  purgeExpired(now: number, retentionMs = 30 * 24 * 3600 * 1000): void {
+    for (const o of this.deleted.after(0)) {
+      const at = this.deletedAt.get(o.id) ?? 0;
+      if (now - at < retentionMs) break; // deletion order = insertion order
+      this.deleted.remove(o);
+      this.deletedAt.delete(o.id);
+      this.logChange({ kind: o.kind, id: o.id });
+    }
+  }
+
+  // ---- persistence ----
+  toJSON(): PersistedState {
+    const objects: PersistedObject[] = [];
+    for (const c of [this.users, this.groups, this.contacts]) {
+      for (const o of c.after(0)) {
+        const p: PersistedObject = { id: o.id, kind: o.kind, props: o.props };
+        if (o.kind === 'group') {
+          p.members = [...(this.members.get(o.id) ?? [])];
+          const owners = this.owners.get(o.id);
+          if (owners && owners.size > 0) p.owners = [...owners];
+        }
+        objects.push(p);
+      }
+    }
+    const deleted: PersistedObject[] = [];
+    for (const o of this.deleted.after(0)) deleted.push({ id: o.id, kind: o.kind, props: o.props, deletedAt: this.deletedAt.get(o.id) ?? 0 });
+    const now = Date.now();
+    return {
+      format: 'adsync-graph-emulator/1',
+      generation: this.generation,
+      config: this.config,
+      applications: [...this.applications.values()],
+      extensionProperties: [...this.extensions.values()],
+      objects,
+      deleted,
+      tokens: [...this.tokens].filter(([, exp]) => exp > now),
+    };
+  }
+
+  async save(path: string): Promise<void> {
+    const tmp = `${path}.${process.pid}.tmp`;
+    this.dirty = false;
+    await writeFile(tmp, JSON.stringify(this.toJSON()), { mode: 0o600 }); // holds the client secret and key
+    await rename(tmp, path);
+  }
+
+  static exists(path: string): boolean { return existsSync(path); }
+
+  static loadSync(path: string): Store {
+    return Store.fromJSON(JSON.parse(readFileSync(path, 'utf8')) as PersistedState);
+  }
+
+  static async load(path: string): Promise<Store> {
+    return Store.fromJSON(JSON.parse(await readFile(path, 'utf8')) as PersistedState);
+  }
+
+  static fromJSON(s: PersistedState): Store {
+    if (s.format !== 'adsync-graph-emulator/1') throw new Error(`not an emulator state file (format ${String(s.format)})`);
+    const store = new Store(s.config);
+    store.generation = (s.generation ?? 0) + 1;
+    for (const a of s.applications) store.applications.set(a.id, a);
+    for (const e of s.extensionProperties) store.registerExtension(e);
+    for (const p of s.objects) {
+      const o: DirObject = { id: p.id, kind: p.kind, ord: 0, props: p.props, visibleAt: 0, live: false };
+      store.collection(p.kind).add(o);
+      store.registerAddresses(o);
+    }
+    for (const p of s.objects) {
+      if (p.kind !== 'group' || !p.members) continue;
+      if (p.owners) store.owners.set(p.id, new Set(p.owners));
+      const set = new Set<string>();
+      store.members.set(p.id, set);
+      for (const m of p.members) {
+        set.add(m);
+        let r = store.memberOf.get(m);
+        if (!r) { r = new Set(); store.memberOf.set(m, r); }
+        r.add(p.id);
+      }
+    }
+    for (const p of s.deleted) {
+      const o: DirObject = { id: p.id, kind: p.kind, ord: 0, props: p.props, visibleAt: 0, live: false };
+      store.deleted.add(o);
+      store.deletedAt.set(o.id, p.deletedAt ?? 0);
+    }
+    for (const [t, exp] of s.tokens) store.tokens.set(t, exp);
+    return store;
+  }
+}
