@@ -9,7 +9,8 @@ import { checkSafety } from '../engine/safety.js';
 import { AdsyncError } from '../errors.js';
 import type { Plan } from '../model/plan.js';
 import { styleFor } from '../render/style.js';
-import { renderText, summaryLine } from '../render/text.js';
+import { summaryLine, textLines } from '../render/text.js';
+import { writeLines } from '../render/write.js';
 
 export interface ApplyOutput {
   plan: Plan;
@@ -52,7 +53,7 @@ Apply is idempotent: run it again after a failure and it finishes the job.`;
       const plan = saved ?? fresh;
       const style = styleFor(process.stdout);
       const quiet = this.jsonEnabled();
-      if (!quiet && !saved) process.stdout.write(renderText(plan, style));
+      if (!quiet && !saved) await writeLines(process.stdout, textLines(plan, style));
       if (plan.changes.length === 0) {
         if (!quiet && saved) process.stdout.write('No changes. Nothing to apply.\n');
         return { plan };

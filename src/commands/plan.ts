@@ -1,14 +1,14 @@
-import { writeFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { AdsyncCommand } from '../cli/base.js';
 import { configFlag } from '../cli/flags.js';
 import { openSession, readAndPlan } from '../cli/session.js';
 import { AdsyncError } from '../errors.js';
 import type { Plan } from '../model/plan.js';
-import { renderJson } from '../render/json.js';
-import { renderMarkdown } from '../render/markdown.js';
+import { jsonLines } from '../render/json.js';
+import { markdownLines } from '../render/markdown.js';
 import { styleFor } from '../render/style.js';
-import { renderText } from '../render/text.js';
+import { textLines } from '../render/text.js';
+import { writeLines, writeLinesToFile } from '../render/write.js';
 
 export default class PlanCommand extends AdsyncCommand {
   static override summary = 'Show what apply would change, reading both directories live. Never writes.';
@@ -44,14 +44,14 @@ Report items never count as changes.`;
     }
     if (flags.out) {
       try {
-        await writeFile(flags.out, renderJson(plan), { mode: 0o644 });
+        await writeLinesToFile(flags.out, jsonLines(plan));
       } catch (err) {
         throw new AdsyncError('plan_write', `cannot write the plan to ${flags.out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       }
     }
     if (!this.jsonEnabled()) {
-      const text = flags.format === 'json' ? renderJson(plan) : flags.format === 'markdown' ? renderMarkdown(plan) : renderText(plan, styleFor(process.stdout));
-      process.stdout.write(text);
+      const lines = flags.format === 'json' ? jsonLines(plan) : flags.format === 'markdown' ? markdownLines(plan) : textLines(plan, styleFor(process.stdout));
+      await writeLines(process.stdout, lines);
       if (flags.out && flags.format === 'text') process.stdout.write(`\nSaved the plan to ${flags.out}. Apply exactly these changes with: adsync apply -c ${flags.config} ${flags.out}\n`);
     }
     if (flags['detailed-exitcode'] && plan.changes.length > 0) process.exitCode = 2;

@@ -44,6 +44,10 @@ function changeLines(c: Change): string[] {
 }
 
 export function renderMarkdown(plan: Plan): string {
+  return `${markdownLines(plan).join('\n')}\n`;
+}
+
+export function markdownLines(plan: Plan): string[] {
   const s = plan.summary;
   const out: string[] = [];
   out.push(`### adsync plan for \`${plan.spec.path}\``, '');
@@ -66,5 +70,5 @@ export function renderMarkdown(plan: Plan): string {
     else out.push(`#### ${title}`, '', ...body, '');
   }
   out.push(`<sub>spec digest \`${plan.spec.digest.slice(0, 12)}\` · adsync ${plan.tool.version}</sub>`);
-  return `${out.join('\n')}\n`;
+  return out;
 }

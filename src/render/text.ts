@@ -77,19 +77,29 @@ export function summaryLine(plan: Plan): string {
   return `Plan: ${x.create} to create, ${x.update} to update, ${x.restore} to restore, ${x.delete} to delete; ${x.membersAdded} member${x.membersAdded === 1 ? '' : 's'} to add, ${x.membersRemoved} to remove; ${x.reports} report item${x.reports === 1 ? '' : 's'}.`;
 }
 
-export function renderText(plan: Plan, s: Style): string {
-  const lines: string[] = [];
+/** The plan as text, line by line (plans of a whole forest are written as a stream, not one string). */
+export function* textLines(plan: Plan, s: Style): Generator<string> {
   const target = plan.target.tenantId ? `${plan.target.system} tenant ${plan.target.tenantId}` : plan.target.system;
   if (plan.changes.length === 0) {
-    lines.push(s.green(`No changes. ${target} matches ${plan.spec.path}.`));
+    yield s.green(`No changes. ${target} matches ${plan.spec.path}.`);
   } else {
-    lines.push(`adsync will make these changes in ${target}:`, '');
-    for (const c of plan.changes) lines.push(...renderChange(c, s), '');
+    yield `adsync will make these changes in ${target}:`;
+    yield '';
+    for (const c of plan.changes) {
+      yield* renderChange(c, s);
+      yield '';
+    }
   }
   if (plan.reports.length > 0) {
-    lines.push('', `Not changed (${plan.reports.length} report item${plan.reports.length === 1 ? '' : 's'}):`, '');
-    for (const r of plan.reports) lines.push(renderReport(r, s));
+    yield '';
+    yield `Not changed (${plan.reports.length} report item${plan.reports.length === 1 ? '' : 's'}):`;
+    yield '';
+    for (const r of plan.reports) yield renderReport(r, s);
   }
-  lines.push('', s.bold(summaryLine(plan)));
-  return `${lines.join('\n')}\n`;
+  yield '';
+  yield s.bold(summaryLine(plan));
+}
+
+export function renderText(plan: Plan, s: Style): string {
+  return `${[...textLines(plan, s)].join('\n')}\n`;
 }
