@@ -52,6 +52,8 @@ export interface RunningEmulator {
   seed(objects: { users?: object[]; groups?: object[]; contacts?: object[] }): void;
   setFaults(f: EmulatorFaults): void;
   save(): Promise<void>;
+  /** True when something changed since the last save (for debounced saving). */
+  isDirty(): boolean;
   /** Saves state if statePath, stops the server. */
   close(): Promise<void>;
 }
@@ -252,7 +254,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
-  } as RunningEmulator & { isDirty(): boolean };
+  };
 }
 
 /**
