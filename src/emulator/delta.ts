@@ -130,11 +130,12 @@ function changesBetween(ctx: Ctx, kind: Kind, from: number, to: number): { ids: 
     if (e.kind !== kind) continue;
     let c = changes.get(e.id);
     if (!c) { c = { obj: false, members: new Map() }; changes.set(e.id, c); }
-    if (e.member) {
-      const prev = c.members.get(e.member.id);
+    if (e.memberId !== undefined) {
+      const prev = c.members.get(e.memberId);
+      const removed = e.removed === true;
       // An add then a remove inside one window nets out, and vice versa.
-      if (prev && prev.removed !== e.member.removed) c.members.delete(e.member.id);
-      else c.members.set(e.member.id, { kind: e.member.kind, removed: e.member.removed });
+      if (prev && prev.removed !== removed) c.members.delete(e.memberId);
+      else c.members.set(e.memberId, { kind: e.memberKind ?? 'user', removed });
     } else c.obj = true;
   }
   const result = { ids: [...changes.keys()], changes };

@@ -35,7 +35,6 @@ export function parseSelect(req: GraphRequest, schema: EntitySchema, store: Stor
     // Not quoted in graph-facts; this is the OData layer's wording for an unknown property.
     throw badRequest(`Could not find a property named '${p}' on type '${schema.odataType.slice(1)}'.`);
   }
-  if (!props.includes('id')) props.push('id'); // Graph always returns the key
   return props;
 }
 

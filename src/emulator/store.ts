@@ -48,8 +48,8 @@ export class Collection {
   private order: DirObject[] = [];
   private dead = 0;
   private nextOrd = 1;
-  /** path → normalized value → ids. */
-  readonly indexes = new Map<string, Map<string, Set<string>>>();
+  /** path → normalized value → id, or ids when several objects share the value (most values are unique). */
+  readonly indexes = new Map<string, Map<string, IndexEntry>>();
 
   constructor(indexed: string[] = []) {
     for (const p of indexed) this.indexes.set(p, new Map());
@@ -95,7 +95,7 @@ export class Collection {
 
   addIndex(path: string): void {
     if (this.indexes.has(path)) return;
-    const idx = new Map<string, Set<string>>();
+    const idx = new Map<string, IndexEntry>();
     this.indexes.set(path, idx);
     for (const o of this.byId.values()) addKey(idx, o.props[path], o.id);
   }
@@ -107,7 +107,8 @@ export class Collection {
       if (v === undefined || v === null) continue;
       const k = indexKey(v);
       const s = idx.get(k);
-      if (s) { s.delete(o.id); if (s.size === 0) idx.delete(k); }
+      if (s === o.id) idx.delete(k);
+      else if (typeof s === 'object') { s.delete(o.id); if (s.size === 0) idx.delete(k); }
     }
   }
 
@@ -115,22 +116,26 @@ export class Collection {
     for (const [path, idx] of this.indexes) addKey(idx, o.props[path], o.id);
   }
 
-  lookup(path: string, value: unknown): Set<string> | undefined {
-    if (path === 'id') return typeof value === 'string' && this.byId.has(value) ? new Set([value]) : new Set();
+  lookup(path: string, value: unknown): Iterable<string> | undefined {
+    if (path === 'id') return typeof value === 'string' && this.byId.has(value) ? [value] : [];
     const idx = this.indexes.get(path);
     if (!idx) return undefined;
-    return idx.get(indexKey(value)) ?? new Set();
+    const e = idx.get(indexKey(value));
+    return e === undefined ? [] : typeof e === 'string' ? [e] : e;
   }
 
   isIndexed(path: string): boolean { return path === 'id' || this.indexes.has(path); }
 }
 
-function addKey(idx: Map<string, Set<string>>, v: unknown, id: string): void {
+type IndexEntry = string | Set<string>;
+
+function addKey(idx: Map<string, IndexEntry>, v: unknown, id: string): void {
   if (v === undefined || v === null || typeof v === 'object') return;
   const k = indexKey(v);
-  let s = idx.get(k);
-  if (!s) { s = new Set(); idx.set(k, s); }
-  s.add(id);
+  const e = idx.get(k);
+  if (e === undefined) idx.set(k, id);
+  else if (typeof e === 'string') { if (e !== id) idx.set(k, new Set([e, id])); }
+  else e.add(id);
 }
 
 /** Directory string comparisons are case-insensitive, so the index is too. */
@@ -142,8 +147,10 @@ export function indexKey(v: unknown): string {
 export interface ChangeEntry {
   kind: Kind;
   id: string;
-  /** Membership changes: the member and whether it was removed. */
-  member?: { id: string; kind: Kind; removed: boolean };
+  /** Membership changes (flat, to keep a million of them cheap): the member, its kind, added or removed. */
+  memberId?: string;
+  memberKind?: Kind;
+  removed?: boolean;
 }
 
 export interface TenantConfig {
@@ -257,13 +264,13 @@ export class Store {
     let m = this.memberOf.get(member.id);
     if (!m) { m = new Set(); this.memberOf.set(member.id, m); }
     m.add(groupId);
-    this.logChange({ kind: 'group', id: groupId, member: { id: member.id, kind: member.kind, removed: false } });
+    this.logChange({ kind: 'group', id: groupId, memberId: member.id, memberKind: member.kind, removed: false });
   }
 
   removeMember(groupId: string, memberId: string, memberKind: Kind): void {
     this.members.get(groupId)?.delete(memberId);
     this.memberOf.get(memberId)?.delete(groupId);
-    this.logChange({ kind: 'group', id: groupId, member: { id: memberId, kind: memberKind, removed: true } });
+    this.logChange({ kind: 'group', id: groupId, memberId, memberKind, removed: true });
   }
 
   addOwner(groupId: string, ownerId: string): void {
