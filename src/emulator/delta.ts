@@ -85,7 +85,7 @@ function selectOf(q: Query): string[] | undefined {
 }
 
 function renderFull(ctx: Ctx, o: DirObject, q: Query): Record<string, unknown> {
-  const out = render(o, schemas[o.kind], selectOf(q));
+  const out: Record<string, unknown> = { id: o.id, ...render(o, schemas[o.kind], selectOf(q)) };
   if (o.kind === 'group' && q.sel?.split(',').includes('members')) {
     out['members@delta'] = [...(ctx.store.members.get(o.id) ?? [])].map((id) => ({ '@odata.type': schemas[ctx.store.get(id)?.kind ?? 'user'].odataType, id }));
   }
@@ -164,7 +164,7 @@ function changesPage(ctx: Ctx, req: GraphRequest, kind: Kind, tok: ChangesToken,
       continue;
     }
     if (!c.obj && !tracksMembers) continue;
-    const item: Record<string, unknown> = c.obj ? render(o, schemas[kind], selectOf(tok)) : { id };
+    const item: Record<string, unknown> = c.obj ? { id, ...render(o, schemas[kind], selectOf(tok)) } : { id };
     if (tracksMembers && c.members.size > 0) {
       item['members@delta'] = [...c.members].map(([mid, m]) => (m.removed
         ? { '@odata.type': schemas[m.kind].odataType, id: mid, '@removed': { reason: 'deleted' } }
