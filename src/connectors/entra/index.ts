@@ -21,7 +21,7 @@ import { GRAPH_WRITE_BUDGET } from '../../apply/budget.js';
 import type { WriteBudget } from '../../apply/budget.js';
 import type { ApplyOptions, ApplyResult } from '../../apply/types.js';
 import { buildCredential, needsInstanceDiscoveryDisabled } from './credential.js';
-import { Graph, GraphCallError } from './graph.js';
+import { Graph, GraphCallError, describeNetworkError } from './graph.js';
 import type { GraphRetryEvent } from './graph.js';
 import { toTargetError } from './errors.js';
 import { readSnapshot } from './read.js';
@@ -133,11 +133,39 @@ async function connectWith(p: ConnectParams): Promise<EntraTarget> {
   const log = p.options.log ?? ((): void => undefined);
 
   // The first call also proves the token works: credential and TLS problems surface here, once, clearly.
-  const tenant = await readTenant(graph).catch((err: unknown) => { throw toTargetError(err, 'reading the organization', { ...errCtx, permission: 'organization' }); });
+  const tenant = await readTenant(graph).catch(async (err: unknown) => {
+    const te = toTargetError(err, 'reading the organization', { ...errCtx, permission: 'organization' });
+    // MSAL reports a TLS or network failure at the authority as `endpoints_resolution_error`, without the
+    // cause: ask the authority ourselves to say which it is.
+    if (te.code === 'entra_auth_failed' && /endpoints_resolution_error|network_error|ClientAuthError|fetch failed/i.test(te.message)) {
+      const probed = await probeAuthority(p.authorityHost);
+      if (probed !== undefined) throw probed;
+    }
+    throw te;
+  });
   const appId = p.appId ?? (await appIdFromToken(p.credential, graph.endpoint));
   const found = appId === undefined ? { application: undefined, anchorProperty: undefined } : await findAnchor(graph, appId, errCtx, log);
   log(`entra: tenant ${tenant.tenantId} (${tenant.initialDomain}); anchor ${found.anchorProperty ?? 'not registered yet'}`);
   return new GraphTarget(graph, tenant, found.application, found.anchorProperty, p.writeBudget, p.options);
+}
+
+/** A TargetError when the authority host can't be reached or its certificate isn't trusted; else undefined. */
+async function probeAuthority(authorityHost: string): Promise<TargetError | undefined> {
+  try {
+    const res = await fetch(authorityHost, { method: 'GET', signal: AbortSignal.timeout(10_000) });
+    await res.body?.cancel();
+    return undefined;
+  } catch (err) {
+    const msg = describeNetworkError(err);
+    if (/CERT|certificate/i.test(msg)) {
+      return new TargetError('entra_tls_untrusted', `Entra: cannot get a token from ${authorityHost}: its TLS certificate is not trusted (${msg.split(':')[0]})`, {
+        hint: 'set target.entra.ca to the PEM of the CA that signed it (the emulator prints its certificate with --cert-out)',
+      });
+    }
+    return new TargetError('entra_unreachable', `Entra: cannot reach the token authority ${authorityHost} (${msg.slice(0, 160)})`, {
+      hint: 'check target.entra.authorityHost and the network path (proxy, firewall) to it',
+    });
+  }
 }
 
 async function readTenant(graph: Graph): Promise<TenantInfo> {
