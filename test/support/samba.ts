@@ -29,6 +29,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Attribute, Change, Client, EqualityFilter } from 'ldapts';
+import type { LdapSourceSpec, ScopeSpec, SourceSpec } from '../../src/spec/types.js';
 
 const run = promisify(execFile);
 
@@ -400,4 +401,25 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const { stop: _stop, ...shown } = dc;
     process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
   } else process.stderr.write('usage: node dist/test/support/samba.js start|stop\n');
+}
+
+/**
+ * A SourceSpec for the DC (password from env var ADSYNC_TEST_LDAP_PASSWORD, which `sambaEnv` sets), so suites
+ * can build AdSource / doctor / engine inputs without a YAML file. Override anything with `patch`.
+ */
+export function sambaSourceSpec(
+  dc: SambaDc,
+  patch: { name?: string; ldap?: Partial<LdapSourceSpec>; scope?: Partial<ScopeSpec> } = {},
+): SourceSpec {
+  return {
+    name: patch.name ?? 'corp',
+    anchor: 'ms-ds-consistencyguid',
+    ldap: { url: dc.url, bindDn: dc.adminDn, password: { env: 'ADSYNC_TEST_LDAP_PASSWORD' }, ca: dc.caPath, pageSize: 1000, ...patch.ldap },
+    scope: { domains: [], ous: { include: [], exclude: [] }, groups: [], ...patch.scope },
+  };
+}
+
+/** The environment `sambaSourceSpec` expects (merge into process.env or pass as `env`). */
+export function sambaEnv(dc: SambaDc, password = dc.adminPassword): NodeJS.ProcessEnv {
+  return { ...process.env, ADSYNC_TEST_LDAP_PASSWORD: password };
 }
