@@ -443,7 +443,7 @@ export function parseLdif(text: string | Uint8Array, options: LdifParseOptions =
  * How big a read is: large enough to amortise the calls, small enough that each chunk's text is an ordinary
  * young-generation string (1 MiB strings go to large-object space and linger until a full GC).
  */
-const CHUNK = 1 << 17;
+const CHUNK = 1 << 16;
 
 /**
  * Streams an LDIF file through the parser, once, in 1 MiB reads. A missing or unreadable file is one
