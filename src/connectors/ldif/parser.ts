@@ -100,8 +100,9 @@ export class LdifParser {
   private readonly slotByName = new Map<string, number>();
   private readonly values: Array<AttrValue[] | undefined> = [];
   private readonly order: number[] = [];
-  /** The previous attribute line's info in this record (START before the first). */
-  private prev: AttrInfo = START;
+  /** The previous attribute line's info in this record (`start` before the first). */
+  private readonly start: AttrInfo = { raw: '', name: '', slot: -1, next: undefined, binary: false, accepted: false, refuse: undefined };
+  private prev: AttrInfo = this.start;
 
   constructor(onRecord: (record: LdifRecord) => void, options: LdifParseOptions = {}) {
     this.onRecord = onRecord;
@@ -351,7 +352,7 @@ export class LdifParser {
     this.inRecord = true;
     this.afterChangetype = false;
     this.sawAttribute = false;
-    this.prev = START;
+    this.prev = this.start;
     if (this.acceptDn !== undefined && !this.acceptDn(dn, line)) {
       this.skipping = true;
       return;
@@ -412,8 +413,6 @@ export class LdifParser {
     return new SourceError('ldif_syntax', `${this.file}:${line}: ${message}`, { hint });
   }
 }
-
-const START: AttrInfo = { raw: '', name: '', slot: -1, next: undefined, binary: false, accepted: false, refuse: undefined };
 
 type FastSlices = { latin1Slice(start: number, end: number): string; utf8Slice(start: number, end: number): string };
 const fast = typeof (Buffer.prototype as unknown as Partial<FastSlices>).utf8Slice === 'function';

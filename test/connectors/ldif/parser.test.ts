@@ -1,0 +1,133 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LdifParser, parseLdif } from '../../../src/connectors/ldif/parser.js';
+import { SourceError } from '../../../src/errors.js';
+
+const GUID = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+
+function throwsAt(text: string, line: number, pattern: RegExp): void {
+  assert.throws(
+    () => parseLdif(text, { file: 'x.ldif' }),
+    (err: unknown) => {
+      assert.ok(err instanceof SourceError, `expected a SourceError, got ${String(err)}`);
+      assert.ok(err.message.startsWith(`x.ldif:${line}: `), `wrong position in: ${err.message}`);
+      assert.match(err.message, pattern);
+      assert.ok(err.hint !== undefined && err.hint.length > 0, 'a hint');
+      return true;
+    },
+  );
+}
+
+test('plain records: version line, comments, blank-line separators, lower-cased names, values keep case', () => {
+  const recs = parseLdif(
+    '# an export\nversion: 1\n\n\n' +
+      'dn: CN=Ann Lee,OU=Staff,DC=corp,DC=example\nobjectClass: top\nobjectClass: user\nsAMAccountName: ALee\n\n\n\n' +
+      '# between records\ndn: CN=Bo,DC=corp,DC=example\ncn: Bo\n',
+  );
+  assert.equal(recs.length, 2);
+  assert.equal(recs[0]!.dn, 'CN=Ann Lee,OU=Staff,DC=corp,DC=example');
+  assert.equal(recs[0]!.line, 5);
+  assert.deepEqual(recs[0]!.attrs, { objectclass: ['top', 'user'], samaccountname: ['ALee'] });
+  assert.deepEqual(recs[1]!.attrs, { cn: ['Bo'] });
+  assert.equal(recs[1]!.line, 13);
+});
+
+test('folded lines are unfolded (one leading space removed), also across comments and in the dn', () => {
+  const recs = parseLdif(
+    'dn: CN=A Very Long Name,OU=Staff,DC=co\n rp,DC=example\n# a comment that\n  is folded too\ndescription: one \n two\n  three\n',
+  );
+  assert.equal(recs[0]!.dn, 'CN=A Very Long Name,OU=Staff,DC=corp,DC=example');
+  assert.deepEqual(recs[0]!.attrs['description'], ['one two three']);
+});
+
+test('folding is byte-exact across read chunks of any size', () => {
+  const text = 'version: 1\r\ndn:: Q049Sm9zw6kgR2FyY8OtYSxEQz1jb3JwLERDPWV4YW1wbGU=\r\ndisplayName: Jos\r\n é\r\nobjectGUID:: ABEiM0RVZn\r\n eImaq7zN3u/w==\r\n\r\n';
+  const whole = parseLdif(text);
+  const bytes = Buffer.from(text, 'utf8');
+  for (const size of [1, 2, 3, 7, 64]) {
+    const recs: unknown[] = [];
+    const p = new LdifParser((r) => recs.push(r));
+    for (let i = 0; i < bytes.length; i += size) p.push(Buffer.from(bytes.subarray(i, i + size)));
+    p.end();
+    assert.deepEqual(recs, whole, `chunk size ${size}`);
+  }
+  assert.equal((whole[0] as { attrs: Record<string, unknown[]> }).attrs['displayname']![0], 'José');
+});
+
+test('base64 values: binary attributes stay bytes, others decode as UTF-8; non-ASCII dn::', () => {
+  const recs = parseLdif(
+    `dn:: ${Buffer.from('CN=Zoë Müller,OU=Staff,DC=corp,DC=example').toString('base64')}\n` +
+      `objectGUID:: ${GUID.toString('base64')}\n` +
+      `mS-DS-ConsistencyGuid:: ${GUID.toString('base64')}\n` +
+      `cn:: ${Buffer.from('Zoë Müller').toString('base64')}\n` +
+      `description:: ${Buffer.from(' starts with a space').toString('base64')}\n`,
+  );
+  const r = recs[0]!;
+  assert.equal(r.dn, 'CN=Zoë Müller,OU=Staff,DC=corp,DC=example');
+  const guid = r.attrs['objectguid']![0]!;
+  assert.ok(guid instanceof Uint8Array && typeof guid !== 'string');
+  assert.deepEqual(Buffer.from(guid), GUID);
+  assert.ok(r.attrs['ms-ds-consistencyguid']![0] instanceof Uint8Array);
+  assert.deepEqual(r.attrs['cn'], ['Zoë Müller']);
+  assert.deepEqual(r.attrs['description'], [' starts with a space']);
+});
+
+test('a plain value of a binary attribute is bytes too; plain UTF-8 values decode', () => {
+  const r = parseLdif('dn: CN=x\nobjectGUID: abcdefghijklmnop\nsn: Gómez\n')[0]!;
+  assert.deepEqual(r.attrs['objectguid'], [Buffer.from('abcdefghijklmnop')]);
+  assert.deepEqual(r.attrs['sn'], ['Gómez']);
+});
+
+test('CRLF line endings', () => {
+  const r = parseLdif('version: 1\r\n\r\ndn: CN=a,DC=x\r\ncn: a\r\nsn: b\r\n\r\ndn: CN=b,DC=x\r\ncn: b\r\n');
+  assert.equal(r.length, 2);
+  assert.deepEqual(r[0]!.attrs, { cn: ['a'], sn: ['b'] });
+  assert.equal(r[1]!.dn, 'CN=b,DC=x');
+});
+
+test('ldifde records: "changetype: add" accepted and not kept as an attribute', () => {
+  const r = parseLdif('dn: CN=a,DC=x\nchangetype: add\nobjectClass: user\n\ndn: CN=b,DC=x\nchangeType: Add\ncn: b\n');
+  assert.deepEqual(r[0]!.attrs, { objectclass: ['user'] });
+  assert.deepEqual(r[1]!.attrs, { cn: ['b'] });
+});
+
+test('attribute options: ;binary and a complete ;range=0-* join the plain attribute', () => {
+  const r = parseLdif(`dn: CN=g,DC=x\nobjectGUID;binary:: ${GUID.toString('base64')}\nmember;range=0-*: CN=a,DC=x\nmember: CN=b,DC=x\n`)[0]!;
+  assert.deepEqual(Buffer.from(r.attrs['objectguid']![0] as Uint8Array), GUID);
+  assert.deepEqual(r.attrs['member'], ['CN=a,DC=x', 'CN=b,DC=x']);
+});
+
+test("ldapsearch's search/result trailer is not an entry", () => {
+  const r = parseLdif('# extended LDIF\ndn: CN=a,DC=x\ncn: a\n\n# search result\nsearch: 2\nresult: 0 Success\n\n# numResponses: 2\n');
+  assert.equal(r.length, 1);
+});
+
+test('errors carry file:line and a hint', () => {
+  throwsAt('dn: CN=a,DC=x\ncn: a\n\ndn: CN=b,DC=x\nchangetype: modify\nreplace: cn\ncn: c\n-\n', 5, /changetype: modify/);
+  throwsAt('dn: CN=a,DC=x\nchangetype: delete\n', 2, /changetype: delete/);
+  throwsAt('dn: CN=a,DC=x\ncn: a\njpegPhoto:< file:///tmp/a.jpg\n', 3, /by URL/);
+  throwsAt('dn: CN=a,DC=x\ncn: a\nthis line has no colon\n', 3, /expected "attribute: value"/);
+  throwsAt('dn: CN=a,DC=x\ncn:: not*base64\n', 2, /base64/);
+  throwsAt('\n\ncn: a\n', 3, /must start with "dn:"/);
+  throwsAt(' leading continuation\n', 1, /continuation/);
+  throwsAt('version: 2\ndn: CN=a\n', 1, /version/);
+  throwsAt('dn: CN=g,DC=x\ncn: g\nmember;range=0-1499: CN=a,DC=x\n', 3, /only part of the values/);
+  throwsAt('dn: CN=a,DC=x\ncn: a\nchangetype: add\n', 3, /directly follow/);
+  throwsAt('dn: CN=a,DC=x\n\n\ndn: CN=b,DC=x\nbad_name!: x\n', 5, /not an attribute name/);
+});
+
+test('acceptDn skips records without decoding them; acceptAttribute drops values', () => {
+  const seen: string[] = [];
+  const r = parseLdif('dn: CN=a,DC=x\ncn: a\nsn: a\n\ndn: CN=b,DC=y\ncn:: !!!not base64 but skipped\n\ndn: CN=c,DC=x\ncn: c\n', {
+    acceptDn: (dn) => (seen.push(dn), dn.endsWith('DC=x')),
+    acceptAttribute: (a) => a !== 'sn',
+  });
+  assert.deepEqual(seen, ['CN=a,DC=x', 'CN=b,DC=y', 'CN=c,DC=x']);
+  assert.deepEqual(r.map((x) => x.dn), ['CN=a,DC=x', 'CN=c,DC=x']);
+  assert.deepEqual(r[0]!.attrs, { cn: ['a'] });
+});
+
+test('a file without a final newline, and an empty file', () => {
+  assert.deepEqual(parseLdif('dn: CN=a\ncn: a')[0]!.attrs, { cn: ['a'] });
+  assert.deepEqual(parseLdif(''), []);
+});
