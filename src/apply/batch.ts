@@ -9,7 +9,7 @@
  * status means for their change.
  */
 import type { WriteBudget } from './budget.js';
-import { TokenBucket } from './budget.js';
+import { GRAPH_WRITE_BUDGET, TokenBucket } from './budget.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
@@ -51,8 +51,15 @@ export interface QueueOptions {
   batchSize?: number;
   /** Pace writes (POST/PATCH/PUT/DELETE) to this budget; null = unpaced. */
   writeBudget?: WriteBudget | null;
-  /** Attempts per request on 429/503/504 and failed batches (default 12). */
+  /**
+   * When writes are unpaced and Graph answers a write with 429, start pacing to this budget (from empty):
+   * retrying into a spent write budget only earns more 429s. Default: Graph's 3,000 writes / 150 s.
+   */
+  adaptiveWriteBudget?: WriteBudget | null;
+  /** Attempts per request on 503/504 and failed batches (default 12). */
   maxTransientAttempts?: number;
+  /** Attempts per request on 429 (default 40): each waits the Retry-After Graph asked for. */
+  maxThrottleAttempts?: number;
   /** Attempts per request on replication-lag 404s (default 9: about 45 s of backoff in all). */
   maxLagAttempts?: number;
   /** Base of the exponential backoff in ms (default 500). */
@@ -60,11 +67,14 @@ export interface QueueOptions {
   /** Upper bound of one backoff in ms (default 15,000; Retry-After is honoured up to 180 s as the SDK does). */
   backoffCapMs?: number;
   onRetry?: (event: { url: string; method: string; status: number; attempt: number; delayMs: number }) => void;
+  /** Called when writes start being paced after a 429. */
+  onPacing?: (budget: WriteBudget) => void;
 }
 
 interface Item {
   req: Omit<BatchRequest, 'id'>;
   opts: SubmitOptions;
+  throttleAttempts: number;
   transientAttempts: number;
   lagAttempts: number;
   resolve: (r: SubResponse) => void;
@@ -104,7 +114,7 @@ export class BatchQueue {
   private pausedUntil = 0;
   private pumpScheduled = false;
   private pauseTimer: NodeJS.Timeout | undefined;
-  private readonly bucket: TokenBucket | undefined;
+  private bucket: TokenBucket | undefined;
   private readonly concurrency: number;
   private readonly batchSize: number;
   private nextId = 0;
@@ -117,7 +127,7 @@ export class BatchQueue {
 
   submit(req: Omit<BatchRequest, 'id'>, opts: SubmitOptions = {}): Promise<SubResponse> {
     return new Promise((resolve) => {
-      this.pending.push({ req, opts, transientAttempts: 0, lagAttempts: 0, resolve });
+      this.pending.push({ req, opts, throttleAttempts: 0, transientAttempts: 0, lagAttempts: 0, resolve });
       this.schedulePump();
     });
   }
@@ -201,16 +211,22 @@ export class BatchQueue {
     const base = this.options.backoffBaseMs ?? 500;
     const cap = this.options.backoffCapMs ?? 15_000;
     let delayMs: number | undefined;
-    if (wholeBatchFailed || res.status === 429 || res.status === 503 || res.status === 504 || res.status === 599) {
-      item.transientAttempts++;
-      if (item.transientAttempts < maxTransient) {
-        delayMs = retryAfter(res.headers) ?? jitter(base, item.transientAttempts, cap);
-        if (res.status === 429) {
-          this.throttled++;
-          // Throttling is per app and tenant: everything else would be throttled too; pause the queue.
-          this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
+    if (res.status === 429) {
+      item.throttleAttempts++;
+      this.throttled++;
+      if (item.throttleAttempts < (this.options.maxThrottleAttempts ?? 40)) {
+        delayMs = retryAfter(res.headers) ?? jitter(base * 2, item.throttleAttempts, cap);
+        // Throttling is per app and tenant: everything else would be throttled too; pause the queue.
+        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
+        const adaptive = this.options.adaptiveWriteBudget === undefined ? GRAPH_WRITE_BUDGET : this.options.adaptiveWriteBudget;
+        if (this.bucket === undefined && adaptive !== null && isWrite(item.req.method)) {
+          this.bucket = new TokenBucket(adaptive, Date.now, true);
+          this.options.onPacing?.(adaptive);
         }
       }
+    } else if (wholeBatchFailed || res.status === 503 || res.status === 504 || res.status === 599) {
+      item.transientAttempts++;
+      if (item.transientAttempts < maxTransient) delayMs = retryAfter(res.headers) ?? jitter(base, item.transientAttempts, cap);
     } else if ((res.status === 404 && item.opts.mayLag === true) || (item.opts.retryIf?.(res) ?? false)) {
       item.lagAttempts++;
       if (item.lagAttempts < maxLag) delayMs = jitter(base, item.lagAttempts, cap);
@@ -220,7 +236,7 @@ export class BatchQueue {
       return;
     }
     this.retries++;
-    this.options.onRetry?.({ url: item.req.url, method: item.req.method, status: res.status, attempt: item.transientAttempts + item.lagAttempts, delayMs });
+    this.options.onRetry?.({ url: item.req.url, method: item.req.method, status: res.status, attempt: item.throttleAttempts + item.transientAttempts + item.lagAttempts, delayMs });
     setTimeout(() => {
       this.pending.unshift(item);
       this.schedulePump();

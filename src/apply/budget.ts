@@ -19,9 +19,10 @@ export class TokenBucket {
   private readonly perMs: number;
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(budget: WriteBudget, private readonly now: () => number = Date.now) {
+  /** `startEmpty`: for a bucket switched on after Graph said the budget is spent. */
+  constructor(budget: WriteBudget, private readonly now: () => number = Date.now, startEmpty = false) {
     this.capacity = budget.writes;
-    this.tokens = budget.writes;
+    this.tokens = startEmpty ? 0 : budget.writes;
     this.perMs = budget.writes / (budget.perSeconds * 1000);
     this.last = now();
   }
