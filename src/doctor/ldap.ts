@@ -5,11 +5,11 @@
  * Each finding is ok / warning / error with a fix. Read-only: doctor never writes to the directory.
  */
 import type { Client, Entry } from 'ldapts';
-import { EqualityFilter, AndFilter, NoSuchObjectError } from 'ldapts';
+import { EqualityFilter, AndFilter, NotFilter, NoSuchObjectError } from 'ldapts';
 import { AdsyncError } from '../errors.js';
 import { mapLdapError, openLdap, resolveLdapSettings } from '../connectors/ad/connection.js';
 import type { ConnectOptions, LdapConnection, LdapSettings } from '../connectors/ad/connection.js';
-import { objectClassFilter, readDomains, readRootDse } from '../connectors/ad/index.js';
+import { readDomains, readRootDse } from '../connectors/ad/index.js';
 import { dnFromDnsName } from '../connectors/ad/dn.js';
 import type { SourceSpec } from '../spec/types.js';
 
@@ -52,7 +52,7 @@ const ALWAYS_ON_GROUPS = new Set(['objectguid', 'samaccountname', 'objectclass',
 export interface DoctorOptions extends ConnectOptions {
   /** Attributes the flows need (default DEFAULT_FLOW_ATTRIBUTES). */
   attributes?: string[];
-  /** Objects sampled per scoped OU (default 50). */
+  /** Objects sampled per kind (users, groups, contacts) per scoped OU (default 50). */
   sampleSize?: number;
 }
 
@@ -218,17 +218,24 @@ async function checkBase(
   }
   let sample: Entry[] = [];
   try {
-    // One page of a paged search: a sample without tripping the server's size limit.
-    const pages = client.searchPaginated(base, {
-      scope: 'sub',
-      filter: objectClassFilter(),
-      attributes: [...new Set([...wanted, 'objectClass', 'sAMAccountName', 'groupType', 'userAccountControl', 'objectGUID'])],
-      explicitBufferAttributes: ['objectGUID', 'mS-DS-ConsistencyGuid', 'objectSid'],
-      paged: { pageSize: sampleSize },
-    });
-    for await (const page of pages) {
-      sample = page.searchEntries;
-      break;
+    // One page per kind (users, groups, contacts) of a paged search: a sample that doesn't trip size limits.
+    const kinds = [
+      new AndFilter({ filters: [new EqualityFilter({ attribute: 'objectClass', value: 'user' }), new NotFilter({ filter: new EqualityFilter({ attribute: 'objectClass', value: 'computer' }) })] }),
+      new EqualityFilter({ attribute: 'objectClass', value: 'group' }),
+      new EqualityFilter({ attribute: 'objectClass', value: 'contact' }),
+    ];
+    for (const filter of kinds) {
+      const pages = client.searchPaginated(base, {
+        scope: 'sub',
+        filter,
+        attributes: [...new Set([...wanted, 'objectClass', 'sAMAccountName', 'groupType', 'userAccountControl', 'objectGUID'])],
+        explicitBufferAttributes: ['objectGUID', 'mS-DS-ConsistencyGuid', 'objectSid'],
+        paged: { pageSize: sampleSize },
+      });
+      for await (const page of pages) {
+        sample = sample.concat(page.searchEntries);
+        break;
+      }
     }
   } catch (err) {
     return { findings: [fromError(src, check, err, s)] };
@@ -252,7 +259,7 @@ async function checkBase(
     if (mustUsers || mustGroups) unreadable.push(attr);
     else if (!seen && a !== 'ms-ds-consistencyguid') empty.push(attr);
   }
-  findings.push(finding(src, check, 'ok', `${s.bindDn} can read ${base} (${sample.length} object(s) sampled: ${users.length} user(s), ${groups.length} group(s))`));
+  findings.push(finding(src, check, 'ok', `${s.bindDn} can read ${base} (sampled ${users.length} user(s), ${groups.length} group(s), ${sample.length - users.length - groups.length} contact(s))`));
   if (unreadable.length > 0) {
     findings.push(finding(src, `attributes:${base}`, 'error', `${s.bindDn} cannot read ${unreadable.join(', ')} under ${base} (every AD user/group has them, none came back)`, grant));
   }
