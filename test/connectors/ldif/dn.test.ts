@@ -31,6 +31,7 @@ test('isUnder: subtree membership as AD compares DNs, not string suffixes', () =
   assert.ok(!isUnder('CN=Ann,OU=NotStaff,DC=corp,DC=example', 'OU=Staff,DC=corp,DC=example'), 'a suffix of an RDN value is not a parent');
   assert.ok(!isUnder('CN=Ann\\,OU=Staff,DC=corp,DC=example', 'OU=Staff,DC=corp,DC=example'), 'an escaped comma is no separator');
   assert.ok(!isUnder('OU=Staff,DC=corp,DC=example', 'CN=Ann,OU=Staff,DC=corp,DC=example'), 'a parent is not under its child');
+  assert.ok(!isUnder('CN=a,XOU=Staff,DC=corp,DC=example', 'OU=Staff,DC=corp,DC=example'), 'the suffix must start at an RDN');
   assert.ok(isUnder('CN=Ann,DC=corp', ''), 'the root holds everything');
 });
 
