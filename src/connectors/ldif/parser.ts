@@ -391,7 +391,16 @@ export class LdifParser {
 
   /** A plain value as UTF-8: from the chunk's bytes when the text is the chunk's, else re-encoded. */
   private decodePlain(text: string, p: number, n: number): string {
-    if (text === this.bytesText) return utf8(this.bytes!, p, n);
+    if (text === this.bytesText) {
+      // V8 copies short slices (no view into the chunk), and an ASCII slice of the latin1 text is the value:
+      // cheaper than a call into the UTF-8 decoder for the many short values (flags, names, titles).
+      if (n - p < 13) {
+        let ascii = true;
+        for (let i = p; i < n; i++) if (text.charCodeAt(i) > 127) ascii = false;
+        if (ascii) return text.slice(p, n);
+      }
+      return utf8(this.bytes!, p, n);
+    }
     // A folded or carried-over line: re-encode, which also gives the value its own storage.
     const b = Buffer.from(text.slice(p, n), 'latin1');
     return utf8(b, 0, b.length);
