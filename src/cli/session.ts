@@ -3,7 +3,8 @@
  * connectors, read them concurrently, and hand the snapshots to the pure engine.
  */
 import { readFileSync } from 'node:fs';
-import { isAbsolute, relative, resolve as resolvePath } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve as resolvePath } from 'node:path';
 import { AdSource } from '../connectors/ad/index.js';
 import { connectEmulator, connectEntra, type EntraTarget } from '../connectors/entra/index.js';
 import { LdifSource } from '../connectors/ldif/index.js';
@@ -47,7 +48,9 @@ export async function openSession(configPath: string): Promise<Session> {
   let target: EntraTarget;
   if (spec.target.emulator) {
     const e = spec.target.emulator;
-    emulator = await startEmulator({ statePath: resolvePath(spec.dir, e.state), initialDomain: e.tenant, domains: e.domains });
+    const statePath = resolvePath(spec.dir, e.state);
+    await mkdir(dirname(statePath), { recursive: true });
+    emulator = await startEmulator({ statePath, initialDomain: e.tenant, domains: e.domains });
     try {
       target = await connectEmulator(emulator);
     } catch (err) {
@@ -66,10 +69,28 @@ export async function openSession(configPath: string): Promise<Session> {
     target,
     ...(emulator ? { emulator } : {}),
     async close() {
-      await target.close();
-      await emulator?.close();
+      // Both must close even when one fails, or the process would hang on an open server.
+      const results = await Promise.allSettled([target.close(), emulator?.close()]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   };
+}
+
+/**
+ * Runs `body` with an open session and always closes it; an error from the body wins over one from closing.
+ */
+export async function withSession<T>(configPath: string, body: (session: Session) => Promise<T>): Promise<T> {
+  const session = await openSession(configPath);
+  let result: T;
+  try {
+    result = await body(session);
+  } catch (err) {
+    await session.close().catch(() => undefined);
+    throw err;
+  }
+  await session.close();
+  return result;
 }
 
 /** Reads every source and the target (concurrently) and assembles the plan. */

@@ -4,7 +4,7 @@ import type { ApplyResult } from '../apply/types.js';
 import { AdsyncCommand } from '../cli/base.js';
 import { configFlag } from '../cli/flags.js';
 import { assertNotStale, readSavedPlan } from '../cli/saved-plan.js';
-import { openSession, readAndPlan } from '../cli/session.js';
+import { readAndPlan, withSession } from '../cli/session.js';
 import { checkSafety } from '../engine/safety.js';
 import { AdsyncError } from '../errors.js';
 import type { Plan } from '../model/plan.js';
@@ -46,8 +46,7 @@ Apply is idempotent: run it again after a failure and it finishes the job.`;
   async run(): Promise<ApplyOutput> {
     const { args, flags } = await this.parse(ApplyCommand);
     const saved = args.plan ? await readSavedPlan(args.plan) : undefined;
-    const session = await openSession(flags.config);
-    try {
+    return withSession(flags.config, async (session) => {
       const { plan: fresh } = await readAndPlan(session);
       if (saved) assertNotStale(saved, fresh, session.spec.digest, args.plan!);
       const plan = saved ?? fresh;
@@ -81,9 +80,7 @@ Apply is idempotent: run it again after a failure and it finishes the job.`;
         });
       }
       return { plan, result };
-    } finally {
-      await session.close();
-    }
+    });
   }
 }
 

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { AdsyncCommand } from '../cli/base.js';
 import { configFlag } from '../cli/flags.js';
-import { openSession, readAndPlan } from '../cli/session.js';
+import { readAndPlan, withSession } from '../cli/session.js';
 import { AdsyncError } from '../errors.js';
 import type { Plan } from '../model/plan.js';
 import { jsonLines } from '../render/json.js';
@@ -35,13 +35,7 @@ Report items never count as changes.`;
 
   async run(): Promise<Plan> {
     const { flags } = await this.parse(PlanCommand);
-    const session = await openSession(flags.config);
-    let plan: Plan;
-    try {
-      ({ plan } = await readAndPlan(session));
-    } finally {
-      await session.close();
-    }
+    const { plan } = await withSession(flags.config, readAndPlan);
     if (flags.out) {
       try {
         await writeLinesToFile(flags.out, jsonLines(plan));

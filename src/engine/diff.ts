@@ -189,14 +189,20 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       const id = present.get(anchor) ?? t?.id;
       return { anchor, kind: m?.kind ?? t?.kind ?? 'user', label: m?.label ?? (t ? labelOfTarget(t) : anchor), ...(id !== undefined ? { id } : {}) };
     };
-    const adds = [...want.keys()].filter((a) => !have.has(a)).sort().map((a) => ref(a, want.get(a), owned.get(a)));
-    const removes = [...have].filter((a) => !want.has(a) && !deleting.has(a)).sort().map((a) => ref(a, byAnchor.get(a), owned.get(a)));
+    const adds = [...want.keys()].filter((a) => !have.has(a)).map((a) => ref(a, want.get(a), owned.get(a))).sort(byLabel);
+    const removes = [...have].filter((a) => !want.has(a) && !deleting.has(a)).map((a) => ref(a, byAnchor.get(a), owned.get(a))).sort(byLabel);
     const base = { kind: 'group' as const, anchor: group.anchor, target: system, sourceDn: group.dn, source: group.source, label: group.label, rule: `${group.rule}.member` };
     if (adds.length > 0) changes.push({ ...base, action: 'add-members', ...(groupId !== undefined ? { id: groupId } : {}), members: adds });
     if (removes.length > 0 && groupId !== undefined) changes.push({ ...base, action: 'remove-members', id: groupId, members: removes });
   }
 
   return { changes: sortChanges(changes), reports: sortReports(reports), managed: owned.size };
+}
+
+function byLabel(a: MemberRef, b: MemberRef): number {
+  const la = a.label.toLowerCase();
+  const lb = b.label.toLowerCase();
+  return la < lb ? -1 : la > lb ? 1 : a.anchor < b.anchor ? -1 : a.anchor > b.anchor ? 1 : 0;
 }
 
 function changedAttributes(obj: DesiredObject, current: TargetObject): AttributeChange[] {
