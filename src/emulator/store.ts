@@ -73,7 +73,7 @@ export class Collection {
     this.dead++;
     // Compact when half the array is tombstones; ords stay sorted, so cursors keep working.
     if (this.dead > 1024 && this.dead * 2 > this.order.length) {
-      this.order = this.order.filter((x) => x.live);
+      this.order = this.order.filter((x) => this.byId.get(x.id) === x);
       this.dead = 0;
     }
   }
@@ -89,7 +89,8 @@ export class Collection {
     }
     for (let i = lo; i < this.order.length; i++) {
       const o = this.order[i]!;
-      if (o.live) yield o;
+      // Liveness is per collection: a soft-deleted object is the same instance in `deleted`, live there.
+      if (this.byId.get(o.id) === o) yield o;
     }
   }
 
