@@ -60,10 +60,14 @@ export interface RunningEmulator {
 
 const MAX_BODY = 16 * 1024 * 1024;
 
-async function newCertificate(): Promise<{ cert: string; key: string }> {
+/**
+ * The subject names the tenant: OpenSSL finds a trust anchor by subject name, so two emulators' certificates
+ * trusted in one process (or one NODE_EXTRA_CA_CERTS bundle) must not share a subject.
+ */
+async function newCertificate(tenantId: string): Promise<{ cert: string; key: string }> {
   const notAfter = new Date();
   notAfter.setFullYear(notAfter.getFullYear() + 5);
-  const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }, { name: 'organizationName', value: 'adsync Graph emulator' }], {
+  const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }, { name: 'organizationName', value: 'adsync Graph emulator' }, { shortName: 'OU', value: `tenant-${tenantId}-${randomUUID().slice(0, 8)}` }], {
     keySize: 2048,
     algorithm: 'sha256',
     notAfterDate: notAfter,
@@ -79,7 +83,7 @@ async function newCertificate(): Promise<{ cert: string; key: string }> {
 
 async function newStore(o: EmulatorOptions): Promise<Store> {
   const tenantId = o.tenantId ?? randomUUID();
-  const { cert, key } = await newCertificate();
+  const { cert, key } = await newCertificate(tenantId);
   const config: TenantConfig = {
     tenantId,
     initialDomain: (o.initialDomain ?? `adsyncemu${tenantId.replace(/-/g, '').slice(0, 8)}.onmicrosoft.com`).toLowerCase(),
