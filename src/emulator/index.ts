@@ -250,7 +250,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     applicationObjectId: app().id,
     certPem: store.config.certPem,
     seed: (objects) => seedObjects(store, objects),
-    setFaults: (f) => faults.set(f),
+    setFaults: (f) => {
+      faults.set(f);
+      // Without lag, nothing stays hidden: objects created under an earlier lag become visible at once.
+      if (!f.replicationLagMs) for (const c of [store.users, store.groups, store.contacts]) for (const o of c.byId.values()) o.visibleAt = 0;
+    },
     save,
     isDirty: () => store.dirty,
     close: async () => {
