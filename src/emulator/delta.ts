@@ -38,13 +38,13 @@ export function handleDelta(ctx: Ctx, req: GraphRequest, kind: 'user' | 'group')
 
   if (skip === null && (delta === null || delta === '')) {
     // Initial round.
-    const select = parseSelect(req, schema, store, kind === 'group' ? ['members'] : []);
+    const select = parseSelect(req, schema, store, kind === 'group' ? ['members'] : ['manager']);
     const ids = parseIdFilter(req.query.get('$filter'));
     const q: Query = { sel: select ? select.join(',') : null, ids };
     return initialPage(ctx, req, kind, { ...q, g: store.generation, p: 'i', s: store.seq, c: 0, t: req.now }, base);
   }
   if (delta === 'latest') {
-    const select = parseSelect(req, schema, store, kind === 'group' ? ['members'] : []);
+    const select = parseSelect(req, schema, store, kind === 'group' ? ['members'] : ['manager']);
     const tok: DeltaToken = { g: store.generation, p: 'd', s: store.seq, t: req.now, sel: select ? select.join(',') : null, ids: parseIdFilter(req.query.get('$filter')) };
     return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#${schema.set}`, '@odata.deltaLink': `${base}?$deltatoken=${encodeToken(tok)}`, value: [] });
   }
@@ -86,6 +86,10 @@ function selectOf(q: Query): string[] | undefined {
 
 function renderFull(ctx: Ctx, o: DirObject, q: Query): Record<string, unknown> {
   const out: Record<string, unknown> = { id: o.id, ...render(o, schemas[o.kind], selectOf(q)) };
+  if (o.kind === 'user' && q.sel?.split(',').includes('manager')) {
+    const m = ctx.store.managers.get(o.id);
+    if (m !== undefined) out['manager@delta'] = [{ '@odata.type': schemas[ctx.store.get(m)?.kind ?? 'user'].odataType, id: m }];
+  }
   if (o.kind === 'group' && q.sel?.split(',').includes('members')) {
     out['members@delta'] = [...(ctx.store.members.get(o.id) ?? [])].map((id) => ({ '@odata.type': schemas[ctx.store.get(id)?.kind ?? 'user'].odataType, id }));
   }
@@ -164,7 +168,7 @@ function changesPage(ctx: Ctx, req: GraphRequest, kind: Kind, tok: ChangesToken,
       continue;
     }
     if (!c.obj && !tracksMembers) continue;
-    const item: Record<string, unknown> = c.obj ? { id, ...render(o, schemas[kind], selectOf(tok)) } : { id };
+    const item: Record<string, unknown> = c.obj ? renderFull(ctx, o, { sel: tok.sel?.split(',').filter((p) => p !== 'members').join(',') ?? null, ids: null }) : { id };
     if (tracksMembers && c.members.size > 0) {
       item['members@delta'] = [...c.members].map(([mid, m]) => (m.removed
         ? { '@odata.type': schemas[m.kind].odataType, id: mid, '@removed': { reason: 'deleted' } }

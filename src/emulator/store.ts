@@ -166,7 +166,7 @@ export interface TenantConfig {
   appObjectId: string;
 }
 
-interface PersistedObject { id: string; kind: Kind; props: Record<string, unknown>; members?: string[]; owners?: string[]; deletedAt?: number }
+interface PersistedObject { id: string; kind: Kind; props: Record<string, unknown>; members?: string[]; owners?: string[]; manager?: string; deletedAt?: number }
 
 interface PersistedState {
   format: 'adsync-graph-emulator/1';
@@ -198,6 +198,9 @@ export class Store {
   /** groupId → member ids; memberId → group ids. */
   readonly members = new Map<string, Set<string>>();
   readonly memberOf = new Map<string, Set<string>>();
+  /** userId → managerId, and managerId → direct reports. */
+  readonly managers = new Map<string, string>();
+  readonly reports = new Map<string, Set<string>>();
   /** groupId → owner ids. */
   readonly owners = new Map<string, Set<string>>();
   /** Lower-cased UPN → user id (uniqueness). */
@@ -274,6 +277,19 @@ export class Store {
     this.logChange({ kind: 'group', id: groupId, memberId, memberKind, removed: true });
   }
 
+  setManager(userId: string, managerId: string | undefined): void {
+    const old = this.managers.get(userId);
+    if (old !== undefined) this.reports.get(old)?.delete(userId);
+    if (managerId === undefined) this.managers.delete(userId);
+    else {
+      this.managers.set(userId, managerId);
+      let r = this.reports.get(managerId);
+      if (!r) { r = new Set(); this.reports.set(managerId, r); }
+      r.add(userId);
+    }
+    this.logChange({ kind: 'user', id: userId });
+  }
+
   addOwner(groupId: string, ownerId: string): void {
     let s = this.owners.get(groupId);
     if (!s) { s = new Set(); this.owners.set(groupId, s); }
@@ -288,6 +304,9 @@ export class Store {
 
   /** Drops every membership the object has, both as member and as group (on delete). */
   detach(o: DirObject): void {
+    if (this.managers.has(o.id)) this.setManager(o.id, undefined);
+    for (const r of [...(this.reports.get(o.id) ?? [])]) this.setManager(r, undefined);
+    this.reports.delete(o.id);
     for (const g of [...(this.memberOf.get(o.id) ?? [])]) this.removeMember(g, o.id, o.kind);
     this.memberOf.delete(o.id);
     if (o.kind === 'group') {
@@ -325,6 +344,8 @@ export class Store {
     for (const c of [this.users, this.groups, this.contacts]) {
       for (const o of c.after(0)) {
         const p: PersistedObject = { id: o.id, kind: o.kind, props: o.props };
+        const manager = this.managers.get(o.id);
+        if (manager !== undefined) p.manager = manager;
         if (o.kind === 'group') {
           p.members = [...(this.members.get(o.id) ?? [])];
           const owners = this.owners.get(o.id);
@@ -377,6 +398,12 @@ export class Store {
       store.registerAddresses(o);
     }
     for (const p of s.objects) {
+      if (p.manager !== undefined) {
+        store.managers.set(p.id, p.manager);
+        let r = store.reports.get(p.manager);
+        if (!r) { r = new Set(); store.reports.set(p.manager, r); }
+        r.add(p.id);
+      }
       if (p.kind !== 'group' || !p.members) continue;
       if (p.owners) store.owners.set(p.id, new Set(p.owners));
       const set = new Set<string>();

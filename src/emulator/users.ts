@@ -3,8 +3,8 @@
  * soft delete to /directory/deletedItems; memberOf / transitiveMemberOf.
  */
 import type { Ctx } from './context.js';
-import { findVisible, visible } from './context.js';
-import { conflict, json, noContent, invalidValues, methodNotAllowed, bodyObject, notFound, type GraphRequest, type GraphResponse } from './http.js';
+import { findAnyVisible, findVisible, idFromReference, visible } from './context.js';
+import { GraphError, conflict, json, noContent, invalidValues, methodNotAllowed, bodyObject, notFound, type GraphRequest, type GraphResponse } from './http.js';
 import { applyProps, proxyAddressesWithMail, proxyConflict, upnError, upnProblem } from './props.js';
 import { collectionSource, contextUrl, countResponse, idSetSource, listResponse, parseSelect, render } from './query.js';
 import { schemas, userSchema } from './schema.js';
@@ -32,6 +32,12 @@ export function handleUsers(ctx: Ctx, req: GraphRequest): GraphResponse {
     if (req.method === 'DELETE') { softDelete(ctx, user, req.now); return noContent(); }
     throw methodNotAllowed();
   }
+  if (rel === 'manager') return handleManager(ctx, req, user, rest);
+  if (rel === 'directReports' && rest.length === 0 && req.method === 'GET') {
+    return listResponse(req, store, idSetSource([...(store.reports.get(user.id) ?? [])], (id) => store.get(id)), (o) => schemas[o.kind], {
+      contextFragment: 'directoryObjects', typed: true, visible: (o) => visible(o, req),
+    });
+  }
   if ((rel === 'memberOf' || rel === 'transitiveMemberOf') && rest.length === 0 && req.method === 'GET') {
     const ids = rel === 'memberOf' ? [...(store.memberOf.get(user.id) ?? [])] : transitiveMemberOf(ctx, user.id);
     return listResponse(req, store, idSetSource(ids, (id) => store.groups.byId.get(id)), () => schemas.group, {
@@ -39,6 +45,40 @@ export function handleUsers(ctx: Ctx, req: GraphRequest): GraphResponse {
     });
   }
   throw notFound(rel);
+}
+
+/** graph-facts §1 Manager: PUT/DELETE manager/$ref → 204; GET manager, or the observed 404. */
+function handleManager(ctx: Ctx, req: GraphRequest, user: DirObject, rest: string[]): GraphResponse {
+  const { store } = ctx;
+  const noManager = (): GraphError => new GraphError(404, 'Request_ResourceNotFound', "Resource 'manager' does not exist or one of its queried reference-property objects are not present.");
+  if (rest.length === 0 && req.method === 'GET') {
+    const id = store.managers.get(user.id);
+    const m = id === undefined ? undefined : store.get(id);
+    if (!m || !visible(m, req)) throw noManager();
+    const schema = schemas[m.kind];
+    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': schema.odataType, ...render(m, schema, parseSelect(req, schema, store)) });
+  }
+  if (rest.length === 1 && rest[0] === '$ref') {
+    if (req.method === 'PUT') {
+      const id = idFromReference(bodyObject(req)['@odata.id']);
+      if (id === undefined) throw invalidValues();
+      const m = findAnyVisible(ctx, req, id);
+      if (m.kind === 'group' || m.id === user.id) throw invalidValues(); // a manager is a user or an orgContact
+      store.setManager(user.id, m.id);
+      return noContent();
+    }
+    if (req.method === 'DELETE') {
+      if (!store.managers.has(user.id)) throw noManager();
+      store.setManager(user.id, undefined);
+      return noContent();
+    }
+    if (req.method === 'GET') {
+      const id = store.managers.get(user.id);
+      if (id === undefined) throw noManager();
+      return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$ref`, '@odata.id': `${req.base}/v1.0/directoryObjects/${id}` });
+    }
+  }
+  throw methodNotAllowed();
 }
 
 export function transitiveMemberOf(ctx: Ctx, id: string): string[] {

@@ -184,4 +184,30 @@ describe('emulator: users', () => {
     const r = await h.call('POST', '/users', user(`unk@${DOMAIN}`, { favouriteColour: 'blue' }));
     assert.equal(r.status, 400);
   });
+
+  it('manager: PUT manager/$ref → 204, GET manager, directReports, DELETE → 204, then the documented 404', async () => {
+    const boss = await h.newUser('boss');
+    const worker = await h.newUser('worker');
+    const put = await h.call('PUT', `/users/${worker}/manager/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/users/${boss}` });
+    assert.equal(put.status, 204);
+    const m = await h.get(`/users/${worker}/manager`);
+    assert.equal(m.status, 200);
+    assert.equal(m.body.id, boss);
+    assert.deepEqual((await h.get(`/users/${boss}/directReports`)).body.value.map((x: { id: string }) => x.id), [worker]);
+    assert.equal((await h.call('DELETE', `/users/${worker}/manager/$ref`)).status, 204);
+    const none = await h.get(`/users/${worker}/manager`);
+    assert.equal(none.status, 404);
+    assert.equal(errorOf(none).message, "Resource 'manager' does not exist or one of its queried reference-property objects are not present.");
+  });
+
+  it('memberOf and transitiveMemberOf', async () => {
+    const u = await h.newUser('memberof');
+    const inner = await h.newGroup('mo-inner');
+    const outer = await h.newGroup('mo-outer');
+    const ref = (id: string): { '@odata.id': string } => ({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${id}` });
+    await h.call('POST', `/groups/${inner}/members/$ref`, ref(u));
+    await h.call('POST', `/groups/${outer}/members/$ref`, ref(inner));
+    assert.deepEqual((await h.get(`/users/${u}/memberOf`)).body.value.map((g: { id: string }) => g.id), [inner]);
+    assert.deepEqual((await h.get(`/users/${u}/transitiveMemberOf`)).body.value.map((g: { id: string }) => g.id).sort(), [inner, outer].sort());
+  });
 });
