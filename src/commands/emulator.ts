@@ -123,12 +123,18 @@ it is saved at most every 2 s while it changes, and on Ctrl-C / SIGTERM.`;
     out('Ctrl-C to stop' + (options.statePath ? ` (state is saved to ${options.statePath})` : ''));
 
     const running = emu;
+    // Save while dirty, at most every 2 s — and, for a big tenant whose save blocks for a while, no more than
+    // ~20% of the time (a save of 100k users and 1M memberships takes a couple of seconds).
     let saving = false;
+    let nextSaveAt = 0;
     const timer = options.statePath
       ? setInterval(() => {
-          if (saving || !running.isDirty()) return;
+          if (saving || !running.isDirty() || Date.now() < nextSaveAt) return;
           saving = true;
-          running.save().catch((e: unknown) => process.stderr.write(`emulator: saving state failed: ${e instanceof Error ? e.message : String(e)}\n`)).finally(() => { saving = false; });
+          const started = Date.now();
+          running.save()
+            .catch((e: unknown) => process.stderr.write(`emulator: saving state failed: ${e instanceof Error ? e.message : String(e)}\n`))
+            .finally(() => { saving = false; nextSaveAt = Date.now() + 4 * (Date.now() - started); });
         }, SAVE_EVERY_MS)
       : undefined;
     await new Promise<void>((done) => {

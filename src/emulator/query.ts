@@ -145,7 +145,7 @@ export function checkUnsupportedOptions(req: GraphRequest): void {
     throw badRequest("Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'", 'Request_UnsupportedQuery');
   }
   // Not implemented by the emulator (yet): say so instead of answering wrongly.
-  if (req.query.has('$orderby') || req.query.has('$expand') || req.query.has('$search')) {
+  if (req.query.has('$expand') || req.query.has('$search')) {
     throw new GraphError(501, 'NotImplemented', 'This operation target is not yet supported.');
   }
 }
@@ -195,6 +195,8 @@ export function listResponse(
   const tokenRaw = req.query.get('$skiptoken');
   const token: SkipToken = tokenRaw ? decodeToken<SkipToken>(tokenRaw) : { c: 0 };
   const matches = (o: DirObject): boolean => opts.visible(o) && (!filter || evaluate(filter, getter(o)));
+  const orderby = mainSchema ? parseOrderBy(req, mainSchema, filter !== undefined) : undefined;
+  if (orderby) return orderedList(req, store, source, mainSchema!, select, matches, orderby, top, token, opts.contextFragment);
 
   // Index fast path: `prop eq 'v'`, `prop in (...)` and and/or combinations.
   let iterable: Iterable<[DirObject, number]> = source.after(token.c);
@@ -257,4 +259,51 @@ function parseCollectionFilterForCount(req: GraphRequest, schema: EntitySchema, 
   const q = new URLSearchParams(req.query);
   q.set('$count', 'true');
   return parseCollectionFilter({ ...req, query: q }, schema, store);
+}
+
+// ---- $orderby (graph-facts §4): displayName and userPrincipalName for users, displayName for groups by
+// default; anything else, or $filter together with $orderby, is an advanced query. ----
+
+interface OrderBy { path: string; desc: boolean }
+
+function parseOrderBy(req: GraphRequest, schema: EntitySchema, filtered: boolean): OrderBy | undefined {
+  const raw = req.query.get('$orderby');
+  if (raw === null) return undefined;
+  const m = /^\s*([A-Za-z0-9_]+)(?:\s+(asc|desc))?\s*$/i.exec(raw);
+  if (!m || !schema.properties.has(m[1]!)) throw badRequest(`Invalid $orderby clause '${raw}'.`, 'Request_UnsupportedQuery');
+  const path = m[1]!;
+  const basic = path === 'displayName' || (schema.kind === 'user' && path === 'userPrincipalName');
+  if ((!basic || filtered) && !isAdvanced(req)) {
+    throw badRequest(`Sorting on property '${path}' of resource '${targetName(schema)}' needs an advanced query (ConsistencyLevel: eventual and $count=true).`, 'Request_UnsupportedQuery');
+  }
+  return { path, desc: m[2]?.toLowerCase() === 'desc' };
+}
+
+/** Sorted results are cached per query and store version, so paging doesn't re-sort per page. */
+const sortedCache = new WeakMap<Store, { key: string; ids: DirObject[] }>();
+
+function orderedList(
+  req: GraphRequest, store: Store, source: ListSource, schema: EntitySchema, select: string[] | undefined,
+  matches: (o: DirObject) => boolean, orderby: OrderBy, top: number, token: SkipToken, fragment: string,
+): GraphResponse {
+  const q = new URLSearchParams(req.query);
+  q.delete('$skiptoken');
+  q.delete('$top');
+  const key = `${store.seq}|${req.rawPath}|${q.toString()}`;
+  let cached = sortedCache.get(store);
+  if (!cached || cached.key !== key) {
+    const all: DirObject[] = [];
+    for (const [o] of source.after(0)) if (matches(o)) all.push(o);
+    const val = (o: DirObject): string => String(o.props[orderby.path] ?? '').toLowerCase();
+    all.sort((a, b) => (val(a) < val(b) ? -1 : val(a) > val(b) ? 1 : a.ord - b.ord) * (orderby.desc ? -1 : 1));
+    cached = { key, ids: all };
+    sortedCache.set(store, cached);
+  }
+  const start = token.c;
+  const page = cached.ids.slice(start, start + top);
+  const body: Record<string, unknown> = { '@odata.context': contextUrl(req, fragment, select) };
+  if (isAdvanced(req) && start === 0) body['@odata.count'] = cached.ids.length;
+  if (start + top < cached.ids.length) body['@odata.nextLink'] = nextLink(req, '$skiptoken', encodeToken({ c: start + top }));
+  body['value'] = page.map((o) => render(o, schema, select));
+  return { status: 200, headers: {}, body };
 }

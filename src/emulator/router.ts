@@ -12,8 +12,12 @@ import { handleContacts, handleDirectory, handleDirectoryObjects, handleDomains,
 import { handleDelta } from './delta.js';
 import { handleBatch } from './batch.js';
 
+let lastPurge = 0;
+
 export function handleGraph(ctx: Ctx, faults: FaultInjector, req: GraphRequest): GraphResponse {
   let extra: Record<string, string> = {};
+  // 30-day retention of deleted items (graph-facts §1), swept at most once a minute.
+  if (req.now - lastPurge > 60_000) { lastPurge = req.now; ctx.store.purgeExpired(req.now); }
   try {
     const root = req.segments[0];
     if (root === '$batch') return handleBatch(req, (inner) => handleGraph(ctx, faults, inner));

@@ -118,6 +118,26 @@ describe('emulator: query options', () => {
     assert.equal(errorOf(r).message, "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'");
   });
 
+  it('$orderby=displayName works without advanced parameters and pages in order', async () => {
+    const r = await h.get('/users?$orderby=displayName desc&$top=200&$select=displayName');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.value[0].displayName, 'Person 249');
+    const r2 = await h.get(r.body['@odata.nextLink']);
+    assert.deepEqual(r2.body.value.map((u: { displayName: string }) => u.displayName).slice(-1), ['Person 000']);
+    assert.equal(r2.body.value.length, 50);
+  });
+
+  it('$orderby with $filter, or on another property, needs the advanced parameters → 400 Request_UnsupportedQuery', async () => {
+    const both = await h.get(`/users?$orderby=displayName&$filter=${encodeURIComponent("department eq 'Odd'")}`);
+    assert.equal(both.status, 400);
+    assert.equal(errorOf(both).code, 'Request_UnsupportedQuery');
+    assert.equal((await h.get('/users?$orderby=department')).status, 400);
+    const ok = await h.get(`/users?$orderby=displayName&$filter=${encodeURIComponent("department eq 'Odd'")}&$count=true`, EVENTUAL);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body['@odata.count'], 125);
+    assert.equal(ok.body.value[0].displayName, 'Person 001');
+  });
+
   it('an unknown property in $select → 400', async () => {
     assert.equal((await h.get('/users?$select=noSuchProperty')).status, 400);
   });
