@@ -14,7 +14,7 @@ import { errorResponse, GraphError, JSON_TYPE, newRequestId, type GraphRequest, 
 import { handleGraph } from './router.js';
 import { checkBearer, issueToken, openidConfiguration, tenantMatches } from './auth.js';
 import { splitUrl } from './batch.js';
-import { schemas, type Kind } from './schema.js';
+import type { Kind } from './schema.js';
 import { isoSeconds } from './directory.js';
 
 export type { EmulatorFaults } from './faults.js';
@@ -278,11 +278,14 @@ function seedObjects(store: Store, objects: { users?: object[]; groups?: object[
     props['createdDateTime'] ??= isoSeconds(Date.now());
     const o: DirObject = store.newObject(kind, props);
     if (store.get(o.id)) throw new Error(`seed: an object with id ${o.id} already exists`);
+    // Seeding skips Graph's rules, but not the uniqueness the indexes rely on.
+    const upn = props['userPrincipalName'];
+    if (kind === 'user' && typeof upn === 'string' && store.upns.has(upn.toLowerCase())) throw new Error(`seed: userPrincipalName ${upn} already exists`);
+    if (typeof props['mail'] === 'string' && store.proxies.has(props['mail'].toLowerCase())) throw new Error(`seed: address ${props['mail']} already exists`);
     store.collection(kind).add(o);
     store.registerAddresses(o);
     store.logChange({ kind, id: o.id });
     if (kind === 'group' && Array.isArray(members)) memberLists.push([o.id, members]);
-    void schemas;
   };
   for (const u of objects.users ?? []) add('user', u);
   for (const g of objects.groups ?? []) add('group', g);

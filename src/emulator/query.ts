@@ -202,13 +202,14 @@ export function listResponse(
   let iterable: Iterable<[DirObject, number]> = source.after(token.c);
   const coll = source.collection;
   if (filter && coll) {
-    const plan = indexPlan(filter, (p) => coll.isIndexed(p));
+    const plan = indexPlan(filter, (p) => coll.isIndexed(p)) ?? proxyPlan(filter);
     if (plan) {
       const cands: DirObject[] = [];
       const seen = new Set<string>();
       for (const { path, values } of plan) {
         for (const v of values) {
-          for (const id of coll.lookup(path, v) ?? []) {
+          const ids = path === 'proxyAddresses' ? proxyLookup(store, v) : coll.lookup(path, v) ?? [];
+          for (const id of ids) {
             if (seen.has(id)) continue;
             seen.add(id);
             const o = coll.byId.get(id);
@@ -306,4 +307,19 @@ function orderedList(
   if (start + top < cached.ids.length) body['@odata.nextLink'] = nextLink(req, '$skiptoken', encodeToken({ c: start + top }));
   body['value'] = page.map((o) => render(o, schema, select));
   return { status: 200, headers: {}, body };
+}
+
+/** `proxyAddresses/any(p:p eq 'smtp:…')` (soft matching by address) answered from the store's address index. */
+function proxyPlan(node: FilterNode): { path: string; values: (string | number | boolean | null)[] }[] | undefined {
+  if (node.type !== 'any' || node.path !== 'proxyAddresses') return undefined;
+  const b = node.body;
+  if (b.type === 'cmp' && b.op === 'eq' && b.path === node.variable && typeof b.value === 'string') return [{ path: 'proxyAddresses', values: [b.value] }];
+  if (b.type === 'in' && b.path === node.variable && b.values.every((v) => typeof v === 'string')) return [{ path: 'proxyAddresses', values: b.values }];
+  return undefined;
+}
+
+function proxyLookup(store: Store, v: unknown): string[] {
+  if (typeof v !== 'string') return [];
+  const id = store.proxies.get(v.replace(/^smtp:/i, '').toLowerCase());
+  return id === undefined ? [] : [id];
 }
