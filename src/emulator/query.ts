@@ -12,6 +12,11 @@ import { analyzeFilter, evaluate, FilterSyntaxError, indexPlan, parseFilter, typ
 
 export const DEFAULT_PAGE = 100;
 
+const NON_DIRECTORY_USER_PROPERTIES = new Set([
+  'aboutMe', 'birthday', 'hireDate', 'interests', 'mailboxSettings', 'mySite', 'pastProjects', 'preferredName',
+  'responsibilities', 'schools', 'skills',
+]);
+
 /** `ConsistencyLevel: eventual` and `$count=true` both present (graph-facts §4 Advanced queries). */
 export function isAdvanced(req: GraphRequest): boolean {
   return (req.headers['consistencylevel'] ?? '').toLowerCase() === 'eventual' && req.query.get('$count')?.toLowerCase() === 'true';
@@ -28,6 +33,10 @@ export function parseSelect(req: GraphRequest, schema: EntitySchema, store: Stor
   const props = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   for (const p of props) {
     if (schema.properties.has(p) || extra.includes(p)) continue;
+    // graph-facts §4: user properties stored outside Entra (SharePoint/Exchange) → 501 NotImplemented.
+    if (schema.kind === 'user' && NON_DIRECTORY_USER_PROPERTIES.has(p)) {
+      throw new GraphError(501, 'NotImplemented', 'This operation target is not yet supported.');
+    }
     if (EXTENSION_PROPERTY.test(p)) {
       const ext = store.extensions.get(p);
       if (ext && ext.targetObjects.includes(targetName(schema))) continue;

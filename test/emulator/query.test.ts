@@ -138,6 +138,13 @@ describe('emulator: query options', () => {
     assert.equal(ok.body.value[0].displayName, 'Person 001');
   });
 
+  it('$select of a property stored outside Entra (skills) → 501 NotImplemented', async () => {
+    const r = await h.get('/users?$select=id,skills');
+    assert.equal(r.status, 501);
+    assert.equal(errorOf(r).code, 'NotImplemented');
+    assert.equal(errorOf(r).message, 'This operation target is not yet supported.');
+  });
+
   it('an unknown property in $select → 400', async () => {
     assert.equal((await h.get('/users?$select=noSuchProperty')).status, 400);
   });
