@@ -18,8 +18,9 @@ export function softDelete(ctx: Ctx, o: DirObject, now: number): void {
   store.collection(o.kind).remove(o);
   const restorable = o.kind === 'user' || (o.kind === 'group' && isUnified(o));
   if (restorable) {
-    o.props = { ...o.props, deletedDateTime: isoSeconds(now) };
-    store.deleted.add(o);
+    // A fresh instance: each collection keeps its own ordered array, and an object lives in exactly one.
+    const d: DirObject = { ...o, props: { ...o.props, deletedDateTime: isoSeconds(now) }, live: false };
+    store.deleted.add(d);
     store.deletedAt.set(o.id, now);
   }
   store.logChange({ kind: o.kind, id: o.id });
@@ -79,14 +80,13 @@ export function handleDirectory(ctx: Ctx, req: GraphRequest): GraphResponse {
     store.deletedAt.delete(o.id);
     const props = { ...o.props };
     delete props['deletedDateTime'];
-    o.props = props;
-    o.visibleAt = 0;
-    store.collection(o.kind).add(o);
-    store.registerAddresses(o);
+    const back: DirObject = { ...o, props, visibleAt: 0, live: false };
+    store.collection(o.kind).add(back);
+    store.registerAddresses(back);
     store.logChange({ kind: o.kind, id: o.id });
     const schema = schemas[o.kind];
     // graph-facts §1: 200 + directoryObject with @odata.type.
-    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': schema.odataType, ...render(o, schema, undefined) });
+    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': schema.odataType, ...render(back, schema, undefined) });
   }
   throw methodNotAllowed();
 }

@@ -173,6 +173,22 @@ describe('emulator: users', () => {
     assert.equal((await h.get(`/directory/deletedItems/${id}`)).status, 404);
   });
 
+  it('a deleted user leaves /users, and a restored one is listed exactly once', async () => {
+    const id = await h.newUser('relist');
+    const ids = async (): Promise<string[]> => {
+      const out: string[] = [];
+      let r = await h.get('/users?$select=id&$top=999');
+      out.push(...r.body.value.map((u: { id: string }) => u.id));
+      while (r.body['@odata.nextLink']) { r = await h.get(r.body['@odata.nextLink']); out.push(...r.body.value.map((u: { id: string }) => u.id)); }
+      return out.filter((x) => x === id);
+    };
+    await h.call('DELETE', `/users/${id}`);
+    assert.deepEqual(await ids(), []);
+    await h.call('POST', `/directory/deletedItems/${id}/restore`);
+    assert.deepEqual(await ids(), [id]);
+    assert.deepEqual((await h.get(`/users?$filter=${encodeURIComponent(`id eq '${id}'`)}&$select=id`)).body.value, [{ id }]);
+  });
+
   it('permanent delete from deletedItems', async () => {
     const id = await h.newUser('purge');
     await h.call('DELETE', `/users/${id}`);
