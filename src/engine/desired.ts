@@ -4,8 +4,7 @@
  * with target-named attributes), so writeback can feed the same diff from the other side.
  */
 import type { ReportItem } from '../model/change.js';
-import type { DirectoryEntry, SourceReadRequest, SourceSnapshot } from '../model/entry.js';
-import { firstString } from '../model/entry.js';
+import type { AttrValue, DirectoryEntry, SourceReadRequest, SourceSnapshot } from '../model/entry.js';
 import { domainOfDn, normalizeDn } from '../model/dn.js';
 import type { ObjectKind } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
@@ -21,12 +20,18 @@ export interface DesiredObject {
   /** Normalized DN (the key members refer to). */
   ndn: string;
   label: string;
+  /** `label` lower-cased, the sort key of plans. */
+  sortKey: string;
+  /** Position in plan order, set by the diff (member lists sort by it). */
+  rank?: number;
   /** Target property → value, as the flows computed it (null = no value). */
   attrs: Record<string, unknown>;
-  /** Target property → the flow that produced it. */
-  provenance: Record<string, string>;
-  /** Groups: normalized DNs of direct members. */
-  members?: string[];
+  /** Target property → the flow that produced it (shared by every object of a kind unless a rule overrides one). */
+  provenance: Readonly<Record<string, string>>;
+  /** Groups: the direct members that are synchronized objects (resolved across sources). */
+  members?: DesiredObject[];
+  /** Groups: how many direct members are read-only objects (contacts, mail-enabled groups). */
+  readOnlyMembers?: number;
   /** Set when the target can't write this object (shown as a report item, never changed). */
   readOnly?: { code: string; reason: string };
   rule: string;
@@ -43,7 +48,9 @@ export interface Exclusion {
 
 export interface DesiredState {
   objects: DesiredObject[];
-  /** Normalized DN → object, across sources (for membership and references). */
+  /** Anchor → object. */
+  byAnchor: Map<string, DesiredObject>;
+  /** Normalized DN → object, across sources (for references). */
   byDn: Map<string, DesiredObject>;
   /** Anchors of source objects that exist but are out of scope, with the reason (for delete reasons). */
   excluded: Map<string, Exclusion>;
@@ -98,8 +105,13 @@ function labelOf(kind: ObjectKind, attrs: Record<string, unknown>, dn: string): 
 }
 
 export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots: readonly SourceSnapshot[], flows: Record<ObjectKind, KindFlows>): DesiredState {
-  const state: DesiredState = { objects: [], byDn: new Map(), excluded: new Map(), held: new Set(), reports: [] };
-  const seenAnchors = new Map<string, DesiredObject>();
+  const state: DesiredState = { objects: [], byAnchor: new Map(), byDn: new Map(), excluded: new Map(), held: new Set(), reports: [] };
+  // Member values usually spell a DN exactly as the member's own entry does: a map by the raw DN answers
+  // those without normalizing a million strings; the normalized map answers the rest.
+  const byRawDn = new Map<string, DesiredObject>();
+  const memberValues = new Map<DesiredObject, AttrValue[]>();
+  const provenanceOf = {} as Record<ObjectKind, Record<string, string>>;
+  for (const kind of ['user', 'group', 'contact'] as const) provenanceOf[kind] = Object.fromEntries(flows[kind].flows.map((f) => [f.attribute, f.origin]));
   for (const snapshot of snapshots) {
     const source = spec.sources.find((s) => s.name === snapshot.source);
     if (!source) throw new Error(`snapshot for unknown source ${snapshot.source}`);
@@ -128,12 +140,10 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
       const kindFlows = flows[kind];
       const ctx = flowContext(entry, kindFlows, anchor, ndn);
       const attrs: Record<string, unknown> = {};
-      const provenance: Record<string, string> = {};
       let failed: string | undefined;
       for (const flow of kindFlows.flows) {
         try {
           attrs[flow.attribute] = flow.evaluate(ctx);
-          provenance[flow.attribute] = flow.origin;
         } catch (err) {
           failed = `${flow.origin} failed: ${(err as Error).message.split('\n')[0]}`;
           break;
@@ -144,30 +154,48 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
         state.reports.push({ code: 'flow-error', kind, target: 'entra', anchor, sourceDn: entry.dn, source: source.name, label: entry.dn, reason: `${failed}; the object is left as it is` });
         continue;
       }
+      const label = labelOf(kind, attrs, entry.dn);
       const obj: DesiredObject = {
         kind,
         anchor,
         source: source.name,
         dn: entry.dn,
         ndn,
-        label: labelOf(kind, attrs, entry.dn),
+        label,
+        sortKey: label.toLowerCase(),
         attrs,
-        provenance,
+        provenance: provenanceOf[kind],
         rule: `sources.${source.name}.scope → objects.${kind}`,
       };
       const ro = readOnlyReason(kind, entry);
       if (ro) obj.readOnly = ro;
-      if (kind === 'group') obj.members = (entry.attrs.member ?? []).map((m) => normalizeDn(typeof m === 'string' ? m : Buffer.from(m).toString('utf8')));
-      const dup = seenAnchors.get(anchor);
+      if (kind === 'group' && entry.attrs.member) memberValues.set(obj, entry.attrs.member);
+      const dup = state.byAnchor.get(anchor);
       if (dup) {
         state.held.add(anchor);
         state.reports.push({ code: 'duplicate-anchor', kind, target: 'entra', anchor, sourceDn: entry.dn, source: source.name, label: obj.label, reason: `same anchor as ${dup.dn} (${dup.source}); neither is changed` });
         continue;
       }
-      seenAnchors.set(anchor, obj);
+      state.byAnchor.set(anchor, obj);
       state.objects.push(obj);
       state.byDn.set(ndn, obj);
+      byRawDn.set(entry.dn, obj);
     }
+  }
+  // Memberships resolve across sources once every object is known; members out of scope (or not
+  // synchronized objects) are skipped, as Entra Connect skips them.
+  for (const [group, values] of memberValues) {
+    const members: DesiredObject[] = [];
+    let readOnly = 0;
+    for (const v of values) {
+      const raw = typeof v === 'string' ? v : Buffer.from(v).toString('utf8');
+      const m = byRawDn.get(raw) ?? state.byDn.get(normalizeOrSelf(raw));
+      if (!m) continue;
+      if (m.readOnly) readOnly++;
+      else members.push(m);
+    }
+    group.members = members;
+    if (readOnly > 0) group.readOnlyMembers = readOnly;
   }
   // read-only objects are shown, never changed
   for (const obj of state.objects) {
@@ -176,6 +204,15 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     }
   }
   return state;
+}
+
+/** A member value that is not a valid DN can't match any object; it is compared as written. */
+function normalizeOrSelf(dn: string): string {
+  try {
+    return normalizeDn(dn);
+  } catch {
+    return dn;
+  }
 }
 
 function pilotMembersOf(scope: CompiledScope, entries: readonly DirectoryEntry[]): Set<string> | undefined {

@@ -47,9 +47,11 @@ export function applyTenantRules(objects: readonly DesiredObject[], tenant: Tena
     const suffix = upn.slice(upn.lastIndexOf('@') + 1).toLowerCase();
     if (verified.has(suffix)) continue;
     const nick = typeof obj.attrs.mailNickname === 'string' ? obj.attrs.mailNickname : upn.slice(0, upn.lastIndexOf('@'));
-    obj.attrs.userPrincipalName = `${nick}@${tenant.initialDomain}`;
-    obj.provenance.userPrincipalName = `${obj.provenance.userPrincipalName ?? 'default user.userPrincipalName'} (suffix ${suffix} is not a verified domain: ${tenant.initialDomain} fallback)`;
-    obj.label = obj.attrs.userPrincipalName as string;
+    const moera = `${nick}@${tenant.initialDomain}`;
+    obj.attrs.userPrincipalName = moera;
+    obj.provenance = { ...obj.provenance, userPrincipalName: `${obj.provenance.userPrincipalName ?? 'default user.userPrincipalName'} (suffix ${suffix} is not a verified domain: ${tenant.initialDomain} fallback)` };
+    obj.label = moera;
+    obj.sortKey = moera.toLowerCase();
   }
 }
 
@@ -61,28 +63,44 @@ const CREATE_CONSTANTS: Partial<Record<ObjectKind, Record<string, unknown>>> = {
 const KIND_RANK: Record<ObjectKind, number> = { user: 0, group: 1, contact: 2 };
 const ACTION_RANK: Record<Change['action'], number> = { create: 0, restore: 1, update: 2, 'add-members': 3, 'remove-members': 4, delete: 5 };
 
-function compareKeys(a: { kind: ObjectKind; label: string; anchor?: string }, b: { kind: ObjectKind; label: string; anchor?: string }): number {
-  const k = KIND_RANK[a.kind] - KIND_RANK[b.kind];
-  if (k !== 0) return k;
-  const la = a.label.toLowerCase();
-  const lb = b.label.toLowerCase();
-  if (la !== lb) return la < lb ? -1 : 1;
-  const aa = a.anchor ?? '';
-  const ab = b.anchor ?? '';
-  return aa < ab ? -1 : aa > ab ? 1 : 0;
+interface Sortable {
+  kind: ObjectKind;
+  key: string;
+  anchor: string;
 }
 
+function compareSortable(a: Sortable, b: Sortable): number {
+  const k = KIND_RANK[a.kind] - KIND_RANK[b.kind];
+  if (k !== 0) return k;
+  if (a.key !== b.key) return a.key < b.key ? -1 : 1;
+  return a.anchor < b.anchor ? -1 : a.anchor > b.anchor ? 1 : 0;
+}
+
+/** Plan order: by kind, then label (case-insensitive), anchor, and action. Sort keys are computed once. */
 export function sortChanges(changes: Change[]): Change[] {
-  return changes.sort((a, b) => compareKeys(a, b) || ACTION_RANK[a.action] - ACTION_RANK[b.action]);
+  const keyed = changes.map((c) => ({ c, s: { kind: c.kind, key: c.label.toLowerCase(), anchor: c.anchor } }));
+  keyed.sort((a, b) => compareSortable(a.s, b.s) || ACTION_RANK[a.c.action] - ACTION_RANK[b.c.action]);
+  for (let i = 0; i < keyed.length; i++) changes[i] = keyed[i]!.c;
+  return changes;
 }
 
 export function sortReports(reports: ReportItem[]): ReportItem[] {
-  return reports.sort((a, b) => compareKeys(a, b) || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
+  const keyed = reports.map((r) => ({ r, s: { kind: r.kind, key: r.label.toLowerCase(), anchor: r.anchor ?? '' } }));
+  keyed.sort((a, b) => compareSortable(a.s, b.s) || (a.r.code < b.r.code ? -1 : a.r.code > b.r.code ? 1 : 0));
+  for (let i = 0; i < keyed.length; i++) reports[i] = keyed[i]!.r;
+  return reports;
 }
 
 function labelOfTarget(t: TargetObject): string {
   const v = t.kind === 'user' ? t.attrs.userPrincipalName : t.attrs.displayName;
   return typeof v === 'string' && v ? v : t.id;
+}
+
+/** The attribute list of a create, in name order, for one kind: flows and create-only constants. */
+function createOrder(sample: DesiredObject): { name: string; constant?: unknown }[] {
+  const names: { name: string; constant?: unknown }[] = Object.keys(sample.attrs).map((name) => ({ name }));
+  for (const [name, constant] of Object.entries(CREATE_CONSTANTS[sample.kind] ?? {})) names.push({ name, constant });
+  return names.sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
 export function diff(desired: DesiredState, target: TargetSnapshot, system: TargetSystem = target.system): DiffResult {
@@ -104,14 +122,15 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
   const deleted = new Map<string, TargetObject>();
   for (const t of target.deleted) if (t.anchor !== undefined && !owned.has(t.anchor)) deleted.set(t.anchor, t);
 
-  // Anchors that will exist after apply (kept, restored or created), and their ids where known.
-  const present = new Map<string, string | undefined>();
-  const desiredAnchors = new Set<string>();
-  const byAnchor = new Map<string, DesiredObject>();
-  for (const obj of desired.objects) byAnchor.set(obj.anchor, obj);
+  // Member lists are sorted per group; ranking every object once makes those sorts integer compares.
+  [...desired.objects].sort(bySortKey).forEach((o, i) => (o.rank = i));
+  const byRank = (a: DesiredObject, b: DesiredObject) => a.rank! - b.rank!;
+
+  // Objects that will exist after apply (kept, restored or created) → their target id (undefined until created).
+  const present = new Map<DesiredObject, string | undefined>();
+  const orders = new Map<ObjectKind, { name: string; constant?: unknown }[]>();
 
   for (const obj of desired.objects) {
-    desiredAnchors.add(obj.anchor);
     if (obj.readOnly || desired.held.has(obj.anchor)) continue;
     const base = { kind: obj.kind, anchor: obj.anchor, target: system, sourceDn: obj.dn, source: obj.source, label: obj.label, rule: obj.rule };
     const current = owned.get(obj.anchor);
@@ -120,14 +139,14 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       continue;
     }
     if (current) {
-      present.set(obj.anchor, current.id);
+      present.set(obj, current.id);
       const attributes = changedAttributes(obj, current);
       if (attributes.length > 0) changes.push({ ...base, action: 'update', id: current.id, attributes });
       continue;
     }
     const gone = deleted.get(obj.anchor);
     if (gone) {
-      present.set(obj.anchor, gone.id);
+      present.set(obj, gone.id);
       changes.push({ ...base, action: 'restore', id: gone.id, attributes: changedAttributes(obj, gone) });
       continue;
     }
@@ -138,18 +157,25 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
         continue;
       }
     }
-    present.set(obj.anchor, undefined);
+    present.set(obj, undefined);
+    let order = orders.get(obj.kind);
+    if (!order) orders.set(obj.kind, (order = createOrder(obj)));
     const attributes: AttributeChange[] = [];
-    for (const [name, value] of Object.entries(obj.attrs)) if (!isEmpty(value)) attributes.push(attributeChange(name, undefined, value, obj.provenance[name] ?? 'default'));
-    for (const [name, value] of Object.entries(CREATE_CONSTANTS[obj.kind] ?? {})) attributes.push({ name, after: value, flow: `default ${obj.kind} (security group)` });
-    attributes.sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const { name, constant } of order) {
+      if (constant !== undefined) {
+        attributes.push({ name, after: constant, flow: `default ${obj.kind} (security group)` });
+        continue;
+      }
+      const value = obj.attrs[name];
+      if (!isEmpty(value)) attributes.push({ name, after: value, flow: obj.provenance[name] ?? 'default' });
+    }
     changes.push({ ...base, action: 'create', attributes });
   }
 
   // Deletes: owned objects no longer desired. Held objects (flow errors, duplicates) are never deleted.
   const deleting = new Set<string>();
   for (const [anchor, t] of owned) {
-    if (desiredAnchors.has(anchor) || desired.held.has(anchor)) continue;
+    if (desired.byAnchor.has(anchor) || desired.held.has(anchor)) continue;
     const ex = desired.excluded.get(anchor);
     const reason = ex ? `out of scope: ${ex.reason}` : 'no longer in the source';
     deleting.add(anchor);
@@ -162,22 +188,11 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
   }
 
   // Memberships, as set differences in anchor space.
-  for (const group of desired.objects) {
-    if (group.kind !== 'group' || !group.members || !present.has(group.anchor)) continue;
-    const groupId = present.get(group.anchor);
-    const want = new Map<string, DesiredObject>();
-    let readOnlyMembers = 0;
-    for (const ndn of group.members) {
-      const m = desired.byDn.get(ndn);
-      if (!m) continue; // out of scope, or not a synchronized object: Entra Connect skips such members too
-      if (m.readOnly) {
-        readOnlyMembers++;
-        continue;
-      }
-      if (present.has(m.anchor)) want.set(m.anchor, m);
-    }
-    if (readOnlyMembers > 0) {
-      reports.push({ code: 'members-not-synced', kind: 'group', target: system, anchor: group.anchor, sourceDn: group.dn, source: group.source, label: group.label, reason: `${readOnlyMembers} member(s) are contacts or mail-enabled groups, which Graph can't write` });
+  const memberRef = (m: DesiredObject, id: string | undefined): MemberRef => (id === undefined ? { anchor: m.anchor, kind: m.kind, label: m.label } : { anchor: m.anchor, kind: m.kind, id, label: m.label });
+  for (const [group, groupId] of present) {
+    if (group.kind !== 'group' || !group.members) continue;
+    if (group.readOnlyMembers) {
+      reports.push({ code: 'members-not-synced', kind: 'group', target: system, anchor: group.anchor, sourceDn: group.dn, source: group.source, label: group.label, reason: `${group.readOnlyMembers} member(s) are contacts or mail-enabled groups, which Graph can't write` });
     }
     const current = groupId !== undefined ? owned.get(group.anchor) : undefined;
     const have = new Set<string>();
@@ -185,29 +200,49 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       const a = anchorOfId.get(id);
       if (a !== undefined) have.add(a); // members adsync doesn't own are left alone
     }
-    const ref = (anchor: string, m: DesiredObject | undefined, t: TargetObject | undefined): MemberRef => {
-      const id = present.get(anchor) ?? t?.id;
-      return { anchor, kind: m?.kind ?? t?.kind ?? 'user', label: m?.label ?? (t ? labelOfTarget(t) : anchor), ...(id !== undefined ? { id } : {}) };
-    };
-    const adds = [...want.keys()].filter((a) => !have.has(a)).map((a) => ref(a, want.get(a), owned.get(a))).sort(byLabel);
-    const removes = [...have].filter((a) => !want.has(a) && !deleting.has(a)).map((a) => ref(a, byAnchor.get(a), owned.get(a))).sort(byLabel);
+    const adds: DesiredObject[] = [];
+    const wanted = have.size > 0 ? new Set<string>() : undefined;
+    for (const m of group.members) {
+      if (!present.has(m)) continue; // held, or blocked by a collision
+      wanted?.add(m.anchor);
+      if (!have.has(m.anchor)) adds.push(m);
+    }
+    const removes: MemberRef[] = [];
+    for (const a of have) {
+      if (wanted!.has(a) || deleting.has(a)) continue;
+      const m = desired.byAnchor.get(a);
+      const t = owned.get(a)!;
+      removes.push(m ? memberRef(m, t.id) : { anchor: a, kind: t.kind, id: t.id, label: labelOfTarget(t) });
+    }
     const base = { kind: 'group' as const, anchor: group.anchor, target: system, sourceDn: group.dn, source: group.source, label: group.label, rule: `${group.rule}.member` };
-    if (adds.length > 0) changes.push({ ...base, action: 'add-members', ...(groupId !== undefined ? { id: groupId } : {}), members: adds });
-    if (removes.length > 0 && groupId !== undefined) changes.push({ ...base, action: 'remove-members', id: groupId, members: removes });
+    if (adds.length > 0) {
+      adds.sort(byRank);
+      const refs: MemberRef[] = [];
+      let last: DesiredObject | undefined;
+      for (const m of adds) {
+        if (m === last) continue; // the same DN twice in `member`
+        last = m;
+        refs.push(memberRef(m, present.get(m)));
+      }
+      changes.push({ ...base, action: 'add-members', ...(groupId !== undefined ? { id: groupId } : {}), members: refs });
+    }
+    if (removes.length > 0 && groupId !== undefined) {
+      removes.sort((a, b) => (a.label.toLowerCase() < b.label.toLowerCase() ? -1 : a.label.toLowerCase() > b.label.toLowerCase() ? 1 : a.anchor < b.anchor ? -1 : 1));
+      changes.push({ ...base, action: 'remove-members', id: groupId, members: removes });
+    }
   }
 
   return { changes: sortChanges(changes), reports: sortReports(reports), managed: owned.size };
 }
 
-function byLabel(a: MemberRef, b: MemberRef): number {
-  const la = a.label.toLowerCase();
-  const lb = b.label.toLowerCase();
-  return la < lb ? -1 : la > lb ? 1 : a.anchor < b.anchor ? -1 : a.anchor > b.anchor ? 1 : 0;
+function bySortKey(a: DesiredObject, b: DesiredObject): number {
+  return a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : a.anchor < b.anchor ? -1 : a.anchor > b.anchor ? 1 : 0;
 }
 
 function changedAttributes(obj: DesiredObject, current: TargetObject): AttributeChange[] {
   const out: AttributeChange[] = [];
-  for (const [name, value] of Object.entries(obj.attrs)) {
+  for (const name in obj.attrs) {
+    const value = obj.attrs[name];
     const before = current.attrs[name];
     if (!sameValue(before, value)) out.push(attributeChange(name, before, value, obj.provenance[name] ?? 'default'));
   }
