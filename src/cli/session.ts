@@ -9,11 +9,11 @@ import { AdSource } from '../connectors/ad/index.js';
 import { connectEmulator, connectEntra, type EntraTarget } from '../connectors/entra/index.js';
 import { LdifSource } from '../connectors/ldif/index.js';
 import { startEmulator, type RunningEmulator } from '../emulator/index.js';
-import { readRequestFor } from '../engine/desired.js';
+import { buildDesired, readRequestFor, type DesiredState } from '../engine/desired.js';
 import { compileFlows, type KindFlows } from '../engine/flows.js';
-import { assemblePlan, type PlanOutput } from '../engine/plan.js';
+import { planFromDesired, type PlanOutput } from '../engine/plan.js';
 import { AdsyncError } from '../errors.js';
-import type { SourceConnector, SourceSnapshot } from '../model/entry.js';
+import type { SourceConnector } from '../model/entry.js';
 import type { ObjectKind, TargetSnapshot } from '../model/target.js';
 import { loadSpec } from '../spec/load.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
@@ -93,12 +93,24 @@ export async function withSession<T>(configPath: string, body: (session: Session
   return result;
 }
 
-/** Reads every source and the target (concurrently) and assembles the plan. */
-export async function readAndPlan(session: Session): Promise<PlanOutput & { snapshots: SourceSnapshot[]; targetSnapshot: TargetSnapshot }> {
+/**
+ * Reads every source and the target (concurrently) and assembles the plan. Source snapshots are dropped
+ * as soon as the desired state is built, so a whole forest's raw entries don't live through the diff.
+ */
+export async function readAndPlan(session: Session): Promise<PlanOutput & { targetSnapshot: TargetSnapshot }> {
   const { spec, flows } = session;
   const userProperties = flows.user.flows.map((f) => f.attribute);
   const groupProperties = flows.group.flows.map((f) => f.attribute);
-  const readSources = Promise.all(
+  const readTarget = session.target.read({ userProperties, groupProperties, readMembers: true });
+  readTarget.catch(() => undefined); // awaited below; don't let a failure go unhandled while sources are read
+  const desired = await readDesired(spec, flows);
+  const targetSnapshot = await readTarget;
+  const out = planFromDesired({ spec, specPath: session.specPath, desired, target: targetSnapshot, toolVersion: TOOL_VERSION });
+  return { ...out, targetSnapshot };
+}
+
+async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Promise<DesiredState> {
+  const snapshots = await Promise.all(
     spec.sources.map(async (source) => {
       const connector = openSource(source, spec);
       try {
@@ -108,8 +120,5 @@ export async function readAndPlan(session: Session): Promise<PlanOutput & { snap
       }
     }),
   );
-  const readTarget = session.target.read({ userProperties, groupProperties, readMembers: true });
-  const [snapshots, targetSnapshot] = await Promise.all([readSources, readTarget]);
-  const out = assemblePlan({ spec, specPath: session.specPath, flows, sources: snapshots, target: targetSnapshot, toolVersion: TOOL_VERSION });
-  return { ...out, snapshots, targetSnapshot };
+  return buildDesired(spec, snapshots, flows);
 }

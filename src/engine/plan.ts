@@ -28,7 +28,21 @@ export interface PlanOutput {
 
 export function assemblePlan(input: PlanInput): PlanOutput {
   const desired = buildDesired(input.spec, input.sources, input.flows);
-  // Objects of kinds the spec turned off are neither created nor deleted.
+  return planFromDesired({ ...input, desired });
+}
+
+export interface PlanFromDesiredInput {
+  spec: Pick<Spec, 'digest'>;
+  specPath: string;
+  desired: DesiredState;
+  target: TargetSnapshot;
+  toolVersion: string;
+  now?: Date;
+}
+
+/** The second half of assemblePlan, for callers that build the desired state themselves (to free sources early). */
+export function planFromDesired(input: PlanFromDesiredInput): PlanOutput {
+  const { desired } = input;
   const { changes, reports, managed } = diff(desired, input.target);
   const plan: Plan = {
     formatVersion: 1,
