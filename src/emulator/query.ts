@@ -82,7 +82,6 @@ export function getter(o: DirObject): (path: string) => unknown {
   };
 }
 
-export interface ParsedFilter { node: FilterNode; }
 
 /** Parses and checks `$filter` against what Graph allows on this entity (graph-facts §4). */
 export function parseCollectionFilter(req: GraphRequest, schema: EntitySchema, store: Store): FilterNode | undefined {
