@@ -33,6 +33,10 @@ export interface ApplyContext {
   application: { objectId: string; appId: string } | undefined;
   /** Called when the executor registered the anchor extension. */
   onAnchorProperty?(name: string): void;
+  /** Full names of adsync's directory extensions known to exist (e.g. the disable-first mark). */
+  knownExtensions?: ReadonlySet<string>;
+  /** Called when the executor registered another of adsync's extensions. */
+  onExtension?(name: string): void;
   writeBudget: WriteBudget | null;
   queue?: Omit<QueueOptions, 'concurrency' | 'writeBudget'>;
 }
@@ -140,6 +144,17 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     extensionJustCreated && res.status === 400 && anchorProp !== undefined && (errorOf(res)?.message ?? '').includes(anchorProp);
 
   const width = concurrency * MEMBERS_PER_PATCH * 2;
+
+  // Other adsync extensions a plan writes (the disable-first mark) are registered before the first write.
+  const extensionsUsed = new Set<string>();
+  for (const c of plan.changes) {
+    if (c.action !== 'update' && c.action !== 'restore') continue;
+    for (const a of c.attributes) {
+      const m = /^extension_[0-9a-f]+_(adsync[A-Za-z]+)$/.exec(a.name);
+      if (m !== null && a.name !== anchorProperty && ctx.knownExtensions?.has(a.name) !== true) extensionsUsed.add(m[1]!);
+    }
+  }
+  for (const name of extensionsUsed) ctx.onExtension?.(await ensureExtension(queue, ctx, name));
 
   // ---- phase 1: creates, restores, updates
   const phase1 = plan.changes.filter((c): c is CreateChange | RestoreChange | UpdateChange => c.action === 'create' || c.action === 'restore' || c.action === 'update');
@@ -358,27 +373,32 @@ export async function findByAnchors(queue: BatchQueue, coll: 'users' | 'groups',
  * returns its full name. A concurrent registration (409/400 conflict) is resolved by reading it back.
  */
 export async function ensureAnchorProperty(queue: BatchQueue, ctx: Pick<ApplyContext, 'application'>): Promise<string> {
+  return ensureExtension(queue, ctx, ANCHOR_EXTENSION_NAME);
+}
+
+/** Registers one of adsync's String extensions on User and Group (idempotent) and returns its full name. */
+export async function ensureExtension(queue: BatchQueue, ctx: Pick<ApplyContext, 'application'>, extensionName: string): Promise<string> {
   const app = ctx.application;
   if (app === undefined) {
-    throw new TargetError('entra_application_unknown', 'Entra: cannot register adsync\'s anchor extension: adsync\'s application was not found', {
+    throw new TargetError('entra_application_unknown', `Entra: cannot register adsync's ${extensionName} extension: adsync's application was not found`, {
       hint: 'set target.entra.applicationId to the app registration adsync uses, and grant it Application.ReadWrite.OwnedBy',
     });
   }
   const res = await queue.submit({
     method: 'POST',
     url: `/applications/${app.objectId}/extensionProperties`,
-    body: { name: ANCHOR_EXTENSION_NAME, dataType: 'String', targetObjects: ['User', 'Group'] },
+    body: { name: extensionName, dataType: 'String', targetObjects: ['User', 'Group'] },
   });
-  const expected = `extension_${app.appId.replace(/-/g, '')}_${ANCHOR_EXTENSION_NAME}`;
+  const expected = `extension_${app.appId.replace(/-/g, '')}_${extensionName}`;
   if (ok(res)) {
     const name = (res.body as { name?: unknown } | undefined)?.name;
     return typeof name === 'string' ? name : expected;
   }
   const list = await queue.submit({ method: 'GET', url: `/applications/${app.objectId}/extensionProperties` });
   const names = ok(list) ? ((list.body as { value?: { name?: string }[] } | undefined)?.value ?? []).map((e) => e.name) : [];
-  const found = names.find((n) => n !== undefined && n.endsWith(`_${ANCHOR_EXTENSION_NAME}`));
+  const found = names.find((n) => n !== undefined && n.endsWith(`_${extensionName}`));
   if (found !== undefined) return found;
-  throw new TargetError('entra_extension_failed', `Entra: cannot register adsync's anchor extension ${expected}: ${describeResponse(res)}`, {
+  throw new TargetError('entra_extension_failed', `Entra: cannot register adsync's extension ${expected}: ${describeResponse(res)}`, {
     hint: res.status === 403
       ? 'the application needs the Application.ReadWrite.OwnedBy application permission (and must own its app registration), with admin consent'
       : 'see Graph\'s message above',

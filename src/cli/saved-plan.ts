@@ -1,11 +1,19 @@
 /**
- * Saved plans: apply runs exactly what was reviewed. A saved plan is refused when the spec changed since,
- * or when a fresh plan made now would differ (the directories moved on): the objects that differ are named.
+ * Saved plans: apply runs exactly what was reviewed. A saved plan records the spec's digest and, on every
+ * change, a digest of the target object as the plan saw it (`observed`). At apply time the plan is refused,
+ * naming the objects, when the spec changed, when an object it touches changed (its digest differs, even if
+ * a fresh plan's change list would come out the same), or when a fresh plan made now would differ.
+ *
+ * A saved plan whose apply was interrupted (its journal says so, see src/apply/journal.ts) is resumed: each
+ * object must then be untouched or part-way to what the plan said, and only what remains is applied.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { AdsyncError } from '../errors.js';
-import type { Change } from '../model/change.js';
+import type { Change, MemberRef } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
+import { summarize } from '../model/plan.js';
+import type { TargetObject, TargetSnapshot } from '../model/target.js';
 
 export async function readSavedPlan(path: string): Promise<Plan> {
   let text: string;
@@ -29,30 +37,201 @@ export async function readSavedPlan(path: string): Promise<Plan> {
   return plan as Plan;
 }
 
-const key = (c: Change) => `${c.action} ${c.kind} ${c.anchor}`;
+// ---- digests
 
-/** Throws a stale-plan error naming what differs between the saved plan and a fresh one. */
-export function assertNotStale(saved: Plan, fresh: Plan, specDigest: string, path: string): void {
-  if (saved.spec.digest !== specDigest) {
-    throw new AdsyncError('plan_stale', `the saved plan ${path} was made from a different version of the spec`, {
-      hint: 'run `adsync plan --out` again and review the new plan',
-    });
+/** JSON with object keys sorted at every level: the same value always gives the same bytes. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
-  const before = new Map(saved.changes.map((c) => [key(c), JSON.stringify(c)]));
-  const after = new Map(fresh.changes.map((c) => [key(c), JSON.stringify(c)]));
-  const differing: string[] = [];
-  for (const [k, v] of before) if (after.get(k) !== v) differing.push(labelOf(saved.changes, k));
-  for (const k of after.keys()) if (!before.has(k)) differing.push(labelOf(fresh.changes, k));
-  if (differing.length > 0) {
-    const shown = [...new Set(differing)].sort();
-    const list = shown.slice(0, 10).join(', ') + (shown.length > 10 ? `, and ${shown.length - 10} more` : '');
-    throw new AdsyncError('plan_stale', `the saved plan ${path} is stale: ${shown.length} object(s) changed since it was made: ${list}`, {
-      hint: 'run `adsync plan --out` again and review the new plan',
-    });
+  return JSON.stringify(value ?? null);
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/**
+ * The digest of a target object as read: id, kind, anchor, every attribute adsync reads, and (groups) every
+ * direct member, owned or not. `null` stands for "no such object" (a create's view).
+ */
+export function objectDigest(obj: TargetObject | null, deleted = false): string {
+  if (obj === null) return sha256('null');
+  return sha256(canonicalJson({ id: obj.id, kind: obj.kind, anchor: obj.anchor ?? null, deleted, attrs: obj.attrs, members: obj.members ? [...obj.members].sort() : null }));
+}
+
+/** Looks the objects of a plan up in a snapshot: by anchor among owned objects, then among deleted ones. */
+export class ObservedIndex {
+  private readonly owned = new Map<string, TargetObject>();
+  private readonly deleted = new Map<string, TargetObject>();
+  constructor(snapshot: TargetSnapshot) {
+    for (const o of snapshot.objects) if (o.anchor !== undefined) this.owned.set(`${o.kind} ${o.anchor}`, o);
+    for (const o of snapshot.deleted) if (o.anchor !== undefined) this.deleted.set(`${o.kind} ${o.anchor}`, o);
+  }
+
+  digest(kind: Change['kind'], anchor: string): string {
+    const k = `${kind} ${anchor}`;
+    const live = this.owned.get(k);
+    if (live !== undefined) return objectDigest(live);
+    const gone = this.deleted.get(k);
+    return gone !== undefined ? objectDigest(gone, true) : objectDigest(null);
   }
 }
 
-function labelOf(changes: Change[], k: string): string {
-  const c = changes.find((x) => key(x) === k);
-  return c ? `${c.kind} ${c.label}` : k;
+/** Stamps every change with the digest of the object it touches, as `snapshot` shows it (in place). */
+export function attachObserved(plan: Plan, snapshot: TargetSnapshot): Plan {
+  const index = new ObservedIndex(snapshot);
+  for (const c of plan.changes) c.observed = index.digest(c.kind, c.anchor);
+  return plan;
+}
+
+/** The identity of a plan for the journal: its spec digest, target and changes (not its timestamp). */
+export function planDigest(plan: Pick<Plan, 'spec' | 'target' | 'changes'>): string {
+  return sha256(canonicalJson({ spec: plan.spec.digest, target: plan.target, changes: plan.changes }));
+}
+
+// ---- staleness
+
+const objectKey = (c: Pick<Change, 'kind' | 'anchor'>): string => `${c.kind} ${c.anchor}`;
+
+function byObject(changes: readonly Change[]): Map<string, Change[]> {
+  const m = new Map<string, Change[]>();
+  for (const c of changes) {
+    const k = objectKey(c);
+    const list = m.get(k);
+    if (list) list.push(c);
+    else m.set(k, [c]);
+  }
+  return m;
+}
+
+/** A change as the re-plan comparison sees it: without the digest (compared separately). */
+function comparable(c: Change): string {
+  const { observed: _observed, ...rest } = c;
+  return canonicalJson(rest);
+}
+
+function sameChanges(a: readonly Change[], b: readonly Change[]): boolean {
+  if (a.length !== b.length) return false;
+  const sa = a.map(comparable).sort();
+  const sb = b.map(comparable).sort();
+  return sa.every((x, i) => x === sb[i]);
+}
+
+const attrKey = (a: { name: string; after?: unknown }): string => `${a.name}=${canonicalJson(a.after ?? null)}`;
+const memberAnchors = (ms: readonly MemberRef[]): Set<string> => new Set(ms.map((m) => m.anchor));
+const subset = <T>(a: Iterable<T>, b: Set<T>): boolean => {
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+};
+
+/**
+ * True when `fresh` (what a plan made now wants for one object) is what is left of `saved` (what the saved
+ * plan wanted) after part of it was applied: every fresh change is a saved change, or part of one.
+ */
+export function isRemainder(saved: readonly Change[], fresh: readonly Change[]): boolean {
+  return fresh.every((f) => saved.some((s) => {
+    switch (f.action) {
+      case 'create':
+        return s.action === 'create' && canonicalJson(s.attributes) === canonicalJson(f.attributes);
+      case 'restore':
+        return s.action === 'restore' && subset(f.attributes.map(attrKey), new Set(s.attributes.map(attrKey)));
+      case 'update':
+        // A restore whose follow-up update was cut short leaves an update behind.
+        return (s.action === 'update' || s.action === 'restore') && subset(f.attributes.map(attrKey), new Set(s.attributes.map(attrKey)));
+      case 'delete':
+        return s.action === 'delete';
+      case 'add-members':
+      case 'remove-members':
+        return s.action === f.action && subset(memberAnchors(f.members), memberAnchors(s.members));
+      default: {
+        const never: never = f;
+        throw new Error(`unknown change ${JSON.stringify(never)}`);
+      }
+    }
+  }));
+}
+
+export interface StaleCheckInput {
+  saved: Plan;
+  /** A plan made now from the same spec, and the snapshot it was made from. */
+  fresh: Plan;
+  snapshot: TargetSnapshot;
+  specDigest: string;
+  path: string;
+  /** Set when an earlier apply of this very plan was interrupted (its journal). */
+  resume?: { done: ReadonlySet<string>; createdIds: ReadonlyMap<string, string> };
+}
+
+/** Journal key of a change: one per action and object (a plan has at most one change per pair). */
+export const changeKey = (c: Pick<Change, 'action' | 'kind' | 'anchor'>): string => `${c.action} ${c.kind} ${c.anchor}`;
+
+/**
+ * Throws a stale-plan error naming the objects that changed; otherwise returns the plan to apply: the saved
+ * plan itself, or, when resuming, what is left of it (taken from the fresh plan, so ids of objects the
+ * interrupted run created are known).
+ */
+export function checkSavedPlan(input: StaleCheckInput): Plan {
+  const { saved, fresh, snapshot, specDigest, path, resume } = input;
+  if (saved.spec.digest !== specDigest) {
+    throw new AdsyncError('plan_stale', `the saved plan ${path} was made from a different version of the spec (digest ${saved.spec.digest.slice(0, 12)}, now ${specDigest.slice(0, 12)})`, {
+      hint: 'run `adsync plan --out` again and review the new plan',
+    });
+  }
+  if (saved.target.tenantId !== undefined && fresh.target.tenantId !== undefined && saved.target.tenantId !== fresh.target.tenantId) {
+    throw new AdsyncError('plan_wrong_tenant', `the saved plan ${path} is for tenant ${saved.target.tenantId}, but the spec's target is tenant ${fresh.target.tenantId}`, {
+      hint: 'plan and apply against the same tenant',
+    });
+  }
+  const index = new ObservedIndex(snapshot);
+  const savedBy = byObject(saved.changes);
+  const freshBy = byObject(fresh.changes);
+  const stale: { label: string; why: string }[] = [];
+  for (const [k, sx] of savedBy) {
+    const fx = freshBy.get(k) ?? [];
+    const first = sx[0]!;
+    const label = `${first.kind} ${first.label}`;
+    const now = index.digest(first.kind, first.anchor);
+    const untouched = sx.every((c) => c.observed === undefined || c.observed === now);
+    if (resume) {
+      // An object the interrupted run may have touched: whatever a plan made now still wants for it must be
+      // part of what the saved plan wanted. (A hand edit that leaves it so can't be told apart, and is harmless.)
+      if (isRemainder(sx, fx)) continue;
+      stale.push({ label, why: 'changed since the plan was made (and not by the interrupted apply)' });
+    } else if (!untouched) {
+      stale.push({ label, why: 'changed in the target since the plan was made' });
+    } else if (!sameChanges(sx, fx)) {
+      stale.push({ label, why: 'a plan made now would change it differently' });
+    }
+  }
+  for (const [k, fx] of freshBy) {
+    if (!savedBy.has(k)) stale.push({ label: `${fx[0]!.kind} ${fx[0]!.label}`, why: 'a plan made now would change it, the saved plan does not' });
+  }
+  if (stale.length > 0) {
+    const labels = [...new Set(stale.map((s) => s.label))].sort();
+    const list = labels.slice(0, 10).join(', ') + (labels.length > 10 ? `, and ${labels.length - 10} more` : '');
+    const details = stale.slice(0, 10).map((s) => `${s.label}: ${s.why}`).sort();
+    throw new AdsyncError('plan_stale', `the saved plan ${path} is stale: ${labels.length} object(s) changed since it was made: ${list}\n${details.join('\n')}`, {
+      hint: 'run `adsync plan --out` again and review the new plan',
+    });
+  }
+  if (!resume) return saved;
+  // What is left, from the fresh plan; creates the journal saw succeed are not redone even if a lagging read
+  // does not show the object yet (the duplicate a group create would otherwise make), and their ids are used.
+  const changes: Change[] = [];
+  for (const c of fresh.changes) {
+    if (c.action === 'create' && resume.createdIds.has(c.anchor)) continue;
+    changes.push(withKnownIds(c, resume.createdIds));
+  }
+  return { ...saved, changes, summary: summarize(changes, saved.reports) };
+}
+
+function withKnownIds(c: Change, ids: ReadonlyMap<string, string>): Change {
+  if (c.action !== 'add-members') return c;
+  const id = c.id ?? ids.get(c.anchor);
+  const members = c.members.map((m) => {
+    const mid = m.id ?? ids.get(m.anchor);
+    return mid === undefined ? m : { ...m, id: mid };
+  });
+  return { ...c, ...(id === undefined ? {} : { id }), members };
 }

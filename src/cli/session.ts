@@ -15,7 +15,9 @@ import { planFromDesired, type PlanOutput } from '../engine/plan.js';
 import { AdsyncError } from '../errors.js';
 import type { SourceConnector } from '../model/entry.js';
 import type { ObjectKind, TargetSnapshot } from '../model/target.js';
+import { applyDeleteMode, pendingDeleteProperty } from '../engine/safety.js';
 import { loadSpec } from '../spec/load.js';
+import { attachObserved } from './saved-plan.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 
 export const TOOL_VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -97,16 +99,27 @@ export async function withSession<T>(configPath: string, body: (session: Session
  * Reads every source and the target (concurrently) and assembles the plan. Source snapshots are dropped
  * as soon as the desired state is built, so a whole forest's raw entries don't live through the diff.
  */
-export async function readAndPlan(session: Session): Promise<PlanOutput & { targetSnapshot: TargetSnapshot }> {
+/**
+ * Reads every source and the target (concurrently) and assembles the plan: deletes rewritten for
+ * `safety.deleteMode`, and every change stamped with the digest of the object it touches (saved plans).
+ */
+export async function readAndPlan(session: Session, now: Date = new Date()): Promise<PlanOutput & { targetSnapshot: TargetSnapshot }> {
   const { spec, flows } = session;
   const userProperties = flows.user.flows.map((f) => f.attribute);
   const groupProperties = flows.group.flows.map((f) => f.attribute);
+  // The disable-first mark is read only once its extension exists (Graph refuses to $select an unknown one).
+  const mark = pendingDeleteProperty(session.target.anchorProperty);
+  if (spec.safety.deleteMode === 'disable-first' && mark !== undefined && session.target.extensions.has(mark)) {
+    userProperties.push(mark);
+    groupProperties.push(mark);
+  }
   const readTarget = session.target.read({ userProperties, groupProperties, readMembers: true });
   readTarget.catch(() => undefined); // awaited below; don't let a failure go unhandled while sources are read
   const desired = await readDesired(spec, flows);
   const targetSnapshot = await readTarget;
-  const out = planFromDesired({ spec, specPath: session.specPath, desired, target: targetSnapshot, toolVersion: TOOL_VERSION });
-  return { ...out, targetSnapshot };
+  const out = planFromDesired({ spec, specPath: session.specPath, desired, target: targetSnapshot, toolVersion: TOOL_VERSION, now });
+  const plan = attachObserved(applyDeleteMode(out.plan, targetSnapshot, spec.safety, mark, now), targetSnapshot);
+  return { ...out, plan, targetSnapshot };
 }
 
 async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Promise<DesiredState> {

@@ -1,10 +1,16 @@
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Args, Flags } from '@oclif/core';
+import { ApplyJournal, type TenantMarker } from '../apply/journal.js';
 import type { ApplyResult } from '../apply/types.js';
 import { AdsyncCommand } from '../cli/base.js';
 import { configFlag } from '../cli/flags.js';
-import { assertNotStale, readSavedPlan } from '../cli/saved-plan.js';
-import { readAndPlan, withSession } from '../cli/session.js';
+import { withLockedSession } from '../cli/locked.js';
+import { createLog, logFormatFlag, type LogFormat } from '../cli/log.js';
+import { createProgress } from '../cli/progress.js';
+import { changeKey, checkSavedPlan, planDigest, readSavedPlan } from '../cli/saved-plan.js';
+import { readAndPlan, type Session } from '../cli/session.js';
 import { checkSafety } from '../engine/safety.js';
 import { AdsyncError } from '../errors.js';
 import type { Plan } from '../model/plan.js';
@@ -15,6 +21,20 @@ import { writeLines } from '../render/write.js';
 export interface ApplyOutput {
   plan: Plan;
   result?: ApplyResult;
+  /** Set when this run resumed an interrupted apply of the same saved plan. */
+  resumed?: { changesDoneBefore: number };
+}
+
+/** The embedded tenant's durability marker (see ApplyJournal); null for a real tenant. */
+async function tenantMarker(session: Session): Promise<TenantMarker> {
+  const e = session.spec.target.emulator;
+  if (!e) return null;
+  try {
+    const s = await stat(resolve(session.spec.dir, e.state));
+    return { size: s.size, mtimeMs: s.mtimeMs };
+  } catch {
+    return { size: -1, mtimeMs: -1 };
+  }
 }
 
 export default class ApplyCommand extends AdsyncCommand {
@@ -25,12 +45,14 @@ the spec and every object it touches must be as they were when the plan was made
 
 Guard rails stop apply before any write when the plan deletes or updates more than the spec's safety
 settings allow (default: 500 deletes, as Entra Connect); --force acknowledges it.
-Apply is idempotent: run it again after a failure and it finishes the job.`;
+One apply per tenant at a time (a lock file in the state directory). Every finished change is journaled:
+an apply of a saved plan that was killed or failed part-way is simply run again, and it resumes.`;
 
   static override examples = [
     { description: 'Review and confirm interactively', command: '<%= config.bin %> apply -c adsync.yaml' },
     { description: 'Unattended, in a pipeline', command: '<%= config.bin %> apply -c adsync.yaml --auto-approve' },
-    { description: 'Apply exactly the reviewed plan', command: '<%= config.bin %> apply -c adsync.yaml plan.json' },
+    { description: 'Apply exactly the reviewed plan (run it again to resume after an interruption)', command: '<%= config.bin %> apply -c adsync.yaml plan.json' },
+    { description: 'JSON logs on stderr for a pipeline', command: '<%= config.bin %> apply -c adsync.yaml plan.json --log-format json' },
   ];
 
   static override args = {
@@ -41,45 +63,91 @@ Apply is idempotent: run it again after a failure and it finishes the job.`;
     config: configFlag,
     'auto-approve': Flags.boolean({ description: 'Apply without asking for confirmation.', default: false }),
     force: Flags.boolean({ description: 'Apply even when the plan trips a guard rail (safety.maxDeletes and friends).', default: false }),
+    'log-format': logFormatFlag,
   };
 
   async run(): Promise<ApplyOutput> {
     const { args, flags } = await this.parse(ApplyCommand);
+    const quiet = this.jsonEnabled();
+    const log = createLog(flags['log-format'] as LogFormat, 'apply');
+    const progress = createProgress({ enabled: !quiet && log.format === 'text', log, what: 'apply' });
     const saved = args.plan ? await readSavedPlan(args.plan) : undefined;
-    return withSession(flags.config, async (session) => {
-      const { plan: fresh } = await readAndPlan(session);
-      if (saved) assertNotStale(saved, fresh, session.spec.digest, args.plan!);
-      const plan = saved ?? fresh;
-      const style = styleFor(process.stdout);
-      const quiet = this.jsonEnabled();
-      if (!quiet && !saved) await writeLines(process.stdout, textLines(plan, style));
-      if (plan.changes.length === 0) {
-        if (!quiet && saved) process.stdout.write('No changes. Nothing to apply.\n');
-        return { plan };
-      }
-      const violations = checkSafety(plan, session.spec.safety);
-      if (violations.length > 0 && !flags.force) {
-        throw new AdsyncError('safety_threshold', `apply stopped before any write: ${violations.map((v) => v.message).join('; ')}`, {
-          hint: 'check the plan (an OU rename or a scope typo looks like this); if it is intended, run again with --force',
+    const out = (text: string): void => {
+      if (!quiet) process.stdout.write(text);
+    };
+    return withLockedSession(flags.config, { command: `adsync apply -c ${flags.config}${args.plan ? ` ${args.plan}` : ''}`, log, lockRealTenant: true }, async (session, { stateDir }) => {
+      progress.phase('Reading the sources and the tenant');
+      const { plan: fresh, targetSnapshot } = await readAndPlan(session);
+      progress.stop();
+      const marker = await tenantMarker(session);
+      const journal = ApplyJournal.open(stateDir, planDigest(saved ?? fresh), marker);
+      const resumed = saved !== undefined && journal.state.resumed;
+      const plan = saved
+        ? checkSavedPlan({
+          saved, fresh, snapshot: targetSnapshot, specDigest: session.spec.digest, path: args.plan!,
+          ...(resumed ? { resume: { done: journal.state.done, createdIds: journal.state.createdIds } } : {}),
+        })
+        : fresh;
+      const reviewed = saved ?? fresh;
+      log.detail('plan ready', { event: 'plan.ready', saved: saved !== undefined, summary: reviewed.summary, changes: reviewed.changes.length });
+      if (resumed) {
+        log.info(`Resuming an interrupted apply of ${args.plan}: ${journal.state.done.size} of ${saved.changes.length} change(s) finished before; ${plan.changes.length} left to apply.`, {
+          event: 'apply.resume', journal: journal.path, doneBefore: journal.state.done.size, planned: saved.changes.length, left: plan.changes.length,
         });
+      }
+      const style = styleFor(process.stdout);
+      if (!quiet && !saved) await writeLines(process.stdout, textLines(plan, style));
+      const result: ApplyOutput = { plan, ...(resumed ? { resumed: { changesDoneBefore: journal.state.done.size } } : {}) };
+      if (plan.changes.length === 0) {
+        if (saved) out(resumed ? 'Nothing left to apply: the interrupted apply had finished every change.\n' : 'No changes. Nothing to apply.\n');
+        journal.complete();
+        log.info('nothing to apply', { event: 'apply.done', applied: 0, failed: 0 });
+        return result;
+      }
+      // Guard rails look at the whole reviewed plan, so resuming a forced apply needs --force again.
+      const violations = checkSafety(reviewed, session.spec.safety);
+      if (violations.length > 0) {
+        const message = violations.map((v) => v.message).join('; ');
+        if (!flags.force) {
+          log.error(`apply stopped before any write: ${message}`, { event: 'safety.stop', violations });
+          throw new AdsyncError('safety_threshold', `apply stopped before any write: ${message}`, {
+            hint: 'check the plan (an OU rename or a scope typo looks like this); if it is intended, run again with --force',
+          });
+        }
+        log.warn(`--force: applying although ${message}`, { event: 'safety.forced', violations });
       }
       if (!saved && !flags['auto-approve']) await confirm();
-      if (!quiet && saved) process.stdout.write(`${summaryLine(plan)}\n`);
-      const progress = process.stderr.isTTY && !quiet;
-      const result = await session.target.apply(plan, {
-        ...(progress ? { onProgress: (done: number, total: number) => process.stderr.write(`\rApplying: ${done}/${total}`) } : {}),
-      });
-      if (progress) process.stderr.write('\n');
-      if (!quiet) {
-        process.stdout.write(`\nApply ${result.failed.length === 0 ? 'complete' : 'finished with errors'}: ${result.applied} change(s) applied, ${result.failed.length} failed (${result.writes} writes in ${result.requests} requests, ${(result.durationMs / 1000).toFixed(1)} s).\n`);
-        for (const f of result.failed) process.stderr.write(`  failed: ${f.change.kind} ${f.change.label}: ${f.operation}: ${f.message}\n`);
+      if (saved) out(`${summaryLine(plan)}\n`);
+      journal.begin(plan.changes.length, marker);
+      log.detail('apply started', { event: 'apply.start', changes: plan.changes.length, journal: journal.path });
+      progress.phase('Applying');
+      let applied: ApplyResult;
+      try {
+        applied = await session.target.apply(plan, {
+          onProgress: (done, total) => progress.update(done, total),
+          onChange: (event) => journal.record(event, changeKey(event.change)),
+        });
+      } catch (err) {
+        progress.stop('failed');
+        journal.close();
+        throw err;
       }
-      if (result.failed.length > 0) {
-        throw new AdsyncError('apply_partial', `${result.failed.length} change(s) failed; the others were applied`, {
-          hint: 'fix the cause shown above and run apply again: it picks up where this run stopped',
+      progress.stop();
+      result.result = applied;
+      out(`\nApply ${applied.failed.length === 0 ? 'complete' : 'finished with errors'}: ${applied.applied} change(s) applied, ${applied.failed.length} failed (${applied.writes} writes in ${applied.requests} requests, ${(applied.durationMs / 1000).toFixed(1)} s).\n`);
+      for (const f of applied.failed) {
+        if (!quiet && log.format === 'text') process.stderr.write(`  failed: ${f.change.kind} ${f.change.label}: ${f.operation}: ${f.message}\n`);
+        log.detail('change failed', { event: 'apply.failed', kind: f.change.kind, label: f.change.label, anchor: f.change.anchor, operation: f.operation, message: f.message });
+      }
+      log.detail('apply finished', { event: 'apply.done', applied: applied.applied, failed: applied.failed.length, skipped: applied.skipped.length, writes: applied.writes, requests: applied.requests, durationMs: applied.durationMs });
+      if (applied.failed.length > 0) {
+        journal.close();
+        throw new AdsyncError('apply_partial', `${applied.failed.length} change(s) failed; the others were applied`, {
+          hint: `fix the cause shown above and run the same command again: it picks up where this run stopped`,
         });
       }
-      return { plan, result };
+      journal.complete();
+      return result;
     });
   }
 }

@@ -1,7 +1,10 @@
 import { Flags } from '@oclif/core';
 import { AdsyncCommand } from '../cli/base.js';
 import { configFlag } from '../cli/flags.js';
-import { readAndPlan, withSession } from '../cli/session.js';
+import { withLockedSession } from '../cli/locked.js';
+import { createLog, logFormatFlag, type LogFormat } from '../cli/log.js';
+import { createProgress } from '../cli/progress.js';
+import { readAndPlan } from '../cli/session.js';
 import { AdsyncError } from '../errors.js';
 import type { Plan } from '../model/plan.js';
 import { jsonLines } from '../render/json.js';
@@ -21,7 +24,7 @@ Report items never count as changes.`;
 
   static override examples = [
     { description: 'Plan the spec in the current directory', command: '<%= config.bin %> plan' },
-    { description: 'Save the plan for a later `adsync apply plan.json`', command: '<%= config.bin %> plan -c adsync.yaml --out plan.json' },
+    { description: 'Save the plan for a later `adsync apply plan.json` (it records the spec digest and a digest of every object it touches)', command: '<%= config.bin %> plan -c adsync.yaml --out plan.json' },
     { description: 'A pull-request comment', command: '<%= config.bin %> plan -c adsync.yaml --format markdown > plan.md' },
     { description: 'Drift check in a pipeline (exit 2 when anything would change)', command: '<%= config.bin %> plan -c adsync.yaml --detailed-exitcode' },
   ];
@@ -31,11 +34,23 @@ Report items never count as changes.`;
     out: Flags.string({ char: 'o', description: 'Also save the plan as JSON (schemas/plan.schema.json) for `adsync apply PLAN`.', helpValue: 'PLAN.json' }),
     format: Flags.string({ char: 'f', description: 'Output format.', options: ['text', 'json', 'markdown'], default: 'text' }),
     'detailed-exitcode': Flags.boolean({ description: 'Exit 2 when the plan has changes (0 when none).', default: false }),
+    'log-format': logFormatFlag,
   };
 
   async run(): Promise<Plan> {
     const { flags } = await this.parse(PlanCommand);
-    const { plan } = await withSession(flags.config, readAndPlan);
+    const log = createLog(flags['log-format'] as LogFormat, 'plan');
+    const progress = createProgress({ enabled: !this.jsonEnabled() && log.format === 'text', log, what: 'plan' });
+    // Plan never writes; only the embedded tenant is locked (it is saved back when adsync exits).
+    const plan = await withLockedSession(flags.config, { command: `adsync plan -c ${flags.config}`, log, lockRealTenant: false }, async (session) => {
+      progress.phase('Reading the sources and the tenant');
+      try {
+        return (await readAndPlan(session)).plan;
+      } finally {
+        progress.stop();
+      }
+    });
+    log.detail('plan ready', { event: 'plan.ready', summary: plan.summary, changes: plan.changes.length, out: flags.out ?? null });
     if (flags.out) {
       try {
         await writeLinesToFile(flags.out, jsonLines(plan));

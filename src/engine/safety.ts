@@ -1,29 +1,124 @@
 /**
  * Guard rails: a plan that deletes or updates more than the spec allows stops apply before any write,
  * unless the operator acknowledges it with --force. Entra Connect's default is 500 deletes per export.
+ *
+ * Two-step deletes (`safety.deleteMode: disable-first`): a delete becomes, on the first apply, an update
+ * that disables the account (users) and marks the object with the date after which it may go, in adsync's
+ * `adsyncDeleteAfter` directory extension; a plan made after that date deletes it. An object that comes
+ * back into scope before then has its mark cleared (and is enabled again by its flows). A disable counts
+ * as a delete for the guard rails: a scope typo that would disable 60% of the users is as bad.
  */
-import type { Plan } from '../model/plan.js';
+import type { Change, ReportItem, UpdateChange } from '../model/change.js';
+import { summarize, type Plan } from '../model/plan.js';
+import type { TargetObject, TargetSnapshot } from '../model/target.js';
 import type { SafetySpec } from '../spec/types.js';
+import { sortChanges, sortReports } from './diff.js';
 
 export interface SafetyViolation {
   code: 'too-many-deletes' | 'too-many-delete-percent' | 'too-many-updates';
   message: string;
 }
 
-export function checkSafety(plan: Pick<Plan, 'summary' | 'managed'>, safety: SafetySpec): SafetyViolation[] {
+/** The rule (provenance) of the update that disables and marks an object instead of deleting it. */
+export const DISABLE_FIRST_RULE = 'safety.deleteMode: disable-first';
+export const PENDING_DELETE_EXTENSION_NAME = 'adsyncDeleteAfter';
+
+/** Deletes, counting disable-first disables (deletes in waiting). */
+export function countDeletes(plan: Pick<Plan, 'changes'>): number {
+  let n = 0;
+  for (const c of plan.changes) if (c.action === 'delete' || (c.action === 'update' && c.rule === DISABLE_FIRST_RULE)) n++;
+  return n;
+}
+
+export function checkSafety(plan: Pick<Plan, 'summary' | 'managed' | 'changes'>, safety: SafetySpec): SafetyViolation[] {
   const out: SafetyViolation[] = [];
-  const { delete: deletes, update: updates } = plan.summary;
+  const deletes = countDeletes(plan);
+  const disables = deletes - plan.summary.delete;
+  const updates = plan.summary.update - disables;
+  const what = disables > 0 ? `deletes or disables (disable-first) ${deletes} objects` : `deletes ${deletes} objects`;
   if (deletes > safety.maxDeletes) {
-    out.push({ code: 'too-many-deletes', message: `the plan deletes ${deletes} objects, over safety.maxDeletes (${safety.maxDeletes})` });
+    out.push({ code: 'too-many-deletes', message: `the plan ${what}, over safety.maxDeletes (${safety.maxDeletes})` });
   }
   if (safety.maxDeletePercent !== undefined && plan.managed > 0) {
     const pct = (deletes / plan.managed) * 100;
     if (pct > safety.maxDeletePercent) {
-      out.push({ code: 'too-many-delete-percent', message: `the plan deletes ${deletes} of ${plan.managed} managed objects (${pct.toFixed(1)}%), over safety.maxDeletePercent (${safety.maxDeletePercent}%)` });
+      out.push({ code: 'too-many-delete-percent', message: `the plan ${what.replace(/ objects$/, '')} of ${plan.managed} managed objects (${pct.toFixed(1)}%), over safety.maxDeletePercent (${safety.maxDeletePercent}%)` });
     }
   }
   if (safety.maxUpdates !== undefined && updates > safety.maxUpdates) {
     out.push({ code: 'too-many-updates', message: `the plan updates ${updates} objects, over safety.maxUpdates (${safety.maxUpdates})` });
   }
   return out;
+}
+
+/** The full name of the mark extension, next to adsync's anchor extension (same application). */
+export function pendingDeleteProperty(anchorProperty: string | undefined): string | undefined {
+  if (anchorProperty === undefined) return undefined;
+  const i = anchorProperty.lastIndexOf('_');
+  return i < 0 ? undefined : `${anchorProperty.slice(0, i + 1)}${PENDING_DELETE_EXTENSION_NAME}`;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Rewrites a plan's deletes for `deleteMode: disable-first` (pure; the plan is returned anew). `markProperty`
+ * is the mark extension's full name; the snapshot must have been read with it (when it exists).
+ */
+export function applyDeleteMode(plan: Plan, snapshot: TargetSnapshot, safety: SafetySpec, markProperty: string | undefined, now: Date): Plan {
+  if (safety.deleteMode !== 'disable-first' || markProperty === undefined) return plan;
+  const owned = new Map<string, TargetObject>();
+  for (const t of snapshot.objects) if (t.anchor !== undefined) owned.set(`${t.kind} ${t.anchor}`, t);
+  const deleteAfter = new Date(now.getTime() + safety.deleteGraceDays * DAY_MS).toISOString();
+  const changes: Change[] = [];
+  const reports: ReportItem[] = [...plan.reports];
+  const deleting = new Set<string>();
+  for (const c of plan.changes) {
+    if (c.action !== 'delete' || (c.kind !== 'user' && c.kind !== 'group')) {
+      changes.push(c);
+      continue;
+    }
+    const key = `${c.kind} ${c.anchor}`;
+    deleting.add(key);
+    const t = owned.get(key);
+    const mark = t?.attrs[markProperty];
+    if (typeof mark === 'string' && mark !== '') {
+      if (now.getTime() >= Date.parse(mark)) changes.push(c); // grace period over: delete now
+      else {
+        reports.push({
+          code: 'pending-delete', kind: c.kind, target: c.target, anchor: c.anchor, ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
+          ...(c.source !== undefined ? { source: c.source } : {}), label: c.label,
+          reason: `${c.reason}; ${c.kind === 'user' ? 'disabled' : 'marked'} by adsync, deleted by the first apply after ${mark} (safety.deleteGraceDays)`,
+        });
+      }
+      continue;
+    }
+    const attributes = [];
+    if (c.kind === 'user' && t?.attrs['accountEnabled'] !== false) {
+      attributes.push({ name: 'accountEnabled', ...(t?.attrs['accountEnabled'] === true ? { before: true } : {}), after: false, flow: `${DISABLE_FIRST_RULE} (instead of delete: ${c.reason})` });
+    }
+    attributes.push({ name: markProperty, after: deleteAfter, flow: `${DISABLE_FIRST_RULE} (deleted after ${safety.deleteGraceDays} day(s): ${c.reason})` });
+    const update: UpdateChange = {
+      action: 'update', kind: c.kind, anchor: c.anchor, target: c.target, ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
+      ...(c.source !== undefined ? { source: c.source } : {}), label: c.label, rule: DISABLE_FIRST_RULE, id: c.id, attributes,
+      ...(c.observed !== undefined ? { observed: c.observed } : {}),
+    };
+    changes.push(update);
+  }
+  // Objects that came back before their grace period ended: clear the mark.
+  for (const [key, t] of owned) {
+    const mark = t.attrs[markProperty];
+    if (deleting.has(key) || typeof mark !== 'string' || mark === '') continue;
+    const clear = { name: markProperty, before: mark, flow: `${DISABLE_FIRST_RULE} (back in scope: delete cancelled)` };
+    const i = changes.findIndex((c) => c.action === 'update' && c.kind === t.kind && c.anchor === t.anchor);
+    if (i >= 0) {
+      const u = changes[i] as UpdateChange;
+      changes[i] = { ...u, attributes: [...u.attributes, clear].sort((a, b) => (a.name < b.name ? -1 : 1)) };
+    } else {
+      const label = String((t.kind === 'user' ? t.attrs['userPrincipalName'] : t.attrs['displayName']) ?? t.id);
+      changes.push({ action: 'update', kind: t.kind, anchor: t.anchor!, target: snapshot.system, label, rule: DISABLE_FIRST_RULE, id: t.id, attributes: [clear] });
+    }
+  }
+  const sorted = sortChanges(changes);
+  const sortedReports = sortReports(reports);
+  return { ...plan, changes: sorted, reports: sortedReports, summary: summarize(sorted, sortedReports) };
 }

@@ -37,6 +37,11 @@ interface ChangeBase {
   label: string;
   /** The rule that produced this change (scope and object rule), for provenance. */
   rule: string;
+  /**
+   * sha256 (hex) of the target object as the plan saw it (absent for objects that did not exist): a saved
+   * plan is stale when the object changed since, even if the change list would come out the same.
+   */
+  observed?: string;
 }
 
 export interface CreateChange extends ChangeBase {

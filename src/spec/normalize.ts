@@ -19,6 +19,7 @@ export const DEFAULT_PAGE_SIZE = 500;
 export const DEFAULT_ENDPOINT = 'https://graph.microsoft.com';
 export const DEFAULT_EMULATOR_TENANT = 'contoso.onmicrosoft.com';
 export const DEFAULT_MAX_DELETES = 500;
+export const DEFAULT_DELETE_GRACE_DAYS = 7;
 
 type Raw = Record<string, unknown>;
 const obj = (v: unknown): Raw => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Raw) : {});
@@ -90,6 +91,8 @@ function safety(raw: Raw): SafetySpec {
     maxDeletes: typeof raw['maxDeletes'] === 'number' ? raw['maxDeletes'] : DEFAULT_MAX_DELETES,
     ...(typeof raw['maxDeletePercent'] === 'number' ? { maxDeletePercent: raw['maxDeletePercent'] } : {}),
     ...(typeof raw['maxUpdates'] === 'number' ? { maxUpdates: raw['maxUpdates'] } : {}),
+    deleteMode: raw['deleteMode'] === 'disable-first' ? 'disable-first' : 'delete',
+    deleteGraceDays: typeof raw['deleteGraceDays'] === 'number' ? raw['deleteGraceDays'] : DEFAULT_DELETE_GRACE_DAYS,
   };
 }
 

@@ -108,6 +108,10 @@ export interface SafetySpec {
   maxDeletePercent?: number;
   /** ... or updates more than this many objects (default none). */
   maxUpdates?: number;
+  /** `delete` (default): deletes happen in one apply. `disable-first`: disable and mark, delete after the grace period. */
+  deleteMode: 'delete' | 'disable-first';
+  /** With disable-first: days between the disable and the delete (default 7). */
+  deleteGraceDays: number;
 }
 
 export interface Spec {

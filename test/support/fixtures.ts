@@ -75,7 +75,7 @@ export function spec(partial: { scope?: Partial<ScopeSpec>; flows?: Partial<Reco
       group: { enabled: true, flows: partial.flows?.group ?? {} },
       contact: { enabled: true, flows: partial.flows?.contact ?? {} },
     },
-    safety: { maxDeletes: 500 },
+    safety: { maxDeletes: 500, deleteMode: 'delete', deleteGraceDays: 7 },
     writeback: [],
   };
 }

@@ -59,6 +59,8 @@ export interface EntraTarget {
   readonly tenant: TenantInfo;
   /** `extension_<appIdNoHyphens>_adsyncAnchor` if the extension exists, else undefined. */
   readonly anchorProperty: string | undefined;
+  /** Full names of the directory extensions registered on adsync's application (e.g. the disable-first mark). */
+  readonly extensions: ReadonlySet<string>;
   read(request: EntraReadRequest): Promise<TargetSnapshot>;
   apply(plan: Plan, options?: ApplyOptions): Promise<ApplyResult>;
   close(): Promise<void>;
@@ -144,9 +146,11 @@ async function connectWith(p: ConnectParams): Promise<EntraTarget> {
     throw te;
   });
   const appId = p.appId ?? (await appIdFromToken(p.credential, graph.endpoint));
-  const found = appId === undefined ? { application: undefined, anchorProperty: undefined } : await findAnchor(graph, appId, errCtx, log);
+  const found = appId === undefined ? { application: undefined, anchorProperty: undefined, extensions: [] } : await findAnchor(graph, appId, errCtx, log);
   log(`entra: tenant ${tenant.tenantId} (${tenant.initialDomain}); anchor ${found.anchorProperty ?? 'not registered yet'}`);
-  return new GraphTarget(graph, tenant, found.application, found.anchorProperty, p.writeBudget, p.options);
+  const target = new GraphTarget(graph, tenant, found.application, found.anchorProperty, p.writeBudget, p.options);
+  for (const name of found.extensions) target.extensions.add(name);
+  return target;
 }
 
 /** A TargetError when the authority host can't be reached or its certificate isn't trusted; else undefined. */
@@ -202,7 +206,7 @@ async function findAnchor(
   appId: string,
   errCtx: { endpoint: string; authorityHost: string },
   log: (line: string) => void,
-): Promise<{ application: { objectId: string; appId: string } | undefined; anchorProperty: string | undefined }> {
+): Promise<{ application: { objectId: string; appId: string } | undefined; anchorProperty: string | undefined; extensions: string[] }> {
   const expected = `extension_${appId.replace(/-/g, '').toLowerCase()}_${ANCHOR_EXTENSION_NAME}`;
   const isAnchor = (name: unknown): name is string => typeof name === 'string' && name.toLowerCase() === expected.toLowerCase();
   try {
@@ -215,7 +219,8 @@ async function findAnchor(
     }
     const application = { objectId: app.id, appId };
     const ext = await graph.get<{ value?: { name?: string }[] }>(`/applications/${app.id}/extensionProperties`);
-    return { application, anchorProperty: ext.value?.map((e) => e.name).find(isAnchor) };
+    const names = (ext.value ?? []).map((e) => e.name).filter((n): n is string => typeof n === 'string');
+    return { application, anchorProperty: names.find(isAnchor), extensions: names };
   } catch (err) {
     if (err instanceof TargetError) throw err;
     if (!(err instanceof GraphCallError) || err.status !== 403) throw toTargetError(err, 'reading adsync\'s application', { ...errCtx, permission: 'applications' });
@@ -223,7 +228,9 @@ async function findAnchor(
     log(`entra: cannot read applications (${err.code}); looking the anchor extension up among available extensions`);
     try {
       const avail = await graph.post<{ value?: { name?: string }[] }>('/directoryObjects/getAvailableExtensionProperties', { isSyncedFromOnPremises: false });
-      return { application: undefined, anchorProperty: avail.value?.map((e) => e.name).find(isAnchor) };
+      const prefix = expected.slice(0, expected.length - ANCHOR_EXTENSION_NAME.length).toLowerCase();
+      const names = (avail.value ?? []).map((e) => e.name).filter((n): n is string => typeof n === 'string');
+      return { application: undefined, anchorProperty: names.find(isAnchor), extensions: names.filter((n) => n.toLowerCase().startsWith(prefix)) };
     } catch {
       throw toTargetError(err, 'reading adsync\'s application', { ...errCtx, permission: 'applications' });
     }
@@ -232,6 +239,7 @@ async function findAnchor(
 
 class GraphTarget implements EntraTarget {
   lastRead: ReadStats | undefined;
+  readonly extensions = new Set<string>();
   private readonly transport: BatchTransport;
   private readonly errCtx: { endpoint: string };
 
@@ -282,6 +290,8 @@ class GraphTarget implements EntraTarget {
       anchorProperty: this.anchorProperty,
       application: this.application,
       onAnchorProperty: (name) => { this.anchorProperty = name; },
+      knownExtensions: this.extensions,
+      onExtension: (name) => { this.extensions.add(name); },
       writeBudget: this.writeBudget,
       queue: {
         ...(this.options.backoffBaseMs !== undefined ? { backoffBaseMs: this.options.backoffBaseMs } : {}),
