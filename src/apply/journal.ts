@@ -5,8 +5,8 @@
  * with which ids (so a read that lags behind Graph's writes can't make a second group).
  *
  * Lines are written with one write(2) each as changes finish: a killed process loses at most the changes
- * in flight, which the resume recognises from the target itself. The journal is removed when an apply
- * completes with no failure.
+ * in flight, which the resume recognises from the target itself. An apply that completes marks its
+ * journal complete and removes the journals of other plans.
  *
  * Each run starts a segment with a marker of the tenant's durability: for the embedded emulator, whose state
  * is saved when adsync exits normally, the state file's size and mtime. A killed run never saved it, so when
@@ -21,7 +21,8 @@ export type TenantMarker = { size: number; mtimeMs: number } | null;
 
 type Line =
   | { t: 'run'; at: string; total: number; tenant: TenantMarker; pid: number }
-  | { t: 'done'; key: string; anchor: string; outcome: 'applied' | 'failed' | 'skipped'; id?: string };
+  | { t: 'done'; key: string; anchor: string; outcome: 'applied' | 'failed' | 'skipped'; id?: string }
+  | { t: 'complete'; at: string };
 
 export interface JournalState {
   /** An earlier apply of this plan was interrupted or failed part-way. */
@@ -32,6 +33,8 @@ export interface JournalState {
   createdIds: Map<string, string>;
   /** Runs recorded so far (after dropping a segment that never became durable). */
   runs: number;
+  /** An earlier run finished the plan. */
+  complete: boolean;
 }
 
 export function journalDir(stateDir: string): string {
@@ -60,7 +63,7 @@ export class ApplyJournal {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    const segments: { run: Extract<Line, { t: 'run' }>; done: Extract<Line, { t: 'done' }>[] }[] = [];
+    const segments: { run: Extract<Line, { t: 'run' }>; done: Extract<Line, { t: 'done' }>[]; complete: boolean }[] = [];
     for (const raw of text.split('\n')) {
       if (raw.trim() === '') continue;
       let line: Line;
@@ -69,12 +72,13 @@ export class ApplyJournal {
       } catch {
         continue; // a line cut short by a kill
       }
-      if (line.t === 'run') segments.push({ run: line, done: [] });
+      if (line.t === 'run') segments.push({ run: line, done: [], complete: false });
       else if (line.t === 'done' && segments.length > 0) segments[segments.length - 1]!.done.push(line);
+      else if (line.t === 'complete' && segments.length > 0) segments[segments.length - 1]!.complete = true;
     }
     // Runs killed before the embedded tenant was saved left it exactly as they found it: their entries never happened.
     while (segments.length > 0 && sameMarker(segments[segments.length - 1]!.run.tenant, tenantNow)) segments.pop();
-    const state: JournalState = { resumed: segments.length > 0, done: new Set(), createdIds: new Map(), runs: segments.length };
+    const state: JournalState = { resumed: segments.length > 0, done: new Set(), createdIds: new Map(), runs: segments.length, complete: segments.some((s) => s.complete) };
     for (const s of segments) {
       for (const d of s.done) {
         if (d.outcome !== 'applied') continue;
@@ -97,11 +101,20 @@ export class ApplyJournal {
     this.write(line);
   }
 
-  /** The apply finished with no failure: this plan's journal, and those of earlier plans, are done with. */
+  /**
+   * The apply finished with no failure. This plan's journal stays, marked complete, so running the same
+   * command again (a retried pipeline job) finds nothing left to do instead of a "stale" plan; the journals
+   * of other plans are done with.
+   */
   complete(): void {
+    if (this.fd === undefined) {
+      mkdirSync(this.dir, { recursive: true });
+      this.fd = openSync(this.path, 'a', 0o600);
+    }
+    this.write({ t: 'complete', at: new Date().toISOString() });
     this.close();
     for (const name of safeReaddir(this.dir)) {
-      if (name.endsWith('.jsonl')) {
+      if (name.endsWith('.jsonl') && name !== `${this.planDigest}.jsonl`) {
         try {
           unlinkSync(join(this.dir, name));
         } catch {

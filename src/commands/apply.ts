@@ -88,9 +88,14 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
           ...(resumed ? { resume: { done: journal.state.done, createdIds: journal.state.createdIds } } : {}),
         })
         : fresh;
+      if (saved && journal.state.complete && plan.changes.length > 0) {
+        throw new AdsyncError('plan_stale', `the saved plan ${args.plan} was applied already, and ${plan.changes.length} of its objects changed since`, {
+          hint: 'run `adsync plan --out` again and review the new plan',
+        });
+      }
       const reviewed = saved ?? fresh;
       log.detail('plan ready', { event: 'plan.ready', saved: saved !== undefined, summary: reviewed.summary, changes: reviewed.changes.length });
-      if (resumed) {
+      if (resumed && !journal.state.complete) {
         log.info(`Resuming an interrupted apply of ${args.plan}: ${journal.state.done.size} of ${saved.changes.length} change(s) finished before; ${plan.changes.length} left to apply.`, {
           event: 'apply.resume', journal: journal.path, doneBefore: journal.state.done.size, planned: saved.changes.length, left: plan.changes.length,
         });
@@ -99,7 +104,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       if (!quiet && !saved) await writeLines(process.stdout, textLines(plan, style));
       const result: ApplyOutput = { plan, ...(resumed ? { resumed: { changesDoneBefore: journal.state.done.size } } : {}) };
       if (plan.changes.length === 0) {
-        if (saved) out(resumed ? 'Nothing left to apply: the interrupted apply had finished every change.\n' : 'No changes. Nothing to apply.\n');
+        if (saved) out(journal.state.complete ? `Nothing left to apply: ${args.plan} was applied already.\n` : resumed ? 'Nothing left to apply: the interrupted apply had finished every change.\n' : 'No changes. Nothing to apply.\n');
         journal.complete();
         log.info('nothing to apply', { event: 'apply.done', applied: 0, failed: 0 });
         return result;
