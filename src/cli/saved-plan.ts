@@ -60,18 +60,25 @@ export function objectDigest(obj: TargetObject | null, deleted = false): string 
   return sha256(canonicalJson({ id: obj.id, kind: obj.kind, anchor: obj.anchor ?? null, deleted, attrs: obj.attrs, members: obj.members ? [...obj.members].sort() : null }));
 }
 
-/** Looks the objects of a plan up in a snapshot: by anchor among owned objects, then among deleted ones. */
+/**
+ * Looks the objects of a plan up in a snapshot: by anchor among owned objects, then by id (an object the
+ * plan adopts carries no anchor yet), then among deleted ones.
+ */
 export class ObservedIndex {
   private readonly owned = new Map<string, TargetObject>();
+  private readonly byId = new Map<string, TargetObject>();
   private readonly deleted = new Map<string, TargetObject>();
   constructor(snapshot: TargetSnapshot) {
-    for (const o of snapshot.objects) if (o.anchor !== undefined) this.owned.set(`${o.kind} ${o.anchor}`, o);
+    for (const o of snapshot.objects) {
+      if (o.anchor !== undefined) this.owned.set(`${o.kind} ${o.anchor}`, o);
+      this.byId.set(o.id, o);
+    }
     for (const o of snapshot.deleted) if (o.anchor !== undefined) this.deleted.set(`${o.kind} ${o.anchor}`, o);
   }
 
-  digest(kind: Change['kind'], anchor: string): string {
-    const k = `${kind} ${anchor}`;
-    const live = this.owned.get(k);
+  digest(c: Pick<Change, 'kind' | 'anchor'> & { id?: string }): string {
+    const k = `${c.kind} ${c.anchor}`;
+    const live = this.owned.get(k) ?? (c.id !== undefined ? this.byId.get(c.id) : undefined);
     if (live !== undefined) return objectDigest(live);
     const gone = this.deleted.get(k);
     return gone !== undefined ? objectDigest(gone, true) : objectDigest(null);
@@ -81,7 +88,7 @@ export class ObservedIndex {
 /** Stamps every change with the digest of the object it touches, as `snapshot` shows it (in place). */
 export function attachObserved(plan: Plan, snapshot: TargetSnapshot): Plan {
   const index = new ObservedIndex(snapshot);
-  for (const c of plan.changes) c.observed = index.digest(c.kind, c.anchor);
+  for (const c of plan.changes) c.observed = index.digest(c);
   return plan;
 }
 
@@ -137,17 +144,17 @@ export function isRemainder(saved: readonly Change[], fresh: readonly Change[]):
       case 'restore':
         return s.action === 'restore' && subset(f.attributes.map(attrKey), new Set(s.attributes.map(attrKey)));
       case 'update':
-        // A restore whose follow-up update was cut short leaves an update behind.
-        return (s.action === 'update' || s.action === 'restore') && subset(f.attributes.map(attrKey), new Set(s.attributes.map(attrKey)));
+        // A restore (or an adopt) whose follow-up update was cut short leaves an update behind.
+        return (s.action === 'update' || s.action === 'restore' || (s.action as string) === 'adopt') && 'attributes' in s
+          && subset(f.attributes.map(attrKey), new Set(s.attributes.map(attrKey)));
       case 'delete':
         return s.action === 'delete';
       case 'add-members':
       case 'remove-members':
         return s.action === f.action && subset(memberAnchors(f.members), memberAnchors(s.members));
-      default: {
-        const never: never = f;
-        throw new Error(`unknown change ${JSON.stringify(never)}`);
-      }
+      default:
+        // Any other action (e.g. adopt) is atomic: still wanted exactly as saved, or done.
+        return s.action === (f as Change).action && comparable(s) === comparable(f as Change);
     }
   }));
 }
@@ -191,7 +198,7 @@ export function checkSavedPlan(input: StaleCheckInput): Plan {
     const fx = freshBy.get(k) ?? [];
     const first = sx[0]!;
     const label = `${first.kind} ${first.label}`;
-    const now = index.digest(first.kind, first.anchor);
+    const now = index.digest(sx.find((c) => 'id' in c && c.id !== undefined) ?? first);
     const untouched = sx.every((c) => c.observed === undefined || c.observed === now);
     if (resume) {
       // An object the interrupted run may have touched: whatever a plan made now still wants for it must be

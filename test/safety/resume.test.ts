@@ -21,7 +21,7 @@ import { planDigest } from '../../src/cli/saved-plan.js';
 import type { Change } from '../../src/model/change.js';
 import type { Plan } from '../../src/model/plan.js';
 import { BIN } from '../support/cli.js';
-import { startTenant, type Tenant } from './support.js';
+import { assertNoSecrets, startTenant, type Tenant } from './support.js';
 
 function prng(seed: number): () => number {
   let s = seed >>> 0;
@@ -80,6 +80,13 @@ function runUntil(args: string[], cwd: string, env: NodeJS.ProcessEnv, kill: Kil
     child.on('close', (code) => {
       clearTimeout(timer);
       clearTimeout(guard);
+      try {
+        assertNoSecrets(stdout, 'stdout of a killed apply');
+        assertNoSecrets(stderr, 'stderr (JSON log) of a killed apply');
+      } catch (err) {
+        reject(err);
+        return;
+      }
       resolve({ killed, code, stdout, stderr, events });
     });
   });

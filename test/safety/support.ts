@@ -4,7 +4,7 @@
  * real tenant (target.entra, client secret from the environment), and a look at its objects through the
  * Entra connector.
  */
-import { writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectEmulator, type EntraTarget } from '../../src/connectors/entra/index.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
@@ -13,7 +13,30 @@ import { runCli, type CliResult } from '../support/cli.js';
 
 /** Secrets the tests use; the secret scan looks for each in every output and file. */
 export const CLIENT_SECRET = 'tst-ClientSecret-7f3a9c2e51d84b6a';
+export const WRONG_SECRET = 'tst-WrongSecret-0b1c2d3e4f5a6b7c';
 export const SECRET_ENV = 'ADSYNC_TEST_CLIENT_SECRET';
+export const TEST_SECRETS = [CLIENT_SECRET, WRONG_SECRET];
+
+/** Every output of every CLI run in these tests passes through here (and fails the test on a secret). */
+export function assertNoSecrets(text: string, where: string): void {
+  for (const s of TEST_SECRETS) {
+    if (text.includes(s)) throw new Error(`a test secret appeared in ${where}`);
+  }
+  if (/Bearer\s+[A-Za-z0-9._~+/=-]{8,}/.test(text) || /client_secret=[^&\s*]/.test(text)) throw new Error(`a token or client_secret appeared in ${where}`);
+}
+
+/** Every file under `dir` (plans, journals, locks, logs), except `skip` (e.g. a secret file the test wrote). */
+export async function scanDirForSecrets(dir: string, skip: (path: string) => boolean = () => false): Promise<number> {
+  let files = 0;
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    if (skip(path)) continue;
+    assertNoSecrets(await readFile(path, 'latin1'), path);
+    files++;
+  }
+  return files;
+}
 
 export interface Tenant {
   emu: RunningEmulator;
@@ -62,7 +85,12 @@ target:
 ${extra ?? ''}
 `);
     },
-    cli: (args, o = {}) => runCli(args, { cwd: dir, env: { ...env, ...o.env }, timeoutMs: 180_000 }),
+    async cli(args, o = {}) {
+      const r = await runCli(args, { cwd: dir, env: { ...env, ...o.env }, timeoutMs: 180_000 });
+      assertNoSecrets(r.stdout, `stdout of adsync ${args.join(' ')}`);
+      assertNoSecrets(r.stderr, `stderr of adsync ${args.join(' ')}`);
+      return r;
+    },
     async read() {
       // A new connection each time: the anchor extension may have been registered since.
       reader = await connectEmulator(emu);
@@ -70,6 +98,7 @@ ${extra ?? ''}
     },
     async close() {
       await emu.close();
+      await scanDirForSecrets(dir);
     },
   };
 }
