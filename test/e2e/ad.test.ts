@@ -289,7 +289,7 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
     const p = await plan();
     assert.deepEqual(p.changes.map(describeChange).sort(), pendingChanges());
     const del = p.changes.find((c) => c.action === 'delete');
-    assert.equal(del?.action === 'delete' && del.reason, 'no longer in the source', 'out of the base DN: not read at all');
+    assert.match(del?.action === 'delete' ? del.reason : '', /^no longer in the source/, 'out of the base DN: not read at all');
   });
 
   it('connection errors: one clear line and a hint, exit 1, nothing applied', async (t) => {
