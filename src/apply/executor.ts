@@ -11,7 +11,8 @@
  * Idempotent on re-runs: "already a member" on add and 404 on remove or delete count as done, and a create
  * that collides with an object carrying the same adsync anchor adopts that object (a killed apply's create).
  */
-import type { AddMembersChange, AttributeChange, Change, CreateChange, DeleteChange, MemberRef, RemoveMembersChange, RestoreChange, UpdateChange } from '../model/change.js';
+import { isObjectRef } from '../model/change.js';
+import type { AddMembersChange, AdoptChange, AttributeChange, Change, CreateChange, DeleteChange, MemberRef, ObjectRef, RemoveMembersChange, RestoreChange, UpdateChange } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import { TargetError } from '../errors.js';
 import { BatchQueue } from './batch.js';
@@ -21,6 +22,11 @@ import { randomPassword } from './password.js';
 import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from './types.js';
 
 export const ANCHOR_EXTENSION_NAME = 'adsyncAnchor';
+/** The extension holding the digest of the attributes adsync last wrote (drift detection). */
+export const DIGEST_EXTENSION_NAME = 'adsyncDigest';
+
+/** Reference attributes are set through their own `$ref` endpoint, not in the PATCH body. */
+const REFERENCE_ATTRIBUTES = new Set(['manager']);
 
 /** What the executor needs from the Entra connector. */
 export interface ApplyContext {
@@ -72,11 +78,31 @@ function isConflict(res: SubResponse): boolean {
 
 const ok = (res: SubResponse): boolean => res.status >= 200 && res.status < 300;
 
-/** The body of a create or update: the planned values as Graph wants them (`after` absent = clear). */
+/**
+ * The body of a create or update: the planned values as Graph wants them (`after` absent = clear).
+ * `a.b` names a member of a complex property (onPremisesExtensionAttributes.extensionAttribute1); reference
+ * attributes (manager) are left out: they are written through `$ref` afterwards.
+ */
 export function attributesBody(attributes: readonly AttributeChange[]): Record<string, unknown> {
   const body: Record<string, unknown> = {};
-  for (const a of attributes) body[a.name] = a.after === undefined ? null : a.after;
+  for (const a of attributes) {
+    if (REFERENCE_ATTRIBUTES.has(a.name)) continue;
+    const value = a.after === undefined ? null : a.after;
+    const dot = a.name.indexOf('.');
+    if (dot < 0) {
+      body[a.name] = value;
+      continue;
+    }
+    const outer = a.name.slice(0, dot);
+    const nested = (body[outer] ??= {}) as Record<string, unknown>;
+    nested[a.name.slice(dot + 1)] = value;
+  }
   return body;
+}
+
+/** The reference attributes of a change, for phase 2. */
+function referenceAttributes(attributes: readonly AttributeChange[]): AttributeChange[] {
+  return attributes.filter((a) => REFERENCE_ATTRIBUTES.has(a.name));
 }
 
 function collection(kind: Change['kind']): 'users' | 'groups' | undefined {
@@ -147,6 +173,22 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
 
   // Other adsync extensions a plan writes (the disable-first mark) are registered before the first write.
   const extensionsUsed = new Set<string>();
+  // The digest extension is registered the first time a plan writes digests.
+  const digestName = anchorProperty === undefined ? undefined : anchorProperty.replace(new RegExp(`_${ANCHOR_EXTENSION_NAME}$`), `_${DIGEST_EXTENSION_NAME}`);
+  let digestProp: string | undefined = digestName !== undefined && ctx.knownExtensions?.has(digestName) === true ? digestName : undefined;
+  if (plan.changes.some((c) => (c.action === 'create' || c.action === 'update' || c.action === 'restore' || c.action === 'adopt') && c.digest !== undefined) && digestProp === undefined && ctx.application !== undefined) {
+    try {
+      digestProp = await ensureExtension(queue, ctx, DIGEST_EXTENSION_NAME);
+      ctx.onExtension?.(digestProp);
+    } catch {
+      digestProp = undefined; // drift detection is a nicety: never fail an apply for it
+    }
+  }
+  const withDigest = (body: Record<string, unknown>, change: { digest?: string }): Record<string, unknown> => {
+    if (digestProp !== undefined && change.digest !== undefined) body[digestProp] = change.digest;
+    return body;
+  };
+
   for (const c of plan.changes) {
     if (c.action !== 'update' && c.action !== 'restore') continue;
     for (const a of c.attributes) {
@@ -157,7 +199,10 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   for (const name of extensionsUsed) ctx.onExtension?.(await ensureExtension(queue, ctx, name));
 
   // ---- phase 1: creates, restores, updates
-  const phase1 = plan.changes.filter((c): c is CreateChange | RestoreChange | UpdateChange => c.action === 'create' || c.action === 'restore' || c.action === 'update');
+  const phase1 = plan.changes.filter((c): c is CreateChange | RestoreChange | UpdateChange | AdoptChange => c.action === 'create' || c.action === 'restore' || c.action === 'update' || c.action === 'adopt');
+  /** Reference attributes (manager) to set once every object of phase 1 exists. */
+  const references: { change: CreateChange | RestoreChange | UpdateChange | AdoptChange; attribute: AttributeChange }[] = [];
+  for (const c of phase1) for (const a of referenceAttributes(c.attributes)) references.push({ change: c, attribute: a });
   // Security groups have no unique key Graph would refuse a second create on, so a re-applied plan would
   // duplicate them: look planned group creates up by anchor first (15 per request, reads are cheap).
   const existingGroups = anchorProp === undefined || extensionJustCreated
@@ -184,6 +229,27 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
         }
         return;
       }
+      case 'adopt': {
+        // Stamping the anchor is what makes the object adsync's; the flowed attributes go in the same PATCH.
+        if (anchorProp === undefined) {
+          fail(change, `adopt ${change.kind}`, 'adsync\'s anchor extension is missing');
+          failedAnchors.add(change.anchor);
+          finish(change, 'failed');
+          return;
+        }
+        const body = withDigest(attributesBody(change.attributes), change);
+        body[anchorProp] = change.anchor;
+        const res = await queue.submit({ method: 'PATCH', url: `/${coll}/${change.id}`, body }, { retryIf: extensionLag });
+        if (!ok(res)) {
+          fail(change, `adopt ${change.kind}`, describeResponse(res));
+          failedAnchors.add(change.anchor);
+          finish(change, 'failed');
+          return;
+        }
+        createdIds.set(change.anchor, change.id);
+        finish(change, 'applied', change.id);
+        return;
+      }
       case 'restore': {
         const res = await queue.submit({ method: 'POST', url: `/directory/deletedItems/${change.id}/restore`, body: {} });
         if (!ok(res)) {
@@ -194,8 +260,9 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
         }
         createdIds.set(change.anchor, change.id);
         fresh.add(change.id);
-        if (change.attributes.length > 0) {
-          const upd = await queue.submit({ method: 'PATCH', url: `/${coll}/${change.id}`, body: attributesBody(change.attributes) }, { mayLag: true });
+        const restoreBody = withDigest(attributesBody(change.attributes), change);
+        if (Object.keys(restoreBody).length > 0) {
+          const upd = await queue.submit({ method: 'PATCH', url: `/${coll}/${change.id}`, body: restoreBody }, { mayLag: true });
           if (!ok(upd)) {
             fail(change, `update restored ${change.kind}`, describeResponse(upd));
             finish(change, 'failed', change.id);
@@ -206,11 +273,12 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
         return;
       }
       case 'update': {
-        if (change.attributes.length === 0) {
+        const body = withDigest(attributesBody(change.attributes), change);
+        if (Object.keys(body).length === 0) {
           finish(change, 'applied');
           return;
         }
-        const res = await queue.submit({ method: 'PATCH', url: `/${coll}/${change.id}`, body: attributesBody(change.attributes) }, { mayLag: fresh.has(change.id) });
+        const res = await queue.submit({ method: 'PATCH', url: `/${coll}/${change.id}`, body }, { mayLag: fresh.has(change.id) });
         if (ok(res)) finish(change, 'applied');
         else {
           fail(change, `update ${change.kind}`, describeResponse(res));
@@ -228,7 +296,7 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     }
     const existing = existingGroups.get(change.anchor);
     if (change.kind === 'group' && existing !== undefined) return existing;
-    const body = attributesBody(change.attributes);
+    const body = withDigest(attributesBody(change.attributes), change);
     body[anchorProp] = change.anchor;
     if (change.kind === 'user') body['passwordProfile'] = { password: randomPassword(), forceChangePasswordNextSignIn: true };
     const res = await queue.submit({ method: 'POST', url: `/${coll}`, body }, { retryIf: extensionLag });
@@ -252,6 +320,25 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     fail(change, `create ${change.kind}`, describeResponse(res));
     return undefined;
   }
+
+  // ---- phase 2a: references (manager), now that every object of phase 1 exists
+  await pool(references, width, async ({ change, attribute }) => {
+    const id = change.action === 'create' ? createdIds.get(change.anchor) : change.id;
+    if (id === undefined || failedAnchors.has(change.anchor)) return; // the create failed and was reported
+    const ref = isObjectRef(attribute.after) ? (attribute.after as ObjectRef) : undefined;
+    if (ref === undefined) {
+      const res = await queue.submit({ method: 'DELETE', url: `/users/${id}/${attribute.name}/$ref` }, { mayLag: fresh.has(id) });
+      if (!ok(res) && res.status !== 404) fail(change, `clear ${attribute.name} of ${change.label}`, describeResponse(res));
+      return;
+    }
+    const refId = ref.id ?? createdIds.get(ref.anchor);
+    if (refId === undefined) {
+      skipped.push({ change, reason: `skipped ${attribute.name} ${ref.label}: it does not exist and this plan does not create it` });
+      return;
+    }
+    const res = await queue.submit({ method: 'PUT', url: `/users/${id}/${attribute.name}/$ref`, body: { '@odata.id': ctx.directoryObjectUrl(refId) } }, { mayLag: fresh.has(id) || fresh.has(refId) });
+    if (!ok(res)) fail(change, `set ${attribute.name} of ${change.label} to ${ref.label}`, describeResponse(res));
+  });
 
   // ---- phase 2: memberships
   const phase2 = plan.changes.filter((c): c is AddMembersChange | RemoveMembersChange => c.action === 'add-members' || c.action === 'remove-members');

@@ -9,8 +9,8 @@ import { domainOfDn, normalizeDn } from '../model/dn.js';
 import type { ObjectKind } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { FlowContext } from './expr.js';
-import type { KindFlows } from './flows.js';
-import { classify, compileScope, defaultFilter, isMailEnabled, isSecurityGroup, type CompiledScope } from './scope.js';
+import { REFERENCE_PROPERTIES, type KindFlows } from './flows.js';
+import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT, isMailEnabled, isSecurityGroup, type CompiledScope } from './scope.js';
 
 export interface DesiredObject {
   kind: ObjectKind;
@@ -75,7 +75,7 @@ export function domainToDn(domain: string): string {
 export function readRequestFor(source: SourceSpec, flows: Record<ObjectKind, KindFlows>): SourceReadRequest {
   const scope = compileScope(source.scope);
   const attributes = new Set(STRUCTURAL);
-  for (const k of Object.values(flows)) for (const a of k.sourceAttributes.keys()) attributes.add(a);
+  for (const k of Object.values(flows)) for (const a of k.readAttributes) attributes.add(a);
   for (const a of scope.attributes) attributes.add(a);
   const baseDns = scope.baseDns.length > 0 ? scope.baseDns : source.scope.domains.map(domainToDn);
   return { attributes: [...attributes].sort(), baseDns, ...(scope.filter ? { filter: scope.filter } : {}) };
@@ -105,6 +105,11 @@ function labelOf(kind: ObjectKind, attrs: Record<string, unknown>, dn: string): 
 }
 
 export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots: readonly SourceSnapshot[], flows: Record<ObjectKind, KindFlows>): DesiredState {
+  const memberLimit = spec.objects.group?.memberLimit ?? DEFAULT_GROUP_MEMBER_LIMIT;
+  // Reference flows (manager) produce a DN; it is resolved to the object once every object is known.
+  const referenceFlows = {} as Record<ObjectKind, string[]>;
+  for (const kind of ['user', 'group', 'contact'] as const) referenceFlows[kind] = flows[kind].flows.filter((f) => REFERENCE_PROPERTIES.has(f.attribute)).map((f) => f.attribute);
+  const withReferences: DesiredObject[] = [];
   const state: DesiredState = { objects: [], byAnchor: new Map(), byDn: new Map(), excluded: new Map(), held: new Set(), reports: [] };
   // Member values usually spell a DN exactly as the member's own entry does: a map by the raw DN answers
   // those without normalizing a million strings; the normalized map answers the rest.
@@ -131,7 +136,7 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
         state.reports.push({ code: 'no-anchor', kind, target: 'entra', sourceDn: entry.dn, source: source.name, label: entry.dn, reason: 'no objectGUID: the entry has no source anchor (was objectGUID exported?)' });
         continue;
       }
-      const verdict = defaultFilter(entry, kind);
+      const verdict = defaultFilter(entry, kind, memberLimit);
       const scoped = verdict.included ? scope.test(entry, ndn, pilotMembers) : verdict;
       if (!scoped.included) {
         state.excluded.set(anchor, { anchor, kind, source: source.name, dn: entry.dn, code: scoped.code, reason: scoped.reason });
@@ -170,6 +175,7 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
       const ro = readOnlyReason(kind, entry);
       if (ro) obj.readOnly = ro;
       if (kind === 'group' && entry.attrs.member) memberValues.set(obj, entry.attrs.member);
+      if (referenceFlows[kind].length > 0) for (const r of referenceFlows[kind]) if (attrs[r] !== null && attrs[r] !== undefined) { withReferences.push(obj); break; }
       const dup = state.byAnchor.get(anchor);
       if (dup) {
         state.held.add(anchor);
@@ -196,6 +202,19 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     }
     group.members = members;
     if (readOnly > 0) group.readOnlyMembers = readOnly;
+  }
+  // References (manager): the DN a flow produced → the referenced object's anchor; a reference to an object
+  // that is not synchronized (out of scope, or not in any source) is left unset, as Entra Connect leaves it.
+  for (const obj of withReferences) {
+    for (const r of referenceFlows[obj.kind]) {
+      const v = obj.attrs[r];
+      if (typeof v !== 'string') {
+        obj.attrs[r] = null;
+        continue;
+      }
+      const m = byRawDn.get(v) ?? state.byDn.get(normalizeOrSelf(v));
+      obj.attrs[r] = m && m !== obj && m.kind === 'user' && !m.readOnly ? m.anchor : null;
+    }
   }
   // read-only objects are shown, never changed
   for (const obj of state.objects) {
@@ -234,6 +253,6 @@ function flowContext(entry: DirectoryEntry, flows: KindFlows, anchor: string, nd
     source[spelling] = values?.[0] ?? null;
     sourceAll[spelling] = values ?? [];
   }
-  return { source, sourceAll, anchor, dn: entry.dn, domain: domainOfDn(ndn), mailEnabled: isMailEnabled(entry) };
+  return { attrs: entry.attrs, source, sourceAll, anchor, dn: entry.dn, domain: domainOfDn(ndn), mailEnabled: isMailEnabled(entry) };
 }
 

@@ -4,15 +4,34 @@
  * unowned (cloud-only) objects are never touched, and a collision with one is reported, not resolved.
  * Memberships are compared as sets of anchors, so the cost follows the changes, not the group sizes.
  */
-import type { AttributeChange, Change, MemberRef, ReportItem } from '../model/change.js';
+import { attributesDigest, type AttributeChange, type Change, type MatchRule, type MemberRef, type ObjectRef, type ReportItem } from '../model/change.js';
 import type { ObjectKind, TargetObject, TargetSnapshot, TargetSystem, TenantInfo } from '../model/target.js';
+import type { SoftMatch } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
+import { REFERENCE_PROPERTIES } from './flows.js';
+import { GROUP_TOO_LARGE } from './scope.js';
+
+export interface DiffOptions {
+  /** Opt-in soft match of unowned cloud users (spec `matching.softMatch`); default off. */
+  softMatch?: SoftMatch;
+  /** Record how each object joined (`adsync explain`); off for plans, which don't need it. */
+  recordMatches?: boolean;
+}
+
+/** How each desired object joined the target (for `adsync explain`). */
+export interface MatchInfo {
+  rule: 'anchor' | MatchRule | 'deleted-item' | 'none' | 'blocked';
+  id?: string;
+  detail: string;
+}
 
 export interface DiffResult {
   changes: Change[];
   reports: ReportItem[];
   /** How many objects adsync owns in the target (for percentage guard rails). */
   managed: number;
+  /** Anchor → how the object joined the target. */
+  matches: Map<string, MatchInfo>;
 }
 
 /** Values Graph treats as "no value" compare equal: null, absent, '' and []. */
@@ -61,7 +80,28 @@ const CREATE_CONSTANTS: Partial<Record<ObjectKind, Record<string, unknown>>> = {
 };
 
 const KIND_RANK: Record<ObjectKind, number> = { user: 0, group: 1, contact: 2 };
-const ACTION_RANK: Record<Change['action'], number> = { create: 0, restore: 1, update: 2, 'add-members': 3, 'remove-members': 4, delete: 5 };
+const ACTION_RANK: Record<Change['action'], number> = { create: 0, adopt: 1, restore: 2, update: 3, 'add-members': 4, 'remove-members': 5, delete: 6 };
+
+/** The digest of what apply leaves on the object: its flowed attributes plus create-only constants. */
+export function desiredDigest(obj: DesiredObject): string {
+  const entries: [string, unknown][] = Object.entries(obj.attrs);
+  for (const [name, constant] of Object.entries(CREATE_CONSTANTS[obj.kind] ?? {})) entries.push([name, constant]);
+  return attributesDigest(entries);
+}
+
+const lower = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v.toLowerCase() : undefined);
+
+/** The SMTP addresses of a target object (mail and smtp: proxy addresses), lower-cased. */
+function addressesOf(t: TargetObject): string[] {
+  const out: string[] = [];
+  const mail = lower(t.attrs.mail);
+  if (mail) out.push(mail);
+  const proxies = t.attrs.proxyAddresses;
+  if (Array.isArray(proxies)) {
+    for (const p of proxies) if (typeof p === 'string' && p.slice(0, 5).toLowerCase() === 'smtp:') out.push(p.slice(5).toLowerCase());
+  }
+  return out;
+}
 
 interface Sortable {
   kind: ObjectKind;
@@ -97,30 +137,74 @@ function labelOfTarget(t: TargetObject): string {
 }
 
 /** The attribute list of a create, in name order, for one kind: flows and create-only constants. */
-function createOrder(sample: DesiredObject): { name: string; constant?: unknown }[] {
-  const names: { name: string; constant?: unknown }[] = Object.keys(sample.attrs).map((name) => ({ name }));
+function createOrder(sample: DesiredObject): { name: string; constant?: unknown; ref?: true }[] {
+  const names: { name: string; constant?: unknown; ref?: true }[] = Object.keys(sample.attrs).map((name) => (REFERENCE_PROPERTIES.has(name) ? { name, ref: true as const } : { name }));
   for (const [name, constant] of Object.entries(CREATE_CONSTANTS[sample.kind] ?? {})) names.push({ name, constant });
   return names.sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-export function diff(desired: DesiredState, target: TargetSnapshot, system: TargetSystem = target.system): DiffResult {
+export function diff(desired: DesiredState, target: TargetSnapshot, system: TargetSystem = target.system, options: DiffOptions = {}): DiffResult {
   const changes: Change[] = [];
   const reports: ReportItem[] = [...desired.reports];
+  const matches = new Map<string, MatchInfo>();
+  const record = options.recordMatches === true;
   applyTenantRules(desired.objects, target.tenant);
+  const softMatch = options.softMatch ?? 'off';
 
   const owned = new Map<string, TargetObject>();
   const anchorOfId = new Map<string, string>();
+  const labelOfId = new Map<string, string>();
+  // Unowned (cloud-only) objects by the keys a desired object could collide with or be matched on.
   const unownedUpns = new Map<string, TargetObject>();
+  const unownedAddresses = new Map<string, TargetObject>();
+  const unownedImmutableIds = new Map<string, TargetObject>();
   for (const t of target.objects) {
     if (t.anchor !== undefined) {
       owned.set(t.anchor, t);
       anchorOfId.set(t.id, t.anchor);
-    } else if (t.kind === 'user' && typeof t.attrs.userPrincipalName === 'string') {
-      unownedUpns.set(t.attrs.userPrincipalName.toLowerCase(), t);
+      continue;
     }
+    if (t.kind === 'user') {
+      const upn = lower(t.attrs.userPrincipalName);
+      if (upn) unownedUpns.set(upn, t);
+      const immutableId = t.attrs.onPremisesImmutableId;
+      if (typeof immutableId === 'string' && immutableId !== '') unownedImmutableIds.set(immutableId, t);
+    }
+    for (const a of addressesOf(t)) unownedAddresses.set(a, t);
   }
   const deleted = new Map<string, TargetObject>();
   for (const t of target.deleted) if (t.anchor !== undefined && !owned.has(t.anchor)) deleted.set(t.anchor, t);
+
+  // Conflicts before they happen: two source objects that would get the same UPN or address. Entra would
+  // quarantine one of them (duplicate attribute resiliency); adsync creates neither and names both.
+  const blocked = new Set<DesiredObject>();
+  {
+    const byUpn = new Map<string, DesiredObject>();
+    const byMail = new Map<string, DesiredObject>();
+    const conflict = (a: DesiredObject, b: DesiredObject, what: string, value: string): void => {
+      for (const [x, y] of [[a, b], [b, a]] as const) {
+        if (!blocked.has(x)) blocked.add(x);
+        reports.push({ code: 'duplicate-in-source', kind: x.kind, target: system, anchor: x.anchor, sourceDn: x.dn, source: x.source, label: x.label, reason: `${what} ${value} is also computed for ${y.kind} ${y.label} (${y.dn}); neither is written until one changes`, other: { label: y.label, sourceDn: y.dn } });
+      }
+    };
+    for (const obj of desired.objects) {
+      if (obj.readOnly || obj.kind === 'contact' || desired.held.has(obj.anchor)) continue;
+      if (obj.kind === 'user') {
+        const upn = lower(obj.attrs.userPrincipalName);
+        if (upn) {
+          const other = byUpn.get(upn);
+          if (other) conflict(other, obj, 'userPrincipalName', upn);
+          else byUpn.set(upn, obj);
+        }
+      }
+      const mail = lower(obj.attrs.mail);
+      if (mail) {
+        const other = byMail.get(mail);
+        if (other) conflict(other, obj, 'mail', mail);
+        else byMail.set(mail, obj);
+      }
+    }
+  }
 
   // Member lists are sorted per group; ranking every object once makes those sorts integer compares.
   [...desired.objects].sort(bySortKey).forEach((o, i) => (o.rank = i));
@@ -128,46 +212,108 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
 
   // Objects that will exist after apply (kept, restored or created) → their target id (undefined until created).
   const present = new Map<DesiredObject, string | undefined>();
-  const orders = new Map<ObjectKind, { name: string; constant?: unknown }[]>();
+  const orders = new Map<ObjectKind, { name: string; constant?: unknown; ref?: true }[]>();
+
+  for (const t of target.objects) labelOfId.set(t.id, labelOfTarget(t));
+  const adopted = new Set<TargetObject>();
+  // Reference attributes (manager) compare by anchor; the plan carries the referenced object's id when known.
+  const refs = { anchorOfId, labelOfId, desired, owned, deleted };
 
   for (const obj of desired.objects) {
-    if (obj.readOnly || desired.held.has(obj.anchor)) continue;
+    if (obj.readOnly || desired.held.has(obj.anchor)) {
+      if (!obj.readOnly && record) matches.set(obj.anchor, { rule: 'blocked', detail: 'held: a flow failed or the anchor is duplicated; left as it is' });
+      continue;
+    }
     const base = { kind: obj.kind, anchor: obj.anchor, target: system, sourceDn: obj.dn, source: obj.source, label: obj.label, rule: obj.rule };
     const current = owned.get(obj.anchor);
     if (current && current.kind !== obj.kind) {
       reports.push({ code: 'kind-mismatch', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the ${current.kind} ${current.id} in the target carries this anchor; adsync leaves both alone` });
+      record && matches.set(obj.anchor, { rule: 'blocked', id: current.id, detail: `a ${current.kind} carries this anchor` });
+      continue;
+    }
+    if (blocked.has(obj)) {
+      record && matches.set(obj.anchor, { rule: 'blocked', ...(current ? { id: current.id } : {}), detail: 'duplicate userPrincipalName or mail in the sources' });
+      if (current) present.set(obj, current.id); // it exists: keep its memberships, change nothing else
       continue;
     }
     if (current) {
       present.set(obj, current.id);
-      const attributes = changedAttributes(obj, current);
-      if (attributes.length > 0) changes.push({ ...base, action: 'update', id: current.id, attributes });
+      record && matches.set(obj.anchor, { rule: 'anchor', id: current.id, detail: `hard match: the object carries adsync's anchor ${obj.anchor}` });
+      const attributes = changedAttributes(obj, current, refs);
+      if (attributes.length > 0) {
+        const digest = desiredDigest(obj);
+        // The digest adsync wrote last equals what AD says now: AD did not change, so the cloud did (drift).
+        if (current.digest !== undefined && current.digest === digest) for (const a of attributes) { a.drift = true; a.flow = `${a.flow} (drift: edited in the cloud; AD is the source of authority)`; }
+        changes.push({ ...base, action: 'update', id: current.id, attributes, digest });
+      }
       continue;
     }
     const gone = deleted.get(obj.anchor);
     if (gone) {
       present.set(obj, gone.id);
-      changes.push({ ...base, action: 'restore', id: gone.id, attributes: changedAttributes(obj, gone) });
+      record && matches.set(obj.anchor, { rule: 'deleted-item', id: gone.id, detail: 'hard match in /directory/deletedItems: restored, not re-created' });
+      changes.push({ ...base, action: 'restore', id: gone.id, attributes: changedAttributes(obj, gone, refs), digest: desiredDigest(obj) });
       continue;
     }
-    if (obj.kind === 'user' && typeof obj.attrs.userPrincipalName === 'string') {
-      const holder = unownedUpns.get(obj.attrs.userPrincipalName.toLowerCase());
-      if (holder) {
-        reports.push({ code: 'cloud-only-collision', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `a cloud-only user (${holder.id}) already has this userPrincipalName; adsync never takes over objects it doesn't own` });
-        continue;
+    // Unowned cloud objects: a hard match by onPremisesImmutableId is adopted; UPN and address holders are
+    // collisions unless soft match is on (and the holder is no admin).
+    let holder: TargetObject | undefined;
+    let on: { what: string; value: string } | undefined;
+    // (a tenant with no unowned objects, the usual first run, skips the lookups)
+    const anyUnowned = unownedUpns.size > 0 || unownedAddresses.size > 0 || unownedImmutableIds.size > 0;
+    const upn = anyUnowned && obj.kind === 'user' ? lower(obj.attrs.userPrincipalName) : undefined;
+    const mail = anyUnowned ? lower(obj.attrs.mail) : undefined;
+    const byImmutableId = anyUnowned && obj.kind === 'user' ? unownedImmutableIds.get(obj.anchor) : undefined;
+    let match: MatchRule | undefined;
+    if (byImmutableId && !adopted.has(byImmutableId)) {
+      holder = byImmutableId;
+      match = 'immutable-id';
+      on = { what: 'onPremisesImmutableId', value: obj.anchor };
+    } else {
+      const upnHolder = upn ? unownedUpns.get(upn) : undefined;
+      const mailHolder = mail ? unownedAddresses.get(mail) : undefined;
+      if (upnHolder) {
+        holder = upnHolder;
+        on = { what: 'userPrincipalName', value: upn! };
+        if (softMatch === 'upn' || softMatch === 'both') match = 'soft-upn';
+      } else if (mailHolder) {
+        holder = mailHolder;
+        on = { what: 'address', value: mail! };
+        if ((softMatch === 'mail' || softMatch === 'both') && mailHolder.kind === 'user' && obj.kind === 'user') match = 'soft-mail';
       }
     }
+    if (holder && on) {
+      const admin = holder.adminRoles !== undefined && holder.adminRoles.length > 0;
+      if (match && match !== 'immutable-id' && admin) {
+        reports.push({ code: 'soft-match-admin', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the cloud user ${labelOfTarget(holder)} (${holder.id}) has the same ${on.what} but holds an admin role (${holder.adminRoles!.join(', ')}); adsync never soft-matches an admin, and never writes over it`, other: { label: labelOfTarget(holder), id: holder.id } });
+        record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `soft match refused: ${labelOfTarget(holder)} holds an admin role` });
+        continue;
+      }
+      if (match && !adopted.has(holder) && holder.kind === obj.kind) {
+        adopted.add(holder);
+        present.set(obj, holder.id);
+        const matchedOn = `${on.what} ${on.value}`;
+        record && matches.set(obj.anchor, { rule: match, id: holder.id, detail: `${match === 'immutable-id' ? 'hard match' : 'soft match'} on ${matchedOn}: adopted` });
+        changes.push({ ...base, action: 'adopt', id: holder.id, match, matchedOn, attributes: changedAttributes(obj, holder, refs), digest: desiredDigest(obj) });
+        continue;
+      }
+      reports.push({ code: 'cloud-only-collision', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the cloud-only ${holder.kind} ${labelOfTarget(holder)} (${holder.id}) already has this ${on.what} (${on.value}); adsync never takes over objects it doesn't own${softMatch === 'off' && holder.kind === 'user' && obj.kind === 'user' ? ' (matching.softMatch adopts it)' : ''}`, other: { label: labelOfTarget(holder), id: holder.id } });
+      record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `collides with the cloud-only ${holder.kind} ${labelOfTarget(holder)} on ${on.what}` });
+      continue;
+    }
     present.set(obj, undefined);
+    record && matches.set(obj.anchor, { rule: 'none', detail: 'no cloud object carries the anchor: created' });
     let order = orders.get(obj.kind);
     if (!order) orders.set(obj.kind, (order = createOrder(obj)));
     const attributes: AttributeChange[] = [];
-    for (const { name, constant } of order) {
+    for (const { name, constant, ref } of order) {
       if (constant !== undefined) {
         attributes.push({ name, after: constant, flow: `default ${obj.kind} (security group)` });
         continue;
       }
       const value = obj.attrs[name];
-      if (!isEmpty(value)) attributes.push({ name, after: value, flow: obj.provenance[name] ?? 'default' });
+      if (isEmpty(value)) continue;
+      attributes.push({ name, after: ref ? objectRef(value as string, refs) : value, flow: obj.provenance[name] ?? 'default' });
     }
     changes.push({ ...base, action: 'create', attributes });
   }
@@ -177,9 +323,16 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
   for (const [anchor, t] of owned) {
     if (desired.byAnchor.has(anchor) || desired.held.has(anchor)) continue;
     const ex = desired.excluded.get(anchor);
+    if (ex?.code === GROUP_TOO_LARGE) {
+      // Entra Connect keeps an existing group that grows past the limit (its member flow errors).
+      reports.push({ code: GROUP_TOO_LARGE, kind: t.kind, target: system, anchor, sourceDn: ex.dn, source: ex.source, label: labelOfTarget(t), reason: `${ex.reason}: the existing group is left as it is` });
+      continue;
+    }
     const reason = ex ? `out of scope: ${ex.reason}` : 'no longer in the source';
     deleting.add(anchor);
-    changes.push({ action: 'delete', kind: t.kind, anchor, target: system, ...(ex ? { sourceDn: ex.dn, source: ex.source } : {}), label: labelOfTarget(t), rule: ex ? `sources.${ex.source}.scope` : 'ownership', id: t.id, reason });
+    // graph-facts §1: users (and Microsoft 365 groups) go to deleted items; security groups are deleted permanently.
+    const permanent = t.kind === 'group' && !(Array.isArray(t.attrs.groupTypes) && t.attrs.groupTypes.includes('Unified'));
+    changes.push({ action: 'delete', kind: t.kind, anchor, target: system, ...(ex ? { sourceDn: ex.dn, source: ex.source } : {}), label: labelOfTarget(t), rule: ex ? `sources.${ex.source}.scope` : 'ownership', id: t.id, reason: permanent ? `${reason}; security groups are deleted permanently (Graph keeps no restorable copy)` : `${reason}; soft-deleted: restorable from deleted items for 30 days`, ...(permanent ? { permanent: true as const } : {}) });
   }
   for (const obj of desired.objects) {
     if (obj.readOnly && owned.has(obj.anchor)) {
@@ -232,18 +385,54 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     }
   }
 
-  return { changes: sortChanges(changes), reports: sortReports(reports), managed: owned.size };
+  return { changes: sortChanges(changes), reports: sortReports(reports), managed: owned.size, matches };
+}
+
+interface RefContext {
+  anchorOfId: Map<string, string>;
+  labelOfId: Map<string, string>;
+  desired: DesiredState;
+  owned: Map<string, TargetObject>;
+  deleted: Map<string, TargetObject>;
+}
+
+/** A reference by anchor → the object it names, with its target id when it exists. */
+function objectRef(anchor: string, refs: RefContext): ObjectRef {
+  const m = refs.desired.byAnchor.get(anchor);
+  const t = refs.owned.get(anchor) ?? refs.deleted.get(anchor);
+  const ref: ObjectRef = { anchor, kind: m?.kind ?? t?.kind ?? 'user', label: m?.label ?? (t ? labelOfTarget(t) : anchor) };
+  if (t) ref.id = t.id;
+  return ref;
 }
 
 function bySortKey(a: DesiredObject, b: DesiredObject): number {
   return a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : a.anchor < b.anchor ? -1 : a.anchor > b.anchor ? 1 : 0;
 }
 
-function changedAttributes(obj: DesiredObject, current: TargetObject): AttributeChange[] {
+/** `a.b` names a member of a complex property (onPremisesExtensionAttributes.extensionAttribute1). */
+function targetValue(current: TargetObject, name: string): unknown {
+  if (name in current.attrs) return current.attrs[name];
+  const dot = name.indexOf('.');
+  if (dot < 0) return undefined;
+  const outer = current.attrs[name.slice(0, dot)];
+  return typeof outer === 'object' && outer !== null ? (outer as Record<string, unknown>)[name.slice(dot + 1)] : undefined;
+}
+
+function changedAttributes(obj: DesiredObject, current: TargetObject, refs: RefContext): AttributeChange[] {
   const out: AttributeChange[] = [];
   for (const name in obj.attrs) {
     const value = obj.attrs[name];
-    const before = current.attrs[name];
+    const before = targetValue(current, name);
+    if (REFERENCE_PROPERTIES.has(name)) {
+      // the target holds an id; compare the anchors
+      const beforeAnchor = typeof before === 'string' ? (refs.anchorOfId.get(before) ?? `id:${before}`) : undefined;
+      if ((beforeAnchor ?? null) === (value ?? null)) continue;
+      const c: AttributeChange = { name, flow: obj.provenance[name] ?? 'default' };
+      if (typeof before === 'string') c.before = { anchor: beforeAnchor!, kind: 'user', id: before, label: refs.labelOfId.get(before) ?? before } satisfies ObjectRef;
+      if (typeof value === 'string') c.after = objectRef(value, refs);
+      out.push(c);
+      continue;
+    }
     if (!sameValue(before, value)) out.push(attributeChange(name, before, value, obj.provenance[name] ?? 'default'));
   }
   return out;

@@ -14,6 +14,12 @@
 import { Environment } from '@marcbachmann/cel-js';
 
 export interface FlowContext {
+  /**
+   * The entry's raw attributes (lower-cased names). Flows of the common shapes (`trim(source.x)`,
+   * `left(trim(source.x), n)`, `list(trim(source.x))`, `source.x`, `anchor`) read them directly instead of going
+   * through CEL: same result, without building a map entry per attribute per object.
+   */
+  attrs: Readonly<Record<string, readonly (string | Uint8Array)[]>>;
   source: Record<string, string | Uint8Array | null>;
   sourceAll: Record<string, (string | Uint8Array)[]>;
   anchor: string;
@@ -131,13 +137,60 @@ function buildEnvironment(): Environment {
 
 const environment = buildEnvironment();
 
-export type CompiledExpression = (ctx: FlowContext) => unknown;
+export type CompiledExpression = ((ctx: FlowContext) => unknown) & {
+  /** Set when the expression is evaluated natively (no CEL): it reads only `ctx.attrs` and `ctx.anchor`. */
+  native?: true;
+};
+
+function trimmedValue(v: string | Uint8Array | undefined): string | null {
+  if (v === undefined) return null;
+  const t = (typeof v === 'string' ? v : Buffer.from(v).toString('utf8')).trim();
+  return t === '' ? null : t;
+}
+
+const ATTR = '([A-Za-z][A-Za-z0-9_]*)';
+const NATIVE_SHAPES: { re: RegExp; build(m: RegExpExecArray): CompiledExpression }[] = [
+  { re: new RegExp(`^trim\\(source\\.${ATTR}\\)$`), build: (m) => { const a = m[1]!.toLowerCase(); return (ctx) => trimmedValue(ctx.attrs[a]?.[0]); } },
+  {
+    re: new RegExp(`^left\\(trim\\(source\\.${ATTR}\\),(\\d{1,9})\\)$`),
+    build: (m) => {
+      const a = m[1]!.toLowerCase();
+      const n = Number(m[2]);
+      return (ctx) => trimmedValue(ctx.attrs[a]?.[0])?.slice(0, n) ?? null;
+    },
+  },
+  {
+    re: new RegExp(`^list\\(trim\\(source\\.${ATTR}\\)\\)$`),
+    build: (m) => {
+      const a = m[1]!.toLowerCase();
+      return (ctx) => { const v = trimmedValue(ctx.attrs[a]?.[0]); return v === null ? [] : [v]; };
+    },
+  },
+  {
+    re: new RegExp(`^source\\.${ATTR}$`),
+    build: (m) => {
+      const a = m[1]!.toLowerCase();
+      return (ctx) => { const v = ctx.attrs[a]?.[0]; return v === undefined ? null : typeof v === 'string' ? v : Buffer.from(v).toString('base64'); };
+    },
+  },
+  { re: /^anchor$/, build: () => (ctx) => ctx.anchor },
+];
 
 /** Compiles a flow expression; throws a CEL error (with position) on bad syntax or types. */
 export function compileExpression(text: string): CompiledExpression {
   const parsed = environment.parse(text);
   const checked = parsed.check();
   if (!checked.valid) throw checked.error;
+  // The common shapes evaluate natively; the CEL program above still checked them.
+  const compact = text.replace(/\s+/g, '');
+  for (const shape of NATIVE_SHAPES) {
+    const m = shape.re.exec(compact);
+    if (m) {
+      const fn = shape.build(m);
+      fn.native = true;
+      return fn;
+    }
+  }
   return (ctx) => normalizeValue(parsed(ctx as unknown as Record<string, unknown>));
 }
 

@@ -2,12 +2,23 @@
  * Attribute flows: Graph property ← CEL expression over the source object. The defaults reproduce Entra
  * Connect's out-of-box inbound + outbound rules (reference/entra-connect-defaults.md §2), written in the
  * same expression language a spec uses, so every computed value can be explained and any flow overridden.
+ *
+ * App and attribute filtering (`applications:`) keeps only the default flows whose AD attributes one of the
+ * chosen applications needs (reference/app-attributes.csv); the flows Graph needs to create an object, and
+ * every custom flow, always apply.
  */
 import type { ObjectKind } from '../model/target.js';
+import { applicationCsvName } from '../spec/applications.js';
 import type { Spec } from '../spec/types.js';
+import { APP_ATTRIBUTES } from './app-attributes.js';
 import { compileExpression, referencedAttributes, type CompiledExpression } from './expr.js';
 
 const trimmed = (attr: string) => `trim(source.${attr})`;
+
+/** extensionAttribute1–15 → onPremisesExtensionAttributes.extensionAttributeN (writable for cloud users). */
+const EXTENSION_ATTRIBUTES: Record<string, string> = Object.fromEntries(
+  Array.from({ length: 15 }, (_, i) => [`onPremisesExtensionAttributes.extensionAttribute${i + 1}`, trimmed(`extensionAttribute${i + 1}`)]),
+);
 
 /** Entra Connect's defaults, as Graph properties. Keys are sorted for deterministic output. */
 export const DEFAULT_FLOWS: Record<ObjectKind, Record<string, string>> = {
@@ -29,8 +40,11 @@ export const DEFAULT_FLOWS: Record<ObjectKind, Record<string, string>> = {
     // Entra's mailNickname order: mailNickname, primary SMTP prefix, mail prefix, UPN prefix, sAMAccountName
     mailNickname:
       'mailNickname(coalesce(trim(source.mailNickname), localPart(primarySmtp(sourceAll.proxyAddresses)), localPart(trim(source.mail)), localPart(trim(source.userPrincipalName)), source.sAMAccountName))',
+    // the manager's DN; the engine resolves it to the manager's object (a reference, set with manager/$ref)
+    manager: 'source.manager',
     mobilePhone: trimmed('mobile'),
     officeLocation: trimmed('physicalDeliveryOfficeName'),
+    ...EXTENSION_ATTRIBUTES,
     // the source anchor, so a tenant moving from Entra Connect hard-matches
     onPremisesImmutableId: 'anchor',
     postalCode: trimmed('postalCode'),
@@ -57,6 +71,53 @@ export const DEFAULT_FLOWS: Record<ObjectKind, Record<string, string>> = {
   },
 };
 
+/** Graph properties whose value is a reference to another synchronized object (a DN in, an object out). */
+export const REFERENCE_PROPERTIES: ReadonlySet<string> = new Set(['manager']);
+
+/**
+ * Default flows Graph needs to create (or join) an object: they flow whatever `applications:` says, as Entra
+ * Connect's Join and Identity rules do.
+ */
+export const REQUIRED_FLOWS: Record<ObjectKind, ReadonlySet<string>> = {
+  user: new Set(['accountEnabled', 'displayName', 'mailNickname', 'onPremisesImmutableId', 'userPrincipalName']),
+  group: new Set(['displayName', 'mailNickname']),
+  contact: new Set(['displayName', 'mailNickname']),
+};
+
+/**
+ * Graph property → the attribute names of app-attributes.csv it carries (the metaverse names Microsoft's
+ * tables use, lower-cased). A default flow survives app filtering when a chosen app lists one of them.
+ */
+export const FLOW_APP_ATTRIBUTES: Record<ObjectKind, Record<string, readonly string[]>> = {
+  user: {
+    businessPhones: ['telephonenumber'],
+    city: ['l'],
+    companyName: ['company'],
+    country: ['co'],
+    department: ['department'],
+    employeeId: ['employeeid'],
+    faxNumber: ['facsimiletelephonenumber'],
+    givenName: ['givenname'],
+    jobTitle: ['title'],
+    mail: ['mail'],
+    manager: ['manager'],
+    mobilePhone: ['mobile'],
+    officeLocation: ['physicaldeliveryofficename'],
+    ...Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`onPremisesExtensionAttributes.extensionAttribute${i + 1}`, [`extensionattribute${i + 1}`]])),
+    postalCode: ['postalcode'],
+    preferredLanguage: ['preferredlanguage'],
+    state: ['st'],
+    streetAddress: ['streetaddress'],
+    surname: ['sn'],
+    usageLocation: ['usagelocation', 'msexchusagelocation'],
+  },
+  group: { description: ['description'] },
+  contact: { givenName: ['givenname'], mail: ['mail'], surname: ['sn'] },
+};
+
+/** Entra Connect syncs the Windows 10 set whatever is selected ("cannot be deselected"). */
+const ALWAYS_APPS = ['Windows 10'];
+
 export interface CompiledFlow {
   attribute: string;
   expression: string;
@@ -65,30 +126,70 @@ export interface CompiledFlow {
   evaluate: CompiledExpression;
 }
 
+/** A default flow that app filtering turned off (shown by `adsync explain`). */
+export interface FilteredFlow {
+  attribute: string;
+  expression: string;
+  reason: string;
+}
+
 export interface KindFlows {
   kind: ObjectKind;
   flows: CompiledFlow[];
-  /** Lower-cased source attributes the flows read, with the spelling the expressions use. */
+  /** Lower-cased source attributes the CEL-evaluated flows read, with the spelling the expressions use. */
   sourceAttributes: Map<string, string>;
+  /** Every lower-cased source attribute any flow reads (what connectors must fetch). */
+  readAttributes: Set<string>;
+  /** Default flows turned off by `applications:`. */
+  filtered: FilteredFlow[];
 }
 
-/** Default flows overlaid with the spec's custom flows (null turns a default off). */
-export function compileFlows(spec: Pick<Spec, 'objects'>): Record<ObjectKind, KindFlows> {
+/** The AD attributes the chosen applications need, per kind (lower-cased); undefined = no app filtering. */
+export function applicationAttributes(applications: readonly string[]): Record<ObjectKind, Set<string>> | undefined {
+  if (applications.length === 0) return undefined;
+  const out: Record<ObjectKind, Set<string>> = { user: new Set(), group: new Set(), contact: new Set() };
+  for (const csvName of [...applications.map((a) => applicationCsvName(a) ?? a), ...ALWAYS_APPS]) {
+    const sets = APP_ATTRIBUTES[csvName];
+    if (!sets) continue;
+    for (const kind of ['user', 'group', 'contact'] as const) for (const a of sets[kind] ?? []) out[kind].add(a);
+  }
+  return out;
+}
+
+/** Default flows (filtered by `applications:`) overlaid with the spec's custom flows (null turns a default off). */
+export function compileFlows(spec: Pick<Spec, 'objects'> & Partial<Pick<Spec, 'applications'>>): Record<ObjectKind, KindFlows> {
   const out = {} as Record<ObjectKind, KindFlows>;
+  const apps = applicationAttributes(spec.applications ?? []);
   for (const kind of ['user', 'group', 'contact'] as const) {
     const merged = new Map<string, { expression: string; origin: string }>();
-    for (const [attr, expression] of Object.entries(DEFAULT_FLOWS[kind])) merged.set(attr, { expression, origin: `default ${kind}.${attr}` });
+    const filtered: FilteredFlow[] = [];
+    for (const [attr, expression] of Object.entries(DEFAULT_FLOWS[kind])) {
+      if (apps && !REQUIRED_FLOWS[kind].has(attr) && !(FLOW_APP_ATTRIBUTES[kind][attr] ?? []).some((a) => apps[kind].has(a))) {
+        filtered.push({ attribute: attr, expression, reason: `no application in applications: [${(spec.applications ?? []).join(', ')}] needs ${(FLOW_APP_ATTRIBUTES[kind][attr] ?? [attr]).join(' or ')}` });
+        continue;
+      }
+      merged.set(attr, { expression, origin: `default ${kind}.${attr}` });
+    }
     for (const [attr, expression] of Object.entries(spec.objects[kind]?.flows ?? {})) {
       if (expression === null) merged.delete(attr);
-      else merged.set(attr, { expression, origin: `objects.${kind}.flows.${attr}` });
+      else {
+        merged.set(attr, { expression, origin: `objects.${kind}.flows.${attr}` });
+        const i = filtered.findIndex((f) => f.attribute === attr);
+        if (i >= 0) filtered.splice(i, 1);
+      }
     }
     const flows: CompiledFlow[] = [];
     const sourceAttributes = new Map<string, string>();
+    const readAttributes = new Set<string>();
     for (const [attribute, { expression, origin }] of [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      flows.push({ attribute, expression, origin, evaluate: compileExpression(expression) });
-      for (const name of referencedAttributes(expression)) sourceAttributes.set(name.toLowerCase(), name);
+      const evaluate = compileExpression(expression);
+      flows.push({ attribute, expression, origin, evaluate });
+      for (const name of referencedAttributes(expression)) {
+        readAttributes.add(name.toLowerCase());
+        if (!evaluate.native) sourceAttributes.set(name.toLowerCase(), name);
+      }
     }
-    out[kind] = { kind, flows, sourceAttributes };
+    out[kind] = { kind, flows, sourceAttributes, readAttributes, filtered };
   }
   return out;
 }

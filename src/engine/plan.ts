@@ -7,11 +7,11 @@ import { summarize, type Plan } from '../model/plan.js';
 import type { ObjectKind, TargetSnapshot } from '../model/target.js';
 import type { Spec } from '../spec/types.js';
 import { buildDesired, type DesiredState } from './desired.js';
-import { diff } from './diff.js';
+import { diff, type MatchInfo } from './diff.js';
 import type { KindFlows } from './flows.js';
 
 export interface PlanInput {
-  spec: Pick<Spec, 'sources' | 'objects' | 'file' | 'digest'>;
+  spec: Pick<Spec, 'sources' | 'objects' | 'file' | 'digest'> & Partial<Pick<Spec, 'matching'>>;
   /** The spec path as the user gave it (shown in plans). */
   specPath: string;
   flows: Record<ObjectKind, KindFlows>;
@@ -24,6 +24,8 @@ export interface PlanInput {
 export interface PlanOutput {
   plan: Plan;
   desired: DesiredState;
+  /** Anchor → how each desired object joined the target (for `adsync explain`). */
+  matches: Map<string, MatchInfo>;
 }
 
 export function assemblePlan(input: PlanInput): PlanOutput {
@@ -32,7 +34,7 @@ export function assemblePlan(input: PlanInput): PlanOutput {
 }
 
 export interface PlanFromDesiredInput {
-  spec: Pick<Spec, 'digest'>;
+  spec: Pick<Spec, 'digest'> & Partial<Pick<Spec, 'matching'>>;
   specPath: string;
   desired: DesiredState;
   target: TargetSnapshot;
@@ -43,7 +45,7 @@ export interface PlanFromDesiredInput {
 /** The second half of assemblePlan, for callers that build the desired state themselves (to free sources early). */
 export function planFromDesired(input: PlanFromDesiredInput): PlanOutput {
   const { desired } = input;
-  const { changes, reports, managed } = diff(desired, input.target);
+  const { changes, reports, managed, matches } = diff(desired, input.target, input.target.system, { softMatch: input.spec.matching?.softMatch ?? 'off' });
   const plan: Plan = {
     formatVersion: 1,
     tool: { name: 'adsync', version: input.toolVersion },
@@ -55,5 +57,5 @@ export function planFromDesired(input: PlanFromDesiredInput): PlanOutput {
     summary: summarize(changes, reports),
     managed,
   };
-  return { plan, desired };
+  return { plan, desired, matches };
 }

@@ -19,6 +19,12 @@ const out = (code: string, reason: string): ScopeVerdict => ({ included: false, 
 /** Entra Connect's group member limit (current docs: 250,000; configurable here). */
 export const DEFAULT_GROUP_MEMBER_LIMIT = 250_000;
 
+/**
+ * The exclusion code of a group over the member limit. As in Entra Connect, a *new* group over the limit is
+ * not provisioned, while an existing one stays (its member flow errors): the diff reports it, never deletes it.
+ */
+export const GROUP_TOO_LARGE = 'group-too-large';
+
 /** The object kind adsync gives an entry, from its objectClass; undefined for everything else (OUs, computers...). */
 export function classify(entry: DirectoryEntry): ObjectKind | undefined {
   const classes = entry.attrs.objectclass;
@@ -77,6 +83,11 @@ export function defaultFilter(entry: DirectoryEntry, kind: ObjectKind, memberLim
       if (bitSet(entry, 'msexchrecipienttypedetails', 0x21c07000n)) {
         return out('exchange-system-recipient', 'msExchRecipientTypeDetails matches 0x21C07000 (Exchange system object)');
       }
+      // "In from AD - User Join": a linked mailbox (msExchRecipientTypeDetails = 2) has no sourceAnchor; its
+      // account-forest user is the one provisioned.
+      if (firstString(entry, 'msexchrecipienttypedetails')?.trim() === '2') return out('linked-mailbox', 'linked mailbox (msExchRecipientTypeDetails = 2): the account-forest user is synchronized instead');
+      // "Out to AAD - User Join" needs accountEnabled, which comes from userAccountControl.
+      if (entry.attrs.useraccountcontrol === undefined) return out('no-useraccountcontrol', 'no userAccountControl (accountEnabled can\'t be computed)');
       return IN;
     }
     case 'group': {
@@ -85,7 +96,7 @@ export function defaultFilter(entry: DirectoryEntry, kind: ObjectKind, memberLim
       if (bitSet(entry, 'msexchrecipienttypedetails', 0x40000000n)) return out('role-group', 'Exchange role group');
       if (!isSecurityGroup(entry) && !isMailEnabled(entry)) return out('distribution-not-mail-enabled', 'distribution group that is not mail-enabled');
       const members = entry.attrs.member?.length ?? 0;
-      if (members > memberLimit) return out('group-too-large', `${members} members, over the limit of ${memberLimit}`);
+      if (members > memberLimit) return out(GROUP_TOO_LARGE, `${members} members, over the limit of ${memberLimit} (objects.group.memberLimit)`);
       return IN;
     }
     case 'contact': {

@@ -2,6 +2,7 @@
  * A plan is a sorted list of changes (a tagged union on `action`) plus report items: things adsync can't or
  * won't change, with the reason. The same shapes serve both directions (AD → Entra and writeback Entra → AD).
  */
+import { createHash } from 'node:crypto';
 import type { ObjectKind, TargetSystem } from './target.js';
 
 /** One attribute's change, with the flow that produced the new value (provenance). */
@@ -13,6 +14,26 @@ export interface AttributeChange {
   after?: unknown;
   /** Which flow produced `after`, e.g. `default user.displayName` or `objects.user.flows.jobTitle`. */
   flow: string;
+  /**
+   * The target's value was edited in the cloud since adsync last wrote it (AD is the source of authority:
+   * apply restores the AD value). Set only when adsync can tell, from the digest it keeps on the object.
+   */
+  drift?: true;
+}
+
+/**
+ * The value of a reference attribute (`manager`): the referenced object by anchor, with its target id when
+ * it exists already (else apply takes the id from the object this plan creates).
+ */
+export interface ObjectRef {
+  anchor: string;
+  kind: ObjectKind;
+  id?: string;
+  label: string;
+}
+
+export function isObjectRef(v: unknown): v is ObjectRef {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as ObjectRef).anchor === 'string' && typeof (v as ObjectRef).label === 'string';
 }
 
 /** A member of a group: by anchor (always), with the target id when the member already exists. */
@@ -44,12 +65,17 @@ interface ChangeBase {
   observed?: string;
 }
 
-export interface CreateChange extends ChangeBase {
+interface WritesAttributes {
+  /** The digest of every flowed attribute after this change (see attributesDigest); apply writes it too. */
+  digest?: string;
+}
+
+export interface CreateChange extends ChangeBase, WritesAttributes {
   action: 'create';
   attributes: AttributeChange[];
 }
 
-export interface UpdateChange extends ChangeBase {
+export interface UpdateChange extends ChangeBase, WritesAttributes {
   action: 'update';
   id: string;
   attributes: AttributeChange[];
@@ -60,9 +86,31 @@ export interface DeleteChange extends ChangeBase {
   id: string;
   /** Why it goes: gone from the source, or out of scope. */
   reason: string;
+  /**
+   * Graph deletes security groups permanently (no /directory/deletedItems, no restore); users are soft-deleted
+   * and restorable for 30 days (graph-facts §1).
+   */
+  permanent?: true;
 }
 
-export interface RestoreChange extends ChangeBase {
+/** How an unowned cloud object was matched to a source object. */
+export type MatchRule = 'immutable-id' | 'soft-upn' | 'soft-mail';
+
+/**
+ * Take over an existing cloud object that adsync doesn't own yet: stamp adsync's anchor on it and write the
+ * flowed attributes. `immutable-id` is a hard match (the user's onPremisesImmutableId is the anchor, e.g. a
+ * tenant moving from Entra Connect); `soft-upn`/`soft-mail` are the opt-in soft matches (matching.softMatch).
+ */
+export interface AdoptChange extends ChangeBase, WritesAttributes {
+  action: 'adopt';
+  id: string;
+  match: MatchRule;
+  /** Why this object: e.g. `userPrincipalName ann@contoso.example`. */
+  matchedOn: string;
+  attributes: AttributeChange[];
+}
+
+export interface RestoreChange extends ChangeBase, WritesAttributes {
   action: 'restore';
   id: string;
   attributes: AttributeChange[];
@@ -83,10 +131,10 @@ export interface RemoveMembersChange extends ChangeBase {
   members: MemberRef[];
 }
 
-export type Change = CreateChange | UpdateChange | DeleteChange | RestoreChange | AddMembersChange | RemoveMembersChange;
+export type Change = CreateChange | AdoptChange | UpdateChange | DeleteChange | RestoreChange | AddMembersChange | RemoveMembersChange;
 export type ChangeAction = Change['action'];
 
-export const CHANGE_ACTIONS: readonly ChangeAction[] = ['create', 'restore', 'update', 'add-members', 'remove-members', 'delete'];
+export const CHANGE_ACTIONS: readonly ChangeAction[] = ['create', 'adopt', 'restore', 'update', 'add-members', 'remove-members', 'delete'];
 
 /** Something the plan shows but will not change, and why (never silently dropped). */
 export interface ReportItem {
@@ -99,4 +147,21 @@ export interface ReportItem {
   source?: string;
   label: string;
   reason: string;
+  /** The other object of a conflict (duplicate UPN or address, cloud-only collision), named. */
+  other?: { label: string; sourceDn?: string; id?: string };
+}
+
+/**
+ * The digest adsync keeps on each object it writes (its `adsyncDigest` extension): the flowed attributes as
+ * last written, so the next plan can tell a cloud edit (drift) from a change in AD. Empty values are left
+ * out; references count by anchor. Order-independent (sorted by name).
+ */
+export function attributesDigest(entries: Iterable<readonly [string, unknown]>): string {
+  const parts: string[] = [];
+  for (const [name, value] of entries) {
+    if (value === null || value === undefined || value === '' || (Array.isArray(value) && value.length === 0)) continue;
+    parts.push(`${name}=${JSON.stringify(isObjectRef(value) ? value.anchor : value)}`);
+  }
+  parts.sort();
+  return createHash('sha256').update(parts.join('\n')).digest('base64url').slice(0, 22);
 }

@@ -3,6 +3,8 @@ import type { TargetSystem } from './target.js';
 
 export interface PlanSummary {
   create: number;
+  /** Unowned cloud objects taken over (hard match by onPremisesImmutableId, or soft match). */
+  adopt: number;
   restore: number;
   update: number;
   delete: number;
@@ -27,10 +29,11 @@ export interface Plan {
 }
 
 export function summarize(changes: readonly Change[], reports: readonly ReportItem[]): PlanSummary {
-  const s: PlanSummary = { create: 0, restore: 0, update: 0, delete: 0, membersAdded: 0, membersRemoved: 0, reports: reports.length };
+  const s: PlanSummary = { create: 0, adopt: 0, restore: 0, update: 0, delete: 0, membersAdded: 0, membersRemoved: 0, reports: reports.length };
   for (const c of changes) {
     switch (c.action) {
       case 'create': s.create++; break;
+      case 'adopt': s.adopt++; break;
       case 'restore': s.restore++; break;
       case 'update': s.update++; break;
       case 'delete': s.delete++; break;

@@ -15,6 +15,10 @@ export interface TargetObject {
   attrs: Record<string, unknown>;
   /** Groups: ids of direct members. */
   members?: string[];
+  /** Users: the directory roles the object holds (display names); adsync never soft-matches such a user. */
+  adminRoles?: string[];
+  /** The digest of the attributes adsync last wrote (its `adsyncDigest` extension), for drift detection. */
+  digest?: string;
 }
 
 export interface TenantInfo {

@@ -22,11 +22,16 @@ function changeLines(c: Change): string[] {
     case 'create':
       return [`- ➕ **create** ${c.kind} **${esc(c.label)}**`, ...c.attributes.map((a) => `  - \`${a.name}\` = ${code(a.after)}`)];
     case 'update':
-      return [`- ✏️ **update** ${c.kind} **${esc(c.label)}**`, ...c.attributes.map((a) => `  - \`${a.name}\`: ${code(a.before)} → ${code(a.after)}`)];
+      return [`- ✏️ **update** ${c.kind} **${esc(c.label)}**`, ...c.attributes.map((a) => `  - \`${a.name}\`: ${code(a.before)} → ${code(a.after)}${a.drift ? ' _(drift: edited in the cloud, AD value restored)_' : ''}`)];
     case 'restore':
       return [`- ♻️ **restore** ${c.kind} **${esc(c.label)}** from deleted items`, ...c.attributes.map((a) => `  - \`${a.name}\`: ${code(a.before)} → ${code(a.after)}`)];
+    case 'adopt':
+      return [
+        `- 🤝 **adopt** ${c.kind} **${esc(c.label)}** = existing cloud ${c.kind} \`${c.id}\` (${c.match === 'immutable-id' ? 'hard' : 'soft'} match on ${esc(c.matchedOn)})`,
+        ...c.attributes.map((a) => `  - \`${a.name}\`: ${code(a.before)} → ${code(a.after)}${a.drift ? ' _(drift)_' : ''}`),
+      ];
     case 'delete':
-      return [`- 🗑️ **delete** ${c.kind} **${esc(c.label)}** — ${esc(c.reason)}`];
+      return [`- 🗑️ **delete** ${c.kind} **${esc(c.label)}**${c.permanent ? ' (permanent)' : ''} — ${esc(c.reason)}`];
     case 'add-members':
     case 'remove-members': {
       const verb = c.action === 'add-members' ? 'add' : 'remove';
@@ -52,8 +57,8 @@ export function markdownLines(plan: Plan): string[] {
   const out: string[] = [];
   out.push(`### adsync plan for \`${plan.spec.path}\``, '');
   if (plan.changes.length === 0) out.push('**No changes.** The target matches the spec.', '');
-  out.push('| create | update | restore | delete | members added | members removed | report items |', '|---:|---:|---:|---:|---:|---:|---:|');
-  out.push(`| ${s.create} | ${s.update} | ${s.restore} | ${s.delete} | ${s.membersAdded} | ${s.membersRemoved} | ${s.reports} |`, '');
+  out.push('| create | adopt | update | restore | delete | members added | members removed | report items |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push(`| ${s.create} | ${s.adopt} | ${s.update} | ${s.restore} | ${s.delete} | ${s.membersAdded} | ${s.membersRemoved} | ${s.reports} |`, '');
   const kinds: ObjectKind[] = ['user', 'group', 'contact'];
   for (const kind of kinds) {
     const changes = plan.changes.filter((c) => c.kind === kind);

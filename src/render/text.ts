@@ -3,7 +3,7 @@
  * attribute-level diffs (word diffs for strings, via the `diff` package); report items after the changes.
  */
 import { diffWordsWithSpace } from 'diff';
-import type { AttributeChange, Change, MemberRef, ReportItem } from '../model/change.js';
+import { isObjectRef, type AttributeChange, type Change, type MemberRef, type ReportItem } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import type { Style } from './style.js';
 
@@ -12,6 +12,7 @@ export const MEMBER_LIST_LIMIT = 50;
 
 export function formatValue(v: unknown): string {
   if (v === undefined || v === null) return '(none)';
+  if (isObjectRef(v)) return `→ ${v.kind} ${v.label}`;
   if (typeof v === 'string') return JSON.stringify(v);
   return JSON.stringify(v);
 }
@@ -25,7 +26,7 @@ function inlineDiff(before: unknown, after: unknown, s: Style): string {
   return `${formatValue(before)} → ${formatValue(after)}`;
 }
 
-function attributeLines(attrs: AttributeChange[], action: 'create' | 'update' | 'restore', s: Style): string[] {
+function attributeLines(attrs: AttributeChange[], action: 'create' | 'update' | 'restore' | 'adopt', s: Style): string[] {
   const width = Math.max(0, ...attrs.map((a) => a.name.length));
   return attrs.map((a) => {
     const name = a.name.padEnd(width);
@@ -55,8 +56,14 @@ export function renderChange(c: Change, s: Style): string[] {
       return [`  ${s.yellow('~')} ${s.bold('update')} ${header(c)}`, ...attributeLines(c.attributes, 'update', s)];
     case 'restore':
       return [`  ${s.cyan('↺')} ${s.bold('restore')} ${header(c)} from deleted items`, ...attributeLines(c.attributes, 'restore', s)];
+    case 'adopt':
+      return [
+        `  ${s.cyan('⇐')} ${s.bold('adopt')} ${header(c)} = existing cloud ${c.kind} ${c.id}`,
+        `      ${s.dim(`# ${c.match === 'immutable-id' ? 'hard match' : 'soft match'} on ${c.matchedOn}: adsync stamps its anchor and owns the object from now on`)}`,
+        ...attributeLines(c.attributes, 'adopt', s),
+      ];
     case 'delete':
-      return [`  ${s.red('-')} ${s.bold('delete')} ${c.kind} ${c.label}`, `      ${s.dim(`# ${c.reason}`)}`];
+      return [`  ${s.red('-')} ${s.bold('delete')} ${c.kind} ${c.label}${c.permanent ? ` ${s.red('(permanent)')}` : ''}`, `      ${s.dim(`# ${c.reason}`)}`];
     case 'add-members':
       return [`  ${s.yellow('~')} ${s.bold('add')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} to group ${c.label}`, ...memberLines(c.members, s.green('+'))];
     case 'remove-members':
@@ -69,12 +76,12 @@ export function renderChange(c: Change, s: Style): string[] {
 }
 
 export function renderReport(r: ReportItem, s: Style): string {
-  return `  ${s.yellow('!')} ${r.kind} ${r.label}${r.sourceDn && r.sourceDn !== r.label ? ` (${r.sourceDn})` : ''}\n      ${s.dim(`# ${r.code}: ${r.reason}`)}`;
+  return `  ${s.yellow('!')} ${r.kind} ${r.label}${r.sourceDn && r.sourceDn !== r.label ? ` (${r.sourceDn})` : ''}${r.other ? ` ⟷ ${r.other.label}${r.other.sourceDn ? ` (${r.other.sourceDn})` : r.other.id ? ` (${r.other.id})` : ''}` : ''}\n      ${s.dim(`# ${r.code}: ${r.reason}`)}`;
 }
 
 export function summaryLine(plan: Plan): string {
   const x = plan.summary;
-  return `Plan: ${x.create} to create, ${x.update} to update, ${x.restore} to restore, ${x.delete} to delete; ${x.membersAdded} member${x.membersAdded === 1 ? '' : 's'} to add, ${x.membersRemoved} to remove; ${x.reports} report item${x.reports === 1 ? '' : 's'}.`;
+  return `Plan: ${x.create} to create, ${x.adopt > 0 ? `${x.adopt} to adopt, ` : ''}${x.update} to update, ${x.restore} to restore, ${x.delete} to delete; ${x.membersAdded} member${x.membersAdded === 1 ? '' : 's'} to add, ${x.membersRemoved} to remove; ${x.reports} report item${x.reports === 1 ? '' : 's'}.`;
 }
 
 /** The plan as text, line by line (plans of a whole forest are written as a stream, not one string). */

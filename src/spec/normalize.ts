@@ -8,6 +8,7 @@ import type {
   EntraTargetSpec,
   EmulatorTargetSpec,
   LdapSourceSpec,
+  MatchingSpec,
   ObjectRuleSpec,
   SafetySpec,
   SourceSpec,
@@ -83,7 +84,13 @@ function objectRule(raw: unknown): ObjectRuleSpec {
   return {
     enabled: r['enabled'] !== false,
     flows: { ...(obj(r['flows']) as Record<string, string | null>) },
+    ...(typeof r['memberLimit'] === 'number' ? { memberLimit: r['memberLimit'] } : {}),
   };
+}
+
+function matching(raw: Raw): MatchingSpec {
+  const soft = raw['softMatch'];
+  return { softMatch: soft === 'upn' || soft === 'mail' || soft === 'both' ? soft : 'off' };
 }
 
 function safety(raw: Raw): SafetySpec {
@@ -109,6 +116,7 @@ export function normalizeSpec(data: unknown, meta: { file: string; dir: string; 
     sources: (Array.isArray(raw['sources']) ? raw['sources'] : []).map((s) => source(obj(s))),
     target: target(obj(raw['target'])),
     applications: strings(raw['applications']),
+    matching: matching(obj(raw['matching'])),
     objects: Object.fromEntries(kinds.map((k) => [k, objectRule(objects[k])])) as Record<ObjectKind, ObjectRuleSpec>,
     safety: safety(obj(raw['safety'])),
     writeback: Array.isArray(raw['writeback']) ? [...(raw['writeback'] as unknown[])] : [],

@@ -99,6 +99,15 @@ export interface ObjectRuleSpec {
   enabled: boolean;
   /** Custom flows; they override the defaults attribute by attribute. */
   flows: FlowSpec;
+  /** Groups: more direct members than this and a new group is not provisioned (default 250,000, as Entra Connect). */
+  memberLimit?: number;
+}
+
+/** Soft match: adopt an unowned cloud user by UPN and/or primary SMTP address (opt-in; `off` by default). */
+export type SoftMatch = 'off' | 'upn' | 'mail' | 'both';
+
+export interface MatchingSpec {
+  softMatch: SoftMatch;
 }
 
 export interface SafetySpec {
@@ -125,6 +134,8 @@ export interface Spec {
   target: TargetSpec;
   /** App and attribute filtering (names from app-attributes.csv). Empty = every default flow. */
   applications: string[];
+  /** How desired objects join unowned cloud objects (hard match by anchor always applies). */
+  matching: MatchingSpec;
   objects: Record<ObjectKind, ObjectRuleSpec>;
   safety: SafetySpec;
   writeback: unknown[];

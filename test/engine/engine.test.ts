@@ -41,7 +41,7 @@ describe('plan into an empty tenant', () => {
     const add = byAction(p.changes, 'add-members')[0]!;
     assert.equal(add.action === 'add-members' && add.id, undefined);
     assert.deepEqual(add.action === 'add-members' ? add.members.map((m) => m.anchor).sort() : [], [anchorOf('Alice Smith'), anchorOf('Bob Jones')].sort());
-    assert.deepEqual(p.summary, { create: 3, restore: 0, update: 0, delete: 0, membersAdded: 2, membersRemoved: 0, reports: 0 });
+    assert.deepEqual(p.summary, { create: 3, adopt: 0, restore: 0, update: 0, delete: 0, membersAdded: 2, membersRemoved: 0, reports: 0 });
   });
 
   it('flows Entra Connect defaults: anchor to onPremisesImmutableId, security group constants', () => {
@@ -99,7 +99,7 @@ describe('plan after apply', () => {
   it('deletes an object gone from the source, without a membership removal for it', () => {
     const p = plan(entries.filter((e) => e.dn !== dnOf('Bob Jones')).map((e) => (e.dn.startsWith('CN=Engineering') ? group('Engineering', [dnOf('Alice Smith')]) : e)), target);
     assert.deepEqual(p.changes.map((c) => `${c.action} ${c.label}`), ['delete bob.jones@contoso.example']);
-    assert.equal(p.changes[0]!.action === 'delete' && p.changes[0]!.reason, 'no longer in the source');
+    assert.match(p.changes[0]!.action === 'delete' ? p.changes[0]!.reason : '', /^no longer in the source; soft-deleted/);
   });
 
   it('deletes an object moved out of the scoped OU, and says why', () => {

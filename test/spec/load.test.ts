@@ -43,6 +43,7 @@ test('a minimal spec normalizes with every default', () => {
       ],
       target: { emulator: { state: './state.json', tenant: 'contoso.onmicrosoft.com', domains: [] } },
       applications: [],
+      matching: { softMatch: 'off' },
       objects: {
         user: { enabled: true, flows: {} },
         group: { enabled: true, flows: {} },

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { AttrValue, DirectoryEntry, SourceSnapshot } from '../../src/model/entry.js';
 import type { TargetObject, TargetSnapshot } from '../../src/model/target.js';
-import type { ScopeSpec, Spec } from '../../src/spec/types.js';
+import type { ScopeSpec, SoftMatch, Spec } from '../../src/spec/types.js';
 
 /** A stable 16-byte objectGUID derived from a name. */
 export function guid(name: string): Uint8Array {
@@ -61,7 +61,7 @@ export function scope(partial: Partial<ScopeSpec> = {}): ScopeSpec {
   return { domains: [], ous: { include: [], exclude: [] }, groups: [], ...partial };
 }
 
-export function spec(partial: { scope?: Partial<ScopeSpec>; flows?: Partial<Record<'user' | 'group' | 'contact', Record<string, string | null>>> } = {}): Spec {
+export function spec(partial: { scope?: Partial<ScopeSpec>; flows?: Partial<Record<'user' | 'group' | 'contact', Record<string, string | null>>>; applications?: string[]; softMatch?: SoftMatch; memberLimit?: number } = {}): Spec {
   return {
     version: 1,
     file: '/tmp/adsync.yaml',
@@ -69,10 +69,11 @@ export function spec(partial: { scope?: Partial<ScopeSpec>; flows?: Partial<Reco
     digest: 'a'.repeat(64),
     sources: [{ name: 'corp', ldif: { path: 'corp.ldif' }, anchor: 'ms-ds-consistencyguid', scope: scope(partial.scope) }],
     target: { emulator: { state: 'state.json', tenant: 'contoso.onmicrosoft.com', domains: ['contoso.example'] } },
-    applications: [],
+    applications: partial.applications ?? [],
+    matching: { softMatch: partial.softMatch ?? 'off' },
     objects: {
       user: { enabled: true, flows: partial.flows?.user ?? {} },
-      group: { enabled: true, flows: partial.flows?.group ?? {} },
+      group: { enabled: true, flows: partial.flows?.group ?? {}, ...(partial.memberLimit !== undefined ? { memberLimit: partial.memberLimit } : {}) },
       contact: { enabled: true, flows: partial.flows?.contact ?? {} },
     },
     safety: { maxDeletes: 500, deleteMode: 'delete', deleteGraceDays: 7 },

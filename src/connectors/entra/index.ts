@@ -14,7 +14,7 @@ import type { TargetSnapshot, TenantInfo } from '../../model/target.js';
 import type { EntraTargetSpec } from '../../spec/types.js';
 import { resolveOptional, resolvePathValue, resolveValue } from '../../spec/resolve.js';
 import { TargetError } from '../../errors.js';
-import { executePlan, ANCHOR_EXTENSION_NAME } from '../../apply/executor.js';
+import { executePlan, ANCHOR_EXTENSION_NAME, DIGEST_EXTENSION_NAME } from '../../apply/executor.js';
 import type { ApplyContext } from '../../apply/executor.js';
 import type { BatchRequest, BatchResponseItem, BatchTransport } from '../../apply/batch.js';
 import { GRAPH_WRITE_BUDGET } from '../../apply/budget.js';
@@ -265,8 +265,10 @@ class GraphTarget implements EntraTarget {
   }
 
   async read(request: EntraReadRequest): Promise<TargetSnapshot> {
+    const digestProperty = this.anchorProperty?.replace(new RegExp(`_${ANCHOR_EXTENSION_NAME}$`), `_${DIGEST_EXTENSION_NAME}`);
     const { snapshot, stats } = await readSnapshot(this.graph, this.transport, {
       anchorProperty: this.anchorProperty,
+      digestProperty: digestProperty !== undefined && this.extensions.has(digestProperty) ? digestProperty : undefined,
       endpoint: this.graph.endpoint,
       membersVia: this.options.membersVia ?? 'delta',
       concurrency: this.options.concurrency ?? 4,

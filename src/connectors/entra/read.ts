@@ -23,8 +23,10 @@ export interface EntraReadRequest {
 
 export type MembersVia = 'delta' | 'batch';
 
-export const ALWAYS_USER = ['userPrincipalName', 'onPremisesImmutableId', 'mail', 'displayName'];
-export const ALWAYS_GROUP = ['displayName', 'mail', 'mailEnabled', 'securityEnabled', 'groupTypes'];
+export const ALWAYS_USER = ['userPrincipalName', 'onPremisesImmutableId', 'mail', 'displayName', 'proxyAddresses'];
+export const ALWAYS_GROUP = ['displayName', 'mail', 'mailEnabled', 'securityEnabled', 'groupTypes', 'proxyAddresses'];
+/** Relationship properties: read through delta (`manager@delta`), never `$select`ed on the collection. */
+const REFERENCES = new Set(['manager']);
 const PAGE = 999;
 
 export interface ReadStats {
@@ -36,38 +38,48 @@ export interface ReadStats {
   groupsReadSingly: number;
 }
 
-function selectList(always: string[], requested: string[], anchorProperty: string | undefined): string[] {
-  const set = new Set(['id', ...always, ...requested]);
+/** The `$select` list: `a.b` (a member of a complex property) selects `a`; relationships are read apart. */
+function selectList(always: string[], requested: string[], anchorProperty: string | undefined, digestProperty?: string): string[] {
+  const set = new Set(['id', ...always]);
+  for (const p of requested) {
+    if (REFERENCES.has(p)) continue;
+    const dot = p.indexOf('.');
+    set.add(dot < 0 ? p : p.slice(0, dot));
+  }
   if (anchorProperty !== undefined) set.add(anchorProperty);
+  if (digestProperty !== undefined) set.add(digestProperty);
   return [...set];
 }
 
-function toObject(raw: Record<string, unknown>, kind: 'user' | 'group', props: string[], anchorProperty: string | undefined): TargetObject {
+function toObject(raw: Record<string, unknown>, kind: 'user' | 'group', props: string[], anchorProperty: string | undefined, digestProperty?: string): TargetObject {
   const attrs: Record<string, unknown> = {};
   // Every requested property is present; null when Graph has no value (Graph omits unset extensions).
-  for (const p of props) if (p !== 'id' && p !== anchorProperty) attrs[p] = raw[p] ?? null;
+  for (const p of props) if (p !== 'id' && p !== anchorProperty && p !== digestProperty) attrs[p] = raw[p] ?? null;
   const obj: TargetObject = { id: String(raw['id']), kind, attrs };
   const anchor = anchorProperty === undefined ? undefined : raw[anchorProperty];
   if (typeof anchor === 'string' && anchor !== '') obj.anchor = anchor;
+  const digest = digestProperty === undefined ? undefined : raw[digestProperty];
+  if (typeof digest === 'string' && digest !== '') obj.digest = digest;
   return obj;
 }
 
 export async function readSnapshot(
   graph: Graph,
   transport: BatchTransport,
-  ctx: { anchorProperty: string | undefined; endpoint: string; membersVia: MembersVia; concurrency: number },
+  ctx: { anchorProperty: string | undefined; digestProperty?: string | undefined; endpoint: string; membersVia: MembersVia; concurrency: number },
   request: EntraReadRequest,
 ): Promise<{ snapshot: Omit<TargetSnapshot, 'tenant'>; stats: ReadStats }> {
-  const { anchorProperty } = ctx;
-  const userProps = selectList(ALWAYS_USER, request.userProperties, anchorProperty);
-  const groupProps = selectList(ALWAYS_GROUP, request.groupProperties, anchorProperty);
+  const { anchorProperty, digestProperty } = ctx;
+  const userProps = selectList(ALWAYS_USER, request.userProperties, anchorProperty, digestProperty);
+  const groupProps = selectList(ALWAYS_GROUP, request.groupProperties, anchorProperty, digestProperty);
+  const readManagers = request.userProperties.includes('manager');
   const wrap = <T>(what: string, permission: string, p: Promise<T>): Promise<T> =>
     p.catch((err: unknown) => { throw toTargetError(err, what, { endpoint: ctx.endpoint, permission }); });
 
   const readAll = async (path: string, kind: 'user' | 'group', props: string[]): Promise<TargetObject[]> => {
     const out: TargetObject[] = [];
     for await (const page of graph.pages<Record<string, unknown>>(path)) {
-      for (const raw of page) out.push(toObject(raw, kind, props, anchorProperty));
+      for (const raw of page) out.push(toObject(raw, kind, props, anchorProperty, digestProperty));
     }
     return out;
   };
@@ -96,7 +108,17 @@ export async function readSnapshot(
       readAll(`/directory/deletedItems/microsoft.graph.group?$select=${groupProps.join(',')}&$top=${PAGE}`, 'group', groupProps),
     ]).then(([u, g]) => [...u, ...g].filter((o) => o.anchor !== undefined)));
 
-  const [users, groups, byGroup, deleted] = await Promise.all([usersP, groupsP, membersP, deletedP]);
+  // Managers: one paged delta pass (`manager@delta`) instead of one request per user.
+  const managersP = readManagers ? readManagersDelta(graph).catch(() => undefined) : Promise.resolve(undefined);
+  // Holders of directory roles: never soft-matched. A tenant (or emulator) that can't list roles gives none.
+  const adminsP = readAdminRoles(graph).catch(() => new Map<string, string[]>());
+
+  const [users, groups, byGroup, deleted, managers, admins] = await Promise.all([usersP, groupsP, membersP, deletedP, managersP, adminsP]);
+  for (const u of users) {
+    if (readManagers) u.attrs['manager'] = managers?.get(u.id) ?? null;
+    const roles = admins.get(u.id);
+    if (roles !== undefined) u.adminRoles = roles;
+  }
 
   let memberships = 0;
   let groupsReadSingly = 0;
@@ -124,6 +146,39 @@ export async function readSnapshot(
     snapshot: { system: 'entra', objects: [...users, ...groups], deleted },
     stats: { users: users.length, groups: groups.length, memberships, membersVia, groupsReadSingly },
   };
+}
+
+/** userId → managerId, from one paged `/users/delta?$select=manager` pass. */
+async function readManagersDelta(graph: Graph): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const page of graph.pages<Record<string, unknown>>('/users/delta?$select=id,manager')) {
+    for (const u of page) {
+      const id = u['id'];
+      const delta = u['manager@delta'];
+      if (typeof id !== 'string' || !Array.isArray(delta)) continue;
+      for (const m of delta as { id?: string; '@removed'?: unknown }[]) {
+        if (typeof m.id !== 'string') continue;
+        if (m['@removed'] !== undefined) out.delete(id);
+        else out.set(id, m.id);
+      }
+    }
+  }
+  return out;
+}
+
+/** memberId → names of the activated directory roles it holds (`/directoryRoles`, members expanded). */
+async function readAdminRoles(graph: Graph): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  const res = await graph.get<{ value?: { id?: string; displayName?: string; members?: { id?: string }[] }[] }>('/directoryRoles?$select=id,displayName&$expand=members($select=id)');
+  for (const role of res.value ?? []) {
+    for (const m of role.members ?? []) {
+      if (typeof m.id !== 'string') continue;
+      const list = out.get(m.id);
+      if (list) list.push(role.displayName ?? role.id ?? 'role');
+      else out.set(m.id, [role.displayName ?? role.id ?? 'role']);
+    }
+  }
+  return out;
 }
 
 /** Direct members of every group in one paged delta pass. */
