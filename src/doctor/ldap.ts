@@ -10,7 +10,7 @@ import { AdsyncError } from '../errors.js';
 import { mapLdapError, openLdap, resolveLdapSettings } from '../connectors/ad/connection.js';
 import type { ConnectOptions, LdapConnection, LdapSettings } from '../connectors/ad/connection.js';
 import { readDomains, readRootDse } from '../connectors/ad/index.js';
-import { dnFromDnsName } from '../connectors/ad/dn.js';
+import { dnFromDnsName } from '../model/dn.js';
 import type { SourceSpec } from '../spec/types.js';
 
 export type FindingStatus = 'ok' | 'warning' | 'error';

@@ -5,7 +5,7 @@
  */
 import { FilterParser } from 'ldapts';
 import { checkExpression } from '../engine/expr.js';
-import { checkDn } from './dn.js';
+import { checkDn } from '../model/dn.js';
 import { isWritableProperty } from './schema.js';
 import { formatPath, type SpecPath } from './positions.js';
 import type { PathProblem } from './schema-problems.js';

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Attribute, Change as LdapChange } from 'ldapts';
 import type { Client } from 'ldapts';
-import { dnEquals, normalizeDn } from '../../src/connectors/ad/dn.js';
+import { dnEquals, normalizeDn } from '../../src/model/dn.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import type { Change, CreateChange } from '../../src/model/change.js';
 import type { Plan } from '../../src/model/plan.js';

@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { SPEC_SCHEMA, isWritableProperty, writableProperties } from '../../src/spec/schema.js';
 import { APPLICATIONS, INBOUND_APPLICATIONS, applicationCsvName } from '../../src/spec/applications.js';
 import { DEFAULT_EMULATOR_TENANT, DEFAULT_ENDPOINT, DEFAULT_MAX_DELETES, DEFAULT_PAGE_SIZE } from '../../src/spec/normalize.js';
-import { checkDn } from '../../src/spec/dn.js';
 import { nearest } from '../../src/spec/suggest.js';
 
 type S = Record<string, any>;
@@ -56,18 +55,6 @@ test('every property in the schema has a title or description (editor help)', ()
   };
   walk(schema, '');
   assert.deepEqual(missing, []);
-});
-
-test('DN syntax (RFC 4514)', () => {
-  for (const ok of ['OU=Staff,DC=corp,DC=example', 'CN=Smith\\, John,OU=Staff,DC=corp', 'CN=a+SN=b,DC=x', 'CN=#04024869,DC=x', '1.2.3=x', 'CN=a\\2Cb,DC=x', 'cn = spaced , dc = x']) {
-    assert.equal(checkDn(ok), undefined, ok);
-  }
-  assert.match(checkDn('OU=Staff,,DC=x')!, /empty RDN/);
-  assert.match(checkDn('Staff')!, /not attribute=value/);
-  assert.match(checkDn('OU=,DC=x')!, /has no value/);
-  assert.match(checkDn('O U=x')!, /not an attribute type/);
-  assert.match(checkDn('CN=a;b')!, /';' must be escaped/);
-  assert.match(checkDn('CN=a\\zz')!, /invalid escape/);
 });
 
 test('suggestions: typos, case, truncations; nothing for unrelated words', () => {

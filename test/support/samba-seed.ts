@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Attribute, Change, Client } from 'ldapts';
-import { escapeDnValue } from '../../src/connectors/ad/dn.js';
+import { escapeDnValue } from '../../src/model/dn.js';
 import type { SambaDc } from './samba.js';
 import { adminClient } from './samba.js';
 

@@ -11,9 +11,8 @@ import type { AttrValue, DirectoryEntry, NamingContext, SourceConnector, SourceR
 import type { SourceSpec } from '../../spec/types.js';
 import { mapLdapError, openLdap, resolveLdapSettings } from './connection.js';
 import type { ConnectOptions, LdapConnection, LdapSettings } from './connection.js';
-import { dnFromDnsName, dnsNameFromDn, isUnderDn, normalizeDn } from './dn.js';
+import { dnFromDnsName, dnsNameFromDn, isUnderDn, normalizeDn } from '../../model/dn.js';
 
-export { normalizeDn, dnEquals, parseDn, escapeDnValue, isUnderDn, dnFromDnsName, dnsNameFromDn } from './dn.js';
 export { resolveLdapSettings, openLdap, mapLdapError } from './connection.js';
 export type { LdapSettings, LdapConnection, ConnectOptions } from './connection.js';
 

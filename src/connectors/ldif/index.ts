@@ -11,12 +11,10 @@ import type {
   SourceReadRequest,
   SourceSnapshot,
 } from '../../model/entry.js';
-import { domainRootOf, isUnderNormalized, normalizeDn } from './dn.js';
+import { domainRootOf, isUnder, normalizeDn, parentDn } from '../../model/dn.js';
 import { SourceError } from '../../errors.js';
 import { parseLdifFile } from './parser.js';
 
-export { normalizeDn, isUnder, isUnderNormalized, parseDn, domainRootOf, dnsNameOf } from './dn.js';
-export type { Ava, Rdn } from './dn.js';
 export { LdifParser, parseLdif, parseLdifFile } from './parser.js';
 export type { LdifParseOptions, LdifRecord } from './parser.js';
 
@@ -58,8 +56,7 @@ export class LdifSource implements SourceConnector {
     const file = this.path;
 
     const noteDerived = (dn: string, norm: string): void => {
-      const comma = norm.indexOf(',');
-      const suffix = comma === -1 ? norm : norm.slice(comma + 1);
+      const suffix = parentDn(norm) || norm; // canonical values may hold an escaped '\,'
       let ctx = rootBySuffix.get(suffix);
       if (ctx === undefined && !rootBySuffix.has(suffix)) {
         ctx = domainRootOf(dn);
@@ -97,7 +94,7 @@ export class LdifSource implements SourceConnector {
             return false;
           }
           noteDerived(dn, norm);
-          inScope = bases.length === 0 || bases.some((b) => isUnderNormalized(norm, b));
+          inScope = bases.length === 0 || bases.some((b) => isUnder(norm, b));
           return inScope || norm.startsWith('dc=');
         },
         ...(wanted === undefined ? {} : { acceptAttribute: (name: string) => wanted.has(name) }),

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateForest, writeForest } from '../../../bench/lib/forest.js';
 import { parseLdif } from '../../../src/connectors/ldif/parser.js';
-import { isUnder } from '../../../src/connectors/ldif/dn.js';
+import { isUnderDn } from '../../../src/model/dn.js';
 
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
 const has = (vals: unknown[] | undefined, v: string): boolean => (vals ?? []).some((x) => typeof x === 'string' && x.toLowerCase() === v);
@@ -50,7 +50,7 @@ test('generator: counts come out exact, members point at real in-scope objects, 
     const target = dns.get(m);
     assert.ok(target, `member ${m} exists`);
     if (has(target.attrs['objectclass'], 'group')) nested++;
-    else assert.ok(!isUnder(m, summary.serviceAccountsOu), 'service accounts are never members');
+    else assert.ok(!isUnderDn(m, summary.serviceAccountsOu), 'service accounts are never members');
   }
   assert.equal(nested, summary.nestedMemberships);
   assert.ok(nested > 0, 'some groups are nested');
@@ -65,7 +65,7 @@ test('generator: counts come out exact, members point at real in-scope objects, 
   assert.equal(users.filter((u) => u.attrs['ms-ds-consistencyguid']).length, summary.usersWithConsistencyGuid);
   assert.ok(users.some((u) => /[^\x00-\x7f]/.test(u.dn)), 'non-ASCII names (dn::)');
   assert.ok(users.some((u) => u.dn.includes('\\,')), 'escaped commas in DNs');
-  assert.equal(users.filter((u) => isUnder(u.dn, summary.serviceAccountsOu)).length, summary.serviceAccounts);
+  assert.equal(users.filter((u) => isUnderDn(u.dn, summary.serviceAccountsOu)).length, summary.serviceAccounts);
   assert.ok(groups.some((g) => g.attrs['grouptype']?.[0] === '8' && g.attrs['mail']), 'mail-enabled distribution lists');
   assert.ok(users.every((u) => String(u.attrs['userprincipalname']?.[0]).endsWith('@corp.example')));
   assert.equal(new Set(users.map((u) => u.attrs['userprincipalname']?.[0])).size, 1000, 'unique UPNs');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { LdifSource } from '../../../src/connectors/ldif/index.js';
-import { isUnder } from '../../../src/connectors/ldif/dn.js';
+import { isUnderDn } from '../../../src/model/dn.js';
 import { firstString } from '../../../src/model/entry.js';
 import type { DirectoryEntry } from '../../../src/model/entry.js';
 
@@ -16,8 +16,8 @@ test('the quickstart export reads as the README describes it', async () => {
   const users = snap.entries.filter((e) => is(e, 'user'));
   const groups = snap.entries.filter((e) => is(e, 'group'));
   assert.equal(users.length, 13);
-  assert.equal(users.filter((u) => isUnder(u.dn, 'OU=Service Accounts,DC=contoso,DC=example')).length, 1);
-  assert.equal(users.filter((u) => isUnder(u.dn, 'OU=Contractors,DC=contoso,DC=example')).length, 3);
+  assert.equal(users.filter((u) => isUnderDn(u.dn, 'OU=Service Accounts,DC=contoso,DC=example')).length, 1);
+  assert.equal(users.filter((u) => isUnderDn(u.dn, 'OU=Contractors,DC=contoso,DC=example')).length, 3);
   assert.equal(groups.length, 4);
   assert.equal(snap.entries.filter((e) => is(e, 'contact')).length, 1);
   assert.deepEqual(users.filter((u) => firstString(u, 'useraccountcontrol') === '514').map((u) => firstString(u, 'samaccountname')), ['dkim']);
