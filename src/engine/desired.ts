@@ -81,7 +81,7 @@ export function readRequestFor(source: SourceSpec, flows: Record<ObjectKind, Kin
   return { attributes: [...attributes].sort(), baseDns, ...(scope.filter ? { filter: scope.filter } : {}) };
 }
 
-function anchorOf(entry: DirectoryEntry, source: SourceSpec): string | undefined {
+export function anchorOf(entry: DirectoryEntry, source: Pick<SourceSpec, 'anchor'>): string | undefined {
   const pick = source.anchor === 'ms-ds-consistencyguid' ? (entry.attrs['ms-ds-consistencyguid']?.[0] ?? entry.attrs.objectguid?.[0]) : entry.attrs.objectguid?.[0];
   if (pick === undefined) return undefined;
   return (typeof pick === 'string' ? Buffer.from(pick, 'latin1') : Buffer.from(pick.buffer, pick.byteOffset, pick.byteLength)).toString('base64');

@@ -40,12 +40,14 @@ export interface PlanFromDesiredInput {
   target: TargetSnapshot;
   toolVersion: string;
   now?: Date;
+  /** Record how each object joined the target (`adsync explain`). */
+  recordMatches?: boolean;
 }
 
 /** The second half of assemblePlan, for callers that build the desired state themselves (to free sources early). */
 export function planFromDesired(input: PlanFromDesiredInput): PlanOutput {
   const { desired } = input;
-  const { changes, reports, managed, matches } = diff(desired, input.target, input.target.system, { softMatch: input.spec.matching?.softMatch ?? 'off' });
+  const { changes, reports, managed, matches } = diff(desired, input.target, input.target.system, { softMatch: input.spec.matching?.softMatch ?? 'off', recordMatches: input.recordMatches === true });
   const plan: Plan = {
     formatVersion: 1,
     tool: { name: 'adsync', version: input.toolVersion },

@@ -1,0 +1,91 @@
+import { Args } from '@oclif/core';
+import { resolve as resolvePath } from 'node:path';
+import { AdsyncCommand } from '../cli/base.js';
+import { configFlag } from '../cli/flags.js';
+import { withSession } from '../cli/session.js';
+import { AdSource } from '../connectors/ad/index.js';
+import { LdifSource } from '../connectors/ldif/index.js';
+import { readRequestFor } from '../engine/desired.js';
+import { explainObject, type ExplainResult } from '../engine/explain.js';
+import { AdsyncError } from '../errors.js';
+import type { SourceConnector } from '../model/entry.js';
+import { formatValue, renderChange, renderReport } from '../render/text.js';
+import { styleFor } from '../render/style.js';
+
+export default class Explain extends AdsyncCommand {
+  static override summary = 'Explain one object: the scope rules that admit or exclude it, every flowed value, the match, and its changes.';
+
+  static override description = `Reads the sources and the target like plan (read-only), finds OBJECT by its DN, userPrincipalName (as in AD
+or as computed), mail, or source anchor, and prints:
+  - scope: Entra Connect's default filters, then the spec's scope (domains, OUs, groups, LDAP filter), each admitted or excluded with the reason;
+  - attributes: each Graph property's computed value and the flow (CEL expression) that produced it, plus default flows app filtering turned off;
+  - match: how it joined the tenant (anchor, deleted item, adoption by onPremisesImmutableId or soft match, or a collision);
+  - the changes and report items it leads to in the plan.
+Exit code 0 when the object was found, 1 when it was not.`;
+
+  static override examples = [
+    { description: 'Why is this user (not) synchronized?', command: '<%= config.bin %> <%= command.id %> -c adsync.yaml "CN=Ann Lee,OU=Staff,DC=contoso,DC=example"' },
+    { description: 'By userPrincipalName', command: '<%= config.bin %> <%= command.id %> -c adsync.yaml alee@contoso.example' },
+    { description: 'By source anchor, as JSON', command: '<%= config.bin %> <%= command.id %> -c adsync.yaml 3q2+7wAAAAAAAAAAAAAAAA== --json' },
+  ];
+
+  static override args = {
+    object: Args.string({ description: 'A DN, userPrincipalName, mail address or source anchor (base64).', required: true }),
+  };
+
+  static override flags = { config: configFlag };
+
+  async run(): Promise<ExplainResult> {
+    const { flags, args } = await this.parse(Explain);
+    const result = await withSession(flags.config, async (session) => {
+      const { spec, flows } = session;
+      const userProperties = flows.user.flows.map((f) => f.attribute);
+      const groupProperties = flows.group.flows.map((f) => f.attribute);
+      const targetP = session.target.read({ userProperties, groupProperties, readMembers: true });
+      targetP.catch(() => undefined);
+      const sources = await Promise.all(spec.sources.map(async (source) => {
+        let connector: SourceConnector;
+        if (source.ldif) connector = new LdifSource({ name: source.name, path: resolvePath(spec.dir, source.ldif.path) });
+        else if (source.ldap) connector = new AdSource(source, spec.dir);
+        else throw new AdsyncError('source_kind', `sources.${source.name}: neither ldif nor ldap is set`);
+        try {
+          return await connector.read(readRequestFor(source, flows));
+        } finally {
+          await connector.close();
+        }
+      }));
+      const target = await targetP;
+      return explainObject({ spec, flows, sources, target, query: args.object });
+    });
+    if (!result.found) process.exitCode = 1;
+    if (!this.jsonEnabled()) this.log(renderExplain(result));
+    return result;
+  }
+}
+
+export function renderExplain(r: ExplainResult): string {
+  const s = styleFor(process.stdout);
+  if (!r.found || !r.object) return `No source object matches ${JSON.stringify(r.query)} (looked up as DN, userPrincipalName, mail and anchor).`;
+  const o = r.object;
+  const lines = [`${s.bold(o.kind)} ${o.dn}`, `  source ${o.source}${o.anchor ? `, anchor ${o.anchor}` : ''}`, '', s.bold('Scope')];
+  for (const step of r.scope) {
+    const mark = step.result === 'admitted' ? s.green('✓') : step.result === 'excluded' ? s.red('✗') : s.dim('·');
+    lines.push(`  ${mark} ${step.rule}: ${step.result}${step.code ? ` (${step.code})` : ''} — ${step.detail}`);
+  }
+  lines.push('', `${s.bold('Synchronized')}: ${r.synchronized ? 'yes' : 'no'}`);
+  if (r.attributes.length > 0) {
+    lines.push('', s.bold('Attributes'));
+    const width = Math.max(...r.attributes.map((a) => a.name.length));
+    for (const a of r.attributes) lines.push(`  ${a.name.padEnd(width)} = ${formatValue(a.value)}  ${s.dim(`# ${a.flow}: ${a.expression}`)}`);
+  }
+  if (r.notFlowed.length > 0) {
+    lines.push('', s.bold('Not flowed'));
+    for (const n of r.notFlowed) lines.push(`  ${n.name} ${s.dim(`# ${n.reason}`)}`);
+  }
+  if (r.match) lines.push('', `${s.bold('Match')}: ${r.match.rule}${r.match.id ? ` → ${r.match.id}` : ''} — ${r.match.detail}`);
+  lines.push('', s.bold('Plan'));
+  if (r.changes.length === 0 && r.reports.length === 0) lines.push('  no changes');
+  for (const c of r.changes) lines.push(...renderChange(c, s));
+  for (const rep of r.reports) lines.push(renderReport(rep, s));
+  return lines.join('\n');
+}

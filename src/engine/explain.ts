@@ -1,0 +1,152 @@
+/**
+ * `adsync explain`: for one source object (by DN, UPN or anchor), which scope rules admitted or excluded it,
+ * each attribute's computed value with the flow (expression) that produced it, how it joined the target, and
+ * the changes and report items it leads to. Pure: the command hands in the snapshots and the plan.
+ */
+import type { Change, ReportItem } from '../model/change.js';
+import { firstString, type SourceSnapshot } from '../model/entry.js';
+import { normalizeDn } from '../model/dn.js';
+import type { ObjectKind, TargetSnapshot } from '../model/target.js';
+import type { Spec } from '../spec/types.js';
+import { anchorOf, buildDesired } from './desired.js';
+import type { MatchInfo } from './diff.js';
+import type { KindFlows } from './flows.js';
+import { planFromDesired } from './plan.js';
+import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT } from './scope.js';
+
+export interface ExplainScopeStep {
+  /** `default filters (Entra Connect)` or `sources.<name>.scope`. */
+  rule: string;
+  result: 'admitted' | 'excluded' | 'not evaluated';
+  code?: string;
+  detail: string;
+}
+
+export interface ExplainAttribute {
+  name: string;
+  /** The value after tenant rules (e.g. the MOERA UPN fallback); null = no value. */
+  value: unknown;
+  /** `default user.displayName` or `objects.user.flows.displayName`. */
+  flow: string;
+  expression: string;
+}
+
+export interface ExplainResult {
+  query: string;
+  found: boolean;
+  object?: { kind: ObjectKind; dn: string; source: string; anchor?: string };
+  synchronized: boolean;
+  scope: ExplainScopeStep[];
+  attributes: ExplainAttribute[];
+  /** Default flows app filtering turned off for this kind. */
+  notFlowed: { name: string; reason: string }[];
+  match?: MatchInfo;
+  changes: Change[];
+  reports: ReportItem[];
+}
+
+export interface ExplainInput {
+  spec: Pick<Spec, 'sources' | 'objects' | 'digest'> & Partial<Pick<Spec, 'matching'>>;
+  flows: Record<ObjectKind, KindFlows>;
+  sources: readonly SourceSnapshot[];
+  target: TargetSnapshot;
+  /** A DN, a userPrincipalName or an anchor (base64). */
+  query: string;
+}
+
+function safeNormalize(dn: string): string | undefined {
+  try {
+    return normalizeDn(dn);
+  } catch {
+    return undefined;
+  }
+}
+
+export function explainObject(input: ExplainInput): ExplainResult {
+  const { spec, flows, sources, target, query } = input;
+  const empty: ExplainResult = { query, found: false, synchronized: false, scope: [], attributes: [], notFlowed: [], changes: [], reports: [] };
+  const qDn = query.includes('=') ? safeNormalize(query) : undefined;
+  const qLower = query.toLowerCase();
+
+  // Find the entry: by DN, by UPN (as in AD), or by anchor.
+  let found: { entry: SourceSnapshot['entries'][number]; source: Spec['sources'][number]; kind: ObjectKind; anchor: string | undefined } | undefined;
+  for (const snap of sources) {
+    const source = spec.sources.find((s) => s.name === snap.source);
+    if (!source) continue;
+    for (const entry of snap.entries) {
+      const kind = classify(entry);
+      if (!kind) continue;
+      const anchor = anchorOf(entry, source);
+      const hit = (qDn !== undefined && safeNormalize(entry.dn) === qDn) || anchor === query || firstString(entry, 'userprincipalname')?.toLowerCase() === qLower || firstString(entry, 'mail')?.toLowerCase() === qLower;
+      if (hit) {
+        found = { entry, source, kind, anchor };
+        break;
+      }
+    }
+    if (found) break;
+  }
+
+  const desired = buildDesired(spec, sources, flows);
+  const out = planFromDesired({ spec, specPath: 'explain', desired, target, toolVersion: 'explain', recordMatches: true });
+  // A UPN computed by a flow (fallback or MOERA) finds the object too.
+  if (!found) {
+    const obj = desired.objects.find((o) => typeof o.attrs.userPrincipalName === 'string' && o.attrs.userPrincipalName.toLowerCase() === qLower);
+    if (obj) {
+      const snap = sources.find((s) => s.source === obj.source);
+      const source = spec.sources.find((s) => s.name === obj.source);
+      const entry = snap?.entries.find((e) => e.dn === obj.dn);
+      if (entry && source) found = { entry, source, kind: obj.kind, anchor: obj.anchor };
+    }
+  }
+  if (!found) return empty;
+
+  const { entry, source, kind, anchor } = found;
+  const result: ExplainResult = {
+    ...empty,
+    found: true,
+    object: { kind, dn: entry.dn, source: source.name, ...(anchor !== undefined ? { anchor } : {}) },
+  };
+  result.notFlowed = flows[kind].filtered.map((f) => ({ name: f.attribute, reason: `app filtering: ${f.reason}` }));
+  if (spec.objects[kind]?.enabled === false) {
+    result.scope.push({ rule: `objects.${kind}.enabled`, result: 'excluded', detail: `${kind} objects are turned off in the spec` });
+    return result;
+  }
+  if (anchor === undefined) {
+    result.scope.push({ rule: 'source anchor', result: 'excluded', code: 'no-anchor', detail: 'the entry has no objectGUID (nor mS-DS-ConsistencyGuid)' });
+    return result;
+  }
+  const verdict = defaultFilter(entry, kind, spec.objects.group?.memberLimit ?? DEFAULT_GROUP_MEMBER_LIMIT);
+  result.scope.push(verdict.included
+    ? { rule: 'default filters (Entra Connect cloudFiltered and scoping rules)', result: 'admitted', detail: `no default filter matches this ${kind}` }
+    : { rule: 'default filters (Entra Connect cloudFiltered and scoping rules)', result: 'excluded', code: verdict.code, detail: verdict.reason });
+  const ex = desired.excluded.get(anchor);
+  if (verdict.included) {
+    const scopeRule = `sources.${source.name}.scope`;
+    if (ex) result.scope.push({ rule: scopeRule, result: 'excluded', code: ex.code, detail: ex.reason });
+    else {
+      const s = source.scope;
+      const parts = [s.domains.length ? `domains [${s.domains.join(', ')}]` : '', s.ous.include.length || s.ous.exclude.length ? 'ous' : '', s.groups.length ? 'groups' : '', s.filter ? `filter ${s.filter}` : ''].filter(Boolean);
+      result.scope.push({ rule: scopeRule, result: 'admitted', detail: parts.length ? `passes ${parts.join(', ')}` : 'the source has no scope filters' });
+    }
+  } else {
+    result.scope.push({ rule: `sources.${source.name}.scope`, result: 'not evaluated', detail: 'a default filter already excluded it' });
+  }
+  void compileScope;
+
+  const obj = desired.byAnchor.get(anchor);
+  if (obj && obj.dn === entry.dn) {
+    result.synchronized = !obj.readOnly && !desired.held.has(anchor);
+    const expressions = new Map(flows[kind].flows.map((f) => [f.attribute, f.expression]));
+    result.attributes = Object.keys(obj.attrs).sort().map((name) => ({
+      name,
+      value: obj.attrs[name] ?? null,
+      flow: obj.provenance[name] ?? 'default',
+      expression: expressions.get(name) ?? '',
+    }));
+  }
+  const match = out.matches.get(anchor);
+  if (match) result.match = match;
+  result.changes = out.plan.changes.filter((c) => c.anchor === anchor);
+  result.reports = out.plan.reports.filter((r) => r.anchor === anchor);
+  return result;
+}
