@@ -11,7 +11,7 @@
  * Idempotent on re-runs: "already a member" on add and 404 on remove or delete count as done, and a create
  * that collides with an object carrying the same adsync anchor adopts that object (a killed apply's create).
  */
-import { isObjectRef } from '../model/change.js';
+import { attributesDigest, isObjectRef } from '../model/change.js';
 import type { AddMembersChange, AdoptChange, AttributeChange, Change, CreateChange, DeleteChange, MemberRef, ObjectRef, RemoveMembersChange, RestoreChange, UpdateChange } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import { TargetError } from '../errors.js';
@@ -159,7 +159,7 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   // adsync's, and the next plan would see a collision instead of the object.
   let anchorProperty = ctx.anchorProperty;
   let extensionJustCreated = false;
-  if (anchorProperty === undefined && plan.changes.some((c) => c.action === 'create')) {
+  if (anchorProperty === undefined && plan.changes.some((c) => c.action === 'create' || c.action === 'adopt')) {
     anchorProperty = await ensureAnchorProperty(queue, ctx);
     extensionJustCreated = true;
     ctx.onAnchorProperty?.(anchorProperty);
@@ -176,7 +176,7 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   // The digest extension is registered the first time a plan writes digests.
   const digestName = anchorProperty === undefined ? undefined : anchorProperty.replace(new RegExp(`_${ANCHOR_EXTENSION_NAME}$`), `_${DIGEST_EXTENSION_NAME}`);
   let digestProp: string | undefined = digestName !== undefined && ctx.knownExtensions?.has(digestName) === true ? digestName : undefined;
-  if (plan.changes.some((c) => (c.action === 'create' || c.action === 'update' || c.action === 'restore' || c.action === 'adopt') && c.digest !== undefined) && digestProp === undefined && ctx.application !== undefined) {
+  if (plan.changes.some((c) => c.action === 'create' || ((c.action === 'update' || c.action === 'restore' || c.action === 'adopt') && c.digest !== undefined)) && digestProp === undefined && ctx.application !== undefined) {
     try {
       digestProp = await ensureExtension(queue, ctx, DIGEST_EXTENSION_NAME);
       ctx.onExtension?.(digestProp);
@@ -184,8 +184,10 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
       digestProp = undefined; // drift detection is a nicety: never fail an apply for it
     }
   }
-  const withDigest = (body: Record<string, unknown>, change: { digest?: string }): Record<string, unknown> => {
-    if (digestProp !== undefined && change.digest !== undefined) body[digestProp] = change.digest;
+  const withDigest = (body: Record<string, unknown>, change: { action: string; digest?: string; attributes: readonly AttributeChange[] }): Record<string, unknown> => {
+    // A create's attributes are all of its flowed values: its digest is computed here, not in the plan.
+    const digest = change.digest ?? (change.action === 'create' ? attributesDigest(change.attributes.map((a) => [a.name, a.after] as const)) : undefined);
+    if (digestProp !== undefined && digest !== undefined) body[digestProp] = digest;
     return body;
   };
 

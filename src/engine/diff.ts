@@ -332,7 +332,7 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     deleting.add(anchor);
     // graph-facts §1: users (and Microsoft 365 groups) go to deleted items; security groups are deleted permanently.
     const permanent = t.kind === 'group' && !(Array.isArray(t.attrs.groupTypes) && t.attrs.groupTypes.includes('Unified'));
-    changes.push({ action: 'delete', kind: t.kind, anchor, target: system, ...(ex ? { sourceDn: ex.dn, source: ex.source } : {}), label: labelOfTarget(t), rule: ex ? `sources.${ex.source}.scope` : 'ownership', id: t.id, reason: permanent ? `${reason}; security groups are deleted permanently (Graph keeps no restorable copy)` : `${reason}; soft-deleted: restorable from deleted items for 30 days`, ...(permanent ? { permanent: true as const } : {}) });
+    changes.push({ action: 'delete', kind: t.kind, anchor, target: system, ...(ex ? { sourceDn: ex.dn, source: ex.source } : {}), label: labelOfTarget(t), rule: ex ? `sources.${ex.source}.scope` : 'ownership', id: t.id, reason, ...(permanent ? { permanent: true as const } : {}) });
   }
   for (const obj of desired.objects) {
     if (obj.readOnly && owned.has(obj.anchor)) {

@@ -57,8 +57,8 @@ export function markdownLines(plan: Plan): string[] {
   const out: string[] = [];
   out.push(`### adsync plan for \`${plan.spec.path}\``, '');
   if (plan.changes.length === 0) out.push('**No changes.** The target matches the spec.', '');
-  out.push('| create | adopt | update | restore | delete | members added | members removed | report items |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
-  out.push(`| ${s.create} | ${s.adopt} | ${s.update} | ${s.restore} | ${s.delete} | ${s.membersAdded} | ${s.membersRemoved} | ${s.reports} |`, '');
+  out.push('| create | update | restore | delete | adopt | members added | members removed | report items |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push(`| ${s.create} | ${s.update} | ${s.restore} | ${s.delete} | ${s.adopt} | ${s.membersAdded} | ${s.membersRemoved} | ${s.reports} |`, '');
   const kinds: ObjectKind[] = ['user', 'group', 'contact'];
   for (const kind of kinds) {
     const changes = plan.changes.filter((c) => c.kind === kind);

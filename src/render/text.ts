@@ -63,7 +63,7 @@ export function renderChange(c: Change, s: Style): string[] {
         ...attributeLines(c.attributes, 'adopt', s),
       ];
     case 'delete':
-      return [`  ${s.red('-')} ${s.bold('delete')} ${c.kind} ${c.label}${c.permanent ? ` ${s.red('(permanent)')}` : ''}`, `      ${s.dim(`# ${c.reason}`)}`];
+      return [`  ${s.red('-')} ${s.bold('delete')} ${c.kind} ${c.label}${c.permanent ? ` ${s.red('(permanent)')}` : ''}`, `      ${s.dim(`# ${c.reason}; ${c.permanent ? 'security groups are deleted permanently (Graph keeps no restorable copy)' : c.kind === 'user' ? 'soft delete: restorable from deleted items for 30 days' : 'deleted'}`)}`];
     case 'add-members':
       return [`  ${s.yellow('~')} ${s.bold('add')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} to group ${c.label}`, ...memberLines(c.members, s.green('+'))];
     case 'remove-members':
