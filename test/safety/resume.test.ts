@@ -36,6 +36,7 @@ function prng(seed: number): () => number {
 
 type KillPoint = { kind: 'ms'; ms: number } | { kind: 'event'; event: string; nth: number };
 
+
 interface RunOutcome {
   killed: boolean;
   code: number | null;
@@ -119,23 +120,28 @@ describe('a killed apply, run again, converges (2,000 objects, 20+ kill points)'
     const creates = plan.changes.filter((c): c is Extract<Change, { action: 'create' }> => c.action === 'create');
     assert.ok(creates.length >= 1900, `a 2,000-object plan (${creates.length} creates)`);
 
-    // The kill points, drawn up front (so the seed replays them).
-    const points: KillPoint[] = [];
-    for (let i = 0; i < 22; i++) {
-      const r = random();
-      if (r < 0.08) points.push({ kind: 'ms', ms: 150 + Math.floor(random() * 1500) });
-      else if (r < 0.14) points.push({ kind: 'event', event: 'apply.start', nth: 1 });
-      else points.push({ kind: 'event', event: 'apply.progress', nth: 1 + Math.floor(random() * 18) });
-    }
+    // Kill points from the seeded PRNG: by time (start-up, reads), at the start of the writes, or after the
+    // N-th progress event, N shrinking with what is left so that 22 kills land before the plan runs out.
     const log: string[] = [];
     let kills = 0;
     let killsDuringWrites = 0;
     let resumes = 0;
     let takeovers = 0;
-    for (const point of points) {
+    let left = plan.changes.length;
+    for (let run = 0; run < 40 && kills < 22; run++) {
+      // Near the end a single progress event can let the rest finish before the kill lands, so there the
+      // kill points lean towards start-up and the start of the writes (which consume no work).
+      const r0 = random();
+      const share = left / plan.changes.length;
+      const early = share > 0.25 ? 0.14 : left > 60 ? 0.3 : 0.6;
+      const most = share > 0.25 ? 10 : 2;
+      const point: KillPoint = r0 < early / 2 ? { kind: 'ms', ms: 150 + Math.floor(random() * 1500) }
+        : r0 < early ? { kind: 'event', event: 'apply.start', nth: 1 }
+          : { kind: 'event', event: 'apply.progress', nth: 1 + Math.floor(random() * most) };
       const r = await runUntil(['apply', '-c', t.spec, planFile, '--log-format', 'json'], dir, t.env, point);
       const progress = r.events.filter((e) => e.event === 'apply.progress');
       const last = progress[progress.length - 1];
+      if (last) left = Number(last['total']) - Number(last['done']);
       if (r.events.some((e) => e.event === 'apply.resume')) resumes++;
       if (r.events.some((e) => e.event === 'lock.takeover')) takeovers++;
       log.push(`${JSON.stringify(point)} → ${r.killed ? 'killed' : `exit ${r.code}`}${last ? ` at ${String(last['done'])}/${String(last['total'])}` : ''}`);
