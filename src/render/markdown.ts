@@ -57,8 +57,10 @@ export function markdownLines(plan: Plan): string[] {
   const out: string[] = [];
   out.push(`### adsync plan for \`${plan.spec.path}\``, '');
   if (plan.changes.length === 0) out.push('**No changes.** The target matches the spec.', '');
-  out.push('| create | update | restore | delete | adopt | members added | members removed | report items |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
-  out.push(`| ${s.create} | ${s.update} | ${s.restore} | ${s.delete} | ${s.adopt} | ${s.membersAdded} | ${s.membersRemoved} | ${s.reports} |`, '');
+  // The adopt column appears only when something is adopted (most plans never adopt).
+  const adopt = s.adopt > 0;
+  out.push(`| create | update | restore | delete |${adopt ? ' adopt |' : ''} members added | members removed | report items |`, `|---:|---:|---:|---:|${adopt ? '---:|' : ''}---:|---:|---:|`);
+  out.push(`| ${s.create} | ${s.update} | ${s.restore} | ${s.delete} |${adopt ? ` ${s.adopt} |` : ''} ${s.membersAdded} | ${s.membersRemoved} | ${s.reports} |`, '');
   const kinds: ObjectKind[] = ['user', 'group', 'contact'];
   for (const kind of kinds) {
     const changes = plan.changes.filter((c) => c.kind === kind);
