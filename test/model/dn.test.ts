@@ -230,12 +230,14 @@ describe('normalizeDn fast path', () => {
       'CN=a#b,DC=x',
       'x-Attr1=v,DC=x',
       'CN=ab\u0338,DC=x',
+      'CN=\u1100\u1161\u11a8 \u2126\u212b\uf900\u{1d15e},DC=x',
+      'CN=Йй и\u0306,DC=x',
     ];
     for (const dn of dns) assert.equal(normalizeDn(dn), normalizeDn(viaParser(dn)), dn);
   });
 
   it('gives what the full parser gives, for random DNs', () => {
-    const alphabet = ['a', 'B', ' ', '#', '=', ',', '+', ';', '"', '\\', '<', 'é', 'É', 'e\u0301', 'Σ', 'ж', '山', '\u0338', '\u037e', '\n', '.', '-', '1'];
+    const alphabet = ['a', 'B', ' ', '#', '=', ',', '+', ';', '"', '\\', '<', 'é', 'É', 'e\u0301', 'Σ', 'ж', '山', '\u0338', '\u037e', '\n', '.', '-', '1', '\u1100', '\u1161', '가', '\u11a8', '\u2126', '\u212b', '\uf900', '\u{1d15e}', '\u0915\u093c', '\u0958', 'й', 'и\u0306'];
     let seed = 42;
     const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
     for (let t = 0; t < 3000; t++) {
