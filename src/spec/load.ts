@@ -49,7 +49,12 @@ export function checkSpecText(text: string, file: string): { problems: SpecProbl
   pathProblems.push(...semanticProblems(data));
   for (const p of pathProblems) {
     const { line, col } = locator.locate(p.path, p.at);
-    problems.push({ file, line, col, message: p.message });
+    let message = p.message;
+    if (p.related !== undefined) {
+      const other = locator.locate(p.related, 'key');
+      message = message.replace('{related}', `${file}:${other.line}:${other.col}`);
+    }
+    problems.push({ file, line, col, message });
   }
   return { problems: sortProblems(dedupe(problems)), data };
 }

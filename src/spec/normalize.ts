@@ -14,6 +14,8 @@ import type {
   SourceSpec,
   Spec,
   TargetSpec,
+  ValueRef,
+  WritebackRuleSpec,
 } from './types.js';
 
 export const DEFAULT_PAGE_SIZE = 500;
@@ -103,6 +105,35 @@ function safety(raw: Raw): SafetySpec {
   };
 }
 
+/** Writeback rules, each tagged with its kind and its position in the list (for provenance). */
+function writeback(raw: unknown): WritebackRuleSpec[] {
+  const out: WritebackRuleSpec[] = [];
+  (Array.isArray(raw) ? raw : []).forEach((item, index) => {
+    const r = obj(item);
+    if (r['anchor'] !== undefined) {
+      const a = obj(r['anchor']);
+      const kinds = strings(a['kinds']).filter((k): k is 'user' | 'group' => k === 'user' || k === 'group');
+      out.push({ rule: 'anchor', index, source: String(a['source']), kinds: kinds.length > 0 ? kinds : ['user'] });
+    } else if (r['group'] !== undefined) {
+      const g = obj(r['group']);
+      const type = g['groupType'];
+      out.push({
+        rule: 'group',
+        index,
+        source: String(g['source']),
+        ou: g['ou'] as ValueRef,
+        filter: String(g['filter']),
+        groupType: type === 'global-security' || type === 'domain-local-security' || type === 'universal-distribution' ? type : 'universal-security',
+        flows: { ...(obj(g['flows']) as Record<string, string | null>) },
+      });
+    } else if (r['attributes'] !== undefined) {
+      const a = obj(r['attributes']);
+      out.push({ rule: 'attributes', index, source: String(a['source']), kind: a['kind'] === 'group' ? 'group' : 'user', flows: { ...(obj(a['flows']) as Record<string, string>) } });
+    }
+  });
+  return out;
+}
+
 /** The normalized spec, from data that passed the schema and the semantic rules. */
 export function normalizeSpec(data: unknown, meta: { file: string; dir: string; digest: string }): Spec {
   const raw = obj(data);
@@ -119,6 +150,6 @@ export function normalizeSpec(data: unknown, meta: { file: string; dir: string; 
     matching: matching(obj(raw['matching'])),
     objects: Object.fromEntries(kinds.map((k) => [k, objectRule(objects[k])])) as Record<ObjectKind, ObjectRuleSpec>,
     safety: safety(obj(raw['safety'])),
-    writeback: Array.isArray(raw['writeback']) ? [...(raw['writeback'] as unknown[])] : [],
+    writeback: writeback(raw['writeback']),
   };
 }

@@ -9,6 +9,7 @@ import { checkDn } from '../model/dn.js';
 import { isWritableProperty } from './schema.js';
 import { formatPath, type SpecPath } from './positions.js';
 import type { PathProblem } from './schema-problems.js';
+import { WRITEBACK_RULES } from './writeback-rules.js';
 
 type Raw = Record<string, unknown>;
 export type Rule = (spec: Raw) => PathProblem[];
@@ -112,7 +113,7 @@ export const startTlsNeedsPlainLdap: Rule = (spec) => {
   return out;
 };
 
-export const RULES: readonly Rule[] = [uniqueSourceNames, scopeDns, scopeFilter, flowExpressions, startTlsNeedsPlainLdap];
+export const RULES: readonly Rule[] = [uniqueSourceNames, scopeDns, scopeFilter, flowExpressions, startTlsNeedsPlainLdap, ...WRITEBACK_RULES];
 
 export function semanticProblems(spec: unknown): PathProblem[] {
   if (!isObj(spec)) return [];

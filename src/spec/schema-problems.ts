@@ -13,6 +13,8 @@ export interface PathProblem {
   path: SpecPath;
   at: 'key' | 'value';
   message: string;
+  /** Another place the problem is about (e.g. the other rule of a loop): `{related}` in the message becomes its FILE:LINE:COL. */
+  related?: SpecPath;
 }
 
 type Schema = Record<string, unknown>;

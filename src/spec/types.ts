@@ -138,5 +138,42 @@ export interface Spec {
   matching: MatchingSpec;
   objects: Record<ObjectKind, ObjectRuleSpec>;
   safety: SafetySpec;
-  writeback: unknown[];
+  /** Entra ID → AD rules, in spec order (their index names them in plans: `writeback[1]`). */
+  writeback: WritebackRuleSpec[];
 }
+
+/** AD group types group writeback can create (groupType values in src/engine/writeback-groups.ts). */
+export type WritebackGroupType = 'universal-security' | 'global-security' | 'domain-local-security' | 'universal-distribution';
+
+/** ms-DS-ConsistencyGuid ← objectGUID where empty, on the in-scope objects of one source. */
+export interface AnchorWritebackSpec {
+  rule: 'anchor';
+  /** Position in `writeback:` (provenance: `writeback[0].anchor`). */
+  index: number;
+  source: string;
+  kinds: ('user' | 'group')[];
+}
+
+/** Cloud groups selected by a CEL filter, created and kept in an AD OU. */
+export interface GroupWritebackSpec {
+  rule: 'group';
+  index: number;
+  source: string;
+  ou: ValueRef;
+  filter: string;
+  groupType: WritebackGroupType;
+  /** AD attribute → CEL over the cloud group; null turns a default off. */
+  flows: Record<string, string | null>;
+}
+
+/** Entra properties of managed objects → AD attributes. */
+export interface AttributeWritebackSpec {
+  rule: 'attributes';
+  index: number;
+  source: string;
+  kind: 'user' | 'group';
+  /** AD attribute → CEL over the Entra object. */
+  flows: Record<string, string>;
+}
+
+export type WritebackRuleSpec = AnchorWritebackSpec | GroupWritebackSpec | AttributeWritebackSpec;
