@@ -212,6 +212,13 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
 
   // Objects that will exist after apply (kept, restored or created) → their target id (undefined until created).
   const present = new Map<DesiredObject, string | undefined>();
+  // The same fact as a field on each object, for the membership loops (a million lookups in a big forest).
+  // `run` tells this diff's marks from a previous diff's on the same objects.
+  const run = {};
+  const markPresent = (o: DesiredObject, id: string | undefined): void => {
+    present.set(o, id);
+    o.presence = { run, id };
+  };
   const orders = new Map<ObjectKind, { name: string; constant?: unknown; ref?: true }[]>();
 
   for (const t of target.objects) labelOfId.set(t.id, labelOfTarget(t));
@@ -233,11 +240,11 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     }
     if (blocked.has(obj)) {
       record && matches.set(obj.anchor, { rule: 'blocked', ...(current ? { id: current.id } : {}), detail: 'duplicate userPrincipalName or mail in the sources' });
-      if (current) present.set(obj, current.id); // it exists: keep its memberships, change nothing else
+      if (current) markPresent(obj, current.id); // it exists: keep its memberships, change nothing else
       continue;
     }
     if (current) {
-      present.set(obj, current.id);
+      markPresent(obj, current.id);
       record && matches.set(obj.anchor, { rule: 'anchor', id: current.id, detail: `hard match: the object carries adsync's anchor ${obj.anchor}` });
       const attributes = changedAttributes(obj, current, refs);
       if (attributes.length > 0) {
@@ -250,7 +257,7 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     }
     const gone = deleted.get(obj.anchor);
     if (gone) {
-      present.set(obj, gone.id);
+      markPresent(obj, gone.id);
       record && matches.set(obj.anchor, { rule: 'deleted-item', id: gone.id, detail: 'hard match in /directory/deletedItems: restored, not re-created' });
       changes.push({ ...base, action: 'restore', id: gone.id, attributes: changedAttributes(obj, gone, refs), digest: desiredDigest(obj) });
       continue;
@@ -291,7 +298,7 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       }
       if (match && !adopted.has(holder) && holder.kind === obj.kind) {
         adopted.add(holder);
-        present.set(obj, holder.id);
+        markPresent(obj, holder.id);
         const matchedOn = `${on.what} ${on.value}`;
         record && matches.set(obj.anchor, { rule: match, id: holder.id, detail: `${match === 'immutable-id' ? 'hard match' : 'soft match'} on ${matchedOn}: adopted` });
         changes.push({ ...base, action: 'adopt', id: holder.id, match, matchedOn, attributes: changedAttributes(obj, holder, refs), digest: desiredDigest(obj) });
@@ -301,7 +308,7 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `collides with the cloud-only ${holder.kind} ${labelOfTarget(holder)} on ${on.what}` });
       continue;
     }
-    present.set(obj, undefined);
+    markPresent(obj, undefined);
     record && matches.set(obj.anchor, { rule: 'none', detail: 'no cloud object carries the anchor: created' });
     let order = orders.get(obj.kind);
     if (!order) orders.set(obj.kind, (order = createOrder(obj)));
@@ -356,7 +363,7 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     const adds: DesiredObject[] = [];
     const wanted = have.size > 0 ? new Set<string>() : undefined;
     for (const m of group.members) {
-      if (!present.has(m)) continue; // held, or blocked by a collision
+      if (m.presence?.run !== run) continue; // held, or blocked by a collision
       wanted?.add(m.anchor);
       if (!have.has(m.anchor)) adds.push(m);
     }
@@ -375,7 +382,7 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       for (const m of adds) {
         if (m === last) continue; // the same DN twice in `member`
         last = m;
-        refs.push(memberRef(m, present.get(m)));
+        refs.push(memberRef(m, m.presence!.id));
       }
       changes.push({ ...base, action: 'add-members', ...(groupId !== undefined ? { id: groupId } : {}), members: refs });
     }
