@@ -99,7 +99,9 @@ export function planDigest(plan: Pick<Plan, 'spec' | 'target' | 'changes'>): str
 
 // ---- staleness
 
-const objectKey = (c: Pick<Change, 'kind' | 'anchor'>): string => `${c.kind} ${c.anchor}`;
+/** Writeback changes (target `ad`) key apart from inbound ones: a user's anchor names both its Entra and its AD object. */
+const targetPrefix = (c: { target?: Change['target'] }): string => (c.target === 'ad' ? 'ad ' : '');
+const objectKey = (c: Pick<Change, 'kind' | 'anchor'> & { target?: Change['target'] }): string => `${targetPrefix(c)}${c.kind} ${c.anchor}`;
 
 function byObject(changes: readonly Change[]): Map<string, Change[]> {
   const m = new Map<string, Change[]>();
@@ -164,6 +166,8 @@ export interface StaleCheckInput {
   /** A plan made now from the same spec, and the snapshot it was made from. */
   fresh: Plan;
   snapshot: TargetSnapshot;
+  /** The AD objects the writeback changes touch, as read for the fresh plan (ids are DNs). */
+  adSnapshot?: TargetSnapshot;
   specDigest: string;
   path: string;
   /** Set when an earlier apply of this very plan was interrupted (its journal). */
@@ -171,7 +175,7 @@ export interface StaleCheckInput {
 }
 
 /** Journal key of a change: one per action and object (a plan has at most one change per pair). */
-export const changeKey = (c: Pick<Change, 'action' | 'kind' | 'anchor'>): string => `${c.action} ${c.kind} ${c.anchor}`;
+export const changeKey = (c: Pick<Change, 'action' | 'kind' | 'anchor'> & { target?: Change['target'] }): string => `${targetPrefix(c)}${c.action} ${c.kind} ${c.anchor}`;
 
 /**
  * Throws a stale-plan error naming the objects that changed; otherwise returns the plan to apply: the saved
@@ -190,14 +194,16 @@ export function checkSavedPlan(input: StaleCheckInput): Plan {
       hint: 'plan and apply against the same tenant',
     });
   }
-  const index = new ObservedIndex(snapshot);
+  const entraIndex = new ObservedIndex(snapshot);
+  const adIndex = new ObservedIndex(input.adSnapshot ?? { system: 'ad', objects: [], deleted: [] });
   const savedBy = byObject(saved.changes);
   const freshBy = byObject(fresh.changes);
   const stale: { label: string; why: string }[] = [];
   for (const [k, sx] of savedBy) {
     const fx = freshBy.get(k) ?? [];
     const first = sx[0]!;
-    const label = `${first.kind} ${first.label}`;
+    const label = `${first.target === 'ad' ? 'AD ' : ''}${first.kind} ${first.label}`;
+    const index = first.target === 'ad' ? adIndex : entraIndex;
     const now = index.digest(sx.find((c) => 'id' in c && c.id !== undefined) ?? first);
     const untouched = sx.every((c) => c.observed === undefined || c.observed === now);
     if (resume) {

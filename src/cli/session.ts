@@ -17,7 +17,12 @@ import type { SourceConnector } from '../model/entry.js';
 import type { ObjectKind, TargetSnapshot } from '../model/target.js';
 import { applyDeleteMode, pendingDeleteProperty } from '../engine/safety.js';
 import { loadSpec } from '../spec/load.js';
-import { attachObserved } from './saved-plan.js';
+import { attachObserved, ObservedIndex } from './saved-plan.js';
+import { AdWriter } from '../connectors/ad/writer.js';
+import { sortChanges, sortReports } from '../engine/diff.js';
+import { collectFacts, planWriteback, writebackGraphProperties, writebackReadAttributes, WRITEBACK_GROUP_ATTRIBUTES, type AdFacts, type AdGroup } from '../engine/writeback.js';
+import { summarize } from '../model/plan.js';
+import { resolveValue } from '../spec/resolve.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 
 export const TOOL_VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -103,10 +108,14 @@ export async function withSession<T>(configPath: string, body: (session: Session
  * Reads every source and the target (concurrently) and assembles the plan: deletes rewritten for
  * `safety.deleteMode`, and every change stamped with the digest of the object it touches (saved plans).
  */
-export async function readAndPlan(session: Session, now: Date = new Date()): Promise<PlanOutput & { targetSnapshot: TargetSnapshot }> {
+export async function readAndPlan(session: Session, now: Date = new Date()): Promise<PlanOutput & { targetSnapshot: TargetSnapshot; adSnapshot?: TargetSnapshot }> {
   const { spec, flows } = session;
   const userProperties = flows.user.flows.map((f) => f.attribute);
   const groupProperties = flows.group.flows.map((f) => f.attribute);
+  // Writeback reads the tenant as its source: the properties its filters and flows use are read too.
+  const wbProps = writebackGraphProperties(spec.writeback);
+  for (const p of wbProps.user) if (!userProperties.includes(p)) userProperties.push(p);
+  for (const p of wbProps.group) if (!groupProperties.includes(p)) groupProperties.push(p);
   // The disable-first mark is read only once its extension exists (Graph refuses to $select an unknown one).
   const mark = pendingDeleteProperty(session.target.anchorProperty);
   if (spec.safety.deleteMode === 'disable-first' && mark !== undefined && session.target.extensions.has(mark)) {
@@ -115,23 +124,89 @@ export async function readAndPlan(session: Session, now: Date = new Date()): Pro
   }
   const readTarget = session.target.read({ userProperties, groupProperties, readMembers: true });
   readTarget.catch(() => undefined); // awaited below; don't let a failure go unhandled while sources are read
-  const desired = await readDesired(spec, flows);
+  const readGroups = readWritebackGroups(spec);
+  readGroups.catch(() => undefined);
+  const { desired, facts } = await readDesired(spec, flows);
   const targetSnapshot = await readTarget;
   const out = planFromDesired({ spec, specPath: session.specPath, desired, target: targetSnapshot, toolVersion: TOOL_VERSION, now });
   const plan = attachObserved(applyDeleteMode(out.plan, targetSnapshot, spec.safety, mark, now), targetSnapshot);
-  return { ...out, plan, targetSnapshot };
+  if (spec.writeback.length === 0) return { ...out, plan, targetSnapshot };
+
+  // Writeback: the same plan, target `ad`. Disable-first rewrites only the inbound deletes (it marks Entra
+  // objects); AD deletes of written-back groups go as planned, under the same guard rails (they count).
+  const wb = planWriteback({ spec, desired, facts, entra: targetSnapshot, groups: await readGroups });
+  const adIndex = new ObservedIndex(wb.snapshot);
+  for (const c of wb.changes) c.observed = adIndex.digest(c);
+  const changes = sortChanges([...plan.changes, ...wb.changes]);
+  const reports = sortReports([...plan.reports, ...wb.reports]);
+  return { ...out, plan: { ...plan, changes, reports, summary: summarize(changes, reports), managed: plan.managed + wb.managed }, targetSnapshot, adSnapshot: wb.snapshot };
 }
 
-async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Promise<DesiredState> {
+async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Promise<{ desired: DesiredState; facts: Map<string, AdFacts> }> {
+  const facts = new Map<string, AdFacts>();
+  const writtenTo = new Set(spec.writeback.map((r) => r.source));
   const snapshots = await Promise.all(
     spec.sources.map(async (source) => {
       const connector = openSource(source, spec);
       try {
-        return await connector.read(readRequestFor(source, flows));
+        const request = readRequestFor(source, flows);
+        const extra = writebackReadAttributes(spec.writeback, source.name);
+        return await connector.read(extra.length === 0 ? request : { ...request, attributes: [...new Set([...request.attributes, ...extra])].sort() });
       } finally {
         await connector.close();
       }
     }),
   );
-  return buildDesired(spec, snapshots, flows);
+  // What writeback needs to know of the AD objects (anchors, written-back attributes), before the snapshots go.
+  for (const snapshot of snapshots) {
+    const source = spec.sources.find((s) => s.name === snapshot.source);
+    if (source && writtenTo.has(source.name)) collectFacts(snapshot, source, writebackReadAttributes(spec.writeback, source.name), facts);
+  }
+  return { desired: buildDesired(spec, snapshots, flows), facts };
+}
+
+/** The OU of a group writeback rule, resolved (it may come from the environment). */
+export function writebackOu(spec: Spec, index: number): string {
+  const rule = spec.writeback.find((r) => r.index === index);
+  if (!rule || rule.rule !== 'group') throw new AdsyncError('writeback_rule', `writeback[${index}] is not a group rule`);
+  return resolveValue(rule.ou, `writeback[${index}].group.ou`);
+}
+
+/** Each group rule's OU and the written-back groups in it (adminDescription=Group_*). */
+async function readWritebackGroups(spec: Spec): Promise<Map<number, { ou: string; existing: AdGroup[] }>> {
+  const out = new Map<number, { ou: string; existing: AdGroup[] }>();
+  await Promise.all(spec.writeback.map(async (rule) => {
+    if (rule.rule !== 'group') return;
+    const source = spec.sources.find((s) => s.name === rule.source);
+    if (!source) throw new AdsyncError('writeback_source', `writeback[${rule.index}].group.source: no source named ${rule.source}`);
+    const ou = writebackOu(spec, rule.index);
+    const attributes = [...new Set([...WRITEBACK_GROUP_ATTRIBUTES, ...Object.keys(rule.flows)].map((a) => a.toLowerCase()))];
+    const entries = await AdWriter.readMarkedGroups(source, spec.dir, ou, attributes, `writeback[${rule.index}].group.ou`);
+    const existing: AdGroup[] = entries.map((e) => ({
+      dn: e.dn,
+      attrs: Object.fromEntries(Object.entries(e.attrs).filter(([k]) => attributes.includes(k)).map(([k, v]) => [k, v.map((x) => (typeof x === 'string' ? x : Buffer.from(x).toString('utf8')))])),
+    }));
+    out.set(rule.index, { ou, existing });
+  }));
+  return out;
+}
+
+/** Opens AD writers per source on first use (for apply's writeback changes); close() closes them all. */
+export function adWriters(spec: Spec): { writerFor(source: string): Promise<AdWriter>; close(): Promise<void> } {
+  const open = new Map<string, Promise<AdWriter>>();
+  return {
+    writerFor(name: string): Promise<AdWriter> {
+      let w = open.get(name);
+      if (!w) {
+        const source = spec.sources.find((s) => s.name === name);
+        if (!source) return Promise.reject(new AdsyncError('writeback_source', `the plan writes to source ${name}, which the spec does not have`));
+        w = AdWriter.open(source, spec.dir);
+        open.set(name, w);
+      }
+      return w;
+    },
+    async close(): Promise<void> {
+      await Promise.allSettled([...open.values()].map(async (w) => (await w).close()));
+    },
+  };
 }

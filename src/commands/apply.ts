@@ -3,14 +3,15 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Args, Flags } from '@oclif/core';
 import { ApplyJournal, type TenantMarker } from '../apply/journal.js';
-import type { ApplyResult } from '../apply/types.js';
+import type { ApplyResult, ChangeOutcome } from '../apply/types.js';
 import { AdsyncCommand } from '../cli/base.js';
 import { configFlag } from '../cli/flags.js';
 import { withLockedSession } from '../cli/locked.js';
 import { createLog, logFormatFlag, type LogFormat } from '../cli/log.js';
 import { createProgress } from '../cli/progress.js';
 import { changeKey, checkSavedPlan, planDigest, readSavedPlan } from '../cli/saved-plan.js';
-import { readAndPlan, type Session } from '../cli/session.js';
+import { adWriters, readAndPlan, type Session } from '../cli/session.js';
+import { executeAdChanges } from '../apply/ad-executor.js';
 import { checkSafety } from '../engine/safety.js';
 import { AdsyncError } from '../errors.js';
 import type { Plan } from '../model/plan.js';
@@ -77,14 +78,14 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
     };
     return withLockedSession(flags.config, { command: `adsync apply -c ${flags.config}${args.plan ? ` ${args.plan}` : ''}`, log, lockRealTenant: true }, async (session, { stateDir }) => {
       progress.phase('Reading the sources and the tenant');
-      const { plan: fresh, targetSnapshot } = await readAndPlan(session);
+      const { plan: fresh, targetSnapshot, adSnapshot } = await readAndPlan(session);
       progress.stop();
       const marker = await tenantMarker(session);
       const journal = ApplyJournal.open(stateDir, planDigest(saved ?? fresh), marker);
       const resumed = saved !== undefined && journal.state.resumed;
       const plan = saved
         ? checkSavedPlan({
-          saved, fresh, snapshot: targetSnapshot, specDigest: session.spec.digest, path: args.plan!,
+          saved, fresh, snapshot: targetSnapshot, ...(adSnapshot ? { adSnapshot } : {}), specDigest: session.spec.digest, path: args.plan!,
           ...(resumed ? { resume: { done: journal.state.done, createdIds: journal.state.createdIds } } : {}),
         })
         : fresh;
@@ -127,15 +128,30 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       log.detail('apply started', { event: 'apply.start', changes: plan.changes.length, journal: journal.path });
       progress.phase('Applying');
       let applied: ApplyResult;
+      // Entra first, then the writeback changes (target ad) over LDAP: see src/apply/ad-executor.ts for why.
+      const entraChanges = plan.changes.filter((c) => c.target !== 'ad');
+      const adChanges = plan.changes.filter((c) => c.target === 'ad');
+      const total = plan.changes.length;
+      const onChange = (event: ChangeOutcome): void => journal.record(event, changeKey(event.change));
+      const writers = adWriters(session.spec);
       try {
-        applied = await session.target.apply(plan, {
-          onProgress: (done, total) => progress.update(done, total),
-          onChange: (event) => journal.record(event, changeKey(event.change)),
-        });
+        applied = entraChanges.length > 0
+          ? await session.target.apply({ ...plan, changes: entraChanges }, { onProgress: (done) => progress.update(done, total), onChange })
+          : { applied: 0, failed: [], skipped: [], writes: 0, requests: 0, retries: 0, durationMs: 0, createdIds: {} };
+        if (adChanges.length > 0) {
+          const ad = await executeAdChanges(writers, adChanges, { onProgress: (done) => progress.update(done, total), onChange }, { done: entraChanges.length, total });
+          applied = {
+            applied: applied.applied + ad.applied, failed: [...applied.failed, ...ad.failed], skipped: [...applied.skipped, ...ad.skipped],
+            writes: applied.writes + ad.writes, requests: applied.requests + ad.requests, retries: applied.retries + ad.retries,
+            durationMs: applied.durationMs + ad.durationMs, createdIds: { ...applied.createdIds, ...ad.createdIds },
+          };
+        }
       } catch (err) {
         progress.stop('failed');
         journal.close();
         throw err;
+      } finally {
+        await writers.close();
       }
       progress.stop();
       result.result = applied;

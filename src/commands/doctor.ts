@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { AdsyncCommand } from '../cli/base.js';
 import { configFlag } from '../cli/flags.js';
 import { runDoctor, DEFAULT_FLOW_ATTRIBUTES } from '../doctor/ldap.js';
+import { checkWriteback } from '../doctor/writeback.js';
 import type { DoctorReport, Finding } from '../doctor/ldap.js';
 import { loadSpec } from '../spec/load.js';
 
@@ -12,7 +13,9 @@ export default class DoctorCommand extends AdsyncCommand {
   static override description = `For every LDAP source of the spec: connects and verifies the domain controller's certificate, binds
 with the sync account, checks that the scoped domains are hosted and that every scoped OU and the attributes
 the flows read are readable, tells whether ms-DS-ConsistencyGuid exists in the schema and whether the account
-may write it (needed for anchor writeback). Each finding is ok, warning or error, with a fix.
+may write it (needed for anchor writeback). With writeback rules: the write rights each rule needs where it
+needs them (create group objects in a group rule's OU, write ms-DS-ConsistencyGuid or the written-back
+attributes on the scoped objects), with the missing delegation as a dsacls line. Each finding is ok, warning or error, with a fix.
 Read-only: doctor never writes to the directory. Exit 1 when any finding is an error.`;
 
   static override examples = [
@@ -33,6 +36,12 @@ Read-only: doctor never writes to the directory. Exit 1 when any finding is an e
     const { flags } = await this.parse(DoctorCommand);
     const spec = await loadSpec(flags.config);
     const report = await runDoctor(spec, flags.attribute && flags.attribute.length > 0 ? { attributes: flags.attribute, warn: () => {} } : { warn: () => {} });
+    if (spec.writeback.length > 0) {
+      // The write rights each writeback rule needs, where it needs them.
+      report.findings.push(...(await checkWriteback(spec, { warn: () => {} })));
+      report.errors = report.findings.filter((f) => f.status === 'error').length;
+      report.warnings = report.findings.filter((f) => f.status === 'warning').length;
+    }
     if (!this.jsonEnabled()) {
       for (const f of report.findings) {
         process.stdout.write(`${MARK[f.status]} ${f.source}: ${f.message}\n`);

@@ -1,0 +1,116 @@
+/**
+ * Executes the writeback changes of a plan (target `ad`) over LDAP, after the Entra changes:
+ *   creates (written-back groups) → updates (anchor and attribute writeback, group attributes)
+ *   → member adds → member removes → deletes.
+ * Creates come first so a group can be added to a group created in the same plan; deletes come last, as in
+ * the Entra executor. The Entra changes go first because nothing in AD feeds them within one plan (writeback
+ * values come from the tenant as the plan read it, and anchor writeback does not change the anchor), while a
+ * failed AD write must never stop the inbound sync, which is the one that keeps people's accounts right.
+ *
+ * Idempotent on re-runs: a create whose DN exists, a member already there (or already gone) and a delete of
+ * an object that is gone count as done. Each change is reported through onChange (the journal).
+ */
+import type { AddMembersChange, AttributeChange, Change, CreateChange, DeleteChange, RemoveMembersChange, UpdateChange } from '../model/change.js';
+import { ANCHOR_ATTRIBUTE, DN_ATTRIBUTE } from '../engine/writeback.js';
+import { AdsyncError } from '../errors.js';
+import type { AttributeWrite } from '../connectors/ad/writer.js';
+import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from './types.js';
+
+/** What the executor needs from AD: one writer per source (forest), opened on first use. */
+export interface AdWriterLike {
+  add(dn: string, attributes: readonly AttributeWrite[]): Promise<'done' | 'already'>;
+  modify(dn: string, attributes: readonly AttributeWrite[]): Promise<void>;
+  members(dn: string, operation: 'add' | 'delete', memberDns: readonly string[]): Promise<void>;
+  delete(dn: string): Promise<'done' | 'already'>;
+  readonly writes: number;
+}
+
+export interface AdApplyContext {
+  writerFor(source: string): Promise<AdWriterLike>;
+}
+
+const valuesOf = (a: AttributeChange): string[] => (a.after === undefined || a.after === null ? [] : Array.isArray(a.after) ? a.after.map(String) : [String(a.after)]);
+
+/** The LDAP writes of an update: the anchor is added (never overwritten), everything else replaced. */
+export function attributeWrites(attributes: readonly AttributeChange[]): AttributeWrite[] {
+  return attributes
+    .filter((a) => a.name !== DN_ATTRIBUTE)
+    .map((a) => ({ name: a.name, values: valuesOf(a), ...(a.name.toLowerCase() === ANCHOR_ATTRIBUTE.toLowerCase() && a.before === undefined ? { mode: 'add' as const } : {}) }));
+}
+
+const PHASE: Record<Change['action'], number> = { create: 0, adopt: 1, restore: 1, update: 1, 'add-members': 2, 'remove-members': 3, delete: 4 };
+
+export async function executeAdChanges(ctx: AdApplyContext, changes: readonly Change[], options: ApplyOptions = {}, progress: { done: number; total: number } = { done: 0, total: changes.length }): Promise<ApplyResult> {
+  const started = Date.now();
+  const failed: FailedChange[] = [];
+  const skipped: SkippedChange[] = [];
+  const createdIds: Record<string, string> = {};
+  const failedCreates = new Set<string>();
+  const writers = new Set<AdWriterLike>();
+  let applied = 0;
+  const finish = (change: Change, outcome: 'applied' | 'failed' | 'skipped', id?: string): void => {
+    if (outcome === 'applied') applied++;
+    progress.done++;
+    options.onChange?.(id === undefined ? { change, outcome } : { change, outcome, id });
+    options.onProgress?.(progress.done, progress.total);
+  };
+  const ordered = [...changes].sort((a, b) => PHASE[a.action] - PHASE[b.action]);
+  for (const c of ordered) {
+    if (c.target !== 'ad') throw new AdsyncError('internal', `executeAdChanges got a ${c.target} change`);
+    let operation = `${c.action} ${c.kind} ${c.label}`;
+    try {
+      if (c.source === undefined) throw new AdsyncError('writeback_no_source', `the change names no source forest`);
+      if ((c.action === 'add-members' || c.action === 'update') && failedCreates.has(c.anchor)) {
+        skipped.push({ change: c, reason: 'its create failed' });
+        finish(c, 'skipped');
+        continue;
+      }
+      const writer = await ctx.writerFor(c.source);
+      writers.add(writer);
+      switch (c.action) {
+        case 'create': {
+          const dn = createDn(c);
+          operation = `create ${c.kind} ${dn}`;
+          await writer.add(dn, attributeWrites(c.attributes));
+          createdIds[c.anchor] = dn;
+          finish(c, 'applied', dn);
+          continue;
+        }
+        case 'update':
+          operation = `modify ${c.id} (${c.attributes.map((a) => a.name).join(', ')})`;
+          await writer.modify(c.id, attributeWrites((c as UpdateChange).attributes));
+          break;
+        case 'add-members':
+        case 'remove-members': {
+          const m = c as AddMembersChange | RemoveMembersChange;
+          const dn = m.id ?? createdIds[c.anchor];
+          if (dn === undefined) throw new AdsyncError('writeback_no_dn', 'the group has no DN');
+          operation = `${c.action === 'add-members' ? 'add' : 'remove'} ${m.members.length} member(s) ${c.action === 'add-members' ? 'to' : 'from'} ${dn}`;
+          const dns = m.members.map((x) => x.id).filter((x): x is string => x !== undefined);
+          await writer.members(dn, c.action === 'add-members' ? 'add' : 'delete', dns);
+          break;
+        }
+        case 'delete':
+          operation = `delete ${(c as DeleteChange).id}`;
+          await writer.delete((c as DeleteChange).id);
+          break;
+        default:
+          throw new AdsyncError('writeback_unsupported', `${c.action} is not an AD writeback action`);
+      }
+      finish(c, 'applied');
+    } catch (err) {
+      if (c.action === 'create') failedCreates.add(c.anchor);
+      failed.push({ change: c, operation, message: err instanceof Error ? err.message : String(err) });
+      finish(c, 'failed');
+    }
+  }
+  let writes = 0;
+  for (const w of writers) writes += w.writes;
+  return { applied, failed, skipped, writes, requests: writes, retries: 0, durationMs: Date.now() - started, createdIds };
+}
+
+function createDn(c: CreateChange): string {
+  const dn = c.attributes.find((a) => a.name === DN_ATTRIBUTE)?.after;
+  if (typeof dn !== 'string' || dn === '') throw new AdsyncError('writeback_no_dn', `the create of ${c.label} carries no ${DN_ATTRIBUTE}`);
+  return dn;
+}
