@@ -385,7 +385,7 @@ function groupWriteback(
     wanted.set('admindescription', { name: 'adminDescription', values: [`${GROUP_MARKER_PREFIX}${t.id}`], flow: `${where}: cloud-origin marker (inbound default filters skip adminDescription Group_*, so it never flows back)` });
 
     if (!current) {
-      const attributes: AttributeChange[] = [{ name: DN_ATTRIBUTE, after: dn, flow: `${where}.ou` }];
+      const attributes: AttributeChange[] = [{ name: DN_ATTRIBUTE, after: dn, flow: `${where}.ou` }, { name: 'objectClass', after: 'group', flow: where }];
       for (const w of wanted.values()) if (w.values.length > 0) attributes.push(attributeChange(w.name, [], w.values, w.flow));
       attributes.sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
       changes.push({ ...base, action: 'create', attributes });
