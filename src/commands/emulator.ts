@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Flags } from '@oclif/core';
 import { AdsyncCommand } from '../cli/base.js';
 import { AdsyncError } from '../errors.js';
-import { startEmulator, type EmulatorFaults, type EmulatorOptions } from '../emulator/index.js';
+import { DEFAULT_ROLES, startEmulator, type EmulatorFaults, type EmulatorOptions } from '../emulator/index.js';
 
 export interface EmulatorOutput {
   url: string;
@@ -44,6 +44,10 @@ it is saved at most every 2 s while it changes, and on Ctrl-C / SIGTERM.`;
       command: 'curl --cacert emulator.pem -d grant_type=client_credentials -d client_id=$AZURE_CLIENT_ID --data-urlencode client_secret=$AZURE_CLIENT_SECRET -d scope=https://graph.microsoft.com/.default https://127.0.0.1:8443/$AZURE_TENANT_ID/oauth2/v2.0/token',
     },
     {
+      description: 'A client that may manage users but not groups (group writes get 403 Authorization_RequestDenied)',
+      command: '<%= config.bin %> emulator --roles User.ReadWrite.All,Organization.Read.All,Application.ReadWrite.OwnedBy',
+    },
+    {
       description: 'Exercise retries: throttling, 10% 503/504 and 2 s replication lag, reproducibly',
       command: '<%= config.bin %> emulator --throttle --fail-rate 0.1 --replication-lag 2000 --seed 42',
     },
@@ -63,6 +67,10 @@ it is saved at most every 2 s while it changes, and on Ctrl-C / SIGTERM.`;
     'fail-rate': Flags.string({ description: 'Answer this share of requests (0..1) with 503 or 504.' }),
     'replication-lag': Flags.integer({ description: 'New objects stay invisible to other requests for this many ms.', min: 0 }),
     seed: Flags.integer({ description: 'Seed for the random faults, to replay a run.' }),
+    roles: Flags.string({
+      description: `Application permissions granted to the client, i.e. the "roles" of its tokens, enforced with Graph's 403 (comma-separated or repeatable). Default: ${DEFAULT_ROLES.join(', ')}.`,
+      multiple: true,
+    }),
   };
 
   async run(): Promise<EmulatorOutput> {
@@ -83,6 +91,7 @@ it is saved at most every 2 s while it changes, and on Ctrl-C / SIGTERM.`;
     if (flags.domain) options.domains = flags.domain;
     if (flags['client-id']) options.clientId = flags['client-id'];
     if (flags['client-secret']) options.clientSecret = flags['client-secret'];
+    if (flags.roles) options.roles = flags.roles.flatMap((r) => r.split(',')).map((r) => r.trim()).filter((r) => r.length > 0);
 
     let emu;
     try {
@@ -120,6 +129,7 @@ it is saved at most every 2 s while it changes, and on Ctrl-C / SIGTERM.`;
     out('  (adsync must create its credential with disableInstanceDiscovery for a non-public authority host)');
     const active = Object.entries(faults).map(([k, v]) => `${k}=${String(v)}`).join(' ');
     if (active) out(`Faults: ${active}`);
+    if (options.roles) out(`Application permissions (token roles): ${options.roles.length > 0 ? options.roles.join(', ') : 'none'}`);
     out('Ctrl-C to stop' + (options.statePath ? ` (state is saved to ${options.statePath})` : ''));
 
     const running = emu;

@@ -20,6 +20,8 @@ export interface GraphRequest {
   now: number;
   /** https://127.0.0.1:PORT */
   base: string;
+  /** The `roles` claim of the caller's token (application permissions); undefined = not checked. */
+  roles?: ReadonlySet<string>;
 }
 
 export interface GraphResponse {

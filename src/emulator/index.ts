@@ -12,18 +12,31 @@ import { FaultInjector, type EmulatorFaults } from './faults.js';
 import type { Ctx } from './context.js';
 import { errorResponse, GraphError, JSON_TYPE, newRequestId, type GraphRequest, type GraphResponse } from './http.js';
 import { handleGraph } from './router.js';
-import { checkBearer, issueToken, openidConfiguration, tenantMatches } from './auth.js';
+import { authenticate, issueToken, jwks, openidConfiguration, tenantMatches } from './auth.js';
+import { seedRole, type SeedRole } from './roles.js';
 import { splitUrl } from './batch.js';
 import type { Kind } from './schema.js';
 import { isoSeconds } from './directory.js';
 
 export type { EmulatorFaults } from './faults.js';
+export { ADSYNC_ROLES, DEFAULT_ROLES } from './permissions.js';
+
+/** What `seed()` accepts. */
+export interface SeedObjects {
+  users?: object[];
+  groups?: object[];
+  contacts?: object[];
+  /** Activated directory roles, e.g. `{ displayName: 'Global Administrator', roleTemplateId: '62e90394-…', members: [userId] }`. */
+  directoryRoles?: SeedRole[];
+}
 
 export interface EmulatorOptions {
   /** 0 or absent = ephemeral. */
   port?: number;
   /** JSON state file; loaded if present, written on save()/close(). */
   statePath?: string;
+  /** Load the state file but never write it (e.g. `adsync doctor`, which must not change anything). */
+  readOnly?: boolean;
   /** GUID; generated (and persisted) if absent. */
   tenantId?: string;
   /** e.g. 'contoso.onmicrosoft.com' (default derived from the tenant id). */
@@ -32,6 +45,12 @@ export interface EmulatorOptions {
   domains?: string[];
   clientId?: string;
   clientSecret?: string;
+  /**
+   * Application permissions granted to the client: the `roles` of its tokens, enforced on every request
+   * (403 Authorization_RequestDenied otherwise). Default DEFAULT_ROLES (what adsync needs, plus Domain.Read.All).
+   * Given for a loaded state, it replaces the stored grant; tokens issued before keep theirs until they expire.
+   */
+  roles?: string[];
   /** All off by default. */
   faults?: EmulatorFaults;
 }
@@ -49,7 +68,9 @@ export interface RunningEmulator {
   applicationObjectId: string;
   /** Self-signed certificate (CN/SAN 127.0.0.1 + localhost), persisted in the state so restarts keep trust. */
   certPem: string;
-  seed(objects: { users?: object[]; groups?: object[]; contacts?: object[] }): void;
+  seed(objects: SeedObjects): void;
+  /** Grants the client these application permissions (new tokens carry them). */
+  setRoles(roles: string[]): void;
   setFaults(f: EmulatorFaults): void;
   save(): Promise<void>;
   /** True when something changed since the last save (for debounced saving). */
@@ -101,6 +122,7 @@ async function newStore(o: EmulatorOptions): Promise<Store> {
     displayName: 'adsync',
     createdDateTime: config.createdDateTime,
     secrets: [o.clientSecret ?? randomBytes(30).toString('base64url')],
+    servicePrincipalId: randomUUID(),
   };
   store.applications.set(app.id, app);
   return store;
@@ -120,6 +142,8 @@ function reconcile(store: Store, o: EmulatorOptions): void {
     throw new Error(`the state file's application has client id ${app.appId}, not ${o.clientId}`);
   }
   if (o.clientSecret && !app.secrets.includes(o.clientSecret)) app.secrets.push(o.clientSecret);
+  if (o.roles) app.roles = [...o.roles];
+  app.servicePrincipalId ??= randomUUID();
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -197,7 +221,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         const r = issueToken(store, new URLSearchParams(raw.toString('utf8')), headers['authorization'], now);
         return send(res, { status: r.status, headers: { 'Cache-Control': 'no-store', ...(r.headers ?? {}) }, body: r.body }, requestId, clientRequestId);
       }
-      if (/^\/[^/]+\/discovery\/v2\.0\/keys$/.test(path)) return send(res, { status: 200, headers: {}, body: { keys: [] } }, requestId, clientRequestId);
+      if (/^\/[^/]+\/discovery\/v2\.0\/keys$/.test(path)) return send(res, { status: 200, headers: {}, body: jwks(store) }, requestId, clientRequestId);
 
       // ---- Graph ----
       if (!path.startsWith('/v1.0/') && path !== '/v1.0') {
@@ -209,8 +233,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         method: (req.method ?? 'GET').toUpperCase(), segments, rawPath, query, headers, body: undefined,
         requestId, clientRequestId, now, base,
       };
-      const authProblem = checkBearer(store, headers['authorization'], now);
-      if (authProblem) return send(res, errorResponse(greq, new GraphError(401, 'InvalidAuthenticationToken', authProblem)), requestId, clientRequestId);
+      const auth = authenticate(store, headers['authorization'], now);
+      if (auth.problem) return send(res, errorResponse(greq, new GraphError(401, 'InvalidAuthenticationToken', auth.problem)), requestId, clientRequestId);
+      if (auth.roles) greq.roles = auth.roles;
       if (raw.length > 0) {
         try {
           greq.body = JSON.parse(raw.toString('utf8'));
@@ -236,7 +261,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   base = `https://127.0.0.1:${port}`;
 
   const save = async (): Promise<void> => {
-    if (options.statePath) await store.save(options.statePath);
+    if (options.statePath && !options.readOnly) await store.save(options.statePath);
   };
 
   return {
@@ -250,6 +275,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     applicationObjectId: app().id,
     certPem: store.config.certPem,
     seed: (objects) => seedObjects(store, objects),
+    setRoles: (roles) => { app().roles = [...roles]; store.dirty = true; },
     setFaults: (f) => {
       faults.set(f);
       // Without lag, nothing stays hidden: objects created under an earlier lag become visible at once.
@@ -269,7 +295,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
  * Test and demo seeding: cloud-only or synced-looking users, groups of any type (mail-enabled security,
  * distribution) and contacts, bypassing Graph's write rules. `members` (ids) on a group sets its members.
  */
-function seedObjects(store: Store, objects: { users?: object[]; groups?: object[]; contacts?: object[] }): void {
+function seedObjects(store: Store, objects: SeedObjects): void {
   const memberLists: [string, string[]][] = [];
   const add = (kind: Kind, raw: object): void => {
     const { members, ...props } = raw as Record<string, unknown> & { members?: string[] };
@@ -297,4 +323,5 @@ function seedObjects(store: Store, objects: { users?: object[]; groups?: object[
       store.addMember(gid, m);
     }
   }
+  for (const r of objects.directoryRoles ?? []) seedRole(store, r);
 }

@@ -11,6 +11,8 @@ import { handleApplications } from './applications.js';
 import { handleContacts, handleDirectory, handleDirectoryObjects, handleDomains, handleOrganization } from './directory.js';
 import { handleDelta } from './delta.js';
 import { handleBatch } from './batch.js';
+import { handleDirectoryRoles } from './roles.js';
+import { checkPermissions } from './permissions.js';
 
 let lastPurge = 0;
 
@@ -22,6 +24,8 @@ export function handleGraph(ctx: Ctx, faults: FaultInjector, req: GraphRequest):
     const root = req.segments[0];
     if (root === '$batch') return handleBatch(req, (inner) => handleGraph(ctx, faults, inner));
     extra = faults.check(req);
+    // The token's roles must grant the request (graph-facts §9 Authorization_RequestDenied).
+    checkPermissions(req, (id) => ctx.store.deleted.byId.get(id)?.kind);
     const res = dispatch(ctx, req);
     const dirtying = req.method !== 'GET';
     if (dirtying) ctx.store.dirty = true;
@@ -52,6 +56,7 @@ function dispatch(ctx: Ctx, req: GraphRequest): GraphResponse {
     case 'directoryObjects': return handleDirectoryObjects(ctx, req);
     case 'organization': return handleOrganization(ctx, req);
     case 'domains': return handleDomains(ctx, req);
+    case 'directoryRoles': return handleDirectoryRoles(ctx, req);
     default:
       throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${root ?? ''}'.`);
   }

@@ -40,6 +40,19 @@ export interface Application {
   createdDateTime: string;
   /** Client secrets accepted at the token endpoint. Never rendered. */
   secrets: string[];
+  /** Application permissions granted (admin-consented) on Graph: the token's `roles`. Absent = DEFAULT_ROLES. */
+  roles?: string[];
+  /** Object id of the app's service principal in the tenant (the token's `oid`/`sub`). */
+  servicePrincipalId?: string;
+}
+
+/** An activated directory role (`/directoryRoles`) and the ids of its members. */
+export interface DirectoryRole {
+  id: string;
+  displayName: string;
+  description: string;
+  roleTemplateId: string;
+  members: Set<string>;
 }
 
 /** An insertion-ordered collection with eq indexes. */
@@ -178,6 +191,8 @@ interface PersistedState {
   objects: PersistedObject[];
   deleted: PersistedObject[];
   tokens: [string, number][];
+  /** Activated directory roles (absent in older state files). */
+  directoryRoles?: { id: string; displayName: string; description: string; roleTemplateId: string; members: string[] }[];
 }
 
 export const USER_INDEXES = ['userPrincipalName', 'mail', 'mailNickname', 'displayName', 'onPremisesImmutableId', 'employeeId'];
@@ -210,6 +225,8 @@ export class Store {
   /** Delta change log; an entry's sequence number is its index + 1. */
   readonly log: ChangeEntry[] = [];
   readonly tokens = new Map<string, number>();
+  /** Activated directory roles by object id. */
+  readonly directoryRoles = new Map<string, DirectoryRole>();
   dirty = false;
 
   constructor(config: TenantConfig) {
@@ -317,6 +334,8 @@ export class Store {
       this.owners.delete(o.id);
     }
     if (this.owners.size > 0) for (const set of this.owners.values()) set.delete(o.id);
+    // A deleted object loses its directory role assignments too.
+    for (const r of this.directoryRoles.values()) r.members.delete(o.id);
   }
 
   // ---- extensions ----
@@ -366,6 +385,7 @@ export class Store {
       objects,
       deleted,
       tokens: [...this.tokens].filter(([, exp]) => exp > now),
+      directoryRoles: [...this.directoryRoles.values()].map((r) => ({ id: r.id, displayName: r.displayName, description: r.description, roleTemplateId: r.roleTemplateId, members: [...r.members] })),
     };
   }
 
@@ -421,6 +441,7 @@ export class Store {
       store.deletedAt.set(o.id, p.deletedAt ?? 0);
     }
     for (const [t, exp] of s.tokens) store.tokens.set(t, exp);
+    for (const r of s.directoryRoles ?? []) store.directoryRoles.set(r.id, { ...r, members: new Set(r.members) });
     return store;
   }
 }
