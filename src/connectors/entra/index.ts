@@ -71,18 +71,43 @@ export interface EntraTarget {
 }
 
 export async function connectEntra(spec: EntraTargetSpec, specDir: string, options: EntraConnectOptions = {}): Promise<EntraTarget> {
-  if (spec.ca !== undefined) await trustCaFile(resolvePathValue(spec.ca, 'target.entra.ca', specDir));
-  const built = await buildCredential(spec, specDir);
-  const endpoint = resolveOptional(spec.endpoint, 'target.entra.endpoint') ?? DEFAULT_GRAPH_ENDPOINT;
-  const appId = options.applicationId ?? resolveOptional(spec.applicationId, 'target.entra.applicationId') ?? built.clientId;
+  const c = await entraConnection(spec, specDir, options.applicationId);
   return connectWith({
-    credential: built.credential,
-    endpoint,
-    authorityHost: built.authorityHost,
-    appId,
+    ...c,
     writeBudget: options.writeBudget !== undefined ? options.writeBudget : GRAPH_WRITE_BUDGET,
     options,
   });
+}
+
+/** What the connector talks to and as whom: the credential, Graph's endpoint, the authority, adsync's app. */
+export interface EntraConnection {
+  credential: TokenCredential;
+  endpoint: string;
+  authorityHost: string;
+  /** The application holding adsync's directory extensions (undefined: read from the token's appid claim). */
+  appId: string | undefined;
+}
+
+/** The connection target.entra describes (CA trusted, secrets read): the code path connectEntra uses. */
+export async function entraConnection(spec: EntraTargetSpec, specDir: string, applicationId?: string): Promise<EntraConnection> {
+  if (spec.ca !== undefined) await trustCaFile(resolvePathValue(spec.ca, 'target.entra.ca', specDir));
+  const built = await buildCredential(spec, specDir);
+  const endpoint = resolveOptional(spec.endpoint, 'target.entra.endpoint') ?? DEFAULT_GRAPH_ENDPOINT;
+  const appId = applicationId ?? resolveOptional(spec.applicationId, 'target.entra.applicationId') ?? built.clientId;
+  return { credential: built.credential, endpoint, authorityHost: built.authorityHost, appId };
+}
+
+/** The connection to an in-process emulator (its certificate trusted): the code path connectEmulator uses. */
+export function emulatorConnection(
+  emulator: { url: string; authorityHost: string; tenantId: string; clientId: string; clientSecret: string; certPem: string },
+  applicationId?: string,
+): EntraConnection {
+  trustCa(emulator.certPem);
+  const credential = new ClientSecretCredential(emulator.tenantId, emulator.clientId, emulator.clientSecret, {
+    authorityHost: emulator.authorityHost,
+    ...(needsInstanceDiscoveryDisabled(emulator.authorityHost) ? { disableInstanceDiscovery: true } : {}),
+  });
+  return { credential, endpoint: emulator.url, authorityHost: emulator.authorityHost, appId: applicationId ?? emulator.clientId };
 }
 
 /** For the embedded emulator: the caller starts it in-process and passes it here. */
@@ -90,16 +115,8 @@ export async function connectEmulator(
   emulator: { url: string; authorityHost: string; tenantId: string; clientId: string; clientSecret: string; certPem: string },
   options: EntraConnectOptions = {},
 ): Promise<EntraTarget> {
-  trustCa(emulator.certPem);
-  const credential = new ClientSecretCredential(emulator.tenantId, emulator.clientId, emulator.clientSecret, {
-    authorityHost: emulator.authorityHost,
-    ...(needsInstanceDiscoveryDisabled(emulator.authorityHost) ? { disableInstanceDiscovery: true } : {}),
-  });
   return connectWith({
-    credential,
-    endpoint: emulator.url,
-    authorityHost: emulator.authorityHost,
-    appId: options.applicationId ?? emulator.clientId,
+    ...emulatorConnection(emulator, options.applicationId),
     writeBudget: options.writeBudget !== undefined ? options.writeBudget : null,
     options,
   });
@@ -154,7 +171,7 @@ async function connectWith(p: ConnectParams): Promise<EntraTarget> {
 }
 
 /** A TargetError when the authority host can't be reached or its certificate isn't trusted; else undefined. */
-async function probeAuthority(authorityHost: string): Promise<TargetError | undefined> {
+export async function probeAuthority(authorityHost: string): Promise<TargetError | undefined> {
   try {
     const res = await fetch(authorityHost, { method: 'GET', signal: AbortSignal.timeout(10_000) });
     await res.body?.cancel();
