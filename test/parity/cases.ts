@@ -3,6 +3,8 @@
  * one case per row. The same cases run through an LDIF export (defaults.test.ts) and through Samba AD
  * (samba.test.ts), so the LDIF and LDAP code paths must agree with the reference and with each other.
  */
+import { guid } from '../support/fixtures.js';
+
 export type Kind = 'user' | 'group' | 'contact';
 
 export interface ParityCase {
@@ -11,12 +13,23 @@ export interface ParityCase {
   kind: Kind;
   /** cn (unique per case). */
   cn: string;
-  /** Attributes besides the builder's defaults (undefined removes a default). */
+  /**
+   * Attributes besides the builder's defaults (undefined removes a default). Stand-ins: member `@3` (the three
+   * helper users), manager `@manager` (the manager's DN), mS-DS-ConsistencyGuid `@guid:consistency`.
+   */
   attrs: Record<string, string | string[] | undefined>;
-  /** Expected: an exclusion code, a read-only report code, or planned values. */
+  /**
+   * Expected: an exclusion code, a read-only report code, or planned values. In values, `@anchor` is the
+   * object's own anchor, `@manager` the manager's, and `{domain}` the DNS name of the source's domain.
+   */
   expect: { excluded: string } | { report: string } | { values: Record<string, unknown> };
-  /** Attributes Samba's schema lacks or an RDN LDAP can't create: the Samba run skips the case, saying why. */
+  /** What Samba AD can't create over LDAP (and no built-in object shows): the Samba run skips the case, saying why. */
   sambaSkip?: string;
+  /**
+   * The Samba run checks this built-in object (its DN relative to the domain, e.g. `CN=Administrator,CN=Users`)
+   * instead of seeding the case: for what only the DC itself sets (isCriticalSystemObject).
+   */
+  sambaBuiltin?: string;
   /** The case needs a user in the same forest (manager), created first. */
   needs?: 'manager';
 }
@@ -26,8 +39,8 @@ const DISTRIBUTION_UNIVERSAL = '8';
 
 /** The default filter table (§1.1 users, §1.2 groups, §1.3 contacts). */
 export const FILTER_CASES: ParityCase[] = [
-  { row: 'user: isCriticalSystemObject present', kind: 'user', cn: 'pf-critical', attrs: { isCriticalSystemObject: 'TRUE' }, expect: { excluded: 'critical-system-object' }, sambaSkip: 'isCriticalSystemObject is system-only in AD (set by the DC on built-in objects)' },
-  { row: 'user: sAMAccountName absent', kind: 'user', cn: 'pf-nosam', attrs: { sAMAccountName: undefined }, expect: { excluded: 'no-samaccountname' }, sambaSkip: 'AD generates a sAMAccountName for every user' },
+  { row: 'user: isCriticalSystemObject present', kind: 'user', cn: 'pf-critical', attrs: { isCriticalSystemObject: 'TRUE' }, expect: { excluded: 'critical-system-object' }, sambaBuiltin: 'CN=Administrator,CN=Users' },
+  { row: 'user: sAMAccountName absent', kind: 'user', cn: 'pf-nosam', attrs: { sAMAccountName: undefined }, expect: { excluded: 'no-samaccountname' }, sambaSkip: 'AD (and Samba) generates a sAMAccountName for a user added without one and refuses to delete it' },
   { row: 'user: sAMAccountName == SUPPORT_388945a0', kind: 'user', cn: 'pf-support', attrs: { sAMAccountName: 'SUPPORT_388945a0' }, expect: { excluded: 'support-account' } },
   { row: 'user: mailNickname startsWith SystemMailbox{', kind: 'user', cn: 'pf-sysmbx', attrs: { mailNickname: 'SystemMailbox{1f05a927-1234}' }, expect: { excluded: 'system-mailbox' } },
   { row: 'user: sAMAccountName startsWith AAD_', kind: 'user', cn: 'pf-aad', attrs: { sAMAccountName: 'AAD_0123abcd' }, expect: { excluded: 'sync-service-account' } },
@@ -37,27 +50,27 @@ export const FILTER_CASES: ParityCase[] = [
   { row: 'user: msExchRecipientTypeDetails & 0x21C07000 (SystemMailbox 0x4000)', kind: 'user', cn: 'pf-exchsys', attrs: { msExchRecipientTypeDetails: String(0x4000) }, expect: { excluded: 'exchange-system-recipient' } },
   { row: 'user: msExchRecipientTypeDetails & 0x21C07000 (DiscoveryMailbox 0x20000000)', kind: 'user', cn: 'pf-exchdisc', attrs: { msExchRecipientTypeDetails: String(0x20000000) }, expect: { excluded: 'exchange-system-recipient' } },
   { row: 'user: msExchRecipientTypeDetails = 1 (user mailbox) is synchronized', kind: 'user', cn: 'pf-mailbox', attrs: { msExchRecipientTypeDetails: '1' }, expect: { values: { accountEnabled: true } } },
-  { row: 'user: RDN contains \\0ACNF: (replication conflict)', kind: 'user', cn: 'pf-conflict\nCNF:4a2b7c1e-0000-0000-0000-000000000001', attrs: {}, expect: { excluded: 'replication-conflict' }, sambaSkip: 'conflict objects only arise from replication; LDAP add refuses the name' },
+  { row: 'user: RDN contains \\0ACNF: (replication conflict)', kind: 'user', cn: 'pf-conflict\nCNF:4a2b7c1e-0000-0000-0000-000000000001', attrs: {}, expect: { excluded: 'replication-conflict' } },
   { row: 'user: adminDescription startsWith User_', kind: 'user', cn: 'pf-admindesc', attrs: { adminDescription: 'User_hidden' }, expect: { excluded: 'admin-description' } },
   { row: 'user: linked mailbox (msExchRecipientTypeDetails = 2) has no sourceAnchor', kind: 'user', cn: 'pf-linked', attrs: { msExchRecipientTypeDetails: '2' }, expect: { excluded: 'linked-mailbox' } },
-  { row: 'user: userAccountControl absent (accountEnabled ISNOTNULL)', kind: 'user', cn: 'pf-nouac', attrs: { userAccountControl: undefined }, expect: { excluded: 'no-useraccountcontrol' }, sambaSkip: 'AD always sets userAccountControl' },
+  { row: 'user: userAccountControl absent (accountEnabled ISNOTNULL)', kind: 'user', cn: 'pf-nouac', attrs: { userAccountControl: undefined }, expect: { excluded: 'no-useraccountcontrol' }, sambaSkip: 'AD (and Samba) sets userAccountControl on every user (546 when added without one) and refuses to delete it' },
   { row: 'user: disabled accounts are synchronized', kind: 'user', cn: 'pf-disabled', attrs: { userAccountControl: '514' }, expect: { values: { accountEnabled: false } } },
-  { row: 'group: isCriticalSystemObject present', kind: 'group', cn: 'pg-critical', attrs: { isCriticalSystemObject: 'TRUE' }, expect: { excluded: 'critical-system-object' }, sambaSkip: 'isCriticalSystemObject is system-only in AD' },
+  { row: 'group: isCriticalSystemObject present', kind: 'group', cn: 'pg-critical', attrs: { isCriticalSystemObject: 'TRUE' }, expect: { excluded: 'critical-system-object' }, sambaBuiltin: 'CN=Domain Admins,CN=Users' },
   { row: 'group: sAMAccountName == MSOL_AD_Sync_RichCoexistence', kind: 'group', cn: 'pg-richcoex', attrs: { sAMAccountName: 'MSOL_AD_Sync_RichCoexistence' }, expect: { excluded: 'sync-service-group' } },
   { row: 'group: role group (msExchRecipientTypeDetails & 0x40000000)', kind: 'group', cn: 'pg-rolegroup', attrs: { msExchRecipientTypeDetails: String(0x40000000) }, expect: { excluded: 'role-group' } },
-  { row: 'group: RDN contains \\0ACNF:', kind: 'group', cn: 'pg-conflict\nCNF:4a2b7c1e-0000-0000-0000-000000000002', attrs: {}, expect: { excluded: 'replication-conflict' }, sambaSkip: 'conflict objects only arise from replication' },
+  { row: 'group: RDN contains \\0ACNF:', kind: 'group', cn: 'pg-conflict\nCNF:4a2b7c1e-0000-0000-0000-000000000002', attrs: {}, expect: { excluded: 'replication-conflict' } },
   { row: 'group: adminDescription startsWith Group_', kind: 'group', cn: 'pg-admindesc', attrs: { adminDescription: 'Group_hidden' }, expect: { excluded: 'admin-description' } },
   { row: 'group: distribution group that is not mail-enabled', kind: 'group', cn: 'pg-dist-nomail', attrs: { groupType: DISTRIBUTION_UNIVERSAL }, expect: { excluded: 'distribution-not-mail-enabled' } },
-  { row: 'group: distribution group with only an X500 address is not mail-enabled', kind: 'group', cn: 'pg-dist-x500', attrs: { groupType: DISTRIBUTION_UNIVERSAL, proxyAddresses: ['X500:/o=Contoso/cn=pg-dist-x500'] }, expect: { excluded: 'distribution-not-mail-enabled' }, sambaSkip: 'Samba refuses X500 proxy addresses without Exchange' },
+  { row: 'group: distribution group with only an X500 address is not mail-enabled', kind: 'group', cn: 'pg-dist-x500', attrs: { groupType: DISTRIBUTION_UNIVERSAL, proxyAddresses: ['X500:/o=Contoso/cn=pg-dist-x500'] }, expect: { excluded: 'distribution-not-mail-enabled' } },
   { row: 'group: mail-enabled distribution list (read-only in Graph)', kind: 'group', cn: 'pg-dist-mail', attrs: { groupType: DISTRIBUTION_UNIVERSAL, mail: 'pg-dist-mail@contoso.example' }, expect: { report: 'graph-readonly-distribution-list' } },
   { row: 'group: mail-enabled by smtp: proxy address (lower case counts)', kind: 'group', cn: 'pg-dist-smtp', attrs: { groupType: DISTRIBUTION_UNIVERSAL, proxyAddresses: ['smtp:pg-dist-smtp@contoso.example'] }, expect: { report: 'graph-readonly-distribution-list' } },
   { row: 'group: mail-enabled security group (read-only in Graph)', kind: 'group', cn: 'pg-sec-mail', attrs: { mail: 'pg-sec-mail@contoso.example' }, expect: { report: 'graph-readonly-mail-enabled-security-group' } },
   { row: 'group: security group over the member limit (objects.group.memberLimit: 2)', kind: 'group', cn: 'pg-toolarge', attrs: { member: ['@3'] }, expect: { excluded: 'group-too-large' } },
   { row: 'group: security group is synchronized', kind: 'group', cn: 'pg-security', attrs: {}, expect: { values: { securityEnabled: true, mailEnabled: false, groupTypes: [] } } },
-  { row: 'contact: isCriticalSystemObject present', kind: 'contact', cn: 'pc-critical', attrs: { isCriticalSystemObject: 'TRUE', mail: 'pc-critical@partner.example' }, expect: { excluded: 'critical-system-object' }, sambaSkip: 'isCriticalSystemObject is system-only in AD' },
-  { row: 'contact: displayName contains (MSOL) and msExchHideFromAddressLists', kind: 'contact', cn: 'pc-msol', attrs: { displayName: 'Sync (MSOL) contact', msExchHideFromAddressLists: 'TRUE', mail: 'pc-msol@partner.example' }, expect: { excluded: 'msol-contact' }, sambaSkip: 'Samba\'s schema has no msExchHideFromAddressLists' },
+  { row: 'contact: isCriticalSystemObject present', kind: 'contact', cn: 'pc-critical', attrs: { isCriticalSystemObject: 'TRUE', mail: 'pc-critical@partner.example' }, expect: { excluded: 'critical-system-object' }, sambaSkip: 'isCriticalSystemObject is system-only (the DC refuses it over LDAP) and no built-in object is a contact' },
+  { row: 'contact: displayName contains (MSOL) and msExchHideFromAddressLists', kind: 'contact', cn: 'pc-msol', attrs: { displayName: 'Sync (MSOL) contact', msExchHideFromAddressLists: 'TRUE', mail: 'pc-msol@partner.example' }, expect: { excluded: 'msol-contact' } },
   { row: 'contact: mailNickname startsWith CAS_ and contains }', kind: 'contact', cn: 'pc-cas', attrs: { mailNickname: 'CAS_{x}', mail: 'pc-cas@partner.example' }, expect: { excluded: 'cas-mailbox' } },
-  { row: 'contact: RDN contains \\0ACNF:', kind: 'contact', cn: 'pc-conflict\nCNF:4a2b7c1e-0000-0000-0000-000000000003', attrs: { mail: 'pc-conflict@partner.example' }, expect: { excluded: 'replication-conflict' }, sambaSkip: 'conflict objects only arise from replication' },
+  { row: 'contact: RDN contains \\0ACNF:', kind: 'contact', cn: 'pc-conflict\nCNF:4a2b7c1e-0000-0000-0000-000000000003', attrs: { mail: 'pc-conflict@partner.example' }, expect: { excluded: 'replication-conflict' } },
   { row: 'contact: not mail-enabled', kind: 'contact', cn: 'pc-nomail', attrs: {}, expect: { excluded: 'contact-not-mail-enabled' } },
   { row: 'contact: mail-enabled contact (read-only in Graph)', kind: 'contact', cn: 'pc-mail', attrs: { mail: 'pc-mail@partner.example' }, expect: { report: 'graph-readonly-contact' } },
 ];
@@ -69,7 +82,7 @@ export const FLOW_CASES: ParityCase[] = [
   { row: 'accountEnabled: userAccountControl bit 2 clear → true', kind: 'user', cn: 'ff-enabled', attrs: { userAccountControl: '512' }, expect: { values: { accountEnabled: true } } },
   { row: 'accountEnabled: userAccountControl bit 2 set → false', kind: 'user', cn: 'ff-disabled', attrs: { userAccountControl: '514' }, expect: { values: { accountEnabled: false } } },
   { row: 'userPrincipalName: as in AD', kind: 'user', cn: 'ff-upn', attrs: { userPrincipalName: 'ff.upn@contoso.example' }, expect: { values: { userPrincipalName: 'ff.upn@contoso.example' } } },
-  { row: 'userPrincipalName: falls back to sAMAccountName@domain', kind: 'user', cn: 'ff-upnfallback', attrs: { userPrincipalName: undefined, sAMAccountName: 'ffupnfb' }, expect: { values: { userPrincipalName: 'ffupnfb@contoso.example' } } },
+  { row: 'userPrincipalName: falls back to sAMAccountName@domain', kind: 'user', cn: 'ff-upnfallback', attrs: { userPrincipalName: undefined, sAMAccountName: 'ffupnfb' }, expect: { values: { userPrincipalName: 'ffupnfb@{domain}' } } },
   { row: 'userPrincipalName: unverified suffix → <mailNickname>@<tenant>.onmicrosoft.com (MOERA)', kind: 'user', cn: 'ff-moera', attrs: { userPrincipalName: 'ff.moera@unverified.example', mailNickname: 'ffmoera' }, expect: { values: { userPrincipalName: 'ffmoera@contoso.onmicrosoft.com' } } },
   { row: 'displayName: as in AD, trimmed', kind: 'user', cn: 'ff-display', attrs: { displayName: '  Ann  Lee ' }, expect: { values: { displayName: 'Ann  Lee' } } },
   { row: 'displayName: falls back to cn', kind: 'user', cn: 'ff-displaycn', attrs: { displayName: undefined }, expect: { values: { displayName: 'ff-displaycn' } } },
@@ -81,12 +94,12 @@ export const FLOW_CASES: ParityCase[] = [
   { row: 'employeeId ← employeeID', kind: 'user', cn: 'ff-employee', attrs: { employeeID: ' 000123 ' }, expect: { values: { employeeId: '000123' } } },
   { row: 'mail: trimmed', kind: 'user', cn: 'ff-mail', attrs: { mail: ' ff.mail@contoso.example ' }, expect: { values: { mail: 'ff.mail@contoso.example' } } },
   { row: 'mailNickname: from mailNickname', kind: 'user', cn: 'ff-nick', attrs: { mailNickname: 'ffnick' }, expect: { values: { mailNickname: 'ffnick' } } },
-  { row: 'mailNickname: falls back to the primary SMTP address prefix', kind: 'user', cn: 'ff-nicksmtp', attrs: { proxyAddresses: ['smtp:other@contoso.example', 'SMTP:primary.smtp@contoso.example'] }, expect: { values: { mailNickname: 'primary.smtp' } }, sambaSkip: 'Samba refuses proxyAddresses writes without Exchange\'s schema rules' },
+  { row: 'mailNickname: falls back to the primary SMTP address prefix', kind: 'user', cn: 'ff-nicksmtp', attrs: { proxyAddresses: ['smtp:other@contoso.example', 'SMTP:primary.smtp@contoso.example'] }, expect: { values: { mailNickname: 'primary.smtp' } } },
   { row: 'mailNickname: falls back to the mail prefix', kind: 'user', cn: 'ff-nickmail', attrs: { mail: 'from.mail@contoso.example' }, expect: { values: { mailNickname: 'from.mail' } } },
   { row: 'mailNickname: falls back to the UPN prefix', kind: 'user', cn: 'ff-nickupn', attrs: { userPrincipalName: 'from.upn@contoso.example' }, expect: { values: { mailNickname: 'from.upn' } } },
   { row: 'onPremisesImmutableId ← base64(objectGUID)', kind: 'user', cn: 'ff-anchor', attrs: {}, expect: { values: { onPremisesImmutableId: '@anchor' } } },
   { row: 'onPremisesImmutableId ← base64(mS-DS-ConsistencyGuid) when present', kind: 'user', cn: 'ff-consistency', attrs: { 'mS-DS-ConsistencyGuid': '@guid:consistency' }, expect: { values: { onPremisesImmutableId: '@anchor' } } },
-  { row: 'usageLocation ← msExchUsageLocation', kind: 'user', cn: 'ff-usage', attrs: { msExchUsageLocation: 'NO' }, expect: { values: { usageLocation: 'NO' } }, sambaSkip: 'Samba\'s schema has no msExchUsageLocation' },
+  { row: 'usageLocation ← msExchUsageLocation', kind: 'user', cn: 'ff-usage', attrs: { msExchUsageLocation: 'NO' }, expect: { values: { usageLocation: 'NO' } } },
   { row: 'manager: DN reference → the manager\'s object', kind: 'user', cn: 'ff-report', attrs: { manager: '@manager' }, needs: 'manager', expect: { values: { manager: '@manager' } } },
   ...Array.from({ length: 15 }, (_, i): ParityCase => ({
     row: `onPremisesExtensionAttributes.extensionAttribute${i + 1} ← extensionAttribute${i + 1}, trimmed`,
@@ -101,3 +114,42 @@ export const FLOW_CASES: ParityCase[] = [
 ];
 
 export { SECURITY_GLOBAL, DISTRIBUTION_UNIVERSAL };
+
+/** Seeded beside the cases: the manager `@manager` names, and the three members `@3` puts in a group. */
+export const MANAGER_CN = 'pm-manager';
+export const HELPER_CNS = ['pm-1', 'pm-2', 'pm-3'];
+
+/** The mS-DS-ConsistencyGuid a case's `@guid:consistency` stands for. */
+export function consistencyGuid(cn: string): Uint8Array {
+  return guid(`consistency-${cn}`);
+}
+
+export function samOf(cn: string): string {
+  return cn.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 18);
+}
+
+/**
+ * A case's directory entry as both runners write it (LDIF record, LDAP add): the kind's defaults (an enabled
+ * user with a sAMAccountName and UPN, a global security group, a contact), then the case's attributes, with
+ * the stand-ins resolved. `dnOf` maps a cn to its DN in the runner's directory.
+ */
+export function caseAttributes(c: Pick<ParityCase, 'kind' | 'cn' | 'attrs'>, dnOf: (cn: string) => string): Record<string, (string | Uint8Array)[]> {
+  const sam = samOf(c.cn);
+  const defaults: Record<string, string | string[]> =
+    c.kind === 'user'
+      ? { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: sam, userPrincipalName: `${sam}@contoso.example`, userAccountControl: '512' }
+      : c.kind === 'group'
+        ? { objectClass: ['top', 'group'], sAMAccountName: sam, groupType: SECURITY_GLOBAL }
+        : { objectClass: ['top', 'person', 'organizationalPerson', 'contact'] };
+  const out: Record<string, (string | Uint8Array)[]> = {};
+  for (const [name, v] of Object.entries({ ...defaults, cn: c.cn, ...c.attrs })) {
+    if (v === undefined) continue;
+    out[name] = (Array.isArray(v) ? v : [v]).flatMap((value): (string | Uint8Array)[] => {
+      if (name === 'member' && value === '@3') return HELPER_CNS.map(dnOf);
+      if (name === 'manager' && value === '@manager') return [dnOf(MANAGER_CN)];
+      if (name === 'mS-DS-ConsistencyGuid' && value === '@guid:consistency') return [consistencyGuid(c.cn)];
+      return [value];
+    });
+  }
+  return out;
+}

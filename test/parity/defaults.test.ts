@@ -9,17 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LdifSource } from '../../src/connectors/ldif/index.js';
-import { buildDesired, readRequestFor, type DesiredState } from '../../src/engine/desired.js';
+import { buildDesired, readRequestFor } from '../../src/engine/desired.js';
 import { compileFlows } from '../../src/engine/flows.js';
 import { planFromDesired } from '../../src/engine/plan.js';
-import type { Plan } from '../../src/model/plan.js';
 import { emptyTarget, guid, spec as specOf } from '../support/fixtures.js';
-import { FILTER_CASES, FLOW_CASES, SECURITY_GLOBAL, type ParityCase } from './cases.js';
-import { checkCase } from './run.js';
+import { FILTER_CASES, FLOW_CASES, HELPER_CNS, MANAGER_CN, caseAttributes, consistencyGuid, type ParityCase } from './cases.js';
+import { describeParityTable } from './run.js';
 
 const BASE = 'DC=contoso,DC=example';
 const OU = `OU=Parity,${BASE}`;
-const MANAGER = 'pm-manager';
 
 function escapeRdn(v: string): string {
   return v.replace(/([,+"\\<>;=])/g, '\\$1').replace(/\n/g, '\\0A');
@@ -35,73 +33,46 @@ function dnOf(cn: string): string {
   return `CN=${escapeRdn(cn)},${OU}`;
 }
 
-function record(c: Pick<ParityCase, 'kind' | 'cn' | 'attrs'>, members: string[]): string {
-  const sam = c.cn.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 18);
-  const defaults: Record<string, string | string[]> =
-    c.kind === 'user'
-      ? { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: sam, userPrincipalName: `${sam}@contoso.example`, userAccountControl: '512' }
-      : c.kind === 'group'
-        ? { objectClass: ['top', 'group'], sAMAccountName: sam, groupType: SECURITY_GLOBAL }
-        : { objectClass: ['top', 'person', 'organizationalPerson', 'contact'] };
-  const attrs: Record<string, string | string[] | undefined> = { ...defaults, cn: c.cn, ...c.attrs };
+function record(c: Pick<ParityCase, 'kind' | 'cn' | 'attrs'>): string {
   const lines = [line('dn', dnOf(c.cn)), 'changetype: add'];
-  for (const [name, v] of Object.entries(attrs)) {
-    if (v === undefined) continue;
-    const values = Array.isArray(v) ? v : [v];
-    for (const value of values) {
-      if (name === 'member' && value === '@3') {
-        for (const m of members) lines.push(line('member', m));
-      } else if (name === 'manager' && value === '@manager') lines.push(line('manager', dnOf(MANAGER)));
-      else if (name === 'mS-DS-ConsistencyGuid') lines.push(line(name, guid(`consistency-${c.cn}`)));
-      else lines.push(line(name, value));
-    }
-  }
+  for (const [name, values] of Object.entries(caseAttributes(c, dnOf))) for (const value of values) lines.push(line(name, value));
   lines.push(line('objectGUID', guid(c.cn)));
   return lines.join('\n');
 }
 
 /** The export: the cases, a manager, and three users to fill the group over the member limit. */
 export function parityLdif(cases: readonly ParityCase[]): string {
-  const helpers = ['pm-1', 'pm-2', 'pm-3'];
   const out = [
     `dn: ${OU}\nchangetype: add\nobjectClass: top\nobjectClass: organizationalUnit\nou: Parity`,
-    record({ kind: 'user', cn: MANAGER, attrs: {} }, []),
-    ...helpers.map((cn) => record({ kind: 'user', cn, attrs: {} }, [])),
-    ...cases.map((c) => record(c, helpers.map(dnOf))),
+    record({ kind: 'user', cn: MANAGER_CN, attrs: {} }),
+    ...HELPER_CNS.map((cn) => record({ kind: 'user', cn, attrs: {} })),
+    ...cases.map((c) => record(c)),
   ];
   return `version: 1\n\n${out.join('\n\n')}\n`;
 }
 
 const anchorOfCase = (c: Pick<ParityCase, 'cn' | 'attrs'>): string =>
-  Buffer.from(c.attrs['mS-DS-ConsistencyGuid'] !== undefined ? guid(`consistency-${c.cn}`) : guid(c.cn)).toString('base64');
+  Buffer.from(c.attrs['mS-DS-ConsistencyGuid'] !== undefined ? consistencyGuid(c.cn) : guid(c.cn)).toString('base64');
 
-describe('Entra Connect parity through LDIF: one case per row of the default filter and flow tables', () => {
-  let dir: string;
-  let plan: Plan;
-  let desired: DesiredState;
-  const cases = [...FILTER_CASES, ...FLOW_CASES];
-  const anchors = new Map<string, string>([[MANAGER, Buffer.from(guid(MANAGER)).toString('base64')]]);
-  for (const c of cases) anchors.set(c.cn, anchorOfCase(c));
-
-  before(async () => {
+let dir: string | undefined;
+describeParityTable('Entra Connect parity through LDIF: one case per row of the default filter and flow tables', {
+  async setup() {
+    const cases = [...FILTER_CASES, ...FLOW_CASES];
+    const anchors = new Map<string, string>([[MANAGER_CN, Buffer.from(guid(MANAGER_CN)).toString('base64')]]);
+    for (const c of cases) anchors.set(c.cn, anchorOfCase(c));
     dir = await mkdtemp(join(tmpdir(), 'adsync-parity-'));
     const path = join(dir, 'parity.ldif');
     await writeFile(path, parityLdif(cases));
     const s = specOf({ memberLimit: 2 });
     const flows = compileFlows(s);
     const snap = await new LdifSource({ name: 'corp', path }).read(readRequestFor(s.sources[0]!, flows));
-    desired = buildDesired(s, [snap], flows);
-    plan = planFromDesired({ spec: s, specPath: 'adsync.yaml', desired, target: emptyTarget(), toolVersion: 'test', now: new Date(0) }).plan;
-  });
-  after(async () => rm(dir, { recursive: true, force: true }));
-
-  for (const c of FILTER_CASES) it(`filter — ${c.row}`, () => checkCase(c, plan, desired, { anchors, managerCn: MANAGER }));
-  for (const c of FLOW_CASES) it(`flow — ${c.row}`, () => checkCase(c, plan, desired, { anchors, managerCn: MANAGER }));
-
-  it('every read-only object is counted in the summary as a report item', () => {
-    assert.equal(plan.summary.reports, plan.reports.length);
-    assert.ok(plan.reports.filter((r) => r.code.startsWith('graph-readonly-')).length >= 4);
-  });
+    const desired = buildDesired(s, [snap], flows);
+    const plan = planFromDesired({ spec: s, specPath: 'adsync.yaml', desired, target: emptyTarget(), toolVersion: 'test', now: new Date(0) }).plan;
+    return { plan, desired, anchors, managerCn: MANAGER_CN, domain: 'contoso.example' };
+  },
+  async teardown() {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  },
 });
 
 describe('app and attribute filtering through LDIF', () => {

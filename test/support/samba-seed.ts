@@ -4,6 +4,8 @@
  * characters are written exactly.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Attribute, Change, Client } from 'ldapts';
 import { escapeDnValue } from '../../src/model/dn.js';
 import type { SambaDc } from './samba.js';
@@ -118,4 +120,108 @@ export async function deleteTree(client: Client, dn: string): Promise<void> {
   const { searchEntries } = await client.search(dn, { scope: 'sub', attributes: ['1.1'], paged: { pageSize: 1000 } });
   const dns = searchEntries.map((e) => e.dn).sort((a, b) => b.length - a.length);
   for (const d of dns) await client.del(d).catch(() => {});
+}
+
+/** An attributeSchema entry to add (Exchange's own cn, OID and syntax, as a forest prepared for Exchange has it). */
+export interface SchemaAttribute {
+  cn: string;
+  ldapName: string;
+  oid: string;
+  /** attributeSyntax and oMSyntax: 2.5.5.12/64 Unicode string, 2.5.5.8/1 Boolean. */
+  syntax: string;
+  omSyntax: string;
+  single: boolean;
+}
+
+/** Exchange attributes the harness's schema extension doesn't add, which Entra Connect's default rules read. */
+export const EXCHANGE_EXTRA_ATTRIBUTES: SchemaAttribute[] = [
+  { cn: 'ms-Exch-Hide-From-Address-Lists', ldapName: 'msExchHideFromAddressLists', oid: '1.2.840.113556.1.4.7000.102.73', syntax: '2.5.5.8', omSyntax: '1', single: true },
+  { cn: 'ms-Exch-Usage-Location', ldapName: 'msExchUsageLocation', oid: '1.2.840.113556.1.4.7000.102.51767', syntax: '2.5.5.12', omSyntax: '64', single: true },
+];
+
+/** LDAP entryAlreadyExists (68) or attributeOrValueExists (20): another process got there first. */
+const alreadyThere = (err: unknown) => [68, 20].includes((err as { code?: number })?.code ?? -1);
+
+/**
+ * Adds schema attributes (those missing) and lets `classes` carry them. Idempotent, and safe when another
+ * process does the same at the same time (the DC is shared).
+ */
+export async function ensureSchemaAttributes(client: Client, baseDn: string, attrs: SchemaAttribute[], classes = ['User', 'Group', 'Contact']): Promise<void> {
+  const schemaDn = `CN=Schema,CN=Configuration,${baseDn}`;
+  const updateNow = () => client.modify('', new Change({ operation: 'replace', modification: new Attribute({ type: 'schemaUpdateNow', values: ['1'] }) }));
+  let changed = false;
+  for (const a of attrs) {
+    const found = await client.search(schemaDn, { scope: 'one', filter: `(lDAPDisplayName=${a.ldapName})`, attributes: ['cn'] });
+    if (found.searchEntries.length > 0) continue;
+    try {
+      await addEntry(client, `CN=${a.cn},${schemaDn}`, {
+        objectClass: ['top', 'attributeSchema'],
+        cn: a.cn,
+        lDAPDisplayName: a.ldapName,
+        attributeID: a.oid,
+        attributeSyntax: a.syntax,
+        oMSyntax: a.omSyntax,
+        isSingleValued: a.single ? 'TRUE' : 'FALSE',
+        searchFlags: '0',
+      });
+      changed = true;
+    } catch (err) {
+      if (!alreadyThere(err)) throw err;
+    }
+  }
+  if (changed) await updateNow();
+  changed = false;
+  for (const cls of classes) {
+    const { searchEntries } = await client.search(`CN=${cls},${schemaDn}`, { scope: 'base', attributes: ['mayContain'] });
+    const has = new Set([searchEntries[0]?.['mayContain'] ?? []].flat().map((v) => String(v).toLowerCase()));
+    for (const a of attrs) {
+      if (has.has(a.ldapName.toLowerCase())) continue;
+      try {
+        await client.modify(`CN=${cls},${schemaDn}`, new Change({ operation: 'add', modification: new Attribute({ type: 'mayContain', values: [a.ldapName] }) }));
+        changed = true;
+      } catch (err) {
+        if (!alreadyThere(err)) throw err;
+      }
+    }
+  }
+  if (changed) await updateNow();
+}
+
+/**
+ * Holds a named lock on the shared DC (a directory beside its state, with the holder's pid) until the returned
+ * function is called: for suites that seed fixed names (sAMAccountName and UPN are unique in a domain). A lock
+ * whose holder died is taken over.
+ */
+export async function lockDc(dc: Pick<SambaDc, 'dir'>, name: string, timeoutMs = 120_000): Promise<() => Promise<void>> {
+  const dir = join(dc.dir, 'locks', name);
+  await mkdir(join(dc.dir, 'locks'), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await mkdir(dir);
+      await writeFile(join(dir, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => ''));
+      let holderAlive = true;
+      if (pid > 0) {
+        try {
+          process.kill(pid, 0);
+        } catch (e) {
+          holderAlive = (e as NodeJS.ErrnoException).code === 'EPERM';
+        }
+      } else {
+        // No pid yet: the holder is between mkdir and writeFile, or died there; give it a moment.
+        const st = await stat(dir).catch(() => undefined);
+        holderAlive = st !== undefined && Date.now() - st.mtimeMs < 10_000;
+      }
+      if (!holderAlive) await rm(dir, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`samba seed: timed out waiting for lock ${name} (held by pid ${pid})`);
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return async () => {
+    await rm(dir, { recursive: true, force: true });
+  };
 }
