@@ -267,7 +267,7 @@ async function checkExtension(
     return [errorFinding('extension', toTargetError(err, 'listing the extension properties', { ...errCtx, permission: 'applications' }))];
   }
   const label = `application ${app.displayName ?? ''} (${appId})`.replace('  ', ' ');
-  const ext = exts.find((e) => typeof e.name === 'string' && e.name.toLowerCase() === expected);
+  const ext = exts.find((e) => typeof e.name === 'string' && e.name.toLowerCase() === expected.toLowerCase());
   if (ext) {
     const targets = ext.targetObjects ?? [];
     const need = ['User', ...(spec.objects.group.enabled ? ['Group'] : [])];
