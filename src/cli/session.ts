@@ -144,7 +144,8 @@ export async function readAndPlan(session: Session, now: Date = new Date()): Pro
 
 async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Promise<{ desired: DesiredState; facts: Map<string, AdFacts> }> {
   const facts = new Map<string, AdFacts>();
-  const writtenTo = new Set(spec.writeback.map((r) => r.source));
+  // (group rules need no facts: their members map through the desired state's DNs)
+  const writtenTo = new Set(spec.writeback.filter((r) => r.rule !== 'group').map((r) => r.source));
   const snapshots = await Promise.all(
     spec.sources.map(async (source) => {
       const connector = openSource(source, spec);
