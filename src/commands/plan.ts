@@ -18,7 +18,7 @@ export default class PlanCommand extends AdsyncCommand {
   static override description = `Reads every source (AD over LDAP, or an LDIF export) and the target tenant, computes the desired
 state from the spec's scope and attribute flows, and prints the changes apply would make, sorted and
 deterministic, with report items for what adsync can't or won't change (and why).
-With `writeback:` rules the same plan also holds the Entra → AD changes (target `ad`: anchor, group and
+With \`writeback:\` rules the same plan also holds the Entra → AD changes (target \`ad\`: anchor, group and
 attribute writeback), which apply writes over LDAP after the Entra changes.
 
 Exit codes: 0 no changes (or changes without --detailed-exitcode), 1 error, 2 changes with --detailed-exitcode.
