@@ -18,24 +18,25 @@ function code(v: unknown): string {
 }
 
 function changeLines(c: Change): string[] {
+  const inAd = c.target === 'ad' ? ' _(in AD)_' : '';
   switch (c.action) {
     case 'create':
-      return [`- ➕ **create** ${c.kind} **${esc(c.label)}**`, ...c.attributes.map((a) => `  - \`${a.name}\` = ${code(a.after)}`)];
+      return [`- ➕ **create** ${c.kind} **${esc(c.label)}**${inAd}`, ...c.attributes.map((a) => `  - \`${a.name}\` = ${code(a.after)}`)];
     case 'update':
-      return [`- ✏️ **update** ${c.kind} **${esc(c.label)}**`, ...c.attributes.map((a) => `  - \`${a.name}\`: ${code(a.before)} → ${code(a.after)}${a.drift ? ' _(drift: edited in the cloud, AD value restored)_' : ''}`)];
+      return [`- ✏️ **update** ${c.kind} **${esc(c.label)}**${inAd}`, ...c.attributes.map((a) => `  - \`${a.name}\`: ${code(a.before)} → ${code(a.after)}${a.drift ? ' _(drift: edited in the cloud, AD value restored)_' : ''}`)];
     case 'restore':
-      return [`- ♻️ **restore** ${c.kind} **${esc(c.label)}** from deleted items`, ...c.attributes.map((a) => `  - \`${a.name}\`: ${code(a.before)} → ${code(a.after)}`)];
+      return [`- ♻️ **restore** ${c.kind} **${esc(c.label)}**${inAd} from deleted items`, ...c.attributes.map((a) => `  - \`${a.name}\`: ${code(a.before)} → ${code(a.after)}`)];
     case 'adopt':
       return [
         `- 🤝 **adopt** ${c.kind} **${esc(c.label)}** = existing cloud ${c.kind} \`${c.id}\` (${c.match === 'immutable-id' ? 'hard' : 'soft'} match on ${esc(c.matchedOn)})`,
         ...c.attributes.map((a) => `  - \`${a.name}\`: ${code(a.before)} → ${code(a.after)}${a.drift ? ' _(drift)_' : ''}`),
       ];
     case 'delete':
-      return [`- 🗑️ **delete** ${c.kind} **${esc(c.label)}**${c.permanent ? ' (permanent)' : ''} — ${esc(c.reason)}`];
+      return [`- 🗑️ **delete** ${c.kind} **${esc(c.label)}**${inAd}${c.permanent ? ' (permanent)' : ''} — ${esc(c.reason)}`];
     case 'add-members':
     case 'remove-members': {
       const verb = c.action === 'add-members' ? 'add' : 'remove';
-      const lines = [`- 👥 **${verb} ${c.members.length} member${c.members.length === 1 ? '' : 's'}** ${c.action === 'add-members' ? 'to' : 'from'} group **${esc(c.label)}**`];
+      const lines = [`- 👥 **${verb} ${c.members.length} member${c.members.length === 1 ? '' : 's'}** ${c.action === 'add-members' ? 'to' : 'from'} group **${esc(c.label)}**${inAd}`];
       const items = c.members.map((m) => `  - ${m.kind} ${esc(m.label)}`);
       if (items.length > FOLD_OVER) lines.push('', '  <details><summary>members</summary>', '', ...items, '', '  </details>', '');
       else lines.push(...items);

@@ -44,8 +44,13 @@ function memberLines(members: MemberRef[], glyph: string): string[] {
   return shown;
 }
 
+/** Writeback changes (target AD) say so; Entra is the default target and goes unsaid. */
+function where(c: Change): string {
+  return c.target === 'ad' ? ' in AD' : '';
+}
+
 function header(c: Change): string {
-  return c.sourceDn ? `${c.kind} ${c.label} (${c.sourceDn})` : `${c.kind} ${c.label}`;
+  return c.sourceDn ? `${c.kind} ${c.label}${where(c)} (${c.sourceDn})` : `${c.kind} ${c.label}${where(c)}`;
 }
 
 export function renderChange(c: Change, s: Style): string[] {
@@ -63,11 +68,11 @@ export function renderChange(c: Change, s: Style): string[] {
         ...attributeLines(c.attributes, 'adopt', s),
       ];
     case 'delete':
-      return [`  ${s.red('-')} ${s.bold('delete')} ${c.kind} ${c.label}${c.permanent ? ` ${s.red('(permanent)')}` : ''}`, `      ${s.dim(`# ${c.reason}; ${c.permanent ? 'security groups are deleted permanently (Graph keeps no restorable copy)' : c.kind === 'user' ? 'soft delete: restorable from deleted items for 30 days' : 'deleted'}`)}`];
+      return [`  ${s.red('-')} ${s.bold('delete')} ${c.kind} ${c.label}${where(c)}${c.permanent ? ` ${s.red('(permanent)')}` : ''}`, `      ${s.dim(`# ${c.reason}; ${c.permanent ? 'security groups are deleted permanently (Graph keeps no restorable copy)' : c.kind === 'user' ? 'soft delete: restorable from deleted items for 30 days' : 'deleted'}`)}`];
     case 'add-members':
-      return [`  ${s.yellow('~')} ${s.bold('add')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} to group ${c.label}`, ...memberLines(c.members, s.green('+'))];
+      return [`  ${s.yellow('~')} ${s.bold('add')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} to group ${c.label}${where(c)}`, ...memberLines(c.members, s.green('+'))];
     case 'remove-members':
-      return [`  ${s.yellow('~')} ${s.bold('remove')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} from group ${c.label}`, ...memberLines(c.members, s.red('-'))];
+      return [`  ${s.yellow('~')} ${s.bold('remove')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} from group ${c.label}${where(c)}`, ...memberLines(c.members, s.red('-'))];
     default: {
       const never: never = c;
       throw new Error(`unknown change ${JSON.stringify(never)}`);
