@@ -122,7 +122,7 @@ export async function readAndPlan(session: Session, now: Date = new Date()): Pro
     userProperties.push(mark);
     groupProperties.push(mark);
   }
-  const readTarget = session.target.read({ userProperties, groupProperties, readMembers: true });
+  const readTarget = session.target.read({ userProperties, groupProperties, readMembers: true, requireAdminRoles: spec.matching.softMatch !== 'off' });
   readTarget.catch(() => undefined); // awaited below; don't let a failure go unhandled while sources are read
   const readGroups = readWritebackGroups(spec);
   readGroups.catch(() => undefined);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -138,6 +138,22 @@ describe('adsync doctor: the Graph target', () => {
     assert.equal(code, 1);
     assert.deepEqual(report.findings.filter((f) => f.status === 'error').map((f) => f.check), ['permission:RoleManagement.Read.Directory', 'admin-roles']);
     assert.match(byCheck(report, 'admin-roles')!.message, /403 Authorization_RequestDenied.*might adopt one/);
+  });
+
+  it('with soft match on, plan itself refuses to run without knowing the admins (one error line naming the permission)', async () => {
+    const roles = DEFAULT_ROLES.filter((r) => r !== 'RoleManagement.Read.Directory');
+    const { emu, d } = await entraSetup(['ann@contoso.example'], { roles }, 'upn');
+    cleanup.push(async () => { await emu.close(); await rm(d.dir, { recursive: true, force: true }); });
+    const r = await runCli(['plan', '-c', d.spec], { cwd: d.dir, env: { [SECRET_ENV]: emu.clientSecret } });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal(r.stdout, '', 'no plan is printed');
+    assert.match(r.stderr, /^Error: .*reading directory role holders/m);
+    assert.match(r.stderr, /RoleManagement\.Read\.Directory/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    // without soft match nothing depends on the admins: the same client plans fine
+    await writeFile(d.spec, (await readFile(d.spec, 'utf8')).replace('softMatch: upn', 'softMatch: off'));
+    const off = await runCli(['plan', '-c', d.spec], { cwd: d.dir, env: { [SECRET_ENV]: emu.clientSecret } });
+    assert.equal(off.code, 0, off.stderr);
   });
 
   it('an unverified UPN suffix is a warning naming the domain and the MOERA fallback', async () => {

@@ -24,6 +24,7 @@ export const PERMISSIONS: Record<string, string> = {
   'write-users': 'User.ReadWrite.All',
   'write-groups': 'Group.ReadWrite.All',
   'write-members': 'GroupMember.ReadWrite.All',
+  roles: 'RoleManagement.Read.Directory (or Directory.Read.All)',
 };
 
 /** Graph's message for a failed call, with status and code: `403 Authorization_RequestDenied: Insufficient …`. */

@@ -19,6 +19,11 @@ export interface EntraReadRequest {
   userProperties: string[];
   groupProperties: string[];
   readMembers: boolean;
+  /**
+   * Holders of directory roles must be known (soft match is on and never adopts an admin): a failure to
+   * read them is then an error, not "no admins".
+   */
+  requireAdminRoles?: boolean;
 }
 
 export type MembersVia = 'delta' | 'batch';
@@ -110,8 +115,11 @@ export async function readSnapshot(
 
   // Managers: one paged delta pass (`manager@delta`) instead of one request per user.
   const managersP = readManagers ? readManagersDelta(graph).catch(() => undefined) : Promise.resolve(undefined);
-  // Holders of directory roles: never soft-matched. A tenant (or emulator) that can't list roles gives none.
-  const adminsP = readAdminRoles(graph).catch(() => new Map<string, string[]>());
+  // Holders of directory roles: never soft-matched. Without soft match nothing depends on them, so a tenant
+  // that can't list roles gives none; with soft match, not knowing them must stop the plan.
+  const adminsP = request.requireAdminRoles
+    ? wrap('reading directory role holders (soft match never adopts an admin)', 'roles', readAdminRoles(graph))
+    : readAdminRoles(graph).catch(() => new Map<string, string[]>());
 
   const [users, groups, byGroup, deleted, managers, admins] = await Promise.all([usersP, groupsP, membersP, deletedP, managersP, adminsP]);
   for (const u of users) {
