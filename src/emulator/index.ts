@@ -3,6 +3,7 @@
  * faithful to shared/reference/graph-facts.md. Start it in-process with `startEmulator()` or from the CLI
  * with `adsync emulator`. A separate wing: it shares no code with the Entra connector it serves.
  */
+import type { Socket } from 'node:net';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -252,6 +253,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
 
   const server: Server = createServer({ cert: store.config.certPem, key: store.config.keyPem, keepAlive: true }, (req, res) => { void onRequest(req, res); });
   server.keepAliveTimeout = 30_000;
+  // Every socket, including ones still in their TLS handshake (closeAllConnections doesn't know those yet):
+  // close() must not wait out a keep-alive that a request in flight opened a moment later.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
@@ -285,8 +293,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     isDirty: () => store.dirty,
     close: async () => {
       await save();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
     },
   };
 }
