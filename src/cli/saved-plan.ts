@@ -94,7 +94,10 @@ export function attachObserved(plan: Plan, snapshot: TargetSnapshot): Plan {
 
 /** The identity of a plan for the journal: its spec digest, target and changes (not its timestamp). */
 export function planDigest(plan: Pick<Plan, 'spec' | 'target' | 'changes'>): string {
-  return sha256(canonicalJson({ spec: plan.spec.digest, target: plan.target, changes: plan.changes }));
+  // Hashed change by change: one canonical string of a whole forest's plan would cost gigabytes.
+  const hash = createHash('sha256').update(canonicalJson({ spec: plan.spec.digest, target: plan.target }));
+  for (const change of plan.changes) hash.update('\n').update(canonicalJson(change));
+  return hash.digest('hex');
 }
 
 // ---- staleness
