@@ -8,7 +8,7 @@ import { dirname, isAbsolute, relative, resolve as resolvePath } from 'node:path
 import { AdSource } from '../connectors/ad/index.js';
 import { connectEmulator, connectEntra, type EntraTarget } from '../connectors/entra/index.js';
 import { LdifSource } from '../connectors/ldif/index.js';
-import { startEmulator, type RunningEmulator } from '../emulator/index.js';
+import { startEmulatorProcess, type EmulatorProcess } from '../emulator/process.js';
 import { buildDesired, readRequestFor, type DesiredState } from '../engine/desired.js';
 import { compileFlows, type KindFlows } from '../engine/flows.js';
 import { planFromDesired, type PlanOutput } from '../engine/plan.js';
@@ -38,7 +38,7 @@ export interface Session {
   specPath: string;
   flows: Record<ObjectKind, KindFlows>;
   target: EntraTarget;
-  emulator?: RunningEmulator;
+  emulator?: EmulatorProcess;
   close(): Promise<void>;
 }
 
@@ -51,13 +51,13 @@ function openSource(source: SourceSpec, spec: Spec): SourceConnector {
 export async function openSession(configPath: string): Promise<Session> {
   const spec = await loadSpec(configPath);
   const flows = compileFlows(spec);
-  let emulator: RunningEmulator | undefined;
+  let emulator: EmulatorProcess | undefined;
   let target: EntraTarget;
   if (spec.target.emulator) {
     const e = spec.target.emulator;
     const statePath = resolvePath(spec.dir, e.state);
     await mkdir(dirname(statePath), { recursive: true });
-    emulator = await startEmulator({ statePath, initialDomain: e.tenant, domains: e.domains });
+    emulator = await startEmulatorProcess({ statePath, initialDomain: e.tenant, domains: e.domains });
     try {
       target = await connectEmulator(emulator);
     } catch (err) {

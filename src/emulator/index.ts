@@ -3,6 +3,7 @@
  * faithful to shared/reference/graph-facts.md. Start it in-process with `startEmulator()` or from the CLI
  * with `adsync emulator`. A separate wing: it shares no code with the Entra connector it serves.
  */
+import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -292,7 +293,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     save,
     isDirty: () => store.dirty,
     close: async () => {
-      await save();
+      // A run that changed nothing (a plan) leaves the state file as it was; a new tenant is written once.
+      if (store.dirty || (options.statePath !== undefined && !existsSync(options.statePath))) await save();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       for (const socket of sockets) socket.destroy();
