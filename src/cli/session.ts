@@ -39,8 +39,12 @@ export interface Session {
   flows: Record<ObjectKind, KindFlows>;
   target: EntraTarget;
   emulator?: EmulatorProcess;
+  /** The sources' read, begun as soon as the spec was loaded (taken by the first readAndPlan). */
+  prefetched?: Promise<DesiredRead>;
   close(): Promise<void>;
 }
+
+type DesiredRead = { desired: DesiredState; facts: Map<string, AdFacts> };
 
 function openSource(source: SourceSpec, spec: Spec): SourceConnector {
   if (source.ldif) return new LdifSource({ name: source.name, path: resolvePath(spec.dir, source.ldif.path) });
@@ -51,6 +55,9 @@ function openSource(source: SourceSpec, spec: Spec): SourceConnector {
 export async function openSession(configPath: string): Promise<Session> {
   const spec = await loadSpec(configPath);
   const flows = compileFlows(spec);
+  // The sources are read while the target starts and connects: two directories, two cores.
+  const prefetched = readDesired(spec, flows);
+  prefetched.catch(() => undefined); // awaited by readAndPlan; a failure surfaces there
   let emulator: EmulatorProcess | undefined;
   let target: EntraTarget;
   if (spec.target.emulator) {
@@ -75,6 +82,7 @@ export async function openSession(configPath: string): Promise<Session> {
     flows,
     target,
     ...(emulator ? { emulator } : {}),
+    prefetched,
     async close() {
       // Both must close even when one fails, or the process would hang on an open server.
       const results = await Promise.allSettled([target.close(), emulator?.close()]);
@@ -101,11 +109,8 @@ export async function withSession<T>(configPath: string, body: (session: Session
 }
 
 /**
- * Reads every source and the target (concurrently) and assembles the plan. Source snapshots are dropped
- * as soon as the desired state is built, so a whole forest's raw entries don't live through the diff.
- */
-/**
- * Reads every source and the target (concurrently) and assembles the plan: deletes rewritten for
+ * Reads every source and the target (concurrently) and assembles the plan (source snapshots are dropped as
+ * soon as the desired state is built, so a forest's raw entries don't live through the diff): deletes rewritten for
  * `safety.deleteMode`, and every change stamped with the digest of the object it touches (saved plans).
  */
 export async function readAndPlan(session: Session, now: Date = new Date()): Promise<PlanOutput & { targetSnapshot: TargetSnapshot; adSnapshot?: TargetSnapshot }> {
@@ -126,7 +131,9 @@ export async function readAndPlan(session: Session, now: Date = new Date()): Pro
   readTarget.catch(() => undefined); // awaited below; don't let a failure go unhandled while sources are read
   const readGroups = readWritebackGroups(spec);
   readGroups.catch(() => undefined);
-  const { desired, facts } = await readDesired(spec, flows);
+  const prefetched = session.prefetched;
+  delete session.prefetched; // a second plan in the same session reads the sources again
+  const { desired, facts } = await (prefetched ?? readDesired(spec, flows));
   const targetSnapshot = await readTarget;
   const out = planFromDesired({ spec, specPath: session.specPath, desired, target: targetSnapshot, toolVersion: TOOL_VERSION, now });
   const plan = attachObserved(applyDeleteMode(out.plan, targetSnapshot, spec.safety, mark, now), targetSnapshot);
@@ -142,7 +149,7 @@ export async function readAndPlan(session: Session, now: Date = new Date()): Pro
   return { ...out, plan: { ...plan, changes, reports, summary: summarize(changes, reports), managed: plan.managed + wb.managed }, targetSnapshot, adSnapshot: wb.snapshot };
 }
 
-async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Promise<{ desired: DesiredState; facts: Map<string, AdFacts> }> {
+async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Promise<DesiredRead> {
   const facts = new Map<string, AdFacts>();
   // (group rules need no facts: their members map through the desired state's DNs)
   const writtenTo = new Set(spec.writeback.filter((r) => r.rule !== 'group').map((r) => r.source));
