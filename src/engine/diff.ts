@@ -347,43 +347,50 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     }
   }
 
-  // Memberships, as set differences in anchor space.
+  // Memberships, as set differences. Target member ids resolve to desired objects once; which side has a
+  // member is then a per-group stamp on the object, not a set of strings (a million members in a big forest).
   const memberRef = (m: DesiredObject, id: string | undefined): MemberRef => (id === undefined ? { anchor: m.anchor, kind: m.kind, label: m.label } : { anchor: m.anchor, kind: m.kind, id, label: m.label });
+  const desiredById = new Map<string, DesiredObject>();
+  for (const [anchor, t] of owned) {
+    const d = desired.byAnchor.get(anchor);
+    if (d) desiredById.set(t.id, d);
+  }
   for (const [group, groupId] of present) {
     if (group.kind !== 'group' || !group.members) continue;
     if (group.readOnlyMembers) {
       reports.push({ code: 'members-not-synced', kind: 'group', target: system, anchor: group.anchor, sourceDn: group.dn, source: group.source, label: group.label, reason: `${group.readOnlyMembers} member(s) are contacts or mail-enabled groups, which Graph can't write` });
     }
+    const stamp = ++memberStamp;
     const current = groupId !== undefined ? owned.get(group.anchor) : undefined;
-    const have = new Set<string>();
-    for (const id of current?.members ?? []) {
-      const a = anchorOfId.get(id);
-      if (a !== undefined) have.add(a); // members adsync doesn't own are left alone
+    const currentIds = current?.members ?? [];
+    const resolved: (DesiredObject | undefined)[] = new Array(currentIds.length);
+    for (let i = 0; i < currentIds.length; i++) {
+      const d = desiredById.get(currentIds[i]!);
+      resolved[i] = d;
+      if (d) d.hadIn = stamp;
     }
     const adds: DesiredObject[] = [];
-    const wanted = have.size > 0 ? new Set<string>() : undefined;
     for (const m of group.members) {
-      if (m.presence?.run !== run) continue; // held, or blocked by a collision
-      wanted?.add(m.anchor);
-      if (!have.has(m.anchor)) adds.push(m);
+      if (m.presence?.run !== run || m.wantIn === stamp) continue; // held or blocked; or the same DN twice
+      m.wantIn = stamp;
+      if (m.hadIn !== stamp) adds.push(m);
     }
     const removes: MemberRef[] = [];
-    for (const a of have) {
-      if (wanted!.has(a) || deleting.has(a)) continue;
-      const m = desired.byAnchor.get(a);
+    for (let i = 0; i < currentIds.length; i++) {
+      const d = resolved[i];
+      if (d) {
+        if (d.wantIn !== stamp && !deleting.has(d.anchor)) removes.push(memberRef(d, currentIds[i]));
+        continue;
+      }
+      const a = anchorOfId.get(currentIds[i]!);
+      if (a === undefined || deleting.has(a)) continue; // members adsync doesn't own are left alone
       const t = owned.get(a)!;
-      removes.push(m ? memberRef(m, t.id) : { anchor: a, kind: t.kind, id: t.id, label: labelOfTarget(t) });
+      removes.push({ anchor: a, kind: t.kind, id: t.id, label: labelOfTarget(t) });
     }
     const base = { kind: 'group' as const, anchor: group.anchor, target: system, sourceDn: group.dn, source: group.source, label: group.label, rule: `${group.rule}.member` };
     if (adds.length > 0) {
       adds.sort(byRank);
-      const refs: MemberRef[] = [];
-      let last: DesiredObject | undefined;
-      for (const m of adds) {
-        if (m === last) continue; // the same DN twice in `member`
-        last = m;
-        refs.push(memberRef(m, m.presence!.id));
-      }
+      const refs = adds.map((m) => memberRef(m, m.presence!.id));
       changes.push({ ...base, action: 'add-members', ...(groupId !== undefined ? { id: groupId } : {}), members: refs });
     }
     if (removes.length > 0 && groupId !== undefined) {
@@ -394,6 +401,9 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
 
   return { changes: sortChanges(changes), reports: sortReports(reports), managed: owned.size, matches };
 }
+
+/** Stamps for the membership diff: unique across diff runs, so marks left on shared objects never match. */
+let memberStamp = 0;
 
 interface RefContext {
   anchorOfId: Map<string, string>;
