@@ -9,17 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from './index.js';
 
 /** What a client needs of a running emulator, and a way to stop it. */
-export interface EmulatorProcess {
-  url: string;
-  authorityHost: string;
-  port: number;
-  tenantId: string;
-  initialDomain: string;
-  clientId: string;
-  clientSecret: string;
-  certPem: string;
-  close(): Promise<void>;
-}
+export type EmulatorProcess = Pick<RunningEmulator, 'url' | 'authorityHost' | 'port' | 'tenantId' | 'initialDomain' | 'clientId' | 'clientSecret' | 'certPem' | 'close'>;
 
 type Info = Omit<EmulatorProcess, 'close'>;
 type ToChild = { type: 'start'; options: EmulatorOptions } | { type: 'close' };
