@@ -429,10 +429,20 @@ function bySortKey(a: DesiredObject, b: DesiredObject): number {
 /** `a.b` names a member of a complex property (onPremisesExtensionAttributes.extensionAttribute1). */
 function targetValue(current: TargetObject, name: string): unknown {
   if (name in current.attrs) return current.attrs[name];
+  const path = splitName(name);
+  if (path === undefined) return undefined;
+  const outer = current.attrs[path[0]];
+  return typeof outer === 'object' && outer !== null ? (outer as Record<string, unknown>)[path[1]] : undefined;
+}
+
+// Property names are few and compared for every object: split each once.
+const splitNames = new Map<string, [string, string] | undefined>();
+function splitName(name: string): [string, string] | undefined {
+  if (splitNames.has(name)) return splitNames.get(name);
   const dot = name.indexOf('.');
-  if (dot < 0) return undefined;
-  const outer = current.attrs[name.slice(0, dot)];
-  return typeof outer === 'object' && outer !== null ? (outer as Record<string, unknown>)[name.slice(dot + 1)] : undefined;
+  const path: [string, string] | undefined = dot < 0 ? undefined : [name.slice(0, dot), name.slice(dot + 1)];
+  splitNames.set(name, path);
+  return path;
 }
 
 function changedAttributes(obj: DesiredObject, current: TargetObject, refs: RefContext): AttributeChange[] {
