@@ -31,7 +31,8 @@ export function lockPath(stateDir: string, tenantId: string): string {
   return join(stateDir, `apply-${tenantId.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`);
 }
 
-function alive(pid: number): boolean {
+/** Whether a process of this host is running (EPERM: it is, but not ours to signal). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -88,7 +89,7 @@ export function acquireLock(path: string, command: string): HeldLock {
       return { path, release, ...(tookOverFrom ? { tookOverFrom } : {}) };
     }
     const owner = readOwner(path);
-    if (owner !== undefined && (owner.host !== me.host || alive(owner.pid))) {
+    if (owner !== undefined && (owner.host !== me.host || processAlive(owner.pid))) {
       throw new AdsyncError('apply_locked', `another apply holds the lock ${path}: pid ${owner.pid} on ${owner.host} since ${owner.since} (${owner.command})`, {
         hint: owner.host === me.host
           ? 'wait for it to finish; adsync takes the lock over by itself once that process is gone'
@@ -101,7 +102,7 @@ export function acquireLock(path: string, command: string): HeldLock {
     try {
       renameSync(path, aside);
       const moved = readOwner(aside);
-      if (moved !== undefined && moved.host === me.host && alive(moved.pid)) {
+      if (moved !== undefined && moved.host === me.host && processAlive(moved.pid)) {
         // A live run took it over between our read and the rename: give it back and stand down.
         renameSync(aside, path);
         continue;

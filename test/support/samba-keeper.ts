@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive } from '../../src/apply/lock.js';
 
 const [dir, conf] = process.argv.slice(2);
 if (!dir || !conf) {
@@ -19,14 +20,6 @@ const samba = spawn('samba', ['-s', conf, '-i', '--debug-stdout'], { detached: t
 const log = (m: string) => process.stdout.write(`[keeper ${new Date().toISOString()}] ${m}\n`);
 log(`samba pid ${samba.pid ?? '?'} started (idle grace ${idleMs} ms${keep ? ', kept until stopped' : ''})`);
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 let exiting = false;
 function shutdown(why: string): void {
@@ -43,7 +36,7 @@ function shutdown(why: string): void {
   }
   const deadline = Date.now() + 5000;
   const wait = setInterval(() => {
-    const gone = pid === undefined || !alive(pid);
+    const gone = pid === undefined || !processAlive(pid);
     if (gone || Date.now() > deadline) {
       clearInterval(wait);
       if (!gone && pid !== undefined) {
@@ -70,7 +63,7 @@ setInterval(() => {
   if (keep) return;
   let holders: number[] = [];
   try {
-    holders = readdirSync(join(dir, 'leases')).map(Number).filter((p) => Number.isInteger(p) && alive(p));
+    holders = readdirSync(join(dir, 'leases')).map(Number).filter((p) => Number.isInteger(p) && processAlive(p));
   } catch {
     /* no leases dir yet */
   }

@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Attribute, Change, Client, EqualityFilter } from 'ldapts';
 import type { LdapSourceSpec, ScopeSpec, SourceSpec } from '../../src/spec/types.js';
+import { processAlive } from '../../src/apply/lock.js';
 
 const run = promisify(execFile);
 
@@ -115,14 +116,6 @@ export function sambaSkipReason(): Promise<string | false> {
   return skipReason;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
@@ -301,7 +294,7 @@ async function readState(dir: string): Promise<State | undefined> {
 async function waitForBind(dc: SambaDc, keeperPid: number, deadlineMs: number): Promise<void> {
   let last: unknown;
   while (Date.now() < deadlineMs) {
-    if (!alive(keeperPid)) break;
+    if (!processAlive(keeperPid)) break;
     if (await portOpen(LDAPS_PORT)) {
       try {
         const c = await adminClient(dc, { timeout: 10_000 });
@@ -332,12 +325,12 @@ export async function startSamba(): Promise<SambaDc> {
   let provisionMs = 0;
   await withLock(`${dir}.lock`, async () => {
     const state = await readState(dir);
-    if (state && alive(state.keeperPid) && (await portOpen(LDAPS_PORT))) {
+    if (state && processAlive(state.keeperPid) && (await portOpen(LDAPS_PORT))) {
       await mkdir(join(dir, 'leases'), { recursive: true });
       await writeFile(leaseFile, '');
       return;
     }
-    if (state && alive(state.keeperPid)) process.kill(state.keeperPid, 'SIGTERM');
+    if (state && processAlive(state.keeperPid)) process.kill(state.keeperPid, 'SIGTERM');
     if (await portOpen(LDAPS_PORT)) {
       throw new Error(`samba harness: something else already listens on 127.0.0.1:${LDAPS_PORT}; stop it, or point ADSYNC_SAMBA_DIR at its state dir`);
     }
@@ -379,15 +372,15 @@ export async function startSamba(): Promise<SambaDc> {
 export async function stopSambaNow(): Promise<void> {
   const dir = sambaDir();
   const state = await readState(dir);
-  if (state && alive(state.keeperPid)) {
+  if (state && processAlive(state.keeperPid)) {
     process.kill(state.keeperPid, 'SIGTERM');
-    for (let i = 0; i < 100 && alive(state.keeperPid); i++) await sleep(100);
+    for (let i = 0; i < 100 && processAlive(state.keeperPid); i++) await sleep(100);
   }
 }
 
 export async function leaseHolders(): Promise<number[]> {
   try {
-    return (await readdir(join(sambaDir(), 'leases'))).map(Number).filter((p) => alive(p));
+    return (await readdir(join(sambaDir(), 'leases'))).map(Number).filter((p) => processAlive(p));
   } catch {
     return [];
   }
