@@ -33,8 +33,16 @@ export interface DesiredObject {
   attrs: Record<string, unknown>;
   /** Target property → the flow that produced it (shared by every object of a kind unless a rule overrides one). */
   provenance: Readonly<Record<string, string>>;
-  /** Groups: the direct members that are synchronized objects (resolved across sources). */
+  /**
+   * Groups: the direct members that are synchronized objects (resolved across sources); always set for a
+   * group, `[]` when it has none (the diff then removes every member adsync manages).
+   */
   members?: DesiredObject[];
+  /**
+   * Groups: why the source could not read the member list in full. `members` then holds a part: the diff adds
+   * what is missing from it but removes nothing, and reports the group (`members-unread`).
+   */
+  membersUnread?: string;
   /** Groups: how many direct members are read-only objects (contacts, mail-enabled groups). */
   readOnlyMembers?: number;
   /** Set when the target can't write this object (shown as a report item, never changed). */
@@ -126,7 +134,11 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     const source = spec.sources.find((s) => s.name === snapshot.source);
     if (!source) throw new Error(`snapshot for unknown source ${snapshot.source}`);
     const scope: CompiledScope = compileScope(source.scope);
-    const pilotMembers = pilotMembersOf(scope, snapshot.entries);
+    const pilot = pilotMembersOf(scope, snapshot.entries);
+    const pilotMembers = pilot?.members;
+    for (const [dn, why] of pilot?.unread ?? []) {
+      state.reports.push({ code: 'members-unread', kind: 'group', target: 'entra', sourceDn: dn, source: source.name, label: dn, reason: `scope.groups: the members of this pilot group could not be read in full (${why}); objects outside the part read are left as they are, never deleted` });
+    }
     for (const entry of snapshot.entries) {
       const kind = classify(entry);
       if (!kind) continue;
@@ -144,6 +156,11 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
       const verdict = defaultFilter(entry, kind, memberLimit);
       const scoped = verdict.included ? scope.test(entry, ndn, pilotMembers) : verdict;
       if (!scoped.included) {
+        // Outside a pilot group whose members were only partly read: maybe in scope after all, so held.
+        if (scoped.code === 'group-filter' && pilot?.unread.size) {
+          state.held.add(anchor);
+          continue;
+        }
         state.excluded.set(anchor, { anchor, kind, source: source.name, dn: entry.dn, code: scoped.code, reason: scoped.reason });
         continue;
       }
@@ -179,7 +196,12 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
       };
       const ro = readOnlyReason(kind, entry);
       if (ro) obj.readOnly = ro;
-      if (kind === 'group' && entry.attrs.member) memberValues.set(obj, entry.attrs.member);
+      if (kind === 'group') {
+        // No `member` attribute is an empty group, not an unknown one: LDAP and LDIF omit empty attributes.
+        memberValues.set(obj, entry.attrs.member ?? []);
+        const unread = entry.unread?.member;
+        if (unread !== undefined) obj.membersUnread = unread;
+      }
       if (referenceFlows[kind].length > 0) for (const r of referenceFlows[kind]) if (attrs[r] !== null && attrs[r] !== undefined) { withReferences.push(obj); break; }
       const dup = state.byAnchor.get(anchor);
       if (dup) {
@@ -239,15 +261,19 @@ function normalizeOrSelf(dn: string): string {
   }
 }
 
-function pilotMembersOf(scope: CompiledScope, entries: readonly DirectoryEntry[]): Set<string> | undefined {
+/** The pilot groups' members (normalized DNs), and the pilot groups whose members were only partly read (DN → why). */
+function pilotMembersOf(scope: CompiledScope, entries: readonly DirectoryEntry[]): { members: Set<string>; unread: Map<string, string> } | undefined {
   if (scope.pilotGroups.length === 0) return undefined;
   const wanted = new Set(scope.pilotGroups);
   const members = new Set<string>();
+  const unread = new Map<string, string>();
   for (const e of entries) {
     if (!wanted.has(normalizeDn(e.dn))) continue;
     for (const m of e.attrs.member ?? []) members.add(normalizeDn(typeof m === 'string' ? m : Buffer.from(m).toString('utf8')));
+    const why = e.unread?.member;
+    if (why !== undefined) unread.set(e.dn, why);
   }
-  return members;
+  return { members, unread };
 }
 
 function flowContext(entry: DirectoryEntry, flows: KindFlows, anchor: string, ndn: string): FlowContext {

@@ -14,6 +14,11 @@ import { GROUP_TOO_LARGE } from './scope.js';
 export interface DiffOptions {
   /** Opt-in soft match of unowned cloud users (spec `matching.softMatch`); default off. */
   softMatch?: SoftMatch;
+  /**
+   * Spec `matching.allowAdmins`: cloud users holding a directory role that hard match may still adopt, named
+   * by userPrincipalName, object id or anchor (onPremisesImmutableId); compared case-insensitively. Default none.
+   */
+  allowAdmins?: readonly string[];
   /** Record how each object joined (`adsync explain`); off for plans, which don't need it. */
   recordMatches?: boolean;
 }
@@ -150,6 +155,9 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
   const record = options.recordMatches === true;
   applyTenantRules(desired.objects, target.tenant);
   const softMatch = options.softMatch ?? 'off';
+  const allowAdmins = new Set((options.allowAdmins ?? []).map((a) => a.toLowerCase()));
+  const adminAllowed = (holder: TargetObject, anchor: string): boolean =>
+    allowAdmins.has(holder.id.toLowerCase()) || allowAdmins.has(anchor.toLowerCase()) || (lower(holder.attrs.userPrincipalName) !== undefined && allowAdmins.has(lower(holder.attrs.userPrincipalName)!));
 
   const owned = new Map<string, TargetObject>();
   const anchorOfId = new Map<string, string>();
@@ -291,6 +299,22 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     }
     if (holder && on) {
       const admin = holder.adminRoles !== undefined && holder.adminRoles.length > 0;
+      // Hard match never takes over a role holder (Entra Connect blocks it too, graph-facts-2 §3), nor a user
+      // whose roles are unknown, unless matching.allowAdmins names it.
+      if (match === 'immutable-id' && (admin || target.adminRolesUnread !== undefined)) {
+        const who = `the cloud user ${labelOfTarget(holder)} (${holder.id})`;
+        if (!adminAllowed(holder, obj.anchor)) {
+          const reason = admin
+            ? `${who} carries this anchor as onPremisesImmutableId but holds an admin role (${holder.adminRoles!.join(', ')}); hard match never takes over a privileged account, and adsync never writes over it (name it in matching.allowAdmins to adopt it)`
+            : `${who} carries this anchor as onPremisesImmutableId, but directory role holders could not be read (${target.adminRolesUnread}), so adsync can't tell it holds no admin role; it is not adopted (grant RoleManagement.Read.Directory, or name it in matching.allowAdmins)`;
+          reports.push({ code: admin ? 'hard-match-admin' : 'hard-match-roles-unread', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason, other: { label: labelOfTarget(holder), id: holder.id } });
+          record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `hard match refused: ${labelOfTarget(holder)} ${admin ? 'holds an admin role' : 'may hold an admin role (roles unread)'}` });
+          continue;
+        }
+        if (admin) {
+          reports.push({ code: 'hard-match-admin-allowed', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `${who} holds an admin role (${holder.adminRoles!.join(', ')}) and is adopted by hard match because matching.allowAdmins names it`, other: { label: labelOfTarget(holder), id: holder.id } });
+        }
+      }
       if (match && match !== 'immutable-id' && admin) {
         reports.push({ code: 'soft-match-admin', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the cloud user ${labelOfTarget(holder)} (${holder.id}) has the same ${on.what} but holds an admin role (${holder.adminRoles!.join(', ')}); adsync never soft-matches an admin, and never writes over it`, other: { label: labelOfTarget(holder), id: holder.id } });
         record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `soft match refused: ${labelOfTarget(holder)} holds an admin role` });
@@ -360,6 +384,11 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     if (group.readOnlyMembers) {
       reports.push({ code: 'members-not-synced', kind: 'group', target: system, anchor: group.anchor, sourceDn: group.dn, source: group.source, label: group.label, reason: `${group.readOnlyMembers} member(s) are contacts or mail-enabled groups, which Graph can't write` });
     }
+    // A member list read only in part: add what it names, remove nothing (an absent member may be unread).
+    const removable = group.membersUnread === undefined;
+    if (!removable) {
+      reports.push({ code: 'members-unread', kind: 'group', target: system, anchor: group.anchor, sourceDn: group.dn, source: group.source, label: group.label, reason: `the source could not read the group's members in full (${group.membersUnread}); members are added, none removed, until a full read` });
+    }
     const stamp = ++memberStamp;
     const current = groupId !== undefined ? owned.get(group.anchor) : undefined;
     const currentIds = current?.members ?? [];
@@ -376,14 +405,15 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       if (m.hadIn !== stamp) adds.push(m);
     }
     const removes: MemberRef[] = [];
-    for (let i = 0; i < currentIds.length; i++) {
+    for (let i = 0; i < currentIds.length && removable; i++) {
       const d = resolved[i];
+      // Held objects (flow error, duplicate anchor) are left as they are: their memberships too.
       if (d) {
-        if (d.wantIn !== stamp && !deleting.has(d.anchor)) removes.push(memberRef(d, currentIds[i]));
+        if (d.wantIn !== stamp && !deleting.has(d.anchor) && !desired.held.has(d.anchor)) removes.push(memberRef(d, currentIds[i]));
         continue;
       }
       const a = anchorOfId.get(currentIds[i]!);
-      if (a === undefined || deleting.has(a)) continue; // members adsync doesn't own are left alone
+      if (a === undefined || deleting.has(a) || desired.held.has(a)) continue; // members adsync doesn't own are left alone
       const t = owned.get(a)!;
       removes.push({ anchor: a, kind: t.kind, id: t.id, label: labelOfTarget(t) });
     }

@@ -92,7 +92,11 @@ function objectRule(raw: unknown): ObjectRuleSpec {
 
 function matching(raw: Raw): MatchingSpec {
   const soft = raw['softMatch'];
-  return { softMatch: soft === 'upn' || soft === 'mail' || soft === 'both' ? soft : 'off' };
+  const allow = raw['allowAdmins'];
+  return {
+    softMatch: soft === 'upn' || soft === 'mail' || soft === 'both' ? soft : 'off',
+    ...(Array.isArray(allow) ? { allowAdmins: allow.filter((a): a is string => typeof a === 'string') } : {}),
+  };
 }
 
 function safety(raw: Raw): SafetySpec {

@@ -108,6 +108,11 @@ export type SoftMatch = 'off' | 'upn' | 'mail' | 'both';
 
 export interface MatchingSpec {
   softMatch: SoftMatch;
+  /**
+   * Cloud users holding a directory role that hard match (onPremisesImmutableId = anchor) may adopt anyway,
+   * each named by userPrincipalName, object id or anchor. Absent: none (a role holder is never adopted).
+   */
+  allowAdmins?: string[];
 }
 
 export interface SafetySpec {
