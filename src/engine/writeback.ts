@@ -428,7 +428,11 @@ function groupWriteback(
     for (const v of current?.attrs['member'] ?? []) have.set(normalizeOrSelf(v), v);
     const adds = [...want].filter(([k]) => !have.has(k)).map(([, m]) => m).sort(byLabel);
     const removes: MemberRef[] = [];
-    for (const [k, raw] of have) {
+    // An empty cloud group (members: []) empties its AD group; members not read at all remove nothing.
+    if (t.members === undefined) {
+      reports.push({ code: 'members-unread', kind: 'group', target: 'ad', anchor: t.id, label, reason: 'the cloud group\'s members were not read: members in AD are left as they are' });
+    }
+    for (const [k, raw] of t.members === undefined ? [] : have) {
       if (want.has(k)) continue;
       const o = input.desired.byDn.get(k);
       removes.push(o ? { anchor: o.anchor, kind: o.kind, id: raw, label: o.label } : { anchor: `dn:${k}`, kind: 'user', id: raw, label: raw });

@@ -277,6 +277,7 @@ export class AdSource implements SourceConnector {
   /** Converts one ldapts entry, following `attr;range=lo-hi` until the range ends in `*`. */
   private async toEntry(client: Client, raw: Entry, explicitBuffers: string[], stats: AdReadStats): Promise<DirectoryEntry> {
     const attrs: Record<string, AttrValue[]> = {};
+    let unread: Record<string, string> | undefined;
     for (const [name, value] of Object.entries(raw)) {
       if (name === 'dn') continue;
       const m = RANGE_RE.exec(name);
@@ -284,7 +285,12 @@ export class AdSource implements SourceConnector {
       // ldapts lists requested-but-absent attributes with no values: absent.
       let values = toValues(value);
       if (values.length === 0) continue;
-      if (m && m[3] !== '*') values = values.concat(await this.fetchRanges(client, raw.dn, m[1]!, Number(m[3]) + 1, explicitBuffers, stats));
+      if (m && m[3] !== '*') {
+        const rest = await this.fetchRanges(client, raw.dn, m[1]!, Number(m[3]) + 1, explicitBuffers, stats);
+        values = values.concat(rest.values);
+        // The list shrank between ranges: values shifted, so some that remain may have been skipped.
+        if (rest.shrank) (unread ??= {})[attr] = `${attr} changed while its values were read in ranges; ${values.length} read`;
+      }
       if (values.length === 0) continue;
       attrs[attr] = (attrs[attr] ?? []).concat(values);
     }
@@ -295,10 +301,11 @@ export class AdSource implements SourceConnector {
         });
       }
     }
-    return { dn: raw.dn, attrs };
+    return unread ? { dn: raw.dn, attrs, unread } : { dn: raw.dn, attrs };
   }
 
-  private async fetchRanges(client: Client, dn: string, attr: string, start: number, explicitBuffers: string[], stats: AdReadStats): Promise<AttrValue[]> {
+  /** The values from `start` on; `shrank` when the attribute ended before a range it had announced. */
+  private async fetchRanges(client: Client, dn: string, attr: string, start: number, explicitBuffers: string[], stats: AdReadStats): Promise<{ values: AttrValue[]; shrank?: true }> {
     const out: AttrValue[] = [];
     let next = start;
     for (let guard = 0; guard < 100_000; guard++) {
@@ -314,14 +321,14 @@ export class AdSource implements SourceConnector {
       if (!e) throw new SourceError('ldap_range_lost', `${dn} disappeared while reading ${attr} values ${next}-`, { hint: 'the directory changed during the read; run again' });
       const key = Object.keys(e).map((k) => [k, RANGE_RE.exec(k)] as const).find(([, mm]) => mm && mm[1]!.toLowerCase() === attr.toLowerCase());
       if (!key) {
-        // No values at or after `next` (the attribute shrank meanwhile): done.
-        return out;
+        // No values at or after `next`: the attribute shrank meanwhile.
+        return { values: out, shrank: true };
       }
       const [name, mm] = key;
       const got = toValues(e[name]!);
-      if (got.length === 0) return out;
+      if (got.length === 0) return { values: out, shrank: true };
       out.push(...got);
-      if (mm![3] === '*') return out;
+      if (mm![3] === '*') return { values: out };
       const hi = Number(mm![3]);
       if (hi < next) throw new SourceError('ldap_range_stuck', `${dn}: the server returned range ${mm![2]}-${hi} when asked for ${next}-`, { hint: 'report this with the DC version' });
       next = hi + 1;
