@@ -49,11 +49,21 @@ export function seedRole(store: Store, r: SeedRole): DirectoryRole {
     store.directoryRoles.set(role.id, role);
   }
   for (const m of r.members ?? []) {
-    if (!store.get(m)) throw new Error(`seed: member ${m} of directory role ${displayName} does not exist`);
+    const o = store.get(m);
+    if (!o) throw new Error(`seed: member ${m} of directory role ${displayName} does not exist`);
+    if (!canHoldRole(o)) throw new Error(`seed: group ${m} can't hold directory role ${displayName}: only groups created with isAssignableToRole: true can`);
     role.members.add(m);
   }
   store.dirty = true;
   return role;
+}
+
+/**
+ * Only role-assignable groups (isAssignableToRole: true, set at creation) can be assigned a role (Learn:
+ * "Use Microsoft Entra groups to manage role assignments"); users and service principals always can.
+ */
+function canHoldRole(o: { kind: string; props: Record<string, unknown> }): boolean {
+  return o.kind !== 'group' || o.props['isAssignableToRole'] === true;
 }
 
 function renderRole(r: DirectoryRole, select: string[] | undefined): Record<string, unknown> {
@@ -137,6 +147,7 @@ export function handleDirectoryRoles(ctx: Ctx, req: GraphRequest): GraphResponse
     const id = idFromReference(bodyObject(req)['@odata.id']);
     if (id === undefined) throw invalidValues();
     const member = findAnyVisible(ctx, req, id);
+    if (!canHoldRole(member)) throw badRequest('Only groups with isAssignableToRole set to true can be assigned to a directory role.');
     if (role.members.has(member.id)) throw badRequest("One or more added object references already exist for the following modified properties: 'members'.");
     role.members.add(member.id);
     store.dirty = true;
