@@ -69,6 +69,11 @@ export interface DesiredState {
   excluded: Map<string, Exclusion>;
   /** Anchors adsync must neither change nor delete this run (flow errors, duplicates): safe by default. */
   held: Set<string>;
+  /**
+   * Normalized DNs of the held objects: held means held, memberships too, and a group names its members by
+   * DN (writeback keeps them in its AD groups). Optional for hand-built states.
+   */
+  heldDns?: Set<string>;
   reports: ReportItem[];
 }
 
@@ -123,7 +128,11 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
   const referenceFlows = {} as Record<ObjectKind, string[]>;
   for (const kind of ['user', 'group', 'contact'] as const) referenceFlows[kind] = flows[kind].flows.filter((f) => REFERENCE_PROPERTIES.has(f.attribute)).map((f) => f.attribute);
   const withReferences: DesiredObject[] = [];
-  const state: DesiredState = { objects: [], byAnchor: new Map(), byDn: new Map(), excluded: new Map(), held: new Set(), reports: [] };
+  const state: DesiredState = { objects: [], byAnchor: new Map(), byDn: new Map(), excluded: new Map(), held: new Set(), heldDns: new Set(), reports: [] };
+  const hold = (anchor: string, ndn: string): void => {
+    state.held.add(anchor);
+    state.heldDns!.add(ndn);
+  };
   // Member values usually spell a DN exactly as the member's own entry does: a map by the raw DN answers
   // those without normalizing a million strings; the normalized map answers the rest.
   const byRawDn = new Map<string, DesiredObject>();
@@ -146,7 +155,7 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
       const anchor = anchorOf(entry, source);
       if (spec.objects[kind]?.enabled === false) {
         // a kind the spec turned off: neither created nor deleted
-        if (anchor !== undefined) state.held.add(anchor);
+        if (anchor !== undefined) hold(anchor, ndn);
         continue;
       }
       if (anchor === undefined) {
@@ -158,7 +167,7 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
       if (!scoped.included) {
         // Outside a pilot group whose members were only partly read: maybe in scope after all, so held.
         if (scoped.code === 'group-filter' && pilot?.unread.size) {
-          state.held.add(anchor);
+          hold(anchor, ndn);
           continue;
         }
         state.excluded.set(anchor, { anchor, kind, source: source.name, dn: entry.dn, code: scoped.code, reason: scoped.reason });
@@ -177,7 +186,7 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
         }
       }
       if (failed) {
-        state.held.add(anchor);
+        hold(anchor, ndn);
         state.reports.push({ code: 'flow-error', kind, target: 'entra', anchor, sourceDn: entry.dn, source: source.name, label: entry.dn, reason: `${failed}; the object is left as it is` });
         continue;
       }
@@ -205,7 +214,8 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
       if (referenceFlows[kind].length > 0) for (const r of referenceFlows[kind]) if (attrs[r] !== null && attrs[r] !== undefined) { withReferences.push(obj); break; }
       const dup = state.byAnchor.get(anchor);
       if (dup) {
-        state.held.add(anchor);
+        hold(anchor, ndn);
+        state.heldDns!.add(dup.ndn); // the first holder of the anchor is held too (the diff skips held anchors)
         state.reports.push({ code: 'duplicate-anchor', kind, target: 'entra', anchor, sourceDn: entry.dn, source: source.name, label: obj.label, reason: `same anchor as ${dup.dn} (${dup.source}); neither is changed` });
         continue;
       }

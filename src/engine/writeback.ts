@@ -410,7 +410,7 @@ function groupWriteback(
       if (m.anchor !== undefined) {
         const o = input.desired.byAnchor.get(m.anchor);
         if (o && o.source === rule.source && !o.readOnly) want.set(o.ndn, { anchor: o.anchor, kind: o.kind, id: o.dn, label: o.label });
-        else elsewhere.push(labelOfEntra(m));
+        else if (!input.desired.held.has(m.anchor)) elsewhere.push(labelOfEntra(m)); // held ones stay as they are
       } else if (m.kind === 'group' && selectedIds.has(m.id)) {
         const mdn = dnOf(m.id);
         want.set(normalizeOrSelf(mdn), { anchor: m.id, kind: 'group', id: mdn, label: labelOfEntra(m) });
@@ -433,7 +433,8 @@ function groupWriteback(
       reports.push({ code: 'members-unread', kind: 'group', target: 'ad', anchor: t.id, label, reason: 'the cloud group\'s members were not read: members in AD are left as they are' });
     }
     for (const [k, raw] of t.members === undefined ? [] : have) {
-      if (want.has(k)) continue;
+      // Held objects (flow error, duplicate anchor) are left as they are: their memberships too.
+      if (want.has(k) || input.desired.heldDns?.has(k)) continue;
       const o = input.desired.byDn.get(k);
       removes.push(o ? { anchor: o.anchor, kind: o.kind, id: raw, label: o.label } : { anchor: `dn:${k}`, kind: 'user', id: raw, label: raw });
     }
