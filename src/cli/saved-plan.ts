@@ -14,6 +14,7 @@ import type { Change, MemberRef } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import { summarize } from '../model/plan.js';
 import type { TargetObject, TargetSnapshot } from '../model/target.js';
+import { safeText } from '../render/escape.js';
 
 export async function readSavedPlan(path: string): Promise<Plan> {
   let text: string;
@@ -205,7 +206,7 @@ export function checkSavedPlan(input: StaleCheckInput): Plan {
   for (const [k, sx] of savedBy) {
     const fx = freshBy.get(k) ?? [];
     const first = sx[0]!;
-    const label = `${first.target === 'ad' ? 'AD ' : ''}${first.kind} ${first.label}`;
+    const label = `${first.target === 'ad' ? 'AD ' : ''}${first.kind} ${safeText(first.label)}`;
     const index = first.target === 'ad' ? adIndex : entraIndex;
     const now = index.digest(sx.find((c) => 'id' in c && c.id !== undefined) ?? first);
     const untouched = sx.every((c) => c.observed === undefined || c.observed === now);
@@ -221,7 +222,7 @@ export function checkSavedPlan(input: StaleCheckInput): Plan {
     }
   }
   for (const [k, fx] of freshBy) {
-    if (!savedBy.has(k)) stale.push({ label: `${fx[0]!.kind} ${fx[0]!.label}`, why: 'a plan made now would change it, the saved plan does not' });
+    if (!savedBy.has(k)) stale.push({ label: `${fx[0]!.kind} ${safeText(fx[0]!.label)}`, why: 'a plan made now would change it, the saved plan does not' });
   }
   if (stale.length > 0) {
     const labels = [...new Set(stale.map((s) => s.label))].sort();

@@ -15,6 +15,7 @@ import { executeAdChanges } from '../apply/ad-executor.js';
 import { checkSafety } from '../engine/safety.js';
 import { AdsyncError } from '../errors.js';
 import type { Plan } from '../model/plan.js';
+import { safeText } from '../render/escape.js';
 import { styleFor } from '../render/style.js';
 import { summaryLine, textLines } from '../render/text.js';
 import { writeLines } from '../render/write.js';
@@ -157,7 +158,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       result.result = applied;
       out(`\nApply ${applied.failed.length === 0 ? 'complete' : 'finished with errors'}: ${applied.applied} change(s) applied, ${applied.failed.length} failed (${applied.writes} writes in ${applied.requests} requests, ${(applied.durationMs / 1000).toFixed(1)} s).\n`);
       for (const f of applied.failed) {
-        if (!quiet && log.format === 'text') process.stderr.write(`  failed: ${f.change.kind} ${f.change.label}: ${f.operation}: ${f.message}\n`);
+        if (!quiet && log.format === 'text') process.stderr.write(`  failed: ${f.change.kind} ${safeText(f.change.label)}: ${f.operation}: ${safeText(f.message)}\n`);
         log.detail('change failed', { event: 'apply.failed', kind: f.change.kind, label: f.change.label, anchor: f.change.anchor, operation: f.operation, message: f.message });
       }
       log.detail('apply finished', { event: 'apply.done', applied: applied.applied, failed: applied.failed.length, skipped: applied.skipped.length, writes: applied.writes, requests: applied.requests, durationMs: applied.durationMs });

@@ -5,12 +5,14 @@
 import type { Change } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import type { ObjectKind } from '../model/target.js';
+import { safeText } from './escape.js';
 import { formatValue } from './text.js';
 
 const FOLD_OVER = 10;
 
+/** Text from a directory or the spec: control and bidi characters escaped first, then markdown's own. */
 function esc(s: string): string {
-  return s.replace(/[\\`*_{}[\]<>|]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
+  return safeText(s).replace(/[\\`*_{}[\]<>|#~&!]/g, (c) => `\\${c}`);
 }
 
 function code(v: unknown): string {
@@ -28,7 +30,7 @@ function changeLines(c: Change): string[] {
       return [`- ♻️ **restore** ${c.kind} **${esc(c.label)}**${inAd} from deleted items`, ...c.attributes.map((a) => `  - \`${a.name}\`: ${code(a.before)} → ${code(a.after)}`)];
     case 'adopt':
       return [
-        `- 🤝 **adopt** ${c.kind} **${esc(c.label)}** = existing cloud ${c.kind} \`${c.id}\` (${c.match === 'immutable-id' ? 'hard' : 'soft'} match on ${esc(c.matchedOn)})`,
+        `- 🤝 **adopt** ${c.kind} **${esc(c.label)}** = existing cloud ${c.kind} \`${safeText(c.id).replace(/`/g, "'")}\` (${c.match === 'immutable-id' ? 'hard' : 'soft'} match on ${esc(c.matchedOn)})`,
         ...c.attributes.map((a) => `  - \`${a.name}\`: ${code(a.before)} → ${code(a.after)}${a.drift ? ' _(drift)_' : ''}`),
       ];
     case 'delete':
@@ -56,7 +58,7 @@ export function renderMarkdown(plan: Plan): string {
 export function markdownLines(plan: Plan): string[] {
   const s = plan.summary;
   const out: string[] = [];
-  out.push(`### adsync plan for \`${plan.spec.path}\``, '');
+  out.push(`### adsync plan for \`${safeText(plan.spec.path).replace(/`/g, "'")}\``, '');
   if (plan.changes.length === 0) out.push('**No changes.** The target matches the spec.', '');
   // The adopt column appears only when something is adopted (most plans never adopt).
   const adopt = s.adopt > 0;
@@ -72,7 +74,7 @@ export function markdownLines(plan: Plan): string[] {
     else out.push(`#### ${title}`, '', ...body, '');
   }
   if (plan.reports.length > 0) {
-    const body = plan.reports.map((r) => `- ⚠️ ${r.kind} **${esc(r.label)}** — \`${r.code}\`: ${esc(r.reason)}`);
+    const body = plan.reports.map((r) => `- ⚠️ ${r.kind} **${esc(r.label)}** — \`${safeText(r.code).replace(/`/g, "'")}\`: ${esc(r.reason)}`);
     const title = `Not changed (${plan.reports.length} report item${plan.reports.length === 1 ? '' : 's'})`;
     if (plan.reports.length > FOLD_OVER) out.push(`<details><summary><b>${title}</b></summary>`, '', ...body, '', '</details>', '');
     else out.push(`#### ${title}`, '', ...body, '');
