@@ -41,8 +41,17 @@ function inlineDiff(before: unknown, after: unknown, s: Style): string {
   return `${formatValue(before)} → ${formatValue(after)}`;
 }
 
+/**
+ * adsync's own directory extensions under adsync's names (`adsyncDeleteAfter`), not Graph's
+ * `extension_<appId>_adsyncDeleteAfter`: the app id is noise to a reviewer (the JSON plan keeps the full name).
+ */
+export function attributeLabel(name: string): string {
+  const m = /^extension_[0-9a-f]{32}_(adsync[A-Za-z]+)$/i.exec(name);
+  return m ? m[1]! : name;
+}
+
 function attributeLines(attrs: AttributeChange[], action: 'create' | 'update' | 'restore' | 'adopt', s: Style): string[] {
-  const names = attrs.map((a) => safeText(a.name));
+  const names = attrs.map((a) => safeText(attributeLabel(a.name)));
   const width = Math.max(0, ...names.map((n) => n.length));
   return attrs.map((a, i) => {
     const name = names[i]!.padEnd(width);
