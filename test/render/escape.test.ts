@@ -63,6 +63,25 @@ describe('control characters are escaped', () => {
   }
 });
 
+describe('text diffs at a glance', () => {
+  it('a short value as "old" → "new" (terraform-style), a word diff only for long text, adsync\'s extensions by name', () => {
+    const long = 'Responsible for the platform team, the build pipeline and the release process of the product';
+    const changes: Change[] = [{
+      action: 'update', kind: 'user', anchor: 'A', target: 'entra', id: 'a1', label: 'ann@corp.example', rule: 'r',
+      attributes: [
+        { name: 'jobTitle', before: 'Principal Engineer', after: 'Chief Architect', flow: 'default user.jobTitle' },
+        { name: 'aboutMe', before: long, after: long.replace('release', 'deployment'), flow: 'f' },
+        { name: 'extension_0123456789abcdef0123456789abcdef_adsyncDeleteAfter', after: '2026-01-08', flow: 'g' },
+      ],
+    }];
+    const out = renderText({ ...hostilePlan(), changes, reports: [], summary: summarize(changes, []) }, PLAIN);
+    assert.match(out, /~ jobTitle +~?= "Principal Engineer" → "Chief Architect"/);
+    assert.match(out, /the \[-release-\]\{\+deployment\+\} process/);
+    assert.match(out, /\+ adsyncDeleteAfter += "2026-01-08"/);
+    assert.doesNotMatch(out, /extension_0123/);
+  });
+});
+
 describe('control characters through the CLI', () => {
   let dir: string;
   let t: Tenant;
