@@ -4,6 +4,7 @@
  */
 import { Command, Flags, Errors } from '@oclif/core';
 import { AdsyncError, SpecError } from '../errors.js';
+import { escapeUnsafe } from '../render/escape.js';
 import { redact } from './redact.js';
 
 export abstract class AdsyncCommand extends Command {
@@ -48,8 +49,10 @@ export abstract class AdsyncCommand extends Command {
       for (const p of err.problems) process.stderr.write(`${p.file}:${p.line}:${p.col} ${redact(p.message)}\n`);
     } else {
       const prefix = err instanceof AdsyncError || err instanceof Errors.CLIError ? 'Error' : 'Error (unexpected)';
-      process.stderr.write(`${prefix}: ${redact(err.message.split('\n')[0] ?? '')}\n`);
-      for (const extra of err.message.split('\n').slice(1)) process.stderr.write(`  ${redact(extra)}\n`);
+      // Messages can quote directory values: escape codes in them are shown, not run (render/escape.ts).
+      const lines = err.message.split('\n').map((l) => escapeUnsafe(l));
+      process.stderr.write(`${prefix}: ${redact(lines[0] ?? '')}\n`);
+      for (const extra of lines.slice(1)) process.stderr.write(`  ${redact(extra)}\n`);
     }
     const hint = err instanceof AdsyncError ? err.hint : undefined;
     if (hint) process.stderr.write(`Hint: ${redact(hint)}\n`);
