@@ -19,6 +19,13 @@ describe('exit codes and typed errors', () => {
     }
   });
 
+  it('an error quoting a value with escape codes prints them escaped', async () => {
+    const r = await runCli(['plan', '-c', 'x\u001b[2K\rPlan: 0 to create.yaml'], { cwd });
+    assert.equal(r.code, 1);
+    assert.doesNotMatch(r.stderr, /[\u001b\r]/);
+    assert.match(r.stderr, /x\\u001b\[2K\\rPlan: 0 to create\.yaml/);
+  });
+
   it('--json: a typed error result (status, code, message)', async () => {
     const usage = await runCli(['plan', '--bogus', '--json'], { cwd });
     assert.equal(usage.code, 1);
