@@ -9,6 +9,7 @@
  * `markdownParts` instead cuts the whole plan, every change, into comments of at most `maxLength` each.
  * Every value is escaped (escape.ts, then markdown's own specials) so a display name can't forge the comment.
  */
+import { basename } from 'node:path';
 import type { AttributeChange, Change, ReportItem } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import type { ObjectKind } from '../model/target.js';
@@ -230,7 +231,7 @@ function headLines(plan: Plan, o: MarkdownOptions): { head: string[]; refusals: 
 function footLines(plan: Plan, o: MarkdownOptions, complete: boolean): string[] {
   const out: string[] = [];
   if (!complete) {
-    const where = o.fullPlan !== undefined ? (/^https?:\/\//.test(o.fullPlan) ? `[the full plan](${o.fullPlan.replace(/[()\s]/g, encodeURIComponent)})` : `the full plan, ${code(safeText(o.fullPlan))}`) : 'the full plan (`adsync plan --out plan.json`, or the text plan uploaded by the pipeline)';
+    const where = o.fullPlan !== undefined ? (/^https?:\/\//.test(o.fullPlan) ? `[the full plan](${o.fullPlan.replace(/[()\s]/g, encodeURIComponent)})` : `the full plan, ${code(safeText(basename(o.fullPlan)))} (the pipeline's artifact)`) : 'the full plan (`adsync plan --out plan.json`, or the text plan uploaded by the pipeline)';
     out.push(`Only part of the plan fits in a comment: every change, with every attribute, is in ${where}.`, '');
   }
   out.push(`<sub>spec digest ${code(plan.spec.digest.slice(0, 12))} · adsync ${esc(plan.tool.version)}${plan.createdAt ? ` · ${esc(plan.createdAt)}` : ''}</sub>`);
