@@ -76,7 +76,7 @@ Report items never count as changes.`;
     }
     if (flags.markdown) await writeMarkdown(flags.markdown, plan, markdown, flags.split);
     if (!this.jsonEnabled()) {
-      const lines = flags.format === 'json' ? jsonLines(plan) : flags.format === 'markdown' ? markdownLines(plan, markdown) : textLines(plan, styleFor(process.stdout));
+      const lines = flags.format === 'json' ? jsonLines(plan) : flags.format === 'markdown' ? markdownLines(plan, markdown) : textLines(plan, styleFor(process.stdout), markdown.safety);
       await writeLines(process.stdout, lines);
       if (flags.out && flags.format === 'text') process.stdout.write(`\nSaved the plan to ${flags.out}. Apply exactly these changes with: adsync apply -c ${flags.config} ${flags.out}\n`);
     }

@@ -5,6 +5,8 @@
 import { diffWordsWithSpace } from 'diff';
 import { isObjectRef, type AttributeChange, type Change, type MemberRef, type ReportItem } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
+import { checkSafety } from '../engine/safety.js';
+import type { SafetySpec } from '../spec/types.js';
 import { quoteBody, quoteValue, safeText } from './escape.js';
 import type { Style } from './style.js';
 
@@ -117,7 +119,7 @@ export function summaryLine(plan: Plan): string {
 }
 
 /** The plan as text, line by line (plans of a whole forest are written as a stream, not one string). */
-export function* textLines(plan: Plan, s: Style): Generator<string> {
+export function* textLines(plan: Plan, s: Style, safety?: SafetySpec): Generator<string> {
   const target = plan.target.tenantId ? `${plan.target.system} tenant ${safeText(plan.target.tenantId)}` : plan.target.system;
   if (plan.changes.length === 0) {
     yield s.green(`No changes. ${target} matches ${safeText(plan.spec.path)}.`);
@@ -137,8 +139,11 @@ export function* textLines(plan: Plan, s: Style): Generator<string> {
   }
   yield '';
   yield s.bold(summaryLine(plan));
+  // The same check apply runs: a plan it would refuse says so where it is reviewed.
+  const violations = safety === undefined ? [] : checkSafety(plan, safety);
+  if (violations.length > 0) yield s.red(`Apply will refuse this plan without --force: ${violations.map((v) => v.message).join('; ')}.`);
 }
 
-export function renderText(plan: Plan, s: Style): string {
-  return `${[...textLines(plan, s)].join('\n')}\n`;
+export function renderText(plan: Plan, s: Style, safety?: SafetySpec): string {
+  return `${[...textLines(plan, s, safety)].join('\n')}\n`;
 }
