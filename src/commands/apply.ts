@@ -9,12 +9,13 @@ import { configFlag } from '../cli/flags.js';
 import { withLockedSession } from '../cli/locked.js';
 import { createLog, logFormatFlag, type LogFormat } from '../cli/log.js';
 import { createProgress } from '../cli/progress.js';
-import { changeKey, checkSavedPlan, planDigest, readSavedPlan } from '../cli/saved-plan.js';
+import { changeKey, checkSavedPlan, furtherChanges, planDigest, readSavedPlan } from '../cli/saved-plan.js';
 import { adWriters, readAndPlan, type Session } from '../cli/session.js';
 import { executeAdChanges } from '../apply/ad-executor.js';
 import { checkSafety } from '../engine/safety.js';
 import { AdsyncError } from '../errors.js';
-import type { Plan } from '../model/plan.js';
+import { summarize, type Plan } from '../model/plan.js';
+import { safeText } from '../render/escape.js';
 import { styleFor } from '../render/style.js';
 import { summaryLine, textLines } from '../render/text.js';
 import { writeLines } from '../render/write.js';
@@ -24,6 +25,8 @@ export interface ApplyOutput {
   result?: ApplyResult;
   /** Set when this run resumed an interrupted apply of the same saved plan. */
   resumed?: { changesDoneBefore: number };
+  /** Saved plans: changes a plan made now has on objects the saved plan doesn't touch (left for the next run). */
+  furtherChanges?: number;
 }
 
 /** The embedded tenant's durability marker (see ApplyJournal); null for a real tenant. */
@@ -95,6 +98,10 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
         });
       }
       const reviewed = saved ?? fresh;
+      const further = saved ? furtherChanges(saved, fresh).length : 0;
+      if (further > 0) {
+        log.info(`${further} further change${further === 1 ? '' : 's'} since the plan; run plan again (not in the saved plan, so left for the next run)`, { event: 'plan.further', further });
+      }
       log.detail('plan ready', { event: 'plan.ready', saved: saved !== undefined, summary: reviewed.summary, changes: reviewed.changes.length });
       if (resumed && !journal.state.complete) {
         log.info(`Resuming an interrupted apply of ${args.plan}: ${journal.state.done.size} of ${saved.changes.length} change(s) finished before; ${plan.changes.length} left to apply.`, {
@@ -103,7 +110,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       }
       const style = styleFor(process.stdout);
       if (!quiet && !saved) await writeLines(process.stdout, textLines(plan, style));
-      const result: ApplyOutput = { plan, ...(resumed ? { resumed: { changesDoneBefore: journal.state.done.size } } : {}) };
+      const result: ApplyOutput = { plan, ...(resumed ? { resumed: { changesDoneBefore: journal.state.done.size } } : {}), ...(saved ? { furtherChanges: further } : {}) };
       if (plan.changes.length === 0) {
         if (saved) out(journal.state.complete ? `Nothing left to apply: ${args.plan} was applied already.\n` : resumed ? 'Nothing left to apply: the interrupted apply had finished every change.\n' : 'No changes. Nothing to apply.\n');
         journal.complete();
@@ -111,7 +118,8 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
         return result;
       }
       // Guard rails look at the whole reviewed plan, so resuming a forced apply needs --force again.
-      const violations = checkSafety(reviewed, session.spec.safety);
+      // Recomputed from the changes and the tenant as read now: a saved plan's own counts are not trusted.
+      const violations = checkSafety({ changes: reviewed.changes, summary: summarize(reviewed.changes, reviewed.reports), managed: fresh.managed }, session.spec.safety);
       if (violations.length > 0) {
         const message = violations.map((v) => v.message).join('; ');
         if (!flags.force) {
@@ -157,7 +165,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       result.result = applied;
       out(`\nApply ${applied.failed.length === 0 ? 'complete' : 'finished with errors'}: ${applied.applied} change(s) applied, ${applied.failed.length} failed (${applied.writes} writes in ${applied.requests} requests, ${(applied.durationMs / 1000).toFixed(1)} s).\n`);
       for (const f of applied.failed) {
-        if (!quiet && log.format === 'text') process.stderr.write(`  failed: ${f.change.kind} ${f.change.label}: ${f.operation}: ${f.message}\n`);
+        if (!quiet && log.format === 'text') process.stderr.write(`  failed: ${f.change.kind} ${safeText(f.change.label)}: ${f.operation}: ${safeText(f.message)}\n`);
         log.detail('change failed', { event: 'apply.failed', kind: f.change.kind, label: f.change.label, anchor: f.change.anchor, operation: f.operation, message: f.message });
       }
       log.detail('apply finished', { event: 'apply.done', applied: applied.applied, failed: applied.failed.length, skipped: applied.skipped.length, writes: applied.writes, requests: applied.requests, durationMs: applied.durationMs });

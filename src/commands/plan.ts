@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { AdsyncCommand } from '../cli/base.js';
 import { configFlag } from '../cli/flags.js';
@@ -8,7 +9,8 @@ import { readAndPlan } from '../cli/session.js';
 import { AdsyncError } from '../errors.js';
 import type { Plan } from '../model/plan.js';
 import { jsonLines } from '../render/json.js';
-import { markdownLines } from '../render/markdown.js';
+import { GITHUB_COMMENT_LIMIT, markdownLines, markdownParts, type MarkdownOptions } from '../render/markdown.js';
+import { repoRelativePath } from '../render/repo-path.js';
 import { styleFor } from '../render/style.js';
 import { textLines } from '../render/text.js';
 import { writeLines, writeLinesToFile } from '../render/write.js';
@@ -27,7 +29,9 @@ Report items never count as changes.`;
   static override examples = [
     { description: 'Plan the spec in the current directory', command: '<%= config.bin %> plan' },
     { description: 'Save the plan for a later `adsync apply plan.json` (it records the spec digest and a digest of every object it touches)', command: '<%= config.bin %> plan -c adsync.yaml --out plan.json' },
-    { description: 'A pull-request comment', command: '<%= config.bin %> plan -c adsync.yaml --format markdown > plan.md' },
+    { description: 'A pull-request comment (at most 65,536 characters, whatever the plan\'s size)', command: '<%= config.bin %> plan -c adsync.yaml --format markdown > plan.md' },
+    { description: 'In a pipeline: the text plan, the saved plan and the comment from one read', command: '<%= config.bin %> plan -c adsync.yaml --out plan.json --markdown comment.md --full-plan "$RUN_URL" > plan.txt' },
+    { description: 'The whole plan as several comments (comment.1.md, comment.2.md, …)', command: '<%= config.bin %> plan -c adsync.yaml --markdown comment.md --split --max-length 65536' },
     { description: 'Drift check in a pipeline (exit 2 when anything would change)', command: '<%= config.bin %> plan -c adsync.yaml --detailed-exitcode' },
   ];
 
@@ -35,19 +39,29 @@ Report items never count as changes.`;
     config: configFlag,
     out: Flags.string({ char: 'o', description: 'Also save the plan as JSON (schemas/plan.schema.json) for `adsync apply PLAN`.', helpValue: 'PLAN.json' }),
     format: Flags.string({ char: 'f', description: 'Output format.', options: ['text', 'json', 'markdown'], default: 'text' }),
+    markdown: Flags.string({ description: 'Also write the plan as a pull-request comment (markdown) to this file.', helpValue: 'FILE' }),
+    'max-length': Flags.integer({ description: 'Markdown: the longest comment, in characters (GitHub refuses more than 65,536).', default: GITHUB_COMMENT_LIMIT, min: 2000 }),
+    split: Flags.boolean({ description: 'Markdown: write every change as several comments (FILE.1.md, FILE.2.md, …) instead of one summarized comment; needs --markdown FILE.', default: false }),
+    'full-plan': Flags.string({ description: 'Markdown: where the full plan is (a URL, or the artifact name the pipeline uploads); default the --out file.', helpValue: 'URL|FILE' }),
     'detailed-exitcode': Flags.boolean({ description: 'Exit 2 when the plan has changes (0 when none).', default: false }),
     'log-format': logFormatFlag,
   };
 
   async run(): Promise<Plan> {
     const { flags } = await this.parse(PlanCommand);
+    if (flags.split && !flags.markdown) throw new AdsyncError('usage', '--split writes the comments to files: it needs --markdown FILE', { hint: 'e.g. adsync plan --markdown comment.md --split (writes comment.1.md, comment.2.md, …)' });
     const log = createLog(flags['log-format'] as LogFormat, 'plan');
     const progress = createProgress({ enabled: !this.jsonEnabled() && log.format === 'text', log, what: 'plan' });
+    let markdown: MarkdownOptions = {};
     // Plan never writes; only the embedded tenant is locked (it is saved back when adsync exits).
     const plan = await withLockedSession(flags.config, { command: `adsync plan -c ${flags.config}`, log, lockRealTenant: false }, async (session) => {
       progress.phase('Reading the sources and the tenant');
       try {
-        return (await readAndPlan(session)).plan;
+        const { plan, targetSnapshot } = await readAndPlan(session);
+        const admins = new Map<string, readonly string[]>();
+        for (const o of targetSnapshot.objects) if (o.adminRoles !== undefined && o.adminRoles.length > 0) admins.set(o.id, o.adminRoles);
+        markdown = { safety: session.spec.safety, specPath: repoRelativePath(session.spec.file, session.specPath), admins, maxLength: flags['max-length'], ...(flags['full-plan'] ?? flags.out ? { fullPlan: (flags['full-plan'] ?? flags.out)! } : {}) };
+        return plan;
       } finally {
         progress.stop();
       }
@@ -60,12 +74,26 @@ Report items never count as changes.`;
         throw new AdsyncError('plan_write', `cannot write the plan to ${flags.out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       }
     }
+    if (flags.markdown) await writeMarkdown(flags.markdown, plan, markdown, flags.split);
     if (!this.jsonEnabled()) {
-      const lines = flags.format === 'json' ? jsonLines(plan) : flags.format === 'markdown' ? markdownLines(plan) : textLines(plan, styleFor(process.stdout));
+      const lines = flags.format === 'json' ? jsonLines(plan) : flags.format === 'markdown' ? markdownLines(plan, markdown) : textLines(plan, styleFor(process.stdout), markdown.safety);
       await writeLines(process.stdout, lines);
       if (flags.out && flags.format === 'text') process.stdout.write(`\nSaved the plan to ${flags.out}. Apply exactly these changes with: adsync apply -c ${flags.config} ${flags.out}\n`);
     }
     if (flags['detailed-exitcode'] && plan.changes.length > 0) process.exitCode = 2;
     return plan;
+  }
+}
+
+/** The comment, or with --split every part of the whole plan (FILE.1.md, FILE.2.md, …). */
+async function writeMarkdown(path: string, plan: Plan, options: MarkdownOptions, split: boolean): Promise<void> {
+  const base = path.replace(/\.md$/i, '');
+  const files: [string, string][] = split ? markdownParts(plan, options).map((text, i) => [`${base}.${i + 1}.md`, text]) : [[path, `${markdownLines(plan, options).join('\n')}\n`]];
+  for (const [file, text] of files) {
+    try {
+      await writeFile(file, text);
+    } catch (err) {
+      throw new AdsyncError('plan_write', `cannot write the markdown plan to ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
   }
 }

@@ -59,6 +59,10 @@ export type CredentialSpec =
   | { kind: 'client-secret'; clientId: ValueRef; secret: SecretRef }
   | { kind: 'client-certificate'; clientId: ValueRef; certificate: SecretRef }
   | { kind: 'workload-identity'; clientId?: ValueRef; tokenFile?: ValueRef }
+  /** GitHub Actions: a fresh OIDC token from the runner whenever the last is near expiry (long runs). */
+  | { kind: 'github-actions-oidc'; clientId?: ValueRef; audience?: ValueRef }
+  /** Azure Pipelines: AzurePipelinesCredential (a fresh OIDC token from the pipeline for each access token). */
+  | { kind: 'azure-pipelines'; clientId?: ValueRef; serviceConnectionId?: ValueRef }
   | { kind: 'managed-identity'; clientId?: ValueRef }
   | { kind: 'environment' }
   | { kind: 'default' };

@@ -135,7 +135,14 @@ filter: "${filter}"`;
     for (const args of [['apply', '-c', t.spec, '--auto-approve'], ['apply', '-c', t.spec, '--auto-approve', '--log-format', 'json']]) {
       const r = await t.cli(args);
       assert.equal(r.code, 1, r.stdout);
-      assert.match(r.stderr, expected);
+      if (args.includes('json')) {
+        // JSON logs: the error is a JSON line too (code and hint), like every other line on stderr.
+        const error = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>).find((l) => l['event'] === 'error');
+        assert.equal(error?.['code'], 'safety_threshold');
+        assert.match(`Error: ${error?.['msg']}\nHint: ${error?.['hint']}`, expected);
+      } else {
+        assert.match(r.stderr, expected);
+      }
       assert.doesNotMatch(r.stdout, /Apply complete/);
     }
     const saved = join(dir, 'big.json');

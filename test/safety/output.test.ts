@@ -43,12 +43,19 @@ describe('exit codes, formats, logs and secrets', () => {
   it('markdown reads as a pull-request comment', async () => {
     const r = await t.cli(['plan', '-c', t.spec, '--format', 'markdown']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^### adsync plan for `.*adsync\.yaml`$/m);
+    assert.match(r.stdout, /^### adsync plan for `adsync\.yaml` → tenant `[0-9a-f-]+`$/m);
     // the summary table: a header naming each kind of change, right-aligned counts
     assert.match(r.stdout, /^\| create \|( [a-z ]+ \|)+ delete \| members added \| members removed \| report items \|\n\|(---:\|)+\n\| 15 \|( 0 \|)+ 14 \| 0 \| 0 \|$/m);
-    assert.match(r.stdout, /<details><summary><b>Users \(14 changes\)<\/b><\/summary>/, 'long lists folded, by kind');
-    assert.match(r.stdout, /#### Groups \(2 changes\)/);
-    assert.match(r.stdout, /<details><summary>members<\/summary>/);
+    assert.match(r.stdout, /<details><summary><b>➕ Create 14 users<\/b><\/summary>/, 'long lists folded, by kind and action');
+    assert.match(r.stdout, /#### ➕ Create 1 group/);
+    assert.match(r.stdout, /#### 👥 Add members to 1 group, 14 memberships/);
+    assert.match(r.stdout, /^ {2}- … and 4 more$/m, 'long member lists counted');
+    // From one read: the saved plan on --out, the comment in a file (or, --split, every change in comments of --max-length).
+    const split = await t.cli(['plan', '-c', t.spec, '--format', 'json', '--markdown', join(dir, 'comment.md'), '--split', '--max-length', '2000']);
+    assert.equal(split.code, 0, split.stderr);
+    const parts = (await readdir(dir)).filter((f) => /^comment\.\d+\.md$/.test(f)).sort();
+    assert.ok(parts.length > 2, parts.join());
+    for (const f of parts) assert.ok((await readFile(join(dir, f), 'utf8')).length <= 2000, f);
   });
 
   it('--json prints a typed result on every command', async () => {
