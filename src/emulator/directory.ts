@@ -4,7 +4,8 @@
  */
 import type { Ctx } from './context.js';
 import { findAnyVisible, findVisible, visible } from './context.js';
-import { conflict, json, methodNotAllowed, noContent, notFound, type GraphRequest, type GraphResponse } from './http.js';
+import { badRequest, conflict, json, methodNotAllowed, noContent, notFound, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
+import { handleOnPremisesSynchronization, handleSyncBehavior, isSynced, organizationSync } from './sync.js';
 import { collectionSource, contextUrl, listResponse, parseSelect, render } from './query.js';
 import { contactSchema, schemas, type Kind } from './schema.js';
 import { proxyConflict } from './props.js';
@@ -40,7 +41,8 @@ const CAST: Record<string, Kind> = { 'microsoft.graph.user': 'user', 'microsoft.
 export function handleDirectory(ctx: Ctx, req: GraphRequest): GraphResponse {
   const { store } = ctx;
   const [, sub, key, action] = req.segments;
-  if (sub !== 'deletedItems') throw notFound(sub ?? 'directory');
+  if (sub === 'onPremisesSynchronization' && action === undefined) return handleOnPremisesSynchronization(ctx, req, key);
+  if (sub !== 'deletedItems') throw segmentNotFound(sub ?? 'directory');
   store.purgeExpired(req.now);
   if (key === undefined) throw notFound('deletedItems'); // listing needs a type cast (graph-facts §1)
   const castKind = CAST[key];
@@ -106,8 +108,7 @@ export function handleOrganization(ctx: Ctx, req: GraphRequest): GraphResponse {
     deletedDateTime: null,
     countryLetterCode: 'US',
     tenantType: 'AAD',
-    onPremisesSyncEnabled: null,
-    onPremisesLastSyncDateTime: null,
+    ...organizationSync(ctx),
     verifiedDomains: domainsOf(ctx).map((d) => ({ capabilities: 'Email, OfficeCommunicationsOnline', isDefault: d.isInitial, isInitial: d.isInitial, name: d.name, type: 'Managed' })),
   };
   const [, id] = req.segments;
@@ -134,16 +135,24 @@ export function handleDomains(ctx: Ctx, req: GraphRequest): GraphResponse {
   return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#domains`, value: all });
 }
 
-/** /contacts: read-only (graph-facts §3); writes get the documented 405. */
+/**
+ * /contacts: read-only (graph-facts §3); writes get the documented 405, except the source-of-authority switch
+ * (…/onPremisesSyncBehavior) and the observed refusal to delete a synced contact (graph-facts-2 §1).
+ */
 export function handleContacts(ctx: Ctx, req: GraphRequest): GraphResponse {
   const { store } = ctx;
+  const [, key, rel, ...rest] = req.segments;
+  if (key !== undefined && rel === 'onPremisesSyncBehavior') return handleSyncBehavior(ctx, req, findVisible(ctx, req, 'contact', key), rest);
+  if (key !== undefined && rel === undefined && req.method === 'DELETE') {
+    const c = findVisible(ctx, req, 'contact', key);
+    if (isSynced(c)) throw badRequest("Data contract version does not allow 'Delete' operations against instances of resource 'OrgContact'.");
+  }
   if (req.method !== 'GET') throw methodNotAllowed();
-  const [, key, rel] = req.segments;
   if (key === undefined) {
     return listResponse(req, store, collectionSource(store.contacts), () => contactSchema, { contextFragment: 'contacts', schema: contactSchema, visible: (o) => visible(o, req) });
   }
   const o = findVisible(ctx, req, 'contact', key);
-  if (rel !== undefined) throw notFound(rel);
+  if (rel !== undefined) throw segmentNotFound(rel);
   const select = parseSelect(req, contactSchema, store);
   return json(200, { '@odata.context': contextUrl(req, 'contacts/$entity', select), ...render(o, contactSchema, select) });
 }

@@ -148,12 +148,14 @@ export function contextUrl(req: GraphRequest, fragment: string, select: string[]
   return `${req.base}/v1.0/$metadata#${fragment}${sel}`;
 }
 
-export function checkUnsupportedOptions(req: GraphRequest): void {
+export function checkUnsupportedOptions(req: GraphRequest, expands = false): void {
+  // graph-facts-2 §4.3: $skip isn't supported on directory objects.
+  if (req.query.has('$skip')) throw badRequest("'$skip' is not supported by the service.");
   if (req.query.has('$search') && !hasEventual(req)) {
     throw badRequest("Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'", 'Request_UnsupportedQuery');
   }
   // Not implemented by the emulator (yet): say so instead of answering wrongly.
-  if (req.query.has('$expand') || req.query.has('$search')) {
+  if ((req.query.has('$expand') && !expands) || req.query.has('$search')) {
     throw new GraphError(501, 'NotImplemented', 'This operation target is not yet supported.');
   }
 }
@@ -193,18 +195,19 @@ export function listResponse(
   store: Store,
   source: ListSource,
   schemaOf: (o: DirObject) => EntitySchema,
-  opts: { contextFragment: string; schema?: EntitySchema; typed?: boolean; visible: (o: DirObject) => boolean },
+  opts: { contextFragment: string; schema?: EntitySchema; typed?: boolean; visible: (o: DirObject) => boolean; expand?: (o: DirObject) => Record<string, unknown> },
 ): GraphResponse {
-  checkUnsupportedOptions(req);
+  checkUnsupportedOptions(req, opts.expand !== undefined);
   const mainSchema = opts.schema;
-  const select = mainSchema ? parseSelect(req, mainSchema, store) : undefined;
+  const expandNames = opts.expand && req.query.has('$expand') ? (req.query.get('$expand') ?? '').split(',').map((s) => s.split('(')[0]!.trim()) : [];
+  const select = mainSchema ? parseSelect(req, mainSchema, store, expandNames) : undefined;
   const filter = mainSchema ? parseCollectionFilter(req, mainSchema, store) : undefined;
   const top = parseTop(req);
   const tokenRaw = req.query.get('$skiptoken');
   const token: SkipToken = tokenRaw ? decodeToken<SkipToken>(tokenRaw) : { c: 0 };
   const matches = (o: DirObject): boolean => opts.visible(o) && (!filter || evaluate(filter, getter(o)));
   const orderby = mainSchema ? parseOrderBy(req, mainSchema, filter !== undefined) : undefined;
-  if (orderby) return orderedList(req, store, source, mainSchema!, select, matches, orderby, top, token, opts.contextFragment);
+  if (orderby) return orderedList(req, store, source, mainSchema!, select, matches, orderby, top, token, opts.contextFragment, opts.expand);
 
   // Index fast path: `prop eq 'v'`, `prop in (...)` and and/or combinations.
   let iterable: Iterable<[DirObject, number]> = source.after(token.c);
@@ -237,7 +240,7 @@ export function listResponse(
     if (!matches(o)) { cursor = c; continue; }
     if (value.length === top) { more = true; break; }
     const schema = schemaOf(o);
-    const item = render(o, schema, mainSchema ? select : undefined);
+    const item = { ...render(o, schema, mainSchema ? select : undefined), ...(opts.expand ? opts.expand(o) : {}) };
     value.push(opts.typed ? { '@odata.type': schema.odataType, ...item } : item);
     cursor = c;
   }
@@ -294,6 +297,7 @@ const sortedCache = new WeakMap<Store, { key: string; ids: DirObject[] }>();
 function orderedList(
   req: GraphRequest, store: Store, source: ListSource, schema: EntitySchema, select: string[] | undefined,
   matches: (o: DirObject) => boolean, orderby: OrderBy, top: number, token: SkipToken, fragment: string,
+  expand?: (o: DirObject) => Record<string, unknown>,
 ): GraphResponse {
   const q = new URLSearchParams(req.query);
   q.delete('$skiptoken');
@@ -313,7 +317,7 @@ function orderedList(
   const body: Record<string, unknown> = { '@odata.context': contextUrl(req, fragment, select) };
   if (isAdvanced(req) && start === 0) body['@odata.count'] = cached.ids.length;
   if (start + top < cached.ids.length) body['@odata.nextLink'] = nextLink(req, '$skiptoken', encodeToken({ c: start + top }));
-  body['value'] = page.map((o) => render(o, schema, select));
+  body['value'] = page.map((o) => ({ ...render(o, schema, select), ...(expand ? expand(o) : {}) }));
   return { status: 200, headers: {}, body };
 }
 

@@ -167,6 +167,37 @@ export interface ChangeEntry {
   removed?: boolean;
 }
 
+/** A licence the tenant bought (GET /subscribedSkus, graph-facts-2 §7.1); consumedUnits is computed. */
+export interface SubscribedSku {
+  skuId: string;
+  skuPartNumber: string;
+  appliesTo: string;
+  capabilityStatus: string;
+  prepaidUnits: { enabled: number; suspended: number; warning: number; lockedOut: number };
+  servicePlans: { servicePlanId: string; servicePlanName: string; provisioningStatus: string; appliesTo: string }[];
+  subscriptionIds: string[];
+  accountId?: string;
+  accountName?: string;
+}
+
+/** One entry of a user's licenseAssignmentStates (graph-facts-2 §7.1). */
+export interface LicenseState {
+  assignedByGroup: string | null;
+  disabledPlans: string[];
+  error: string | null;
+  lastUpdatedDateTime: string;
+  skuId: string;
+  state: 'Active' | 'ActiveWithError' | 'Disabled' | 'Error';
+}
+
+/** Entra Connect on the tenant (graph-facts-2 §3.2): organization.onPremisesSyncEnabled and the feature flags. */
+export interface DirSyncConfig {
+  enabled: boolean | null;
+  lastSyncDateTime: string | null;
+  features: Record<string, boolean>;
+  alertThreshold: number;
+}
+
 export interface TenantConfig {
   tenantId: string;
   initialDomain: string;
@@ -177,6 +208,12 @@ export interface TenantConfig {
   keyPem: string;
   /** The app registration clients authenticate as. */
   appObjectId: string;
+  /** Subscribed SKUs (from a fixture). */
+  skus?: SubscribedSku[];
+  /** Directory synchronization (from a fixture); absent = a cloud-only tenant. */
+  dirSync?: DirSyncConfig;
+  /** Digest of the fixtures this tenant was created from. */
+  fixtureDigest?: string;
 }
 
 interface PersistedObject { id: string; kind: Kind; props: Record<string, unknown>; members?: string[]; owners?: string[]; manager?: string; deletedAt?: number }
@@ -195,7 +232,7 @@ interface PersistedState {
   directoryRoles?: { id: string; displayName: string; description: string; roleTemplateId: string; members: string[] }[];
 }
 
-export const USER_INDEXES = ['userPrincipalName', 'mail', 'mailNickname', 'displayName', 'onPremisesImmutableId', 'employeeId'];
+export const USER_INDEXES = ['userPrincipalName', 'mail', 'mailNickname', 'displayName', 'onPremisesImmutableId', 'onPremisesSecurityIdentifier', 'employeeId'];
 export const GROUP_INDEXES = ['displayName', 'mailNickname', 'mail', 'onPremisesSecurityIdentifier'];
 export const CONTACT_INDEXES = ['mail', 'displayName', 'mailNickname'];
 
@@ -286,12 +323,69 @@ export class Store {
     if (!m) { m = new Set(); this.memberOf.set(member.id, m); }
     m.add(groupId);
     this.logChange({ kind: 'group', id: groupId, memberId: member.id, memberKind: member.kind, removed: false });
+    if (member.kind === 'user' && this.groups.byId.get(groupId)?.props['assignedLicenses'] !== undefined) this.refreshInheritedLicenses(member.id, Date.now());
   }
 
   removeMember(groupId: string, memberId: string, memberKind: Kind): void {
     this.members.get(groupId)?.delete(memberId);
     this.memberOf.get(memberId)?.delete(groupId);
     this.logChange({ kind: 'group', id: groupId, memberId, memberKind, removed: true });
+    if (memberKind === 'user' && this.users.byId.has(memberId)) this.refreshInheritedLicenses(memberId, Date.now());
+  }
+
+  // ---- licences (graph-facts-2 §7) ----
+  sku(skuId: string): SubscribedSku | undefined {
+    return this.config.skus?.find((s) => s.skuId === skuId.toLowerCase());
+  }
+
+  /** Users holding the SKU (direct or inherited, counted once), as long as an assignment is not in error. */
+  consumedUnits(skuId: string): number {
+    let n = 0;
+    for (const u of this.users.byId.values()) {
+      const states = u.props['licenseAssignmentStates'] as LicenseState[] | undefined;
+      if (states?.some((s) => s.skuId === skuId && s.state !== 'Error')) n++;
+    }
+    return n;
+  }
+
+  /** assignedLicenses mirrors the working assignments: one entry per SKU (graph-facts-2 §7.1). */
+  static deriveAssignedLicenses(o: DirObject): void {
+    const states = (o.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? [];
+    const out: { disabledPlans: string[]; skuId: string }[] = [];
+    for (const s of states) {
+      if (s.state === 'Error') continue;
+      if (!out.some((x) => x.skuId === s.skuId)) out.push({ disabledPlans: [...s.disabledPlans], skuId: s.skuId });
+    }
+    if (states.length === 0) delete o.props['licenseAssignmentStates'];
+    if (out.length === 0) delete o.props['assignedLicenses'];
+    else o.props['assignedLicenses'] = out;
+  }
+
+  /**
+   * Group-based licensing: a user inherits the licences of the groups it is a direct member of (nested
+   * membership doesn't license, per group-based licensing docs). A seat that isn't free is an Error/CountViolation.
+   */
+  refreshInheritedLicenses(userId: string, now: number): void {
+    const u = this.users.byId.get(userId);
+    if (!u) return;
+    const before = JSON.stringify(u.props['licenseAssignmentStates'] ?? []);
+    const states = ((u.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? []).slice();
+    const wanted: { gid: string; skuId: string; disabledPlans: string[] }[] = [];
+    for (const gid of this.memberOf.get(userId) ?? []) {
+      const lic = this.groups.byId.get(gid)?.props['assignedLicenses'] as { skuId: string; disabledPlans: string[] }[] | undefined;
+      for (const l of lic ?? []) wanted.push({ gid, skuId: l.skuId, disabledPlans: l.disabledPlans });
+    }
+    const kept = states.filter((s) => s.assignedByGroup === null || wanted.some((w) => w.gid === s.assignedByGroup && w.skuId === s.skuId));
+    for (const w of wanted) {
+      if (kept.some((s) => s.assignedByGroup === w.gid && s.skuId === w.skuId)) continue;
+      const holds = kept.some((s) => s.skuId === w.skuId && s.state !== 'Error');
+      const sku = this.sku(w.skuId);
+      const full = !holds && (sku === undefined || this.consumedUnits(w.skuId) >= sku.prepaidUnits.enabled);
+      kept.push({ assignedByGroup: w.gid, disabledPlans: [...w.disabledPlans], error: full ? 'CountViolation' : null, lastUpdatedDateTime: new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'), skuId: w.skuId, state: full ? 'Error' : 'Active' });
+    }
+    u.props['licenseAssignmentStates'] = kept;
+    Store.deriveAssignedLicenses(u);
+    if (JSON.stringify(u.props['licenseAssignmentStates'] ?? []) !== before) this.logChange({ kind: 'user', id: userId });
   }
 
   setManager(userId: string, managerId: string | undefined): void {
