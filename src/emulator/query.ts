@@ -9,6 +9,7 @@ import type { EntitySchema } from './schema.js';
 import { EXTENSION_PROPERTY } from './schema.js';
 import { GraphError, badRequest, type GraphRequest, type GraphResponse } from './http.js';
 import { analyzeFilter, evaluate, FilterSyntaxError, indexPlan, parseFilter, type FilterNode } from './odata.js';
+import { EXTENSION_RULE, filterRule, type FilterOp } from './query-rules.js';
 
 export const DEFAULT_PAGE = 100;
 
@@ -83,6 +84,33 @@ export function getter(o: DirObject): (path: string) => unknown {
 }
 
 
+/** Every (property path, operator) a filter uses; a leaf under `not` also uses `not` (lambda variables resolved). */
+export function filterUses(node: FilterNode): { path: string; op: FilterOp | 'gt' | 'lt' }[] {
+  const out: { path: string; op: FilterOp | 'gt' | 'lt' }[] = [];
+  const walk = (n: FilterNode, lambda: { v: string; path: string } | undefined, negated: boolean): void => {
+    const real = (p: string): string => {
+      if (!lambda) return p;
+      if (p === lambda.v) return lambda.path;
+      return p.startsWith(`${lambda.v}/`) ? `${lambda.path}/${p.slice(lambda.v.length + 1)}` : p;
+    };
+    const use = (path: string, op: FilterOp | 'gt' | 'lt'): void => {
+      // `not(p eq v)` is what the docs' `not` means (e.g. passwordPolicies lists `not` but no `eq`).
+      if (!(negated && op === 'eq')) out.push({ path: real(path), op });
+      if (negated) out.push({ path: real(path), op: 'not' });
+    };
+    switch (n.type) {
+      case 'cmp': use(n.path, n.op === 'eq' && n.value === null ? 'eqNull' : n.op); break;
+      case 'in': use(n.path, 'in'); break;
+      case 'fn': use(n.path, n.fn === 'startswith' ? 'startsWith' : 'endsWith'); break;
+      case 'and': case 'or': walk(n.left, lambda, negated); walk(n.right, lambda, negated); break;
+      case 'not': walk(n.expr, lambda, true); break;
+      case 'any': walk(n.body, { v: n.variable, path: real(n.path) }, negated); break;
+    }
+  };
+  walk(node, undefined, false);
+  return out;
+}
+
 /** Parses and checks `$filter` against what Graph allows on this entity (graph-facts §4). */
 export function parseCollectionFilter(req: GraphRequest, schema: EntitySchema, store: Store): FilterNode | undefined {
   const raw = req.query.get('$filter');
@@ -94,10 +122,29 @@ export function parseCollectionFilter(req: GraphRequest, schema: EntitySchema, s
     if (e instanceof FilterSyntaxError) throw badRequest(`Invalid filter clause: ${e.message}`);
     throw e;
   }
-  const { paths, advanced } = analyzeFilter(node);
   const resource = targetName(schema);
   const unsupported = (p: string): GraphError =>
     badRequest(`Unsupported or invalid query filter clause specified for property '${p}' of resource '${resource}'.`, 'Request_UnsupportedQuery');
+  if (schema.kind !== 'contact') {
+    // The per-property table (query-rules.ts), one source per row.
+    const entity = schema.kind;
+    for (const { path, op } of filterUses(node)) {
+      const head = path.split('/')[0]!;
+      const isExt = EXTENSION_PROPERTY.test(head) && store.extensions.get(head)?.targetObjects.includes(resource) === true;
+      const rule = isExt ? EXTENSION_RULE : filterRule(entity, head);
+      if (!rule) throw unsupported(path);
+      if (op === 'gt' || op === 'lt') throw unsupported(path); // no directory property lists gt/lt
+      if (rule.basic.includes(op)) continue;
+      if (!rule.advanced.includes(op)) throw unsupported(path);
+      if (isAdvanced(req)) continue;
+      // aad-advanced-queries error table: an advanced-only operator names the operator; a property whose
+      // eq itself needs the parameters answers with the property clause message (observed, Q&A 577870).
+      if (op === 'ne' || op === 'not' || op === 'endsWith') throw badRequest(`Operator '${op}' is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information`, 'Request_UnsupportedQuery');
+      throw unsupported(path);
+    }
+    return node;
+  }
+  const { paths, advanced } = analyzeFilter(node);
   for (const { path, op } of paths) {
     const head = path.split('/')[0]!;
     const isExt = EXTENSION_PROPERTY.test(head) && store.extensions.get(head)?.targetObjects.includes(resource) === true;
