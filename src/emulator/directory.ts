@@ -14,6 +14,7 @@ import type { DirObject } from './store.js';
 /** DELETE of a user or group: users and Microsoft 365 groups go to deletedItems; security groups are gone. */
 export function softDelete(ctx: Ctx, o: DirObject, now: number): void {
   const { store } = ctx;
+  const links = { memberOf: [...(store.memberOf.get(o.id) ?? [])], roles: [...store.directoryRoles.values()].filter((r) => r.members.has(o.id)).map((r) => r.id) };
   store.unregisterAddresses(o);
   store.detach(o);
   store.collection(o.kind).remove(o);
@@ -23,6 +24,7 @@ export function softDelete(ctx: Ctx, o: DirObject, now: number): void {
     const d: DirObject = { ...o, props: { ...o.props, deletedDateTime: isoSeconds(now) }, live: false };
     store.deleted.add(d);
     store.deletedAt.set(o.id, now);
+    store.deletedLinks.set(o.id, links);
   }
   store.logChange({ kind: o.kind, id: o.id });
 }
@@ -64,6 +66,7 @@ export function handleDirectory(ctx: Ctx, req: GraphRequest): GraphResponse {
     if (req.method === 'DELETE') {
       store.deleted.remove(o);
       store.deletedAt.delete(o.id);
+      store.deletedLinks.delete(o.id);
       store.logChange({ kind: o.kind, id: o.id });
       return noContent();
     }
@@ -86,6 +89,13 @@ export function handleDirectory(ctx: Ctx, req: GraphRequest): GraphResponse {
     store.collection(o.kind).add(back);
     store.registerAddresses(back);
     store.logChange({ kind: o.kind, id: o.id });
+    // recover-from-deletions: a restored user keeps its group memberships, roles and licences (licences even
+    // when no seat is free, users-restore). Groups deleted meanwhile are skipped; the manager isn't documented.
+    const links = store.deletedLinks.get(o.id);
+    store.deletedLinks.delete(o.id);
+    for (const gid of links?.memberOf ?? []) if (store.groups.byId.has(gid)) store.addMember(gid, back);
+    for (const rid of links?.roles ?? []) store.directoryRoles.get(rid)?.members.add(o.id);
+    if (o.kind === 'user') store.refreshInheritedLicenses(o.id, req.now);
     const schema = schemas[o.kind];
     // graph-facts §1: 200 + directoryObject with @odata.type.
     return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': schema.odataType, ...render(back, schema, undefined) });

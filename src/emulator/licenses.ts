@@ -42,7 +42,7 @@ export function setLicenses(store: Store, user: DirObject, add: { skuId: string;
   for (const a of add) states.push({ assignedByGroup: null, disabledPlans: [...a.disabledPlans], error: null, lastUpdatedDateTime: isoSeconds(now), skuId: a.skuId, state: 'Active' });
   user.props['licenseAssignmentStates'] = states;
   Store.deriveAssignedLicenses(user);
-  store.logChange({ kind: 'user', id: user.id });
+  store.logChange({ kind: 'user', id: user.id, props: ['assignedLicenses', 'licenseAssignmentStates'] });
 }
 
 interface LicenseBody { add: { skuId: string; disabledPlans: string[] }[]; remove: string[] }
@@ -112,7 +112,7 @@ export function assignGroupLicense(ctx: Ctx, req: GraphRequest, group: DirObject
   if ((group.props['assignedLicenses'] as unknown[]).length === 0) delete group.props['assignedLicenses'];
   // Processing is asynchronous in Graph; the emulator finishes it before answering (a known difference).
   group.props['licenseProcessingState'] = { state: 'ProcessingComplete' };
-  store.logChange({ kind: 'group', id: group.id });
+  store.logChange({ kind: 'group', id: group.id, props: ['assignedLicenses', 'licenseProcessingState', 'hasMembersWithLicenseErrors'] });
   for (const m of store.members.get(group.id) ?? []) if (store.users.byId.has(m)) store.refreshInheritedLicenses(m, req.now);
   const errors = [...(store.members.get(group.id) ?? [])].some((m) => ((store.users.byId.get(m)?.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? []).some((s) => s.assignedByGroup === group.id && s.state === 'Error'));
   group.props['hasMembersWithLicenseErrors'] = errors;

@@ -165,6 +165,11 @@ export interface ChangeEntry {
   memberId?: string;
   memberKind?: Kind;
   removed?: boolean;
+  /**
+   * The properties an update changed (absent = the whole object: created, deleted, restored). A delta query
+   * with $select surfaces the object only when one of these is selected (delta-query-overview).
+   */
+  props?: string[];
 }
 
 /** A licence the tenant bought (GET /subscribedSkus, graph-facts-2 §7.1); consumedUnits is computed. */
@@ -216,7 +221,7 @@ export interface TenantConfig {
   fixtureDigest?: string;
 }
 
-interface PersistedObject { id: string; kind: Kind; props: Record<string, unknown>; members?: string[]; owners?: string[]; manager?: string; deletedAt?: number }
+interface PersistedObject { id: string; kind: Kind; props: Record<string, unknown>; members?: string[]; owners?: string[]; manager?: string; deletedAt?: number; memberOf?: string[]; roles?: string[] }
 
 interface PersistedState {
   format: 'adsync-graph-emulator/1';
@@ -245,6 +250,8 @@ export class Store {
   /** Soft-deleted users and Microsoft 365 groups (graph-facts §1 Delete), with their deletion time. */
   readonly deleted = new Collection();
   readonly deletedAt = new Map<string, number>();
+  /** What a soft-deleted object belonged to, for restore (recover-from-deletions: memberships and roles come back). */
+  readonly deletedLinks = new Map<string, { memberOf: string[]; roles: string[] }>();
   readonly applications = new Map<string, Application>();
   readonly extensions = new Map<string, ExtensionProperty>();
   /** groupId → member ids; memberId → group ids. */
@@ -385,7 +392,7 @@ export class Store {
     }
     u.props['licenseAssignmentStates'] = kept;
     Store.deriveAssignedLicenses(u);
-    if (JSON.stringify(u.props['licenseAssignmentStates'] ?? []) !== before) this.logChange({ kind: 'user', id: userId });
+    if (JSON.stringify(u.props['licenseAssignmentStates'] ?? []) !== before) this.logChange({ kind: 'user', id: userId, props: ['assignedLicenses', 'licenseAssignmentStates'] });
   }
 
   setManager(userId: string, managerId: string | undefined): void {
@@ -398,7 +405,7 @@ export class Store {
       if (!r) { r = new Set(); this.reports.set(managerId, r); }
       r.add(userId);
     }
-    this.logChange({ kind: 'user', id: userId });
+    this.logChange({ kind: 'user', id: userId, props: ['manager'] });
   }
 
   addOwner(groupId: string, ownerId: string): void {
@@ -447,6 +454,7 @@ export class Store {
       if (now - at < retentionMs) break; // deletion order = insertion order
       this.deleted.remove(o);
       this.deletedAt.delete(o.id);
+      this.deletedLinks.delete(o.id);
       this.logChange({ kind: o.kind, id: o.id });
     }
   }
@@ -468,7 +476,7 @@ export class Store {
       }
     }
     const deleted: PersistedObject[] = [];
-    for (const o of this.deleted.after(0)) deleted.push({ id: o.id, kind: o.kind, props: o.props, deletedAt: this.deletedAt.get(o.id) ?? 0 });
+    for (const o of this.deleted.after(0)) deleted.push({ id: o.id, kind: o.kind, props: o.props, deletedAt: this.deletedAt.get(o.id) ?? 0, ...this.deletedLinks.get(o.id) });
     const now = Date.now();
     return {
       format: 'adsync-graph-emulator/1',
@@ -533,6 +541,7 @@ export class Store {
       const o: DirObject = { id: p.id, kind: p.kind, ord: 0, props: p.props, visibleAt: 0, live: false };
       store.deleted.add(o);
       store.deletedAt.set(o.id, p.deletedAt ?? 0);
+      if (p.memberOf || p.roles) store.deletedLinks.set(o.id, { memberOf: p.memberOf ?? [], roles: p.roles ?? [] });
     }
     for (const [t, exp] of s.tokens) store.tokens.set(t, exp);
     for (const r of s.directoryRoles ?? []) store.directoryRoles.set(r.id, { ...r, members: new Set(r.members) });

@@ -85,7 +85,7 @@ export function handleSyncBehavior(ctx: Ctx, req: GraphRequest, o: DirObject, re
     // object over (§2.5); no sync client runs against the emulator, so it stays cloud-writable.
     o.props['onPremisesSyncBehavior'] = { isCloudManaged: false };
   }
-  ctx.store.logChange({ kind: o.kind, id: o.id });
+  ctx.store.logChange({ kind: o.kind, id: o.id, props: ['onPremisesSyncEnabled'] });
   return render();
 }
 

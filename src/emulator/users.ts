@@ -179,10 +179,11 @@ export function commit(ctx: Ctx, o: DirObject, next: Record<string, unknown>): v
   const coll = store.collection(o.kind);
   store.unregisterAddresses(o);
   coll.indexRemove(o);
+  const changed = [...new Set([...Object.keys(o.props), ...Object.keys(next)])].filter((k) => JSON.stringify(o.props[k]) !== JSON.stringify(next[k]));
   o.props = next;
   coll.indexAdd(o);
   store.registerAddresses(o);
-  store.logChange({ kind: o.kind, id: o.id });
+  store.logChange({ kind: o.kind, id: o.id, props: changed });
 }
 
 export function verifiedDomains(ctx: Ctx): string[] {
