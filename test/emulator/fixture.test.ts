@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { FixtureError, loadFixtures, parseFixtures, startEmulator } from '../../src/emulator/index.js';
 import { parseSpec } from '../../src/spec/load.js';
 import { harness, type Harness } from './helpers.js';
+import { runCli } from '../support/cli.js';
+import { cp } from 'node:fs/promises';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXAMPLE = join(ROOT, 'examples', 'emulator-fixtures', 'entra-connect-tenant.yaml');
@@ -173,5 +175,23 @@ describe('emulator: fixture validation (FILE:LINE:COL)', () => {
     assert.match(r.stderr, /bad\.yaml:4:12 subscribedSkus\[0\]\.skuId must be a GUID/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
     assert.doesNotMatch(r.stdout, /listening/);
+  });
+
+  it('target.emulator.fixture: adsync plan loads it into the new tenant; a bad one is FILE:LINE:COL, exit 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'adsync-fixture-spec-'));
+    await cp(join(ROOT, 'examples', 'quickstart', 'corp.ldif'), join(dir, 'corp.ldif'));
+    const spec = (await readFile(join(ROOT, 'examples', 'quickstart', 'adsync.yaml'), 'utf8')).replace('    tenant: contoso.onmicrosoft.com\n', '    tenant: contoso.onmicrosoft.com\n    fixture: ./tenant.yaml\n');
+    assert.match(spec, /fixture: \.\/tenant\.yaml/);
+    await writeFile(join(dir, 'adsync.yaml'), spec);
+    await writeFile(join(dir, 'tenant.yaml'), 'version: 1\nusers:\n  - key: admin\n    userPrincipalName: breakglass@contoso.onmicrosoft.com\n    displayName: Break-glass\ndirectoryRoles:\n  - displayName: Global Administrator\n    members: [admin]\n');
+    const ok = await runCli(['plan', '-c', join(dir, 'adsync.yaml'), '--format', 'json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const state = JSON.parse(await readFile(join(dir, '.adsync', 'tenant.json'), 'utf8')) as { objects: { props: { userPrincipalName?: string } }[] };
+    assert.ok(state.objects.some((o) => o.props.userPrincipalName === 'breakglass@contoso.onmicrosoft.com'));
+    await writeFile(join(dir, 'tenant.yaml'), 'version: 1\nusers:\n  - userPrincipalName: x@contoso.onmicrosoft.com\n    manager: nobody\n');
+    const bad = await runCli(['plan', '-c', join(dir, 'adsync.yaml')]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /tenant\.yaml:4:14 users\[0\]\.manager: no object 'nobody'/);
+    assert.doesNotMatch(bad.stderr, /\n\s+at /);
   });
 });
