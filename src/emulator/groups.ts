@@ -5,7 +5,7 @@
  */
 import type { Ctx } from './context.js';
 import { findAnyVisible, findVisible, idFromReference, visible } from './context.js';
-import { GraphError, badRequest, bodyObject, conflict, invalidValues, json, methodNotAllowed, noContent, notFound, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
+import { GraphError, UNIMPLEMENTED, badRequest, bodyObject, conflict, invalidValues, json, methodNotAllowed, noContent, notFound, notImplemented, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
 import { checkSyncedWrite, handleSyncBehavior, isSynced, masteredError } from './sync.js';
 import { assignGroupLicense } from './licenses.js';
 import { expandOne, parseExpand } from './expand.js';
@@ -103,6 +103,7 @@ export function handleGroups(ctx: Ctx, req: GraphRequest): GraphResponse {
   if (rel === 'transitiveMembers' && memberId === undefined && req.method === 'GET') {
     return listMembers(ctx, req, transitiveMembers(ctx, group.id), 'directoryObjects');
   }
+  if (UNIMPLEMENTED.group.has(rel)) throw notImplemented();
   throw segmentNotFound(rel);
 }
 

@@ -88,6 +88,18 @@ export function segmentNotFound(segment: string): GraphError {
   return new GraphError(400, 'BadRequest', `Resource not found for the segment '${segment}'.`);
 }
 
+/**
+ * Relationships and actions real Graph has on users and groups (v1.0 CSDL) that the emulator doesn't implement:
+ * they answer 501 NotImplemented, so a client sees "not here", not "no such object" or "no such segment".
+ */
+export const UNIMPLEMENTED: Record<'user' | 'group', ReadonlySet<string>> = {
+  user: new Set(['appRoleAssignments', 'authentication', 'calendar', 'changePassword', 'checkMemberGroups', 'checkMemberObjects', 'createdObjects',
+    'drive', 'events', 'getMemberGroups', 'getMemberObjects', 'joinedTeams', 'mailFolders', 'messages', 'oauth2PermissionGrants', 'ownedDevices',
+    'ownedObjects', 'photo', 'registeredDevices', 'reprocessLicenseAssignment', 'restore', 'revokeSignInSessions', 'sendMail', 'transitiveManagers', 'transitiveReports']),
+  group: new Set(['appRoleAssignments', 'checkMemberGroups', 'checkMemberObjects', 'conversations', 'drive', 'getMemberGroups', 'getMemberObjects',
+    'memberOf', 'membersWithLicenseErrors', 'photo', 'renew', 'reprocessLicenseAssignment', 'restore', 'sites', 'team', 'threads', 'transitiveMemberOf', 'validateProperties']),
+};
+
 /** graph-facts §1 UPN rules: the only documented message for invalid values. */
 export function invalidValues(): GraphError {
   return new GraphError(400, 'Request_BadRequest', 'One or more properties contains invalid values.');

@@ -4,7 +4,7 @@
  */
 import type { Ctx } from './context.js';
 import { findAnyVisible, findVisible, idFromReference, visible } from './context.js';
-import { GraphError, conflict, json, noContent, invalidValues, methodNotAllowed, bodyObject, notFound, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
+import { GraphError, UNIMPLEMENTED, conflict, json, noContent, invalidValues, methodNotAllowed, bodyObject, notFound, notImplemented, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
 import { checkSyncedWrite, handleSyncBehavior, isSynced, masteredError } from './sync.js';
 import { assignUserLicense, listLicenseDetails } from './licenses.js';
 import { expandOne, parseExpand } from './expand.js';
@@ -54,6 +54,7 @@ export function handleUsers(ctx: Ctx, req: GraphRequest): GraphResponse {
       contextFragment: 'directoryObjects', typed: true, visible: (o) => visible(o, req),
     });
   }
+  if (UNIMPLEMENTED.user.has(rel)) throw notImplemented();
   throw segmentNotFound(rel);
 }
 

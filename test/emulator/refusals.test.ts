@@ -56,6 +56,17 @@ describe('emulator: refusals and $expand', () => {
     }
   });
 
+  // Relationships/actions Graph has but the emulator doesn't implement: 501, not a 404 or a segment error.
+  it('unimplemented relationships and actions → 501 NotImplemented', async () => {
+    const u = await h.newUser('unimpl');
+    const g = await h.newGroup('unimpl');
+    for (const [method, path] of [['GET', `/users/${u}/ownedObjects`], ['POST', `/users/${u}/revokeSignInSessions`], ['GET', `/groups/${g}/memberOf`]] as const) {
+      const r = await h.call(method, path);
+      assert.equal(r.status, 501, path);
+      assert.equal(errorOf(r).code, 'NotImplemented', path);
+    }
+  });
+
   // user-list-manager: GET /users/{id}?$expand=manager($select=…); known-issues: one level without $levels.
   it('$expand=manager on a user: the direct manager with the nested $select', async () => {
     const boss = await h.newUser('boss');
