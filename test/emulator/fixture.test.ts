@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FixtureError, loadFixtures, parseFixtures, startEmulator } from '../../src/emulator/index.js';
 import { parseSpec } from '../../src/spec/load.js';
-import { harness, type Harness } from './helpers.js';
+import { getToken, harness, trust, type Harness } from './helpers.js';
 import { runCli } from '../support/cli.js';
 import { cp } from 'node:fs/promises';
 
@@ -93,7 +93,15 @@ describe('emulator: tenant fixtures', () => {
     const first = await startEmulator({ statePath: state, initialDomain: TENANT, fixture: await loadFixtures([EXAMPLE]) });
     await first.close();
     const again = await startEmulator({ statePath: state, initialDomain: TENANT, fixture: await loadFixtures([EXAMPLE]) });
-    await again.close();
+    try {
+      // What the fixture set survives the state file: SKUs with their consumption, SOA state, dirsync flags.
+      trust(again.certPem);
+      const auth = { Authorization: `Bearer ${await getToken(again)}` };
+      const skus = (await (await fetch(`${again.url}/v1.0/subscribedSkus`, { headers: auth })).json()) as { value: { consumedUnits: number }[] };
+      assert.equal(skus.value[0]!.consumedUnits, 2);
+      const carol = (await (await fetch(`${again.url}/v1.0/users/carol@contoso.com?$select=onPremisesSyncEnabled`, { headers: auth })).json()) as { onPremisesSyncEnabled: unknown };
+      assert.equal(carol.onPremisesSyncEnabled, null);
+    } finally { await again.close(); }
     const other = join(dir, 'other.yaml');
     await writeFile(other, 'version: 1\ntenant: { domains: [fabrikam.com] }\n');
     await assert.rejects(startEmulator({ statePath: state, fixture: await loadFixtures([other]) }), /was not made from the fixture/);
@@ -156,6 +164,11 @@ describe('emulator: fixture validation (FILE:LINE:COL)', () => {
       assert.deepEqual(e.problems.map((p) => `${p.file}:${p.line}:${p.col}`), ['b.yaml:4:28']);
       assert.match(e.problems[0]!.message, /onPremisesImmutableId 'x==' is already used/);
     }
+  });
+
+  it('JSON fixtures too, with positions', () => {
+    const p = problems('{\n  "version": 1,\n  "users": [\n    { "userPrincipalName": 7 }\n  ]\n}\n');
+    assert.deepEqual(p, ['f.yaml:4:28 users[0].userPrincipalName must be a string, not the number 7']);
   });
 
   it('the example validates against the published schema, and a spec may name fixtures', async () => {

@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ALL_OPS, FILTER_RULES, type FilterOp, type FilterRule } from '../../src/emulator/query-rules.js';
+import { ALL_OPS, EXTENSION_RULE, FILTER_RULES, type FilterOp, type FilterRule } from '../../src/emulator/query-rules.js';
 import { errorOf, harness, type Harness } from './helpers.js';
 
 const ADVANCED = { ConsistencyLevel: 'eventual' };
@@ -74,6 +74,22 @@ describe('emulator: advanced-query rules, one test per row of the table', () => 
       }
     });
   }
+
+  // The directory-extension row (EXTENSION_RULE's source): eq works by default, startsWith only as an advanced query.
+  it(`directory extensions: ${EXTENSION_RULE.basic.join(' ')} | advanced ${EXTENSION_RULE.advanced.join(' ')} (${EXTENSION_RULE.source})`, async () => {
+    const ext = await h.call('POST', `/applications/${h.emu.applicationObjectId}/extensionProperties`, { name: 'costCenter', dataType: 'String', targetObjects: ['User'] });
+    assert.equal(ext.status, 201);
+    const rule = { ...EXTENSION_RULE, property: ext.body.name as string };
+    for (const op of ALL_OPS) {
+      const q = `/users?$filter=${encodeURIComponent(filterFor(rule, op))}`;
+      const plain = await h.get(q);
+      const adv = await h.get(`${q}&$count=true`, ADVANCED);
+      const what = `${op} → ${plain.status}/${adv.status}`;
+      if (rule.basic.includes(op)) assert.deepEqual([plain.status, adv.status], [200, 200], what);
+      else if (rule.advanced.includes(op)) assert.deepEqual([plain.status, adv.status], [400, 200], what);
+      else assert.equal(adv.status, 400, what);
+    }
+  });
 
   it('an advanced-only operator names itself and the fix (aad-advanced-queries error table)', async () => {
     const r = await h.get(`/users?$filter=${encodeURIComponent("endsWith(mail,'@contoso.example')")}`);
