@@ -24,6 +24,11 @@ export function masteredError(): ReturnType<typeof badRequest> {
   return badRequest(MASTERED_MESSAGE);
 }
 
+/** Converted by the source-of-authority switch, or carrying a last sync time: it came from AD once. */
+export function previouslySynced(o: DirObject): boolean {
+  return o.props['onPremisesSyncBehavior'] !== undefined || typeof o.props['onPremisesLastSyncDateTime'] === 'string';
+}
+
 export function isSynced(o: DirObject): boolean {
   return o.props['onPremisesSyncEnabled'] === true;
 }
@@ -33,6 +38,11 @@ const WRITABLE_ON_SYNCED = new Set(['usageLocation']);
 
 /** Throws the directory-sync refusal when a PATCH body touches an AD-mastered property of a synced object. */
 export function checkSyncedWrite(ctx: Ctx, o: DirObject, body: Record<string, unknown>): void {
+  // user.md: for a cloud user previously synced, onPremisesExtensionAttributes are read-only in Graph
+  // (managed in Exchange); graph-facts-2 §1 records the "external service" message for ex-synced users.
+  if (!isSynced(o) && o.kind === 'user' && body['onPremisesExtensionAttributes'] !== undefined && previouslySynced(o)) {
+    throw badRequest('Unable to update the specified properties for objects that have originated within an external service.');
+  }
   if (!isSynced(o)) return;
   for (const key of Object.keys(body)) {
     if (key === '@odata.type') continue;

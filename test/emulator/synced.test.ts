@@ -95,6 +95,19 @@ describe('emulator: objects mastered by Entra Connect', () => {
     assert.equal(errorOf(r).message, "Data contract version does not allow 'Delete' operations against instances of resource 'OrgContact'.");
   });
 
+  // Entra Connect writes directory extensions synced from AD (isSyncedFromOnPremises) — AD-mastered like the rest.
+  it('a directory extension synced from on-premises is AD-mastered on a synced user', async () => {
+    const r = await h.call('PATCH', `/users/${bob}`, { extension_0a4b5c6d111122223333444455556666_employeeNumber: '9' });
+    assert.deepEqual([r.status, errorOf(r).message], [400, MASTERED]);
+  });
+
+  // [D] user.md onPremisesExtensionAttributes: read-only in Graph for a cloud user previously synced.
+  it('onPremisesExtensionAttributes of a converted (previously synced) user → 400 "… originated within an external service."', async () => {
+    const r = await h.call('PATCH', '/users/carol@contoso.com', { onPremisesExtensionAttributes: { extensionAttribute1: 'x' } });
+    assert.deepEqual([r.status, errorOf(r).message], [400, 'Unable to update the specified properties for objects that have originated within an external service.']);
+    assert.equal((await h.call('PATCH', '/users/carol@contoso.com', { jobTitle: 'Cloud now' })).status, 204);
+  });
+
   // [D] ED how-to-user/group-source-of-authority-configure; DC beta onpremisessyncbehavior-get/-update.
   it('source-of-authority switch: needs its permission; then PATCH isCloudManaged → 200, onPremisesSyncEnabled null, writes succeed', async () => {
     const denied = await h.call('PATCH', `/groups/${finance}/onPremisesSyncBehavior`, { isCloudManaged: true });
