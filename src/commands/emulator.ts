@@ -22,6 +22,8 @@ export default class EmulatorCommand extends AdsyncCommand {
   static override description = `A stateful stand-in for Microsoft Entra ID and Microsoft Graph v1.0, for tests, demos and CI:
 users, groups, memberships, directory extensions, deleted items, read-only contacts, $select/$filter/$top
 paging, $count, delta, $batch, Graph's error bodies, and opt-in faults (throttling, 503/504, replication lag).
+--fixture loads a described tenant into a new state: Entra Connect-synced users and groups with their onPremises*
+values, memberships, managers, role holders, licences, directory extensions (schemas/emulator-fixture.schema.json).
 Clients authenticate with the client-credentials grant at <url>/<tenant>/oauth2/v2.0/token, so the real
 @azure/identity code path runs unchanged (with disableInstanceDiscovery).
 
