@@ -9,8 +9,9 @@
  * The operator lists are the "Supports $filter (…)" cells of the resource pages; which `eq` / `eq null` need the
  * advanced parameters comes from the advanced-queries property table (includes/filter-directory-objects.md).
  */
-export type FilterOp = 'eq' | 'ne' | 'not' | 'in' | 'ge' | 'le' | 'startsWith' | 'endsWith' | 'eqNull';
-export const ALL_OPS: readonly FilterOp[] = ['eq', 'ne', 'not', 'in', 'ge', 'le', 'startsWith', 'endsWith', 'eqNull'];
+/** `count` is `<collection>/$count eq 0` (or `ne 0`), always an advanced query (aad-advanced-queries). */
+export type FilterOp = 'eq' | 'ne' | 'not' | 'in' | 'ge' | 'le' | 'startsWith' | 'endsWith' | 'eqNull' | 'count';
+export const ALL_OPS: readonly FilterOp[] = ['eq', 'ne', 'not', 'in', 'ge', 'le', 'startsWith', 'endsWith', 'eqNull', 'count'];
 
 /** How the test builds a literal for the property; `strings` = a collection, filtered through `any()`. */
 export type ValueType = 'string' | 'bool' | 'date' | 'guid' | 'strings' | 'extensionAttribute' | 'license' | 'syncBehavior';
@@ -43,8 +44,8 @@ export const FILTER_RULES: readonly FilterRule[] = [
   { entity: 'user', property: 'ageGroup', type: 'string', basic: ['eq', 'in'], advanced: ['ne', 'not'], source: USER },
   { entity: 'user', property: 'userPrincipalName', type: 'string', basic: ['eq', 'in', 'ge', 'le', 'startsWith'], advanced: ['ne', 'not', 'endsWith'], source: USER },
   { entity: 'user', property: 'mail', type: 'string', basic: ['eq', 'in', 'ge', 'le', 'startsWith', 'eqNull'], advanced: ['ne', 'not', 'endsWith'], source: `${USER}; ${ADV}` },
-  { entity: 'user', property: 'otherMails', type: 'strings', basic: ['eq', 'in', 'ge', 'le', 'startsWith'], advanced: ['not', 'endsWith'], source: USER },
-  { entity: 'user', property: 'proxyAddresses', type: 'strings', basic: ['eq', 'ge', 'le', 'startsWith'], advanced: ['not', 'endsWith'], source: USER },
+  { entity: 'user', property: 'otherMails', type: 'strings', basic: ['eq', 'in', 'ge', 'le', 'startsWith'], advanced: ['not', 'endsWith', 'count'], source: `${USER}; ${ADV}` },
+  { entity: 'user', property: 'proxyAddresses', type: 'strings', basic: ['eq', 'ge', 'le', 'startsWith'], advanced: ['not', 'endsWith', 'count'], source: `${USER}; ${ADV}` },
   { entity: 'user', property: 'businessPhones', type: 'strings', basic: ['eq', 'ge', 'le', 'startsWith'], advanced: ['not'], source: USER },
   { entity: 'user', property: 'imAddresses', type: 'strings', basic: ['eq', 'ge', 'le', 'startsWith'], advanced: ['not'], source: USER },
   { entity: 'user', property: 'displayName', type: 'string', ...STRING_WITH_NULL, source: `${USER}; ${ADV}` },
@@ -76,7 +77,7 @@ export const FILTER_RULES: readonly FilterRule[] = [
   { entity: 'user', property: 'onPremisesSyncEnabled', type: 'bool', basic: ['eq', 'in', 'eqNull'], advanced: ['ne', 'not'], source: USER },
   { entity: 'user', property: 'onPremisesUserPrincipalName', type: 'string', basic: ['eq', 'in', 'ge', 'le', 'startsWith'], advanced: ['ne', 'not'], source: USER },
   { entity: 'user', property: 'onPremisesExtensionAttributes', type: 'extensionAttribute', ...ALL_ADVANCED(['eq', 'ne', 'not', 'in']), source: `${USER}; ${ADV}` },
-  { entity: 'user', property: 'assignedLicenses', type: 'license', basic: ['eq'], advanced: ['not'], source: USER },
+  { entity: 'user', property: 'assignedLicenses', type: 'license', basic: ['eq'], advanced: ['not', 'count'], source: `${USER}; ${ADV}` },
   // user.md: passwordPolicies supports ne, not and eq on null (no plain eq); eq null as advanced is inferred.
   { entity: 'user', property: 'passwordPolicies', type: 'string', basic: [], advanced: ['ne', 'not', 'eqNull'], source: `${USER}; ${ADV}` },
   { entity: 'user', property: 'securityIdentifier', type: 'string', basic: ['eq', 'ge', 'le', 'startsWith'], advanced: ['not'], source: USER },

@@ -77,6 +77,10 @@ export function getter(o: DirObject): (path: string) => unknown {
       const v = o.props[path];
       return v === undefined ? null : v;
     }
+    if (path.endsWith('/$count')) {
+      const v = o.props[path.slice(0, -'/$count'.length)];
+      return Array.isArray(v) ? v.length : 0;
+    }
     const head = o.props[path.slice(0, slash)];
     if (head && typeof head === 'object') return (head as Record<string, unknown>)[path.slice(slash + 1)] ?? null;
     return null;
@@ -99,7 +103,10 @@ export function filterUses(node: FilterNode): { path: string; op: FilterOp | 'gt
       if (negated) out.push({ path: real(path), op: 'not' });
     };
     switch (n.type) {
-      case 'cmp': use(n.path, n.op === 'eq' && n.value === null ? 'eqNull' : n.op); break;
+      case 'cmp':
+        if (n.path.endsWith('/$count')) { use(n.path.slice(0, -'/$count'.length), (n.op === 'eq' || n.op === 'ne') && typeof n.value === 'number' ? 'count' : 'gt'); break; }
+        use(n.path, n.op === 'eq' && n.value === null ? 'eqNull' : n.op);
+        break;
       case 'in': use(n.path, 'in'); break;
       case 'fn': use(n.path, n.fn === 'startswith' ? 'startsWith' : 'endsWith'); break;
       case 'and': case 'or': walk(n.left, lambda, negated); walk(n.right, lambda, negated); break;

@@ -34,8 +34,10 @@ export function filterFor(rule: Pick<FilterRule, 'type' | 'property'>, op: Filte
       case 'startsWith': return `startsWith(${p},'v')`;
       case 'endsWith': return `endsWith(${p},'v')`;
       case 'eqNull': return `${p} eq null`;
+      case 'count': return `${p}/$count eq 0`;
     }
   };
+  if (op === 'count') return `${rule.property}/$count eq 0`;
   let expr: string;
   if (rule.type === 'strings') expr = `${rule.property}/any(x:${leaf('x')})`;
   else if (rule.type === 'license') expr = `${rule.property}/any(x:${leaf('x/skuId')})`;
@@ -89,6 +91,16 @@ describe('emulator: advanced-query rules, one test per row of the table', () => 
       else if (rule.advanced.includes(op)) assert.deepEqual([plain.status, adv.status], [400, 200], what);
       else assert.equal(adv.status, 400, what);
     }
+  });
+
+  // user.md assignedLicenses: `/$count eq 0` (advanced) finds users without licences.
+  it('assignedLicenses/$count eq 0 (advanced) finds the unlicensed users', async () => {
+    const u = await h.newUser('nolicense');
+    const r = await h.get(`/users?$filter=${encodeURIComponent('assignedLicenses/$count eq 0')}&$count=true&$select=id`, ADVANCED);
+    assert.equal(r.status, 200);
+    assert.ok(r.body.value.some((x: { id: string }) => x.id === u));
+    const none = await h.get(`/users?$filter=${encodeURIComponent('assignedLicenses/$count ne 0')}&$count=true&$select=id`, ADVANCED);
+    assert.ok(!none.body.value.some((x: { id: string }) => x.id === u));
   });
 
   it('an advanced-only operator names itself and the fix (aad-advanced-queries error table)', async () => {
