@@ -48,7 +48,9 @@ describe('emulator: refusals and $expand', () => {
   it('unknown relationship segments and actions → 400 segment error, not 404', async () => {
     const u = await h.newUser('seg');
     const g = await h.newGroup('seg');
-    for (const path of [`/users/${u}/bogusRelation`, `/groups/${g}/bogusRelation`, `/users/${u}/memberOf/extra`, '/directory/bogus']) {
+    h.emu.seed({ directoryRoles: [{ roleTemplateId: '62e90394-69f5-4237-9190-012177145e10' }] });
+    const role = (await h.get('/directoryRoles')).body.value[0].id as string;
+    for (const path of [`/users/${u}/bogusRelation`, `/groups/${g}/bogusRelation`, `/users/${u}/memberOf/extra`, '/directory/bogus', `/applications/${h.emu.applicationObjectId}/bogus`, `/directoryRoles/${role}/bogus`]) {
       const r = await h.get(path);
       assert.equal(r.status, 400, path);
       assert.equal(errorOf(r).code, 'BadRequest', path);
