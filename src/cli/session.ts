@@ -9,6 +9,7 @@ import { AdSource } from '../connectors/ad/index.js';
 import { connectEmulator, connectEntra, type EntraTarget } from '../connectors/entra/index.js';
 import { LdifSource } from '../connectors/ldif/index.js';
 import { startEmulatorProcess, type EmulatorProcess } from '../emulator/process.js';
+import { loadFixtures } from '../emulator/fixture.js';
 import { buildDesired, readRequestFor, type DesiredState } from '../engine/desired.js';
 import { compileFlows, type KindFlows } from '../engine/flows.js';
 import { planFromDesired, type PlanOutput } from '../engine/plan.js';
@@ -64,7 +65,8 @@ export async function openSession(configPath: string): Promise<Session> {
     const e = spec.target.emulator;
     const statePath = resolvePath(spec.dir, e.state);
     await mkdir(dirname(statePath), { recursive: true });
-    emulator = await startEmulatorProcess({ statePath, initialDomain: e.tenant, domains: e.domains });
+    const fixture = e.fixtures && e.fixtures.length > 0 ? await loadFixtures(e.fixtures.map((f) => resolvePath(spec.dir, f))) : undefined;
+    emulator = await startEmulatorProcess({ statePath, initialDomain: e.tenant, domains: e.domains, ...(fixture ? { fixture } : {}) });
     try {
       target = await connectEmulator(emulator);
     } catch (err) {

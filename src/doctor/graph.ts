@@ -24,7 +24,7 @@ import { toTargetError } from '../connectors/entra/errors.js';
 import { ANCHOR_EXTENSION_NAME } from '../apply/executor.js';
 import { buildDesired, readRequestFor } from '../engine/desired.js';
 import { compileFlows } from '../engine/flows.js';
-import { startEmulator, type RunningEmulator } from '../emulator/index.js';
+import { loadFixtures, startEmulator, type RunningEmulator } from '../emulator/index.js';
 import type { SourceConnector } from '../model/entry.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { Finding, FindingStatus } from './ldap.js';
@@ -70,7 +70,9 @@ export async function checkGraphTarget(spec: Spec, options: GraphDoctorOptions =
       const e = spec.target.emulator;
       const statePath = resolvePath(spec.dir, e.state);
       // readOnly: doctor never writes, not even the emulator's state file.
-      emulator = await startEmulator({ statePath, readOnly: true, initialDomain: e.tenant, domains: e.domains });
+      // The same tenant a plan would see: the fixtures, when the state doesn't exist yet.
+      const fixture = e.fixtures && e.fixtures.length > 0 ? await loadFixtures(e.fixtures.map((f) => resolvePath(spec.dir, f))) : undefined;
+      emulator = await startEmulator({ statePath, readOnly: true, initialDomain: e.tenant, domains: e.domains, ...(fixture ? { fixture } : {}) });
       conn = emulatorConnection(emulator);
       where = `the embedded emulator (${e.state})`;
     } else if (spec.target.entra) {

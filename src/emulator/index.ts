@@ -19,6 +19,9 @@ import { seedRole, type SeedRole } from './roles.js';
 import { splitUrl } from './batch.js';
 import type { Kind } from './schema.js';
 import { isoSeconds } from './directory.js';
+import { applyFixture, type TenantFixture } from './fixture.js';
+
+export { loadFixtures, parseFixtures, FixtureError, type TenantFixture } from './fixture.js';
 
 export type { EmulatorFaults } from './faults.js';
 export { ADSYNC_ROLES, DEFAULT_ROLES } from './permissions.js';
@@ -55,6 +58,11 @@ export interface EmulatorOptions {
   roles?: string[];
   /** All off by default. */
   faults?: EmulatorFaults;
+  /**
+   * A described tenant (`loadFixtures()`), loaded into a new state. A state file that already exists keeps its
+   * objects; it must have been made from the same fixtures (else the start fails: delete it to reload).
+   */
+  fixture?: TenantFixture;
 }
 
 export interface RunningEmulator {
@@ -187,12 +195,18 @@ function send(res: ServerResponse, r: GraphResponse, requestId: string, clientRe
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   let store: Store;
+  let fresh = false;
   if (options.statePath && Store.exists(options.statePath)) {
     store = await Store.load(options.statePath);
   } else {
     store = await newStore(options);
+    fresh = true;
   }
   reconcile(store, options);
+  if (options.fixture && fresh) applyFixture(store, options.fixture);
+  else if ((options.fixture?.digest ?? undefined) !== store.config.fixtureDigest && options.fixture !== undefined) {
+    throw new Error(`the state file ${options.statePath} was not made from the fixture(s) ${options.fixture.files.join(', ')}: delete it to load them into a new tenant`);
+  }
   const app = (): Application => store.applications.get(store.config.appObjectId)!;
   const faults = new FaultInjector(options.faults, {
     appId: () => app().appId,

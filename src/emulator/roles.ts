@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Ctx } from './context.js';
 import { findAnyVisible, idFromReference, visible } from './context.js';
-import { GraphError, badRequest, bodyObject, invalidValues, json, methodNotAllowed, noContent, notFound, type GraphRequest, type GraphResponse } from './http.js';
+import { GraphError, badRequest, bodyObject, invalidValues, json, methodNotAllowed, noContent, notFound, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
 import { evaluate, FilterSyntaxError, parseFilter } from './odata.js';
 import { idSetSource, listResponse, parseSelect, render } from './query.js';
 import { schemas } from './schema.js';
@@ -135,7 +135,7 @@ export function handleDirectoryRoles(ctx: Ctx, req: GraphRequest): GraphResponse
     if (expand) item['members'] = membersOf(ctx, req, role, expand.select);
     return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryRoles/$entity`, ...item });
   }
-  if (rel !== 'members') throw notFound(rel);
+  if (rel !== 'members') throw segmentNotFound(rel);
   if (memberId === undefined) {
     if (req.method !== 'GET') throw methodNotAllowed();
     return listResponse(req, store, idSetSource([...role.members], (id) => store.get(id)), (o) => schemas[o.kind], {
@@ -159,7 +159,7 @@ export function handleDirectoryRoles(ctx: Ctx, req: GraphRequest): GraphResponse
     store.dirty = true;
     return noContent();
   }
-  throw notFound(ref ?? memberId);
+  throw ref === undefined ? methodNotAllowed() : segmentNotFound(ref);
 }
 
 /** A role's visible members as directoryObjects (with @odata.type), all properties or the nested $select. */

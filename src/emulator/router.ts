@@ -13,6 +13,7 @@ import { handleDelta } from './delta.js';
 import { handleBatch } from './batch.js';
 import { handleDirectoryRoles } from './roles.js';
 import { checkPermissions } from './permissions.js';
+import { handleSubscribedSkus } from './licenses.js';
 
 let lastPurge = 0;
 
@@ -57,6 +58,7 @@ function dispatch(ctx: Ctx, req: GraphRequest): GraphResponse {
     case 'organization': return handleOrganization(ctx, req);
     case 'domains': return handleDomains(ctx, req);
     case 'directoryRoles': return handleDirectoryRoles(ctx, req);
+    case 'subscribedSkus': return handleSubscribedSkus(ctx, req);
     default:
       throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${root ?? ''}'.`);
   }

@@ -76,6 +76,7 @@ function target(raw: Raw): TargetSpec {
       tenant: typeof m['tenant'] === 'string' ? m['tenant'] : DEFAULT_EMULATOR_TENANT,
       domains: strings(m['domains']),
     };
+    if (m['fixture'] !== undefined) emulator.fixtures = typeof m['fixture'] === 'string' ? [m['fixture']] : strings(m['fixture']);
     out.emulator = emulator;
   }
   return out;

@@ -88,6 +88,8 @@ export interface EmulatorTargetSpec {
   tenant: string;
   /** Verified custom domains of the emulated tenant. */
   domains: string[];
+  /** Tenant fixtures (relative to the spec) loaded into a new state (schemas/emulator-fixture.schema.json). */
+  fixtures?: string[];
 }
 
 export interface TargetSpec {
