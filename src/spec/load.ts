@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { AdsyncError, SpecError, type SpecProblem } from '../errors.js';
 import { normalizeSpec } from './normalize.js';
 import { Locator } from './positions.js';
@@ -21,19 +21,20 @@ export function sortProblems(problems: SpecProblem[]): SpecProblem[] {
 /** Every problem in a spec's text, sorted by position; empty when the spec is valid. `file` is used as given. */
 export function checkSpecText(text: string, file: string): { problems: SpecProblem[]; data: unknown } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // The yaml package's own duplicate-key check scans the mapping for every key (quadratic): ours uses a set.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const locator = new Locator(doc, lines);
   const problems: SpecProblem[] = [];
   let syntaxBroken = false;
   for (const err of doc.errors) {
     const { line, col } = locator.at(err.pos[0]);
-    if (err.code === 'DUPLICATE_KEY') {
-      const key = keyAt(text, err.pos[0]);
-      problems.push({ file, line, col, message: `duplicate key${key ? ` '${key}'` : ''}: each key may appear once in a mapping` });
-    } else {
-      syntaxBroken = true;
-      problems.push({ file, line, col, message: `YAML syntax error: ${err.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '')}` });
-    }
+    syntaxBroken = true;
+    problems.push({ file, line, col, message: `YAML syntax error: ${err.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '')}` });
+  }
+  for (const offset of duplicateKeyOffsets(doc)) {
+    const { line, col } = locator.at(offset);
+    const key = keyAt(text, offset);
+    problems.push({ file, line, col, message: `duplicate key${key ? ` '${key}'` : ''}: each key may appear once in a mapping` });
   }
   // A document that didn't parse would only produce misleading schema errors: report the syntax first.
   if (syntaxBroken) return { problems: sortProblems(problems), data: undefined };
@@ -67,6 +68,25 @@ function dedupe(problems: SpecProblem[]): SpecProblem[] {
     seen.add(k);
     return true;
   });
+}
+
+/** Where each repeated key of a mapping starts (the yaml package's equality: the same node or equal scalar values). */
+function duplicateKeyOffsets(doc: Document): number[] {
+  const out: number[] = [];
+  visit(doc, {
+    Map(_, map) {
+      if (!isMap(map)) return;
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const k = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (seen.has(k)) {
+          const range = (pair.key as { range?: [number, number, number] } | null)?.range;
+          out.push(range?.[0] ?? map.range?.[0] ?? 0);
+        } else seen.add(k);
+      }
+    },
+  });
+  return out;
 }
 
 /** The key text at an offset (for duplicate-key messages). */
