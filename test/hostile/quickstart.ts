@@ -16,7 +16,8 @@ export interface Quickstart {
   cli(args: string[], env?: NodeJS.ProcessEnv): Promise<CliResult>;
   /** Rewrites the spec; `edit` gets the quickstart's text. */
   editSpec(edit: (text: string) => string): Promise<void>;
-  editLdif(edit: (text: string | Buffer) => string | Buffer, binary?: boolean): Promise<void>;
+  /** Rewrites the LDIF; `edit` gets the quickstart's export. */
+  editLdif(edit: (text: string) => string | Buffer): Promise<void>;
   /** `plan --format json`, asserting exit 0. */
   plan(): Promise<Plan>;
   close(): Promise<void>;
@@ -39,8 +40,9 @@ export async function quickstart(): Promise<Quickstart> {
       assert.notEqual(after, before, 'the spec edit changed nothing');
       await writeFile(spec, after);
     },
-    async editLdif(edit, binary = false) {
-      const before = binary ? await readFile(ldif) : await readFile(ldif, 'utf8');
+    async editLdif(edit) {
+      // always from the pristine export, so each case is one edit
+      const before = await readFile(join(QUICKSTART, 'corp.ldif'), 'utf8');
       const after = edit(before);
       assert.notDeepEqual(after, before, 'the LDIF edit changed nothing');
       await writeFile(ldif, after);
