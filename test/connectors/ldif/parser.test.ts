@@ -135,7 +135,7 @@ test('a file without a final newline, and an empty file', () => {
 // Issue 17, LDIF identity: a GUID that would anchor an object wrongly, and text that isn't UTF-8, stop the read.
 test('an empty GUID, a GUID of the wrong length, GUID text, or two GUIDs: an error at the line', () => {
   const b64 = (n: number) => Buffer.alloc(n, 7).toString('base64');
-  throwsAt('dn: CN=x,DC=y\nobjectGUID::\n', 2, /"objectGUID:" is empty|"objectGUID::" holds 0 bytes; a GUID is 16/);
+  throwsAt('dn: CN=x,DC=y\nobjectGUID::\n', 2, /"objectGUID::" is empty/);
   throwsAt('dn: CN=x,DC=y\nobjectGUID:\n', 2, /"objectGUID:" is empty/);
   throwsAt(`dn: CN=x,DC=y\ncn: x\nobjectGUID:: ${b64(15)}\n`, 3, /"objectGUID::" holds 15 bytes; a GUID is 16/);
   throwsAt(`dn: CN=x,DC=y\nobjectGUID:: ${b64(17)}\n`, 2, /holds 17 bytes/);
