@@ -158,6 +158,12 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
           failed = `${flow.origin} failed: ${(err as Error).message.split('\n')[0]}`;
           break;
         }
+        // a value Graph would refuse: the object waits, instead of every apply failing on it
+        const wrong = flow.check?.(attrs[flow.attribute]);
+        if (wrong !== undefined) {
+          failed = `${flow.origin} ${wrong}`;
+          break;
+        }
       }
       if (failed) {
         state.held.add(anchor);

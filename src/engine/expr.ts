@@ -317,6 +317,16 @@ export function checkExpression(text: string): string | undefined {
   return undefined;
 }
 
+/** The CEL type of an expression's result (`string`, `bool`, `list<string>`, `dyn` …); undefined when it doesn't compile. */
+export function expressionType(text: string): string | undefined {
+  try {
+    const checked = environment.parse(text).check();
+    return checked.valid ? checked.type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** An object where every attribute the expression reads has one short value. */
 function sampleContext(text: string): FlowContext {
   const attrs: Record<string, string[]> = {};

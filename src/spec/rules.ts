@@ -4,7 +4,9 @@
  * user sees every error at once.
  */
 import { FilterParser } from 'ldapts';
-import { checkExpression } from '../engine/expr.js';
+import { checkExpression, expressionType } from '../engine/expr.js';
+import { REQUIRED_FLOWS } from '../engine/flows.js';
+import { GRAPH_PROPERTIES, staticTypeProblem } from '../engine/graph-properties.js';
 import { checkDn } from '../model/dn.js';
 import { isWritableProperty } from './schema.js';
 import { formatPath, type SpecPath } from './positions.js';
@@ -91,11 +93,16 @@ export const flowExpressions: Rule = (spec) => {
     for (const [prop, expr] of Object.entries(flows)) {
       // An unknown property is the schema's problem; one problem per mistake.
       if (typeof expr !== 'string' || expr === '' || !isWritableProperty(kind, prop)) continue;
+      const path: SpecPath = ['objects', kind, 'flows', prop];
       const err = checkExpression(expr);
       if (err !== undefined) {
-        const path: SpecPath = ['objects', kind, 'flows', prop];
         out.push(problem(path, `${formatPath(path)} is not a valid CEL expression: ${err}`));
+        continue;
       }
+      // the result's type, where the expression fixes it: a string for a boolean property fails every create
+      const property = GRAPH_PROPERTIES[kind][prop];
+      const wrong = property && staticTypeProblem(property, prop, expressionType(expr), REQUIRED_FLOWS[kind].has(prop));
+      if (wrong) out.push(problem(path, `${formatPath(path)} ${wrong}`));
     }
   }
   return out;
