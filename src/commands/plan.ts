@@ -47,7 +47,9 @@ Report items never count as changes.`;
     const plan = await withLockedSession(flags.config, { command: `adsync plan -c ${flags.config}`, log, lockRealTenant: false }, async (session) => {
       progress.phase('Reading the sources and the tenant');
       try {
-        return (await readAndPlan(session)).plan;
+        const out = await readAndPlan(session);
+        for (const w of out.desired.warnings ?? []) log.warn(w, { event: 'scope.unmatched' });
+        return out.plan;
       } finally {
         progress.stop();
       }

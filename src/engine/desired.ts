@@ -10,7 +10,7 @@ import type { ObjectKind } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { FlowContext } from './expr.js';
 import { REFERENCE_PROPERTIES, type KindFlows } from './flows.js';
-import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT, isMailEnabled, isSecurityGroup, type CompiledScope } from './scope.js';
+import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT, isMailEnabled, isSecurityGroup, unmatchedScopeEntries, type CompiledScope } from './scope.js';
 
 export interface DesiredObject {
   kind: ObjectKind;
@@ -62,6 +62,8 @@ export interface DesiredState {
   /** Anchors adsync must neither change nor delete this run (flow errors, duplicates): safe by default. */
   held: Set<string>;
   reports: ReportItem[];
+  /** Scope entries of the spec that matched nothing the sources returned (see unmatchedScopeEntries). */
+  warnings?: string[];
 }
 
 /** Attributes the engine itself needs, whatever the flows say. */
@@ -115,7 +117,7 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
   const referenceFlows = {} as Record<ObjectKind, string[]>;
   for (const kind of ['user', 'group', 'contact'] as const) referenceFlows[kind] = flows[kind].flows.filter((f) => REFERENCE_PROPERTIES.has(f.attribute)).map((f) => f.attribute);
   const withReferences: DesiredObject[] = [];
-  const state: DesiredState = { objects: [], byAnchor: new Map(), byDn: new Map(), excluded: new Map(), held: new Set(), reports: [] };
+  const state: DesiredState = { objects: [], byAnchor: new Map(), byDn: new Map(), excluded: new Map(), held: new Set(), reports: [], warnings: [] };
   // Member values usually spell a DN exactly as the member's own entry does: a map by the raw DN answers
   // those without normalizing a million strings; the normalized map answers the rest.
   const byRawDn = new Map<string, DesiredObject>();
@@ -126,6 +128,7 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     const source = spec.sources.find((s) => s.name === snapshot.source);
     if (!source) throw new Error(`snapshot for unknown source ${snapshot.source}`);
     const scope: CompiledScope = compileScope(source.scope);
+    state.warnings!.push(...unmatchedScopeEntries(spec.sources.indexOf(source), source.name, source.scope, snapshot.entries));
     const pilotMembers = pilotMembersOf(scope, snapshot.entries);
     for (const entry of snapshot.entries) {
       const kind = classify(entry);
