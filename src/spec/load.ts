@@ -39,7 +39,15 @@ export function checkSpecText(text: string, file: string): { problems: SpecProbl
   // A document that didn't parse would only produce misleading schema errors: report the syntax first.
   if (syntaxBroken) return { problems: sortProblems(problems), data: undefined };
 
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An alias whose anchor is missing or comes later (`*x`), or an alias bomb: at the first alias to blame.
+    const { line, col } = locator.at(aliasOffset(doc));
+    problems.push({ file, line, col, message: `YAML alias error: ${(err as Error).message.replace(/:\s*[\s\S]*$/, '').replace(/\.$/, '')}` });
+    return { problems: sortProblems(problems), data: undefined };
+  }
   if (data === null || data === undefined) {
     problems.push({ file, line: 1, col: 1, message: 'the spec is empty: it needs at least version, sources and target' });
     return { problems: sortProblems(problems), data };
@@ -87,6 +95,24 @@ function duplicateKeyOffsets(doc: Document): number[] {
     },
   });
   return out;
+}
+
+/** Where the first alias that doesn't resolve starts, else the first alias (an alias bomb), else 0. */
+function aliasOffset(doc: Document): number {
+  let first: number | undefined;
+  let unresolved: number | undefined;
+  visit(doc, {
+    Alias(_, alias) {
+      const at = alias.range?.[0] ?? 0;
+      first ??= at;
+      if (unresolved === undefined && alias.resolve(doc) === undefined) {
+        unresolved = at;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return unresolved ?? first ?? 0;
 }
 
 /** The key text at an offset (for duplicate-key messages). */
