@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { LdifSource } from '../../src/connectors/ldif/index.js';
 import { parseLdif } from '../../src/connectors/ldif/parser.js';
 import { AdsyncError, SourceError, SpecError } from '../../src/errors.js';
@@ -135,6 +136,16 @@ describe('fuzz: the LDIF source', () => {
 
 import * as parserModule from '../../src/connectors/ldif/parser.js';
 
+/** `doc` with the value at a path of child indexes (each taken modulo the children there) replaced. */
+function replaceAt(doc: unknown, path: number[], value: unknown): unknown {
+  if (path.length === 0 || doc === null || typeof doc !== 'object') return value;
+  const keys = Object.keys(doc as object);
+  if (keys.length === 0) return value;
+  const k = keys[path[0]! % keys.length]!;
+  (doc as Record<string, unknown>)[k] = replaceAt((doc as Record<string, unknown>)[k], path.slice(1), value);
+  return doc;
+}
+
 /** A parse's records, or its error message; anything but a SourceError is a crash. */
 function outcome(f: () => unknown): unknown {
   try {
@@ -175,6 +186,16 @@ describe('fuzz: the spec loader', () => {
 
   it('random bytes and random text', () => {
     fc.assert(fc.property(fc.oneof(randomBytes, randomText), loadOrPositionedProblems), { seed: SEED, numRuns: RUNS });
+  });
+
+  it('the shipped specs with one value somewhere replaced by a random one (every rule sees every shape)', () => {
+    const docs = SPECS.map((b) => parseYaml(b.toString('utf8')) as unknown);
+    fc.assert(
+      fc.property(fc.constantFrom(...docs), fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), fc.jsonValue({ maxDepth: 3 }), (doc, path, value) => {
+        loadOrPositionedProblems(Buffer.from(stringifyYaml(replaceAt(structuredClone(doc), path, value))));
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
   });
 
   it('random YAML-ish documents (JSON values in YAML flow style)', () => {
