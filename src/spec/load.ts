@@ -19,7 +19,7 @@ export function sortProblems(problems: SpecProblem[]): SpecProblem[] {
 }
 
 /** Every problem in a spec's text, sorted by position; empty when the spec is valid. `file` is used as given. */
-export function checkSpecText(text: string, file: string): { problems: SpecProblem[]; data: unknown } {
+export function checkSpecText(text: string, file: string): { problems: SpecProblem[]; data: unknown; warnings?: SpecProblem[] } {
   const lines = new LineCounter();
   // The yaml package's own duplicate-key check scans the mapping for every key (quadratic): ours uses a set.
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
@@ -56,8 +56,13 @@ export function checkSpecText(text: string, file: string): { problems: SpecProbl
   const pathProblems: PathProblem[] = [];
   if (!validate(data)) pathProblems.push(...schemaProblems(validate.errors ?? []));
   pathProblems.push(...semanticProblems(data));
+  const warnings: SpecProblem[] = [];
   for (const p of pathProblems) {
     const { line, col } = locator.locate(p.path, p.at);
+    if (p.warning) {
+      warnings.push({ file, line, col, message: p.message });
+      continue;
+    }
     let message = p.message;
     if (p.related !== undefined) {
       const other = locator.locate(p.related, 'key');
@@ -65,7 +70,7 @@ export function checkSpecText(text: string, file: string): { problems: SpecProbl
     }
     problems.push({ file, line, col, message });
   }
-  return { problems: sortProblems(dedupe(problems)), data };
+  return { problems: sortProblems(dedupe(problems)), data, ...(warnings.length > 0 ? { warnings: sortProblems(warnings) } : {}) };
 }
 
 function dedupe(problems: SpecProblem[]): SpecProblem[] {
@@ -127,10 +132,11 @@ function keyAt(text: string, offset: number): string | undefined {
  * with every problem; problems name `file` as given.
  */
 export function parseSpec(text: string, file: string): Spec {
-  const { problems, data } = checkSpecText(text, file);
+  const { problems, data, warnings } = checkSpecText(text, file);
   if (problems.length > 0) throw new SpecError(problems);
   const abs = resolve(file);
-  return normalizeSpec(data, { file: abs, dir: dirname(abs), digest: createHash('sha256').update(text, 'utf8').digest('hex') });
+  const spec = normalizeSpec(data, { file: abs, dir: dirname(abs), digest: createHash('sha256').update(text, 'utf8').digest('hex') });
+  return warnings === undefined ? spec : { ...spec, warnings };
 }
 
 /** Read, parse and validate a spec file. Its digest is over the file's bytes. */

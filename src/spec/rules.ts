@@ -7,7 +7,7 @@ import { FilterParser } from 'ldapts';
 import { checkExpression, expressionType } from '../engine/expr.js';
 import { REQUIRED_FLOWS } from '../engine/flows.js';
 import { GRAPH_PROPERTIES, staticTypeProblem } from '../engine/graph-properties.js';
-import { checkDn } from '../model/dn.js';
+import { checkDn, domainOfDn, isUnder, normalizeDn } from '../model/dn.js';
 import { isWritableProperty } from './schema.js';
 import { formatPath, type SpecPath } from './positions.js';
 import type { PathProblem } from './schema-problems.js';
@@ -55,6 +55,38 @@ export const scopeDns: Rule = (spec) => {
         const err = checkDn(dn);
         if (err) out.push(problem([...path, j], `${formatPath([...path, j])} is not a valid DN: ${err}`));
       });
+    }
+  });
+  return out;
+};
+
+/**
+ * Scope entries that can never match, whatever the directory holds: an OU or group outside every domain of
+ * `scope.domains`, an excluded OU outside every included one. (Entries that match nothing in the data are
+ * `plan`'s warnings.)
+ */
+export const scopeReach: Rule = (spec) => {
+  const out: PathProblem[] = [];
+  list(spec['sources']).forEach((s, i) => {
+    const scope = obj(obj(s)['scope']);
+    const ous = obj(scope['ous']);
+    const norm = (dn: unknown): string | undefined => (typeof dn === 'string' && dn !== '' && checkDn(dn) === undefined ? normalizeDn(dn) : undefined);
+    const domains = list(scope['domains']).filter((d): d is string => typeof d === 'string').map((d) => d.toLowerCase().replace(/\.$/, ''));
+    const includes = list(ous['include']).map(norm).filter((d): d is string => d !== undefined);
+    const entries: [SpecPath, unknown][] = [
+      ...list(ous['include']).map((dn, j): [SpecPath, unknown] => [['sources', i, 'scope', 'ous', 'include', j], dn]),
+      ...list(ous['exclude']).map((dn, j): [SpecPath, unknown] => [['sources', i, 'scope', 'ous', 'exclude', j], dn]),
+      ...list(scope['groups']).map((dn, j): [SpecPath, unknown] => [['sources', i, 'scope', 'groups', j], dn]),
+    ];
+    for (const [path, dn] of entries) {
+      const n = norm(dn);
+      if (n === undefined) continue;
+      const domain = domainOfDn(n);
+      if (domains.length > 0 && !domains.includes(domain)) {
+        out.push({ path, at: 'value', warning: true, message: `${formatPath(path)} can match nothing: its domain ${domain || '(none)'} is not in scope.domains` });
+      } else if (path[4] === 'exclude' && includes.length > 0 && !includes.some((inc) => isUnder(n, inc))) {
+        out.push({ path, at: 'value', warning: true, message: `${formatPath(path)} excludes nothing: it is not under any OU of scope.ous.include` });
+      }
     }
   });
   return out;
@@ -120,7 +152,7 @@ export const startTlsNeedsPlainLdap: Rule = (spec) => {
   return out;
 };
 
-export const RULES: readonly Rule[] = [uniqueSourceNames, scopeDns, scopeFilter, flowExpressions, startTlsNeedsPlainLdap, ...WRITEBACK_RULES];
+export const RULES: readonly Rule[] = [uniqueSourceNames, scopeDns, scopeReach, scopeFilter, flowExpressions, startTlsNeedsPlainLdap, ...WRITEBACK_RULES];
 
 export function semanticProblems(spec: unknown): PathProblem[] {
   if (!isObj(spec)) return [];

@@ -4,7 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { unmatchedScopeEntries } from '../../src/engine/scope.js';
+import { checkSpecText } from '../../src/spec/load.js';
 import { entry, group, scope, user } from '../support/fixtures.js';
 import { quickstart, type Quickstart } from './quickstart.js';
 
@@ -47,5 +50,50 @@ describe('scope warnings through the CLI (quickstart)', () => {
     const r = await q.cli(['plan', '-c', 'SPEC']);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /Warning/);
+  });
+});
+
+describe('scope entries that can match nothing, whatever the directory holds (validate)', () => {
+  const spec = (scopeLines: string) => `version: 1
+sources:
+  - name: corp
+    ldif: { path: ./corp.ldif }
+    scope:
+${scopeLines}
+target:
+  emulator: { state: ./state.json }
+`;
+
+  it('an OU or group outside scope.domains, an excluded OU outside every included one: positioned warnings, the spec stays valid', () => {
+    const r = checkSpecText(spec(`      domains: [contoso.example]
+      ous:
+        include: ["OU=Staff,DC=contoso,DC=example"]
+        exclude: ["OU=Service Accounts,DC=contoso,DC=example", "OU=Temp,OU=Staff,DC=contoso,DC=example", "OU=Svc,DC=fabrikam,DC=example"]
+      groups: ["CN=Pilot,OU=Groups,DC=fabrikam,DC=example"]`), 'a.yaml');
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual((r.warnings ?? []).map((w) => `${w.line}:${w.col} ${w.message}`), [
+      '9:19 sources[0].scope.ous.exclude[0] excludes nothing: it is not under any OU of scope.ous.include',
+      '9:106 sources[0].scope.ous.exclude[2] can match nothing: its domain fabrikam.example is not in scope.domains',
+      '10:16 sources[0].scope.groups[0] can match nothing: its domain fabrikam.example is not in scope.domains',
+    ]);
+  });
+
+  it('the shipped specs have none', () => {
+    for (const s of ['quickstart', 'ad-to-entra', 'group-writeback']) {
+      const file = fileURLToPath(new URL(`../../../examples/${s}/adsync.yaml`, import.meta.url));
+      assert.equal(checkSpecText(readFileSync(file, 'utf8'), file).warnings, undefined, s);
+    }
+  });
+
+  it('through the CLI: validate prints the warning and exits 0', async () => {
+    const q = await quickstart();
+    try {
+      await q.editSpec((t) => t.replace('exclude: ["OU=Service Accounts,DC=contoso,DC=example"]', 'exclude: ["OU=Service Accounts,DC=contoso,DC=exmaple"]'));
+      const r = await q.cli(['validate', '-c', 'SPEC']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^Warning: .*adsync\.yaml:22:19 sources\[0\]\.scope\.ous\.exclude\[0\] can match nothing: its domain contoso\.exmaple is not in scope\.domains$/m);
+    } finally {
+      await q.close();
+    }
   });
 });
