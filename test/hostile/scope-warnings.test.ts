@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unmatchedScopeEntries } from '../../src/engine/scope.js';
 import { checkSpecText } from '../../src/spec/load.js';
@@ -43,10 +45,15 @@ describe('scope warnings through the CLI (quickstart)', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /^Warning: sources\[0\]\.scope\.ous\.exclude\[0\] "OU=Service Acounts,DC=contoso,DC=example" matches nothing in source contoso: no object was read under it, so it excludes nothing/m);
     assert.match(r.stdout, /svc-backup/);
+    // apply, which plans afresh, says so too before it writes
+    const applied = await q.cli(['apply', '-c', 'SPEC', '--auto-approve']);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stderr, /^Warning: sources\[0\]\.scope\.ous\.exclude\[0\] "OU=Service Acounts,DC=contoso,DC=example" matches nothing/m);
   });
 
   it('the quickstart as shipped: no warning', async () => {
     await q.editSpec((t) => `${t}\n`);
+    await rm(join(q.dir, '.adsync'), { recursive: true, force: true });
     const r = await q.cli(['plan', '-c', 'SPEC']);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /Warning/);
