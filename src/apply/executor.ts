@@ -186,7 +186,8 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   }
   const withDigest = (body: Record<string, unknown>, change: { action: string; digest?: string; attributes: readonly AttributeChange[] }): Record<string, unknown> => {
     // A create's attributes are all of its flowed values: its digest is computed here, not in the plan.
-    const digest = change.digest ?? (change.action === 'create' ? attributesDigest(change.attributes.map((a) => [a.name, a.after] as const)) : undefined);
+    // (references are set later through $ref: the digest leaves them out, as the plan's desiredDigest does)
+    const digest = change.digest ?? (change.action === 'create' ? attributesDigest(change.attributes.filter((a) => !REFERENCE_ATTRIBUTES.has(a.name)).map((a) => [a.name, a.after] as const)) : undefined);
     if (digestProp !== undefined && digest !== undefined) body[digestProp] = digest;
     return body;
   };

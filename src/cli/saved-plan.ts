@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { AdsyncError } from '../errors.js';
-import type { Change, MemberRef } from '../model/change.js';
+import { isObjectRef, type Change, type MemberRef } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import { summarize } from '../model/plan.js';
 import type { TargetObject, TargetSnapshot } from '../model/target.js';
@@ -170,7 +170,8 @@ function sameChanges(a: readonly Change[], b: readonly Change[]): boolean {
   return sa.every((x, i) => x === sb[i]);
 }
 
-const attrKey = (a: { name: string; after?: unknown }): string => `${a.name}=${canonicalJson(a.after ?? null)}`;
+/** References compare by anchor: a resumed plan knows the id of a manager the interrupted run created. */
+const attrKey = (a: { name: string; after?: unknown }): string => `${a.name}=${canonicalJson(isObjectRef(a.after) ? { ref: a.after.anchor } : (a.after ?? null))}`;
 const memberAnchors = (ms: readonly MemberRef[]): Set<string> => new Set(ms.map((m) => m.anchor));
 const subset = <T>(a: Iterable<T>, b: Set<T>): boolean => {
   for (const x of a) if (!b.has(x)) return false;
@@ -189,8 +190,9 @@ export function isRemainder(saved: readonly Change[], fresh: readonly Change[]):
       case 'restore':
         return s.action === 'restore' && subset(f.attributes.map(attrKey), new Set(s.attributes.map(attrKey)));
       case 'update':
-        // A restore (or an adopt) whose follow-up update was cut short leaves an update behind.
-        return (s.action === 'update' || s.action === 'restore' || (s.action as string) === 'adopt') && 'attributes' in s
+        // A restore (or an adopt) whose follow-up update was cut short leaves an update behind; so does a
+        // create whose references (manager, set through $ref after every create) were not set yet.
+        return (s.action === 'update' || s.action === 'restore' || (s.action as string) === 'adopt' || s.action === 'create') && 'attributes' in s
           && subset(f.attributes.map(attrKey), new Set(s.attributes.map(attrKey)));
       case 'delete':
         return s.action === 'delete';

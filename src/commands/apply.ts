@@ -81,8 +81,9 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
     };
     return withLockedSession(flags.config, { command: `adsync apply -c ${flags.config}${args.plan ? ` ${args.plan}` : ''}`, log, lockRealTenant: true }, async (session, { stateDir }) => {
       progress.phase('Reading the sources and the tenant');
-      const { plan: fresh, targetSnapshot, adSnapshot } = await readAndPlan(session);
+      const { plan: fresh, targetSnapshot, adSnapshot, desired } = await readAndPlan(session);
       progress.stop();
+      for (const w of desired.warnings ?? []) log.warn(w, { event: 'scope.unmatched' });
       const marker = await tenantMarker(session);
       const journal = ApplyJournal.open(stateDir, planDigest(saved ?? fresh), marker);
       const resumed = saved !== undefined && journal.state.resumed;

@@ -57,7 +57,8 @@ Report items never count as changes.`;
     const plan = await withLockedSession(flags.config, { command: `adsync plan -c ${flags.config}`, log, lockRealTenant: false }, async (session) => {
       progress.phase('Reading the sources and the tenant');
       try {
-        const { plan, targetSnapshot } = await readAndPlan(session);
+        const { plan, targetSnapshot, desired } = await readAndPlan(session);
+        for (const w of desired.warnings ?? []) log.warn(w, { event: 'scope.unmatched' });
         const admins = new Map<string, readonly string[]>();
         for (const o of targetSnapshot.objects) if (o.adminRoles !== undefined && o.adminRoles.length > 0) admins.set(o.id, o.adminRoles);
         markdown = { safety: session.spec.safety, specPath: repoRelativePath(session.spec.file, session.specPath), admins, maxLength: flags['max-length'], ...(flags['full-plan'] ?? flags.out ? { fullPlan: (flags['full-plan'] ?? flags.out)! } : {}) };

@@ -43,6 +43,7 @@ Exit code 0 when the spec is valid, 1 when it is not.`;
       }
       throw err;
     }
+    for (const w of spec.warnings ?? []) process.stderr.write(`Warning: ${w.file}:${w.line}:${w.col} ${w.message}\n`);
     const n = spec.sources.length;
     this.log(`${file}: valid (${n} source${n === 1 ? '' : 's'}, target ${describeTarget(spec)})`);
     return { valid: true, file, problems: [] };

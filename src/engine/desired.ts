@@ -10,7 +10,7 @@ import type { ObjectKind } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { FlowContext } from './expr.js';
 import { REFERENCE_PROPERTIES, type KindFlows } from './flows.js';
-import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT, isMailEnabled, isSecurityGroup, type CompiledScope } from './scope.js';
+import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT, isMailEnabled, isSecurityGroup, unmatchedScopeEntries, type CompiledScope } from './scope.js';
 
 export interface DesiredObject {
   kind: ObjectKind;
@@ -75,6 +75,8 @@ export interface DesiredState {
    */
   heldDns?: Set<string>;
   reports: ReportItem[];
+  /** Scope entries of the spec that matched nothing the sources returned (see unmatchedScopeEntries). */
+  warnings?: string[];
 }
 
 /** Attributes the engine itself needs, whatever the flows say. */
@@ -128,7 +130,7 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
   const referenceFlows = {} as Record<ObjectKind, string[]>;
   for (const kind of ['user', 'group', 'contact'] as const) referenceFlows[kind] = flows[kind].flows.filter((f) => REFERENCE_PROPERTIES.has(f.attribute)).map((f) => f.attribute);
   const withReferences: DesiredObject[] = [];
-  const state: DesiredState = { objects: [], byAnchor: new Map(), byDn: new Map(), excluded: new Map(), held: new Set(), heldDns: new Set(), reports: [] };
+  const state: DesiredState = { objects: [], byAnchor: new Map(), byDn: new Map(), excluded: new Map(), held: new Set(), heldDns: new Set(), reports: [], warnings: [] };
   const hold = (anchor: string, ndn: string): void => {
     state.held.add(anchor);
     state.heldDns!.add(ndn);
@@ -143,6 +145,7 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     const source = spec.sources.find((s) => s.name === snapshot.source);
     if (!source) throw new Error(`snapshot for unknown source ${snapshot.source}`);
     const scope: CompiledScope = compileScope(source.scope);
+    state.warnings!.push(...unmatchedScopeEntries(spec.sources.indexOf(source), source.name, source.scope, snapshot.entries));
     const pilot = pilotMembersOf(scope, snapshot.entries);
     const pilotMembers = pilot?.members;
     for (const [dn, why] of pilot?.unread ?? []) {
@@ -182,6 +185,12 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
           attrs[flow.attribute] = flow.evaluate(ctx);
         } catch (err) {
           failed = `${flow.origin} failed: ${(err as Error).message.split('\n')[0]}`;
+          break;
+        }
+        // a value Graph would refuse: the object waits, instead of every apply failing on it
+        const wrong = flow.check?.(attrs[flow.attribute]);
+        if (wrong !== undefined) {
+          failed = `${flow.origin} ${wrong}`;
           break;
         }
       }

@@ -87,9 +87,14 @@ const CREATE_CONSTANTS: Partial<Record<ObjectKind, Record<string, unknown>>> = {
 const KIND_RANK: Record<ObjectKind, number> = { user: 0, group: 1, contact: 2 };
 const ACTION_RANK: Record<Change['action'], number> = { create: 0, adopt: 1, restore: 2, update: 3, 'add-members': 4, 'remove-members': 5, delete: 6 };
 
-/** The digest of what apply leaves on the object: its flowed attributes plus create-only constants. */
-export function desiredDigest(obj: DesiredObject): string {
-  const entries: [string, unknown][] = Object.entries(obj.attrs);
+/**
+ * The digest of what apply leaves on the object: its flowed attributes plus create-only constants. References
+ * (manager) are left out: they are set through `$ref` after the write that stores the digest, so a digest
+ * that named them would vouch for a value an interrupted apply never wrote. `withReferences`: the digest
+ * as earlier versions wrote it (still recognised for drift).
+ */
+export function desiredDigest(obj: DesiredObject, withReferences = false): string {
+  const entries: [string, unknown][] = Object.entries(obj.attrs).filter(([name]) => withReferences || !REFERENCE_PROPERTIES.has(name));
   for (const [name, constant] of Object.entries(CREATE_CONSTANTS[obj.kind] ?? {})) entries.push([name, constant]);
   return attributesDigest(entries);
 }
@@ -258,7 +263,9 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       if (attributes.length > 0) {
         const digest = desiredDigest(obj);
         // The digest adsync wrote last equals what AD says now: AD did not change, so the cloud did (drift).
-        if (current.digest !== undefined && current.digest === digest) for (const a of attributes) { a.drift = true; a.flow = `${a.flow} (drift: edited in the cloud; AD is the source of authority)`; }
+        // Not for references: the digest can't tell a manager removed in the cloud from one never set.
+        const drifted = current.digest !== undefined && (current.digest === digest || current.digest === desiredDigest(obj, true));
+        if (drifted) for (const a of attributes) if (!REFERENCE_PROPERTIES.has(a.name)) { a.drift = true; a.flow = `${a.flow} (drift: edited in the cloud; AD is the source of authority)`; }
         changes.push({ ...base, action: 'update', id: current.id, attributes, digest });
       }
       continue;

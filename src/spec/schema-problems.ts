@@ -15,6 +15,8 @@ export interface PathProblem {
   message: string;
   /** Another place the problem is about (e.g. the other rule of a loop): `{related}` in the message becomes its FILE:LINE:COL. */
   related?: SpecPath;
+  /** Not an error: the spec is valid, but this part of it can have no effect (validate prints it as a warning). */
+  warning?: true;
 }
 
 type Schema = Record<string, unknown>;

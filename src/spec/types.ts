@@ -2,6 +2,7 @@
  * The validated, normalized spec. `schemas/adsync.schema.json` is the published truth for the YAML shape;
  * these types are what the loader hands to the rest of adsync after validation and defaults.
  */
+import type { SpecProblem } from '../errors.js';
 import type { ObjectKind } from '../model/target.js';
 
 /** A setting that may be written literally or taken from an environment variable. */
@@ -141,6 +142,8 @@ export interface Spec {
   dir: string;
   /** sha256 of the spec file's bytes, hex. */
   digest: string;
+  /** Parts of a valid spec that can have no effect (e.g. a scope entry that can match nothing), positioned. */
+  warnings?: SpecProblem[];
   sources: SourceSpec[];
   target: TargetSpec;
   /** App and attribute filtering (names from app-attributes.csv). Empty = every default flow. */
