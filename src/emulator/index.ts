@@ -19,6 +19,7 @@ import { seedRole, type SeedRole } from './roles.js';
 import { splitUrl } from './batch.js';
 import type { Kind } from './schema.js';
 import { isoSeconds } from './directory.js';
+import { RequestTap, type FreezePoint } from './tap.js';
 
 export type { EmulatorFaults } from './faults.js';
 export { ADSYNC_ROLES, DEFAULT_ROLES } from './permissions.js';
@@ -77,6 +78,17 @@ export interface RunningEmulator {
   save(): Promise<void>;
   /** True when something changed since the last save (for debounced saving). */
   isDirty(): boolean;
+  /** Writes executed since start (non-GET Graph requests answered 2xx; each inner request of a $batch). */
+  writes(): number;
+  /** HTTP requests received since start (token requests included). */
+  requests(): number;
+  /**
+   * Test hook (tap.ts): after `writes` more writes executed (or `requests` more HTTP requests received) the
+   * emulator executes and answers nothing until `unfreeze()`. Resolves when it froze.
+   */
+  freezeAfter(at: FreezePoint): Promise<void>;
+  /** Serves requests again; the requests held while frozen are dropped. */
+  unfreeze(): void;
   /** Saves state if statePath, stops the server. */
   close(): Promise<void>;
 }
@@ -199,10 +211,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     tenantId: () => store.config.tenantId,
     userCount: () => store.users.size,
   });
-  const ctx: Ctx = { store, lagMs: () => faults.lagMs() };
+  const tap = new RequestTap();
+  const ctx: Ctx = { store, lagMs: () => faults.lagMs(), tap };
   let base = '';
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!tap.admit()) return tap.hold(res);
     const requestId = newRequestId();
     const headers = lowerHeaders(req);
     const clientRequestId = headers['client-request-id'];
@@ -245,7 +259,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
           return send(res, errorResponse(greq, new GraphError(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.')), requestId, clientRequestId);
         }
       }
-      send(res, handleGraph(ctx, faults, greq), requestId, clientRequestId);
+      const answer = handleGraph(ctx, faults, greq);
+      if (tap.frozen) return tap.hold(res);
+      send(res, answer, requestId, clientRequestId);
     } catch (e) {
       const err = new GraphError(500, 'Service_InternalServerError', `Encountered an internal server error. (${e instanceof Error ? e.message : String(e)})`);
       send(res, errorResponse({ requestId, clientRequestId, now }, err), requestId, clientRequestId);
@@ -292,6 +308,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     },
     save,
     isDirty: () => store.dirty,
+    writes: () => tap.writes,
+    requests: () => tap.requests,
+    freezeAfter: (at) => tap.freezeAfter(at),
+    unfreeze: () => tap.unfreeze(),
     close: async () => {
       // A run that changed nothing (a plan) leaves the state file as it was; a new tenant is written once.
       if (store.dirty || (options.statePath !== undefined && !existsSync(options.statePath))) await save();
