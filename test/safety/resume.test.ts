@@ -171,20 +171,21 @@ describe('a killed apply, run again, converges (2,000 objects, 20+ kill points)'
     const anchors = new Map<string, number>();
     for (const o of snap.objects) if (o.anchor !== undefined) anchors.set(o.anchor, (anchors.get(o.anchor) ?? 0) + 1);
     const dupes = [...anchors].filter(([, n]) => n > 1);
-    assert.deepEqual(dupes, [], 'no anchor on two objects');
+    const seedNote = ` (replay with ADSYNC_KILL_SEED=${seed})`;
+    assert.deepEqual(dupes, [], `no anchor on two objects${seedNote}`);
     const unowned = (s: typeof snap) => s.objects.filter((o) => o.anchor === undefined).length;
-    assert.equal(unowned(snap), unowned(initial), 'no object without an anchor was created');
+    assert.equal(unowned(snap), unowned(initial), `no object without an anchor was created${seedNote}`);
     for (const kind of ['user', 'group'] as const) {
       const planned = new Set(creates.filter((c) => c.kind === kind).map((c) => c.anchor));
       const have = new Set(snap.objects.filter((o) => o.kind === kind && o.anchor !== undefined).map((o) => o.anchor!));
-      assert.equal(have.size, planned.size, `${kind}s: as many as planned`);
-      assert.deepEqual([...planned].filter((a) => !have.has(a)), [], `every planned ${kind} exists`);
+      assert.equal(have.size, planned.size, `${kind}s: as many as planned${seedNote}`);
+      assert.deepEqual([...planned].filter((a) => !have.has(a)), [], `every planned ${kind} exists${seedNote}`);
     }
     const byAnchor = new Map(snap.objects.filter((o) => o.anchor !== undefined).map((o) => [o.anchor!, o]));
     for (const c of creates) {
       const o = byAnchor.get(c.anchor)!;
       for (const a of c.attributes) {
-        if (a.name === 'userPrincipalName' || a.name === 'displayName') assert.equal(o.attrs[a.name], a.after, `${c.label}.${a.name}`);
+        if (a.name === 'userPrincipalName' || a.name === 'displayName') assert.equal(o.attrs[a.name], a.after, `${c.label}.${a.name}${seedNote}`);
       }
     }
     const anchorOfId = new Map(snap.objects.map((o) => [o.id, o.anchor]));
@@ -193,12 +194,12 @@ describe('a killed apply, run again, converges (2,000 objects, 20+ kill points)'
       if (c.action !== 'add-members') continue;
       const group = byAnchor.get(c.anchor)!;
       const members = (group.members ?? []).map((id) => anchorOfId.get(id)).sort();
-      assert.deepEqual(members, c.members.map((m) => m.anchor).sort(), `members of ${c.label}`);
+      assert.deepEqual(members, c.members.map((m) => m.anchor).sort(), `members of ${c.label}${seedNote}`);
       memberships += members.length;
     }
     assert.equal(memberships, plan.summary.membersAdded);
     const clean = await t.cli(['plan', '-c', t.spec, '--detailed-exitcode']);
-    assert.equal(clean.code, 0, 'a plan made now has nothing to do');
+    assert.equal(clean.code, 0, `a plan made now has nothing to do${seedNote}`);
     const journal = await readFile(join(dir, '.adsync', 'journal', `${planDigest(plan)}.jsonl`), 'utf8');
     assert.match(journal.trimEnd().split('\n').pop()!, /^\{"t":"complete"/, 'the journal says the plan is done');
     const again = await t.cli(['apply', '-c', t.spec, planFile]);
