@@ -56,6 +56,11 @@ export interface EmulatorOptions {
   roles?: string[];
   /** All off by default. */
   faults?: EmulatorFaults;
+  /**
+   * The time requests are stamped with (default Date.now). Tests hold it still, so budgets and replication lag
+   * don't depend on how fast the machine sends requests.
+   */
+  now?: () => number;
 }
 
 export interface RunningEmulator {
@@ -211,6 +216,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     tenantId: () => store.config.tenantId,
     userCount: () => store.users.size,
   });
+  const clock = options.now ?? Date.now;
   const tap = new RequestTap();
   const ctx: Ctx = { store, lagMs: () => faults.lagMs(), tap };
   let base = '';
@@ -220,7 +226,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const requestId = newRequestId();
     const headers = lowerHeaders(req);
     const clientRequestId = headers['client-request-id'];
-    const now = Date.now();
+    const now = clock();
     const url = new URL(req.url ?? '/', base);
     const path = url.pathname;
     try {
