@@ -110,6 +110,13 @@ it is saved at most every 2 s while it changes, and on Ctrl-C / SIGTERM.`;
       const hint = /EADDRINUSE/.test(msg) ? `port ${flags.port} is taken: pick another with --port (0 = any free port)` : 'check the flags and the state file';
       throw new AdsyncError('emulator_start', `cannot start the emulator: ${msg}`, { hint, cause: e });
     }
+    // Listen for Ctrl-C/SIGTERM from here on: a stop right after start-up (e.g. as soon as the certificate
+    // file appears) still closes the tenant and prints the result.
+    const stopped = new Promise<void>((done) => {
+      const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); done(); };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
     const certPath = flags['cert-out'] ? resolve(flags['cert-out']) : undefined;
     if (certPath) await writeFile(certPath, emu.certPem);
     const env: [string, string][] = [
@@ -156,11 +163,7 @@ it is saved at most every 2 s while it changes, and on Ctrl-C / SIGTERM.`;
             .finally(() => { saving = false; nextSaveAt = Date.now() + 4 * (Date.now() - started); });
         }, SAVE_EVERY_MS)
       : undefined;
-    await new Promise<void>((done) => {
-      const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); done(); };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await stopped;
     if (timer) clearInterval(timer);
     await running.close();
     out('Emulator stopped' + (options.statePath ? `; state saved to ${options.statePath}` : '') + '.');

@@ -3,11 +3,14 @@ import type { DirObject, Store } from './store.js';
 import type { GraphRequest } from './http.js';
 import { notFound } from './http.js';
 import type { Kind } from './schema.js';
+import type { RequestTap } from './tap.js';
 
 export interface Ctx {
   store: Store;
   /** Replication lag in ms: a new object stays invisible to other requests this long (0 = off). */
   lagMs(): number;
+  /** Counts writes; can freeze the tenant for a test (tap.ts). */
+  tap?: RequestTap;
 }
 
 /** A created object is visible to requests that arrive after its replication delay. */

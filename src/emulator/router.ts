@@ -16,6 +16,8 @@ import { checkPermissions } from './permissions.js';
 import { handleSubscribedSkus } from './licenses.js';
 
 let lastPurge = 0;
+/** What a frozen tenant "answers": never sent (the server holds the request). */
+const FROZEN: GraphResponse = { status: 503, headers: {}, body: undefined };
 
 export function handleGraph(ctx: Ctx, faults: FaultInjector, req: GraphRequest): GraphResponse {
   let extra: Record<string, string> = {};
@@ -24,12 +26,15 @@ export function handleGraph(ctx: Ctx, faults: FaultInjector, req: GraphRequest):
   try {
     const root = req.segments[0];
     if (root === '$batch') return handleBatch(req, (inner) => handleGraph(ctx, faults, inner));
+    // A frozen tenant (tap.ts) runs nothing; the server holds the answer.
+    if (ctx.tap && !ctx.tap.mayRun(req)) return FROZEN;
     extra = faults.check(req);
     // The token's roles must grant the request (graph-facts §9 Authorization_RequestDenied).
     checkPermissions(req, (id) => ctx.store.deleted.byId.get(id)?.kind);
     const res = dispatch(ctx, req);
     const dirtying = req.method !== 'GET';
     if (dirtying) ctx.store.dirty = true;
+    ctx.tap?.ran(req, res.status);
     res.headers = { ...extra, ...res.headers };
     return res;
   } catch (e) {
