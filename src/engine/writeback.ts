@@ -24,6 +24,7 @@ import { anchorOf } from './desired.js';
 import { sortChanges, sortReports } from './diff.js';
 import { compileExpression, referencedAttributes, type CompiledExpression, type FlowContext } from './expr.js';
 import { classify } from './scope.js';
+import { deniedAttribute } from '../spec/writeback-denylist.js';
 
 /** AD groupType values (the sign bit is ADS_GROUP_TYPE_SECURITY_ENABLED). */
 export const GROUP_TYPES: Record<WritebackGroupType, number> = {
@@ -256,6 +257,7 @@ export function planWriteback(input: WritebackInput): WritebackResult {
 
   for (const rule of input.spec.writeback) {
     if (rule.rule === 'attributes') attributeWriteback(rule, input, pending, reports);
+    if (rule.rule !== 'anchor') reports.push(...protectedWarnings(rule));
   }
 
   for (const rule of input.spec.writeback) {
@@ -273,6 +275,25 @@ export function planWriteback(input: WritebackInput): WritebackResult {
   }
   return { changes: sortChanges(changes), reports: sortReports(reports), managed, snapshot: { system: 'ad', objects: adObjects, deleted: [] } };
 }
+
+/** A rule that writes protected attributes (allowProtected) says so in every plan, whether or not it changes anything. */
+function protectedWarnings(rule: GroupWritebackSpec | AttributeWritebackSpec): ReportItem[] {
+  const where = `writeback[${rule.index}].${rule.rule === 'group' ? 'group' : 'attributes'}`;
+  return (rule.allowProtected ?? []).map((attr) => {
+    const deny = deniedAttribute(attr);
+    return {
+      code: 'writeback-protected-allowed',
+      kind: rule.rule === 'group' ? 'group' : rule.kind,
+      target: 'ad',
+      source: rule.source,
+      label: where,
+      reason: `WARNING: ${where}.allowProtected lets this rule write ${attr}, a protected attribute (${deny?.reason ?? 'protected'}): whoever can change the cloud value controls it in AD`,
+    };
+  });
+}
+
+/** The flow text of a change to an attribute the rule writes only because allowProtected says so. */
+const protectedNote = (attr: string, where: string): string => (deniedAttribute(attr) ? ` (PROTECTED attribute, allowed by ${where}.allowProtected)` : '');
 
 function attributeWriteback(rule: AttributeWritebackSpec, input: WritebackInput, pending: (o: DesiredObject, rule: string) => PendingUpdate, reports: ReportItem[]): void {
   const where = `writeback[${rule.index}].attributes`;
@@ -300,7 +321,7 @@ function attributeWriteback(rule: AttributeWritebackSpec, input: WritebackInput,
       if (sameValues(before, after)) continue;
       const u = pending(o, where);
       u.observed[flow.lower] = before;
-      u.attributes.push(attributeChange(flow.attr, before, after, `${where}.flows.${flow.attr}`));
+      u.attributes.push(attributeChange(flow.attr, before, after, `${where}.flows.${flow.attr}${protectedNote(flow.attr, where)}`));
     }
   }
 }
