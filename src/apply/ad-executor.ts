@@ -7,18 +7,20 @@
  * values come from the tenant as the plan read it, and anchor writeback does not change the anchor), while a
  * failed AD write must never stop the inbound sync, which is the one that keeps people's accounts right.
  *
- * Idempotent on re-runs: a create whose DN exists, a member already there (or already gone) and a delete of
- * an object that is gone count as done. Each change is reported through onChange (the journal).
+ * Idempotent on re-runs: a create whose object exists and carries adsync's marker with the change's cloud id,
+ * a member already there (or already gone) and a delete of an object that is gone count as done; a create AD
+ * refuses because another object holds the DN or the sAMAccountName fails, naming it. Each change is
+ * reported through onChange (the journal).
  */
 import type { AddMembersChange, AttributeChange, Change, CreateChange, DeleteChange, RemoveMembersChange, UpdateChange } from '../model/change.js';
-import { ANCHOR_ATTRIBUTE, DN_ATTRIBUTE } from '../engine/writeback.js';
+import { ANCHOR_ATTRIBUTE, DN_ATTRIBUTE, OWNER_ATTRIBUTE } from '../engine/writeback.js';
 import { AdsyncError } from '../errors.js';
-import type { AttributeWrite } from '../connectors/ad/writer.js';
+import type { AttributeWrite, OwnerCheck } from '../connectors/ad/writer.js';
 import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from './types.js';
 
 /** What the executor needs from AD: one writer per source (forest), opened on first use. */
 export interface AdWriterLike {
-  add(dn: string, attributes: readonly AttributeWrite[]): Promise<'done' | 'already'>;
+  add(dn: string, attributes: readonly AttributeWrite[], owner?: OwnerCheck): Promise<'done' | 'already'>;
   modify(dn: string, attributes: readonly AttributeWrite[]): Promise<void>;
   members(dn: string, operation: 'add' | 'delete', memberDns: readonly string[]): Promise<void>;
   delete(dn: string): Promise<'done' | 'already'>;
@@ -71,7 +73,7 @@ export async function executeAdChanges(ctx: AdApplyContext, changes: readonly Ch
         case 'create': {
           const dn = createDn(c);
           operation = `create ${c.kind} ${dn}`;
-          await writer.add(dn, attributeWrites(c.attributes));
+          await writer.add(dn, attributeWrites(c.attributes), ownerOf(c));
           createdIds[c.anchor] = dn;
           finish(c, 'applied', dn);
           continue;
@@ -113,4 +115,13 @@ function createDn(c: CreateChange): string {
   const dn = c.attributes.find((a) => a.name === DN_ATTRIBUTE)?.after;
   if (typeof dn !== 'string' || dn === '') throw new AdsyncError('writeback_no_dn', `the create of ${c.label} carries no ${DN_ATTRIBUTE}`);
   return dn;
+}
+
+/** What proves an existing object is the one this create made: adsync's marker (or, in older plans, adminDescription). */
+function ownerOf(c: CreateChange): OwnerCheck | undefined {
+  for (const name of [OWNER_ATTRIBUTE, 'adminDescription']) {
+    const v = c.attributes.find((a) => a.name.toLowerCase() === name.toLowerCase())?.after;
+    if (typeof v === 'string' && v !== '') return { attribute: name, value: v };
+  }
+  return undefined;
 }
