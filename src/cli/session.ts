@@ -191,6 +191,7 @@ async function readWritebackGroups(spec: Spec): Promise<Map<number, { ou: string
     const attributes = [...new Set([...WRITEBACK_GROUP_ATTRIBUTES, ...Object.keys(rule.flows)].map((a) => a.toLowerCase()))];
     const { groups: entries, names } = await AdWriter.readWritebackGroups(source, spec.dir, ou, attributes, `writeback[${rule.index}].group.ou`);
     const existing: AdGroup[] = entries.map((e) => ({
+      ...(e.membersUnread ? { membersUnread: true as const } : {}),
       dn: e.dn,
       attrs: Object.fromEntries(Object.entries(e.attrs).filter(([k]) => attributes.includes(k)).map(([k, v]) => [k, v.map((x) => (typeof x === 'string' ? x : Buffer.from(x).toString('utf8')))])),
     }));

@@ -75,6 +75,8 @@ export interface AdGroup {
   dn: string;
   /** Lower-cased attribute → values (strings). */
   attrs: Record<string, string[]>;
+  /** The member values could not be read completely: no member is added or removed on their account. */
+  membersUnread?: true;
 }
 
 /** The names of one object in a writeback OU (any user, group or contact). */
@@ -365,7 +367,11 @@ export function ownedGroups(ou: string, existing: readonly AdGroup[]): { owned: 
     const own = g.attrs['admindisplayname']?.[0];
     if (own !== undefined && own.startsWith(OWNER_PREFIX)) {
       const id = own.slice(OWNER_PREFIX.length);
-      if (!owned.has(id)) owned.set(id, g);
+      const seen = owned.get(id);
+      if (!seen) owned.set(id, g);
+      // One marker seen twice (a read that caught a move, or a copied marker): if either sighting's members
+      // could not be read, none of them are trusted.
+      else if (g.membersUnread && !seen.membersUnread) owned.set(id, { ...seen, membersUnread: true });
       continue;
     }
     const marker = g.attrs['admindescription']?.[0];
@@ -548,6 +554,10 @@ function groupWriteback(
     if (elsewhere.length > 0) {
       elsewhere.sort();
       reports.push({ code: 'writeback-members-out-of-scope', kind: 'group', target: 'ad', anchor: t.id, label, reason: `${elsewhere.length} synchronized member(s) are not in scope of source ${rule.source} now: ${listed(elsewhere)}` });
+    }
+    if (current?.membersUnread) {
+      reports.push({ code: 'writeback-members-unread', kind: 'group', target: 'ad', anchor: t.id, source: rule.source, label, reason: `the members of ${current.dn} could not be read completely from AD (a ranged read broke off): no member is added or removed this run` });
+      continue;
     }
     const have = new Map<string, string>();
     for (const v of current?.attrs['member'] ?? []) have.set(normalizeOrSelf(v), v);

@@ -10,6 +10,13 @@ export interface DirectoryEntry {
   dn: string;
   /** Lower-cased attribute name → values (never an empty array: absent attributes are absent). */
   attrs: Record<string, AttrValue[]>;
+  /**
+   * Set when the group's `member` values could not be read completely (a ranged read that broke off): `attrs`
+   * then holds no `member`, which means "unknown", never "no members". Nothing may be removed on its account.
+   */
+  membersUnread?: true;
+  /** Other multi-valued attributes (lower-cased) whose values could not be read completely (left out of attrs). */
+  unreadAttributes?: string[];
 }
 
 /** Attributes AD stores as bytes; connectors must hand these over as Uint8Array. */
