@@ -15,6 +15,7 @@
 import type { AddMembersChange, AttributeChange, Change, CreateChange, DeleteChange, RemoveMembersChange, UpdateChange } from '../model/change.js';
 import { ANCHOR_ATTRIBUTE, DN_ATTRIBUTE, OWNER_ATTRIBUTE } from '../engine/writeback.js';
 import { AdsyncError } from '../errors.js';
+import { deniedAttribute } from '../spec/writeback-denylist.js';
 import type { AttributeWrite, OwnerCheck } from '../connectors/ad/writer.js';
 import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from './types.js';
 
@@ -67,6 +68,7 @@ export async function executeAdChanges(ctx: AdApplyContext, changes: readonly Ch
         finish(c, 'skipped');
         continue;
       }
+      if (c.action === 'create' || c.action === 'update') refuseProtected(c);
       const writer = await ctx.writerFor(c.source);
       writers.add(writer);
       switch (c.action) {
@@ -124,4 +126,25 @@ function ownerOf(c: CreateChange): OwnerCheck | undefined {
     if (typeof v === 'string' && v !== '') return { attribute: name, value: v };
   }
   return undefined;
+}
+
+/** What adsync itself writes despite the deny-list: the anchor (anchor rule), and its own groups' type and markers. */
+const OWN_WRITES: Record<'anchor' | 'group', ReadonlySet<string>> = {
+  anchor: new Set([ANCHOR_ATTRIBUTE.toLowerCase()]),
+  group: new Set(['objectclass', 'grouptype', 'admindescription', OWNER_ATTRIBUTE.toLowerCase()]),
+};
+
+/**
+ * A last line of defence for plans that did not come from this spec's validate (a hand-edited saved plan): a
+ * change that writes a never-writable protected attribute is refused before anything is sent.
+ */
+function refuseProtected(c: CreateChange | UpdateChange): void {
+  const rules = c.rule.split(', ');
+  for (const a of c.attributes) {
+    if (a.name === DN_ATTRIBUTE) continue;
+    const deny = deniedAttribute(a.name);
+    if (!deny || deny.overridable) continue;
+    const own = rules.some((r) => (/\.anchor$/.test(r) && OWN_WRITES.anchor.has(a.name.toLowerCase())) || (/\.group$/.test(r) && OWN_WRITES.group.has(a.name.toLowerCase())));
+    if (!own) throw new AdsyncError('writeback_protected', `refused: ${a.name} is a protected AD attribute writeback never writes (${deny.reason}); the plan was not made by this spec's writeback rules`);
+  }
 }

@@ -9,6 +9,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { executeAdChanges } from '../../src/apply/ad-executor.js';
 import { planWriteback } from '../../src/engine/writeback.js';
 import { WRITEBACK_DENY_LIST } from '../../src/spec/writeback-denylist.js';
 import { GROUP_WRITEBACK_RESERVED } from '../../src/spec/writeback-rules.js';
@@ -112,5 +113,18 @@ describe('writeback deny-list, through adsync validate', () => {
     assert.match(warn[0]!.reason, /^WARNING: writeback\[0\]\.attributes\.allowProtected lets this rule write scriptPath, a protected attribute \(logon script: runs as the user at every logon\)/);
     const c = out.changes[0]!;
     assert.ok(c.action === 'update' && /PROTECTED/.test(c.attributes[0]!.flow), JSON.stringify(c));
+  });
+
+  it('apply refuses a plan change that writes a never-writable attribute (a hand-edited saved plan), before any write', async () => {
+    let writes = 0;
+    const writer = { writes: 0, add: async () => { writes++; return 'done' as const; }, modify: async () => { writes++; }, members: async () => { writes++; }, delete: async () => { writes++; return 'done' as const; } };
+    const base = { kind: 'user' as const, anchor: 'a1', target: 'ad' as const, source: 'corp', label: 'alice', id: 'CN=alice,DC=corp,DC=example' };
+    const result = await executeAdChanges({ writerFor: async () => writer }, [
+      { ...base, action: 'update', rule: 'writeback[0].attributes', attributes: [{ name: 'unicodePwd', after: 'x', flow: 'writeback[0].attributes.flows.unicodePwd' }] },
+      { ...base, action: 'update', rule: 'writeback[0].attributes', attributes: [{ name: 'adminDescription', after: 'Group_x', flow: 'f' }] },
+      { ...base, anchor: 'a2', action: 'update', rule: 'writeback[1].anchor', attributes: [{ name: 'mS-DS-ConsistencyGuid', after: 'AA==', flow: 'f' }] },
+    ]);
+    assert.equal(writes, 1, 'only the anchor writeback is sent');
+    assert.deepEqual(result.failed.map((f) => f.message.split(' (')[0]), ['refused: unicodePwd is a protected AD attribute writeback never writes', 'refused: adminDescription is a protected AD attribute writeback never writes']);
   });
 });
