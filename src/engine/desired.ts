@@ -191,6 +191,10 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
       const ro = readOnlyReason(kind, entry);
       if (ro) obj.readOnly = ro;
       if (kind === 'group' && entry.attrs.member) memberValues.set(obj, entry.attrs.member);
+      if (kind === 'group' && entry.membersUnread) {
+        // (no member values: the diff leaves this group's memberships as they are)
+        state.reports.push({ code: 'members-unread', kind, target: 'entra', anchor, sourceDn: entry.dn, source: source.name, label, reason: 'its members could not be read completely from AD (a ranged read broke off): no member is added or removed this run' });
+      }
       if (referenceFlows[kind].length > 0) for (const r of referenceFlows[kind]) if (attrs[r] !== null && attrs[r] !== undefined) { withReferences.push(obj); break; }
       const dup = state.byAnchor.get(anchor);
       if (dup) {
