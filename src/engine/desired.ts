@@ -134,6 +134,7 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     const source = spec.sources.find((s) => s.name === snapshot.source);
     if (!source) throw new Error(`snapshot for unknown source ${snapshot.source}`);
     const scope: CompiledScope = compileScope(source.scope);
+    for (const dn of snapshot.computers ?? []) unclassified.set(normalizeOrSelf(dn), 'a computer');
     const pilotMembers = pilotMembersOf(scope, snapshot.entries);
     for (const entry of snapshot.entries) {
       const kind = classify(entry);

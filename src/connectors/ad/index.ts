@@ -270,10 +270,20 @@ export class AdSource implements SourceConnector {
           }
         }
       }
+      // Computers are never read, but groups list them as members: their DNs alone say why those are left out.
+      const computers: string[] = [];
+      if (request.attributes.includes('member')) {
+        for (const base of bases) {
+          currentBase = base;
+          for await (const page of client.searchPaginated(base, { scope: 'sub', filter: '(objectClass=computer)', attributes: ['1.1'], paged: { pageSize: settings.pageSize } })) {
+            for (const raw of page.searchEntries) computers.push(raw.dn);
+          }
+        }
+      }
       stats.entries = entries.length;
       stats.elapsedMs = Date.now() - t0;
       this.lastReadStats = stats;
-      return { source: this.name, namingContexts, entries };
+      return { source: this.name, namingContexts, entries, ...(computers.length > 0 ? { computers } : {}) };
     } catch (err) {
       throw mapLdapError(err, settings, currentBase === undefined ? {} : { base: currentBase });
     }
