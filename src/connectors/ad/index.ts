@@ -46,6 +46,8 @@ export interface AdSourceOptions extends ConnectOptions {
    * tests use to change the directory in the middle of a ranged read.
    */
   beforeRange?: (dn: string, attribute: string, from: number) => Promise<void> | void;
+  /** List the DNs of the computers under the bases when `member` is read (for member reports; default true). */
+  computers?: boolean;
 }
 
 export interface AdReadStats {
@@ -272,7 +274,7 @@ export class AdSource implements SourceConnector {
       }
       // Computers are never read, but groups list them as members: their DNs alone say why those are left out.
       const computers: string[] = [];
-      if (request.attributes.includes('member')) {
+      if (request.attributes.includes('member') && this.options.computers !== false) {
         for (const base of bases) {
           currentBase = base;
           for await (const page of client.searchPaginated(base, { scope: 'sub', filter: '(objectClass=computer)', attributes: ['1.1'], paged: { pageSize: settings.pageSize } })) {

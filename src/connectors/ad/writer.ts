@@ -221,7 +221,7 @@ export class AdWriter {
   static async readWritebackGroups(
     source: SourceSpec, specDir: string, ou: string, attributes: readonly string[], where: string, options: AdSourceOptions = {},
   ): Promise<{ groups: DirectoryEntry[]; names: { dn: string; cn?: string; sam?: string }[] }> {
-    const reader = new AdSource({ ...source, scope: { domains: [], ous: { include: [ou], exclude: [] }, groups: [] } }, specDir, options);
+    const reader = new AdSource({ ...source, scope: { domains: [], ous: { include: [ou], exclude: [] }, groups: [] } }, specDir, { ...options, computers: false });
     const attrs = attributes.map((a) => a.toLowerCase());
     const text = (e: DirectoryEntry, a: string): string | undefined => {
       const v = e.attrs[a]?.[0];
