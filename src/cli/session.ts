@@ -21,7 +21,7 @@ import { loadSpec } from '../spec/load.js';
 import { attachObserved, ObservedIndex } from './saved-plan.js';
 import { AdWriter } from '../connectors/ad/writer.js';
 import { sortChanges, sortReports } from '../engine/diff.js';
-import { collectFacts, planWriteback, writebackGraphProperties, writebackReadAttributes, WRITEBACK_GROUP_ATTRIBUTES, type AdFacts, type AdGroup } from '../engine/writeback.js';
+import { collectFacts, planWriteback, writebackGraphProperties, writebackReadAttributes, WRITEBACK_GROUP_ATTRIBUTES, type AdFacts, type AdGroup, type OuName } from '../engine/writeback.js';
 import { summarize } from '../model/plan.js';
 import { resolveValue } from '../spec/resolve.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
@@ -183,20 +183,21 @@ export function writebackOu(spec: Spec, index: number): string {
 }
 
 /** Each group rule's OU and the written-back groups in it (adminDescription=Group_*). */
-async function readWritebackGroups(spec: Spec): Promise<Map<number, { ou: string; existing: AdGroup[] }>> {
-  const out = new Map<number, { ou: string; existing: AdGroup[] }>();
+async function readWritebackGroups(spec: Spec): Promise<Map<number, { ou: string; existing: AdGroup[]; names: OuName[] }>> {
+  const out = new Map<number, { ou: string; existing: AdGroup[]; names: OuName[] }>();
   await Promise.all(spec.writeback.map(async (rule) => {
     if (rule.rule !== 'group') return;
     const source = spec.sources.find((s) => s.name === rule.source);
     if (!source) throw new AdsyncError('writeback_source', `writeback[${rule.index}].group.source: no source named ${rule.source}`);
     const ou = writebackOu(spec, rule.index);
     const attributes = [...new Set([...WRITEBACK_GROUP_ATTRIBUTES, ...Object.keys(rule.flows)].map((a) => a.toLowerCase()))];
-    const entries = await AdWriter.readMarkedGroups(source, spec.dir, ou, attributes, `writeback[${rule.index}].group.ou`);
+    const { groups: entries, names } = await AdWriter.readWritebackGroups(source, spec.dir, ou, attributes, `writeback[${rule.index}].group.ou`);
     const existing: AdGroup[] = entries.map((e) => ({
+      ...(e.unread?.['member'] !== undefined ? { membersUnread: true as const } : {}),
       dn: e.dn,
       attrs: Object.fromEntries(Object.entries(e.attrs).filter(([k]) => attributes.includes(k)).map(([k, v]) => [k, v.map((x) => (typeof x === 'string' ? x : Buffer.from(x).toString('utf8')))])),
     }));
-    out.set(rule.index, { ou, existing });
+    out.set(rule.index, { ou, existing, names });
   }));
   return out;
 }

@@ -45,6 +45,8 @@ export interface DesiredObject {
   membersUnread?: string;
   /** Groups: how many direct members are read-only objects (contacts, mail-enabled groups). */
   readOnlyMembers?: number;
+  /** Groups: member DNs left out for another reason (computer, foreign security principal, out of scope, not read), by reason. */
+  skippedMembers?: Record<string, string[]>;
   /** Set when the target can't write this object (shown as a report item, never changed). */
   readOnly?: { code: string; reason: string };
   rule: string;
@@ -77,6 +79,11 @@ export interface DesiredState {
   reports: ReportItem[];
   /** Scope entries of the spec that matched nothing the sources returned (see unmatchedScopeEntries). */
   warnings?: string[];
+  /**
+   * Why an object adsync owns may be missing from every source read although AD still has it: the reads push
+   * scope.ous.include and scope.filter to the server, so what left them is never seen (deletes name the rule).
+   */
+  notRead?: { reason: string; rule: string };
 }
 
 /** Attributes the engine itself needs, whatever the flows say. */
@@ -138,6 +145,7 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
   // Member values usually spell a DN exactly as the member's own entry does: a map by the raw DN answers
   // those without normalizing a million strings; the normalized map answers the rest.
   const byRawDn = new Map<string, DesiredObject>();
+  const unclassified = new Map<string, string>();
   const memberValues = new Map<DesiredObject, AttrValue[]>();
   const provenanceOf = {} as Record<ObjectKind, Record<string, string>>;
   for (const kind of ['user', 'group', 'contact'] as const) provenanceOf[kind] = Object.fromEntries(flows[kind].flows.map((f) => [f.attribute, f.origin]));
@@ -146,6 +154,7 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     if (!source) throw new Error(`snapshot for unknown source ${snapshot.source}`);
     const scope: CompiledScope = compileScope(source.scope);
     state.warnings!.push(...unmatchedScopeEntries(spec.sources.indexOf(source), source.name, source.scope, snapshot.entries));
+    for (const dn of snapshot.computers ?? []) unclassified.set(normalizeOrSelf(dn), 'a computer');
     const pilot = pilotMembersOf(scope, snapshot.entries);
     const pilotMembers = pilot?.members;
     for (const [dn, why] of pilot?.unread ?? []) {
@@ -153,7 +162,10 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     }
     for (const entry of snapshot.entries) {
       const kind = classify(entry);
-      if (!kind) continue;
+      if (!kind) {
+        if (entry.attrs.objectclass?.some((c) => typeof c === 'string' && c.toLowerCase() === 'computer')) unclassified.set(normalizeOrSelf(entry.dn), 'a computer');
+        continue;
+      }
       const ndn = normalizeDn(entry.dn);
       const anchor = anchorOf(entry, source);
       if (spec.objects[kind]?.enabled === false) {
@@ -235,14 +247,20 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     }
   }
   // Memberships resolve across sources once every object is known; members out of scope (or not
-  // synchronized objects) are skipped, as Entra Connect skips them.
+  // synchronized objects) are skipped, as Entra Connect skips them, each with its reason.
+  const excludedByDn = new Map<string, Exclusion>();
+  if (memberValues.size > 0) for (const ex of state.excluded.values()) excludedByDn.set(normalizeOrSelf(ex.dn), ex);
   for (const [group, values] of memberValues) {
     const members: DesiredObject[] = [];
     let readOnly = 0;
     for (const v of values) {
       const raw = typeof v === 'string' ? v : Buffer.from(v).toString('utf8');
       const m = byRawDn.get(raw) ?? state.byDn.get(normalizeOrSelf(raw));
-      if (!m) continue;
+      if (!m) {
+        const why = skippedMemberReason(normalizeOrSelf(raw), excludedByDn, unclassified);
+        ((group.skippedMembers ??= {})[why] ??= []).push(raw);
+        continue;
+      }
       if (m.readOnly) readOnly++;
       else members.push(m);
     }
@@ -262,6 +280,14 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
       obj.attrs[r] = m && m !== obj && m.kind === 'user' && !m.readOnly ? m.anchor : null;
     }
   }
+  // (an LDIF export is read whole: what is missing from it is gone)
+  const unread = spec.sources.filter((s) => s.ldap !== undefined).flatMap((s) => [
+    ...(s.scope.ous.include.length > 0 ? [{ rule: `sources.${s.name}.scope.ous.include`, what: `not under any OU in sources.${s.name}.scope.ous.include (${s.scope.ous.include.join('; ')})` }] : []),
+    ...(s.scope.filter ? [{ rule: `sources.${s.name}.scope.filter`, what: `not matching sources.${s.name}.scope.filter ${s.scope.filter}` }] : []),
+  ]);
+  if (unread.length > 0) {
+    state.notRead = { rule: unread.map((u) => u.rule).join(', '), reason: `out of scope: not read from any source: ${unread.map((u) => u.what).join(', or ')} — moved out, changed, or deleted from AD` };
+  }
   // read-only objects are shown, never changed
   for (const obj of state.objects) {
     if (obj.readOnly) {
@@ -269,6 +295,16 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     }
   }
   return state;
+}
+
+/** Why a member value resolves to no synchronized object (normalized DN in). */
+function skippedMemberReason(ndn: string, excluded: ReadonlyMap<string, Exclusion>, unclassified: ReadonlyMap<string, string>): string {
+  const ex = excluded.get(ndn);
+  if (ex) return `out of scope (${ex.reason})`;
+  const other = unclassified.get(ndn);
+  if (other) return `${other} (only users, groups and contacts are synchronized)`;
+  if (/(^|,)cn=foreignsecurityprincipals,/.test(ndn)) return 'a foreign security principal (an object of another forest, not synchronized from here)';
+  return 'not read from any source (outside the sources\' base DNs and scope, or not a user, group or contact: a computer, for one)';
 }
 
 /** A member value that is not a valid DN can't match any object; it is compared as written. */

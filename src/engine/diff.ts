@@ -366,11 +366,11 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       reports.push({ code: GROUP_TOO_LARGE, kind: t.kind, target: system, anchor, sourceDn: ex.dn, source: ex.source, label: labelOfTarget(t), reason: `${ex.reason}: the existing group is left as it is` });
       continue;
     }
-    const reason = ex ? `out of scope: ${ex.reason}` : 'no longer in the source';
+    const reason = ex ? `out of scope: ${ex.reason}` : (desired.notRead?.reason ?? 'no longer in the source');
     deleting.add(anchor);
     // graph-facts §1: users (and Microsoft 365 groups) go to deleted items; security groups are deleted permanently.
     const permanent = t.kind === 'group' && !(Array.isArray(t.attrs.groupTypes) && t.attrs.groupTypes.includes('Unified'));
-    changes.push({ action: 'delete', kind: t.kind, anchor, target: system, ...(ex ? { sourceDn: ex.dn, source: ex.source } : {}), label: labelOfTarget(t), rule: ex ? `sources.${ex.source}.scope` : 'ownership', id: t.id, reason, ...(permanent ? { permanent: true as const } : {}) });
+    changes.push({ action: 'delete', kind: t.kind, anchor, target: system, ...(ex ? { sourceDn: ex.dn, source: ex.source } : {}), label: labelOfTarget(t), rule: ex ? `sources.${ex.source}.scope` : (desired.notRead?.rule ?? 'ownership'), id: t.id, reason, ...(permanent ? { permanent: true as const } : {}) });
   }
   for (const obj of desired.objects) {
     if (obj.readOnly && owned.has(obj.anchor)) {
@@ -395,6 +395,9 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     const removable = group.membersUnread === undefined;
     if (!removable) {
       reports.push({ code: 'members-unread', kind: 'group', target: system, anchor: group.anchor, sourceDn: group.dn, source: group.source, label: group.label, reason: `the source could not read the group's members in full (${group.membersUnread}); members are added, none removed, until a full read` });
+    }
+    for (const [why, dns] of Object.entries(group.skippedMembers ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      reports.push({ code: 'members-skipped', kind: 'group', target: system, anchor: group.anchor, sourceDn: group.dn, source: group.source, label: group.label, reason: `${dns.length} member(s) left out: ${why}: ${dns.slice(0, 5).join('; ')}${dns.length > 5 ? `, and ${dns.length - 5} more` : ''}` });
     }
     const stamp = ++memberStamp;
     const current = groupId !== undefined ? owned.get(group.anchor) : undefined;

@@ -47,6 +47,8 @@ export interface SourceSnapshot {
   source: string;
   namingContexts: NamingContext[];
   entries: DirectoryEntry[];
+  /** DNs of objects under the read's bases that the read leaves out by class (computers), for member reports. */
+  computers?: string[];
 }
 
 /** What the engine asks of a source connector (derived from the spec's scope and flows). */

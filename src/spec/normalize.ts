@@ -130,10 +130,14 @@ function writeback(raw: unknown): WritebackRuleSpec[] {
         filter: String(g['filter']),
         groupType: type === 'global-security' || type === 'domain-local-security' || type === 'universal-distribution' ? type : 'universal-security',
         flows: { ...(obj(g['flows']) as Record<string, string | null>) },
+        ...(Array.isArray(g['allowProtected']) ? { allowProtected: strings(g['allowProtected']) } : {}),
       });
     } else if (r['attributes'] !== undefined) {
       const a = obj(r['attributes']);
-      out.push({ rule: 'attributes', index, source: String(a['source']), kind: a['kind'] === 'group' ? 'group' : 'user', flows: { ...(obj(a['flows']) as Record<string, string>) } });
+      out.push({
+        rule: 'attributes', index, source: String(a['source']), kind: a['kind'] === 'group' ? 'group' : 'user', flows: { ...(obj(a['flows']) as Record<string, string>) },
+        ...(Array.isArray(a['allowProtected']) ? { allowProtected: strings(a['allowProtected']) } : {}),
+      });
     }
   });
   return out;

@@ -178,6 +178,8 @@ export interface GroupWritebackSpec {
   groupType: WritebackGroupType;
   /** AD attribute → CEL over the cloud group; null turns a default off. */
   flows: Record<string, string | null>;
+  /** Protected attributes (src/spec/writeback-denylist.ts) the flows may write anyway; every plan warns. */
+  allowProtected?: string[];
 }
 
 /** Entra properties of managed objects → AD attributes. */
@@ -188,6 +190,8 @@ export interface AttributeWritebackSpec {
   kind: 'user' | 'group';
   /** AD attribute → CEL over the Entra object. */
   flows: Record<string, string>;
+  /** Protected attributes (src/spec/writeback-denylist.ts) the flows may write anyway; every plan warns. */
+  allowProtected?: string[];
 }
 
 export type WritebackRuleSpec = AnchorWritebackSpec | GroupWritebackSpec | AttributeWritebackSpec;
