@@ -1,5 +1,5 @@
 /**
- * Issue 19: a group whose members could not be read (the AD connector marks it `membersUnread` and hands over
+ * Issue 19: a group whose members could not be read (the AD connector marks its `member` unread and hands over
  * no member list) plans no membership change in Entra, and the plan says so. The emptied-group fix (issue 17)
  * makes an empty member list remove everyone: this is the case it must never apply to.
  */
@@ -32,6 +32,6 @@ describe('members unread', () => {
     const p = plan([user('Alice Smith'), user('Bob Jones'), unread], target);
     assert.deepEqual(p.changes.map((c) => `${c.action} ${c.label}`), [], 'no member removed');
     const r = p.reports.find((x) => x.code === 'members-unread');
-    assert.ok(r && r.label === 'Engineering' && /could not be read completely/.test(r.reason), JSON.stringify(p.reports));
+    assert.ok(r && r.label === 'Engineering' && /could not read the group's members in full/.test(r.reason), JSON.stringify(p.reports));
   });
 });
