@@ -11,7 +11,8 @@ import { jsonLines } from '../render/json.js';
 import { markdownLines } from '../render/markdown.js';
 import { styleFor } from '../render/style.js';
 import { textLines } from '../render/text.js';
-import { writeLines, writeLinesToFile } from '../render/write.js';
+import { writeLines } from '../render/write.js';
+import { notAPlan, writePlanFile } from '../cli/plan-file.js';
 
 export default class PlanCommand extends AdsyncCommand {
   static override summary = 'Show what apply would change, reading both directories live. Never writes.';
@@ -42,6 +43,13 @@ Report items never count as changes.`;
   async run(): Promise<Plan> {
     const { flags } = await this.parse(PlanCommand);
     const log = createLog(flags['log-format'] as LogFormat, 'plan');
+    // A wrong --out (the spec, the tenant's state file) is refused before anything is read.
+    if (flags.out) {
+      const reason = await notAPlan(flags.out);
+      if (reason !== undefined) {
+        throw new AdsyncError('plan_out_exists', `refusing to write the plan to ${flags.out}: ${reason}`, { hint: 'choose another --out path (adsync only replaces an earlier saved plan)' });
+      }
+    }
     const progress = createProgress({ enabled: !this.jsonEnabled() && log.format === 'text', log, what: 'plan' });
     // Plan never writes; only the embedded tenant is locked (it is saved back when adsync exits).
     const plan = await withLockedSession(flags.config, { command: `adsync plan -c ${flags.config}`, log, lockRealTenant: false }, async (session) => {
@@ -53,13 +61,7 @@ Report items never count as changes.`;
       }
     });
     log.detail('plan ready', { event: 'plan.ready', summary: plan.summary, changes: plan.changes.length, out: flags.out ?? null });
-    if (flags.out) {
-      try {
-        await writeLinesToFile(flags.out, jsonLines(plan));
-      } catch (err) {
-        throw new AdsyncError('plan_write', `cannot write the plan to ${flags.out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-      }
-    }
+    if (flags.out) await writePlanFile(flags.out, jsonLines(plan));
     if (!this.jsonEnabled()) {
       const lines = flags.format === 'json' ? jsonLines(plan) : flags.format === 'markdown' ? markdownLines(plan) : textLines(plan, styleFor(process.stdout));
       await writeLines(process.stdout, lines);
