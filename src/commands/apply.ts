@@ -78,7 +78,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
     };
     return withLockedSession(flags.config, { command: `adsync apply -c ${flags.config}${args.plan ? ` ${args.plan}` : ''}`, log, lockRealTenant: true }, async (session, { stateDir }) => {
       progress.phase('Reading the sources and the tenant');
-      const { plan: fresh, targetSnapshot, adSnapshot } = await readAndPlan(session);
+      const { plan: fresh, targetSnapshot, adSnapshot, managedMembers } = await readAndPlan(session);
       progress.stop();
       const marker = await tenantMarker(session);
       const journal = ApplyJournal.open(stateDir, planDigest(saved ?? fresh), marker);
@@ -111,7 +111,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
         return result;
       }
       // Guard rails look at the whole reviewed plan, so resuming a forced apply needs --force again.
-      const violations = checkSafety(reviewed, session.spec.safety);
+      const violations = checkSafety(reviewed, session.spec.safety, { managedMembers });
       if (violations.length > 0) {
         const message = violations.map((v) => v.message).join('; ');
         if (!flags.force) {

@@ -5,7 +5,9 @@ import { withLockedSession } from '../cli/locked.js';
 import { createLog, logFormatFlag, type LogFormat } from '../cli/log.js';
 import { createProgress } from '../cli/progress.js';
 import { readAndPlan } from '../cli/session.js';
+import { checkSafety } from '../engine/safety.js';
 import { AdsyncError } from '../errors.js';
+import type { SafetySpec } from '../spec/types.js';
 import type { Plan } from '../model/plan.js';
 import { jsonLines } from '../render/json.js';
 import { markdownLines } from '../render/markdown.js';
@@ -52,20 +54,38 @@ Report items never count as changes.`;
     }
     const progress = createProgress({ enabled: !this.jsonEnabled() && log.format === 'text', log, what: 'plan' });
     // Plan never writes; only the embedded tenant is locked (it is saved back when adsync exits).
+    let managedMembers = 0;
+    let safety: SafetySpec | undefined;
     const plan = await withLockedSession(flags.config, { command: `adsync plan -c ${flags.config}`, log, lockRealTenant: false }, async (session) => {
       progress.phase('Reading the sources and the tenant');
       try {
-        return (await readAndPlan(session)).plan;
+        const out = await readAndPlan(session);
+        managedMembers = out.managedMembers;
+        safety = session.spec.safety;
+        return out.plan;
       } finally {
         progress.stop();
       }
     });
     log.detail('plan ready', { event: 'plan.ready', summary: plan.summary, changes: plan.changes.length, out: flags.out ?? null });
     if (flags.out) await writePlanFile(flags.out, jsonLines(plan));
+    // The guard rails' verdict, so a reviewer sees before apply that it needs --force (apply checks again).
+    const violations = safety === undefined ? [] : checkSafety(plan, safety, { managedMembers });
     if (!this.jsonEnabled()) {
       const lines = flags.format === 'json' ? jsonLines(plan) : flags.format === 'markdown' ? markdownLines(plan) : textLines(plan, styleFor(process.stdout));
       await writeLines(process.stdout, lines);
+      if (violations.length > 0 && flags.format !== 'json') {
+        const head = 'Guard rails: apply will stop before any write unless run with --force:';
+        const verdict = flags.format === 'markdown'
+          ? ['', `> **${head}**`, ...violations.map((v) => `> - ${v.message}`)]
+          : ['', head, ...violations.map((v) => `  - ${v.message}`)];
+        await writeLines(process.stdout, verdict);
+      }
       if (flags.out && flags.format === 'text') process.stdout.write(`\nSaved the plan to ${flags.out}. Apply exactly these changes with: adsync apply -c ${flags.config} ${flags.out}\n`);
+    }
+    // JSON on stdout stays the plan: the verdict goes to the log (stderr).
+    if (violations.length > 0 && (flags.format === 'json' || this.jsonEnabled())) {
+      log.warn(`guard rails: apply will stop before any write unless run with --force: ${violations.map((v) => v.message).join('; ')}`, { event: 'safety.verdict', violations });
     }
     if (flags['detailed-exitcode'] && plan.changes.length > 0) process.exitCode = 2;
     return plan;
