@@ -154,6 +154,8 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
         await writers.close();
       }
       progress.stop();
+      // The embedded tenant is durable only once saved: a full disk must fail this apply, not pass silently.
+      if (session.emulator) await session.emulator.save();
       result.result = applied;
       out(`\nApply ${applied.failed.length === 0 ? 'complete' : 'finished with errors'}: ${applied.applied} change(s) applied, ${applied.failed.length} failed (${applied.writes} writes in ${applied.requests} requests, ${(applied.durationMs / 1000).toFixed(1)} s).\n`);
       for (const f of applied.failed) {
