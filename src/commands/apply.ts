@@ -5,10 +5,11 @@ import { Args, Flags } from '@oclif/core';
 import { ApplyJournal, type TenantMarker } from '../apply/journal.js';
 import type { ApplyResult, ChangeOutcome } from '../apply/types.js';
 import { AdsyncCommand } from '../cli/base.js';
+import { signalExitCode, trapInterrupts, type Interrupts } from '../cli/interrupt.js';
 import { configFlag } from '../cli/flags.js';
 import { withLockedSession } from '../cli/locked.js';
-import { createLog, logFormatFlag, type LogFormat } from '../cli/log.js';
-import { createProgress } from '../cli/progress.js';
+import { createLog, logFormatFlag, type Log, type LogFormat } from '../cli/log.js';
+import { createProgress, type Progress } from '../cli/progress.js';
 import { changeKey, checkSavedPlan, planDigest, readSavedPlan } from '../cli/saved-plan.js';
 import { adWriters, readAndPlan, type Session } from '../cli/session.js';
 import { executeAdChanges } from '../apply/ad-executor.js';
@@ -76,6 +77,19 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
     const out = (text: string): void => {
       if (!quiet) process.stdout.write(text);
     };
+    const interrupts = trapInterrupts('apply');
+    try {
+      return await this.applyLocked(args.plan, saved, flags, { quiet, log, progress, out, interrupts });
+    } finally {
+      interrupts.dispose();
+    }
+  }
+
+  private applyLocked(
+    planPath: string | undefined, saved: Plan | undefined, flags: { config: string; 'auto-approve': boolean; force: boolean },
+    { quiet, log, progress, out, interrupts }: { quiet: boolean; log: Log; progress: Progress; out: (text: string) => void; interrupts: Interrupts },
+  ): Promise<ApplyOutput> {
+    const args = { plan: planPath };
     return withLockedSession(flags.config, { command: `adsync apply -c ${flags.config}${args.plan ? ` ${args.plan}` : ''}`, log, lockRealTenant: true }, async (session, { stateDir }) => {
       progress.phase('Reading the sources and the tenant');
       const { plan: fresh, targetSnapshot, adSnapshot, managedMembers } = await readAndPlan(session);
@@ -124,6 +138,8 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       }
       if (!saved && !flags['auto-approve']) await confirm();
       if (saved) out(`${summaryLine(plan)}\n`);
+      // From the first write on, Ctrl-C finishes what is in flight, journals it and says how to resume.
+      interrupts.graceful();
       journal.begin(plan.changes.length, marker);
       log.detail('apply started', { event: 'apply.start', changes: plan.changes.length, journal: journal.path });
       progress.phase('Applying');
@@ -133,13 +149,14 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       const adChanges = plan.changes.filter((c) => c.target === 'ad');
       const total = plan.changes.length;
       const onChange = (event: ChangeOutcome): void => journal.record(event, changeKey(event.change));
+      const signal = interrupts.signal;
       const writers = adWriters(session.spec);
       try {
         applied = entraChanges.length > 0
-          ? await session.target.apply({ ...plan, changes: entraChanges }, { onProgress: (done) => progress.update(done, total), onChange })
+          ? await session.target.apply({ ...plan, changes: entraChanges }, { onProgress: (done) => progress.update(done, total), onChange, signal })
           : { applied: 0, failed: [], skipped: [], writes: 0, requests: 0, retries: 0, durationMs: 0, createdIds: {} };
-        if (adChanges.length > 0) {
-          const ad = await executeAdChanges(writers, adChanges, { onProgress: (done) => progress.update(done, total), onChange }, { done: entraChanges.length, total });
+        if (adChanges.length > 0 && !signal.aborted) {
+          const ad = await executeAdChanges(writers, adChanges, { onProgress: (done) => progress.update(done, total), onChange, signal }, { done: entraChanges.length, total });
           applied = {
             applied: applied.applied + ad.applied, failed: [...applied.failed, ...ad.failed], skipped: [...applied.skipped, ...ad.skipped],
             writes: applied.writes + ad.writes, requests: applied.requests + ad.requests, retries: applied.retries + ad.retries,
@@ -153,10 +170,23 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       } finally {
         await writers.close();
       }
-      progress.stop();
+      progress.stop(signal.aborted ? 'interrupted' : undefined);
       // The embedded tenant is durable only once saved: a full disk must fail this apply, not pass silently.
       if (session.emulator) await session.emulator.save();
       result.result = applied;
+      if (signal.aborted) {
+        journal.close();
+        const left = total - applied.applied - applied.failed.length - applied.skipped.length;
+        log.detail(`apply interrupted: ${applied.applied} of ${total} change(s) applied, ${applied.failed.length} failed, ${left} not started`, {
+          event: 'apply.interrupted', signal: interrupts.received, applied: applied.applied, failed: applied.failed.length, notStarted: left, journal: journal.path,
+        });
+        throw new AdsyncError('apply_interrupted', `interrupted (${interrupts.received ?? 'signal'}): ${applied.applied} of ${total} change(s) applied, ${applied.failed.length} failed, ${left} not started; the lock is released`, {
+          exitCode: signalExitCode(interrupts.received),
+          hint: args.plan
+            ? `run the same command again (adsync apply -c ${flags.config} ${args.plan}): it resumes where this run stopped`
+            : `run adsync apply -c ${flags.config} again: the next plan starts from where this run stopped`,
+        });
+      }
       out(`\nApply ${applied.failed.length === 0 ? 'complete' : 'finished with errors'}: ${applied.applied} change(s) applied, ${applied.failed.length} failed (${applied.writes} writes in ${applied.requests} requests, ${(applied.durationMs / 1000).toFixed(1)} s).\n`);
       for (const f of applied.failed) {
         if (!quiet && log.format === 'text') process.stderr.write(`  failed: ${f.change.kind} ${f.change.label}: ${f.operation}: ${f.message}\n`);

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { AdsyncCommand } from '../cli/base.js';
+import { trapInterrupts } from '../cli/interrupt.js';
 import { configFlag } from '../cli/flags.js';
 import { withLockedSession } from '../cli/locked.js';
 import { createLog, logFormatFlag, type LogFormat } from '../cli/log.js';
@@ -56,17 +57,24 @@ Report items never count as changes.`;
     // Plan never writes; only the embedded tenant is locked (it is saved back when adsync exits).
     let managedMembers = 0;
     let safety: SafetySpec | undefined;
-    const plan = await withLockedSession(flags.config, { command: `adsync plan -c ${flags.config}`, log, lockRealTenant: false }, async (session) => {
-      progress.phase('Reading the sources and the tenant');
-      try {
-        const out = await readAndPlan(session);
-        managedMembers = out.managedMembers;
-        safety = session.spec.safety;
-        return out.plan;
-      } finally {
-        progress.stop();
-      }
-    });
+    // Ctrl-C: stop at once, saying so, with the embedded tenant's lock released (plan never writes).
+    const interrupts = trapInterrupts('plan');
+    let plan: Plan;
+    try {
+      plan = await withLockedSession(flags.config, { command: `adsync plan -c ${flags.config}`, log, lockRealTenant: false }, async (session) => {
+        progress.phase('Reading the sources and the tenant');
+        try {
+          const out = await readAndPlan(session);
+          managedMembers = out.managedMembers;
+          safety = session.spec.safety;
+          return out.plan;
+        } finally {
+          progress.stop();
+        }
+      });
+    } finally {
+      interrupts.dispose();
+    }
     log.detail('plan ready', { event: 'plan.ready', summary: plan.summary, changes: plan.changes.length, out: flags.out ?? null });
     if (flags.out) await writePlanFile(flags.out, jsonLines(plan));
     // The guard rails' verdict, so a reviewer sees before apply that it needs --force (apply checks again).
