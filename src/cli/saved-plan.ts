@@ -10,6 +10,9 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { AdsyncError } from '../errors.js';
+import { jsonDepth } from './plan-file.js';
+
+const MAX_PLAN_DEPTH = 64;
 import type { Change, MemberRef } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import { summarize } from '../model/plan.js';
@@ -23,6 +26,11 @@ export async function readSavedPlan(path: string): Promise<Plan> {
     throw new AdsyncError('plan_unreadable', `cannot read the saved plan ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
       hint: 'make one with `adsync plan --out PLAN.json`',
     });
+  }
+  // Nothing nests deeper than a few levels in a plan: a hostile one must not overflow the stack later.
+  const deep = jsonDepth(text, MAX_PLAN_DEPTH);
+  if (deep !== undefined) {
+    throw new AdsyncError('plan_invalid', `${path} is not a saved adsync plan: it nests more than ${MAX_PLAN_DEPTH} levels deep (at byte ${deep.offset})`, { hint: 'make one with `adsync plan --out PLAN.json`' });
   }
   let data: unknown;
   try {

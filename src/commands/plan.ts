@@ -7,6 +7,7 @@ import { createLog, logFormatFlag, type LogFormat } from '../cli/log.js';
 import { createProgress } from '../cli/progress.js';
 import { readAndPlan } from '../cli/session.js';
 import { checkSafety } from '../engine/safety.js';
+import { ignoredSettingsOf } from '../spec/ignored-settings.js';
 import { AdsyncError } from '../errors.js';
 import type { SafetySpec } from '../spec/types.js';
 import type { Plan } from '../model/plan.js';
@@ -54,6 +55,7 @@ Report items never count as changes.`;
       }
     }
     const progress = createProgress({ enabled: !this.jsonEnabled() && log.format === 'text', log, what: 'plan' });
+    for (const w of await ignoredSettingsOf(flags.config)) log.warn(`${w.file}:${w.line}:${w.col} ${w.message}`, { event: 'spec.ignored', file: w.file, line: w.line, col: w.col });
     // Plan never writes; only the embedded tenant is locked (it is saved back when adsync exits).
     let managedMembers = 0;
     let safety: SafetySpec | undefined;

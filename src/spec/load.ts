@@ -38,7 +38,17 @@ export function checkSpecText(text: string, file: string): { problems: SpecProbl
   // A document that didn't parse would only produce misleading schema errors: report the syntax first.
   if (syntaxBroken) return { problems: sortProblems(problems), data: undefined };
 
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // The yaml library refuses alias bombs (a billion laughs) while expanding: say where the aliases are.
+    if (!(err instanceof ReferenceError)) throw err;
+    const alias = /(^|[\s[{,:-])\*[^\s,\]}]+/m.exec(text);
+    const { line, col } = locator.at(alias ? alias.index + alias[1]!.length : 0);
+    problems.push({ file, line, col, message: 'YAML aliases expand too much (over 100 alias uses: a resource exhaustion attack?); write the values out instead of repeating *aliases' });
+    return { problems: sortProblems(problems), data: undefined };
+  }
   if (data === null || data === undefined) {
     problems.push({ file, line: 1, col: 1, message: 'the spec is empty: it needs at least version, sources and target' });
     return { problems: sortProblems(problems), data };
