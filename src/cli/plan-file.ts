@@ -4,7 +4,6 @@
  */
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { AdsyncError } from '../errors.js';
-import { writeLinesToFile } from '../render/write.js';
 
 /** How every saved plan begins (src/render/json.ts; `plan --format json` and `plan --json` too). */
 const PLAN_HEAD = /^\s*\{\s*"formatVersion"\s*:\s*1\s*,\s*"tool"\s*:\s*\{\s*"name"\s*:\s*"adsync"/;
@@ -42,7 +41,21 @@ export async function writePlanFile(path: string, lines: Iterable<string>): Prom
   }
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    await writeLinesToFile(tmp, lines);
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      // ~64 KiB writes, each awaited: a failure (a full disk) surfaces here, not as a stray stream error.
+      let buf = '';
+      for (const line of lines) {
+        buf += `${line}\n`;
+        if (buf.length >= 65536) {
+          await fh.writeFile(buf);
+          buf = '';
+        }
+      }
+      if (buf) await fh.writeFile(buf);
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
