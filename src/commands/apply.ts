@@ -45,8 +45,10 @@ export default class ApplyCommand extends AdsyncCommand {
 With PLAN (from \`adsync plan --out\`), applies exactly those changes after checking the plan is not stale:
 the spec and every object it touches must be as they were when the plan was made.
 
-Guard rails stop apply before any write when the plan deletes or updates more than the spec's safety
-settings allow (default: 500 deletes, as Entra Connect); --force acknowledges it.
+Guard rails stop apply before any write when the plan deletes, updates or removes memberships beyond the
+spec's safety settings (defaults: 500 deletes as Entra Connect, 50% of the managed objects, 500 membership
+removals, 50% of the managed memberships); --force acknowledges it. Ctrl-C during the writes finishes the
+requests in flight, journals them and releases the lock (exit 130): run the same command again to resume.
 One apply per tenant at a time (a lock file in the state directory). Every finished change is journaled:
 an apply of a saved plan that was killed or failed part-way is simply run again, and it resumes.`;
 
