@@ -3,8 +3,7 @@
  * with --debug. `--json` prints the typed result that `run()` returns (oclif's enableJsonFlag).
  */
 import { Command, Flags, Errors } from '@oclif/core';
-import { AdsyncError, SpecError } from '../errors.js';
-import { describeFsError } from './plan-file.js';
+import { AdsyncError, describeFsError, SpecError } from '../errors.js';
 import { redact } from './redact.js';
 
 let outputGuarded = false;

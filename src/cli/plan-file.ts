@@ -3,7 +3,7 @@
  * `--out adsync.yaml` or the tenant's state file), and never half-written (a temp file renamed into place).
  */
 import { open, rename, stat, unlink } from 'node:fs/promises';
-import { AdsyncError } from '../errors.js';
+import { AdsyncError, describeFsError } from '../errors.js';
 
 /** How every saved plan begins (src/render/json.ts; `plan --format json` and `plan --json` too). */
 const PLAN_HEAD = /^\s*\{\s*"formatVersion"\s*:\s*1\s*,\s*"tool"\s*:\s*\{\s*"name"\s*:\s*"adsync"/;
@@ -63,27 +63,6 @@ export async function writePlanFile(path: string, lines: Iterable<string>): Prom
       hint: 'check the directory exists, is writable and has free space',
     });
   }
-}
-
-const FS_ERRORS: Record<string, string> = {
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  EFBIG: 'file too large for the file system (or the process file size limit)',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  ENOENT: 'no such directory',
-  ENOTDIR: 'a parent of the path is not a directory',
-  EISDIR: 'it is a directory',
-  EIO: 'I/O error',
-};
-
-/** `ENOSPC (no space left on the device)`: the code for searching, the words for reading. */
-export function describeFsError(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === undefined) return err instanceof Error ? err.message : String(err);
-  const words = FS_ERRORS[code];
-  return words ? `${code} (${words})` : code;
 }
 
 /**

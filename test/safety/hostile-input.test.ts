@@ -274,6 +274,30 @@ describe('state that cannot be saved fails loudly', () => {
     assert.equal((await runCli(['plan', '-c', q.spec, '--detailed-exitcode'])).code, 0);
   });
 
+  it('a journal that cannot be read or written stops apply with one line; a re-run converges', async () => {
+    const q = await quickstart();
+    await writeFile(q.ldif, bigLdif(400));
+    assert.equal((await runCli(['plan', '-c', q.spec])).code, 0); // a new tenant (~5 KB)
+    const tenant = await readFile(q.state);
+    // A file where the journal directory goes: nothing is written.
+    await writeFile(join(q.dir, '.adsync', 'journal'), 'not a directory');
+    const unreadable = await runCli(['apply', '-c', q.spec, '--auto-approve']);
+    assert.equal(unreadable.code, 1);
+    assert.match(unreadable.stderr, /^Error: cannot read the apply journal .*journal\/[0-9a-f]{64}\.jsonl: ENOTDIR \(a parent of the path is not a directory\)\nHint: /m);
+    noStack(unreadable);
+    assert.deepEqual(await readFile(q.state), tenant);
+    await rm(join(q.dir, '.adsync', 'journal'));
+    // A journal that can't grow past 16 KB (as a full disk): apply stops at that change, saying so.
+    const full = await runLimited(16, ['apply', '-c', q.spec, '--auto-approve']);
+    assert.equal(full.code, 1, full.stdout);
+    assert.doesNotMatch(full.stdout, /Apply complete/);
+    assert.match(full.stderr, /^Error: cannot write the apply journal .*\.jsonl: EFBIG/m);
+    noStack(full);
+    const again = await runCli(['apply', '-c', q.spec, '--auto-approve']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((await runCli(['plan', '-c', q.spec, '--detailed-exitcode'])).code, 0);
+  });
+
   it('stdout on a full disk: one line, exit 1, no stack trace', async () => {
     const q = await quickstart();
     const full = openSync('/dev/full', 'w');
