@@ -59,6 +59,7 @@ export async function executeAdChanges(ctx: AdApplyContext, changes: readonly Ch
   };
   const ordered = [...changes].sort((a, b) => PHASE[a.action] - PHASE[b.action]);
   for (const c of ordered) {
+    if (options.signal?.aborted === true) break; // interrupted: start no more
     if (c.target !== 'ad') throw new AdsyncError('internal', `executeAdChanges got a ${c.target} change`);
     let operation = `${c.action} ${c.kind} ${c.label}`;
     try {

@@ -114,10 +114,10 @@ function odataString(value: string): string {
 }
 
 /** Run `fn` over `items`, at most `width` at a time. */
-async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && signal?.aborted !== true) {
       const item = items[next++]!;
       await fn(item);
     }
@@ -290,7 +290,7 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
         return;
       }
     }
-  });
+  }, options.signal);
 
   async function create(change: CreateChange, coll: 'users' | 'groups'): Promise<string | undefined> {
     if (anchorProp === undefined) {
@@ -341,7 +341,7 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     }
     const res = await queue.submit({ method: 'PUT', url: `/users/${id}/${attribute.name}/$ref`, body: { '@odata.id': ctx.directoryObjectUrl(refId) } }, { mayLag: fresh.has(id) || fresh.has(refId) });
     if (!ok(res)) fail(change, `set ${attribute.name} of ${change.label} to ${ref.label}`, describeResponse(res));
-  });
+  }, options.signal);
 
   // ---- phase 2: memberships
   const phase2 = plan.changes.filter((c): c is AddMembersChange | RemoveMembersChange => c.action === 'add-members' || c.action === 'remove-members');
@@ -357,7 +357,7 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     if (change.action === 'add-members') await addMembers(change, gid);
     else await removeMembers(change, gid);
     finish(change, failed.length > before ? 'failed' : skipped.some((s) => s.change === change) ? 'skipped' : 'applied');
-  });
+  }, options.signal);
 
   async function addMembers(change: AddMembersChange, gid: string): Promise<void> {
     const resolved: { ref: MemberRef; id: string }[] = [];
@@ -425,7 +425,7 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
       fail(change, `delete ${change.kind}`, describeResponse(res));
       finish(change, 'failed');
     }
-  });
+  }, options.signal);
 
   return {
     applied,

@@ -3,9 +3,31 @@
  * with --debug. `--json` prints the typed result that `run()` returns (oclif's enableJsonFlag).
  */
 import { Command, Flags, Errors } from '@oclif/core';
-import { AdsyncError, SpecError } from '../errors.js';
+import { AdsyncError, describeFsError, SpecError } from '../errors.js';
 import { escapeUnsafe } from '../render/escape.js';
 import { redact } from './redact.js';
+
+let outputGuarded = false;
+
+/**
+ * stdout that can't be written: a reader that went away (`adsync plan | head -1`) ends adsync quietly, as
+ * terraform does; anything else (a full disk behind `> plan.txt`) is one line on stderr and exit 1, never a
+ * stack trace or Node's "unsettled top-level await" exit 13.
+ */
+function guardOutput(): void {
+  if (outputGuarded) return;
+  outputGuarded = true;
+  // oclif's own listener swallows EPIPE (leaving writes waiting forever) and rethrows the rest as a crash.
+  process.stdout.removeAllListeners('error');
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    try {
+      process.stderr.write(`Error: cannot write the output: ${describeFsError(err)}\n`);
+    } finally {
+      process.exit(1);
+    }
+  });
+}
 
 export abstract class AdsyncCommand extends Command {
   static override enableJsonFlag = true;
@@ -13,6 +35,11 @@ export abstract class AdsyncCommand extends Command {
   static override baseFlags = {
     debug: Flags.boolean({ description: 'Print stack traces and debug details on errors.', default: false, helpGroup: 'GLOBAL' }),
   };
+
+  override async init(): Promise<void> {
+    await super.init();
+    guardOutput();
+  }
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
     // oclif's own exits (help, version, parse errors) keep their behaviour.

@@ -15,7 +15,10 @@ import { readFile } from 'node:fs/promises';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { AdsyncError } from '../errors.js';
+import { jsonDepth } from './plan-file.js';
 import { isObjectRef, type Change, type MemberRef } from '../model/change.js';
+
+const MAX_PLAN_DEPTH = 64;
 import type { Plan } from '../model/plan.js';
 import { summarize } from '../model/plan.js';
 import type { TargetObject, TargetSnapshot } from '../model/target.js';
@@ -29,6 +32,11 @@ export async function readSavedPlan(path: string): Promise<Plan> {
     throw new AdsyncError('plan_unreadable', `cannot read the saved plan ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
       hint: 'make one with `adsync plan --out PLAN.json`',
     });
+  }
+  // Nothing nests deeper than a few levels in a plan: a hostile one must not overflow the stack later.
+  const deep = jsonDepth(text, MAX_PLAN_DEPTH);
+  if (deep !== undefined) {
+    throw new AdsyncError('plan_invalid', `${path} is not a saved adsync plan: it nests more than ${MAX_PLAN_DEPTH} levels deep (at byte ${deep.offset})`, { hint: 'make one with `adsync plan --out PLAN.json`' });
   }
   let data: unknown;
   try {

@@ -5,10 +5,11 @@ import { Args, Flags } from '@oclif/core';
 import { ApplyJournal, type TenantMarker } from '../apply/journal.js';
 import type { ApplyResult, ChangeOutcome } from '../apply/types.js';
 import { AdsyncCommand } from '../cli/base.js';
+import { signalExitCode, trapInterrupts, type Interrupts } from '../cli/interrupt.js';
 import { configFlag } from '../cli/flags.js';
 import { withLockedSession } from '../cli/locked.js';
-import { createLog, logFormatFlag, type LogFormat } from '../cli/log.js';
-import { createProgress } from '../cli/progress.js';
+import { createLog, logFormatFlag, type Log, type LogFormat } from '../cli/log.js';
+import { createProgress, type Progress } from '../cli/progress.js';
 import { changeKey, checkSavedPlan, furtherChanges, planDigest, readSavedPlan } from '../cli/saved-plan.js';
 import { adWriters, readAndPlan, type Session } from '../cli/session.js';
 import { executeAdChanges } from '../apply/ad-executor.js';
@@ -47,8 +48,10 @@ export default class ApplyCommand extends AdsyncCommand {
 With PLAN (from \`adsync plan --out\`), applies exactly those changes after checking the plan is not stale:
 the spec and every object it touches must be as they were when the plan was made.
 
-Guard rails stop apply before any write when the plan deletes or updates more than the spec's safety
-settings allow (default: 500 deletes, as Entra Connect); --force acknowledges it.
+Guard rails stop apply before any write when the plan deletes, updates or removes memberships beyond the
+spec's safety settings (defaults: 500 deletes as Entra Connect, 50% of the managed objects, 500 membership
+removals, 50% of the managed memberships); --force acknowledges it. Ctrl-C during the writes finishes the
+requests in flight, journals them and releases the lock (exit 130): run the same command again to resume.
 One apply per tenant at a time (a lock file in the state directory). Every finished change is journaled:
 an apply of a saved plan that was killed or failed part-way is simply run again, and it resumes.`;
 
@@ -79,9 +82,22 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
     const out = (text: string): void => {
       if (!quiet) process.stdout.write(text);
     };
+    const interrupts = trapInterrupts('apply');
+    try {
+      return await this.applyLocked(args.plan, saved, flags, { quiet, log, progress, out, interrupts });
+    } finally {
+      interrupts.dispose();
+    }
+  }
+
+  private applyLocked(
+    planPath: string | undefined, saved: Plan | undefined, flags: { config: string; 'auto-approve': boolean; force: boolean },
+    { quiet, log, progress, out, interrupts }: { quiet: boolean; log: Log; progress: Progress; out: (text: string) => void; interrupts: Interrupts },
+  ): Promise<ApplyOutput> {
+    const args = { plan: planPath };
     return withLockedSession(flags.config, { command: `adsync apply -c ${flags.config}${args.plan ? ` ${args.plan}` : ''}`, log, lockRealTenant: true }, async (session, { stateDir }) => {
       progress.phase('Reading the sources and the tenant');
-      const { plan: fresh, targetSnapshot, adSnapshot, desired } = await readAndPlan(session);
+      const { plan: fresh, targetSnapshot, adSnapshot, desired, managedMembers } = await readAndPlan(session);
       progress.stop();
       for (const w of desired.warnings ?? []) log.warn(w, { event: 'scope.unmatched' });
       const marker = await tenantMarker(session);
@@ -120,7 +136,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       }
       // Guard rails look at the whole reviewed plan, so resuming a forced apply needs --force again.
       // Recomputed from the changes and the tenant as read now: a saved plan's own counts are not trusted.
-      const violations = checkSafety({ changes: reviewed.changes, summary: summarize(reviewed.changes, reviewed.reports), managed: fresh.managed }, session.spec.safety);
+      const violations = checkSafety({ changes: reviewed.changes, summary: summarize(reviewed.changes, reviewed.reports), managed: fresh.managed }, session.spec.safety, { managedMembers });
       if (violations.length > 0) {
         const message = violations.map((v) => v.message).join('; ');
         if (!flags.force) {
@@ -133,6 +149,8 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       }
       if (!saved && !flags['auto-approve']) await confirm();
       if (saved) out(`${summaryLine(plan)}\n`);
+      // From the first write on, Ctrl-C finishes what is in flight, journals it and says how to resume.
+      interrupts.graceful();
       journal.begin(plan.changes.length, marker);
       log.detail('apply started', { event: 'apply.start', changes: plan.changes.length, journal: journal.path });
       progress.phase('Applying');
@@ -142,13 +160,14 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       const adChanges = plan.changes.filter((c) => c.target === 'ad');
       const total = plan.changes.length;
       const onChange = (event: ChangeOutcome): void => journal.record(event, changeKey(event.change));
+      const signal = interrupts.signal;
       const writers = adWriters(session.spec);
       try {
         applied = entraChanges.length > 0
-          ? await session.target.apply({ ...plan, changes: entraChanges }, { onProgress: (done) => progress.update(done, total), onChange })
+          ? await session.target.apply({ ...plan, changes: entraChanges }, { onProgress: (done) => progress.update(done, total), onChange, signal })
           : { applied: 0, failed: [], skipped: [], writes: 0, requests: 0, retries: 0, durationMs: 0, createdIds: {} };
-        if (adChanges.length > 0) {
-          const ad = await executeAdChanges(writers, adChanges, { onProgress: (done) => progress.update(done, total), onChange }, { done: entraChanges.length, total });
+        if (adChanges.length > 0 && !signal.aborted) {
+          const ad = await executeAdChanges(writers, adChanges, { onProgress: (done) => progress.update(done, total), onChange, signal }, { done: entraChanges.length, total });
           applied = {
             applied: applied.applied + ad.applied, failed: [...applied.failed, ...ad.failed], skipped: [...applied.skipped, ...ad.skipped],
             writes: applied.writes + ad.writes, requests: applied.requests + ad.requests, retries: applied.retries + ad.retries,
@@ -162,8 +181,23 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       } finally {
         await writers.close();
       }
-      progress.stop();
+      progress.stop(signal.aborted ? 'interrupted' : undefined);
+      // The embedded tenant is durable only once saved: a full disk must fail this apply, not pass silently.
+      if (session.emulator) await session.emulator.save();
       result.result = applied;
+      if (signal.aborted) {
+        journal.close();
+        const left = total - applied.applied - applied.failed.length - applied.skipped.length;
+        log.detail(`apply interrupted: ${applied.applied} of ${total} change(s) applied, ${applied.failed.length} failed, ${left} not started`, {
+          event: 'apply.interrupted', signal: interrupts.received, applied: applied.applied, failed: applied.failed.length, notStarted: left, journal: journal.path,
+        });
+        throw new AdsyncError('apply_interrupted', `interrupted (${interrupts.received ?? 'signal'}): ${applied.applied} of ${total} change(s) applied, ${applied.failed.length} failed, ${left} not started; the lock is released`, {
+          exitCode: signalExitCode(interrupts.received),
+          hint: args.plan
+            ? `run the same command again (adsync apply -c ${flags.config} ${args.plan}): it resumes where this run stopped`
+            : `run adsync apply -c ${flags.config} again: the next plan starts from where this run stopped`,
+        });
+      }
       out(`\nApply ${applied.failed.length === 0 ? 'complete' : 'finished with errors'}: ${applied.applied} change(s) applied, ${applied.failed.length} failed (${applied.writes} writes in ${applied.requests} requests, ${(applied.durationMs / 1000).toFixed(1)} s).\n`);
       for (const f of applied.failed) {
         if (!quiet && log.format === 'text') process.stderr.write(`  failed: ${f.change.kind} ${safeText(f.change.label)}: ${f.operation}: ${safeText(f.message)}\n`);

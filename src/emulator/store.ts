@@ -5,7 +5,7 @@
  * append-only change log that delta queries read. Persistence is one JSON write on demand.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Kind } from './schema.js';
 
@@ -494,8 +494,14 @@ export class Store {
   async save(path: string): Promise<void> {
     const tmp = `${path}.${process.pid}.tmp`;
     this.dirty = false;
-    await writeFile(tmp, JSON.stringify(this.toJSON()), { mode: 0o600 }); // holds the client secret and key
-    await rename(tmp, path);
+    try {
+      await writeFile(tmp, JSON.stringify(this.toJSON()), { mode: 0o600 }); // holds the client secret and key
+      await rename(tmp, path);
+    } catch (err) {
+      this.dirty = true;
+      await unlink(tmp).catch(() => undefined); // never leave a half-written copy behind
+      throw new Error(`cannot save the emulator state to ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
   }
 
   static exists(path: string): boolean { return existsSync(path); }
@@ -505,7 +511,11 @@ export class Store {
   }
 
   static async load(path: string): Promise<Store> {
-    return Store.fromJSON(JSON.parse(await readFile(path, 'utf8')) as PersistedState);
+    try {
+      return Store.fromJSON(JSON.parse(await readFile(path, 'utf8')) as PersistedState);
+    } catch (err) {
+      throw new Error(`cannot load the emulator state ${path}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   static fromJSON(s: PersistedState): Store {

@@ -355,6 +355,10 @@ function normalizeValue(v: unknown): unknown {
   if (typeof v === 'bigint') return Number(v);
   if (Array.isArray(v)) return v.map(normalizeValue);
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  // A CEL map has no Graph property to go to: an error for this object (reported, the object held), not a crash.
+  if (v instanceof Map || (typeof v === 'object' && v !== null && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null))) {
+    throw new Error('the expression gives a map; a flow must give a string, number, bool, list or null');
+  }
   return v === undefined ? null : v;
 }
 

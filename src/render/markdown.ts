@@ -24,6 +24,8 @@ export const GITHUB_COMMENT_LIMIT = 65_536;
 export interface MarkdownOptions {
   /** The spec's guard rails: the verdict and the danger banner come from the same check apply runs. */
   safety?: SafetySpec;
+  /** What the guard rails need beyond the plan (managed memberships, counted from the tenant as read). */
+  safetyContext?: { managedMembers?: number };
   /** The spec as the reviewer should read it (relative to the repository); default plan.spec.path. */
   specPath?: string;
   /** Where the full plan is: a URL, or a file the pipeline uploads (e.g. `plan.json`). */
@@ -153,9 +155,9 @@ function groupChanges(changes: readonly Change[]): Group[] {
 
 // ---- header, verdict and banner
 
-function verdictLines(plan: Plan, safety: SafetySpec | undefined): { verdict: string; refusals: string[] } {
+function verdictLines(plan: Plan, safety: SafetySpec | undefined, context: { managedMembers?: number } = {}): { verdict: string; refusals: string[] } {
   if (safety === undefined) return { verdict: '', refusals: [] };
-  const violations = checkSafety(plan, safety);
+  const violations = checkSafety(plan, safety, context);
   const deletes = countDeletes(plan);
   const refusals = violations.map((v) => {
     switch (v.code) {
@@ -173,7 +175,7 @@ function verdictLines(plan: Plan, safety: SafetySpec | undefined): { verdict: st
         return safeText(v.message);
     }
   });
-  const limits = [`maxDeletes ${num(safety.maxDeletes)}`, ...(safety.maxDeletePercent !== undefined ? [`maxDeletePercent ${safety.maxDeletePercent}%`] : []), ...(safety.maxUpdates !== undefined ? [`maxUpdates ${num(safety.maxUpdates)}`] : [])].join(', ');
+  const limits = [`maxDeletes ${num(safety.maxDeletes)}`, ...(safety.maxDeletePercent !== undefined ? [`maxDeletePercent ${safety.maxDeletePercent}%`] : []), ...(safety.maxUpdates !== undefined ? [`maxUpdates ${num(safety.maxUpdates)}`] : []), ...(safety.maxMemberRemovals !== undefined ? [`maxMemberRemovals ${num(safety.maxMemberRemovals)}`] : []), ...(safety.maxMemberRemovalPercent !== undefined ? [`maxMemberRemovalPercent ${safety.maxMemberRemovalPercent}%`] : [])].join(', ');
   const verdict = refusals.length > 0
     ? `**Guard rails: ⛔ apply will refuse this plan** without \`--force\` (${limits}).`
     : `**Guard rails: ✅ within the limits** (${limits}): apply will not stop on them.`;
@@ -217,7 +219,7 @@ function headLines(plan: Plan, o: MarkdownOptions): { head: string[]; refusals: 
   const s = plan.summary;
   const spec = o.specPath ?? plan.spec.path;
   const tenant = plan.target.tenantId !== undefined ? ` → tenant ${code(safeText(plan.target.tenantId))}` : ` → ${plan.target.system}`;
-  const { verdict, refusals } = verdictLines(plan, o.safety);
+  const { verdict, refusals } = verdictLines(plan, o.safety, o.safetyContext);
   const head = [`### adsync plan for ${code(safeText(spec))}${tenant}`, ''];
   head.push(...bannerLines(plan, refusals, o.admins));
   if (plan.changes.length === 0) head.push('**No changes.** The target matches the spec.', '');

@@ -119,7 +119,7 @@ export function summaryLine(plan: Plan): string {
 }
 
 /** The plan as text, line by line (plans of a whole forest are written as a stream, not one string). */
-export function* textLines(plan: Plan, s: Style, safety?: SafetySpec): Generator<string> {
+export function* textLines(plan: Plan, s: Style, safety?: SafetySpec, safetyContext: { managedMembers?: number } = {}): Generator<string> {
   const target = plan.target.tenantId ? `${plan.target.system} tenant ${safeText(plan.target.tenantId)}` : plan.target.system;
   if (plan.changes.length === 0) {
     yield s.green(`No changes. ${target} matches ${safeText(plan.spec.path)}.`);
@@ -140,10 +140,14 @@ export function* textLines(plan: Plan, s: Style, safety?: SafetySpec): Generator
   yield '';
   yield s.bold(summaryLine(plan));
   // The same check apply runs: a plan it would refuse says so where it is reviewed.
-  const violations = safety === undefined ? [] : checkSafety(plan, safety);
-  if (violations.length > 0) yield s.red(`Apply will refuse this plan without --force: ${violations.map((v) => v.message).join('; ')}.`);
+  const violations = safety === undefined ? [] : checkSafety(plan, safety, safetyContext);
+  if (violations.length > 0) {
+    yield '';
+    yield s.red('Guard rails: apply will stop before any write unless run with --force:');
+    for (const v of violations) yield s.red(`  - ${v.message}`);
+  }
 }
 
-export function renderText(plan: Plan, s: Style, safety?: SafetySpec): string {
-  return `${[...textLines(plan, s, safety)].join('\n')}\n`;
+export function renderText(plan: Plan, s: Style, safety?: SafetySpec, safetyContext: { managedMembers?: number } = {}): string {
+  return `${[...textLines(plan, s, safety, safetyContext)].join('\n')}\n`;
 }

@@ -23,6 +23,10 @@ export const DEFAULT_ENDPOINT = 'https://graph.microsoft.com';
 export const DEFAULT_EMULATOR_TENANT = 'contoso.onmicrosoft.com';
 export const DEFAULT_MAX_DELETES = 500;
 export const DEFAULT_DELETE_GRACE_DAYS = 7;
+/** A plan that deletes most of what adsync manages (an empty export, a wrong base) needs --force. */
+export const DEFAULT_MAX_DELETE_PERCENT = 50;
+export const DEFAULT_MAX_MEMBER_REMOVALS = 500;
+export const DEFAULT_MAX_MEMBER_REMOVAL_PERCENT = 50;
 
 type Raw = Record<string, unknown>;
 const obj = (v: unknown): Raw => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Raw) : {});
@@ -103,7 +107,10 @@ function matching(raw: Raw): MatchingSpec {
 function safety(raw: Raw): SafetySpec {
   return {
     maxDeletes: typeof raw['maxDeletes'] === 'number' ? raw['maxDeletes'] : DEFAULT_MAX_DELETES,
-    ...(typeof raw['maxDeletePercent'] === 'number' ? { maxDeletePercent: raw['maxDeletePercent'] } : {}),
+    maxDeletePercent: typeof raw['maxDeletePercent'] === 'number' ? raw['maxDeletePercent'] : DEFAULT_MAX_DELETE_PERCENT,
+    maxMemberRemovals: typeof raw['maxMemberRemovals'] === 'number' ? raw['maxMemberRemovals'] : DEFAULT_MAX_MEMBER_REMOVALS,
+    maxMemberRemovalPercent: typeof raw['maxMemberRemovalPercent'] === 'number' ? raw['maxMemberRemovalPercent'] : DEFAULT_MAX_MEMBER_REMOVAL_PERCENT,
+    allowEmptySource: raw['allowEmptySource'] === true,
     ...(typeof raw['maxUpdates'] === 'number' ? { maxUpdates: raw['maxUpdates'] } : {}),
     deleteMode: raw['deleteMode'] === 'disable-first' ? 'disable-first' : 'delete',
     deleteGraceDays: typeof raw['deleteGraceDays'] === 'number' ? raw['deleteGraceDays'] : DEFAULT_DELETE_GRACE_DAYS,

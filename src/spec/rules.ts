@@ -12,6 +12,7 @@ import { isWritableProperty } from './schema.js';
 import { formatPath, type SpecPath } from './positions.js';
 import type { PathProblem } from './schema-problems.js';
 import { WRITEBACK_RULES } from './writeback-rules.js';
+import { credentialsInUrls, withoutCredentials } from './secret-rules.js';
 
 type Raw = Record<string, unknown>;
 export type Rule = (spec: Raw) => PathProblem[];
@@ -146,13 +147,13 @@ export const startTlsNeedsPlainLdap: Rule = (spec) => {
   list(spec['sources']).forEach((s, i) => {
     const ldap = obj(obj(s)['ldap']);
     if (ldap['startTls'] === true && typeof ldap['url'] === 'string' && /^ldaps:\/\//i.test(ldap['url'])) {
-      out.push(problem(['sources', i, 'ldap', 'startTls'], `sources[${i}].ldap.startTls is for ldap:// URLs; ${ldap['url']} is already TLS`));
+      out.push(problem(['sources', i, 'ldap', 'startTls'], `sources[${i}].ldap.startTls is for ldap:// URLs; ${withoutCredentials(ldap['url'])} is already TLS`));
     }
   });
   return out;
 };
 
-export const RULES: readonly Rule[] = [uniqueSourceNames, scopeDns, scopeReach, scopeFilter, flowExpressions, startTlsNeedsPlainLdap, ...WRITEBACK_RULES];
+export const RULES: readonly Rule[] = [uniqueSourceNames, scopeDns, scopeReach, scopeFilter, flowExpressions, startTlsNeedsPlainLdap, credentialsInUrls, ...WRITEBACK_RULES];
 
 export function semanticProblems(spec: unknown): PathProblem[] {
   if (!isObj(spec)) return [];

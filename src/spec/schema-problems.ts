@@ -92,6 +92,8 @@ function describe(e: SchemaError): PathProblem | undefined {
     case 'minLength':
       return { path, at: 'value', message: p['limit'] === 1 ? `${where} must not be empty` : `${where} ${e.message ?? 'is too short'}` };
     case 'pattern':
+      // An `env:` reference that is not a variable name may be a pasted secret: never echo it.
+      if (path[path.length - 1] === 'env') return { path, at: 'value', message: `${where} is not a valid environment variable name (letters, digits and _, not starting with a digit); the value is not shown in case it is a secret` };
       return { path, at: 'value', message: `${where} ${xm ?? `must match ${String(p['pattern'])}`}, not ${show(e.data)}` };
     case 'uniqueItems': {
       const later = Math.max(Number(p['i']), Number(p['j']));

@@ -125,8 +125,14 @@ export interface MatchingSpec {
 export interface SafetySpec {
   /** Stop apply before any write when a plan deletes more than this many objects (default 500, as Entra Connect). */
   maxDeletes: number;
-  /** ... or more than this percentage of the managed objects (default none). */
+  /** ... or more than this percentage of the managed objects (default 50; absent only in hand-built specs). */
   maxDeletePercent?: number;
+  /** ... or removes more than this many memberships (default 500). */
+  maxMemberRemovals?: number;
+  /** ... or more than this percentage of the memberships of the groups adsync manages (default 50). */
+  maxMemberRemovalPercent?: number;
+  /** A source that returns no object in scope stops the plan unless this is true (default false). */
+  allowEmptySource?: boolean;
   /** ... or updates more than this many objects (default none). */
   maxUpdates?: number;
   /** `delete` (default): deletes happen in one apply. `disable-first`: disable and mark, delete after the grace period. */
