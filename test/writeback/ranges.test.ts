@@ -131,7 +131,8 @@ describe('written-back groups of 1,500 / 1,501 / 5,000 members on Samba: ranged 
     assert.ok(moved, 'the hook ran');
     const big = entries.find((e) => normalizeDn(e.dn) === normalizeDn(groupDn.g5000!));
     assert.notEqual(big?.unread?.['member'], undefined);
-    assert.equal(big?.attrs['member'], undefined, 'a partial list is never handed over');
+    // What was read is handed over as a part, marked: the engine adds what it names and removes nothing.
+    assert.ok((big?.attrs['member']?.length ?? 0) < 5000, 'a partial list is never the whole list');
     // (the domain-wide search for adsync's marker, made after the OU's, finds the group again under its new name:
     // one object seen twice in one read; the unread sighting wins)
     const ours = entries.filter((e) => e !== big && normalizeDn(e.dn).endsWith(normalizeDn(ou)) && normalizeDn(e.dn) !== normalizeDn(renamed));

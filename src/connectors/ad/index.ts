@@ -368,6 +368,8 @@ export class AdSource implements SourceConnector {
       const [name, mm] = sent;
       const got = toValues(e[name]!);
       if (Number(mm![2]) !== next) return undefined;
+      // The previous range promised more; none came, so the list shrank and values shifted past this read.
+      if (got.length === 0) return undefined;
       out.push(...got);
       if (mm![3] === '*') return out;
       const hi = Number(mm![3]);
