@@ -1,0 +1,174 @@
+/**
+ * The state backends' contract, run against both: LocalState (a temp directory) and AzureBlobState (Azurite,
+ * started here on 127.0.0.1). Conditional writes, the lock between two holders, unlock naming the holder.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { LocalState } from '../../src/state/local.js';
+import { AzureBlobState } from '../../src/state/azure-blob.js';
+import { StateConflictError, StateLockedError, StateUnlockRefusedError } from '../../src/state/backend.js';
+import type { StateBackend } from '../../src/state/backend.js';
+import { startAzurite } from '../support/azurite.js';
+import type { Azurite } from '../support/azurite.js';
+
+const holder = (runId: string) => ({ runId, host: hostname(), pid: process.pid, command: `adsync apply (${runId})` });
+
+/** Polls until `check` holds: waits on an observed state, never on a timing threshold. */
+async function until(check: () => Promise<boolean> | boolean): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 100));
+}
+
+function contract(kind: string, make: () => Promise<StateBackend>): void {
+  describe(`${kind} state backend`, () => {
+    test('round trip: absent, create-only, read back with its ETag, then a write over that ETag', async () => {
+      const s = await make();
+      assert.equal(await s.read('snapshot'), undefined);
+      const e1 = await s.write('snapshot', Buffer.from('v1'), { ifNoneMatch: '*' });
+      const r1 = await s.read('snapshot');
+      assert.deepEqual(r1, { bytes: Buffer.from('v1'), etag: e1 });
+      const e2 = await s.write('snapshot', Buffer.from('v2 ✓'), { ifMatch: e1 });
+      assert.notEqual(e2, e1);
+      assert.deepEqual(await s.read('snapshot'), { bytes: Buffer.from('v2 ✓'), etag: e2 });
+      // Unconditional writes are last-writer-wins.
+      await s.write('snapshot', Buffer.from('v3'));
+      assert.equal((await s.read('snapshot'))?.bytes.toString(), 'v3');
+    });
+
+    test('conditional writes: two writers of the same version, exactly one wins; create-only on an existing name loses', async () => {
+      const s = await make();
+      const e0 = await s.write('journal', Buffer.from('base'), { ifNoneMatch: '*' });
+      const results = await Promise.allSettled([
+        s.write('journal', Buffer.from('from A'), { ifMatch: e0 }),
+        s.write('journal', Buffer.from('from B'), { ifMatch: e0 }),
+      ]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      assert.equal(won.length, 1, 'exactly one writer wins');
+      assert.equal(lost.length, 1);
+      assert.ok(lost[0]!.reason instanceof StateConflictError, String(lost[0]!.reason));
+      assert.equal((lost[0]!.reason as StateConflictError).code, 'state_conflict');
+      assert.ok((lost[0]!.reason as StateConflictError).hint);
+      const winner = results[0]!.status === 'fulfilled' ? 'from A' : 'from B';
+      assert.equal((await s.read('journal'))?.bytes.toString(), winner);
+      // A stale ETag, and create-only over an existing state, are both refused and change nothing.
+      await assert.rejects(s.write('journal', Buffer.from('stale'), { ifMatch: e0 }), StateConflictError);
+      await assert.rejects(s.write('journal', Buffer.from('again'), { ifNoneMatch: '*' }), StateConflictError);
+      assert.equal((await s.read('journal'))?.bytes.toString(), winner);
+    });
+
+    test('state names cannot leave the directory or prefix', async () => {
+      const s = await make();
+      await assert.rejects(s.write('../escape', Buffer.from('x')), /invalid state name/);
+      await assert.rejects(s.read('a/b'), /invalid state name/);
+    });
+
+    test('the lock between two holders: the second is refused with the holder named; after release it succeeds', async () => {
+      const s = await make();
+      assert.equal(await s.describeHolder(), undefined);
+      const a = await s.acquireLock(holder('run-a'));
+      assert.equal((await s.describeHolder())?.runId, 'run-a');
+      const refused = await s.acquireLock(holder('run-b')).then(() => undefined, (e: unknown) => e);
+      assert.ok(refused instanceof StateLockedError, String(refused));
+      assert.equal(refused.holder?.runId, 'run-a');
+      assert.match(refused.message, /held by run run-a \(pid \d+ on /);
+      assert.match(refused.hint ?? '', /adsync unlock run-a/);
+      a.assertHeld();
+      await a.release();
+      assert.equal(await s.describeHolder(), undefined);
+      const b = await s.acquireLock(holder('run-b'));
+      assert.equal((await s.describeHolder())?.runId, 'run-b');
+      await b.release();
+    });
+
+    test('breakLock naming the wrong holder is refused and the lock stays; naming the holder frees it', async () => {
+      const s = await make();
+      const a = await s.acquireLock(holder('run-a'));
+      const refused = await s.breakLock({ runId: 'run-x' }).then(() => undefined, (e: unknown) => e);
+      assert.ok(refused instanceof StateUnlockRefusedError, String(refused));
+      assert.match((refused as Error).message, /held by run run-a .*not run run-x/);
+      assert.equal((await s.describeHolder())?.runId, 'run-a');
+      await assert.rejects(s.acquireLock(holder('run-b')), StateLockedError);
+      await s.breakLock({ runId: 'run-a' });
+      const b = await s.acquireLock(holder('run-b'));
+      assert.equal((await s.describeHolder())?.runId, 'run-b');
+      // The broken holder's release must not free the new holder's lock.
+      await a.release();
+      assert.equal((await s.describeHolder())?.runId, 'run-b');
+      await b.release();
+      await assert.rejects(s.breakLock({ runId: 'run-b' }), /nobody holds it/);
+    });
+  });
+}
+
+const tmpDirs: string[] = [];
+after(async () => {
+  for (const d of tmpDirs) await rm(d, { recursive: true, force: true });
+});
+
+contract('local', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'adsync-state-'));
+  tmpDirs.push(dir);
+  return new LocalState(join(dir, '.adsync'));
+});
+
+let azurite: Azurite;
+let service: BlobServiceClient;
+before(async () => {
+  azurite = await startAzurite();
+  service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+});
+after(async () => {
+  await azurite?.stop();
+});
+
+const azure = (options: ConstructorParameters<typeof AzureBlobState>[2] = {}) =>
+  new AzureBlobState(service.getContainerClient('adsync-state'), `tests/${randomUUID()}`, options);
+
+contract('azureBlob', async () => azure());
+
+describe('azureBlob lease', () => {
+  test('a held lease is renewed while held: observed renewals, the lease stays leased (fixed) and others are refused', { timeout: 60_000 }, async () => {
+    const s = azure({ leaseSeconds: 15, renewEveryMs: 200 });
+    const a = await s.acquireLock(holder('run-a'));
+    await until(() => a.renewals >= 3);
+    a.assertHeld();
+    const status = await s.lockStatus();
+    assert.equal(status.leaseState, 'leased');
+    assert.equal(status.leaseDuration, 'fixed');
+    assert.equal(status.holder?.runId, 'run-a');
+    await assert.rejects(s.acquireLock(holder('run-b')), StateLockedError);
+    await a.release();
+    assert.equal((await s.lockStatus()).leaseState, 'available');
+  });
+
+  test('a broken lease is noticed by its holder at the next renewal', { timeout: 60_000 }, async () => {
+    const s = azure({ leaseSeconds: 15, renewEveryMs: 200 });
+    const a = await s.acquireLock(holder('run-a'));
+    await s.breakLock({ runId: 'run-a' });
+    await until(() => {
+      try {
+        a.assertHeld();
+        return false;
+      } catch (e) {
+        return (e as { code?: string }).code === 'state_lock_lost';
+      }
+    });
+    await a.release();
+  });
+
+  test('a holder that stops renewing (a killed run) loses the lease when it expires; another run then takes it', { timeout: 90_000 }, async () => {
+    const s = azure({ leaseSeconds: 15, renewEveryMs: 0 });
+    await s.acquireLock(holder('run-killed'));
+    await assert.rejects(s.acquireLock(holder('run-next')), StateLockedError);
+    await until(async () => (await s.lockStatus()).leaseState === 'expired');
+    assert.equal(await s.describeHolder(), undefined);
+    const next = await s.acquireLock(holder('run-next'));
+    assert.equal((await s.describeHolder())?.runId, 'run-next');
+    await next.release();
+  });
+});
