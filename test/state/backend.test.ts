@@ -13,7 +13,9 @@ import { LocalState } from '../../src/state/local.js';
 import { AzureBlobState } from '../../src/state/azure-blob.js';
 import { StateConflictError, StateLockedError, StateUnlockRefusedError } from '../../src/state/backend.js';
 import type { StateBackend } from '../../src/state/backend.js';
-import { startAzurite } from '../support/azurite.js';
+import { openState } from '../../src/state/open.js';
+import { parseSpec } from '../../src/spec/load.js';
+import { AZURITE_KEY, startAzurite } from '../support/azurite.js';
 import type { Azurite } from '../support/azurite.js';
 
 const holder = (runId: string) => ({ runId, host: hostname(), pid: process.pid, command: `adsync apply (${runId})` });
@@ -170,5 +172,71 @@ describe('azureBlob lease', () => {
     const next = await s.acquireLock(holder('run-next'));
     assert.equal((await s.describeHolder())?.runId, 'run-next');
     await next.release();
+  });
+});
+
+describe('azureBlob from a spec', () => {
+  const specText = (prefix: string) => `version: 1
+sources:
+  - name: corp
+    ldif: { path: ./corp.ldif }
+target:
+  emulator: { state: ./state.json }
+state:
+  azureBlob:
+    accountUrl: ${azurite.accountUrl}
+    container: adsync-spec
+    prefix: ${prefix}
+    connectionString: { env: ADSYNC_TEST_STATE_CS }
+`;
+
+  test('the connection string comes from the environment; an unset variable is named with a hint', async () => {
+    const spec = parseSpec(specText('p1'), join(tmpdir(), 'adsync.yaml'));
+    const err = await openState(spec, { env: {} }).then(() => undefined, (e: unknown) => e);
+    assert.equal((err as { code?: string }).code, 'state_credential_missing');
+    assert.match((err as Error).message, /environment variable ADSYNC_TEST_STATE_CS is not set/);
+    const s = await openState(spec, { env: { ADSYNC_TEST_STATE_CS: azurite.connectionString } });
+    await s.write('snapshot', Buffer.from('hello'), { ifNoneMatch: '*' });
+    assert.equal((await s.read('snapshot'))?.bytes.toString(), 'hello');
+    assert.equal(s.location, `${azurite.accountUrl}/adsync-spec/p1`);
+  });
+
+  test('no secret: the account key is in no blob, no metadata, no location and no error message', async () => {
+    const prefix = `secret-${randomUUID()}`;
+    const spec = parseSpec(specText(prefix), join(tmpdir(), 'adsync.yaml'));
+    const s = await openState(spec, { env: { ADSYNC_TEST_STATE_CS: azurite.connectionString } });
+    const texts: string[] = [s.location];
+    const keep = (e: unknown) => {
+      const err = e as Error & { hint?: string; cause?: unknown };
+      texts.push(String(err), err.message, err.stack ?? '', err.hint ?? '', JSON.stringify(err), String(err.cause ?? ''));
+    };
+    const e1 = await s.write('snapshot', Buffer.from('state'), { ifNoneMatch: '*' });
+    await s.write('snapshot', Buffer.from('again'), { ifNoneMatch: '*' }).catch(keep);
+    await s.write('snapshot', Buffer.from('stale'), { ifMatch: `"0x0"` }).catch(keep);
+    await s.write('snapshot', Buffer.from('next'), { ifMatch: e1 });
+    const lock = await s.acquireLock(holder('run-secret'));
+    await s.acquireLock(holder('run-other')).catch(keep);
+    await s.breakLock({ runId: 'run-other' }).catch(keep);
+    // A wrong key: the service refuses (403); the error names neither key.
+    const wrongKey = Buffer.from(randomUUID().repeat(2)).toString('base64');
+    const wrong = await openState(spec, { env: { ADSYNC_TEST_STATE_CS: azurite.connectionString.replace(AZURITE_KEY, wrongKey) } });
+    await wrong.read('snapshot').catch(keep);
+    await wrong.write('snapshot', Buffer.from('x')).catch(keep);
+    await wrong.acquireLock(holder('run-wrong')).catch(keep);
+    // A malformed connection string.
+    await openState(spec, { env: { ADSYNC_TEST_STATE_CS: `AccountName=devstoreaccount1;AccountKey=${AZURITE_KEY}` } }).catch(keep);
+    assert.ok(texts.length >= 8 * 6, `every refusal above was an error (${texts.length})`);
+    assert.ok(texts.some((t) => /state_unavailable|AuthorizationFailure|403/.test(t)), 'the wrong key was refused');
+    // Everything stored under the prefix: content and metadata.
+    const container = service.getContainerClient('adsync-spec');
+    for await (const item of container.listBlobsFlat({ prefix, includeMetadata: true })) {
+      texts.push(item.name, JSON.stringify(item.metadata ?? {}));
+      for (const v of Object.values(item.metadata ?? {})) texts.push(Buffer.from(v, 'base64').toString('utf8'));
+      texts.push((await container.getBlobClient(item.name).downloadToBuffer()).toString('latin1'));
+    }
+    await lock.release();
+    const all = texts.join('\n');
+    for (const secret of [AZURITE_KEY, wrongKey, 'AccountKey']) assert.ok(!all.includes(secret), `${secret.slice(0, 6)}… leaked`);
+    assert.ok(texts.some((x) => x.startsWith('{"runId":"run-secret"')), 'the holder was recorded (the listing saw the lock blob)');
   });
 });
