@@ -20,9 +20,15 @@ import type { Azurite } from '../support/azurite.js';
 
 const holder = (runId: string) => ({ runId, host: hostname(), pid: process.pid, command: `adsync apply (${runId})` });
 
-/** Polls until `check` holds: waits on an observed state, never on a timing threshold. */
-async function until(check: () => Promise<boolean> | boolean): Promise<void> {
-  while (!(await check())) await new Promise((r) => setTimeout(r, 100));
+/**
+ * Polls until `check` holds: waits on an observed state, never on a timing threshold. Stops when the test
+ * is cancelled (its timeout), so a broken feature fails the test instead of hanging the run.
+ */
+async function until(signal: AbortSignal, check: () => Promise<boolean> | boolean): Promise<void> {
+  while (!(await check())) {
+    signal.throwIfAborted();
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 function contract(kind: string, make: () => Promise<StateBackend>): void {
@@ -134,10 +140,10 @@ const azure = (options: ConstructorParameters<typeof AzureBlobState>[2] = {}) =>
 contract('azureBlob', async () => azure());
 
 describe('azureBlob lease', () => {
-  test('a held lease is renewed while held: observed renewals, the lease stays leased (fixed) and others are refused', { timeout: 60_000 }, async () => {
+  test('a held lease is renewed while held: observed renewals, the lease stays leased (fixed) and others are refused', { timeout: 30_000 }, async (t) => {
     const s = azure({ leaseSeconds: 15, renewEveryMs: 200 });
     const a = await s.acquireLock(holder('run-a'));
-    await until(() => a.renewals >= 3);
+    await until(t.signal, () => a.renewals >= 3);
     a.assertHeld();
     const status = await s.lockStatus();
     assert.equal(status.leaseState, 'leased');
@@ -148,11 +154,11 @@ describe('azureBlob lease', () => {
     assert.equal((await s.lockStatus()).leaseState, 'available');
   });
 
-  test('a broken lease is noticed by its holder at the next renewal', { timeout: 60_000 }, async () => {
+  test('a broken lease is noticed by its holder at the next renewal', { timeout: 30_000 }, async (t) => {
     const s = azure({ leaseSeconds: 15, renewEveryMs: 200 });
     const a = await s.acquireLock(holder('run-a'));
     await s.breakLock({ runId: 'run-a' });
-    await until(() => {
+    await until(t.signal, () => {
       try {
         a.assertHeld();
         return false;
@@ -163,11 +169,11 @@ describe('azureBlob lease', () => {
     await a.release();
   });
 
-  test('a holder that stops renewing (a killed run) loses the lease when it expires; another run then takes it', { timeout: 90_000 }, async () => {
+  test('a holder that stops renewing (a killed run) loses the lease when it expires; another run then takes it', { timeout: 90_000 }, async (t) => {
     const s = azure({ leaseSeconds: 15, renewEveryMs: 0 });
     await s.acquireLock(holder('run-killed'));
     await assert.rejects(s.acquireLock(holder('run-next')), StateLockedError);
-    await until(async () => (await s.lockStatus()).leaseState === 'expired');
+    await until(t.signal, async () => (await s.lockStatus()).leaseState === 'expired');
     assert.equal(await s.describeHolder(), undefined);
     const next = await s.acquireLock(holder('run-next'));
     assert.equal((await s.describeHolder())?.runId, 'run-next');
