@@ -4,7 +4,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { processAlive } from '../../src/apply/lock.js';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -122,6 +124,29 @@ contract('local', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'adsync-state-'));
   tmpDirs.push(dir);
   return new LocalState(join(dir, '.adsync'));
+});
+
+describe('local lock holders that are gone', () => {
+  const deadPid = (): number => {
+    // A pid that was just ours to see exit: not running any more.
+    const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    return Number(r.stdout);
+  };
+  test('a holder that died on this host is taken over; one on another host is refused and named', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'adsync-state-'));
+    tmpDirs.push(dir);
+    const s = new LocalState(dir);
+    const pid = deadPid();
+    assert.ok(!processAlive(pid));
+    await writeFile(join(dir, 'state.lock'), JSON.stringify({ runId: 'run-dead', host: hostname(), pid, command: 'adsync apply' }));
+    const taken = await s.acquireLock(holder('run-new'));
+    assert.equal((await s.describeHolder())?.runId, 'run-new');
+    await taken.release();
+    await writeFile(join(dir, 'state.lock'), JSON.stringify({ runId: 'run-far', host: `not-${hostname()}`, pid, command: 'adsync apply' }));
+    const refused = await s.acquireLock(holder('run-new')).then(() => undefined, (e: unknown) => e);
+    assert.ok(refused instanceof StateLockedError);
+    assert.match(refused.message, /run run-far \(pid \d+ on not-/);
+  });
 });
 
 let azurite: Azurite;
