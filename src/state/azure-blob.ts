@@ -1,7 +1,7 @@
 /**
  * `state: { azureBlob: … }`: state as blobs under `<container>/<prefix>/`, for pipeline runners that have no
  * lasting disk. Writes are conditional on the ETag (`If-Match`, or `If-None-Match: *` to create), so two runs
- * never overwrite each other's state. The lock is a 60 s lease on the blob `<prefix>/lock`, renewed every
+ * never overwrite each other's state. The lock is a 60 s lease on the blob `<prefix>/.lock`, renewed every
  * 20 s while held: a run that dies frees it within a minute by itself (unlike Terraform's infinite lease),
  * and a live run keeps it. The holder is recorded in that blob's metadata, so a refused run can name it;
  * breaking a lease takes `breakLock` naming the holder (`adsync unlock`).
@@ -23,7 +23,8 @@ import {
 } from './backend.js';
 import type { HeldStateLock, LockHolder, StateBackend, StateObject, WriteCondition } from './backend.js';
 
-const LOCK_BLOB = 'lock';
+/** A state name never starts with '.', so no state can be named like the lock. */
+const LOCK_BLOB = '.lock';
 const HOLDER_KEY = 'adsyncholder';
 
 export interface AzureBlobStateOptions {
@@ -122,7 +123,7 @@ export class AzureBlobState implements StateBackend {
   }
 
   private lockBlob() {
-    return this.container.getBlockBlobClient(this.blobName(LOCK_BLOB));
+    return this.container.getBlockBlobClient(this.prefix ? `${this.prefix}/${LOCK_BLOB}` : LOCK_BLOB);
   }
 
   /** The lease state and recorded holder of the lock blob (undefined holder: nobody holds a live lease). */

@@ -20,7 +20,8 @@ import {
 } from './backend.js';
 import type { HeldStateLock, LockHolder, StateBackend, StateObject, WriteCondition } from './backend.js';
 
-const LOCK_FILE = 'state.lock';
+/** A state name never starts with '.', so no state can be named like the lock. */
+const LOCK_FILE = '.lock';
 
 const etagOf = (bytes: Uint8Array): string => `"${createHash('sha256').update(bytes).digest('hex')}"`;
 

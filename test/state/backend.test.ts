@@ -75,6 +75,8 @@ function contract(kind: string, make: () => Promise<StateBackend>): void {
       const s = await make();
       await assert.rejects(s.write('../escape', Buffer.from('x')), /invalid state name/);
       await assert.rejects(s.read('a/b'), /invalid state name/);
+      // Nor be named like the lock (which starts with '.').
+      await assert.rejects(s.write('.lock', Buffer.from('x')), /invalid state name/);
     });
 
     test('the lock between two holders: the second is refused with the holder named; after release it succeeds', async () => {
@@ -138,11 +140,11 @@ describe('local lock holders that are gone', () => {
     const s = new LocalState(dir);
     const pid = deadPid();
     assert.ok(!processAlive(pid));
-    await writeFile(join(dir, 'state.lock'), JSON.stringify({ runId: 'run-dead', host: hostname(), pid, command: 'adsync apply' }));
+    await writeFile(join(dir, '.lock'), JSON.stringify({ runId: 'run-dead', host: hostname(), pid, command: 'adsync apply' }));
     const taken = await s.acquireLock(holder('run-new'));
     assert.equal((await s.describeHolder())?.runId, 'run-new');
     await taken.release();
-    await writeFile(join(dir, 'state.lock'), JSON.stringify({ runId: 'run-far', host: `not-${hostname()}`, pid, command: 'adsync apply' }));
+    await writeFile(join(dir, '.lock'), JSON.stringify({ runId: 'run-far', host: `not-${hostname()}`, pid, command: 'adsync apply' }));
     const refused = await s.acquireLock(holder('run-new')).then(() => undefined, (e: unknown) => e);
     assert.ok(refused instanceof StateLockedError);
     assert.match(refused.message, /run run-far \(pid \d+ on not-/);
