@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { processAlive } from '../../src/apply/lock.js';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +126,30 @@ contract('local', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'adsync-state-'));
   tmpDirs.push(dir);
   return new LocalState(join(dir, '.adsync'));
+});
+
+describe('local conditional writes across processes', () => {
+  test('four processes write over the same version at once: exactly one wins, the others get state_conflict', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'adsync-state-'));
+    tmpDirs.push(dir);
+    const s = new LocalState(dir);
+    const e0 = await s.write('snapshot', Buffer.from('base'), { ifNoneMatch: '*' });
+    const local = new URL('../../src/state/local.js', import.meta.url).href;
+    const script = `const { LocalState } = await import(${JSON.stringify(local)});
+      try { await new LocalState(process.argv[1]).write('snapshot', Buffer.from(process.argv[2]), { ifMatch: process.argv[3] }); console.log('won'); }
+      catch (e) { console.log(e.code); }`;
+    const run = (who: string) => new Promise<string>((ok) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir, who, e0], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      child.on('exit', () => ok(out.trim()));
+    });
+    const outcomes = await Promise.all(['w1', 'w2', 'w3', 'w4'].map(run));
+    assert.equal(outcomes.filter((o) => o === 'won').length, 1, outcomes.join(','));
+    assert.equal(outcomes.filter((o) => o === 'state_conflict').length, 3, outcomes.join(','));
+    const winner = ['w1', 'w2', 'w3', 'w4'][outcomes.indexOf('won')];
+    assert.equal((await s.read('snapshot'))?.bytes.toString(), winner);
+  });
 });
 
 describe('local lock holders that are gone', () => {
