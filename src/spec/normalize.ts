@@ -13,6 +13,7 @@ import type {
   SafetySpec,
   SourceSpec,
   Spec,
+  StateSpec,
   TargetSpec,
   ValueRef,
   WritebackRuleSpec,
@@ -150,6 +151,23 @@ function writeback(raw: unknown): WritebackRuleSpec[] {
   return out;
 }
 
+function state(raw: Raw): StateSpec {
+  if (raw['azureBlob'] !== undefined) {
+    const a = obj(raw['azureBlob']);
+    return {
+      azureBlob: {
+        accountUrl: String(a['accountUrl']),
+        container: String(a['container']),
+        ...(typeof a['prefix'] === 'string' ? { prefix: a['prefix'] } : {}),
+        ...(a['credential'] !== undefined ? { credential: { ...obj(a['credential']) } as unknown as CredentialSpec } : {}),
+        ...(a['connectionString'] !== undefined ? { connectionString: { env: String(obj(a['connectionString'])['env']) } } : {}),
+      },
+    };
+  }
+  const l = obj(raw['local']);
+  return { local: typeof l['dir'] === 'string' ? { dir: l['dir'] } : {} };
+}
+
 /** The normalized spec, from data that passed the schema and the semantic rules. */
 export function normalizeSpec(data: unknown, meta: { file: string; dir: string; digest: string }): Spec {
   const raw = obj(data);
@@ -167,5 +185,6 @@ export function normalizeSpec(data: unknown, meta: { file: string; dir: string; 
     objects: Object.fromEntries(kinds.map((k) => [k, objectRule(objects[k])])) as Record<ObjectKind, ObjectRuleSpec>,
     safety: safety(obj(raw['safety'])),
     writeback: writeback(raw['writeback']),
+    ...(raw['state'] !== undefined ? { state: state(obj(raw['state'])) } : {}),
   };
 }

@@ -99,6 +99,9 @@ function describe(e: SchemaError): PathProblem | undefined {
       const later = Math.max(Number(p['i']), Number(p['j']));
       return { path: [...path, later], at: 'value', message: `${formatPath([...path, later])} repeats ${show((e.data as unknown[])[later])}` };
     }
+    case 'not':
+      // Never echoes the value: a `not` guards against secrets in the wrong place (a SAS in a URL).
+      return { path, at: 'value', message: `${where} ${xm ?? 'is not allowed here'}` };
     case 'oneOf':
     case 'anyOf':
       return { path, at: 'value', message: `${where}: ${xm ?? 'must match exactly one of the allowed shapes'}` };

@@ -141,6 +141,11 @@ export interface SafetySpec {
   deleteGraceDays: number;
 }
 
+/** `state:` (DESIGN §5): where incremental state, the journal and the lock live (src/state/). */
+export type StateSpec =
+  | { local: { dir?: string } }
+  | { azureBlob: { accountUrl: string; container: string; prefix?: string; credential?: CredentialSpec; connectionString?: { env: string } } };
+
 export interface Spec {
   version: 1;
   /** Absolute path of the spec file, and its directory (relative paths resolve against it). */
@@ -160,6 +165,8 @@ export interface Spec {
   safety: SafetySpec;
   /** Entra ID → AD rules, in spec order (their index names them in plans: `writeback[1]`). */
   writeback: WritebackRuleSpec[];
+  /** Absent: local state in `.adsync/` next to the spec (or $ADSYNC_STATE_DIR). */
+  state?: StateSpec;
 }
 
 /** AD group types group writeback can create (groupType values in src/engine/writeback-groups.ts). */
