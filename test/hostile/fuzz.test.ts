@@ -8,7 +8,7 @@
  *   ADSYNC_FUZZ_RUNS=20000 npx node --test dist/test/hostile/fuzz.test.js
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ const RUNS = Number(process.env['ADSYNC_FUZZ_RUNS'] ?? 300);
 const SEED = Number(process.env['ADSYNC_FUZZ_SEED'] ?? 17);
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
 const CORP_LDIF = readFileSync(join(EXAMPLES, 'quickstart', 'corp.ldif'));
-const SPECS = readdirSync(EXAMPLES).map((d) => readFileSync(join(EXAMPLES, d, 'adsync.yaml')));
+const SPECS = readdirSync(EXAMPLES).filter((d) => existsSync(join(EXAMPLES, d, 'adsync.yaml'))).map((d) => readFileSync(join(EXAMPLES, d, 'adsync.yaml')));
 
 type Edit = { kind: 'delete' | 'insert' | 'replace' | 'duplicate-line' | 'flip'; at: number; len: number; bytes: Uint8Array };
 
