@@ -8,6 +8,8 @@ export interface Ctx {
   store: Store;
   /** Replication lag in ms: a new object stays invisible to other requests this long (0 = off). */
   lagMs(): number;
+  /** Told of every write Graph accepted (tests count them: no hidden writes). */
+  onWrite?: (write: { method: string; path: string; status: number }) => void;
 }
 
 /** A created object is visible to requests that arrive after its replication delay. */

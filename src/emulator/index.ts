@@ -55,6 +55,8 @@ export interface EmulatorOptions {
   roles?: string[];
   /** All off by default. */
   faults?: EmulatorFaults;
+  /** Called for every write (non-GET Graph request, also inside $batch) that succeeded: tests count writes. */
+  onWrite?: Ctx['onWrite'];
 }
 
 export interface RunningEmulator {
@@ -199,7 +201,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     tenantId: () => store.config.tenantId,
     userCount: () => store.users.size,
   });
-  const ctx: Ctx = { store, lagMs: () => faults.lagMs() };
+  const ctx: Ctx = { store, lagMs: () => faults.lagMs(), ...(options.onWrite ? { onWrite: options.onWrite } : {}) };
   let base = '';
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

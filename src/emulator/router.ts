@@ -28,7 +28,10 @@ export function handleGraph(ctx: Ctx, faults: FaultInjector, req: GraphRequest):
     checkPermissions(req, (id) => ctx.store.deleted.byId.get(id)?.kind);
     const res = dispatch(ctx, req);
     const dirtying = req.method !== 'GET';
-    if (dirtying) ctx.store.dirty = true;
+    if (dirtying) {
+      ctx.store.dirty = true;
+      if (res.status < 400) ctx.onWrite?.({ method: req.method, path: req.rawPath, status: res.status });
+    }
     res.headers = { ...extra, ...res.headers };
     return res;
   } catch (e) {

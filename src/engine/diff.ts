@@ -247,6 +247,16 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       markPresent(obj, current.id);
       record && matches.set(obj.anchor, { rule: 'anchor', id: current.id, detail: `hard match: the object carries adsync's anchor ${obj.anchor}` });
       const attributes = changedAttributes(obj, current, refs);
+      // A UPN or address a cloud-only object holds can't be written (Graph refuses the whole PATCH): the object
+      // keeps its value, the rest flows, and the report says why (found by test/convergence).
+      for (let i = attributes.length - 1; i >= 0; i--) {
+        const a = attributes[i]!;
+        const value = lower(a.after);
+        const holder = value === undefined ? undefined : a.name === 'userPrincipalName' && obj.kind === 'user' ? unownedUpns.get(value) : a.name === 'mail' ? unownedAddresses.get(value) : undefined;
+        if (!holder) continue;
+        attributes.splice(i, 1);
+        reports.push({ code: 'cloud-only-collision', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the cloud-only ${holder.kind} ${labelOfTarget(holder)} (${holder.id}) already has this ${a.name} (${value}); it stays ${JSON.stringify(a.before ?? null)} until that object lets it go`, other: { label: labelOfTarget(holder), id: holder.id } });
+      }
       if (attributes.length > 0) {
         const digest = desiredDigest(obj);
         // The digest adsync wrote last equals what AD says now: AD did not change, so the cloud did (drift).

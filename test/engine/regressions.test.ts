@@ -1,0 +1,44 @@
+/**
+ * Regressions found by the model-based convergence test (test/convergence), each named for what broke and
+ * shrunk to the smallest plain-data case.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { compileFlows } from '../../src/engine/flows.js';
+import { assemblePlan } from '../../src/engine/plan.js';
+import type { DirectoryEntry } from '../../src/model/entry.js';
+import type { TargetObject, TargetSnapshot } from '../../src/model/target.js';
+import { anchorOf, emptyTarget, snapshot, spec, user } from '../support/fixtures.js';
+
+function plan(entries: DirectoryEntry[], target: TargetSnapshot) {
+  const s = spec();
+  return assemblePlan({ spec: s, specPath: 'adsync.yaml', flows: compileFlows(s), sources: [snapshot(entries)], target, toolVersion: 'test', now: new Date(0) }).plan;
+}
+
+const owned = (cn: string, attrs: Record<string, unknown>): TargetObject => ({ id: `id-${cn}`, kind: 'user', anchor: anchorOf(cn), attrs });
+
+describe('regressions found by the convergence test', () => {
+  // seed 20261202: u0's UPN changed in AD to one a cloud-only user had taken; apply's PATCH failed with 400
+  // (conflict on userPrincipalName) and every later apply failed again.
+  it('an owned user whose new UPN a cloud-only user holds keeps its UPN; the rest flows; a report says why', () => {
+    const ann = owned('Ann Lee', { userPrincipalName: 'ann.lee@contoso.example', displayName: 'Ann Lee', accountEnabled: true, mailNickname: 'ann.lee' });
+    const holder: TargetObject = { id: 'cloud-1', kind: 'user', attrs: { userPrincipalName: 'bob@contoso.example', displayName: 'Bob (cloud)' } };
+    const p = plan([user('Ann Lee', { userPrincipalName: 'bob@contoso.example', title: 'Lead' })], emptyTarget([ann, holder]));
+    const u = p.changes.find((c) => c.anchor === anchorOf('Ann Lee'));
+    assert.ok(u && u.action === 'update', JSON.stringify(p.changes));
+    assert.ok(!u.attributes.some((a) => a.name === 'userPrincipalName'), 'the UPN is not written');
+    assert.ok(u.attributes.some((a) => a.name === 'jobTitle' && a.after === 'Lead'), 'the rest flows');
+    const r = p.reports.find((x) => x.code === 'cloud-only-collision');
+    assert.equal(r?.other?.id, 'cloud-1');
+    assert.match(r!.reason, /userPrincipalName \(bob@contoso\.example\)/);
+  });
+
+  it('the same for a mail address a cloud-only object holds', () => {
+    const ann = owned('Ann Lee', { userPrincipalName: 'ann.lee@contoso.example', displayName: 'Ann Lee', accountEnabled: true, mailNickname: 'ann.lee', mail: 'ann@contoso.example', onPremisesImmutableId: anchorOf('Ann Lee') });
+    const holder: TargetObject = { id: 'cloud-2', kind: 'user', attrs: { userPrincipalName: 'x@contoso.example', mail: 'shared@contoso.example' } };
+    const p = plan([user('Ann Lee', { mail: 'shared@contoso.example' })], emptyTarget([ann, holder]));
+    const u = p.changes.find((c) => c.anchor === anchorOf('Ann Lee'));
+    assert.ok(u === undefined || (u.action === 'update' && !u.attributes.some((a) => a.name === 'mail')), JSON.stringify(u));
+    assert.equal(p.reports.find((x) => x.code === 'cloud-only-collision')?.other?.id, 'cloud-2');
+  });
+});
