@@ -4,7 +4,7 @@
  * unowned (cloud-only) objects are never touched, and a collision with one is reported, not resolved.
  * Memberships are compared as sets of anchors, so the cost follows the changes, not the group sizes.
  */
-import { attributesDigest, type AttributeChange, type Change, type MatchRule, type MemberRef, type ObjectRef, type ReportItem } from '../model/change.js';
+import { attributesDigest, isObjectRef, type AttributeChange, type Change, type MatchRule, type MemberRef, type ObjectRef, type ReportItem } from '../model/change.js';
 import type { ObjectKind, TargetObject, TargetSnapshot, TargetSystem, TenantInfo } from '../model/target.js';
 import type { SoftMatch } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
@@ -333,6 +333,21 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       attributes.push({ name, after: ref ? objectRef(value as string, refs) : value, flow: obj.provenance[name] ?? 'default' });
     }
     changes.push({ ...base, action: 'create', attributes });
+  }
+
+  // A reference (manager) to an object that won't exist after apply (blocked, or left in deleted items) can't
+  // be set: it is unset, as Entra Connect leaves a reference to an object it doesn't export (found by
+  // test/convergence: the PUT of a deleted manager failed on every apply).
+  for (let i = changes.length - 1; i >= 0; i--) {
+    const c = changes[i]!;
+    if (c.action !== 'create' && c.action !== 'update' && c.action !== 'restore' && c.action !== 'adopt') continue;
+    for (let j = c.attributes.length - 1; j >= 0; j--) {
+      const a = c.attributes[j]!;
+      if (!REFERENCE_PROPERTIES.has(a.name) || !isObjectRef(a.after) || desired.byAnchor.get(a.after.anchor)?.presence?.run === run) continue;
+      if (a.before === undefined) c.attributes.splice(j, 1);
+      else delete a.after;
+    }
+    if (c.action === 'update' && c.attributes.length === 0) changes.splice(i, 1);
   }
 
   // Deletes: owned objects no longer desired. Held objects (flow errors, duplicates) are never deleted.

@@ -8,7 +8,7 @@ import { compileFlows } from '../../src/engine/flows.js';
 import { assemblePlan } from '../../src/engine/plan.js';
 import type { DirectoryEntry } from '../../src/model/entry.js';
 import type { TargetObject, TargetSnapshot } from '../../src/model/target.js';
-import { anchorOf, emptyTarget, snapshot, spec, user } from '../support/fixtures.js';
+import { anchorOf, dnOf, emptyTarget, snapshot, spec, user } from '../support/fixtures.js';
 
 function plan(entries: DirectoryEntry[], target: TargetSnapshot) {
   const s = spec();
@@ -40,5 +40,31 @@ describe('regressions found by the convergence test', () => {
     const u = p.changes.find((c) => c.anchor === anchorOf('Ann Lee'));
     assert.ok(u === undefined || (u.action === 'update' && !u.attributes.some((a) => a.name === 'mail')), JSON.stringify(u));
     assert.equal(p.reports.find((x) => x.code === 'cloud-only-collision')?.other?.id, 'cloud-2');
+  });
+
+  // seed 20261202: the manager was deleted in the cloud, and a new AD user computed the same UPN (duplicate in
+  // source, so the manager is not restored); the plan set the report's manager to the deleted id every time and
+  // apply failed with 404.
+  it('a manager left in deleted items (blocked by a duplicate UPN) is unset, never set to the deleted id', () => {
+    const bob = owned('Bob Jones', { userPrincipalName: 'bob.jones@contoso.example', displayName: 'Bob Jones', accountEnabled: true, mailNickname: 'bob.jones' });
+    const target = emptyTarget([{ ...bob, manager: undefined } as TargetObject]);
+    target.deleted = [owned('Ann Lee', { userPrincipalName: 'ann.lee@contoso.example' })];
+    const p = plan([
+      user('Ann Lee'),
+      user('Ann Twin', { userPrincipalName: 'ann.lee@contoso.example' }),
+      user('Bob Jones', { manager: dnOf('Ann Lee') }),
+    ], target);
+    const forBob = p.changes.filter((c) => c.anchor === anchorOf('Bob Jones'));
+    assert.ok(forBob.every((c) => c.action !== 'update' || !c.attributes.some((a) => a.name === 'manager')), JSON.stringify(forBob));
+    assert.ok(!p.changes.some((c) => c.action === 'restore'), 'the blocked manager is not restored');
+  });
+
+  it('a new user whose manager a cloud-only collision blocks is created without a manager', () => {
+    const holder: TargetObject = { id: 'cloud-3', kind: 'user', attrs: { userPrincipalName: 'ann.lee@contoso.example' } };
+    const p = plan([user('Ann Lee'), user('Bob Jones', { manager: dnOf('Ann Lee') })], emptyTarget([holder]));
+    const create = p.changes.find((c) => c.anchor === anchorOf('Bob Jones'));
+    assert.ok(create && create.action === 'create');
+    assert.ok(!create.attributes.some((a) => a.name === 'manager'), JSON.stringify(create.attributes));
+    assert.ok(!p.changes.some((c) => c.anchor === anchorOf('Ann Lee')));
   });
 });
