@@ -575,6 +575,7 @@ function compareTenant(ctx: SequenceContext, want: TenantModel, state: State): v
 
   for (const [a, e] of want.users) {
     const o = live.get(a)!;
+    if (e.held) continue;
     for (const name of ['displayName', 'givenName', 'surname', 'jobTitle', 'department', 'mail', 'userPrincipalName', 'accountEnabled', 'onPremisesImmutableId'] as const) {
       assert.ok(same(o.props[name], e[name]), `user ${e.userPrincipalName} (${a}): ${name} is ${JSON.stringify(o.props[name])}, the oracle says ${JSON.stringify(e[name])}`);
     }

@@ -174,6 +174,8 @@ export interface ExpectedUser {
   onPremisesImmutableId: string;
   /** Anchor of the manager, or null. */
   manager: string | null;
+  /** Left as it is (its UPN or mail is computed for another source object too): the tenant's values stand. */
+  held?: boolean;
 }
 
 export interface ExpectedGroup {
@@ -272,7 +274,7 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
     if (blocked.has(u.key)) {
       if (owned) {
         present.add(u.key);
-        next.users.set(anchor, owned); // left as it is
+        next.users.set(anchor, { ...owned, held: true }); // left as it is, cloud edits included
       }
       continue;
     }
