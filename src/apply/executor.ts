@@ -1,8 +1,9 @@
 /**
  * Executes a plan against Graph, in dependency order:
+ *   phase 0  user deletes (soft, restorable): a UPN or address they free can be taken in phase 1;
  *   phase 1  creates, restores and updates of users and groups (independent of each other);
  *   phase 2  membership adds and removes (member and group ids from the plan, or from phase-1 creates);
- *   phase 3  deletes.
+ *   phase 3  group deletes.
  * Every request goes through the $batch queue (packing, concurrency, throttling, retries). A write's response
  * is authoritative: ids come from create responses, nothing is re-read to verify. A failed change is recorded
  * with its object, operation and Graph's message, and independent changes carry on; changes that depend on a
@@ -199,6 +200,27 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     }
   }
   for (const name of extensionsUsed) ctx.onExtension?.(await ensureExtension(queue, ctx, name));
+
+  async function runDeletes(deletes: DeleteChange[]): Promise<void> {
+    await pool(deletes, width, async (change) => {
+      const coll = collection(change.kind);
+      if (coll === undefined) {
+        fail(change, `delete ${change.kind}`, `${change.kind} objects are read-only in Microsoft Graph`);
+        finish(change, 'failed');
+        return;
+      }
+      const res = await queue.submit({ method: 'DELETE', url: `/${coll}/${change.id}` });
+      if (ok(res) || res.status === 404) finish(change, 'applied');
+      else {
+        fail(change, `delete ${change.kind}`, describeResponse(res));
+        finish(change, 'failed');
+      }
+    });
+  }
+
+  // ---- phase 0: user deletes (soft: restorable), so a UPN or address they free can be taken by a create or
+  // update of the same plan (found by test/convergence: the create of a user whose duplicate was deleted failed)
+  await runDeletes(plan.changes.filter((c): c is DeleteChange => c.action === 'delete' && c.kind === 'user'));
 
   // ---- phase 1: creates, restores, updates
   const phase1 = plan.changes.filter((c): c is CreateChange | RestoreChange | UpdateChange | AdoptChange => c.action === 'create' || c.action === 'restore' || c.action === 'update' || c.action === 'adopt');
@@ -409,22 +431,8 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     }));
   }
 
-  // ---- phase 3: deletes
-  const phase3 = plan.changes.filter((c): c is DeleteChange => c.action === 'delete');
-  await pool(phase3, width, async (change) => {
-    const coll = collection(change.kind);
-    if (coll === undefined) {
-      fail(change, `delete ${change.kind}`, `${change.kind} objects are read-only in Microsoft Graph`);
-      finish(change, 'failed');
-      return;
-    }
-    const res = await queue.submit({ method: 'DELETE', url: `/${coll}/${change.id}` });
-    if (ok(res) || res.status === 404) finish(change, 'applied');
-    else {
-      fail(change, `delete ${change.kind}`, describeResponse(res));
-      finish(change, 'failed');
-    }
-  });
+  // ---- phase 3: deletes (users went first, in phase 0)
+  await runDeletes(plan.changes.filter((c): c is DeleteChange => c.action === 'delete' && c.kind !== 'user'));
 
   return {
     applied,

@@ -43,6 +43,7 @@ describe('convergence: random AD and cloud histories through LDIF and the emulat
     };
     ctx = {
       dir, template, backend,
+      cacheInitial: true,
       knownBugs: { emptiedGroup: process.env.ADSYNC_PBT_STRICT !== '1' },
       stats: { sequences: 0, steps: 0, effective: 0, applies: 0, writes: 0, skippedKnownBug: 0, explained: 0 },
     };

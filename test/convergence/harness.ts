@@ -92,6 +92,49 @@ export function stepArb(options: StepOptions = {}): fc.Arbitrary<Step> {
 const upnOf = (i: number): string => `${NAMES[i]}@contoso.example`;
 const mailOf = (i: number): string => `${NAMES[i]}.mail@contoso.example`;
 
+/** The first key from `key` on (rotating through `pool`) that `ok` accepts; `key` itself when none does. */
+function rotate(key: string, pool: readonly string[], ok: (k: string) => boolean): string {
+  const at = Math.max(0, pool.indexOf(key));
+  for (let i = 0; i < pool.length; i++) {
+    const k = pool[(at + i) % pool.length]!;
+    if (ok(k)) return k;
+  }
+  return key;
+}
+
+/**
+ * Points a generated step at objects it can act on in this state (a delete at a live object, a restore at a
+ * deleted one, …), so most steps change something; the run logs the resolved steps for replay.
+ */
+export function resolveStep(d: Directory, s: Step, tenant?: TenantModel): Step {
+  const live = (k: string) => d.objects.has(k);
+  const isUser = (k: string) => d.objects.get(k)?.kind === 'user';
+  const isGroup = (k: string) => d.objects.get(k)?.kind === 'group';
+  const anyKeys = [...USER_KEYS, ...GROUP_KEYS];
+  const owned = (k: string) => tenant !== undefined && tenant.users.has(anchorOf(k)) && tenant.ids.has(anchorOf(k));
+  switch (s.t) {
+    case 'createUser': return { ...s, key: rotate(s.key, USER_KEYS, (k) => !live(k) && !d.deleted.has(k)) };
+    case 'createGroup': return { ...s, key: rotate(s.key, GROUP_KEYS, (k) => !live(k) && !d.deleted.has(k)) };
+    case 'setAttr': case 'disable': case 'enable': case 'setUpn': case 'setMail': case 'setManager':
+      return { ...s, key: rotate(s.key, USER_KEYS, isUser) };
+    case 'rename': case 'delete': case 'move': return { ...s, key: rotate(s.key, anyKeys, live) };
+    case 'restore': return { ...s, key: rotate(s.key, anyKeys, (k) => d.deleted.has(k)) };
+    case 'addMember': {
+      const group = rotate(s.group, GROUP_KEYS, isGroup);
+      const members = (d.objects.get(group) as DGroup | undefined)?.members ?? [];
+      return { ...s, group, member: rotate(s.member, anyKeys, (k) => live(k) && k !== group && !members.includes(k)) };
+    }
+    case 'removeMember': {
+      const group = rotate(s.group, GROUP_KEYS, (k) => isGroup(k) && (d.objects.get(k) as DGroup).members.length > 0);
+      const members = (d.objects.get(group) as DGroup | undefined)?.members ?? [];
+      return { ...s, group, member: rotate(s.member, anyKeys, (k) => members.includes(k)) };
+    }
+    case 'emptyGroup': return { ...s, group: rotate(s.group, GROUP_KEYS, (k) => isGroup(k) && (d.objects.get(k) as DGroup).members.length > 0) };
+    case 'cloudEdit': case 'cloudDelete': return { ...s, key: rotate(s.key, USER_KEYS, owned) };
+    default: return s;
+  }
+}
+
 /** Applies an AD step to the directory model; false when it does not apply (a no-op in this state). */
 export function applyToDirectory(d: Directory, s: Step, counter: { renames: number }): boolean {
   const u = (key: string): DUser | undefined => {
@@ -295,6 +338,9 @@ export interface SequenceContext {
   backend: SourceBackend;
   /** Known bugs tolerated for now (each names the bug and who fixes it). */
   knownBugs: { emptiedGroup: boolean };
+  /** Reuse the tenant after the initial forest across sequences (only for a stateless source such as LDIF). */
+  cacheInitial?: boolean;
+  initial?: { template: string; directory: Directory; model: TenantModel };
   stats: { sequences: number; steps: number; effective: number; applies: number; writes: number; skippedKnownBug: number; explained: number };
 }
 
@@ -317,37 +363,67 @@ export async function runSequence(ctx: SequenceContext, steps: Step[]): Promise<
   await writeFile(specPath, specYaml(ctx.backend));
   const spec = await loadSpec(specPath);
   const flows = compileFlows(spec);
-  const tenant = await Tenant.start(ctx.template, join(seqDir, 'tenant.json'));
-  let directory = emptyDirectory();
+  // A stateless source (LDIF) starts every sequence after the first from the checked initial forest's tenant.
+  const start = ctx.initial;
+  const tenant = await Tenant.start(start?.template ?? ctx.template, join(seqDir, 'tenant.json'));
+  let directory = start ? cloneDirectory(start.directory) : emptyDirectory();
   let realized = emptyDirectory();
-  let model = emptyTenant();
+  let model = start ? cloneTenant(start.model) : emptyTenant();
   const counter = { renames: 0 };
   /** Anchors the steps since the last apply touched (explain must agree with plan on them). */
   const touched = new Set<string>();
+  /** What actually ran (resolved steps that changed something), printed when the sequence fails. */
+  const log: string[] = [];
   try {
     await ctx.backend.realize(realized, directory);
-    for (const step of [...INITIAL_FOREST, ...steps, { t: 'apply' } as Step]) {
+    realized = cloneDirectory(directory);
+    for (const [i, step] of [...(start ? [] : INITIAL_FOREST), ...steps, { t: 'apply' } as Step].entries()) {
       ctx.stats.steps++;
       if (step.t === 'apply') {
         await ctx.backend.realize(realized, directory);
         realized = cloneDirectory(directory);
+        log.push('apply');
         model = await applyAndCheck(ctx, spec, flows, tenant, directory, model, touched);
         touched.clear();
+        if (!start && ctx.cacheInitial && i === INITIAL_FOREST.length - 1) {
+          const template = join(ctx.dir, 'template-initial.json');
+          await tenant.emulator.save();
+          await copyFile(tenant.statePath, template);
+          ctx.initial = { template, directory: cloneDirectory(directory), model: cloneTenant(model) };
+        }
         continue;
       }
+      const resolved = resolveStep(directory, step, model);
       if (step.t.startsWith('cloud')) {
-        if (await cloudStep(tenant, model, step, directory)) ctx.stats.effective++;
+        if (await cloudStep(tenant, model, resolved, directory)) {
+          ctx.stats.effective++;
+          log.push(JSON.stringify(resolved));
+        }
         continue;
       }
-      if (applyToDirectory(directory, step, counter)) {
+      if (applyToDirectory(directory, resolved, counter)) {
         ctx.stats.effective++;
-        for (const k of ['key', 'group', 'member'] as const) if (k in step) touched.add(anchorOf((step as Record<string, string>)[k]!));
+        log.push(JSON.stringify(resolved));
+        for (const k of ['key', 'group', 'member'] as const) if (k in resolved) touched.add(anchorOf((resolved as Record<string, string>)[k]!));
       }
     }
+  } catch (err) {
+    if (err instanceof Error) err.message += `\nsteps that ran (resolved; after the initial forest):\n${log.map((l, i) => `${String(i + 1).padStart(4)}. ${l}`).join('\n')}`;
+    throw err;
   } finally {
     await tenant.close();
     await ctx.backend.reset(realized);
   }
+}
+
+function cloneTenant(m: TenantModel): TenantModel {
+  return {
+    users: new Map([...m.users].map(([a, u]) => [a, { ...u }])),
+    groups: new Map([...m.groups].map(([a, g]) => [a, { ...g, members: [...g.members], cloudMembers: [...g.cloudMembers] }])),
+    deletedUsers: new Set(m.deletedUsers),
+    ids: new Map(m.ids),
+    cloudOnly: [...m.cloudOnly],
+  };
 }
 
 /** Cloud-side events: an admin edits managed objects, or creates cloud-only ones that collide. */

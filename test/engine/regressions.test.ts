@@ -8,6 +8,7 @@ import { compileFlows } from '../../src/engine/flows.js';
 import { assemblePlan } from '../../src/engine/plan.js';
 import type { DirectoryEntry } from '../../src/model/entry.js';
 import type { TargetObject, TargetSnapshot } from '../../src/model/target.js';
+import type { Change } from '../../src/model/change.js';
 import { anchorOf, dnOf, emptyTarget, snapshot, spec, user } from '../support/fixtures.js';
 
 function plan(entries: DirectoryEntry[], target: TargetSnapshot) {
@@ -66,5 +67,29 @@ describe('regressions found by the convergence test', () => {
     assert.ok(create && create.action === 'create');
     assert.ok(!create.attributes.some((a) => a.name === 'manager'), JSON.stringify(create.attributes));
     assert.ok(!p.changes.some((c) => c.anchor === anchorOf('Ann Lee')));
+  });
+});
+
+describe('regressions found by the convergence test: apply order', () => {
+  // seed 20261202: u4 computed u0's UPN (both held as duplicates); u0 was then deleted in AD, so the plan
+  // deleted u0 and created u4 — and apply created before deleting: 400, UPN taken.
+  it('a user delete frees its UPN for a create in the same apply', async () => {
+    const { startEmulator } = await import('../../src/emulator/index.js');
+    const { connectEmulator } = await import('../../src/connectors/entra/index.js');
+    const support = await import('../connectors/entra/support.js');
+    const emu = await startEmulator({ domains: ['contoso.example'] });
+    const target = await connectEmulator(emu);
+    try {
+      const first = await target.apply(support.makePlan([support.createUser(support.anchor(), 'ann@contoso.example')]));
+      assert.deepEqual(first.failed, []);
+      const oldId = Object.values(first.createdIds)[0]!;
+      const del: Change = { action: 'delete', kind: 'user', anchor: Object.keys(first.createdIds)[0]!, target: 'entra', label: 'ann@contoso.example', rule: 'test', id: oldId, reason: 'no longer in the source' };
+      const result = await target.apply(support.makePlan([support.createUser(support.anchor(), 'ann@contoso.example'), del]));
+      assert.deepEqual(result.failed.map((f) => f.message), []);
+      assert.equal(result.applied, 2);
+    } finally {
+      await target.close();
+      await emu.close();
+    }
   });
 });
