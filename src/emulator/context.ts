@@ -8,7 +8,7 @@ export interface Ctx {
   store: Store;
   /** Replication lag in ms: a new object stays invisible to other requests this long (0 = off). */
   lagMs(): number;
-  /** Told of every write Graph accepted (tests count them: no hidden writes). */
+  /** Told of every write request (non-GET, also inside $batch), refused ones too: tests count them. */
   onWrite?: (write: { method: string; path: string; status: number }) => void;
 }
 

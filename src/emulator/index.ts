@@ -55,7 +55,7 @@ export interface EmulatorOptions {
   roles?: string[];
   /** All off by default. */
   faults?: EmulatorFaults;
-  /** Called for every write (non-GET Graph request, also inside $batch) that succeeded: tests count writes. */
+  /** Called for every write request (non-GET Graph request, also inside $batch; refused ones too): tests count writes. */
   onWrite?: Ctx['onWrite'];
 }
 

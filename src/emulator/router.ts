@@ -30,13 +30,14 @@ export function handleGraph(ctx: Ctx, faults: FaultInjector, req: GraphRequest):
     const dirtying = req.method !== 'GET';
     if (dirtying) {
       ctx.store.dirty = true;
-      if (res.status < 400) ctx.onWrite?.({ method: req.method, path: req.rawPath, status: res.status });
+      ctx.onWrite?.({ method: req.method, path: req.rawPath, status: res.status });
     }
     res.headers = { ...extra, ...res.headers };
     return res;
   } catch (e) {
     if (e instanceof GraphError) {
       const res = errorResponse(req, e);
+      if (req.method !== 'GET' && req.segments[0] !== '$batch') ctx.onWrite?.({ method: req.method, path: req.rawPath, status: res.status });
       res.headers = { ...extra, ...res.headers };
       return res;
     }
