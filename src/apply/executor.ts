@@ -1,7 +1,8 @@
 /**
  * Executes a plan against Graph, in dependency order:
  *   phase 0  user deletes (soft, restorable): a UPN or address they free can be taken in phase 1;
- *   phase 1  creates, restores and updates of users and groups (independent of each other);
+ *   phase 1  updates (those taking a UPN or address another update frees last), then creates, restores and
+ *            adoptions of users and groups;
  *   phase 2  membership adds and removes (member and group ids from the plan, or from phase-1 creates);
  *   phase 3  group deletes.
  * Every request goes through the $batch queue (packing, concurrency, throttling, retries). A write's response
@@ -232,7 +233,14 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   const existingGroups = anchorProp === undefined || extensionJustCreated
     ? new Map<string, string>()
     : await findByAnchors(queue, 'groups', anchorProp, phase1.filter((c) => c.action === 'create' && c.kind === 'group').map((c) => c.anchor));
-  await pool(phase1, width, async (change) => {
+  // Updates go before creates, restores and adoptions, so a UPN or address an update gives up is free for
+  // them; an update taking a value another update gives up goes after the others (found by test/convergence:
+  // a new user took the UPN another user was leaving, and lost the race).
+  const unique = (a: AttributeChange): boolean => a.name === 'userPrincipalName' || a.name === 'mail';
+  const updates = phase1.filter((c): c is UpdateChange => c.action === 'update');
+  const freed = new Set(updates.flatMap((c) => c.attributes.filter((a) => unique(a) && typeof a.before === 'string').map((a) => (a.before as string).toLowerCase())));
+  const takesFreed = (c: UpdateChange): boolean => c.attributes.some((a) => unique(a) && typeof a.after === 'string' && freed.has(a.after.toLowerCase()));
+  const runPhase1 = async (change: CreateChange | RestoreChange | UpdateChange | AdoptChange): Promise<void> => {
     const coll = collection(change.kind);
     if (coll === undefined) {
       fail(change, `${change.action} ${change.kind}`, `${change.kind} objects are read-only in Microsoft Graph`);
@@ -311,7 +319,10 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
         return;
       }
     }
-  });
+  };
+  await pool(updates.filter((c) => !takesFreed(c)), width, runPhase1);
+  await pool(updates.filter(takesFreed), width, runPhase1);
+  await pool(phase1.filter((c) => c.action !== 'update'), width, runPhase1);
 
   async function create(change: CreateChange, coll: 'users' | 'groups'): Promise<string | undefined> {
     if (anchorProp === undefined) {

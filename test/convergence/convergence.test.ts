@@ -33,7 +33,7 @@ describe('convergence: random AD and cloud histories through LDIF and the emulat
     await e.close();
     const ldif = join(dir, 'corp.ldif');
     const backend: SourceBackend = {
-      sourceYaml: `  - name: corp
+      sourceYaml: () => `  - name: corp
     ldif: { path: ${JSON.stringify(ldif)} }
     scope:
       domains: [contoso.example]

@@ -22,7 +22,7 @@ import { loadSpec } from '../../src/spec/load.js';
 import type { Spec } from '../../src/spec/types.js';
 import {
   anchorOf, cloneDirectory, deleteObject, dnOf, emptyDirectory, emptyTenant, GROUP_KEYS, oracleApply, OUS, restoreObject, TEXT_ATTRS, USER_KEYS,
-  type CloudOnly, type DGroup, type Directory, type DUser, type Ou, type TenantModel, type TextAttr,
+  WORLD, type CloudOnly, type DGroup, type Directory, type DUser, type Ou, type TenantModel, type TextAttr,
 } from './model.js';
 
 // ---- steps (plain data, so a failure prints a readable, replayable list) ----
@@ -89,8 +89,8 @@ export function stepArb(options: StepOptions = {}): fc.Arbitrary<Step> {
   return fc.oneof(...all.map(([weight, arbitrary]) => ({ weight, arbitrary }))).filter((s) => !without.has(s.t));
 }
 
-const upnOf = (i: number): string => `${NAMES[i]}@contoso.example`;
-const mailOf = (i: number): string => `${NAMES[i]}.mail@contoso.example`;
+const upnOf = (i: number): string => `${NAMES[i]}${WORLD.samSuffix}@${WORLD.domain}`;
+const mailOf = (i: number): string => `${NAMES[i]}${WORLD.samSuffix}.mail@${WORLD.domain}`;
 
 /** The first key from `key` on (rotating through `pool`) that `ok` accepts; `key` itself when none does. */
 function rotate(key: string, pool: readonly string[], ok: (k: string) => boolean): string {
@@ -148,7 +148,7 @@ export function applyToDirectory(d: Directory, s: Step, counter: { renames: numb
   switch (s.t) {
     case 'createUser': {
       if (d.objects.has(s.key) || d.deleted.has(s.key)) return false;
-      const user: DUser = { kind: 'user', key: s.key, cn: `User ${s.key}`, ou: s.ou, sam: s.key, uac: 512 };
+      const user: DUser = { kind: 'user', key: s.key, cn: `User ${s.key}`, ou: s.ou, sam: `${s.key}${WORLD.samSuffix}`, uac: 512 };
       if (s.upn !== null) user.upn = upnOf(s.upn);
       if (s.mail !== null) user.mail = mailOf(s.mail);
       d.objects.set(s.key, user);
@@ -254,8 +254,12 @@ export const INITIAL_FOREST: Step[] = [
 // ---- the source side ----
 
 export interface SourceBackend {
-  /** The spec's `sources:` entry (YAML) for this backend. */
-  sourceYaml: string;
+  /** The spec's `sources:` entry (YAML) for this backend, for the sequence begun last. */
+  sourceYaml(): string;
+  /** The target's verified domains (the emulator template's). */
+  domains?: string[];
+  /** Prepares a sequence (e.g. its own OU tree; sets WORLD). */
+  begin?(sequence: number): Promise<void>;
   /** Brings the real directory to the model's state (`before` is what it holds now). */
   realize(before: Directory, after: Directory): Promise<void>;
   /** Removes what this sequence created (the next sequence starts from an empty directory). */
@@ -347,9 +351,9 @@ export interface SequenceContext {
 function specYaml(backend: SourceBackend): string {
   return `version: 1
 sources:
-${backend.sourceYaml}
+${backend.sourceYaml()}
 target:
-  emulator: { state: ./unused-tenant.json, tenant: contoso.onmicrosoft.com, domains: [contoso.example] }
+  emulator: { state: ./unused-tenant.json, tenant: contoso.onmicrosoft.com, domains: [${WORLD.domain}] }
 safety:
   maxDeletes: 100000
 `;
@@ -359,6 +363,7 @@ export async function runSequence(ctx: SequenceContext, steps: Step[]): Promise<
   ctx.stats.sequences++;
   const seqDir = join(ctx.dir, `seq-${ctx.stats.sequences}`);
   await mkdir(seqDir, { recursive: true });
+  await ctx.backend.begin?.(ctx.stats.sequences);
   const specPath = join(seqDir, 'adsync.yaml');
   await writeFile(specPath, specYaml(ctx.backend));
   const spec = await loadSpec(specPath);

@@ -19,8 +19,12 @@
  */
 import { createHash } from 'node:crypto';
 
-export const DOMAIN = 'contoso.example';
-export const BASE = 'DC=contoso,DC=example';
+/** Where the forest lives: the LDIF run uses contoso.example; the Samba run its own OU in contoso.test. */
+export const WORLD = { domain: 'contoso.example', base: 'DC=contoso,DC=example', samSuffix: '' };
+
+export function setWorld(w: typeof WORLD): void {
+  Object.assign(WORLD, w);
+}
 /** In scope: Staff and Sales. Excluded: the OU the spec excludes. */
 export const OUS = ['Staff', 'Sales', 'Excluded'] as const;
 export type Ou = (typeof OUS)[number];
@@ -87,7 +91,7 @@ export function anchorOf(key: string): string {
 }
 
 export function dnOf(o: DObject): string {
-  return `CN=${o.cn},OU=${o.ou},${BASE}`;
+  return `CN=${o.cn},OU=${o.ou},${WORLD.base}`;
 }
 
 // ---- the directory's own rules (what AD does when an object is deleted) ----
@@ -120,7 +124,7 @@ const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
 export function toLdif(d: Directory): string {
   const records: string[] = [];
-  for (const ou of OUS) records.push([`dn: OU=${ou},${BASE}`, 'objectClass: top', 'objectClass: organizationalUnit', `ou: ${ou}`].join('\n'));
+  for (const ou of OUS) records.push([`dn: OU=${ou},${WORLD.base}`, 'objectClass: top', 'objectClass: organizationalUnit', `ou: ${ou}`].join('\n'));
   const keys = [...d.objects.keys()].sort();
   for (const key of keys) {
     const o = d.objects.get(key)!;
@@ -223,7 +227,7 @@ function computeUser(u: DUser): ExpectedUser {
     jobTitle: trimmed(u.title),
     department: trimmed(u.department),
     mail: trimmed(u.mail),
-    userPrincipalName: trimmed(u.upn) ?? `${u.sam}@${DOMAIN}`,
+    userPrincipalName: trimmed(u.upn) ?? `${u.sam}@${WORLD.domain}`,
     accountEnabled: (u.uac & 2) === 0,
     onPremisesImmutableId: anchorOf(u.key),
     manager: null, // resolved below, once presence is known

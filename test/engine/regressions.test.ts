@@ -92,4 +92,36 @@ describe('regressions found by the convergence test: apply order', () => {
       await emu.close();
     }
   });
+
+  // Samba run, seed 20261202: u4 took u0's UPN in the same step as u0's UPN fell back to sAMAccountName@domain;
+  // the create raced the update and lost (400, UPN taken). The same for two updates trading places in a chain.
+  it('updates that free a UPN run before the create and the update that take it', async () => {
+    const { startEmulator } = await import('../../src/emulator/index.js');
+    const { connectEmulator } = await import('../../src/connectors/entra/index.js');
+    const support = await import('../connectors/entra/support.js');
+    const emu = await startEmulator({ domains: ['contoso.example'] });
+    const target = await connectEmulator(emu);
+    try {
+      const [a, b] = [support.anchor(), support.anchor()];
+      const first = await target.apply(support.makePlan([support.createUser(a, 'ann@contoso.example'), support.createUser(b, 'bob@contoso.example')]));
+      assert.deepEqual(first.failed, []);
+      const update = (anchor: string, from: string, to: string): Change => ({
+        action: 'update', kind: 'user', anchor, target: 'entra', label: from, rule: 'test', id: first.createdIds[anchor]!,
+        attributes: [{ name: 'userPrincipalName', before: from, after: to, flow: 'test' }],
+      });
+      // listed in the order that loses the race when run as listed: the taker first
+      const plan = support.makePlan([
+        support.createUser(support.anchor(), 'ann@contoso.example'),
+        update(b, 'bob@contoso.example', 'cid@contoso.example'),
+        update(a, 'ann@contoso.example', 'bob@contoso.example'),
+      ]);
+      plan.changes.unshift(plan.changes.splice(2, 1)[0]!); // a's update (takes bob) first
+      const result = await target.apply(plan, { concurrency: 1 });
+      assert.deepEqual(result.failed.map((f) => f.message), []);
+      assert.equal(result.applied, 3);
+    } finally {
+      await target.close();
+      await emu.close();
+    }
+  });
 });
