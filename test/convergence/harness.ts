@@ -569,10 +569,7 @@ async function applyAndCheck(
   ctx: SequenceContext, spec: Spec, flows: ReturnType<typeof compileFlows>, tenant: Tenant, directory: Directory, prev: TenantModel, touched: Set<string>,
 ): Promise<TenantModel> {
   ctx.stats.applies++;
-  const T = (label: string) => { if (process.env.PBT_PROF) { const n = Date.now(); (globalThis as any).__t ??= n; process.stderr.write(`${label} ${n - (globalThis as any).__t}\n`); (globalThis as any).__t = n; } };
-  T('start');
   const first = await planOnce(spec, flows, tenant);
-  T('plan');
   const plan = first.plan;
 
   // (e) explain agrees with plan for every object this step touched or changed.
@@ -596,7 +593,6 @@ async function applyAndCheck(
     assert.deepEqual(e.changes.map(withoutObserved), planned, `explain and plan disagree on ${anchor} (${e.object?.dn})`);
   }
 
-  T('explain');
   // Cloud-only objects, as stored, before the apply.
   const before = await tenant.state();
   const cloudOnlyIds = new Set(prev.cloudOnly.map((c) => c.id));
@@ -605,9 +601,7 @@ async function applyAndCheck(
   // (d) apply issues exactly the plan's writes.
   tenant.writes = [];
   const target = await tenant.connect();
-  T('state');
   const result = await target.apply(plan);
-  T('apply');
   assert.deepEqual(result.failed.map((f) => `${f.operation}: ${f.message}`), [], 'apply failed');
   assert.deepEqual(result.skipped.map((s) => s.reason), [], 'apply skipped changes');
   const issued = tenant.writes.filter((w) => !w.path.startsWith('/applications/')).map((w) => `${w.method} ${w.path}`).sort();
@@ -618,7 +612,6 @@ async function applyAndCheck(
   const second = await planOnce(spec, flows, tenant);
   assert.deepEqual(second.plan.changes.map((c) => `${c.action} ${c.kind} ${c.label}`), [], 'the plan after apply is not empty');
 
-  T('plan2');
   // (c) cloud-only objects are byte-identical.
   const after = await tenant.state();
   for (const [id, json] of cloudBefore) {
@@ -629,7 +622,6 @@ async function applyAndCheck(
   // (b) the tenant is what the oracle says.
   const next = oracleApply(prev, directory);
   compareTenant(ctx, next, after);
-  T('compare');
   return next;
 }
 
