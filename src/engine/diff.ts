@@ -335,21 +335,6 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     changes.push({ ...base, action: 'create', attributes });
   }
 
-  // A reference (manager) to an object that won't exist after apply (blocked, or left in deleted items) can't
-  // be set: it is unset, as Entra Connect leaves a reference to an object it doesn't export (found by
-  // test/convergence: the PUT of a deleted manager failed on every apply).
-  for (let i = changes.length - 1; i >= 0; i--) {
-    const c = changes[i]!;
-    if (c.action !== 'create' && c.action !== 'update' && c.action !== 'restore' && c.action !== 'adopt') continue;
-    for (let j = c.attributes.length - 1; j >= 0; j--) {
-      const a = c.attributes[j]!;
-      if (!REFERENCE_PROPERTIES.has(a.name) || !isObjectRef(a.after) || desired.byAnchor.get(a.after.anchor)?.presence?.run === run) continue;
-      if (a.before === undefined) c.attributes.splice(j, 1);
-      else delete a.after;
-    }
-    if (c.action === 'update' && c.attributes.length === 0) changes.splice(i, 1);
-  }
-
   // Deletes: owned objects no longer desired. Held objects (flow errors, duplicates) are never deleted.
   const deleting = new Set<string>();
   for (const [anchor, t] of owned) {
@@ -370,6 +355,55 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     if (obj.readOnly && owned.has(obj.anchor)) {
       reports.push({ code: 'owned-now-read-only', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `${obj.readOnly.reason}; the existing cloud object is left as it is` });
     }
+  }
+
+  // A new user can't take a UPN or address an owned object keeps after this apply (one held as it is, or one
+  // whose own change was refused): it is not created until the value is free (found by test/convergence:
+  // the create failed with 400 on every apply).
+  {
+    const kept = new Map<string, string>(); // lower-cased UPN or address → anchor of the owned object keeping it
+    const updated = new Map<string, Change>();
+    for (const c of changes) if (c.action === 'update') updated.set(c.anchor, c);
+    for (const [anchor, t] of owned) {
+      if (deleting.has(anchor) || t.kind !== 'user') continue;
+      const u = updated.get(anchor);
+      const after = (name: string): unknown => {
+        const a = u && u.action === 'update' ? u.attributes.find((x) => x.name === name) : undefined;
+        return a ? a.after : t.attrs[name];
+      };
+      for (const v of [after('userPrincipalName'), after('mail')]) {
+        const l = lower(v);
+        if (l) kept.set(l, anchor);
+      }
+    }
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const c = changes[i]!;
+      if (c.action !== 'create' || c.kind !== 'user') continue;
+      const obj = desired.byAnchor.get(c.anchor)!;
+      const clash = [['userPrincipalName', lower(obj.attrs.userPrincipalName)], ['mail', lower(obj.attrs.mail)]].find(([, v]) => v !== undefined && kept.has(v) && kept.get(v) !== c.anchor);
+      if (!clash) continue;
+      const holder = owned.get(kept.get(clash[1]!)!)!;
+      changes.splice(i, 1);
+      present.delete(obj);
+      delete obj.presence;
+      reports.push({ code: 'duplicate-in-source', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; not created until it is free`, other: { label: labelOfTarget(holder), id: holder.id } });
+      record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)}` });
+    }
+  }
+
+  // A reference (manager) to an object that won't exist after apply (blocked, or left in deleted items) can't
+  // be set: it is unset, as Entra Connect leaves a reference to an object it doesn't export (found by
+  // test/convergence: the PUT of a deleted manager failed on every apply).
+  for (let i = changes.length - 1; i >= 0; i--) {
+    const c = changes[i]!;
+    if (c.action !== 'create' && c.action !== 'update' && c.action !== 'restore' && c.action !== 'adopt') continue;
+    for (let j = c.attributes.length - 1; j >= 0; j--) {
+      const a = c.attributes[j]!;
+      if (!REFERENCE_PROPERTIES.has(a.name) || !isObjectRef(a.after) || desired.byAnchor.get(a.after.anchor)?.presence?.run === run) continue;
+      if (a.before === undefined) c.attributes.splice(j, 1);
+      else delete a.after;
+    }
+    if (c.action === 'update' && c.attributes.length === 0) changes.splice(i, 1);
   }
 
   // Memberships, as set differences. Target member ids resolve to desired objects once; which side has a

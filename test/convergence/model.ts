@@ -295,6 +295,21 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
     next.deletedUsers.delete(anchor);
     next.users.set(anchor, e);
   }
+  // A new user can't take a UPN or mail an existing user keeps (held, or refused its own change): not created.
+  const kept = new Set<string>();
+  for (const [anchor, e] of next.users) {
+    if (!prev.users.has(anchor)) continue;
+    for (const v of [lower(e.userPrincipalName), lower(e.mail)]) if (v) kept.add(v);
+  }
+  for (const u of users) {
+    const anchor = anchorOf(u.key);
+    const e = next.users.get(anchor);
+    if (!e || prev.users.has(anchor) || prev.deletedUsers.has(anchor)) continue;
+    if (kept.has(lower(e.userPrincipalName)!) || (e.mail && kept.has(lower(e.mail)!))) {
+      next.users.delete(anchor);
+      present.delete(u.key);
+    }
+  }
   // Manager: a reference to a user that exists in the tenant after apply; otherwise unset.
   for (const u of users) {
     const anchor = anchorOf(u.key);

@@ -68,6 +68,21 @@ describe('regressions found by the convergence test', () => {
     assert.ok(!create.attributes.some((a) => a.name === 'manager'), JSON.stringify(create.attributes));
     assert.ok(!p.changes.some((c) => c.anchor === anchorOf('Ann Lee')));
   });
+  // seed 20261202 (200 runs): u1 moved to u0's UPN (both held as duplicates, u1 keeps bob in the tenant) while
+  // a new u4 took u1's old UPN bob; the create failed with 400 on every apply.
+  it('a new user is not created with a UPN an owned, held user keeps', () => {
+    const ann = owned('Ann Lee', { userPrincipalName: 'ann@contoso.example', displayName: 'Ann Lee', accountEnabled: true });
+    const bob = owned('Bob Jones', { userPrincipalName: 'bob@contoso.example', displayName: 'Bob Jones', accountEnabled: true });
+    const p = plan([
+      user('Ann Lee', { userPrincipalName: 'ann@contoso.example' }),
+      user('Bob Jones', { userPrincipalName: 'ann@contoso.example' }),
+      user('Cid New', { userPrincipalName: 'bob@contoso.example' }),
+    ], emptyTarget([ann, bob]));
+    assert.ok(!p.changes.some((c) => c.action === 'create'), JSON.stringify(p.changes.map((c) => `${c.action} ${c.label}`)));
+    const r = p.reports.find((x) => x.anchor === anchorOf('Cid New'));
+    assert.equal(r?.code, 'duplicate-in-source');
+    assert.equal(r?.other?.id, 'id-Bob Jones');
+  });
 });
 
 describe('regressions found by the convergence test: apply order', () => {
