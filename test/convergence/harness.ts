@@ -145,9 +145,14 @@ export function applyToDirectory(d: Directory, s: Step, counter: { renames: numb
     const o = d.objects.get(key);
     return o?.kind === 'group' ? o : undefined;
   };
+  // A real DC refuses a userPrincipalName another live user has (Samba: "samldb: … is already in use"); an
+  // LDIF export can hold duplicates, which is how the LDIF run reaches adsync's duplicate-in-source handling.
+  const upnTaken = (upn: string | undefined, self: string): boolean =>
+    WORLD.uniqueUpn && upn !== undefined && [...d.objects.values()].some((o) => o.kind === 'user' && o.key !== self && o.upn?.toLowerCase() === upn.toLowerCase());
   switch (s.t) {
     case 'createUser': {
       if (d.objects.has(s.key) || d.deleted.has(s.key)) return false;
+      if (s.upn !== null && upnTaken(upnOf(s.upn), s.key)) return false;
       const user: DUser = { kind: 'user', key: s.key, cn: `User ${s.key}`, ou: s.ou, sam: `${s.key}${WORLD.samSuffix}`, uac: 512 };
       if (s.upn !== null) user.upn = upnOf(s.upn);
       if (s.mail !== null) user.mail = mailOf(s.mail);
@@ -194,7 +199,7 @@ export function applyToDirectory(d: Directory, s: Step, counter: { renames: numb
       const x = u(s.key);
       const attr = s.t === 'setUpn' ? 'upn' : 'mail';
       const value = s.value === null ? undefined : s.t === 'setUpn' ? upnOf(s.value) : mailOf(s.value);
-      if (!x || x[attr] === value) return false;
+      if (!x || x[attr] === value || (attr === 'upn' && upnTaken(value, x.key))) return false;
       if (value === undefined) delete x[attr];
       else x[attr] = value;
       return true;

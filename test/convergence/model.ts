@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 
 /** Where the forest lives: the LDIF run uses contoso.example; the Samba run its own OU in contoso.test. */
-export const WORLD = { domain: 'contoso.example', base: 'DC=contoso,DC=example', samSuffix: '' };
+export const WORLD = { domain: 'contoso.example', base: 'DC=contoso,DC=example', samSuffix: '', uniqueUpn: false };
 
 export function setWorld(w: typeof WORLD): void {
   Object.assign(WORLD, w);

@@ -37,7 +37,7 @@ class SambaBackend implements SourceBackend {
     const sfx = uniqueSuffix().slice(0, 5);
     this.seqOu = await addOu(this.admin, `seq-${sequence}-${sfx}`, this.root);
     for (const ou of OUS) await addOu(this.admin, ou, this.seqOu);
-    setWorld({ domain: 'contoso.test', base: this.seqOu, samSuffix: sfx });
+    setWorld({ domain: 'contoso.test', base: this.seqOu, samSuffix: sfx, uniqueUpn: true });
   }
 
   sourceYaml(): string {
@@ -133,7 +133,7 @@ describe('convergence through Samba AD: random histories realized over LDAPS, pl
     if (dir) await rm(dir, { recursive: true, force: true });
     if (savedPassword === undefined) delete process.env.ADSYNC_TEST_LDAP_PASSWORD;
     else process.env.ADSYNC_TEST_LDAP_PASSWORD = savedPassword;
-    setWorld({ domain: 'contoso.example', base: 'DC=contoso,DC=example', samSuffix: '' });
+    setWorld({ domain: 'contoso.example', base: 'DC=contoso,DC=example', samSuffix: '', uniqueUpn: false });
   });
 
   it(`${RUNS} sequences of 10+ steps converge (seed ${SEED})`, { timeout: 30 * 60_000 }, async () => {
