@@ -139,4 +139,34 @@ describe('regressions found by the convergence test: apply order', () => {
       await emu.close();
     }
   });
+
+  // seed 20261202 (200 runs): a user restored in the same apply that clears its manager: the DELETE of the
+  // manager reference answered 404 "Resource 'manager' does not exist" (a restored user has none) and apply
+  // took it for replication lag, retrying it 9 times over a minute, each one a write.
+  it('clearing the manager of a user restored in the same apply is one write, not a lag retry loop', async () => {
+    const { startEmulator } = await import('../../src/emulator/index.js');
+    const { connectEmulator } = await import('../../src/connectors/entra/index.js');
+    const support = await import('../connectors/entra/support.js');
+    const writes: string[] = [];
+    const emu = await startEmulator({ domains: ['contoso.example'], onWrite: (w) => writes.push(`${w.method} ${w.path}`) });
+    const target = await connectEmulator(emu);
+    try {
+      const [a, m] = [support.anchor(), support.anchor()];
+      const first = await target.apply(support.makePlan([support.createUser(a, 'ann@contoso.example'), support.createUser(m, 'max@contoso.example')]));
+      const id = first.createdIds[a]!;
+      const del: Change = { action: 'delete', kind: 'user', anchor: a, target: 'entra', label: 'ann@contoso.example', rule: 'test', id, reason: 'gone' };
+      assert.deepEqual((await target.apply(support.makePlan([del]))).failed, []);
+      writes.length = 0;
+      const restore: Change = {
+        action: 'restore', kind: 'user', anchor: a, target: 'entra', label: 'ann@contoso.example', rule: 'test', id,
+        attributes: [{ name: 'manager', before: { anchor: m, kind: 'user', id: first.createdIds[m]!, label: 'max@contoso.example' }, flow: 'test' }],
+      };
+      const result = await target.apply(support.makePlan([restore]));
+      assert.deepEqual(result.failed.map((f) => f.message), []);
+      assert.deepEqual(writes.filter((w) => w.includes('/manager/')), [`DELETE /users/${id}/manager/$ref`]);
+    } finally {
+      await target.close();
+      await emu.close();
+    }
+  });
 });
