@@ -295,7 +295,8 @@ class Tenant {
 
   /** adsync's connection, kept for the sequence (a CLI run would connect per command; the code path is the same). */
   async connect(): Promise<EntraTarget> {
-    this.target ??= await connectEmulator(this.emulator);
+    // Short backoff: a retry (replication lag, throttling) shows up at once as a write the plan did not ask for.
+    this.target ??= await connectEmulator(this.emulator, { backoffBaseMs: 2 });
     return this.target;
   }
 
@@ -489,6 +490,12 @@ async function cloudStep(tenant: Tenant, model: TenantModel, s: Step, d: Directo
         passwordProfile: { password: 'Cloud-Only-Pa55!', forceChangePasswordNextSignIn: true },
       };
       if (s.mail !== null) body.mail = mailOf(s.mail);
+      // EXCLUDED FOR NOW (open bug, see the issue 10 report): a cloud-only user taking the UPN or address of an
+      // owned user that sits in deleted items makes its restore fail (Graph: restore conflicts like a create;
+      // adsync would have to restore with newUserPrincipalName / autoReconcileProxyConflict). Not generated.
+      const taken = [upn, ...(s.mail !== null ? [mailOf(s.mail)] : [])].map((v) => v.toLowerCase());
+      const st = await tenant.state();
+      if (st.deleted.some((o) => anchorProp(o) !== undefined && [o.props.userPrincipalName, o.props.mail].some((v) => typeof v === 'string' && taken.includes(v.toLowerCase())))) return false;
       const r = await tenant.graph('POST', '/users', body);
       if (r.status !== 201) return false; // the UPN or address is taken (by a synced object): Graph refuses, nothing changes
       const id = (r.body as { id: string }).id;
