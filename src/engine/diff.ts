@@ -172,6 +172,9 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     }
     for (const a of addressesOf(t)) unownedAddresses.set(a, t);
   }
+  // Graph keeps every address an object had in its proxyAddresses: an owned object holds them all for good.
+  const ownedAddresses = new Map<string, TargetObject>();
+  for (const t of owned.values()) for (const a of addressesOf(t)) ownedAddresses.set(a, t);
   const deleted = new Map<string, TargetObject>();
   for (const t of target.deleted) if (t.anchor !== undefined && !owned.has(t.anchor)) deleted.set(t.anchor, t);
 
@@ -252,10 +255,14 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       for (let i = attributes.length - 1; i >= 0; i--) {
         const a = attributes[i]!;
         const value = lower(a.after);
-        const holder = value === undefined ? undefined : a.name === 'userPrincipalName' && obj.kind === 'user' ? unownedUpns.get(value) : a.name === 'mail' ? unownedAddresses.get(value) : undefined;
+        let holder = value === undefined ? undefined : a.name === 'userPrincipalName' && obj.kind === 'user' ? unownedUpns.get(value) : a.name === 'mail' ? unownedAddresses.get(value) : undefined;
+        if (!holder && a.name === 'mail' && value !== undefined) {
+          const other = ownedAddresses.get(value);
+          if (other && other.id !== current.id) holder = other;
+        }
         if (!holder) continue;
         attributes.splice(i, 1);
-        reports.push({ code: 'cloud-only-collision', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the cloud-only ${holder.kind} ${labelOfTarget(holder)} (${holder.id}) already has this ${a.name} (${value}); it stays ${JSON.stringify(a.before ?? null)} until that object lets it go`, other: { label: labelOfTarget(holder), id: holder.id } });
+        reports.push({ code: 'cloud-only-collision', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the ${holder.anchor === undefined ? 'cloud-only ' : ''}${holder.kind} ${labelOfTarget(holder)} (${holder.id}) already has this ${a.name} (${value}); it stays ${JSON.stringify(a.before ?? null)} until that object lets it go`, other: { label: labelOfTarget(holder), id: holder.id } });
       }
       if (attributes.length > 0) {
         const digest = desiredDigest(obj);
@@ -371,7 +378,7 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
         const a = u && u.action === 'update' ? u.attributes.find((x) => x.name === name) : undefined;
         return a ? a.after : t.attrs[name];
       };
-      for (const v of [after('userPrincipalName'), after('mail')]) {
+      for (const v of [after('userPrincipalName'), after('mail'), ...addressesOf(t)]) {
         const l = lower(v);
         if (l) kept.set(l, anchor);
       }

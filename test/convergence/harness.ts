@@ -434,6 +434,7 @@ function cloneTenant(m: TenantModel): TenantModel {
     deletedUsers: new Set(m.deletedUsers),
     ids: new Map(m.ids),
     cloudOnly: [...m.cloudOnly],
+    ...(m.addressesOfDeleted ? { addressesOfDeleted: new Map(m.addressesOfDeleted) } : {}),
   };
 }
 
@@ -457,6 +458,8 @@ async function cloudStep(tenant: Tenant, model: TenantModel, s: Step, d: Directo
       if (!id || !model.users.has(a)) return false;
       const r = await tenant.graph('DELETE', `/users/${id}`);
       assert.equal(r.status, 204, JSON.stringify(r.body));
+      model.addressesOfDeleted = new Map(model.addressesOfDeleted ?? []);
+      model.addressesOfDeleted.set(a, model.users.get(a)!.addresses);
       model.users.delete(a);
       model.deletedUsers.add(a);
       // the cloud drops its memberships (and its manager links); the next apply restores what AD says

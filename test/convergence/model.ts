@@ -180,6 +180,8 @@ export interface ExpectedUser {
   manager: string | null;
   /** Left as it is (its UPN or mail is computed for another source object too): the tenant's values stand. */
   held?: boolean;
+  /** Every address it ever had (Graph keeps old mail values in proxyAddresses): lower-cased. */
+  addresses: string[];
 }
 
 export interface ExpectedGroup {
@@ -200,6 +202,8 @@ export interface TenantModel {
   /** Anchor → the object id, once known (a restore keeps it). */
   ids: Map<string, string>;
   cloudOnly: CloudOnly[];
+  /** Addresses of owned users in deleted items (they come back with a restore). */
+  addressesOfDeleted?: Map<string, string[]>;
 }
 
 export function emptyTenant(): TenantModel {
@@ -231,6 +235,7 @@ function computeUser(u: DUser): ExpectedUser {
     accountEnabled: (u.uac & 2) === 0,
     onPremisesImmutableId: anchorOf(u.key),
     manager: null, // resolved below, once presence is known
+    addresses: [],
   };
 }
 
@@ -265,6 +270,7 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
   seen((e) => lower(e.userPrincipalName));
   seen((e) => lower(e.mail));
 
+  const prevAddresses = prev.addressesOfDeleted ?? new Map<string, string[]>();
   const cloudUpns = new Set(prev.cloudOnly.filter((c) => c.kind === 'user').map((c) => lower(c.userPrincipalName)).filter(Boolean));
   const cloudMails = new Set(prev.cloudOnly.map((c) => lower(c.mail)).filter(Boolean));
 
@@ -287,10 +293,13 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
       if (cloudUpns.has(lower(e.userPrincipalName)) || (e.mail && cloudMails.has(lower(e.mail)))) continue;
     }
     if (owned) {
-      // an existing object can't take a UPN or address a cloud-only object holds: it keeps its own
+      // an existing object can't take a UPN or address a cloud-only object holds, nor an address another owned
+      // user ever had (Graph keeps those in its proxyAddresses): it keeps its own
+      const otherHas = (v: string): boolean => [...prev.users].some(([a, o]) => a !== anchor && o.addresses.includes(v));
       if (cloudUpns.has(lower(e.userPrincipalName))) e.userPrincipalName = owned.userPrincipalName;
-      if (e.mail && cloudMails.has(lower(e.mail))) e.mail = owned.mail;
+      if (e.mail && (cloudMails.has(lower(e.mail)) || otherHas(lower(e.mail)!))) e.mail = owned.mail;
     }
+    e.addresses = [...new Set([...(owned?.addresses ?? prevAddresses.get(anchor) ?? []), ...(e.mail ? [lower(e.mail)!] : [])])].sort();
     present.add(u.key);
     next.deletedUsers.delete(anchor);
     next.users.set(anchor, e);
@@ -299,7 +308,7 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
   const kept = new Set<string>();
   for (const [anchor, e] of next.users) {
     if (!prev.users.has(anchor)) continue;
-    for (const v of [lower(e.userPrincipalName), lower(e.mail)]) if (v) kept.add(v);
+    for (const v of [lower(e.userPrincipalName), lower(e.mail), ...e.addresses]) if (v) kept.add(v);
   }
   for (const u of users) {
     const anchor = anchorOf(u.key);
@@ -319,8 +328,12 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
     e.manager = m !== undefined && m !== u.key && present.has(m) ? anchorOf(m) : null;
   }
   // Users no longer desired: soft-deleted.
-  for (const [anchor] of prev.users) {
-    if (!next.users.has(anchor) && !isDesiredBlocked(anchor, users, blocked)) next.deletedUsers.add(anchor);
+  next.addressesOfDeleted = new Map(prevAddresses);
+  for (const [anchor, o] of prev.users) {
+    if (!next.users.has(anchor) && !isDesiredBlocked(anchor, users, blocked)) {
+      next.deletedUsers.add(anchor);
+      next.addressesOfDeleted.set(anchor, o.addresses);
+    }
   }
   // Groups: security groups are always created (names need not be unique); members are the synchronized ones.
   for (const g of groups) {

@@ -83,6 +83,24 @@ describe('regressions found by the convergence test', () => {
     assert.equal(r?.code, 'duplicate-in-source');
     assert.equal(r?.other?.id, 'id-Bob Jones');
   });
+  // seed 20261202 (200 runs): u0 dropped its mail and u4 took it in the same step; Graph keeps every address a
+  // user had in its proxyAddresses, so the create failed with 400 (proxyAddresses) on every apply.
+  it('an address an owned user once had (still in its proxyAddresses) is neither created on a new user nor moved to another', () => {
+    const ann = owned('Ann Lee', { userPrincipalName: 'ann@contoso.example', displayName: 'Ann Lee', accountEnabled: true, proxyAddresses: ['smtp:old@contoso.example'] });
+    const bob = owned('Bob Jones', { userPrincipalName: 'bob@contoso.example', displayName: 'Bob Jones', accountEnabled: true });
+    const created = plan([
+      user('Ann Lee', { userPrincipalName: 'ann@contoso.example' }),
+      user('Bob Jones', { userPrincipalName: 'bob@contoso.example' }),
+      user('Cid New', { userPrincipalName: 'cid@contoso.example', mail: 'OLD@contoso.example' }),
+    ], emptyTarget([ann, bob]));
+    assert.ok(!created.changes.some((c) => c.action === 'create'), 'Cid is not created');
+    const p = plan([
+      user('Ann Lee', { userPrincipalName: 'ann@contoso.example' }),
+      user('Bob Jones', { userPrincipalName: 'bob@contoso.example', mail: 'old@contoso.example' }),
+    ], emptyTarget([ann, bob]));
+    assert.ok(!p.changes.some((c) => c.action === 'update' && c.attributes.some((a) => a.name === 'mail')), 'Bob keeps his mail');
+    assert.equal(p.reports.find((r) => r.anchor === anchorOf('Bob Jones'))?.other?.id, 'id-Ann Lee');
+  });
 });
 
 describe('regressions found by the convergence test: apply order', () => {
