@@ -174,7 +174,11 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
   }
   // Graph keeps every address an object had in its proxyAddresses: an owned object holds them all for good.
   const ownedAddresses = new Map<string, TargetObject>();
-  for (const t of owned.values()) for (const a of addressesOf(t)) ownedAddresses.set(a, t);
+  // (an object this plan deletes lets them go first: apply deletes users before it writes the others)
+  for (const [anchor, t] of owned) {
+    const deletedNow = !desired.byAnchor.has(anchor) && !desired.held.has(anchor) && desired.excluded.get(anchor)?.code !== GROUP_TOO_LARGE;
+    if (!deletedNow || t.kind !== 'user') for (const a of addressesOf(t)) ownedAddresses.set(a, t);
+  }
   const deleted = new Map<string, TargetObject>();
   for (const t of target.deleted) if (t.anchor !== undefined && !owned.has(t.anchor)) deleted.set(t.anchor, t);
 

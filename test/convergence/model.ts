@@ -274,6 +274,8 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
   const cloudUpns = new Set(prev.cloudOnly.filter((c) => c.kind === 'user').map((c) => lower(c.userPrincipalName)).filter(Boolean));
   const cloudMails = new Set(prev.cloudOnly.map((c) => lower(c.mail)).filter(Boolean));
 
+  // Owned users this apply deletes (gone from the source or the scope): their addresses are free again.
+  const leaving = new Set([...prev.users.keys()].filter((a) => !users.some((u) => anchorOf(u.key) === a)));
   // Which users exist after apply (kept, restored or created), and which change.
   const present = new Set<string>();
   for (const u of users) {
@@ -295,7 +297,7 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
     if (owned) {
       // an existing object can't take a UPN or address a cloud-only object holds, nor an address another owned
       // user ever had (Graph keeps those in its proxyAddresses): it keeps its own
-      const otherHas = (v: string): boolean => [...prev.users].some(([a, o]) => a !== anchor && o.addresses.includes(v));
+      const otherHas = (v: string): boolean => [...prev.users].some(([a, o]) => a !== anchor && !leaving.has(a) && o.addresses.includes(v));
       if (cloudUpns.has(lower(e.userPrincipalName))) e.userPrincipalName = owned.userPrincipalName;
       if (e.mail && (cloudMails.has(lower(e.mail)) || otherHas(lower(e.mail)!))) e.mail = owned.mail;
     }

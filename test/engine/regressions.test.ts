@@ -101,6 +101,13 @@ describe('regressions found by the convergence test', () => {
     assert.ok(!p.changes.some((c) => c.action === 'update' && c.attributes.some((a) => a.name === 'mail')), 'Bob keeps his mail');
     assert.equal(p.reports.find((r) => r.anchor === anchorOf('Bob Jones'))?.other?.id, 'id-Ann Lee');
   });
+  it('an address of a user this plan deletes is free for another user in the same plan (one apply converges)', () => {
+    const ann = owned('Ann Lee', { userPrincipalName: 'ann@contoso.example', displayName: 'Ann Lee', accountEnabled: true, mail: 'a@contoso.example', proxyAddresses: ['SMTP:a@contoso.example'] });
+    const bob = owned('Bob Jones', { userPrincipalName: 'bob@contoso.example', displayName: 'Bob Jones', accountEnabled: true });
+    const p = plan([user('Bob Jones', { userPrincipalName: 'bob@contoso.example', mail: 'a@contoso.example' })], emptyTarget([ann, bob]));
+    assert.ok(p.changes.some((c) => c.action === 'delete' && c.anchor === anchorOf('Ann Lee')));
+    assert.ok(p.changes.some((c) => c.action === 'update' && c.attributes.some((a) => a.name === 'mail' && a.after === 'a@contoso.example')), JSON.stringify(p.changes));
+  });
 });
 
 describe('regressions found by the convergence test: apply order', () => {
