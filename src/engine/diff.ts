@@ -387,6 +387,21 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
         if (l) kept.set(l, anchor);
       }
     }
+    // an update can't take such a value either: the user keeps its own, the rest flows
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const c = changes[i]!;
+      if (c.action !== 'update' || c.kind !== 'user') continue;
+      for (let j = c.attributes.length - 1; j >= 0; j--) {
+        const a = c.attributes[j]!;
+        const v = (a.name === 'userPrincipalName' || a.name === 'mail') ? lower(a.after) : undefined;
+        const by = v === undefined ? undefined : kept.get(v);
+        if (by === undefined || by === c.anchor) continue;
+        const holder = owned.get(by)!;
+        c.attributes.splice(j, 1);
+        reports.push({ code: 'duplicate-in-source', kind: c.kind, target: system, anchor: c.anchor, ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}), ...(c.source !== undefined ? { source: c.source } : {}), label: c.label, reason: `${a.name} ${v} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; it stays ${JSON.stringify(a.before ?? null)} until it is free`, other: { label: labelOfTarget(holder), id: holder.id } });
+      }
+      if (c.attributes.length === 0) changes.splice(i, 1);
+    }
     for (let i = changes.length - 1; i >= 0; i--) {
       const c = changes[i]!;
       if (c.action !== 'create' || c.kind !== 'user') continue;

@@ -306,6 +306,16 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
     next.deletedUsers.delete(anchor);
     next.users.set(anchor, e);
   }
+  // An owned user can't take a UPN or mail a held user keeps: it keeps its own.
+  for (const [anchor, e] of next.users) {
+    const owned = prev.users.get(anchor);
+    if (!owned || e.held) continue;
+    const heldOther = (pick: (x: ExpectedUser) => string | null, v: string | null): boolean =>
+      v !== null && [...next.users].some(([a, x]) => a !== anchor && x.held && lower(pick(x)) === lower(v));
+    if (heldOther((x) => x.userPrincipalName, e.userPrincipalName)) e.userPrincipalName = owned.userPrincipalName;
+    if (heldOther((x) => x.mail, e.mail)) e.mail = owned.mail;
+    e.addresses = [...new Set([...owned.addresses, ...(e.mail ? [lower(e.mail)!] : [])])].sort();
+  }
   // A new user can't take a UPN or mail an existing user keeps (held, or refused its own change): not created.
   const kept = new Set<string>();
   for (const [anchor, e] of next.users) {

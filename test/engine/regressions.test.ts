@@ -108,6 +108,20 @@ describe('regressions found by the convergence test', () => {
     assert.ok(p.changes.some((c) => c.action === 'delete' && c.anchor === anchorOf('Ann Lee')));
     assert.ok(p.changes.some((c) => c.action === 'update' && c.attributes.some((a) => a.name === 'mail' && a.after === 'a@contoso.example')), JSON.stringify(p.changes));
   });
+  // seed 20261202 (run 141): u0 held (its mail duplicated by a new u4) keeps UPN ann; u1 moved to UPN ann in
+  // AD; the update failed with 400 on every apply.
+  it('an owned user does not take the UPN a held user keeps; the rest of its update flows', () => {
+    const ann = owned('Ann Lee', { userPrincipalName: 'ann@contoso.example', displayName: 'Ann Lee', accountEnabled: true, mail: 'm@contoso.example' });
+    const bob = owned('Bob Jones', { userPrincipalName: 'bob@contoso.example', displayName: 'Bob Jones', accountEnabled: true });
+    const p = plan([
+      user('Ann Lee', { userPrincipalName: 'ann2@contoso.example', mail: 'm@contoso.example' }),
+      user('Dup Mail', { userPrincipalName: 'dup@contoso.example', mail: 'm@contoso.example' }),
+      user('Bob Jones', { userPrincipalName: 'ann@contoso.example', title: 'Lead' }),
+    ], emptyTarget([ann, bob]));
+    const u = p.changes.find((c) => c.anchor === anchorOf('Bob Jones'));
+    assert.ok(u && u.action === 'update' && !u.attributes.some((a) => a.name === 'userPrincipalName') && u.attributes.some((a) => a.name === 'jobTitle'), JSON.stringify(u));
+    assert.ok(p.reports.some((r) => r.anchor === anchorOf('Bob Jones') && r.other?.id === 'id-Ann Lee'));
+  });
 });
 
 describe('regressions found by the convergence test: apply order', () => {
