@@ -377,12 +377,10 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     for (const c of changes) if (c.action === 'update') updated.set(c.anchor, c);
     for (const [anchor, t] of owned) {
       if (deleting.has(anchor) || t.kind !== 'user') continue;
+      // what it keeps: the values its own update doesn't change, and every address it ever had
       const u = updated.get(anchor);
-      const after = (name: string): unknown => {
-        const a = u && u.action === 'update' ? u.attributes.find((x) => x.name === name) : undefined;
-        return a ? a.after : t.attrs[name];
-      };
-      for (const v of [after('userPrincipalName'), after('mail'), ...addressesOf(t)]) {
+      const keeps = (name: string): unknown => (u && u.action === 'update' && u.attributes.some((x) => x.name === name) ? undefined : t.attrs[name]);
+      for (const v of [keeps('userPrincipalName'), keeps('mail'), ...addressesOf(t)]) {
         const l = lower(v);
         if (l) kept.set(l, anchor);
       }
