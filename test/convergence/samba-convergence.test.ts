@@ -21,7 +21,7 @@ import { dnOf, guidOf, OUS, setWorld, TEXT_ATTRS, WORLD, type DObject, type Dire
 
 const skip = await sambaSkipReason();
 const SEED = Number(process.env.ADSYNC_PBT_SEED ?? 20261202);
-const RUNS = Number(process.env.ADSYNC_PBT_SAMBA_RUNS ?? 6);
+const RUNS = Number(process.env.ADSYNC_PBT_SAMBA_RUNS ?? 10);
 
 /** AD attribute name of each model field (undefined = not an attribute). */
 const USER_ATTRS: [keyof DUser, string][] = [['upn', 'userPrincipalName'], ['mail', 'mail'], ...TEXT_ATTRS.map((a) => [a, a] as [keyof DUser, string])];
