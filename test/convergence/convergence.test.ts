@@ -5,6 +5,11 @@
  * `explain` agrees with `plan` on every object touched.
  *
  *   ADSYNC_PBT_SEED=<n> ADSYNC_PBT_RUNS=<n> [ADSYNC_PBT_PATH=<path>] npx node --test dist/test/convergence/convergence.test.js
+ *
+ * KNOWN BUG tolerated for now: a group emptied in AD keeps its members in Entra (issue 10 item 1, being fixed by
+ * helper `security` in desired.ts/diff.ts); the comparison counts it ("known-bug tolerations") instead of failing.
+ * ADSYNC_PBT_STRICT=1 turns it into a failure (seed 20261202 finds it on run 3); make strict the default once
+ * the fix is merged.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
