@@ -11,6 +11,8 @@ export interface Ctx {
   lagMs(): number;
   /** Counts writes; can freeze the tenant for a test (tap.ts). */
   tap?: RequestTap;
+  /** Told of every write request (non-GET, also inside $batch), refused ones too: tests count them. */
+  onWrite?: (write: { method: string; path: string; status: number }) => void;
 }
 
 /** A created object is visible to requests that arrive after its replication delay. */

@@ -69,6 +69,8 @@ export interface EmulatorOptions {
    * don't depend on how fast the machine sends requests.
    */
   now?: () => number;
+  /** Called for every write request (non-GET Graph request, also inside $batch; refused ones too): tests count writes. */
+  onWrite?: Ctx['onWrite'];
 }
 
 export interface RunningEmulator {
@@ -232,7 +234,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   });
   const clock = options.now ?? Date.now;
   const tap = new RequestTap();
-  const ctx: Ctx = { store, lagMs: () => faults.lagMs(), tap };
+  const ctx: Ctx = { store, lagMs: () => faults.lagMs(), tap, ...(options.onWrite ? { onWrite: options.onWrite } : {}) };
   let base = '';
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

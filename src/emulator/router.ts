@@ -33,13 +33,17 @@ export function handleGraph(ctx: Ctx, faults: FaultInjector, req: GraphRequest):
     checkPermissions(req, (id) => ctx.store.deleted.byId.get(id)?.kind);
     const res = dispatch(ctx, req);
     const dirtying = req.method !== 'GET';
-    if (dirtying) ctx.store.dirty = true;
+    if (dirtying) {
+      ctx.store.dirty = true;
+      ctx.onWrite?.({ method: req.method, path: req.rawPath, status: res.status });
+    }
     ctx.tap?.ran(req, res.status);
     res.headers = { ...extra, ...res.headers };
     return res;
   } catch (e) {
     if (e instanceof GraphError) {
       const res = errorResponse(req, e);
+      if (req.method !== 'GET' && req.segments[0] !== '$batch') ctx.onWrite?.({ method: req.method, path: req.rawPath, status: res.status });
       res.headers = { ...extra, ...res.headers };
       return res;
     }

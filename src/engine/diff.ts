@@ -4,7 +4,7 @@
  * unowned (cloud-only) objects are never touched, and a collision with one is reported, not resolved.
  * Memberships are compared as sets of anchors, so the cost follows the changes, not the group sizes.
  */
-import { attributesDigest, type AttributeChange, type Change, type MatchRule, type MemberRef, type ObjectRef, type ReportItem } from '../model/change.js';
+import { attributesDigest, isObjectRef, type AttributeChange, type Change, type MatchRule, type MemberRef, type ObjectRef, type ReportItem } from '../model/change.js';
 import type { ObjectKind, TargetObject, TargetSnapshot, TargetSystem, TenantInfo } from '../model/target.js';
 import type { SoftMatch } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
@@ -185,6 +185,13 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     }
     for (const a of addressesOf(t)) unownedAddresses.set(a, t);
   }
+  // Graph keeps every address an object had in its proxyAddresses: an owned object holds them all for good.
+  const ownedAddresses = new Map<string, TargetObject>();
+  // (an object this plan deletes lets them go first: apply deletes users before it writes the others)
+  for (const [anchor, t] of owned) {
+    const deletedNow = !desired.byAnchor.has(anchor) && !desired.held.has(anchor) && desired.excluded.get(anchor)?.code !== GROUP_TOO_LARGE;
+    if (!deletedNow || t.kind !== 'user') for (const a of addressesOf(t)) ownedAddresses.set(a, t);
+  }
   const deleted = new Map<string, TargetObject>();
   for (const t of target.deleted) if (t.anchor !== undefined && !owned.has(t.anchor)) deleted.set(t.anchor, t);
 
@@ -260,6 +267,20 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       markPresent(obj, current.id);
       record && matches.set(obj.anchor, { rule: 'anchor', id: current.id, detail: `hard match: the object carries adsync's anchor ${obj.anchor}` });
       const attributes = changedAttributes(obj, current, refs);
+      // A UPN or address a cloud-only object holds can't be written (Graph refuses the whole PATCH): the object
+      // keeps its value, the rest flows, and the report says why (found by test/convergence).
+      for (let i = attributes.length - 1; i >= 0; i--) {
+        const a = attributes[i]!;
+        const value = lower(a.after);
+        let holder = value === undefined ? undefined : a.name === 'userPrincipalName' && obj.kind === 'user' ? unownedUpns.get(value) : a.name === 'mail' ? unownedAddresses.get(value) : undefined;
+        if (!holder && a.name === 'mail' && value !== undefined) {
+          const other = ownedAddresses.get(value);
+          if (other && other.id !== current.id) holder = other;
+        }
+        if (!holder) continue;
+        attributes.splice(i, 1);
+        reports.push({ code: 'cloud-only-collision', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the ${holder.anchor === undefined ? 'cloud-only ' : ''}${holder.kind} ${labelOfTarget(holder)} (${holder.id}) already has this ${a.name} (${value}); it stays ${JSON.stringify(a.before ?? null)} until that object lets it go`, other: { label: labelOfTarget(holder), id: holder.id } });
+      }
       if (attributes.length > 0) {
         const digest = desiredDigest(obj);
         // The digest adsync wrote last equals what AD says now: AD did not change, so the cloud did (drift).
@@ -376,6 +397,68 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     if (obj.readOnly && owned.has(obj.anchor)) {
       reports.push({ code: 'owned-now-read-only', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `${obj.readOnly.reason}; the existing cloud object is left as it is` });
     }
+  }
+
+  // A new user can't take a UPN or address an owned object keeps after this apply (one held as it is, or one
+  // whose own change was refused): it is not created until the value is free (found by test/convergence:
+  // the create failed with 400 on every apply).
+  {
+    const kept = new Map<string, string>(); // lower-cased UPN or address → anchor of the owned object keeping it
+    const updated = new Map<string, Change>();
+    for (const c of changes) if (c.action === 'update') updated.set(c.anchor, c);
+    for (const [anchor, t] of owned) {
+      if (deleting.has(anchor) || t.kind !== 'user') continue;
+      // what it keeps: the values its own update doesn't change, and every address it ever had
+      const u = updated.get(anchor);
+      const keeps = (name: string): unknown => (u && u.action === 'update' && u.attributes.some((x) => x.name === name) ? undefined : t.attrs[name]);
+      for (const v of [keeps('userPrincipalName'), keeps('mail'), ...addressesOf(t)]) {
+        const l = lower(v);
+        if (l) kept.set(l, anchor);
+      }
+    }
+    // an update can't take such a value either: the user keeps its own, the rest flows
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const c = changes[i]!;
+      if (c.action !== 'update' || c.kind !== 'user') continue;
+      for (let j = c.attributes.length - 1; j >= 0; j--) {
+        const a = c.attributes[j]!;
+        const v = (a.name === 'userPrincipalName' || a.name === 'mail') ? lower(a.after) : undefined;
+        const by = v === undefined ? undefined : kept.get(v);
+        if (by === undefined || by === c.anchor) continue;
+        const holder = owned.get(by)!;
+        c.attributes.splice(j, 1);
+        reports.push({ code: 'duplicate-in-source', kind: c.kind, target: system, anchor: c.anchor, ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}), ...(c.source !== undefined ? { source: c.source } : {}), label: c.label, reason: `${a.name} ${v} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; it stays ${JSON.stringify(a.before ?? null)} until it is free`, other: { label: labelOfTarget(holder), id: holder.id } });
+      }
+      if (c.attributes.length === 0) changes.splice(i, 1);
+    }
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const c = changes[i]!;
+      if (c.action !== 'create' || c.kind !== 'user') continue;
+      const obj = desired.byAnchor.get(c.anchor)!;
+      const clash = [['userPrincipalName', lower(obj.attrs.userPrincipalName)], ['mail', lower(obj.attrs.mail)]].find(([, v]) => v !== undefined && kept.has(v) && kept.get(v) !== c.anchor);
+      if (!clash) continue;
+      const holder = owned.get(kept.get(clash[1]!)!)!;
+      changes.splice(i, 1);
+      present.delete(obj);
+      delete obj.presence;
+      reports.push({ code: 'duplicate-in-source', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; not created until it is free`, other: { label: labelOfTarget(holder), id: holder.id } });
+      record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)}` });
+    }
+  }
+
+  // A reference (manager) to an object that won't exist after apply (blocked, or left in deleted items) can't
+  // be set: it is unset, as Entra Connect leaves a reference to an object it doesn't export (found by
+  // test/convergence: the PUT of a deleted manager failed on every apply).
+  for (let i = changes.length - 1; i >= 0; i--) {
+    const c = changes[i]!;
+    if (c.action !== 'create' && c.action !== 'update' && c.action !== 'restore' && c.action !== 'adopt') continue;
+    for (let j = c.attributes.length - 1; j >= 0; j--) {
+      const a = c.attributes[j]!;
+      if (!REFERENCE_PROPERTIES.has(a.name) || !isObjectRef(a.after) || desired.byAnchor.get(a.after.anchor)?.presence?.run === run) continue;
+      if (a.before === undefined) c.attributes.splice(j, 1);
+      else delete a.after;
+    }
+    if (c.action === 'update' && c.attributes.length === 0) changes.splice(i, 1);
   }
 
   // Memberships, as set differences. Target member ids resolve to desired objects once; which side has a
