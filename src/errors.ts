@@ -53,3 +53,24 @@ export class TargetError extends AdsyncError {
     super(code, message, options);
   }
 }
+
+const FS_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EFBIG: 'file too large for the file system (or the process file size limit)',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOENT: 'no such directory',
+  ENOTDIR: 'a parent of the path is not a directory',
+  EISDIR: 'it is a directory',
+  EIO: 'I/O error',
+};
+
+/** `ENOSPC (no space left on the device)`: the code for searching, the words for reading. */
+export function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === undefined) return err instanceof Error ? err.message : String(err);
+  const words = FS_ERRORS[code];
+  return words ? `${code} (${words})` : code;
+}

@@ -7,18 +7,21 @@
  * values come from the tenant as the plan read it, and anchor writeback does not change the anchor), while a
  * failed AD write must never stop the inbound sync, which is the one that keeps people's accounts right.
  *
- * Idempotent on re-runs: a create whose DN exists, a member already there (or already gone) and a delete of
- * an object that is gone count as done. Each change is reported through onChange (the journal).
+ * Idempotent on re-runs: a create whose object exists and carries adsync's marker with the change's cloud id,
+ * a member already there (or already gone) and a delete of an object that is gone count as done; a create AD
+ * refuses because another object holds the DN or the sAMAccountName fails, naming it. Each change is
+ * reported through onChange (the journal).
  */
 import type { AddMembersChange, AttributeChange, Change, CreateChange, DeleteChange, RemoveMembersChange, UpdateChange } from '../model/change.js';
-import { ANCHOR_ATTRIBUTE, DN_ATTRIBUTE } from '../engine/writeback.js';
+import { ANCHOR_ATTRIBUTE, DN_ATTRIBUTE, OWNER_ATTRIBUTE } from '../engine/writeback.js';
 import { AdsyncError } from '../errors.js';
-import type { AttributeWrite } from '../connectors/ad/writer.js';
+import { deniedAttribute } from '../spec/writeback-denylist.js';
+import type { AttributeWrite, OwnerCheck } from '../connectors/ad/writer.js';
 import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from './types.js';
 
 /** What the executor needs from AD: one writer per source (forest), opened on first use. */
 export interface AdWriterLike {
-  add(dn: string, attributes: readonly AttributeWrite[]): Promise<'done' | 'already'>;
+  add(dn: string, attributes: readonly AttributeWrite[], owner?: OwnerCheck): Promise<'done' | 'already'>;
   modify(dn: string, attributes: readonly AttributeWrite[]): Promise<void>;
   members(dn: string, operation: 'add' | 'delete', memberDns: readonly string[]): Promise<void>;
   delete(dn: string): Promise<'done' | 'already'>;
@@ -56,6 +59,7 @@ export async function executeAdChanges(ctx: AdApplyContext, changes: readonly Ch
   };
   const ordered = [...changes].sort((a, b) => PHASE[a.action] - PHASE[b.action]);
   for (const c of ordered) {
+    if (options.signal?.aborted === true) break; // interrupted: start no more
     if (c.target !== 'ad') throw new AdsyncError('internal', `executeAdChanges got a ${c.target} change`);
     let operation = `${c.action} ${c.kind} ${c.label}`;
     try {
@@ -65,13 +69,14 @@ export async function executeAdChanges(ctx: AdApplyContext, changes: readonly Ch
         finish(c, 'skipped');
         continue;
       }
+      if (c.action === 'create' || c.action === 'update') refuseProtected(c);
       const writer = await ctx.writerFor(c.source);
       writers.add(writer);
       switch (c.action) {
         case 'create': {
           const dn = createDn(c);
           operation = `create ${c.kind} ${dn}`;
-          await writer.add(dn, attributeWrites(c.attributes));
+          await writer.add(dn, attributeWrites(c.attributes), ownerOf(c));
           createdIds[c.anchor] = dn;
           finish(c, 'applied', dn);
           continue;
@@ -113,4 +118,34 @@ function createDn(c: CreateChange): string {
   const dn = c.attributes.find((a) => a.name === DN_ATTRIBUTE)?.after;
   if (typeof dn !== 'string' || dn === '') throw new AdsyncError('writeback_no_dn', `the create of ${c.label} carries no ${DN_ATTRIBUTE}`);
   return dn;
+}
+
+/** What proves an existing object is the one this create made: adsync's marker (or, in older plans, adminDescription). */
+function ownerOf(c: CreateChange): OwnerCheck | undefined {
+  for (const name of [OWNER_ATTRIBUTE, 'adminDescription']) {
+    const v = c.attributes.find((a) => a.name.toLowerCase() === name.toLowerCase())?.after;
+    if (typeof v === 'string' && v !== '') return { attribute: name, value: v };
+  }
+  return undefined;
+}
+
+/** What adsync itself writes despite the deny-list: the anchor (anchor rule), and its own groups' type and markers. */
+const OWN_WRITES: Record<'anchor' | 'group', ReadonlySet<string>> = {
+  anchor: new Set([ANCHOR_ATTRIBUTE.toLowerCase()]),
+  group: new Set(['objectclass', 'grouptype', 'admindescription', OWNER_ATTRIBUTE.toLowerCase()]),
+};
+
+/**
+ * A last line of defence for plans that did not come from this spec's validate (a hand-edited saved plan): a
+ * change that writes a never-writable protected attribute is refused before anything is sent.
+ */
+function refuseProtected(c: CreateChange | UpdateChange): void {
+  const rules = c.rule.split(', ');
+  for (const a of c.attributes) {
+    if (a.name === DN_ATTRIBUTE) continue;
+    const deny = deniedAttribute(a.name);
+    if (!deny || deny.overridable) continue;
+    const own = rules.some((r) => (/\.anchor$/.test(r) && OWN_WRITES.anchor.has(a.name.toLowerCase())) || (/\.group$/.test(r) && OWN_WRITES.group.has(a.name.toLowerCase())));
+    if (!own) throw new AdsyncError('writeback_protected', `refused: ${a.name} is a protected AD attribute writeback never writes (${deny.reason}); the plan was not made by this spec's writeback rules`);
+  }
 }

@@ -10,6 +10,7 @@
  */
 import type { WriteBudget } from './budget.js';
 import { GRAPH_WRITE_BUDGET, TokenBucket } from './budget.js';
+import { realClock, type Clock } from './clock.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
@@ -69,6 +70,8 @@ export interface QueueOptions {
   onRetry?: (event: { url: string; method: string; status: number; attempt: number; delayMs: number }) => void;
   /** Called when writes start being paced after a 429. */
   onPacing?: (budget: WriteBudget) => void;
+  /** What pacing, Retry-After pauses and backoff wait on (default: the real clock; tests pass a manual one). */
+  clock?: Clock;
 }
 
 interface Item {
@@ -90,13 +93,13 @@ export function headerValue(headers: Record<string, string> | undefined, name: s
   return undefined;
 }
 
-function retryAfter(headers: Record<string, string> | undefined): number | undefined {
+function retryAfter(headers: Record<string, string> | undefined, now: number): number | undefined {
   const v = headerValue(headers, 'retry-after');
   if (v === undefined || v === '') return undefined;
   const secs = Number(v);
   if (Number.isFinite(secs)) return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, secs * 1000));
   const date = Date.parse(v);
-  return Number.isNaN(date) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - Date.now()));
+  return Number.isNaN(date) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - now));
 }
 
 export class BatchQueue {
@@ -113,16 +116,18 @@ export class BatchQueue {
   private inFlight = 0;
   private pausedUntil = 0;
   private pumpScheduled = false;
-  private pauseTimer: NodeJS.Timeout | undefined;
+  private pauseTimer = false;
   private bucket: TokenBucket | undefined;
   private readonly concurrency: number;
   private readonly batchSize: number;
   private nextId = 0;
+  private readonly clock: Clock;
 
   constructor(private readonly transport: BatchTransport, private readonly options: QueueOptions = {}) {
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.batchSize = Math.min(20, Math.max(1, options.batchSize ?? 20));
-    this.bucket = options.writeBudget ? new TokenBucket(options.writeBudget) : undefined;
+    this.clock = options.clock ?? realClock;
+    this.bucket = options.writeBudget ? new TokenBucket(options.writeBudget, this.clock) : undefined;
   }
 
   submit(req: Omit<BatchRequest, 'id'>, opts: SubmitOptions = {}): Promise<SubResponse> {
@@ -143,10 +148,11 @@ export class BatchQueue {
   }
 
   private pump(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     if (this.pausedUntil > now) {
-      if (this.pauseTimer === undefined) {
-        this.pauseTimer = setTimeout(() => { this.pauseTimer = undefined; this.pump(); }, this.pausedUntil - now);
+      if (!this.pauseTimer) {
+        this.pauseTimer = true;
+        void this.clock.sleep(this.pausedUntil - now).then(() => { this.pauseTimer = false; this.pump(); });
       }
       return;
     }
@@ -215,18 +221,18 @@ export class BatchQueue {
       item.throttleAttempts++;
       this.throttled++;
       if (item.throttleAttempts < (this.options.maxThrottleAttempts ?? 40)) {
-        delayMs = retryAfter(res.headers) ?? jitter(base * 2, item.throttleAttempts, cap);
+        delayMs = retryAfter(res.headers, this.clock.now()) ?? jitter(base * 2, item.throttleAttempts, cap);
         // Throttling is per app and tenant: everything else would be throttled too; pause the queue.
-        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
+        this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + delayMs);
         const adaptive = this.options.adaptiveWriteBudget === undefined ? GRAPH_WRITE_BUDGET : this.options.adaptiveWriteBudget;
         if (this.bucket === undefined && adaptive !== null && isWrite(item.req.method)) {
-          this.bucket = new TokenBucket(adaptive, Date.now, true);
+          this.bucket = new TokenBucket(adaptive, this.clock, true);
           this.options.onPacing?.(adaptive);
         }
       }
     } else if (wholeBatchFailed || res.status === 503 || res.status === 504 || res.status === 599) {
       item.transientAttempts++;
-      if (item.transientAttempts < maxTransient) delayMs = retryAfter(res.headers) ?? jitter(base, item.transientAttempts, cap);
+      if (item.transientAttempts < maxTransient) delayMs = retryAfter(res.headers, this.clock.now()) ?? jitter(base, item.transientAttempts, cap);
     } else if ((res.status === 404 && item.opts.mayLag === true) || (item.opts.retryIf?.(res) ?? false)) {
       item.lagAttempts++;
       if (item.lagAttempts < maxLag) delayMs = jitter(base, item.lagAttempts, cap);
@@ -237,10 +243,10 @@ export class BatchQueue {
     }
     this.retries++;
     this.options.onRetry?.({ url: item.req.url, method: item.req.method, status: res.status, attempt: item.throttleAttempts + item.transientAttempts + item.lagAttempts, delayMs });
-    setTimeout(() => {
+    void this.clock.sleep(delayMs).then(() => {
       this.pending.unshift(item);
       this.schedulePump();
-    }, delayMs);
+    });
   }
 }
 

@@ -3,6 +3,8 @@
  * (graph-facts §7). A token bucket paces writes to it instead of running into 429s and waiting out
  * Retry-After. It starts full (Graph's bucket does too when the app has been idle).
  */
+import { realClock, type Clock } from './clock.js';
+
 export interface WriteBudget {
   /** Writes allowed per window. */
   writes: number;
@@ -20,11 +22,11 @@ export class TokenBucket {
   private queue: Promise<void> = Promise.resolve();
 
   /** `startEmpty`: for a bucket switched on after Graph said the budget is spent. */
-  constructor(budget: WriteBudget, private readonly now: () => number = Date.now, startEmpty = false) {
+  constructor(budget: WriteBudget, private readonly clock: Clock = realClock, startEmpty = false) {
     this.capacity = budget.writes;
     this.tokens = startEmpty ? 0 : budget.writes;
     this.perMs = budget.writes / (budget.perSeconds * 1000);
-    this.last = now();
+    this.last = clock.now();
   }
 
   /** Resolves once `n` tokens are taken; callers are served in order. */
@@ -34,7 +36,7 @@ export class TokenBucket {
       this.refill();
       if (this.tokens < want) {
         const waitMs = Math.ceil((want - this.tokens) / this.perMs);
-        await new Promise((r) => setTimeout(r, waitMs));
+        await this.clock.sleep(waitMs);
         this.refill();
       }
       this.tokens -= want;
@@ -50,7 +52,7 @@ export class TokenBucket {
   }
 
   private refill(): void {
-    const t = this.now();
+    const t = this.clock.now();
     this.tokens = Math.min(this.capacity, this.tokens + (t - this.last) * this.perMs);
     this.last = t;
   }

@@ -1,8 +1,10 @@
 /**
  * Executes a plan against Graph, in dependency order:
- *   phase 1  creates, restores and updates of users and groups (independent of each other);
+ *   phase 0  user deletes (soft, restorable): a UPN or address they free can be taken in phase 1;
+ *   phase 1  updates (those taking a UPN or address another update frees last), then creates, restores and
+ *            adoptions of users and groups;
  *   phase 2  membership adds and removes (member and group ids from the plan, or from phase-1 creates);
- *   phase 3  deletes.
+ *   phase 3  group deletes.
  * Every request goes through the $batch queue (packing, concurrency, throttling, retries). A write's response
  * is authoritative: ids come from create responses, nothing is re-read to verify. A failed change is recorded
  * with its object, operation and Graph's message, and independent changes carry on; changes that depend on a
@@ -114,10 +116,10 @@ function odataString(value: string): string {
 }
 
 /** Run `fn` over `items`, at most `width` at a time. */
-async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && signal?.aborted !== true) {
       const item = items[next++]!;
       await fn(item);
     }
@@ -186,7 +188,8 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   }
   const withDigest = (body: Record<string, unknown>, change: { action: string; digest?: string; attributes: readonly AttributeChange[] }): Record<string, unknown> => {
     // A create's attributes are all of its flowed values: its digest is computed here, not in the plan.
-    const digest = change.digest ?? (change.action === 'create' ? attributesDigest(change.attributes.map((a) => [a.name, a.after] as const)) : undefined);
+    // (references are set later through $ref: the digest leaves them out, as the plan's desiredDigest does)
+    const digest = change.digest ?? (change.action === 'create' ? attributesDigest(change.attributes.filter((a) => !REFERENCE_ATTRIBUTES.has(a.name)).map((a) => [a.name, a.after] as const)) : undefined);
     if (digestProp !== undefined && digest !== undefined) body[digestProp] = digest;
     return body;
   };
@@ -200,6 +203,27 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   }
   for (const name of extensionsUsed) ctx.onExtension?.(await ensureExtension(queue, ctx, name));
 
+  async function runDeletes(deletes: DeleteChange[]): Promise<void> {
+    await pool(deletes, width, async (change) => {
+      const coll = collection(change.kind);
+      if (coll === undefined) {
+        fail(change, `delete ${change.kind}`, `${change.kind} objects are read-only in Microsoft Graph`);
+        finish(change, 'failed');
+        return;
+      }
+      const res = await queue.submit({ method: 'DELETE', url: `/${coll}/${change.id}` });
+      if (ok(res) || res.status === 404) finish(change, 'applied');
+      else {
+        fail(change, `delete ${change.kind}`, describeResponse(res));
+        finish(change, 'failed');
+      }
+    }, options.signal);
+  }
+
+  // ---- phase 0: user deletes (soft: restorable), so a UPN or address they free can be taken by a create or
+  // update of the same plan (found by test/convergence: the create of a user whose duplicate was deleted failed)
+  await runDeletes(plan.changes.filter((c): c is DeleteChange => c.action === 'delete' && c.kind === 'user'));
+
   // ---- phase 1: creates, restores, updates
   const phase1 = plan.changes.filter((c): c is CreateChange | RestoreChange | UpdateChange | AdoptChange => c.action === 'create' || c.action === 'restore' || c.action === 'update' || c.action === 'adopt');
   /** Reference attributes (manager) to set once every object of phase 1 exists. */
@@ -210,7 +234,14 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   const existingGroups = anchorProp === undefined || extensionJustCreated
     ? new Map<string, string>()
     : await findByAnchors(queue, 'groups', anchorProp, phase1.filter((c) => c.action === 'create' && c.kind === 'group').map((c) => c.anchor));
-  await pool(phase1, width, async (change) => {
+  // Updates go before creates, restores and adoptions, so a UPN or address an update gives up is free for
+  // them; an update taking a value another update gives up goes after the others (found by test/convergence:
+  // a new user took the UPN another user was leaving, and lost the race).
+  const unique = (a: AttributeChange): boolean => a.name === 'userPrincipalName' || a.name === 'mail';
+  const updates = phase1.filter((c): c is UpdateChange => c.action === 'update');
+  const freed = new Set(updates.flatMap((c) => c.attributes.filter((a) => unique(a) && typeof a.before === 'string').map((a) => (a.before as string).toLowerCase())));
+  const takesFreed = (c: UpdateChange): boolean => c.attributes.some((a) => unique(a) && typeof a.after === 'string' && freed.has(a.after.toLowerCase()));
+  const runPhase1 = async (change: CreateChange | RestoreChange | UpdateChange | AdoptChange): Promise<void> => {
     const coll = collection(change.kind);
     if (coll === undefined) {
       fail(change, `${change.action} ${change.kind}`, `${change.kind} objects are read-only in Microsoft Graph`);
@@ -289,7 +320,10 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
         return;
       }
     }
-  });
+  };
+  await pool(updates.filter((c) => !takesFreed(c)), width, runPhase1, options.signal);
+  await pool(updates.filter(takesFreed), width, runPhase1, options.signal);
+  await pool(phase1.filter((c) => c.action !== 'update'), width, runPhase1, options.signal);
 
   async function create(change: CreateChange, coll: 'users' | 'groups'): Promise<string | undefined> {
     if (anchorProp === undefined) {
@@ -329,7 +363,10 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     if (id === undefined || failedAnchors.has(change.anchor)) return; // the create failed and was reported
     const ref = isObjectRef(attribute.after) ? (attribute.after as ObjectRef) : undefined;
     if (ref === undefined) {
-      const res = await queue.submit({ method: 'DELETE', url: `/users/${id}/${attribute.name}/$ref` }, { mayLag: fresh.has(id) });
+      // 404 naming the reference ("Resource 'manager' does not exist") means it is clear already (a restored
+      // user comes back without one): done, not replication lag to wait out (found by test/convergence).
+      const alreadyClear = (r: SubResponse): boolean => (errorOf(r)?.message ?? '').includes(`'${attribute.name}'`);
+      const res = await queue.submit({ method: 'DELETE', url: `/users/${id}/${attribute.name}/$ref` }, { retryIf: (r) => fresh.has(id) && r.status === 404 && !alreadyClear(r) });
       if (!ok(res) && res.status !== 404) fail(change, `clear ${attribute.name} of ${change.label}`, describeResponse(res));
       return;
     }
@@ -340,7 +377,7 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     }
     const res = await queue.submit({ method: 'PUT', url: `/users/${id}/${attribute.name}/$ref`, body: { '@odata.id': ctx.directoryObjectUrl(refId) } }, { mayLag: fresh.has(id) || fresh.has(refId) });
     if (!ok(res)) fail(change, `set ${attribute.name} of ${change.label} to ${ref.label}`, describeResponse(res));
-  });
+  }, options.signal);
 
   // ---- phase 2: memberships
   const phase2 = plan.changes.filter((c): c is AddMembersChange | RemoveMembersChange => c.action === 'add-members' || c.action === 'remove-members');
@@ -356,7 +393,7 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     if (change.action === 'add-members') await addMembers(change, gid);
     else await removeMembers(change, gid);
     finish(change, failed.length > before ? 'failed' : skipped.some((s) => s.change === change) ? 'skipped' : 'applied');
-  });
+  }, options.signal);
 
   async function addMembers(change: AddMembersChange, gid: string): Promise<void> {
     const resolved: { ref: MemberRef; id: string }[] = [];
@@ -409,22 +446,8 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     }));
   }
 
-  // ---- phase 3: deletes
-  const phase3 = plan.changes.filter((c): c is DeleteChange => c.action === 'delete');
-  await pool(phase3, width, async (change) => {
-    const coll = collection(change.kind);
-    if (coll === undefined) {
-      fail(change, `delete ${change.kind}`, `${change.kind} objects are read-only in Microsoft Graph`);
-      finish(change, 'failed');
-      return;
-    }
-    const res = await queue.submit({ method: 'DELETE', url: `/${coll}/${change.id}` });
-    if (ok(res) || res.status === 404) finish(change, 'applied');
-    else {
-      fail(change, `delete ${change.kind}`, describeResponse(res));
-      finish(change, 'failed');
-    }
-  });
+  // ---- phase 3: deletes (users went first, in phase 0)
+  await runDeletes(plan.changes.filter((c): c is DeleteChange => c.action === 'delete' && c.kind !== 'user'));
 
   return {
     applied,

@@ -15,6 +15,7 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { AdsyncError, describeFsError } from '../errors.js';
 import type { ChangeOutcome } from './types.js';
 
 export type TenantMarker = { size: number; mtimeMs: number } | null;
@@ -61,7 +62,11 @@ export class ApplyJournal {
     try {
       text = readFileSync(path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new AdsyncError('journal_read', `cannot read the apply journal ${path}: ${describeFsError(err)}`, {
+          hint: `${dir} must be a directory adsync can read and write (it keeps what each apply finished, to resume)`,
+        });
+      }
     }
     const segments: { run: Extract<Line, { t: 'run' }>; done: Extract<Line, { t: 'done' }>[]; complete: boolean }[] = [];
     for (const raw of text.split('\n')) {
@@ -91,8 +96,7 @@ export class ApplyJournal {
 
   /** Starts this run's segment (creating the journal if needed). */
   begin(total: number, tenant: TenantMarker): void {
-    mkdirSync(this.dir, { recursive: true });
-    this.fd = openSync(this.path, 'a', 0o600);
+    this.openForAppend();
     this.write({ t: 'run', at: new Date().toISOString(), total, tenant, pid: process.pid });
   }
 
@@ -107,10 +111,7 @@ export class ApplyJournal {
    * of other plans are done with.
    */
   complete(): void {
-    if (this.fd === undefined) {
-      mkdirSync(this.dir, { recursive: true });
-      this.fd = openSync(this.path, 'a', 0o600);
-    }
+    if (this.fd === undefined) this.openForAppend();
     this.write({ t: 'complete', at: new Date().toISOString() });
     this.close();
     for (const name of safeReaddir(this.dir)) {
@@ -129,10 +130,30 @@ export class ApplyJournal {
     this.fd = undefined;
   }
 
+  private openForAppend(): void {
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      this.fd = openSync(this.path, 'a', 0o600);
+    } catch (err) {
+      throw journalError(this.path, err);
+    }
+  }
+
   private write(line: Line): void {
     if (this.fd === undefined) return;
-    writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    try {
+      writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    } catch (err) {
+      // Without the journal an interrupted apply can't resume safely: stop, saying where and why.
+      throw journalError(this.path, err);
+    }
   }
+}
+
+function journalError(path: string, err: unknown): AdsyncError {
+  return new AdsyncError('journal_write', `cannot write the apply journal ${path}: ${describeFsError(err)}`, {
+    hint: 'free space or fix the permissions of the state directory, then run the same command again',
+  });
 }
 
 function safeReaddir(dir: string): string[] {

@@ -10,6 +10,8 @@ export interface ApplyOptions {
   writeBudget?: WriteBudget | null;
   /** Called once per finished change, e.g. to journal it for a resumable apply. */
   onChange?(event: ChangeOutcome): void;
+  /** Aborted: start no more changes (those in flight finish and are reported as usual). */
+  signal?: AbortSignal;
 }
 
 export interface ChangeOutcome {

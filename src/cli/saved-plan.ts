@@ -2,18 +2,27 @@
  * Saved plans: apply runs exactly what was reviewed. A saved plan records the spec's digest and, on every
  * change, a digest of the target object as the plan saw it (`observed`). At apply time the plan is refused,
  * naming the objects, when the spec changed, when an object it touches changed (its digest differs, even if
- * a fresh plan's change list would come out the same), or when a fresh plan made now would differ.
+ * a fresh plan's change list would come out the same), or when a plan made now would change one of its
+ * objects differently (its source changed). Changes elsewhere since the plan don't make it stale: they are
+ * counted and left for the next run, so plan → approval → apply works on a directory that lives meanwhile.
  *
  * A saved plan whose apply was interrupted (its journal says so, see src/apply/journal.ts) is resumed: each
  * object must then be untouched or part-way to what the plan said, and only what remains is applied.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { AdsyncError } from '../errors.js';
-import type { Change, MemberRef } from '../model/change.js';
+import { jsonDepth } from './plan-file.js';
+import { isObjectRef, type Change, type MemberRef } from '../model/change.js';
+
+const MAX_PLAN_DEPTH = 64;
 import type { Plan } from '../model/plan.js';
 import { summarize } from '../model/plan.js';
 import type { TargetObject, TargetSnapshot } from '../model/target.js';
+import { safeText } from '../render/escape.js';
 
 export async function readSavedPlan(path: string): Promise<Plan> {
   let text: string;
@@ -24,17 +33,56 @@ export async function readSavedPlan(path: string): Promise<Plan> {
       hint: 'make one with `adsync plan --out PLAN.json`',
     });
   }
+  // Nothing nests deeper than a few levels in a plan: a hostile one must not overflow the stack later.
+  const deep = jsonDepth(text, MAX_PLAN_DEPTH);
+  if (deep !== undefined) {
+    throw new AdsyncError('plan_invalid', `${path} is not a saved adsync plan: it nests more than ${MAX_PLAN_DEPTH} levels deep (at byte ${deep.offset})`, { hint: 'make one with `adsync plan --out PLAN.json`' });
+  }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
     throw new AdsyncError('plan_invalid', `${path} is not a saved adsync plan: ${(err as Error).message}`, { hint: 'make one with `adsync plan --out PLAN.json`' });
   }
-  const plan = data as Partial<Plan>;
-  if (typeof plan !== 'object' || plan === null || plan.formatVersion !== 1 || !Array.isArray(plan.changes) || !plan.spec || typeof plan.spec.digest !== 'string') {
-    throw new AdsyncError('plan_invalid', `${path} is not a saved adsync plan (formatVersion 1)`, { hint: 'make one with `adsync plan --out PLAN.json`' });
+  const problem = schemaProblem(data);
+  if (problem !== undefined) {
+    throw new AdsyncError('plan_invalid', `${path} is not a saved adsync plan (formatVersion 1): ${problem}`, { hint: 'make one with `adsync plan --out PLAN.json`; a saved plan is applied as written, never edited' });
   }
-  return plan as Plan;
+  return data as Plan;
+}
+
+let validator: ValidateFunction | undefined;
+
+/** The first way `data` breaks schemas/plan.schema.json (the published contract), or undefined. */
+function schemaProblem(data: unknown): string | undefined {
+  if (validator === undefined) {
+    const schema = JSON.parse(readFileSync(new URL('../../../schemas/plan.schema.json', import.meta.url), 'utf8')) as object;
+    const ajv = new Ajv2020({ allErrors: false, strict: false });
+    (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+    validator = ajv.compile(schema);
+  }
+  if (validator(data)) return undefined;
+  const e = validator.errors?.[0];
+  return e === undefined ? 'does not follow schemas/plan.schema.json' : `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`;
+}
+
+/**
+ * Integrity: the fields apply trusts must be present and agree with the rest of the plan. A plan edited by
+ * hand (a lower `managed`, a summary that hides deletes, a change without the digest of what it touches, no
+ * tenant) is refused; apply recomputes everything its guard rails use from the changes and a fresh read.
+ */
+export function checkIntegrity(saved: Plan, fresh: Pick<Plan, 'target'>, path: string): void {
+  const refuse = (what: string): never => {
+    throw new AdsyncError('plan_invalid', `the saved plan ${path} was altered or is incomplete: ${what}`, {
+      hint: 'apply only plans written by `adsync plan --out`, as written; make a new one and review it',
+    });
+  };
+  if (saved.target.system !== fresh.target.system) refuse(`it targets ${saved.target.system}, the spec targets ${fresh.target.system}`);
+  if (fresh.target.tenantId !== undefined && saved.target.tenantId === undefined) refuse('it names no tenant (target.tenantId)');
+  const missing = saved.changes.filter((c) => typeof c.observed !== 'string');
+  if (missing.length > 0) refuse(`${missing.length} change(s) lack the digest of the object they touch (observed), e.g. ${missing[0]!.kind} ${safeText(missing[0]!.label)}`);
+  const recomputed = summarize(saved.changes, saved.reports);
+  if (canonicalJson({ ...saved.summary, adopt: (saved.summary.adopt as number | undefined) ?? 0 }) !== canonicalJson(recomputed)) refuse('its summary does not match its changes');
 }
 
 // ---- digests
@@ -130,7 +178,8 @@ function sameChanges(a: readonly Change[], b: readonly Change[]): boolean {
   return sa.every((x, i) => x === sb[i]);
 }
 
-const attrKey = (a: { name: string; after?: unknown }): string => `${a.name}=${canonicalJson(a.after ?? null)}`;
+/** References compare by anchor: a resumed plan knows the id of a manager the interrupted run created. */
+const attrKey = (a: { name: string; after?: unknown }): string => `${a.name}=${canonicalJson(isObjectRef(a.after) ? { ref: a.after.anchor } : (a.after ?? null))}`;
 const memberAnchors = (ms: readonly MemberRef[]): Set<string> => new Set(ms.map((m) => m.anchor));
 const subset = <T>(a: Iterable<T>, b: Set<T>): boolean => {
   for (const x of a) if (!b.has(x)) return false;
@@ -149,8 +198,9 @@ export function isRemainder(saved: readonly Change[], fresh: readonly Change[]):
       case 'restore':
         return s.action === 'restore' && subset(f.attributes.map(attrKey), new Set(s.attributes.map(attrKey)));
       case 'update':
-        // A restore (or an adopt) whose follow-up update was cut short leaves an update behind.
-        return (s.action === 'update' || s.action === 'restore' || (s.action as string) === 'adopt') && 'attributes' in s
+        // A restore (or an adopt) whose follow-up update was cut short leaves an update behind; so does a
+        // create whose references (manager, set through $ref after every create) were not set yet.
+        return (s.action === 'update' || s.action === 'restore' || (s.action as string) === 'adopt' || s.action === 'create') && 'attributes' in s
           && subset(f.attributes.map(attrKey), new Set(s.attributes.map(attrKey)));
       case 'delete':
         return s.action === 'delete';
@@ -177,6 +227,15 @@ export interface StaleCheckInput {
   resume?: { done: ReadonlySet<string>; createdIds: ReadonlyMap<string, string> };
 }
 
+/**
+ * The changes a plan made now has on objects the saved plan does not touch: what changed elsewhere since the
+ * plan was made. Apply leaves them for the next run and says how many there are.
+ */
+export function furtherChanges(saved: Pick<Plan, 'changes'>, fresh: Pick<Plan, 'changes'>): Change[] {
+  const touched = new Set(saved.changes.map(objectKey));
+  return fresh.changes.filter((c) => !touched.has(objectKey(c)));
+}
+
 /** Journal key of a change: one per action and object (a plan has at most one change per pair). */
 export const changeKey = (c: Pick<Change, 'action' | 'kind' | 'anchor'> & { target?: Change['target'] }): string => `${targetPrefix(c)}${c.action} ${c.kind} ${c.anchor}`;
 
@@ -192,6 +251,7 @@ export function checkSavedPlan(input: StaleCheckInput): Plan {
       hint: 'run `adsync plan --out` again and review the new plan',
     });
   }
+  checkIntegrity(saved, fresh, path);
   if (saved.target.tenantId !== undefined && fresh.target.tenantId !== undefined && saved.target.tenantId !== fresh.target.tenantId) {
     throw new AdsyncError('plan_wrong_tenant', `the saved plan ${path} is for tenant ${saved.target.tenantId}, but the spec's target is tenant ${fresh.target.tenantId}`, {
       hint: 'plan and apply against the same tenant',
@@ -205,7 +265,7 @@ export function checkSavedPlan(input: StaleCheckInput): Plan {
   for (const [k, sx] of savedBy) {
     const fx = freshBy.get(k) ?? [];
     const first = sx[0]!;
-    const label = `${first.target === 'ad' ? 'AD ' : ''}${first.kind} ${first.label}`;
+    const label = `${first.target === 'ad' ? 'AD ' : ''}${first.kind} ${safeText(first.label)}`;
     const index = first.target === 'ad' ? adIndex : entraIndex;
     const now = index.digest(sx.find((c) => 'id' in c && c.id !== undefined) ?? first);
     const untouched = sx.every((c) => c.observed === undefined || c.observed === now);
@@ -220,9 +280,8 @@ export function checkSavedPlan(input: StaleCheckInput): Plan {
       stale.push({ label, why: 'a plan made now would change it differently' });
     }
   }
-  for (const [k, fx] of freshBy) {
-    if (!savedBy.has(k)) stale.push({ label: `${fx[0]!.kind} ${fx[0]!.label}`, why: 'a plan made now would change it, the saved plan does not' });
-  }
+  // Objects the saved plan doesn't touch are no reason to refuse it: what changed there since is left for
+  // the next plan (apply reports how many, see furtherChanges).
   if (stale.length > 0) {
     const labels = [...new Set(stale.map((s) => s.label))].sort();
     const list = labels.slice(0, 10).join(', ') + (labels.length > 10 ? `, and ${labels.length - 10} more` : '');

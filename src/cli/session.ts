@@ -9,18 +9,19 @@ import { AdSource } from '../connectors/ad/index.js';
 import { connectEmulator, connectEntra, type EntraTarget } from '../connectors/entra/index.js';
 import { LdifSource } from '../connectors/ldif/index.js';
 import { startEmulatorProcess, type EmulatorProcess } from '../emulator/process.js';
+import { loadFixtures } from '../emulator/fixture.js';
 import { buildDesired, readRequestFor, type DesiredState } from '../engine/desired.js';
 import { compileFlows, type KindFlows } from '../engine/flows.js';
 import { planFromDesired, type PlanOutput } from '../engine/plan.js';
-import { AdsyncError } from '../errors.js';
+import { AdsyncError, SourceError } from '../errors.js';
 import type { SourceConnector } from '../model/entry.js';
 import type { ObjectKind, TargetSnapshot } from '../model/target.js';
-import { applyDeleteMode, pendingDeleteProperty } from '../engine/safety.js';
+import { applyDeleteMode, managedMemberships, pendingDeleteProperty } from '../engine/safety.js';
 import { loadSpec } from '../spec/load.js';
 import { attachObserved, ObservedIndex } from './saved-plan.js';
 import { AdWriter } from '../connectors/ad/writer.js';
 import { sortChanges, sortReports } from '../engine/diff.js';
-import { collectFacts, planWriteback, writebackGraphProperties, writebackReadAttributes, WRITEBACK_GROUP_ATTRIBUTES, type AdFacts, type AdGroup } from '../engine/writeback.js';
+import { collectFacts, planWriteback, writebackGraphProperties, writebackReadAttributes, WRITEBACK_GROUP_ATTRIBUTES, type AdFacts, type AdGroup, type OuName } from '../engine/writeback.js';
 import { summarize } from '../model/plan.js';
 import { resolveValue } from '../spec/resolve.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
@@ -64,7 +65,8 @@ export async function openSession(configPath: string): Promise<Session> {
     const e = spec.target.emulator;
     const statePath = resolvePath(spec.dir, e.state);
     await mkdir(dirname(statePath), { recursive: true });
-    emulator = await startEmulatorProcess({ statePath, initialDomain: e.tenant, domains: e.domains });
+    const fixture = e.fixtures && e.fixtures.length > 0 ? await loadFixtures(e.fixtures.map((f) => resolvePath(spec.dir, f))) : undefined;
+    emulator = await startEmulatorProcess({ statePath, initialDomain: e.tenant, domains: e.domains, ...(fixture ? { fixture } : {}) });
     try {
       target = await connectEmulator(emulator);
     } catch (err) {
@@ -113,7 +115,7 @@ export async function withSession<T>(configPath: string, body: (session: Session
  * soon as the desired state is built, so a forest's raw entries don't live through the diff): deletes rewritten for
  * `safety.deleteMode`, and every change stamped with the digest of the object it touches (saved plans).
  */
-export async function readAndPlan(session: Session, now: Date = new Date()): Promise<PlanOutput & { targetSnapshot: TargetSnapshot; adSnapshot?: TargetSnapshot }> {
+export async function readAndPlan(session: Session, now: Date = new Date()): Promise<PlanOutput & { targetSnapshot: TargetSnapshot; adSnapshot?: TargetSnapshot; managedMembers: number }> {
   const { spec, flows } = session;
   const userProperties = flows.user.flows.map((f) => f.attribute);
   const groupProperties = flows.group.flows.map((f) => f.attribute);
@@ -137,7 +139,7 @@ export async function readAndPlan(session: Session, now: Date = new Date()): Pro
   const targetSnapshot = await readTarget;
   const out = planFromDesired({ spec, specPath: session.specPath, desired, target: targetSnapshot, toolVersion: TOOL_VERSION, now });
   const plan = attachObserved(applyDeleteMode(out.plan, targetSnapshot, spec.safety, mark, now), targetSnapshot);
-  if (spec.writeback.length === 0) return { ...out, plan, targetSnapshot };
+  if (spec.writeback.length === 0) return { ...out, plan, targetSnapshot, managedMembers: managedMemberships(targetSnapshot) };
 
   // Writeback: the same plan, target `ad`. Disable-first rewrites only the inbound deletes (it marks Entra
   // objects); AD deletes of written-back groups go as planned, under the same guard rails (they count).
@@ -146,7 +148,7 @@ export async function readAndPlan(session: Session, now: Date = new Date()): Pro
   for (const c of wb.changes) c.observed = adIndex.digest(c);
   const changes = sortChanges([...plan.changes, ...wb.changes]);
   const reports = sortReports([...plan.reports, ...wb.reports]);
-  return { ...out, plan: { ...plan, changes, reports, summary: summarize(changes, reports), managed: plan.managed + wb.managed }, targetSnapshot, adSnapshot: wb.snapshot };
+  return { ...out, plan: { ...plan, changes, reports, summary: summarize(changes, reports), managed: plan.managed + wb.managed }, targetSnapshot, adSnapshot: wb.snapshot, managedMembers: managedMemberships(targetSnapshot, wb.snapshot) };
 }
 
 async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Promise<DesiredRead> {
@@ -170,7 +172,28 @@ async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Pr
     const source = spec.sources.find((s) => s.name === snapshot.source);
     if (source && writtenTo.has(source.name)) collectFacts(snapshot, source, writebackReadAttributes(spec.writeback, source.name), facts);
   }
-  return { desired: buildDesired(spec, snapshots, flows), facts };
+  const desired = buildDesired(spec, snapshots, flows);
+  if (!spec.safety.allowEmptySource) refuseEmptySources(spec, snapshots.map((s) => ({ name: s.source, entries: s.entries.length })), desired);
+  return { desired, facts };
+}
+
+/**
+ * A source that yields no object in scope would have the plan delete everything adsync manages from it: a
+ * 0-byte export, a search base that names an empty OU, a scope filter that matches nothing. Stop instead,
+ * unless the spec says an empty source is expected (safety.allowEmptySource).
+ */
+function refuseEmptySources(spec: Spec, read: { name: string; entries: number }[], desired: DesiredState): void {
+  const inScope = new Map<string, number>();
+  for (const o of desired.objects) inScope.set(o.source, (inScope.get(o.source) ?? 0) + 1);
+  for (const { name, entries } of read) {
+    if ((inScope.get(name) ?? 0) > 0) continue;
+    const source = spec.sources.find((s) => s.name === name);
+    const what = source?.ldif ? `the LDIF export ${source.ldif.path}` : 'the LDAP read';
+    const why = entries === 0 ? `${what} returned no objects` : `none of the ${entries} objects ${what} returned is in scope`;
+    throw new SourceError('source_empty', `source ${name}: ${why}; planning now would delete every object adsync manages from it`, {
+      hint: 'check the export, the search base (scope.ous, ldap.baseDn) and the scope filter; if the source is meant to be empty, set safety.allowEmptySource: true',
+    });
+  }
 }
 
 /** The OU of a group writeback rule, resolved (it may come from the environment). */
@@ -181,20 +204,21 @@ export function writebackOu(spec: Spec, index: number): string {
 }
 
 /** Each group rule's OU and the written-back groups in it (adminDescription=Group_*). */
-async function readWritebackGroups(spec: Spec): Promise<Map<number, { ou: string; existing: AdGroup[] }>> {
-  const out = new Map<number, { ou: string; existing: AdGroup[] }>();
+async function readWritebackGroups(spec: Spec): Promise<Map<number, { ou: string; existing: AdGroup[]; names: OuName[] }>> {
+  const out = new Map<number, { ou: string; existing: AdGroup[]; names: OuName[] }>();
   await Promise.all(spec.writeback.map(async (rule) => {
     if (rule.rule !== 'group') return;
     const source = spec.sources.find((s) => s.name === rule.source);
     if (!source) throw new AdsyncError('writeback_source', `writeback[${rule.index}].group.source: no source named ${rule.source}`);
     const ou = writebackOu(spec, rule.index);
     const attributes = [...new Set([...WRITEBACK_GROUP_ATTRIBUTES, ...Object.keys(rule.flows)].map((a) => a.toLowerCase()))];
-    const entries = await AdWriter.readMarkedGroups(source, spec.dir, ou, attributes, `writeback[${rule.index}].group.ou`);
+    const { groups: entries, names } = await AdWriter.readWritebackGroups(source, spec.dir, ou, attributes, `writeback[${rule.index}].group.ou`);
     const existing: AdGroup[] = entries.map((e) => ({
+      ...(e.unread?.['member'] !== undefined ? { membersUnread: true as const } : {}),
       dn: e.dn,
       attrs: Object.fromEntries(Object.entries(e.attrs).filter(([k]) => attributes.includes(k)).map(([k, v]) => [k, v.map((x) => (typeof x === 'string' ? x : Buffer.from(x).toString('utf8')))])),
     }));
-    out.set(rule.index, { ou, existing });
+    out.set(rule.index, { ou, existing, names });
   }));
   return out;
 }

@@ -5,16 +5,18 @@ import { Args, Flags } from '@oclif/core';
 import { ApplyJournal, type TenantMarker } from '../apply/journal.js';
 import type { ApplyResult, ChangeOutcome } from '../apply/types.js';
 import { AdsyncCommand } from '../cli/base.js';
+import { signalExitCode, trapInterrupts, type Interrupts } from '../cli/interrupt.js';
 import { configFlag } from '../cli/flags.js';
 import { withLockedSession } from '../cli/locked.js';
-import { createLog, logFormatFlag, type LogFormat } from '../cli/log.js';
-import { createProgress } from '../cli/progress.js';
-import { changeKey, checkSavedPlan, planDigest, readSavedPlan } from '../cli/saved-plan.js';
+import { createLog, logFormatFlag, type Log, type LogFormat } from '../cli/log.js';
+import { createProgress, type Progress } from '../cli/progress.js';
+import { changeKey, checkSavedPlan, furtherChanges, planDigest, readSavedPlan } from '../cli/saved-plan.js';
 import { adWriters, readAndPlan, type Session } from '../cli/session.js';
 import { executeAdChanges } from '../apply/ad-executor.js';
 import { checkSafety } from '../engine/safety.js';
 import { AdsyncError } from '../errors.js';
-import type { Plan } from '../model/plan.js';
+import { summarize, type Plan } from '../model/plan.js';
+import { safeText } from '../render/escape.js';
 import { styleFor } from '../render/style.js';
 import { summaryLine, textLines } from '../render/text.js';
 import { writeLines } from '../render/write.js';
@@ -24,6 +26,8 @@ export interface ApplyOutput {
   result?: ApplyResult;
   /** Set when this run resumed an interrupted apply of the same saved plan. */
   resumed?: { changesDoneBefore: number };
+  /** Saved plans: changes a plan made now has on objects the saved plan doesn't touch (left for the next run). */
+  furtherChanges?: number;
 }
 
 /** The embedded tenant's durability marker (see ApplyJournal); null for a real tenant. */
@@ -44,8 +48,10 @@ export default class ApplyCommand extends AdsyncCommand {
 With PLAN (from \`adsync plan --out\`), applies exactly those changes after checking the plan is not stale:
 the spec and every object it touches must be as they were when the plan was made.
 
-Guard rails stop apply before any write when the plan deletes or updates more than the spec's safety
-settings allow (default: 500 deletes, as Entra Connect); --force acknowledges it.
+Guard rails stop apply before any write when the plan deletes, updates or removes memberships beyond the
+spec's safety settings (defaults: 500 deletes as Entra Connect, 50% of the managed objects, 500 membership
+removals, 50% of the managed memberships); --force acknowledges it. Ctrl-C during the writes finishes the
+requests in flight, journals them and releases the lock (exit 130): run the same command again to resume.
 One apply per tenant at a time (a lock file in the state directory). Every finished change is journaled:
 an apply of a saved plan that was killed or failed part-way is simply run again, and it resumes.`;
 
@@ -76,10 +82,24 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
     const out = (text: string): void => {
       if (!quiet) process.stdout.write(text);
     };
+    const interrupts = trapInterrupts('apply');
+    try {
+      return await this.applyLocked(args.plan, saved, flags, { quiet, log, progress, out, interrupts });
+    } finally {
+      interrupts.dispose();
+    }
+  }
+
+  private applyLocked(
+    planPath: string | undefined, saved: Plan | undefined, flags: { config: string; 'auto-approve': boolean; force: boolean },
+    { quiet, log, progress, out, interrupts }: { quiet: boolean; log: Log; progress: Progress; out: (text: string) => void; interrupts: Interrupts },
+  ): Promise<ApplyOutput> {
+    const args = { plan: planPath };
     return withLockedSession(flags.config, { command: `adsync apply -c ${flags.config}${args.plan ? ` ${args.plan}` : ''}`, log, lockRealTenant: true }, async (session, { stateDir }) => {
       progress.phase('Reading the sources and the tenant');
-      const { plan: fresh, targetSnapshot, adSnapshot } = await readAndPlan(session);
+      const { plan: fresh, targetSnapshot, adSnapshot, desired, managedMembers } = await readAndPlan(session);
       progress.stop();
+      for (const w of desired.warnings ?? []) log.warn(w, { event: 'scope.unmatched' });
       const marker = await tenantMarker(session);
       const journal = ApplyJournal.open(stateDir, planDigest(saved ?? fresh), marker);
       const resumed = saved !== undefined && journal.state.resumed;
@@ -95,6 +115,10 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
         });
       }
       const reviewed = saved ?? fresh;
+      const further = saved ? furtherChanges(saved, fresh).length : 0;
+      if (further > 0) {
+        log.info(`${further} further change${further === 1 ? '' : 's'} since the plan; run plan again (not in the saved plan, so left for the next run)`, { event: 'plan.further', further });
+      }
       log.detail('plan ready', { event: 'plan.ready', saved: saved !== undefined, summary: reviewed.summary, changes: reviewed.changes.length });
       if (resumed && !journal.state.complete) {
         log.info(`Resuming an interrupted apply of ${args.plan}: ${journal.state.done.size} of ${saved.changes.length} change(s) finished before; ${plan.changes.length} left to apply.`, {
@@ -103,7 +127,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       }
       const style = styleFor(process.stdout);
       if (!quiet && !saved) await writeLines(process.stdout, textLines(plan, style));
-      const result: ApplyOutput = { plan, ...(resumed ? { resumed: { changesDoneBefore: journal.state.done.size } } : {}) };
+      const result: ApplyOutput = { plan, ...(resumed ? { resumed: { changesDoneBefore: journal.state.done.size } } : {}), ...(saved ? { furtherChanges: further } : {}) };
       if (plan.changes.length === 0) {
         if (saved) out(journal.state.complete ? `Nothing left to apply: ${args.plan} was applied already.\n` : resumed ? 'Nothing left to apply: the interrupted apply had finished every change.\n' : 'No changes. Nothing to apply.\n');
         journal.complete();
@@ -111,7 +135,8 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
         return result;
       }
       // Guard rails look at the whole reviewed plan, so resuming a forced apply needs --force again.
-      const violations = checkSafety(reviewed, session.spec.safety);
+      // Recomputed from the changes and the tenant as read now: a saved plan's own counts are not trusted.
+      const violations = checkSafety({ changes: reviewed.changes, summary: summarize(reviewed.changes, reviewed.reports), managed: fresh.managed }, session.spec.safety, { managedMembers });
       if (violations.length > 0) {
         const message = violations.map((v) => v.message).join('; ');
         if (!flags.force) {
@@ -124,6 +149,8 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       }
       if (!saved && !flags['auto-approve']) await confirm();
       if (saved) out(`${summaryLine(plan)}\n`);
+      // From the first write on, Ctrl-C finishes what is in flight, journals it and says how to resume.
+      interrupts.graceful();
       journal.begin(plan.changes.length, marker);
       log.detail('apply started', { event: 'apply.start', changes: plan.changes.length, journal: journal.path });
       progress.phase('Applying');
@@ -133,13 +160,14 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       const adChanges = plan.changes.filter((c) => c.target === 'ad');
       const total = plan.changes.length;
       const onChange = (event: ChangeOutcome): void => journal.record(event, changeKey(event.change));
+      const signal = interrupts.signal;
       const writers = adWriters(session.spec);
       try {
         applied = entraChanges.length > 0
-          ? await session.target.apply({ ...plan, changes: entraChanges }, { onProgress: (done) => progress.update(done, total), onChange })
+          ? await session.target.apply({ ...plan, changes: entraChanges }, { onProgress: (done) => progress.update(done, total), onChange, signal })
           : { applied: 0, failed: [], skipped: [], writes: 0, requests: 0, retries: 0, durationMs: 0, createdIds: {} };
-        if (adChanges.length > 0) {
-          const ad = await executeAdChanges(writers, adChanges, { onProgress: (done) => progress.update(done, total), onChange }, { done: entraChanges.length, total });
+        if (adChanges.length > 0 && !signal.aborted) {
+          const ad = await executeAdChanges(writers, adChanges, { onProgress: (done) => progress.update(done, total), onChange, signal }, { done: entraChanges.length, total });
           applied = {
             applied: applied.applied + ad.applied, failed: [...applied.failed, ...ad.failed], skipped: [...applied.skipped, ...ad.skipped],
             writes: applied.writes + ad.writes, requests: applied.requests + ad.requests, retries: applied.retries + ad.retries,
@@ -153,11 +181,26 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
       } finally {
         await writers.close();
       }
-      progress.stop();
+      progress.stop(signal.aborted ? 'interrupted' : undefined);
+      // The embedded tenant is durable only once saved: a full disk must fail this apply, not pass silently.
+      if (session.emulator) await session.emulator.save();
       result.result = applied;
+      if (signal.aborted) {
+        journal.close();
+        const left = total - applied.applied - applied.failed.length - applied.skipped.length;
+        log.detail(`apply interrupted: ${applied.applied} of ${total} change(s) applied, ${applied.failed.length} failed, ${left} not started`, {
+          event: 'apply.interrupted', signal: interrupts.received, applied: applied.applied, failed: applied.failed.length, notStarted: left, journal: journal.path,
+        });
+        throw new AdsyncError('apply_interrupted', `interrupted (${interrupts.received ?? 'signal'}): ${applied.applied} of ${total} change(s) applied, ${applied.failed.length} failed, ${left} not started; the lock is released`, {
+          exitCode: signalExitCode(interrupts.received),
+          hint: args.plan
+            ? `run the same command again (adsync apply -c ${flags.config} ${args.plan}): it resumes where this run stopped`
+            : `run adsync apply -c ${flags.config} again: the next plan starts from where this run stopped`,
+        });
+      }
       out(`\nApply ${applied.failed.length === 0 ? 'complete' : 'finished with errors'}: ${applied.applied} change(s) applied, ${applied.failed.length} failed (${applied.writes} writes in ${applied.requests} requests, ${(applied.durationMs / 1000).toFixed(1)} s).\n`);
       for (const f of applied.failed) {
-        if (!quiet && log.format === 'text') process.stderr.write(`  failed: ${f.change.kind} ${f.change.label}: ${f.operation}: ${f.message}\n`);
+        if (!quiet && log.format === 'text') process.stderr.write(`  failed: ${f.change.kind} ${safeText(f.change.label)}: ${f.operation}: ${safeText(f.message)}\n`);
         log.detail('change failed', { event: 'apply.failed', kind: f.change.kind, label: f.change.label, anchor: f.change.anchor, operation: f.operation, message: f.message });
       }
       log.detail('apply finished', { event: 'apply.done', applied: applied.applied, failed: applied.failed.length, skipped: applied.skipped.length, writes: applied.writes, requests: applied.requests, durationMs: applied.durationMs });

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Flags } from '@oclif/core';
 import { AdsyncCommand } from '../cli/base.js';
 import { AdsyncError } from '../errors.js';
-import { DEFAULT_ROLES, startEmulator, type EmulatorFaults, type EmulatorOptions } from '../emulator/index.js';
+import { DEFAULT_ROLES, loadFixtures, startEmulator, type EmulatorFaults, type EmulatorOptions } from '../emulator/index.js';
 
 export interface EmulatorOutput {
   url: string;
@@ -22,6 +22,8 @@ export default class EmulatorCommand extends AdsyncCommand {
   static override description = `A stateful stand-in for Microsoft Entra ID and Microsoft Graph v1.0, for tests, demos and CI:
 users, groups, memberships, directory extensions, deleted items, read-only contacts, $select/$filter/$top
 paging, $count, delta, $batch, Graph's error bodies, and opt-in faults (throttling, 503/504, replication lag).
+--fixture loads a described tenant into a new state: Entra Connect-synced users and groups with their onPremises*
+values, memberships, managers, role holders, licences, directory extensions (schemas/emulator-fixture.schema.json).
 Clients authenticate with the client-credentials grant at <url>/<tenant>/oauth2/v2.0/token, so the real
 @azure/identity code path runs unchanged (with disableInstanceDiscovery).
 
@@ -48,6 +50,10 @@ it is saved at most every 2 s while it changes, and on Ctrl-C / SIGTERM.`;
       command: '<%= config.bin %> emulator --roles User.ReadWrite.All,Organization.Read.All,Application.ReadWrite.OwnedBy',
     },
     {
+      description: 'Start a tenant shaped like yours: Entra Connect-synced users and groups, licences, role holders (schemas/emulator-fixture.schema.json)',
+      command: '<%= config.bin %> emulator --fixture examples/emulator-fixtures/entra-connect-tenant.yaml --tenant contoso.onmicrosoft.com',
+    },
+    {
       description: 'Exercise retries: throttling, 10% 503/504 and 2 s replication lag, reproducibly',
       command: '<%= config.bin %> emulator --throttle --fail-rate 0.1 --replication-lag 2000 --seed 42',
     },
@@ -66,6 +72,7 @@ it is saved at most every 2 s while it changes, and on Ctrl-C / SIGTERM.`;
     throttle: Flags.boolean({ description: "Throttle on Graph's resource-unit and write budgets (429 + Retry-After).", default: false }),
     'fail-rate': Flags.string({ description: 'Answer this share of requests (0..1) with 503 or 504.' }),
     'replication-lag': Flags.integer({ description: 'New objects stay invisible to other requests for this many ms.', min: 0 }),
+    fixture: Flags.string({ description: 'A tenant fixture (YAML or JSON) to load into a new tenant (repeatable; later files add to earlier ones).', multiple: true }),
     seed: Flags.integer({ description: 'Seed for the random faults, to replay a run.' }),
     roles: Flags.string({
       description: `Application permissions granted to the client, i.e. the "roles" of its tokens, enforced with Graph's 403 (comma-separated or repeatable). Default: ${DEFAULT_ROLES.join(', ')}.`,
@@ -91,6 +98,8 @@ it is saved at most every 2 s while it changes, and on Ctrl-C / SIGTERM.`;
     if (flags.domain) options.domains = flags.domain;
     if (flags['client-id']) options.clientId = flags['client-id'];
     if (flags['client-secret']) options.clientSecret = flags['client-secret'];
+    // Parsed here, before anything starts: a bad fixture is FILE:LINE:COL problems and exit 1.
+    if (flags.fixture) options.fixture = await loadFixtures(flags.fixture.map((f) => resolve(f)));
     if (flags.roles) options.roles = flags.roles.flatMap((r) => r.split(',')).map((r) => r.trim()).filter((r) => r.length > 0);
 
     let emu;
@@ -101,6 +110,13 @@ it is saved at most every 2 s while it changes, and on Ctrl-C / SIGTERM.`;
       const hint = /EADDRINUSE/.test(msg) ? `port ${flags.port} is taken: pick another with --port (0 = any free port)` : 'check the flags and the state file';
       throw new AdsyncError('emulator_start', `cannot start the emulator: ${msg}`, { hint, cause: e });
     }
+    // Listen for Ctrl-C/SIGTERM from here on: a stop right after start-up (e.g. as soon as the certificate
+    // file appears) still closes the tenant and prints the result.
+    const stopped = new Promise<void>((done) => {
+      const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); done(); };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
     const certPath = flags['cert-out'] ? resolve(flags['cert-out']) : undefined;
     if (certPath) await writeFile(certPath, emu.certPem);
     const env: [string, string][] = [
@@ -147,11 +163,7 @@ it is saved at most every 2 s while it changes, and on Ctrl-C / SIGTERM.`;
             .finally(() => { saving = false; nextSaveAt = Date.now() + 4 * (Date.now() - started); });
         }, SAVE_EVERY_MS)
       : undefined;
-    await new Promise<void>((done) => {
-      const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); done(); };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await stopped;
     if (timer) clearInterval(timer);
     await running.close();
     out('Emulator stopped' + (options.statePath ? `; state saved to ${options.statePath}` : '') + '.');

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { AdsyncCommand } from '../cli/base.js';
 import { SpecError, type SpecProblem } from '../errors.js';
+import { ignoredSettingsOf } from '../spec/ignored-settings.js';
 import { loadSpec } from '../spec/load.js';
 import type { Spec } from '../spec/types.js';
 
@@ -10,6 +11,8 @@ export interface ValidateResult {
   /** The spec path as given with -c. */
   file: string;
   problems: SpecProblem[];
+  /** Settings that are valid but will not be used (e.g. ldap.baseDn when the scope names OUs). */
+  warnings?: SpecProblem[];
 }
 
 export default class Validate extends AdsyncCommand {
@@ -43,9 +46,14 @@ Exit code 0 when the spec is valid, 1 when it is not.`;
       }
       throw err;
     }
+    const warnings = await ignoredSettingsOf(file);
+    if (!this.jsonEnabled()) {
+      for (const w of spec.warnings ?? []) process.stderr.write(`Warning: ${w.file}:${w.line}:${w.col} ${w.message}\n`);
+      for (const w of warnings) process.stderr.write(`${w.file}:${w.line}:${w.col} warning: ${w.message}\n`);
+    }
     const n = spec.sources.length;
     this.log(`${file}: valid (${n} source${n === 1 ? '' : 's'}, target ${describeTarget(spec)})`);
-    return { valid: true, file, problems: [] };
+    return { valid: true, file, problems: [], ...(warnings.length > 0 ? { warnings } : {}) };
   }
 }
 

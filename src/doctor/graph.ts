@@ -8,8 +8,8 @@
  *     naming the domain and what adsync will do (Entra's MOERA fallback, <mailNickname>@<initial domain>);
  *   - extension: adsync's app registration is found by appId and its anchor directory extension exists, or
  *     the app may create it (graph-facts §11);
- *   - admin roles: with soft match on, the holders of directory roles can be listed (soft match never adopts
- *     an admin).
+ *   - admin roles: with soft match on, the holders of directory roles can be listed, directly or through
+ *     role-assignable groups (soft match never adopts an admin).
  * Never throws: every failure is a finding. Read-only: doctor changes nothing, not even an emulator's state.
  */
 import { resolve as resolvePath } from 'node:path';
@@ -19,11 +19,12 @@ import { AdSource } from '../connectors/ad/index.js';
 import { LdifSource } from '../connectors/ldif/index.js';
 import { emulatorConnection, entraConnection, probeAuthority, type EntraConnection } from '../connectors/entra/index.js';
 import { Graph, GraphCallError, toGraphCallError } from '../connectors/entra/graph.js';
+import { readAdminRoles } from '../connectors/entra/read.js';
 import { toTargetError } from '../connectors/entra/errors.js';
 import { ANCHOR_EXTENSION_NAME } from '../apply/executor.js';
 import { buildDesired, readRequestFor } from '../engine/desired.js';
 import { compileFlows } from '../engine/flows.js';
-import { startEmulator, type RunningEmulator } from '../emulator/index.js';
+import { loadFixtures, startEmulator, type RunningEmulator } from '../emulator/index.js';
 import type { SourceConnector } from '../model/entry.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { Finding, FindingStatus } from './ldap.js';
@@ -69,7 +70,9 @@ export async function checkGraphTarget(spec: Spec, options: GraphDoctorOptions =
       const e = spec.target.emulator;
       const statePath = resolvePath(spec.dir, e.state);
       // readOnly: doctor never writes, not even the emulator's state file.
-      emulator = await startEmulator({ statePath, readOnly: true, initialDomain: e.tenant, domains: e.domains });
+      // The same tenant a plan would see: the fixtures, when the state doesn't exist yet.
+      const fixture = e.fixtures && e.fixtures.length > 0 ? await loadFixtures(e.fixtures.map((f) => resolvePath(spec.dir, f))) : undefined;
+      emulator = await startEmulator({ statePath, readOnly: true, initialDomain: e.tenant, domains: e.domains, ...(fixture ? { fixture } : {}) });
       conn = emulatorConnection(emulator);
       where = `the embedded emulator (${e.state})`;
     } else if (spec.target.entra) {
@@ -142,9 +145,9 @@ async function checkConnection(spec: Spec, conn: EntraConnection, where: string,
   // ---- admin role holders (soft match) ----
   if (spec.matching.softMatch !== 'off') {
     try {
-      const res = await graph.get<{ value?: { displayName?: string; members?: unknown[] }[] }>('/directoryRoles?$select=id,displayName&$expand=members($select=id)');
-      const holders = (res.value ?? []).reduce((n, r) => n + (r.members?.length ?? 0), 0);
-      out.push(finding('admin-roles', 'ok', `directory roles are readable (${res.value?.length ?? 0} activated, ${holders} assignment(s)): soft match (${spec.matching.softMatch}) will never adopt their holders`));
+      // The same read as plan's: role-assignable groups in a role are expanded to their members.
+      const holders = await readAdminRoles(graph);
+      out.push(finding('admin-roles', 'ok', `directory role holders are readable (${holders.size}, directly or through role-assignable groups): soft match (${spec.matching.softMatch}) will never adopt them`));
     } catch (err) {
       const te = toTargetError(err, 'listing directory roles', errCtx);
       out.push(finding('admin-roles', 'error',

@@ -9,7 +9,7 @@
  * | User.ReadWrite.All | `POST/PATCH/DELETE /users`, `PUT manager/$ref` (graph-facts §1: "User.ReadWrite.All or Directory.ReadWrite.All"); read and restore deleted users (directory-deleteditems-list/-restore: per type, users → User.*) | Directory.ReadWrite.All |
  * | Group.ReadWrite.All | `POST /groups` and then PATCH/DELETE of the same groups (group-update/-delete; `Group.Create` alone makes groups the app can't modify, graph-facts §2), members (`GroupMember.ReadWrite.All` covers only those, graph-facts §2), read and restore deleted groups | Directory.ReadWrite.All |
  * | Application.ReadWrite.OwnedBy | find adsync's own app registration by appId and create its directory extensions (application-post-extensionproperty; graph-facts §11). With OwnedBy the app must be an owner of its own registration | Application.ReadWrite.All |
- * | RoleManagement.Read.Directory | only with `matching.softMatch`: `GET /directoryRoles?$expand=members` — who holds an admin role, never soft-matched (directoryrole-list) | RoleManagement.ReadWrite.Directory, Directory.Read.All, Directory.ReadWrite.All |
+ * | RoleManagement.Read.Directory | required only with `matching.softMatch`: `GET /directoryRoles?$expand=members` (and the role-assignable groups' `transitiveMembers`) — who holds an admin role, never soft-matched (directoryrole-list); without it, hard match adopts only users `matching.allowAdmins` names | RoleManagement.ReadWrite.Directory, Directory.Read.All, Directory.ReadWrite.All |
  *
  * With users or groups disabled in the spec, adsync still reads them (to match and to resolve members), so
  * the need drops to User.Read.All / GroupMember.Read.All. Directory.Read.All is never needed: deleted items

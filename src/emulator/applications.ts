@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Ctx } from './context.js';
-import { badRequest, bodyObject, invalidValues, json, methodNotAllowed, noContent, notFound, type GraphRequest, type GraphResponse } from './http.js';
+import { badRequest, bodyObject, invalidValues, json, methodNotAllowed, noContent, notFound, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
 import { contextUrl, parseTop, checkUnsupportedOptions } from './query.js';
 import { evaluate, FilterSyntaxError, parseFilter } from './odata.js';
 import type { Application } from './store.js';
@@ -48,7 +48,7 @@ export function handleApplications(ctx: Ctx, req: GraphRequest): GraphResponse {
     if (req.method !== 'GET') throw methodNotAllowed();
     return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#applications/$entity`, ...renderApp(app) });
   }
-  if (rel !== 'extensionProperties') throw notFound(rel);
+  if (rel !== 'extensionProperties') throw segmentNotFound(rel);
   const mine = (): ReturnType<typeof publicExtension>[] => [...store.extensions.values()].filter((e) => e.appObjectId === app.id).map(publicExtension);
   if (relId === undefined) {
     if (req.method === 'GET') return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#applications('${app.id}')/extensionProperties`, value: mine() });

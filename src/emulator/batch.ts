@@ -75,7 +75,7 @@ export function handleBatch(outer: GraphRequest, run: (req: GraphRequest) => Gra
       const { rawPath, segments, query } = splitUrl(r.url);
       const inner: GraphRequest = {
         method: r.method, segments, rawPath, query, headers: r.headers, body: r.body,
-        requestId: newRequestId(), clientRequestId: r.headers['client-request-id'], now: Date.now(), base: outer.base,
+        requestId: newRequestId(), clientRequestId: r.headers['client-request-id'], now: outer.now, base: outer.base,
         ...(outer.roles !== undefined ? { roles: outer.roles } : {}),
       };
       const res = segments[0] === '$batch' ? { status: 400, headers: {}, body: { error: { code: 'BadRequest', message: 'Nested batch requests are not supported.' } } } : run(inner);

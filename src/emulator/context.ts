@@ -3,11 +3,16 @@ import type { DirObject, Store } from './store.js';
 import type { GraphRequest } from './http.js';
 import { notFound } from './http.js';
 import type { Kind } from './schema.js';
+import type { RequestTap } from './tap.js';
 
 export interface Ctx {
   store: Store;
   /** Replication lag in ms: a new object stays invisible to other requests this long (0 = off). */
   lagMs(): number;
+  /** Counts writes; can freeze the tenant for a test (tap.ts). */
+  tap?: RequestTap;
+  /** Told of every write request (non-GET, also inside $batch), refused ones too: tests count them. */
+  onWrite?: (write: { method: string; path: string; status: number }) => void;
 }
 
 /** A created object is visible to requests that arrive after its replication delay. */

@@ -19,7 +19,8 @@ interface InitialToken extends Query { g: number; p: 'i'; s: number; c: number; 
 interface ChangesToken extends Query { g: number; p: 'c'; from: number; to: number; off: number; t: number }
 interface DeltaToken extends Query { g: number; p: 'd'; s: number; t: number }
 
-interface Change { obj: boolean; members: Map<string, { kind: Kind; removed: boolean }> }
+/** What changed about one object in a window: which properties ('all' = created or replaced), and memberships. */
+interface Change { obj: boolean; props: Set<string> | 'all'; members: Map<string, { kind: Kind; removed: boolean }> }
 
 const changeCache = new WeakMap<object, Map<string, { ids: string[]; changes: Map<string, Change> }>>();
 
@@ -133,14 +134,18 @@ function changesBetween(ctx: Ctx, kind: Kind, from: number, to: number): { ids: 
     const e = log[i]!;
     if (e.kind !== kind) continue;
     let c = changes.get(e.id);
-    if (!c) { c = { obj: false, members: new Map() }; changes.set(e.id, c); }
+    if (!c) { c = { obj: false, props: new Set(), members: new Map() }; changes.set(e.id, c); }
     if (e.memberId !== undefined) {
       const prev = c.members.get(e.memberId);
       const removed = e.removed === true;
       // An add then a remove inside one window nets out, and vice versa.
       if (prev && prev.removed !== removed) c.members.delete(e.memberId);
       else c.members.set(e.memberId, { kind: e.memberKind ?? 'user', removed });
-    } else c.obj = true;
+    } else {
+      c.obj = true;
+      if (e.props === undefined) c.props = 'all';
+      else if (c.props !== 'all') for (const p of e.props) c.props.add(p);
+    }
   }
   const result = { ids: [...changes.keys()], changes };
   if (cache.size > 16) cache.clear();
@@ -150,6 +155,7 @@ function changesBetween(ctx: Ctx, kind: Kind, from: number, to: number): { ids: 
 
 function changesPage(ctx: Ctx, req: GraphRequest, kind: Kind, tok: ChangesToken, base: string): GraphResponse {
   const { store } = ctx;
+  const minimal = /(^|[,;\s])return=minimal\b/i.test(req.headers['prefer'] ?? '');
   const { ids, changes } = changesBetween(ctx, kind, tok.from, tok.to);
   const wanted = tok.ids ? new Set(tok.ids) : undefined;
   const coll = store.collection(kind);
@@ -167,19 +173,34 @@ function changesPage(ctx: Ctx, req: GraphRequest, kind: Kind, tok: ChangesToken,
       value.push({ '@odata.type': schemas[kind].odataType, id, '@removed': { reason } });
       continue;
     }
-    if (!c.obj && !tracksMembers) continue;
-    const item: Record<string, unknown> = c.obj ? renderFull(ctx, o, { sel: tok.sel?.split(',').filter((p) => p !== 'members').join(',') ?? null, ids: null }) : { id };
+    // delta-query-overview: with $select, a change to an unselected property doesn't surface the object.
+    const selected = tok.sel?.split(',').filter((p) => p !== 'members');
+    const relevant = c.obj && (c.props === 'all' || (selected ? selected.some((p) => (c.props as Set<string>).has(p)) : c.props.size > 0));
+    if (!relevant && !tracksMembers) continue;
+    let item: Record<string, unknown>;
+    if (!relevant) item = { id };
+    else if (minimal && c.props !== 'all') {
+      // user-delta: Prefer return=minimal sends only the changed properties, null for cleared ones.
+      item = { id };
+      const full = renderFull(ctx, o, { sel: selected?.join(',') ?? null, ids: null });
+      for (const p of c.props) {
+        if (selected && !selected.includes(p)) continue;
+        if (p === 'manager') { item['manager@delta'] = full['manager@delta'] ?? []; continue; }
+        if (!schemas[kind].properties.has(p) && !p.startsWith('extension_')) continue;
+        item[p] = o.props[p] ?? null;
+      }
+    } else item = renderFull(ctx, o, { sel: selected?.join(',') ?? null, ids: null });
     if (tracksMembers && c.members.size > 0) {
       item['members@delta'] = [...c.members].map(([mid, m]) => (m.removed
         ? { '@odata.type': schemas[m.kind].odataType, id: mid, '@removed': { reason: 'deleted' } }
         : { '@odata.type': schemas[m.kind].odataType, id: mid }));
     }
-    if (!c.obj && item['members@delta'] === undefined) continue;
+    if (!relevant && item['members@delta'] === undefined) continue;
     value.push(item);
   }
   const body: Record<string, unknown> = { '@odata.context': `${req.base}/v1.0/$metadata#${schemas[kind].set}` };
   if (off < ids.length) body['@odata.nextLink'] = `${base}?$skiptoken=${encodeToken({ ...tok, off })}`;
   else body['@odata.deltaLink'] = `${base}?$deltatoken=${encodeToken({ g: tok.g, p: 'd', s: tok.to, t: req.now, sel: tok.sel, ids: tok.ids } satisfies DeltaToken)}`;
   body['value'] = value;
-  return json(200, body);
+  return json(200, body, minimal ? { 'Preference-Applied': 'return=minimal' } : {});
 }

@@ -4,7 +4,8 @@
  */
 import type { Ctx } from './context.js';
 import { findAnyVisible, findVisible, visible } from './context.js';
-import { conflict, json, methodNotAllowed, noContent, notFound, type GraphRequest, type GraphResponse } from './http.js';
+import { badRequest, conflict, json, methodNotAllowed, noContent, notFound, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
+import { handleOnPremisesSynchronization, handleSyncBehavior, isSynced, organizationSync } from './sync.js';
 import { collectionSource, contextUrl, listResponse, parseSelect, render } from './query.js';
 import { contactSchema, schemas, type Kind } from './schema.js';
 import { proxyConflict } from './props.js';
@@ -13,6 +14,7 @@ import type { DirObject } from './store.js';
 /** DELETE of a user or group: users and Microsoft 365 groups go to deletedItems; security groups are gone. */
 export function softDelete(ctx: Ctx, o: DirObject, now: number): void {
   const { store } = ctx;
+  const links = { memberOf: [...(store.memberOf.get(o.id) ?? [])], roles: [...store.directoryRoles.values()].filter((r) => r.members.has(o.id)).map((r) => r.id) };
   store.unregisterAddresses(o);
   store.detach(o);
   store.collection(o.kind).remove(o);
@@ -22,6 +24,7 @@ export function softDelete(ctx: Ctx, o: DirObject, now: number): void {
     const d: DirObject = { ...o, props: { ...o.props, deletedDateTime: isoSeconds(now) }, live: false };
     store.deleted.add(d);
     store.deletedAt.set(o.id, now);
+    store.deletedLinks.set(o.id, links);
   }
   store.logChange({ kind: o.kind, id: o.id });
 }
@@ -40,7 +43,8 @@ const CAST: Record<string, Kind> = { 'microsoft.graph.user': 'user', 'microsoft.
 export function handleDirectory(ctx: Ctx, req: GraphRequest): GraphResponse {
   const { store } = ctx;
   const [, sub, key, action] = req.segments;
-  if (sub !== 'deletedItems') throw notFound(sub ?? 'directory');
+  if (sub === 'onPremisesSynchronization' && action === undefined) return handleOnPremisesSynchronization(ctx, req, key);
+  if (sub !== 'deletedItems') throw segmentNotFound(sub ?? 'directory');
   store.purgeExpired(req.now);
   if (key === undefined) throw notFound('deletedItems'); // listing needs a type cast (graph-facts §1)
   const castKind = CAST[key];
@@ -62,6 +66,7 @@ export function handleDirectory(ctx: Ctx, req: GraphRequest): GraphResponse {
     if (req.method === 'DELETE') {
       store.deleted.remove(o);
       store.deletedAt.delete(o.id);
+      store.deletedLinks.delete(o.id);
       store.logChange({ kind: o.kind, id: o.id });
       return noContent();
     }
@@ -84,6 +89,13 @@ export function handleDirectory(ctx: Ctx, req: GraphRequest): GraphResponse {
     store.collection(o.kind).add(back);
     store.registerAddresses(back);
     store.logChange({ kind: o.kind, id: o.id });
+    // recover-from-deletions: a restored user keeps its group memberships, roles and licences (licences even
+    // when no seat is free, users-restore). Groups deleted meanwhile are skipped; the manager isn't documented.
+    const links = store.deletedLinks.get(o.id);
+    store.deletedLinks.delete(o.id);
+    for (const gid of links?.memberOf ?? []) if (store.groups.byId.has(gid)) store.addMember(gid, back);
+    for (const rid of links?.roles ?? []) store.directoryRoles.get(rid)?.members.add(o.id);
+    if (o.kind === 'user') store.refreshInheritedLicenses(o.id, req.now);
     const schema = schemas[o.kind];
     // graph-facts §1: 200 + directoryObject with @odata.type.
     return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': schema.odataType, ...render(back, schema, undefined) });
@@ -106,8 +118,7 @@ export function handleOrganization(ctx: Ctx, req: GraphRequest): GraphResponse {
     deletedDateTime: null,
     countryLetterCode: 'US',
     tenantType: 'AAD',
-    onPremisesSyncEnabled: null,
-    onPremisesLastSyncDateTime: null,
+    ...organizationSync(ctx),
     verifiedDomains: domainsOf(ctx).map((d) => ({ capabilities: 'Email, OfficeCommunicationsOnline', isDefault: d.isInitial, isInitial: d.isInitial, name: d.name, type: 'Managed' })),
   };
   const [, id] = req.segments;
@@ -134,16 +145,24 @@ export function handleDomains(ctx: Ctx, req: GraphRequest): GraphResponse {
   return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#domains`, value: all });
 }
 
-/** /contacts: read-only (graph-facts §3); writes get the documented 405. */
+/**
+ * /contacts: read-only (graph-facts §3); writes get the documented 405, except the source-of-authority switch
+ * (…/onPremisesSyncBehavior) and the observed refusal to delete a synced contact (graph-facts-2 §1).
+ */
 export function handleContacts(ctx: Ctx, req: GraphRequest): GraphResponse {
   const { store } = ctx;
+  const [, key, rel, ...rest] = req.segments;
+  if (key !== undefined && rel === 'onPremisesSyncBehavior') return handleSyncBehavior(ctx, req, findVisible(ctx, req, 'contact', key), rest);
+  if (key !== undefined && rel === undefined && req.method === 'DELETE') {
+    const c = findVisible(ctx, req, 'contact', key);
+    if (isSynced(c)) throw badRequest("Data contract version does not allow 'Delete' operations against instances of resource 'OrgContact'.");
+  }
   if (req.method !== 'GET') throw methodNotAllowed();
-  const [, key, rel] = req.segments;
   if (key === undefined) {
     return listResponse(req, store, collectionSource(store.contacts), () => contactSchema, { contextFragment: 'contacts', schema: contactSchema, visible: (o) => visible(o, req) });
   }
   const o = findVisible(ctx, req, 'contact', key);
-  if (rel !== undefined) throw notFound(rel);
+  if (rel !== undefined) throw segmentNotFound(rel);
   const select = parseSelect(req, contactSchema, store);
   return json(200, { '@odata.context': contextUrl(req, 'contacts/$entity', select), ...render(o, contactSchema, select) });
 }

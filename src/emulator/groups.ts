@@ -5,7 +5,10 @@
  */
 import type { Ctx } from './context.js';
 import { findAnyVisible, findVisible, idFromReference, visible } from './context.js';
-import { GraphError, badRequest, bodyObject, conflict, invalidValues, json, methodNotAllowed, noContent, notFound, type GraphRequest, type GraphResponse } from './http.js';
+import { GraphError, UNIMPLEMENTED, badRequest, bodyObject, conflict, invalidValues, json, methodNotAllowed, noContent, notFound, notImplemented, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
+import { checkSyncedWrite, handleSyncBehavior, isSynced, masteredError } from './sync.js';
+import { assignGroupLicense } from './licenses.js';
+import { expandOne, parseExpand } from './expand.js';
 import { applyProps, proxyConflict } from './props.js';
 import { collectionSource, contextUrl, countResponse, idSetSource, listResponse, parseSelect, render } from './query.js';
 import { groupSchema, schemas } from './schema.js';
@@ -30,7 +33,10 @@ export function handleGroups(ctx: Ctx, req: GraphRequest): GraphResponse {
   const { store } = ctx;
   const [, key, rel, memberId, ref, ...rest] = req.segments;
   if (key === undefined) {
-    if (req.method === 'GET') return listResponse(req, store, collectionSource(store.groups), () => groupSchema, { contextFragment: 'groups', schema: groupSchema, visible: (o) => visible(o, req) });
+    if (req.method === 'GET') {
+      const items = req.query.has('$expand') ? parseExpand(req.query.get('$expand')!, 'group') : undefined;
+      return listResponse(req, store, collectionSource(store.groups), () => groupSchema, { contextFragment: 'groups', schema: groupSchema, visible: (o) => visible(o, req), expand: (o) => expandOne(ctx, req, o, items) });
+    }
     if (req.method === 'POST') return createGroup(ctx, req);
     throw methodNotAllowed();
   }
@@ -38,14 +44,18 @@ export function handleGroups(ctx: Ctx, req: GraphRequest): GraphResponse {
   const group = findVisible(ctx, req, 'group', key);
   if (rel === undefined) {
     if (req.method === 'GET') {
-      const select = parseSelect(req, groupSchema, store);
-      return json(200, { '@odata.context': contextUrl(req, 'groups/$entity', select), ...render(group, groupSchema, select) });
+      const select = parseSelect(req, groupSchema, store, ['members', 'owners']);
+      return json(200, { '@odata.context': contextUrl(req, 'groups/$entity', select), ...render(group, groupSchema, select), ...expandOne(ctx, req, group) });
     }
     if (req.method === 'PATCH') return updateGroup(ctx, req, group);
     if (req.method === 'DELETE') { softDelete(ctx, group, req.now); return noContent(); }
     throw methodNotAllowed();
   }
+  if (rel === 'onPremisesSyncBehavior') return handleSyncBehavior(ctx, req, group, [memberId, ref, ...rest].filter((x): x is string => x !== undefined));
+  if (rel === 'assignLicense' && memberId === undefined) return assignGroupLicense(ctx, req, group);
   if (rel === 'members' || rel === 'owners') {
+    // graph-facts-2 §1: members (and owners) of a synced group are AD-mastered.
+    if (req.method !== 'GET' && isSynced(group)) throw masteredError();
     const relation = rel === 'members' ? store.members : store.owners;
     if (memberId === undefined) {
       if (req.method === 'GET') return listMembers(ctx, req, [...(relation.get(group.id) ?? [])], `directoryObjects`);
@@ -81,12 +91,20 @@ export function handleGroups(ctx: Ctx, req: GraphRequest): GraphResponse {
       softDelete(ctx, member, req.now);
       return noContent();
     }
-    throw notFound(ref ?? memberId);
+    if (ref === undefined && req.method === 'GET') {
+      if (!relation.get(group.id)?.has(memberId)) throw notFound(memberId);
+      const m = findAnyVisible(ctx, req, memberId);
+      const schema = schemas[m.kind];
+      return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': schema.odataType, ...render(m, schema, parseSelect(req, schema, store)) });
+    }
+    if (ref === undefined) throw methodNotAllowed();
+    throw segmentNotFound(ref);
   }
   if (rel === 'transitiveMembers' && memberId === undefined && req.method === 'GET') {
     return listMembers(ctx, req, transitiveMembers(ctx, group.id), 'directoryObjects');
   }
-  throw notFound(rel);
+  if (UNIMPLEMENTED.group.has(rel)) throw notImplemented();
+  throw segmentNotFound(rel);
 }
 
 function listMembers(ctx: Ctx, req: GraphRequest, ids: string[], fragment: string): GraphResponse {
@@ -194,6 +212,7 @@ function createGroup(ctx: Ctx, req: GraphRequest): GraphResponse {
 function updateGroup(ctx: Ctx, req: GraphRequest, group: DirObject): GraphResponse {
   const { store } = ctx;
   const body = bodyObject(req);
+  checkSyncedWrite(ctx, group, body);
   if (isExchangeManaged(group)) throw mailEnabledSecurityError('Update');
   const next: Record<string, unknown> = { ...group.props };
   for (const p of ['mailEnabled', 'securityEnabled', 'groupTypes']) {

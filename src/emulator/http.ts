@@ -80,6 +80,26 @@ export function notFound(id: string): GraphError {
   return new GraphError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
 }
 
+/**
+ * An unknown segment (relationship, action) after an entity: the OData router's 400 — never the 404
+ * Request_ResourceNotFound that clients treat as replication lag and retry (issue 12 item 1).
+ */
+export function segmentNotFound(segment: string): GraphError {
+  return new GraphError(400, 'BadRequest', `Resource not found for the segment '${segment}'.`);
+}
+
+/**
+ * Relationships and actions real Graph has on users and groups (v1.0 CSDL) that the emulator doesn't implement:
+ * they answer 501 NotImplemented, so a client sees "not here", not "no such object" or "no such segment".
+ */
+export const UNIMPLEMENTED: Record<'user' | 'group', ReadonlySet<string>> = {
+  user: new Set(['appRoleAssignments', 'authentication', 'calendar', 'changePassword', 'checkMemberGroups', 'checkMemberObjects', 'createdObjects',
+    'drive', 'events', 'getMemberGroups', 'getMemberObjects', 'joinedTeams', 'mailFolders', 'messages', 'oauth2PermissionGrants', 'ownedDevices',
+    'ownedObjects', 'photo', 'registeredDevices', 'reprocessLicenseAssignment', 'restore', 'revokeSignInSessions', 'sendMail', 'transitiveManagers', 'transitiveReports']),
+  group: new Set(['appRoleAssignments', 'checkMemberGroups', 'checkMemberObjects', 'conversations', 'drive', 'getMemberGroups', 'getMemberObjects',
+    'memberOf', 'membersWithLicenseErrors', 'photo', 'renew', 'reprocessLicenseAssignment', 'restore', 'sites', 'team', 'threads', 'transitiveMemberOf', 'validateProperties']),
+};
+
 /** graph-facts §1 UPN rules: the only documented message for invalid values. */
 export function invalidValues(): GraphError {
   return new GraphError(400, 'Request_BadRequest', 'One or more properties contains invalid values.');
@@ -99,15 +119,21 @@ export function notImplemented(): GraphError {
   return new GraphError(501, 'NotImplemented', 'This operation target is not yet supported.');
 }
 
-export function conflict(property: 'userPrincipalName' | 'proxyAddresses', otherId?: string): GraphError {
+export function conflict(property: 'userPrincipalName' | 'proxyAddresses' | 'onPremisesImmutableId' | 'onPremisesSecurityIdentifier', otherId?: string, holderType = 'User'): GraphError {
   const message = `Another object with the same value for property ${property} already exists.`;
   const details: ErrorDetail[] = property === 'userPrincipalName'
     ? [{ target: 'userPrincipalName', code: 'ObjectConflict' }]
-    : [
-        { code: 'ObjectConflict', message, target: 'proxyAddresses' },
-        // graph-facts §1 shows a second ConflictingObjects detail naming the holder.
-        { code: 'ConflictingObjects', message, target: otherId ?? '' },
-      ];
+    : property === 'proxyAddresses'
+      ? [
+          { code: 'ObjectConflict', message, target: 'proxyAddresses' },
+          // graph-facts §1 shows a second ConflictingObjects detail naming the holder.
+          { code: 'ConflictingObjects', message, target: otherId ?? '' },
+        ]
+      // graph-facts-2 §1: ObjectConflict on the property, ConflictingObjects naming User_<holder id>.
+      : [
+          { code: 'ObjectConflict', message, target: property },
+          { code: 'ConflictingObjects', message, target: `${holderType}_${otherId ?? ''}` },
+        ];
   return new GraphError(400, 'Request_BadRequest', message, details);
 }
 

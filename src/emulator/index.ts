@@ -19,6 +19,10 @@ import { seedRole, type SeedRole } from './roles.js';
 import { splitUrl } from './batch.js';
 import type { Kind } from './schema.js';
 import { isoSeconds } from './directory.js';
+import { RequestTap, type FreezePoint } from './tap.js';
+import { applyFixture, type TenantFixture } from './fixture.js';
+
+export { loadFixtures, parseFixtures, FixtureError, type TenantFixture } from './fixture.js';
 
 export type { EmulatorFaults } from './faults.js';
 export { ADSYNC_ROLES, DEFAULT_ROLES } from './permissions.js';
@@ -55,6 +59,18 @@ export interface EmulatorOptions {
   roles?: string[];
   /** All off by default. */
   faults?: EmulatorFaults;
+  /**
+   * A described tenant (`loadFixtures()`), loaded into a new state. A state file that already exists keeps its
+   * objects; it must have been made from the same fixtures (else the start fails: delete it to reload).
+   */
+  fixture?: TenantFixture;
+  /**
+   * The time requests are stamped with (default Date.now). Tests hold it still, so budgets and replication lag
+   * don't depend on how fast the machine sends requests.
+   */
+  now?: () => number;
+  /** Called for every write request (non-GET Graph request, also inside $batch; refused ones too): tests count writes. */
+  onWrite?: Ctx['onWrite'];
 }
 
 export interface RunningEmulator {
@@ -77,6 +93,17 @@ export interface RunningEmulator {
   save(): Promise<void>;
   /** True when something changed since the last save (for debounced saving). */
   isDirty(): boolean;
+  /** Writes executed since start (non-GET Graph requests answered 2xx; each inner request of a $batch). */
+  writes(): number;
+  /** HTTP requests received since start (token requests included). */
+  requests(): number;
+  /**
+   * Test hook (tap.ts): after `writes` more writes executed (or `requests` more HTTP requests received) the
+   * emulator executes and answers nothing until `unfreeze()`. Resolves when it froze.
+   */
+  freezeAfter(at: FreezePoint): Promise<void>;
+  /** Serves requests again; the requests held while frozen are dropped. */
+  unfreeze(): void;
   /** Saves state if statePath, stops the server. */
   close(): Promise<void>;
 }
@@ -187,26 +214,35 @@ function send(res: ServerResponse, r: GraphResponse, requestId: string, clientRe
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   let store: Store;
+  let fresh = false;
   if (options.statePath && Store.exists(options.statePath)) {
     store = await Store.load(options.statePath);
   } else {
     store = await newStore(options);
+    fresh = true;
   }
   reconcile(store, options);
+  if (options.fixture && fresh) applyFixture(store, options.fixture);
+  else if ((options.fixture?.digest ?? undefined) !== store.config.fixtureDigest && options.fixture !== undefined) {
+    throw new Error(`the state file ${options.statePath} was not made from the fixture(s) ${options.fixture.files.join(', ')}: delete it to load them into a new tenant`);
+  }
   const app = (): Application => store.applications.get(store.config.appObjectId)!;
   const faults = new FaultInjector(options.faults, {
     appId: () => app().appId,
     tenantId: () => store.config.tenantId,
     userCount: () => store.users.size,
   });
-  const ctx: Ctx = { store, lagMs: () => faults.lagMs() };
+  const clock = options.now ?? Date.now;
+  const tap = new RequestTap();
+  const ctx: Ctx = { store, lagMs: () => faults.lagMs(), tap, ...(options.onWrite ? { onWrite: options.onWrite } : {}) };
   let base = '';
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!tap.admit()) return tap.hold(res);
     const requestId = newRequestId();
     const headers = lowerHeaders(req);
     const clientRequestId = headers['client-request-id'];
-    const now = Date.now();
+    const now = clock();
     const url = new URL(req.url ?? '/', base);
     const path = url.pathname;
     try {
@@ -245,7 +281,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
           return send(res, errorResponse(greq, new GraphError(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.')), requestId, clientRequestId);
         }
       }
-      send(res, handleGraph(ctx, faults, greq), requestId, clientRequestId);
+      const answer = handleGraph(ctx, faults, greq);
+      if (tap.frozen) return tap.hold(res);
+      send(res, answer, requestId, clientRequestId);
     } catch (e) {
       const err = new GraphError(500, 'Service_InternalServerError', `Encountered an internal server error. (${e instanceof Error ? e.message : String(e)})`);
       send(res, errorResponse({ requestId, clientRequestId, now }, err), requestId, clientRequestId);
@@ -292,6 +330,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     },
     save,
     isDirty: () => store.dirty,
+    writes: () => tap.writes,
+    requests: () => tap.requests,
+    freezeAfter: (at) => tap.freezeAfter(at),
+    unfreeze: () => tap.unfreeze(),
     close: async () => {
       // A run that changed nothing (a plan) leaves the state file as it was; a new tenant is written once.
       if (store.dirty || (options.statePath !== undefined && !existsSync(options.statePath))) await save();

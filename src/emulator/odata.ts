@@ -210,7 +210,9 @@ export function evaluate(node: FilterNode, get: Getter): boolean {
     case 'any': {
       const arr = get(node.path);
       if (!Array.isArray(arr)) return false;
-      return arr.some((el) => evaluate(node.body, (p) => (p === node.variable ? el : get(p))));
+      // `x` is the element; `x/skuId` a property of an element that is an object (assignedLicenses).
+      return arr.some((el) => evaluate(node.body, (p) => (p === node.variable ? el
+        : p.startsWith(`${node.variable}/`) ? ((el as Record<string, unknown> | null)?.[p.slice(node.variable.length + 1)] ?? null) : get(p))));
     }
   }
 }

@@ -50,6 +50,23 @@ const EXT_WRITE = ['Application.ReadWrite.OwnedBy', 'Application.ReadWrite.All']
 const ROLES_READ = ['RoleManagement.Read.Directory', 'RoleManagement.ReadWrite.Directory', ...DIR_R];
 const ROLES_WRITE = ['RoleManagement.ReadWrite.Directory'];
 
+// graph-facts-2 §7: least privileged first (subscribedsku-list, user-assignlicense, group-assignlicense,
+// user-list-licensedetails — whose Application row reads "Not supported"; the emulator accepts the user read
+// permissions there, a known difference).
+const SKUS_READ = ['Organization.Read.All', 'Organization.ReadWrite.All', ...DIR_R];
+const LICENSE_USER_WRITE = ['LicenseAssignment.ReadWrite.All', 'User.ReadWrite.All', ...DIR_W];
+const LICENSE_GROUP_WRITE = ['LicenseAssignment.ReadWrite.All', 'Group.ReadWrite.All', ...DIR_W];
+const LICENSE_DETAILS_READ = ['LicenseAssignment.Read.All', ...USERS_READ];
+// onpremisesdirectorysynchronization-get/-update list no application permission (delegated, Global
+// Administrator only); the emulator only issues app tokens, so it asks for the delegated names as app roles.
+const DIRSYNC_READ = ['OnPremDirectorySynchronization.Read.All', 'OnPremDirectorySynchronization.ReadWrite.All'];
+const DIRSYNC_WRITE = ['OnPremDirectorySynchronization.ReadWrite.All'];
+const SOA: Record<string, string[]> = {
+  users: ['User-OnPremisesSyncBehavior.ReadWrite.All'],
+  groups: ['Group-OnPremisesSyncBehavior.ReadWrite.All'],
+  contacts: ['Contacts-OnPremisesSyncBehavior.ReadWrite.All'],
+};
+
 export const INSUFFICIENT_PRIVILEGES = 'Insufficient privileges to complete the operation.';
 
 /**
@@ -60,6 +77,13 @@ export const INSUFFICIENT_PRIVILEGES = 'Insufficient privileges to complete the 
 export function permissionsFor(req: GraphRequest, kindOfDeleted?: (id: string) => 'user' | 'group' | 'contact' | undefined): readonly string[] | undefined {
   const [root, key, rel, , ref] = req.segments;
   const read = req.method === 'GET';
+  // onpremisessyncbehavior-get/-update: one permission per entity (graph-facts-2 §2.2).
+  if (rel === 'onPremisesSyncBehavior' && root !== undefined && SOA[root]) return SOA[root];
+  if (root === 'subscribedSkus') return read ? SKUS_READ : undefined;
+  if (root === 'users' && rel === 'assignLicense') return LICENSE_USER_WRITE;
+  if (root === 'users' && rel === 'licenseDetails') return LICENSE_DETAILS_READ;
+  if (root === 'groups' && rel === 'assignLicense') return LICENSE_GROUP_WRITE;
+  if (root === 'directory' && key === 'onPremisesSynchronization') return read ? DIRSYNC_READ : DIRSYNC_WRITE;
   switch (root) {
     case 'users':
       if (read) return USERS_READ;
@@ -74,6 +98,7 @@ export function permissionsFor(req: GraphRequest, kindOfDeleted?: (id: string) =
       return GROUPS_WRITE;
     }
     case 'contacts': return read ? CONTACTS_READ : undefined; // writes: the handler's 405 (graph-facts §3)
+    // (DELETE of a synced contact is answered by the handler's 400 whatever the grant.)
     case 'organization': return read ? ORG_READ : undefined;
     case 'domains': return read ? DOMAINS_READ : undefined;
     case 'applications':

@@ -9,6 +9,7 @@ import type { EntitySchema } from './schema.js';
 import { EXTENSION_PROPERTY } from './schema.js';
 import { GraphError, badRequest, type GraphRequest, type GraphResponse } from './http.js';
 import { analyzeFilter, evaluate, FilterSyntaxError, indexPlan, parseFilter, type FilterNode } from './odata.js';
+import { EXTENSION_RULE, filterRule, type FilterOp } from './query-rules.js';
 
 export const DEFAULT_PAGE = 100;
 
@@ -76,12 +77,46 @@ export function getter(o: DirObject): (path: string) => unknown {
       const v = o.props[path];
       return v === undefined ? null : v;
     }
+    if (path.endsWith('/$count')) {
+      const v = o.props[path.slice(0, -'/$count'.length)];
+      return Array.isArray(v) ? v.length : 0;
+    }
     const head = o.props[path.slice(0, slash)];
     if (head && typeof head === 'object') return (head as Record<string, unknown>)[path.slice(slash + 1)] ?? null;
     return null;
   };
 }
 
+
+/** Every (property path, operator) a filter uses; a leaf under `not` also uses `not` (lambda variables resolved). */
+export function filterUses(node: FilterNode): { path: string; op: FilterOp | 'gt' | 'lt' }[] {
+  const out: { path: string; op: FilterOp | 'gt' | 'lt' }[] = [];
+  const walk = (n: FilterNode, lambda: { v: string; path: string } | undefined, negated: boolean): void => {
+    const real = (p: string): string => {
+      if (!lambda) return p;
+      if (p === lambda.v) return lambda.path;
+      return p.startsWith(`${lambda.v}/`) ? `${lambda.path}/${p.slice(lambda.v.length + 1)}` : p;
+    };
+    const use = (path: string, op: FilterOp | 'gt' | 'lt'): void => {
+      // `not(p eq v)` is what the docs' `not` means (e.g. passwordPolicies lists `not` but no `eq`).
+      if (!(negated && op === 'eq')) out.push({ path: real(path), op });
+      if (negated) out.push({ path: real(path), op: 'not' });
+    };
+    switch (n.type) {
+      case 'cmp':
+        if (n.path.endsWith('/$count')) { use(n.path.slice(0, -'/$count'.length), (n.op === 'eq' || n.op === 'ne') && typeof n.value === 'number' ? 'count' : 'gt'); break; }
+        use(n.path, n.op === 'eq' && n.value === null ? 'eqNull' : n.op);
+        break;
+      case 'in': use(n.path, 'in'); break;
+      case 'fn': use(n.path, n.fn === 'startswith' ? 'startsWith' : 'endsWith'); break;
+      case 'and': case 'or': walk(n.left, lambda, negated); walk(n.right, lambda, negated); break;
+      case 'not': walk(n.expr, lambda, true); break;
+      case 'any': walk(n.body, { v: n.variable, path: real(n.path) }, negated); break;
+    }
+  };
+  walk(node, undefined, false);
+  return out;
+}
 
 /** Parses and checks `$filter` against what Graph allows on this entity (graph-facts §4). */
 export function parseCollectionFilter(req: GraphRequest, schema: EntitySchema, store: Store): FilterNode | undefined {
@@ -94,10 +129,29 @@ export function parseCollectionFilter(req: GraphRequest, schema: EntitySchema, s
     if (e instanceof FilterSyntaxError) throw badRequest(`Invalid filter clause: ${e.message}`);
     throw e;
   }
-  const { paths, advanced } = analyzeFilter(node);
   const resource = targetName(schema);
   const unsupported = (p: string): GraphError =>
     badRequest(`Unsupported or invalid query filter clause specified for property '${p}' of resource '${resource}'.`, 'Request_UnsupportedQuery');
+  if (schema.kind !== 'contact') {
+    // The per-property table (query-rules.ts), one source per row.
+    const entity = schema.kind;
+    for (const { path, op } of filterUses(node)) {
+      const head = path.split('/')[0]!;
+      const isExt = EXTENSION_PROPERTY.test(head) && store.extensions.get(head)?.targetObjects.includes(resource) === true;
+      const rule = isExt ? EXTENSION_RULE : filterRule(entity, head);
+      if (!rule) throw unsupported(path);
+      if (op === 'gt' || op === 'lt') throw unsupported(path); // no directory property lists gt/lt
+      if (rule.basic.includes(op)) continue;
+      if (!rule.advanced.includes(op)) throw unsupported(path);
+      if (isAdvanced(req)) continue;
+      // aad-advanced-queries error table: an advanced-only operator names the operator; a property whose
+      // eq itself needs the parameters answers with the property clause message (observed, Q&A 577870).
+      if (op === 'ne' || op === 'not' || op === 'endsWith') throw badRequest(`Operator '${op}' is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information`, 'Request_UnsupportedQuery');
+      throw unsupported(path);
+    }
+    return node;
+  }
+  const { paths, advanced } = analyzeFilter(node);
   for (const { path, op } of paths) {
     const head = path.split('/')[0]!;
     const isExt = EXTENSION_PROPERTY.test(head) && store.extensions.get(head)?.targetObjects.includes(resource) === true;
@@ -148,12 +202,14 @@ export function contextUrl(req: GraphRequest, fragment: string, select: string[]
   return `${req.base}/v1.0/$metadata#${fragment}${sel}`;
 }
 
-export function checkUnsupportedOptions(req: GraphRequest): void {
+export function checkUnsupportedOptions(req: GraphRequest, expands = false): void {
+  // graph-facts-2 §4.3: $skip isn't supported on directory objects.
+  if (req.query.has('$skip')) throw badRequest("'$skip' is not supported by the service.");
   if (req.query.has('$search') && !hasEventual(req)) {
     throw badRequest("Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'", 'Request_UnsupportedQuery');
   }
   // Not implemented by the emulator (yet): say so instead of answering wrongly.
-  if (req.query.has('$expand') || req.query.has('$search')) {
+  if ((req.query.has('$expand') && !expands) || req.query.has('$search')) {
     throw new GraphError(501, 'NotImplemented', 'This operation target is not yet supported.');
   }
 }
@@ -193,18 +249,19 @@ export function listResponse(
   store: Store,
   source: ListSource,
   schemaOf: (o: DirObject) => EntitySchema,
-  opts: { contextFragment: string; schema?: EntitySchema; typed?: boolean; visible: (o: DirObject) => boolean },
+  opts: { contextFragment: string; schema?: EntitySchema; typed?: boolean; visible: (o: DirObject) => boolean; expand?: (o: DirObject) => Record<string, unknown> },
 ): GraphResponse {
-  checkUnsupportedOptions(req);
+  checkUnsupportedOptions(req, opts.expand !== undefined);
   const mainSchema = opts.schema;
-  const select = mainSchema ? parseSelect(req, mainSchema, store) : undefined;
+  const expandNames = opts.expand && req.query.has('$expand') ? (req.query.get('$expand') ?? '').split(',').map((s) => s.split('(')[0]!.trim()) : [];
+  const select = mainSchema ? parseSelect(req, mainSchema, store, expandNames) : undefined;
   const filter = mainSchema ? parseCollectionFilter(req, mainSchema, store) : undefined;
   const top = parseTop(req);
   const tokenRaw = req.query.get('$skiptoken');
   const token: SkipToken = tokenRaw ? decodeToken<SkipToken>(tokenRaw) : { c: 0 };
   const matches = (o: DirObject): boolean => opts.visible(o) && (!filter || evaluate(filter, getter(o)));
   const orderby = mainSchema ? parseOrderBy(req, mainSchema, filter !== undefined) : undefined;
-  if (orderby) return orderedList(req, store, source, mainSchema!, select, matches, orderby, top, token, opts.contextFragment);
+  if (orderby) return orderedList(req, store, source, mainSchema!, select, matches, orderby, top, token, opts.contextFragment, opts.expand);
 
   // Index fast path: `prop eq 'v'`, `prop in (...)` and and/or combinations.
   let iterable: Iterable<[DirObject, number]> = source.after(token.c);
@@ -237,7 +294,7 @@ export function listResponse(
     if (!matches(o)) { cursor = c; continue; }
     if (value.length === top) { more = true; break; }
     const schema = schemaOf(o);
-    const item = render(o, schema, mainSchema ? select : undefined);
+    const item = { ...render(o, schema, mainSchema ? select : undefined), ...(opts.expand ? opts.expand(o) : {}) };
     value.push(opts.typed ? { '@odata.type': schema.odataType, ...item } : item);
     cursor = c;
   }
@@ -294,6 +351,7 @@ const sortedCache = new WeakMap<Store, { key: string; ids: DirObject[] }>();
 function orderedList(
   req: GraphRequest, store: Store, source: ListSource, schema: EntitySchema, select: string[] | undefined,
   matches: (o: DirObject) => boolean, orderby: OrderBy, top: number, token: SkipToken, fragment: string,
+  expand?: (o: DirObject) => Record<string, unknown>,
 ): GraphResponse {
   const q = new URLSearchParams(req.query);
   q.delete('$skiptoken');
@@ -313,7 +371,7 @@ function orderedList(
   const body: Record<string, unknown> = { '@odata.context': contextUrl(req, fragment, select) };
   if (isAdvanced(req) && start === 0) body['@odata.count'] = cached.ids.length;
   if (start + top < cached.ids.length) body['@odata.nextLink'] = nextLink(req, '$skiptoken', encodeToken({ c: start + top }));
-  body['value'] = page.map((o) => render(o, schema, select));
+  body['value'] = page.map((o) => ({ ...render(o, schema, select), ...(expand ? expand(o) : {}) }));
   return { status: 200, headers: {}, body };
 }
 

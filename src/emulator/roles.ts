@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Ctx } from './context.js';
 import { findAnyVisible, idFromReference, visible } from './context.js';
-import { GraphError, badRequest, bodyObject, invalidValues, json, methodNotAllowed, noContent, notFound, type GraphRequest, type GraphResponse } from './http.js';
+import { GraphError, badRequest, bodyObject, invalidValues, json, methodNotAllowed, noContent, notFound, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
 import { evaluate, FilterSyntaxError, parseFilter } from './odata.js';
 import { idSetSource, listResponse, parseSelect, render } from './query.js';
 import { schemas } from './schema.js';
@@ -49,11 +49,21 @@ export function seedRole(store: Store, r: SeedRole): DirectoryRole {
     store.directoryRoles.set(role.id, role);
   }
   for (const m of r.members ?? []) {
-    if (!store.get(m)) throw new Error(`seed: member ${m} of directory role ${displayName} does not exist`);
+    const o = store.get(m);
+    if (!o) throw new Error(`seed: member ${m} of directory role ${displayName} does not exist`);
+    if (!canHoldRole(o)) throw new Error(`seed: group ${m} can't hold directory role ${displayName}: only groups created with isAssignableToRole: true can`);
     role.members.add(m);
   }
   store.dirty = true;
   return role;
+}
+
+/**
+ * Only role-assignable groups (isAssignableToRole: true, set at creation) can be assigned a role (Learn:
+ * "Use Microsoft Entra groups to manage role assignments"); users and service principals always can.
+ */
+function canHoldRole(o: { kind: string; props: Record<string, unknown> }): boolean {
+  return o.kind !== 'group' || o.props['isAssignableToRole'] === true;
 }
 
 function renderRole(r: DirectoryRole, select: string[] | undefined): Record<string, unknown> {
@@ -125,7 +135,7 @@ export function handleDirectoryRoles(ctx: Ctx, req: GraphRequest): GraphResponse
     if (expand) item['members'] = membersOf(ctx, req, role, expand.select);
     return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryRoles/$entity`, ...item });
   }
-  if (rel !== 'members') throw notFound(rel);
+  if (rel !== 'members') throw segmentNotFound(rel);
   if (memberId === undefined) {
     if (req.method !== 'GET') throw methodNotAllowed();
     return listResponse(req, store, idSetSource([...role.members], (id) => store.get(id)), (o) => schemas[o.kind], {
@@ -137,6 +147,7 @@ export function handleDirectoryRoles(ctx: Ctx, req: GraphRequest): GraphResponse
     const id = idFromReference(bodyObject(req)['@odata.id']);
     if (id === undefined) throw invalidValues();
     const member = findAnyVisible(ctx, req, id);
+    if (!canHoldRole(member)) throw badRequest('Only groups with isAssignableToRole set to true can be assigned to a directory role.');
     if (role.members.has(member.id)) throw badRequest("One or more added object references already exist for the following modified properties: 'members'.");
     role.members.add(member.id);
     store.dirty = true;
@@ -148,7 +159,7 @@ export function handleDirectoryRoles(ctx: Ctx, req: GraphRequest): GraphResponse
     store.dirty = true;
     return noContent();
   }
-  throw notFound(ref ?? memberId);
+  throw ref === undefined ? methodNotAllowed() : segmentNotFound(ref);
 }
 
 /** A role's visible members as directoryObjects (with @odata.type), all properties or the nested $select. */

@@ -13,8 +13,11 @@ import { handleDelta } from './delta.js';
 import { handleBatch } from './batch.js';
 import { handleDirectoryRoles } from './roles.js';
 import { checkPermissions } from './permissions.js';
+import { handleSubscribedSkus } from './licenses.js';
 
 let lastPurge = 0;
+/** What a frozen tenant "answers": never sent (the server holds the request). */
+const FROZEN: GraphResponse = { status: 503, headers: {}, body: undefined };
 
 export function handleGraph(ctx: Ctx, faults: FaultInjector, req: GraphRequest): GraphResponse {
   let extra: Record<string, string> = {};
@@ -23,17 +26,24 @@ export function handleGraph(ctx: Ctx, faults: FaultInjector, req: GraphRequest):
   try {
     const root = req.segments[0];
     if (root === '$batch') return handleBatch(req, (inner) => handleGraph(ctx, faults, inner));
+    // A frozen tenant (tap.ts) runs nothing; the server holds the answer.
+    if (ctx.tap && !ctx.tap.mayRun(req)) return FROZEN;
     extra = faults.check(req);
     // The token's roles must grant the request (graph-facts §9 Authorization_RequestDenied).
     checkPermissions(req, (id) => ctx.store.deleted.byId.get(id)?.kind);
     const res = dispatch(ctx, req);
     const dirtying = req.method !== 'GET';
-    if (dirtying) ctx.store.dirty = true;
+    if (dirtying) {
+      ctx.store.dirty = true;
+      ctx.onWrite?.({ method: req.method, path: req.rawPath, status: res.status });
+    }
+    ctx.tap?.ran(req, res.status);
     res.headers = { ...extra, ...res.headers };
     return res;
   } catch (e) {
     if (e instanceof GraphError) {
       const res = errorResponse(req, e);
+      if (req.method !== 'GET' && req.segments[0] !== '$batch') ctx.onWrite?.({ method: req.method, path: req.rawPath, status: res.status });
       res.headers = { ...extra, ...res.headers };
       return res;
     }
@@ -57,6 +67,7 @@ function dispatch(ctx: Ctx, req: GraphRequest): GraphResponse {
     case 'organization': return handleOrganization(ctx, req);
     case 'domains': return handleDomains(ctx, req);
     case 'directoryRoles': return handleDirectoryRoles(ctx, req);
+    case 'subscribedSkus': return handleSubscribedSkus(ctx, req);
     default:
       throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${root ?? ''}'.`);
   }

@@ -34,6 +34,8 @@ const USER_PROPS = [
   'onPremisesSecurityIdentifier', 'onPremisesSyncEnabled', 'onPremisesUserPrincipalName', 'otherMails',
   'passwordPolicies', 'passwordProfile', 'postalCode', 'preferredLanguage', 'proxyAddresses', 'securityIdentifier',
   'showInAddressList', 'state', 'streetAddress', 'surname', 'usageLocation', 'userPrincipalName', 'userType',
+  // graph-facts-2 §7.1: returned only on $select; written through assignLicense.
+  'assignedLicenses', 'licenseAssignmentStates',
 ];
 
 export const userSchema: EntitySchema = {
@@ -43,13 +45,13 @@ export const userSchema: EntitySchema = {
   properties: new Set(USER_PROPS),
   // graph-facts §1: "Default property set (returned without $select)".
   defaults: ['businessPhones', 'displayName', 'givenName', 'id', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName'],
-  collections: new Set(['businessPhones', 'imAddresses', 'otherMails', 'proxyAddresses', 'onPremisesProvisioningErrors']),
+  collections: new Set(['businessPhones', 'imAddresses', 'otherMails', 'proxyAddresses', 'onPremisesProvisioningErrors', 'assignedLicenses', 'licenseAssignmentStates']),
   // graph-facts §1: onPremises* read-only except onPremisesImmutableId (and the extension attributes of cloud-only users).
   readOnly: new Set([
     'id', 'createdDateTime', 'creationType', 'deletedDateTime', 'imAddresses', 'externalUserState', 'securityIdentifier',
     'onPremisesDistinguishedName', 'onPremisesDomainName', 'onPremisesLastSyncDateTime', 'onPremisesProvisioningErrors',
     'onPremisesSamAccountName', 'onPremisesSecurityIdentifier', 'onPremisesSyncEnabled', 'onPremisesUserPrincipalName',
-    'proxyAddresses',
+    'proxyAddresses', 'assignedLicenses', 'licenseAssignmentStates',
   ]),
   filterable: new Set([
     'id', 'accountEnabled', 'ageGroup', 'city', 'companyName', 'country', 'createdDateTime', 'creationType', 'department',
@@ -74,17 +76,19 @@ const GROUP_PROPS = [
   'preferredDataLocation', 'preferredLanguage', 'proxyAddresses', 'renewedDateTime', 'securityEnabled',
   'securityIdentifier', 'theme', 'visibility',
 ];
+/** group.md: returned only on $select (group-based licensing, graph-facts-2 §7.3). */
+const GROUP_SELECT_ONLY = ['assignedLicenses', 'licenseProcessingState', 'hasMembersWithLicenseErrors'];
 
 export const groupSchema: EntitySchema = {
   kind: 'group',
   odataType: '#microsoft.graph.group',
   set: 'groups',
-  properties: new Set(GROUP_PROPS),
+  properties: new Set([...GROUP_PROPS, ...GROUP_SELECT_ONLY]),
   // group.md marks every non-Exchange property "returned by default"; graph-facts §2 quotes the security-group
   // create response (securityIdentifier, mail null, proxyAddresses [], onPremises* null).
   defaults: GROUP_PROPS,
-  collections: new Set(['groupTypes', 'proxyAddresses', 'onPremisesProvisioningErrors']),
-  readOnly: new Set([
+  collections: new Set(['groupTypes', 'proxyAddresses', 'onPremisesProvisioningErrors', 'assignedLicenses']),
+  readOnly: new Set([...GROUP_SELECT_ONLY,
     'id', 'createdDateTime', 'deletedDateTime', 'expirationDateTime', 'mail', 'onPremisesDomainName',
     'onPremisesLastSyncDateTime', 'onPremisesNetBiosName', 'onPremisesProvisioningErrors', 'onPremisesSamAccountName',
     'onPremisesSecurityIdentifier', 'onPremisesSyncEnabled', 'proxyAddresses', 'renewedDateTime', 'securityIdentifier',

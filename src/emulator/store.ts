@@ -5,7 +5,7 @@
  * append-only change log that delta queries read. Persistence is one JSON write on demand.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Kind } from './schema.js';
 
@@ -165,6 +165,42 @@ export interface ChangeEntry {
   memberId?: string;
   memberKind?: Kind;
   removed?: boolean;
+  /**
+   * The properties an update changed (absent = the whole object: created, deleted, restored). A delta query
+   * with $select surfaces the object only when one of these is selected (delta-query-overview).
+   */
+  props?: string[];
+}
+
+/** A licence the tenant bought (GET /subscribedSkus, graph-facts-2 §7.1); consumedUnits is computed. */
+export interface SubscribedSku {
+  skuId: string;
+  skuPartNumber: string;
+  appliesTo: string;
+  capabilityStatus: string;
+  prepaidUnits: { enabled: number; suspended: number; warning: number; lockedOut: number };
+  servicePlans: { servicePlanId: string; servicePlanName: string; provisioningStatus: string; appliesTo: string }[];
+  subscriptionIds: string[];
+  accountId?: string;
+  accountName?: string;
+}
+
+/** One entry of a user's licenseAssignmentStates (graph-facts-2 §7.1). */
+export interface LicenseState {
+  assignedByGroup: string | null;
+  disabledPlans: string[];
+  error: string | null;
+  lastUpdatedDateTime: string;
+  skuId: string;
+  state: 'Active' | 'ActiveWithError' | 'Disabled' | 'Error';
+}
+
+/** Entra Connect on the tenant (graph-facts-2 §3.2): organization.onPremisesSyncEnabled and the feature flags. */
+export interface DirSyncConfig {
+  enabled: boolean | null;
+  lastSyncDateTime: string | null;
+  features: Record<string, boolean>;
+  alertThreshold: number;
 }
 
 export interface TenantConfig {
@@ -177,9 +213,15 @@ export interface TenantConfig {
   keyPem: string;
   /** The app registration clients authenticate as. */
   appObjectId: string;
+  /** Subscribed SKUs (from a fixture). */
+  skus?: SubscribedSku[];
+  /** Directory synchronization (from a fixture); absent = a cloud-only tenant. */
+  dirSync?: DirSyncConfig;
+  /** Digest of the fixtures this tenant was created from. */
+  fixtureDigest?: string;
 }
 
-interface PersistedObject { id: string; kind: Kind; props: Record<string, unknown>; members?: string[]; owners?: string[]; manager?: string; deletedAt?: number }
+interface PersistedObject { id: string; kind: Kind; props: Record<string, unknown>; members?: string[]; owners?: string[]; manager?: string; deletedAt?: number; memberOf?: string[]; roles?: string[] }
 
 interface PersistedState {
   format: 'adsync-graph-emulator/1';
@@ -195,7 +237,7 @@ interface PersistedState {
   directoryRoles?: { id: string; displayName: string; description: string; roleTemplateId: string; members: string[] }[];
 }
 
-export const USER_INDEXES = ['userPrincipalName', 'mail', 'mailNickname', 'displayName', 'onPremisesImmutableId', 'employeeId'];
+export const USER_INDEXES = ['userPrincipalName', 'mail', 'mailNickname', 'displayName', 'onPremisesImmutableId', 'onPremisesSecurityIdentifier', 'employeeId'];
 export const GROUP_INDEXES = ['displayName', 'mailNickname', 'mail', 'onPremisesSecurityIdentifier'];
 export const CONTACT_INDEXES = ['mail', 'displayName', 'mailNickname'];
 
@@ -208,6 +250,8 @@ export class Store {
   /** Soft-deleted users and Microsoft 365 groups (graph-facts §1 Delete), with their deletion time. */
   readonly deleted = new Collection();
   readonly deletedAt = new Map<string, number>();
+  /** What a soft-deleted object belonged to, for restore (recover-from-deletions: memberships and roles come back). */
+  readonly deletedLinks = new Map<string, { memberOf: string[]; roles: string[] }>();
   readonly applications = new Map<string, Application>();
   readonly extensions = new Map<string, ExtensionProperty>();
   /** groupId → member ids; memberId → group ids. */
@@ -286,12 +330,69 @@ export class Store {
     if (!m) { m = new Set(); this.memberOf.set(member.id, m); }
     m.add(groupId);
     this.logChange({ kind: 'group', id: groupId, memberId: member.id, memberKind: member.kind, removed: false });
+    if (member.kind === 'user' && this.groups.byId.get(groupId)?.props['assignedLicenses'] !== undefined) this.refreshInheritedLicenses(member.id, Date.now());
   }
 
   removeMember(groupId: string, memberId: string, memberKind: Kind): void {
     this.members.get(groupId)?.delete(memberId);
     this.memberOf.get(memberId)?.delete(groupId);
     this.logChange({ kind: 'group', id: groupId, memberId, memberKind, removed: true });
+    if (memberKind === 'user' && this.users.byId.has(memberId)) this.refreshInheritedLicenses(memberId, Date.now());
+  }
+
+  // ---- licences (graph-facts-2 §7) ----
+  sku(skuId: string): SubscribedSku | undefined {
+    return this.config.skus?.find((s) => s.skuId === skuId.toLowerCase());
+  }
+
+  /** Users holding the SKU (direct or inherited, counted once), as long as an assignment is not in error. */
+  consumedUnits(skuId: string): number {
+    let n = 0;
+    for (const u of this.users.byId.values()) {
+      const states = u.props['licenseAssignmentStates'] as LicenseState[] | undefined;
+      if (states?.some((s) => s.skuId === skuId && s.state !== 'Error')) n++;
+    }
+    return n;
+  }
+
+  /** assignedLicenses mirrors the working assignments: one entry per SKU (graph-facts-2 §7.1). */
+  static deriveAssignedLicenses(o: DirObject): void {
+    const states = (o.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? [];
+    const out: { disabledPlans: string[]; skuId: string }[] = [];
+    for (const s of states) {
+      if (s.state === 'Error') continue;
+      if (!out.some((x) => x.skuId === s.skuId)) out.push({ disabledPlans: [...s.disabledPlans], skuId: s.skuId });
+    }
+    if (states.length === 0) delete o.props['licenseAssignmentStates'];
+    if (out.length === 0) delete o.props['assignedLicenses'];
+    else o.props['assignedLicenses'] = out;
+  }
+
+  /**
+   * Group-based licensing: a user inherits the licences of the groups it is a direct member of (nested
+   * membership doesn't license, per group-based licensing docs). A seat that isn't free is an Error/CountViolation.
+   */
+  refreshInheritedLicenses(userId: string, now: number): void {
+    const u = this.users.byId.get(userId);
+    if (!u) return;
+    const before = JSON.stringify(u.props['licenseAssignmentStates'] ?? []);
+    const states = ((u.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? []).slice();
+    const wanted: { gid: string; skuId: string; disabledPlans: string[] }[] = [];
+    for (const gid of this.memberOf.get(userId) ?? []) {
+      const lic = this.groups.byId.get(gid)?.props['assignedLicenses'] as { skuId: string; disabledPlans: string[] }[] | undefined;
+      for (const l of lic ?? []) wanted.push({ gid, skuId: l.skuId, disabledPlans: l.disabledPlans });
+    }
+    const kept = states.filter((s) => s.assignedByGroup === null || wanted.some((w) => w.gid === s.assignedByGroup && w.skuId === s.skuId));
+    for (const w of wanted) {
+      if (kept.some((s) => s.assignedByGroup === w.gid && s.skuId === w.skuId)) continue;
+      const holds = kept.some((s) => s.skuId === w.skuId && s.state !== 'Error');
+      const sku = this.sku(w.skuId);
+      const full = !holds && (sku === undefined || this.consumedUnits(w.skuId) >= sku.prepaidUnits.enabled);
+      kept.push({ assignedByGroup: w.gid, disabledPlans: [...w.disabledPlans], error: full ? 'CountViolation' : null, lastUpdatedDateTime: new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'), skuId: w.skuId, state: full ? 'Error' : 'Active' });
+    }
+    u.props['licenseAssignmentStates'] = kept;
+    Store.deriveAssignedLicenses(u);
+    if (JSON.stringify(u.props['licenseAssignmentStates'] ?? []) !== before) this.logChange({ kind: 'user', id: userId, props: ['assignedLicenses', 'licenseAssignmentStates'] });
   }
 
   setManager(userId: string, managerId: string | undefined): void {
@@ -304,7 +405,7 @@ export class Store {
       if (!r) { r = new Set(); this.reports.set(managerId, r); }
       r.add(userId);
     }
-    this.logChange({ kind: 'user', id: userId });
+    this.logChange({ kind: 'user', id: userId, props: ['manager'] });
   }
 
   addOwner(groupId: string, ownerId: string): void {
@@ -353,6 +454,7 @@ export class Store {
       if (now - at < retentionMs) break; // deletion order = insertion order
       this.deleted.remove(o);
       this.deletedAt.delete(o.id);
+      this.deletedLinks.delete(o.id);
       this.logChange({ kind: o.kind, id: o.id });
     }
   }
@@ -374,7 +476,7 @@ export class Store {
       }
     }
     const deleted: PersistedObject[] = [];
-    for (const o of this.deleted.after(0)) deleted.push({ id: o.id, kind: o.kind, props: o.props, deletedAt: this.deletedAt.get(o.id) ?? 0 });
+    for (const o of this.deleted.after(0)) deleted.push({ id: o.id, kind: o.kind, props: o.props, deletedAt: this.deletedAt.get(o.id) ?? 0, ...this.deletedLinks.get(o.id) });
     const now = Date.now();
     return {
       format: 'adsync-graph-emulator/1',
@@ -392,8 +494,14 @@ export class Store {
   async save(path: string): Promise<void> {
     const tmp = `${path}.${process.pid}.tmp`;
     this.dirty = false;
-    await writeFile(tmp, JSON.stringify(this.toJSON()), { mode: 0o600 }); // holds the client secret and key
-    await rename(tmp, path);
+    try {
+      await writeFile(tmp, JSON.stringify(this.toJSON()), { mode: 0o600 }); // holds the client secret and key
+      await rename(tmp, path);
+    } catch (err) {
+      this.dirty = true;
+      await unlink(tmp).catch(() => undefined); // never leave a half-written copy behind
+      throw new Error(`cannot save the emulator state to ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
   }
 
   static exists(path: string): boolean { return existsSync(path); }
@@ -403,7 +511,11 @@ export class Store {
   }
 
   static async load(path: string): Promise<Store> {
-    return Store.fromJSON(JSON.parse(await readFile(path, 'utf8')) as PersistedState);
+    try {
+      return Store.fromJSON(JSON.parse(await readFile(path, 'utf8')) as PersistedState);
+    } catch (err) {
+      throw new Error(`cannot load the emulator state ${path}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   static fromJSON(s: PersistedState): Store {
@@ -439,6 +551,7 @@ export class Store {
       const o: DirObject = { id: p.id, kind: p.kind, ord: 0, props: p.props, visibleAt: 0, live: false };
       store.deleted.add(o);
       store.deletedAt.set(o.id, p.deletedAt ?? 0);
+      if (p.memberOf || p.roles) store.deletedLinks.set(o.id, { memberOf: p.memberOf ?? [], roles: p.roles ?? [] });
     }
     for (const [t, exp] of s.tokens) store.tokens.set(t, exp);
     for (const r of s.directoryRoles ?? []) store.directoryRoles.set(r.id, { ...r, members: new Set(r.members) });

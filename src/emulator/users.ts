@@ -4,7 +4,10 @@
  */
 import type { Ctx } from './context.js';
 import { findAnyVisible, findVisible, idFromReference, visible } from './context.js';
-import { GraphError, conflict, json, noContent, invalidValues, methodNotAllowed, bodyObject, notFound, type GraphRequest, type GraphResponse } from './http.js';
+import { GraphError, UNIMPLEMENTED, conflict, json, noContent, invalidValues, methodNotAllowed, bodyObject, notFound, notImplemented, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
+import { checkSyncedWrite, handleSyncBehavior, isSynced, masteredError } from './sync.js';
+import { assignUserLicense, listLicenseDetails } from './licenses.js';
+import { expandOne, parseExpand } from './expand.js';
 import { applyProps, proxyAddressesWithMail, proxyConflict, upnError, upnProblem } from './props.js';
 import { collectionSource, contextUrl, countResponse, idSetSource, listResponse, parseSelect, render } from './query.js';
 import { schemas, userSchema } from './schema.js';
@@ -17,7 +20,11 @@ export function handleUsers(ctx: Ctx, req: GraphRequest): GraphResponse {
   const [, key, rel, ...rest] = req.segments;
   const { store } = ctx;
   if (key === undefined) {
-    if (req.method === 'GET') return listResponse(req, store, collectionSource(store.users), () => userSchema, { contextFragment: 'users', schema: userSchema, visible: (o) => visible(o, req) });
+    if (req.method === 'GET') {
+      // user-list-manager documents GET /users?$expand=manager($select=…); parse once, expand per item.
+      const items = req.query.has('$expand') ? parseExpand(req.query.get('$expand')!, 'user') : undefined;
+      return listResponse(req, store, collectionSource(store.users), () => userSchema, { contextFragment: 'users', schema: userSchema, visible: (o) => visible(o, req), expand: (o) => expandOne(ctx, req, o, items) });
+    }
     if (req.method === 'POST') return createUser(ctx, req);
     throw methodNotAllowed();
   }
@@ -25,14 +32,17 @@ export function handleUsers(ctx: Ctx, req: GraphRequest): GraphResponse {
   const user = findVisible(ctx, req, 'user', key);
   if (rel === undefined) {
     if (req.method === 'GET') {
-      const select = parseSelect(req, userSchema, store);
-      return json(200, { '@odata.context': contextUrl(req, 'users/$entity', select), ...render(user, userSchema, select) });
+      const select = parseSelect(req, userSchema, store, ['manager', 'directReports']);
+      return json(200, { '@odata.context': contextUrl(req, 'users/$entity', select), ...render(user, userSchema, select), ...expandOne(ctx, req, user) });
     }
     if (req.method === 'PATCH') return updateUser(ctx, req, user);
     if (req.method === 'DELETE') { softDelete(ctx, user, req.now); return noContent(); }
     throw methodNotAllowed();
   }
   if (rel === 'manager') return handleManager(ctx, req, user, rest);
+  if (rel === 'onPremisesSyncBehavior') return handleSyncBehavior(ctx, req, user, rest);
+  if (rel === 'assignLicense' && rest.length === 0) return assignUserLicense(ctx, req, user);
+  if (rel === 'licenseDetails' && rest.length === 0) return listLicenseDetails(ctx, req, user);
   if (rel === 'directReports' && rest.length === 0 && req.method === 'GET') {
     return listResponse(req, store, idSetSource([...(store.reports.get(user.id) ?? [])], (id) => store.get(id)), (o) => schemas[o.kind], {
       contextFragment: 'directoryObjects', typed: true, visible: (o) => visible(o, req),
@@ -44,7 +54,8 @@ export function handleUsers(ctx: Ctx, req: GraphRequest): GraphResponse {
       contextFragment: 'directoryObjects', typed: true, visible: (o) => visible(o, req),
     });
   }
-  throw notFound(rel);
+  if (UNIMPLEMENTED.user.has(rel)) throw notImplemented();
+  throw segmentNotFound(rel);
 }
 
 /** graph-facts §1 Manager: PUT/DELETE manager/$ref → 204; GET manager, or the observed 404. */
@@ -59,6 +70,8 @@ function handleManager(ctx: Ctx, req: GraphRequest, user: DirObject, rest: strin
     return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': schema.odataType, ...render(m, schema, parseSelect(req, schema, store)) });
   }
   if (rest.length === 1 && rest[0] === '$ref') {
+    // Entra Connect flows manager from AD (graph-facts-2 §1: treat as AD-owned; Graph's answer is not documented).
+    if ((req.method === 'PUT' || req.method === 'DELETE') && isSynced(user)) throw masteredError();
     if (req.method === 'PUT') {
       const id = idFromReference(bodyObject(req)['@odata.id']);
       if (id === undefined) throw invalidValues();
@@ -105,6 +118,7 @@ function createUser(ctx: Ctx, req: GraphRequest): GraphResponse {
   delete props['passwordProfile']; // never stored: write-only, and the state file must not hold passwords
   const upn = props['userPrincipalName'] as string;
   if (store.upns.has(upn.toLowerCase())) throw conflict('userPrincipalName');
+  checkAnchors(ctx, '', props);
   if (typeof props['mail'] === 'string') {
     props['proxyAddresses'] = proxyAddressesWithMail([], props['mail']);
     const holder = proxyConflict(store, '', [props['mail']]);
@@ -123,9 +137,11 @@ function createUser(ctx: Ctx, req: GraphRequest): GraphResponse {
 function updateUser(ctx: Ctx, req: GraphRequest, user: DirObject): GraphResponse {
   const { store } = ctx;
   const body = bodyObject(req);
+  checkSyncedWrite(ctx, user, body);
   const next: Record<string, unknown> = { ...user.props };
   applyProps(store, userSchema, next, body, 'update');
   delete next['passwordProfile'];
+  checkAnchors(ctx, user.id, next);
   const upn = next['userPrincipalName'] as string;
   if (upn.toLowerCase() !== String(user.props['userPrincipalName']).toLowerCase() || body['userPrincipalName'] !== undefined) {
     const problem = upnProblem(upn, verifiedDomains(ctx));
@@ -142,16 +158,33 @@ function updateUser(ctx: Ctx, req: GraphRequest, user: DirObject): GraphResponse
   return noContent();
 }
 
+/**
+ * onPremisesImmutableId and onPremisesSecurityIdentifier are unique in the tenant (graph-facts-2 §1): a duplicate
+ * is 400 with ObjectConflict on the property and ConflictingObjects naming the holder.
+ */
+export function checkAnchors(ctx: Ctx, selfId: string, props: Record<string, unknown>): void {
+  for (const p of ['onPremisesImmutableId', 'onPremisesSecurityIdentifier'] as const) {
+    const v = props[p];
+    if (typeof v !== 'string' || v === '') continue;
+    for (const kind of ['user', 'group'] as const) {
+      for (const id of ctx.store.collection(kind).lookup(p, v) ?? []) {
+        if (id !== selfId) throw conflict(p, id, kind === 'user' ? 'User' : 'Group');
+      }
+    }
+  }
+}
+
 /** Replaces an object's properties, keeping indexes and address registrations right. */
 export function commit(ctx: Ctx, o: DirObject, next: Record<string, unknown>): void {
   const { store } = ctx;
   const coll = store.collection(o.kind);
   store.unregisterAddresses(o);
   coll.indexRemove(o);
+  const changed = [...new Set([...Object.keys(o.props), ...Object.keys(next)])].filter((k) => JSON.stringify(o.props[k]) !== JSON.stringify(next[k]));
   o.props = next;
   coll.indexAdd(o);
   store.registerAddresses(o);
-  store.logChange({ kind: o.kind, id: o.id });
+  store.logChange({ kind: o.kind, id: o.id, props: changed });
 }
 
 export function verifiedDomains(ctx: Ctx): string[] {

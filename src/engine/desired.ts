@@ -10,7 +10,7 @@ import type { ObjectKind } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { FlowContext } from './expr.js';
 import { REFERENCE_PROPERTIES, type KindFlows } from './flows.js';
-import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT, isMailEnabled, isSecurityGroup, type CompiledScope } from './scope.js';
+import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT, isMailEnabled, isSecurityGroup, unmatchedScopeEntries, type CompiledScope } from './scope.js';
 
 export interface DesiredObject {
   kind: ObjectKind;
@@ -33,10 +33,20 @@ export interface DesiredObject {
   attrs: Record<string, unknown>;
   /** Target property → the flow that produced it (shared by every object of a kind unless a rule overrides one). */
   provenance: Readonly<Record<string, string>>;
-  /** Groups: the direct members that are synchronized objects (resolved across sources). */
+  /**
+   * Groups: the direct members that are synchronized objects (resolved across sources); always set for a
+   * group, `[]` when it has none (the diff then removes every member adsync manages).
+   */
   members?: DesiredObject[];
+  /**
+   * Groups: why the source could not read the member list in full. `members` then holds a part: the diff adds
+   * what is missing from it but removes nothing, and reports the group (`members-unread`).
+   */
+  membersUnread?: string;
   /** Groups: how many direct members are read-only objects (contacts, mail-enabled groups). */
   readOnlyMembers?: number;
+  /** Groups: member DNs left out for another reason (computer, foreign security principal, out of scope, not read), by reason. */
+  skippedMembers?: Record<string, string[]>;
   /** Set when the target can't write this object (shown as a report item, never changed). */
   readOnly?: { code: string; reason: string };
   rule: string;
@@ -61,7 +71,19 @@ export interface DesiredState {
   excluded: Map<string, Exclusion>;
   /** Anchors adsync must neither change nor delete this run (flow errors, duplicates): safe by default. */
   held: Set<string>;
+  /**
+   * Normalized DNs of the held objects: held means held, memberships too, and a group names its members by
+   * DN (writeback keeps them in its AD groups). Optional for hand-built states.
+   */
+  heldDns?: Set<string>;
   reports: ReportItem[];
+  /** Scope entries of the spec that matched nothing the sources returned (see unmatchedScopeEntries). */
+  warnings?: string[];
+  /**
+   * Why an object adsync owns may be missing from every source read although AD still has it: the reads push
+   * scope.ous.include and scope.filter to the server, so what left them is never seen (deletes name the rule).
+   */
+  notRead?: { reason: string; rule: string };
 }
 
 /** Attributes the engine itself needs, whatever the flows say. */
@@ -115,10 +137,15 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
   const referenceFlows = {} as Record<ObjectKind, string[]>;
   for (const kind of ['user', 'group', 'contact'] as const) referenceFlows[kind] = flows[kind].flows.filter((f) => REFERENCE_PROPERTIES.has(f.attribute)).map((f) => f.attribute);
   const withReferences: DesiredObject[] = [];
-  const state: DesiredState = { objects: [], byAnchor: new Map(), byDn: new Map(), excluded: new Map(), held: new Set(), reports: [] };
+  const state: DesiredState = { objects: [], byAnchor: new Map(), byDn: new Map(), excluded: new Map(), held: new Set(), heldDns: new Set(), reports: [], warnings: [] };
+  const hold = (anchor: string, ndn: string): void => {
+    state.held.add(anchor);
+    state.heldDns!.add(ndn);
+  };
   // Member values usually spell a DN exactly as the member's own entry does: a map by the raw DN answers
   // those without normalizing a million strings; the normalized map answers the rest.
   const byRawDn = new Map<string, DesiredObject>();
+  const unclassified = new Map<string, string>();
   const memberValues = new Map<DesiredObject, AttrValue[]>();
   const provenanceOf = {} as Record<ObjectKind, Record<string, string>>;
   for (const kind of ['user', 'group', 'contact'] as const) provenanceOf[kind] = Object.fromEntries(flows[kind].flows.map((f) => [f.attribute, f.origin]));
@@ -126,15 +153,24 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     const source = spec.sources.find((s) => s.name === snapshot.source);
     if (!source) throw new Error(`snapshot for unknown source ${snapshot.source}`);
     const scope: CompiledScope = compileScope(source.scope);
-    const pilotMembers = pilotMembersOf(scope, snapshot.entries);
+    state.warnings!.push(...unmatchedScopeEntries(spec.sources.indexOf(source), source.name, source.scope, snapshot.entries));
+    for (const dn of snapshot.computers ?? []) unclassified.set(normalizeOrSelf(dn), 'a computer');
+    const pilot = pilotMembersOf(scope, snapshot.entries);
+    const pilotMembers = pilot?.members;
+    for (const [dn, why] of pilot?.unread ?? []) {
+      state.reports.push({ code: 'members-unread', kind: 'group', target: 'entra', sourceDn: dn, source: source.name, label: dn, reason: `scope.groups: the members of this pilot group could not be read in full (${why}); objects outside the part read are left as they are, never deleted` });
+    }
     for (const entry of snapshot.entries) {
       const kind = classify(entry);
-      if (!kind) continue;
+      if (!kind) {
+        if (entry.attrs.objectclass?.some((c) => typeof c === 'string' && c.toLowerCase() === 'computer')) unclassified.set(normalizeOrSelf(entry.dn), 'a computer');
+        continue;
+      }
       const ndn = normalizeDn(entry.dn);
       const anchor = anchorOf(entry, source);
       if (spec.objects[kind]?.enabled === false) {
         // a kind the spec turned off: neither created nor deleted
-        if (anchor !== undefined) state.held.add(anchor);
+        if (anchor !== undefined) hold(anchor, ndn);
         continue;
       }
       if (anchor === undefined) {
@@ -144,6 +180,11 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
       const verdict = defaultFilter(entry, kind, memberLimit);
       const scoped = verdict.included ? scope.test(entry, ndn, pilotMembers) : verdict;
       if (!scoped.included) {
+        // Outside a pilot group whose members were only partly read: maybe in scope after all, so held.
+        if (scoped.code === 'group-filter' && pilot?.unread.size) {
+          hold(anchor, ndn);
+          continue;
+        }
         state.excluded.set(anchor, { anchor, kind, source: source.name, dn: entry.dn, code: scoped.code, reason: scoped.reason });
         continue;
       }
@@ -158,9 +199,15 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
           failed = `${flow.origin} failed: ${(err as Error).message.split('\n')[0]}`;
           break;
         }
+        // a value Graph would refuse: the object waits, instead of every apply failing on it
+        const wrong = flow.check?.(attrs[flow.attribute]);
+        if (wrong !== undefined) {
+          failed = `${flow.origin} ${wrong}`;
+          break;
+        }
       }
       if (failed) {
-        state.held.add(anchor);
+        hold(anchor, ndn);
         state.reports.push({ code: 'flow-error', kind, target: 'entra', anchor, sourceDn: entry.dn, source: source.name, label: entry.dn, reason: `${failed}; the object is left as it is` });
         continue;
       }
@@ -179,11 +226,17 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
       };
       const ro = readOnlyReason(kind, entry);
       if (ro) obj.readOnly = ro;
-      if (kind === 'group' && entry.attrs.member) memberValues.set(obj, entry.attrs.member);
+      if (kind === 'group') {
+        // No `member` attribute is an empty group, not an unknown one: LDAP and LDIF omit empty attributes.
+        memberValues.set(obj, entry.attrs.member ?? []);
+        const unread = entry.unread?.member;
+        if (unread !== undefined) obj.membersUnread = unread;
+      }
       if (referenceFlows[kind].length > 0) for (const r of referenceFlows[kind]) if (attrs[r] !== null && attrs[r] !== undefined) { withReferences.push(obj); break; }
       const dup = state.byAnchor.get(anchor);
       if (dup) {
-        state.held.add(anchor);
+        hold(anchor, ndn);
+        state.heldDns!.add(dup.ndn); // the first holder of the anchor is held too (the diff skips held anchors)
         state.reports.push({ code: 'duplicate-anchor', kind, target: 'entra', anchor, sourceDn: entry.dn, source: source.name, label: obj.label, reason: `same anchor as ${dup.dn} (${dup.source}); neither is changed` });
         continue;
       }
@@ -194,14 +247,20 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     }
   }
   // Memberships resolve across sources once every object is known; members out of scope (or not
-  // synchronized objects) are skipped, as Entra Connect skips them.
+  // synchronized objects) are skipped, as Entra Connect skips them, each with its reason.
+  const excludedByDn = new Map<string, Exclusion>();
+  if (memberValues.size > 0) for (const ex of state.excluded.values()) excludedByDn.set(normalizeOrSelf(ex.dn), ex);
   for (const [group, values] of memberValues) {
     const members: DesiredObject[] = [];
     let readOnly = 0;
     for (const v of values) {
       const raw = typeof v === 'string' ? v : Buffer.from(v).toString('utf8');
       const m = byRawDn.get(raw) ?? state.byDn.get(normalizeOrSelf(raw));
-      if (!m) continue;
+      if (!m) {
+        const why = skippedMemberReason(normalizeOrSelf(raw), excludedByDn, unclassified);
+        ((group.skippedMembers ??= {})[why] ??= []).push(raw);
+        continue;
+      }
       if (m.readOnly) readOnly++;
       else members.push(m);
     }
@@ -221,6 +280,14 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
       obj.attrs[r] = m && m !== obj && m.kind === 'user' && !m.readOnly ? m.anchor : null;
     }
   }
+  // (an LDIF export is read whole: what is missing from it is gone)
+  const unread = spec.sources.filter((s) => s.ldap !== undefined).flatMap((s) => [
+    ...(s.scope.ous.include.length > 0 ? [{ rule: `sources.${s.name}.scope.ous.include`, what: `not under any OU in sources.${s.name}.scope.ous.include (${s.scope.ous.include.join('; ')})` }] : []),
+    ...(s.scope.filter ? [{ rule: `sources.${s.name}.scope.filter`, what: `not matching sources.${s.name}.scope.filter ${s.scope.filter}` }] : []),
+  ]);
+  if (unread.length > 0) {
+    state.notRead = { rule: unread.map((u) => u.rule).join(', '), reason: `out of scope: not read from any source: ${unread.map((u) => u.what).join(', or ')} — moved out, changed, or deleted from AD` };
+  }
   // read-only objects are shown, never changed
   for (const obj of state.objects) {
     if (obj.readOnly) {
@@ -228,6 +295,16 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     }
   }
   return state;
+}
+
+/** Why a member value resolves to no synchronized object (normalized DN in). */
+function skippedMemberReason(ndn: string, excluded: ReadonlyMap<string, Exclusion>, unclassified: ReadonlyMap<string, string>): string {
+  const ex = excluded.get(ndn);
+  if (ex) return `out of scope (${ex.reason})`;
+  const other = unclassified.get(ndn);
+  if (other) return `${other} (only users, groups and contacts are synchronized)`;
+  if (/(^|,)cn=foreignsecurityprincipals,/.test(ndn)) return 'a foreign security principal (an object of another forest, not synchronized from here)';
+  return 'not read from any source (outside the sources\' base DNs and scope, or not a user, group or contact: a computer, for one)';
 }
 
 /** A member value that is not a valid DN can't match any object; it is compared as written. */
@@ -239,15 +316,19 @@ function normalizeOrSelf(dn: string): string {
   }
 }
 
-function pilotMembersOf(scope: CompiledScope, entries: readonly DirectoryEntry[]): Set<string> | undefined {
+/** The pilot groups' members (normalized DNs), and the pilot groups whose members were only partly read (DN → why). */
+function pilotMembersOf(scope: CompiledScope, entries: readonly DirectoryEntry[]): { members: Set<string>; unread: Map<string, string> } | undefined {
   if (scope.pilotGroups.length === 0) return undefined;
   const wanted = new Set(scope.pilotGroups);
   const members = new Set<string>();
+  const unread = new Map<string, string>();
   for (const e of entries) {
     if (!wanted.has(normalizeDn(e.dn))) continue;
     for (const m of e.attrs.member ?? []) members.add(normalizeDn(typeof m === 'string' ? m : Buffer.from(m).toString('utf8')));
+    const why = e.unread?.member;
+    if (why !== undefined) unread.set(e.dn, why);
   }
-  return members;
+  return { members, unread };
 }
 
 function flowContext(entry: DirectoryEntry, flows: KindFlows, anchor: string, ndn: string): FlowContext {

@@ -4,7 +4,7 @@
  * unowned (cloud-only) objects are never touched, and a collision with one is reported, not resolved.
  * Memberships are compared as sets of anchors, so the cost follows the changes, not the group sizes.
  */
-import { attributesDigest, type AttributeChange, type Change, type MatchRule, type MemberRef, type ObjectRef, type ReportItem } from '../model/change.js';
+import { attributesDigest, isObjectRef, type AttributeChange, type Change, type MatchRule, type MemberRef, type ObjectRef, type ReportItem } from '../model/change.js';
 import type { ObjectKind, TargetObject, TargetSnapshot, TargetSystem, TenantInfo } from '../model/target.js';
 import type { SoftMatch } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
@@ -14,6 +14,11 @@ import { GROUP_TOO_LARGE } from './scope.js';
 export interface DiffOptions {
   /** Opt-in soft match of unowned cloud users (spec `matching.softMatch`); default off. */
   softMatch?: SoftMatch;
+  /**
+   * Spec `matching.allowAdmins`: cloud users holding a directory role that hard match may still adopt, named
+   * by userPrincipalName, object id or anchor (onPremisesImmutableId); compared case-insensitively. Default none.
+   */
+  allowAdmins?: readonly string[];
   /** Record how each object joined (`adsync explain`); off for plans, which don't need it. */
   recordMatches?: boolean;
 }
@@ -82,9 +87,14 @@ const CREATE_CONSTANTS: Partial<Record<ObjectKind, Record<string, unknown>>> = {
 const KIND_RANK: Record<ObjectKind, number> = { user: 0, group: 1, contact: 2 };
 const ACTION_RANK: Record<Change['action'], number> = { create: 0, adopt: 1, restore: 2, update: 3, 'add-members': 4, 'remove-members': 5, delete: 6 };
 
-/** The digest of what apply leaves on the object: its flowed attributes plus create-only constants. */
-export function desiredDigest(obj: DesiredObject): string {
-  const entries: [string, unknown][] = Object.entries(obj.attrs);
+/**
+ * The digest of what apply leaves on the object: its flowed attributes plus create-only constants. References
+ * (manager) are left out: they are set through `$ref` after the write that stores the digest, so a digest
+ * that named them would vouch for a value an interrupted apply never wrote. `withReferences`: the digest
+ * as earlier versions wrote it (still recognised for drift).
+ */
+export function desiredDigest(obj: DesiredObject, withReferences = false): string {
+  const entries: [string, unknown][] = Object.entries(obj.attrs).filter(([name]) => withReferences || !REFERENCE_PROPERTIES.has(name));
   for (const [name, constant] of Object.entries(CREATE_CONSTANTS[obj.kind] ?? {})) entries.push([name, constant]);
   return attributesDigest(entries);
 }
@@ -150,6 +160,9 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
   const record = options.recordMatches === true;
   applyTenantRules(desired.objects, target.tenant);
   const softMatch = options.softMatch ?? 'off';
+  const allowAdmins = new Set((options.allowAdmins ?? []).map((a) => a.toLowerCase()));
+  const adminAllowed = (holder: TargetObject, anchor: string): boolean =>
+    allowAdmins.has(holder.id.toLowerCase()) || allowAdmins.has(anchor.toLowerCase()) || (lower(holder.attrs.userPrincipalName) !== undefined && allowAdmins.has(lower(holder.attrs.userPrincipalName)!));
 
   const owned = new Map<string, TargetObject>();
   const anchorOfId = new Map<string, string>();
@@ -171,6 +184,13 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       if (typeof immutableId === 'string' && immutableId !== '') unownedImmutableIds.set(immutableId, t);
     }
     for (const a of addressesOf(t)) unownedAddresses.set(a, t);
+  }
+  // Graph keeps every address an object had in its proxyAddresses: an owned object holds them all for good.
+  const ownedAddresses = new Map<string, TargetObject>();
+  // (an object this plan deletes lets them go first: apply deletes users before it writes the others)
+  for (const [anchor, t] of owned) {
+    const deletedNow = !desired.byAnchor.has(anchor) && !desired.held.has(anchor) && desired.excluded.get(anchor)?.code !== GROUP_TOO_LARGE;
+    if (!deletedNow || t.kind !== 'user') for (const a of addressesOf(t)) ownedAddresses.set(a, t);
   }
   const deleted = new Map<string, TargetObject>();
   for (const t of target.deleted) if (t.anchor !== undefined && !owned.has(t.anchor)) deleted.set(t.anchor, t);
@@ -247,10 +267,26 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       markPresent(obj, current.id);
       record && matches.set(obj.anchor, { rule: 'anchor', id: current.id, detail: `hard match: the object carries adsync's anchor ${obj.anchor}` });
       const attributes = changedAttributes(obj, current, refs);
+      // A UPN or address a cloud-only object holds can't be written (Graph refuses the whole PATCH): the object
+      // keeps its value, the rest flows, and the report says why (found by test/convergence).
+      for (let i = attributes.length - 1; i >= 0; i--) {
+        const a = attributes[i]!;
+        const value = lower(a.after);
+        let holder = value === undefined ? undefined : a.name === 'userPrincipalName' && obj.kind === 'user' ? unownedUpns.get(value) : a.name === 'mail' ? unownedAddresses.get(value) : undefined;
+        if (!holder && a.name === 'mail' && value !== undefined) {
+          const other = ownedAddresses.get(value);
+          if (other && other.id !== current.id) holder = other;
+        }
+        if (!holder) continue;
+        attributes.splice(i, 1);
+        reports.push({ code: 'cloud-only-collision', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the ${holder.anchor === undefined ? 'cloud-only ' : ''}${holder.kind} ${labelOfTarget(holder)} (${holder.id}) already has this ${a.name} (${value}); it stays ${JSON.stringify(a.before ?? null)} until that object lets it go`, other: { label: labelOfTarget(holder), id: holder.id } });
+      }
       if (attributes.length > 0) {
         const digest = desiredDigest(obj);
         // The digest adsync wrote last equals what AD says now: AD did not change, so the cloud did (drift).
-        if (current.digest !== undefined && current.digest === digest) for (const a of attributes) { a.drift = true; a.flow = `${a.flow} (drift: edited in the cloud; AD is the source of authority)`; }
+        // Not for references: the digest can't tell a manager removed in the cloud from one never set.
+        const drifted = current.digest !== undefined && (current.digest === digest || current.digest === desiredDigest(obj, true));
+        if (drifted) for (const a of attributes) if (!REFERENCE_PROPERTIES.has(a.name)) { a.drift = true; a.flow = `${a.flow} (drift: edited in the cloud; AD is the source of authority)`; }
         changes.push({ ...base, action: 'update', id: current.id, attributes, digest });
       }
       continue;
@@ -291,6 +327,22 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     }
     if (holder && on) {
       const admin = holder.adminRoles !== undefined && holder.adminRoles.length > 0;
+      // Hard match never takes over a role holder (Entra Connect blocks it too, graph-facts-2 §3), nor a user
+      // whose roles are unknown, unless matching.allowAdmins names it.
+      if (match === 'immutable-id' && (admin || target.adminRolesUnread !== undefined)) {
+        const who = `the cloud user ${labelOfTarget(holder)} (${holder.id})`;
+        if (!adminAllowed(holder, obj.anchor)) {
+          const reason = admin
+            ? `${who} carries this anchor as onPremisesImmutableId but holds an admin role (${holder.adminRoles!.join(', ')}); hard match never takes over a privileged account, and adsync never writes over it (name it in matching.allowAdmins to adopt it)`
+            : `${who} carries this anchor as onPremisesImmutableId, but directory role holders could not be read (${target.adminRolesUnread}), so adsync can't tell it holds no admin role; it is not adopted (grant RoleManagement.Read.Directory, or name it in matching.allowAdmins)`;
+          reports.push({ code: admin ? 'hard-match-admin' : 'hard-match-roles-unread', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason, other: { label: labelOfTarget(holder), id: holder.id } });
+          record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `hard match refused: ${labelOfTarget(holder)} ${admin ? 'holds an admin role' : 'may hold an admin role (roles unread)'}` });
+          continue;
+        }
+        if (admin) {
+          reports.push({ code: 'hard-match-admin-allowed', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `${who} holds an admin role (${holder.adminRoles!.join(', ')}) and is adopted by hard match because matching.allowAdmins names it`, other: { label: labelOfTarget(holder), id: holder.id } });
+        }
+      }
       if (match && match !== 'immutable-id' && admin) {
         reports.push({ code: 'soft-match-admin', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the cloud user ${labelOfTarget(holder)} (${holder.id}) has the same ${on.what} but holds an admin role (${holder.adminRoles!.join(', ')}); adsync never soft-matches an admin, and never writes over it`, other: { label: labelOfTarget(holder), id: holder.id } });
         record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `soft match refused: ${labelOfTarget(holder)} holds an admin role` });
@@ -335,16 +387,78 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       reports.push({ code: GROUP_TOO_LARGE, kind: t.kind, target: system, anchor, sourceDn: ex.dn, source: ex.source, label: labelOfTarget(t), reason: `${ex.reason}: the existing group is left as it is` });
       continue;
     }
-    const reason = ex ? `out of scope: ${ex.reason}` : 'no longer in the source';
+    const reason = ex ? `out of scope: ${ex.reason}` : (desired.notRead?.reason ?? 'no longer in the source');
     deleting.add(anchor);
     // graph-facts §1: users (and Microsoft 365 groups) go to deleted items; security groups are deleted permanently.
     const permanent = t.kind === 'group' && !(Array.isArray(t.attrs.groupTypes) && t.attrs.groupTypes.includes('Unified'));
-    changes.push({ action: 'delete', kind: t.kind, anchor, target: system, ...(ex ? { sourceDn: ex.dn, source: ex.source } : {}), label: labelOfTarget(t), rule: ex ? `sources.${ex.source}.scope` : 'ownership', id: t.id, reason, ...(permanent ? { permanent: true as const } : {}) });
+    changes.push({ action: 'delete', kind: t.kind, anchor, target: system, ...(ex ? { sourceDn: ex.dn, source: ex.source } : {}), label: labelOfTarget(t), rule: ex ? `sources.${ex.source}.scope` : (desired.notRead?.rule ?? 'ownership'), id: t.id, reason, ...(permanent ? { permanent: true as const } : {}) });
   }
   for (const obj of desired.objects) {
     if (obj.readOnly && owned.has(obj.anchor)) {
       reports.push({ code: 'owned-now-read-only', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `${obj.readOnly.reason}; the existing cloud object is left as it is` });
     }
+  }
+
+  // A new user can't take a UPN or address an owned object keeps after this apply (one held as it is, or one
+  // whose own change was refused): it is not created until the value is free (found by test/convergence:
+  // the create failed with 400 on every apply).
+  {
+    const kept = new Map<string, string>(); // lower-cased UPN or address → anchor of the owned object keeping it
+    const updated = new Map<string, Change>();
+    for (const c of changes) if (c.action === 'update') updated.set(c.anchor, c);
+    for (const [anchor, t] of owned) {
+      if (deleting.has(anchor) || t.kind !== 'user') continue;
+      // what it keeps: the values its own update doesn't change, and every address it ever had
+      const u = updated.get(anchor);
+      const keeps = (name: string): unknown => (u && u.action === 'update' && u.attributes.some((x) => x.name === name) ? undefined : t.attrs[name]);
+      for (const v of [keeps('userPrincipalName'), keeps('mail'), ...addressesOf(t)]) {
+        const l = lower(v);
+        if (l) kept.set(l, anchor);
+      }
+    }
+    // an update can't take such a value either: the user keeps its own, the rest flows
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const c = changes[i]!;
+      if (c.action !== 'update' || c.kind !== 'user') continue;
+      for (let j = c.attributes.length - 1; j >= 0; j--) {
+        const a = c.attributes[j]!;
+        const v = (a.name === 'userPrincipalName' || a.name === 'mail') ? lower(a.after) : undefined;
+        const by = v === undefined ? undefined : kept.get(v);
+        if (by === undefined || by === c.anchor) continue;
+        const holder = owned.get(by)!;
+        c.attributes.splice(j, 1);
+        reports.push({ code: 'duplicate-in-source', kind: c.kind, target: system, anchor: c.anchor, ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}), ...(c.source !== undefined ? { source: c.source } : {}), label: c.label, reason: `${a.name} ${v} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; it stays ${JSON.stringify(a.before ?? null)} until it is free`, other: { label: labelOfTarget(holder), id: holder.id } });
+      }
+      if (c.attributes.length === 0) changes.splice(i, 1);
+    }
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const c = changes[i]!;
+      if (c.action !== 'create' || c.kind !== 'user') continue;
+      const obj = desired.byAnchor.get(c.anchor)!;
+      const clash = [['userPrincipalName', lower(obj.attrs.userPrincipalName)], ['mail', lower(obj.attrs.mail)]].find(([, v]) => v !== undefined && kept.has(v) && kept.get(v) !== c.anchor);
+      if (!clash) continue;
+      const holder = owned.get(kept.get(clash[1]!)!)!;
+      changes.splice(i, 1);
+      present.delete(obj);
+      delete obj.presence;
+      reports.push({ code: 'duplicate-in-source', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; not created until it is free`, other: { label: labelOfTarget(holder), id: holder.id } });
+      record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)}` });
+    }
+  }
+
+  // A reference (manager) to an object that won't exist after apply (blocked, or left in deleted items) can't
+  // be set: it is unset, as Entra Connect leaves a reference to an object it doesn't export (found by
+  // test/convergence: the PUT of a deleted manager failed on every apply).
+  for (let i = changes.length - 1; i >= 0; i--) {
+    const c = changes[i]!;
+    if (c.action !== 'create' && c.action !== 'update' && c.action !== 'restore' && c.action !== 'adopt') continue;
+    for (let j = c.attributes.length - 1; j >= 0; j--) {
+      const a = c.attributes[j]!;
+      if (!REFERENCE_PROPERTIES.has(a.name) || !isObjectRef(a.after) || desired.byAnchor.get(a.after.anchor)?.presence?.run === run) continue;
+      if (a.before === undefined) c.attributes.splice(j, 1);
+      else delete a.after;
+    }
+    if (c.action === 'update' && c.attributes.length === 0) changes.splice(i, 1);
   }
 
   // Memberships, as set differences. Target member ids resolve to desired objects once; which side has a
@@ -359,6 +473,14 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     if (group.kind !== 'group' || !group.members) continue;
     if (group.readOnlyMembers) {
       reports.push({ code: 'members-not-synced', kind: 'group', target: system, anchor: group.anchor, sourceDn: group.dn, source: group.source, label: group.label, reason: `${group.readOnlyMembers} member(s) are contacts or mail-enabled groups, which Graph can't write` });
+    }
+    // A member list read only in part: add what it names, remove nothing (an absent member may be unread).
+    const removable = group.membersUnread === undefined;
+    if (!removable) {
+      reports.push({ code: 'members-unread', kind: 'group', target: system, anchor: group.anchor, sourceDn: group.dn, source: group.source, label: group.label, reason: `the source could not read the group's members in full (${group.membersUnread}); members are added, none removed, until a full read` });
+    }
+    for (const [why, dns] of Object.entries(group.skippedMembers ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      reports.push({ code: 'members-skipped', kind: 'group', target: system, anchor: group.anchor, sourceDn: group.dn, source: group.source, label: group.label, reason: `${dns.length} member(s) left out: ${why}: ${dns.slice(0, 5).join('; ')}${dns.length > 5 ? `, and ${dns.length - 5} more` : ''}` });
     }
     const stamp = ++memberStamp;
     const current = groupId !== undefined ? owned.get(group.anchor) : undefined;
@@ -376,14 +498,15 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       if (m.hadIn !== stamp) adds.push(m);
     }
     const removes: MemberRef[] = [];
-    for (let i = 0; i < currentIds.length; i++) {
+    for (let i = 0; i < currentIds.length && removable; i++) {
       const d = resolved[i];
+      // Held objects (flow error, duplicate anchor) are left as they are: their memberships too.
       if (d) {
-        if (d.wantIn !== stamp && !deleting.has(d.anchor)) removes.push(memberRef(d, currentIds[i]));
+        if (d.wantIn !== stamp && !deleting.has(d.anchor) && !desired.held.has(d.anchor)) removes.push(memberRef(d, currentIds[i]));
         continue;
       }
       const a = anchorOfId.get(currentIds[i]!);
-      if (a === undefined || deleting.has(a)) continue; // members adsync doesn't own are left alone
+      if (a === undefined || deleting.has(a) || desired.held.has(a)) continue; // members adsync doesn't own are left alone
       const t = owned.get(a)!;
       removes.push({ anchor: a, kind: t.kind, id: t.id, label: labelOfTarget(t) });
     }

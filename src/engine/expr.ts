@@ -62,8 +62,120 @@ function toBigInt(v: Dyn): bigint | null {
   return BigInt(s);
 }
 
+/**
+ * What one evaluation of a flow may cost. CEL has no loops, but macros nest (`l.map(a, l.map(b, …))` is |l|^depth)
+ * and `cel.bind(a, a + a, …)` doubles a value per level: a 190-character expression could run for minutes and
+ * take gigabytes. Budgets count work and data, not time, so a result is the same on every machine.
+ */
+export const EXPRESSION_LIMITS = {
+  /** Characters of a flow expression (checked by `validate`). */
+  maxLength: 4096,
+  /** Parse-time limits of cel-js: nesting and size of the expression tree. */
+  maxDepth: 128,
+  maxAstNodes: 4096,
+  /** Sub-expression evaluations per object and flow. */
+  maxSteps: 100_000,
+  /** Characters, list elements, map entries and bytes of every intermediate value, summed per object and flow. */
+  maxUnits: 16 * 1024 * 1024,
+} as const;
+
+/** An evaluation that went over its budget: the object and flow are reported, never half-computed. */
+export class ExpressionBudgetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExpressionBudgetError';
+  }
+}
+
+/** The running evaluation's consumption (evaluation is synchronous: one budget at a time). */
+const budget = { steps: 0, units: 0, exceeded: undefined as string | undefined };
+
+function charge(value: unknown): void {
+  let units = 0;
+  if (typeof value === 'string') units = value.length;
+  else if (Array.isArray(value)) units = value.length;
+  else if (value instanceof Uint8Array) units = value.byteLength;
+  else if (value instanceof Map) units = value.size;
+  if (units === 0) return;
+  budget.units += units;
+  if (budget.units > EXPRESSION_LIMITS.maxUnits && budget.exceeded === undefined) {
+    budget.exceeded = `evaluation budget exceeded: the expression built more than ${EXPRESSION_LIMITS.maxUnits} characters or elements`;
+  }
+}
+
+type Run = (ast: unknown, ctx: unknown) => unknown;
+type Evaluable = { evaluate(ev: unknown, ast: unknown, ctx: unknown): unknown };
+let meteredEvaluator: object | undefined;
+
+/**
+ * cel-js evaluates every sub-expression through its evaluator's `run` (macros included): metering it there
+ * counts each step and the size of each intermediate value. The evaluator is private to the environment, so
+ * it is met through the first root node evaluated (its `evaluate` receives it).
+ */
+function meter(ev: { run: Run }): void {
+  if (meteredEvaluator === ev) return;
+  meteredEvaluator = ev;
+  const run = ev.run;
+  const direct = /^run\(ast, ?ctx\) \{\s*return ast\.evaluate\(this, ast, ctx\)\s*\}$/.test(run.toString());
+  const maxSteps = EXPRESSION_LIMITS.maxSteps;
+  const maxUnits = EXPRESSION_LIMITS.maxUnits;
+  ev.run = function metered(this: unknown, ast: unknown, ctx: unknown): unknown {
+    // (hot: every sub-expression of every object passes here, so the common cases come first)
+    if (++budget.steps > maxSteps) {
+      budget.exceeded ??= `evaluation budget exceeded: more than ${maxSteps} steps`;
+      throw new ExpressionBudgetError(budget.exceeded);
+    }
+    // cel-js's own run is `ast.evaluate(this, ast, ctx)`; calling it inline saves a frame per step
+    const value = direct ? (ast as Evaluable).evaluate(this, ast, ctx) : run.call(this, ast, ctx);
+    if (typeof value === 'string') budget.units += value.length;
+    else if (typeof value === 'object' && value !== null) charge(value);
+    else return value;
+    if (budget.units > maxUnits || budget.exceeded !== undefined) {
+      budget.exceeded ??= `evaluation budget exceeded: the expression built more than ${maxUnits} characters or elements`;
+      throw new ExpressionBudgetError(budget.exceeded);
+    }
+    return value;
+  };
+}
+
+/** Routes a parsed expression's root evaluation through `meter` (cel-js replaces `evaluate` on first use). */
+function meterRoot(root: { evaluate: (ev: { run: Run }, ast: unknown, ctx: unknown) => unknown }): void {
+  let inner = root.evaluate;
+  const outer = function (this: unknown, ev: { run: Run }, ast: unknown, ctx: unknown): unknown {
+    meter(ev);
+    return inner.call(this, ev, ast, ctx);
+  };
+  Object.defineProperty(root, 'evaluate', {
+    configurable: true,
+    get: () => outer,
+    set: (fn: typeof inner) => {
+      inner = fn;
+    },
+  });
+}
+
+/** Evaluates under a fresh budget; an error swallowed inside CEL (`x || error`) still ends the evaluation. */
+function withinBudget<T>(evaluate: () => T): T {
+  budget.steps = 0;
+  budget.units = 0;
+  budget.exceeded = undefined;
+  try {
+    const value = evaluate();
+    charge(value);
+    if (budget.exceeded !== undefined) throw new ExpressionBudgetError(budget.exceeded);
+    return value;
+  } catch (err) {
+    if (budget.exceeded !== undefined) throw new ExpressionBudgetError(budget.exceeded);
+    throw err;
+  }
+}
+
 function buildEnvironment(): Environment {
-  const env = new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false })
+  const env = new Environment({
+    unlistedVariablesAreDyn: false,
+    homogeneousAggregateLiterals: false,
+    limits: { maxDepth: EXPRESSION_LIMITS.maxDepth, maxAstNodes: EXPRESSION_LIMITS.maxAstNodes },
+  })
     .registerVariable('source', 'map', { description: 'attribute name → first value (null when absent)' })
     .registerVariable('sourceAll', 'map', { description: 'attribute name → list of every value' })
     .registerVariable('anchor', 'string', { description: 'the source anchor (base64)' })
@@ -178,6 +290,9 @@ const NATIVE_SHAPES: { re: RegExp; build(m: RegExpExecArray): CompiledExpression
 
 /** Compiles a flow expression; throws a CEL error (with position) on bad syntax or types. */
 export function compileExpression(text: string): CompiledExpression {
+  if (text.length > EXPRESSION_LIMITS.maxLength) {
+    throw new Error(`the expression is ${text.length} characters long; at most ${EXPRESSION_LIMITS.maxLength} are allowed`);
+  }
   const parsed = environment.parse(text);
   const checked = parsed.check();
   if (!checked.valid) throw checked.error;
@@ -191,17 +306,48 @@ export function compileExpression(text: string): CompiledExpression {
       return fn;
     }
   }
-  return (ctx) => normalizeValue(parsed(ctx as unknown as Record<string, unknown>));
+  meterRoot(parsed.ast as unknown as Parameters<typeof meterRoot>[0]);
+  return (ctx) => normalizeValue(withinBudget(() => parsed(ctx as unknown as Record<string, unknown>)));
 }
 
 /** The error message for an expression that doesn't compile, or undefined when it does. */
 export function checkExpression(text: string): string | undefined {
+  let evaluate: CompiledExpression;
   try {
-    compileExpression(text);
-    return undefined;
+    evaluate = compileExpression(text);
   } catch (err) {
     return (err as Error).message.split('\n')[0];
   }
+  // A blow-up that doesn't depend on the data (`cel.bind(a, a + a, …)`) shows on any object: try a sample one.
+  try {
+    evaluate(sampleContext(text));
+  } catch (err) {
+    if (err instanceof ExpressionBudgetError) return `${err.message} on a sample object`;
+  }
+  return undefined;
+}
+
+/** The CEL type of an expression's result (`string`, `bool`, `list<string>`, `dyn` …); undefined when it doesn't compile. */
+export function expressionType(text: string): string | undefined {
+  try {
+    const checked = environment.parse(text).check();
+    return checked.valid ? checked.type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An object where every attribute the expression reads has one short value. */
+function sampleContext(text: string): FlowContext {
+  const attrs: Record<string, string[]> = {};
+  const source: Record<string, string> = {};
+  const sourceAll: Record<string, string[]> = {};
+  for (const name of referencedAttributes(text)) {
+    attrs[name.toLowerCase()] = ['sample'];
+    source[name] = 'sample';
+    sourceAll[name] = ['sample'];
+  }
+  return { attrs, source, sourceAll, anchor: 'AAAAAAAAAAAAAAAAAAAAAA==', dn: 'CN=sample,DC=example,DC=com', domain: 'example.com', mailEnabled: false };
 }
 
 /** CEL ints are BigInt; Graph wants JSON numbers. Lists are normalized element by element. */
@@ -209,6 +355,10 @@ function normalizeValue(v: unknown): unknown {
   if (typeof v === 'bigint') return Number(v);
   if (Array.isArray(v)) return v.map(normalizeValue);
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  // A CEL map has no Graph property to go to: an error for this object (reported, the object held), not a crash.
+  if (v instanceof Map || (typeof v === 'object' && v !== null && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null))) {
+    throw new Error('the expression gives a map; a flow must give a string, number, bool, list or null');
+  }
   return v === undefined ? null : v;
 }
 

@@ -12,6 +12,7 @@ import { applicationCsvName } from '../spec/applications.js';
 import type { Spec } from '../spec/types.js';
 import { APP_ATTRIBUTES } from './app-attributes.js';
 import { compileExpression, referencedAttributes, type CompiledExpression } from './expr.js';
+import { GRAPH_PROPERTIES, valueProblem } from './graph-properties.js';
 
 const trimmed = (attr: string) => `trim(source.${attr})`;
 
@@ -124,6 +125,8 @@ export interface CompiledFlow {
   /** Provenance: `default user.displayName` or `objects.user.flows.displayName`. */
   origin: string;
   evaluate: CompiledExpression;
+  /** What is wrong with a computed value for the Graph property (type, length, a required value missing). */
+  check?: (value: unknown) => string | undefined;
 }
 
 /** A default flow that app filtering turned off (shown by `adsync explain`). */
@@ -183,7 +186,9 @@ export function compileFlows(spec: Pick<Spec, 'objects'> & Partial<Pick<Spec, 'a
     const readAttributes = new Set<string>();
     for (const [attribute, { expression, origin }] of [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const evaluate = compileExpression(expression);
-      flows.push({ attribute, expression, origin, evaluate });
+      const property = GRAPH_PROPERTIES[kind][attribute];
+      const required = REQUIRED_FLOWS[kind].has(attribute);
+      flows.push({ attribute, expression, origin, evaluate, ...(property ? { check: (v: unknown) => valueProblem(property, attribute, v, required) } : {}) });
       for (const name of referencedAttributes(expression)) {
         readAttributes.add(name.toLowerCase());
         if (!evaluate.native) sourceAttributes.set(name.toLowerCase(), name);

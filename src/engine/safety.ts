@@ -15,7 +15,7 @@ import type { SafetySpec } from '../spec/types.js';
 import { sortChanges, sortReports } from './diff.js';
 
 export interface SafetyViolation {
-  code: 'too-many-deletes' | 'too-many-delete-percent' | 'too-many-updates';
+  code: 'too-many-deletes' | 'too-many-delete-percent' | 'too-many-updates' | 'too-many-member-removals' | 'too-many-member-removal-percent';
   message: string;
 }
 
@@ -30,7 +30,24 @@ export function countDeletes(plan: Pick<Plan, 'changes'>): number {
   return n;
 }
 
-export function checkSafety(plan: Pick<Plan, 'summary' | 'managed' | 'changes'>, safety: SafetySpec): SafetyViolation[] {
+/**
+ * The memberships adsync manages: the direct members of the groups it owns, as read. Counted from the
+ * snapshot read now (never from a saved plan), so a hand-edited plan can't loosen the percentage.
+ */
+export function managedMemberships(...snapshots: (TargetSnapshot | undefined)[]): number {
+  let n = 0;
+  for (const s of snapshots) for (const o of s?.objects ?? []) if (o.kind === 'group' && o.anchor !== undefined) n += o.members?.length ?? 0;
+  return n;
+}
+
+/** Membership edges the plan removes (a group's delete takes its memberships with it, under the delete rails). */
+export function countMemberRemovals(plan: Pick<Plan, 'changes'>): number {
+  let n = 0;
+  for (const c of plan.changes) if (c.action === 'remove-members') n += c.members.length;
+  return n;
+}
+
+export function checkSafety(plan: Pick<Plan, 'summary' | 'managed' | 'changes'>, safety: SafetySpec, context: { managedMembers?: number } = {}): SafetyViolation[] {
   const out: SafetyViolation[] = [];
   const deletes = countDeletes(plan);
   const disables = deletes - plan.summary.delete;
@@ -47,6 +64,17 @@ export function checkSafety(plan: Pick<Plan, 'summary' | 'managed' | 'changes'>,
   }
   if (safety.maxUpdates !== undefined && updates > safety.maxUpdates) {
     out.push({ code: 'too-many-updates', message: `the plan updates ${updates} objects, over safety.maxUpdates (${safety.maxUpdates})` });
+  }
+  const removals = countMemberRemovals(plan);
+  if (safety.maxMemberRemovals !== undefined && removals > safety.maxMemberRemovals) {
+    out.push({ code: 'too-many-member-removals', message: `the plan removes ${removals} group memberships, over safety.maxMemberRemovals (${safety.maxMemberRemovals})` });
+  }
+  const members = context.managedMembers;
+  if (safety.maxMemberRemovalPercent !== undefined && members !== undefined && members > 0 && removals > 0) {
+    const pct = (removals / members) * 100;
+    if (pct > safety.maxMemberRemovalPercent) {
+      out.push({ code: 'too-many-member-removal-percent', message: `the plan removes ${removals} of ${members} managed group memberships (${pct.toFixed(1)}%), over safety.maxMemberRemovalPercent (${safety.maxMemberRemovalPercent}%)` });
+    }
   }
   return out;
 }

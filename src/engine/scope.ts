@@ -162,3 +162,49 @@ export function compileScope(scope: ScopeSpec): CompiledScope {
     },
   };
 }
+
+/**
+ * Scope entries that matched no entry the source returned: a typo in an excluded OU would otherwise sync what
+ * it meant to keep out, silently. One warning per entry, naming it and where it is in the spec.
+ */
+export function unmatchedScopeEntries(sourceIndex: number, sourceName: string, scope: ScopeSpec, entries: readonly DirectoryEntry[]): string[] {
+  type Entry = { path: string; value: string; matches: (ndn: string) => boolean; why: string };
+  const pending: Entry[] = [];
+  const at = `sources[${sourceIndex}].scope`;
+  const safeDn = (dn: string): string | undefined => {
+    try {
+      return normalizeDn(dn);
+    } catch {
+      return undefined;
+    }
+  };
+  scope.domains.forEach((d, i) => {
+    const domain = d.toLowerCase().replace(/\.$/, '');
+    pending.push({ path: `${at}.domains[${i}]`, value: d, matches: (ndn) => domainOfDn(ndn) === domain, why: 'no object of that domain was read' });
+  });
+  for (const kind of ['include', 'exclude'] as const) {
+    scope.ous[kind].forEach((ou, i) => {
+      const base = safeDn(ou);
+      if (base === undefined) return;
+      pending.push({
+        path: `${at}.ous.${kind}[${i}]`,
+        value: ou,
+        matches: (ndn) => isUnder(ndn, base),
+        why: kind === 'exclude' ? 'no object was read under it, so it excludes nothing (a typo would let in what it means to keep out)' : 'no object was read under it, so it adds nothing',
+      });
+    });
+  }
+  scope.groups.forEach((g, i) => {
+    const dn = safeDn(g);
+    if (dn === undefined) return;
+    pending.push({ path: `${at}.groups[${i}]`, value: g, matches: (ndn) => ndn === dn, why: 'no such group was read, so none of its members can be in scope' });
+  });
+  let left = pending.slice();
+  for (const e of entries) {
+    if (left.length === 0) break;
+    const ndn = safeDn(e.dn);
+    if (ndn === undefined) continue;
+    if (left.some((p) => p.matches(ndn))) left = left.filter((p) => !p.matches(ndn));
+  }
+  return left.map((p) => `${p.path} "${p.value}" matches nothing in source ${sourceName}: ${p.why}`);
+}

@@ -9,14 +9,19 @@
  *               changes id, and the anchor survives a move to another forest.
  *   group       cloud groups a CEL filter selects → AD groups in an OU, marked adminDescription Group_<cloud id>
  *               (Entra Connect's marker: its default inbound filter, and adsync's, skip such groups, so they
- *               never flow back into Entra). Members map back to AD DNs through the anchor.
+ *               never flow back into Entra) and owned through adsync's own marker, adminDisplayName
+ *               adsync:Group_<cloud id>: adminDescription alone proves nothing (Entra Connect writes it too, and
+ *               admins set it by hand to keep groups out of sync), so a group without adsync's marker is never
+ *               changed or deleted — except that a group adsync wrote before it had a marker (CN and
+ *               adminDescription Group_<id> in the rule's OU, its cloud group still selected) is claimed by a
+ *               visible update. Members map back to AD DNs through the anchor.
  *   attributes  Entra properties of managed objects → AD attributes, through CEL flows.
  *
  * Every change has target `ad`; ids are DNs. Changes are sorted like the inbound ones.
  */
 import type { AttributeChange, Change, MemberRef, ReportItem } from '../model/change.js';
 import type { AttrValue, DirectoryEntry, SourceSnapshot } from '../model/entry.js';
-import { escapeDnValue, normalizeDn } from '../model/dn.js';
+import { escapeDnValue, isUnder, normalizeDn } from '../model/dn.js';
 import type { ObjectKind, TargetObject, TargetSnapshot } from '../model/target.js';
 import type { AttributeWritebackSpec, GroupWritebackSpec, SourceSpec, Spec, WritebackGroupType, WritebackRuleSpec } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
@@ -24,6 +29,7 @@ import { anchorOf } from './desired.js';
 import { sortChanges, sortReports } from './diff.js';
 import { compileExpression, referencedAttributes, type CompiledExpression, type FlowContext } from './expr.js';
 import { classify } from './scope.js';
+import { deniedAttribute } from '../spec/writeback-denylist.js';
 
 /** AD groupType values (the sign bit is ADS_GROUP_TYPE_SECURITY_ENABLED). */
 export const GROUP_TYPES: Record<WritebackGroupType, number> = {
@@ -35,11 +41,18 @@ export const GROUP_TYPES: Record<WritebackGroupType, number> = {
 
 /** The cloud-origin marker on a written-back group (adminDescription), as Entra Connect writes it. */
 export const GROUP_MARKER_PREFIX = 'Group_';
+/**
+ * adsync's ownership marker on a written-back group: adminDisplayName adsync:Group_<cloud id>. adminDisplayName
+ * is on every AD object (class top), single-valued, shown by no ADUC tab, and not used by Entra Connect.
+ */
+export const OWNER_ATTRIBUTE = 'adminDisplayName';
+export const OWNER_PREFIX = `adsync:${GROUP_MARKER_PREFIX}`;
+export const ownerMarker = (cloudId: string): string => `${OWNER_PREFIX}${cloudId}`;
 export const ANCHOR_ATTRIBUTE = 'mS-DS-ConsistencyGuid';
 /** The pseudo-attribute of an AD create that carries the new object's DN (never sent as an attribute). */
 export const DN_ATTRIBUTE = 'distinguishedName';
 /** Attributes the group writeback reads from (and writes to) its groups in AD. */
-export const WRITEBACK_GROUP_ATTRIBUTES = ['cn', 'sAMAccountName', 'displayName', 'description', 'groupType', 'adminDescription', 'member'];
+export const WRITEBACK_GROUP_ATTRIBUTES = ['cn', 'sAMAccountName', 'displayName', 'description', 'groupType', 'adminDescription', 'adminDisplayName', 'member'];
 
 /** Default flows of a written-back group: AD attribute ← CEL over the cloud group (`source`). */
 export const DEFAULT_GROUP_WRITEBACK_FLOWS: Record<string, string> = {
@@ -57,11 +70,20 @@ export interface AdFacts {
   attrs: Record<string, string[]>;
 }
 
-/** An AD group found in a group rule's OU carrying the Group_ marker. */
+/** An AD group carrying adsync's marker (anywhere in the domain) or the Group_ marker (in a group rule's OU). */
 export interface AdGroup {
   dn: string;
   /** Lower-cased attribute → values (strings). */
   attrs: Record<string, string[]>;
+  /** The member values could not be read completely: no member is added or removed on their account. */
+  membersUnread?: true;
+}
+
+/** The names of one object in a writeback OU (any user, group or contact). */
+export interface OuName {
+  dn: string;
+  cn?: string;
+  sam?: string;
 }
 
 export interface WritebackInput {
@@ -69,8 +91,11 @@ export interface WritebackInput {
   desired: DesiredState;
   facts: ReadonlyMap<string, AdFacts>;
   entra: TargetSnapshot;
-  /** Group rule index → its OU's DN (resolved from the spec) and the marked groups in it. */
-  groups: ReadonlyMap<number, { ou: string; existing: AdGroup[] }>;
+  /**
+   * Group rule index → its OU's DN (resolved from the spec), the marked groups (adsync's marker anywhere in the
+   * domain, Group_ in the OU), and the names of every object in the OU (for CN and sAMAccountName collisions).
+   */
+  groups: ReadonlyMap<number, { ou: string; existing: AdGroup[]; names?: OuName[] }>;
 }
 
 export interface WritebackResult {
@@ -192,9 +217,14 @@ function attributeChange(name: string, before: readonly string[], after: readonl
   return c;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 /** sAMAccountName of a written-back group: its display name without the characters AD forbids, + the id's tail. */
 export function groupSamAccountName(displayName: unknown, id: string): string {
-  const base = (typeof displayName === 'string' ? displayName : '').replace(/["/\\[\]:;|=,+*?<>@\x00-\x1f]/g, '').trim().replace(/\.+$/, '').slice(0, 51);
+  // Cut on code points, never inside a surrogate pair: half an emoji is stored by AD as U+FFFD, and the name
+  // would differ from the planned one on every plan.
+  const clean = (typeof displayName === 'string' ? displayName : '').replace(LONE_SURROGATE, '\uFFFD').replace(/["/\\[\]:;|=,+*?<>@\x00-\x1f]/g, '').trim().replace(/\.+$/, '');
+  const base = Array.from(clean).slice(0, 51).join('').trim();
   const tail = id.replace(/-/g, '').slice(-12);
   return base === '' ? `Group_${tail}` : `${base}_${tail}`;
 }
@@ -256,14 +286,18 @@ export function planWriteback(input: WritebackInput): WritebackResult {
 
   for (const rule of input.spec.writeback) {
     if (rule.rule === 'attributes') attributeWriteback(rule, input, pending, reports);
+    if (rule.rule !== 'anchor') reports.push(...protectedWarnings(rule));
   }
 
+  // sAMAccountName is unique in a domain, compared case-insensitively: one map per source across group rules.
+  const samTaken = new Map<string, Map<string, string>>();
   for (const rule of input.spec.writeback) {
     if (rule.rule !== 'group') continue;
     const g = input.groups.get(rule.index);
     if (!g) continue;
-    managed += g.existing.length;
-    groupWriteback(rule, g.ou, g.existing, input, byId, changes, reports, adObjects);
+    let taken = samTaken.get(rule.source);
+    if (!taken) samTaken.set(rule.source, (taken = new Map()));
+    managed += groupWriteback(rule, g.ou, g.existing, g.names ?? [], taken, input, byId, changes, reports, adObjects);
   }
 
   for (const u of updates.values()) {
@@ -273,6 +307,25 @@ export function planWriteback(input: WritebackInput): WritebackResult {
   }
   return { changes: sortChanges(changes), reports: sortReports(reports), managed, snapshot: { system: 'ad', objects: adObjects, deleted: [] } };
 }
+
+/** A rule that writes protected attributes (allowProtected) says so in every plan, whether or not it changes anything. */
+function protectedWarnings(rule: GroupWritebackSpec | AttributeWritebackSpec): ReportItem[] {
+  const where = `writeback[${rule.index}].${rule.rule === 'group' ? 'group' : 'attributes'}`;
+  return (rule.allowProtected ?? []).map((attr) => {
+    const deny = deniedAttribute(attr);
+    return {
+      code: 'writeback-protected-allowed',
+      kind: rule.rule === 'group' ? 'group' : rule.kind,
+      target: 'ad',
+      source: rule.source,
+      label: where,
+      reason: `WARNING: ${where}.allowProtected lets this rule write ${attr}, a protected attribute (${deny?.reason ?? 'protected'}): whoever can change the cloud value controls it in AD`,
+    };
+  });
+}
+
+/** The flow text of a change to an attribute the rule writes only because allowProtected says so. */
+const protectedNote = (attr: string, where: string): string => (deniedAttribute(attr) ? ` (PROTECTED attribute, allowed by ${where}.allowProtected)` : '');
 
 function attributeWriteback(rule: AttributeWritebackSpec, input: WritebackInput, pending: (o: DesiredObject, rule: string) => PendingUpdate, reports: ReportItem[]): void {
   const where = `writeback[${rule.index}].attributes`;
@@ -300,21 +353,49 @@ function attributeWriteback(rule: AttributeWritebackSpec, input: WritebackInput,
       if (sameValues(before, after)) continue;
       const u = pending(o, where);
       u.observed[flow.lower] = before;
-      u.attributes.push(attributeChange(flow.attr, before, after, `${where}.flows.${flow.attr}`));
+      u.attributes.push(attributeChange(flow.attr, before, after, `${where}.flows.${flow.attr}${protectedNote(flow.attr, where)}`));
     }
   }
 }
 
+/** Groups of a writeback OU by adsync's marker (proven) and by the Group_ marker alone (in the OU, not proven). */
+export function ownedGroups(ou: string, existing: readonly AdGroup[]): { owned: Map<string, AdGroup>; legacy: Map<string, AdGroup> } {
+  const owned = new Map<string, AdGroup>();
+  const legacy = new Map<string, AdGroup>();
+  const nou = normalizeOrSelf(ou);
+  for (const g of [...existing].sort((a, b) => (a.dn < b.dn ? -1 : a.dn > b.dn ? 1 : 0))) {
+    const own = g.attrs['admindisplayname']?.[0];
+    if (own !== undefined && own.startsWith(OWNER_PREFIX)) {
+      const id = own.slice(OWNER_PREFIX.length);
+      const seen = owned.get(id);
+      if (!seen) owned.set(id, g);
+      // One marker seen twice (a read that caught a move, or a copied marker): if either sighting's members
+      // could not be read, none of them are trusted.
+      else if (g.membersUnread && !seen.membersUnread) owned.set(id, { ...seen, membersUnread: true });
+      continue;
+    }
+    const marker = g.attrs['admindescription']?.[0];
+    if (marker !== undefined && marker.startsWith(GROUP_MARKER_PREFIX) && isUnder(normalizeOrSelf(g.dn), nou)) {
+      const id = marker.slice(GROUP_MARKER_PREFIX.length);
+      if (!legacy.has(id)) legacy.set(id, g);
+    }
+  }
+  return { owned, legacy };
+}
+
+/** Returns how many AD groups the rule owns (provably). */
 function groupWriteback(
   rule: GroupWritebackSpec,
   ou: string,
   existing: readonly AdGroup[],
+  names: readonly OuName[],
+  samTaken: Map<string, string>,
   input: WritebackInput,
   byId: ReadonlyMap<string, TargetObject>,
   changes: Change[],
   reports: ReportItem[],
   adObjects: TargetObject[],
-): void {
+): number {
   const where = `writeback[${rule.index}].group`;
   const filter = compileWriteback(rule.filter);
   const flowMap = new Map<string, string>(Object.entries(DEFAULT_GROUP_WRITEBACK_FLOWS).map(([k, v]) => [k, v] as [string, string]));
@@ -332,13 +413,19 @@ function groupWriteback(
   const reads = [...new Set([...referencedAttributes(rule.filter), ...flows.flatMap((f) => f.reads)])];
   const groupType = String(GROUP_TYPES[rule.groupType]);
 
-  // The AD groups this rule owns: in its OU, marked Group_<cloud id>.
-  const owned = new Map<string, AdGroup>();
-  for (const g of existing) {
-    const marker = g.attrs['admindescription']?.[0];
-    if (marker === undefined || !marker.startsWith(GROUP_MARKER_PREFIX)) continue;
-    owned.set(marker.slice(GROUP_MARKER_PREFIX.length), g);
+  // The AD groups this rule owns: adsync's marker with the cloud id (wherever an admin moved them). Groups with
+  // only the Group_ marker are not proven adsync's; one at adsync's own DN whose cloud group is selected is
+  // claimed (a visible update adds the marker), every other one is left alone, never deleted.
+  const { owned, legacy } = ownedGroups(ou, existing);
+  const nou = normalizeOrSelf(ou);
+  const claimed = new Set<string>();
+  const ouCn = new Map<string, string>();
+  for (const n of names) {
+    if (n.cn !== undefined) ouCn.set(n.cn.toLowerCase(), n.dn);
+    if (n.sam !== undefined && !samTaken.has(n.sam.toLowerCase())) samTaken.set(n.sam.toLowerCase(), n.dn);
   }
+  for (const g of owned.values()) for (const v of g.attrs['samaccountname'] ?? []) samTaken.set(v.toLowerCase(), g.dn);
+  for (const g of legacy.values()) for (const v of g.attrs['samaccountname'] ?? []) samTaken.set(v.toLowerCase(), g.dn);
 
   // Selection: cloud groups (adsync's own synchronized groups carry its anchor and are never written back).
   const selected: TargetObject[] = [];
@@ -357,14 +444,32 @@ function groupWriteback(
     }
     if (verdict === true) selected.push(t);
   }
+  selected.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const t of selected) {
+    const l = legacy.get(t.id);
+    if (!owned.has(t.id) && l && normalizeOrSelf(l.dn) === normalizeOrSelf(writebackGroupDn(ou, t.id))) {
+      owned.set(t.id, l);
+      claimed.add(t.id);
+    }
+  }
   const selectedIds = new Set(selected.map((t) => t.id));
+  const notWritten = new Set<string>();
   const dnOf = (id: string): string => owned.get(id)?.dn ?? writebackGroupDn(ou, id);
+  const notOwned = (g: AdGroup): string => `${g.dn} carries adminDescription ${g.attrs['admindescription']?.[0] ?? ''} but not adsync's marker (${OWNER_ATTRIBUTE} ${ownerMarker('<cloud id>')}): Entra Connect writes Group_ markers too, and admins set them by hand, so adsync neither changes nor deletes it`;
 
   for (const t of selected) {
     const label = labelOfEntra(t);
     const current = owned.get(t.id);
     const dn = dnOf(t.id);
     const base = { kind: 'group' as const, anchor: t.id, target: 'ad' as const, source: rule.source, label, rule: where };
+    if (!current && legacy.has(t.id)) {
+      notWritten.add(t.id);
+      reports.push({ code: 'writeback-not-owned', kind: 'group', target: 'ad', anchor: t.id, source: rule.source, label, reason: `${notOwned(legacy.get(t.id)!)}; the cloud group is not written back while it is there (its CN is not ${escapeDnValue(GROUP_MARKER_PREFIX + t.id)})` });
+      continue;
+    }
+    if (current && !isUnder(normalizeOrSelf(current.dn), nou)) {
+      reports.push({ code: 'writeback-group-moved', kind: 'group', target: 'ad', anchor: t.id, source: rule.source, label, reason: `the written-back group was moved out of ${where}.ou to ${current.dn}; adsync keeps it up to date where it is` });
+    }
     const ctx = graphContext(t, reads, dn);
     const wanted = new Map<string, { name: string; values: string[]; flow: string }>();
     let failed: string | undefined;
@@ -383,6 +488,32 @@ function groupWriteback(
     if (samDefault) wanted.set('samaccountname', { name: 'sAMAccountName', values: [groupSamAccountName(t.attrs['displayName'], t.id)], flow: 'default group writeback sAMAccountName (displayName without the characters AD forbids, _ and the end of the cloud id)' });
     wanted.set('grouptype', { name: 'groupType', values: [groupType], flow: `${where}.groupType (${rule.groupType})` });
     wanted.set('admindescription', { name: 'adminDescription', values: [`${GROUP_MARKER_PREFIX}${t.id}`], flow: `${where}: cloud-origin marker (inbound default filters skip adminDescription Group_*, so it never flows back)` });
+    wanted.set('admindisplayname', {
+      name: OWNER_ATTRIBUTE,
+      values: [ownerMarker(t.id)],
+      flow: claimed.has(t.id)
+        ? `${where}: adsync's ownership marker; claims this group, written back before adsync marked its groups (CN and adminDescription Group_<cloud id> in ${where}.ou, cloud group selected)`
+        : `${where}: adsync's ownership marker (the cloud id it wrote)`,
+    });
+
+    // Names AD keeps unique, compared case-insensitively: the CN in the OU, the sAMAccountName in the domain.
+    const sam = wanted.get('samaccountname')?.values[0];
+    const samOwner = sam === undefined ? undefined : samTaken.get(sam.toLowerCase());
+    if (!current) {
+      const cn = `${GROUP_MARKER_PREFIX}${t.id}`;
+      const cnOwner = ouCn.get(cn.toLowerCase());
+      const clash = cnOwner !== undefined ? `its CN ${cn} is taken by ${cnOwner}` : samOwner !== undefined ? `its sAMAccountName ${sam} is taken by ${samOwner} (AD compares sAMAccountName case-insensitively)` : undefined;
+      if (clash !== undefined) {
+        notWritten.add(t.id);
+        reports.push({ code: 'writeback-name-collision', kind: 'group', target: 'ad', anchor: t.id, source: rule.source, label, reason: `${clash}: the cloud group is not written back`, other: { label: (cnOwner ?? samOwner)!, id: (cnOwner ?? samOwner)! } });
+        continue;
+      }
+    } else if (sam !== undefined && samOwner !== undefined && normalizeOrSelf(samOwner) !== normalizeOrSelf(current.dn) && !(current.attrs['samaccountname'] ?? []).some((v) => v.toLowerCase() === sam.toLowerCase())) {
+      // An existing group renamed onto a name that is taken: everything else is kept up to date.
+      reports.push({ code: 'writeback-name-collision', kind: 'group', target: 'ad', anchor: t.id, source: rule.source, label, reason: `its new sAMAccountName ${sam} is taken by ${samOwner} (AD compares sAMAccountName case-insensitively): the sAMAccountName is left as it is`, other: { label: samOwner, id: samOwner } });
+      wanted.delete('samaccountname');
+    }
+    if (sam !== undefined && wanted.has('samaccountname')) samTaken.set(sam.toLowerCase(), dn);
 
     if (!current) {
       const attributes: AttributeChange[] = [{ name: DN_ATTRIBUTE, after: dn, flow: `${where}.ou` }, { name: 'objectClass', after: 'group', flow: where }];
@@ -410,8 +541,8 @@ function groupWriteback(
       if (m.anchor !== undefined) {
         const o = input.desired.byAnchor.get(m.anchor);
         if (o && o.source === rule.source && !o.readOnly) want.set(o.ndn, { anchor: o.anchor, kind: o.kind, id: o.dn, label: o.label });
-        else elsewhere.push(labelOfEntra(m));
-      } else if (m.kind === 'group' && selectedIds.has(m.id)) {
+        else if (!input.desired.held.has(m.anchor)) elsewhere.push(labelOfEntra(m)); // held ones stay as they are
+      } else if (m.kind === 'group' && selectedIds.has(m.id) && !notWritten.has(m.id)) {
         const mdn = dnOf(m.id);
         want.set(normalizeOrSelf(mdn), { anchor: m.id, kind: 'group', id: mdn, label: labelOfEntra(m) });
       } else cloudOnly.push(`${m.kind} ${labelOfEntra(m)}`);
@@ -424,12 +555,21 @@ function groupWriteback(
       elsewhere.sort();
       reports.push({ code: 'writeback-members-out-of-scope', kind: 'group', target: 'ad', anchor: t.id, label, reason: `${elsewhere.length} synchronized member(s) are not in scope of source ${rule.source} now: ${listed(elsewhere)}` });
     }
+    if (current?.membersUnread) {
+      reports.push({ code: 'writeback-members-unread', kind: 'group', target: 'ad', anchor: t.id, source: rule.source, label, reason: `the members of ${current.dn} could not be read completely from AD (a ranged read broke off): no member is added or removed this run` });
+      continue;
+    }
     const have = new Map<string, string>();
     for (const v of current?.attrs['member'] ?? []) have.set(normalizeOrSelf(v), v);
     const adds = [...want].filter(([k]) => !have.has(k)).map(([, m]) => m).sort(byLabel);
     const removes: MemberRef[] = [];
-    for (const [k, raw] of have) {
-      if (want.has(k)) continue;
+    // An empty cloud group (members: []) empties its AD group; members not read at all remove nothing.
+    if (t.members === undefined) {
+      reports.push({ code: 'members-unread', kind: 'group', target: 'ad', anchor: t.id, label, reason: 'the cloud group\'s members were not read: members in AD are left as they are' });
+    }
+    for (const [k, raw] of t.members === undefined ? [] : have) {
+      // Held objects (flow error, duplicate anchor) are left as they are: their memberships too.
+      if (want.has(k) || input.desired.heldDns?.has(k)) continue;
       const o = input.desired.byDn.get(k);
       removes.push(o ? { anchor: o.anchor, kind: o.kind, id: raw, label: o.label } : { anchor: `dn:${k}`, kind: 'user', id: raw, label: raw });
     }
@@ -439,15 +579,27 @@ function groupWriteback(
     if (removes.length > 0 && current) changes.push({ ...memberBase, action: 'remove-members', members: removes });
   }
 
-  // Written-back groups whose cloud group is gone or no longer selected leave AD (guard rails count them).
+  // Written-back groups whose cloud group is gone or no longer selected leave AD (guard rails count them);
+  // one an admin moved out of the OU is left where it is.
   for (const [id, g] of owned) {
     if (selectedIds.has(id) || held.has(id)) continue;
     const t = byId.get(id);
     const label = g.attrs['displayname']?.[0] ?? g.attrs['cn']?.[0] ?? g.dn;
     const reason = t ? `out of scope: ${where}.filter no longer selects the cloud group` : 'the cloud group no longer exists';
+    if (!isUnder(normalizeOrSelf(g.dn), nou)) {
+      // (adsync's groups of other rules' OUs are found by the same domain-wide search: none of this rule's business)
+      if (t) continue;
+      reports.push({ code: 'writeback-group-moved', kind: 'group', target: 'ad', anchor: id, source: rule.source, label, reason: `${reason}, but the written-back group was moved out of ${where}.ou to ${g.dn}: adsync does not delete it there` });
+      continue;
+    }
     changes.push({ action: 'delete', kind: 'group', anchor: id, target: 'ad', source: rule.source, id: g.dn, label, rule: where, reason });
     adObjects.push({ id: g.dn, kind: 'group', anchor: id, attrs: g.attrs, members: [...(g.attrs['member'] ?? [])].map(normalizeOrSelf).sort() });
   }
+  for (const [id, g] of legacy) {
+    if (owned.get(id) === g || selectedIds.has(id)) continue;
+    reports.push({ code: 'writeback-not-owned', kind: 'group', target: 'ad', anchor: id, source: rule.source, label: g.attrs['displayname']?.[0] ?? g.attrs['cn']?.[0] ?? g.dn, reason: notOwned(g) });
+  }
+  return [...owned.values()].filter((g) => isUnder(normalizeOrSelf(g.dn), nou)).length;
 }
 
 function listed(items: readonly string[]): string {

@@ -8,8 +8,17 @@ export type AttrValue = string | Uint8Array;
 export interface DirectoryEntry {
   /** The DN as the directory spelled it. */
   dn: string;
-  /** Lower-cased attribute name → values (never an empty array: absent attributes are absent). */
+  /**
+   * Lower-cased attribute name → values (never an empty array). An attribute the read asked for and that is
+   * absent has no values: a group without `member` has no members (LDAP omits empty attributes).
+   */
   attrs: Record<string, AttrValue[]>;
+  /**
+   * Attributes (lower-cased) whose values the connector could not read in full, with why (e.g. `member`
+   * changed during a ranged read). What `attrs` holds for them is a part, never the whole list: the engine
+   * removes nothing on the strength of it.
+   */
+  unread?: Record<string, string>;
 }
 
 /** Attributes AD stores as bytes; connectors must hand these over as Uint8Array. */
@@ -38,6 +47,8 @@ export interface SourceSnapshot {
   source: string;
   namingContexts: NamingContext[];
   entries: DirectoryEntry[];
+  /** DNs of objects under the read's bases that the read leaves out by class (computers), for member reports. */
+  computers?: string[];
 }
 
 /** What the engine asks of a source connector (derived from the spec's scope and flows). */

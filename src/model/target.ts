@@ -15,7 +15,10 @@ export interface TargetObject {
   attrs: Record<string, unknown>;
   /** Groups: ids of direct members. */
   members?: string[];
-  /** Users: the directory roles the object holds (display names); adsync never soft-matches such a user. */
+  /**
+   * Users: the directory roles the object holds, directly or through a role-assignable group (display names);
+   * adsync never soft-matches such a user, nor hard-matches one that matching.allowAdmins does not name.
+   */
   adminRoles?: string[];
   /** The digest of the attributes adsync last wrote (its `adsyncDigest` extension), for drift detection. */
   digest?: string;
@@ -35,4 +38,9 @@ export interface TargetSnapshot {
   objects: TargetObject[];
   /** Soft-deleted objects adsync owned (restorable, Graph /directory/deletedItems). */
   deleted: TargetObject[];
+  /**
+   * Set (to why) when the holders of directory roles could not be read: `adminRoles` is then unknown, not
+   * empty, and hard match adopts no user that matching.allowAdmins does not name.
+   */
+  adminRolesUnread?: string;
 }

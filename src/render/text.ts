@@ -5,32 +5,59 @@
 import { diffWordsWithSpace } from 'diff';
 import { isObjectRef, type AttributeChange, type Change, type MemberRef, type ReportItem } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
+import { checkSafety } from '../engine/safety.js';
+import type { SafetySpec } from '../spec/types.js';
+import { quoteBody, quoteValue, safeText } from './escape.js';
 import type { Style } from './style.js';
 
 /** Members listed per group before the rest is summarized (the JSON plan always has all of them). */
 export const MEMBER_LIST_LIMIT = 50;
 
+/** A value as printed: strings quoted, with control and bidi characters escaped (see escape.ts). */
 export function formatValue(v: unknown): string {
   if (v === undefined || v === null) return '(none)';
-  if (isObjectRef(v)) return `→ ${v.kind} ${v.label}`;
-  if (typeof v === 'string') return JSON.stringify(v);
-  return JSON.stringify(v);
+  if (isObjectRef(v)) return `→ ${v.kind} ${safeText(v.label)}`;
+  return quoteValue(v);
+}
+
+/**
+ * Strings at least this long (either side) get a word diff; shorter ones show as `"old" → "new"`, as
+ * Terraform shows them: a title or a department reads at a glance whole, a long description doesn't.
+ */
+export const WORD_DIFF_MIN_LENGTH = 60;
+
+/** Whether a changed value is shown as a word diff (long text) rather than old → new. */
+export function wantsWordDiff(before: unknown, after: unknown): before is string {
+  return typeof before === 'string' && typeof after === 'string' && Math.max(before.length, after.length) >= WORD_DIFF_MIN_LENGTH;
+}
+
+/** A word diff of two long strings, each piece escaped, marked up by `mark`. */
+export function wordDiff(before: string, after: string, mark: { added(s: string): string; removed(s: string): string }): string {
+  const parts = diffWordsWithSpace(before, after);
+  const body = parts.map((p) => (p.added ? mark.added(quoteBody(p.value)) : p.removed ? mark.removed(quoteBody(p.value)) : quoteBody(p.value))).join('');
+  return `"${body}"`;
 }
 
 function inlineDiff(before: unknown, after: unknown, s: Style): string {
-  if (typeof before === 'string' && typeof after === 'string') {
-    const parts = diffWordsWithSpace(before, after);
-    const body = parts.map((p) => (p.added ? s.added(p.value) : p.removed ? s.removed(p.value) : p.value)).join('');
-    return `"${body}"`;
-  }
+  if (wantsWordDiff(before, after)) return wordDiff(before, after as string, s);
   return `${formatValue(before)} → ${formatValue(after)}`;
 }
 
+/**
+ * adsync's own directory extensions under adsync's names (`adsyncDeleteAfter`), not Graph's
+ * `extension_<appId>_adsyncDeleteAfter`: the app id is noise to a reviewer (the JSON plan keeps the full name).
+ */
+export function attributeLabel(name: string): string {
+  const m = /^extension_[0-9a-f]{32}_(adsync[A-Za-z]+)$/i.exec(name);
+  return m ? m[1]! : name;
+}
+
 function attributeLines(attrs: AttributeChange[], action: 'create' | 'update' | 'restore' | 'adopt', s: Style): string[] {
-  const width = Math.max(0, ...attrs.map((a) => a.name.length));
-  return attrs.map((a) => {
-    const name = a.name.padEnd(width);
-    const flow = s.dim(`  # ${a.flow}`);
+  const names = attrs.map((a) => safeText(attributeLabel(a.name)));
+  const width = Math.max(0, ...names.map((n) => n.length));
+  return attrs.map((a, i) => {
+    const name = names[i]!.padEnd(width);
+    const flow = s.dim(`  # ${safeText(a.flow)}`);
     if (action === 'create') return `      ${s.green('+')} ${name} = ${formatValue(a.after)}${flow}`;
     if (a.after === undefined) return `      ${s.red('-')} ${name} = ${formatValue(a.before)} → (none)${flow}`;
     if (a.before === undefined) return `      ${s.green('+')} ${name} = ${formatValue(a.after)}${flow}`;
@@ -39,7 +66,7 @@ function attributeLines(attrs: AttributeChange[], action: 'create' | 'update' | 
 }
 
 function memberLines(members: MemberRef[], glyph: string): string[] {
-  const shown = members.slice(0, MEMBER_LIST_LIMIT).map((m) => `      ${glyph} ${m.kind} ${m.label}`);
+  const shown = members.slice(0, MEMBER_LIST_LIMIT).map((m) => `      ${glyph} ${m.kind} ${safeText(m.label)}`);
   if (members.length > MEMBER_LIST_LIMIT) shown.push(`      … and ${members.length - MEMBER_LIST_LIMIT} more (the JSON plan lists all)`);
   return shown;
 }
@@ -50,7 +77,7 @@ function where(c: Change): string {
 }
 
 function header(c: Change): string {
-  return c.sourceDn ? `${c.kind} ${c.label}${where(c)} (${c.sourceDn})` : `${c.kind} ${c.label}${where(c)}`;
+  return c.sourceDn ? `${c.kind} ${safeText(c.label)}${where(c)} (${safeText(c.sourceDn)})` : `${c.kind} ${safeText(c.label)}${where(c)}`;
 }
 
 export function renderChange(c: Change, s: Style): string[] {
@@ -63,16 +90,16 @@ export function renderChange(c: Change, s: Style): string[] {
       return [`  ${s.cyan('↺')} ${s.bold('restore')} ${header(c)} from deleted items`, ...attributeLines(c.attributes, 'restore', s)];
     case 'adopt':
       return [
-        `  ${s.cyan('⇐')} ${s.bold('adopt')} ${header(c)} = existing cloud ${c.kind} ${c.id}`,
-        `      ${s.dim(`# ${c.match === 'immutable-id' ? 'hard match' : 'soft match'} on ${c.matchedOn}: adsync stamps its anchor and owns the object from now on`)}`,
+        `  ${s.cyan('⇐')} ${s.bold('adopt')} ${header(c)} = existing cloud ${c.kind} ${safeText(c.id)}`,
+        `      ${s.dim(`# ${c.match === 'immutable-id' ? 'hard match' : 'soft match'} on ${safeText(c.matchedOn)}: adsync stamps its anchor and owns the object from now on`)}`,
         ...attributeLines(c.attributes, 'adopt', s),
       ];
     case 'delete':
-      return [`  ${s.red('-')} ${s.bold('delete')} ${c.kind} ${c.label}${where(c)}${c.permanent ? ` ${s.red('(permanent)')}` : ''}`, `      ${s.dim(`# ${c.reason}; ${c.permanent ? 'security groups are deleted permanently (Graph keeps no restorable copy)' : c.kind === 'user' ? 'soft delete: restorable from deleted items for 30 days' : 'deleted'}`)}`];
+      return [`  ${s.red('-')} ${s.bold('delete')} ${c.kind} ${safeText(c.label)}${where(c)}${c.permanent ? ` ${s.red('(permanent)')}` : ''}`, `      ${s.dim(`# ${safeText(c.reason)}; ${c.permanent ? 'security groups are deleted permanently (Graph keeps no restorable copy)' : c.kind === 'user' ? 'soft delete: restorable from deleted items for 30 days' : 'deleted'}`)}`];
     case 'add-members':
-      return [`  ${s.yellow('~')} ${s.bold('add')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} to group ${c.label}${where(c)}`, ...memberLines(c.members, s.green('+'))];
+      return [`  ${s.yellow('~')} ${s.bold('add')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} to group ${safeText(c.label)}${where(c)}`, ...memberLines(c.members, s.green('+'))];
     case 'remove-members':
-      return [`  ${s.yellow('~')} ${s.bold('remove')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} from group ${c.label}${where(c)}`, ...memberLines(c.members, s.red('-'))];
+      return [`  ${s.yellow('~')} ${s.bold('remove')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} from group ${safeText(c.label)}${where(c)}`, ...memberLines(c.members, s.red('-'))];
     default: {
       const never: never = c;
       throw new Error(`unknown change ${JSON.stringify(never)}`);
@@ -81,7 +108,9 @@ export function renderChange(c: Change, s: Style): string[] {
 }
 
 export function renderReport(r: ReportItem, s: Style): string {
-  return `  ${s.yellow('!')} ${r.kind} ${r.label}${r.sourceDn && r.sourceDn !== r.label ? ` (${r.sourceDn})` : ''}${r.other ? ` ⟷ ${r.other.label}${r.other.sourceDn ? ` (${r.other.sourceDn})` : r.other.id ? ` (${r.other.id})` : ''}` : ''}\n      ${s.dim(`# ${r.code}: ${r.reason}`)}`;
+  const where = r.sourceDn && r.sourceDn !== r.label ? ` (${safeText(r.sourceDn)})` : '';
+  const other = r.other ? ` ⟷ ${safeText(r.other.label)}${r.other.sourceDn ? ` (${safeText(r.other.sourceDn)})` : r.other.id ? ` (${safeText(r.other.id)})` : ''}` : '';
+  return `  ${s.yellow('!')} ${r.kind} ${safeText(r.label)}${where}${other}\n      ${s.dim(`# ${safeText(r.code)}: ${safeText(r.reason)}`)}`;
 }
 
 export function summaryLine(plan: Plan): string {
@@ -90,10 +119,10 @@ export function summaryLine(plan: Plan): string {
 }
 
 /** The plan as text, line by line (plans of a whole forest are written as a stream, not one string). */
-export function* textLines(plan: Plan, s: Style): Generator<string> {
-  const target = plan.target.tenantId ? `${plan.target.system} tenant ${plan.target.tenantId}` : plan.target.system;
+export function* textLines(plan: Plan, s: Style, safety?: SafetySpec, safetyContext: { managedMembers?: number } = {}): Generator<string> {
+  const target = plan.target.tenantId ? `${plan.target.system} tenant ${safeText(plan.target.tenantId)}` : plan.target.system;
   if (plan.changes.length === 0) {
-    yield s.green(`No changes. ${target} matches ${plan.spec.path}.`);
+    yield s.green(`No changes. ${target} matches ${safeText(plan.spec.path)}.`);
   } else {
     yield `adsync will make these changes in ${target}:`;
     yield '';
@@ -110,8 +139,15 @@ export function* textLines(plan: Plan, s: Style): Generator<string> {
   }
   yield '';
   yield s.bold(summaryLine(plan));
+  // The same check apply runs: a plan it would refuse says so where it is reviewed.
+  const violations = safety === undefined ? [] : checkSafety(plan, safety, safetyContext);
+  if (violations.length > 0) {
+    yield '';
+    yield s.red('Guard rails: apply will stop before any write unless run with --force:');
+    for (const v of violations) yield s.red(`  - ${v.message}`);
+  }
 }
 
-export function renderText(plan: Plan, s: Style): string {
-  return `${[...textLines(plan, s)].join('\n')}\n`;
+export function renderText(plan: Plan, s: Style, safety?: SafetySpec, safetyContext: { managedMembers?: number } = {}): string {
+  return `${[...textLines(plan, s, safety, safetyContext)].join('\n')}\n`;
 }

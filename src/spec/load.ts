@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { AdsyncError, SpecError, type SpecProblem } from '../errors.js';
 import { normalizeSpec } from './normalize.js';
 import { Locator } from './positions.js';
@@ -19,26 +19,35 @@ export function sortProblems(problems: SpecProblem[]): SpecProblem[] {
 }
 
 /** Every problem in a spec's text, sorted by position; empty when the spec is valid. `file` is used as given. */
-export function checkSpecText(text: string, file: string): { problems: SpecProblem[]; data: unknown } {
+export function checkSpecText(text: string, file: string): { problems: SpecProblem[]; data: unknown; warnings?: SpecProblem[] } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // The yaml package's own duplicate-key check scans the mapping for every key (quadratic): ours uses a set.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const locator = new Locator(doc, lines);
   const problems: SpecProblem[] = [];
   let syntaxBroken = false;
   for (const err of doc.errors) {
     const { line, col } = locator.at(err.pos[0]);
-    if (err.code === 'DUPLICATE_KEY') {
-      const key = keyAt(text, err.pos[0]);
-      problems.push({ file, line, col, message: `duplicate key${key ? ` '${key}'` : ''}: each key may appear once in a mapping` });
-    } else {
-      syntaxBroken = true;
-      problems.push({ file, line, col, message: `YAML syntax error: ${err.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '')}` });
-    }
+    syntaxBroken = true;
+    problems.push({ file, line, col, message: `YAML syntax error: ${err.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '')}` });
+  }
+  for (const offset of duplicateKeyOffsets(doc)) {
+    const { line, col } = locator.at(offset);
+    const key = keyAt(text, offset);
+    problems.push({ file, line, col, message: `duplicate key${key ? ` '${key}'` : ''}: each key may appear once in a mapping` });
   }
   // A document that didn't parse would only produce misleading schema errors: report the syntax first.
   if (syntaxBroken) return { problems: sortProblems(problems), data: undefined };
 
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An alias whose anchor is missing or comes later (`*x`), or an alias bomb: at the first alias to blame.
+    const { line, col } = locator.at(aliasOffset(doc));
+    problems.push({ file, line, col, message: `YAML alias error: ${(err as Error).message.replace(/:\s*[\s\S]*$/, '').replace(/\.$/, '')}` });
+    return { problems: sortProblems(problems), data: undefined };
+  }
   if (data === null || data === undefined) {
     problems.push({ file, line: 1, col: 1, message: 'the spec is empty: it needs at least version, sources and target' });
     return { problems: sortProblems(problems), data };
@@ -47,8 +56,13 @@ export function checkSpecText(text: string, file: string): { problems: SpecProbl
   const pathProblems: PathProblem[] = [];
   if (!validate(data)) pathProblems.push(...schemaProblems(validate.errors ?? []));
   pathProblems.push(...semanticProblems(data));
+  const warnings: SpecProblem[] = [];
   for (const p of pathProblems) {
     const { line, col } = locator.locate(p.path, p.at);
+    if (p.warning) {
+      warnings.push({ file, line, col, message: p.message });
+      continue;
+    }
     let message = p.message;
     if (p.related !== undefined) {
       const other = locator.locate(p.related, 'key');
@@ -56,7 +70,7 @@ export function checkSpecText(text: string, file: string): { problems: SpecProbl
     }
     problems.push({ file, line, col, message });
   }
-  return { problems: sortProblems(dedupe(problems)), data };
+  return { problems: sortProblems(dedupe(problems)), data, ...(warnings.length > 0 ? { warnings: sortProblems(warnings) } : {}) };
 }
 
 function dedupe(problems: SpecProblem[]): SpecProblem[] {
@@ -67,6 +81,43 @@ function dedupe(problems: SpecProblem[]): SpecProblem[] {
     seen.add(k);
     return true;
   });
+}
+
+/** Where each repeated key of a mapping starts (the yaml package's equality: the same node or equal scalar values). */
+function duplicateKeyOffsets(doc: Document): number[] {
+  const out: number[] = [];
+  visit(doc, {
+    Map(_, map) {
+      if (!isMap(map)) return;
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const k = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (seen.has(k)) {
+          const range = (pair.key as { range?: [number, number, number] } | null)?.range;
+          out.push(range?.[0] ?? map.range?.[0] ?? 0);
+        } else seen.add(k);
+      }
+    },
+  });
+  return out;
+}
+
+/** Where the first alias that doesn't resolve starts, else the first alias (an alias bomb), else 0. */
+function aliasOffset(doc: Document): number {
+  let first: number | undefined;
+  let unresolved: number | undefined;
+  visit(doc, {
+    Alias(_, alias) {
+      const at = alias.range?.[0] ?? 0;
+      first ??= at;
+      if (unresolved === undefined && alias.resolve(doc) === undefined) {
+        unresolved = at;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return unresolved ?? first ?? 0;
 }
 
 /** The key text at an offset (for duplicate-key messages). */
@@ -81,10 +132,11 @@ function keyAt(text: string, offset: number): string | undefined {
  * with every problem; problems name `file` as given.
  */
 export function parseSpec(text: string, file: string): Spec {
-  const { problems, data } = checkSpecText(text, file);
+  const { problems, data, warnings } = checkSpecText(text, file);
   if (problems.length > 0) throw new SpecError(problems);
   const abs = resolve(file);
-  return normalizeSpec(data, { file: abs, dir: dirname(abs), digest: createHash('sha256').update(text, 'utf8').digest('hex') });
+  const spec = normalizeSpec(data, { file: abs, dir: dirname(abs), digest: createHash('sha256').update(text, 'utf8').digest('hex') });
+  return warnings === undefined ? spec : { ...spec, warnings };
 }
 
 /** Read, parse and validate a spec file. Its digest is over the file's bytes. */

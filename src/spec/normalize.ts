@@ -13,6 +13,7 @@ import type {
   SafetySpec,
   SourceSpec,
   Spec,
+  StateSpec,
   TargetSpec,
   ValueRef,
   WritebackRuleSpec,
@@ -23,6 +24,10 @@ export const DEFAULT_ENDPOINT = 'https://graph.microsoft.com';
 export const DEFAULT_EMULATOR_TENANT = 'contoso.onmicrosoft.com';
 export const DEFAULT_MAX_DELETES = 500;
 export const DEFAULT_DELETE_GRACE_DAYS = 7;
+/** A plan that deletes most of what adsync manages (an empty export, a wrong base) needs --force. */
+export const DEFAULT_MAX_DELETE_PERCENT = 50;
+export const DEFAULT_MAX_MEMBER_REMOVALS = 500;
+export const DEFAULT_MAX_MEMBER_REMOVAL_PERCENT = 50;
 
 type Raw = Record<string, unknown>;
 const obj = (v: unknown): Raw => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Raw) : {});
@@ -76,6 +81,7 @@ function target(raw: Raw): TargetSpec {
       tenant: typeof m['tenant'] === 'string' ? m['tenant'] : DEFAULT_EMULATOR_TENANT,
       domains: strings(m['domains']),
     };
+    if (m['fixture'] !== undefined) emulator.fixtures = typeof m['fixture'] === 'string' ? [m['fixture']] : strings(m['fixture']);
     out.emulator = emulator;
   }
   return out;
@@ -92,13 +98,20 @@ function objectRule(raw: unknown): ObjectRuleSpec {
 
 function matching(raw: Raw): MatchingSpec {
   const soft = raw['softMatch'];
-  return { softMatch: soft === 'upn' || soft === 'mail' || soft === 'both' ? soft : 'off' };
+  const allow = raw['allowAdmins'];
+  return {
+    softMatch: soft === 'upn' || soft === 'mail' || soft === 'both' ? soft : 'off',
+    ...(Array.isArray(allow) ? { allowAdmins: allow.filter((a): a is string => typeof a === 'string') } : {}),
+  };
 }
 
 function safety(raw: Raw): SafetySpec {
   return {
     maxDeletes: typeof raw['maxDeletes'] === 'number' ? raw['maxDeletes'] : DEFAULT_MAX_DELETES,
-    ...(typeof raw['maxDeletePercent'] === 'number' ? { maxDeletePercent: raw['maxDeletePercent'] } : {}),
+    maxDeletePercent: typeof raw['maxDeletePercent'] === 'number' ? raw['maxDeletePercent'] : DEFAULT_MAX_DELETE_PERCENT,
+    maxMemberRemovals: typeof raw['maxMemberRemovals'] === 'number' ? raw['maxMemberRemovals'] : DEFAULT_MAX_MEMBER_REMOVALS,
+    maxMemberRemovalPercent: typeof raw['maxMemberRemovalPercent'] === 'number' ? raw['maxMemberRemovalPercent'] : DEFAULT_MAX_MEMBER_REMOVAL_PERCENT,
+    allowEmptySource: raw['allowEmptySource'] === true,
     ...(typeof raw['maxUpdates'] === 'number' ? { maxUpdates: raw['maxUpdates'] } : {}),
     deleteMode: raw['deleteMode'] === 'disable-first' ? 'disable-first' : 'delete',
     deleteGraceDays: typeof raw['deleteGraceDays'] === 'number' ? raw['deleteGraceDays'] : DEFAULT_DELETE_GRACE_DAYS,
@@ -125,13 +138,34 @@ function writeback(raw: unknown): WritebackRuleSpec[] {
         filter: String(g['filter']),
         groupType: type === 'global-security' || type === 'domain-local-security' || type === 'universal-distribution' ? type : 'universal-security',
         flows: { ...(obj(g['flows']) as Record<string, string | null>) },
+        ...(Array.isArray(g['allowProtected']) ? { allowProtected: strings(g['allowProtected']) } : {}),
       });
     } else if (r['attributes'] !== undefined) {
       const a = obj(r['attributes']);
-      out.push({ rule: 'attributes', index, source: String(a['source']), kind: a['kind'] === 'group' ? 'group' : 'user', flows: { ...(obj(a['flows']) as Record<string, string>) } });
+      out.push({
+        rule: 'attributes', index, source: String(a['source']), kind: a['kind'] === 'group' ? 'group' : 'user', flows: { ...(obj(a['flows']) as Record<string, string>) },
+        ...(Array.isArray(a['allowProtected']) ? { allowProtected: strings(a['allowProtected']) } : {}),
+      });
     }
   });
   return out;
+}
+
+function state(raw: Raw): StateSpec {
+  if (raw['azureBlob'] !== undefined) {
+    const a = obj(raw['azureBlob']);
+    return {
+      azureBlob: {
+        accountUrl: String(a['accountUrl']),
+        container: String(a['container']),
+        ...(typeof a['prefix'] === 'string' ? { prefix: a['prefix'] } : {}),
+        ...(a['credential'] !== undefined ? { credential: { ...obj(a['credential']) } as unknown as CredentialSpec } : {}),
+        ...(a['connectionString'] !== undefined ? { connectionString: { env: String(obj(a['connectionString'])['env']) } } : {}),
+      },
+    };
+  }
+  const l = obj(raw['local']);
+  return { local: typeof l['dir'] === 'string' ? { dir: l['dir'] } : {} };
 }
 
 /** The normalized spec, from data that passed the schema and the semantic rules. */
@@ -151,5 +185,6 @@ export function normalizeSpec(data: unknown, meta: { file: string; dir: string; 
     objects: Object.fromEntries(kinds.map((k) => [k, objectRule(objects[k])])) as Record<ObjectKind, ObjectRuleSpec>,
     safety: safety(obj(raw['safety'])),
     writeback: writeback(raw['writeback']),
+    ...(raw['state'] !== undefined ? { state: state(obj(raw['state'])) } : {}),
   };
 }

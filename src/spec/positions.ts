@@ -44,14 +44,22 @@ export class Locator {
     return { line: p.line, col: p.col };
   }
 
+  /** Each mapping's keys → their pairs, built on first use: a lookup per problem must not scan the mapping. */
+  private readonly pairIndex = new WeakMap<object, Map<string, Pair<unknown, unknown>>>();
+
   private findPair(map: Node, key: string | number): Pair<unknown, unknown> | undefined {
     if (!isMap(map)) return undefined;
-    for (const item of map.items) {
-      if (!isPair(item)) continue;
-      const k = isScalar(item.key) ? item.key.value : item.key;
-      if (k === key || String(k) === String(key)) return item;
+    let index = this.pairIndex.get(map);
+    if (index === undefined) {
+      index = new Map();
+      for (const item of map.items) {
+        if (!isPair(item)) continue;
+        const k = String(isScalar(item.key) ? item.key.value : item.key);
+        if (!index.has(k)) index.set(k, item);
+      }
+      this.pairIndex.set(map, index);
     }
-    return undefined;
+    return index.get(String(key));
   }
 
   /**

@@ -7,6 +7,7 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { AdsyncError } from '../errors.js';
 import { registerSecret } from '../cli/redact.js';
 import type { SecretRef, ValueRef } from './types.js';
+import { looksLikePath } from './secret-rules.js';
 
 /** A setting's value: the literal, or the environment variable it names. `where` is the spec path, for errors. */
 export function resolveValue(ref: ValueRef, where: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -46,8 +47,10 @@ export async function readSecret(ref: SecretRef, where: string, specDir: string,
     try {
       value = (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
     } catch (err) {
-      throw new AdsyncError('secret_unreadable', `${where}: cannot read secret file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-        hint: 'check the path (relative paths are relative to the spec file) and its permissions',
+      // A `file:` value without a / or \ may be a pasted password: name the place, not the value.
+      const what = looksLikePath(ref.file) ? `secret file ${path}` : 'the secret file it names (not shown: it does not look like a path; was the secret itself pasted there?)';
+      throw new AdsyncError('secret_unreadable', `${where}: cannot read ${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+        hint: 'check the path (relative paths are relative to the spec file, e.g. ./secrets/ldap-password) and its permissions',
       });
     }
   }

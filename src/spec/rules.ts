@@ -4,12 +4,15 @@
  * user sees every error at once.
  */
 import { FilterParser } from 'ldapts';
-import { checkExpression } from '../engine/expr.js';
-import { checkDn } from '../model/dn.js';
+import { checkExpression, expressionType } from '../engine/expr.js';
+import { REQUIRED_FLOWS } from '../engine/flows.js';
+import { GRAPH_PROPERTIES, staticTypeProblem } from '../engine/graph-properties.js';
+import { checkDn, domainOfDn, isUnder, normalizeDn } from '../model/dn.js';
 import { isWritableProperty } from './schema.js';
 import { formatPath, type SpecPath } from './positions.js';
 import type { PathProblem } from './schema-problems.js';
 import { WRITEBACK_RULES } from './writeback-rules.js';
+import { credentialsInUrls, withoutCredentials } from './secret-rules.js';
 
 type Raw = Record<string, unknown>;
 export type Rule = (spec: Raw) => PathProblem[];
@@ -58,6 +61,38 @@ export const scopeDns: Rule = (spec) => {
   return out;
 };
 
+/**
+ * Scope entries that can never match, whatever the directory holds: an OU or group outside every domain of
+ * `scope.domains`, an excluded OU outside every included one. (Entries that match nothing in the data are
+ * `plan`'s warnings.)
+ */
+export const scopeReach: Rule = (spec) => {
+  const out: PathProblem[] = [];
+  list(spec['sources']).forEach((s, i) => {
+    const scope = obj(obj(s)['scope']);
+    const ous = obj(scope['ous']);
+    const norm = (dn: unknown): string | undefined => (typeof dn === 'string' && dn !== '' && checkDn(dn) === undefined ? normalizeDn(dn) : undefined);
+    const domains = list(scope['domains']).filter((d): d is string => typeof d === 'string').map((d) => d.toLowerCase().replace(/\.$/, ''));
+    const includes = list(ous['include']).map(norm).filter((d): d is string => d !== undefined);
+    const entries: [SpecPath, unknown][] = [
+      ...list(ous['include']).map((dn, j): [SpecPath, unknown] => [['sources', i, 'scope', 'ous', 'include', j], dn]),
+      ...list(ous['exclude']).map((dn, j): [SpecPath, unknown] => [['sources', i, 'scope', 'ous', 'exclude', j], dn]),
+      ...list(scope['groups']).map((dn, j): [SpecPath, unknown] => [['sources', i, 'scope', 'groups', j], dn]),
+    ];
+    for (const [path, dn] of entries) {
+      const n = norm(dn);
+      if (n === undefined) continue;
+      const domain = domainOfDn(n);
+      if (domains.length > 0 && !domains.includes(domain)) {
+        out.push({ path, at: 'value', warning: true, message: `${formatPath(path)} can match nothing: its domain ${domain || '(none)'} is not in scope.domains` });
+      } else if (path[4] === 'exclude' && includes.length > 0 && !includes.some((inc) => isUnder(n, inc))) {
+        out.push({ path, at: 'value', warning: true, message: `${formatPath(path)} excludes nothing: it is not under any OU of scope.ous.include` });
+      }
+    }
+  });
+  return out;
+};
+
 /** A scope's filter parses as an RFC 4515 LDAP filter (with the same parser the LDAP connector uses). */
 export const scopeFilter: Rule = (spec) => {
   const out: PathProblem[] = [];
@@ -91,11 +126,16 @@ export const flowExpressions: Rule = (spec) => {
     for (const [prop, expr] of Object.entries(flows)) {
       // An unknown property is the schema's problem; one problem per mistake.
       if (typeof expr !== 'string' || expr === '' || !isWritableProperty(kind, prop)) continue;
+      const path: SpecPath = ['objects', kind, 'flows', prop];
       const err = checkExpression(expr);
       if (err !== undefined) {
-        const path: SpecPath = ['objects', kind, 'flows', prop];
         out.push(problem(path, `${formatPath(path)} is not a valid CEL expression: ${err}`));
+        continue;
       }
+      // the result's type, where the expression fixes it: a string for a boolean property fails every create
+      const property = GRAPH_PROPERTIES[kind][prop];
+      const wrong = property && staticTypeProblem(property, prop, expressionType(expr), REQUIRED_FLOWS[kind].has(prop));
+      if (wrong) out.push(problem(path, `${formatPath(path)} ${wrong}`));
     }
   }
   return out;
@@ -107,13 +147,13 @@ export const startTlsNeedsPlainLdap: Rule = (spec) => {
   list(spec['sources']).forEach((s, i) => {
     const ldap = obj(obj(s)['ldap']);
     if (ldap['startTls'] === true && typeof ldap['url'] === 'string' && /^ldaps:\/\//i.test(ldap['url'])) {
-      out.push(problem(['sources', i, 'ldap', 'startTls'], `sources[${i}].ldap.startTls is for ldap:// URLs; ${ldap['url']} is already TLS`));
+      out.push(problem(['sources', i, 'ldap', 'startTls'], `sources[${i}].ldap.startTls is for ldap:// URLs; ${withoutCredentials(ldap['url'])} is already TLS`));
     }
   });
   return out;
 };
 
-export const RULES: readonly Rule[] = [uniqueSourceNames, scopeDns, scopeFilter, flowExpressions, startTlsNeedsPlainLdap, ...WRITEBACK_RULES];
+export const RULES: readonly Rule[] = [uniqueSourceNames, scopeDns, scopeReach, scopeFilter, flowExpressions, startTlsNeedsPlainLdap, credentialsInUrls, ...WRITEBACK_RULES];
 
 export function semanticProblems(spec: unknown): PathProblem[] {
   if (!isObj(spec)) return [];

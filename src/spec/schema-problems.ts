@@ -15,6 +15,8 @@ export interface PathProblem {
   message: string;
   /** Another place the problem is about (e.g. the other rule of a loop): `{related}` in the message becomes its FILE:LINE:COL. */
   related?: SpecPath;
+  /** Not an error: the spec is valid, but this part of it can have no effect (validate prints it as a warning). */
+  warning?: true;
 }
 
 type Schema = Record<string, unknown>;
@@ -90,11 +92,16 @@ function describe(e: SchemaError): PathProblem | undefined {
     case 'minLength':
       return { path, at: 'value', message: p['limit'] === 1 ? `${where} must not be empty` : `${where} ${e.message ?? 'is too short'}` };
     case 'pattern':
+      // An `env:` reference that is not a variable name may be a pasted secret: never echo it.
+      if (path[path.length - 1] === 'env') return { path, at: 'value', message: `${where} is not a valid environment variable name (letters, digits and _, not starting with a digit); the value is not shown in case it is a secret` };
       return { path, at: 'value', message: `${where} ${xm ?? `must match ${String(p['pattern'])}`}, not ${show(e.data)}` };
     case 'uniqueItems': {
       const later = Math.max(Number(p['i']), Number(p['j']));
       return { path: [...path, later], at: 'value', message: `${formatPath([...path, later])} repeats ${show((e.data as unknown[])[later])}` };
     }
+    case 'not':
+      // Never echoes the value: a `not` guards against secrets in the wrong place (a SAS in a URL).
+      return { path, at: 'value', message: `${where} ${xm ?? 'is not allowed here'}` };
     case 'oneOf':
     case 'anyOf':
       return { path, at: 'value', message: `${where}: ${xm ?? 'must match exactly one of the allowed shapes'}` };

@@ -2,6 +2,7 @@
  * The validated, normalized spec. `schemas/adsync.schema.json` is the published truth for the YAML shape;
  * these types are what the loader hands to the rest of adsync after validation and defaults.
  */
+import type { SpecProblem } from '../errors.js';
 import type { ObjectKind } from '../model/target.js';
 
 /** A setting that may be written literally or taken from an environment variable. */
@@ -59,6 +60,10 @@ export type CredentialSpec =
   | { kind: 'client-secret'; clientId: ValueRef; secret: SecretRef }
   | { kind: 'client-certificate'; clientId: ValueRef; certificate: SecretRef }
   | { kind: 'workload-identity'; clientId?: ValueRef; tokenFile?: ValueRef }
+  /** GitHub Actions: a fresh OIDC token from the runner whenever the last is near expiry (long runs). */
+  | { kind: 'github-actions-oidc'; clientId?: ValueRef; audience?: ValueRef }
+  /** Azure Pipelines: AzurePipelinesCredential (a fresh OIDC token from the pipeline for each access token). */
+  | { kind: 'azure-pipelines'; clientId?: ValueRef; serviceConnectionId?: ValueRef }
   | { kind: 'managed-identity'; clientId?: ValueRef }
   | { kind: 'environment' }
   | { kind: 'default' };
@@ -84,6 +89,8 @@ export interface EmulatorTargetSpec {
   tenant: string;
   /** Verified custom domains of the emulated tenant. */
   domains: string[];
+  /** Tenant fixtures (relative to the spec) loaded into a new state (schemas/emulator-fixture.schema.json). */
+  fixtures?: string[];
 }
 
 export interface TargetSpec {
@@ -108,13 +115,24 @@ export type SoftMatch = 'off' | 'upn' | 'mail' | 'both';
 
 export interface MatchingSpec {
   softMatch: SoftMatch;
+  /**
+   * Cloud users holding a directory role that hard match (onPremisesImmutableId = anchor) may adopt anyway,
+   * each named by userPrincipalName, object id or anchor. Absent: none (a role holder is never adopted).
+   */
+  allowAdmins?: string[];
 }
 
 export interface SafetySpec {
   /** Stop apply before any write when a plan deletes more than this many objects (default 500, as Entra Connect). */
   maxDeletes: number;
-  /** ... or more than this percentage of the managed objects (default none). */
+  /** ... or more than this percentage of the managed objects (default 50; absent only in hand-built specs). */
   maxDeletePercent?: number;
+  /** ... or removes more than this many memberships (default 500). */
+  maxMemberRemovals?: number;
+  /** ... or more than this percentage of the memberships of the groups adsync manages (default 50). */
+  maxMemberRemovalPercent?: number;
+  /** A source that returns no object in scope stops the plan unless this is true (default false). */
+  allowEmptySource?: boolean;
   /** ... or updates more than this many objects (default none). */
   maxUpdates?: number;
   /** `delete` (default): deletes happen in one apply. `disable-first`: disable and mark, delete after the grace period. */
@@ -123,6 +141,11 @@ export interface SafetySpec {
   deleteGraceDays: number;
 }
 
+/** `state:` (DESIGN §5): where incremental state, the journal and the lock live (src/state/). */
+export type StateSpec =
+  | { local: { dir?: string } }
+  | { azureBlob: { accountUrl: string; container: string; prefix?: string; credential?: CredentialSpec; connectionString?: { env: string } } };
+
 export interface Spec {
   version: 1;
   /** Absolute path of the spec file, and its directory (relative paths resolve against it). */
@@ -130,6 +153,8 @@ export interface Spec {
   dir: string;
   /** sha256 of the spec file's bytes, hex. */
   digest: string;
+  /** Parts of a valid spec that can have no effect (e.g. a scope entry that can match nothing), positioned. */
+  warnings?: SpecProblem[];
   sources: SourceSpec[];
   target: TargetSpec;
   /** App and attribute filtering (names from app-attributes.csv). Empty = every default flow. */
@@ -140,6 +165,8 @@ export interface Spec {
   safety: SafetySpec;
   /** Entra ID → AD rules, in spec order (their index names them in plans: `writeback[1]`). */
   writeback: WritebackRuleSpec[];
+  /** Absent: local state in `.adsync/` next to the spec (or $ADSYNC_STATE_DIR). */
+  state?: StateSpec;
 }
 
 /** AD group types group writeback can create (groupType values in src/engine/writeback-groups.ts). */
@@ -164,6 +191,8 @@ export interface GroupWritebackSpec {
   groupType: WritebackGroupType;
   /** AD attribute → CEL over the cloud group; null turns a default off. */
   flows: Record<string, string | null>;
+  /** Protected attributes (src/spec/writeback-denylist.ts) the flows may write anyway; every plan warns. */
+  allowProtected?: string[];
 }
 
 /** Entra properties of managed objects → AD attributes. */
@@ -174,6 +203,8 @@ export interface AttributeWritebackSpec {
   kind: 'user' | 'group';
   /** AD attribute → CEL over the Entra object. */
   flows: Record<string, string>;
+  /** Protected attributes (src/spec/writeback-denylist.ts) the flows may write anyway; every plan warns. */
+  allowProtected?: string[];
 }
 
 export type WritebackRuleSpec = AnchorWritebackSpec | GroupWritebackSpec | AttributeWritebackSpec;

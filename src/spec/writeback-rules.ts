@@ -8,6 +8,7 @@ import { applicationAttributes, DEFAULT_FLOWS, FLOW_APP_ATTRIBUTES, REQUIRED_FLO
 import { checkDn } from '../model/dn.js';
 import { formatPath, type SpecPath } from './positions.js';
 import type { PathProblem } from './schema-problems.js';
+import { deniedAttribute, type DenyEntry } from './writeback-denylist.js';
 
 type Raw = Record<string, unknown>;
 const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -15,13 +16,33 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const obj = (v: unknown): Raw => (isObj(v) ? v : {});
 
 /** AD attributes adsync itself writes on a written-back group: a rule's flows may not name them. */
-export const GROUP_WRITEBACK_RESERVED = new Set(['cn', 'name', 'distinguishedname', 'grouptype', 'member', 'admindescription', 'objectclass']);
+export const GROUP_WRITEBACK_RESERVED = new Set(['cn', 'name', 'distinguishedname', 'grouptype', 'member', 'admindescription', 'admindisplayname', 'objectclass']);
 
-/** Attributes no attribute-writeback rule may write: identity, anchors and what AD computes. */
-const ATTRIBUTE_WRITEBACK_RESERVED = new Set([
-  'objectguid', 'objectsid', 'ms-ds-consistencyguid', 'distinguishedname', 'cn', 'name', 'objectclass', 'samaccountname',
-  'useraccountcontrol', 'unicodepwd', 'member', 'memberof', 'admindescription',
-]);
+/** The problem of a flow into a protected attribute (src/spec/writeback-denylist.ts), unless the rule allows it. */
+function protectedFlow(path: SpecPath, attr: string, deny: DenyEntry, allowed: ReadonlySet<string>, allowPath: string): PathProblem | undefined {
+  if (deny.overridable && allowed.has(attr.toLowerCase())) return undefined;
+  const how = deny.overridable
+    ? `; if the cloud really must master it, list it in ${allowPath} (every plan then warns)`
+    : '; it can never be written back';
+  return { path, at: 'key', message: `${formatPath(path)}: ${attr} is a protected AD attribute writeback never writes: ${deny.reason} (${deny.category}, ${deny.source})${how}` };
+}
+
+/** `allowProtected`: each entry names an overridable protected attribute a flow of the same rule writes. */
+function allowProtectedProblems(i: number, type: 'group' | 'attributes', body: Raw): { allowed: Set<string>; problems: PathProblem[] } {
+  const allowed = new Set<string>();
+  const problems: PathProblem[] = [];
+  const flows = new Set(Object.keys(obj(body['flows'])).map((a) => a.toLowerCase()));
+  list(body['allowProtected']).forEach((item, j) => {
+    if (typeof item !== 'string') return;
+    const path: SpecPath = ['writeback', i, type, 'allowProtected', j];
+    const deny = deniedAttribute(item);
+    if (!deny) problems.push({ path, at: 'value', message: `${formatPath(path)}: ${item} is not a protected attribute; remove it from allowProtected` });
+    else if (!deny.overridable) problems.push({ path, at: 'value', message: `${formatPath(path)}: ${item} can never be written back (${deny.reason}); allowProtected can't allow it` });
+    else if (!flows.has(item.toLowerCase())) problems.push({ path, at: 'value', message: `${formatPath(path)}: allows ${item}, which no flow of this rule writes; remove it` });
+    else allowed.add(item.toLowerCase());
+  });
+  return { allowed, problems };
+}
 
 function rulesOf(spec: Raw): { i: number; type: 'anchor' | 'group' | 'attributes'; body: Raw }[] {
   const out: { i: number; type: 'anchor' | 'group' | 'attributes'; body: Raw }[] = [];
@@ -73,19 +94,29 @@ export const writebackExpressions = (spec: Raw): PathProblem[] => {
         const err = checkDn(ou);
         if (err) out.push({ path: ['writeback', i, 'group', 'ou'], at: 'value', message: `writeback[${i}].group.ou is not a valid DN: ${err}` });
       }
+      const { allowed, problems } = allowProtectedProblems(i, 'group', body);
+      out.push(...problems);
       for (const [attr, expr] of Object.entries(obj(body['flows']))) {
         const path: SpecPath = ['writeback', i, 'group', 'flows', attr];
+        const deny = deniedAttribute(attr);
         if (GROUP_WRITEBACK_RESERVED.has(attr.toLowerCase())) {
-          out.push({ path, at: 'key', message: `${formatPath(path)}: ${attr} is written by adsync itself on written-back groups (cn, groupType, member, adminDescription)` });
+          out.push({ path, at: 'key', message: `${formatPath(path)}: ${attr} is written by adsync itself on written-back groups (cn, groupType, member, adminDescription, adminDisplayName)` });
+        } else if (deny && !deny.existingOnly) {
+          const p = protectedFlow(path, attr, deny, allowed, `writeback[${i}].group.allowProtected`);
+          if (p) out.push(p);
+          else cel(path, expr);
         } else cel(path, expr);
       }
     }
     if (type === 'attributes') {
+      const { allowed, problems } = allowProtectedProblems(i, 'attributes', body);
+      out.push(...problems);
       for (const [attr, expr] of Object.entries(obj(body['flows']))) {
         const path: SpecPath = ['writeback', i, 'attributes', 'flows', attr];
-        if (ATTRIBUTE_WRITEBACK_RESERVED.has(attr.toLowerCase())) {
-          out.push({ path, at: 'key', message: `${formatPath(path)}: ${attr} can't be written back (identity, anchor or account control; anchor writeback fills ms-DS-ConsistencyGuid)` });
-        } else cel(path, expr);
+        const deny = deniedAttribute(attr);
+        const p = deny && protectedFlow(path, attr, deny, allowed, `writeback[${i}].attributes.allowProtected`);
+        if (p) out.push(p);
+        else cel(path, expr);
       }
     }
   }

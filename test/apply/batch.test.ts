@@ -5,6 +5,7 @@ import type { BatchRequest, BatchResponseItem, BatchTransport } from '../../src/
 import { TokenBucket } from '../../src/apply/budget.js';
 import { randomPassword } from '../../src/apply/password.js';
 import { attributesBody, describeResponse } from '../../src/apply/executor.js';
+import { ManualClock, settle } from '../support/clock.js';
 
 /** A transport that answers with `answer(request, call#)` and returns the responses in reverse order. */
 function fakeTransport(answer: (r: BatchRequest, seen: number) => Omit<BatchResponseItem, 'id'>): BatchTransport & { batches: BatchRequest[][] } {
@@ -78,19 +79,70 @@ test('$batch queue: a whole-batch failure retries every request in it', async ()
       return requests.map((r) => ({ id: r.id, status: 201, headers: {}, body: { id: r.url } }));
     },
   };
-  const q = new BatchQueue(t, {});
-  const res = await Promise.all([q.submit({ method: 'POST', url: '/x', body: {} }), q.submit({ method: 'POST', url: '/y', body: {} })]);
-  assert.deepEqual(res.map((r) => r.status), [201, 201]);
-  assert.equal(calls, 2);
+  const clock = new ManualClock();
+  const q = new BatchQueue(t, { clock });
+  const res = Promise.all([q.submit({ method: 'POST', url: '/x', body: {} }), q.submit({ method: 'POST', url: '/y', body: {} })]);
+  await settle();
+  assert.deepEqual(clock.sleeping, [0, 0], 'both wait Retry-After: 0');
+  await clock.advance(0);
+  assert.deepEqual((await res).map((r) => r.status), [201, 201]);
+  assert.equal(calls, 2, 'both retried, in one batch');
 });
 
 test('token bucket: takes what is there, then waits for the refill', async () => {
-  let now = 0;
-  const b = new TokenBucket({ writes: 10, perSeconds: 1 }, () => now);
+  const clock = new ManualClock();
+  const b = new TokenBucket({ writes: 10, perSeconds: 1 }, clock);
   await b.take(10);
   assert.equal(b.available(), 0);
-  now = 500;
-  assert.equal(Math.round(b.available()), 5);
+  let served = false;
+  const next = b.take(5).then(() => { served = true; });
+  await settle();
+  assert.equal(served, false, 'an empty bucket makes the caller wait');
+  assert.deepEqual(clock.sleeping, [500], 'for as long as 5 tokens take to refill (10 per second)');
+  await clock.advance(499);
+  assert.equal(served, false, 'not before the refill');
+  await clock.advance(1);
+  await next;
+  assert.equal(served, true);
+  assert.equal(b.available(), 0, 'the refilled tokens were taken');
+});
+
+test('$batch queue: writes are paced to the write budget — the batch over it waits for the refill', async () => {
+  const clock = new ManualClock();
+  const t = fakeTransport(() => ({ status: 204, headers: {}, body: null }));
+  const q = new BatchQueue(t, { writeBudget: { writes: 20, perSeconds: 1 }, clock });
+  const done = Promise.all(Array.from({ length: 30 }, (_, i) => q.submit({ method: 'PATCH', url: `/users/${i}`, body: {} })));
+  await settle();
+  assert.deepEqual(t.batches.map((b) => b.length), [20], 'the budget allows one full batch now');
+  assert.deepEqual(clock.sleeping, [500], 'the next 10 writes wait half a second');
+  await clock.advance(499);
+  assert.equal(t.batches.length, 1);
+  await clock.advance(1);
+  await done;
+  assert.deepEqual(t.batches.map((b) => b.length), [20, 10]);
+});
+
+test('$batch queue: a 429 pauses the whole queue for Retry-After, then retries only the throttled request', async () => {
+  const clock = new ManualClock();
+  const t = fakeTransport((r, n) => (r.url === '/users/a' && n === 1
+    ? { status: 429, headers: { 'Retry-After': '3' }, body: { error: { code: 'TooManyRequests', message: 'Too many requests.' } } }
+    : { status: 204, headers: {}, body: null }));
+  const q = new BatchQueue(t, { clock, adaptiveWriteBudget: null });
+  const a = q.submit({ method: 'PATCH', url: '/users/a', body: {} });
+  await settle();
+  assert.equal(t.batches.length, 1);
+  assert.deepEqual(clock.sleeping, [3000], 'the retry waits Retry-After (3 s)');
+  await clock.advance(1000);
+  const c = q.submit({ method: 'PATCH', url: '/users/c', body: {} });
+  await settle();
+  assert.equal(t.batches.length, 1, 'a new request waits too: the whole queue is paused');
+  assert.deepEqual(clock.sleeping, [2000, 2000], 'until the same moment');
+  await clock.advance(1999);
+  assert.equal(t.batches.length, 1, 'nothing is sent while the queue is paused, not even a new request');
+  await clock.advance(1);
+  assert.deepEqual([(await a).status, (await c).status], [204, 204]);
+  assert.deepEqual(t.batches.slice(1).flat().map((r) => r.url).sort(), ['/users/a', '/users/c']);
+  assert.equal(q.retries, 1);
 });
 
 test('initial passwords: long, all four character classes, different every time', () => {

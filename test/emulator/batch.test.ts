@@ -64,14 +64,17 @@ describe('emulator: $batch', () => {
     assert.equal(r.responses.get('3')?.status, 200);
   });
 
-  it('dependsOn orders requests: create a group, then add a member created before it', async () => {
+  it('dependsOn orders requests: a read listed first runs after the member add it depends on', async () => {
     const u = await h.newUser('dep');
+    const g = await h.newGroup('dep');
     const r = await batch([
-      { id: 'add', method: 'POST', url: '/groups/GROUPID/members/$ref', headers: { 'Content-Type': 'application/json' }, body: { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${u}` }, dependsOn: ['count'] },
-      { id: 'count', method: 'GET', url: '/users/$count', headers: { ConsistencyLevel: 'eventual' } },
+      { id: 'read', method: 'GET', url: `/groups/${g}/members?$select=id`, dependsOn: ['add'] },
+      { id: 'add', method: 'POST', url: `/groups/${g}/members/$ref`, headers: { 'Content-Type': 'application/json' }, body: { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${u}` } },
     ]);
-    assert.equal(r.responses.get('count')?.status, 200);
-    assert.equal(r.responses.get('add')?.status, 404, 'ran after its dependency (and GROUPID does not exist)');
+    assert.equal(r.responses.get('add')?.status, 204);
+    assert.equal(r.responses.get('read')?.status, 200);
+    // Run in array order, the read would see the group still empty.
+    assert.deepEqual((r.responses.get('read')?.body?.['value'] as { id: string }[]).map((m) => m.id), [u], 'the read saw the member its dependency added');
   });
 
   it('ConsistencyLevel in an inner request’s headers enables advanced queries for that request only', async () => {

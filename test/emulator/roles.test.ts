@@ -132,6 +132,20 @@ describe('emulator: directory roles', () => {
     assert.equal(members.body.value.some((m: { id: string }) => m.id === temp), false);
   });
 
+  it('only a role-assignable group (isAssignableToRole) can hold a role; its members come with @odata.type', async () => {
+    const plainGroup = await h.newGroup('not-assignable');
+    const refused = await h.call('POST', `/directoryRoles/${GA}/members/$ref`, ref(plainGroup));
+    assert.equal(refused.status, 400);
+    assert.equal(errorOf(refused).message, 'Only groups with isAssignableToRole set to true can be assigned to a directory role.');
+    assert.throws(() => h.emu.seed({ directoryRoles: [{ roleTemplateId: GA, members: [plainGroup] }] }), /only groups created with isAssignableToRole: true/);
+    const admins = await h.newGroup('admins', { isAssignableToRole: true });
+    assert.equal((await h.call('POST', `/directoryRoles/${GA}/members/$ref`, ref(admins))).status, 204);
+    const r = await h.get('/directoryRoles?$select=id,displayName&$expand=members($select=id,displayName)');
+    const ga = r.body.value.find((x: { displayName: string }) => x.displayName === 'Global Administrator');
+    assert.deepEqual(ga.members.find((m: { id: string }) => m.id === admins), { '@odata.type': '#microsoft.graph.group', id: admins, displayName: 'admins' });
+    assert.equal((await h.call('DELETE', `/directoryRoles/${GA}/members/${admins}/$ref`)).status, 204);
+  });
+
   it('roles survive a restart from the state file', async () => {
     const { mkdtemp, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');

@@ -12,7 +12,7 @@ import { applyDeleteMode, checkSafety, countDeletes, DISABLE_FIRST_RULE, pending
 import type { Change } from '../../src/model/change.js';
 import { summarize, type Plan } from '../../src/model/plan.js';
 import type { TargetSnapshot } from '../../src/model/target.js';
-import { DEFAULT_DELETE_GRACE_DAYS } from '../../src/spec/normalize.js';
+import { DEFAULT_DELETE_GRACE_DAYS, DEFAULT_MAX_DELETE_PERCENT, DEFAULT_MAX_MEMBER_REMOVAL_PERCENT, DEFAULT_MAX_MEMBER_REMOVALS } from '../../src/spec/normalize.js';
 import type { SafetySpec } from '../../src/spec/types.js';
 import { canonicalSnapshot, smallLdif, startTenant, type Tenant } from './support.js';
 
@@ -40,6 +40,14 @@ describe('checkSafety', () => {
     assert.deepEqual(updates.map((v) => v.message), ['the plan updates 11 objects, over safety.maxUpdates (10)']);
   });
 
+  it('counts membership removals against their count and the managed memberships read now', () => {
+    const remove = (n: number): Change => ({ action: 'remove-members', kind: 'group', anchor: `g${n}`, target: 'entra', label: `G${n}`, rule: 'r', id: `gid${n}`, members: range(n).map((i) => ({ kind: 'user' as const, anchor: `m${i}`, label: `m${i}`, id: `mid${i}` })) });
+    const rails: SafetySpec = { ...SAFETY, maxMemberRemovals: 5, maxMemberRemovalPercent: 50 };
+    assert.deepEqual(checkSafety(planOf([remove(5)], 10), rails, { managedMembers: 10 }), [], 'exactly the limits are allowed');
+    assert.deepEqual(checkSafety(planOf([remove(6), remove(1)], 10), rails, { managedMembers: 100 }).map((v) => v.message), ['the plan removes 7 group memberships, over safety.maxMemberRemovals (5)']);
+    assert.deepEqual(checkSafety(planOf([remove(3)], 10), rails, { managedMembers: 5 }).map((v) => v.message), ['the plan removes 3 of 5 managed group memberships (60.0%), over safety.maxMemberRemovalPercent (50%)']);
+  });
+
   it('counts disable-first disables as deletes, not as updates', () => {
     const disable: Change = { ...(upd(1) as Extract<Change, { action: 'update' }>), rule: DISABLE_FIRST_RULE };
     const plan = planOf([disable, del(2)], 4);
@@ -52,6 +60,11 @@ describe('checkSafety', () => {
     const schema = JSON.parse(await readFile(new URL('../../../schemas/adsync.schema.json', import.meta.url), 'utf8')) as { properties: { safety: { properties: Record<string, { default?: unknown }> } } };
     assert.equal(schema.properties.safety.properties['deleteGraceDays']!.default, DEFAULT_DELETE_GRACE_DAYS);
     assert.equal(schema.properties.safety.properties['deleteMode']!.default, 'delete');
+    // Issue 17: the percentage rail is on by default, and memberships have rails of their own.
+    assert.equal(schema.properties.safety.properties['maxDeletePercent']!.default, DEFAULT_MAX_DELETE_PERCENT);
+    assert.equal(schema.properties.safety.properties['maxMemberRemovals']!.default, DEFAULT_MAX_MEMBER_REMOVALS);
+    assert.equal(schema.properties.safety.properties['maxMemberRemovalPercent']!.default, DEFAULT_MAX_MEMBER_REMOVAL_PERCENT);
+    assert.equal(schema.properties.safety.properties['allowEmptySource']!.default, false);
   });
 });
 
@@ -135,7 +148,14 @@ filter: "${filter}"`;
     for (const args of [['apply', '-c', t.spec, '--auto-approve'], ['apply', '-c', t.spec, '--auto-approve', '--log-format', 'json']]) {
       const r = await t.cli(args);
       assert.equal(r.code, 1, r.stdout);
-      assert.match(r.stderr, expected);
+      if (args.includes('json')) {
+        // JSON logs: the error is a JSON line too (code and hint), like every other line on stderr.
+        const error = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>).find((l) => l['event'] === 'error');
+        assert.equal(error?.['code'], 'safety_threshold');
+        assert.match(`Error: ${error?.['msg']}\nHint: ${error?.['hint']}`, expected);
+      } else {
+        assert.match(r.stderr, expected);
+      }
       assert.doesNotMatch(r.stdout, /Apply complete/);
     }
     const saved = join(dir, 'big.json');

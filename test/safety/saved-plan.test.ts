@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { checkSavedPlan, isRemainder, objectDigest } from '../../src/cli/saved-plan.js';
+import { checkSavedPlan, furtherChanges, isRemainder, objectDigest } from '../../src/cli/saved-plan.js';
 import type { Change } from '../../src/model/change.js';
 import { summarize, type Plan } from '../../src/model/plan.js';
 import type { TargetSnapshot } from '../../src/model/target.js';
@@ -38,16 +38,34 @@ describe('checkSavedPlan (pure)', () => {
     assert.throws(() => checkSavedPlan(input(planOf([del]), planOf([{ ...del }]), [edited])), /is stale: 1 object\(s\) changed since it was made: user ann@x\nuser ann@x: changed in the target since the plan was made/);
   });
 
-  it('refuses a different spec, a different change, and a change the saved plan does not have', () => {
+  it('refuses a different spec and a different change', () => {
     assert.throws(() => checkSavedPlan({ ...input(planOf([del]), planOf([del])), specDigest: 'other' }), /made from a different version of the spec/);
     const upd: Change = { ...user, action: 'update', anchor: 'A', label: 'ann@x', id: 'id1', attributes: [{ name: 'jobTitle', after: 'x', flow: 'f' }] };
     assert.throws(() => checkSavedPlan(input(planOf([del]), planOf([upd]))), /a plan made now would change it differently/);
+  });
+
+  it('a change elsewhere since the plan is no reason to refuse it: it is counted and left for the next run', () => {
     const other: Change = { ...user, action: 'create', anchor: 'B', label: 'bob@x', attributes: [] };
-    assert.throws(() => checkSavedPlan(input(planOf([del]), planOf([del, other]))), /user bob@x: a plan made now would change it, the saved plan does not/);
+    const saved = planOf([del]);
+    const fresh = planOf([del, other]);
+    assert.equal(checkSavedPlan(input(saved, fresh)), saved, 'applies the saved plan, not the fresh one');
+    assert.deepEqual(furtherChanges(saved, fresh).map((c) => c.label), ['bob@x']);
+  });
+
+  it('refuses a plan whose integrity fields are missing or altered', () => {
+    const withTenant = (p: Plan, tenantId?: string): Plan => ({ ...p, target: { system: 'entra', ...(tenantId ? { tenantId } : {}) } });
+    const fresh = withTenant(planOf([{ ...del }]), 'tid');
+    assert.doesNotThrow(() => checkSavedPlan(input(withTenant(planOf([del]), 'tid'), fresh)));
+    assert.throws(() => checkSavedPlan(input(withTenant(planOf([del])), fresh)), /altered or is incomplete: it names no tenant/);
+    const { observed: _o, ...bare } = del;
+    assert.throws(() => checkSavedPlan(input(withTenant(planOf([bare as Change]), 'tid'), fresh)), /lack the digest of the object they touch \(observed\), e\.g\. user ann@x/);
+    const hidden = withTenant(planOf([del]), 'tid');
+    hidden.summary = { ...hidden.summary, delete: 0 };
+    assert.throws(() => checkSavedPlan(input(hidden, fresh)), /its summary does not match its changes/);
   });
 
   it('resuming: accepts what is left of the plan and applies only that; refuses anything else', () => {
-    const add = (anchors: string[]): Change => ({ kind: 'group', target: 'entra', rule: 'r', action: 'add-members', anchor: 'G', label: 'G', id: 'gid', members: anchors.map((a) => ({ anchor: a, kind: 'user', label: a })) });
+    const add = (anchors: string[]): Change => ({ kind: 'group', target: 'entra', rule: 'r', action: 'add-members', anchor: 'G', label: 'G', id: 'gid', observed: 'o', members: anchors.map((a) => ({ anchor: a, kind: 'user', label: a })) });
     const saved = planOf([add(['A', 'B', 'C'])]);
     const resume = { done: new Set<string>(), createdIds: new Map<string, string>() };
     const left = checkSavedPlan({ ...input(saved, planOf([add(['C'])])), resume });

@@ -49,7 +49,7 @@ test('a minimal spec normalizes with every default', () => {
         group: { enabled: true, flows: {} },
         contact: { enabled: true, flows: {} },
       },
-      safety: { maxDeletes: 500, deleteMode: 'delete', deleteGraceDays: 7 },
+      safety: { maxDeletes: 500, maxDeletePercent: 50, maxMemberRemovals: 500, maxMemberRemovalPercent: 50, allowEmptySource: false, deleteMode: 'delete', deleteGraceDays: 7 },
       writeback: [],
     },
   );
@@ -102,7 +102,7 @@ safety: { maxDeletes: 50, maxDeletePercent: 10 }
   assert.deepEqual(spec.applications, ['exchange-online', 'teams']);
   assert.deepEqual(spec.objects.user.flows, { displayName: "source.givenName + ' ' + source.sn", jobTitle: null });
   assert.equal(spec.objects.contact.enabled, false);
-  assert.deepEqual(spec.safety, { maxDeletes: 50, maxDeletePercent: 10, deleteMode: 'delete', deleteGraceDays: 7 });
+  assert.deepEqual(spec.safety, { maxDeletes: 50, maxDeletePercent: 10, maxMemberRemovals: 500, maxMemberRemovalPercent: 50, allowEmptySource: false, deleteMode: 'delete', deleteGraceDays: 7 });
 });
 
 test('YAML syntax error: position of the error, and no schema noise', () => {

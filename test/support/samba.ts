@@ -1,7 +1,8 @@
 /**
  * A real Active Directory for tests: Samba's AD DC, provisioned in a temp dir (DESIGN §7).
  *
- *   const skip = await sambaSkipReason();          // a string when Samba can't run here → describe(..., { skip })
+ *   const skip = await sambaSkipReason();          // a string when Samba can't run here → describe(..., { skip });
+ *                                                  // throws instead when ADSYNC_REQUIRE_SAMBA=1 (CI)
  *   const dc = await startSamba();                 // provisions once, or reuses the running one
  *   const client = await adminClient(dc);          // ldapts Client bound as Administrator over verified LDAPS
  *   ...
@@ -92,10 +93,25 @@ async function has(cmd: string): Promise<boolean> {
 let skipReason: Promise<string | false> | undefined;
 
 /**
- * Why Samba can't run here (a string for node:test's `skip`), or false when it can. Installs Samba through
- * samba-setup.sh when it is missing and this process is root.
+ * `ADSYNC_REQUIRE_SAMBA=1` (CI sets it): the Samba tests must run, so a reason to skip them is an error that
+ * fails the test file instead of a skip nobody reads.
  */
-export function sambaSkipReason(): Promise<string | false> {
+export function requireOrSkip(reason: string | false, env: NodeJS.ProcessEnv = process.env): string | false {
+  const required = env['ADSYNC_REQUIRE_SAMBA'];
+  if (reason === false || required === undefined || required === '' || required === '0') return reason;
+  throw new Error(`ADSYNC_REQUIRE_SAMBA=${required}, but the Samba AD DC tests cannot run: ${reason}`);
+}
+
+/**
+ * Why Samba can't run here (a string for node:test's `skip`), or false when it can; throws instead under
+ * ADSYNC_REQUIRE_SAMBA=1. Installs Samba through samba-setup.sh when it is missing and this process is root.
+ * Every test that needs the DC gates on this (`const skip = await sambaSkipReason()`).
+ */
+export async function sambaSkipReason(): Promise<string | false> {
+  return requireOrSkip(await unavailableReason());
+}
+
+function unavailableReason(): Promise<string | false> {
   skipReason ??= (async () => {
     if (process.env['ADSYNC_SKIP_SAMBA']) return `ADSYNC_SKIP_SAMBA is set: Samba AD DC tests skipped`;
     const missing = async () => !((await has('samba')) && (await has('samba-tool')) && (await has('openssl')));

@@ -28,7 +28,7 @@ import type { Plan } from '../../src/model/plan.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import type { SambaDc } from '../support/samba.js';
 import { adminClient, sambaSkipReason, startSamba } from '../support/samba.js';
-import { addOu, addUser, TEST_USER_PASSWORD, uniqueSuffix } from '../support/samba-seed.js';
+import { addGroup, addOu, addUser, TEST_USER_PASSWORD, uniqueSuffix } from '../support/samba-seed.js';
 
 const skip = await sambaSkipReason();
 const EXAMPLE = fileURLToPath(new URL('../../../examples/group-writeback/adsync.yaml', import.meta.url));
@@ -265,6 +265,56 @@ describe('writeback (Entra → AD): Samba AD and the Graph emulator, through the
     await apply(spec);
     assert.deepEqual(list((await adEntry(dns['alice']!, ['mobile']))!['mobile']), ['+1 555 0100']);
     await expectNoChanges(spec);
+  });
+
+  // Issue 19: a refused create is never counted as done; names collide as AD compares them; ownership is proven.
+  it('sAMAccountName collisions: WB-Team and WB-TEAM plan one create and a report naming both; a name taken elsewhere in the domain fails the create, naming the holder', async () => {
+    const spec = join(dir, 'names.yaml');
+    await writeFile(spec, (await readFile(EXAMPLE, 'utf8')).replace('      groupType: universal-security\n', '      groupType: universal-security\n      flows:\n        sAMAccountName: source.displayName\n'));
+    const byHand = await addGroup(admin, root, `By hand ${sfx}`, -2147483646, { sAMAccountName: `WB-Clash ${sfx}` });
+    emu.seed({ groups: [
+      { displayName: `WB-Team ${sfx}`, mailEnabled: false, securityEnabled: true, mailNickname: `wbteam${sfx}`, members: [] },
+      { displayName: `WB-TEAM ${sfx.toUpperCase()}`, mailEnabled: false, securityEnabled: true, mailNickname: `wbteam2${sfx}`, members: [] },
+      { displayName: `WB-Clash ${sfx}`, mailEnabled: false, securityEnabled: true, mailNickname: `wbclash${sfx}`, members: [] },
+    ] });
+    const p = await plan(spec);
+    const creates = ad(p).filter((c) => c.action === 'create').map((c) => c.label).sort();
+    assert.equal(creates.length, 2, creates.join('\n'));
+    assert.ok(creates.includes(`WB-Clash ${sfx}`));
+    const collision = p.reports.filter((r) => r.code === 'writeback-name-collision');
+    assert.equal(collision.length, 1, JSON.stringify(p.reports));
+    const [a, b] = [`WB-Team ${sfx}`, `WB-TEAM ${sfx.toUpperCase()}`];
+    const loser = collision[0]!;
+    const winner = loser.label === a ? b : a;
+    assert.ok(creates.includes(winner) && !creates.includes(loser.label));
+    assert.match(loser.reason, new RegExp(`its sAMAccountName ${escape(loser.label)} is taken by CN=Group_[0-9a-f-]+,${escape(cloudOu)} \\(AD compares sAMAccountName case-insensitively\\)`));
+    // Apply: the one that is really taken (outside the OU, found only by AD) fails loudly, naming the holder.
+    const r = await cli(['apply', '--auto-approve'], spec);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const out = r.stdout + r.stderr;
+    assert.match(out, /1 failed/);
+    assert.ok(out.includes(`sAMAccountName WB-Clash ${sfx} is already taken by ${byHand}`) || out.includes(`sAMAccountName WB-Clash ${sfx} is already taken by ${normalizeDn(byHand)}`), out.slice(-3000));
+    assert.doesNotMatch(out, /search base/);
+    const names = (await writtenBack()).map((g) => list(g['sAMAccountName'])[0]).sort();
+    assert.deepEqual(names, [winner], 'one group per name; nothing taken over');
+    await admin.del(byHand);
+    await apply(spec);
+    await expectNoChanges(spec);
+  });
+
+  it('a written-back group an admin moves out of the OU is kept there, not re-created; a Group_-marked group adsync did not write is never deleted', async () => {
+    const spec = join(dir, 'names.yaml');
+    const [g] = (await writtenBack()).filter((e) => list(e['displayName'])[0] === `WB-Clash ${sfx}`);
+    assert.ok(g, 'written back by the previous test');
+    const moved = `CN=${String(g['cn'])},${root}`;
+    await admin.modifyDN(g.dn, moved);
+    const stranger = await addGroup(admin, cloudOu, `Group_not-adsyncs-${sfx}`, -2147483646, { adminDescription: `Group_00000000-0000-0000-0000-${sfx.padStart(12, '0')}` });
+    const p = await plan(spec);
+    assert.deepEqual(ad(p).map((c) => `${c.action} ${c.label}`), [], 'no re-create of the moved group, no delete of the stranger');
+    assert.ok(p.reports.some((r) => r.code === 'writeback-group-moved' && r.label === `WB-Clash ${sfx}` && r.reason.includes(moved)), JSON.stringify(p.reports));
+    assert.ok(p.reports.some((r) => r.code === 'writeback-not-owned' && r.reason.startsWith(stranger)), JSON.stringify(p.reports));
+    await admin.del(stranger);
+    await admin.del(moved);
   });
 
   it('a flow loop is rejected by validate, naming both rules\' positions', async () => {

@@ -8,6 +8,7 @@ import { Client, InvalidCredentialsError, NoSuchObjectError, InsufficientAccessE
 import { AdsyncError, SourceError } from '../../errors.js';
 import { readSecret, resolveOptional, resolvePathValue, resolveValue } from '../../spec/resolve.js';
 import type { SourceSpec } from '../../spec/types.js';
+import { urlHasCredentials } from '../../spec/secret-rules.js';
 
 export interface LdapSettings {
   source: string;
@@ -42,6 +43,11 @@ export async function resolveLdapSettings(spec: SourceSpec, specDir: string, env
   const where = `sources[${spec.name}].ldap`;
   if (!ldap) throw new SourceError('source_not_ldap', `source ${spec.name} has no ldap settings`, { hint: 'give the source an `ldap:` block (url, bindDn, password)' });
   const url = resolveValue(ldap.url, `${where}.url`, env);
+  if (urlHasCredentials(url)) {
+    throw new SourceError('ldap_url_credentials', `${where}.url holds credentials in the URL (user:password@host; not shown)`, {
+      hint: `put the account in ${where}.bindDn and the password in ${where}.password as { env: NAME } or { file: PATH }`,
+    });
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);

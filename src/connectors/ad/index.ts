@@ -4,7 +4,7 @@
  * (search bases, and the spec's filter ANDed with the object-class filter as filter objects).
  */
 import type { Client, Entry, Filter } from 'ldapts';
-import { AndFilter, EqualityFilter, FilterParser, NotFilter, OrFilter } from 'ldapts';
+import { AndFilter, EqualityFilter, FilterParser, NoSuchObjectError, NotFilter, OrFilter } from 'ldapts';
 import { SourceError } from '../../errors.js';
 import { BINARY_ATTRIBUTES } from '../../model/entry.js';
 import type { AttrValue, DirectoryEntry, NamingContext, SourceConnector, SourceReadRequest, SourceSnapshot } from '../../model/entry.js';
@@ -41,6 +41,13 @@ export interface AdSourceOptions extends ConnectOptions {
    * server hands back (AD does so above MaxValRange; Samba returns every value at once).
    */
   rangeSize?: number;
+  /**
+   * Called before each further value range is requested (`member;range=1500-*` …): instrumentation, which
+   * tests use to change the directory in the middle of a ranged read.
+   */
+  beforeRange?: (dn: string, attribute: string, from: number) => Promise<void> | void;
+  /** List the DNs of the computers under the bases when `member` is read (for member reports; default true). */
+  computers?: boolean;
 }
 
 export interface AdReadStats {
@@ -265,26 +272,51 @@ export class AdSource implements SourceConnector {
           }
         }
       }
+      // Computers are never read, but groups list them as members: their DNs alone say why those are left out.
+      const computers: string[] = [];
+      if (request.attributes.includes('member') && this.options.computers !== false) {
+        for (const base of bases) {
+          currentBase = base;
+          for await (const page of client.searchPaginated(base, { scope: 'sub', filter: '(objectClass=computer)', attributes: ['1.1'], paged: { pageSize: settings.pageSize } })) {
+            for (const raw of page.searchEntries) computers.push(raw.dn);
+          }
+        }
+      }
       stats.entries = entries.length;
       stats.elapsedMs = Date.now() - t0;
       this.lastReadStats = stats;
-      return { source: this.name, namingContexts, entries };
+      return { source: this.name, namingContexts, entries, ...(computers.length > 0 ? { computers } : {}) };
     } catch (err) {
       throw mapLdapError(err, settings, currentBase === undefined ? {} : { base: currentBase });
     }
   }
 
-  /** Converts one ldapts entry, following `attr;range=lo-hi` until the range ends in `*`. */
+  /**
+   * Converts one ldapts entry. A multi-valued attribute comes back whole (`member`) or as a range
+   * (`member;range=0-1499`, AD above MaxValRange, or when asked for one); a range that does not end in `*`
+   * is followed until one does. ldapts also lists every requested name the server did not return, with no
+   * values: those say nothing, so only what the server sent counts. When the values can't all be read (the
+   * object moved or vanished between range requests, the server answers out of order), the attribute is left
+   * out and the entry says so (`unread`): a partial member list must never pass for
+   * the whole one.
+   */
   private async toEntry(client: Client, raw: Entry, explicitBuffers: string[], stats: AdReadStats): Promise<DirectoryEntry> {
     const attrs: Record<string, AttrValue[]> = {};
+    let unread: Record<string, string> | undefined;
     for (const [name, value] of Object.entries(raw)) {
       if (name === 'dn') continue;
       const m = RANGE_RE.exec(name);
       const attr = (m ? m[1]! : name).toLowerCase();
-      // ldapts lists requested-but-absent attributes with no values: absent.
       let values = toValues(value);
+      // No values: absent, the echo of a requested name, or a range past the end (`member;range=10-*`).
       if (values.length === 0) continue;
-      if (m && m[3] !== '*') values = values.concat(await this.fetchRanges(client, raw.dn, m[1]!, Number(m[3]) + 1, explicitBuffers, stats));
+      if (m && m[3] !== '*') {
+        const rest = await this.fetchRanges(client, raw.dn, m[1]!, Number(m[3]) + 1, explicitBuffers, stats);
+        // A range that broke off (the object moved or vanished, the list changed meanwhile): what was read is a
+        // part, never the whole list; the engine adds what it names and removes nothing on its account.
+        if (rest === undefined) (unread ??= {})[attr] = `${attr} changed while its values were read in ranges; ${values.length} read`;
+        else values = values.concat(rest);
+      }
       if (values.length === 0) continue;
       attrs[attr] = (attrs[attr] ?? []).concat(values);
     }
@@ -295,38 +327,56 @@ export class AdSource implements SourceConnector {
         });
       }
     }
-    return { dn: raw.dn, attrs };
+    return unread ? { dn: raw.dn, attrs, unread } : { dn: raw.dn, attrs };
   }
 
-  private async fetchRanges(client: Client, dn: string, attr: string, start: number, explicitBuffers: string[], stats: AdReadStats): Promise<AttrValue[]> {
+  /**
+   * The values of `attr` from `start` on, range by range, as the server hands them out; undefined when they
+   * can't be read completely (then nothing of the attribute may be trusted).
+   */
+  private async fetchRanges(client: Client, dn: string, attr: string, start: number, explicitBuffers: string[], stats: AdReadStats): Promise<AttrValue[] | undefined> {
     const out: AttrValue[] = [];
     let next = start;
     for (let guard = 0; guard < 100_000; guard++) {
       const upper = this.options.rangeSize ? String(next + this.options.rangeSize - 1) : '*';
+      await this.options.beforeRange?.(dn, attr, next);
       stats.rangeRequests++;
-      const { searchEntries } = await client.search(dn, {
-        scope: 'base',
-        filter: '(objectClass=*)',
-        attributes: [`${attr};range=${next}-${upper}`],
-        explicitBufferAttributes: explicitBuffers,
-      });
-      const e = searchEntries[0];
-      if (!e) throw new SourceError('ldap_range_lost', `${dn} disappeared while reading ${attr} values ${next}-`, { hint: 'the directory changed during the read; run again' });
-      const key = Object.keys(e).map((k) => [k, RANGE_RE.exec(k)] as const).find(([, mm]) => mm && mm[1]!.toLowerCase() === attr.toLowerCase());
-      if (!key) {
-        // No values at or after `next` (the attribute shrank meanwhile): done.
-        return out;
+      let e: Entry | undefined;
+      try {
+        ({ searchEntries: [e] } = await client.search(dn, {
+          scope: 'base',
+          filter: '(objectClass=*)',
+          attributes: [`${attr};range=${next}-${upper}`],
+          explicitBufferAttributes: explicitBuffers,
+        }));
+      } catch (err) {
+        // The object was deleted or moved since the page that listed it: its values are unknown, not empty.
+        if (err instanceof NoSuchObjectError) return undefined;
+        throw err;
       }
-      const [name, mm] = key;
+      if (!e) return undefined;
+      // What the server sent: a range of this attribute with values, or one that ends in `*` (the end).
+      const ranges = Object.keys(e).map((k) => [k, RANGE_RE.exec(k)] as const).filter(([, mm]) => mm && mm[1]!.toLowerCase() === attr.toLowerCase());
+      const sent = ranges.find(([k, mm]) => toValues(e[k]!).length > 0 || mm![3] === '*');
+      if (!sent) {
+        // A plain name with every value (a server that ignores range options) replaces what was read so far.
+        const plain = Object.keys(e).find((k) => k.toLowerCase() === attr.toLowerCase());
+        if (plain !== undefined && toValues(e[plain]!).length >= next) return toValues(e[plain]!).slice(next);
+        // Nothing from `next` on, though the previous range said there was more: the values changed meanwhile.
+        return undefined;
+      }
+      const [name, mm] = sent;
       const got = toValues(e[name]!);
-      if (got.length === 0) return out;
+      if (Number(mm![2]) !== next) return undefined;
+      // The previous range promised more; none came, so the list shrank and values shifted past this read.
+      if (got.length === 0) return undefined;
       out.push(...got);
       if (mm![3] === '*') return out;
       const hi = Number(mm![3]);
-      if (hi < next) throw new SourceError('ldap_range_stuck', `${dn}: the server returned range ${mm![2]}-${hi} when asked for ${next}-`, { hint: 'report this with the DC version' });
+      if (hi < next || got.length === 0) return undefined;
       next = hi + 1;
     }
-    throw new SourceError('ldap_range_stuck', `${dn}: too many ranges for ${attr}`, { hint: 'report this with the DC version' });
+    return undefined;
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,7 @@ import type { TokenCredential } from '@azure/identity';
 import { readSecret, resolveOptional, resolvePathValue, resolveValue } from '../../spec/resolve.js';
 import type { EntraTargetSpec } from '../../spec/types.js';
 import { TargetError } from '../../errors.js';
+import { azurePipelinesFromEnv, githubActionsOidcFromEnv } from './pipeline-credentials.js';
 
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 
@@ -91,6 +92,16 @@ export async function buildCredential(spec: EntraTargetSpec, specDir: string, en
         });
       }
       return { credential: new WorkloadIdentityCredential({ ...common, tenantId, clientId, tokenFilePath }), clientId, authorityHost };
+    }
+    case 'github-actions-oidc': {
+      const clientId = resolveOptional(cred.clientId, `${where}.credential.clientId`, env) ?? env['AZURE_CLIENT_ID'];
+      const audience = resolveOptional(cred.audience, `${where}.credential.audience`, env);
+      return { credential: githubActionsOidcFromEnv(tenantId, clientId, audience, env, common), clientId, authorityHost };
+    }
+    case 'azure-pipelines': {
+      const clientId = resolveOptional(cred.clientId, `${where}.credential.clientId`, env) ?? env['AZURESUBSCRIPTION_CLIENT_ID'] ?? env['AZURE_CLIENT_ID'];
+      const connection = resolveOptional(cred.serviceConnectionId, `${where}.credential.serviceConnectionId`, env) ?? env['AZURESUBSCRIPTION_SERVICE_CONNECTION_ID'];
+      return { credential: azurePipelinesFromEnv(tenantId, clientId, connection, env, common), clientId, authorityHost };
     }
     case 'managed-identity': {
       const clientId = resolveOptional(cred.clientId, `${where}.credential.clientId`, env);

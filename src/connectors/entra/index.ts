@@ -13,7 +13,7 @@ import type { Plan } from '../../model/plan.js';
 import type { TargetSnapshot, TenantInfo } from '../../model/target.js';
 import type { EntraTargetSpec } from '../../spec/types.js';
 import { resolveOptional, resolvePathValue, resolveValue } from '../../spec/resolve.js';
-import { TargetError } from '../../errors.js';
+import { AdsyncError, TargetError } from '../../errors.js';
 import { executePlan, ANCHOR_EXTENSION_NAME, DIGEST_EXTENSION_NAME } from '../../apply/executor.js';
 import type { ApplyContext } from '../../apply/executor.js';
 import type { BatchRequest, BatchResponseItem, BatchTransport } from '../../apply/batch.js';
@@ -321,6 +321,7 @@ class GraphTarget implements EntraTarget {
     try {
       return await executePlan(ctx, plan, opts);
     } catch (err) {
+      if (err instanceof AdsyncError) throw err; // adsync's own (the journal can't be written): already one clear line
       throw toTargetError(err, 'applying the plan', { ...this.errCtx, permission: 'extension' });
     }
   }

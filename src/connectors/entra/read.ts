@@ -115,11 +115,16 @@ export async function readSnapshot(
 
   // Managers: one paged delta pass (`manager@delta`) instead of one request per user.
   const managersP = readManagers ? readManagersDelta(graph).catch(() => undefined) : Promise.resolve(undefined);
-  // Holders of directory roles: never soft-matched. Without soft match nothing depends on them, so a tenant
-  // that can't list roles gives none; with soft match, not knowing them must stop the plan.
+  // Holders of directory roles: never soft-matched, nor hard-matched unless the spec names them. With soft
+  // match, not knowing them stops the plan; without, the snapshot says they are unknown (hard match then
+  // adopts nobody the spec does not name).
+  let adminRolesUnread: string | undefined;
   const adminsP = request.requireAdminRoles
     ? wrap('reading directory role holders (soft match never adopts an admin)', 'roles', readAdminRoles(graph))
-    : readAdminRoles(graph).catch(() => new Map<string, string[]>());
+    : readAdminRoles(graph).catch((err: unknown) => {
+      adminRolesUnread = toTargetError(err, 'reading directory role holders', { endpoint: ctx.endpoint, permission: 'roles' }).message;
+      return new Map<string, string[]>();
+    });
 
   const [users, groups, byGroup, deleted, managers, admins] = await Promise.all([usersP, groupsP, membersP, deletedP, managersP, adminsP]);
   for (const u of users) {
@@ -151,7 +156,7 @@ export async function readSnapshot(
   }
 
   return {
-    snapshot: { system: 'entra', objects: [...users, ...groups], deleted },
+    snapshot: { system: 'entra', objects: [...users, ...groups], deleted, ...(adminRolesUnread !== undefined ? { adminRolesUnread } : {}) },
     stats: { users: users.length, groups: groups.length, memberships, membersVia, groupsReadSingly },
   };
 }
@@ -174,16 +179,36 @@ async function readManagersDelta(graph: Graph): Promise<Map<string, string>> {
   return out;
 }
 
-/** memberId → names of the activated directory roles it holds (`/directoryRoles`, members expanded). */
-async function readAdminRoles(graph: Graph): Promise<Map<string, string[]>> {
+/**
+ * memberId → names of the activated directory roles it holds (`/directoryRoles`, members expanded), directly
+ * or through a role-assignable group: a role's members may be groups (isAssignableToRole), whose members
+ * hold the role as much as a direct member does, so each such group's transitive members count too.
+ */
+export async function readAdminRoles(graph: Graph): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  const res = await graph.get<{ value?: { id?: string; displayName?: string; members?: { id?: string }[] }[] }>('/directoryRoles?$select=id,displayName&$expand=members($select=id)');
+  const add = (id: string, name: string): void => {
+    const list = out.get(id);
+    if (!list) out.set(id, [name]);
+    else if (!list.includes(name)) list.push(name);
+  };
+  type Member = { id?: string; displayName?: string; '@odata.type'?: string };
+  const res = await graph.get<{ value?: { id?: string; displayName?: string; members?: Member[] }[] }>('/directoryRoles?$select=id,displayName&$expand=members($select=id,displayName)');
+  const viaGroups = new Map<string, { label: string; roles: string[] }>();
   for (const role of res.value ?? []) {
+    const name = role.displayName ?? role.id ?? 'role';
     for (const m of role.members ?? []) {
       if (typeof m.id !== 'string') continue;
-      const list = out.get(m.id);
-      if (list) list.push(role.displayName ?? role.id ?? 'role');
-      else out.set(m.id, [role.displayName ?? role.id ?? 'role']);
+      add(m.id, name);
+      if (m['@odata.type'] === '#microsoft.graph.group') {
+        const g = viaGroups.get(m.id) ?? { label: m.displayName ?? m.id, roles: [] };
+        g.roles.push(name);
+        viaGroups.set(m.id, g);
+      }
+    }
+  }
+  for (const [gid, g] of [...viaGroups].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    for await (const page of graph.pages<{ id?: string }>(`/groups/${encodeURIComponent(gid)}/transitiveMembers?$select=id`)) {
+      for (const m of page) if (typeof m.id === 'string') for (const r of g.roles) add(m.id, `${r} (through group ${g.label})`);
     }
   }
   return out;

@@ -67,6 +67,8 @@ export class LdifSource implements SourceConnector {
 
     // Whether the record being parsed is in scope; domain roots are parsed even outside scope, to name them.
     let inScope = false;
+    // Normalized DN → its line: two records for one DN would become two objects with one name.
+    const seenDns = new Map<string, number>();
     await parseLdifFile(
       file,
       (record) => {
@@ -93,6 +95,13 @@ export class LdifSource implements SourceConnector {
             inScope = false; // the root DSE is not an object to sync
             return false;
           }
+          const first = seenDns.get(norm);
+          if (first !== undefined) {
+            throw new SourceError('ldif_duplicate_dn', `${file}:${line}: a second record for "${dn}" (the first is at line ${first})`, {
+              hint: 'an export has one record per object: remove or merge the duplicate (was the file concatenated from two exports?)',
+            });
+          }
+          seenDns.set(norm, line);
           noteDerived(dn, norm);
           inScope = bases.length === 0 || bases.some((b) => isUnder(norm, b));
           return inScope || norm.startsWith('dc=');

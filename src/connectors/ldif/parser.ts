@@ -11,8 +11,11 @@
  * attribute options (`;binary`, `;range=0-*` are dropped; the values join the plain attribute),
  * `changetype: add`, CRLF, any number of blank lines between records, ldapsearch's `search:`/`result:` trailer.
  * Refused with `file:line`: `attr:< url`, other change types, controls, a truncated ranged attribute
- * (`member;range=0-1499`), malformed lines and base64.
+ * (`member;range=0-1499`), malformed lines and base64, text that is not UTF-8, and identities that would
+ * anchor an object wrongly: a GUID (objectGUID, mS-DS-ConsistencyGuid) that is empty, not 16 bytes, or
+ * written as text instead of base64.
  */
+import { isUtf8 } from 'node:buffer';
 import { SourceError } from '../../errors.js';
 import { BINARY_ATTRIBUTES } from '../../model/entry.js';
 import type { AttrValue } from '../../model/entry.js';
@@ -34,6 +37,11 @@ export interface LdifParseOptions {
   acceptAttribute?: (name: string) => boolean;
 }
 
+/** Attributes that anchor objects: 16 bytes, exported as base64 (`::`) by every AD tool. */
+const GUID_ATTRIBUTES: ReadonlySet<string> = new Set(['objectguid', 'ms-ds-consistencyguid']);
+const GUID_BYTES = 16;
+const UTF8_HINT = 'LDIF text is UTF-8 (RFC 2849): re-export with `ldifde -u`, or convert the file (e.g. iconv -f CP1252 -t UTF-8)';
+
 const CR = 13;
 const SPACE = 32;
 const COLON = 58;
@@ -50,6 +58,8 @@ interface AttrInfo {
   /** The attribute that followed this one last time: records of one kind repeat their sequence. */
   next: AttrInfo | undefined;
   binary: boolean;
+  /** An anchor attribute: base64 of exactly 16 bytes. */
+  guid: boolean;
   accepted: boolean;
   /** Option text that makes the line unusable (a truncated range), or undefined. */
   refuse: string | undefined;
@@ -101,7 +111,7 @@ export class LdifParser {
   private readonly values: Array<AttrValue[] | undefined> = [];
   private readonly order: number[] = [];
   /** The previous attribute line's info in this record (`start` before the first). */
-  private readonly start: AttrInfo = { raw: '', name: '', slot: -1, next: undefined, binary: false, accepted: false, refuse: undefined };
+  private readonly start: AttrInfo = { raw: '', name: '', slot: -1, next: undefined, binary: false, guid: false, accepted: false, refuse: undefined };
   private prev: AttrInfo = this.start;
 
   constructor(onRecord: (record: LdifRecord) => void, options: LdifParseOptions = {}) {
@@ -294,15 +304,21 @@ export class LdifParser {
     }
     if (!info.accepted) return;
     let value: AttrValue;
-    if (kind === 1) {
+    if (info.guid) {
+      value = this.decodeGuid(text, p, n, kind, line, info.raw);
+    } else if (kind === 1) {
       const bytes = this.decodeBase64(text, p, n, line, info.raw);
+      if (!info.binary && !isUtf8(bytes)) throw this.error(line, `the value of "${info.raw}::" is not UTF-8 text`, UTF8_HINT);
       value = info.binary ? bytes : utf8(bytes, 0, bytes.length);
     } else if (info.binary) {
       value = Buffer.from(text.slice(p, n), 'latin1');
     } else {
-      value = this.decodePlain(text, p, n);
+      value = this.decodePlain(text, p, n, line, info.raw);
     }
     const list = this.values[info.slot];
+    if (info.guid && list !== undefined) {
+      throw this.error(line, `"${info.raw}" appears twice in the record of ${this.currentDn}`, 'an object has one GUID: remove the extra line');
+    }
     if (list === undefined) {
       this.values[info.slot] = [value];
       this.order.push(info.slot);
@@ -339,6 +355,7 @@ export class LdifParser {
       slot,
       next: undefined,
       binary: BINARY_ATTRIBUTES.has(name),
+      guid: GUID_ATTRIBUTES.has(name),
       accepted: name === 'changetype' || name === 'control' || (this.acceptAttribute?.(name) ?? true),
       refuse,
     };
@@ -385,12 +402,33 @@ export class LdifParser {
 
   private decodeText(text: string, p: number, n: number, kind: number, line: number, name: string): string {
     if (kind === 2) throw this.error(line, `"${name}:<" (a value by URL) is not supported`, 'write the DN inline');
-    if (kind === 1) return this.decodeBase64(text, p, n, line, name).toString('utf8');
-    return this.decodePlain(text, p, n);
+    if (kind === 1) {
+      const bytes = this.decodeBase64(text, p, n, line, name);
+      if (!isUtf8(bytes)) throw this.error(line, `the value of "${name}::" is not UTF-8 text`, UTF8_HINT);
+      return bytes.toString('utf8');
+    }
+    return this.decodePlain(text, p, n, line, name);
+  }
+
+  /**
+   * An anchor: base64 of 16 bytes. An empty one would anchor nothing (the object would look cloud-only next
+   * time), a short or long one, or GUID text, would become an anchor Entra Connect never computes.
+   */
+  private decodeGuid(text: string, p: number, n: number, kind: number, line: number, name: string): Buffer {
+    if (kind === 0) {
+      const shown = preview(text.slice(p, n));
+      throw this.error(line, shown === '' ? `"${name}:" is empty` : `"${name}: ${shown}" is text; a GUID is exported as base64 of its 16 bytes ("${name}:: …")`, 'export the GUID as binary, as ldifde and ldapsearch do ("objectGUID:: base64"), or leave the line out');
+    }
+    const bytes = this.decodeBase64(text, p, n, line, name);
+    if (bytes.length === 0) throw this.error(line, `"${name}::" is empty`, 'export the GUID as base64 of its 16 bytes, or leave the line out');
+    if (bytes.length !== GUID_BYTES) {
+      throw this.error(line, `"${name}::" holds ${bytes.length} byte${bytes.length === 1 ? '' : 's'}; a GUID is ${GUID_BYTES}`, 'the export is damaged or was edited: re-export the object, or leave the line out');
+    }
+    return bytes;
   }
 
   /** A plain value as UTF-8: from the chunk's bytes when the text is the chunk's, else re-encoded. */
-  private decodePlain(text: string, p: number, n: number): string {
+  private decodePlain(text: string, p: number, n: number, line: number, name: string): string {
     if (text === this.bytesText) {
       // V8 copies short slices (no view into the chunk), and an ASCII slice of the latin1 text is the value:
       // cheaper than a call into the UTF-8 decoder for the many short values (flags, names, titles).
@@ -399,10 +437,12 @@ export class LdifParser {
         for (let i = p; i < n; i++) if (text.charCodeAt(i) > 127) ascii = false;
         if (ascii) return text.slice(p, n);
       }
+      if (!isUtf8(this.bytes!.subarray(p, n))) throw this.error(line, `the value of "${name}:" is not UTF-8 text`, UTF8_HINT);
       return utf8(this.bytes!, p, n);
     }
     // A folded or carried-over line: re-encode, which also gives the value its own storage.
     const b = Buffer.from(text.slice(p, n), 'latin1');
+    if (!isUtf8(b)) throw this.error(line, `the value of "${name}:" is not UTF-8 text`, UTF8_HINT);
     return utf8(b, 0, b.length);
   }
 

@@ -58,8 +58,8 @@ export function owned(snapshot: TargetSnapshot): Map<string, TargetObject> {
   for (const o of snapshot.objects) {
     if (o.anchor === undefined) continue;
     const seen = m.get(o.anchor);
-    // The same id listed twice is an emulator listing bug (see the todo test), not a duplicate object.
-    if (seen !== undefined && seen.id !== o.id) throw new Error(`two objects carry anchor ${o.anchor}`);
+    // Two objects with one anchor is a duplicate create; the same object listed twice is a listing bug. Either fails.
+    if (seen !== undefined) throw new Error(seen.id === o.id ? `object ${o.id} (anchor ${o.anchor}) is listed twice` : `two objects carry anchor ${o.anchor}`);
     m.set(o.anchor, o);
   }
   return m;

@@ -5,7 +5,7 @@ import { SourceError } from '../../../src/errors.js';
 
 const GUID = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
-function throwsAt(text: string, line: number, pattern: RegExp): void {
+function throwsAt(text: string | Uint8Array, line: number, pattern: RegExp): void {
   assert.throws(
     () => parseLdif(text, { file: 'x.ldif' }),
     (err: unknown) => {
@@ -73,8 +73,8 @@ test('base64 values: binary attributes stay bytes, others decode as UTF-8; non-A
 });
 
 test('a plain value of a binary attribute is bytes too; plain UTF-8 values decode', () => {
-  const r = parseLdif('dn: CN=x\nobjectGUID: abcdefghijklmnop\nsn: Gómez\n')[0]!;
-  assert.deepEqual(r.attrs['objectguid'], [Buffer.from('abcdefghijklmnop')]);
+  const r = parseLdif('dn: CN=x\nthumbnailPhoto: abcdefghijklmnop\nsn: Gómez\n')[0]!;
+  assert.deepEqual(r.attrs['thumbnailphoto'], [Buffer.from('abcdefghijklmnop')]);
   assert.deepEqual(r.attrs['sn'], ['Gómez']);
 });
 
@@ -130,4 +130,30 @@ test('acceptDn skips records without decoding them; acceptAttribute drops values
 test('a file without a final newline, and an empty file', () => {
   assert.deepEqual(parseLdif('dn: CN=a\ncn: a')[0]!.attrs, { cn: ['a'] });
   assert.deepEqual(parseLdif(''), []);
+});
+
+// Issue 17, LDIF identity: a GUID that would anchor an object wrongly, and text that isn't UTF-8, stop the read.
+test('an empty GUID, a GUID of the wrong length, GUID text, or two GUIDs: an error at the line', () => {
+  const b64 = (n: number) => Buffer.alloc(n, 7).toString('base64');
+  throwsAt('dn: CN=x,DC=y\nobjectGUID::\n', 2, /"objectGUID::" is empty/);
+  throwsAt('dn: CN=x,DC=y\nobjectGUID:\n', 2, /"objectGUID:" is empty/);
+  throwsAt(`dn: CN=x,DC=y\ncn: x\nobjectGUID:: ${b64(15)}\n`, 3, /"objectGUID::" holds 15 bytes; a GUID is 16/);
+  throwsAt(`dn: CN=x,DC=y\nobjectGUID:: ${b64(17)}\n`, 2, /holds 17 bytes/);
+  throwsAt(`dn: CN=x,DC=y\nmS-DS-ConsistencyGuid:: ${b64(1)}\n`, 2, /"mS-DS-ConsistencyGuid::" holds 1 byte; a GUID is 16/);
+  throwsAt('dn: CN=x,DC=y\nobjectGUID: 8d8a7f9e-1c2b-4a3d-9e8f-001122334455\n', 2, /"objectGUID: 8d8a7f9e-1c2b-4a3d-9e8f-001122334455" is text; a GUID is exported as base64/);
+  throwsAt(`dn: CN=x,DC=y\nobjectGUID:: ${GUID.toString('base64')}\nobjectGUID:: ${GUID.toString('base64')}\n`, 3, /"objectGUID" appears twice/);
+  // the 16-byte form is fine, folded or not
+  const g = GUID.toString('base64');
+  assert.deepEqual(parseLdif(`dn: CN=x,DC=y\nobjectGUID:: ${g.slice(0, 5)}\n ${g.slice(5)}\n`)[0]!.attrs['objectguid'], [GUID]);
+});
+
+test('text that is not UTF-8 (in a value, a base64 value, a folded value, the dn): an error at the line', () => {
+  const latin1 = (s: string) => Buffer.from(s, 'latin1');
+  throwsAt(latin1('dn: CN=x,DC=y\nsn: G\xf3mez\n') , 2, /the value of "sn:" is not UTF-8 text/);
+  throwsAt(latin1('dn: CN=x,DC=y\ncn: x\ndescription: a long description that is folded a\n nd G\xf3mez\n') , 3, /"description:" is not UTF-8/);
+  throwsAt(`dn: CN=x,DC=y\nsn:: ${latin1('G\xf3mez').toString('base64')}\n`, 2, /the value of "sn::" is not UTF-8 text/);
+  throwsAt(latin1('dn: CN=G\xf3mez,DC=y\ncn: x\n') , 1, /the value of "dn:" is not UTF-8 text/);
+  throwsAt(`dn:: ${latin1('CN=G\xf3mez,DC=y').toString('base64')}\ncn: x\n`, 1, /the value of "dn::" is not UTF-8 text/);
+  // UTF-8 is fine, short or long
+  assert.deepEqual(parseLdif('dn: CN=x,DC=y\nsn: Gómez\ndescription: Zoë Müller, a description longer than the fast path\n')[0]!.attrs['sn'], ['Gómez']);
 });

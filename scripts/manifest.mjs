@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+/**
+ * Writes oclif.manifest.json (what `oclif manifest` writes) with @oclif/core alone: the commands' ids, flags,
+ * args and help, so `adsync --help` and `--version` don't import every command file. Run by `prepack` after
+ * the build; `postpack` removes it again (a stale manifest in a clone would be ignored with a warning).
+ */
+import { writeFileSync } from 'node:fs';
+import { Plugin } from '@oclif/core';
+
+const root = new URL('..', import.meta.url).pathname;
+const plugin = new Plugin({ root, type: 'core', isRoot: true, ignoreManifest: true, errorOnManifestCreate: true, respectNoCacheDefault: true });
+await plugin.load();
+const commands = Object.keys(plugin.manifest.commands);
+if (commands.length === 0) throw new Error('no commands found: build first (npm run build)');
+writeFileSync(new URL('../oclif.manifest.json', import.meta.url), `${JSON.stringify(plugin.manifest, null, 2)}\n`);
+process.stdout.write(`oclif.manifest.json: ${commands.length} commands (${commands.sort().join(', ')}), version ${plugin.manifest.version}\n`);

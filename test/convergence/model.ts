@@ -1,0 +1,368 @@
+/**
+ * The convergence test's own world: a small AD directory model, its LDIF rendering, and an independent oracle
+ * of what the tenant must hold after an apply under Entra Connect's default rules
+ * (../shared/reference/entra-connect-defaults.md §1–§2) and adsync's documented ownership rules (README, DESIGN):
+ *
+ *   - users in scope (not in the excluded OU) flow displayName (cn fallback), givenName, surname ← sn,
+ *     jobTitle ← title, department, mail (all trimmed), userPrincipalName (sAMAccountName@domain fallback),
+ *     accountEnabled ← userAccountControl bit 2 clear, onPremisesImmutableId ← the anchor, and manager (only when
+ *     the manager is a synchronized user that exists in the tenant);
+ *   - security groups in scope: displayName (cn fallback) and the direct members that are synchronized objects;
+ *   - a user leaving the source or the scope is soft-deleted (deleted items) and restored — same object id — when
+ *     it comes back with the same objectGUID; a security group is deleted for good;
+ *   - adsync never writes an object it doesn't own: a new object whose UPN or mail a cloud-only object holds is not
+ *     created; two source objects computing the same UPN or mail are neither written (an existing one is left
+ *     as it is); members adsync doesn't own stay in its groups.
+ *
+ * Deliberately self-contained: it imports nothing from src/ (the test checks that it never imports src/engine),
+ * so a bug in the engine can't hide in the oracle too.
+ */
+import { createHash } from 'node:crypto';
+
+/** Where the forest lives: the LDIF run uses contoso.example; the Samba run its own OU in contoso.test. */
+export const WORLD = { domain: 'contoso.example', base: 'DC=contoso,DC=example', samSuffix: '', uniqueUpn: false };
+
+export function setWorld(w: typeof WORLD): void {
+  Object.assign(WORLD, w);
+}
+/** In scope: Staff and Sales. Excluded: the OU the spec excludes. */
+export const OUS = ['Staff', 'Sales', 'Excluded'] as const;
+export type Ou = (typeof OUS)[number];
+export const EXCLUDED_OU: Ou = 'Excluded';
+
+export const USER_KEYS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6'] as const;
+export const GROUP_KEYS = ['g0', 'g1', 'g2', 'g3'] as const;
+/** Attributes a step may set or clear (AD names). */
+export const TEXT_ATTRS = ['displayName', 'givenName', 'sn', 'title', 'department'] as const;
+export type TextAttr = (typeof TEXT_ATTRS)[number];
+
+export interface DUser {
+  kind: 'user';
+  key: string;
+  cn: string;
+  ou: Ou;
+  sam: string;
+  upn?: string;
+  mail?: string;
+  displayName?: string;
+  givenName?: string;
+  sn?: string;
+  title?: string;
+  department?: string;
+  uac: number;
+  /** Key of the manager (a linked attribute: AD drops it when the manager is deleted). */
+  manager?: string;
+}
+
+export interface DGroup {
+  kind: 'group';
+  key: string;
+  cn: string;
+  ou: Ou;
+  /** Keys of direct members (users or groups). */
+  members: string[];
+}
+
+export type DObject = DUser | DGroup;
+
+/** The forest: live objects and the deleted objects container (restorable with the same objectGUID). */
+export interface Directory {
+  objects: Map<string, DObject>;
+  deleted: Map<string, DObject>;
+}
+
+export function emptyDirectory(): Directory {
+  return { objects: new Map(), deleted: new Map() };
+}
+
+export function cloneDirectory(d: Directory): Directory {
+  const copy = (o: DObject): DObject => (o.kind === 'group' ? { ...o, members: [...o.members] } : { ...o });
+  return { objects: new Map([...d.objects].map(([k, o]) => [k, copy(o)])), deleted: new Map([...d.deleted].map(([k, o]) => [k, copy(o)])) };
+}
+
+/** objectGUID of a key: 16 stable bytes. */
+export function guidOf(key: string): Buffer {
+  return createHash('md5').update(`convergence:${key}`).digest();
+}
+
+/** The source anchor Entra Connect derives: base64 of ms-DS-ConsistencyGuid, else of objectGUID. */
+export function anchorOf(key: string): string {
+  return guidOf(key).toString('base64');
+}
+
+export function dnOf(o: DObject): string {
+  return `CN=${o.cn},OU=${o.ou},${WORLD.base}`;
+}
+
+// ---- the directory's own rules (what AD does when an object is deleted) ----
+
+/** AD removes forward links to a deleted object: group memberships and manager values. */
+export function deleteObject(d: Directory, key: string): void {
+  const o = d.objects.get(key);
+  if (!o) return;
+  d.objects.delete(key);
+  d.deleted.set(key, o);
+  for (const other of d.objects.values()) {
+    if (other.kind === 'group') other.members = other.members.filter((m) => m !== key);
+    else if (other.manager === key) delete other.manager;
+  }
+}
+
+/** Reanimating a tombstone: same objectGUID, links not restored. */
+export function restoreObject(d: Directory, key: string): void {
+  const o = d.deleted.get(key);
+  if (!o) return;
+  d.deleted.delete(key);
+  if (o.kind === 'group') o.members = o.members.filter((m) => d.objects.has(m));
+  else if (o.manager !== undefined && !d.objects.has(o.manager)) delete o.manager;
+  d.objects.set(key, o);
+}
+
+// ---- LDIF ----
+
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+
+export function toLdif(d: Directory): string {
+  const records: string[] = [];
+  for (const ou of OUS) records.push([`dn: OU=${ou},${WORLD.base}`, 'objectClass: top', 'objectClass: organizationalUnit', `ou: ${ou}`].join('\n'));
+  const keys = [...d.objects.keys()].sort();
+  for (const key of keys) {
+    const o = d.objects.get(key)!;
+    const lines = [`dn: ${dnOf(o)}`];
+    if (o.kind === 'user') {
+      lines.push('objectClass: top', 'objectClass: person', 'objectClass: organizationalPerson', 'objectClass: user');
+      lines.push(`cn: ${o.cn}`, `sAMAccountName: ${o.sam}`, `userAccountControl: ${o.uac}`);
+      // values go base64 (`::`) so leading and trailing blanks survive, as AD keeps them
+      if (o.upn !== undefined) lines.push(`userPrincipalName:: ${b64(o.upn)}`);
+      if (o.mail !== undefined) lines.push(`mail:: ${b64(o.mail)}`);
+      for (const a of TEXT_ATTRS) if (o[a] !== undefined) lines.push(`${a}:: ${b64(o[a]!)}`);
+      if (o.manager !== undefined) {
+        const m = d.objects.get(o.manager);
+        if (m) lines.push(`manager: ${dnOf(m)}`);
+      }
+    } else {
+      lines.push('objectClass: top', 'objectClass: group', `cn: ${o.cn}`, `sAMAccountName: ${o.cn.replace(/\W/g, '')}`, 'groupType: -2147483646');
+      for (const m of o.members) {
+        const mo = d.objects.get(m);
+        if (mo) lines.push(`member: ${dnOf(mo)}`);
+      }
+    }
+    lines.push(`objectGUID:: ${guidOf(key).toString('base64')}`);
+    records.push(lines.join('\n'));
+  }
+  return `version: 1\n\n${records.join('\n\n')}\n`;
+}
+
+// ---- the tenant as the oracle sees it ----
+
+/** A cloud-only object the test created in the tenant (never owned by adsync). */
+export interface CloudOnly {
+  id: string;
+  kind: 'user' | 'group';
+  userPrincipalName?: string;
+  mail?: string;
+  displayName: string;
+}
+
+/** What the oracle expects of one user adsync owns. */
+export interface ExpectedUser {
+  anchor: string;
+  displayName: string;
+  givenName: string | null;
+  surname: string | null;
+  jobTitle: string | null;
+  department: string | null;
+  mail: string | null;
+  userPrincipalName: string;
+  accountEnabled: boolean;
+  onPremisesImmutableId: string;
+  /** Anchor of the manager, or null. */
+  manager: string | null;
+  /** Left as it is (its UPN or mail is computed for another source object too): the tenant's values stand. */
+  held?: boolean;
+  /** Every address it ever had (Graph keeps old mail values in proxyAddresses): lower-cased. */
+  addresses: string[];
+}
+
+export interface ExpectedGroup {
+  anchor: string;
+  displayName: string;
+  /** Anchors of owned members. */
+  members: string[];
+  /** Ids of cloud-only members the tenant's admins added (adsync leaves them). */
+  cloudMembers: string[];
+}
+
+/** The oracle's running model of the tenant: what adsync owns, live and soft-deleted. */
+export interface TenantModel {
+  users: Map<string, ExpectedUser>;
+  groups: Map<string, ExpectedGroup>;
+  /** Anchors of owned users in deleted items. */
+  deletedUsers: Set<string>;
+  /** Anchor → the object id, once known (a restore keeps it). */
+  ids: Map<string, string>;
+  cloudOnly: CloudOnly[];
+  /** Addresses of owned users in deleted items (they come back with a restore). */
+  addressesOfDeleted?: Map<string, string[]>;
+}
+
+export function emptyTenant(): TenantModel {
+  return { users: new Map(), groups: new Map(), deletedUsers: new Set(), ids: new Map(), cloudOnly: [] };
+}
+
+const trimmed = (v: string | undefined): string | null => {
+  if (v === undefined) return null;
+  const t = v.trim();
+  return t === '' ? null : t;
+};
+
+const lower = (v: string | null | undefined): string | undefined => (v ? v.toLowerCase() : undefined);
+
+function inScope(o: DObject): boolean {
+  return o.ou !== EXCLUDED_OU;
+}
+
+function computeUser(u: DUser): ExpectedUser {
+  return {
+    anchor: anchorOf(u.key),
+    displayName: trimmed(u.displayName) ?? u.cn.trim(),
+    givenName: trimmed(u.givenName),
+    surname: trimmed(u.sn),
+    jobTitle: trimmed(u.title),
+    department: trimmed(u.department),
+    mail: trimmed(u.mail),
+    userPrincipalName: trimmed(u.upn) ?? `${u.sam}@${WORLD.domain}`,
+    accountEnabled: (u.uac & 2) === 0,
+    onPremisesImmutableId: anchorOf(u.key),
+    manager: null, // resolved below, once presence is known
+    addresses: [],
+  };
+}
+
+/**
+ * One apply, as the oracle understands the defaults: the previous tenant + the directory now + the cloud-only
+ * objects → the tenant after apply. (Cloud edits of owned objects are drift: AD wins, so they don't appear here;
+ * a managed user deleted in the cloud sits in deleted items, which the caller records in `prev.deletedUsers`.)
+ */
+export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
+  const next: TenantModel = {
+    users: new Map(),
+    groups: new Map(),
+    deletedUsers: new Set(prev.deletedUsers),
+    ids: new Map(prev.ids),
+    cloudOnly: prev.cloudOnly,
+  };
+  const scoped = [...dir.objects.values()].filter(inScope);
+  const users = scoped.filter((o): o is DUser => o.kind === 'user');
+  const groups = scoped.filter((o): o is DGroup => o.kind === 'group');
+  const computed = new Map(users.map((u) => [u.key, computeUser(u)]));
+
+  // Two source objects computing the same UPN or mail: neither is written.
+  const blocked = new Set<string>();
+  const seen = (pick: (e: ExpectedUser) => string | undefined): void => {
+    const by = new Map<string, string[]>();
+    for (const [key, e] of computed) {
+      const v = pick(e);
+      if (v) by.set(v, [...(by.get(v) ?? []), key]);
+    }
+    for (const keys of by.values()) if (keys.length > 1) for (const k of keys) blocked.add(k);
+  };
+  seen((e) => lower(e.userPrincipalName));
+  seen((e) => lower(e.mail));
+
+  const prevAddresses = prev.addressesOfDeleted ?? new Map<string, string[]>();
+  const cloudUpns = new Set(prev.cloudOnly.filter((c) => c.kind === 'user').map((c) => lower(c.userPrincipalName)).filter(Boolean));
+  const cloudMails = new Set(prev.cloudOnly.map((c) => lower(c.mail)).filter(Boolean));
+
+  // Owned users this apply deletes (gone from the source or the scope): their addresses are free again.
+  const leaving = new Set([...prev.users.keys()].filter((a) => !users.some((u) => anchorOf(u.key) === a)));
+  // Which users exist after apply (kept, restored or created), and which change.
+  const present = new Set<string>();
+  for (const u of users) {
+    const anchor = anchorOf(u.key);
+    const e = computed.get(u.key)!;
+    const owned = prev.users.get(anchor);
+    const inDeleted = prev.deletedUsers.has(anchor);
+    if (blocked.has(u.key)) {
+      if (owned) {
+        present.add(u.key);
+        next.users.set(anchor, { ...owned, held: true }); // left as it is, cloud edits included
+      }
+      continue;
+    }
+    if (!owned && !inDeleted) {
+      // a new object: a cloud-only holder of its UPN or mail blocks it
+      if (cloudUpns.has(lower(e.userPrincipalName)) || (e.mail && cloudMails.has(lower(e.mail)))) continue;
+    }
+    if (owned) {
+      // an existing object can't take a UPN or address a cloud-only object holds, nor an address another owned
+      // user ever had (Graph keeps those in its proxyAddresses): it keeps its own
+      const otherHas = (v: string): boolean => [...prev.users].some(([a, o]) => a !== anchor && !leaving.has(a) && o.addresses.includes(v));
+      if (cloudUpns.has(lower(e.userPrincipalName))) e.userPrincipalName = owned.userPrincipalName;
+      if (e.mail && (cloudMails.has(lower(e.mail)) || otherHas(lower(e.mail)!))) e.mail = owned.mail;
+    }
+    e.addresses = [...new Set([...(owned?.addresses ?? prevAddresses.get(anchor) ?? []), ...(e.mail ? [lower(e.mail)!] : [])])].sort();
+    present.add(u.key);
+    next.deletedUsers.delete(anchor);
+    next.users.set(anchor, e);
+  }
+  // An owned user can't take a UPN or mail a held user keeps: it keeps its own.
+  for (const [anchor, e] of next.users) {
+    const owned = prev.users.get(anchor);
+    if (!owned || e.held) continue;
+    const heldOther = (pick: (x: ExpectedUser) => string | null, v: string | null): boolean =>
+      v !== null && [...next.users].some(([a, x]) => a !== anchor && x.held && lower(pick(x)) === lower(v));
+    if (heldOther((x) => x.userPrincipalName, e.userPrincipalName)) e.userPrincipalName = owned.userPrincipalName;
+    if (heldOther((x) => x.mail, e.mail)) e.mail = owned.mail;
+    e.addresses = [...new Set([...owned.addresses, ...(e.mail ? [lower(e.mail)!] : [])])].sort();
+  }
+  // A new user can't take a UPN or mail an existing user keeps (held, or refused its own change): not created.
+  const kept = new Set<string>();
+  for (const [anchor, e] of next.users) {
+    if (!prev.users.has(anchor)) continue;
+    for (const v of [lower(e.userPrincipalName), lower(e.mail), ...e.addresses]) if (v) kept.add(v);
+  }
+  for (const u of users) {
+    const anchor = anchorOf(u.key);
+    const e = next.users.get(anchor);
+    if (!e || prev.users.has(anchor) || prev.deletedUsers.has(anchor)) continue;
+    if (kept.has(lower(e.userPrincipalName)!) || (e.mail && kept.has(lower(e.mail)!))) {
+      next.users.delete(anchor);
+      present.delete(u.key);
+    }
+  }
+  // Manager: a reference to a user that exists in the tenant after apply; otherwise unset.
+  for (const u of users) {
+    const anchor = anchorOf(u.key);
+    const e = next.users.get(anchor);
+    if (!e || blocked.has(u.key) || !present.has(u.key)) continue;
+    const m = u.manager;
+    e.manager = m !== undefined && m !== u.key && present.has(m) ? anchorOf(m) : null;
+  }
+  // Users no longer desired: soft-deleted.
+  next.addressesOfDeleted = new Map(prevAddresses);
+  for (const [anchor, o] of prev.users) {
+    if (!next.users.has(anchor) && !isDesiredBlocked(anchor, users, blocked)) {
+      next.deletedUsers.add(anchor);
+      next.addressesOfDeleted.set(anchor, o.addresses);
+    }
+  }
+  // Groups: security groups are always created (names need not be unique); members are the synchronized ones.
+  for (const g of groups) {
+    const anchor = anchorOf(g.key);
+    const before = prev.groups.get(anchor);
+    const members = [...new Set(g.members.filter((m) => {
+      const mo = dir.objects.get(m);
+      if (!mo || !inScope(mo)) return false;
+      return mo.kind === 'group' ? true : present.has(m);
+    }).map(anchorOf))].sort();
+    next.groups.set(anchor, { anchor, displayName: g.cn, members, cloudMembers: before ? [...before.cloudMembers] : [] });
+  }
+  // A group that is gone is deleted for good: its id is not reused.
+  for (const anchor of prev.groups.keys()) if (!next.groups.has(anchor)) next.ids.delete(anchor);
+  return next;
+}
+
+function isDesiredBlocked(anchor: string, users: DUser[], blocked: Set<string>): boolean {
+  return users.some((u) => blocked.has(u.key) && anchorOf(u.key) === anchor);
+}
