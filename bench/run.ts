@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const users = Number(values.users);
   const groups = Number(values.groups);
   const memberships = Number(values.memberships);
-  const dir = resolve(root, values.out!);
+  const dir = resolve(root, values.out);
   await mkdir(dir, { recursive: true });
   const ldif = join(dir, `forest-${users}-${groups}-${memberships}.ldif`);
   if (!existsSync(ldif)) {

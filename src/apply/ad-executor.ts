@@ -12,7 +12,7 @@
  * refuses because another object holds the DN or the sAMAccountName fails, naming it. Each change is
  * reported through onChange (the journal).
  */
-import type { AddMembersChange, AttributeChange, Change, CreateChange, DeleteChange, RemoveMembersChange, UpdateChange } from '../model/change.js';
+import type { AttributeChange, Change, CreateChange, UpdateChange } from '../model/change.js';
 import { ANCHOR_ATTRIBUTE, DN_ATTRIBUTE, OWNER_ATTRIBUTE } from '../engine/writeback.js';
 import { AdsyncError } from '../errors.js';
 import { deniedAttribute } from '../spec/writeback-denylist.js';
@@ -83,11 +83,11 @@ export async function executeAdChanges(ctx: AdApplyContext, changes: readonly Ch
         }
         case 'update':
           operation = `modify ${c.id} (${c.attributes.map((a) => a.name).join(', ')})`;
-          await writer.modify(c.id, attributeWrites((c as UpdateChange).attributes));
+          await writer.modify(c.id, attributeWrites((c).attributes));
           break;
         case 'add-members':
         case 'remove-members': {
-          const m = c as AddMembersChange | RemoveMembersChange;
+          const m = c;
           const dn = m.id ?? createdIds[c.anchor];
           if (dn === undefined) throw new AdsyncError('writeback_no_dn', 'the group has no DN');
           operation = `${c.action === 'add-members' ? 'add' : 'remove'} ${m.members.length} member(s) ${c.action === 'add-members' ? 'to' : 'from'} ${dn}`;
@@ -96,8 +96,8 @@ export async function executeAdChanges(ctx: AdApplyContext, changes: readonly Ch
           break;
         }
         case 'delete':
-          operation = `delete ${(c as DeleteChange).id}`;
-          await writer.delete((c as DeleteChange).id);
+          operation = `delete ${(c).id}`;
+          await writer.delete((c).id);
           break;
         default:
           throw new AdsyncError('writeback_unsupported', `${c.action} is not an AD writeback action`);

@@ -14,7 +14,7 @@
  * that collides with an object carrying the same adsync anchor adopts that object (a killed apply's create).
  */
 import { attributesDigest, isObjectRef } from '../model/change.js';
-import type { AddMembersChange, AdoptChange, AttributeChange, Change, CreateChange, DeleteChange, MemberRef, ObjectRef, RemoveMembersChange, RestoreChange, UpdateChange } from '../model/change.js';
+import type { AddMembersChange, AdoptChange, AttributeChange, Change, CreateChange, DeleteChange, MemberRef, RemoveMembersChange, RestoreChange, UpdateChange } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import { TargetError } from '../errors.js';
 import { BatchQueue } from './batch.js';
@@ -361,7 +361,7 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   await pool(references, width, async ({ change, attribute }) => {
     const id = change.action === 'create' ? createdIds.get(change.anchor) : change.id;
     if (id === undefined || failedAnchors.has(change.anchor)) return; // the create failed and was reported
-    const ref = isObjectRef(attribute.after) ? (attribute.after as ObjectRef) : undefined;
+    const ref = isObjectRef(attribute.after) ? (attribute.after) : undefined;
     if (ref === undefined) {
       // 404 naming the reference ("Resource 'manager' does not exist") means it is clear already (a restored
       // user comes back without one): done, not replication lag to wait out (found by test/convergence).

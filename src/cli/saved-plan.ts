@@ -209,7 +209,7 @@ export function isRemainder(saved: readonly Change[], fresh: readonly Change[]):
         return s.action === f.action && subset(memberAnchors(f.members), memberAnchors(s.members));
       default:
         // Any other action (e.g. adopt) is atomic: still wanted exactly as saved, or done.
-        return s.action === (f as Change).action && comparable(s) === comparable(f as Change);
+        return s.action === (f as Change).action && comparable(s) === comparable(f);
     }
   }));
 }

@@ -139,7 +139,7 @@ async function checkConnection(spec: Spec, conn: EntraConnection, where: string,
   out.push(...(await checkDomains(spec, graph, errCtx, options)));
 
   // ---- adsync's application and its anchor extension ----
-  const appId = conn.appId ?? (typeof claims?.['appid'] === 'string' ? (claims['appid'] as string) : undefined);
+  const appId = conn.appId ?? (typeof claims?.['appid'] === 'string' ? (claims['appid']) : undefined);
   out.push(...(await checkExtension(spec, graph, appId, roles, errCtx)));
 
   // ---- admin role holders (soft match) ----

@@ -38,7 +38,7 @@ export function handleApplications(ctx: Ctx, req: GraphRequest): GraphResponse {
         if (e instanceof FilterSyntaxError) throw badRequest(`Invalid filter clause: ${e.message}`);
         throw e;
       }
-      apps = apps.filter((a) => evaluate(node, (p) => (renderApp(a) as Record<string, unknown>)[p] ?? null));
+      apps = apps.filter((a) => evaluate(node, (p) => (renderApp(a))[p] ?? null));
     }
     return json(200, { '@odata.context': contextUrl(req, 'applications', undefined), value: apps.slice(0, top).map(renderApp) });
   }

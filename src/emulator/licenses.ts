@@ -58,7 +58,7 @@ function licenseBody(req: GraphRequest): LicenseBody {
     if (a === null || typeof a !== 'object' || typeof (a as Record<string, unknown>)['skuId'] !== 'string') throw invalidValues();
     const dp = (a as Record<string, unknown>)['disabledPlans'] ?? [];
     if (!Array.isArray(dp) || !dp.every((x) => typeof x === 'string')) throw invalidValues();
-    out.add.push({ skuId: String((a as Record<string, unknown>)['skuId']).toLowerCase(), disabledPlans: (dp as string[]).map((x) => x.toLowerCase()) });
+    out.add.push({ skuId: String((a as Record<string, unknown>)['skuId']).toLowerCase(), disabledPlans: (dp).map((x) => x.toLowerCase()) });
   }
   for (const r of remove) {
     if (typeof r !== 'string') throw invalidValues();

@@ -4,7 +4,7 @@
  */
 import type { Ctx } from './context.js';
 import { findAnyVisible, findVisible, idFromReference, visible } from './context.js';
-import { GraphError, UNIMPLEMENTED, conflict, json, noContent, invalidValues, methodNotAllowed, bodyObject, notFound, notImplemented, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
+import { GraphError, UNIMPLEMENTED, conflict, json, noContent, invalidValues, methodNotAllowed, bodyObject, notImplemented, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
 import { checkSyncedWrite, handleSyncBehavior, isSynced, masteredError } from './sync.js';
 import { assignUserLicense, listLicenseDetails } from './licenses.js';
 import { expandOne, parseExpand } from './expand.js';

@@ -77,7 +77,7 @@ export function defaultFilter(entry: DirectoryEntry, kind: ObjectKind, memberLim
       if (sam === 'SUPPORT_388945a0') return out('support-account', 'SUPPORT_388945a0 (legacy support account)');
       if (startsWith(sam, 'AAD_') || startsWith(sam, 'MSOL_')) return out('sync-service-account', 'sync service account (AAD_ or MSOL_)');
       if (startsWith(nick, 'SystemMailbox{')) return out('system-mailbox', 'Exchange system mailbox (SystemMailbox{)');
-      if ((startsWith(nick, 'CAS_') && nick!.includes('}')) || (startsWith(sam, 'CAS_') && sam!.includes('}'))) {
+      if ((startsWith(nick, 'CAS_') && nick!.includes('}')) || (startsWith(sam, 'CAS_') && sam.includes('}'))) {
         return out('cas-mailbox', 'Exchange CAS health mailbox (CAS_…})');
       }
       if (bitSet(entry, 'msexchrecipienttypedetails', 0x21c07000n)) {

@@ -48,7 +48,7 @@ function rulesOf(spec: Raw): { i: number; type: 'anchor' | 'group' | 'attributes
   const out: { i: number; type: 'anchor' | 'group' | 'attributes'; body: Raw }[] = [];
   list(spec['writeback']).forEach((item, i) => {
     const r = obj(item);
-    for (const type of ['anchor', 'group', 'attributes'] as const) if (isObj(r[type])) out.push({ i, type, body: r[type] as Raw });
+    for (const type of ['anchor', 'group', 'attributes'] as const) if (isObj(r[type])) out.push({ i, type, body: r[type] });
   });
   return out;
 }

@@ -95,7 +95,7 @@ export class AzureBlobState implements StateBackend {
     try {
       const res = await blob.download(0);
       const chunks: Buffer[] = [];
-      for await (const chunk of res.readableStreamBody as NodeJS.ReadableStream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+      for await (const chunk of res.readableStreamBody as NodeJS.ReadableStream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
       return { bytes: Buffer.concat(chunks), etag: String(res.etag) };
     } catch (err) {
       if (statusOf(err).status === 404) return undefined;

@@ -55,7 +55,7 @@ export interface StepOptions {
 }
 
 /** fc.option, typed (null, never undefined). */
-const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.option(a, { nil: null }) as fc.Arbitrary<T | null>;
+const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.option<T, null>(a, { nil: null });
 
 export function stepArb(options: StepOptions = {}): fc.Arbitrary<Step> {
   const user = fc.constantFrom(...USER_KEYS);
@@ -287,7 +287,7 @@ class Tenant {
 
   static async start(template: string, statePath: string): Promise<Tenant> {
     await copyFile(template, statePath);
-    let tenant: Tenant | undefined;
+    let tenant: Tenant | undefined; // eslint-disable-line prefer-const -- the onWrite closure reads it before it is set
     const emulator = await startEmulator({ statePath, onWrite: (w) => tenant?.writes.push({ method: w.method, path: w.path }) });
     tenant = new Tenant(emulator, statePath);
     return tenant;
@@ -376,7 +376,7 @@ export async function runSequence(ctx: SequenceContext, steps: Step[]): Promise<
   // A stateless source (LDIF) starts every sequence after the first from the checked initial forest's tenant.
   const start = ctx.initial;
   const tenant = await Tenant.start(start?.template ?? ctx.template, join(seqDir, 'tenant.json'));
-  let directory = start ? cloneDirectory(start.directory) : emptyDirectory();
+  const directory = start ? cloneDirectory(start.directory) : emptyDirectory();
   let realized = emptyDirectory();
   let model = start ? cloneTenant(start.model) : emptyTenant();
   const counter = { renames: 0 };
@@ -530,8 +530,8 @@ async function cloudStep(tenant: Tenant, model: TenantModel, s: Step, d: Directo
 }
 
 const withoutObserved = (c: Change): Change => {
-  const { observed: _o, ...rest } = c as Change & { observed?: unknown };
-  return rest as Change;
+  const { observed: _o, ...rest } = c;
+  return rest;
 };
 
 async function planOnce(spec: Spec, flows: ReturnType<typeof compileFlows>, tenant: Tenant): Promise<Awaited<ReturnType<typeof readAndPlan>>> {

@@ -135,7 +135,7 @@ export function toLdif(d: Directory): string {
       // values go base64 (`::`) so leading and trailing blanks survive, as AD keeps them
       if (o.upn !== undefined) lines.push(`userPrincipalName:: ${b64(o.upn)}`);
       if (o.mail !== undefined) lines.push(`mail:: ${b64(o.mail)}`);
-      for (const a of TEXT_ATTRS) if (o[a] !== undefined) lines.push(`${a}:: ${b64(o[a]!)}`);
+      for (const a of TEXT_ATTRS) if (o[a] !== undefined) lines.push(`${a}:: ${b64(o[a])}`);
       if (o.manager !== undefined) {
         const m = d.objects.get(o.manager);
         if (m) lines.push(`manager: ${dnOf(m)}`);

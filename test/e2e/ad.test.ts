@@ -85,9 +85,9 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
     dns['sec'] = await addGroup(admin, groups, 'Team Security', GROUP_GLOBAL_SECURITY);
     dns['outer'] = await addGroup(admin, groups, 'Outer #Nested, «Ünïcode»', GROUP_UNIVERSAL_SECURITY, { displayName: 'Outer #Nested, «Ünïcode»' });
     dns['dl'] = await addGroup(admin, groups, 'All Staff DL', GROUP_UNIVERSAL_DISTRIBUTION, { mail: `allstaff.${sfx}@contoso.test`, mailNickname: `allstaff${sfx}` });
-    await addMembers(admin, dns['sec']!, [dns['alice']!, dns['bob']!, ...TRICKY.map((_, i) => dns[`tricky${i}`]!)]);
-    await addMembers(admin, dns['outer']!, [dns['sec']!, dns['mia']!]);
-    await addMembers(admin, dns['dl']!, [dns['alice']!]);
+    await addMembers(admin, dns['sec'], [dns['alice']!, dns['bob']!, ...TRICKY.map((_, i) => dns[`tricky${i}`]!)]);
+    await addMembers(admin, dns['outer'], [dns['sec'], dns['mia']!]);
+    await addMembers(admin, dns['dl'], [dns['alice']!]);
     // 5,000 member users: disabled, so no password to hash (AD wants one in the add of an enabled user). One
     // connection with 16 adds in flight is Samba's sweet spot (its writes serialize anyway): ~6 ms a user.
     // Two OUs of 2,500, for the two-stage rollout below.
@@ -102,7 +102,7 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
       bulkDns[i] = dn;
     }, 1, 16);
     dns['big'] = await addGroup(admin, groups, 'Five Thousand', GROUP_UNIVERSAL_SECURITY);
-    await addMembers(admin, dns['big']!, bulkDns, 1000);
+    await addMembers(admin, dns['big'], bulkDns, 1000);
     seedMs = Date.now() - t0;
 
     dir = await mkdtemp(join(tmpdir(), 'adsync-e2e-ad-'));

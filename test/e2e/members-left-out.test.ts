@@ -52,7 +52,7 @@ describe('members left out of a group, and deletes of objects that left ous.incl
     const sid = `S-1-5-21-1000-2000-${parseInt(sfx.slice(0, 6), 16)}-1105`;
     dns['team'] = await addGroup(admin, people, `Team ${sfx}`, GROUP_GLOBAL_SECURITY, { displayName: `Team ${sfx}` });
     // A member of another forest: AD (and Samba) create its foreign security principal when a foreign SID is added.
-    await addMembers(admin, dns['team']!, [dns['alice']!, dns['mover']!, dns['outsider']!, dns['svc']!, dns['computer']!, `<SID=${sid}>`]);
+    await addMembers(admin, dns['team'], [dns['alice']!, dns['mover']!, dns['outsider']!, dns['svc']!, dns['computer'], `<SID=${sid}>`]);
     dns['fsp'] = `CN=${sid},CN=ForeignSecurityPrincipals,${dc.baseDn}`;
 
     dir = await mkdtemp(join(tmpdir(), 'adsync-left-'));

@@ -8,7 +8,7 @@ import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../..
 export interface Reply {
   status: number;
   headers: Headers;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   body: any;
 }
 

@@ -31,7 +31,7 @@ describe('regressions found by the convergence test', () => {
     assert.ok(u.attributes.some((a) => a.name === 'jobTitle' && a.after === 'Lead'), 'the rest flows');
     const r = p.reports.find((x) => x.code === 'cloud-only-collision');
     assert.equal(r?.other?.id, 'cloud-1');
-    assert.match(r!.reason, /userPrincipalName \(bob@contoso\.example\)/);
+    assert.match(r.reason, /userPrincipalName \(bob@contoso\.example\)/);
   });
 
   it('the same for a mail address a cloud-only object holds', () => {

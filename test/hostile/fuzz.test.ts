@@ -39,7 +39,7 @@ const edit: fc.Arbitrary<Edit> = fc.record({
     // the syntax characters of both formats are the interesting bytes
     fc.array(fc.constantFrom(...':: \n\n -#,=\\"\'{}[]&*!|>%@\t\r\x00\xff\xc3'.split('')), { minLength: 1, maxLength: 8 }).map((cs) => Buffer.from(cs.join(''), 'latin1')),
   ),
-}) as fc.Arbitrary<Edit>;
+});
 
 function mutate(base: Buffer, edits: Edit[]): Buffer {
   let b = base;
@@ -139,7 +139,7 @@ import * as parserModule from '../../src/connectors/ldif/parser.js';
 /** `doc` with the value at a path of child indexes (each taken modulo the children there) replaced. */
 function replaceAt(doc: unknown, path: number[], value: unknown): unknown {
   if (path.length === 0 || doc === null || typeof doc !== 'object') return value;
-  const keys = Object.keys(doc as object);
+  const keys = Object.keys(doc);
   if (keys.length === 0) return value;
   const k = keys[path[0]! % keys.length]!;
   (doc as Record<string, unknown>)[k] = replaceAt((doc as Record<string, unknown>)[k], path.slice(1), value);

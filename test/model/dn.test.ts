@@ -95,7 +95,7 @@ test('parseDn and the domain helpers', () => {
   assert.equal(rdns.length, 4);
   // One RDN is its parts (types as written, values unescaped); its text as written comes from splitDn.
   assert.deepEqual(rdns[0], [{ type: 'CN', value: 'Lee, Ann' }]);
-  assert.equal(canonicalType(rdns[0]![0]!.type), 'cn');
+  assert.equal(canonicalType(rdns[0][0]!.type), 'cn');
   assert.equal(splitDn('CN=Lee\\, Ann,OU=Staff,DC=corp,DC=example')[0], 'CN=Lee\\, Ann');
   assert.deepEqual(domainRootOf('CN=Ann,OU=Staff,DC=Corp,DC=Example'), { dn: 'DC=Corp,DC=Example', dnsName: 'corp.example' });
   assert.equal(domainRootOf('CN=Ann,O=Org'), undefined);

@@ -29,7 +29,7 @@ const PASSWORD = 'Parity-Seed-Pa55!';
 function ldapAttrs(c: Pick<ParityCase, 'kind' | 'cn' | 'attrs'>, dnOf: (cn: string) => string): Attrs {
   const out: Attrs = {};
   for (const [name, values] of Object.entries(caseAttributes(c, dnOf))) {
-    out[name] = values.every((v) => typeof v === 'string') ? (values as string[]) : values.map((v) => Buffer.from(v));
+    out[name] = values.every((v) => typeof v === 'string') ? (values) : values.map((v) => Buffer.from(v));
   }
   const uac = out['userAccountControl'];
   if (c.kind === 'user' && typeof uac?.[0] === 'string' && (Number(uac[0]) & ACCOUNTDISABLE) === 0) out['unicodePwd'] = unicodePwd(PASSWORD);

@@ -84,7 +84,7 @@ describe('text diffs at a glance', () => {
   it('a plan apply would refuse says so under its summary', () => {
     const plan = hostilePlan(); // 1 delete of 10 managed
     const safety = { maxDeletes: 0, deleteMode: 'delete' as const, deleteGraceDays: 7 };
-    assert.match(renderText(plan, PLAIN, safety), /\nGuard rails: apply will stop before any write unless run with --force:\n  - the plan deletes 1 objects, over safety\.maxDeletes \(0\)\n$/);
+    assert.match(renderText(plan, PLAIN, safety), /\nGuard rails: apply will stop before any write unless run with --force:\n {2}- the plan deletes 1 objects, over safety\.maxDeletes \(0\)\n$/);
     assert.doesNotMatch(renderText(plan, PLAIN, { ...safety, maxDeletes: 5 }), /refuse/);
   });
 });

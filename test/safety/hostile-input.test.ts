@@ -323,11 +323,11 @@ describe('state that cannot be saved fails loudly', () => {
       const child = spawn(process.execPath, [BIN, 'plan', '-c', q.spec, '--format', 'json'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       let first = '';
-      child.stdout!.once('data', (d: Buffer) => {
+      child.stdout.once('data', (d: Buffer) => {
         first = d.toString().split('\n')[0]!;
-        child.stdout!.destroy(); // the reader goes away, as head does after its line
+        child.stdout.destroy(); // the reader goes away, as head does after its line
       });
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('error', reject);
       child.on('close', (code) => resolve({ code: code ?? -1, stdout: first, stderr }));
     });

@@ -19,7 +19,7 @@ import type { Plan } from '../../src/model/plan.js';
 import { BIN } from '../support/cli.js';
 import { assertNoSecrets, CLIENT_SECRET, scanDirForSecrets, smallLdif, startTenant, WRONG_SECRET, type Tenant } from './support.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Json = Record<string, any>;
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);

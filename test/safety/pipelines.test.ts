@@ -65,7 +65,7 @@ async function checkInvocations(text: string, where: string): Promise<{ cmd: str
       if (name === 'json' && klass.enableJsonFlag) continue;
       assert.ok(name !== undefined && defs[name], `${where}: adsync ${cmd} has no flag ${rawName}`);
       flags.add(name);
-      const def = defs[name]!;
+      const def = defs[name];
       if (def.type === 'option') {
         const value = inline ?? rest[++i];
         assert.ok(value !== undefined, `${where}: ${rawName} needs a value`);

@@ -61,9 +61,9 @@ function contract(kind: string, make: () => Promise<StateBackend>): void {
       assert.equal(won.length, 1, 'exactly one writer wins');
       assert.equal(lost.length, 1);
       assert.ok(lost[0]!.reason instanceof StateConflictError, String(lost[0]!.reason));
-      assert.equal((lost[0]!.reason as StateConflictError).code, 'state_conflict');
-      assert.ok((lost[0]!.reason as StateConflictError).hint);
-      const winner = results[0]!.status === 'fulfilled' ? 'from A' : 'from B';
+      assert.equal((lost[0]!.reason).code, 'state_conflict');
+      assert.ok((lost[0]!.reason).hint);
+      const winner = results[0].status === 'fulfilled' ? 'from A' : 'from B';
       assert.equal((await s.read('journal'))?.bytes.toString(), winner);
       // A stale ETag, and create-only over an existing state, are both refused and change nothing.
       await assert.rejects(s.write('journal', Buffer.from('stale'), { ifMatch: e0 }), StateConflictError);

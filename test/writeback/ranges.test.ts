@@ -74,7 +74,7 @@ describe('written-back groups of 1,500 / 1,501 / 5,000 members on Samba: ranged 
     }, 1, 16);
     for (const [key, size] of Object.entries(SIZES) as [Key, number][]) {
       groupDn[key] = await addGroup(admin, ou, `Group_${key}`, GROUP_UNIVERSAL_SECURITY, { adminDescription: `Group_${key}`, adminDisplayName: `adsync:Group_${key}` });
-      await addMembers(admin, groupDn[key]!, members.slice(0, size), 1000);
+      await addMembers(admin, groupDn[key], members.slice(0, size), 1000);
     }
     const objects: DesiredObject[] = members.map((dn, i) => ({ kind: 'user', anchor: `a${i}`, source: 'corp', dn, ndn: normalizeDn(dn), label: `m${i}@contoso.test`, sortKey: `m${String(i).padStart(4, '0')}`, attrs: {}, provenance: {}, rule: 'r' }));
     desired = { objects, byAnchor: new Map(objects.map((o) => [o.anchor, o])), byDn: new Map(objects.map((o) => [o.ndn, o])), excluded: new Map(), held: new Set(), reports: [] };

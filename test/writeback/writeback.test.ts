@@ -343,10 +343,10 @@ describe('writeback (Entra → AD): Samba AD and the Graph emulator, through the
     const report = JSON.parse(weak.stdout) as typeof okReport;
     const create = report.findings.find((f) => f.check === 'writeback[1].group:create-group');
     assert.equal(create?.status, 'error', JSON.stringify(wb(report)));
-    assert.match(create!.fix ?? '', new RegExp(`^delegate Create/Delete group objects on the OU: dsacls "${escape(cloudOu)}" /G "svc${sfx}@contoso\\.test:CCDC;group"$`));
+    assert.match(create.fix ?? '', new RegExp(`^delegate Create/Delete group objects on the OU: dsacls "${escape(cloudOu)}" /G "svc${sfx}@contoso\\.test:CCDC;group"$`));
     const anchor = report.findings.find((f) => f.check.startsWith('writeback[0].anchor:write:'));
     assert.equal(anchor?.status, 'error', JSON.stringify(wb(report)));
-    assert.match(anchor!.fix ?? '', /dsacls ".+" \/I:S \/G "svc\w+@contoso\.test:WP;mS-DS-ConsistencyGuid;user"/);
+    assert.match(anchor.fix ?? '', /dsacls ".+" \/I:S \/G "svc\w+@contoso\.test:WP;mS-DS-ConsistencyGuid;user"/);
   });
 });
 

@@ -172,7 +172,7 @@ export function mapLdapError(err: unknown, s: Pick<LdapSettings, 'source' | 'url
     });
   }
   if (err instanceof StrongAuthRequiredError || err instanceof ConfidentialityRequiredError) {
-    return new SourceError('ldap_tls_required', `${target} refuses a simple bind without TLS (LDAP ${(err as ResultCodeError).code})`, {
+    return new SourceError('ldap_tls_required', `${target} refuses a simple bind without TLS (LDAP ${(err).code})`, {
       hint: `use an ldaps:// URL or ${where}.startTls: true`,
       cause: err,
     });

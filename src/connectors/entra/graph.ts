@@ -47,7 +47,7 @@ class FetchHandler implements Middleware {
   async execute(context: Context): Promise<void> {
     this.onRequest();
     try {
-      context.response = await fetch(context.request, context.options as RequestInit);
+      context.response = await fetch(context.request, context.options);
     } catch (err) {
       throw new NetworkError(describeNetworkError(err));
     }

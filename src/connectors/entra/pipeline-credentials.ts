@@ -60,7 +60,7 @@ export class GitHubOidcAssertion {
     if (this.cached !== undefined && this.cached.expMs - this.now() > this.margin) return this.cached.token;
     const url = `${this.options.requestUrl}${this.options.requestUrl.includes('?') ? '&' : '?'}audience=${encodeURIComponent(this.options.audience ?? AZURE_AD_TOKEN_EXCHANGE)}`;
     let body: unknown;
-    let status = 0;
+    let status: number | undefined;
     try {
       const res = await (this.options.fetch ?? fetch)(url, { headers: { Authorization: `bearer ${this.options.requestToken}`, Accept: 'application/json' } });
       status = res.status;

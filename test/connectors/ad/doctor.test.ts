@@ -76,12 +76,12 @@ describe('adsync doctor against Samba AD DC', { skip }, () => {
     assert.equal(find(fs, `read:${open}`)?.status, 'ok');
     const denied = find(fs, `read:${closed}`);
     assert.equal(denied?.status, 'error', JSON.stringify(fs, null, 2));
-    assert.match(denied!.message, /cannot read OU=Closed|may not see it/);
-    assert.match(denied!.fix!, /Read all properties.*List contents/);
+    assert.match(denied.message, /cannot read OU=Closed|may not see it/);
+    assert.match(denied.fix!, /Read all properties.*List contents/);
     assert.equal(report.errors, 1);
     const write = find(fs, 'write:ms-ds-consistencyguid');
     assert.equal(write?.status, 'warning', 'a plain user may not write ms-DS-ConsistencyGuid');
-    assert.match(write!.fix!, /mS-DS-ConsistencyGuid/);
+    assert.match(write.fix!, /mS-DS-ConsistencyGuid/);
   });
 
   it('turns connection failures into error findings with fixes', async () => {

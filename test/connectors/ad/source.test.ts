@@ -97,16 +97,16 @@ describe('AD source against Samba AD DC', { skip }, () => {
     dns['dl'] = await addGroup(admin, groupsOu, 'All Staff DL', GROUP_UNIVERSAL_DISTRIBUTION, { mail: `allstaff.${sfx}@contoso.test`, mailNickname: 'allstaff' });
     dns['outer'] = await addGroup(admin, groupsOu, 'Outer #Nested', GROUP_UNIVERSAL_SECURITY);
     dns['tricky-group'] = await addGroup(admin, groupsOu, 'Tricky Members', GROUP_GLOBAL_SECURITY);
-    await addMembers(admin, dns['sec']!, [dns['alice']!, dns['bob']!]);
-    await addMembers(admin, dns['dl']!, [dns['alice']!, dns['contact']!, dns['sec']!]);
-    await addMembers(admin, dns['outer']!, [dns['sec']!, dns['contact']!]);
-    await addMembers(admin, dns['tricky-group']!, TRICKY.map((_, i) => dns[`tricky${i}`]!));
+    await addMembers(admin, dns['sec'], [dns['alice'], dns['bob']]);
+    await addMembers(admin, dns['dl'], [dns['alice'], dns['contact'], dns['sec']]);
+    await addMembers(admin, dns['outer'], [dns['sec'], dns['contact']]);
+    await addMembers(admin, dns['tricky-group'], TRICKY.map((_, i) => dns[`tricky${i}`]!));
     // 5,000 members: contacts (cheapest object AD has), added to the group in modify batches.
     await parallelSeed(dc, Array.from({ length: BIG }, (_, i) => i), async (c, i) => {
       bulkDns[i] = await addContact(c, bulk, `Bulk Member ${String(i).padStart(4, '0')}`);
     }, 1, 16);
     dns['big'] = await addGroup(admin, groupsOu, 'Five Thousand', GROUP_UNIVERSAL_SECURITY);
-    await addMembers(admin, dns['big']!, bulkDns, 1000);
+    await addMembers(admin, dns['big'], bulkDns, 1000);
     seedMs = Date.now() - t0;
   });
 

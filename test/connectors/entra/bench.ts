@@ -57,7 +57,6 @@ uA.forEach((a, i) => changes.push(createUser(a, `new${i}@${domain}`, { jobTitle:
 gA.forEach((a, i) => changes.push(createGroup(a, `New Group ${i}`)));
 gA.forEach((a, gi) => changes.push(addMembers(a, `New Group ${gi}`, Array.from({ length: 100 }, (_, k) => member(uA[(gi * 31 + k * 97) % applyUsers]!, 'user', `u${k}`))
   .filter((m, i, arr) => arr.findIndex((x) => x.anchor === m.anchor) === i))));
-t0 = Date.now();
 let last = 0;
 const r = await target.apply(makePlan(changes), { onProgress: (d, tot) => { if (Date.now() - last > 5000) { last = Date.now(); console.log(`  ${d}/${tot}`); } } });
 const edges = changes.reduce((n, c) => n + (c.action === 'add-members' ? c.members.length : 0), 0);

@@ -71,7 +71,7 @@ async function applyAndCheck(prefix: string, users: number, groups: number, perG
   // Nothing duplicated: one object per anchor (owned() throws otherwise), one user per UPN.
   const upns = snap.objects.filter((o) => o.kind === 'user').map((o) => o.attrs['userPrincipalName']);
   assert.equal(new Set(upns).size, upns.length);
-  // eslint-disable-next-line no-console
+   
   console.log(`# faults apply: ${changes.length} changes, ${result.writes} writes, ${result.requests} requests, ${result.retries} retries, ${(result.durationMs / 1000).toFixed(1)} s`);
 
   // Applying the same plan again leaves the tenant as it is (creates adopt their objects, members exist).

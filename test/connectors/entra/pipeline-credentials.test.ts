@@ -119,10 +119,10 @@ describe('github-actions-oidc: a fresh assertion for every token a long run need
   it('from the spec: credential.kind github-actions-oidc reads the runner\'s environment, and names what is missing', async () => {
     const spec = { tenantId: TENANT, endpoint: 'https://graph.microsoft.com', authorityHost: base, credential: { kind: 'github-actions-oidc' as const } };
     const env = { AZURE_CLIENT_ID: CLIENT, ACTIONS_ID_TOKEN_REQUEST_URL: `${base}/runner/idtoken?api-version=2.0`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: REQUEST_TOKEN };
-    const built = await buildCredential(spec as never, '.', env);
+    const built = await buildCredential(spec, '.', env);
     assert.equal(built.clientId, CLIENT);
     assert.ok((await built.credential.getToken(scope))?.token.startsWith('graph-token-'));
-    await assert.rejects(buildCredential(spec as never, '.', { AZURE_CLIENT_ID: CLIENT }), /github-actions-oidc\) needs ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN/);
+    await assert.rejects(buildCredential(spec, '.', { AZURE_CLIENT_ID: CLIENT }), /github-actions-oidc\) needs ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN/);
     await assert.rejects(buildCredential({ ...spec, credential: { kind: 'azure-pipelines' } } as never, '.', {}), /azure-pipelines\) needs a client id .*SYSTEM_ACCESSTOKEN/);
   });
 });
