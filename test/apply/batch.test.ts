@@ -62,7 +62,7 @@ test('$batch queue: retries are bounded and the last failure is returned', async
 });
 
 test('$batch queue: 404 is retried only for requests that may hit replication lag', async () => {
-  const t = fakeTransport((r, n) => (n < 3 ? { status: 404, headers: {}, body: { error: { code: 'Request_ResourceNotFound', message: 'nope' } } } : { status: 204, headers: {}, body: null }));
+  const t = fakeTransport((_r, n) => (n < 3 ? { status: 404, headers: {}, body: { error: { code: 'Request_ResourceNotFound', message: 'nope' } } } : { status: 204, headers: {}, body: null }));
   const q = new BatchQueue(t, { backoffBaseMs: 1 });
   const lagging = await q.submit({ method: 'PATCH', url: '/groups/new', body: {} }, { mayLag: true });
   const plain = await q.submit({ method: 'PATCH', url: '/groups/old', body: {} });

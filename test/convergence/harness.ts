@@ -639,7 +639,7 @@ async function applyAndCheck(
   return next;
 }
 
-function compareTenant(ctx: SequenceContext, want: TenantModel, state: State): void {
+function compareTenant(_ctx: SequenceContext, want: TenantModel, state: State): void {
   const live = new Map<string, StateObject>();
   const anchorOfId = new Map<string, string>();
   for (const o of state.objects) {

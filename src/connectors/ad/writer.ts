@@ -65,7 +65,7 @@ export class AdWriter {
   /** Modify/add/delete requests sent (each retry counts). */
   writes = 0;
 
-  private constructor(readonly source: SourceSpec, private readonly specDir: string, private readonly conn: LdapConnection, private readonly options: ConnectOptions) {}
+  private constructor(readonly source: SourceSpec, private readonly conn: LdapConnection) {}
 
   /** Connects and binds as the source's account. */
   static async open(source: SourceSpec, specDir: string, options: ConnectOptions = {}): Promise<AdWriter> {
@@ -77,7 +77,7 @@ export class AdWriter {
       await conn.close();
       throw err;
     }
-    return new AdWriter(source, specDir, conn, options);
+    return new AdWriter(source, conn);
   }
 
   /**
