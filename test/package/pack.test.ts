@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,13 +21,19 @@ const run = (cmd: string, args: string[], cwd: string) => spawnSync(cmd, args, {
 describe('npm pack and a global install', () => {
   let tmp: string;
   let tarball: string;
+  // npm pack builds (prepack): in a copy of the package's inputs, so the suite's own dist/ is never rewritten
+  // under the tests running beside this one.
+  let stage: string;
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'adsync-pack-'));
+    stage = join(tmp, 'adsync');
+    for (const f of ['package.json', 'tsconfig.json', 'LICENSE', 'README.md', 'bin', 'schemas', 'scripts', 'src']) await cp(join(root, f), join(stage, f), { recursive: true });
+    await symlink(join(root, 'node_modules'), join(stage, 'node_modules'));
   });
   after(async () => rm(tmp, { recursive: true, force: true }));
 
   it('npm pack: prepack builds and writes the manifest; code, schemas and LICENSE, no source maps', async () => {
-    const r = run('npm', ['pack', '--json', '--pack-destination', tmp], root);
+    const r = run('npm', ['pack', '--json', '--pack-destination', tmp], stage);
     assert.equal(r.status, 0, r.stderr);
     const [info] = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
     tarball = join(tmp, info!.filename);
@@ -40,7 +46,7 @@ describe('npm pack and a global install', () => {
     const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
     assert.equal(manifest.version, pkg.version);
     assert.deepEqual(Object.keys(manifest.commands).sort(), ['apply', 'doctor', 'emulator', 'explain', 'plan', 'validate']);
-    assert.equal(existsSync(join(root, 'oclif.manifest.json')), false, 'postpack removes it from the work tree');
+    assert.equal(existsSync(join(stage, 'oclif.manifest.json')), false, 'postpack removes it from the work tree');
   });
 
   it('npm install -g --prefix TMP ./adsync-0.1.0.tgz: adsync --version and validate run', () => {
