@@ -4,7 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readSavedPlan } from '../../src/cli/saved-plan.js';
 import { compileFlows } from '../../src/engine/flows.js';
+import { renderJson } from '../../src/render/json.js';
+import { renderMarkdown } from '../../src/render/markdown.js';
+import { PLAIN } from '../../src/render/style.js';
+import { renderText } from '../../src/render/text.js';
 import { assemblePlan } from '../../src/engine/plan.js';
 import type { DirectoryEntry } from '../../src/model/entry.js';
 import type { TargetObject, TargetSnapshot } from '../../src/model/target.js';
@@ -211,7 +219,7 @@ describe('regressions found by the convergence test: apply order', () => {
 
   // seed 20261202: a user soft-deleted in the cloud, then deleted and reanimated in AD (same objectGUID, no
   // linked attributes): Graph restored it into the groups it was in at deletion, and the next plan removed it.
-  it('a restored user names the adsync groups it stays in (AD\'s), for apply to prune the others', () => {
+  it('a restored user names the adsync groups it stays in (AD\'s), for apply to prune the others', async () => {
     const target = emptyTarget([
       { id: 'id-Sales', kind: 'group', anchor: anchorOf('Sales'), attrs: { displayName: 'Sales' }, members: [] },
       { id: 'id-Ops', kind: 'group', anchor: anchorOf('Ops'), attrs: { displayName: 'Ops' }, members: [] },
@@ -221,6 +229,17 @@ describe('regressions found by the convergence test: apply order', () => {
     const r = p.changes.find((c) => c.action === 'restore');
     assert.ok(r && r.action === 'restore', JSON.stringify(p.changes));
     assert.deepEqual(r.memberships, [{ anchor: anchorOf('Sales'), kind: 'group', id: 'id-Sales', label: 'Sales' }]);
+    // the review shows it, and the saved plan (schema-checked) carries it
+    assert.match(renderText(p, PLAIN), /restore user .*\n.*memberships outside its AD groups are removed after the restore \(it stays in Sales\)/);
+    assert.match(renderMarkdown(p), /restore.* from deleted items \(memberships outside its AD groups are removed after the restore\)/);
+    const dir = await mkdtemp(join(tmpdir(), 'adsync-restore-'));
+    try {
+      await writeFile(join(dir, 'plan.json'), renderJson(p));
+      const saved = await readSavedPlan(join(dir, 'plan.json'));
+      assert.deepEqual(saved.changes.find((c) => c.action === 'restore'), r);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('apply removes a restored user from the adsync groups the plan does not keep it in, in the same change', async () => {
