@@ -141,6 +141,9 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   const createdIds = new Map<string, string>();
   /** Anchors whose create or restore failed (dependent changes are skipped). */
   const failedAnchors = new Set<string>();
+  /** Restored users' memberships, and `groupId memberId` of those a restore brought back and kept. */
+  const restoredMemberships: NonNullable<ApplyResult['restoredMemberships']> = [];
+  const restoredIn = new Set<string>();
   /** Ids written moments ago: reads and references to them may hit replication lag. */
   const fresh = new Set<string>();
   const total = plan.changes.length;
@@ -302,6 +305,10 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
             return;
           }
         }
+        if (change.kind === 'user' && change.memberships !== undefined && anchorProp !== undefined && !(await pruneRestoredMemberships(change, anchorProp))) {
+          finish(change, 'failed', change.id);
+          return;
+        }
         finish(change, 'applied', change.id);
         return;
       }
@@ -324,6 +331,63 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   await pool(updates.filter((c) => !takesFreed(c)), width, runPhase1, options.signal);
   await pool(updates.filter(takesFreed), width, runPhase1, options.signal);
   await pool(phase1.filter((c) => c.action !== 'update'), width, runPhase1, options.signal);
+
+  /**
+   * Graph restores a user into the groups it was in when deleted; AD's reanimated object is in none of them.
+   * Reads the user's memberOf and removes it from adsync's groups (by anchor) the restore doesn't keep it in;
+   * the groups it stays in are noted, so a planned add of it there is done already. False when a step failed.
+   */
+  async function pruneRestoredMemberships(change: RestoreChange, anchorProperty: string): Promise<boolean> {
+    const keep = new Set((change.memberships ?? []).map((g) => g.anchor));
+    const groupIds: string[] = [];
+    let url: string | undefined = `/users/${change.id}/memberOf?$select=id&$top=999`;
+    while (url !== undefined) {
+      const res = await queue.submit({ method: 'GET', url }, { mayLag: true });
+      if (!ok(res)) {
+        fail(change, `read the group memberships of restored user ${change.label}`, describeResponse(res));
+        return false;
+      }
+      const body = res.body as { value?: Record<string, unknown>[]; '@odata.nextLink'?: string } | undefined;
+      // memberOf lists directory roles and administrative units too.
+      for (const o of body?.value ?? []) if (o['@odata.type'] === '#microsoft.graph.group' && typeof o['id'] === 'string') groupIds.push(o['id']);
+      const next = body?.['@odata.nextLink'];
+      url = typeof next === 'string' ? next.replace(/^https?:\/\/[^/]+\/v1\.0/, '') : undefined;
+    }
+    // Which of them are adsync's: they carry its anchor (read per group: memberOf's $select covers only the
+    // properties of directoryObject).
+    const groups: { id: string; anchor: string }[] = [];
+    let readOk = true;
+    await Promise.all(groupIds.map(async (gid) => {
+      const res = await queue.submit({ method: 'GET', url: `/groups/${gid}?$select=id,${anchorProperty}` });
+      if (res.status === 404) return;
+      if (!ok(res)) {
+        readOk = false;
+        fail(change, `read group ${gid} of restored user ${change.label}`, describeResponse(res));
+        return;
+      }
+      const a = (res.body as Record<string, unknown> | undefined)?.[anchorProperty];
+      if (typeof a === 'string') groups.push({ id: gid, anchor: a });
+    }));
+    if (!readOk) return false;
+    const entry = { anchor: change.anchor, id: change.id, removed: [] as string[], kept: [] as string[] };
+    restoredMemberships.push(entry);
+    let okAll = true;
+    await Promise.all(groups.map(async (g) => {
+      if (keep.has(g.anchor)) {
+        entry.kept.push(g.id);
+        restoredIn.add(`${g.id} ${change.id}`);
+        return;
+      }
+      entry.removed.push(g.id);
+      const res = await queue.submit({ method: 'DELETE', url: `/groups/${g.id}/members/${change.id}/$ref` }, { mayLag: true });
+      if (ok(res) || res.status === 404) return;
+      okAll = false;
+      fail(change, `remove restored user ${change.label} from group ${g.id} (AD does not list it)`, describeResponse(res));
+    }));
+    entry.removed.sort();
+    entry.kept.sort();
+    return okAll;
+  }
 
   async function create(change: CreateChange, coll: 'users' | 'groups'): Promise<string | undefined> {
     if (anchorProp === undefined) {
@@ -400,6 +464,7 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     const unresolved: MemberRef[] = [];
     for (const m of change.members) {
       const id = m.id ?? createdIds.get(m.anchor);
+      if (id !== undefined && restoredIn.has(`${gid} ${id}`)) continue; // the restore brought it back
       if (id === undefined) unresolved.push(m);
       else resolved.push({ ref: m, id });
     }
@@ -458,6 +523,7 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     retries: queue.retries,
     durationMs: Date.now() - started,
     createdIds: Object.fromEntries(createdIds),
+    ...(restoredMemberships.length > 0 ? { restoredMemberships: restoredMemberships.sort((a, b) => (a.anchor < b.anchor ? -1 : 1)) } : {}),
   };
 }
 

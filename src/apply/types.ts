@@ -47,4 +47,10 @@ export interface ApplyResult {
   durationMs: number;
   /** anchor → id of the objects this apply created or restored. */
   createdIds: Record<string, string>;
+  /**
+   * Per restored user (RestoreChange.memberships): the adsync-owned groups (ids) Graph restored it into that
+   * apply removed it from (`removed`, one write each, part of the restore change) and those it stays in
+   * (`kept`: a planned add of it to one of them is done already, no write).
+   */
+  restoredMemberships?: { anchor: string; id: string; removed: string[]; kept: string[] }[];
 }

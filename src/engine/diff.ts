@@ -4,7 +4,7 @@
  * unowned (cloud-only) objects are never touched, and a collision with one is reported, not resolved.
  * Memberships are compared as sets of anchors, so the cost follows the changes, not the group sizes.
  */
-import { attributesDigest, isObjectRef, type AttributeChange, type Change, type MatchRule, type MemberRef, type ObjectRef, type ReportItem } from '../model/change.js';
+import { attributesDigest, isObjectRef, type AttributeChange, type Change, type MatchRule, type MemberRef, type ObjectRef, type ReportItem, type RestoreChange } from '../model/change.js';
 import type { ObjectKind, TargetObject, TargetSnapshot, TargetSystem, TenantInfo } from '../model/target.js';
 import type { SoftMatch } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
@@ -520,6 +520,28 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       removes.sort((a, b) => (a.label.toLowerCase() < b.label.toLowerCase() ? -1 : a.label.toLowerCase() > b.label.toLowerCase() ? 1 : a.anchor < b.anchor ? -1 : 1));
       changes.push({ ...base, action: 'remove-members', id: groupId, members: removes });
     }
+  }
+
+  // Graph gives a restored user back the memberships it had when deleted; AD's reanimated object has none of
+  // them. The restore names the adsync-owned groups the user stays in, and apply removes it from the others
+  // right after the restore (found by test/convergence: the next plan removed them).
+  const restoredUsers = new Map<string, RestoreChange>();
+  for (const c of changes) if (c.action === 'restore' && c.kind === 'user') restoredUsers.set(c.anchor, c);
+  if (restoredUsers.size > 0) {
+    const stays = new Map<string, Map<string, MemberRef>>([...restoredUsers.keys()].map((a) => [a, new Map()]));
+    const groupRef = (anchor: string, id: string | undefined, label: string): MemberRef => (id === undefined ? { anchor, kind: 'group', label } : { anchor, kind: 'group', id, label });
+    for (const [group, groupId] of present) {
+      if (group.kind !== 'group' || !group.members) continue;
+      const ref = groupRef(group.anchor, groupId, group.label);
+      if (group.membersUnread !== undefined) { for (const m of stays.values()) m.set(group.anchor, ref); continue; } // adsync removes nobody there
+      for (const m of group.members) stays.get(m.anchor)?.set(group.anchor, ref);
+    }
+    // Held groups' memberships are left as they are, and so are those of groups too large to sync.
+    for (const a of [...desired.held, ...[...desired.excluded].filter(([, e]) => e.code === GROUP_TOO_LARGE).map(([x]) => x)]) {
+      const t = owned.get(a);
+      if (t?.kind === 'group') for (const m of stays.values()) m.set(a, groupRef(a, t.id, labelOfTarget(t)));
+    }
+    for (const [a, c] of restoredUsers) c.memberships = [...stays.get(a)!.values()].sort((x, y) => (x.label.toLowerCase() < y.label.toLowerCase() ? -1 : x.label.toLowerCase() > y.label.toLowerCase() ? 1 : x.anchor < y.anchor ? -1 : 1));
   }
 
   return { changes: sortChanges(changes), reports: sortReports(reports), managed: owned.size, matches };

@@ -114,6 +114,14 @@ export interface RestoreChange extends ChangeBase, WritesAttributes {
   action: 'restore';
   id: string;
   attributes: AttributeChange[];
+  /**
+   * Users only. Graph gives a restored user back the group memberships it had when it was deleted
+   * (recover-from-deletions), but AD does not (a reanimated tombstone loses its linked attributes). Present:
+   * right after the restore, apply reads the user's memberOf and removes it from every adsync-owned group (by
+   * anchor) not listed here: the groups AD lists it in, and those whose membership adsync leaves alone (held,
+   * members read in part). The removals are part of this change (ApplyResult.restoredMemberships).
+   */
+  memberships?: MemberRef[];
 }
 
 export interface AddMembersChange extends ChangeBase {

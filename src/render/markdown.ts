@@ -88,7 +88,10 @@ function changeLines(c: Change, admins: ReadonlyMap<string, readonly string[]> |
     case 'update':
       return [`- ${c.rule === DISABLE_FIRST_RULE ? '⏸️ **disable**' : '✏️ **update**'} ${who}`, ...c.attributes.map((a) => attributeLine(a, false))];
     case 'restore':
-      return [`- ♻️ **restore** ${who} from deleted items`, ...c.attributes.map((a) => attributeLine(a, false))];
+      return [
+        `- ♻️ **restore** ${who} from deleted items${c.memberships !== undefined ? ' (memberships outside its AD groups are removed after the restore)' : ''}`,
+        ...c.attributes.map((a) => attributeLine(a, false)),
+      ];
     case 'adopt':
       return [
         `- 🤝 **take over** ${who} = existing cloud ${c.kind} ${code(safeText(c.id))} (${c.match === 'immutable-id' ? 'hard' : 'soft'} match on ${esc(c.matchedOn)})`,

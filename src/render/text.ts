@@ -87,7 +87,11 @@ export function renderChange(c: Change, s: Style): string[] {
     case 'update':
       return [`  ${s.yellow('~')} ${s.bold('update')} ${header(c)}`, ...attributeLines(c.attributes, 'update', s)];
     case 'restore':
-      return [`  ${s.cyan('↺')} ${s.bold('restore')} ${header(c)} from deleted items`, ...attributeLines(c.attributes, 'restore', s)];
+      return [
+        `  ${s.cyan('↺')} ${s.bold('restore')} ${header(c)} from deleted items`,
+        ...(c.memberships !== undefined ? [`      ${s.dim(`# memberships outside its AD groups are removed after the restore (it stays in ${c.memberships.length === 0 ? 'none of adsync\'s groups' : c.memberships.map((g) => safeText(g.label)).join(', ')})`)}`] : []),
+        ...attributeLines(c.attributes, 'restore', s),
+      ];
     case 'adopt':
       return [
         `  ${s.cyan('⇐')} ${s.bold('adopt')} ${header(c)} = existing cloud ${c.kind} ${safeText(c.id)}`,

@@ -16,6 +16,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { readRequestFor } from '../../src/engine/desired.js';
 import { explainObject } from '../../src/engine/explain.js';
 import { compileFlows } from '../../src/engine/flows.js';
+import type { ApplyResult } from '../../src/apply/types.js';
 import type { Change } from '../../src/model/change.js';
 import type { Plan } from '../../src/model/plan.js';
 import { loadSpec } from '../../src/spec/load.js';
@@ -545,8 +546,15 @@ function openSource(spec: Spec) {
   return source.ldif ? new LdifSource({ name: source.name, path: resolve(spec.dir, source.ldif.path) }) : new AdSource(source, spec.dir);
 }
 
-/** The writes a plan stands for, one string per Graph write (created ids filled in after apply). */
-function expectedWrites(plan: Plan, createdIds: Record<string, string>): string[] {
+/**
+ * The writes a plan stands for, one string per Graph write (created ids filled in after apply). A user restore
+ * also stands for removing it from the adsync groups Graph restored it into that AD doesn't list it in
+ * (RestoreChange.memberships); a planned add to a group the restore brought it back into needs no write.
+ */
+function expectedWrites(plan: Plan, result: Pick<ApplyResult, 'createdIds' | 'restoredMemberships'>): string[] {
+  const createdIds = result.createdIds;
+  const restored = new Map((result.restoredMemberships ?? []).map((r) => [r.anchor, r]));
+  const kept = new Set((result.restoredMemberships ?? []).flatMap((r) => r.kept.map((g) => `${g} ${r.id}`)));
   const out: string[] = [];
   const coll = (kind: string): string => (kind === 'user' ? 'users' : 'groups');
   for (const c of plan.changes) {
@@ -559,15 +567,21 @@ function expectedWrites(plan: Plan, createdIds: Record<string, string>): string[
       case 'update':
       case 'restore':
       case 'adopt': {
-        if (c.action === 'restore') out.push(`POST /directory/deletedItems/${id}/restore`);
+        if (c.action === 'restore') {
+          out.push(`POST /directory/deletedItems/${id}/restore`);
+          if (c.kind === 'user') assert.equal(restored.has(c.anchor), c.memberships !== undefined, `restore of ${c.label}: memberships pruned iff the plan says so`);
+          for (const g of restored.get(c.anchor)?.removed ?? []) out.push(`DELETE /groups/${g}/members/${id}/$ref`);
+        }
         out.push(`PATCH /${coll(c.kind)}/${id}`);
         const m = c.attributes.find((a) => a.name === 'manager');
         if (m) out.push(m.after !== undefined ? `PUT /users/${id}/manager/$ref` : `DELETE /users/${id}/manager/$ref`);
         break;
       }
-      case 'add-members':
-        for (let i = 0; i < c.members.length; i += 20) out.push(`PATCH /groups/${id}`);
+      case 'add-members': {
+        const members = c.members.filter((m) => !kept.has(`${id} ${m.id ?? createdIds[m.anchor]}`));
+        for (let i = 0; i < members.length; i += 20) out.push(`PATCH /groups/${id}`);
         break;
+      }
       case 'remove-members':
         for (const m of c.members) out.push(`DELETE /groups/${id}/members/${m.id ?? createdIds[m.anchor]}/$ref`);
         break;
@@ -620,7 +634,7 @@ async function applyAndCheck(
   assert.deepEqual(result.skipped.map((s) => s.reason), [], 'apply skipped changes');
   const issued = tenant.writes.filter((w) => !w.path.startsWith('/applications/')).map((w) => `${w.method} ${w.path}`).sort();
   ctx.stats.writes += issued.length;
-  assert.deepEqual(issued, expectedWrites(plan, result.createdIds), 'the writes apply issued are not the plan\'s changes');
+  assert.deepEqual(issued, expectedWrites(plan, result), 'the writes apply issued are not the plan\'s changes');
 
   // (a) the next plan is empty.
   const second = await planOnce(spec, flows, tenant);

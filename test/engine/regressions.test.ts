@@ -4,12 +4,20 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readSavedPlan } from '../../src/cli/saved-plan.js';
 import { compileFlows } from '../../src/engine/flows.js';
+import { renderJson } from '../../src/render/json.js';
+import { renderMarkdown } from '../../src/render/markdown.js';
+import { PLAIN } from '../../src/render/style.js';
+import { renderText } from '../../src/render/text.js';
 import { assemblePlan } from '../../src/engine/plan.js';
 import type { DirectoryEntry } from '../../src/model/entry.js';
 import type { TargetObject, TargetSnapshot } from '../../src/model/target.js';
 import type { Change } from '../../src/model/change.js';
-import { anchorOf, dnOf, emptyTarget, snapshot, spec, user } from '../support/fixtures.js';
+import { anchorOf, dnOf, emptyTarget, group, snapshot, spec, user } from '../support/fixtures.js';
 
 function plan(entries: DirectoryEntry[], target: TargetSnapshot) {
   const s = spec();
@@ -203,6 +211,69 @@ describe('regressions found by the convergence test: apply order', () => {
       const result = await target.apply(support.makePlan([restore]));
       assert.deepEqual(result.failed.map((f) => f.message), []);
       assert.deepEqual(writes.filter((w) => w.includes('/manager/')), [`DELETE /users/${id}/manager/$ref`]);
+    } finally {
+      await target.close();
+      await emu.close();
+    }
+  });
+
+  // seed 20261202: a user soft-deleted in the cloud, then deleted and reanimated in AD (same objectGUID, no
+  // linked attributes): Graph restored it into the groups it was in at deletion, and the next plan removed it.
+  it('a restored user names the adsync groups it stays in (AD\'s), for apply to prune the others', async () => {
+    const target = emptyTarget([
+      { id: 'id-Sales', kind: 'group', anchor: anchorOf('Sales'), attrs: { displayName: 'Sales' }, members: [] },
+      { id: 'id-Ops', kind: 'group', anchor: anchorOf('Ops'), attrs: { displayName: 'Ops' }, members: [] },
+    ] as TargetObject[]);
+    target.deleted = [owned('Ann Lee', { userPrincipalName: 'ann.lee@contoso.example', displayName: 'Ann Lee' })];
+    const p = plan([user('Ann Lee'), group('Sales', [dnOf('Ann Lee')]), group('Ops', [])], target);
+    const r = p.changes.find((c) => c.action === 'restore');
+    assert.ok(r && r.action === 'restore', JSON.stringify(p.changes));
+    assert.deepEqual(r.memberships, [{ anchor: anchorOf('Sales'), kind: 'group', id: 'id-Sales', label: 'Sales' }]);
+    // the review shows it, and the saved plan (schema-checked) carries it
+    assert.match(renderText(p, PLAIN), /restore user .*\n.*memberships outside its AD groups are removed after the restore \(it stays in Sales\)/);
+    assert.match(renderMarkdown(p), /restore.* from deleted items \(memberships outside its AD groups are removed after the restore\)/);
+    const dir = await mkdtemp(join(tmpdir(), 'adsync-restore-'));
+    try {
+      await writeFile(join(dir, 'plan.json'), renderJson(p));
+      const saved = await readSavedPlan(join(dir, 'plan.json'));
+      assert.deepEqual(saved.changes.find((c) => c.action === 'restore'), r);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('apply removes a restored user from the adsync groups the plan does not keep it in, in the same change', async () => {
+    const { startEmulator } = await import('../../src/emulator/index.js');
+    const { connectEmulator } = await import('../../src/connectors/entra/index.js');
+    const support = await import('../connectors/entra/support.js');
+    const writes: string[] = [];
+    const emu = await startEmulator({ domains: ['contoso.example'], onWrite: (w) => writes.push(`${w.method} ${w.path}`) });
+    const target = await connectEmulator(emu);
+    try {
+      const [a, keep, drop] = [support.anchor(), support.anchor(), support.anchor()];
+      const first = await target.apply(support.makePlan([
+        support.createUser(a, 'ann@contoso.example'), support.createGroup(keep, 'Sales'), support.createGroup(drop, 'Ops'),
+        support.addMembers(keep, 'Sales', [support.member(a, 'user', 'ann@contoso.example')]),
+        support.addMembers(drop, 'Ops', [support.member(a, 'user', 'ann@contoso.example')]),
+      ]));
+      assert.deepEqual(first.failed, []);
+      const [id, keepId, dropId] = [first.createdIds[a]!, first.createdIds[keep]!, first.createdIds[drop]!];
+      const del: Change = { action: 'delete', kind: 'user', anchor: a, target: 'entra', label: 'ann@contoso.example', rule: 'test', id, reason: 'gone' };
+      assert.deepEqual((await target.apply(support.makePlan([del]))).failed, []);
+      writes.length = 0;
+      const restore: Change = {
+        action: 'restore', kind: 'user', anchor: a, target: 'entra', label: 'ann@contoso.example', rule: 'test', id, attributes: [],
+        memberships: [support.member(keep, 'group', 'Sales', keepId)],
+      };
+      // the plan adds her to Sales (the target listed no deleted member); the restore brought that back already
+      const result = await target.apply(support.makePlan([restore, support.addMembers(keep, 'Sales', [support.member(a, 'user', 'ann@contoso.example', id)], keepId)]));
+      assert.deepEqual(result.failed.map((f) => f.message), []);
+      assert.deepEqual(result.restoredMemberships, [{ anchor: a, id, removed: [dropId], kept: [keepId] }]);
+      assert.deepEqual(writes.sort(), [`DELETE /groups/${dropId}/members/${id}/$ref`, `POST /directory/deletedItems/${id}/restore`].sort());
+      const snap = await target.read({ userProperties: [], groupProperties: [], readMembers: true });
+      const members = (gid: string): string[] => snap.objects.find((o) => o.id === gid)?.members ?? [];
+      assert.deepEqual(members(keepId), [id]);
+      assert.deepEqual(members(dropId), []);
     } finally {
       await target.close();
       await emu.close();
