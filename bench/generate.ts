@@ -32,7 +32,9 @@ async function main(): Promise<void> {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('usage: node dist/bench/generate.js --users N --groups N --memberships N --out FILE [--seed N] [--domain corp.example]\n');
+    process.stdout.write(
+      'usage: node dist/bench/generate.js --users N --groups N --memberships N --out FILE [--seed N] [--domain corp.example]\n',
+    );
     return;
   }
   const out = values.out ?? 'bench/out/forest.ldif';

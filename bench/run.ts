@@ -27,20 +27,31 @@ interface Phase {
 
 function runPhase(name: string, args: string[]): Phase {
   // stdout (the whole plan as text) goes nowhere: what is measured is adsync producing it.
-  const res = spawnSync('/usr/bin/time', ['-f', 'ADSYNC_BENCH %e %M', process.execPath, join(root, 'bin/run.js'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'ignore', 'pipe'],
-    maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, NO_COLOR: '1', ADSYNC_BENCH_RUSAGE: '1' },
-  });
+  const res = spawnSync(
+    '/usr/bin/time',
+    ['-f', 'ADSYNC_BENCH %e %M', process.execPath, join(root, 'bin/run.js'), ...args],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'ignore', 'pipe'],
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, NO_COLOR: '1', ADSYNC_BENCH_RUSAGE: '1' },
+    },
+  );
   const line = res.stderr.split('\n').find((l) => l.startsWith('ADSYNC_BENCH '));
   if (!line) throw new Error(`${name}: no timing (exit ${res.status}): ${res.stderr.slice(-2000)}`);
   const [, wall, rssKb] = line.split(' ');
   const own = res.stderr.split('\n').find((l) => l.startsWith('ADSYNC_RUSAGE '));
   const exitCode = res.status ?? -1;
-  if (exitCode !== 0 && exitCode !== 2) throw new Error(`${name} failed (exit ${exitCode}):\n${res.stderr.slice(-3000)}`);
-  return { name, wallS: Number(wall), adsyncRssMiB: Number(own?.split(' ')[1] ?? NaN) / 1024, maxRssMiB: Number(rssKb) / 1024, exitCode };
+  if (exitCode !== 0 && exitCode !== 2)
+    throw new Error(`${name} failed (exit ${exitCode}):\n${res.stderr.slice(-3000)}`);
+  return {
+    name,
+    wallS: Number(wall),
+    adsyncRssMiB: Number(own?.split(' ')[1] ?? NaN) / 1024,
+    maxRssMiB: Number(rssKb) / 1024,
+    exitCode,
+  };
 }
 
 async function readFloor(path: string): Promise<number> {
@@ -108,7 +119,12 @@ async function main(): Promise<void> {
   const report = {
     forest: { users, groups, memberships, ldifMiB: +(size / 1048576).toFixed(1) },
     floor: { readLdifS: +floor.toFixed(2) },
-    phases: phases.map((p) => ({ ...p, adsyncRssMiB: +p.adsyncRssMiB.toFixed(0), maxRssMiB: +p.maxRssMiB.toFixed(0), vsFloor: +(p.wallS / floor).toFixed(1) })),
+    phases: phases.map((p) => ({
+      ...p,
+      adsyncRssMiB: +p.adsyncRssMiB.toFixed(0),
+      maxRssMiB: +p.maxRssMiB.toFixed(0),
+      vsFloor: +(p.wallS / floor).toFixed(1),
+    })),
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   const noChange = phases.find((p) => p.name === 'plan (no changes)');

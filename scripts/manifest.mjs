@@ -9,9 +9,18 @@ import { writeFileSync } from 'node:fs';
 import { Plugin } from '@oclif/core';
 
 const root = new URL('..', import.meta.url).pathname;
-const plugin = new Plugin({ root, type: 'core', isRoot: true, ignoreManifest: true, errorOnManifestCreate: true, respectNoCacheDefault: true });
+const plugin = new Plugin({
+  root,
+  type: 'core',
+  isRoot: true,
+  ignoreManifest: true,
+  errorOnManifestCreate: true,
+  respectNoCacheDefault: true,
+});
 await plugin.load();
 const commands = Object.keys(plugin.manifest.commands);
 if (commands.length === 0) throw new Error('no commands found: build first (npm run build)');
 writeFileSync(new URL('../oclif.manifest.json', import.meta.url), `${JSON.stringify(plugin.manifest, null, 2)}\n`);
-process.stdout.write(`oclif.manifest.json: ${commands.length} commands (${commands.sort().join(', ')}), version ${plugin.manifest.version}\n`);
+process.stdout.write(
+  `oclif.manifest.json: ${commands.length} commands (${commands.sort().join(', ')}), version ${plugin.manifest.version}\n`,
+);

@@ -34,7 +34,11 @@ export class SpecError extends AdsyncError {
     super(
       'spec_invalid',
       problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.message}`).join('\n') || 'invalid spec',
-      first ? { hint: `fix the problems above; \`adsync validate -c ${first.file}\` checks the spec without reading any directory` } : {},
+      first
+        ? {
+            hint: `fix the problems above; \`adsync validate -c ${first.file}\` checks the spec without reading any directory`,
+          }
+        : {},
     );
     this.problems = problems;
   }

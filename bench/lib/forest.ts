@@ -46,20 +46,129 @@ export interface ForestSummary {
 }
 
 const GIVEN = [
-  'Olivia', 'Liam', 'Emma', 'Noah', 'Ava', 'Oliver', 'Sophia', 'Elijah', 'Isabella', 'James', 'Mia', 'William',
-  'Amelia', 'Benjamin', 'Harper', 'Lucas', 'Evelyn', 'Henry', 'Abigail', 'Alexander', 'Emily', 'Daniel', 'Ella',
-  'Michael', 'Grace', 'Mateo', 'Chloe', 'Samuel', 'Priya', 'Arjun', 'Mei', 'Hiroshi', 'Fatima', 'Omar',
-  'José', 'Zoë', 'Søren', 'Björn', 'Łukasz', 'Chloé', 'Renée', 'Jürgen',
+  'Olivia',
+  'Liam',
+  'Emma',
+  'Noah',
+  'Ava',
+  'Oliver',
+  'Sophia',
+  'Elijah',
+  'Isabella',
+  'James',
+  'Mia',
+  'William',
+  'Amelia',
+  'Benjamin',
+  'Harper',
+  'Lucas',
+  'Evelyn',
+  'Henry',
+  'Abigail',
+  'Alexander',
+  'Emily',
+  'Daniel',
+  'Ella',
+  'Michael',
+  'Grace',
+  'Mateo',
+  'Chloe',
+  'Samuel',
+  'Priya',
+  'Arjun',
+  'Mei',
+  'Hiroshi',
+  'Fatima',
+  'Omar',
+  'José',
+  'Zoë',
+  'Søren',
+  'Björn',
+  'Łukasz',
+  'Chloé',
+  'Renée',
+  'Jürgen',
 ];
 const SURNAME = [
-  'Smith', 'Johnson', 'Williams', 'Brown', 'Jones', 'Garcia', 'Miller', 'Davis', 'Rodriguez', 'Martinez', 'Lee',
-  'Walker', 'Hall', 'Allen', 'Young', 'King', 'Wright', 'Scott', 'Green', 'Baker', 'Adams', 'Nelson', 'Hill',
-  'Campbell', 'Mitchell', 'Roberts', 'Carter', 'Phillips', 'Evans', 'Turner', 'Patel', 'Nguyen', 'Kim', 'Chen',
-  'Müller', 'Núñez', 'Østergaard', 'Dąbrowski', "O'Brien", 'Lefèvre',
+  'Smith',
+  'Johnson',
+  'Williams',
+  'Brown',
+  'Jones',
+  'Garcia',
+  'Miller',
+  'Davis',
+  'Rodriguez',
+  'Martinez',
+  'Lee',
+  'Walker',
+  'Hall',
+  'Allen',
+  'Young',
+  'King',
+  'Wright',
+  'Scott',
+  'Green',
+  'Baker',
+  'Adams',
+  'Nelson',
+  'Hill',
+  'Campbell',
+  'Mitchell',
+  'Roberts',
+  'Carter',
+  'Phillips',
+  'Evans',
+  'Turner',
+  'Patel',
+  'Nguyen',
+  'Kim',
+  'Chen',
+  'Müller',
+  'Núñez',
+  'Østergaard',
+  'Dąbrowski',
+  "O'Brien",
+  'Lefèvre',
 ];
-const DEPARTMENTS = ['Finance', 'Sales', 'Marketing', 'Engineering', 'Operations', 'Legal', 'HR', 'Support', 'IT', 'Research'];
-const TITLES = ['Analyst', 'Engineer', 'Manager', 'Specialist', 'Consultant', 'Director', 'Coordinator', 'Associate', 'Administrator', 'Lead'];
-const PROJECTS = ['Apollo', 'Borealis', 'Cobalt', 'Delta', 'Ember', 'Falcon', 'Granite', 'Horizon', 'Iris', 'Juniper', 'Kestrel', 'Lumen'];
+const DEPARTMENTS = [
+  'Finance',
+  'Sales',
+  'Marketing',
+  'Engineering',
+  'Operations',
+  'Legal',
+  'HR',
+  'Support',
+  'IT',
+  'Research',
+];
+const TITLES = [
+  'Analyst',
+  'Engineer',
+  'Manager',
+  'Specialist',
+  'Consultant',
+  'Director',
+  'Coordinator',
+  'Associate',
+  'Administrator',
+  'Lead',
+];
+const PROJECTS = [
+  'Apollo',
+  'Borealis',
+  'Cobalt',
+  'Delta',
+  'Ember',
+  'Falcon',
+  'Granite',
+  'Horizon',
+  'Iris',
+  'Juniper',
+  'Kestrel',
+  'Lumen',
+];
 
 /** mulberry32: small, fast, good enough for test data; deterministic across platforms. */
 class Rng {
@@ -96,7 +205,11 @@ export function escapeDnValue(v: string): string {
 
 function ascii(s: string): string {
   return s
-    .replace(/ø/g, 'o').replace(/Ø/g, 'O').replace(/ł/g, 'l').replace(/Ł/g, 'L').replace(/ß/g, 'ss')
+    .replace(/ø/g, 'o')
+    .replace(/Ø/g, 'O')
+    .replace(/ł/g, 'l')
+    .replace(/Ł/g, 'L')
+    .replace(/ß/g, 'ss')
     .normalize('NFD')
     .replace(/[\u0300-\u036f]/g, '')
     .replace(/[^A-Za-z0-9]/g, '');
@@ -164,7 +277,10 @@ export class ForestGenerator {
       if (!Number.isInteger(o[k]) || o[k] < 0) throw new RangeError(`${k} must be a non-negative integer, got ${o[k]}`);
     }
     this.options = o;
-    const domainDn = o.domain.split('.').map((p) => `DC=${p}`).join(',');
+    const domainDn = o.domain
+      .split('.')
+      .map((p) => `DC=${p}`)
+      .join(',');
     const serviceAccounts = Math.floor(o.users / 200);
     this.summary = {
       domainDn,
@@ -197,18 +313,27 @@ export class ForestGenerator {
     };
     const objectCategory = (cls: string): string => `CN=${cls},CN=Schema,CN=Configuration,${domainDn}`;
 
-    yield `# Synthetic AD export (ldifde -f style), by adsync bench/generate.ts\n` +
+    yield (
+      `# Synthetic AD export (ldifde -f style), by adsync bench/generate.ts\n` +
       `# seed=${o.seed} users=${o.users} groups=${o.groups} memberships=${o.memberships}\n` +
-      `# OU=Service Accounts holds service accounts, never group members.\n\n`;
+      `# OU=Service Accounts holds service accounts, never group members.\n\n`
+    );
 
     // Domain root.
     yield (
       `dn: ${domainDn}\nchangetype: add\n` +
-      ldifLine('objectClass', 'top') + ldifLine('objectClass', 'domain') + ldifLine('objectClass', 'domainDNS') +
-      ldifLine('distinguishedName', domainDn) + ldifLine('instanceType', '5') +
-      ldifLine('whenCreated', '20190101000000.0Z') + ldifLine('name', o.domain.split('.')[0]!) +
-      ldifLine('objectGUID', rng.bytes(16)) + ldifLine('objectSid', sid(domainSubs)) +
-      ldifLine('objectCategory', objectCategory('Domain-DNS')) + ldifLine('dc', o.domain.split('.')[0]!) + '\n'
+      ldifLine('objectClass', 'top') +
+      ldifLine('objectClass', 'domain') +
+      ldifLine('objectClass', 'domainDNS') +
+      ldifLine('distinguishedName', domainDn) +
+      ldifLine('instanceType', '5') +
+      ldifLine('whenCreated', '20190101000000.0Z') +
+      ldifLine('name', o.domain.split('.')[0]!) +
+      ldifLine('objectGUID', rng.bytes(16)) +
+      ldifLine('objectSid', sid(domainSubs)) +
+      ldifLine('objectCategory', objectCategory('Domain-DNS')) +
+      ldifLine('dc', o.domain.split('.')[0]!) +
+      '\n'
     );
 
     const ous: Array<[string, string]> = [
@@ -224,9 +349,18 @@ export class ForestGenerator {
     for (const [name, parent] of ous) {
       const dn = `OU=${escapeDnValue(name)},${parent}`;
       ouText +=
-        ldifLine('dn', dn) + 'changetype: add\n' + ldifLine('objectClass', 'top') + ldifLine('objectClass', 'organizationalUnit') +
-        ldifLine('ou', name) + ldifLine('distinguishedName', dn) + ldifLine('instanceType', '4') + ldifLine('whenCreated', '20190101000000.0Z') +
-        ldifLine('name', name) + ldifLine('objectGUID', rng.bytes(16)) + ldifLine('objectCategory', objectCategory('Organizational-Unit')) + '\n';
+        ldifLine('dn', dn) +
+        'changetype: add\n' +
+        ldifLine('objectClass', 'top') +
+        ldifLine('objectClass', 'organizationalUnit') +
+        ldifLine('ou', name) +
+        ldifLine('distinguishedName', dn) +
+        ldifLine('instanceType', '4') +
+        ldifLine('whenCreated', '20190101000000.0Z') +
+        ldifLine('name', name) +
+        ldifLine('objectGUID', rng.bytes(16)) +
+        ldifLine('objectCategory', objectCategory('Organizational-Unit')) +
+        '\n';
     }
     s.ous = ous.length;
     yield ouText;
@@ -273,15 +407,30 @@ export class ForestGenerator {
       const mailLocal = svc ? sam : unique(mailSeen, `${ascii(given)}.${ascii(sn)}`.toLowerCase());
       if (disabled) s.disabledUsers++;
       buf +=
-        ldifLine('dn', dn) + 'changetype: add\n' +
-        ldifLine('objectClass', 'top') + ldifLine('objectClass', 'person') + ldifLine('objectClass', 'organizationalPerson') + ldifLine('objectClass', 'user') +
-        ldifLine('cn', cn) + (surname === undefined ? '' : ldifLine('sn', surname)) + (svc ? '' : ldifLine('title', title)) +
+        ldifLine('dn', dn) +
+        'changetype: add\n' +
+        ldifLine('objectClass', 'top') +
+        ldifLine('objectClass', 'person') +
+        ldifLine('objectClass', 'organizationalPerson') +
+        ldifLine('objectClass', 'user') +
+        ldifLine('cn', cn) +
+        (surname === undefined ? '' : ldifLine('sn', surname)) +
+        (svc ? '' : ldifLine('title', title)) +
         (givenName === undefined ? '' : ldifLine('givenName', givenName)) +
-        ldifLine('distinguishedName', dn) + ldifLine('instanceType', '4') + ldifLine('whenCreated', when(i)) +
-        ldifLine('displayName', display) + (svc ? '' : ldifLine('department', dept)) + (svc ? '' : ldifLine('company', 'Contoso Ltd')) +
-        ldifLine('name', cn) + ldifLine('objectGUID', guid) + ldifLine('userAccountControl', disabled ? '514' : svc ? '66048' : '512') +
-        ldifLine('objectSid', sid(domainSubs, rid++)) + ldifLine('sAMAccountName', sam) + ldifLine('sAMAccountType', '805306368') +
-        ldifLine('userPrincipalName', `${sam}@${o.domain}`) + ldifLine('objectCategory', objectCategory('Person')) +
+        ldifLine('distinguishedName', dn) +
+        ldifLine('instanceType', '4') +
+        ldifLine('whenCreated', when(i)) +
+        ldifLine('displayName', display) +
+        (svc ? '' : ldifLine('department', dept)) +
+        (svc ? '' : ldifLine('company', 'Contoso Ltd')) +
+        ldifLine('name', cn) +
+        ldifLine('objectGUID', guid) +
+        ldifLine('userAccountControl', disabled ? '514' : svc ? '66048' : '512') +
+        ldifLine('objectSid', sid(domainSubs, rid++)) +
+        ldifLine('sAMAccountName', sam) +
+        ldifLine('sAMAccountType', '805306368') +
+        ldifLine('userPrincipalName', `${sam}@${o.domain}`) +
+        ldifLine('objectCategory', objectCategory('Person')) +
         (svc ? '' : ldifLine('mail', `${mailLocal}@${o.domain}`)) +
         (svc ? '' : ldifLine('employeeID', String(100000 + i))) +
         (svc ? '' : ldifLine('telephoneNumber', `+1 425 555 ${String(i % 10000).padStart(4, '0')}`));
@@ -364,14 +513,28 @@ export class ForestGenerator {
       const groupType = kind === 0 ? '-2147483646' : kind === 1 ? '-2147483644' : kind === 2 ? '-2147483640' : '8';
       const samType = kind === 3 ? '268435457' : kind === 1 ? '536870912' : '268435456';
       buf +=
-        ldifLine('dn', dn) + 'changetype: add\n' + ldifLine('objectClass', 'top') + ldifLine('objectClass', 'group') +
-        ldifLine('cn', name) + ldifLine('description', `${name} (synthetic)`) +
-        ldifLine('distinguishedName', dn) + ldifLine('instanceType', '4') + ldifLine('whenCreated', when(g)) + ldifLine('name', name) +
-        ldifLine('objectGUID', rng.bytes(16)) + ldifLine('objectSid', sid(domainSubs, rid++)) + ldifLine('sAMAccountName', name) +
-        ldifLine('sAMAccountType', samType) + ldifLine('groupType', groupType) + ldifLine('objectCategory', objectCategory('Group'));
+        ldifLine('dn', dn) +
+        'changetype: add\n' +
+        ldifLine('objectClass', 'top') +
+        ldifLine('objectClass', 'group') +
+        ldifLine('cn', name) +
+        ldifLine('description', `${name} (synthetic)`) +
+        ldifLine('distinguishedName', dn) +
+        ldifLine('instanceType', '4') +
+        ldifLine('whenCreated', when(g)) +
+        ldifLine('name', name) +
+        ldifLine('objectGUID', rng.bytes(16)) +
+        ldifLine('objectSid', sid(domainSubs, rid++)) +
+        ldifLine('sAMAccountName', name) +
+        ldifLine('sAMAccountType', samType) +
+        ldifLine('groupType', groupType) +
+        ldifLine('objectCategory', objectCategory('Group'));
       if (kind >= 2) {
         const alias = name.toLowerCase();
-        buf += ldifLine('mail', `${alias}@${o.domain}`) + ldifLine('mailNickname', alias) + ldifLine('proxyAddresses', `SMTP:${alias}@${o.domain}`);
+        buf +=
+          ldifLine('mail', `${alias}@${o.domain}`) +
+          ldifLine('mailNickname', alias) +
+          ldifLine('proxyAddresses', `SMTP:${alias}@${o.domain}`);
       }
       for (const c of nested[g]!) buf += ldifLine('member', groupDns[c]!);
       const k = quota[g]!;
@@ -398,12 +561,26 @@ export class ForestGenerator {
       const dn = `CN=${escapeDnValue(cn)},OU=Contacts,${domainDn}`;
       const mail = `${ascii(given)}.${ascii(sn)}${c}@partner.example`.toLowerCase();
       buf +=
-        ldifLine('dn', dn) + 'changetype: add\n' + ldifLine('objectClass', 'top') + ldifLine('objectClass', 'person') +
-        ldifLine('objectClass', 'organizationalPerson') + ldifLine('objectClass', 'contact') + ldifLine('cn', cn) + ldifLine('sn', sn) +
-        ldifLine('givenName', given) + ldifLine('distinguishedName', dn) + ldifLine('instanceType', '4') + ldifLine('displayName', cn) +
-        ldifLine('name', cn) + ldifLine('objectGUID', rng.bytes(16)) + ldifLine('objectCategory', objectCategory('Person')) +
-        ldifLine('mail', mail) + ldifLine('mailNickname', mail.split('@')[0]!.replace(/\./g, '')) +
-        ldifLine('proxyAddresses', `SMTP:${mail}`) + ldifLine('targetAddress', `SMTP:${mail}`) + '\n';
+        ldifLine('dn', dn) +
+        'changetype: add\n' +
+        ldifLine('objectClass', 'top') +
+        ldifLine('objectClass', 'person') +
+        ldifLine('objectClass', 'organizationalPerson') +
+        ldifLine('objectClass', 'contact') +
+        ldifLine('cn', cn) +
+        ldifLine('sn', sn) +
+        ldifLine('givenName', given) +
+        ldifLine('distinguishedName', dn) +
+        ldifLine('instanceType', '4') +
+        ldifLine('displayName', cn) +
+        ldifLine('name', cn) +
+        ldifLine('objectGUID', rng.bytes(16)) +
+        ldifLine('objectCategory', objectCategory('Person')) +
+        ldifLine('mail', mail) +
+        ldifLine('mailNickname', mail.split('@')[0]!.replace(/\./g, '')) +
+        ldifLine('proxyAddresses', `SMTP:${mail}`) +
+        ldifLine('targetAddress', `SMTP:${mail}`) +
+        '\n';
     }
     if (buf !== '') yield buf;
     return s;

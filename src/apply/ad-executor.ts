@@ -32,18 +32,38 @@ export interface AdApplyContext {
   writerFor(source: string): Promise<AdWriterLike>;
 }
 
-const valuesOf = (a: AttributeChange): string[] => (a.after === undefined || a.after === null ? [] : Array.isArray(a.after) ? a.after.map(String) : [String(a.after)]);
+const valuesOf = (a: AttributeChange): string[] =>
+  a.after === undefined || a.after === null ? [] : Array.isArray(a.after) ? a.after.map(String) : [String(a.after)];
 
 /** The LDAP writes of an update: the anchor is added (never overwritten), everything else replaced. */
 export function attributeWrites(attributes: readonly AttributeChange[]): AttributeWrite[] {
   return attributes
     .filter((a) => a.name !== DN_ATTRIBUTE)
-    .map((a) => ({ name: a.name, values: valuesOf(a), ...(a.name.toLowerCase() === ANCHOR_ATTRIBUTE.toLowerCase() && a.before === undefined ? { mode: 'add' as const } : {}) }));
+    .map((a) => ({
+      name: a.name,
+      values: valuesOf(a),
+      ...(a.name.toLowerCase() === ANCHOR_ATTRIBUTE.toLowerCase() && a.before === undefined
+        ? { mode: 'add' as const }
+        : {}),
+    }));
 }
 
-const PHASE: Record<Change['action'], number> = { create: 0, adopt: 1, restore: 1, update: 1, 'add-members': 2, 'remove-members': 3, delete: 4 };
+const PHASE: Record<Change['action'], number> = {
+  create: 0,
+  adopt: 1,
+  restore: 1,
+  update: 1,
+  'add-members': 2,
+  'remove-members': 3,
+  delete: 4,
+};
 
-export async function executeAdChanges(ctx: AdApplyContext, changes: readonly Change[], options: ApplyOptions = {}, progress: { done: number; total: number } = { done: 0, total: changes.length }): Promise<ApplyResult> {
+export async function executeAdChanges(
+  ctx: AdApplyContext,
+  changes: readonly Change[],
+  options: ApplyOptions = {},
+  progress: { done: number; total: number } = { done: 0, total: changes.length },
+): Promise<ApplyResult> {
   const started = Date.now();
   const failed: FailedChange[] = [];
   const skipped: SkippedChange[] = [];
@@ -83,7 +103,7 @@ export async function executeAdChanges(ctx: AdApplyContext, changes: readonly Ch
         }
         case 'update':
           operation = `modify ${c.id} (${c.attributes.map((a) => a.name).join(', ')})`;
-          await writer.modify(c.id, attributeWrites((c).attributes));
+          await writer.modify(c.id, attributeWrites(c.attributes));
           break;
         case 'add-members':
         case 'remove-members': {
@@ -96,8 +116,8 @@ export async function executeAdChanges(ctx: AdApplyContext, changes: readonly Ch
           break;
         }
         case 'delete':
-          operation = `delete ${(c).id}`;
-          await writer.delete((c).id);
+          operation = `delete ${c.id}`;
+          await writer.delete(c.id);
           break;
         default:
           throw new AdsyncError('writeback_unsupported', `${c.action} is not an AD writeback action`);
@@ -111,12 +131,22 @@ export async function executeAdChanges(ctx: AdApplyContext, changes: readonly Ch
   }
   let writes = 0;
   for (const w of writers) writes += w.writes;
-  return { applied, failed, skipped, writes, requests: writes, retries: 0, durationMs: Date.now() - started, createdIds };
+  return {
+    applied,
+    failed,
+    skipped,
+    writes,
+    requests: writes,
+    retries: 0,
+    durationMs: Date.now() - started,
+    createdIds,
+  };
 }
 
 function createDn(c: CreateChange): string {
   const dn = c.attributes.find((a) => a.name === DN_ATTRIBUTE)?.after;
-  if (typeof dn !== 'string' || dn === '') throw new AdsyncError('writeback_no_dn', `the create of ${c.label} carries no ${DN_ATTRIBUTE}`);
+  if (typeof dn !== 'string' || dn === '')
+    throw new AdsyncError('writeback_no_dn', `the create of ${c.label} carries no ${DN_ATTRIBUTE}`);
   return dn;
 }
 
@@ -145,7 +175,15 @@ function refuseProtected(c: CreateChange | UpdateChange): void {
     if (a.name === DN_ATTRIBUTE) continue;
     const deny = deniedAttribute(a.name);
     if (!deny || deny.overridable) continue;
-    const own = rules.some((r) => (/\.anchor$/.test(r) && OWN_WRITES.anchor.has(a.name.toLowerCase())) || (/\.group$/.test(r) && OWN_WRITES.group.has(a.name.toLowerCase())));
-    if (!own) throw new AdsyncError('writeback_protected', `refused: ${a.name} is a protected AD attribute writeback never writes (${deny.reason}); the plan was not made by this spec's writeback rules`);
+    const own = rules.some(
+      (r) =>
+        (/\.anchor$/.test(r) && OWN_WRITES.anchor.has(a.name.toLowerCase())) ||
+        (/\.group$/.test(r) && OWN_WRITES.group.has(a.name.toLowerCase())),
+    );
+    if (!own)
+      throw new AdsyncError(
+        'writeback_protected',
+        `refused: ${a.name} is a protected AD attribute writeback never writes (${deny.reason}); the plan was not made by this spec's writeback rules`,
+      );
   }
 }

@@ -123,7 +123,10 @@ export class BatchQueue {
   private nextId = 0;
   private readonly clock: Clock;
 
-  constructor(private readonly transport: BatchTransport, private readonly options: QueueOptions = {}) {
+  constructor(
+    private readonly transport: BatchTransport,
+    private readonly options: QueueOptions = {},
+  ) {
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.batchSize = Math.min(20, Math.max(1, options.batchSize ?? 20));
     this.clock = options.clock ?? realClock;
@@ -152,7 +155,10 @@ export class BatchQueue {
     if (this.pausedUntil > now) {
       if (!this.pauseTimer) {
         this.pauseTimer = true;
-        void this.clock.sleep(this.pausedUntil - now).then(() => { this.pauseTimer = false; this.pump(); });
+        void this.clock.sleep(this.pausedUntil - now).then(() => {
+          this.pauseTimer = false;
+          this.pump();
+        });
       }
       return;
     }
@@ -196,14 +202,25 @@ export class BatchQueue {
         body: { error: { code: e.code ?? 'BatchFailed', message: e.message ?? String(err) } },
       };
       const retriable = status === -1 || status === 429 || status >= 500;
-      for (const item of items) this.settle(item, retriable ? synthetic : { ...synthetic, status: status === -1 ? 599 : status }, retriable);
+      for (const item of items)
+        this.settle(item, retriable ? synthetic : { ...synthetic, status: status === -1 ? 599 : status }, retriable);
       return;
     }
     const byId = new Map(responses.map((r) => [String(r.id), r]));
     items.forEach((item, i) => {
       const r = byId.get(requests[i]!.id);
       if (r === undefined) {
-        this.settle(item, { status: 599, headers: {}, body: { error: { code: 'MissingBatchResponse', message: 'no response for this request in the $batch reply' } } }, true);
+        this.settle(
+          item,
+          {
+            status: 599,
+            headers: {},
+            body: {
+              error: { code: 'MissingBatchResponse', message: 'no response for this request in the $batch reply' },
+            },
+          },
+          true,
+        );
       } else {
         this.settle(item, { status: r.status, headers: r.headers ?? {}, body: r.body }, false);
       }
@@ -224,7 +241,8 @@ export class BatchQueue {
         delayMs = retryAfter(res.headers, this.clock.now()) ?? jitter(base * 2, item.throttleAttempts, cap);
         // Throttling is per app and tenant: everything else would be throttled too; pause the queue.
         this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + delayMs);
-        const adaptive = this.options.adaptiveWriteBudget === undefined ? GRAPH_WRITE_BUDGET : this.options.adaptiveWriteBudget;
+        const adaptive =
+          this.options.adaptiveWriteBudget === undefined ? GRAPH_WRITE_BUDGET : this.options.adaptiveWriteBudget;
         if (this.bucket === undefined && adaptive !== null && isWrite(item.req.method)) {
           this.bucket = new TokenBucket(adaptive, this.clock, true);
           this.options.onPacing?.(adaptive);
@@ -232,7 +250,8 @@ export class BatchQueue {
       }
     } else if (wholeBatchFailed || res.status === 503 || res.status === 504 || res.status === 599) {
       item.transientAttempts++;
-      if (item.transientAttempts < maxTransient) delayMs = retryAfter(res.headers, this.clock.now()) ?? jitter(base, item.transientAttempts, cap);
+      if (item.transientAttempts < maxTransient)
+        delayMs = retryAfter(res.headers, this.clock.now()) ?? jitter(base, item.transientAttempts, cap);
     } else if ((res.status === 404 && item.opts.mayLag === true) || (item.opts.retryIf?.(res) ?? false)) {
       item.lagAttempts++;
       if (item.lagAttempts < maxLag) delayMs = jitter(base, item.lagAttempts, cap);
@@ -242,7 +261,13 @@ export class BatchQueue {
       return;
     }
     this.retries++;
-    this.options.onRetry?.({ url: item.req.url, method: item.req.method, status: res.status, attempt: item.throttleAttempts + item.transientAttempts + item.lagAttempts, delayMs });
+    this.options.onRetry?.({
+      url: item.req.url,
+      method: item.req.method,
+      status: res.status,
+      attempt: item.throttleAttempts + item.transientAttempts + item.lagAttempts,
+      delayMs,
+    });
     void this.clock.sleep(delayMs).then(() => {
       this.pending.unshift(item);
       this.schedulePump();

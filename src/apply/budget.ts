@@ -22,7 +22,11 @@ export class TokenBucket {
   private queue: Promise<void> = Promise.resolve();
 
   /** `startEmpty`: for a bucket switched on after Graph said the budget is spent. */
-  constructor(budget: WriteBudget, private readonly clock: Clock = realClock, startEmpty = false) {
+  constructor(
+    budget: WriteBudget,
+    private readonly clock: Clock = realClock,
+    startEmpty = false,
+  ) {
     this.capacity = budget.writes;
     this.tokens = startEmpty ? 0 : budget.writes;
     this.perMs = budget.writes / (budget.perSeconds * 1000);

@@ -14,7 +14,18 @@
  * that collides with an object carrying the same adsync anchor adopts that object (a killed apply's create).
  */
 import { attributesDigest, isObjectRef } from '../model/change.js';
-import type { AddMembersChange, AdoptChange, AttributeChange, Change, CreateChange, DeleteChange, MemberRef, RemoveMembersChange, RestoreChange, UpdateChange } from '../model/change.js';
+import type {
+  AddMembersChange,
+  AdoptChange,
+  AttributeChange,
+  Change,
+  CreateChange,
+  DeleteChange,
+  MemberRef,
+  RemoveMembersChange,
+  RestoreChange,
+  UpdateChange,
+} from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import { TargetError } from '../errors.js';
 import { BatchQueue } from './batch.js';
@@ -73,9 +84,11 @@ export function describeResponse(res: SubResponse): string {
 function isConflict(res: SubResponse): boolean {
   if (res.status !== 400 && res.status !== 409) return false;
   const e = errorOf(res);
-  return e?.code === 'Request_MultipleObjectsWithSameKeyValue'
-    || (e?.details ?? []).some((d) => d.code === 'ObjectConflict')
-    || /another object with the same value/i.test(e?.message ?? '');
+  return (
+    e?.code === 'Request_MultipleObjectsWithSameKeyValue' ||
+    (e?.details ?? []).some((d) => d.code === 'ObjectConflict') ||
+    /another object with the same value/i.test(e?.message ?? '')
+  );
 }
 
 const ok = (res: SubResponse): boolean => res.status >= 200 && res.status < 300;
@@ -116,7 +129,12 @@ function odataString(value: string): string {
 }
 
 /** Run `fn` over `items`, at most `width` at a time. */
-async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
+async function pool<T>(
+  items: readonly T[],
+  width: number,
+  fn: (item: T) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length && signal?.aborted !== true) {
@@ -127,7 +145,11 @@ async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Prom
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
-export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>, options: ApplyOptions = {}): Promise<ApplyResult> {
+export async function executePlan(
+  ctx: ApplyContext,
+  plan: Pick<Plan, 'changes'>,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
   const started = Date.now();
   const concurrency = options.concurrency ?? 4;
   const queue = new BatchQueue(ctx.transport, {
@@ -172,16 +194,31 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   const anchorProp = anchorProperty;
   // Right after registration the extension may not be known everywhere yet (eventual consistency).
   const extensionLag = (res: SubResponse): boolean =>
-    extensionJustCreated && res.status === 400 && anchorProp !== undefined && (errorOf(res)?.message ?? '').includes(anchorProp);
+    extensionJustCreated &&
+    res.status === 400 &&
+    anchorProp !== undefined &&
+    (errorOf(res)?.message ?? '').includes(anchorProp);
 
   const width = concurrency * MEMBERS_PER_PATCH * 2;
 
   // Other adsync extensions a plan writes (the disable-first mark) are registered before the first write.
   const extensionsUsed = new Set<string>();
   // The digest extension is registered the first time a plan writes digests.
-  const digestName = anchorProperty === undefined ? undefined : anchorProperty.replace(new RegExp(`_${ANCHOR_EXTENSION_NAME}$`), `_${DIGEST_EXTENSION_NAME}`);
-  let digestProp: string | undefined = digestName !== undefined && ctx.knownExtensions?.has(digestName) === true ? digestName : undefined;
-  if (plan.changes.some((c) => c.action === 'create' || ((c.action === 'update' || c.action === 'restore' || c.action === 'adopt') && c.digest !== undefined)) && digestProp === undefined && ctx.application !== undefined) {
+  const digestName =
+    anchorProperty === undefined
+      ? undefined
+      : anchorProperty.replace(new RegExp(`_${ANCHOR_EXTENSION_NAME}$`), `_${DIGEST_EXTENSION_NAME}`);
+  let digestProp: string | undefined =
+    digestName !== undefined && ctx.knownExtensions?.has(digestName) === true ? digestName : undefined;
+  if (
+    plan.changes.some(
+      (c) =>
+        c.action === 'create' ||
+        ((c.action === 'update' || c.action === 'restore' || c.action === 'adopt') && c.digest !== undefined),
+    ) &&
+    digestProp === undefined &&
+    ctx.application !== undefined
+  ) {
     try {
       digestProp = await ensureExtension(queue, ctx, DIGEST_EXTENSION_NAME);
       ctx.onExtension?.(digestProp);
@@ -189,10 +226,19 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
       digestProp = undefined; // drift detection is a nicety: never fail an apply for it
     }
   }
-  const withDigest = (body: Record<string, unknown>, change: { action: string; digest?: string; attributes: readonly AttributeChange[] }): Record<string, unknown> => {
+  const withDigest = (
+    body: Record<string, unknown>,
+    change: { action: string; digest?: string; attributes: readonly AttributeChange[] },
+  ): Record<string, unknown> => {
     // A create's attributes are all of its flowed values: its digest is computed here, not in the plan.
     // (references are set later through $ref: the digest leaves them out, as the plan's desiredDigest does)
-    const digest = change.digest ?? (change.action === 'create' ? attributesDigest(change.attributes.filter((a) => !REFERENCE_ATTRIBUTES.has(a.name)).map((a) => [a.name, a.after] as const)) : undefined);
+    const digest =
+      change.digest ??
+      (change.action === 'create'
+        ? attributesDigest(
+            change.attributes.filter((a) => !REFERENCE_ATTRIBUTES.has(a.name)).map((a) => [a.name, a.after] as const),
+          )
+        : undefined);
     if (digestProp !== undefined && digest !== undefined) body[digestProp] = digest;
     return body;
   };
@@ -201,26 +247,32 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     if (c.action !== 'update' && c.action !== 'restore') continue;
     for (const a of c.attributes) {
       const m = /^extension_[0-9a-f]+_(adsync[A-Za-z]+)$/.exec(a.name);
-      if (m !== null && a.name !== anchorProperty && ctx.knownExtensions?.has(a.name) !== true) extensionsUsed.add(m[1]!);
+      if (m !== null && a.name !== anchorProperty && ctx.knownExtensions?.has(a.name) !== true)
+        extensionsUsed.add(m[1]!);
     }
   }
   for (const name of extensionsUsed) ctx.onExtension?.(await ensureExtension(queue, ctx, name));
 
   async function runDeletes(deletes: DeleteChange[]): Promise<void> {
-    await pool(deletes, width, async (change) => {
-      const coll = collection(change.kind);
-      if (coll === undefined) {
-        fail(change, `delete ${change.kind}`, `${change.kind} objects are read-only in Microsoft Graph`);
-        finish(change, 'failed');
-        return;
-      }
-      const res = await queue.submit({ method: 'DELETE', url: `/${coll}/${change.id}` });
-      if (ok(res) || res.status === 404) finish(change, 'applied');
-      else {
-        fail(change, `delete ${change.kind}`, describeResponse(res));
-        finish(change, 'failed');
-      }
-    }, options.signal);
+    await pool(
+      deletes,
+      width,
+      async (change) => {
+        const coll = collection(change.kind);
+        if (coll === undefined) {
+          fail(change, `delete ${change.kind}`, `${change.kind} objects are read-only in Microsoft Graph`);
+          finish(change, 'failed');
+          return;
+        }
+        const res = await queue.submit({ method: 'DELETE', url: `/${coll}/${change.id}` });
+        if (ok(res) || res.status === 404) finish(change, 'applied');
+        else {
+          fail(change, `delete ${change.kind}`, describeResponse(res));
+          finish(change, 'failed');
+        }
+      },
+      options.signal,
+    );
   }
 
   // ---- phase 0: user deletes (soft: restorable), so a UPN or address they free can be taken by a create or
@@ -228,22 +280,42 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   await runDeletes(plan.changes.filter((c): c is DeleteChange => c.action === 'delete' && c.kind === 'user'));
 
   // ---- phase 1: creates, restores, updates
-  const phase1 = plan.changes.filter((c): c is CreateChange | RestoreChange | UpdateChange | AdoptChange => c.action === 'create' || c.action === 'restore' || c.action === 'update' || c.action === 'adopt');
+  const phase1 = plan.changes.filter(
+    (c): c is CreateChange | RestoreChange | UpdateChange | AdoptChange =>
+      c.action === 'create' || c.action === 'restore' || c.action === 'update' || c.action === 'adopt',
+  );
   /** Reference attributes (manager) to set once every object of phase 1 exists. */
-  const references: { change: CreateChange | RestoreChange | UpdateChange | AdoptChange; attribute: AttributeChange }[] = [];
-  for (const c of phase1) for (const a of referenceAttributes(c.attributes)) references.push({ change: c, attribute: a });
+  const references: {
+    change: CreateChange | RestoreChange | UpdateChange | AdoptChange;
+    attribute: AttributeChange;
+  }[] = [];
+  for (const c of phase1)
+    for (const a of referenceAttributes(c.attributes)) references.push({ change: c, attribute: a });
   // Security groups have no unique key Graph would refuse a second create on, so a re-applied plan would
   // duplicate them: look planned group creates up by anchor first (15 per request, reads are cheap).
-  const existingGroups = anchorProp === undefined || extensionJustCreated
-    ? new Map<string, string>()
-    : await findByAnchors(queue, 'groups', anchorProp, phase1.filter((c) => c.action === 'create' && c.kind === 'group').map((c) => c.anchor));
+  const existingGroups =
+    anchorProp === undefined || extensionJustCreated
+      ? new Map<string, string>()
+      : await findByAnchors(
+          queue,
+          'groups',
+          anchorProp,
+          phase1.filter((c) => c.action === 'create' && c.kind === 'group').map((c) => c.anchor),
+        );
   // Updates go before creates, restores and adoptions, so a UPN or address an update gives up is free for
   // them; an update taking a value another update gives up goes after the others (found by test/convergence:
   // a new user took the UPN another user was leaving, and lost the race).
   const unique = (a: AttributeChange): boolean => a.name === 'userPrincipalName' || a.name === 'mail';
   const updates = phase1.filter((c): c is UpdateChange => c.action === 'update');
-  const freed = new Set(updates.flatMap((c) => c.attributes.filter((a) => unique(a) && typeof a.before === 'string').map((a) => (a.before as string).toLowerCase())));
-  const takesFreed = (c: UpdateChange): boolean => c.attributes.some((a) => unique(a) && typeof a.after === 'string' && freed.has(a.after.toLowerCase()));
+  const freed = new Set(
+    updates.flatMap((c) =>
+      c.attributes
+        .filter((a) => unique(a) && typeof a.before === 'string')
+        .map((a) => (a.before as string).toLowerCase()),
+    ),
+  );
+  const takesFreed = (c: UpdateChange): boolean =>
+    c.attributes.some((a) => unique(a) && typeof a.after === 'string' && freed.has(a.after.toLowerCase()));
   const runPhase1 = async (change: CreateChange | RestoreChange | UpdateChange | AdoptChange): Promise<void> => {
     const coll = collection(change.kind);
     if (coll === undefined) {
@@ -268,14 +340,17 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
       case 'adopt': {
         // Stamping the anchor is what makes the object adsync's; the flowed attributes go in the same PATCH.
         if (anchorProp === undefined) {
-          fail(change, `adopt ${change.kind}`, 'adsync\'s anchor extension is missing');
+          fail(change, `adopt ${change.kind}`, "adsync's anchor extension is missing");
           failedAnchors.add(change.anchor);
           finish(change, 'failed');
           return;
         }
         const body = withDigest(attributesBody(change.attributes), change);
         body[anchorProp] = change.anchor;
-        const res = await queue.submit({ method: 'PATCH', url: `/${coll}/${change.id}`, body }, { retryIf: extensionLag });
+        const res = await queue.submit(
+          { method: 'PATCH', url: `/${coll}/${change.id}`, body },
+          { retryIf: extensionLag },
+        );
         if (!ok(res)) {
           fail(change, `adopt ${change.kind}`, describeResponse(res));
           failedAnchors.add(change.anchor);
@@ -287,7 +362,11 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
         return;
       }
       case 'restore': {
-        const res = await queue.submit({ method: 'POST', url: `/directory/deletedItems/${change.id}/restore`, body: {} });
+        const res = await queue.submit({
+          method: 'POST',
+          url: `/directory/deletedItems/${change.id}/restore`,
+          body: {},
+        });
         if (!ok(res)) {
           fail(change, `restore ${change.kind}`, describeResponse(res));
           failedAnchors.add(change.anchor);
@@ -298,14 +377,22 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
         fresh.add(change.id);
         const restoreBody = withDigest(attributesBody(change.attributes), change);
         if (Object.keys(restoreBody).length > 0) {
-          const upd = await queue.submit({ method: 'PATCH', url: `/${coll}/${change.id}`, body: restoreBody }, { mayLag: true });
+          const upd = await queue.submit(
+            { method: 'PATCH', url: `/${coll}/${change.id}`, body: restoreBody },
+            { mayLag: true },
+          );
           if (!ok(upd)) {
             fail(change, `update restored ${change.kind}`, describeResponse(upd));
             finish(change, 'failed', change.id);
             return;
           }
         }
-        if (change.kind === 'user' && change.memberships !== undefined && anchorProp !== undefined && !(await pruneRestoredMemberships(change, anchorProp))) {
+        if (
+          change.kind === 'user' &&
+          change.memberships !== undefined &&
+          anchorProp !== undefined &&
+          !(await pruneRestoredMemberships(change, anchorProp))
+        ) {
           finish(change, 'failed', change.id);
           return;
         }
@@ -318,7 +405,10 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
           finish(change, 'applied');
           return;
         }
-        const res = await queue.submit({ method: 'PATCH', url: `/${coll}/${change.id}`, body }, { mayLag: fresh.has(change.id) });
+        const res = await queue.submit(
+          { method: 'PATCH', url: `/${coll}/${change.id}`, body },
+          { mayLag: fresh.has(change.id) },
+        );
         if (ok(res)) finish(change, 'applied');
         else {
           fail(change, `update ${change.kind}`, describeResponse(res));
@@ -328,9 +418,19 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
       }
     }
   };
-  await pool(updates.filter((c) => !takesFreed(c)), width, runPhase1, options.signal);
+  await pool(
+    updates.filter((c) => !takesFreed(c)),
+    width,
+    runPhase1,
+    options.signal,
+  );
   await pool(updates.filter(takesFreed), width, runPhase1, options.signal);
-  await pool(phase1.filter((c) => c.action !== 'update'), width, runPhase1, options.signal);
+  await pool(
+    phase1.filter((c) => c.action !== 'update'),
+    width,
+    runPhase1,
+    options.signal,
+  );
 
   /**
    * Graph restores a user into the groups it was in when deleted; AD's reanimated object is in none of them.
@@ -349,7 +449,8 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
       }
       const body = res.body as { value?: Record<string, unknown>[]; '@odata.nextLink'?: string } | undefined;
       // memberOf lists directory roles and administrative units too.
-      for (const o of body?.value ?? []) if (o['@odata.type'] === '#microsoft.graph.group' && typeof o['id'] === 'string') groupIds.push(o['id']);
+      for (const o of body?.value ?? [])
+        if (o['@odata.type'] === '#microsoft.graph.group' && typeof o['id'] === 'string') groupIds.push(o['id']);
       const next = body?.['@odata.nextLink'];
       url = typeof next === 'string' ? next.replace(/^https?:\/\/[^/]+\/v1\.0/, '') : undefined;
     }
@@ -357,33 +458,44 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     // properties of directoryObject).
     const groups: { id: string; anchor: string }[] = [];
     let readOk = true;
-    await Promise.all(groupIds.map(async (gid) => {
-      const res = await queue.submit({ method: 'GET', url: `/groups/${gid}?$select=id,${anchorProperty}` });
-      if (res.status === 404) return;
-      if (!ok(res)) {
-        readOk = false;
-        fail(change, `read group ${gid} of restored user ${change.label}`, describeResponse(res));
-        return;
-      }
-      const a = (res.body as Record<string, unknown> | undefined)?.[anchorProperty];
-      if (typeof a === 'string') groups.push({ id: gid, anchor: a });
-    }));
+    await Promise.all(
+      groupIds.map(async (gid) => {
+        const res = await queue.submit({ method: 'GET', url: `/groups/${gid}?$select=id,${anchorProperty}` });
+        if (res.status === 404) return;
+        if (!ok(res)) {
+          readOk = false;
+          fail(change, `read group ${gid} of restored user ${change.label}`, describeResponse(res));
+          return;
+        }
+        const a = (res.body as Record<string, unknown> | undefined)?.[anchorProperty];
+        if (typeof a === 'string') groups.push({ id: gid, anchor: a });
+      }),
+    );
     if (!readOk) return false;
     const entry = { anchor: change.anchor, id: change.id, removed: [] as string[], kept: [] as string[] };
     restoredMemberships.push(entry);
     let okAll = true;
-    await Promise.all(groups.map(async (g) => {
-      if (keep.has(g.anchor)) {
-        entry.kept.push(g.id);
-        restoredIn.add(`${g.id} ${change.id}`);
-        return;
-      }
-      entry.removed.push(g.id);
-      const res = await queue.submit({ method: 'DELETE', url: `/groups/${g.id}/members/${change.id}/$ref` }, { mayLag: true });
-      if (ok(res) || res.status === 404) return;
-      okAll = false;
-      fail(change, `remove restored user ${change.label} from group ${g.id} (AD does not list it)`, describeResponse(res));
-    }));
+    await Promise.all(
+      groups.map(async (g) => {
+        if (keep.has(g.anchor)) {
+          entry.kept.push(g.id);
+          restoredIn.add(`${g.id} ${change.id}`);
+          return;
+        }
+        entry.removed.push(g.id);
+        const res = await queue.submit(
+          { method: 'DELETE', url: `/groups/${g.id}/members/${change.id}/$ref` },
+          { mayLag: true },
+        );
+        if (ok(res) || res.status === 404) return;
+        okAll = false;
+        fail(
+          change,
+          `remove restored user ${change.label} from group ${g.id} (AD does not list it)`,
+          describeResponse(res),
+        );
+      }),
+    );
     entry.removed.sort();
     entry.kept.sort();
     return okAll;
@@ -391,14 +503,15 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
 
   async function create(change: CreateChange, coll: 'users' | 'groups'): Promise<string | undefined> {
     if (anchorProp === undefined) {
-      fail(change, `create ${change.kind}`, 'adsync\'s anchor extension is missing');
+      fail(change, `create ${change.kind}`, "adsync's anchor extension is missing");
       return undefined;
     }
     const existing = existingGroups.get(change.anchor);
     if (change.kind === 'group' && existing !== undefined) return existing;
     const body = withDigest(attributesBody(change.attributes), change);
     body[anchorProp] = change.anchor;
-    if (change.kind === 'user') body['passwordProfile'] = { password: randomPassword(), forceChangePasswordNextSignIn: true };
+    if (change.kind === 'user')
+      body['passwordProfile'] = { password: randomPassword(), forceChangePasswordNextSignIn: true };
     const res = await queue.submit({ method: 'POST', url: `/${coll}`, body }, { retryIf: extensionLag });
     if (ok(res)) {
       const id = (res.body as { id?: unknown } | undefined)?.id;
@@ -422,42 +535,73 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
   }
 
   // ---- phase 2a: references (manager), now that every object of phase 1 exists
-  await pool(references, width, async ({ change, attribute }) => {
-    const id = change.action === 'create' ? createdIds.get(change.anchor) : change.id;
-    if (id === undefined || failedAnchors.has(change.anchor)) return; // the create failed and was reported
-    const ref = isObjectRef(attribute.after) ? (attribute.after) : undefined;
-    if (ref === undefined) {
-      // 404 naming the reference ("Resource 'manager' does not exist") means it is clear already (a restored
-      // user comes back without one): done, not replication lag to wait out (found by test/convergence).
-      const alreadyClear = (r: SubResponse): boolean => (errorOf(r)?.message ?? '').includes(`'${attribute.name}'`);
-      const res = await queue.submit({ method: 'DELETE', url: `/users/${id}/${attribute.name}/$ref` }, { retryIf: (r) => fresh.has(id) && r.status === 404 && !alreadyClear(r) });
-      if (!ok(res) && res.status !== 404) fail(change, `clear ${attribute.name} of ${change.label}`, describeResponse(res));
-      return;
-    }
-    const refId = ref.id ?? createdIds.get(ref.anchor);
-    if (refId === undefined) {
-      skipped.push({ change, reason: `skipped ${attribute.name} ${ref.label}: it does not exist and this plan does not create it` });
-      return;
-    }
-    const res = await queue.submit({ method: 'PUT', url: `/users/${id}/${attribute.name}/$ref`, body: { '@odata.id': ctx.directoryObjectUrl(refId) } }, { mayLag: fresh.has(id) || fresh.has(refId) });
-    if (!ok(res)) fail(change, `set ${attribute.name} of ${change.label} to ${ref.label}`, describeResponse(res));
-  }, options.signal);
+  await pool(
+    references,
+    width,
+    async ({ change, attribute }) => {
+      const id = change.action === 'create' ? createdIds.get(change.anchor) : change.id;
+      if (id === undefined || failedAnchors.has(change.anchor)) return; // the create failed and was reported
+      const ref = isObjectRef(attribute.after) ? attribute.after : undefined;
+      if (ref === undefined) {
+        // 404 naming the reference ("Resource 'manager' does not exist") means it is clear already (a restored
+        // user comes back without one): done, not replication lag to wait out (found by test/convergence).
+        const alreadyClear = (r: SubResponse): boolean => (errorOf(r)?.message ?? '').includes(`'${attribute.name}'`);
+        const res = await queue.submit(
+          { method: 'DELETE', url: `/users/${id}/${attribute.name}/$ref` },
+          { retryIf: (r) => fresh.has(id) && r.status === 404 && !alreadyClear(r) },
+        );
+        if (!ok(res) && res.status !== 404)
+          fail(change, `clear ${attribute.name} of ${change.label}`, describeResponse(res));
+        return;
+      }
+      const refId = ref.id ?? createdIds.get(ref.anchor);
+      if (refId === undefined) {
+        skipped.push({
+          change,
+          reason: `skipped ${attribute.name} ${ref.label}: it does not exist and this plan does not create it`,
+        });
+        return;
+      }
+      const res = await queue.submit(
+        {
+          method: 'PUT',
+          url: `/users/${id}/${attribute.name}/$ref`,
+          body: { '@odata.id': ctx.directoryObjectUrl(refId) },
+        },
+        { mayLag: fresh.has(id) || fresh.has(refId) },
+      );
+      if (!ok(res)) fail(change, `set ${attribute.name} of ${change.label} to ${ref.label}`, describeResponse(res));
+    },
+    options.signal,
+  );
 
   // ---- phase 2: memberships
-  const phase2 = plan.changes.filter((c): c is AddMembersChange | RemoveMembersChange => c.action === 'add-members' || c.action === 'remove-members');
-  await pool(phase2, Math.max(1, Math.floor(width / 4)), async (change) => {
-    const gid = change.action === 'add-members' ? change.id ?? createdIds.get(change.anchor) : change.id;
-    if (gid === undefined) {
-      const reason = failedAnchors.has(change.anchor) ? 'skipped: group create failed' : 'skipped: the group does not exist and this plan does not create it';
-      skipped.push({ change, reason });
-      finish(change, 'skipped');
-      return;
-    }
-    const before = failed.length;
-    if (change.action === 'add-members') await addMembers(change, gid);
-    else await removeMembers(change, gid);
-    finish(change, failed.length > before ? 'failed' : skipped.some((s) => s.change === change) ? 'skipped' : 'applied');
-  }, options.signal);
+  const phase2 = plan.changes.filter(
+    (c): c is AddMembersChange | RemoveMembersChange => c.action === 'add-members' || c.action === 'remove-members',
+  );
+  await pool(
+    phase2,
+    Math.max(1, Math.floor(width / 4)),
+    async (change) => {
+      const gid = change.action === 'add-members' ? (change.id ?? createdIds.get(change.anchor)) : change.id;
+      if (gid === undefined) {
+        const reason = failedAnchors.has(change.anchor)
+          ? 'skipped: group create failed'
+          : 'skipped: the group does not exist and this plan does not create it';
+        skipped.push({ change, reason });
+        finish(change, 'skipped');
+        return;
+      }
+      const before = failed.length;
+      if (change.action === 'add-members') await addMembers(change, gid);
+      else await removeMembers(change, gid);
+      finish(
+        change,
+        failed.length > before ? 'failed' : skipped.some((s) => s.change === change) ? 'skipped' : 'applied',
+      );
+    },
+    options.signal,
+  );
 
   async function addMembers(change: AddMembersChange, gid: string): Promise<void> {
     const resolved: { ref: MemberRef; id: string }[] = [];
@@ -469,46 +613,70 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
       else resolved.push({ ref: m, id });
     }
     if (unresolved.length > 0) {
-      const why = unresolved.some((m) => failedAnchors.has(m.anchor)) ? 'member create failed' : 'member does not exist and this plan does not create it';
-      skipped.push({ change, reason: `skipped ${unresolved.length} member(s) (${why}): ${unresolved.map((m) => m.label).join(', ')}` });
+      const why = unresolved.some((m) => failedAnchors.has(m.anchor))
+        ? 'member create failed'
+        : 'member does not exist and this plan does not create it';
+      skipped.push({
+        change,
+        reason: `skipped ${unresolved.length} member(s) (${why}): ${unresolved.map((m) => m.label).join(', ')}`,
+      });
     }
     const chunks: { ref: MemberRef; id: string }[][] = [];
     for (let i = 0; i < resolved.length; i += MEMBERS_PER_PATCH) chunks.push(resolved.slice(i, i + MEMBERS_PER_PATCH));
-    await Promise.all(chunks.map(async (chunk) => {
-      const mayLag = fresh.has(gid) || chunk.some((m) => fresh.has(m.id));
-      const res = await queue.submit({
-        method: 'PATCH',
-        url: `/groups/${gid}`,
-        body: { 'members@odata.bind': chunk.map((m) => ctx.directoryObjectUrl(m.id)) },
-      }, { mayLag });
-      if (ok(res)) return;
-      // The bulk add is atomic: one member already there (a re-run) or missing fails all 20. Add them one
-      // by one to find out which, and count "already a member" as done.
-      if ((res.status === 400 || res.status === 404) && (chunk.length > 1 || ALREADY_MEMBER.test(errorOf(res)?.message ?? ''))) {
-        await Promise.all(chunk.map(async (m) => {
-          const one = await queue.submit({
-            method: 'POST',
-            url: `/groups/${gid}/members/$ref`,
-            body: { '@odata.id': ctx.directoryObjectUrl(m.id) },
-          }, { mayLag });
-          if (ok(one) || (one.status === 400 && ALREADY_MEMBER.test(errorOf(one)?.message ?? ''))) return;
-          fail(change, `add member ${m.ref.label} to group ${change.label}`, describeResponse(one));
-        }));
-        return;
-      }
-      fail(change, `add ${chunk.length} member(s) to group ${change.label} (${chunk.map((m) => m.ref.label).join(', ')})`, describeResponse(res));
-    }));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        const mayLag = fresh.has(gid) || chunk.some((m) => fresh.has(m.id));
+        const res = await queue.submit(
+          {
+            method: 'PATCH',
+            url: `/groups/${gid}`,
+            body: { 'members@odata.bind': chunk.map((m) => ctx.directoryObjectUrl(m.id)) },
+          },
+          { mayLag },
+        );
+        if (ok(res)) return;
+        // The bulk add is atomic: one member already there (a re-run) or missing fails all 20. Add them one
+        // by one to find out which, and count "already a member" as done.
+        if (
+          (res.status === 400 || res.status === 404) &&
+          (chunk.length > 1 || ALREADY_MEMBER.test(errorOf(res)?.message ?? ''))
+        ) {
+          await Promise.all(
+            chunk.map(async (m) => {
+              const one = await queue.submit(
+                {
+                  method: 'POST',
+                  url: `/groups/${gid}/members/$ref`,
+                  body: { '@odata.id': ctx.directoryObjectUrl(m.id) },
+                },
+                { mayLag },
+              );
+              if (ok(one) || (one.status === 400 && ALREADY_MEMBER.test(errorOf(one)?.message ?? ''))) return;
+              fail(change, `add member ${m.ref.label} to group ${change.label}`, describeResponse(one));
+            }),
+          );
+          return;
+        }
+        fail(
+          change,
+          `add ${chunk.length} member(s) to group ${change.label} (${chunk.map((m) => m.ref.label).join(', ')})`,
+          describeResponse(res),
+        );
+      }),
+    );
   }
 
   async function removeMembers(change: RemoveMembersChange, gid: string): Promise<void> {
-    await Promise.all(change.members.map(async (m) => {
-      const mid = m.id ?? createdIds.get(m.anchor);
-      if (mid === undefined) return; // a member that doesn't exist is not a member
-      const res = await queue.submit({ method: 'DELETE', url: `/groups/${gid}/members/${mid}/$ref` });
-      // 404: not a member (any more), or already gone: the planned state holds.
-      if (ok(res) || res.status === 404) return;
-      fail(change, `remove member ${m.label} from group ${change.label}`, describeResponse(res));
-    }));
+    await Promise.all(
+      change.members.map(async (m) => {
+        const mid = m.id ?? createdIds.get(m.anchor);
+        if (mid === undefined) return; // a member that doesn't exist is not a member
+        const res = await queue.submit({ method: 'DELETE', url: `/groups/${gid}/members/${mid}/$ref` });
+        // 404: not a member (any more), or already gone: the planned state holds.
+        if (ok(res) || res.status === 404) return;
+        fail(change, `remove member ${m.label} from group ${change.label}`, describeResponse(res));
+      }),
+    );
   }
 
   // ---- phase 3: deletes (users went first, in phase 0)
@@ -523,26 +691,38 @@ export async function executePlan(ctx: ApplyContext, plan: Pick<Plan, 'changes'>
     retries: queue.retries,
     durationMs: Date.now() - started,
     createdIds: Object.fromEntries(createdIds),
-    ...(restoredMemberships.length > 0 ? { restoredMemberships: restoredMemberships.sort((a, b) => (a.anchor < b.anchor ? -1 : 1)) } : {}),
+    ...(restoredMemberships.length > 0
+      ? { restoredMemberships: restoredMemberships.sort((a, b) => (a.anchor < b.anchor ? -1 : 1)) }
+      : {}),
   };
 }
 
 const IN_LIMIT = 15;
 
 /** anchor → id of the objects in `coll` that carry one of `anchors`; empty when Graph can't answer. */
-export async function findByAnchors(queue: BatchQueue, coll: 'users' | 'groups', anchorProp: string, anchors: readonly string[]): Promise<Map<string, string>> {
+export async function findByAnchors(
+  queue: BatchQueue,
+  coll: 'users' | 'groups',
+  anchorProp: string,
+  anchors: readonly string[],
+): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   const chunks: string[][] = [];
   for (let i = 0; i < anchors.length; i += IN_LIMIT) chunks.push(anchors.slice(i, i + IN_LIMIT));
-  await Promise.all(chunks.map(async (chunk) => {
-    const filter = `${anchorProp} in (${chunk.map(odataString).join(',')})`;
-    const res = await queue.submit({ method: 'GET', url: `/${coll}?$filter=${encodeURIComponent(filter)}&$select=id,${anchorProp}&$top=999` });
-    if (!ok(res)) return;
-    for (const o of (res.body as { value?: Record<string, unknown>[] } | undefined)?.value ?? []) {
-      const a = o[anchorProp];
-      if (typeof a === 'string' && typeof o['id'] === 'string') found.set(a, o['id']);
-    }
-  }));
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      const filter = `${anchorProp} in (${chunk.map(odataString).join(',')})`;
+      const res = await queue.submit({
+        method: 'GET',
+        url: `/${coll}?$filter=${encodeURIComponent(filter)}&$select=id,${anchorProp}&$top=999`,
+      });
+      if (!ok(res)) return;
+      for (const o of (res.body as { value?: Record<string, unknown>[] } | undefined)?.value ?? []) {
+        const a = o[anchorProp];
+        if (typeof a === 'string' && typeof o['id'] === 'string') found.set(a, o['id']);
+      }
+    }),
+  );
   return found;
 }
 
@@ -555,12 +735,20 @@ export async function ensureAnchorProperty(queue: BatchQueue, ctx: Pick<ApplyCon
 }
 
 /** Registers one of adsync's String extensions on User and Group (idempotent) and returns its full name. */
-export async function ensureExtension(queue: BatchQueue, ctx: Pick<ApplyContext, 'application'>, extensionName: string): Promise<string> {
+export async function ensureExtension(
+  queue: BatchQueue,
+  ctx: Pick<ApplyContext, 'application'>,
+  extensionName: string,
+): Promise<string> {
   const app = ctx.application;
   if (app === undefined) {
-    throw new TargetError('entra_application_unknown', `Entra: cannot register adsync's ${extensionName} extension: adsync's application was not found`, {
-      hint: 'set target.entra.applicationId to the app registration adsync uses, and grant it Application.ReadWrite.OwnedBy',
-    });
+    throw new TargetError(
+      'entra_application_unknown',
+      `Entra: cannot register adsync's ${extensionName} extension: adsync's application was not found`,
+      {
+        hint: 'set target.entra.applicationId to the app registration adsync uses, and grant it Application.ReadWrite.OwnedBy',
+      },
+    );
   }
   const res = await queue.submit({
     method: 'POST',
@@ -573,12 +761,19 @@ export async function ensureExtension(queue: BatchQueue, ctx: Pick<ApplyContext,
     return typeof name === 'string' ? name : expected;
   }
   const list = await queue.submit({ method: 'GET', url: `/applications/${app.objectId}/extensionProperties` });
-  const names = ok(list) ? ((list.body as { value?: { name?: string }[] } | undefined)?.value ?? []).map((e) => e.name) : [];
+  const names = ok(list)
+    ? ((list.body as { value?: { name?: string }[] } | undefined)?.value ?? []).map((e) => e.name)
+    : [];
   const found = names.find((n) => n !== undefined && n.endsWith(`_${extensionName}`));
   if (found !== undefined) return found;
-  throw new TargetError('entra_extension_failed', `Entra: cannot register adsync's extension ${expected}: ${describeResponse(res)}`, {
-    hint: res.status === 403
-      ? 'the application needs the Application.ReadWrite.OwnedBy application permission (and must own its app registration), with admin consent'
-      : 'see Graph\'s message above',
-  });
+  throw new TargetError(
+    'entra_extension_failed',
+    `Entra: cannot register adsync's extension ${expected}: ${describeResponse(res)}`,
+    {
+      hint:
+        res.status === 403
+          ? 'the application needs the Application.ReadWrite.OwnedBy application permission (and must own its app registration), with admin consent'
+          : "see Graph's message above",
+    },
+  );
 }

@@ -50,7 +50,11 @@ export class ApplyJournal {
   readonly path: string;
   private fd: number | undefined;
 
-  private constructor(readonly dir: string, readonly planDigest: string, readonly state: JournalState) {
+  private constructor(
+    readonly dir: string,
+    readonly planDigest: string,
+    readonly state: JournalState,
+  ) {
     this.path = join(dir, `${planDigest}.jsonl`);
   }
 
@@ -68,7 +72,8 @@ export class ApplyJournal {
         });
       }
     }
-    const segments: { run: Extract<Line, { t: 'run' }>; done: Extract<Line, { t: 'done' }>[]; complete: boolean }[] = [];
+    const segments: { run: Extract<Line, { t: 'run' }>; done: Extract<Line, { t: 'done' }>[]; complete: boolean }[] =
+      [];
     for (const raw of text.split('\n')) {
       if (raw.trim() === '') continue;
       let line: Line;
@@ -83,7 +88,13 @@ export class ApplyJournal {
     }
     // Runs killed before the embedded tenant was saved left it exactly as they found it: their entries never happened.
     while (segments.length > 0 && sameMarker(segments[segments.length - 1]!.run.tenant, tenantNow)) segments.pop();
-    const state: JournalState = { resumed: segments.length > 0, done: new Set(), createdIds: new Map(), runs: segments.length, complete: segments.some((s) => s.complete) };
+    const state: JournalState = {
+      resumed: segments.length > 0,
+      done: new Set(),
+      createdIds: new Map(),
+      runs: segments.length,
+      complete: segments.some((s) => s.complete),
+    };
     for (const s of segments) {
       for (const d of s.done) {
         if (d.outcome !== 'applied') continue;
@@ -101,7 +112,13 @@ export class ApplyJournal {
   }
 
   record(event: ChangeOutcome, key: string): void {
-    const line: Line = { t: 'done', key, anchor: event.change.anchor, outcome: event.outcome, ...(event.id !== undefined ? { id: event.id } : {}) };
+    const line: Line = {
+      t: 'done',
+      key,
+      anchor: event.change.anchor,
+      outcome: event.outcome,
+      ...(event.id !== undefined ? { id: event.id } : {}),
+    };
     this.write(line);
   }
 

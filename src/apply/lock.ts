@@ -44,7 +44,9 @@ export function processAlive(pid: number): boolean {
 function readOwner(path: string): LockOwner | undefined {
   try {
     const o = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
-    return typeof o.pid === 'number' && typeof o.host === 'string' ? { pid: o.pid, host: o.host, since: String(o.since ?? ''), command: String(o.command ?? '') } : undefined;
+    return typeof o.pid === 'number' && typeof o.host === 'string'
+      ? { pid: o.pid, host: o.host, since: String(o.since ?? ''), command: String(o.command ?? '') }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -90,11 +92,16 @@ export function acquireLock(path: string, command: string): HeldLock {
     }
     const owner = readOwner(path);
     if (owner !== undefined && (owner.host !== me.host || processAlive(owner.pid))) {
-      throw new AdsyncError('apply_locked', `another apply holds the lock ${path}: pid ${owner.pid} on ${owner.host} since ${owner.since} (${owner.command})`, {
-        hint: owner.host === me.host
-          ? 'wait for it to finish; adsync takes the lock over by itself once that process is gone'
-          : `wait for it to finish; if no apply is running on ${owner.host} any more, delete ${path}`,
-      });
+      throw new AdsyncError(
+        'apply_locked',
+        `another apply holds the lock ${path}: pid ${owner.pid} on ${owner.host} since ${owner.since} (${owner.command})`,
+        {
+          hint:
+            owner.host === me.host
+              ? 'wait for it to finish; adsync takes the lock over by itself once that process is gone'
+              : `wait for it to finish; if no apply is running on ${owner.host} any more, delete ${path}`,
+        },
+      );
     }
     // Dead holder on this host (or an unreadable, half-written lock): move it aside under a unique name, so
     // two runs taking it over at once can't both remove the same file and both win.
@@ -113,5 +120,7 @@ export function acquireLock(path: string, command: string): HeldLock {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
-  throw new AdsyncError('apply_locked', `cannot take the lock ${path}: another apply keeps taking it`, { hint: 'wait for the other apply to finish' });
+  throw new AdsyncError('apply_locked', `cannot take the lock ${path}: another apply keeps taking it`, {
+    hint: 'wait for the other apply to finish',
+  });
 }

@@ -33,7 +33,11 @@ export abstract class AdsyncCommand extends Command {
   static override enableJsonFlag = true;
 
   static override baseFlags = {
-    debug: Flags.boolean({ description: 'Print stack traces and debug details on errors.', default: false, helpGroup: 'GLOBAL' }),
+    debug: Flags.boolean({
+      description: 'Print stack traces and debug details on errors.',
+      default: false,
+      helpGroup: 'GLOBAL',
+    }),
   };
 
   override async init(): Promise<void> {
@@ -48,7 +52,12 @@ export abstract class AdsyncCommand extends Command {
     // As terraform: every error exits 1, usage errors too (oclif's 2 is --detailed-exitcode's "changes").
     const exitCode = err instanceof AdsyncError ? err.exitCode : 1;
     process.exitCode = exitCode;
-    const code = err instanceof AdsyncError ? err.code : isUsageError(err) ? 'usage' : (err as { code?: string }).code ?? 'unexpected';
+    const code =
+      err instanceof AdsyncError
+        ? err.code
+        : isUsageError(err)
+          ? 'usage'
+          : ((err as { code?: string }).code ?? 'unexpected');
     if (this.jsonEnabled()) {
       this.logJson({
         status: exitCode,
@@ -64,9 +73,16 @@ export abstract class AdsyncCommand extends Command {
     if (jsonLogRequested(this.argv)) {
       // --log-format json: the error is one more JSON line on stderr (a usage error comes before flags are parsed).
       const line = {
-        level: 'error', time: new Date().toISOString(), command: this.id ?? null, event: 'error', code, msg: redact(err.message),
+        level: 'error',
+        time: new Date().toISOString(),
+        command: this.id ?? null,
+        event: 'error',
+        code,
+        msg: redact(err.message),
         ...(err instanceof AdsyncError && err.hint ? { hint: redact(err.hint) } : {}),
-        ...(err instanceof SpecError ? { problems: err.problems.map((p) => ({ ...p, message: redact(p.message) })) } : {}),
+        ...(err instanceof SpecError
+          ? { problems: err.problems.map((p) => ({ ...p, message: redact(p.message) })) }
+          : {}),
         ...(debug && err.stack ? { stack: redact(err.stack) } : {}),
       };
       process.stderr.write(`${JSON.stringify(line)}\n`);
@@ -83,7 +99,8 @@ export abstract class AdsyncCommand extends Command {
     }
     const hint = err instanceof AdsyncError ? err.hint : undefined;
     if (hint) process.stderr.write(`Hint: ${redact(hint)}\n`);
-    else if (!(err instanceof AdsyncError) && !(err instanceof Errors.CLIError) && !debug) process.stderr.write('Hint: run again with --debug for details\n');
+    else if (!(err instanceof AdsyncError) && !(err instanceof Errors.CLIError) && !debug)
+      process.stderr.write('Hint: run again with --debug for details\n');
     if (debug && err.stack) process.stderr.write(`${redact(err.stack)}\n`);
   }
 }

@@ -27,14 +27,18 @@ export function trapInterrupts(what: string): Interrupts {
   const handler = (sig: NodeJS.Signals): void => {
     if (graceful && received === undefined) {
       received = sig;
-      process.stderr.write(`\nInterrupted (${sig}): finishing the requests in flight, then stopping. Send it again to stop at once.\n`);
+      process.stderr.write(
+        `\nInterrupted (${sig}): finishing the requests in flight, then stopping. Send it again to stop at once.\n`,
+      );
       controller.abort();
       return;
     }
     received ??= sig;
-    process.stderr.write(graceful
-      ? `\nInterrupted (${sig}) again: stopping at once. Every change finished so far is journaled; run the same command again to resume.\n`
-      : `\nInterrupted (${sig}): ${what} stopped before any write; nothing was changed.\n`);
+    process.stderr.write(
+      graceful
+        ? `\nInterrupted (${sig}) again: stopping at once. Every change finished so far is journaled; run the same command again to resume.\n`
+        : `\nInterrupted (${sig}): ${what} stopped before any write; nothing was changed.\n`,
+    );
     process.exit(signalExitCode(sig));
   };
   process.on('SIGINT', handler);

@@ -35,14 +35,21 @@ export async function withLockedSession<T>(
   const announce = (lock: HeldLock): HeldLock => {
     if (lock.tookOverFrom) {
       const o = lock.tookOverFrom;
-      options.log.warn(`took over the lock ${lock.path} from pid ${o.pid} (${o.command}, since ${o.since}), which is no longer running: an interrupted run`, {
-        event: 'lock.takeover', path: lock.path, previous: o,
-      });
+      options.log.warn(
+        `took over the lock ${lock.path} from pid ${o.pid} (${o.command}, since ${o.since}), which is no longer running: an interrupted run`,
+        {
+          event: 'lock.takeover',
+          path: lock.path,
+          previous: o,
+        },
+      );
     }
     options.log.detail(`lock ${lock.path} taken`, { event: 'lock.acquired', path: lock.path });
     return lock;
   };
-  const embedded = spec.target.emulator ? announce(acquireLock(lockPath(stateDir, 'embedded'), options.command)) : undefined;
+  const embedded = spec.target.emulator
+    ? announce(acquireLock(lockPath(stateDir, 'embedded'), options.command))
+    : undefined;
   try {
     return await withSession(configPath, async (session) => {
       if (embedded !== undefined || !options.lockRealTenant) return body(session, { stateDir, lock: embedded });

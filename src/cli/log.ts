@@ -63,4 +63,10 @@ export function createLog(format: LogFormat, command: string): Log {
 }
 
 /** A log that writes nothing (library callers, --json). */
-export const silentLog: Log = { format: 'text', info: () => undefined, warn: () => undefined, error: () => undefined, detail: () => undefined };
+export const silentLog: Log = {
+  format: 'text',
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  detail: () => undefined,
+};

@@ -25,7 +25,9 @@ export async function notAPlan(path: string): Promise<string | undefined> {
   try {
     const buf = Buffer.alloc(512);
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    return PLAN_HEAD.test(buf.subarray(0, bytesRead).toString('utf8')) ? undefined : 'it exists and is not an adsync plan';
+    return PLAN_HEAD.test(buf.subarray(0, bytesRead).toString('utf8'))
+      ? undefined
+      : 'it exists and is not an adsync plan';
   } finally {
     await fh.close();
   }
@@ -75,7 +77,8 @@ export function jsonDepth(text: string, limit: number): { depth: number; offset:
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
       continue;
     }

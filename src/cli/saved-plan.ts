@@ -29,24 +29,36 @@ export async function readSavedPlan(path: string): Promise<Plan> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new AdsyncError('plan_unreadable', `cannot read the saved plan ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      hint: 'make one with `adsync plan --out PLAN.json`',
-    });
+    throw new AdsyncError(
+      'plan_unreadable',
+      `cannot read the saved plan ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      {
+        hint: 'make one with `adsync plan --out PLAN.json`',
+      },
+    );
   }
   // Nothing nests deeper than a few levels in a plan: a hostile one must not overflow the stack later.
   const deep = jsonDepth(text, MAX_PLAN_DEPTH);
   if (deep !== undefined) {
-    throw new AdsyncError('plan_invalid', `${path} is not a saved adsync plan: it nests more than ${MAX_PLAN_DEPTH} levels deep (at byte ${deep.offset})`, { hint: 'make one with `adsync plan --out PLAN.json`' });
+    throw new AdsyncError(
+      'plan_invalid',
+      `${path} is not a saved adsync plan: it nests more than ${MAX_PLAN_DEPTH} levels deep (at byte ${deep.offset})`,
+      { hint: 'make one with `adsync plan --out PLAN.json`' },
+    );
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new AdsyncError('plan_invalid', `${path} is not a saved adsync plan: ${(err as Error).message}`, { hint: 'make one with `adsync plan --out PLAN.json`' });
+    throw new AdsyncError('plan_invalid', `${path} is not a saved adsync plan: ${(err as Error).message}`, {
+      hint: 'make one with `adsync plan --out PLAN.json`',
+    });
   }
   const problem = schemaProblem(data);
   if (problem !== undefined) {
-    throw new AdsyncError('plan_invalid', `${path} is not a saved adsync plan (formatVersion 1): ${problem}`, { hint: 'make one with `adsync plan --out PLAN.json`; a saved plan is applied as written, never edited' });
+    throw new AdsyncError('plan_invalid', `${path} is not a saved adsync plan (formatVersion 1): ${problem}`, {
+      hint: 'make one with `adsync plan --out PLAN.json`; a saved plan is applied as written, never edited',
+    });
   }
   return data as Plan;
 }
@@ -56,14 +68,18 @@ let validator: ValidateFunction | undefined;
 /** The first way `data` breaks schemas/plan.schema.json (the published contract), or undefined. */
 function schemaProblem(data: unknown): string | undefined {
   if (validator === undefined) {
-    const schema = JSON.parse(readFileSync(new URL('../../../schemas/plan.schema.json', import.meta.url), 'utf8')) as object;
+    const schema = JSON.parse(
+      readFileSync(new URL('../../../schemas/plan.schema.json', import.meta.url), 'utf8'),
+    ) as object;
     const ajv = new Ajv2020({ allErrors: false, strict: false });
     (addFormats as unknown as (a: Ajv2020) => void)(ajv);
     validator = ajv.compile(schema);
   }
   if (validator(data)) return undefined;
   const e = validator.errors?.[0];
-  return e === undefined ? 'does not follow schemas/plan.schema.json' : `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`;
+  return e === undefined
+    ? 'does not follow schemas/plan.schema.json'
+    : `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`;
 }
 
 /**
@@ -77,12 +93,21 @@ export function checkIntegrity(saved: Plan, fresh: Pick<Plan, 'target'>, path: s
       hint: 'apply only plans written by `adsync plan --out`, as written; make a new one and review it',
     });
   };
-  if (saved.target.system !== fresh.target.system) refuse(`it targets ${saved.target.system}, the spec targets ${fresh.target.system}`);
-  if (fresh.target.tenantId !== undefined && saved.target.tenantId === undefined) refuse('it names no tenant (target.tenantId)');
+  if (saved.target.system !== fresh.target.system)
+    refuse(`it targets ${saved.target.system}, the spec targets ${fresh.target.system}`);
+  if (fresh.target.tenantId !== undefined && saved.target.tenantId === undefined)
+    refuse('it names no tenant (target.tenantId)');
   const missing = saved.changes.filter((c) => typeof c.observed !== 'string');
-  if (missing.length > 0) refuse(`${missing.length} change(s) lack the digest of the object they touch (observed), e.g. ${missing[0]!.kind} ${safeText(missing[0]!.label)}`);
+  if (missing.length > 0)
+    refuse(
+      `${missing.length} change(s) lack the digest of the object they touch (observed), e.g. ${missing[0]!.kind} ${safeText(missing[0]!.label)}`,
+    );
   const recomputed = summarize(saved.changes, saved.reports);
-  if (canonicalJson({ ...saved.summary, adopt: (saved.summary.adopt as number | undefined) ?? 0 }) !== canonicalJson(recomputed)) refuse('its summary does not match its changes');
+  if (
+    canonicalJson({ ...saved.summary, adopt: (saved.summary.adopt as number | undefined) ?? 0 }) !==
+    canonicalJson(recomputed)
+  )
+    refuse('its summary does not match its changes');
 }
 
 // ---- digests
@@ -91,7 +116,9 @@ export function checkIntegrity(saved: Plan, fresh: Pick<Plan, 'target'>, path: s
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value ?? null);
@@ -105,7 +132,16 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
  */
 export function objectDigest(obj: TargetObject | null, deleted = false): string {
   if (obj === null) return sha256('null');
-  return sha256(canonicalJson({ id: obj.id, kind: obj.kind, anchor: obj.anchor ?? null, deleted, attrs: obj.attrs, members: obj.members ? [...obj.members].sort() : null }));
+  return sha256(
+    canonicalJson({
+      id: obj.id,
+      kind: obj.kind,
+      anchor: obj.anchor ?? null,
+      deleted,
+      attrs: obj.attrs,
+      members: obj.members ? [...obj.members].sort() : null,
+    }),
+  );
 }
 
 /**
@@ -152,7 +188,8 @@ export function planDigest(plan: Pick<Plan, 'spec' | 'target' | 'changes'>): str
 
 /** Writeback changes (target `ad`) key apart from inbound ones: a user's anchor names both its Entra and its AD object. */
 const targetPrefix = (c: { target?: Change['target'] }): string => (c.target === 'ad' ? 'ad ' : '');
-const objectKey = (c: Pick<Change, 'kind' | 'anchor'> & { target?: Change['target'] }): string => `${targetPrefix(c)}${c.kind} ${c.anchor}`;
+const objectKey = (c: Pick<Change, 'kind' | 'anchor'> & { target?: Change['target'] }): string =>
+  `${targetPrefix(c)}${c.kind} ${c.anchor}`;
 
 function byObject(changes: readonly Change[]): Map<string, Change[]> {
   const m = new Map<string, Change[]>();
@@ -179,7 +216,8 @@ function sameChanges(a: readonly Change[], b: readonly Change[]): boolean {
 }
 
 /** References compare by anchor: a resumed plan knows the id of a manager the interrupted run created. */
-const attrKey = (a: { name: string; after?: unknown }): string => `${a.name}=${canonicalJson(isObjectRef(a.after) ? { ref: a.after.anchor } : (a.after ?? null))}`;
+const attrKey = (a: { name: string; after?: unknown }): string =>
+  `${a.name}=${canonicalJson(isObjectRef(a.after) ? { ref: a.after.anchor } : (a.after ?? null))}`;
 const memberAnchors = (ms: readonly MemberRef[]): Set<string> => new Set(ms.map((m) => m.anchor));
 const subset = <T>(a: Iterable<T>, b: Set<T>): boolean => {
   for (const x of a) if (!b.has(x)) return false;
@@ -191,27 +229,35 @@ const subset = <T>(a: Iterable<T>, b: Set<T>): boolean => {
  * plan wanted) after part of it was applied: every fresh change is a saved change, or part of one.
  */
 export function isRemainder(saved: readonly Change[], fresh: readonly Change[]): boolean {
-  return fresh.every((f) => saved.some((s) => {
-    switch (f.action) {
-      case 'create':
-        return s.action === 'create' && canonicalJson(s.attributes) === canonicalJson(f.attributes);
-      case 'restore':
-        return s.action === 'restore' && subset(f.attributes.map(attrKey), new Set(s.attributes.map(attrKey)));
-      case 'update':
-        // A restore (or an adopt) whose follow-up update was cut short leaves an update behind; so does a
-        // create whose references (manager, set through $ref after every create) were not set yet.
-        return (s.action === 'update' || s.action === 'restore' || (s.action as string) === 'adopt' || s.action === 'create') && 'attributes' in s
-          && subset(f.attributes.map(attrKey), new Set(s.attributes.map(attrKey)));
-      case 'delete':
-        return s.action === 'delete';
-      case 'add-members':
-      case 'remove-members':
-        return s.action === f.action && subset(memberAnchors(f.members), memberAnchors(s.members));
-      default:
-        // Any other action (e.g. adopt) is atomic: still wanted exactly as saved, or done.
-        return s.action === (f as Change).action && comparable(s) === comparable(f);
-    }
-  }));
+  return fresh.every((f) =>
+    saved.some((s) => {
+      switch (f.action) {
+        case 'create':
+          return s.action === 'create' && canonicalJson(s.attributes) === canonicalJson(f.attributes);
+        case 'restore':
+          return s.action === 'restore' && subset(f.attributes.map(attrKey), new Set(s.attributes.map(attrKey)));
+        case 'update':
+          // A restore (or an adopt) whose follow-up update was cut short leaves an update behind; so does a
+          // create whose references (manager, set through $ref after every create) were not set yet.
+          return (
+            (s.action === 'update' ||
+              s.action === 'restore' ||
+              (s.action as string) === 'adopt' ||
+              s.action === 'create') &&
+            'attributes' in s &&
+            subset(f.attributes.map(attrKey), new Set(s.attributes.map(attrKey)))
+          );
+        case 'delete':
+          return s.action === 'delete';
+        case 'add-members':
+        case 'remove-members':
+          return s.action === f.action && subset(memberAnchors(f.members), memberAnchors(s.members));
+        default:
+          // Any other action (e.g. adopt) is atomic: still wanted exactly as saved, or done.
+          return s.action === (f as Change).action && comparable(s) === comparable(f);
+      }
+    }),
+  );
 }
 
 export interface StaleCheckInput {
@@ -237,7 +283,8 @@ export function furtherChanges(saved: Pick<Plan, 'changes'>, fresh: Pick<Plan, '
 }
 
 /** Journal key of a change: one per action and object (a plan has at most one change per pair). */
-export const changeKey = (c: Pick<Change, 'action' | 'kind' | 'anchor'> & { target?: Change['target'] }): string => `${targetPrefix(c)}${c.action} ${c.kind} ${c.anchor}`;
+export const changeKey = (c: Pick<Change, 'action' | 'kind' | 'anchor'> & { target?: Change['target'] }): string =>
+  `${targetPrefix(c)}${c.action} ${c.kind} ${c.anchor}`;
 
 /**
  * Throws a stale-plan error naming the objects that changed; otherwise returns the plan to apply: the saved
@@ -247,15 +294,27 @@ export const changeKey = (c: Pick<Change, 'action' | 'kind' | 'anchor'> & { targ
 export function checkSavedPlan(input: StaleCheckInput): Plan {
   const { saved, fresh, snapshot, specDigest, path, resume } = input;
   if (saved.spec.digest !== specDigest) {
-    throw new AdsyncError('plan_stale', `the saved plan ${path} was made from a different version of the spec (digest ${saved.spec.digest.slice(0, 12)}, now ${specDigest.slice(0, 12)})`, {
-      hint: 'run `adsync plan --out` again and review the new plan',
-    });
+    throw new AdsyncError(
+      'plan_stale',
+      `the saved plan ${path} was made from a different version of the spec (digest ${saved.spec.digest.slice(0, 12)}, now ${specDigest.slice(0, 12)})`,
+      {
+        hint: 'run `adsync plan --out` again and review the new plan',
+      },
+    );
   }
   checkIntegrity(saved, fresh, path);
-  if (saved.target.tenantId !== undefined && fresh.target.tenantId !== undefined && saved.target.tenantId !== fresh.target.tenantId) {
-    throw new AdsyncError('plan_wrong_tenant', `the saved plan ${path} is for tenant ${saved.target.tenantId}, but the spec's target is tenant ${fresh.target.tenantId}`, {
-      hint: 'plan and apply against the same tenant',
-    });
+  if (
+    saved.target.tenantId !== undefined &&
+    fresh.target.tenantId !== undefined &&
+    saved.target.tenantId !== fresh.target.tenantId
+  ) {
+    throw new AdsyncError(
+      'plan_wrong_tenant',
+      `the saved plan ${path} is for tenant ${saved.target.tenantId}, but the spec's target is tenant ${fresh.target.tenantId}`,
+      {
+        hint: 'plan and apply against the same tenant',
+      },
+    );
   }
   const entraIndex = new ObservedIndex(snapshot);
   const adIndex = new ObservedIndex(input.adSnapshot ?? { system: 'ad', objects: [], deleted: [] });
@@ -285,10 +344,17 @@ export function checkSavedPlan(input: StaleCheckInput): Plan {
   if (stale.length > 0) {
     const labels = [...new Set(stale.map((s) => s.label))].sort();
     const list = labels.slice(0, 10).join(', ') + (labels.length > 10 ? `, and ${labels.length - 10} more` : '');
-    const details = stale.slice(0, 10).map((s) => `${s.label}: ${s.why}`).sort();
-    throw new AdsyncError('plan_stale', `the saved plan ${path} is stale: ${labels.length} object(s) changed since it was made: ${list}\n${details.join('\n')}`, {
-      hint: 'run `adsync plan --out` again and review the new plan',
-    });
+    const details = stale
+      .slice(0, 10)
+      .map((s) => `${s.label}: ${s.why}`)
+      .sort();
+    throw new AdsyncError(
+      'plan_stale',
+      `the saved plan ${path} is stale: ${labels.length} object(s) changed since it was made: ${list}\n${details.join('\n')}`,
+      {
+        hint: 'run `adsync plan --out` again and review the new plan',
+      },
+    );
   }
   if (!resume) return saved;
   // What is left, from the fresh plan; creates the journal saw succeed are not redone even if a lagging read

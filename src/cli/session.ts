@@ -21,12 +21,23 @@ import { loadSpec } from '../spec/load.js';
 import { attachObserved, ObservedIndex } from './saved-plan.js';
 import { AdWriter } from '../connectors/ad/writer.js';
 import { sortChanges, sortReports } from '../engine/diff.js';
-import { collectFacts, planWriteback, writebackGraphProperties, writebackReadAttributes, WRITEBACK_GROUP_ATTRIBUTES, type AdFacts, type AdGroup, type OuName } from '../engine/writeback.js';
+import {
+  collectFacts,
+  planWriteback,
+  writebackGraphProperties,
+  writebackReadAttributes,
+  WRITEBACK_GROUP_ATTRIBUTES,
+  type AdFacts,
+  type AdGroup,
+  type OuName,
+} from '../engine/writeback.js';
 import { summarize } from '../model/plan.js';
 import { resolveValue } from '../spec/resolve.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 
-export const TOOL_VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const TOOL_VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /** A path as the user should read it: relative to the working directory when that is shorter. */
 export function displayPath(path: string): string {
@@ -65,8 +76,16 @@ export async function openSession(configPath: string): Promise<Session> {
     const e = spec.target.emulator;
     const statePath = resolvePath(spec.dir, e.state);
     await mkdir(dirname(statePath), { recursive: true });
-    const fixture = e.fixtures && e.fixtures.length > 0 ? await loadFixtures(e.fixtures.map((f) => resolvePath(spec.dir, f))) : undefined;
-    emulator = await startEmulatorProcess({ statePath, initialDomain: e.tenant, domains: e.domains, ...(fixture ? { fixture } : {}) });
+    const fixture =
+      e.fixtures && e.fixtures.length > 0
+        ? await loadFixtures(e.fixtures.map((f) => resolvePath(spec.dir, f)))
+        : undefined;
+    emulator = await startEmulatorProcess({
+      statePath,
+      initialDomain: e.tenant,
+      domains: e.domains,
+      ...(fixture ? { fixture } : {}),
+    });
     try {
       target = await connectEmulator(emulator);
     } catch (err) {
@@ -76,7 +95,9 @@ export async function openSession(configPath: string): Promise<Session> {
   } else if (spec.target.entra) {
     target = await connectEntra(spec.target.entra, spec.dir);
   } else {
-    throw new AdsyncError('target_missing', 'the spec has no target', { hint: 'set target.entra (or target.emulator for a local tenant)' });
+    throw new AdsyncError('target_missing', 'the spec has no target', {
+      hint: 'set target.entra (or target.emulator for a local tenant)',
+    });
   }
   return {
     spec,
@@ -115,7 +136,10 @@ export async function withSession<T>(configPath: string, body: (session: Session
  * soon as the desired state is built, so a forest's raw entries don't live through the diff): deletes rewritten for
  * `safety.deleteMode`, and every change stamped with the digest of the object it touches (saved plans).
  */
-export async function readAndPlan(session: Session, now: Date = new Date()): Promise<PlanOutput & { targetSnapshot: TargetSnapshot; adSnapshot?: TargetSnapshot; managedMembers: number }> {
+export async function readAndPlan(
+  session: Session,
+  now: Date = new Date(),
+): Promise<PlanOutput & { targetSnapshot: TargetSnapshot; adSnapshot?: TargetSnapshot; managedMembers: number }> {
   const { spec, flows } = session;
   const userProperties = flows.user.flows.map((f) => f.attribute);
   const groupProperties = flows.group.flows.map((f) => f.attribute);
@@ -129,7 +153,12 @@ export async function readAndPlan(session: Session, now: Date = new Date()): Pro
     userProperties.push(mark);
     groupProperties.push(mark);
   }
-  const readTarget = session.target.read({ userProperties, groupProperties, readMembers: true, requireAdminRoles: spec.matching.softMatch !== 'off' });
+  const readTarget = session.target.read({
+    userProperties,
+    groupProperties,
+    readMembers: true,
+    requireAdminRoles: spec.matching.softMatch !== 'off',
+  });
   readTarget.catch(() => undefined); // awaited below; don't let a failure go unhandled while sources are read
   const readGroups = readWritebackGroups(spec);
   readGroups.catch(() => undefined);
@@ -137,9 +166,17 @@ export async function readAndPlan(session: Session, now: Date = new Date()): Pro
   delete session.prefetched; // a second plan in the same session reads the sources again
   const { desired, facts } = await (prefetched ?? readDesired(spec, flows));
   const targetSnapshot = await readTarget;
-  const out = planFromDesired({ spec, specPath: session.specPath, desired, target: targetSnapshot, toolVersion: TOOL_VERSION, now });
+  const out = planFromDesired({
+    spec,
+    specPath: session.specPath,
+    desired,
+    target: targetSnapshot,
+    toolVersion: TOOL_VERSION,
+    now,
+  });
   const plan = attachObserved(applyDeleteMode(out.plan, targetSnapshot, spec.safety, mark, now), targetSnapshot);
-  if (spec.writeback.length === 0) return { ...out, plan, targetSnapshot, managedMembers: managedMemberships(targetSnapshot) };
+  if (spec.writeback.length === 0)
+    return { ...out, plan, targetSnapshot, managedMembers: managedMemberships(targetSnapshot) };
 
   // Writeback: the same plan, target `ad`. Disable-first rewrites only the inbound deletes (it marks Entra
   // objects); AD deletes of written-back groups go as planned, under the same guard rails (they count).
@@ -148,7 +185,13 @@ export async function readAndPlan(session: Session, now: Date = new Date()): Pro
   for (const c of wb.changes) c.observed = adIndex.digest(c);
   const changes = sortChanges([...plan.changes, ...wb.changes]);
   const reports = sortReports([...plan.reports, ...wb.reports]);
-  return { ...out, plan: { ...plan, changes, reports, summary: summarize(changes, reports), managed: plan.managed + wb.managed }, targetSnapshot, adSnapshot: wb.snapshot, managedMembers: managedMemberships(targetSnapshot, wb.snapshot) };
+  return {
+    ...out,
+    plan: { ...plan, changes, reports, summary: summarize(changes, reports), managed: plan.managed + wb.managed },
+    targetSnapshot,
+    adSnapshot: wb.snapshot,
+    managedMembers: managedMemberships(targetSnapshot, wb.snapshot),
+  };
 }
 
 async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Promise<DesiredRead> {
@@ -161,7 +204,11 @@ async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Pr
       try {
         const request = readRequestFor(source, flows);
         const extra = writebackReadAttributes(spec.writeback, source.name);
-        return await connector.read(extra.length === 0 ? request : { ...request, attributes: [...new Set([...request.attributes, ...extra])].sort() });
+        return await connector.read(
+          extra.length === 0
+            ? request
+            : { ...request, attributes: [...new Set([...request.attributes, ...extra])].sort() },
+        );
       } finally {
         await connector.close();
       }
@@ -170,10 +217,16 @@ async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Pr
   // What writeback needs to know of the AD objects (anchors, written-back attributes), before the snapshots go.
   for (const snapshot of snapshots) {
     const source = spec.sources.find((s) => s.name === snapshot.source);
-    if (source && writtenTo.has(source.name)) collectFacts(snapshot, source, writebackReadAttributes(spec.writeback, source.name), facts);
+    if (source && writtenTo.has(source.name))
+      collectFacts(snapshot, source, writebackReadAttributes(spec.writeback, source.name), facts);
   }
   const desired = buildDesired(spec, snapshots, flows);
-  if (!spec.safety.allowEmptySource) refuseEmptySources(spec, snapshots.map((s) => ({ name: s.source, entries: s.entries.length })), desired);
+  if (!spec.safety.allowEmptySource)
+    refuseEmptySources(
+      spec,
+      snapshots.map((s) => ({ name: s.source, entries: s.entries.length })),
+      desired,
+    );
   return { desired, facts };
 }
 
@@ -189,37 +242,63 @@ function refuseEmptySources(spec: Spec, read: { name: string; entries: number }[
     if ((inScope.get(name) ?? 0) > 0) continue;
     const source = spec.sources.find((s) => s.name === name);
     const what = source?.ldif ? `the LDIF export ${source.ldif.path}` : 'the LDAP read';
-    const why = entries === 0 ? `${what} returned no objects` : `none of the ${entries} objects ${what} returned is in scope`;
-    throw new SourceError('source_empty', `source ${name}: ${why}; planning now would delete every object adsync manages from it`, {
-      hint: 'check the export, the search base (scope.ous, ldap.baseDn) and the scope filter; if the source is meant to be empty, set safety.allowEmptySource: true',
-    });
+    const why =
+      entries === 0 ? `${what} returned no objects` : `none of the ${entries} objects ${what} returned is in scope`;
+    throw new SourceError(
+      'source_empty',
+      `source ${name}: ${why}; planning now would delete every object adsync manages from it`,
+      {
+        hint: 'check the export, the search base (scope.ous, ldap.baseDn) and the scope filter; if the source is meant to be empty, set safety.allowEmptySource: true',
+      },
+    );
   }
 }
 
 /** The OU of a group writeback rule, resolved (it may come from the environment). */
 export function writebackOu(spec: Spec, index: number): string {
   const rule = spec.writeback.find((r) => r.index === index);
-  if (!rule || rule.rule !== 'group') throw new AdsyncError('writeback_rule', `writeback[${index}] is not a group rule`);
+  if (!rule || rule.rule !== 'group')
+    throw new AdsyncError('writeback_rule', `writeback[${index}] is not a group rule`);
   return resolveValue(rule.ou, `writeback[${index}].group.ou`);
 }
 
 /** Each group rule's OU and the written-back groups in it (adminDescription=Group_*). */
-async function readWritebackGroups(spec: Spec): Promise<Map<number, { ou: string; existing: AdGroup[]; names: OuName[] }>> {
+async function readWritebackGroups(
+  spec: Spec,
+): Promise<Map<number, { ou: string; existing: AdGroup[]; names: OuName[] }>> {
   const out = new Map<number, { ou: string; existing: AdGroup[]; names: OuName[] }>();
-  await Promise.all(spec.writeback.map(async (rule) => {
-    if (rule.rule !== 'group') return;
-    const source = spec.sources.find((s) => s.name === rule.source);
-    if (!source) throw new AdsyncError('writeback_source', `writeback[${rule.index}].group.source: no source named ${rule.source}`);
-    const ou = writebackOu(spec, rule.index);
-    const attributes = [...new Set([...WRITEBACK_GROUP_ATTRIBUTES, ...Object.keys(rule.flows)].map((a) => a.toLowerCase()))];
-    const { groups: entries, names } = await AdWriter.readWritebackGroups(source, spec.dir, ou, attributes, `writeback[${rule.index}].group.ou`);
-    const existing: AdGroup[] = entries.map((e) => ({
-      ...(e.unread?.['member'] !== undefined ? { membersUnread: true as const } : {}),
-      dn: e.dn,
-      attrs: Object.fromEntries(Object.entries(e.attrs).filter(([k]) => attributes.includes(k)).map(([k, v]) => [k, v.map((x) => (typeof x === 'string' ? x : Buffer.from(x).toString('utf8')))])),
-    }));
-    out.set(rule.index, { ou, existing, names });
-  }));
+  await Promise.all(
+    spec.writeback.map(async (rule) => {
+      if (rule.rule !== 'group') return;
+      const source = spec.sources.find((s) => s.name === rule.source);
+      if (!source)
+        throw new AdsyncError(
+          'writeback_source',
+          `writeback[${rule.index}].group.source: no source named ${rule.source}`,
+        );
+      const ou = writebackOu(spec, rule.index);
+      const attributes = [
+        ...new Set([...WRITEBACK_GROUP_ATTRIBUTES, ...Object.keys(rule.flows)].map((a) => a.toLowerCase())),
+      ];
+      const { groups: entries, names } = await AdWriter.readWritebackGroups(
+        source,
+        spec.dir,
+        ou,
+        attributes,
+        `writeback[${rule.index}].group.ou`,
+      );
+      const existing: AdGroup[] = entries.map((e) => ({
+        ...(e.unread?.['member'] !== undefined ? { membersUnread: true as const } : {}),
+        dn: e.dn,
+        attrs: Object.fromEntries(
+          Object.entries(e.attrs)
+            .filter(([k]) => attributes.includes(k))
+            .map(([k, v]) => [k, v.map((x) => (typeof x === 'string' ? x : Buffer.from(x).toString('utf8')))]),
+        ),
+      }));
+      out.set(rule.index, { ou, existing, names });
+    }),
+  );
   return out;
 }
 
@@ -231,7 +310,10 @@ export function adWriters(spec: Spec): { writerFor(source: string): Promise<AdWr
       let w = open.get(name);
       if (!w) {
         const source = spec.sources.find((s) => s.name === name);
-        if (!source) return Promise.reject(new AdsyncError('writeback_source', `the plan writes to source ${name}, which the spec does not have`));
+        if (!source)
+          return Promise.reject(
+            new AdsyncError('writeback_source', `the plan writes to source ${name}, which the spec does not have`),
+          );
         w = AdWriter.open(source, spec.dir);
         open.set(name, w);
       }

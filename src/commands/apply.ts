@@ -58,8 +58,14 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
   static override examples = [
     { description: 'Review and confirm interactively', command: '<%= config.bin %> apply -c adsync.yaml' },
     { description: 'Unattended, in a pipeline', command: '<%= config.bin %> apply -c adsync.yaml --auto-approve' },
-    { description: 'Apply exactly the reviewed plan (run it again to resume after an interruption)', command: '<%= config.bin %> apply -c adsync.yaml plan.json' },
-    { description: 'JSON logs on stderr for a pipeline', command: '<%= config.bin %> apply -c adsync.yaml plan.json --log-format json' },
+    {
+      description: 'Apply exactly the reviewed plan (run it again to resume after an interruption)',
+      command: '<%= config.bin %> apply -c adsync.yaml plan.json',
+    },
+    {
+      description: 'JSON logs on stderr for a pipeline',
+      command: '<%= config.bin %> apply -c adsync.yaml plan.json --log-format json',
+    },
   ];
 
   static override args = {
@@ -69,7 +75,10 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
   static override flags = {
     config: configFlag,
     'auto-approve': Flags.boolean({ description: 'Apply without asking for confirmation.', default: false }),
-    force: Flags.boolean({ description: 'Apply even when the plan trips a guard rail (safety.maxDeletes and friends).', default: false }),
+    force: Flags.boolean({
+      description: 'Apply even when the plan trips a guard rail (safety.maxDeletes and friends).',
+      default: false,
+    }),
     'log-format': logFormatFlag,
   };
 
@@ -91,128 +100,234 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
   }
 
   private applyLocked(
-    planPath: string | undefined, saved: Plan | undefined, flags: { config: string; 'auto-approve': boolean; force: boolean },
-    { quiet, log, progress, out, interrupts }: { quiet: boolean; log: Log; progress: Progress; out: (text: string) => void; interrupts: Interrupts },
+    planPath: string | undefined,
+    saved: Plan | undefined,
+    flags: { config: string; 'auto-approve': boolean; force: boolean },
+    {
+      quiet,
+      log,
+      progress,
+      out,
+      interrupts,
+    }: { quiet: boolean; log: Log; progress: Progress; out: (text: string) => void; interrupts: Interrupts },
   ): Promise<ApplyOutput> {
     const args = { plan: planPath };
-    return withLockedSession(flags.config, { command: `adsync apply -c ${flags.config}${args.plan ? ` ${args.plan}` : ''}`, log, lockRealTenant: true }, async (session, { stateDir }) => {
-      progress.phase('Reading the sources and the tenant');
-      const { plan: fresh, targetSnapshot, adSnapshot, desired, managedMembers } = await readAndPlan(session);
-      progress.stop();
-      for (const w of desired.warnings ?? []) log.warn(w, { event: 'scope.unmatched' });
-      const marker = await tenantMarker(session);
-      const journal = ApplyJournal.open(stateDir, planDigest(saved ?? fresh), marker);
-      const resumed = saved !== undefined && journal.state.resumed;
-      const plan = saved
-        ? checkSavedPlan({
-          saved, fresh, snapshot: targetSnapshot, ...(adSnapshot ? { adSnapshot } : {}), specDigest: session.spec.digest, path: args.plan!,
-          ...(resumed ? { resume: { done: journal.state.done, createdIds: journal.state.createdIds } } : {}),
-        })
-        : fresh;
-      if (saved && journal.state.complete && plan.changes.length > 0) {
-        throw new AdsyncError('plan_stale', `the saved plan ${args.plan} was applied already, and ${plan.changes.length} of its objects changed since`, {
-          hint: 'run `adsync plan --out` again and review the new plan',
+    return withLockedSession(
+      flags.config,
+      { command: `adsync apply -c ${flags.config}${args.plan ? ` ${args.plan}` : ''}`, log, lockRealTenant: true },
+      async (session, { stateDir }) => {
+        progress.phase('Reading the sources and the tenant');
+        const { plan: fresh, targetSnapshot, adSnapshot, desired, managedMembers } = await readAndPlan(session);
+        progress.stop();
+        for (const w of desired.warnings ?? []) log.warn(w, { event: 'scope.unmatched' });
+        const marker = await tenantMarker(session);
+        const journal = ApplyJournal.open(stateDir, planDigest(saved ?? fresh), marker);
+        const resumed = saved !== undefined && journal.state.resumed;
+        const plan = saved
+          ? checkSavedPlan({
+              saved,
+              fresh,
+              snapshot: targetSnapshot,
+              ...(adSnapshot ? { adSnapshot } : {}),
+              specDigest: session.spec.digest,
+              path: args.plan!,
+              ...(resumed ? { resume: { done: journal.state.done, createdIds: journal.state.createdIds } } : {}),
+            })
+          : fresh;
+        if (saved && journal.state.complete && plan.changes.length > 0) {
+          throw new AdsyncError(
+            'plan_stale',
+            `the saved plan ${args.plan} was applied already, and ${plan.changes.length} of its objects changed since`,
+            {
+              hint: 'run `adsync plan --out` again and review the new plan',
+            },
+          );
+        }
+        const reviewed = saved ?? fresh;
+        const further = saved ? furtherChanges(saved, fresh).length : 0;
+        if (further > 0) {
+          log.info(
+            `${further} further change${further === 1 ? '' : 's'} since the plan; run plan again (not in the saved plan, so left for the next run)`,
+            { event: 'plan.further', further },
+          );
+        }
+        log.detail('plan ready', {
+          event: 'plan.ready',
+          saved: saved !== undefined,
+          summary: reviewed.summary,
+          changes: reviewed.changes.length,
         });
-      }
-      const reviewed = saved ?? fresh;
-      const further = saved ? furtherChanges(saved, fresh).length : 0;
-      if (further > 0) {
-        log.info(`${further} further change${further === 1 ? '' : 's'} since the plan; run plan again (not in the saved plan, so left for the next run)`, { event: 'plan.further', further });
-      }
-      log.detail('plan ready', { event: 'plan.ready', saved: saved !== undefined, summary: reviewed.summary, changes: reviewed.changes.length });
-      if (resumed && !journal.state.complete) {
-        log.info(`Resuming an interrupted apply of ${args.plan}: ${journal.state.done.size} of ${saved.changes.length} change(s) finished before; ${plan.changes.length} left to apply.`, {
-          event: 'apply.resume', journal: journal.path, doneBefore: journal.state.done.size, planned: saved.changes.length, left: plan.changes.length,
-        });
-      }
-      const style = styleFor(process.stdout);
-      if (!quiet && !saved) await writeLines(process.stdout, textLines(plan, style));
-      const result: ApplyOutput = { plan, ...(resumed ? { resumed: { changesDoneBefore: journal.state.done.size } } : {}), ...(saved ? { furtherChanges: further } : {}) };
-      if (plan.changes.length === 0) {
-        if (saved) out(journal.state.complete ? `Nothing left to apply: ${args.plan} was applied already.\n` : resumed ? 'Nothing left to apply: the interrupted apply had finished every change.\n' : 'No changes. Nothing to apply.\n');
-        journal.complete();
-        log.info('nothing to apply', { event: 'apply.done', applied: 0, failed: 0 });
-        return result;
-      }
-      // Guard rails look at the whole reviewed plan, so resuming a forced apply needs --force again.
-      // Recomputed from the changes and the tenant as read now: a saved plan's own counts are not trusted.
-      const violations = checkSafety({ changes: reviewed.changes, summary: summarize(reviewed.changes, reviewed.reports), managed: fresh.managed }, session.spec.safety, { managedMembers });
-      if (violations.length > 0) {
-        const message = violations.map((v) => v.message).join('; ');
-        if (!flags.force) {
-          log.error(`apply stopped before any write: ${message}`, { event: 'safety.stop', violations });
-          throw new AdsyncError('safety_threshold', `apply stopped before any write: ${message}`, {
-            hint: 'check the plan (an OU rename or a scope typo looks like this); if it is intended, run again with --force',
+        if (resumed && !journal.state.complete) {
+          log.info(
+            `Resuming an interrupted apply of ${args.plan}: ${journal.state.done.size} of ${saved.changes.length} change(s) finished before; ${plan.changes.length} left to apply.`,
+            {
+              event: 'apply.resume',
+              journal: journal.path,
+              doneBefore: journal.state.done.size,
+              planned: saved.changes.length,
+              left: plan.changes.length,
+            },
+          );
+        }
+        const style = styleFor(process.stdout);
+        if (!quiet && !saved) await writeLines(process.stdout, textLines(plan, style));
+        const result: ApplyOutput = {
+          plan,
+          ...(resumed ? { resumed: { changesDoneBefore: journal.state.done.size } } : {}),
+          ...(saved ? { furtherChanges: further } : {}),
+        };
+        if (plan.changes.length === 0) {
+          if (saved)
+            out(
+              journal.state.complete
+                ? `Nothing left to apply: ${args.plan} was applied already.\n`
+                : resumed
+                  ? 'Nothing left to apply: the interrupted apply had finished every change.\n'
+                  : 'No changes. Nothing to apply.\n',
+            );
+          journal.complete();
+          log.info('nothing to apply', { event: 'apply.done', applied: 0, failed: 0 });
+          return result;
+        }
+        // Guard rails look at the whole reviewed plan, so resuming a forced apply needs --force again.
+        // Recomputed from the changes and the tenant as read now: a saved plan's own counts are not trusted.
+        const violations = checkSafety(
+          { changes: reviewed.changes, summary: summarize(reviewed.changes, reviewed.reports), managed: fresh.managed },
+          session.spec.safety,
+          { managedMembers },
+        );
+        if (violations.length > 0) {
+          const message = violations.map((v) => v.message).join('; ');
+          if (!flags.force) {
+            log.error(`apply stopped before any write: ${message}`, { event: 'safety.stop', violations });
+            throw new AdsyncError('safety_threshold', `apply stopped before any write: ${message}`, {
+              hint: 'check the plan (an OU rename or a scope typo looks like this); if it is intended, run again with --force',
+            });
+          }
+          log.warn(`--force: applying although ${message}`, { event: 'safety.forced', violations });
+        }
+        if (!saved && !flags['auto-approve']) await confirm();
+        if (saved) out(`${summaryLine(plan)}\n`);
+        // From the first write on, Ctrl-C finishes what is in flight, journals it and says how to resume.
+        interrupts.graceful();
+        journal.begin(plan.changes.length, marker);
+        log.detail('apply started', { event: 'apply.start', changes: plan.changes.length, journal: journal.path });
+        progress.phase('Applying');
+        let applied: ApplyResult;
+        // Entra first, then the writeback changes (target ad) over LDAP: see src/apply/ad-executor.ts for why.
+        const entraChanges = plan.changes.filter((c) => c.target !== 'ad');
+        const adChanges = plan.changes.filter((c) => c.target === 'ad');
+        const total = plan.changes.length;
+        const onChange = (event: ChangeOutcome): void => journal.record(event, changeKey(event.change));
+        const signal = interrupts.signal;
+        const writers = adWriters(session.spec);
+        try {
+          applied =
+            entraChanges.length > 0
+              ? await session.target.apply(
+                  { ...plan, changes: entraChanges },
+                  { onProgress: (done) => progress.update(done, total), onChange, signal },
+                )
+              : {
+                  applied: 0,
+                  failed: [],
+                  skipped: [],
+                  writes: 0,
+                  requests: 0,
+                  retries: 0,
+                  durationMs: 0,
+                  createdIds: {},
+                };
+          if (adChanges.length > 0 && !signal.aborted) {
+            const ad = await executeAdChanges(
+              writers,
+              adChanges,
+              { onProgress: (done) => progress.update(done, total), onChange, signal },
+              { done: entraChanges.length, total },
+            );
+            applied = {
+              applied: applied.applied + ad.applied,
+              failed: [...applied.failed, ...ad.failed],
+              skipped: [...applied.skipped, ...ad.skipped],
+              writes: applied.writes + ad.writes,
+              requests: applied.requests + ad.requests,
+              retries: applied.retries + ad.retries,
+              durationMs: applied.durationMs + ad.durationMs,
+              createdIds: { ...applied.createdIds, ...ad.createdIds },
+            };
+          }
+        } catch (err) {
+          progress.stop('failed');
+          journal.close();
+          throw err;
+        } finally {
+          await writers.close();
+        }
+        progress.stop(signal.aborted ? 'interrupted' : undefined);
+        // The embedded tenant is durable only once saved: a full disk must fail this apply, not pass silently.
+        if (session.emulator) await session.emulator.save();
+        result.result = applied;
+        if (signal.aborted) {
+          journal.close();
+          const left = total - applied.applied - applied.failed.length - applied.skipped.length;
+          log.detail(
+            `apply interrupted: ${applied.applied} of ${total} change(s) applied, ${applied.failed.length} failed, ${left} not started`,
+            {
+              event: 'apply.interrupted',
+              signal: interrupts.received,
+              applied: applied.applied,
+              failed: applied.failed.length,
+              notStarted: left,
+              journal: journal.path,
+            },
+          );
+          throw new AdsyncError(
+            'apply_interrupted',
+            `interrupted (${interrupts.received ?? 'signal'}): ${applied.applied} of ${total} change(s) applied, ${applied.failed.length} failed, ${left} not started; the lock is released`,
+            {
+              exitCode: signalExitCode(interrupts.received),
+              hint: args.plan
+                ? `run the same command again (adsync apply -c ${flags.config} ${args.plan}): it resumes where this run stopped`
+                : `run adsync apply -c ${flags.config} again: the next plan starts from where this run stopped`,
+            },
+          );
+        }
+        out(
+          `\nApply ${applied.failed.length === 0 ? 'complete' : 'finished with errors'}: ${applied.applied} change(s) applied, ${applied.failed.length} failed (${applied.writes} writes in ${applied.requests} requests, ${(applied.durationMs / 1000).toFixed(1)} s).\n`,
+        );
+        for (const f of applied.failed) {
+          if (!quiet && log.format === 'text')
+            process.stderr.write(
+              `  failed: ${f.change.kind} ${safeText(f.change.label)}: ${f.operation}: ${safeText(f.message)}\n`,
+            );
+          log.detail('change failed', {
+            event: 'apply.failed',
+            kind: f.change.kind,
+            label: f.change.label,
+            anchor: f.change.anchor,
+            operation: f.operation,
+            message: f.message,
           });
         }
-        log.warn(`--force: applying although ${message}`, { event: 'safety.forced', violations });
-      }
-      if (!saved && !flags['auto-approve']) await confirm();
-      if (saved) out(`${summaryLine(plan)}\n`);
-      // From the first write on, Ctrl-C finishes what is in flight, journals it and says how to resume.
-      interrupts.graceful();
-      journal.begin(plan.changes.length, marker);
-      log.detail('apply started', { event: 'apply.start', changes: plan.changes.length, journal: journal.path });
-      progress.phase('Applying');
-      let applied: ApplyResult;
-      // Entra first, then the writeback changes (target ad) over LDAP: see src/apply/ad-executor.ts for why.
-      const entraChanges = plan.changes.filter((c) => c.target !== 'ad');
-      const adChanges = plan.changes.filter((c) => c.target === 'ad');
-      const total = plan.changes.length;
-      const onChange = (event: ChangeOutcome): void => journal.record(event, changeKey(event.change));
-      const signal = interrupts.signal;
-      const writers = adWriters(session.spec);
-      try {
-        applied = entraChanges.length > 0
-          ? await session.target.apply({ ...plan, changes: entraChanges }, { onProgress: (done) => progress.update(done, total), onChange, signal })
-          : { applied: 0, failed: [], skipped: [], writes: 0, requests: 0, retries: 0, durationMs: 0, createdIds: {} };
-        if (adChanges.length > 0 && !signal.aborted) {
-          const ad = await executeAdChanges(writers, adChanges, { onProgress: (done) => progress.update(done, total), onChange, signal }, { done: entraChanges.length, total });
-          applied = {
-            applied: applied.applied + ad.applied, failed: [...applied.failed, ...ad.failed], skipped: [...applied.skipped, ...ad.skipped],
-            writes: applied.writes + ad.writes, requests: applied.requests + ad.requests, retries: applied.retries + ad.retries,
-            durationMs: applied.durationMs + ad.durationMs, createdIds: { ...applied.createdIds, ...ad.createdIds },
-          };
+        log.detail('apply finished', {
+          event: 'apply.done',
+          applied: applied.applied,
+          failed: applied.failed.length,
+          skipped: applied.skipped.length,
+          writes: applied.writes,
+          requests: applied.requests,
+          durationMs: applied.durationMs,
+        });
+        if (applied.failed.length > 0) {
+          journal.close();
+          throw new AdsyncError('apply_partial', `${applied.failed.length} change(s) failed; the others were applied`, {
+            hint: `fix the cause shown above and run the same command again: it picks up where this run stopped`,
+          });
         }
-      } catch (err) {
-        progress.stop('failed');
-        journal.close();
-        throw err;
-      } finally {
-        await writers.close();
-      }
-      progress.stop(signal.aborted ? 'interrupted' : undefined);
-      // The embedded tenant is durable only once saved: a full disk must fail this apply, not pass silently.
-      if (session.emulator) await session.emulator.save();
-      result.result = applied;
-      if (signal.aborted) {
-        journal.close();
-        const left = total - applied.applied - applied.failed.length - applied.skipped.length;
-        log.detail(`apply interrupted: ${applied.applied} of ${total} change(s) applied, ${applied.failed.length} failed, ${left} not started`, {
-          event: 'apply.interrupted', signal: interrupts.received, applied: applied.applied, failed: applied.failed.length, notStarted: left, journal: journal.path,
-        });
-        throw new AdsyncError('apply_interrupted', `interrupted (${interrupts.received ?? 'signal'}): ${applied.applied} of ${total} change(s) applied, ${applied.failed.length} failed, ${left} not started; the lock is released`, {
-          exitCode: signalExitCode(interrupts.received),
-          hint: args.plan
-            ? `run the same command again (adsync apply -c ${flags.config} ${args.plan}): it resumes where this run stopped`
-            : `run adsync apply -c ${flags.config} again: the next plan starts from where this run stopped`,
-        });
-      }
-      out(`\nApply ${applied.failed.length === 0 ? 'complete' : 'finished with errors'}: ${applied.applied} change(s) applied, ${applied.failed.length} failed (${applied.writes} writes in ${applied.requests} requests, ${(applied.durationMs / 1000).toFixed(1)} s).\n`);
-      for (const f of applied.failed) {
-        if (!quiet && log.format === 'text') process.stderr.write(`  failed: ${f.change.kind} ${safeText(f.change.label)}: ${f.operation}: ${safeText(f.message)}\n`);
-        log.detail('change failed', { event: 'apply.failed', kind: f.change.kind, label: f.change.label, anchor: f.change.anchor, operation: f.operation, message: f.message });
-      }
-      log.detail('apply finished', { event: 'apply.done', applied: applied.applied, failed: applied.failed.length, skipped: applied.skipped.length, writes: applied.writes, requests: applied.requests, durationMs: applied.durationMs });
-      if (applied.failed.length > 0) {
-        journal.close();
-        throw new AdsyncError('apply_partial', `${applied.failed.length} change(s) failed; the others were applied`, {
-          hint: `fix the cause shown above and run the same command again: it picks up where this run stopped`,
-        });
-      }
-      journal.complete();
-      return result;
-    });
+        journal.complete();
+        return result;
+      },
+    );
   }
 }
 

@@ -10,7 +10,8 @@ import { checkGraphTarget } from '../doctor/graph.js';
 const MARK: Record<Finding['status'], string> = { ok: 'ok     ', warning: 'warning', error: 'error  ' };
 
 export default class DoctorCommand extends AdsyncCommand {
-  static override summary = "Check each LDAP source against the live directory (TLS, bind, read rights on the scope, the flows' attributes, anchor writeback rights), and the target: token, granted permissions, verified domains, directory extension.";
+  static override summary =
+    "Check each LDAP source against the live directory (TLS, bind, read rights on the scope, the flows' attributes, anchor writeback rights), and the target: token, granted permissions, verified domains, directory extension.";
   static override description = `For every LDAP source of the spec: connects and verifies the domain controller's certificate, binds
 with the sync account, checks that the scoped domains are hosted and that every scoped OU and the attributes
 the flows read are readable, tells whether ms-DS-ConsistencyGuid exists in the schema and whether the account
@@ -36,7 +37,12 @@ Read-only: doctor never writes to the directory. Exit 1 when any finding is an e
   async run(): Promise<DoctorReport> {
     const { flags } = await this.parse(DoctorCommand);
     const spec = await loadSpec(flags.config);
-    const report = await runDoctor(spec, flags.attribute && flags.attribute.length > 0 ? { attributes: flags.attribute, warn: () => {} } : { warn: () => {} });
+    const report = await runDoctor(
+      spec,
+      flags.attribute && flags.attribute.length > 0
+        ? { attributes: flags.attribute, warn: () => {} }
+        : { warn: () => {} },
+    );
     // The target (Graph) side: src/doctor/graph.ts.
     const target = await checkGraphTarget(spec);
     report.findings.push(...target);

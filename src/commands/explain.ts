@@ -13,7 +13,8 @@ import { formatValue, renderChange, renderReport } from '../render/text.js';
 import { styleFor } from '../render/style.js';
 
 export default class Explain extends AdsyncCommand {
-  static override summary = 'Explain one object: the scope rules that admit or exclude it, every flowed value, the match, and its changes.';
+  static override summary =
+    'Explain one object: the scope rules that admit or exclude it, every flowed value, the match, and its changes.';
 
   static override description = `Reads the sources and the target like plan (read-only), finds OBJECT by its DN, userPrincipalName (as in AD
 or as computed), mail, or source anchor, and prints:
@@ -24,13 +25,25 @@ or as computed), mail, or source anchor, and prints:
 Exit code 0 when the object was found, 1 when it was not.`;
 
   static override examples = [
-    { description: 'Why is this user (not) synchronized?', command: '<%= config.bin %> <%= command.id %> -c adsync.yaml "CN=Ann Lee,OU=Staff,DC=contoso,DC=example"' },
-    { description: 'By userPrincipalName', command: '<%= config.bin %> <%= command.id %> -c adsync.yaml alee@contoso.example' },
-    { description: 'By source anchor, as JSON', command: '<%= config.bin %> <%= command.id %> -c adsync.yaml 3q2+7wAAAAAAAAAAAAAAAA== --json' },
+    {
+      description: 'Why is this user (not) synchronized?',
+      command: '<%= config.bin %> <%= command.id %> -c adsync.yaml "CN=Ann Lee,OU=Staff,DC=contoso,DC=example"',
+    },
+    {
+      description: 'By userPrincipalName',
+      command: '<%= config.bin %> <%= command.id %> -c adsync.yaml alee@contoso.example',
+    },
+    {
+      description: 'By source anchor, as JSON',
+      command: '<%= config.bin %> <%= command.id %> -c adsync.yaml 3q2+7wAAAAAAAAAAAAAAAA== --json',
+    },
   ];
 
   static override args = {
-    object: Args.string({ description: 'A DN, userPrincipalName, mail address or source anchor (base64).', required: true }),
+    object: Args.string({
+      description: 'A DN, userPrincipalName, mail address or source anchor (base64).',
+      required: true,
+    }),
   };
 
   static override flags = { config: configFlag };
@@ -43,17 +56,20 @@ Exit code 0 when the object was found, 1 when it was not.`;
       const groupProperties = flows.group.flows.map((f) => f.attribute);
       const targetP = session.target.read({ userProperties, groupProperties, readMembers: true });
       targetP.catch(() => undefined);
-      const sources = await Promise.all(spec.sources.map(async (source) => {
-        let connector: SourceConnector;
-        if (source.ldif) connector = new LdifSource({ name: source.name, path: resolvePath(spec.dir, source.ldif.path) });
-        else if (source.ldap) connector = new AdSource(source, spec.dir);
-        else throw new AdsyncError('source_kind', `sources.${source.name}: neither ldif nor ldap is set`);
-        try {
-          return await connector.read(readRequestFor(source, flows));
-        } finally {
-          await connector.close();
-        }
-      }));
+      const sources = await Promise.all(
+        spec.sources.map(async (source) => {
+          let connector: SourceConnector;
+          if (source.ldif)
+            connector = new LdifSource({ name: source.name, path: resolvePath(spec.dir, source.ldif.path) });
+          else if (source.ldap) connector = new AdSource(source, spec.dir);
+          else throw new AdsyncError('source_kind', `sources.${source.name}: neither ldif nor ldap is set`);
+          try {
+            return await connector.read(readRequestFor(source, flows));
+          } finally {
+            await connector.close();
+          }
+        }),
+      );
       const target = await targetP;
       return explainObject({ spec, flows, sources, target, query: args.object });
     });
@@ -65,9 +81,15 @@ Exit code 0 when the object was found, 1 when it was not.`;
 
 export function renderExplain(r: ExplainResult): string {
   const s = styleFor(process.stdout);
-  if (!r.found || !r.object) return `No source object matches ${JSON.stringify(r.query)} (looked up as DN, userPrincipalName, mail and anchor).`;
+  if (!r.found || !r.object)
+    return `No source object matches ${JSON.stringify(r.query)} (looked up as DN, userPrincipalName, mail and anchor).`;
   const o = r.object;
-  const lines = [`${s.bold(o.kind)} ${o.dn}`, `  source ${o.source}${o.anchor ? `, anchor ${o.anchor}` : ''}`, '', s.bold('Scope')];
+  const lines = [
+    `${s.bold(o.kind)} ${o.dn}`,
+    `  source ${o.source}${o.anchor ? `, anchor ${o.anchor}` : ''}`,
+    '',
+    s.bold('Scope'),
+  ];
   for (const step of r.scope) {
     const mark = step.result === 'admitted' ? s.green('✓') : step.result === 'excluded' ? s.red('✗') : s.dim('·');
     lines.push(`  ${mark} ${step.rule}: ${step.result}${step.code ? ` (${step.code})` : ''} — ${step.detail}`);
@@ -76,13 +98,15 @@ export function renderExplain(r: ExplainResult): string {
   if (r.attributes.length > 0) {
     lines.push('', s.bold('Attributes'));
     const width = Math.max(...r.attributes.map((a) => a.name.length));
-    for (const a of r.attributes) lines.push(`  ${a.name.padEnd(width)} = ${formatValue(a.value)}  ${s.dim(`# ${a.flow}: ${a.expression}`)}`);
+    for (const a of r.attributes)
+      lines.push(`  ${a.name.padEnd(width)} = ${formatValue(a.value)}  ${s.dim(`# ${a.flow}: ${a.expression}`)}`);
   }
   if (r.notFlowed.length > 0) {
     lines.push('', s.bold('Not flowed'));
     for (const n of r.notFlowed) lines.push(`  ${n.name} ${s.dim(`# ${n.reason}`)}`);
   }
-  if (r.match) lines.push('', `${s.bold('Match')}: ${r.match.rule}${r.match.id ? ` → ${r.match.id}` : ''} — ${r.match.detail}`);
+  if (r.match)
+    lines.push('', `${s.bold('Match')}: ${r.match.rule}${r.match.id ? ` → ${r.match.id}` : ''} — ${r.match.detail}`);
   lines.push('', s.bold('Plan'));
   if (r.changes.length === 0 && r.reports.length === 0) lines.push('  no changes');
   for (const c of r.changes) lines.push(...renderChange(c, s));

@@ -24,8 +24,14 @@ Exit code 0 when the spec is valid, 1 when it is not.`;
 
   static override examples = [
     { description: 'Validate ./adsync.yaml.', command: '<%= config.bin %> <%= command.id %>' },
-    { description: 'Validate another spec.', command: '<%= config.bin %> <%= command.id %> -c examples/quickstart/adsync.yaml' },
-    { description: 'Print the result as JSON ({ valid, file, problems }).', command: '<%= config.bin %> <%= command.id %> -c adsync.yaml --json' },
+    {
+      description: 'Validate another spec.',
+      command: '<%= config.bin %> <%= command.id %> -c examples/quickstart/adsync.yaml',
+    },
+    {
+      description: 'Print the result as JSON ({ valid, file, problems }).',
+      command: '<%= config.bin %> <%= command.id %> -c adsync.yaml --json',
+    },
   ];
 
   static override flags = {

@@ -57,31 +57,51 @@ export interface DoctorOptions extends ConnectOptions {
 }
 
 function finding(source: string, check: string, status: FindingStatus, message: string, fix?: string): Finding {
-  return fix === undefined || status === 'ok' ? { source, check, status, message } : { source, check, status, message, fix };
+  return fix === undefined || status === 'ok'
+    ? { source, check, status, message }
+    : { source, check, status, message, fix };
 }
 
 function fromError(source: string, check: string, err: unknown, s?: LdapSettings): Finding {
-  const e = err instanceof AdsyncError ? err : s ? mapLdapError(err, s) : new AdsyncError('error', String((err as Error)?.message ?? err));
+  const e =
+    err instanceof AdsyncError
+      ? err
+      : s
+        ? mapLdapError(err, s)
+        : new AdsyncError('error', String((err as Error)?.message ?? err));
   return finding(source, check, 'error', e.message, e.hint ?? 'run again with --debug for details');
 }
 
 function values(e: Entry | undefined, attr: string): (string | Buffer)[] {
   if (!e) return [];
-  const key = Object.keys(e).find((k) => k.toLowerCase() === attr.toLowerCase() || k.toLowerCase().startsWith(`${attr.toLowerCase()};range=`));
+  const key = Object.keys(e).find(
+    (k) => k.toLowerCase() === attr.toLowerCase() || k.toLowerCase().startsWith(`${attr.toLowerCase()};range=`),
+  );
   if (!key) return [];
   const v = e[key]!;
   return Array.isArray(v) ? v : [v];
 }
 
 /** Checks one LDAP source. Never throws: every failure is a finding. */
-export async function checkLdapSource(spec: SourceSpec, specDir: string, options: DoctorOptions = {}): Promise<Finding[]> {
+export async function checkLdapSource(
+  spec: SourceSpec,
+  specDir: string,
+  options: DoctorOptions = {},
+): Promise<Finding[]> {
   const src = spec.name;
   const out: Finding[] = [];
   const where = `sources[${src}].ldap`;
   let settings: LdapSettings;
   try {
     settings = await resolveLdapSettings(spec, specDir, options.env ?? process.env);
-    out.push(finding(src, 'settings', 'ok', `${where}: url ${settings.url}, bind as ${settings.bindDn}, page size ${settings.pageSize}`));
+    out.push(
+      finding(
+        src,
+        'settings',
+        'ok',
+        `${where}: url ${settings.url}, bind as ${settings.bindDn}, page size ${settings.pageSize}`,
+      ),
+    );
   } catch (err) {
     out.push(fromError(src, 'settings', err));
     return out;
@@ -94,9 +114,24 @@ export async function checkLdapSource(spec: SourceSpec, specDir: string, options
     conn = await openLdap(settings, { ...options, warn: (l) => warnings.push(l) });
     const mode = settings.startTls ? 'StartTLS' : 'LDAPS';
     if (settings.insecureSkipVerify) {
-      out.push(finding(src, 'tls', 'warning', `connected to ${settings.host}:${settings.port} over ${mode}, but certificate verification is OFF (tlsInsecureSkipVerify)`, `remove ${where}.tlsInsecureSkipVerify and set ${where}.ca to the PEM of the CA that issued the DC's certificate`));
+      out.push(
+        finding(
+          src,
+          'tls',
+          'warning',
+          `connected to ${settings.host}:${settings.port} over ${mode}, but certificate verification is OFF (tlsInsecureSkipVerify)`,
+          `remove ${where}.tlsInsecureSkipVerify and set ${where}.ca to the PEM of the CA that issued the DC's certificate`,
+        ),
+      );
     } else {
-      out.push(finding(src, 'tls', 'ok', `connected to ${settings.host}:${settings.port} over ${mode}; certificate verified${settings.caPath ? ` against ${settings.caPath}` : ' against the system trust store'}`));
+      out.push(
+        finding(
+          src,
+          'tls',
+          'ok',
+          `connected to ${settings.host}:${settings.port} over ${mode}; certificate verified${settings.caPath ? ` against ${settings.caPath}` : ' against the system trust store'}`,
+        ),
+      );
     }
   } catch (err) {
     out.push(fromError(src, 'tls', err, settings));
@@ -124,14 +159,24 @@ export async function checkLdapSource(spec: SourceSpec, specDir: string, options
       for (const d of spec.scope.domains) {
         const dns = d.toLowerCase().replace(/\.$/, '');
         const nc = domains.find((x) => x.dnsName === dns)?.dn ?? dnFromDnsName(dns);
-        if (hosted.has(nc.toLowerCase())) out.push(finding(src, `domain:${dns}`, 'ok', `domain ${dns} is ${nc}, hosted by ${settings.host}`));
+        if (hosted.has(nc.toLowerCase()))
+          out.push(finding(src, `domain:${dns}`, 'ok', `domain ${dns} is ${nc}, hosted by ${settings.host}`));
         else
           out.push(
-            finding(src, `domain:${dns}`, 'error', `domain ${dns} (${nc}) is not hosted by ${settings.host}`, `point a source at a domain controller of ${dns}, or remove it from sources[${src}].scope.domains`),
+            finding(
+              src,
+              `domain:${dns}`,
+              'error',
+              `domain ${dns} (${nc}) is not hosted by ${settings.host}`,
+              `point a source at a domain controller of ${dns}, or remove it from sources[${src}].scope.domains`,
+            ),
           );
       }
       if (spec.scope.ous.include.length > 0) bases = [...spec.scope.ous.include];
-      else if (spec.scope.domains.length > 0) bases = spec.scope.domains.map((d) => domains.find((x) => x.dnsName === d.toLowerCase())?.dn ?? dnFromDnsName(d));
+      else if (spec.scope.domains.length > 0)
+        bases = spec.scope.domains.map(
+          (d) => domains.find((x) => x.dnsName === d.toLowerCase())?.dn ?? dnFromDnsName(d),
+        );
       else if (settings.baseDn) bases = [settings.baseDn];
       else if (root.defaultNamingContext) bases = [root.defaultNamingContext];
     } catch (err) {
@@ -153,14 +198,30 @@ export async function checkLdapSource(spec: SourceSpec, specDir: string, options
       try {
         const { searchEntries } = await client.search(schemaNc, {
           scope: 'one',
-          filter: new AndFilter({ filters: [new EqualityFilter({ attribute: 'objectClass', value: 'attributeSchema' }), new EqualityFilter({ attribute: 'lDAPDisplayName', value: 'mS-DS-ConsistencyGuid' })] }),
+          filter: new AndFilter({
+            filters: [
+              new EqualityFilter({ attribute: 'objectClass', value: 'attributeSchema' }),
+              new EqualityFilter({ attribute: 'lDAPDisplayName', value: 'mS-DS-ConsistencyGuid' }),
+            ],
+          }),
           attributes: ['attributeID'],
         });
         inSchema = searchEntries.length > 0;
         out.push(
           inSchema
-            ? finding(src, 'schema:ms-ds-consistencyguid', 'ok', 'ms-DS-ConsistencyGuid exists in the schema (used as the source anchor when set)')
-            : finding(src, 'schema:ms-ds-consistencyguid', 'warning', 'ms-DS-ConsistencyGuid is not in the schema: anchors fall back to objectGUID and anchor writeback is impossible', 'extend the schema to Windows Server 2012 R2 level or later (adprep /forestprep)'),
+            ? finding(
+                src,
+                'schema:ms-ds-consistencyguid',
+                'ok',
+                'ms-DS-ConsistencyGuid exists in the schema (used as the source anchor when set)',
+              )
+            : finding(
+                src,
+                'schema:ms-ds-consistencyguid',
+                'warning',
+                'ms-DS-ConsistencyGuid is not in the schema: anchors fall back to objectGUID and anchor writeback is impossible',
+                'extend the schema to Windows Server 2012 R2 level or later (adprep /forestprep)',
+              ),
         );
       } catch (err) {
         out.push(fromError(src, 'schema:ms-ds-consistencyguid', err, settings));
@@ -168,14 +229,31 @@ export async function checkLdapSource(spec: SourceSpec, specDir: string, options
     }
     if (inSchema) {
       if (!sampleUser) {
-        out.push(finding(src, 'write:ms-ds-consistencyguid', 'warning', 'no user in scope to check write access to ms-DS-ConsistencyGuid on', 'run doctor again once the scope holds users'));
+        out.push(
+          finding(
+            src,
+            'write:ms-ds-consistencyguid',
+            'warning',
+            'no user in scope to check write access to ms-DS-ConsistencyGuid on',
+            'run doctor again once the scope holds users',
+          ),
+        );
       } else {
         try {
-          const { searchEntries } = await client.search(sampleUser, { scope: 'base', filter: '(objectClass=*)', attributes: ['allowedAttributesEffective'] });
+          const { searchEntries } = await client.search(sampleUser, {
+            scope: 'base',
+            filter: '(objectClass=*)',
+            attributes: ['allowedAttributesEffective'],
+          });
           const allowed = values(searchEntries[0], 'allowedAttributesEffective').map((v) => v.toString().toLowerCase());
           out.push(
             allowed.includes('ms-ds-consistencyguid')
-              ? finding(src, 'write:ms-ds-consistencyguid', 'ok', `${settings.bindDn} may write ms-DS-ConsistencyGuid (checked on ${sampleUser})`)
+              ? finding(
+                  src,
+                  'write:ms-ds-consistencyguid',
+                  'ok',
+                  `${settings.bindDn} may write ms-DS-ConsistencyGuid (checked on ${sampleUser})`,
+                )
               : finding(
                   src,
                   'write:ms-ds-consistencyguid',
@@ -206,13 +284,37 @@ async function checkBase(
   const check = `read:${base}`;
   const grant = `grant ${s.bindDn} "Read all properties" and "List contents" on ${base} and its descendants (the Entra Connect account gets them from "Enterprise Domain Controllers"/"Authenticated Users" by default: check for a Deny ACE)`;
   try {
-    const { searchEntries } = await client.search(base, { scope: 'base', filter: '(objectClass=*)', attributes: ['objectClass'] });
+    const { searchEntries } = await client.search(base, {
+      scope: 'base',
+      filter: '(objectClass=*)',
+      attributes: ['objectClass'],
+    });
     if (values(searchEntries[0], 'objectClass').length === 0) {
-      return { findings: [finding(src, check, 'error', `${s.bindDn} cannot read ${base}: the object is visible but its attributes are not (missing Read permission)`, grant)] };
+      return {
+        findings: [
+          finding(
+            src,
+            check,
+            'error',
+            `${s.bindDn} cannot read ${base}: the object is visible but its attributes are not (missing Read permission)`,
+            grant,
+          ),
+        ],
+      };
     }
   } catch (err) {
     if (err instanceof NoSuchObjectError) {
-      return { findings: [finding(src, check, 'error', `${base} does not exist, or ${s.bindDn} may not see it (LDAP 32 noSuchObject)`, `check the DN in the spec; if it exists, ${grant}`)] };
+      return {
+        findings: [
+          finding(
+            src,
+            check,
+            'error',
+            `${base} does not exist, or ${s.bindDn} may not see it (LDAP 32 noSuchObject)`,
+            `check the DN in the spec; if it exists, ${grant}`,
+          ),
+        ],
+      };
     }
     return { findings: [fromError(src, check, err, s)] };
   }
@@ -220,7 +322,12 @@ async function checkBase(
   try {
     // One page per kind (users, groups, contacts) of a paged search: a sample that doesn't trip size limits.
     const kinds = [
-      new AndFilter({ filters: [new EqualityFilter({ attribute: 'objectClass', value: 'user' }), new NotFilter({ filter: new EqualityFilter({ attribute: 'objectClass', value: 'computer' }) })] }),
+      new AndFilter({
+        filters: [
+          new EqualityFilter({ attribute: 'objectClass', value: 'user' }),
+          new NotFilter({ filter: new EqualityFilter({ attribute: 'objectClass', value: 'computer' }) }),
+        ],
+      }),
       new EqualityFilter({ attribute: 'objectClass', value: 'group' }),
       new EqualityFilter({ attribute: 'objectClass', value: 'contact' }),
     ];
@@ -228,7 +335,9 @@ async function checkBase(
       const pages = client.searchPaginated(base, {
         scope: 'sub',
         filter,
-        attributes: [...new Set([...wanted, 'objectClass', 'sAMAccountName', 'groupType', 'userAccountControl', 'objectGUID'])],
+        attributes: [
+          ...new Set([...wanted, 'objectClass', 'sAMAccountName', 'groupType', 'userAccountControl', 'objectGUID']),
+        ],
         explicitBufferAttributes: ['objectGUID', 'mS-DS-ConsistencyGuid', 'objectSid'],
         paged: { pageSize: sampleSize },
       });
@@ -242,7 +351,15 @@ async function checkBase(
   }
   if (sample.length === 0) {
     return {
-      findings: [finding(src, check, 'warning', `no user, group or contact under ${base} is visible to ${s.bindDn}: the OU is empty, or the account lacks List contents/Read on its children`, grant)],
+      findings: [
+        finding(
+          src,
+          check,
+          'warning',
+          `no user, group or contact under ${base} is visible to ${s.bindDn}: the OU is empty, or the account lacks List contents/Read on its children`,
+          grant,
+        ),
+      ],
     };
   }
   const cls = (e: Entry) => values(e, 'objectClass').map((v) => v.toString().toLowerCase());
@@ -259,13 +376,34 @@ async function checkBase(
     if (mustUsers || mustGroups) unreadable.push(attr);
     else if (!seen && a !== 'ms-ds-consistencyguid') empty.push(attr);
   }
-  findings.push(finding(src, check, 'ok', `${s.bindDn} can read ${base} (sampled ${users.length} user(s), ${groups.length} group(s), ${sample.length - users.length - groups.length} contact(s))`));
+  findings.push(
+    finding(
+      src,
+      check,
+      'ok',
+      `${s.bindDn} can read ${base} (sampled ${users.length} user(s), ${groups.length} group(s), ${sample.length - users.length - groups.length} contact(s))`,
+    ),
+  );
   if (unreadable.length > 0) {
-    findings.push(finding(src, `attributes:${base}`, 'error', `${s.bindDn} cannot read ${unreadable.join(', ')} under ${base} (every AD user/group has them, none came back)`, grant));
+    findings.push(
+      finding(
+        src,
+        `attributes:${base}`,
+        'error',
+        `${s.bindDn} cannot read ${unreadable.join(', ')} under ${base} (every AD user/group has them, none came back)`,
+        grant,
+      ),
+    );
   }
   if (empty.length > 0) {
     findings.push(
-      finding(src, `attributes:${base}`, 'warning', `none of the ${sample.length} sampled objects under ${base} shows ${empty.join(', ')}: empty everywhere, or not readable by ${s.bindDn}`, `if those attributes are set in AD, ${grant}`),
+      finding(
+        src,
+        `attributes:${base}`,
+        'warning',
+        `none of the ${sample.length} sampled objects under ${base} shows ${empty.join(', ')}: empty everywhere, or not readable by ${s.bindDn}`,
+        `if those attributes are set in AD, ${grant}`,
+      ),
     );
   } else if (unreadable.length === 0) {
     findings.push(finding(src, `attributes:${base}`, 'ok', `the flows' attributes are readable under ${base}`));
@@ -275,7 +413,10 @@ async function checkBase(
 }
 
 /** Runs doctor over every LDAP source of a spec (LDIF sources need no checks). */
-export async function runDoctor(spec: { sources: SourceSpec[]; dir: string }, options: DoctorOptions = {}): Promise<DoctorReport> {
+export async function runDoctor(
+  spec: { sources: SourceSpec[]; dir: string },
+  options: DoctorOptions = {},
+): Promise<DoctorReport> {
   const findings: Finding[] = [];
   for (const source of spec.sources) {
     if (!source.ldap) {
@@ -284,5 +425,9 @@ export async function runDoctor(spec: { sources: SourceSpec[]; dir: string }, op
     }
     findings.push(...(await checkLdapSource(source, spec.dir, options)));
   }
-  return { findings, errors: findings.filter((f) => f.status === 'error').length, warnings: findings.filter((f) => f.status === 'warning').length };
+  return {
+    findings,
+    errors: findings.filter((f) => f.status === 'error').length,
+    warnings: findings.filter((f) => f.status === 'warning').length,
+  };
 }

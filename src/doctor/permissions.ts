@@ -30,21 +30,49 @@ const DIR_R = ['Directory.Read.All', 'Directory.ReadWrite.All'];
 
 export function requiredPermissions(spec: Pick<Spec, 'objects' | 'matching'>): PermissionNeed[] {
   const needs: PermissionNeed[] = [
-    { permission: 'Organization.Read.All', anyOf: ['Organization.Read.All', 'Organization.ReadWrite.All', ...DIR_R], why: 'read the tenant and its verified domains (GET /organization)' },
+    {
+      permission: 'Organization.Read.All',
+      anyOf: ['Organization.Read.All', 'Organization.ReadWrite.All', ...DIR_R],
+      why: 'read the tenant and its verified domains (GET /organization)',
+    },
   ];
   if (spec.objects.user.enabled) {
-    needs.push({ permission: 'User.ReadWrite.All', anyOf: ['User.ReadWrite.All', 'Directory.ReadWrite.All'], why: 'create, update, delete and restore users and set their managers' });
+    needs.push({
+      permission: 'User.ReadWrite.All',
+      anyOf: ['User.ReadWrite.All', 'Directory.ReadWrite.All'],
+      why: 'create, update, delete and restore users and set their managers',
+    });
   } else {
-    needs.push({ permission: 'User.Read.All', anyOf: ['User.Read.All', 'User.ReadWrite.All', ...DIR_R], why: 'read users (to match them and to resolve group members)' });
+    needs.push({
+      permission: 'User.Read.All',
+      anyOf: ['User.Read.All', 'User.ReadWrite.All', ...DIR_R],
+      why: 'read users (to match them and to resolve group members)',
+    });
   }
   if (spec.objects.group.enabled) {
-    needs.push({ permission: 'Group.ReadWrite.All', anyOf: ['Group.ReadWrite.All', 'Directory.ReadWrite.All'], why: 'create, update, delete and restore security groups and write their members (GroupMember.ReadWrite.All covers only members)' });
+    needs.push({
+      permission: 'Group.ReadWrite.All',
+      anyOf: ['Group.ReadWrite.All', 'Directory.ReadWrite.All'],
+      why: 'create, update, delete and restore security groups and write their members (GroupMember.ReadWrite.All covers only members)',
+    });
   } else {
-    needs.push({ permission: 'GroupMember.Read.All', anyOf: ['GroupMember.Read.All', 'Group.Read.All', 'GroupMember.ReadWrite.All', 'Group.ReadWrite.All', ...DIR_R], why: 'read groups and their members' });
+    needs.push({
+      permission: 'GroupMember.Read.All',
+      anyOf: ['GroupMember.Read.All', 'Group.Read.All', 'GroupMember.ReadWrite.All', 'Group.ReadWrite.All', ...DIR_R],
+      why: 'read groups and their members',
+    });
   }
-  needs.push({ permission: 'Application.ReadWrite.OwnedBy', anyOf: ['Application.ReadWrite.OwnedBy', 'Application.ReadWrite.All'], why: "find adsync's app registration and create its directory extension (the source anchor)" });
+  needs.push({
+    permission: 'Application.ReadWrite.OwnedBy',
+    anyOf: ['Application.ReadWrite.OwnedBy', 'Application.ReadWrite.All'],
+    why: "find adsync's app registration and create its directory extension (the source anchor)",
+  });
   if (spec.matching.softMatch !== 'off') {
-    needs.push({ permission: 'RoleManagement.Read.Directory', anyOf: ['RoleManagement.Read.Directory', 'RoleManagement.ReadWrite.Directory', ...DIR_R], why: 'see who holds an admin role, so that soft match never adopts an admin' });
+    needs.push({
+      permission: 'RoleManagement.Read.Directory',
+      anyOf: ['RoleManagement.Read.Directory', 'RoleManagement.ReadWrite.Directory', ...DIR_R],
+      why: 'see who holds an admin role, so that soft match never adopts an admin',
+    });
   }
   return needs;
 }

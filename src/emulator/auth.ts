@@ -14,13 +14,21 @@ import { DEFAULT_ROLES } from './permissions.js';
 
 export const TOKEN_LIFETIME_S = 3599;
 
-export interface OAuthResult { status: number; body: Record<string, unknown>; headers?: Record<string, string> }
+export interface OAuthResult {
+  status: number;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
 
 /** Tenant path segment accepted: the tenant id, a verified domain, or the usual aliases. */
 export function tenantMatches(store: Store, segment: string): boolean {
   const s = segment.toLowerCase();
-  return s === store.config.tenantId.toLowerCase() || s === store.config.initialDomain.toLowerCase()
-    || store.config.domains.some((d) => d.toLowerCase() === s) || s === 'organizations';
+  return (
+    s === store.config.tenantId.toLowerCase() ||
+    s === store.config.initialDomain.toLowerCase() ||
+    store.config.domains.some((d) => d.toLowerCase() === s) ||
+    s === 'organizations'
+  );
 }
 
 export function openidConfiguration(store: Store, base: string): Record<string, unknown> {
@@ -55,13 +63,30 @@ export function openidConfiguration(store: Store, base: string): Record<string, 
 /** OAuth 2.0 error body (RFC 6749 §5.2), the shape Entra's token endpoint uses. */
 function oauthError(status: number, error: string, description: string): OAuthResult {
   const code = /^AADSTS(\d+):/.exec(description);
-  return { status, body: { error, error_description: description, error_codes: code ? [Number(code[1])] : [], timestamp: new Date().toISOString().replace('T', ' ').slice(0, 19) + 'Z' } };
+  return {
+    status,
+    body: {
+      error,
+      error_description: description,
+      error_codes: code ? [Number(code[1])] : [],
+      timestamp: new Date().toISOString().replace('T', ' ').slice(0, 19) + 'Z',
+    },
+  };
 }
 
 /** POST /{tenant}/oauth2/v2.0/token with an application/x-www-form-urlencoded body. */
-export function issueToken(store: Store, form: URLSearchParams, authorization: string | undefined, now: number): OAuthResult {
+export function issueToken(
+  store: Store,
+  form: URLSearchParams,
+  authorization: string | undefined,
+  now: number,
+): OAuthResult {
   if (form.get('grant_type') !== 'client_credentials') {
-    return oauthError(400, 'unsupported_grant_type', `The grant type '${form.get('grant_type') ?? ''}' is not supported by this emulator; use client_credentials.`);
+    return oauthError(
+      400,
+      'unsupported_grant_type',
+      `The grant type '${form.get('grant_type') ?? ''}' is not supported by this emulator; use client_credentials.`,
+    );
   }
   let clientId = form.get('client_id');
   let secret = form.get('client_secret');
@@ -72,17 +97,38 @@ export function issueToken(store: Store, form: URLSearchParams, authorization: s
   }
   const app = [...store.applications.values()].find((a) => a.appId === clientId);
   // Entra's AADSTS codes for these two (700016, 7000215) lead its descriptions; clients show that line.
-  if (!app) return oauthError(400, 'unauthorized_client', `AADSTS700016: Application with identifier '${clientId ?? ''}' was not found in the directory '${store.config.tenantDisplayName}'.`);
-  if (form.get('client_assertion')) return oauthError(401, 'invalid_client', 'This emulator accepts client secrets only.');
-  if (!secret || !app.secrets.includes(secret)) return oauthError(401, 'invalid_client', `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.appId}'.`);
+  if (!app)
+    return oauthError(
+      400,
+      'unauthorized_client',
+      `AADSTS700016: Application with identifier '${clientId ?? ''}' was not found in the directory '${store.config.tenantDisplayName}'.`,
+    );
+  if (form.get('client_assertion'))
+    return oauthError(401, 'invalid_client', 'This emulator accepts client secrets only.');
+  if (!secret || !app.secrets.includes(secret))
+    return oauthError(
+      401,
+      'invalid_client',
+      `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.appId}'.`,
+    );
   const scope = form.get('scope') ?? '';
   if (!scope.split(' ').some((s) => s.endsWith('/.default'))) {
-    return oauthError(400, 'invalid_scope', `The provided value '${scope}' for the input parameter 'scope' is not valid. The scope must end in /.default for the client credentials flow.`);
+    return oauthError(
+      400,
+      'invalid_scope',
+      `The provided value '${scope}' for the input parameter 'scope' is not valid. The scope must end in /.default for the client credentials flow.`,
+    );
   }
-  const resource = scope.split(' ').find((s) => s.endsWith('/.default'))!.slice(0, -'/.default'.length);
+  const resource = scope
+    .split(' ')
+    .find((s) => s.endsWith('/.default'))!
+    .slice(0, -'/.default'.length);
   const token = accessToken(store, app, resource, now);
   store.tokens.set(token, now + TOKEN_LIFETIME_S * 1000);
-  return { status: 200, body: { token_type: 'Bearer', expires_in: TOKEN_LIFETIME_S, ext_expires_in: TOKEN_LIFETIME_S, access_token: token } };
+  return {
+    status: 200,
+    body: { token_type: 'Bearer', expires_in: TOKEN_LIFETIME_S, ext_expires_in: TOKEN_LIFETIME_S, access_token: token },
+  };
 }
 
 /** The application permissions granted to a client (its app roles on Graph, admin-consented). */
@@ -108,7 +154,9 @@ function accessToken(store: Store, app: Application, resource: string, now: numb
   const claims: Record<string, unknown> = {
     aud: resource,
     iss: `https://sts.windows.net/${t}/`,
-    iat, nbf: iat, exp: iat + TOKEN_LIFETIME_S,
+    iat,
+    nbf: iat,
+    exp: iat + TOKEN_LIFETIME_S,
     app_displayname: app.displayName,
     appid: app.appId,
     appidacr: '1',
@@ -131,7 +179,20 @@ export function jwks(store: Store): Record<string, unknown> {
   const kid = thumbprint(store.config.certPem);
   const jwk = createPublicKey(store.config.certPem).export({ format: 'jwk' });
   const der = new X509Certificate(store.config.certPem).raw.toString('base64');
-  return { keys: [{ kty: 'RSA', use: 'sig', kid, x5t: kid, n: jwk.n, e: jwk.e, x5c: [der], issuer: `https://login.microsoftonline.com/${store.config.tenantId}/v2.0` }] };
+  return {
+    keys: [
+      {
+        kty: 'RSA',
+        use: 'sig',
+        kid,
+        x5t: kid,
+        n: jwk.n,
+        e: jwk.e,
+        x5c: [der],
+        issuer: `https://login.microsoftonline.com/${store.config.tenantId}/v2.0`,
+      },
+    ],
+  };
 }
 
 /** The `roles` claim of a token the emulator issued; undefined for opaque tokens (older state files). */
@@ -159,7 +220,10 @@ export function authenticate(store: Store, authorization: string | undefined, no
   const token = authorization.replace(/^Bearer\s+/i, '').trim();
   const exp = store.tokens.get(token);
   if (exp === undefined) return { problem: 'Access token validation failure. Invalid audience.' };
-  if (exp <= now) { store.tokens.delete(token); return { problem: 'Lifetime validation failed, the token is expired.' }; }
+  if (exp <= now) {
+    store.tokens.delete(token);
+    return { problem: 'Lifetime validation failed, the token is expired.' };
+  }
   const roles = rolesOf(token);
   return roles === undefined ? {} : { roles };
 }

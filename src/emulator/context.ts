@@ -42,6 +42,8 @@ export function findAnyVisible(ctx: Ctx, req: GraphRequest, id: string): DirObje
 /** The object id at the end of an `@odata.id` / `@odata.bind` URL (…/directoryObjects/{id}). */
 export function idFromReference(ref: unknown): string | undefined {
   if (typeof ref !== 'string') return undefined;
-  const m = /\/(?:directoryObjects|users|groups|contacts|devices|servicePrincipals)\/([^/?#]+)\/?$/i.exec(ref) ?? /^([0-9a-f-]{36})$/i.exec(ref);
+  const m =
+    /\/(?:directoryObjects|users|groups|contacts|devices|servicePrincipals)\/([^/?#]+)\/?$/i.exec(ref) ??
+    /^([0-9a-f-]{36})$/i.exec(ref);
   return m ? decodeURIComponent(m[1]!) : undefined;
 }

@@ -4,7 +4,17 @@
  */
 import type { Ctx } from './context.js';
 import { findAnyVisible, findVisible, visible } from './context.js';
-import { badRequest, conflict, json, methodNotAllowed, noContent, notFound, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
+import {
+  badRequest,
+  conflict,
+  json,
+  methodNotAllowed,
+  noContent,
+  notFound,
+  segmentNotFound,
+  type GraphRequest,
+  type GraphResponse,
+} from './http.js';
 import { handleOnPremisesSynchronization, handleSyncBehavior, isSynced, organizationSync } from './sync.js';
 import { collectionSource, contextUrl, listResponse, parseSelect, render } from './query.js';
 import { contactSchema, schemas, type Kind } from './schema.js';
@@ -14,7 +24,10 @@ import type { DirObject } from './store.js';
 /** DELETE of a user or group: users and Microsoft 365 groups go to deletedItems; security groups are gone. */
 export function softDelete(ctx: Ctx, o: DirObject, now: number): void {
   const { store } = ctx;
-  const links = { memberOf: [...(store.memberOf.get(o.id) ?? [])], roles: [...store.directoryRoles.values()].filter((r) => r.members.has(o.id)).map((r) => r.id) };
+  const links = {
+    memberOf: [...(store.memberOf.get(o.id) ?? [])],
+    roles: [...store.directoryRoles.values()].filter((r) => r.members.has(o.id)).map((r) => r.id),
+  };
   store.unregisterAddresses(o);
   store.detach(o);
   store.collection(o.kind).remove(o);
@@ -43,7 +56,8 @@ const CAST: Record<string, Kind> = { 'microsoft.graph.user': 'user', 'microsoft.
 export function handleDirectory(ctx: Ctx, req: GraphRequest): GraphResponse {
   const { store } = ctx;
   const [, sub, key, action] = req.segments;
-  if (sub === 'onPremisesSynchronization' && action === undefined) return handleOnPremisesSynchronization(ctx, req, key);
+  if (sub === 'onPremisesSynchronization' && action === undefined)
+    return handleOnPremisesSynchronization(ctx, req, key);
   if (sub !== 'deletedItems') throw segmentNotFound(sub ?? 'directory');
   store.purgeExpired(req.now);
   if (key === undefined) throw notFound('deletedItems'); // listing needs a type cast (graph-facts §1)
@@ -51,9 +65,21 @@ export function handleDirectory(ctx: Ctx, req: GraphRequest): GraphResponse {
   if (castKind && action === undefined) {
     if (req.method !== 'GET') throw methodNotAllowed();
     const schema = schemas[castKind];
-    return listResponse(req, store, { *after(c) { for (const o of store.deleted.after(c)) if (o.kind === castKind) yield [o, o.ord]; } }, () => schema, {
-      contextFragment: `directory/deletedItems/${key}`, schema, visible: () => true,
-    });
+    return listResponse(
+      req,
+      store,
+      {
+        *after(c) {
+          for (const o of store.deleted.after(c)) if (o.kind === castKind) yield [o, o.ord];
+        },
+      },
+      () => schema,
+      {
+        contextFragment: `directory/deletedItems/${key}`,
+        schema,
+        visible: () => true,
+      },
+    );
   }
   const o = store.deleted.byId.get(key);
   if (!o) throw notFound(key);
@@ -61,7 +87,11 @@ export function handleDirectory(ctx: Ctx, req: GraphRequest): GraphResponse {
     if (req.method === 'GET') {
       const schema = schemas[o.kind];
       const select = parseSelect(req, schema, store);
-      return json(200, { '@odata.context': contextUrl(req, 'directoryObjects/$entity', select), '@odata.type': schema.odataType, ...render(o, schema, select) });
+      return json(200, {
+        '@odata.context': contextUrl(req, 'directoryObjects/$entity', select),
+        '@odata.type': schema.odataType,
+        ...render(o, schema, select),
+      });
     }
     if (req.method === 'DELETE') {
       store.deleted.remove(o);
@@ -78,7 +108,9 @@ export function handleDirectory(ctx: Ctx, req: GraphRequest): GraphResponse {
       const holder = store.upns.get(String(o.props['userPrincipalName']).toLowerCase());
       if (holder !== undefined) throw conflict('userPrincipalName');
     }
-    const addrs = [o.props['mail'], ...((o.props['proxyAddresses'] as unknown[] | undefined) ?? [])].filter((a): a is string => typeof a === 'string');
+    const addrs = [o.props['mail'], ...((o.props['proxyAddresses'] as unknown[] | undefined) ?? [])].filter(
+      (a): a is string => typeof a === 'string',
+    );
     const holder = proxyConflict(store, o.id, addrs);
     if (holder) throw conflict('proxyAddresses', holder);
     store.deleted.remove(o);
@@ -98,7 +130,11 @@ export function handleDirectory(ctx: Ctx, req: GraphRequest): GraphResponse {
     if (o.kind === 'user') store.refreshInheritedLicenses(o.id, req.now);
     const schema = schemas[o.kind];
     // graph-facts §1: 200 + directoryObject with @odata.type.
-    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': schema.odataType, ...render(back, schema, undefined) });
+    return json(200, {
+      '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`,
+      '@odata.type': schema.odataType,
+      ...render(back, schema, undefined),
+    });
   }
   throw methodNotAllowed();
 }
@@ -119,7 +155,13 @@ export function handleOrganization(ctx: Ctx, req: GraphRequest): GraphResponse {
     countryLetterCode: 'US',
     tenantType: 'AAD',
     ...organizationSync(ctx),
-    verifiedDomains: domainsOf(ctx).map((d) => ({ capabilities: 'Email, OfficeCommunicationsOnline', isDefault: d.isInitial, isInitial: d.isInitial, name: d.name, type: 'Managed' })),
+    verifiedDomains: domainsOf(ctx).map((d) => ({
+      capabilities: 'Email, OfficeCommunicationsOnline',
+      isDefault: d.isInitial,
+      isInitial: d.isInitial,
+      name: d.name,
+      type: 'Managed',
+    })),
   };
   const [, id] = req.segments;
   if (id !== undefined) {
@@ -132,9 +174,18 @@ export function handleOrganization(ctx: Ctx, req: GraphRequest): GraphResponse {
 export function handleDomains(ctx: Ctx, req: GraphRequest): GraphResponse {
   if (req.method !== 'GET') throw methodNotAllowed();
   const all = domainsOf(ctx).map((d) => ({
-    authenticationType: 'Managed', availabilityStatus: null, id: d.name, isAdminManaged: true, isDefault: d.isInitial,
-    isInitial: d.isInitial, isRoot: true, isVerified: true, supportedServices: ['Email', 'OfficeCommunicationsOnline'],
-    passwordValidityPeriodInDays: 2147483647, passwordNotificationWindowInDays: 14, state: null,
+    authenticationType: 'Managed',
+    availabilityStatus: null,
+    id: d.name,
+    isAdminManaged: true,
+    isDefault: d.isInitial,
+    isInitial: d.isInitial,
+    isRoot: true,
+    isVerified: true,
+    supportedServices: ['Email', 'OfficeCommunicationsOnline'],
+    passwordValidityPeriodInDays: 2147483647,
+    passwordNotificationWindowInDays: 14,
+    state: null,
   }));
   const [, id] = req.segments;
   if (id !== undefined) {
@@ -152,19 +203,30 @@ export function handleDomains(ctx: Ctx, req: GraphRequest): GraphResponse {
 export function handleContacts(ctx: Ctx, req: GraphRequest): GraphResponse {
   const { store } = ctx;
   const [, key, rel, ...rest] = req.segments;
-  if (key !== undefined && rel === 'onPremisesSyncBehavior') return handleSyncBehavior(ctx, req, findVisible(ctx, req, 'contact', key), rest);
+  if (key !== undefined && rel === 'onPremisesSyncBehavior')
+    return handleSyncBehavior(ctx, req, findVisible(ctx, req, 'contact', key), rest);
   if (key !== undefined && rel === undefined && req.method === 'DELETE') {
     const c = findVisible(ctx, req, 'contact', key);
-    if (isSynced(c)) throw badRequest("Data contract version does not allow 'Delete' operations against instances of resource 'OrgContact'.");
+    if (isSynced(c))
+      throw badRequest(
+        "Data contract version does not allow 'Delete' operations against instances of resource 'OrgContact'.",
+      );
   }
   if (req.method !== 'GET') throw methodNotAllowed();
   if (key === undefined) {
-    return listResponse(req, store, collectionSource(store.contacts), () => contactSchema, { contextFragment: 'contacts', schema: contactSchema, visible: (o) => visible(o, req) });
+    return listResponse(req, store, collectionSource(store.contacts), () => contactSchema, {
+      contextFragment: 'contacts',
+      schema: contactSchema,
+      visible: (o) => visible(o, req),
+    });
   }
   const o = findVisible(ctx, req, 'contact', key);
   if (rel !== undefined) throw segmentNotFound(rel);
   const select = parseSelect(req, contactSchema, store);
-  return json(200, { '@odata.context': contextUrl(req, 'contacts/$entity', select), ...render(o, contactSchema, select) });
+  return json(200, {
+    '@odata.context': contextUrl(req, 'contacts/$entity', select),
+    ...render(o, contactSchema, select),
+  });
 }
 
 /** GET /directoryObjects/{id}; POST /directoryObjects/getByIds. */
@@ -185,15 +247,42 @@ export function handleDirectoryObjects(ctx: Ctx, req: GraphRequest): GraphRespon
     return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects`, value });
   }
   if (key === 'getAvailableExtensionProperties' && req.method === 'POST') {
-    const value = [...ctx.store.extensions.values()].map((e) => ({ '@odata.type': '#microsoft.graph.extensionProperty', ...publicExtension(e) }));
-    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#Collection(microsoft.graph.extensionProperty)`, value });
+    const value = [...ctx.store.extensions.values()].map((e) => ({
+      '@odata.type': '#microsoft.graph.extensionProperty',
+      ...publicExtension(e),
+    }));
+    return json(200, {
+      '@odata.context': `${req.base}/v1.0/$metadata#Collection(microsoft.graph.extensionProperty)`,
+      value,
+    });
   }
   if (key === undefined || req.method !== 'GET') throw methodNotAllowed();
   const o = findAnyVisible(ctx, req, key);
   const schema = schemas[o.kind];
-  return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': schema.odataType, ...render(o, schema, undefined) });
+  return json(200, {
+    '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`,
+    '@odata.type': schema.odataType,
+    ...render(o, schema, undefined),
+  });
 }
 
-export function publicExtension(e: { id: string; name: string; dataType: string; isMultiValued: boolean; isSyncedFromOnPremises: boolean; targetObjects: string[]; appDisplayName: string }): Record<string, unknown> {
-  return { id: e.id, deletedDateTime: null, appDisplayName: e.appDisplayName, dataType: e.dataType, isMultiValued: e.isMultiValued, isSyncedFromOnPremises: e.isSyncedFromOnPremises, name: e.name, targetObjects: e.targetObjects };
+export function publicExtension(e: {
+  id: string;
+  name: string;
+  dataType: string;
+  isMultiValued: boolean;
+  isSyncedFromOnPremises: boolean;
+  targetObjects: string[];
+  appDisplayName: string;
+}): Record<string, unknown> {
+  return {
+    id: e.id,
+    deletedDateTime: null,
+    appDisplayName: e.appDisplayName,
+    dataType: e.dataType,
+    isMultiValued: e.isMultiValued,
+    isSyncedFromOnPremises: e.isSyncedFromOnPremises,
+    name: e.name,
+    targetObjects: e.targetObjects,
+  };
 }

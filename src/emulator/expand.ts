@@ -14,9 +14,17 @@ import type { DirObject } from './store.js';
 /** known-issues: "$expand … returns a maximum of 20 objects" for directory objects. */
 export const EXPAND_LIMIT = 20;
 
-const NAVIGATIONS: Record<string, string[]> = { user: ['manager', 'directReports'], group: ['members', 'owners'], contact: [] };
+const NAVIGATIONS: Record<string, string[]> = {
+  user: ['manager', 'directReports'],
+  group: ['members', 'owners'],
+  contact: [],
+};
 
-interface ExpandItem { name: string; select?: string[]; levels?: string }
+interface ExpandItem {
+  name: string;
+  select?: string[];
+  levels?: string;
+}
 
 /** Splits `a($select=x,y),b` at top-level commas. */
 export function parseExpand(raw: string, kind: DirObject['kind']): ExpandItem[] {
@@ -26,7 +34,11 @@ export function parseExpand(raw: string, kind: DirObject['kind']): ExpandItem[] 
   for (const ch of raw) {
     if (ch === '(') depth++;
     if (ch === ')') depth--;
-    if (ch === ',' && depth === 0) { parts.push(cur); cur = ''; continue; }
+    if (ch === ',' && depth === 0) {
+      parts.push(cur);
+      cur = '';
+      continue;
+    }
     cur += ch;
   }
   parts.push(cur);
@@ -35,21 +47,56 @@ export function parseExpand(raw: string, kind: DirObject['kind']): ExpandItem[] 
     const m = /^\s*([A-Za-z]+)\s*(?:\((.*)\))?\s*$/.exec(p);
     if (!m) throw badRequest(`Invalid $expand clause '${p}'.`);
     const name = m[1]!;
-    if (!NAVIGATIONS[kind]!.includes(name)) throw badRequest(`Could not find a property named '${name}' on type '${type}'.`);
+    if (!NAVIGATIONS[kind]!.includes(name))
+      throw badRequest(`Could not find a property named '${name}' on type '${type}'.`);
     const item: ExpandItem = { name };
-    for (const opt of (m[2] ?? '').split(';').map((s) => s.trim()).filter((s) => s.length > 0)) {
+    for (const opt of (m[2] ?? '')
+      .split(';')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0)) {
       const [k, v] = opt.split('=').map((s) => s.trim());
-      if (k === '$select' && v) item.select = v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-      else if (k === '$levels' && v && name === 'manager' && (v === 'max' || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 1000))) item.levels = v;
-      else throw badRequest(`Query option '${k ?? opt}' is not supported inside $expand=${name}.`, 'Request_UnsupportedQuery');
+      if (k === '$select' && v)
+        item.select = v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0);
+      else if (
+        k === '$levels' &&
+        v &&
+        name === 'manager' &&
+        (v === 'max' || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 1000))
+      )
+        item.levels = v;
+      else
+        throw badRequest(
+          `Query option '${k ?? opt}' is not supported inside $expand=${name}.`,
+          'Request_UnsupportedQuery',
+        );
     }
     return item;
   });
 }
 
-function renderRelated(ctx: Ctx, req: GraphRequest, o: DirObject, select: string[] | undefined): Record<string, unknown> {
+function renderRelated(
+  ctx: Ctx,
+  req: GraphRequest,
+  o: DirObject,
+  select: string[] | undefined,
+): Record<string, unknown> {
   const schema = schemas[o.kind];
-  const sel = select === undefined ? undefined : parseSelect({ ...req, query: new URLSearchParams({ $select: select.filter((p) => schema.properties.has(p) || p.startsWith('extension_')).join(',') || 'id' }) }, schema, ctx.store);
+  const sel =
+    select === undefined
+      ? undefined
+      : parseSelect(
+          {
+            ...req,
+            query: new URLSearchParams({
+              $select: select.filter((p) => schema.properties.has(p) || p.startsWith('extension_')).join(',') || 'id',
+            }),
+          },
+          schema,
+          ctx.store,
+        );
   return { '@odata.type': schema.odataType, ...render(o, schema, sel) };
 }
 
@@ -64,7 +111,10 @@ export function expandOne(ctx: Ctx, req: GraphRequest, o: DirObject, items?: Exp
     if (it.name === 'manager') {
       // user-list-manager: $levels needs ConsistencyLevel: eventual and $count=true.
       if (it.levels !== undefined && !isAdvanced(req)) {
-        throw badRequest("Operator '$levels' is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information", 'Request_UnsupportedQuery');
+        throw badRequest(
+          "Operator '$levels' is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information",
+          'Request_UnsupportedQuery',
+        );
       }
       const max = it.levels === undefined ? 1 : it.levels === 'max' ? 1000 : Number(it.levels);
       let cur: DirObject = o;
@@ -82,7 +132,12 @@ export function expandOne(ctx: Ctx, req: GraphRequest, o: DirObject, items?: Exp
       }
       continue;
     }
-    const ids = it.name === 'directReports' ? store.reports.get(o.id) : it.name === 'members' ? store.members.get(o.id) : store.owners.get(o.id);
+    const ids =
+      it.name === 'directReports'
+        ? store.reports.get(o.id)
+        : it.name === 'members'
+          ? store.members.get(o.id)
+          : store.owners.get(o.id);
     const related: Record<string, unknown>[] = [];
     for (const id of ids ?? []) {
       if (related.length === EXPAND_LIMIT) break;

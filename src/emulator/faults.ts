@@ -28,7 +28,12 @@ function prng(seed: number): () => number {
 class Bucket {
   private tokens: number;
   private at = 0;
-  constructor(readonly capacity: number, readonly windowMs: number) { this.tokens = capacity; }
+  constructor(
+    readonly capacity: number,
+    readonly windowMs: number,
+  ) {
+    this.tokens = capacity;
+  }
   private refill(now: number): void {
     if (this.at === 0) this.at = now;
     this.tokens = Math.min(this.capacity, this.tokens + ((now - this.at) * this.capacity) / this.windowMs);
@@ -37,7 +42,10 @@ class Bucket {
   /** Seconds until `cost` fits, or 0 if it fits now (then it is taken). */
   take(now: number, cost: number): number {
     this.refill(now);
-    if (this.tokens >= cost) { this.tokens -= cost; return 0; }
+    if (this.tokens >= cost) {
+      this.tokens -= cost;
+      return 0;
+    }
     const deficit = cost - this.tokens;
     return Math.max(1, Math.ceil((deficit * this.windowMs) / this.capacity / 1000));
   }
@@ -60,7 +68,8 @@ export function resourceUnits(req: Pick<GraphRequest, 'method' | 'segments' | 'q
   if (req.method === 'GET') {
     if (rel === 'members') ru = 3;
     else if (rel === 'transitiveMembers') ru = 5;
-    else if (rel === 'memberOf' || rel === 'transitiveMemberOf' || rel === 'ownedObjects' || rel === 'licenseDetails') ru = 2;
+    else if (rel === 'memberOf' || rel === 'transitiveMemberOf' || rel === 'ownedObjects' || rel === 'licenseDetails')
+      ru = 2;
     else if (root === 'users' && rel === undefined) ru = 2;
     else if (root === 'applications') ru = 2;
     else if (root === 'subscribedSkus') ru = 3;
@@ -81,7 +90,10 @@ export class FaultInjector {
   private writes = new Bucket(3000, 150_000); // app + tenant: 3,000 writes per 2 min 30 s
   private tenantWrites = new Bucket(18_000, 300_000); // tenant: 18,000 per 5 min
 
-  constructor(f: EmulatorFaults | undefined, private readonly ids: { appId: () => string; tenantId: () => string; userCount: () => number }) {
+  constructor(
+    f: EmulatorFaults | undefined,
+    private readonly ids: { appId: () => string; tenantId: () => string; userCount: () => number },
+  ) {
     this.set(f ?? {});
   }
 
@@ -93,9 +105,13 @@ export class FaultInjector {
     this.tenantWrites = new Bucket(18_000, 300_000);
   }
 
-  get(): EmulatorFaults { return { ...this.faults }; }
+  get(): EmulatorFaults {
+    return { ...this.faults };
+  }
 
-  lagMs(): number { return this.faults.replicationLagMs ?? 0; }
+  lagMs(): number {
+    return this.faults.replicationLagMs ?? 0;
+  }
 
   /** RU quota per 10 s by tenant size: S (<50 users) 3,500; M (50–500) 5,000; L (>500) 8,000. */
   private ruBucket(): Bucket {
@@ -116,21 +132,31 @@ export class FaultInjector {
       const gateway = this.random() < 0.5;
       // graph-facts §7 "Other transient errors": 503 may carry Retry-After; 504 may occur with 503.
       if (gateway) throw new GraphError(504, 'UnknownError', 'The gateway did not receive a response in time.');
-      throw new GraphError(503, 'serviceNotAvailable', 'The service is temporarily unavailable. Please retry after a delay.', undefined, { 'Retry-After': '1' });
+      throw new GraphError(
+        503,
+        'serviceNotAvailable',
+        'The service is temporarily unavailable. Please retry after a delay.',
+        undefined,
+        { 'Retry-After': '1' },
+      );
     }
     if (!this.faults.throttle) return headers;
     const { ru, write } = resourceUnits(req);
     const bucket = this.ruBucket();
     const now = req.now;
     const scope = (limit: string): string => `Tenant_Application/${limit}/${this.ids.appId()}/${this.ids.tenantId()}`;
-    const throttled = (retry: number, limit: string, info: string): GraphError => new GraphError(429, 'TooManyRequests', 'Too many requests.', undefined, {
-      'Retry-After': String(retry),
-      'x-ms-resource-unit': String(ru),
-      'x-ms-throttle-scope': scope(limit),
-      'x-ms-throttle-information': info,
-    });
+    const throttled = (retry: number, limit: string, info: string): GraphError =>
+      new GraphError(429, 'TooManyRequests', 'Too many requests.', undefined, {
+        'Retry-After': String(retry),
+        'x-ms-resource-unit': String(ru),
+        'x-ms-throttle-scope': scope(limit),
+        'x-ms-throttle-information': info,
+      });
     const ruWait = bucket.take(now, ru);
-    if (ruWait > 0) { bucket.charge(now, ru); throw throttled(ruWait, 'ReadWrite', 'ResourceUnitLimitExceeded'); }
+    if (ruWait > 0) {
+      bucket.charge(now, ru);
+      throw throttled(ruWait, 'ReadWrite', 'ResourceUnitLimitExceeded');
+    }
     if (write > 0) {
       const w = this.writes.take(now, write);
       if (w > 0) throw throttled(w, 'Write', 'WriteLimitExceeded');

@@ -29,14 +29,21 @@ import { setLicenses } from './licenses.js';
 export class FixtureError extends AdsyncError {
   readonly problems: SpecProblem[];
   constructor(problems: SpecProblem[]) {
-    super('fixture_invalid', problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.message}`).join('\n') || 'invalid fixture', {
-      hint: 'fix the problems above; the format is schemas/emulator-fixture.schema.json (README: "Tenant fixtures")',
-    });
+    super(
+      'fixture_invalid',
+      problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.message}`).join('\n') || 'invalid fixture',
+      {
+        hint: 'fix the problems above; the format is schemas/emulator-fixture.schema.json (README: "Tenant fixtures")',
+      },
+    );
     this.problems = problems;
   }
 }
 
-export interface FixtureLicense { skuId: string; disabledPlans: string[] }
+export interface FixtureLicense {
+  skuId: string;
+  disabledPlans: string[];
+}
 
 export interface FixtureObject {
   kind: Kind;
@@ -68,7 +75,12 @@ export interface TenantFixture {
   files: string[];
   displayName?: string;
   domains: string[];
-  directorySync?: { enabled: boolean; lastSyncDateTime?: string; features: Record<string, boolean>; alertThreshold?: number };
+  directorySync?: {
+    enabled: boolean;
+    lastSyncDateTime?: string;
+    features: Record<string, boolean>;
+    alertThreshold?: number;
+  };
   skus: SubscribedSku[];
   extensions: FixtureExtension[];
   objects: FixtureObject[];
@@ -82,7 +94,11 @@ const obj = (v: unknown): Raw => (isObj(v) ? v : {});
 
 function readSchema(): Record<string, unknown> {
   for (const rel of ['../../../schemas/emulator-fixture.schema.json', '../../schemas/emulator-fixture.schema.json']) {
-    try { return JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as Record<string, unknown>; } catch { /* next */ }
+    try {
+      return JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as Record<string, unknown>;
+    } catch {
+      /* next */
+    }
   }
   throw new Error('cannot read schemas/emulator-fixture.schema.json');
 }
@@ -98,7 +114,12 @@ function validator(): ValidateFunction {
 }
 
 /** A problem before it has a position: which file, which path. */
-interface Located { file: number; path: SpecPath; at?: 'key' | 'value'; message: string }
+interface Located {
+  file: number;
+  path: SpecPath;
+  at?: 'key' | 'value';
+  message: string;
+}
 
 /** Not rendered as Graph properties: fixture-only keys. */
 const META_KEYS = new Set(['key', 'extensions', 'manager', 'members', 'owners', 'licenses', 'cloudManaged']);
@@ -114,12 +135,19 @@ function extensionValueOk(dataType: string, multi: boolean, v: unknown): boolean
   if (!Array.isArray(values)) return false;
   return values.every((x) => {
     switch (dataType) {
-      case 'String': return typeof x === 'string' && x.length <= 256;
-      case 'Boolean': return typeof x === 'boolean';
-      case 'Integer': case 'LargeInteger': return Number.isInteger(x);
-      case 'DateTime': return typeof x === 'string' && !Number.isNaN(Date.parse(x));
-      case 'Binary': return typeof x === 'string';
-      default: return false;
+      case 'String':
+        return typeof x === 'string' && x.length <= 256;
+      case 'Boolean':
+        return typeof x === 'boolean';
+      case 'Integer':
+      case 'LargeInteger':
+        return Number.isInteger(x);
+      case 'DateTime':
+        return typeof x === 'string' && !Number.isNaN(Date.parse(x));
+      case 'Binary':
+        return typeof x === 'string';
+      default:
+        return false;
     }
   });
 }
@@ -141,13 +169,23 @@ export function parseFixtures(inputs: { file: string; text: string }[]): TenantF
     for (const err of doc.errors) {
       const { line, col } = locator.at(err.pos[0]);
       if (err.code !== 'DUPLICATE_KEY') broken = true;
-      positioned.push({ file, line, col, message: err.code === 'DUPLICATE_KEY' ? 'duplicate key: each key may appear once in a mapping' : `YAML syntax error: ${err.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '')}` });
+      positioned.push({
+        file,
+        line,
+        col,
+        message:
+          err.code === 'DUPLICATE_KEY'
+            ? 'duplicate key: each key may appear once in a mapping'
+            : `YAML syntax error: ${err.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '')}`,
+      });
     }
     const data: unknown = broken ? undefined : doc.toJS({ maxAliasCount: 100 });
-    if (!broken && (data === null || data === undefined)) positioned.push({ file, line: 1, col: 1, message: 'the fixture is empty: it needs at least version: 1' });
+    if (!broken && (data === null || data === undefined))
+      positioned.push({ file, line: 1, col: 1, message: 'the fixture is empty: it needs at least version: 1' });
     const v = validator();
     if (!broken && data !== null && data !== undefined && !v(data)) {
-      for (const p of schemaProblems(v.errors ?? [])) located.push({ file: fi, path: p.path, at: p.at, message: p.message });
+      for (const p of schemaProblems(v.errors ?? []))
+        located.push({ file: fi, path: p.path, at: p.at, message: p.message });
     }
     datas.push(obj(data));
   });
@@ -158,7 +196,13 @@ export function parseFixtures(inputs: { file: string; text: string }[]): TenantF
     const { line, col } = locators[p.file]!.locate(p.path, p.at ?? 'value');
     positioned.push({ file: inputs[p.file]!.file, line, col, message: p.message });
   }
-  if (positioned.length > 0) throw new FixtureError(sortByFile(positioned, inputs.map((i) => i.file)));
+  if (positioned.length > 0)
+    throw new FixtureError(
+      sortByFile(
+        positioned,
+        inputs.map((i) => i.file),
+      ),
+    );
   return fixture;
 }
 
@@ -179,14 +223,20 @@ function resolveFixtures(datas: Raw[], digest: string, problems: Located[]): Ten
     if (typeof value !== 'string' || value === '') return;
     const k = `${what}\u0000${value.toLowerCase()}`;
     const first = unique.get(k);
-    if (first) problems.push({ file, path, message: `${formatPath(path)}: ${what} '${value}' is already used at ${formatPath(first.path)} (unique in the tenant)` });
+    if (first)
+      problems.push({
+        file,
+        path,
+        message: `${formatPath(path)}: ${what} '${value}' is already used at ${formatPath(first.path)} (unique in the tenant)`,
+      });
     else unique.set(k, { file, path });
   };
 
   datas.forEach((d, fi) => {
     const t = obj(d['tenant']);
     if (typeof t['displayName'] === 'string') out.displayName = t['displayName'];
-    for (const dom of list(t['domains'])) if (typeof dom === 'string' && !out.domains.includes(dom.toLowerCase())) out.domains.push(dom.toLowerCase());
+    for (const dom of list(t['domains']))
+      if (typeof dom === 'string' && !out.domains.includes(dom.toLowerCase())) out.domains.push(dom.toLowerCase());
     if (isObj(d['directorySync'])) {
       const s = d['directorySync'];
       const prev = out.directorySync ?? { enabled: true, features: {} };
@@ -195,7 +245,9 @@ function resolveFixtures(datas: Raw[], digest: string, problems: Located[]): Ten
         enabled: s['enabled'] !== false,
         features: { ...prev.features, ...(obj(s['features']) as Record<string, boolean>) },
         ...(typeof s['lastSyncDateTime'] === 'string' ? { lastSyncDateTime: s['lastSyncDateTime'] } : {}),
-        ...(typeof s['accidentalDeletionThreshold'] === 'number' ? { alertThreshold: s['accidentalDeletionThreshold'] } : {}),
+        ...(typeof s['accidentalDeletionThreshold'] === 'number'
+          ? { alertThreshold: s['accidentalDeletionThreshold'] }
+          : {}),
       };
     }
     list(d['subscribedSkus']).forEach((raw, i) => {
@@ -204,11 +256,22 @@ function resolveFixtures(datas: Raw[], digest: string, problems: Located[]): Ten
       claim('skuId', s['skuId'], fi, [...path, 'skuId']);
       claim('skuPartNumber', s['skuPartNumber'], fi, [...path, 'skuPartNumber']);
       out.skus.push({
-        skuId: String(s['skuId']).toLowerCase(), skuPartNumber: String(s['skuPartNumber']),
+        skuId: String(s['skuId']).toLowerCase(),
+        skuPartNumber: String(s['skuPartNumber']),
         appliesTo: typeof s['appliesTo'] === 'string' ? s['appliesTo'] : 'User',
         capabilityStatus: typeof s['capabilityStatus'] === 'string' ? s['capabilityStatus'] : 'Enabled',
-        prepaidUnits: { enabled: Number(s['enabledUnits'] ?? 0), suspended: Number(s['suspendedUnits'] ?? 0), warning: Number(s['warningUnits'] ?? 0), lockedOut: Number(s['lockedOutUnits'] ?? 0) },
-        servicePlans: list(s['servicePlans']).map((p) => ({ servicePlanId: String(obj(p)['servicePlanId']).toLowerCase(), servicePlanName: String(obj(p)['servicePlanName']), provisioningStatus: 'Success', appliesTo: String(obj(p)['appliesTo'] ?? 'User') })),
+        prepaidUnits: {
+          enabled: Number(s['enabledUnits'] ?? 0),
+          suspended: Number(s['suspendedUnits'] ?? 0),
+          warning: Number(s['warningUnits'] ?? 0),
+          lockedOut: Number(s['lockedOutUnits'] ?? 0),
+        },
+        servicePlans: list(s['servicePlans']).map((p) => ({
+          servicePlanId: String(obj(p)['servicePlanId']).toLowerCase(),
+          servicePlanName: String(obj(p)['servicePlanName']),
+          provisioningStatus: 'Success',
+          appliesTo: String(obj(p)['appliesTo'] ?? 'User'),
+        })),
         subscriptionIds: [stableId(digest, 'subscription', String(s['skuId']))],
       });
     });
@@ -216,13 +279,20 @@ function resolveFixtures(datas: Raw[], digest: string, problems: Located[]): Ten
       const e = obj(raw);
       claim('extension', `${String(e['appId'] ?? '')}/${String(e['name'])}`, fi, ['extensions', i, 'name']);
       out.extensions.push({
-        name: String(e['name']), dataType: String(e['dataType']), targetObjects: list(e['targetObjects']).map(String),
-        isMultiValued: e['isMultiValued'] === true, isSyncedFromOnPremises: e['isSyncedFromOnPremises'] === true,
+        name: String(e['name']),
+        dataType: String(e['dataType']),
+        targetObjects: list(e['targetObjects']).map(String),
+        isMultiValued: e['isMultiValued'] === true,
+        isSyncedFromOnPremises: e['isSyncedFromOnPremises'] === true,
         ...(typeof e['appId'] === 'string' ? { appId: e['appId'].toLowerCase() } : {}),
         ...(typeof e['appDisplayName'] === 'string' ? { appDisplayName: e['appDisplayName'] } : {}),
       });
     });
-    for (const [section, kind] of [['users', 'user'], ['groups', 'group'], ['contacts', 'contact']] as const) {
+    for (const [section, kind] of [
+      ['users', 'user'],
+      ['groups', 'group'],
+      ['contacts', 'contact'],
+    ] as const) {
       list(d[section]).forEach((raw, i) => {
         const r = obj(raw);
         const path: SpecPath = [section, i];
@@ -236,7 +306,12 @@ function resolveFixtures(datas: Raw[], digest: string, problems: Located[]): Ten
         where.set(o, { file: fi, path });
         out.objects.push(o);
         if (typeof r['key'] === 'string') {
-          if (byKey.has(r['key'])) problems.push({ file: fi, path: [...path, 'key'], message: `${formatPath([...path, 'key'])}: key '${r['key']}' is used twice` });
+          if (byKey.has(r['key']))
+            problems.push({
+              file: fi,
+              path: [...path, 'key'],
+              message: `${formatPath([...path, 'key'])}: key '${r['key']}' is used twice`,
+            });
           byKey.set(r['key'], o);
         }
         claim('id', id, fi, [...path, 'id']);
@@ -246,14 +321,28 @@ function resolveFixtures(datas: Raw[], digest: string, problems: Located[]): Ten
         }
         // graph-facts-2 §1: onPremisesImmutableId and onPremisesSecurityIdentifier are unique in the tenant.
         claim('onPremisesImmutableId', r['onPremisesImmutableId'], fi, [...path, 'onPremisesImmutableId']);
-        claim('onPremisesSecurityIdentifier', r['onPremisesSecurityIdentifier'], fi, [...path, 'onPremisesSecurityIdentifier']);
+        claim('onPremisesSecurityIdentifier', r['onPremisesSecurityIdentifier'], fi, [
+          ...path,
+          'onPremisesSecurityIdentifier',
+        ]);
         // graph-facts §1: an SMTP address belongs to one object of the tenant.
-        const addrs = [r['mail'], ...list(r['proxyAddresses']).filter((a) => typeof a === 'string' && /^smtp:/i.test(a)).map((a) => String(a).slice(5))];
-        for (const a of new Set(addrs.filter((x): x is string => typeof x === 'string').map((x) => x.toLowerCase()))) claim('address', a, fi, [...path, r['mail'] !== undefined ? 'mail' : 'proxyAddresses']);
+        const addrs = [
+          r['mail'],
+          ...list(r['proxyAddresses'])
+            .filter((a) => typeof a === 'string' && /^smtp:/i.test(a))
+            .map((a) => String(a).slice(5)),
+        ];
+        for (const a of new Set(addrs.filter((x): x is string => typeof x === 'string').map((x) => x.toLowerCase())))
+          claim('address', a, fi, [...path, r['mail'] !== undefined ? 'mail' : 'proxyAddresses']);
         byId.set(id, o);
-        if (typeof r['displayName'] === 'string') byName.set(r['displayName'], [...(byName.get(r['displayName']) ?? []), o]);
+        if (typeof r['displayName'] === 'string')
+          byName.set(r['displayName'], [...(byName.get(r['displayName']) ?? []), o]);
         if (r['cloudManaged'] === true && r['onPremisesSyncEnabled'] === true) {
-          problems.push({ file: fi, path: [...path, 'cloudManaged'], message: `${formatPath([...path, 'cloudManaged'])}: a cloud-managed object reads onPremisesSyncEnabled null, not true (graph-facts-2 §2.3)` });
+          problems.push({
+            file: fi,
+            path: [...path, 'cloudManaged'],
+            message: `${formatPath([...path, 'cloudManaged'])}: a cloud-managed object reads onPremisesSyncEnabled null, not true (graph-facts-2 §2.3)`,
+          });
         }
       });
     }
@@ -264,22 +353,58 @@ function resolveFixtures(datas: Raw[], digest: string, problems: Located[]): Ten
     let o = byKey.get(ref) ?? byUpn.get(ref.toLowerCase()) ?? byId.get(ref.toLowerCase());
     if (!o) {
       const named = byName.get(ref) ?? [];
-      if (named.length > 1) { problems.push({ file, path, message: `${formatPath(path)}: '${ref}' names ${named.length} objects; refer to one by its key` }); return undefined; }
+      if (named.length > 1) {
+        problems.push({
+          file,
+          path,
+          message: `${formatPath(path)}: '${ref}' names ${named.length} objects; refer to one by its key`,
+        });
+        return undefined;
+      }
       o = named[0];
     }
-    if (!o) { problems.push({ file, path, message: `${formatPath(path)}: no object '${ref}' in the fixture (refer by key, userPrincipalName, id or displayName)` }); return undefined; }
-    if (!kinds.includes(o.kind)) { problems.push({ file, path, message: `${formatPath(path)}: '${ref}' is a ${o.kind}, expected a ${kinds.join(' or ')}` }); return undefined; }
+    if (!o) {
+      problems.push({
+        file,
+        path,
+        message: `${formatPath(path)}: no object '${ref}' in the fixture (refer by key, userPrincipalName, id or displayName)`,
+      });
+      return undefined;
+    }
+    if (!kinds.includes(o.kind)) {
+      problems.push({
+        file,
+        path,
+        message: `${formatPath(path)}: '${ref}' is a ${o.kind}, expected a ${kinds.join(' or ')}`,
+      });
+      return undefined;
+    }
     return o;
   };
-  const skuOf = (ref: string): SubscribedSku | undefined => out.skus.find((s) => s.skuId === ref.toLowerCase() || s.skuPartNumber.toLowerCase() === ref.toLowerCase());
+  const skuOf = (ref: string): SubscribedSku | undefined =>
+    out.skus.find((s) => s.skuId === ref.toLowerCase() || s.skuPartNumber.toLowerCase() === ref.toLowerCase());
   const license = (raw: unknown, file: number, path: SpecPath): FixtureLicense | undefined => {
     const ref = typeof raw === 'string' ? raw : String(obj(raw)['sku'] ?? '');
     const sku = skuOf(ref);
-    if (!sku) { problems.push({ file, path, message: `${formatPath(path)}: unknown SKU '${ref}'${out.skus.length > 0 ? ` (subscribedSkus: ${out.skus.map((s) => s.skuPartNumber).join(', ')})` : ' (declare it under subscribedSkus)'}` }); return undefined; }
+    if (!sku) {
+      problems.push({
+        file,
+        path,
+        message: `${formatPath(path)}: unknown SKU '${ref}'${out.skus.length > 0 ? ` (subscribedSkus: ${out.skus.map((s) => s.skuPartNumber).join(', ')})` : ' (declare it under subscribedSkus)'}`,
+      });
+      return undefined;
+    }
     const disabled: string[] = [];
     list(obj(raw)['disabledPlans']).forEach((p, j) => {
-      const plan = sku.servicePlans.find((sp) => sp.servicePlanId === String(p).toLowerCase() || sp.servicePlanName === p);
-      if (!plan) problems.push({ file, path: [...path, 'disabledPlans', j], message: `${formatPath([...path, 'disabledPlans', j])}: SKU ${sku.skuPartNumber} has no service plan '${String(p)}'` });
+      const plan = sku.servicePlans.find(
+        (sp) => sp.servicePlanId === String(p).toLowerCase() || sp.servicePlanName === p,
+      );
+      if (!plan)
+        problems.push({
+          file,
+          path: [...path, 'disabledPlans', j],
+          message: `${formatPath([...path, 'disabledPlans', j])}: SKU ${sku.skuPartNumber} has no service plan '${String(p)}'`,
+        });
       else disabled.push(plan.servicePlanId);
     });
     return { skuId: sku.skuId, disabledPlans: disabled };
@@ -287,38 +412,78 @@ function resolveFixtures(datas: Raw[], digest: string, problems: Located[]): Ten
 
   const raws = new Map<FixtureObject, Raw>();
   datas.forEach((d, fi) => {
-    for (const section of ['users', 'groups', 'contacts']) list(d[section]).forEach((raw, i) => {
-      const o = out.objects.find((x) => where.get(x)!.file === fi && where.get(x)!.path[0] === section && where.get(x)!.path[1] === i);
-      if (o) raws.set(o, obj(raw));
-    });
+    for (const section of ['users', 'groups', 'contacts'])
+      list(d[section]).forEach((raw, i) => {
+        const o = out.objects.find(
+          (x) => where.get(x)!.file === fi && where.get(x)!.path[0] === section && where.get(x)!.path[1] === i,
+        );
+        if (o) raws.set(o, obj(raw));
+      });
   });
   for (const o of out.objects) {
     const { file, path } = where.get(o)!;
     const r = raws.get(o)!;
     if (r['manager'] !== undefined) {
       const m = resolve(r['manager'], file, [...path, 'manager'], ['user', 'contact']);
-      if (m === o) problems.push({ file, path: [...path, 'manager'], message: `${formatPath([...path, 'manager'])}: an object can't be its own manager` });
+      if (m === o)
+        problems.push({
+          file,
+          path: [...path, 'manager'],
+          message: `${formatPath([...path, 'manager'])}: an object can't be its own manager`,
+        });
       else if (m) o.manager = m.id;
     }
     if (o.kind === 'group') {
-      o.members = list(r['members']).map((ref, j) => resolve(ref, file, [...path, 'members', j], ['user', 'group', 'contact'])?.id).filter((x): x is string => x !== undefined);
-      if (o.members.includes(o.id)) problems.push({ file, path: [...path, 'members'], message: `${formatPath([...path, 'members'])}: a group can't be a member of itself` });
-      o.owners = list(r['owners']).map((ref, j) => resolve(ref, file, [...path, 'owners', j], ['user'])?.id).filter((x): x is string => x !== undefined);
+      o.members = list(r['members'])
+        .map((ref, j) => resolve(ref, file, [...path, 'members', j], ['user', 'group', 'contact'])?.id)
+        .filter((x): x is string => x !== undefined);
+      if (o.members.includes(o.id))
+        problems.push({
+          file,
+          path: [...path, 'members'],
+          message: `${formatPath([...path, 'members'])}: a group can't be a member of itself`,
+        });
+      o.owners = list(r['owners'])
+        .map((ref, j) => resolve(ref, file, [...path, 'owners', j], ['user'])?.id)
+        .filter((x): x is string => x !== undefined);
     }
     if (r['licenses'] !== undefined) {
-      o.licenses = list(r['licenses']).map((l, j) => license(l, file, [...path, 'licenses', j])).filter((x): x is FixtureLicense => x !== undefined);
+      o.licenses = list(r['licenses'])
+        .map((l, j) => license(l, file, [...path, 'licenses', j]))
+        .filter((x): x is FixtureLicense => x !== undefined);
       // graph-facts-2 §7.2: Graph refuses assignLicense for a user without usageLocation.
       if (o.kind === 'user' && o.licenses.length > 0 && typeof r['usageLocation'] !== 'string') {
-        problems.push({ file, path: [...path, 'licenses'], message: `${formatPath([...path, 'licenses'])}: a user with licences needs usageLocation (Graph refuses assignLicense without it)` });
+        problems.push({
+          file,
+          path: [...path, 'licenses'],
+          message: `${formatPath([...path, 'licenses'])}: a user with licences needs usageLocation (Graph refuses assignLicense without it)`,
+        });
       }
     }
     for (const [name, value] of Object.entries(o.ext)) {
       const ext = out.extensions.find((e) => e.name === name);
       const target = o.kind === 'user' ? 'User' : 'Group';
       const p = [...path, 'extensions', name];
-      if (!ext) problems.push({ file, path: p, at: 'key', message: `${formatPath(p)}: no directory extension '${name}' is declared under extensions` });
-      else if (!ext.targetObjects.includes(target)) problems.push({ file, path: p, at: 'key', message: `${formatPath(p)}: extension '${name}' doesn't target ${target}` });
-      else if (!extensionValueOk(ext.dataType, ext.isMultiValued, value)) problems.push({ file, path: p, message: `${formatPath(p)}: not a ${ext.isMultiValued ? 'list of ' : ''}${ext.dataType} value` });
+      if (!ext)
+        problems.push({
+          file,
+          path: p,
+          at: 'key',
+          message: `${formatPath(p)}: no directory extension '${name}' is declared under extensions`,
+        });
+      else if (!ext.targetObjects.includes(target))
+        problems.push({
+          file,
+          path: p,
+          at: 'key',
+          message: `${formatPath(p)}: extension '${name}' doesn't target ${target}`,
+        });
+      else if (!extensionValueOk(ext.dataType, ext.isMultiValued, value))
+        problems.push({
+          file,
+          path: p,
+          message: `${formatPath(p)}: not a ${ext.isMultiValued ? 'list of ' : ''}${ext.dataType} value`,
+        });
     }
   }
   datas.forEach((d, fi) => {
@@ -327,15 +492,31 @@ function resolveFixtures(datas: Raw[], digest: string, problems: Located[]): Ten
       const path: SpecPath = ['directoryRoles', i];
       let templateId = typeof r['roleTemplateId'] === 'string' ? r['roleTemplateId'].toLowerCase() : undefined;
       if (templateId === undefined) {
-        const hit = Object.entries(ROLE_TEMPLATES).find(([, t]) => t.displayName.toLowerCase() === String(r['displayName'] ?? '').toLowerCase());
+        const hit = Object.entries(ROLE_TEMPLATES).find(
+          ([, t]) => t.displayName.toLowerCase() === String(r['displayName'] ?? '').toLowerCase(),
+        );
         if (!hit) {
-          problems.push({ file: fi, path: [...path, r['displayName'] === undefined ? 'members' : 'displayName'], message: `${formatPath(path)}: unknown role '${String(r['displayName'] ?? '')}': give its roleTemplateId (known by name: ${Object.values(ROLE_TEMPLATES).map((t) => t.displayName).join(', ')})` });
+          problems.push({
+            file: fi,
+            path: [...path, r['displayName'] === undefined ? 'members' : 'displayName'],
+            message: `${formatPath(path)}: unknown role '${String(r['displayName'] ?? '')}': give its roleTemplateId (known by name: ${Object.values(
+              ROLE_TEMPLATES,
+            )
+              .map((t) => t.displayName)
+              .join(', ')})`,
+          });
           return;
         }
         templateId = hit[0];
       }
-      const members = list(r['members']).map((ref, j) => resolve(ref, fi, [...path, 'members', j], ['user', 'group'])?.id).filter((x): x is string => x !== undefined);
-      out.roles.push({ ...(typeof r['displayName'] === 'string' ? { displayName: r['displayName'] } : {}), roleTemplateId: templateId, members });
+      const members = list(r['members'])
+        .map((ref, j) => resolve(ref, fi, [...path, 'members', j], ['user', 'group'])?.id)
+        .filter((x): x is string => x !== undefined);
+      out.roles.push({
+        ...(typeof r['displayName'] === 'string' ? { displayName: r['displayName'] } : {}),
+        roleTemplateId: templateId,
+        members,
+      });
     });
   });
   return out;
@@ -349,7 +530,11 @@ export async function loadFixtures(paths: string[]): Promise<TenantFixture> {
       inputs.push({ file, text: await readFile(file, 'utf8') });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new AdsyncError('fixture_not_found', `cannot read fixture ${file}: ${code === 'ENOENT' ? 'no such file' : code ?? String(err)}`, { hint: 'paths in --fixture are relative to the current directory; in a spec, to the spec' });
+      throw new AdsyncError(
+        'fixture_not_found',
+        `cannot read fixture ${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}`,
+        { hint: 'paths in --fixture are relative to the current directory; in a spec, to the spec' },
+      );
     }
   }
   return parseFixtures(inputs);
@@ -376,14 +561,31 @@ export function applyFixture(store: Store, f: TenantFixture, now = Date.now()): 
   const verified = [c.initialDomain, ...c.domains];
   const extFull = new Map<string, string>();
   for (const e of f.extensions) {
-    let app: Application | undefined = e.appId ? [...store.applications.values()].find((a) => a.appId.toLowerCase() === e.appId) : store.applications.get(c.appObjectId);
+    let app: Application | undefined = e.appId
+      ? [...store.applications.values()].find((a) => a.appId.toLowerCase() === e.appId)
+      : store.applications.get(c.appObjectId);
     if (!app) {
-      app = { id: randomUUID(), appId: e.appId!, displayName: e.appDisplayName ?? 'Tenant Schema Extension App', createdDateTime: isoSeconds(now), secrets: [] };
+      app = {
+        id: randomUUID(),
+        appId: e.appId!,
+        displayName: e.appDisplayName ?? 'Tenant Schema Extension App',
+        createdDateTime: isoSeconds(now),
+        secrets: [],
+      };
       store.applications.set(app.id, app);
     }
     const full = `extension_${app.appId.replace(/-/g, '').toLowerCase()}_${e.name}`;
     extFull.set(e.name, full);
-    store.registerExtension({ id: randomUUID(), name: full, dataType: e.dataType, isMultiValued: e.isMultiValued, isSyncedFromOnPremises: e.isSyncedFromOnPremises, targetObjects: e.targetObjects, appDisplayName: app.displayName, appObjectId: app.id });
+    store.registerExtension({
+      id: randomUUID(),
+      name: full,
+      dataType: e.dataType,
+      isMultiValued: e.isMultiValued,
+      isSyncedFromOnPremises: e.isSyncedFromOnPremises,
+      targetObjects: e.targetObjects,
+      appDisplayName: app.displayName,
+      appObjectId: app.id,
+    });
   }
   const created: DirObject[] = [];
   for (const fo of f.objects) {
@@ -393,7 +595,10 @@ export function applyFixture(store: Store, f: TenantFixture, now = Date.now()): 
     if (fo.kind === 'user') {
       const upn = String(props['userPrincipalName']);
       const domain = upn.slice(upn.indexOf('@') + 1).toLowerCase();
-      if (!verified.includes(domain)) throw new Error(`fixture: ${upn} is not in a verified domain of the tenant (${verified.join(', ')}): add ${domain} under tenant.domains`);
+      if (!verified.includes(domain))
+        throw new Error(
+          `fixture: ${upn} is not in a verified domain of the tenant (${verified.join(', ')}): add ${domain} under tenant.domains`,
+        );
       props['accountEnabled'] ??= true;
       props['mailNickname'] ??= upn.slice(0, upn.indexOf('@'));
       props['userType'] ??= 'Member';
@@ -403,14 +608,18 @@ export function applyFixture(store: Store, f: TenantFixture, now = Date.now()): 
       props['groupTypes'] ??= [];
       props['securityEnabled'] ??= true;
       props['mailEnabled'] ??= false;
-      props['mailNickname'] ??= String(props['displayName']).replace(/[^A-Za-z0-9_-]/g, '').slice(0, 64) || 'group';
+      props['mailNickname'] ??=
+        String(props['displayName'])
+          .replace(/[^A-Za-z0-9_-]/g, '')
+          .slice(0, 64) || 'group';
       if ((props['groupTypes'] as string[]).includes('Unified')) {
         props['mail'] ??= `${String(props['mailNickname'])}@${c.initialDomain}`;
         props['visibility'] ??= 'Public';
       }
       props['securityIdentifier'] ??= sid(now);
     }
-    if (typeof props['mail'] === 'string' && props['proxyAddresses'] === undefined) props['proxyAddresses'] = [`SMTP:${props['mail']}`];
+    if (typeof props['mail'] === 'string' && props['proxyAddresses'] === undefined)
+      props['proxyAddresses'] = [`SMTP:${props['mail']}`];
     if (fo.cloudManaged) {
       // graph-facts-2 §2.3: converted to cloud → isCloudManaged true, onPremisesSyncEnabled null.
       props['onPremisesSyncBehavior'] = { isCloudManaged: true };
@@ -434,12 +643,18 @@ export function applyFixture(store: Store, f: TenantFixture, now = Date.now()): 
     if (fo.kind === 'group') {
       o.props['assignedLicenses'] = fo.licenses.map((l) => ({ skuId: l.skuId, disabledPlans: l.disabledPlans }));
       o.props['licenseProcessingState'] = { state: 'ProcessingComplete' };
-      for (const m of store.members.get(o.id) ?? []) if (store.users.byId.has(m)) store.refreshInheritedLicenses(m, now);
+      for (const m of store.members.get(o.id) ?? [])
+        if (store.users.byId.has(m)) store.refreshInheritedLicenses(m, now);
     } else {
       setLicenses(store, o, fo.licenses, [], now);
     }
   }
-  for (const r of f.roles) seedRole(store, { roleTemplateId: r.roleTemplateId, ...(r.displayName ? { displayName: r.displayName } : {}), members: r.members });
+  for (const r of f.roles)
+    seedRole(store, {
+      roleTemplateId: r.roleTemplateId,
+      ...(r.displayName ? { displayName: r.displayName } : {}),
+      members: r.members,
+    });
   c.fixtureDigest = f.digest;
   store.dirty = true;
   void created;

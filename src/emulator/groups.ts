@@ -5,12 +5,35 @@
  */
 import type { Ctx } from './context.js';
 import { findAnyVisible, findVisible, idFromReference, visible } from './context.js';
-import { GraphError, UNIMPLEMENTED, badRequest, bodyObject, conflict, invalidValues, json, methodNotAllowed, noContent, notFound, notImplemented, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
+import {
+  GraphError,
+  UNIMPLEMENTED,
+  badRequest,
+  bodyObject,
+  conflict,
+  invalidValues,
+  json,
+  methodNotAllowed,
+  noContent,
+  notFound,
+  notImplemented,
+  segmentNotFound,
+  type GraphRequest,
+  type GraphResponse,
+} from './http.js';
 import { checkSyncedWrite, handleSyncBehavior, isSynced, masteredError } from './sync.js';
 import { assignGroupLicense } from './licenses.js';
 import { expandOne, parseExpand } from './expand.js';
 import { applyProps, proxyConflict } from './props.js';
-import { collectionSource, contextUrl, countResponse, idSetSource, listResponse, parseSelect, render } from './query.js';
+import {
+  collectionSource,
+  contextUrl,
+  countResponse,
+  idSetSource,
+  listResponse,
+  parseSelect,
+  render,
+} from './query.js';
 import { groupSchema, schemas } from './schema.js';
 import type { DirObject } from './store.js';
 import { commit, sid } from './users.js';
@@ -35,23 +58,42 @@ export function handleGroups(ctx: Ctx, req: GraphRequest): GraphResponse {
   if (key === undefined) {
     if (req.method === 'GET') {
       const items = req.query.has('$expand') ? parseExpand(req.query.get('$expand')!, 'group') : undefined;
-      return listResponse(req, store, collectionSource(store.groups), () => groupSchema, { contextFragment: 'groups', schema: groupSchema, visible: (o) => visible(o, req), expand: (o) => expandOne(ctx, req, o, items) });
+      return listResponse(req, store, collectionSource(store.groups), () => groupSchema, {
+        contextFragment: 'groups',
+        schema: groupSchema,
+        visible: (o) => visible(o, req),
+        expand: (o) => expandOne(ctx, req, o, items),
+      });
     }
     if (req.method === 'POST') return createGroup(ctx, req);
     throw methodNotAllowed();
   }
-  if (key === '$count' && rel === undefined) return countResponse(req, store, groupSchema, store.groups, (o) => visible(o, req));
+  if (key === '$count' && rel === undefined)
+    return countResponse(req, store, groupSchema, store.groups, (o) => visible(o, req));
   const group = findVisible(ctx, req, 'group', key);
   if (rel === undefined) {
     if (req.method === 'GET') {
       const select = parseSelect(req, groupSchema, store, ['members', 'owners']);
-      return json(200, { '@odata.context': contextUrl(req, 'groups/$entity', select), ...render(group, groupSchema, select), ...expandOne(ctx, req, group) });
+      return json(200, {
+        '@odata.context': contextUrl(req, 'groups/$entity', select),
+        ...render(group, groupSchema, select),
+        ...expandOne(ctx, req, group),
+      });
     }
     if (req.method === 'PATCH') return updateGroup(ctx, req, group);
-    if (req.method === 'DELETE') { softDelete(ctx, group, req.now); return noContent(); }
+    if (req.method === 'DELETE') {
+      softDelete(ctx, group, req.now);
+      return noContent();
+    }
     throw methodNotAllowed();
   }
-  if (rel === 'onPremisesSyncBehavior') return handleSyncBehavior(ctx, req, group, [memberId, ref, ...rest].filter((x): x is string => x !== undefined));
+  if (rel === 'onPremisesSyncBehavior')
+    return handleSyncBehavior(
+      ctx,
+      req,
+      group,
+      [memberId, ref, ...rest].filter((x): x is string => x !== undefined),
+    );
   if (rel === 'assignLicense' && memberId === undefined) return assignGroupLicense(ctx, req, group);
   if (rel === 'members' || rel === 'owners') {
     // graph-facts-2 §1: members (and owners) of a synced group are AD-mastered.
@@ -69,7 +111,9 @@ export function handleGroups(ctx: Ctx, req: GraphRequest): GraphResponse {
       const member = findAnyVisible(ctx, req, id);
       if (relation.get(group.id)?.has(member.id)) {
         // graph-facts §2: 400 when already a member (observed message).
-        throw badRequest(`One or more added object references already exist for the following modified properties: '${rel}'.`);
+        throw badRequest(
+          `One or more added object references already exist for the following modified properties: '${rel}'.`,
+        );
       }
       if (rel === 'members') store.addMember(group.id, member);
       else store.addOwner(group.id, member.id);
@@ -87,7 +131,8 @@ export function handleGroups(ctx: Ctx, req: GraphRequest): GraphResponse {
       // graph-facts §2 caution: without /$ref the member object itself is deleted.
       if (!relation.get(group.id)?.has(memberId)) throw notFound(memberId);
       const member = findAnyVisible(ctx, req, memberId);
-      if (member.kind === 'contact') throw new GraphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+      if (member.kind === 'contact')
+        throw new GraphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
       softDelete(ctx, member, req.now);
       return noContent();
     }
@@ -95,7 +140,11 @@ export function handleGroups(ctx: Ctx, req: GraphRequest): GraphResponse {
       if (!relation.get(group.id)?.has(memberId)) throw notFound(memberId);
       const m = findAnyVisible(ctx, req, memberId);
       const schema = schemas[m.kind];
-      return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': schema.odataType, ...render(m, schema, parseSelect(req, schema, store)) });
+      return json(200, {
+        '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`,
+        '@odata.type': schema.odataType,
+        ...render(m, schema, parseSelect(req, schema, store)),
+      });
     }
     if (ref === undefined) throw methodNotAllowed();
     throw segmentNotFound(ref);
@@ -113,9 +162,17 @@ function listMembers(ctx: Ctx, req: GraphRequest, ids: string[], fragment: strin
   const selectRaw = req.query.get('$select');
   const q = new URLSearchParams(req.query);
   q.delete('$select');
-  const res = listResponse({ ...req, query: q }, store, idSetSource(ids, (id) => store.get(id)), (o) => schemas[o.kind], {
-    contextFragment: fragment, typed: true, visible: (o) => visible(o, req),
-  });
+  const res = listResponse(
+    { ...req, query: q },
+    store,
+    idSetSource(ids, (id) => store.get(id)),
+    (o) => schemas[o.kind],
+    {
+      contextFragment: fragment,
+      typed: true,
+      visible: (o) => visible(o, req),
+    },
+  );
   const body = res.body as { value: Record<string, unknown>[]; '@odata.nextLink'?: string };
   if (selectRaw !== null) {
     const wanted = new Set(selectRaw.split(',').map((s) => s.trim()));
@@ -123,7 +180,9 @@ function listMembers(ctx: Ctx, req: GraphRequest, ids: string[], fragment: strin
     body.value = body.value.map((item) => {
       const o = store.get(item['id'] as string)!;
       const schema = schemas[o.kind];
-      const sel = [...wanted].filter((p) => schema.properties.has(p) || (p.startsWith('extension_') && store.extensions.has(p)));
+      const sel = [...wanted].filter(
+        (p) => schema.properties.has(p) || (p.startsWith('extension_') && store.extensions.has(p)),
+      );
       return { '@odata.type': schema.odataType, ...render(o, schema, sel) };
     });
     if (body['@odata.nextLink']) {
@@ -143,14 +202,21 @@ export function transitiveMembers(ctx: Ctx, groupId: string): string[] {
     const g = queue.shift()!;
     for (const m of ctx.store.members.get(g) ?? []) {
       if (!seen.has(m) && m !== groupId) seen.add(m);
-      if (ctx.store.groups.byId.has(m) && !visitedGroups.has(m)) { visitedGroups.add(m); queue.push(m); }
+      if (ctx.store.groups.byId.has(m) && !visitedGroups.has(m)) {
+        visitedGroups.add(m);
+        queue.push(m);
+      }
     }
   }
   return [...seen];
 }
 
 /** Resolves `members@odata.bind` / `owners@odata.bind` up front so the write is atomic (graph-facts §2). */
-function resolveBinds(ctx: Ctx, req: GraphRequest, body: Record<string, unknown>): { members: DirObject[]; owners: DirObject[] } {
+function resolveBinds(
+  ctx: Ctx,
+  req: GraphRequest,
+  body: Record<string, unknown>,
+): { members: DirObject[]; owners: DirObject[] } {
   const lists = { members: [] as DirObject[], owners: [] as DirObject[] };
   let total = 0;
   for (const rel of ['members', 'owners'] as const) {
@@ -160,7 +226,9 @@ function resolveBinds(ctx: Ctx, req: GraphRequest, body: Record<string, unknown>
     total += raw.length;
     if (total > BIND_LIMIT) {
       // graph-facts §2: "up to 20 members can be added in a single request".
-      throw badRequest(`The request contains ${total} relationship references; at most ${BIND_LIMIT} can be added in a single request.`);
+      throw badRequest(
+        `The request contains ${total} relationship references; at most ${BIND_LIMIT} can be added in a single request.`,
+      );
     }
     for (const ref of raw) {
       const id = idFromReference(ref);
@@ -216,7 +284,10 @@ function updateGroup(ctx: Ctx, req: GraphRequest, group: DirObject): GraphRespon
   if (isExchangeManaged(group)) throw mailEnabledSecurityError('Update');
   const next: Record<string, unknown> = { ...group.props };
   for (const p of ['mailEnabled', 'securityEnabled', 'groupTypes']) {
-    if (body[p] !== undefined && JSON.stringify(body[p]) !== JSON.stringify(group.props[p] ?? (p === 'groupTypes' ? [] : null))) {
+    if (
+      body[p] !== undefined &&
+      JSON.stringify(body[p]) !== JSON.stringify(group.props[p] ?? (p === 'groupTypes' ? [] : null))
+    ) {
       // Turning a security group into a mail-enabled one is an Exchange operation.
       if (p === 'mailEnabled' && body[p] === true && !isUnified(group)) throw mailEnabledSecurityError('Update');
     }
@@ -227,11 +298,15 @@ function updateGroup(ctx: Ctx, req: GraphRequest, group: DirObject): GraphRespon
   const binds = resolveBinds(ctx, req, body);
   for (const m of binds.members) {
     if (store.members.get(group.id)?.has(m.id)) {
-      throw badRequest("One or more added object references already exist for the following modified properties: 'members'.");
+      throw badRequest(
+        "One or more added object references already exist for the following modified properties: 'members'.",
+      );
     }
   }
   if (new Set(binds.members.map((m) => m.id)).size !== binds.members.length) {
-    throw badRequest("One or more added object references already exist for the following modified properties: 'members'.");
+    throw badRequest(
+      "One or more added object references already exist for the following modified properties: 'members'.",
+    );
   }
   if (Object.keys(rest).some((k) => !k.endsWith('@odata.bind'))) commit(ctx, group, next);
   for (const m of binds.members) store.addMember(group.id, m);

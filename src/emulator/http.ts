@@ -31,7 +31,11 @@ export interface GraphResponse {
   body?: unknown;
 }
 
-export interface ErrorDetail { code: string; message?: string; target?: string }
+export interface ErrorDetail {
+  code: string;
+  message?: string;
+  target?: string;
+}
 
 /** A Graph error a handler throws; the router turns it into the error body. */
 export class GraphError extends Error {
@@ -51,7 +55,10 @@ export function graphDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19);
 }
 
-export function errorResponse(req: Pick<GraphRequest, 'requestId' | 'clientRequestId' | 'now'>, e: GraphError): GraphResponse {
+export function errorResponse(
+  req: Pick<GraphRequest, 'requestId' | 'clientRequestId' | 'now'>,
+  e: GraphError,
+): GraphResponse {
   const innerError: Record<string, string> = { date: graphDate(req.now), 'request-id': req.requestId };
   if (req.clientRequestId) innerError['client-request-id'] = req.clientRequestId;
   const error: Record<string, unknown> = { code: e.code, message: e.message, innerError };
@@ -59,7 +66,8 @@ export function errorResponse(req: Pick<GraphRequest, 'requestId' | 'clientReque
   return { status: e.status, headers: { ...e.headers }, body: { error } };
 }
 
-export const JSON_TYPE = 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
+export const JSON_TYPE =
+  'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): GraphResponse {
   return { status, headers, body };
@@ -77,7 +85,11 @@ export function newRequestId(): string {
 
 /** graph-facts §2 Members and §8: missing (or not yet replicated) object. */
 export function notFound(id: string): GraphError {
-  return new GraphError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+  return new GraphError(
+    404,
+    'Request_ResourceNotFound',
+    `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+  );
 }
 
 /**
@@ -93,11 +105,53 @@ export function segmentNotFound(segment: string): GraphError {
  * they answer 501 NotImplemented, so a client sees "not here", not "no such object" or "no such segment".
  */
 export const UNIMPLEMENTED: Record<'user' | 'group', ReadonlySet<string>> = {
-  user: new Set(['appRoleAssignments', 'authentication', 'calendar', 'changePassword', 'checkMemberGroups', 'checkMemberObjects', 'createdObjects',
-    'drive', 'events', 'getMemberGroups', 'getMemberObjects', 'joinedTeams', 'mailFolders', 'messages', 'oauth2PermissionGrants', 'ownedDevices',
-    'ownedObjects', 'photo', 'registeredDevices', 'reprocessLicenseAssignment', 'restore', 'revokeSignInSessions', 'sendMail', 'transitiveManagers', 'transitiveReports']),
-  group: new Set(['appRoleAssignments', 'checkMemberGroups', 'checkMemberObjects', 'conversations', 'drive', 'getMemberGroups', 'getMemberObjects',
-    'memberOf', 'membersWithLicenseErrors', 'photo', 'renew', 'reprocessLicenseAssignment', 'restore', 'sites', 'team', 'threads', 'transitiveMemberOf', 'validateProperties']),
+  user: new Set([
+    'appRoleAssignments',
+    'authentication',
+    'calendar',
+    'changePassword',
+    'checkMemberGroups',
+    'checkMemberObjects',
+    'createdObjects',
+    'drive',
+    'events',
+    'getMemberGroups',
+    'getMemberObjects',
+    'joinedTeams',
+    'mailFolders',
+    'messages',
+    'oauth2PermissionGrants',
+    'ownedDevices',
+    'ownedObjects',
+    'photo',
+    'registeredDevices',
+    'reprocessLicenseAssignment',
+    'restore',
+    'revokeSignInSessions',
+    'sendMail',
+    'transitiveManagers',
+    'transitiveReports',
+  ]),
+  group: new Set([
+    'appRoleAssignments',
+    'checkMemberGroups',
+    'checkMemberObjects',
+    'conversations',
+    'drive',
+    'getMemberGroups',
+    'getMemberObjects',
+    'memberOf',
+    'membersWithLicenseErrors',
+    'photo',
+    'renew',
+    'reprocessLicenseAssignment',
+    'restore',
+    'sites',
+    'team',
+    'threads',
+    'transitiveMemberOf',
+    'validateProperties',
+  ]),
 };
 
 /** graph-facts §1 UPN rules: the only documented message for invalid values. */
@@ -119,27 +173,33 @@ export function notImplemented(): GraphError {
   return new GraphError(501, 'NotImplemented', 'This operation target is not yet supported.');
 }
 
-export function conflict(property: 'userPrincipalName' | 'proxyAddresses' | 'onPremisesImmutableId' | 'onPremisesSecurityIdentifier', otherId?: string, holderType = 'User'): GraphError {
+export function conflict(
+  property: 'userPrincipalName' | 'proxyAddresses' | 'onPremisesImmutableId' | 'onPremisesSecurityIdentifier',
+  otherId?: string,
+  holderType = 'User',
+): GraphError {
   const message = `Another object with the same value for property ${property} already exists.`;
-  const details: ErrorDetail[] = property === 'userPrincipalName'
-    ? [{ target: 'userPrincipalName', code: 'ObjectConflict' }]
-    : property === 'proxyAddresses'
-      ? [
-          { code: 'ObjectConflict', message, target: 'proxyAddresses' },
-          // graph-facts §1 shows a second ConflictingObjects detail naming the holder.
-          { code: 'ConflictingObjects', message, target: otherId ?? '' },
-        ]
-      // graph-facts-2 §1: ObjectConflict on the property, ConflictingObjects naming User_<holder id>.
-      : [
-          { code: 'ObjectConflict', message, target: property },
-          { code: 'ConflictingObjects', message, target: `${holderType}_${otherId ?? ''}` },
-        ];
+  const details: ErrorDetail[] =
+    property === 'userPrincipalName'
+      ? [{ target: 'userPrincipalName', code: 'ObjectConflict' }]
+      : property === 'proxyAddresses'
+        ? [
+            { code: 'ObjectConflict', message, target: 'proxyAddresses' },
+            // graph-facts §1 shows a second ConflictingObjects detail naming the holder.
+            { code: 'ConflictingObjects', message, target: otherId ?? '' },
+          ]
+        : // graph-facts-2 §1: ObjectConflict on the property, ConflictingObjects naming User_<holder id>.
+          [
+            { code: 'ObjectConflict', message, target: property },
+            { code: 'ConflictingObjects', message, target: `${holderType}_${otherId ?? ''}` },
+          ];
   return new GraphError(400, 'Request_BadRequest', message, details);
 }
 
 /** Request body as an object, or 400. */
 export function bodyObject(req: GraphRequest): Record<string, unknown> {
   const b = req.body;
-  if (b === null || typeof b !== 'object' || Array.isArray(b)) throw badRequest('Empty Payload. JSON content expected.', 'BadRequest');
+  if (b === null || typeof b !== 'object' || Array.isArray(b))
+    throw badRequest('Empty Payload. JSON content expected.', 'BadRequest');
   return b as Record<string, unknown>;
 }

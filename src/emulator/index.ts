@@ -117,17 +117,30 @@ const MAX_BODY = 16 * 1024 * 1024;
 async function newCertificate(tenantId: string): Promise<{ cert: string; key: string }> {
   const notAfter = new Date();
   notAfter.setFullYear(notAfter.getFullYear() + 5);
-  const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }, { name: 'organizationName', value: 'adsync Graph emulator' }, { shortName: 'OU', value: `tenant-${tenantId}-${randomUUID().slice(0, 8)}` }], {
-    keySize: 2048,
-    algorithm: 'sha256',
-    notAfterDate: notAfter,
-    extensions: [
-      { name: 'basicConstraints', cA: true },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, keyCertSign: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
+  const pems = await generate(
+    [
+      { name: 'commonName', value: '127.0.0.1' },
+      { name: 'organizationName', value: 'adsync Graph emulator' },
+      { shortName: 'OU', value: `tenant-${tenantId}-${randomUUID().slice(0, 8)}` },
     ],
-  });
+    {
+      keySize: 2048,
+      algorithm: 'sha256',
+      notAfterDate: notAfter,
+      extensions: [
+        { name: 'basicConstraints', cA: true },
+        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, keyCertSign: true },
+        { name: 'extKeyUsage', serverAuth: true },
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 7, ip: '127.0.0.1' },
+            { type: 2, value: 'localhost' },
+          ],
+        },
+      ],
+    },
+  );
   return { cert: pems.cert, key: pems.private };
 }
 
@@ -136,7 +149,9 @@ async function newStore(o: EmulatorOptions): Promise<Store> {
   const { cert, key } = await newCertificate(tenantId);
   const config: TenantConfig = {
     tenantId,
-    initialDomain: (o.initialDomain ?? `adsyncemu${tenantId.replace(/-/g, '').slice(0, 8)}.onmicrosoft.com`).toLowerCase(),
+    initialDomain: (
+      o.initialDomain ?? `adsyncemu${tenantId.replace(/-/g, '').slice(0, 8)}.onmicrosoft.com`
+    ).toLowerCase(),
     domains: [],
     tenantDisplayName: 'adsync emulator tenant',
     createdDateTime: isoSeconds(Date.now()),
@@ -181,7 +196,11 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) { reject(new Error('body too large')); req.destroy(); return; }
+      if (size > MAX_BODY) {
+        reject(new Error('body too large'));
+        req.destroy();
+        return;
+      }
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
@@ -191,7 +210,8 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function lowerHeaders(req: IncomingMessage): Record<string, string> {
   const h: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) h[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  for (const [k, v] of Object.entries(req.headers))
+    if (v !== undefined) h[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
   return h;
 }
 
@@ -224,7 +244,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   reconcile(store, options);
   if (options.fixture && fresh) applyFixture(store, options.fixture);
   else if ((options.fixture?.digest ?? undefined) !== store.config.fixtureDigest && options.fixture !== undefined) {
-    throw new Error(`the state file ${options.statePath} was not made from the fixture(s) ${options.fixture.files.join(', ')}: delete it to load them into a new tenant`);
+    throw new Error(
+      `the state file ${options.statePath} was not made from the fixture(s) ${options.fixture.files.join(', ')}: delete it to load them into a new tenant`,
+    );
   }
   const app = (): Application => store.applications.get(store.config.appObjectId)!;
   const faults = new FaultInjector(options.faults, {
@@ -234,7 +256,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   });
   const clock = options.now ?? Date.now;
   const tap = new RequestTap();
-  const ctx: Ctx = { store, lagMs: () => faults.lagMs(), tap, ...(options.onWrite ? { onWrite: options.onWrite } : {}) };
+  const ctx: Ctx = {
+    store,
+    lagMs: () => faults.lagMs(),
+    tap,
+    ...(options.onWrite ? { onWrite: options.onWrite } : {}),
+  };
   let base = '';
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -250,47 +277,118 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       // ---- identity endpoints (graph-facts §13) ----
       const oidc = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(path);
       if (oidc && req.method === 'GET') {
-        if (!tenantMatches(store, decodeURIComponent(oidc[1]!))) return send(res, { status: 400, headers: {}, body: { error: 'invalid_tenant', error_description: `Tenant '${oidc[1]}' not found.` } }, requestId, clientRequestId);
-        return send(res, { status: 200, headers: {}, body: openidConfiguration(store, base) }, requestId, clientRequestId);
+        if (!tenantMatches(store, decodeURIComponent(oidc[1]!)))
+          return send(
+            res,
+            {
+              status: 400,
+              headers: {},
+              body: { error: 'invalid_tenant', error_description: `Tenant '${oidc[1]}' not found.` },
+            },
+            requestId,
+            clientRequestId,
+          );
+        return send(
+          res,
+          { status: 200, headers: {}, body: openidConfiguration(store, base) },
+          requestId,
+          clientRequestId,
+        );
       }
       const tok = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path);
       if (tok && req.method === 'POST') {
-        if (!tenantMatches(store, decodeURIComponent(tok[1]!))) return send(res, { status: 400, headers: {}, body: { error: 'invalid_request', error_description: `Tenant '${tok[1]}' not found.` } }, requestId, clientRequestId);
+        if (!tenantMatches(store, decodeURIComponent(tok[1]!)))
+          return send(
+            res,
+            {
+              status: 400,
+              headers: {},
+              body: { error: 'invalid_request', error_description: `Tenant '${tok[1]}' not found.` },
+            },
+            requestId,
+            clientRequestId,
+          );
         const r = issueToken(store, new URLSearchParams(raw.toString('utf8')), headers['authorization'], now);
-        return send(res, { status: r.status, headers: { 'Cache-Control': 'no-store', ...(r.headers ?? {}) }, body: r.body }, requestId, clientRequestId);
+        return send(
+          res,
+          { status: r.status, headers: { 'Cache-Control': 'no-store', ...(r.headers ?? {}) }, body: r.body },
+          requestId,
+          clientRequestId,
+        );
       }
-      if (/^\/[^/]+\/discovery\/v2\.0\/keys$/.test(path)) return send(res, { status: 200, headers: {}, body: jwks(store) }, requestId, clientRequestId);
+      if (/^\/[^/]+\/discovery\/v2\.0\/keys$/.test(path))
+        return send(res, { status: 200, headers: {}, body: jwks(store) }, requestId, clientRequestId);
 
       // ---- Graph ----
       if (!path.startsWith('/v1.0/') && path !== '/v1.0') {
-        return send(res, { status: 404, headers: {}, body: { error: { code: 'BadRequest', message: 'Invalid version.' } } }, requestId, clientRequestId);
+        return send(
+          res,
+          { status: 404, headers: {}, body: { error: { code: 'BadRequest', message: 'Invalid version.' } } },
+          requestId,
+          clientRequestId,
+        );
       }
       const rel = (req.url ?? '').slice('/v1.0'.length);
       const { rawPath, segments, query } = splitUrl(rel);
       const greq: GraphRequest = {
-        method: (req.method ?? 'GET').toUpperCase(), segments, rawPath, query, headers, body: undefined,
-        requestId, clientRequestId, now, base,
+        method: (req.method ?? 'GET').toUpperCase(),
+        segments,
+        rawPath,
+        query,
+        headers,
+        body: undefined,
+        requestId,
+        clientRequestId,
+        now,
+        base,
       };
       const auth = authenticate(store, headers['authorization'], now);
-      if (auth.problem) return send(res, errorResponse(greq, new GraphError(401, 'InvalidAuthenticationToken', auth.problem)), requestId, clientRequestId);
+      if (auth.problem)
+        return send(
+          res,
+          errorResponse(greq, new GraphError(401, 'InvalidAuthenticationToken', auth.problem)),
+          requestId,
+          clientRequestId,
+        );
       if (auth.roles) greq.roles = auth.roles;
       if (raw.length > 0) {
         try {
           greq.body = JSON.parse(raw.toString('utf8'));
         } catch {
-          return send(res, errorResponse(greq, new GraphError(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.')), requestId, clientRequestId);
+          return send(
+            res,
+            errorResponse(
+              greq,
+              new GraphError(
+                400,
+                'BadRequest',
+                'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.',
+              ),
+            ),
+            requestId,
+            clientRequestId,
+          );
         }
       }
       const answer = handleGraph(ctx, faults, greq);
       if (tap.frozen) return tap.hold(res);
       send(res, answer, requestId, clientRequestId);
     } catch (e) {
-      const err = new GraphError(500, 'Service_InternalServerError', `Encountered an internal server error. (${e instanceof Error ? e.message : String(e)})`);
+      const err = new GraphError(
+        500,
+        'Service_InternalServerError',
+        `Encountered an internal server error. (${e instanceof Error ? e.message : String(e)})`,
+      );
       send(res, errorResponse({ requestId, clientRequestId, now }, err), requestId, clientRequestId);
     }
   };
 
-  const server: Server = createServer({ cert: store.config.certPem, key: store.config.keyPem, keepAlive: true }, (req, res) => { void onRequest(req, res); });
+  const server: Server = createServer(
+    { cert: store.config.certPem, key: store.config.keyPem, keepAlive: true },
+    (req, res) => {
+      void onRequest(req, res);
+    },
+  );
   server.keepAliveTimeout = 30_000;
   // Every socket, including ones still in their TLS handshake (closeAllConnections doesn't know those yet):
   // close() must not wait out a keep-alive that a request in flight opened a moment later.
@@ -301,7 +399,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
@@ -322,11 +423,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     applicationObjectId: app().id,
     certPem: store.config.certPem,
     seed: (objects) => seedObjects(store, objects),
-    setRoles: (roles) => { app().roles = [...roles]; store.dirty = true; },
+    setRoles: (roles) => {
+      app().roles = [...roles];
+      store.dirty = true;
+    },
     setFaults: (f) => {
       faults.set(f);
       // Without lag, nothing stays hidden: objects created under an earlier lag become visible at once.
-      if (!f.replicationLagMs) for (const c of [store.users, store.groups, store.contacts]) for (const o of c.byId.values()) o.visibleAt = 0;
+      if (!f.replicationLagMs)
+        for (const c of [store.users, store.groups, store.contacts]) for (const o of c.byId.values()) o.visibleAt = 0;
     },
     save,
     isDirty: () => store.dirty,
@@ -354,14 +459,17 @@ function seedObjects(store: Store, objects: SeedObjects): void {
   const add = (kind: Kind, raw: object): void => {
     const { members, ...props } = raw as Record<string, unknown> & { members?: string[] };
     if (kind === 'group') props['groupTypes'] ??= [];
-    if (typeof props['mail'] === 'string' && props['proxyAddresses'] === undefined) props['proxyAddresses'] = [`SMTP:${props['mail']}`];
+    if (typeof props['mail'] === 'string' && props['proxyAddresses'] === undefined)
+      props['proxyAddresses'] = [`SMTP:${props['mail']}`];
     props['createdDateTime'] ??= isoSeconds(Date.now());
     const o: DirObject = store.newObject(kind, props);
     if (store.get(o.id)) throw new Error(`seed: an object with id ${o.id} already exists`);
     // Seeding skips Graph's rules, but not the uniqueness the indexes rely on.
     const upn = props['userPrincipalName'];
-    if (kind === 'user' && typeof upn === 'string' && store.upns.has(upn.toLowerCase())) throw new Error(`seed: userPrincipalName ${upn} already exists`);
-    if (typeof props['mail'] === 'string' && store.proxies.has(props['mail'].toLowerCase())) throw new Error(`seed: address ${props['mail']} already exists`);
+    if (kind === 'user' && typeof upn === 'string' && store.upns.has(upn.toLowerCase()))
+      throw new Error(`seed: userPrincipalName ${upn} already exists`);
+    if (typeof props['mail'] === 'string' && store.proxies.has(props['mail'].toLowerCase()))
+      throw new Error(`seed: address ${props['mail']} already exists`);
     store.collection(kind).add(o);
     store.registerAddresses(o);
     store.logChange({ kind, id: o.id });

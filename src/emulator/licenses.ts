@@ -6,7 +6,17 @@
  * group-assignlicense; resources/licenseassignmentstate.
  */
 import type { Ctx } from './context.js';
-import { GraphError, badRequest, bodyObject, invalidValues, json, methodNotAllowed, notFound, type GraphRequest, type GraphResponse } from './http.js';
+import {
+  GraphError,
+  badRequest,
+  bodyObject,
+  invalidValues,
+  json,
+  methodNotAllowed,
+  notFound,
+  type GraphRequest,
+  type GraphResponse,
+} from './http.js';
 import { render } from './query.js';
 import { groupSchema, userSchema } from './schema.js';
 import { Store, type DirObject, type LicenseState, type SubscribedSku } from './store.js';
@@ -15,9 +25,17 @@ import { isoSeconds } from './directory.js';
 function renderSku(store: Store, s: SubscribedSku): Record<string, unknown> {
   const c = store.config;
   return {
-    accountId: c.tenantId, accountName: s.accountName ?? c.tenantDisplayName, appliesTo: s.appliesTo, capabilityStatus: s.capabilityStatus,
-    consumedUnits: store.consumedUnits(s.skuId), id: `${c.tenantId}_${s.skuId}`, prepaidUnits: { ...s.prepaidUnits },
-    servicePlans: s.servicePlans.map((p) => ({ ...p })), skuId: s.skuId, skuPartNumber: s.skuPartNumber, subscriptionIds: [...s.subscriptionIds],
+    accountId: c.tenantId,
+    accountName: s.accountName ?? c.tenantDisplayName,
+    appliesTo: s.appliesTo,
+    capabilityStatus: s.capabilityStatus,
+    consumedUnits: store.consumedUnits(s.skuId),
+    id: `${c.tenantId}_${s.skuId}`,
+    prepaidUnits: { ...s.prepaidUnits },
+    servicePlans: s.servicePlans.map((p) => ({ ...p })),
+    skuId: s.skuId,
+    skuPartNumber: s.skuPartNumber,
+    subscriptionIds: [...s.subscriptionIds],
   };
 }
 
@@ -28,8 +46,12 @@ export function handleSubscribedSkus(ctx: Ctx, req: GraphRequest): GraphResponse
   const [, key] = req.segments;
   const skus = store.config.skus ?? [];
   if (key === undefined) {
-    if (req.query.has('$filter')) throw badRequest("Query option '$filter' is not supported for this resource.", 'Request_UnsupportedQuery');
-    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#subscribedSkus`, value: skus.map((s) => renderSku(store, s)) });
+    if (req.query.has('$filter'))
+      throw badRequest("Query option '$filter' is not supported for this resource.", 'Request_UnsupportedQuery');
+    return json(200, {
+      '@odata.context': `${req.base}/v1.0/$metadata#subscribedSkus`,
+      value: skus.map((s) => renderSku(store, s)),
+    });
   }
   const s = skus.find((x) => `${store.config.tenantId}_${x.skuId}` === key.toLowerCase());
   if (!s) throw notFound(key);
@@ -37,15 +59,34 @@ export function handleSubscribedSkus(ctx: Ctx, req: GraphRequest): GraphResponse
 }
 
 /** Writes a user's direct assignments (adds replace an earlier direct assignment of the same SKU). */
-export function setLicenses(store: Store, user: DirObject, add: { skuId: string; disabledPlans: string[] }[], remove: string[], now: number): void {
-  const states = ((user.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? []).filter((s) => !(s.assignedByGroup === null && (remove.includes(s.skuId) || add.some((a) => a.skuId === s.skuId))));
-  for (const a of add) states.push({ assignedByGroup: null, disabledPlans: [...a.disabledPlans], error: null, lastUpdatedDateTime: isoSeconds(now), skuId: a.skuId, state: 'Active' });
+export function setLicenses(
+  store: Store,
+  user: DirObject,
+  add: { skuId: string; disabledPlans: string[] }[],
+  remove: string[],
+  now: number,
+): void {
+  const states = ((user.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? []).filter(
+    (s) => !(s.assignedByGroup === null && (remove.includes(s.skuId) || add.some((a) => a.skuId === s.skuId))),
+  );
+  for (const a of add)
+    states.push({
+      assignedByGroup: null,
+      disabledPlans: [...a.disabledPlans],
+      error: null,
+      lastUpdatedDateTime: isoSeconds(now),
+      skuId: a.skuId,
+      state: 'Active',
+    });
   user.props['licenseAssignmentStates'] = states;
   Store.deriveAssignedLicenses(user);
   store.logChange({ kind: 'user', id: user.id, props: ['assignedLicenses', 'licenseAssignmentStates'] });
 }
 
-interface LicenseBody { add: { skuId: string; disabledPlans: string[] }[]; remove: string[] }
+interface LicenseBody {
+  add: { skuId: string; disabledPlans: string[] }[];
+  remove: string[];
+}
 
 /** addLicenses and removeLicenses are both non-nullable and required in the v1.0 CSDL (graph-facts-2 §7.2). */
 function licenseBody(req: GraphRequest): LicenseBody {
@@ -55,10 +96,14 @@ function licenseBody(req: GraphRequest): LicenseBody {
   if (!Array.isArray(add) || !Array.isArray(remove)) throw invalidValues();
   const out: LicenseBody = { add: [], remove: [] };
   for (const a of add) {
-    if (a === null || typeof a !== 'object' || typeof (a as Record<string, unknown>)['skuId'] !== 'string') throw invalidValues();
+    if (a === null || typeof a !== 'object' || typeof (a as Record<string, unknown>)['skuId'] !== 'string')
+      throw invalidValues();
     const dp = (a as Record<string, unknown>)['disabledPlans'] ?? [];
     if (!Array.isArray(dp) || !dp.every((x) => typeof x === 'string')) throw invalidValues();
-    out.add.push({ skuId: String((a as Record<string, unknown>)['skuId']).toLowerCase(), disabledPlans: (dp).map((x) => x.toLowerCase()) });
+    out.add.push({
+      skuId: String((a as Record<string, unknown>)['skuId']).toLowerCase(),
+      disabledPlans: dp.map((x) => x.toLowerCase()),
+    });
   }
   for (const r of remove) {
     if (typeof r !== 'string') throw invalidValues();
@@ -89,7 +134,10 @@ export function assignUserLicense(ctx: Ctx, req: GraphRequest, user: DirObject):
   if (body.add.length > 0 && typeof user.props['usageLocation'] !== 'string') {
     throw badRequest('License assignment cannot be done for user with invalid usage location.');
   }
-  const held = (skuId: string): boolean => ((user.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? []).some((s) => s.skuId === skuId && s.state !== 'Error');
+  const held = (skuId: string): boolean =>
+    ((user.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? []).some(
+      (s) => s.skuId === skuId && s.state !== 'Error',
+    );
   for (const a of body.add) {
     const sku = store.sku(a.skuId)!;
     if (!held(a.skuId) && store.consumedUnits(a.skuId) >= sku.prepaidUnits.enabled) {
@@ -97,7 +145,10 @@ export function assignUserLicense(ctx: Ctx, req: GraphRequest, user: DirObject):
     }
   }
   setLicenses(store, user, body.add, body.remove, req.now);
-  return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#users/$entity`, ...render(user, userSchema, undefined) });
+  return json(200, {
+    '@odata.context': `${req.base}/v1.0/$metadata#users/$entity`,
+    ...render(user, userSchema, undefined),
+  });
 }
 
 /** POST /groups/{id}/assignLicense → 202 Accepted + the group and a Location (group-assignlicense). */
@@ -106,17 +157,31 @@ export function assignGroupLicense(ctx: Ctx, req: GraphRequest, group: DirObject
   if (req.method !== 'POST') throw methodNotAllowed();
   const body = licenseBody(req);
   checkSkus(store, body);
-  const current = ((group.props['assignedLicenses'] as { skuId: string; disabledPlans: string[] }[] | undefined) ?? [])
-    .filter((l) => !body.remove.includes(l.skuId) && !body.add.some((a) => a.skuId === l.skuId));
+  const current = (
+    (group.props['assignedLicenses'] as { skuId: string; disabledPlans: string[] }[] | undefined) ?? []
+  ).filter((l) => !body.remove.includes(l.skuId) && !body.add.some((a) => a.skuId === l.skuId));
   group.props['assignedLicenses'] = [...current, ...body.add];
   if ((group.props['assignedLicenses'] as unknown[]).length === 0) delete group.props['assignedLicenses'];
   // Processing is asynchronous in Graph; the emulator finishes it before answering (a known difference).
   group.props['licenseProcessingState'] = { state: 'ProcessingComplete' };
-  store.logChange({ kind: 'group', id: group.id, props: ['assignedLicenses', 'licenseProcessingState', 'hasMembersWithLicenseErrors'] });
-  for (const m of store.members.get(group.id) ?? []) if (store.users.byId.has(m)) store.refreshInheritedLicenses(m, req.now);
-  const errors = [...(store.members.get(group.id) ?? [])].some((m) => ((store.users.byId.get(m)?.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? []).some((s) => s.assignedByGroup === group.id && s.state === 'Error'));
+  store.logChange({
+    kind: 'group',
+    id: group.id,
+    props: ['assignedLicenses', 'licenseProcessingState', 'hasMembersWithLicenseErrors'],
+  });
+  for (const m of store.members.get(group.id) ?? [])
+    if (store.users.byId.has(m)) store.refreshInheritedLicenses(m, req.now);
+  const errors = [...(store.members.get(group.id) ?? [])].some((m) =>
+    ((store.users.byId.get(m)?.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? []).some(
+      (s) => s.assignedByGroup === group.id && s.state === 'Error',
+    ),
+  );
   group.props['hasMembersWithLicenseErrors'] = errors;
-  return json(202, { '@odata.context': `${req.base}/v1.0/$metadata#groups/$entity`, ...render(group, groupSchema, undefined) }, { Location: `${req.base}/v1.0/groups/${group.id}` });
+  return json(
+    202,
+    { '@odata.context': `${req.base}/v1.0/$metadata#groups/$entity`, ...render(group, groupSchema, undefined) },
+    { Location: `${req.base}/v1.0/groups/${group.id}` },
+  );
 }
 
 /** GET /users/{id}/licenseDetails (user-list-licensedetails). */
@@ -128,8 +193,15 @@ export function listLicenseDetails(ctx: Ctx, req: GraphRequest, user: DirObject)
     const sku = store.sku(l.skuId);
     if (!sku) throw new GraphError(500, 'Service_InternalServerError', `SKU ${l.skuId} is not subscribed`);
     return {
-      id: `${user.id}_${l.skuId}`.replace(/-/g, ''), skuId: sku.skuId, skuPartNumber: sku.skuPartNumber,
-      servicePlans: sku.servicePlans.map((p) => ({ servicePlanId: p.servicePlanId, servicePlanName: p.servicePlanName, provisioningStatus: l.disabledPlans.includes(p.servicePlanId) ? 'Disabled' : p.provisioningStatus, appliesTo: p.appliesTo })),
+      id: `${user.id}_${l.skuId}`.replace(/-/g, ''),
+      skuId: sku.skuId,
+      skuPartNumber: sku.skuPartNumber,
+      servicePlans: sku.servicePlans.map((p) => ({
+        servicePlanId: p.servicePlanId,
+        servicePlanName: p.servicePlanName,
+        provisioningStatus: l.disabledPlans.includes(p.servicePlanId) ? 'Disabled' : p.provisioningStatus,
+        appliesTo: p.appliesTo,
+      })),
     };
   });
   return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#users('${user.id}')/licenseDetails`, value });

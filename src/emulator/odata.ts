@@ -20,25 +20,33 @@ export type FilterNode =
 export class FilterSyntaxError extends Error {}
 
 type Token =
-  | { t: 'id'; v: string }
-  | { t: 'str'; v: string }
-  | { t: 'num'; v: number }
-  | { t: 'punct'; v: '(' | ')' | ',' | ':' };
+  { t: 'id'; v: string } | { t: 'str'; v: string } | { t: 'num'; v: number } | { t: 'punct'; v: '(' | ')' | ',' | ':' };
 
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   while (i < src.length) {
     const c = src[i]!;
-    if (c === ' ' || c === '\t') { i++; continue; }
-    if (c === '(' || c === ')' || c === ',' || c === ':') { out.push({ t: 'punct', v: c }); i++; continue; }
+    if (c === ' ' || c === '\t') {
+      i++;
+      continue;
+    }
+    if (c === '(' || c === ')' || c === ',' || c === ':') {
+      out.push({ t: 'punct', v: c });
+      i++;
+      continue;
+    }
     if (c === "'") {
       let s = '';
       i++;
       for (;;) {
         if (i >= src.length) throw new FilterSyntaxError('unterminated string literal');
         if (src[i] === "'") {
-          if (src[i + 1] === "'") { s += "'"; i += 2; continue; }
+          if (src[i + 1] === "'") {
+            s += "'";
+            i += 2;
+            continue;
+          }
           i++;
           break;
         }
@@ -49,10 +57,18 @@ function tokenize(src: string): Token[] {
       continue;
     }
     const m = /^[-+]?\d+(\.\d+)?(?![\w:-])/.exec(src.slice(i));
-    if (m) { out.push({ t: 'num', v: Number(m[0]) }); i += m[0].length; continue; }
+    if (m) {
+      out.push({ t: 'num', v: Number(m[0]) });
+      i += m[0].length;
+      continue;
+    }
     // Identifiers, property paths (a/b), and unquoted DateTimeOffset/GUID literals.
     const id = /^[A-Za-z0-9_$@.\-/+]+(:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?)?/.exec(src.slice(i));
-    if (id && id[0].length > 0) { out.push({ t: 'id', v: id[0] }); i += id[0].length; continue; }
+    if (id && id[0].length > 0) {
+      out.push({ t: 'id', v: id[0] });
+      i += id[0].length;
+      continue;
+    }
     throw new FilterSyntaxError(`unexpected character '${c}' at ${i}`);
   }
   return out;
@@ -64,7 +80,10 @@ export function parseFilter(src: string): FilterNode {
   const toks = tokenize(src);
   let pos = 0;
   const peek = (): Token | undefined => toks[pos];
-  const isId = (v: string): boolean => { const t = peek(); return t?.t === 'id' && t.v.toLowerCase() === v; };
+  const isId = (v: string): boolean => {
+    const t = peek();
+    return t?.t === 'id' && t.v.toLowerCase() === v;
+  };
   const expectPunct = (v: string): void => {
     const t = toks[pos++];
     if (!t || t.t !== 'punct' || t.v !== v) throw new FilterSyntaxError(`expected '${v}'`);
@@ -84,22 +103,36 @@ export function parseFilter(src: string): FilterNode {
   };
   const or = (): FilterNode => {
     let left = and();
-    while (isId('or')) { pos++; left = { type: 'or', left, right: and() }; }
+    while (isId('or')) {
+      pos++;
+      left = { type: 'or', left, right: and() };
+    }
     return left;
   };
   const and = (): FilterNode => {
     let left = unary();
-    while (isId('and')) { pos++; left = { type: 'and', left, right: unary() }; }
+    while (isId('and')) {
+      pos++;
+      left = { type: 'and', left, right: unary() };
+    }
     return left;
   };
   const unary = (): FilterNode => {
-    if (isId('not')) { pos++; return { type: 'not', expr: unary() }; }
+    if (isId('not')) {
+      pos++;
+      return { type: 'not', expr: unary() };
+    }
     return primary();
   };
   const primary = (): FilterNode => {
     const t = toks[pos];
     if (!t) throw new FilterSyntaxError('unexpected end of filter');
-    if (t.t === 'punct' && t.v === '(') { pos++; const e = or(); expectPunct(')'); return e; }
+    if (t.t === 'punct' && t.v === '(') {
+      pos++;
+      const e = or();
+      expectPunct(')');
+      return e;
+    }
     if (t.t !== 'id') throw new FilterSyntaxError('expected a property or function');
     pos++;
     const name = t.v;
@@ -131,7 +164,10 @@ export function parseFilter(src: string): FilterNode {
     if (op === 'in') {
       expectPunct('(');
       const values: Literal[] = [literal()];
-      while (peek()?.t === 'punct' && (peek() as { v: string }).v === ',') { pos++; values.push(literal()); }
+      while (peek()?.t === 'punct' && (peek() as { v: string }).v === ',') {
+        pos++;
+        values.push(literal());
+      }
       expectPunct(')');
       return { type: 'in', path: name, values };
     }
@@ -153,16 +189,30 @@ export function analyzeFilter(node: FilterNode): { paths: { path: string; op: st
       case 'cmp':
         paths.push({ path: real(n.path), op: n.op });
         if (n.op === 'ne') advanced.push(real(n.path));
-        if (n.value === null && n.op === 'eq') { /* eq null is documented for several properties; allowed */ }
+        if (n.value === null && n.op === 'eq') {
+          /* eq null is documented for several properties; allowed */
+        }
         break;
-      case 'in': paths.push({ path: real(n.path), op: 'in' }); break;
+      case 'in':
+        paths.push({ path: real(n.path), op: 'in' });
+        break;
       case 'fn':
         paths.push({ path: real(n.path), op: n.fn });
         if (n.fn === 'endswith') advanced.push(real(n.path));
         break;
-      case 'and': case 'or': walk(n.left, lambdaVar, lambdaPath); walk(n.right, lambdaVar, lambdaPath); break;
-      case 'not': advanced.push('not'); walk(n.expr, lambdaVar, lambdaPath); break;
-      case 'any': paths.push({ path: n.path, op: 'any' }); walk(n.body, n.variable, n.path); break;
+      case 'and':
+      case 'or':
+        walk(n.left, lambdaVar, lambdaPath);
+        walk(n.right, lambdaVar, lambdaPath);
+        break;
+      case 'not':
+        advanced.push('not');
+        walk(n.expr, lambdaVar, lambdaPath);
+        break;
+      case 'any':
+        paths.push({ path: n.path, op: 'any' });
+        walk(n.body, n.variable, n.path);
+        break;
     }
   };
   walk(node, undefined, undefined);
@@ -183,10 +233,14 @@ function compare(a: unknown, b: Literal, op: string): boolean {
   const xs = x as string | number;
   const ys = y as string | number;
   switch (op) {
-    case 'gt': return xs > ys;
-    case 'ge': return xs >= ys;
-    case 'lt': return xs < ys;
-    case 'le': return xs <= ys;
+    case 'gt':
+      return xs > ys;
+    case 'ge':
+      return xs >= ys;
+    case 'lt':
+      return xs < ys;
+    case 'le':
+      return xs <= ys;
   }
   return false;
 }
@@ -195,11 +249,18 @@ export type Getter = (path: string) => unknown;
 
 export function evaluate(node: FilterNode, get: Getter): boolean {
   switch (node.type) {
-    case 'cmp': return compare(get(node.path), node.value, node.op);
-    case 'in': { const v = get(node.path); return node.values.some((x) => compare(v, x, 'eq')); }
-    case 'and': return evaluate(node.left, get) && evaluate(node.right, get);
-    case 'or': return evaluate(node.left, get) || evaluate(node.right, get);
-    case 'not': return !evaluate(node.expr, get);
+    case 'cmp':
+      return compare(get(node.path), node.value, node.op);
+    case 'in': {
+      const v = get(node.path);
+      return node.values.some((x) => compare(v, x, 'eq'));
+    }
+    case 'and':
+      return evaluate(node.left, get) && evaluate(node.right, get);
+    case 'or':
+      return evaluate(node.left, get) || evaluate(node.right, get);
+    case 'not':
+      return !evaluate(node.expr, get);
     case 'fn': {
       const v = get(node.path);
       if (typeof v !== 'string') return false;
@@ -211,8 +272,15 @@ export function evaluate(node: FilterNode, get: Getter): boolean {
       const arr = get(node.path);
       if (!Array.isArray(arr)) return false;
       // `x` is the element; `x/skuId` a property of an element that is an object (assignedLicenses).
-      return arr.some((el) => evaluate(node.body, (p) => (p === node.variable ? el
-        : p.startsWith(`${node.variable}/`) ? ((el as Record<string, unknown> | null)?.[p.slice(node.variable.length + 1)] ?? null) : get(p))));
+      return arr.some((el) =>
+        evaluate(node.body, (p) =>
+          p === node.variable
+            ? el
+            : p.startsWith(`${node.variable}/`)
+              ? ((el as Record<string, unknown> | null)?.[p.slice(node.variable.length + 1)] ?? null)
+              : get(p),
+        ),
+      );
     }
   }
 }
@@ -221,10 +289,15 @@ export function evaluate(node: FilterNode, get: Getter): boolean {
  * Candidate lookups an index can answer: `prop eq v`, `prop in (...)`, and their `and`/`or` combinations.
  * Returns undefined when the filter needs a scan.
  */
-export function indexPlan(node: FilterNode, indexed: (path: string) => boolean): { path: string; values: Literal[] }[] | undefined {
+export function indexPlan(
+  node: FilterNode,
+  indexed: (path: string) => boolean,
+): { path: string; values: Literal[] }[] | undefined {
   switch (node.type) {
     case 'cmp':
-      return node.op === 'eq' && node.value !== null && indexed(node.path) ? [{ path: node.path, values: [node.value] }] : undefined;
+      return node.op === 'eq' && node.value !== null && indexed(node.path)
+        ? [{ path: node.path, values: [node.value] }]
+        : undefined;
     case 'in':
       return indexed(node.path) && !node.values.includes(null) ? [{ path: node.path, values: node.values }] : undefined;
     case 'and':

@@ -38,7 +38,13 @@ const DIR_W = ['Directory.ReadWrite.All'];
 
 const USERS_READ = ['User.Read.All', 'User.ReadWrite.All', ...DIR_R];
 const USERS_WRITE = ['User.ReadWrite.All', ...DIR_W];
-const GROUPS_READ = ['GroupMember.Read.All', 'Group.Read.All', 'GroupMember.ReadWrite.All', 'Group.ReadWrite.All', ...DIR_R];
+const GROUPS_READ = [
+  'GroupMember.Read.All',
+  'Group.Read.All',
+  'GroupMember.ReadWrite.All',
+  'Group.ReadWrite.All',
+  ...DIR_R,
+];
 const GROUPS_CREATE = ['Group.Create', 'Group.ReadWrite.All', ...DIR_W];
 const GROUPS_WRITE = ['Group.ReadWrite.All', ...DIR_W];
 const MEMBERS_WRITE = ['GroupMember.ReadWrite.All', 'Group.ReadWrite.All', ...DIR_W];
@@ -74,7 +80,10 @@ export const INSUFFICIENT_PRIVILEGES = 'Insufficient privileges to complete the 
  * emulator checks (e.g. `$batch` itself: each inner request is checked on its own, graph-facts §6) or when
  * the resource handler answers first (unknown segments, writes to read-only resources).
  */
-export function permissionsFor(req: GraphRequest, kindOfDeleted?: (id: string) => 'user' | 'group' | 'contact' | undefined): readonly string[] | undefined {
+export function permissionsFor(
+  req: GraphRequest,
+  kindOfDeleted?: (id: string) => 'user' | 'group' | 'contact' | undefined,
+): readonly string[] | undefined {
   const [root, key, rel, , ref] = req.segments;
   const read = req.method === 'GET';
   // onpremisessyncbehavior-get/-update: one permission per entity (graph-facts-2 §2.2).
@@ -97,25 +106,32 @@ export function permissionsFor(req: GraphRequest, kindOfDeleted?: (id: string) =
       if (req.method === 'PATCH' && onlyMemberBinds(req.body)) return MEMBERS_WRITE;
       return GROUPS_WRITE;
     }
-    case 'contacts': return read ? CONTACTS_READ : undefined; // writes: the handler's 405 (graph-facts §3)
+    case 'contacts':
+      return read ? CONTACTS_READ : undefined; // writes: the handler's 405 (graph-facts §3)
     // (DELETE of a synced contact is answered by the handler's 400 whatever the grant.)
-    case 'organization': return read ? ORG_READ : undefined;
-    case 'domains': return read ? DOMAINS_READ : undefined;
+    case 'organization':
+      return read ? ORG_READ : undefined;
+    case 'domains':
+      return read ? DOMAINS_READ : undefined;
     case 'applications':
       if (read) return APPS_READ;
       if (rel === 'extensionProperties') return EXT_WRITE;
       return ['Application.ReadWrite.All'];
-    case 'directoryObjects': return DIR_R;
-    case 'directoryRoles': return read ? ROLES_READ : ROLES_WRITE;
+    case 'directoryObjects':
+      return DIR_R;
+    case 'directoryRoles':
+      return read ? ROLES_READ : ROLES_WRITE;
     case 'directory': {
       const item = req.segments[2];
       if (key !== 'deletedItems' || item === undefined) return undefined; // the handler's 404
-      const typed = item === 'microsoft.graph.user' ? 'user' : item === 'microsoft.graph.group' ? 'group' : kindOfDeleted?.(item);
+      const typed =
+        item === 'microsoft.graph.user' ? 'user' : item === 'microsoft.graph.group' ? 'group' : kindOfDeleted?.(item);
       if (typed === 'user') return read ? USERS_READ : USERS_WRITE;
       if (typed === 'group') return read ? ['Group.Read.All', 'Group.ReadWrite.All', ...DIR_R] : GROUPS_WRITE;
       return undefined;
     }
-    default: return undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -127,7 +143,10 @@ function onlyMemberBinds(body: unknown): boolean {
 }
 
 /** Throws Graph's 403 when the token's roles grant none of the permissions the request needs. */
-export function checkPermissions(req: GraphRequest, kindOfDeleted?: (id: string) => 'user' | 'group' | 'contact' | undefined): void {
+export function checkPermissions(
+  req: GraphRequest,
+  kindOfDeleted?: (id: string) => 'user' | 'group' | 'contact' | undefined,
+): void {
   if (req.roles === undefined) return;
   const need = permissionsFor(req, kindOfDeleted);
   if (need === undefined) return;

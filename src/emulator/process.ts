@@ -11,20 +11,34 @@ import { AdsyncError } from '../errors.js';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from './index.js';
 
 /** What a client needs of a running emulator, and a way to stop it. */
-export type EmulatorProcess = Pick<RunningEmulator, 'url' | 'authorityHost' | 'port' | 'tenantId' | 'initialDomain' | 'clientId' | 'clientSecret' | 'certPem' | 'close' | 'save'>;
+export type EmulatorProcess = Pick<
+  RunningEmulator,
+  | 'url'
+  | 'authorityHost'
+  | 'port'
+  | 'tenantId'
+  | 'initialDomain'
+  | 'clientId'
+  | 'clientSecret'
+  | 'certPem'
+  | 'close'
+  | 'save'
+>;
 
 type Info = Omit<EmulatorProcess, 'close' | 'save'>;
 type ToChild = { type: 'start'; options: EmulatorOptions } | { type: 'close' } | { type: 'save' };
-type FromChild = { type: 'started'; info: Info } | { type: 'closed' } | { type: 'saved' } | { type: 'error'; message: string };
+type FromChild =
+  { type: 'started'; info: Info } | { type: 'closed' } | { type: 'saved' } | { type: 'error'; message: string };
 
 /** The embedded tenant failed (a corrupt state file, a full disk): one clear line, never "unexpected". */
 function emulatorError(message: string, statePath: string | undefined): AdsyncError {
   return new AdsyncError('emulator_state', `the embedded tenant: ${message}`, {
-    hint: statePath === undefined
-      ? 'run again with --debug for details'
-      : /cannot load/.test(message)
-        ? `the state file is damaged or not an emulator state: move ${statePath} aside (or delete it) to start a new tenant`
-        : `free space or fix the permissions of ${dirname(statePath)}, then run again (this run's changes to the embedded tenant were not saved)`,
+    hint:
+      statePath === undefined
+        ? 'run again with --debug for details'
+        : /cannot load/.test(message)
+          ? `the state file is damaged or not an emulator state: move ${statePath} aside (or delete it) to start a new tenant`
+          : `free space or fix the permissions of ${dirname(statePath)}, then run again (this run's changes to the embedded tenant were not saved)`,
   });
 }
 
@@ -38,7 +52,8 @@ export function startEmulatorProcess(options: EmulatorOptions): Promise<Emulator
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    const onEarlyExit = (code: number | null) => reject(emulatorError(`the Graph emulator exited while starting (code ${code})`, options.statePath));
+    const onEarlyExit = (code: number | null) =>
+      reject(emulatorError(`the Graph emulator exited while starting (code ${code})`, options.statePath));
     child.once('exit', onEarlyExit);
     child.once('message', (msg: FromChild) => {
       child.off('exit', onEarlyExit);
@@ -53,17 +68,20 @@ export function startEmulatorProcess(options: EmulatorOptions): Promise<Emulator
         async close() {
           if (child.exitCode !== null || child.signalCode !== null) return;
           let failure: string | undefined;
-          const closed = new Promise<void>((done) => child.on('message', (m: FromChild) => {
-            if (m.type === 'error') failure = m.message;
-            if (m.type === 'closed' || m.type === 'error') done();
-          }));
+          const closed = new Promise<void>((done) =>
+            child.on('message', (m: FromChild) => {
+              if (m.type === 'error') failure = m.message;
+              if (m.type === 'closed' || m.type === 'error') done();
+            }),
+          );
           child.send({ type: 'close' } satisfies ToChild);
           await Promise.race([closed, exited]);
           await exited;
           if (failure !== undefined) throw emulatorError(failure, options.statePath);
         },
         async save() {
-          if (child.exitCode !== null || child.signalCode !== null) throw emulatorError('the Graph emulator is no longer running', options.statePath);
+          if (child.exitCode !== null || child.signalCode !== null)
+            throw emulatorError('the Graph emulator is no longer running', options.statePath);
           const reply = new Promise<FromChild | undefined>((done) => {
             const on = (m: FromChild): void => {
               if (m.type !== 'saved' && m.type !== 'error') return;
@@ -106,7 +124,10 @@ function serve(): void {
         (e) => {
           emulator = e;
           const { url, authorityHost, port, tenantId, initialDomain, clientId, clientSecret, certPem } = e;
-          send({ type: 'started', info: { url, authorityHost, port, tenantId, initialDomain, clientId, clientSecret, certPem } });
+          send({
+            type: 'started',
+            info: { url, authorityHost, port, tenantId, initialDomain, clientId, clientSecret, certPem },
+          });
         },
         (err: unknown) => send({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
       );

@@ -7,7 +7,13 @@ import { GraphError, badRequest, invalidValues } from './http.js';
 import { targetName } from './query.js';
 import type { Store } from './store.js';
 
-const BOOLEAN = new Set(['accountEnabled', 'showInAddressList', 'mailEnabled', 'securityEnabled', 'isAssignableToRole']);
+const BOOLEAN = new Set([
+  'accountEnabled',
+  'showInAddressList',
+  'mailEnabled',
+  'securityEnabled',
+  'isAssignableToRole',
+]);
 const STRING_ARRAY = new Set(['businessPhones', 'otherMails', 'groupTypes', 'imAddresses']);
 const OBJECT = new Set(['passwordProfile', 'onPremisesExtensionAttributes']);
 
@@ -28,9 +34,12 @@ export function upnProblem(upn: unknown, verifiedDomains: string[]): 'invalid' |
 export function upnError(problem: 'invalid' | 'domain'): GraphError {
   if (problem === 'domain') {
     // The documented rule (verified domains); the message is the one the service uses for it.
-    return new GraphError(400, 'Request_BadRequest',
+    return new GraphError(
+      400,
+      'Request_BadRequest',
       'The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.',
-      [{ code: 'InvalidValue', target: 'userPrincipalName' }]);
+      [{ code: 'InvalidValue', target: 'userPrincipalName' }],
+    );
   }
   return invalidValues();
 }
@@ -42,18 +51,27 @@ export function validMail(v: unknown): boolean {
 
 /** Group mailNickname: ≤ 64 ASCII chars, none of @ () \ [] " ; : . <> , SPACE (graph-facts §2). */
 export function validGroupNickname(v: unknown): boolean {
-  return typeof v === 'string' && v.length > 0 && v.length <= 64 && /^[\x21-\x7e]+$/.test(v) && !/[@()\\[\]";:.<>, ]/.test(v);
+  return (
+    typeof v === 'string' && v.length > 0 && v.length <= 64 && /^[\x21-\x7e]+$/.test(v) && !/[@()\\[\]";:.<>, ]/.test(v)
+  );
 }
 
 function extensionValue(dataType: string, v: unknown): boolean {
   switch (dataType) {
-    case 'String': return typeof v === 'string' && v.length <= 256;
-    case 'Boolean': return typeof v === 'boolean';
-    case 'Integer': return Number.isInteger(v) && (v as number) >= -(2 ** 31) && (v as number) < 2 ** 31;
-    case 'LargeInteger': return Number.isInteger(v);
-    case 'DateTime': return typeof v === 'string' && !Number.isNaN(Date.parse(v));
-    case 'Binary': return typeof v === 'string' && Buffer.from(v, 'base64').length <= 256;
-    default: return false;
+    case 'String':
+      return typeof v === 'string' && v.length <= 256;
+    case 'Boolean':
+      return typeof v === 'boolean';
+    case 'Integer':
+      return Number.isInteger(v) && (v as number) >= -(2 ** 31) && (v as number) < 2 ** 31;
+    case 'LargeInteger':
+      return Number.isInteger(v);
+    case 'DateTime':
+      return typeof v === 'string' && !Number.isNaN(Date.parse(v));
+    case 'Binary':
+      return typeof v === 'string' && Buffer.from(v, 'base64').length <= 256;
+    default:
+      return false;
   }
 }
 
@@ -75,7 +93,10 @@ export function applyProps(
       if (!ext || !ext.targetObjects.includes(targetName(schema))) {
         throw badRequest(`Property '${key}' does not exist as a declared property or extension property.`);
       }
-      if (value === null) { delete target[key]; continue; } // graph-facts §11: set null to remove
+      if (value === null) {
+        delete target[key];
+        continue;
+      } // graph-facts §11: set null to remove
       const values = ext.isMultiValued ? value : [value];
       if (!Array.isArray(values) || !values.every((x) => extensionValue(ext.dataType, x))) throw invalidValues();
       target[key] = value;
@@ -93,7 +114,13 @@ export function applyProps(
       throw badRequest(`Property '${key}' is read-only and cannot be set.`);
     }
     if (value === null) {
-      if (key === 'displayName' || BOOLEAN.has(key) || key === 'userPrincipalName' || key === 'mailNickname' || key === 'passwordProfile') {
+      if (
+        key === 'displayName' ||
+        BOOLEAN.has(key) ||
+        key === 'userPrincipalName' ||
+        key === 'mailNickname' ||
+        key === 'passwordProfile'
+      ) {
         throw invalidValues(); // "displayName cannot be cleared" (graph-facts §1, §2)
       }
       delete target[key];

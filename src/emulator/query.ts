@@ -14,13 +14,25 @@ import { EXTENSION_RULE, filterRule, type FilterOp } from './query-rules.js';
 export const DEFAULT_PAGE = 100;
 
 const NON_DIRECTORY_USER_PROPERTIES = new Set([
-  'aboutMe', 'birthday', 'hireDate', 'interests', 'mailboxSettings', 'mySite', 'pastProjects', 'preferredName',
-  'responsibilities', 'schools', 'skills',
+  'aboutMe',
+  'birthday',
+  'hireDate',
+  'interests',
+  'mailboxSettings',
+  'mySite',
+  'pastProjects',
+  'preferredName',
+  'responsibilities',
+  'schools',
+  'skills',
 ]);
 
 /** `ConsistencyLevel: eventual` and `$count=true` both present (graph-facts §4 Advanced queries). */
 export function isAdvanced(req: GraphRequest): boolean {
-  return (req.headers['consistencylevel'] ?? '').toLowerCase() === 'eventual' && req.query.get('$count')?.toLowerCase() === 'true';
+  return (
+    (req.headers['consistencylevel'] ?? '').toLowerCase() === 'eventual' &&
+    req.query.get('$count')?.toLowerCase() === 'true'
+  );
 }
 
 export function hasEventual(req: GraphRequest): boolean {
@@ -28,10 +40,18 @@ export function hasEventual(req: GraphRequest): boolean {
 }
 
 /** The properties `$select` names, validated; undefined without `$select`. */
-export function parseSelect(req: GraphRequest, schema: EntitySchema, store: Store, extra: string[] = []): string[] | undefined {
+export function parseSelect(
+  req: GraphRequest,
+  schema: EntitySchema,
+  store: Store,
+  extra: string[] = [],
+): string[] | undefined {
   const raw = req.query.get('$select');
   if (raw === null) return undefined;
-  const props = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const props = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   for (const p of props) {
     if (schema.properties.has(p) || extra.includes(p)) continue;
     // graph-facts §4: user properties stored outside Entra (SharePoint/Exchange) → 501 NotImplemented.
@@ -62,7 +82,10 @@ export function render(o: DirObject, schema: EntitySchema, select: string[] | un
       continue;
     }
     if (!schema.properties.has(p)) continue; // relationship names (members, manager) are rendered by delta
-    if (p === 'passwordProfile') { out[p] = null; continue; } // write-only
+    if (p === 'passwordProfile') {
+      out[p] = null;
+      continue;
+    } // write-only
     const v = o.props[p];
     out[p] = v === undefined || v === null ? (schema.collections.has(p) ? [] : null) : v;
   }
@@ -87,7 +110,6 @@ export function getter(o: DirObject): (path: string) => unknown {
   };
 }
 
-
 /** Every (property path, operator) a filter uses; a leaf under `not` also uses `not` (lambda variables resolved). */
 export function filterUses(node: FilterNode): { path: string; op: FilterOp | 'gt' | 'lt' }[] {
   const out: { path: string; op: FilterOp | 'gt' | 'lt' }[] = [];
@@ -104,14 +126,32 @@ export function filterUses(node: FilterNode): { path: string; op: FilterOp | 'gt
     };
     switch (n.type) {
       case 'cmp':
-        if (n.path.endsWith('/$count')) { use(n.path.slice(0, -'/$count'.length), (n.op === 'eq' || n.op === 'ne') && typeof n.value === 'number' ? 'count' : 'gt'); break; }
+        if (n.path.endsWith('/$count')) {
+          use(
+            n.path.slice(0, -'/$count'.length),
+            (n.op === 'eq' || n.op === 'ne') && typeof n.value === 'number' ? 'count' : 'gt',
+          );
+          break;
+        }
         use(n.path, n.op === 'eq' && n.value === null ? 'eqNull' : n.op);
         break;
-      case 'in': use(n.path, 'in'); break;
-      case 'fn': use(n.path, n.fn === 'startswith' ? 'startsWith' : 'endsWith'); break;
-      case 'and': case 'or': walk(n.left, lambda, negated); walk(n.right, lambda, negated); break;
-      case 'not': walk(n.expr, lambda, true); break;
-      case 'any': walk(n.body, { v: n.variable, path: real(n.path) }, negated); break;
+      case 'in':
+        use(n.path, 'in');
+        break;
+      case 'fn':
+        use(n.path, n.fn === 'startswith' ? 'startsWith' : 'endsWith');
+        break;
+      case 'and':
+      case 'or':
+        walk(n.left, lambda, negated);
+        walk(n.right, lambda, negated);
+        break;
+      case 'not':
+        walk(n.expr, lambda, true);
+        break;
+      case 'any':
+        walk(n.body, { v: n.variable, path: real(n.path) }, negated);
+        break;
     }
   };
   walk(node, undefined, false);
@@ -131,13 +171,17 @@ export function parseCollectionFilter(req: GraphRequest, schema: EntitySchema, s
   }
   const resource = targetName(schema);
   const unsupported = (p: string): GraphError =>
-    badRequest(`Unsupported or invalid query filter clause specified for property '${p}' of resource '${resource}'.`, 'Request_UnsupportedQuery');
+    badRequest(
+      `Unsupported or invalid query filter clause specified for property '${p}' of resource '${resource}'.`,
+      'Request_UnsupportedQuery',
+    );
   if (schema.kind !== 'contact') {
     // The per-property table (query-rules.ts), one source per row.
     const entity = schema.kind;
     for (const { path, op } of filterUses(node)) {
       const head = path.split('/')[0]!;
-      const isExt = EXTENSION_PROPERTY.test(head) && store.extensions.get(head)?.targetObjects.includes(resource) === true;
+      const isExt =
+        EXTENSION_PROPERTY.test(head) && store.extensions.get(head)?.targetObjects.includes(resource) === true;
       const rule = isExt ? EXTENSION_RULE : filterRule(entity, head);
       if (!rule) throw unsupported(path);
       if (op === 'gt' || op === 'lt') throw unsupported(path); // no directory property lists gt/lt
@@ -146,7 +190,11 @@ export function parseCollectionFilter(req: GraphRequest, schema: EntitySchema, s
       if (isAdvanced(req)) continue;
       // aad-advanced-queries error table: an advanced-only operator names the operator; a property whose
       // eq itself needs the parameters answers with the property clause message (observed, Q&A 577870).
-      if (op === 'ne' || op === 'not' || op === 'endsWith') throw badRequest(`Operator '${op}' is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information`, 'Request_UnsupportedQuery');
+      if (op === 'ne' || op === 'not' || op === 'endsWith')
+        throw badRequest(
+          `Operator '${op}' is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information`,
+          'Request_UnsupportedQuery',
+        );
       throw unsupported(path);
     }
     return node;
@@ -154,12 +202,14 @@ export function parseCollectionFilter(req: GraphRequest, schema: EntitySchema, s
   const { paths, advanced } = analyzeFilter(node);
   for (const { path, op } of paths) {
     const head = path.split('/')[0]!;
-    const isExt = EXTENSION_PROPERTY.test(head) && store.extensions.get(head)?.targetObjects.includes(resource) === true;
+    const isExt =
+      EXTENSION_PROPERTY.test(head) && store.extensions.get(head)?.targetObjects.includes(resource) === true;
     if (!schema.filterable.has(head) && !isExt) throw unsupported(path);
     if (op === 'endswith' && !schema.endsWith.has(head)) throw unsupported(path);
   }
   // ne / not / endsWith need ConsistencyLevel: eventual and $count=true (graph-facts §4).
-  if (advanced.length > 0 && !isAdvanced(req)) throw unsupported(advanced[0] === 'not' ? (paths[0]?.path ?? 'not') : advanced[0]!);
+  if (advanced.length > 0 && !isAdvanced(req))
+    throw unsupported(advanced[0] === 'not' ? (paths[0]?.path ?? 'not') : advanced[0]!);
   return node;
 }
 
@@ -174,7 +224,10 @@ export function parseTop(req: GraphRequest): number {
   return n;
 }
 
-interface SkipToken { c: number; n?: number }
+interface SkipToken {
+  c: number;
+  n?: number;
+}
 
 export function encodeToken(t: object): string {
   return Buffer.from(JSON.stringify(t)).toString('base64url');
@@ -206,7 +259,10 @@ export function checkUnsupportedOptions(req: GraphRequest, expands = false): voi
   // graph-facts-2 §4.3: $skip isn't supported on directory objects.
   if (req.query.has('$skip')) throw badRequest("'$skip' is not supported by the service.");
   if (req.query.has('$search') && !hasEventual(req)) {
-    throw badRequest("Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'", 'Request_UnsupportedQuery');
+    throw badRequest(
+      "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'",
+      'Request_UnsupportedQuery',
+    );
   }
   // Not implemented by the emulator (yet): say so instead of answering wrongly.
   if ((req.query.has('$expand') && !expands) || req.query.has('$search')) {
@@ -224,7 +280,9 @@ export interface ListSource {
 export function collectionSource(c: Collection): ListSource {
   return {
     collection: c,
-    *after(cursor) { for (const o of c.after(cursor)) yield [o, o.ord]; },
+    *after(cursor) {
+      for (const o of c.after(cursor)) yield [o, o.ord];
+    },
   };
 }
 
@@ -249,11 +307,20 @@ export function listResponse(
   store: Store,
   source: ListSource,
   schemaOf: (o: DirObject) => EntitySchema,
-  opts: { contextFragment: string; schema?: EntitySchema; typed?: boolean; visible: (o: DirObject) => boolean; expand?: (o: DirObject) => Record<string, unknown> },
+  opts: {
+    contextFragment: string;
+    schema?: EntitySchema;
+    typed?: boolean;
+    visible: (o: DirObject) => boolean;
+    expand?: (o: DirObject) => Record<string, unknown>;
+  },
 ): GraphResponse {
   checkUnsupportedOptions(req, opts.expand !== undefined);
   const mainSchema = opts.schema;
-  const expandNames = opts.expand && req.query.has('$expand') ? (req.query.get('$expand') ?? '').split(',').map((s) => s.split('(')[0]!.trim()) : [];
+  const expandNames =
+    opts.expand && req.query.has('$expand')
+      ? (req.query.get('$expand') ?? '').split(',').map((s) => s.split('(')[0]!.trim())
+      : [];
   const select = mainSchema ? parseSelect(req, mainSchema, store, expandNames) : undefined;
   const filter = mainSchema ? parseCollectionFilter(req, mainSchema, store) : undefined;
   const top = parseTop(req);
@@ -261,7 +328,20 @@ export function listResponse(
   const token: SkipToken = tokenRaw ? decodeToken<SkipToken>(tokenRaw) : { c: 0 };
   const matches = (o: DirObject): boolean => opts.visible(o) && (!filter || evaluate(filter, getter(o)));
   const orderby = mainSchema ? parseOrderBy(req, mainSchema, filter !== undefined) : undefined;
-  if (orderby) return orderedList(req, store, source, mainSchema!, select, matches, orderby, top, token, opts.contextFragment, opts.expand);
+  if (orderby)
+    return orderedList(
+      req,
+      store,
+      source,
+      mainSchema!,
+      select,
+      matches,
+      orderby,
+      top,
+      token,
+      opts.contextFragment,
+      opts.expand,
+    );
 
   // Index fast path: `prop eq 'v'`, `prop in (...)` and and/or combinations.
   let iterable: Iterable<[DirObject, number]> = source.after(token.c);
@@ -273,7 +353,7 @@ export function listResponse(
       const seen = new Set<string>();
       for (const { path, values } of plan) {
         for (const v of values) {
-          const ids = path === 'proxyAddresses' ? proxyLookup(store, v) : coll.lookup(path, v) ?? [];
+          const ids = path === 'proxyAddresses' ? proxyLookup(store, v) : (coll.lookup(path, v) ?? []);
           for (const id of ids) {
             if (seen.has(id)) continue;
             seen.add(id);
@@ -291,8 +371,14 @@ export function listResponse(
   let cursor = token.c;
   let more = false;
   for (const [o, c] of iterable) {
-    if (!matches(o)) { cursor = c; continue; }
-    if (value.length === top) { more = true; break; }
+    if (!matches(o)) {
+      cursor = c;
+      continue;
+    }
+    if (value.length === top) {
+      more = true;
+      break;
+    }
     const schema = schemaOf(o);
     const item = { ...render(o, schema, mainSchema ? select : undefined), ...(opts.expand ? opts.expand(o) : {}) };
     value.push(opts.typed ? { '@odata.type': schema.odataType, ...item } : item);
@@ -312,7 +398,13 @@ export function listResponse(
 }
 
 /** `/users/$count`, `/groups/$count`: needs `ConsistencyLevel: eventual` (graph-facts §4), answers text/plain. */
-export function countResponse(req: GraphRequest, store: Store, schema: EntitySchema, c: Collection, visible: (o: DirObject) => boolean): GraphResponse {
+export function countResponse(
+  req: GraphRequest,
+  store: Store,
+  schema: EntitySchema,
+  c: Collection,
+  visible: (o: DirObject) => boolean,
+): GraphResponse {
   if (!hasEventual(req)) throw badRequest('$count is not currently supported.');
   const filter = parseCollectionFilterForCount(req, schema, store);
   let n = 0;
@@ -330,17 +422,24 @@ function parseCollectionFilterForCount(req: GraphRequest, schema: EntitySchema, 
 // ---- $orderby (graph-facts §4): displayName and userPrincipalName for users, displayName for groups by
 // default; anything else, or $filter together with $orderby, is an advanced query. ----
 
-interface OrderBy { path: string; desc: boolean }
+interface OrderBy {
+  path: string;
+  desc: boolean;
+}
 
 function parseOrderBy(req: GraphRequest, schema: EntitySchema, filtered: boolean): OrderBy | undefined {
   const raw = req.query.get('$orderby');
   if (raw === null) return undefined;
   const m = /^\s*([A-Za-z0-9_]+)(?:\s+(asc|desc))?\s*$/i.exec(raw);
-  if (!m || !schema.properties.has(m[1]!)) throw badRequest(`Invalid $orderby clause '${raw}'.`, 'Request_UnsupportedQuery');
+  if (!m || !schema.properties.has(m[1]!))
+    throw badRequest(`Invalid $orderby clause '${raw}'.`, 'Request_UnsupportedQuery');
   const path = m[1]!;
   const basic = path === 'displayName' || (schema.kind === 'user' && path === 'userPrincipalName');
   if ((!basic || filtered) && !isAdvanced(req)) {
-    throw badRequest(`Sorting on property '${path}' of resource '${targetName(schema)}' needs an advanced query (ConsistencyLevel: eventual and $count=true).`, 'Request_UnsupportedQuery');
+    throw badRequest(
+      `Sorting on property '${path}' of resource '${targetName(schema)}' needs an advanced query (ConsistencyLevel: eventual and $count=true).`,
+      'Request_UnsupportedQuery',
+    );
   }
   return { path, desc: m[2]?.toLowerCase() === 'desc' };
 }
@@ -349,8 +448,16 @@ function parseOrderBy(req: GraphRequest, schema: EntitySchema, filtered: boolean
 const sortedCache = new WeakMap<Store, { key: string; ids: DirObject[] }>();
 
 function orderedList(
-  req: GraphRequest, store: Store, source: ListSource, schema: EntitySchema, select: string[] | undefined,
-  matches: (o: DirObject) => boolean, orderby: OrderBy, top: number, token: SkipToken, fragment: string,
+  req: GraphRequest,
+  store: Store,
+  source: ListSource,
+  schema: EntitySchema,
+  select: string[] | undefined,
+  matches: (o: DirObject) => boolean,
+  orderby: OrderBy,
+  top: number,
+  token: SkipToken,
+  fragment: string,
   expand?: (o: DirObject) => Record<string, unknown>,
 ): GraphResponse {
   const q = new URLSearchParams(req.query);
@@ -370,7 +477,8 @@ function orderedList(
   const page = cached.ids.slice(start, start + top);
   const body: Record<string, unknown> = { '@odata.context': contextUrl(req, fragment, select) };
   if (isAdvanced(req) && start === 0) body['@odata.count'] = cached.ids.length;
-  if (start + top < cached.ids.length) body['@odata.nextLink'] = nextLink(req, '$skiptoken', encodeToken({ c: start + top }));
+  if (start + top < cached.ids.length)
+    body['@odata.nextLink'] = nextLink(req, '$skiptoken', encodeToken({ c: start + top }));
   body['value'] = page.map((o) => ({ ...render(o, schema, select), ...(expand ? expand(o) : {}) }));
   return { status: 200, headers: {}, body };
 }
@@ -379,8 +487,10 @@ function orderedList(
 function proxyPlan(node: FilterNode): { path: string; values: (string | number | boolean | null)[] }[] | undefined {
   if (node.type !== 'any' || node.path !== 'proxyAddresses') return undefined;
   const b = node.body;
-  if (b.type === 'cmp' && b.op === 'eq' && b.path === node.variable && typeof b.value === 'string') return [{ path: 'proxyAddresses', values: [b.value] }];
-  if (b.type === 'in' && b.path === node.variable && b.values.every((v) => typeof v === 'string')) return [{ path: 'proxyAddresses', values: b.values }];
+  if (b.type === 'cmp' && b.op === 'eq' && b.path === node.variable && typeof b.value === 'string')
+    return [{ path: 'proxyAddresses', values: [b.value] }];
+  if (b.type === 'in' && b.path === node.variable && b.values.every((v) => typeof v === 'string'))
+    return [{ path: 'proxyAddresses', values: b.values }];
   return undefined;
 }
 

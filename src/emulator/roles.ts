@@ -18,7 +18,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Ctx } from './context.js';
 import { findAnyVisible, idFromReference, visible } from './context.js';
-import { GraphError, badRequest, bodyObject, invalidValues, json, methodNotAllowed, noContent, notFound, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
+import {
+  GraphError,
+  badRequest,
+  bodyObject,
+  invalidValues,
+  json,
+  methodNotAllowed,
+  noContent,
+  notFound,
+  segmentNotFound,
+  type GraphRequest,
+  type GraphResponse,
+} from './http.js';
 import { evaluate, FilterSyntaxError, parseFilter } from './odata.js';
 import { idSetSource, listResponse, parseSelect, render } from './query.js';
 import { schemas } from './schema.js';
@@ -29,29 +41,65 @@ const ROLE_TYPE = 'microsoft.graph.directoryRole';
 
 /** Built-in role templates the emulator knows by id, for seeding by displayName alone. */
 export const ROLE_TEMPLATES: Record<string, { displayName: string; description: string }> = {
-  '62e90394-69f5-4237-9190-012177145e10': { displayName: 'Global Administrator', description: 'Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities.' },
-  'fe930be7-5e62-47db-91af-98c3a49a38b1': { displayName: 'User Administrator', description: 'Can manage all aspects of users and groups, including resetting passwords for limited admins.' },
-  'e8611ab8-c189-46e8-94e1-60213ab1f814': { displayName: 'Privileged Role Administrator', description: 'Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged Identity Management.' },
-  '194ae4cb-b126-40b2-bd5b-6091b380977d': { displayName: 'Security Administrator', description: 'Can read security information and reports, and manage configuration in Microsoft Entra ID and Office 365.' },
-  '29232cdf-9323-42fd-ade2-1d097af3e4de': { displayName: 'Exchange Administrator', description: 'Can manage all aspects of the Exchange product.' },
+  '62e90394-69f5-4237-9190-012177145e10': {
+    displayName: 'Global Administrator',
+    description:
+      'Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities.',
+  },
+  'fe930be7-5e62-47db-91af-98c3a49a38b1': {
+    displayName: 'User Administrator',
+    description: 'Can manage all aspects of users and groups, including resetting passwords for limited admins.',
+  },
+  'e8611ab8-c189-46e8-94e1-60213ab1f814': {
+    displayName: 'Privileged Role Administrator',
+    description:
+      'Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged Identity Management.',
+  },
+  '194ae4cb-b126-40b2-bd5b-6091b380977d': {
+    displayName: 'Security Administrator',
+    description:
+      'Can read security information and reports, and manage configuration in Microsoft Entra ID and Office 365.',
+  },
+  '29232cdf-9323-42fd-ade2-1d097af3e4de': {
+    displayName: 'Exchange Administrator',
+    description: 'Can manage all aspects of the Exchange product.',
+  },
 };
 
-export interface SeedRole { id?: string; displayName?: string; description?: string; roleTemplateId: string; members?: string[] }
+export interface SeedRole {
+  id?: string;
+  displayName?: string;
+  description?: string;
+  roleTemplateId: string;
+  members?: string[];
+}
 
 /** Seeding: activates a role (by template id) and adds members; bypasses Graph's write rules. */
 export function seedRole(store: Store, r: SeedRole): DirectoryRole {
   const tpl = ROLE_TEMPLATES[r.roleTemplateId.toLowerCase()];
   const displayName = r.displayName ?? tpl?.displayName;
-  if (displayName === undefined) throw new Error(`seed: directory role ${r.roleTemplateId} needs a displayName (unknown template)`);
-  let role = [...store.directoryRoles.values()].find((x) => x.roleTemplateId.toLowerCase() === r.roleTemplateId.toLowerCase());
+  if (displayName === undefined)
+    throw new Error(`seed: directory role ${r.roleTemplateId} needs a displayName (unknown template)`);
+  let role = [...store.directoryRoles.values()].find(
+    (x) => x.roleTemplateId.toLowerCase() === r.roleTemplateId.toLowerCase(),
+  );
   if (!role) {
-    role = { id: r.id ?? randomUUID(), displayName, description: r.description ?? tpl?.description ?? '', roleTemplateId: r.roleTemplateId.toLowerCase(), members: new Set() };
+    role = {
+      id: r.id ?? randomUUID(),
+      displayName,
+      description: r.description ?? tpl?.description ?? '',
+      roleTemplateId: r.roleTemplateId.toLowerCase(),
+      members: new Set(),
+    };
     store.directoryRoles.set(role.id, role);
   }
   for (const m of r.members ?? []) {
     const o = store.get(m);
     if (!o) throw new Error(`seed: member ${m} of directory role ${displayName} does not exist`);
-    if (!canHoldRole(o)) throw new Error(`seed: group ${m} can't hold directory role ${displayName}: only groups created with isAssignableToRole: true can`);
+    if (!canHoldRole(o))
+      throw new Error(
+        `seed: group ${m} can't hold directory role ${displayName}: only groups created with isAssignableToRole: true can`,
+      );
     role.members.add(m);
   }
   store.dirty = true;
@@ -67,7 +115,13 @@ function canHoldRole(o: { kind: string; props: Record<string, unknown> }): boole
 }
 
 function renderRole(r: DirectoryRole, select: string[] | undefined): Record<string, unknown> {
-  const all: Record<string, unknown> = { id: r.id, deletedDateTime: null, description: r.description, displayName: r.displayName, roleTemplateId: r.roleTemplateId };
+  const all: Record<string, unknown> = {
+    id: r.id,
+    deletedDateTime: null,
+    description: r.description,
+    displayName: r.displayName,
+    roleTemplateId: r.roleTemplateId,
+  };
   if (select === undefined) return all;
   const out: Record<string, unknown> = {};
   for (const p of select) out[p] = all[p];
@@ -76,9 +130,13 @@ function renderRole(r: DirectoryRole, select: string[] | undefined): Record<stri
 
 function roleSelect(raw: string | null): string[] | undefined {
   if (raw === null) return undefined;
-  const props = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const props = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   for (const p of props) {
-    if (!ROLE_PROPS.includes(p) && p !== 'members') throw badRequest(`Could not find a property named '${p}' on type '${ROLE_TYPE}'.`);
+    if (!ROLE_PROPS.includes(p) && p !== 'members')
+      throw badRequest(`Could not find a property named '${p}' on type '${ROLE_TYPE}'.`);
   }
   return props.filter((p) => p !== 'members');
 }
@@ -91,11 +149,21 @@ function parseExpand(raw: string | null): { select: string[] | undefined } | nul
     const name = raw.split('(')[0]!.trim();
     throw badRequest(`Could not find a property named '${name}' on type '${ROLE_TYPE}'.`);
   }
-  return { select: m[1] === undefined ? undefined : m[1].split(',').map((s) => s.trim()).filter((s) => s.length > 0) };
+  return {
+    select:
+      m[1] === undefined
+        ? undefined
+        : m[1]
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s.length > 0),
+  };
 }
 
 function findRole(store: Store, key: string): DirectoryRole {
-  const r = store.directoryRoles.get(key) ?? [...store.directoryRoles.values()].find((x) => x.roleTemplateId === key.toLowerCase());
+  const r =
+    store.directoryRoles.get(key) ??
+    [...store.directoryRoles.values()].find((x) => x.roleTemplateId === key.toLowerCase());
   if (!r) throw notFound(key);
   return r;
 }
@@ -104,7 +172,8 @@ export function handleDirectoryRoles(ctx: Ctx, req: GraphRequest): GraphResponse
   const { store } = ctx;
   const [, key, rel, memberId, ref, ...rest] = req.segments;
   if (key === undefined) {
-    if (req.method === 'POST') throw new GraphError(501, 'NotImplemented', 'This operation target is not yet supported.');
+    if (req.method === 'POST')
+      throw new GraphError(501, 'NotImplemented', 'This operation target is not yet supported.');
     if (req.method !== 'GET') throw methodNotAllowed();
     const select = roleSelect(req.query.get('$select'));
     const expand = parseExpand(req.query.get('$expand'));
@@ -112,7 +181,9 @@ export function handleDirectoryRoles(ctx: Ctx, req: GraphRequest): GraphResponse
     const rawFilter = req.query.get('$filter');
     if (rawFilter !== null) {
       let node;
-      try { node = parseFilter(rawFilter); } catch (e) {
+      try {
+        node = parseFilter(rawFilter);
+      } catch (e) {
         if (e instanceof FilterSyntaxError) throw badRequest(`Invalid filter clause: ${e.message}`);
         throw e;
       }
@@ -124,7 +195,10 @@ export function handleDirectoryRoles(ctx: Ctx, req: GraphRequest): GraphResponse
       return item;
     });
     const sel = req.query.get('$select');
-    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryRoles${sel !== null ? `(${sel})` : ''}`, value });
+    return json(200, {
+      '@odata.context': `${req.base}/v1.0/$metadata#directoryRoles${sel !== null ? `(${sel})` : ''}`,
+      value,
+    });
   }
   const role = findRole(store, key);
   if (rel === undefined) {
@@ -138,17 +212,29 @@ export function handleDirectoryRoles(ctx: Ctx, req: GraphRequest): GraphResponse
   if (rel !== 'members') throw segmentNotFound(rel);
   if (memberId === undefined) {
     if (req.method !== 'GET') throw methodNotAllowed();
-    return listResponse(req, store, idSetSource([...role.members], (id) => store.get(id)), (o) => schemas[o.kind], {
-      contextFragment: 'directoryObjects', typed: true, visible: (o) => visible(o, req),
-    });
+    return listResponse(
+      req,
+      store,
+      idSetSource([...role.members], (id) => store.get(id)),
+      (o) => schemas[o.kind],
+      {
+        contextFragment: 'directoryObjects',
+        typed: true,
+        visible: (o) => visible(o, req),
+      },
+    );
   }
   if (memberId === '$ref' && ref === undefined) {
     if (req.method !== 'POST') throw methodNotAllowed();
     const id = idFromReference(bodyObject(req)['@odata.id']);
     if (id === undefined) throw invalidValues();
     const member = findAnyVisible(ctx, req, id);
-    if (!canHoldRole(member)) throw badRequest('Only groups with isAssignableToRole set to true can be assigned to a directory role.');
-    if (role.members.has(member.id)) throw badRequest("One or more added object references already exist for the following modified properties: 'members'.");
+    if (!canHoldRole(member))
+      throw badRequest('Only groups with isAssignableToRole set to true can be assigned to a directory role.');
+    if (role.members.has(member.id))
+      throw badRequest(
+        "One or more added object references already exist for the following modified properties: 'members'.",
+      );
     role.members.add(member.id);
     store.dirty = true;
     return noContent();
@@ -163,13 +249,21 @@ export function handleDirectoryRoles(ctx: Ctx, req: GraphRequest): GraphResponse
 }
 
 /** A role's visible members as directoryObjects (with @odata.type), all properties or the nested $select. */
-function membersOf(ctx: Ctx, req: GraphRequest, role: DirectoryRole, select: string[] | undefined): Record<string, unknown>[] {
+function membersOf(
+  ctx: Ctx,
+  req: GraphRequest,
+  role: DirectoryRole,
+  select: string[] | undefined,
+): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   for (const id of role.members) {
     const o = ctx.store.get(id);
     if (!o || !visible(o, req)) continue;
     const schema = schemas[o.kind];
-    const sel = select === undefined ? undefined : parseSelect({ ...req, query: new URLSearchParams({ $select: select.join(',') }) }, schema, ctx.store);
+    const sel =
+      select === undefined
+        ? undefined
+        : parseSelect({ ...req, query: new URLSearchParams({ $select: select.join(',') }) }, schema, ctx.store);
     out.push({ '@odata.type': schema.odataType, ...render(o, schema, sel) });
   }
   return out;

@@ -8,7 +8,13 @@ import type { FaultInjector } from './faults.js';
 import { handleUsers } from './users.js';
 import { handleGroups } from './groups.js';
 import { handleApplications } from './applications.js';
-import { handleContacts, handleDirectory, handleDirectoryObjects, handleDomains, handleOrganization } from './directory.js';
+import {
+  handleContacts,
+  handleDirectory,
+  handleDirectoryObjects,
+  handleDomains,
+  handleOrganization,
+} from './directory.js';
 import { handleDelta } from './delta.js';
 import { handleBatch } from './batch.js';
 import { handleDirectoryRoles } from './roles.js';
@@ -22,7 +28,10 @@ const FROZEN: GraphResponse = { status: 503, headers: {}, body: undefined };
 export function handleGraph(ctx: Ctx, faults: FaultInjector, req: GraphRequest): GraphResponse {
   let extra: Record<string, string> = {};
   // 30-day retention of deleted items (graph-facts §1), swept at most once a minute.
-  if (req.now - lastPurge > 60_000) { lastPurge = req.now; ctx.store.purgeExpired(req.now); }
+  if (req.now - lastPurge > 60_000) {
+    lastPurge = req.now;
+    ctx.store.purgeExpired(req.now);
+  }
   try {
     const root = req.segments[0];
     if (root === '$batch') return handleBatch(req, (inner) => handleGraph(ctx, faults, inner));
@@ -43,7 +52,8 @@ export function handleGraph(ctx: Ctx, faults: FaultInjector, req: GraphRequest):
   } catch (e) {
     if (e instanceof GraphError) {
       const res = errorResponse(req, e);
-      if (req.method !== 'GET' && req.segments[0] !== '$batch') ctx.onWrite?.({ method: req.method, path: req.rawPath, status: res.status });
+      if (req.method !== 'GET' && req.segments[0] !== '$batch')
+        ctx.onWrite?.({ method: req.method, path: req.rawPath, status: res.status });
       res.headers = { ...extra, ...res.headers };
       return res;
     }
@@ -60,14 +70,22 @@ function dispatch(ctx: Ctx, req: GraphRequest): GraphResponse {
     case 'groups':
       if (second === 'delta' && req.segments.length === 2) return handleDelta(ctx, req, 'group');
       return handleGroups(ctx, req);
-    case 'contacts': return handleContacts(ctx, req);
-    case 'applications': return handleApplications(ctx, req);
-    case 'directory': return handleDirectory(ctx, req);
-    case 'directoryObjects': return handleDirectoryObjects(ctx, req);
-    case 'organization': return handleOrganization(ctx, req);
-    case 'domains': return handleDomains(ctx, req);
-    case 'directoryRoles': return handleDirectoryRoles(ctx, req);
-    case 'subscribedSkus': return handleSubscribedSkus(ctx, req);
+    case 'contacts':
+      return handleContacts(ctx, req);
+    case 'applications':
+      return handleApplications(ctx, req);
+    case 'directory':
+      return handleDirectory(ctx, req);
+    case 'directoryObjects':
+      return handleDirectoryObjects(ctx, req);
+    case 'organization':
+      return handleOrganization(ctx, req);
+    case 'domains':
+      return handleDomains(ctx, req);
+    case 'directoryRoles':
+      return handleDirectoryRoles(ctx, req);
+    case 'subscribedSkus':
+      return handleSubscribedSkus(ctx, req);
     default:
       throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${root ?? ''}'.`);
   }

@@ -68,7 +68,9 @@ export class Collection {
     for (const p of indexed) this.indexes.set(p, new Map());
   }
 
-  get size(): number { return this.byId.size; }
+  get size(): number {
+    return this.byId.size;
+  }
 
   add(o: DirObject): void {
     o.ord = this.nextOrd++;
@@ -122,7 +124,10 @@ export class Collection {
       const k = indexKey(v);
       const s = idx.get(k);
       if (s === o.id) idx.delete(k);
-      else if (typeof s === 'object') { s.delete(o.id); if (s.size === 0) idx.delete(k); }
+      else if (typeof s === 'object') {
+        s.delete(o.id);
+        if (s.size === 0) idx.delete(k);
+      }
     }
   }
 
@@ -138,7 +143,9 @@ export class Collection {
     return e === undefined ? [] : typeof e === 'string' ? [e] : e;
   }
 
-  isIndexed(path: string): boolean { return path === 'id' || this.indexes.has(path); }
+  isIndexed(path: string): boolean {
+    return path === 'id' || this.indexes.has(path);
+  }
 }
 
 type IndexEntry = string | Set<string>;
@@ -148,8 +155,9 @@ function addKey(idx: Map<string, IndexEntry>, v: unknown, id: string): void {
   const k = indexKey(v);
   const e = idx.get(k);
   if (e === undefined) idx.set(k, id);
-  else if (typeof e === 'string') { if (e !== id) idx.set(k, new Set([e, id])); }
-  else e.add(id);
+  else if (typeof e === 'string') {
+    if (e !== id) idx.set(k, new Set([e, id]));
+  } else e.add(id);
 }
 
 /** Directory string comparisons are case-insensitive, so the index is too. */
@@ -221,7 +229,17 @@ export interface TenantConfig {
   fixtureDigest?: string;
 }
 
-interface PersistedObject { id: string; kind: Kind; props: Record<string, unknown>; members?: string[]; owners?: string[]; manager?: string; deletedAt?: number; memberOf?: string[]; roles?: string[] }
+interface PersistedObject {
+  id: string;
+  kind: Kind;
+  props: Record<string, unknown>;
+  members?: string[];
+  owners?: string[];
+  manager?: string;
+  deletedAt?: number;
+  memberOf?: string[];
+  roles?: string[];
+}
 
 interface PersistedState {
   format: 'adsync-graph-emulator/1';
@@ -234,10 +252,24 @@ interface PersistedState {
   deleted: PersistedObject[];
   tokens: [string, number][];
   /** Activated directory roles (absent in older state files). */
-  directoryRoles?: { id: string; displayName: string; description: string; roleTemplateId: string; members: string[] }[];
+  directoryRoles?: {
+    id: string;
+    displayName: string;
+    description: string;
+    roleTemplateId: string;
+    members: string[];
+  }[];
 }
 
-export const USER_INDEXES = ['userPrincipalName', 'mail', 'mailNickname', 'displayName', 'onPremisesImmutableId', 'onPremisesSecurityIdentifier', 'employeeId'];
+export const USER_INDEXES = [
+  'userPrincipalName',
+  'mail',
+  'mailNickname',
+  'displayName',
+  'onPremisesImmutableId',
+  'onPremisesSecurityIdentifier',
+  'employeeId',
+];
 export const GROUP_INDEXES = ['displayName', 'mailNickname', 'mail', 'onPremisesSecurityIdentifier'];
 export const CONTACT_INDEXES = ['mail', 'displayName', 'mailNickname'];
 
@@ -286,7 +318,9 @@ export class Store {
     return this.users.byId.get(id) ?? this.groups.byId.get(id) ?? this.contacts.byId.get(id);
   }
 
-  get seq(): number { return this.log.length; }
+  get seq(): number {
+    return this.log.length;
+  }
 
   logChange(e: ChangeEntry): void {
     this.log.push(e);
@@ -307,30 +341,42 @@ export class Store {
     const mail = o.props['mail'];
     if (typeof mail === 'string') this.proxies.set(mail.toLowerCase(), o.id);
     const pa = o.props['proxyAddresses'];
-    if (Array.isArray(pa)) for (const a of pa) if (typeof a === 'string' && /^smtp:/i.test(a)) this.proxies.set(Store.smtpKey(a), o.id);
-    if (o.kind === 'user' && typeof o.props['userPrincipalName'] === 'string') this.upns.set(o.props['userPrincipalName'].toLowerCase(), o.id);
+    if (Array.isArray(pa))
+      for (const a of pa) if (typeof a === 'string' && /^smtp:/i.test(a)) this.proxies.set(Store.smtpKey(a), o.id);
+    if (o.kind === 'user' && typeof o.props['userPrincipalName'] === 'string')
+      this.upns.set(o.props['userPrincipalName'].toLowerCase(), o.id);
   }
 
   unregisterAddresses(o: DirObject): void {
-    const drop = (k: string): void => { if (this.proxies.get(k) === o.id) this.proxies.delete(k); };
+    const drop = (k: string): void => {
+      if (this.proxies.get(k) === o.id) this.proxies.delete(k);
+    };
     const mail = o.props['mail'];
     if (typeof mail === 'string') drop(mail.toLowerCase());
     const pa = o.props['proxyAddresses'];
     if (Array.isArray(pa)) for (const a of pa) if (typeof a === 'string') drop(Store.smtpKey(a));
     const upn = o.props['userPrincipalName'];
-    if (o.kind === 'user' && typeof upn === 'string' && this.upns.get(upn.toLowerCase()) === o.id) this.upns.delete(upn.toLowerCase());
+    if (o.kind === 'user' && typeof upn === 'string' && this.upns.get(upn.toLowerCase()) === o.id)
+      this.upns.delete(upn.toLowerCase());
   }
 
   // ---- membership ----
   addMember(groupId: string, member: DirObject): void {
     let s = this.members.get(groupId);
-    if (!s) { s = new Set(); this.members.set(groupId, s); }
+    if (!s) {
+      s = new Set();
+      this.members.set(groupId, s);
+    }
     s.add(member.id);
     let m = this.memberOf.get(member.id);
-    if (!m) { m = new Set(); this.memberOf.set(member.id, m); }
+    if (!m) {
+      m = new Set();
+      this.memberOf.set(member.id, m);
+    }
     m.add(groupId);
     this.logChange({ kind: 'group', id: groupId, memberId: member.id, memberKind: member.kind, removed: false });
-    if (member.kind === 'user' && this.groups.byId.get(groupId)?.props['assignedLicenses'] !== undefined) this.refreshInheritedLicenses(member.id, Date.now());
+    if (member.kind === 'user' && this.groups.byId.get(groupId)?.props['assignedLicenses'] !== undefined)
+      this.refreshInheritedLicenses(member.id, Date.now());
   }
 
   removeMember(groupId: string, memberId: string, memberKind: Kind): void {
@@ -379,20 +425,31 @@ export class Store {
     const states = ((u.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? []).slice();
     const wanted: { gid: string; skuId: string; disabledPlans: string[] }[] = [];
     for (const gid of this.memberOf.get(userId) ?? []) {
-      const lic = this.groups.byId.get(gid)?.props['assignedLicenses'] as { skuId: string; disabledPlans: string[] }[] | undefined;
+      const lic = this.groups.byId.get(gid)?.props['assignedLicenses'] as
+        { skuId: string; disabledPlans: string[] }[] | undefined;
       for (const l of lic ?? []) wanted.push({ gid, skuId: l.skuId, disabledPlans: l.disabledPlans });
     }
-    const kept = states.filter((s) => s.assignedByGroup === null || wanted.some((w) => w.gid === s.assignedByGroup && w.skuId === s.skuId));
+    const kept = states.filter(
+      (s) => s.assignedByGroup === null || wanted.some((w) => w.gid === s.assignedByGroup && w.skuId === s.skuId),
+    );
     for (const w of wanted) {
       if (kept.some((s) => s.assignedByGroup === w.gid && s.skuId === w.skuId)) continue;
       const holds = kept.some((s) => s.skuId === w.skuId && s.state !== 'Error');
       const sku = this.sku(w.skuId);
       const full = !holds && (sku === undefined || this.consumedUnits(w.skuId) >= sku.prepaidUnits.enabled);
-      kept.push({ assignedByGroup: w.gid, disabledPlans: [...w.disabledPlans], error: full ? 'CountViolation' : null, lastUpdatedDateTime: new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'), skuId: w.skuId, state: full ? 'Error' : 'Active' });
+      kept.push({
+        assignedByGroup: w.gid,
+        disabledPlans: [...w.disabledPlans],
+        error: full ? 'CountViolation' : null,
+        lastUpdatedDateTime: new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        skuId: w.skuId,
+        state: full ? 'Error' : 'Active',
+      });
     }
     u.props['licenseAssignmentStates'] = kept;
     Store.deriveAssignedLicenses(u);
-    if (JSON.stringify(u.props['licenseAssignmentStates'] ?? []) !== before) this.logChange({ kind: 'user', id: userId, props: ['assignedLicenses', 'licenseAssignmentStates'] });
+    if (JSON.stringify(u.props['licenseAssignmentStates'] ?? []) !== before)
+      this.logChange({ kind: 'user', id: userId, props: ['assignedLicenses', 'licenseAssignmentStates'] });
   }
 
   setManager(userId: string, managerId: string | undefined): void {
@@ -402,7 +459,10 @@ export class Store {
     else {
       this.managers.set(userId, managerId);
       let r = this.reports.get(managerId);
-      if (!r) { r = new Set(); this.reports.set(managerId, r); }
+      if (!r) {
+        r = new Set();
+        this.reports.set(managerId, r);
+      }
       r.add(userId);
     }
     this.logChange({ kind: 'user', id: userId, props: ['manager'] });
@@ -410,7 +470,10 @@ export class Store {
 
   addOwner(groupId: string, ownerId: string): void {
     let s = this.owners.get(groupId);
-    if (!s) { s = new Set(); this.owners.set(groupId, s); }
+    if (!s) {
+      s = new Set();
+      this.owners.set(groupId, s);
+    }
     s.add(ownerId);
     this.dirty = true;
   }
@@ -476,7 +539,14 @@ export class Store {
       }
     }
     const deleted: PersistedObject[] = [];
-    for (const o of this.deleted.after(0)) deleted.push({ id: o.id, kind: o.kind, props: o.props, deletedAt: this.deletedAt.get(o.id) ?? 0, ...this.deletedLinks.get(o.id) });
+    for (const o of this.deleted.after(0))
+      deleted.push({
+        id: o.id,
+        kind: o.kind,
+        props: o.props,
+        deletedAt: this.deletedAt.get(o.id) ?? 0,
+        ...this.deletedLinks.get(o.id),
+      });
     const now = Date.now();
     return {
       format: 'adsync-graph-emulator/1',
@@ -487,7 +557,13 @@ export class Store {
       objects,
       deleted,
       tokens: [...this.tokens].filter(([, exp]) => exp > now),
-      directoryRoles: [...this.directoryRoles.values()].map((r) => ({ id: r.id, displayName: r.displayName, description: r.description, roleTemplateId: r.roleTemplateId, members: [...r.members] })),
+      directoryRoles: [...this.directoryRoles.values()].map((r) => ({
+        id: r.id,
+        displayName: r.displayName,
+        description: r.description,
+        roleTemplateId: r.roleTemplateId,
+        members: [...r.members],
+      })),
     };
   }
 
@@ -500,11 +576,16 @@ export class Store {
     } catch (err) {
       this.dirty = true;
       await unlink(tmp).catch(() => undefined); // never leave a half-written copy behind
-      throw new Error(`cannot save the emulator state to ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw new Error(
+        `cannot save the emulator state to ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        { cause: err },
+      );
     }
   }
 
-  static exists(path: string): boolean { return existsSync(path); }
+  static exists(path: string): boolean {
+    return existsSync(path);
+  }
 
   static loadSync(path: string): Store {
     return Store.fromJSON(JSON.parse(readFileSync(path, 'utf8')) as PersistedState);
@@ -519,7 +600,8 @@ export class Store {
   }
 
   static fromJSON(s: PersistedState): Store {
-    if (s.format !== 'adsync-graph-emulator/1') throw new Error(`not an emulator state file (format ${String(s.format)})`);
+    if (s.format !== 'adsync-graph-emulator/1')
+      throw new Error(`not an emulator state file (format ${String(s.format)})`);
     const store = new Store(s.config);
     store.generation = (s.generation ?? 0) + 1;
     for (const a of s.applications) store.applications.set(a.id, a);
@@ -533,7 +615,10 @@ export class Store {
       if (p.manager !== undefined) {
         store.managers.set(p.id, p.manager);
         let r = store.reports.get(p.manager);
-        if (!r) { r = new Set(); store.reports.set(p.manager, r); }
+        if (!r) {
+          r = new Set();
+          store.reports.set(p.manager, r);
+        }
         r.add(p.id);
       }
       if (p.kind !== 'group' || !p.members) continue;
@@ -543,7 +628,10 @@ export class Store {
       for (const m of p.members) {
         set.add(m);
         let r = store.memberOf.get(m);
-        if (!r) { r = new Set(); store.memberOf.set(m, r); }
+        if (!r) {
+          r = new Set();
+          store.memberOf.set(m, r);
+        }
         r.add(p.id);
       }
     }

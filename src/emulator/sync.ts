@@ -12,13 +12,23 @@
  * - GET/PATCH /directory/onPremisesSynchronization[/{id}]: the feature flags (blockCloudObjectTakeoverThroughHardMatchEnabled …).
  */
 import type { Ctx } from './context.js';
-import { badRequest, bodyObject, invalidValues, json, methodNotAllowed, notFound, type GraphRequest, type GraphResponse } from './http.js';
+import {
+  badRequest,
+  bodyObject,
+  invalidValues,
+  json,
+  methodNotAllowed,
+  notFound,
+  type GraphRequest,
+  type GraphResponse,
+} from './http.js';
 import type { DirObject, DirSyncConfig } from './store.js';
 import { EXTENSION_PROPERTY } from './schema.js';
 import { isoSeconds } from './directory.js';
 
 /** graph-facts-2 §1 (observed message, microsoft-graph-docs#7301, #18038). */
-export const MASTERED_MESSAGE = 'Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.';
+export const MASTERED_MESSAGE =
+  'Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.';
 
 export function masteredError(): ReturnType<typeof badRequest> {
   return badRequest(MASTERED_MESSAGE);
@@ -41,7 +51,9 @@ export function checkSyncedWrite(ctx: Ctx, o: DirObject, body: Record<string, un
   // user.md: for a cloud user previously synced, onPremisesExtensionAttributes are read-only in Graph
   // (managed in Exchange); graph-facts-2 §1 records the "external service" message for ex-synced users.
   if (!isSynced(o) && o.kind === 'user' && body['onPremisesExtensionAttributes'] !== undefined && previouslySynced(o)) {
-    throw badRequest('Unable to update the specified properties for objects that have originated within an external service.');
+    throw badRequest(
+      'Unable to update the specified properties for objects that have originated within an external service.',
+    );
   }
   if (!isSynced(o)) return;
   for (const key of Object.keys(body)) {
@@ -72,12 +84,15 @@ export function isCloudManaged(o: DirObject): boolean {
 export function handleSyncBehavior(ctx: Ctx, req: GraphRequest, o: DirObject, rest: string[]): GraphResponse {
   if (rest.length > 0) throw notFound(rest[0]!);
   const set = req.segments[0]!;
-  const render = (): GraphResponse => json(200, {
-    '@odata.context': `${req.base}/v1.0/$metadata#${set}('${o.id}')/onPremisesSyncBehavior/$entity`,
-    id: o.id, isCloudManaged: isCloudManaged(o),
-  });
+  const render = (): GraphResponse =>
+    json(200, {
+      '@odata.context': `${req.base}/v1.0/$metadata#${set}('${o.id}')/onPremisesSyncBehavior/$entity`,
+      id: o.id,
+      isCloudManaged: isCloudManaged(o),
+    });
   if (req.method === 'GET') {
-    if ([...req.query.keys()].some((k) => k.startsWith('$'))) throw badRequest('Query parameters are not supported on onPremisesSyncBehavior.', 'Request_BadRequest');
+    if ([...req.query.keys()].some((k) => k.startsWith('$')))
+      throw badRequest('Query parameters are not supported on onPremisesSyncBehavior.', 'Request_BadRequest');
     return render();
   }
   if (req.method !== 'PATCH') throw methodNotAllowed();
@@ -100,12 +115,25 @@ export function handleSyncBehavior(ctx: Ctx, req: GraphRequest, o: DirObject, re
 }
 
 const FEATURES = [
-  'blockCloudObjectTakeoverThroughHardMatchEnabled', 'blockSoftMatchEnabled', 'bypassDirSyncOverridesEnabled',
-  'cloudPasswordPolicyForPasswordSyncedUsersEnabled', 'concurrentCredentialUpdateEnabled', 'concurrentOrgIdProvisioningEnabled',
-  'deviceWritebackEnabled', 'directoryExtensionsEnabled', 'fopeConflictResolutionEnabled', 'groupWriteBackEnabled',
-  'passwordSyncEnabled', 'passwordWritebackEnabled', 'quarantineUponProxyAddressesConflictEnabled',
-  'quarantineUponUpnConflictEnabled', 'softMatchOnUpnEnabled', 'synchronizeUpnForManagedUsersEnabled',
-  'unifiedGroupWritebackEnabled', 'userForcePasswordChangeOnLogonEnabled', 'userWritebackEnabled',
+  'blockCloudObjectTakeoverThroughHardMatchEnabled',
+  'blockSoftMatchEnabled',
+  'bypassDirSyncOverridesEnabled',
+  'cloudPasswordPolicyForPasswordSyncedUsersEnabled',
+  'concurrentCredentialUpdateEnabled',
+  'concurrentOrgIdProvisioningEnabled',
+  'deviceWritebackEnabled',
+  'directoryExtensionsEnabled',
+  'fopeConflictResolutionEnabled',
+  'groupWriteBackEnabled',
+  'passwordSyncEnabled',
+  'passwordWritebackEnabled',
+  'quarantineUponProxyAddressesConflictEnabled',
+  'quarantineUponUpnConflictEnabled',
+  'softMatchOnUpnEnabled',
+  'synchronizeUpnForManagedUsersEnabled',
+  'unifiedGroupWritebackEnabled',
+  'userForcePasswordChangeOnLogonEnabled',
+  'userWritebackEnabled',
 ];
 /** Once on, these can't be turned off (graph-facts-2 §3.2). */
 const ONE_WAY = new Set(['softMatchOnUpnEnabled', 'synchronizeUpnForManagedUsersEnabled']);
@@ -120,7 +148,12 @@ function renderSync(ctx: Ctx): Record<string, unknown> {
   const s = dirSync(ctx);
   return {
     id: ctx.store.config.tenantId,
-    configuration: { accidentalDeletionPrevention: { synchronizationPreventionType: 'enabledForCount', alertThreshold: s.alertThreshold } },
+    configuration: {
+      accidentalDeletionPrevention: {
+        synchronizationPreventionType: 'enabledForCount',
+        alertThreshold: s.alertThreshold,
+      },
+    },
     // Microsoft's sample output shows every flag false unless turned on (graph-facts-2 §3.2).
     features: Object.fromEntries(FEATURES.map((f) => [f, s.features[f] === true])),
   };
@@ -131,8 +164,15 @@ export function handleOnPremisesSynchronization(ctx: Ctx, req: GraphRequest, id:
   const tenant = ctx.store.config.tenantId;
   if (id !== undefined && id !== tenant) throw notFound(id);
   if (req.method === 'GET') {
-    if (id === undefined) return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directory/onPremisesSynchronization`, value: [renderSync(ctx)] });
-    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directory/onPremisesSynchronization/$entity`, ...renderSync(ctx) });
+    if (id === undefined)
+      return json(200, {
+        '@odata.context': `${req.base}/v1.0/$metadata#directory/onPremisesSynchronization`,
+        value: [renderSync(ctx)],
+      });
+    return json(200, {
+      '@odata.context': `${req.base}/v1.0/$metadata#directory/onPremisesSynchronization/$entity`,
+      ...renderSync(ctx),
+    });
   }
   if (req.method !== 'PATCH' || id === undefined) throw methodNotAllowed();
   const body = bodyObject(req);
@@ -160,7 +200,13 @@ export function handleOnPremisesSynchronization(ctx: Ctx, req: GraphRequest, id:
 }
 
 /** organization.onPremisesSyncEnabled / onPremisesLastSyncDateTime as the fixture set them. */
-export function organizationSync(ctx: Ctx): { onPremisesSyncEnabled: boolean | null; onPremisesLastSyncDateTime: string | null } {
+export function organizationSync(ctx: Ctx): {
+  onPremisesSyncEnabled: boolean | null;
+  onPremisesLastSyncDateTime: string | null;
+} {
   const s = ctx.store.config.dirSync;
-  return { onPremisesSyncEnabled: s?.enabled ?? null, onPremisesLastSyncDateTime: s?.enabled ? (s.lastSyncDateTime ?? isoSeconds(Date.now())) : null };
+  return {
+    onPremisesSyncEnabled: s?.enabled ?? null,
+    onPremisesLastSyncDateTime: s?.enabled ? (s.lastSyncDateTime ?? isoSeconds(Date.now())) : null,
+  };
 }

@@ -48,7 +48,8 @@ export class RequestTap {
 
   /** May this Graph request run? No once frozen; a write also waits when the limit is reached already (0 writes). */
   mayRun(req: Pick<GraphRequest, 'method' | 'segments'>): boolean {
-    if (!this.frozen && isWrite(req) && this.limit && 'writes' in this.limit && this.writes >= this.limit.writes) this.freeze();
+    if (!this.frozen && isWrite(req) && this.limit && 'writes' in this.limit && this.writes >= this.limit.writes)
+      this.freeze();
     return !this.frozen;
   }
 

@@ -4,12 +4,33 @@
  */
 import type { Ctx } from './context.js';
 import { findAnyVisible, findVisible, idFromReference, visible } from './context.js';
-import { GraphError, UNIMPLEMENTED, conflict, json, noContent, invalidValues, methodNotAllowed, bodyObject, notImplemented, segmentNotFound, type GraphRequest, type GraphResponse } from './http.js';
+import {
+  GraphError,
+  UNIMPLEMENTED,
+  conflict,
+  json,
+  noContent,
+  invalidValues,
+  methodNotAllowed,
+  bodyObject,
+  notImplemented,
+  segmentNotFound,
+  type GraphRequest,
+  type GraphResponse,
+} from './http.js';
 import { checkSyncedWrite, handleSyncBehavior, isSynced, masteredError } from './sync.js';
 import { assignUserLicense, listLicenseDetails } from './licenses.js';
 import { expandOne, parseExpand } from './expand.js';
 import { applyProps, proxyAddressesWithMail, proxyConflict, upnError, upnProblem } from './props.js';
-import { collectionSource, contextUrl, countResponse, idSetSource, listResponse, parseSelect, render } from './query.js';
+import {
+  collectionSource,
+  contextUrl,
+  countResponse,
+  idSetSource,
+  listResponse,
+  parseSelect,
+  render,
+} from './query.js';
 import { schemas, userSchema } from './schema.js';
 import type { DirObject } from './store.js';
 import { softDelete } from './directory.js';
@@ -23,20 +44,33 @@ export function handleUsers(ctx: Ctx, req: GraphRequest): GraphResponse {
     if (req.method === 'GET') {
       // user-list-manager documents GET /users?$expand=manager($select=…); parse once, expand per item.
       const items = req.query.has('$expand') ? parseExpand(req.query.get('$expand')!, 'user') : undefined;
-      return listResponse(req, store, collectionSource(store.users), () => userSchema, { contextFragment: 'users', schema: userSchema, visible: (o) => visible(o, req), expand: (o) => expandOne(ctx, req, o, items) });
+      return listResponse(req, store, collectionSource(store.users), () => userSchema, {
+        contextFragment: 'users',
+        schema: userSchema,
+        visible: (o) => visible(o, req),
+        expand: (o) => expandOne(ctx, req, o, items),
+      });
     }
     if (req.method === 'POST') return createUser(ctx, req);
     throw methodNotAllowed();
   }
-  if (key === '$count' && rel === undefined) return countResponse(req, store, userSchema, store.users, (o) => visible(o, req));
+  if (key === '$count' && rel === undefined)
+    return countResponse(req, store, userSchema, store.users, (o) => visible(o, req));
   const user = findVisible(ctx, req, 'user', key);
   if (rel === undefined) {
     if (req.method === 'GET') {
       const select = parseSelect(req, userSchema, store, ['manager', 'directReports']);
-      return json(200, { '@odata.context': contextUrl(req, 'users/$entity', select), ...render(user, userSchema, select), ...expandOne(ctx, req, user) });
+      return json(200, {
+        '@odata.context': contextUrl(req, 'users/$entity', select),
+        ...render(user, userSchema, select),
+        ...expandOne(ctx, req, user),
+      });
     }
     if (req.method === 'PATCH') return updateUser(ctx, req, user);
-    if (req.method === 'DELETE') { softDelete(ctx, user, req.now); return noContent(); }
+    if (req.method === 'DELETE') {
+      softDelete(ctx, user, req.now);
+      return noContent();
+    }
     throw methodNotAllowed();
   }
   if (rel === 'manager') return handleManager(ctx, req, user, rest);
@@ -44,15 +78,31 @@ export function handleUsers(ctx: Ctx, req: GraphRequest): GraphResponse {
   if (rel === 'assignLicense' && rest.length === 0) return assignUserLicense(ctx, req, user);
   if (rel === 'licenseDetails' && rest.length === 0) return listLicenseDetails(ctx, req, user);
   if (rel === 'directReports' && rest.length === 0 && req.method === 'GET') {
-    return listResponse(req, store, idSetSource([...(store.reports.get(user.id) ?? [])], (id) => store.get(id)), (o) => schemas[o.kind], {
-      contextFragment: 'directoryObjects', typed: true, visible: (o) => visible(o, req),
-    });
+    return listResponse(
+      req,
+      store,
+      idSetSource([...(store.reports.get(user.id) ?? [])], (id) => store.get(id)),
+      (o) => schemas[o.kind],
+      {
+        contextFragment: 'directoryObjects',
+        typed: true,
+        visible: (o) => visible(o, req),
+      },
+    );
   }
   if ((rel === 'memberOf' || rel === 'transitiveMemberOf') && rest.length === 0 && req.method === 'GET') {
     const ids = rel === 'memberOf' ? [...(store.memberOf.get(user.id) ?? [])] : transitiveMemberOf(ctx, user.id);
-    return listResponse(req, store, idSetSource(ids, (id) => store.groups.byId.get(id)), () => schemas.group, {
-      contextFragment: 'directoryObjects', typed: true, visible: (o) => visible(o, req),
-    });
+    return listResponse(
+      req,
+      store,
+      idSetSource(ids, (id) => store.groups.byId.get(id)),
+      () => schemas.group,
+      {
+        contextFragment: 'directoryObjects',
+        typed: true,
+        visible: (o) => visible(o, req),
+      },
+    );
   }
   if (UNIMPLEMENTED.user.has(rel)) throw notImplemented();
   throw segmentNotFound(rel);
@@ -61,13 +111,22 @@ export function handleUsers(ctx: Ctx, req: GraphRequest): GraphResponse {
 /** graph-facts §1 Manager: PUT/DELETE manager/$ref → 204; GET manager, or the observed 404. */
 function handleManager(ctx: Ctx, req: GraphRequest, user: DirObject, rest: string[]): GraphResponse {
   const { store } = ctx;
-  const noManager = (): GraphError => new GraphError(404, 'Request_ResourceNotFound', "Resource 'manager' does not exist or one of its queried reference-property objects are not present.");
+  const noManager = (): GraphError =>
+    new GraphError(
+      404,
+      'Request_ResourceNotFound',
+      "Resource 'manager' does not exist or one of its queried reference-property objects are not present.",
+    );
   if (rest.length === 0 && req.method === 'GET') {
     const id = store.managers.get(user.id);
     const m = id === undefined ? undefined : store.get(id);
     if (!m || !visible(m, req)) throw noManager();
     const schema = schemas[m.kind];
-    return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': schema.odataType, ...render(m, schema, parseSelect(req, schema, store)) });
+    return json(200, {
+      '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$entity`,
+      '@odata.type': schema.odataType,
+      ...render(m, schema, parseSelect(req, schema, store)),
+    });
   }
   if (rest.length === 1 && rest[0] === '$ref') {
     // Entra Connect flows manager from AD (graph-facts-2 §1: treat as AD-owned; Graph's answer is not documented).
@@ -88,7 +147,10 @@ function handleManager(ctx: Ctx, req: GraphRequest, user: DirObject, rest: strin
     if (req.method === 'GET') {
       const id = store.managers.get(user.id);
       if (id === undefined) throw noManager();
-      return json(200, { '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$ref`, '@odata.id': `${req.base}/v1.0/directoryObjects/${id}` });
+      return json(200, {
+        '@odata.context': `${req.base}/v1.0/$metadata#directoryObjects/$ref`,
+        '@odata.id': `${req.base}/v1.0/directoryObjects/${id}`,
+      });
     }
   }
   throw methodNotAllowed();
@@ -131,7 +193,10 @@ function createUser(ctx: Ctx, req: GraphRequest): GraphResponse {
   store.users.add(o);
   store.registerAddresses(o);
   store.logChange({ kind: 'user', id: o.id });
-  return json(201, { '@odata.context': `${req.base}/v1.0/$metadata#users/$entity`, ...render(o, userSchema, undefined) });
+  return json(201, {
+    '@odata.context': `${req.base}/v1.0/$metadata#users/$entity`,
+    ...render(o, userSchema, undefined),
+  });
 }
 
 function updateUser(ctx: Ctx, req: GraphRequest, user: DirObject): GraphResponse {
@@ -143,7 +208,10 @@ function updateUser(ctx: Ctx, req: GraphRequest, user: DirObject): GraphResponse
   delete next['passwordProfile'];
   checkAnchors(ctx, user.id, next);
   const upn = next['userPrincipalName'] as string;
-  if (upn.toLowerCase() !== String(user.props['userPrincipalName']).toLowerCase() || body['userPrincipalName'] !== undefined) {
+  if (
+    upn.toLowerCase() !== String(user.props['userPrincipalName']).toLowerCase() ||
+    body['userPrincipalName'] !== undefined
+  ) {
     const problem = upnProblem(upn, verifiedDomains(ctx));
     if (problem) throw upnError(problem);
     const holder = store.upns.get(upn.toLowerCase());
@@ -180,7 +248,9 @@ export function commit(ctx: Ctx, o: DirObject, next: Record<string, unknown>): v
   const coll = store.collection(o.kind);
   store.unregisterAddresses(o);
   coll.indexRemove(o);
-  const changed = [...new Set([...Object.keys(o.props), ...Object.keys(next)])].filter((k) => JSON.stringify(o.props[k]) !== JSON.stringify(next[k]));
+  const changed = [...new Set([...Object.keys(o.props), ...Object.keys(next)])].filter(
+    (k) => JSON.stringify(o.props[k]) !== JSON.stringify(next[k]),
+  );
   o.props = next;
   coll.indexAdd(o);
   store.registerAddresses(o);

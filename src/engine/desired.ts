@@ -10,7 +10,16 @@ import type { ObjectKind } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { FlowContext } from './expr.js';
 import { REFERENCE_PROPERTIES, type KindFlows } from './flows.js';
-import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT, isMailEnabled, isSecurityGroup, unmatchedScopeEntries, type CompiledScope } from './scope.js';
+import {
+  classify,
+  compileScope,
+  defaultFilter,
+  DEFAULT_GROUP_MEMBER_LIMIT,
+  isMailEnabled,
+  isSecurityGroup,
+  unmatchedScopeEntries,
+  type CompiledScope,
+} from './scope.js';
 
 export interface DesiredObject {
   kind: ObjectKind;
@@ -88,14 +97,33 @@ export interface DesiredState {
 
 /** Attributes the engine itself needs, whatever the flows say. */
 const STRUCTURAL = [
-  'objectclass', 'objectguid', 'ms-ds-consistencyguid', 'samaccountname', 'member', 'mail', 'proxyaddresses', 'grouptype',
-  'useraccountcontrol', 'iscriticalsystemobject', 'msexchrecipienttypedetails', 'admindescription', 'mailnickname',
-  'displayname', 'msexchhidefromaddresslists', 'cn', 'userprincipalname',
+  'objectclass',
+  'objectguid',
+  'ms-ds-consistencyguid',
+  'samaccountname',
+  'member',
+  'mail',
+  'proxyaddresses',
+  'grouptype',
+  'useraccountcontrol',
+  'iscriticalsystemobject',
+  'msexchrecipienttypedetails',
+  'admindescription',
+  'mailnickname',
+  'displayname',
+  'msexchhidefromaddresslists',
+  'cn',
+  'userprincipalname',
 ];
 
 /** Domain DNS name → its naming-context DN (corp.example → dc=corp,dc=example). */
 export function domainToDn(domain: string): string {
-  return domain.toLowerCase().replace(/\.$/, '').split('.').map((p) => `dc=${p}`).join(',');
+  return domain
+    .toLowerCase()
+    .replace(/\.$/, '')
+    .split('.')
+    .map((p) => `dc=${p}`)
+    .join(',');
 }
 
 /** What to ask a source connector for: the attributes flows and scope read, search bases, the filter. */
@@ -109,35 +137,71 @@ export function readRequestFor(source: SourceSpec, flows: Record<ObjectKind, Kin
 }
 
 export function anchorOf(entry: DirectoryEntry, source: Pick<SourceSpec, 'anchor'>): string | undefined {
-  const pick = source.anchor === 'ms-ds-consistencyguid' ? (entry.attrs['ms-ds-consistencyguid']?.[0] ?? entry.attrs.objectguid?.[0]) : entry.attrs.objectguid?.[0];
+  const pick =
+    source.anchor === 'ms-ds-consistencyguid'
+      ? (entry.attrs['ms-ds-consistencyguid']?.[0] ?? entry.attrs.objectguid?.[0])
+      : entry.attrs.objectguid?.[0];
   if (pick === undefined) return undefined;
-  return (typeof pick === 'string' ? Buffer.from(pick, 'latin1') : Buffer.from(pick.buffer, pick.byteOffset, pick.byteLength)).toString('base64');
+  return (
+    typeof pick === 'string' ? Buffer.from(pick, 'latin1') : Buffer.from(pick.buffer, pick.byteOffset, pick.byteLength)
+  ).toString('base64');
 }
 
 function readOnlyReason(kind: ObjectKind, entry: DirectoryEntry): { code: string; reason: string } | undefined {
   if (kind === 'contact') {
-    return { code: 'graph-readonly-contact', reason: 'organizational contacts are read-only in Microsoft Graph (Entra Connect writes them through its private channel)' };
+    return {
+      code: 'graph-readonly-contact',
+      reason:
+        'organizational contacts are read-only in Microsoft Graph (Entra Connect writes them through its private channel)',
+    };
   }
   if (kind === 'group' && isMailEnabled(entry)) {
     return isSecurityGroup(entry)
-      ? { code: 'graph-readonly-mail-enabled-security-group', reason: 'mail-enabled security groups are read-only in Microsoft Graph (manage them in Exchange Online)' }
-      : { code: 'graph-readonly-distribution-list', reason: 'distribution lists are read-only in Microsoft Graph (manage them in Exchange Online)' };
+      ? {
+          code: 'graph-readonly-mail-enabled-security-group',
+          reason: 'mail-enabled security groups are read-only in Microsoft Graph (manage them in Exchange Online)',
+        }
+      : {
+          code: 'graph-readonly-distribution-list',
+          reason: 'distribution lists are read-only in Microsoft Graph (manage them in Exchange Online)',
+        };
   }
   return undefined;
 }
 
 function labelOf(kind: ObjectKind, attrs: Record<string, unknown>, dn: string): string {
-  const pick = kind === 'user' ? attrs.userPrincipalName : kind === 'contact' ? (attrs.mail ?? attrs.displayName) : attrs.displayName;
+  const pick =
+    kind === 'user'
+      ? attrs.userPrincipalName
+      : kind === 'contact'
+        ? (attrs.mail ?? attrs.displayName)
+        : attrs.displayName;
   return typeof pick === 'string' && pick !== '' ? pick : dn;
 }
 
-export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots: readonly SourceSnapshot[], flows: Record<ObjectKind, KindFlows>): DesiredState {
+export function buildDesired(
+  spec: Pick<Spec, 'sources' | 'objects'>,
+  snapshots: readonly SourceSnapshot[],
+  flows: Record<ObjectKind, KindFlows>,
+): DesiredState {
   const memberLimit = spec.objects.group?.memberLimit ?? DEFAULT_GROUP_MEMBER_LIMIT;
   // Reference flows (manager) produce a DN; it is resolved to the object once every object is known.
   const referenceFlows = {} as Record<ObjectKind, string[]>;
-  for (const kind of ['user', 'group', 'contact'] as const) referenceFlows[kind] = flows[kind].flows.filter((f) => REFERENCE_PROPERTIES.has(f.attribute)).map((f) => f.attribute);
+  for (const kind of ['user', 'group', 'contact'] as const)
+    referenceFlows[kind] = flows[kind].flows
+      .filter((f) => REFERENCE_PROPERTIES.has(f.attribute))
+      .map((f) => f.attribute);
   const withReferences: DesiredObject[] = [];
-  const state: DesiredState = { objects: [], byAnchor: new Map(), byDn: new Map(), excluded: new Map(), held: new Set(), heldDns: new Set(), reports: [], warnings: [] };
+  const state: DesiredState = {
+    objects: [],
+    byAnchor: new Map(),
+    byDn: new Map(),
+    excluded: new Map(),
+    held: new Set(),
+    heldDns: new Set(),
+    reports: [],
+    warnings: [],
+  };
   const hold = (anchor: string, ndn: string): void => {
     state.held.add(anchor);
     state.heldDns!.add(ndn);
@@ -148,22 +212,34 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
   const unclassified = new Map<string, string>();
   const memberValues = new Map<DesiredObject, AttrValue[]>();
   const provenanceOf = {} as Record<ObjectKind, Record<string, string>>;
-  for (const kind of ['user', 'group', 'contact'] as const) provenanceOf[kind] = Object.fromEntries(flows[kind].flows.map((f) => [f.attribute, f.origin]));
+  for (const kind of ['user', 'group', 'contact'] as const)
+    provenanceOf[kind] = Object.fromEntries(flows[kind].flows.map((f) => [f.attribute, f.origin]));
   for (const snapshot of snapshots) {
     const source = spec.sources.find((s) => s.name === snapshot.source);
     if (!source) throw new Error(`snapshot for unknown source ${snapshot.source}`);
     const scope: CompiledScope = compileScope(source.scope);
-    state.warnings!.push(...unmatchedScopeEntries(spec.sources.indexOf(source), source.name, source.scope, snapshot.entries));
+    state.warnings!.push(
+      ...unmatchedScopeEntries(spec.sources.indexOf(source), source.name, source.scope, snapshot.entries),
+    );
     for (const dn of snapshot.computers ?? []) unclassified.set(normalizeOrSelf(dn), 'a computer');
     const pilot = pilotMembersOf(scope, snapshot.entries);
     const pilotMembers = pilot?.members;
     for (const [dn, why] of pilot?.unread ?? []) {
-      state.reports.push({ code: 'members-unread', kind: 'group', target: 'entra', sourceDn: dn, source: source.name, label: dn, reason: `scope.groups: the members of this pilot group could not be read in full (${why}); objects outside the part read are left as they are, never deleted` });
+      state.reports.push({
+        code: 'members-unread',
+        kind: 'group',
+        target: 'entra',
+        sourceDn: dn,
+        source: source.name,
+        label: dn,
+        reason: `scope.groups: the members of this pilot group could not be read in full (${why}); objects outside the part read are left as they are, never deleted`,
+      });
     }
     for (const entry of snapshot.entries) {
       const kind = classify(entry);
       if (!kind) {
-        if (entry.attrs.objectclass?.some((c) => typeof c === 'string' && c.toLowerCase() === 'computer')) unclassified.set(normalizeOrSelf(entry.dn), 'a computer');
+        if (entry.attrs.objectclass?.some((c) => typeof c === 'string' && c.toLowerCase() === 'computer'))
+          unclassified.set(normalizeOrSelf(entry.dn), 'a computer');
         continue;
       }
       const ndn = normalizeDn(entry.dn);
@@ -174,7 +250,15 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
         continue;
       }
       if (anchor === undefined) {
-        state.reports.push({ code: 'no-anchor', kind, target: 'entra', sourceDn: entry.dn, source: source.name, label: entry.dn, reason: 'no objectGUID: the entry has no source anchor (was objectGUID exported?)' });
+        state.reports.push({
+          code: 'no-anchor',
+          kind,
+          target: 'entra',
+          sourceDn: entry.dn,
+          source: source.name,
+          label: entry.dn,
+          reason: 'no objectGUID: the entry has no source anchor (was objectGUID exported?)',
+        });
         continue;
       }
       const verdict = defaultFilter(entry, kind, memberLimit);
@@ -185,7 +269,14 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
           hold(anchor, ndn);
           continue;
         }
-        state.excluded.set(anchor, { anchor, kind, source: source.name, dn: entry.dn, code: scoped.code, reason: scoped.reason });
+        state.excluded.set(anchor, {
+          anchor,
+          kind,
+          source: source.name,
+          dn: entry.dn,
+          code: scoped.code,
+          reason: scoped.reason,
+        });
         continue;
       }
       const kindFlows = flows[kind];
@@ -208,7 +299,16 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
       }
       if (failed) {
         hold(anchor, ndn);
-        state.reports.push({ code: 'flow-error', kind, target: 'entra', anchor, sourceDn: entry.dn, source: source.name, label: entry.dn, reason: `${failed}; the object is left as it is` });
+        state.reports.push({
+          code: 'flow-error',
+          kind,
+          target: 'entra',
+          anchor,
+          sourceDn: entry.dn,
+          source: source.name,
+          label: entry.dn,
+          reason: `${failed}; the object is left as it is`,
+        });
         continue;
       }
       const label = labelOf(kind, attrs, entry.dn);
@@ -232,12 +332,26 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
         const unread = entry.unread?.member;
         if (unread !== undefined) obj.membersUnread = unread;
       }
-      if (referenceFlows[kind].length > 0) for (const r of referenceFlows[kind]) if (attrs[r] !== null && attrs[r] !== undefined) { withReferences.push(obj); break; }
+      if (referenceFlows[kind].length > 0)
+        for (const r of referenceFlows[kind])
+          if (attrs[r] !== null && attrs[r] !== undefined) {
+            withReferences.push(obj);
+            break;
+          }
       const dup = state.byAnchor.get(anchor);
       if (dup) {
         hold(anchor, ndn);
         state.heldDns!.add(dup.ndn); // the first holder of the anchor is held too (the diff skips held anchors)
-        state.reports.push({ code: 'duplicate-anchor', kind, target: 'entra', anchor, sourceDn: entry.dn, source: source.name, label: obj.label, reason: `same anchor as ${dup.dn} (${dup.source}); neither is changed` });
+        state.reports.push({
+          code: 'duplicate-anchor',
+          kind,
+          target: 'entra',
+          anchor,
+          sourceDn: entry.dn,
+          source: source.name,
+          label: obj.label,
+          reason: `same anchor as ${dup.dn} (${dup.source}); neither is changed`,
+        });
         continue;
       }
       state.byAnchor.set(anchor, obj);
@@ -281,30 +395,63 @@ export function buildDesired(spec: Pick<Spec, 'sources' | 'objects'>, snapshots:
     }
   }
   // (an LDIF export is read whole: what is missing from it is gone)
-  const unread = spec.sources.filter((s) => s.ldap !== undefined).flatMap((s) => [
-    ...(s.scope.ous.include.length > 0 ? [{ rule: `sources.${s.name}.scope.ous.include`, what: `not under any OU in sources.${s.name}.scope.ous.include (${s.scope.ous.include.join('; ')})` }] : []),
-    ...(s.scope.filter ? [{ rule: `sources.${s.name}.scope.filter`, what: `not matching sources.${s.name}.scope.filter ${s.scope.filter}` }] : []),
-  ]);
+  const unread = spec.sources
+    .filter((s) => s.ldap !== undefined)
+    .flatMap((s) => [
+      ...(s.scope.ous.include.length > 0
+        ? [
+            {
+              rule: `sources.${s.name}.scope.ous.include`,
+              what: `not under any OU in sources.${s.name}.scope.ous.include (${s.scope.ous.include.join('; ')})`,
+            },
+          ]
+        : []),
+      ...(s.scope.filter
+        ? [
+            {
+              rule: `sources.${s.name}.scope.filter`,
+              what: `not matching sources.${s.name}.scope.filter ${s.scope.filter}`,
+            },
+          ]
+        : []),
+    ]);
   if (unread.length > 0) {
-    state.notRead = { rule: unread.map((u) => u.rule).join(', '), reason: `out of scope: not read from any source: ${unread.map((u) => u.what).join(', or ')} — moved out, changed, or deleted from AD` };
+    state.notRead = {
+      rule: unread.map((u) => u.rule).join(', '),
+      reason: `out of scope: not read from any source: ${unread.map((u) => u.what).join(', or ')} — moved out, changed, or deleted from AD`,
+    };
   }
   // read-only objects are shown, never changed
   for (const obj of state.objects) {
     if (obj.readOnly) {
-      state.reports.push({ code: obj.readOnly.code, kind: obj.kind, target: 'entra', anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: obj.readOnly.reason });
+      state.reports.push({
+        code: obj.readOnly.code,
+        kind: obj.kind,
+        target: 'entra',
+        anchor: obj.anchor,
+        sourceDn: obj.dn,
+        source: obj.source,
+        label: obj.label,
+        reason: obj.readOnly.reason,
+      });
     }
   }
   return state;
 }
 
 /** Why a member value resolves to no synchronized object (normalized DN in). */
-function skippedMemberReason(ndn: string, excluded: ReadonlyMap<string, Exclusion>, unclassified: ReadonlyMap<string, string>): string {
+function skippedMemberReason(
+  ndn: string,
+  excluded: ReadonlyMap<string, Exclusion>,
+  unclassified: ReadonlyMap<string, string>,
+): string {
   const ex = excluded.get(ndn);
   if (ex) return `out of scope (${ex.reason})`;
   const other = unclassified.get(ndn);
   if (other) return `${other} (only users, groups and contacts are synchronized)`;
-  if (/(^|,)cn=foreignsecurityprincipals,/.test(ndn)) return 'a foreign security principal (an object of another forest, not synchronized from here)';
-  return 'not read from any source (outside the sources\' base DNs and scope, or not a user, group or contact: a computer, for one)';
+  if (/(^|,)cn=foreignsecurityprincipals,/.test(ndn))
+    return 'a foreign security principal (an object of another forest, not synchronized from here)';
+  return "not read from any source (outside the sources' base DNs and scope, or not a user, group or contact: a computer, for one)";
 }
 
 /** A member value that is not a valid DN can't match any object; it is compared as written. */
@@ -317,14 +464,18 @@ function normalizeOrSelf(dn: string): string {
 }
 
 /** The pilot groups' members (normalized DNs), and the pilot groups whose members were only partly read (DN → why). */
-function pilotMembersOf(scope: CompiledScope, entries: readonly DirectoryEntry[]): { members: Set<string>; unread: Map<string, string> } | undefined {
+function pilotMembersOf(
+  scope: CompiledScope,
+  entries: readonly DirectoryEntry[],
+): { members: Set<string>; unread: Map<string, string> } | undefined {
   if (scope.pilotGroups.length === 0) return undefined;
   const wanted = new Set(scope.pilotGroups);
   const members = new Set<string>();
   const unread = new Map<string, string>();
   for (const e of entries) {
     if (!wanted.has(normalizeDn(e.dn))) continue;
-    for (const m of e.attrs.member ?? []) members.add(normalizeDn(typeof m === 'string' ? m : Buffer.from(m).toString('utf8')));
+    for (const m of e.attrs.member ?? [])
+      members.add(normalizeDn(typeof m === 'string' ? m : Buffer.from(m).toString('utf8')));
     const why = e.unread?.member;
     if (why !== undefined) unread.set(e.dn, why);
   }
@@ -339,6 +490,13 @@ function flowContext(entry: DirectoryEntry, flows: KindFlows, anchor: string, nd
     source[spelling] = values?.[0] ?? null;
     sourceAll[spelling] = values ?? [];
   }
-  return { attrs: entry.attrs, source, sourceAll, anchor, dn: entry.dn, domain: domainOfDn(ndn), mailEnabled: isMailEnabled(entry) };
+  return {
+    attrs: entry.attrs,
+    source,
+    sourceAll,
+    anchor,
+    dn: entry.dn,
+    domain: domainOfDn(ndn),
+    mailEnabled: isMailEnabled(entry),
+  };
 }
-

@@ -4,7 +4,17 @@
  * unowned (cloud-only) objects are never touched, and a collision with one is reported, not resolved.
  * Memberships are compared as sets of anchors, so the cost follows the changes, not the group sizes.
  */
-import { attributesDigest, isObjectRef, type AttributeChange, type Change, type MatchRule, type MemberRef, type ObjectRef, type ReportItem, type RestoreChange } from '../model/change.js';
+import {
+  attributesDigest,
+  isObjectRef,
+  type AttributeChange,
+  type Change,
+  type MatchRule,
+  type MemberRef,
+  type ObjectRef,
+  type ReportItem,
+  type RestoreChange,
+} from '../model/change.js';
 import type { ObjectKind, TargetObject, TargetSnapshot, TargetSystem, TenantInfo } from '../model/target.js';
 import type { SoftMatch } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
@@ -46,7 +56,8 @@ function isEmpty(v: unknown): boolean {
 
 export function sameValue(a: unknown, b: unknown): boolean {
   if (isEmpty(a) || isEmpty(b)) return isEmpty(a) && isEmpty(b);
-  if (Array.isArray(a) || Array.isArray(b) || (typeof a === 'object' && typeof b === 'object')) return JSON.stringify(a) === JSON.stringify(b);
+  if (Array.isArray(a) || Array.isArray(b) || (typeof a === 'object' && typeof b === 'object'))
+    return JSON.stringify(a) === JSON.stringify(b);
   return a === b;
 }
 
@@ -70,10 +81,14 @@ export function applyTenantRules(objects: readonly DesiredObject[], tenant: Tena
     if (typeof upn !== 'string') continue;
     const suffix = upn.slice(upn.lastIndexOf('@') + 1).toLowerCase();
     if (verified.has(suffix)) continue;
-    const nick = typeof obj.attrs.mailNickname === 'string' ? obj.attrs.mailNickname : upn.slice(0, upn.lastIndexOf('@'));
+    const nick =
+      typeof obj.attrs.mailNickname === 'string' ? obj.attrs.mailNickname : upn.slice(0, upn.lastIndexOf('@'));
     const moera = `${nick}@${tenant.initialDomain}`;
     obj.attrs.userPrincipalName = moera;
-    obj.provenance = { ...obj.provenance, userPrincipalName: `${obj.provenance.userPrincipalName ?? 'default user.userPrincipalName'} (suffix ${suffix} is not a verified domain: ${tenant.initialDomain} fallback)` };
+    obj.provenance = {
+      ...obj.provenance,
+      userPrincipalName: `${obj.provenance.userPrincipalName ?? 'default user.userPrincipalName'} (suffix ${suffix} is not a verified domain: ${tenant.initialDomain} fallback)`,
+    };
     obj.label = moera;
     obj.sortKey = moera.toLowerCase();
   }
@@ -85,7 +100,15 @@ const CREATE_CONSTANTS: Partial<Record<ObjectKind, Record<string, unknown>>> = {
 };
 
 const KIND_RANK: Record<ObjectKind, number> = { user: 0, group: 1, contact: 2 };
-const ACTION_RANK: Record<Change['action'], number> = { create: 0, adopt: 1, restore: 2, update: 3, 'add-members': 4, 'remove-members': 5, delete: 6 };
+const ACTION_RANK: Record<Change['action'], number> = {
+  create: 0,
+  adopt: 1,
+  restore: 2,
+  update: 3,
+  'add-members': 4,
+  'remove-members': 5,
+  delete: 6,
+};
 
 /**
  * The digest of what apply leaves on the object: its flowed attributes plus create-only constants. References
@@ -94,7 +117,9 @@ const ACTION_RANK: Record<Change['action'], number> = { create: 0, adopt: 1, res
  * as earlier versions wrote it (still recognised for drift).
  */
 export function desiredDigest(obj: DesiredObject, withReferences = false): string {
-  const entries: [string, unknown][] = Object.entries(obj.attrs).filter(([name]) => withReferences || !REFERENCE_PROPERTIES.has(name));
+  const entries: [string, unknown][] = Object.entries(obj.attrs).filter(
+    ([name]) => withReferences || !REFERENCE_PROPERTIES.has(name),
+  );
   for (const [name, constant] of Object.entries(CREATE_CONSTANTS[obj.kind] ?? {})) entries.push([name, constant]);
   return attributesDigest(entries);
 }
@@ -108,7 +133,8 @@ function addressesOf(t: TargetObject): string[] {
   if (mail) out.push(mail);
   const proxies = t.attrs.proxyAddresses;
   if (Array.isArray(proxies)) {
-    for (const p of proxies) if (typeof p === 'string' && p.slice(0, 5).toLowerCase() === 'smtp:') out.push(p.slice(5).toLowerCase());
+    for (const p of proxies)
+      if (typeof p === 'string' && p.slice(0, 5).toLowerCase() === 'smtp:') out.push(p.slice(5).toLowerCase());
   }
   return out;
 }
@@ -148,12 +174,19 @@ function labelOfTarget(t: TargetObject): string {
 
 /** The attribute list of a create, in name order, for one kind: flows and create-only constants. */
 function createOrder(sample: DesiredObject): { name: string; constant?: unknown; ref?: true }[] {
-  const names: { name: string; constant?: unknown; ref?: true }[] = Object.keys(sample.attrs).map((name) => (REFERENCE_PROPERTIES.has(name) ? { name, ref: true as const } : { name }));
+  const names: { name: string; constant?: unknown; ref?: true }[] = Object.keys(sample.attrs).map((name) =>
+    REFERENCE_PROPERTIES.has(name) ? { name, ref: true as const } : { name },
+  );
   for (const [name, constant] of Object.entries(CREATE_CONSTANTS[sample.kind] ?? {})) names.push({ name, constant });
   return names.sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-export function diff(desired: DesiredState, target: TargetSnapshot, system: TargetSystem = target.system, options: DiffOptions = {}): DiffResult {
+export function diff(
+  desired: DesiredState,
+  target: TargetSnapshot,
+  system: TargetSystem = target.system,
+  options: DiffOptions = {},
+): DiffResult {
   const changes: Change[] = [];
   const reports: ReportItem[] = [...desired.reports];
   const matches = new Map<string, MatchInfo>();
@@ -162,7 +195,9 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
   const softMatch = options.softMatch ?? 'off';
   const allowAdmins = new Set((options.allowAdmins ?? []).map((a) => a.toLowerCase()));
   const adminAllowed = (holder: TargetObject, anchor: string): boolean =>
-    allowAdmins.has(holder.id.toLowerCase()) || allowAdmins.has(anchor.toLowerCase()) || (lower(holder.attrs.userPrincipalName) !== undefined && allowAdmins.has(lower(holder.attrs.userPrincipalName)!));
+    allowAdmins.has(holder.id.toLowerCase()) ||
+    allowAdmins.has(anchor.toLowerCase()) ||
+    (lower(holder.attrs.userPrincipalName) !== undefined && allowAdmins.has(lower(holder.attrs.userPrincipalName)!));
 
   const owned = new Map<string, TargetObject>();
   const anchorOfId = new Map<string, string>();
@@ -189,7 +224,10 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
   const ownedAddresses = new Map<string, TargetObject>();
   // (an object this plan deletes lets them go first: apply deletes users before it writes the others)
   for (const [anchor, t] of owned) {
-    const deletedNow = !desired.byAnchor.has(anchor) && !desired.held.has(anchor) && desired.excluded.get(anchor)?.code !== GROUP_TOO_LARGE;
+    const deletedNow =
+      !desired.byAnchor.has(anchor) &&
+      !desired.held.has(anchor) &&
+      desired.excluded.get(anchor)?.code !== GROUP_TOO_LARGE;
     if (!deletedNow || t.kind !== 'user') for (const a of addressesOf(t)) ownedAddresses.set(a, t);
   }
   const deleted = new Map<string, TargetObject>();
@@ -202,9 +240,22 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     const byUpn = new Map<string, DesiredObject>();
     const byMail = new Map<string, DesiredObject>();
     const conflict = (a: DesiredObject, b: DesiredObject, what: string, value: string): void => {
-      for (const [x, y] of [[a, b], [b, a]] as const) {
+      for (const [x, y] of [
+        [a, b],
+        [b, a],
+      ] as const) {
         if (!blocked.has(x)) blocked.add(x);
-        reports.push({ code: 'duplicate-in-source', kind: x.kind, target: system, anchor: x.anchor, sourceDn: x.dn, source: x.source, label: x.label, reason: `${what} ${value} is also computed for ${y.kind} ${y.label} (${y.dn}); neither is written until one changes`, other: { label: y.label, sourceDn: y.dn } });
+        reports.push({
+          code: 'duplicate-in-source',
+          kind: x.kind,
+          target: system,
+          anchor: x.anchor,
+          sourceDn: x.dn,
+          source: x.source,
+          label: x.label,
+          reason: `${what} ${value} is also computed for ${y.kind} ${y.label} (${y.dn}); neither is written until one changes`,
+          other: { label: y.label, sourceDn: y.dn },
+        });
       }
     };
     for (const obj of desired.objects) {
@@ -248,45 +299,100 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
 
   for (const obj of desired.objects) {
     if (obj.readOnly || desired.held.has(obj.anchor)) {
-      if (!obj.readOnly && record) matches.set(obj.anchor, { rule: 'blocked', detail: 'held: a flow failed or the anchor is duplicated; left as it is' });
+      if (!obj.readOnly && record)
+        matches.set(obj.anchor, {
+          rule: 'blocked',
+          detail: 'held: a flow failed or the anchor is duplicated; left as it is',
+        });
       continue;
     }
-    const base = { kind: obj.kind, anchor: obj.anchor, target: system, sourceDn: obj.dn, source: obj.source, label: obj.label, rule: obj.rule };
+    const base = {
+      kind: obj.kind,
+      anchor: obj.anchor,
+      target: system,
+      sourceDn: obj.dn,
+      source: obj.source,
+      label: obj.label,
+      rule: obj.rule,
+    };
     const current = owned.get(obj.anchor);
     if (current && current.kind !== obj.kind) {
-      reports.push({ code: 'kind-mismatch', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the ${current.kind} ${current.id} in the target carries this anchor; adsync leaves both alone` });
-      record && matches.set(obj.anchor, { rule: 'blocked', id: current.id, detail: `a ${current.kind} carries this anchor` });
+      reports.push({
+        code: 'kind-mismatch',
+        kind: obj.kind,
+        target: system,
+        anchor: obj.anchor,
+        sourceDn: obj.dn,
+        source: obj.source,
+        label: obj.label,
+        reason: `the ${current.kind} ${current.id} in the target carries this anchor; adsync leaves both alone`,
+      });
+      record &&
+        matches.set(obj.anchor, { rule: 'blocked', id: current.id, detail: `a ${current.kind} carries this anchor` });
       continue;
     }
     if (blocked.has(obj)) {
-      record && matches.set(obj.anchor, { rule: 'blocked', ...(current ? { id: current.id } : {}), detail: 'duplicate userPrincipalName or mail in the sources' });
+      record &&
+        matches.set(obj.anchor, {
+          rule: 'blocked',
+          ...(current ? { id: current.id } : {}),
+          detail: 'duplicate userPrincipalName or mail in the sources',
+        });
       if (current) markPresent(obj, current.id); // it exists: keep its memberships, change nothing else
       continue;
     }
     if (current) {
       markPresent(obj, current.id);
-      record && matches.set(obj.anchor, { rule: 'anchor', id: current.id, detail: `hard match: the object carries adsync's anchor ${obj.anchor}` });
+      record &&
+        matches.set(obj.anchor, {
+          rule: 'anchor',
+          id: current.id,
+          detail: `hard match: the object carries adsync's anchor ${obj.anchor}`,
+        });
       const attributes = changedAttributes(obj, current, refs);
       // A UPN or address a cloud-only object holds can't be written (Graph refuses the whole PATCH): the object
       // keeps its value, the rest flows, and the report says why (found by test/convergence).
       for (let i = attributes.length - 1; i >= 0; i--) {
         const a = attributes[i]!;
         const value = lower(a.after);
-        let holder = value === undefined ? undefined : a.name === 'userPrincipalName' && obj.kind === 'user' ? unownedUpns.get(value) : a.name === 'mail' ? unownedAddresses.get(value) : undefined;
+        let holder =
+          value === undefined
+            ? undefined
+            : a.name === 'userPrincipalName' && obj.kind === 'user'
+              ? unownedUpns.get(value)
+              : a.name === 'mail'
+                ? unownedAddresses.get(value)
+                : undefined;
         if (!holder && a.name === 'mail' && value !== undefined) {
           const other = ownedAddresses.get(value);
           if (other && other.id !== current.id) holder = other;
         }
         if (!holder) continue;
         attributes.splice(i, 1);
-        reports.push({ code: 'cloud-only-collision', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the ${holder.anchor === undefined ? 'cloud-only ' : ''}${holder.kind} ${labelOfTarget(holder)} (${holder.id}) already has this ${a.name} (${value}); it stays ${JSON.stringify(a.before ?? null)} until that object lets it go`, other: { label: labelOfTarget(holder), id: holder.id } });
+        reports.push({
+          code: 'cloud-only-collision',
+          kind: obj.kind,
+          target: system,
+          anchor: obj.anchor,
+          sourceDn: obj.dn,
+          source: obj.source,
+          label: obj.label,
+          reason: `the ${holder.anchor === undefined ? 'cloud-only ' : ''}${holder.kind} ${labelOfTarget(holder)} (${holder.id}) already has this ${a.name} (${value}); it stays ${JSON.stringify(a.before ?? null)} until that object lets it go`,
+          other: { label: labelOfTarget(holder), id: holder.id },
+        });
       }
       if (attributes.length > 0) {
         const digest = desiredDigest(obj);
         // The digest adsync wrote last equals what AD says now: AD did not change, so the cloud did (drift).
         // Not for references: the digest can't tell a manager removed in the cloud from one never set.
-        const drifted = current.digest !== undefined && (current.digest === digest || current.digest === desiredDigest(obj, true));
-        if (drifted) for (const a of attributes) if (!REFERENCE_PROPERTIES.has(a.name)) { a.drift = true; a.flow = `${a.flow} (drift: edited in the cloud; AD is the source of authority)`; }
+        const drifted =
+          current.digest !== undefined && (current.digest === digest || current.digest === desiredDigest(obj, true));
+        if (drifted)
+          for (const a of attributes)
+            if (!REFERENCE_PROPERTIES.has(a.name)) {
+              a.drift = true;
+              a.flow = `${a.flow} (drift: edited in the cloud; AD is the source of authority)`;
+            }
         changes.push({ ...base, action: 'update', id: current.id, attributes, digest });
       }
       continue;
@@ -294,8 +400,19 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     const gone = deleted.get(obj.anchor);
     if (gone) {
       markPresent(obj, gone.id);
-      record && matches.set(obj.anchor, { rule: 'deleted-item', id: gone.id, detail: 'hard match in /directory/deletedItems: restored, not re-created' });
-      changes.push({ ...base, action: 'restore', id: gone.id, attributes: changedAttributes(obj, gone, refs), digest: desiredDigest(obj) });
+      record &&
+        matches.set(obj.anchor, {
+          rule: 'deleted-item',
+          id: gone.id,
+          detail: 'hard match in /directory/deletedItems: restored, not re-created',
+        });
+      changes.push({
+        ...base,
+        action: 'restore',
+        id: gone.id,
+        attributes: changedAttributes(obj, gone, refs),
+        digest: desiredDigest(obj),
+      });
       continue;
     }
     // Unowned cloud objects: a hard match by onPremisesImmutableId is adopted; UPN and address holders are
@@ -322,7 +439,8 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       } else if (mailHolder) {
         holder = mailHolder;
         on = { what: 'address', value: mail! };
-        if ((softMatch === 'mail' || softMatch === 'both') && mailHolder.kind === 'user' && obj.kind === 'user') match = 'soft-mail';
+        if ((softMatch === 'mail' || softMatch === 'both') && mailHolder.kind === 'user' && obj.kind === 'user')
+          match = 'soft-mail';
       }
     }
     if (holder && on) {
@@ -335,29 +453,97 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
           const reason = admin
             ? `${who} carries this anchor as onPremisesImmutableId but holds an admin role (${holder.adminRoles!.join(', ')}); hard match never takes over a privileged account, and adsync never writes over it (name it in matching.allowAdmins to adopt it)`
             : `${who} carries this anchor as onPremisesImmutableId, but directory role holders could not be read (${target.adminRolesUnread}), so adsync can't tell it holds no admin role; it is not adopted (grant RoleManagement.Read.Directory, or name it in matching.allowAdmins)`;
-          reports.push({ code: admin ? 'hard-match-admin' : 'hard-match-roles-unread', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason, other: { label: labelOfTarget(holder), id: holder.id } });
-          record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `hard match refused: ${labelOfTarget(holder)} ${admin ? 'holds an admin role' : 'may hold an admin role (roles unread)'}` });
+          reports.push({
+            code: admin ? 'hard-match-admin' : 'hard-match-roles-unread',
+            kind: obj.kind,
+            target: system,
+            anchor: obj.anchor,
+            sourceDn: obj.dn,
+            source: obj.source,
+            label: obj.label,
+            reason,
+            other: { label: labelOfTarget(holder), id: holder.id },
+          });
+          record &&
+            matches.set(obj.anchor, {
+              rule: 'blocked',
+              id: holder.id,
+              detail: `hard match refused: ${labelOfTarget(holder)} ${admin ? 'holds an admin role' : 'may hold an admin role (roles unread)'}`,
+            });
           continue;
         }
         if (admin) {
-          reports.push({ code: 'hard-match-admin-allowed', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `${who} holds an admin role (${holder.adminRoles!.join(', ')}) and is adopted by hard match because matching.allowAdmins names it`, other: { label: labelOfTarget(holder), id: holder.id } });
+          reports.push({
+            code: 'hard-match-admin-allowed',
+            kind: obj.kind,
+            target: system,
+            anchor: obj.anchor,
+            sourceDn: obj.dn,
+            source: obj.source,
+            label: obj.label,
+            reason: `${who} holds an admin role (${holder.adminRoles!.join(', ')}) and is adopted by hard match because matching.allowAdmins names it`,
+            other: { label: labelOfTarget(holder), id: holder.id },
+          });
         }
       }
       if (match && match !== 'immutable-id' && admin) {
-        reports.push({ code: 'soft-match-admin', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the cloud user ${labelOfTarget(holder)} (${holder.id}) has the same ${on.what} but holds an admin role (${holder.adminRoles!.join(', ')}); adsync never soft-matches an admin, and never writes over it`, other: { label: labelOfTarget(holder), id: holder.id } });
-        record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `soft match refused: ${labelOfTarget(holder)} holds an admin role` });
+        reports.push({
+          code: 'soft-match-admin',
+          kind: obj.kind,
+          target: system,
+          anchor: obj.anchor,
+          sourceDn: obj.dn,
+          source: obj.source,
+          label: obj.label,
+          reason: `the cloud user ${labelOfTarget(holder)} (${holder.id}) has the same ${on.what} but holds an admin role (${holder.adminRoles!.join(', ')}); adsync never soft-matches an admin, and never writes over it`,
+          other: { label: labelOfTarget(holder), id: holder.id },
+        });
+        record &&
+          matches.set(obj.anchor, {
+            rule: 'blocked',
+            id: holder.id,
+            detail: `soft match refused: ${labelOfTarget(holder)} holds an admin role`,
+          });
         continue;
       }
       if (match && !adopted.has(holder) && holder.kind === obj.kind) {
         adopted.add(holder);
         markPresent(obj, holder.id);
         const matchedOn = `${on.what} ${on.value}`;
-        record && matches.set(obj.anchor, { rule: match, id: holder.id, detail: `${match === 'immutable-id' ? 'hard match' : 'soft match'} on ${matchedOn}: adopted` });
-        changes.push({ ...base, action: 'adopt', id: holder.id, match, matchedOn, attributes: changedAttributes(obj, holder, refs), digest: desiredDigest(obj) });
+        record &&
+          matches.set(obj.anchor, {
+            rule: match,
+            id: holder.id,
+            detail: `${match === 'immutable-id' ? 'hard match' : 'soft match'} on ${matchedOn}: adopted`,
+          });
+        changes.push({
+          ...base,
+          action: 'adopt',
+          id: holder.id,
+          match,
+          matchedOn,
+          attributes: changedAttributes(obj, holder, refs),
+          digest: desiredDigest(obj),
+        });
         continue;
       }
-      reports.push({ code: 'cloud-only-collision', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `the cloud-only ${holder.kind} ${labelOfTarget(holder)} (${holder.id}) already has this ${on.what} (${on.value}); adsync never takes over objects it doesn't own${softMatch === 'off' && holder.kind === 'user' && obj.kind === 'user' ? ' (matching.softMatch adopts it)' : ''}`, other: { label: labelOfTarget(holder), id: holder.id } });
-      record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `collides with the cloud-only ${holder.kind} ${labelOfTarget(holder)} on ${on.what}` });
+      reports.push({
+        code: 'cloud-only-collision',
+        kind: obj.kind,
+        target: system,
+        anchor: obj.anchor,
+        sourceDn: obj.dn,
+        source: obj.source,
+        label: obj.label,
+        reason: `the cloud-only ${holder.kind} ${labelOfTarget(holder)} (${holder.id}) already has this ${on.what} (${on.value}); adsync never takes over objects it doesn't own${softMatch === 'off' && holder.kind === 'user' && obj.kind === 'user' ? ' (matching.softMatch adopts it)' : ''}`,
+        other: { label: labelOfTarget(holder), id: holder.id },
+      });
+      record &&
+        matches.set(obj.anchor, {
+          rule: 'blocked',
+          id: holder.id,
+          detail: `collides with the cloud-only ${holder.kind} ${labelOfTarget(holder)} on ${on.what}`,
+        });
       continue;
     }
     markPresent(obj, undefined);
@@ -372,7 +558,11 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       }
       const value = obj.attrs[name];
       if (isEmpty(value)) continue;
-      attributes.push({ name, after: ref ? objectRef(value as string, refs) : value, flow: obj.provenance[name] ?? 'default' });
+      attributes.push({
+        name,
+        after: ref ? objectRef(value as string, refs) : value,
+        flow: obj.provenance[name] ?? 'default',
+      });
     }
     changes.push({ ...base, action: 'create', attributes });
   }
@@ -384,18 +574,48 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     const ex = desired.excluded.get(anchor);
     if (ex?.code === GROUP_TOO_LARGE) {
       // Entra Connect keeps an existing group that grows past the limit (its member flow errors).
-      reports.push({ code: GROUP_TOO_LARGE, kind: t.kind, target: system, anchor, sourceDn: ex.dn, source: ex.source, label: labelOfTarget(t), reason: `${ex.reason}: the existing group is left as it is` });
+      reports.push({
+        code: GROUP_TOO_LARGE,
+        kind: t.kind,
+        target: system,
+        anchor,
+        sourceDn: ex.dn,
+        source: ex.source,
+        label: labelOfTarget(t),
+        reason: `${ex.reason}: the existing group is left as it is`,
+      });
       continue;
     }
     const reason = ex ? `out of scope: ${ex.reason}` : (desired.notRead?.reason ?? 'no longer in the source');
     deleting.add(anchor);
     // graph-facts §1: users (and Microsoft 365 groups) go to deleted items; security groups are deleted permanently.
-    const permanent = t.kind === 'group' && !(Array.isArray(t.attrs.groupTypes) && t.attrs.groupTypes.includes('Unified'));
-    changes.push({ action: 'delete', kind: t.kind, anchor, target: system, ...(ex ? { sourceDn: ex.dn, source: ex.source } : {}), label: labelOfTarget(t), rule: ex ? `sources.${ex.source}.scope` : (desired.notRead?.rule ?? 'ownership'), id: t.id, reason, ...(permanent ? { permanent: true as const } : {}) });
+    const permanent =
+      t.kind === 'group' && !(Array.isArray(t.attrs.groupTypes) && t.attrs.groupTypes.includes('Unified'));
+    changes.push({
+      action: 'delete',
+      kind: t.kind,
+      anchor,
+      target: system,
+      ...(ex ? { sourceDn: ex.dn, source: ex.source } : {}),
+      label: labelOfTarget(t),
+      rule: ex ? `sources.${ex.source}.scope` : (desired.notRead?.rule ?? 'ownership'),
+      id: t.id,
+      reason,
+      ...(permanent ? { permanent: true as const } : {}),
+    });
   }
   for (const obj of desired.objects) {
     if (obj.readOnly && owned.has(obj.anchor)) {
-      reports.push({ code: 'owned-now-read-only', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `${obj.readOnly.reason}; the existing cloud object is left as it is` });
+      reports.push({
+        code: 'owned-now-read-only',
+        kind: obj.kind,
+        target: system,
+        anchor: obj.anchor,
+        sourceDn: obj.dn,
+        source: obj.source,
+        label: obj.label,
+        reason: `${obj.readOnly.reason}; the existing cloud object is left as it is`,
+      });
     }
   }
 
@@ -410,7 +630,8 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       if (deleting.has(anchor) || t.kind !== 'user') continue;
       // what it keeps: the values its own update doesn't change, and every address it ever had
       const u = updated.get(anchor);
-      const keeps = (name: string): unknown => (u && u.action === 'update' && u.attributes.some((x) => x.name === name) ? undefined : t.attrs[name]);
+      const keeps = (name: string): unknown =>
+        u && u.action === 'update' && u.attributes.some((x) => x.name === name) ? undefined : t.attrs[name];
       for (const v of [keeps('userPrincipalName'), keeps('mail'), ...addressesOf(t)]) {
         const l = lower(v);
         if (l) kept.set(l, anchor);
@@ -422,12 +643,22 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       if (c.action !== 'update' || c.kind !== 'user') continue;
       for (let j = c.attributes.length - 1; j >= 0; j--) {
         const a = c.attributes[j]!;
-        const v = (a.name === 'userPrincipalName' || a.name === 'mail') ? lower(a.after) : undefined;
+        const v = a.name === 'userPrincipalName' || a.name === 'mail' ? lower(a.after) : undefined;
         const by = v === undefined ? undefined : kept.get(v);
         if (by === undefined || by === c.anchor) continue;
         const holder = owned.get(by)!;
         c.attributes.splice(j, 1);
-        reports.push({ code: 'duplicate-in-source', kind: c.kind, target: system, anchor: c.anchor, ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}), ...(c.source !== undefined ? { source: c.source } : {}), label: c.label, reason: `${a.name} ${v} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; it stays ${JSON.stringify(a.before ?? null)} until it is free`, other: { label: labelOfTarget(holder), id: holder.id } });
+        reports.push({
+          code: 'duplicate-in-source',
+          kind: c.kind,
+          target: system,
+          anchor: c.anchor,
+          ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
+          ...(c.source !== undefined ? { source: c.source } : {}),
+          label: c.label,
+          reason: `${a.name} ${v} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; it stays ${JSON.stringify(a.before ?? null)} until it is free`,
+          other: { label: labelOfTarget(holder), id: holder.id },
+        });
       }
       if (c.attributes.length === 0) changes.splice(i, 1);
     }
@@ -435,14 +666,32 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       const c = changes[i]!;
       if (c.action !== 'create' || c.kind !== 'user') continue;
       const obj = desired.byAnchor.get(c.anchor)!;
-      const clash = [['userPrincipalName', lower(obj.attrs.userPrincipalName)], ['mail', lower(obj.attrs.mail)]].find(([, v]) => v !== undefined && kept.has(v) && kept.get(v) !== c.anchor);
+      const clash = [
+        ['userPrincipalName', lower(obj.attrs.userPrincipalName)],
+        ['mail', lower(obj.attrs.mail)],
+      ].find(([, v]) => v !== undefined && kept.has(v) && kept.get(v) !== c.anchor);
       if (!clash) continue;
       const holder = owned.get(kept.get(clash[1]!)!)!;
       changes.splice(i, 1);
       present.delete(obj);
       delete obj.presence;
-      reports.push({ code: 'duplicate-in-source', kind: obj.kind, target: system, anchor: obj.anchor, sourceDn: obj.dn, source: obj.source, label: obj.label, reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; not created until it is free`, other: { label: labelOfTarget(holder), id: holder.id } });
-      record && matches.set(obj.anchor, { rule: 'blocked', id: holder.id, detail: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)}` });
+      reports.push({
+        code: 'duplicate-in-source',
+        kind: obj.kind,
+        target: system,
+        anchor: obj.anchor,
+        sourceDn: obj.dn,
+        source: obj.source,
+        label: obj.label,
+        reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; not created until it is free`,
+        other: { label: labelOfTarget(holder), id: holder.id },
+      });
+      record &&
+        matches.set(obj.anchor, {
+          rule: 'blocked',
+          id: holder.id,
+          detail: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)}`,
+        });
     }
   }
 
@@ -454,7 +703,12 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
     if (c.action !== 'create' && c.action !== 'update' && c.action !== 'restore' && c.action !== 'adopt') continue;
     for (let j = c.attributes.length - 1; j >= 0; j--) {
       const a = c.attributes[j]!;
-      if (!REFERENCE_PROPERTIES.has(a.name) || !isObjectRef(a.after) || desired.byAnchor.get(a.after.anchor)?.presence?.run === run) continue;
+      if (
+        !REFERENCE_PROPERTIES.has(a.name) ||
+        !isObjectRef(a.after) ||
+        desired.byAnchor.get(a.after.anchor)?.presence?.run === run
+      )
+        continue;
       if (a.before === undefined) c.attributes.splice(j, 1);
       else delete a.after;
     }
@@ -463,7 +717,10 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
 
   // Memberships, as set differences. Target member ids resolve to desired objects once; which side has a
   // member is then a per-group stamp on the object, not a set of strings (a million members in a big forest).
-  const memberRef = (m: DesiredObject, id: string | undefined): MemberRef => (id === undefined ? { anchor: m.anchor, kind: m.kind, label: m.label } : { anchor: m.anchor, kind: m.kind, id, label: m.label });
+  const memberRef = (m: DesiredObject, id: string | undefined): MemberRef =>
+    id === undefined
+      ? { anchor: m.anchor, kind: m.kind, label: m.label }
+      : { anchor: m.anchor, kind: m.kind, id, label: m.label };
   const desiredById = new Map<string, DesiredObject>();
   for (const [anchor, t] of owned) {
     const d = desired.byAnchor.get(anchor);
@@ -472,15 +729,42 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
   for (const [group, groupId] of present) {
     if (group.kind !== 'group' || !group.members) continue;
     if (group.readOnlyMembers) {
-      reports.push({ code: 'members-not-synced', kind: 'group', target: system, anchor: group.anchor, sourceDn: group.dn, source: group.source, label: group.label, reason: `${group.readOnlyMembers} member(s) are contacts or mail-enabled groups, which Graph can't write` });
+      reports.push({
+        code: 'members-not-synced',
+        kind: 'group',
+        target: system,
+        anchor: group.anchor,
+        sourceDn: group.dn,
+        source: group.source,
+        label: group.label,
+        reason: `${group.readOnlyMembers} member(s) are contacts or mail-enabled groups, which Graph can't write`,
+      });
     }
     // A member list read only in part: add what it names, remove nothing (an absent member may be unread).
     const removable = group.membersUnread === undefined;
     if (!removable) {
-      reports.push({ code: 'members-unread', kind: 'group', target: system, anchor: group.anchor, sourceDn: group.dn, source: group.source, label: group.label, reason: `the source could not read the group's members in full (${group.membersUnread}); members are added, none removed, until a full read` });
+      reports.push({
+        code: 'members-unread',
+        kind: 'group',
+        target: system,
+        anchor: group.anchor,
+        sourceDn: group.dn,
+        source: group.source,
+        label: group.label,
+        reason: `the source could not read the group's members in full (${group.membersUnread}); members are added, none removed, until a full read`,
+      });
     }
     for (const [why, dns] of Object.entries(group.skippedMembers ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
-      reports.push({ code: 'members-skipped', kind: 'group', target: system, anchor: group.anchor, sourceDn: group.dn, source: group.source, label: group.label, reason: `${dns.length} member(s) left out: ${why}: ${dns.slice(0, 5).join('; ')}${dns.length > 5 ? `, and ${dns.length - 5} more` : ''}` });
+      reports.push({
+        code: 'members-skipped',
+        kind: 'group',
+        target: system,
+        anchor: group.anchor,
+        sourceDn: group.dn,
+        source: group.source,
+        label: group.label,
+        reason: `${dns.length} member(s) left out: ${why}: ${dns.slice(0, 5).join('; ')}${dns.length > 5 ? `, and ${dns.length - 5} more` : ''}`,
+      });
     }
     const stamp = ++memberStamp;
     const current = groupId !== undefined ? owned.get(group.anchor) : undefined;
@@ -502,7 +786,8 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       const d = resolved[i];
       // Held objects (flow error, duplicate anchor) are left as they are: their memberships too.
       if (d) {
-        if (d.wantIn !== stamp && !deleting.has(d.anchor) && !desired.held.has(d.anchor)) removes.push(memberRef(d, currentIds[i]));
+        if (d.wantIn !== stamp && !deleting.has(d.anchor) && !desired.held.has(d.anchor))
+          removes.push(memberRef(d, currentIds[i]));
         continue;
       }
       const a = anchorOfId.get(currentIds[i]!);
@@ -510,14 +795,35 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
       const t = owned.get(a)!;
       removes.push({ anchor: a, kind: t.kind, id: t.id, label: labelOfTarget(t) });
     }
-    const base = { kind: 'group' as const, anchor: group.anchor, target: system, sourceDn: group.dn, source: group.source, label: group.label, rule: `${group.rule}.member` };
+    const base = {
+      kind: 'group' as const,
+      anchor: group.anchor,
+      target: system,
+      sourceDn: group.dn,
+      source: group.source,
+      label: group.label,
+      rule: `${group.rule}.member`,
+    };
     if (adds.length > 0) {
       adds.sort(byRank);
       const refs = adds.map((m) => memberRef(m, m.presence!.id));
-      changes.push({ ...base, action: 'add-members', ...(groupId !== undefined ? { id: groupId } : {}), members: refs });
+      changes.push({
+        ...base,
+        action: 'add-members',
+        ...(groupId !== undefined ? { id: groupId } : {}),
+        members: refs,
+      });
     }
     if (removes.length > 0 && groupId !== undefined) {
-      removes.sort((a, b) => (a.label.toLowerCase() < b.label.toLowerCase() ? -1 : a.label.toLowerCase() > b.label.toLowerCase() ? 1 : a.anchor < b.anchor ? -1 : 1));
+      removes.sort((a, b) =>
+        a.label.toLowerCase() < b.label.toLowerCase()
+          ? -1
+          : a.label.toLowerCase() > b.label.toLowerCase()
+            ? 1
+            : a.anchor < b.anchor
+              ? -1
+              : 1,
+      );
       changes.push({ ...base, action: 'remove-members', id: groupId, members: removes });
     }
   }
@@ -529,19 +835,35 @@ export function diff(desired: DesiredState, target: TargetSnapshot, system: Targ
   for (const c of changes) if (c.action === 'restore' && c.kind === 'user') restoredUsers.set(c.anchor, c);
   if (restoredUsers.size > 0) {
     const stays = new Map<string, Map<string, MemberRef>>([...restoredUsers.keys()].map((a) => [a, new Map()]));
-    const groupRef = (anchor: string, id: string | undefined, label: string): MemberRef => (id === undefined ? { anchor, kind: 'group', label } : { anchor, kind: 'group', id, label });
+    const groupRef = (anchor: string, id: string | undefined, label: string): MemberRef =>
+      id === undefined ? { anchor, kind: 'group', label } : { anchor, kind: 'group', id, label };
     for (const [group, groupId] of present) {
       if (group.kind !== 'group' || !group.members) continue;
       const ref = groupRef(group.anchor, groupId, group.label);
-      if (group.membersUnread !== undefined) { for (const m of stays.values()) m.set(group.anchor, ref); continue; } // adsync removes nobody there
+      if (group.membersUnread !== undefined) {
+        for (const m of stays.values()) m.set(group.anchor, ref);
+        continue;
+      } // adsync removes nobody there
       for (const m of group.members) stays.get(m.anchor)?.set(group.anchor, ref);
     }
     // Held groups' memberships are left as they are, and so are those of groups too large to sync.
-    for (const a of [...desired.held, ...[...desired.excluded].filter(([, e]) => e.code === GROUP_TOO_LARGE).map(([x]) => x)]) {
+    for (const a of [
+      ...desired.held,
+      ...[...desired.excluded].filter(([, e]) => e.code === GROUP_TOO_LARGE).map(([x]) => x),
+    ]) {
       const t = owned.get(a);
       if (t?.kind === 'group') for (const m of stays.values()) m.set(a, groupRef(a, t.id, labelOfTarget(t)));
     }
-    for (const [a, c] of restoredUsers) c.memberships = [...stays.get(a)!.values()].sort((x, y) => (x.label.toLowerCase() < y.label.toLowerCase() ? -1 : x.label.toLowerCase() > y.label.toLowerCase() ? 1 : x.anchor < y.anchor ? -1 : 1));
+    for (const [a, c] of restoredUsers)
+      c.memberships = [...stays.get(a)!.values()].sort((x, y) =>
+        x.label.toLowerCase() < y.label.toLowerCase()
+          ? -1
+          : x.label.toLowerCase() > y.label.toLowerCase()
+            ? 1
+            : x.anchor < y.anchor
+              ? -1
+              : 1,
+      );
   }
 
   return { changes: sortChanges(changes), reports: sortReports(reports), managed: owned.size, matches };
@@ -562,13 +884,25 @@ interface RefContext {
 function objectRef(anchor: string, refs: RefContext): ObjectRef {
   const m = refs.desired.byAnchor.get(anchor);
   const t = refs.owned.get(anchor) ?? refs.deleted.get(anchor);
-  const ref: ObjectRef = { anchor, kind: m?.kind ?? t?.kind ?? 'user', label: m?.label ?? (t ? labelOfTarget(t) : anchor) };
+  const ref: ObjectRef = {
+    anchor,
+    kind: m?.kind ?? t?.kind ?? 'user',
+    label: m?.label ?? (t ? labelOfTarget(t) : anchor),
+  };
   if (t) ref.id = t.id;
   return ref;
 }
 
 function bySortKey(a: DesiredObject, b: DesiredObject): number {
-  return a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : a.anchor < b.anchor ? -1 : a.anchor > b.anchor ? 1 : 0;
+  return a.sortKey < b.sortKey
+    ? -1
+    : a.sortKey > b.sortKey
+      ? 1
+      : a.anchor < b.anchor
+        ? -1
+        : a.anchor > b.anchor
+          ? 1
+          : 0;
 }
 
 /** `a.b` names a member of a complex property (onPremisesExtensionAttributes.extensionAttribute1). */
@@ -600,7 +934,13 @@ function changedAttributes(obj: DesiredObject, current: TargetObject, refs: RefC
       const beforeAnchor = typeof before === 'string' ? (refs.anchorOfId.get(before) ?? `id:${before}`) : undefined;
       if ((beforeAnchor ?? null) === (value ?? null)) continue;
       const c: AttributeChange = { name, flow: obj.provenance[name] ?? 'default' };
-      if (typeof before === 'string') c.before = { anchor: beforeAnchor!, kind: 'user', id: before, label: refs.labelOfId.get(before) ?? before } satisfies ObjectRef;
+      if (typeof before === 'string')
+        c.before = {
+          anchor: beforeAnchor!,
+          kind: 'user',
+          id: before,
+          label: refs.labelOfId.get(before) ?? before,
+        } satisfies ObjectRef;
       if (typeof value === 'string') c.after = objectRef(value, refs);
       out.push(c);
       continue;

@@ -64,12 +64,28 @@ function safeNormalize(dn: string): string | undefined {
 
 export function explainObject(input: ExplainInput): ExplainResult {
   const { spec, flows, sources, target, query } = input;
-  const empty: ExplainResult = { query, found: false, synchronized: false, scope: [], attributes: [], notFlowed: [], changes: [], reports: [] };
+  const empty: ExplainResult = {
+    query,
+    found: false,
+    synchronized: false,
+    scope: [],
+    attributes: [],
+    notFlowed: [],
+    changes: [],
+    reports: [],
+  };
   const qDn = query.includes('=') ? safeNormalize(query) : undefined;
   const qLower = query.toLowerCase();
 
   // Find the entry: by DN, by UPN (as in AD), or by anchor.
-  let found: { entry: SourceSnapshot['entries'][number]; source: Spec['sources'][number]; kind: ObjectKind; anchor: string | undefined } | undefined;
+  let found:
+    | {
+        entry: SourceSnapshot['entries'][number];
+        source: Spec['sources'][number];
+        kind: ObjectKind;
+        anchor: string | undefined;
+      }
+    | undefined;
   for (const snap of sources) {
     const source = spec.sources.find((s) => s.name === snap.source);
     if (!source) continue;
@@ -77,7 +93,11 @@ export function explainObject(input: ExplainInput): ExplainResult {
       const kind = classify(entry);
       if (!kind) continue;
       const anchor = anchorOf(entry, source);
-      const hit = (qDn !== undefined && safeNormalize(entry.dn) === qDn) || anchor === query || firstString(entry, 'userprincipalname')?.toLowerCase() === qLower || firstString(entry, 'mail')?.toLowerCase() === qLower;
+      const hit =
+        (qDn !== undefined && safeNormalize(entry.dn) === qDn) ||
+        anchor === query ||
+        firstString(entry, 'userprincipalname')?.toLowerCase() === qLower ||
+        firstString(entry, 'mail')?.toLowerCase() === qLower;
       if (hit) {
         found = { entry, source, kind, anchor };
         break;
@@ -87,10 +107,19 @@ export function explainObject(input: ExplainInput): ExplainResult {
   }
 
   const desired = buildDesired(spec, sources, flows);
-  const out = planFromDesired({ spec, specPath: 'explain', desired, target, toolVersion: 'explain', recordMatches: true });
+  const out = planFromDesired({
+    spec,
+    specPath: 'explain',
+    desired,
+    target,
+    toolVersion: 'explain',
+    recordMatches: true,
+  });
   // A UPN computed by a flow (fallback or MOERA) finds the object too.
   if (!found) {
-    const obj = desired.objects.find((o) => typeof o.attrs.userPrincipalName === 'string' && o.attrs.userPrincipalName.toLowerCase() === qLower);
+    const obj = desired.objects.find(
+      (o) => typeof o.attrs.userPrincipalName === 'string' && o.attrs.userPrincipalName.toLowerCase() === qLower,
+    );
     if (obj) {
       const snap = sources.find((s) => s.source === obj.source);
       const source = spec.sources.find((s) => s.name === obj.source);
@@ -108,28 +137,61 @@ export function explainObject(input: ExplainInput): ExplainResult {
   };
   result.notFlowed = flows[kind].filtered.map((f) => ({ name: f.attribute, reason: `app filtering: ${f.reason}` }));
   if (spec.objects[kind]?.enabled === false) {
-    result.scope.push({ rule: `objects.${kind}.enabled`, result: 'excluded', detail: `${kind} objects are turned off in the spec` });
+    result.scope.push({
+      rule: `objects.${kind}.enabled`,
+      result: 'excluded',
+      detail: `${kind} objects are turned off in the spec`,
+    });
     return result;
   }
   if (anchor === undefined) {
-    result.scope.push({ rule: 'source anchor', result: 'excluded', code: 'no-anchor', detail: 'the entry has no objectGUID (nor mS-DS-ConsistencyGuid)' });
+    result.scope.push({
+      rule: 'source anchor',
+      result: 'excluded',
+      code: 'no-anchor',
+      detail: 'the entry has no objectGUID (nor mS-DS-ConsistencyGuid)',
+    });
     return result;
   }
   const verdict = defaultFilter(entry, kind, spec.objects.group?.memberLimit ?? DEFAULT_GROUP_MEMBER_LIMIT);
-  result.scope.push(verdict.included
-    ? { rule: 'default filters (Entra Connect cloudFiltered and scoping rules)', result: 'admitted', detail: `no default filter matches this ${kind}` }
-    : { rule: 'default filters (Entra Connect cloudFiltered and scoping rules)', result: 'excluded', code: verdict.code, detail: verdict.reason });
+  result.scope.push(
+    verdict.included
+      ? {
+          rule: 'default filters (Entra Connect cloudFiltered and scoping rules)',
+          result: 'admitted',
+          detail: `no default filter matches this ${kind}`,
+        }
+      : {
+          rule: 'default filters (Entra Connect cloudFiltered and scoping rules)',
+          result: 'excluded',
+          code: verdict.code,
+          detail: verdict.reason,
+        },
+  );
   const ex = desired.excluded.get(anchor);
   if (verdict.included) {
     const scopeRule = `sources.${source.name}.scope`;
     if (ex) result.scope.push({ rule: scopeRule, result: 'excluded', code: ex.code, detail: ex.reason });
     else {
       const s = source.scope;
-      const parts = [s.domains.length ? `domains [${s.domains.join(', ')}]` : '', s.ous.include.length || s.ous.exclude.length ? 'ous' : '', s.groups.length ? 'groups' : '', s.filter ? `filter ${s.filter}` : ''].filter(Boolean);
-      result.scope.push({ rule: scopeRule, result: 'admitted', detail: parts.length ? `passes ${parts.join(', ')}` : 'the source has no scope filters' });
+      const parts = [
+        s.domains.length ? `domains [${s.domains.join(', ')}]` : '',
+        s.ous.include.length || s.ous.exclude.length ? 'ous' : '',
+        s.groups.length ? 'groups' : '',
+        s.filter ? `filter ${s.filter}` : '',
+      ].filter(Boolean);
+      result.scope.push({
+        rule: scopeRule,
+        result: 'admitted',
+        detail: parts.length ? `passes ${parts.join(', ')}` : 'the source has no scope filters',
+      });
     }
   } else {
-    result.scope.push({ rule: `sources.${source.name}.scope`, result: 'not evaluated', detail: 'a default filter already excluded it' });
+    result.scope.push({
+      rule: `sources.${source.name}.scope`,
+      result: 'not evaluated',
+      detail: 'a default filter already excluded it',
+    });
   }
   void compileScope;
 
@@ -137,12 +199,14 @@ export function explainObject(input: ExplainInput): ExplainResult {
   if (obj && obj.dn === entry.dn) {
     result.synchronized = !obj.readOnly && !desired.held.has(anchor);
     const expressions = new Map(flows[kind].flows.map((f) => [f.attribute, f.expression]));
-    result.attributes = Object.keys(obj.attrs).sort().map((name) => ({
-      name,
-      value: obj.attrs[name] ?? null,
-      flow: obj.provenance[name] ?? 'default',
-      expression: expressions.get(name) ?? '',
-    }));
+    result.attributes = Object.keys(obj.attrs)
+      .sort()
+      .map((name) => ({
+        name,
+        value: obj.attrs[name] ?? null,
+        flow: obj.provenance[name] ?? 'default',
+        expression: expressions.get(name) ?? '',
+      }));
   }
   const match = out.matches.get(anchor);
   if (match) result.match = match;

@@ -48,7 +48,10 @@ function asString(v: Dyn): string | null {
 export function toMailNickname(v: Dyn, forGroup = false): string | null {
   const s = asString(v);
   if (s === null) return null;
-  let cleaned = s.normalize('NFKD').replace(/[^\x00-\x7F]/g, '').replace(/[@()\\[\]";:<>,\s\x00-\x1f]/g, '');
+  let cleaned = s
+    .normalize('NFKD')
+    .replace(/[^\x00-\x7F]/g, '')
+    .replace(/[@()\\[\]";:<>,\s\x00-\x1f]/g, '');
   cleaned = forGroup ? cleaned.replace(/\./g, '') : cleaned.replace(/^\.+|\.+$/g, '');
   cleaned = cleaned.slice(0, 64);
   return cleaned === '' ? null : cleaned;
@@ -182,49 +185,75 @@ function buildEnvironment(): Environment {
     .registerVariable('dn', 'string', { description: "the object's distinguished name" })
     .registerVariable('domain', 'string', { description: "the DNS name of the object's domain" })
     .registerVariable('mailEnabled', 'bool', { description: "Entra Connect's mail-enabled rule" })
-    .registerFunction('trim(dyn): dyn', (v: Dyn) => {
-      const s = asString(v);
-      if (s === null) return null;
-      const t = s.trim();
-      return t === '' ? null : t;
-    }, { description: 'trims whitespace; null for null or an empty result' })
-    .registerFunction('left(dyn, int): dyn', (v: Dyn, n: bigint) => {
-      const s = asString(v);
-      return s === null ? null : s.slice(0, Number(n));
-    }, { description: 'the first n characters; null for null' })
+    .registerFunction(
+      'trim(dyn): dyn',
+      (v: Dyn) => {
+        const s = asString(v);
+        if (s === null) return null;
+        const t = s.trim();
+        return t === '' ? null : t;
+      },
+      { description: 'trims whitespace; null for null or an empty result' },
+    )
+    .registerFunction(
+      'left(dyn, int): dyn',
+      (v: Dyn, n: bigint) => {
+        const s = asString(v);
+        return s === null ? null : s.slice(0, Number(n));
+      },
+      { description: 'the first n characters; null for null' },
+    )
     .registerFunction('lower(dyn): dyn', (v: Dyn) => asString(v)?.toLowerCase() ?? null)
     .registerFunction('upper(dyn): dyn', (v: Dyn) => asString(v)?.toUpperCase() ?? null)
-    .registerFunction('localPart(dyn): dyn', (v: Dyn) => {
-      const s = asString(v);
-      if (s === null) return null;
-      const at = s.lastIndexOf('@');
-      return at > 0 ? s.slice(0, at) : null;
-    }, { description: "the part of an address before '@'; null when there is none" })
+    .registerFunction(
+      'localPart(dyn): dyn',
+      (v: Dyn) => {
+        const s = asString(v);
+        if (s === null) return null;
+        const at = s.lastIndexOf('@');
+        return at > 0 ? s.slice(0, at) : null;
+      },
+      { description: "the part of an address before '@'; null when there is none" },
+    )
     .registerFunction('domainPart(dyn): dyn', (v: Dyn) => {
       const s = asString(v);
       if (s === null) return null;
       const at = s.lastIndexOf('@');
       return at >= 0 ? s.slice(at + 1) : null;
     })
-    .registerFunction('hasFlag(dyn, int): bool', (v: Dyn, flag: bigint) => {
-      const n = toBigInt(v);
-      return n !== null && (n & flag) !== 0n;
-    }, { description: 'whether an integer attribute (e.g. userAccountControl) has the bit(s) set' })
-    .registerFunction('base64(dyn): dyn', (v: Dyn) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v === null ? null : Buffer.from(String(v), 'utf8').toString('base64')))
+    .registerFunction(
+      'hasFlag(dyn, int): bool',
+      (v: Dyn, flag: bigint) => {
+        const n = toBigInt(v);
+        return n !== null && (n & flag) !== 0n;
+      },
+      { description: 'whether an integer attribute (e.g. userAccountControl) has the bit(s) set' },
+    )
+    .registerFunction('base64(dyn): dyn', (v: Dyn) =>
+      v instanceof Uint8Array
+        ? Buffer.from(v).toString('base64')
+        : v === null
+          ? null
+          : Buffer.from(String(v), 'utf8').toString('base64'),
+    )
     .registerFunction('mailNickname(dyn): dyn', (v: Dyn) => toMailNickname(v), {
       description: "removes characters Graph doesn't allow in a user's mailNickname; at most 64 characters",
     })
     .registerFunction('groupMailNickname(dyn): dyn', (v: Dyn) => toMailNickname(v, true), {
       description: "removes characters Graph doesn't allow in a group's mailNickname (also '.'); at most 64 characters",
     })
-    .registerFunction('primarySmtp(dyn): dyn', (v: Dyn) => {
-      const list = Array.isArray(v) ? v : [];
-      for (const p of list) {
-        const s = asString(p);
-        if (s !== null && s.startsWith('SMTP:')) return s.slice(5);
-      }
-      return null;
-    }, { description: "the primary SMTP address ('SMTP:' prefix) of a proxyAddresses list" })
+    .registerFunction(
+      'primarySmtp(dyn): dyn',
+      (v: Dyn) => {
+        const list = Array.isArray(v) ? v : [];
+        for (const p of list) {
+          const s = asString(p);
+          if (s !== null && s.startsWith('SMTP:')) return s.slice(5);
+        }
+        return null;
+      },
+      { description: "the primary SMTP address ('SMTP:' prefix) of a proxyAddresses list" },
+    )
     .registerFunction('list(dyn): list', (v: Dyn) => (isBlank(v) ? [] : Array.isArray(v) ? v : [v]), {
       description: 'a one-element list, or an empty list for null',
     });
@@ -262,7 +291,13 @@ function trimmedValue(v: string | Uint8Array | undefined): string | null {
 
 const ATTR = '([A-Za-z][A-Za-z0-9_]*)';
 const NATIVE_SHAPES: { re: RegExp; build(m: RegExpExecArray): CompiledExpression }[] = [
-  { re: new RegExp(`^trim\\(source\\.${ATTR}\\)$`), build: (m) => { const a = m[1]!.toLowerCase(); return (ctx) => trimmedValue(ctx.attrs[a]?.[0]); } },
+  {
+    re: new RegExp(`^trim\\(source\\.${ATTR}\\)$`),
+    build: (m) => {
+      const a = m[1]!.toLowerCase();
+      return (ctx) => trimmedValue(ctx.attrs[a]?.[0]);
+    },
+  },
   {
     re: new RegExp(`^left\\(trim\\(source\\.${ATTR}\\),(\\d{1,9})\\)$`),
     build: (m) => {
@@ -275,14 +310,20 @@ const NATIVE_SHAPES: { re: RegExp; build(m: RegExpExecArray): CompiledExpression
     re: new RegExp(`^list\\(trim\\(source\\.${ATTR}\\)\\)$`),
     build: (m) => {
       const a = m[1]!.toLowerCase();
-      return (ctx) => { const v = trimmedValue(ctx.attrs[a]?.[0]); return v === null ? [] : [v]; };
+      return (ctx) => {
+        const v = trimmedValue(ctx.attrs[a]?.[0]);
+        return v === null ? [] : [v];
+      };
     },
   },
   {
     re: new RegExp(`^source\\.${ATTR}$`),
     build: (m) => {
       const a = m[1]!.toLowerCase();
-      return (ctx) => { const v = ctx.attrs[a]?.[0]; return v === undefined ? null : typeof v === 'string' ? v : Buffer.from(v).toString('base64'); };
+      return (ctx) => {
+        const v = ctx.attrs[a]?.[0];
+        return v === undefined ? null : typeof v === 'string' ? v : Buffer.from(v).toString('base64');
+      };
     },
   },
   { re: /^anchor$/, build: () => (ctx) => ctx.anchor },
@@ -291,7 +332,9 @@ const NATIVE_SHAPES: { re: RegExp; build(m: RegExpExecArray): CompiledExpression
 /** Compiles a flow expression; throws a CEL error (with position) on bad syntax or types. */
 export function compileExpression(text: string): CompiledExpression {
   if (text.length > EXPRESSION_LIMITS.maxLength) {
-    throw new Error(`the expression is ${text.length} characters long; at most ${EXPRESSION_LIMITS.maxLength} are allowed`);
+    throw new Error(
+      `the expression is ${text.length} characters long; at most ${EXPRESSION_LIMITS.maxLength} are allowed`,
+    );
   }
   const parsed = environment.parse(text);
   const checked = parsed.check();
@@ -347,7 +390,15 @@ function sampleContext(text: string): FlowContext {
     source[name] = 'sample';
     sourceAll[name] = ['sample'];
   }
-  return { attrs, source, sourceAll, anchor: 'AAAAAAAAAAAAAAAAAAAAAA==', dn: 'CN=sample,DC=example,DC=com', domain: 'example.com', mailEnabled: false };
+  return {
+    attrs,
+    source,
+    sourceAll,
+    anchor: 'AAAAAAAAAAAAAAAAAAAAAA==',
+    dn: 'CN=sample,DC=example,DC=com',
+    domain: 'example.com',
+    mailEnabled: false,
+  };
 }
 
 /** CEL ints are BigInt; Graph wants JSON numbers. Lists are normalized element by element. */
@@ -356,7 +407,12 @@ function normalizeValue(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(normalizeValue);
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   // A CEL map has no Graph property to go to: an error for this object (reported, the object held), not a crash.
-  if (v instanceof Map || (typeof v === 'object' && v !== null && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null))) {
+  if (
+    v instanceof Map ||
+    (typeof v === 'object' &&
+      v !== null &&
+      (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null))
+  ) {
     throw new Error('the expression gives a map; a flow must give a string, number, bool, list or null');
   }
   return v === undefined ? null : v;

@@ -18,7 +18,10 @@ const trimmed = (attr: string) => `trim(source.${attr})`;
 
 /** extensionAttribute1–15 → onPremisesExtensionAttributes.extensionAttributeN (writable for cloud users). */
 const EXTENSION_ATTRIBUTES: Record<string, string> = Object.fromEntries(
-  Array.from({ length: 15 }, (_, i) => [`onPremisesExtensionAttributes.extensionAttribute${i + 1}`, trimmed(`extensionAttribute${i + 1}`)]),
+  Array.from({ length: 15 }, (_, i) => [
+    `onPremisesExtensionAttributes.extensionAttribute${i + 1}`,
+    trimmed(`extensionAttribute${i + 1}`),
+  ]),
 );
 
 /** Entra Connect's defaults, as Graph properties. Keys are sorted for deterministic output. */
@@ -104,7 +107,12 @@ export const FLOW_APP_ATTRIBUTES: Record<ObjectKind, Record<string, readonly str
     manager: ['manager'],
     mobilePhone: ['mobile'],
     officeLocation: ['physicaldeliveryofficename'],
-    ...Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`onPremisesExtensionAttributes.extensionAttribute${i + 1}`, [`extensionattribute${i + 1}`]])),
+    ...Object.fromEntries(
+      Array.from({ length: 15 }, (_, i) => [
+        `onPremisesExtensionAttributes.extensionAttribute${i + 1}`,
+        [`extensionattribute${i + 1}`],
+      ]),
+    ),
     postalCode: ['postalcode'],
     preferredLanguage: ['preferredlanguage'],
     state: ['st'],
@@ -160,15 +168,25 @@ export function applicationAttributes(applications: readonly string[]): Record<O
 }
 
 /** Default flows (filtered by `applications:`) overlaid with the spec's custom flows (null turns a default off). */
-export function compileFlows(spec: Pick<Spec, 'objects'> & Partial<Pick<Spec, 'applications'>>): Record<ObjectKind, KindFlows> {
+export function compileFlows(
+  spec: Pick<Spec, 'objects'> & Partial<Pick<Spec, 'applications'>>,
+): Record<ObjectKind, KindFlows> {
   const out = {} as Record<ObjectKind, KindFlows>;
   const apps = applicationAttributes(spec.applications ?? []);
   for (const kind of ['user', 'group', 'contact'] as const) {
     const merged = new Map<string, { expression: string; origin: string }>();
     const filtered: FilteredFlow[] = [];
     for (const [attr, expression] of Object.entries(DEFAULT_FLOWS[kind])) {
-      if (apps && !REQUIRED_FLOWS[kind].has(attr) && !(FLOW_APP_ATTRIBUTES[kind][attr] ?? []).some((a) => apps[kind].has(a))) {
-        filtered.push({ attribute: attr, expression, reason: `no application in applications: [${(spec.applications ?? []).join(', ')}] needs ${(FLOW_APP_ATTRIBUTES[kind][attr] ?? [attr]).join(' or ')}` });
+      if (
+        apps &&
+        !REQUIRED_FLOWS[kind].has(attr) &&
+        !(FLOW_APP_ATTRIBUTES[kind][attr] ?? []).some((a) => apps[kind].has(a))
+      ) {
+        filtered.push({
+          attribute: attr,
+          expression,
+          reason: `no application in applications: [${(spec.applications ?? []).join(', ')}] needs ${(FLOW_APP_ATTRIBUTES[kind][attr] ?? [attr]).join(' or ')}`,
+        });
         continue;
       }
       merged.set(attr, { expression, origin: `default ${kind}.${attr}` });
@@ -188,7 +206,13 @@ export function compileFlows(spec: Pick<Spec, 'objects'> & Partial<Pick<Spec, 'a
       const evaluate = compileExpression(expression);
       const property = GRAPH_PROPERTIES[kind][attribute];
       const required = REQUIRED_FLOWS[kind].has(attribute);
-      flows.push({ attribute, expression, origin, evaluate, ...(property ? { check: (v: unknown) => valueProblem(property, attribute, v, required) } : {}) });
+      flows.push({
+        attribute,
+        expression,
+        origin,
+        evaluate,
+        ...(property ? { check: (v: unknown) => valueProblem(property, attribute, v, required) } : {}),
+      });
       for (const name of referencedAttributes(expression)) {
         readAttributes.add(name.toLowerCase());
         if (!evaluate.native) sourceAttributes.set(name.toLowerCase(), name);

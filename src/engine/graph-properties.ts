@@ -24,7 +24,8 @@ export interface GraphProperty {
   maxLength?: number;
 }
 
-const str = (maxLength?: number): GraphProperty => (maxLength === undefined ? { type: 'string' } : { type: 'string', maxLength });
+const str = (maxLength?: number): GraphProperty =>
+  maxLength === undefined ? { type: 'string' } : { type: 'string', maxLength };
 
 export const GRAPH_PROPERTIES: Record<ObjectKind, Readonly<Record<string, GraphProperty>>> = {
   user: {
@@ -48,7 +49,9 @@ export const GRAPH_PROPERTIES: Record<ObjectKind, Readonly<Record<string, GraphP
     manager: { type: 'reference' },
     mobilePhone: str(64),
     officeLocation: str(),
-    ...Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`onPremisesExtensionAttributes.extensionAttribute${i + 1}`, str(1024)])),
+    ...Object.fromEntries(
+      Array.from({ length: 15 }, (_, i) => [`onPremisesExtensionAttributes.extensionAttribute${i + 1}`, str(1024)]),
+    ),
     onPremisesImmutableId: str(),
     otherMails: { type: 'string-list' },
     postalCode: str(40),
@@ -86,7 +89,8 @@ export function describeValue(v: unknown): string {
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   if (typeof v === 'number' || typeof v === 'bigint') return `the number ${String(v)}`;
   if (typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return v.every((x) => typeof x === 'string') ? 'a list of strings' : 'a list holding non-strings';
+  if (Array.isArray(v))
+    return v.every((x) => typeof x === 'string') ? 'a list of strings' : 'a list holding non-strings';
   if (v instanceof Date) return 'a timestamp';
   return 'a map';
 }
@@ -103,7 +107,12 @@ function codePoints(s: string): number {
  * What is wrong with a flow's value for a Graph property, or undefined when Graph takes it. `required`: the
  * property is one Graph needs on every object (a null would fail the create, and can't clear it on update).
  */
-export function valueProblem(property: GraphProperty, name: string, value: unknown, required: boolean): string | undefined {
+export function valueProblem(
+  property: GraphProperty,
+  name: string,
+  value: unknown,
+  required: boolean,
+): string | undefined {
   if (value === null || value === undefined) return required ? `gave no value; Graph requires ${name}` : undefined;
   const wrong = (): string => `gave ${describeValue(value)}; Graph's ${name} is ${WORDS[property.type]}`;
   switch (property.type) {
@@ -112,7 +121,9 @@ export function valueProblem(property: GraphProperty, name: string, value: unkno
     case 'string-list':
       return Array.isArray(value) && value.every((x) => typeof x === 'string') ? undefined : wrong();
     case 'datetime':
-      return typeof value === 'string' && ISO_DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)) ? undefined : wrong();
+      return typeof value === 'string' && ISO_DATE_TIME.test(value) && !Number.isNaN(Date.parse(value))
+        ? undefined
+        : wrong();
     case 'reference':
     case 'string': {
       if (typeof value !== 'string') return wrong();
@@ -130,7 +141,12 @@ export function valueProblem(property: GraphProperty, name: string, value: unkno
  * What is wrong with an expression's static type (as the CEL checker names it) for a Graph property, or
  * undefined when it may be right (`dyn`: only the value will tell).
  */
-export function staticTypeProblem(property: GraphProperty, name: string, celType: string | undefined, required: boolean): string | undefined {
+export function staticTypeProblem(
+  property: GraphProperty,
+  name: string,
+  celType: string | undefined,
+  required: boolean,
+): string | undefined {
   if (celType === undefined || celType === 'dyn') return undefined;
   if (celType === 'null') return required ? `is always null; Graph requires ${name}` : undefined;
   const ok =

@@ -118,7 +118,9 @@ export function compileFilter(filter: Filter): EntryPredicate {
       const want = filter.value;
       return (e) => values(e, attr).some((v) => compare(str(v), want) === 0);
     }
-    throw new Error(`matching rule ${rule} is not supported in scope filters (supported: ${BIT_AND} BIT_AND, ${BIT_OR} BIT_OR)`);
+    throw new Error(
+      `matching rule ${rule} is not supported in scope filters (supported: ${BIT_AND} BIT_AND, ${BIT_OR} BIT_OR)`,
+    );
   }
   throw new Error(`unsupported filter ${filter.toString()}`);
 }
@@ -130,7 +132,8 @@ export function filterAttributes(filter: Filter): string[] {
     if (f instanceof AndFilter || f instanceof OrFilter) f.filters.forEach(walk);
     else if (f instanceof NotFilter) walk(f.filter);
     else if (f instanceof ExtensibleFilter) out.add(f.matchType.toLowerCase());
-    else if ('attribute' in f && typeof (f as { attribute: unknown }).attribute === 'string') out.add((f as { attribute: string }).attribute.toLowerCase());
+    else if ('attribute' in f && typeof (f as { attribute: unknown }).attribute === 'string')
+      out.add((f as { attribute: string }).attribute.toLowerCase());
   };
   walk(filter);
   return [...out];

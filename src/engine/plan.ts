@@ -47,7 +47,11 @@ export interface PlanFromDesiredInput {
 /** The second half of assemblePlan, for callers that build the desired state themselves (to free sources early). */
 export function planFromDesired(input: PlanFromDesiredInput): PlanOutput {
   const { desired } = input;
-  const { changes, reports, managed, matches } = diff(desired, input.target, input.target.system, { softMatch: input.spec.matching?.softMatch ?? 'off', allowAdmins: input.spec.matching?.allowAdmins ?? [], recordMatches: input.recordMatches === true });
+  const { changes, reports, managed, matches } = diff(desired, input.target, input.target.system, {
+    softMatch: input.spec.matching?.softMatch ?? 'off',
+    allowAdmins: input.spec.matching?.allowAdmins ?? [],
+    recordMatches: input.recordMatches === true,
+  });
   const plan: Plan = {
     formatVersion: 1,
     tool: { name: 'adsync', version: input.toolVersion },

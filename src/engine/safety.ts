@@ -15,7 +15,12 @@ import type { SafetySpec } from '../spec/types.js';
 import { sortChanges, sortReports } from './diff.js';
 
 export interface SafetyViolation {
-  code: 'too-many-deletes' | 'too-many-delete-percent' | 'too-many-updates' | 'too-many-member-removals' | 'too-many-member-removal-percent';
+  code:
+    | 'too-many-deletes'
+    | 'too-many-delete-percent'
+    | 'too-many-updates'
+    | 'too-many-member-removals'
+    | 'too-many-member-removal-percent';
   message: string;
 }
 
@@ -26,7 +31,8 @@ export const PENDING_DELETE_EXTENSION_NAME = 'adsyncDeleteAfter';
 /** Deletes, counting disable-first disables (deletes in waiting). */
 export function countDeletes(plan: Pick<Plan, 'changes'>): number {
   let n = 0;
-  for (const c of plan.changes) if (c.action === 'delete' || (c.action === 'update' && c.rule === DISABLE_FIRST_RULE)) n++;
+  for (const c of plan.changes)
+    if (c.action === 'delete' || (c.action === 'update' && c.rule === DISABLE_FIRST_RULE)) n++;
   return n;
 }
 
@@ -36,7 +42,8 @@ export function countDeletes(plan: Pick<Plan, 'changes'>): number {
  */
 export function managedMemberships(...snapshots: (TargetSnapshot | undefined)[]): number {
   let n = 0;
-  for (const s of snapshots) for (const o of s?.objects ?? []) if (o.kind === 'group' && o.anchor !== undefined) n += o.members?.length ?? 0;
+  for (const s of snapshots)
+    for (const o of s?.objects ?? []) if (o.kind === 'group' && o.anchor !== undefined) n += o.members?.length ?? 0;
   return n;
 }
 
@@ -47,7 +54,11 @@ export function countMemberRemovals(plan: Pick<Plan, 'changes'>): number {
   return n;
 }
 
-export function checkSafety(plan: Pick<Plan, 'summary' | 'managed' | 'changes'>, safety: SafetySpec, context: { managedMembers?: number } = {}): SafetyViolation[] {
+export function checkSafety(
+  plan: Pick<Plan, 'summary' | 'managed' | 'changes'>,
+  safety: SafetySpec,
+  context: { managedMembers?: number } = {},
+): SafetyViolation[] {
   const out: SafetyViolation[] = [];
   const deletes = countDeletes(plan);
   const disables = deletes - plan.summary.delete;
@@ -59,21 +70,33 @@ export function checkSafety(plan: Pick<Plan, 'summary' | 'managed' | 'changes'>,
   if (safety.maxDeletePercent !== undefined && plan.managed > 0) {
     const pct = (deletes / plan.managed) * 100;
     if (pct > safety.maxDeletePercent) {
-      out.push({ code: 'too-many-delete-percent', message: `the plan ${what.replace(/ objects$/, '')} of ${plan.managed} managed objects (${pct.toFixed(1)}%), over safety.maxDeletePercent (${safety.maxDeletePercent}%)` });
+      out.push({
+        code: 'too-many-delete-percent',
+        message: `the plan ${what.replace(/ objects$/, '')} of ${plan.managed} managed objects (${pct.toFixed(1)}%), over safety.maxDeletePercent (${safety.maxDeletePercent}%)`,
+      });
     }
   }
   if (safety.maxUpdates !== undefined && updates > safety.maxUpdates) {
-    out.push({ code: 'too-many-updates', message: `the plan updates ${updates} objects, over safety.maxUpdates (${safety.maxUpdates})` });
+    out.push({
+      code: 'too-many-updates',
+      message: `the plan updates ${updates} objects, over safety.maxUpdates (${safety.maxUpdates})`,
+    });
   }
   const removals = countMemberRemovals(plan);
   if (safety.maxMemberRemovals !== undefined && removals > safety.maxMemberRemovals) {
-    out.push({ code: 'too-many-member-removals', message: `the plan removes ${removals} group memberships, over safety.maxMemberRemovals (${safety.maxMemberRemovals})` });
+    out.push({
+      code: 'too-many-member-removals',
+      message: `the plan removes ${removals} group memberships, over safety.maxMemberRemovals (${safety.maxMemberRemovals})`,
+    });
   }
   const members = context.managedMembers;
   if (safety.maxMemberRemovalPercent !== undefined && members !== undefined && members > 0 && removals > 0) {
     const pct = (removals / members) * 100;
     if (pct > safety.maxMemberRemovalPercent) {
-      out.push({ code: 'too-many-member-removal-percent', message: `the plan removes ${removals} of ${members} managed group memberships (${pct.toFixed(1)}%), over safety.maxMemberRemovalPercent (${safety.maxMemberRemovalPercent}%)` });
+      out.push({
+        code: 'too-many-member-removal-percent',
+        message: `the plan removes ${removals} of ${members} managed group memberships (${pct.toFixed(1)}%), over safety.maxMemberRemovalPercent (${safety.maxMemberRemovalPercent}%)`,
+      });
     }
   }
   return out;
@@ -92,7 +115,13 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * Rewrites a plan's deletes for `deleteMode: disable-first` (pure; the plan is returned anew). `markProperty`
  * is the mark extension's full name; the snapshot must have been read with it (when it exists).
  */
-export function applyDeleteMode(plan: Plan, snapshot: TargetSnapshot, safety: SafetySpec, markProperty: string | undefined, now: Date): Plan {
+export function applyDeleteMode(
+  plan: Plan,
+  snapshot: TargetSnapshot,
+  safety: SafetySpec,
+  markProperty: string | undefined,
+  now: Date,
+): Plan {
   if (safety.deleteMode !== 'disable-first' || markProperty === undefined) return plan;
   const owned = new Map<string, TargetObject>();
   for (const t of snapshot.objects) if (t.anchor !== undefined) owned.set(`${t.kind} ${t.anchor}`, t);
@@ -110,11 +139,17 @@ export function applyDeleteMode(plan: Plan, snapshot: TargetSnapshot, safety: Sa
     const t = owned.get(key);
     const mark = t?.attrs[markProperty];
     if (typeof mark === 'string' && mark !== '') {
-      if (now.getTime() >= Date.parse(mark)) changes.push(c); // grace period over: delete now
+      if (now.getTime() >= Date.parse(mark))
+        changes.push(c); // grace period over: delete now
       else {
         reports.push({
-          code: 'pending-delete', kind: c.kind, target: c.target, anchor: c.anchor, ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
-          ...(c.source !== undefined ? { source: c.source } : {}), label: c.label,
+          code: 'pending-delete',
+          kind: c.kind,
+          target: c.target,
+          anchor: c.anchor,
+          ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
+          ...(c.source !== undefined ? { source: c.source } : {}),
+          label: c.label,
           reason: `${c.reason}; ${c.kind === 'user' ? 'disabled' : 'marked'} by adsync, deleted by the first apply after ${mark} (safety.deleteGraceDays)`,
         });
       }
@@ -122,12 +157,29 @@ export function applyDeleteMode(plan: Plan, snapshot: TargetSnapshot, safety: Sa
     }
     const attributes = [];
     if (c.kind === 'user' && t?.attrs['accountEnabled'] !== false) {
-      attributes.push({ name: 'accountEnabled', ...(t?.attrs['accountEnabled'] === true ? { before: true } : {}), after: false, flow: `${DISABLE_FIRST_RULE} (instead of delete: ${c.reason})` });
+      attributes.push({
+        name: 'accountEnabled',
+        ...(t?.attrs['accountEnabled'] === true ? { before: true } : {}),
+        after: false,
+        flow: `${DISABLE_FIRST_RULE} (instead of delete: ${c.reason})`,
+      });
     }
-    attributes.push({ name: markProperty, after: deleteAfter, flow: `${DISABLE_FIRST_RULE} (deleted after ${safety.deleteGraceDays} day(s): ${c.reason})` });
+    attributes.push({
+      name: markProperty,
+      after: deleteAfter,
+      flow: `${DISABLE_FIRST_RULE} (deleted after ${safety.deleteGraceDays} day(s): ${c.reason})`,
+    });
     const update: UpdateChange = {
-      action: 'update', kind: c.kind, anchor: c.anchor, target: c.target, ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
-      ...(c.source !== undefined ? { source: c.source } : {}), label: c.label, rule: DISABLE_FIRST_RULE, id: c.id, attributes,
+      action: 'update',
+      kind: c.kind,
+      anchor: c.anchor,
+      target: c.target,
+      ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
+      ...(c.source !== undefined ? { source: c.source } : {}),
+      label: c.label,
+      rule: DISABLE_FIRST_RULE,
+      id: c.id,
+      attributes,
       ...(c.observed !== undefined ? { observed: c.observed } : {}),
     };
     changes.push(update);
@@ -143,7 +195,16 @@ export function applyDeleteMode(plan: Plan, snapshot: TargetSnapshot, safety: Sa
       changes[i] = { ...u, attributes: [...u.attributes, clear].sort((a, b) => (a.name < b.name ? -1 : 1)) };
     } else {
       const label = String((t.kind === 'user' ? t.attrs['userPrincipalName'] : t.attrs['displayName']) ?? t.id);
-      changes.push({ action: 'update', kind: t.kind, anchor: t.anchor!, target: snapshot.system, label, rule: DISABLE_FIRST_RULE, id: t.id, attributes: [clear] });
+      changes.push({
+        action: 'update',
+        kind: t.kind,
+        anchor: t.anchor!,
+        target: snapshot.system,
+        label,
+        rule: DISABLE_FIRST_RULE,
+        id: t.id,
+        attributes: [clear],
+      });
     }
   }
   const sorted = sortChanges(changes);

@@ -64,47 +64,69 @@ const isConflictObject = (entry: DirectoryEntry) => rdnValue(entry.dn).includes(
 const startsWith = (v: string | undefined, prefix: string) => v !== undefined && v.startsWith(prefix);
 
 /** Entra Connect's default filters ("cloudFiltered" and the inbound scoping filters), per kind. */
-export function defaultFilter(entry: DirectoryEntry, kind: ObjectKind, memberLimit = DEFAULT_GROUP_MEMBER_LIMIT): ScopeVerdict {
-  if (entry.attrs.iscriticalsystemobject) return out('critical-system-object', 'isCriticalSystemObject is set (built-in object)');
+export function defaultFilter(
+  entry: DirectoryEntry,
+  kind: ObjectKind,
+  memberLimit = DEFAULT_GROUP_MEMBER_LIMIT,
+): ScopeVerdict {
+  if (entry.attrs.iscriticalsystemobject)
+    return out('critical-system-object', 'isCriticalSystemObject is set (built-in object)');
   if (isConflictObject(entry)) return out('replication-conflict', 'replication-conflict object (CNF: in its name)');
   const sam = firstString(entry, 'samaccountname');
   const nick = firstString(entry, 'mailnickname');
   const adminDescription = firstString(entry, 'admindescription');
   switch (kind) {
     case 'user': {
-      if (startsWith(adminDescription, 'User_')) return out('admin-description', 'adminDescription starts with "User_"');
+      if (startsWith(adminDescription, 'User_'))
+        return out('admin-description', 'adminDescription starts with "User_"');
       if (sam === undefined) return out('no-samaccountname', 'no sAMAccountName');
       if (sam === 'SUPPORT_388945a0') return out('support-account', 'SUPPORT_388945a0 (legacy support account)');
-      if (startsWith(sam, 'AAD_') || startsWith(sam, 'MSOL_')) return out('sync-service-account', 'sync service account (AAD_ or MSOL_)');
+      if (startsWith(sam, 'AAD_') || startsWith(sam, 'MSOL_'))
+        return out('sync-service-account', 'sync service account (AAD_ or MSOL_)');
       if (startsWith(nick, 'SystemMailbox{')) return out('system-mailbox', 'Exchange system mailbox (SystemMailbox{)');
       if ((startsWith(nick, 'CAS_') && nick!.includes('}')) || (startsWith(sam, 'CAS_') && sam.includes('}'))) {
         return out('cas-mailbox', 'Exchange CAS health mailbox (CAS_…})');
       }
       if (bitSet(entry, 'msexchrecipienttypedetails', 0x21c07000n)) {
-        return out('exchange-system-recipient', 'msExchRecipientTypeDetails matches 0x21C07000 (Exchange system object)');
+        return out(
+          'exchange-system-recipient',
+          'msExchRecipientTypeDetails matches 0x21C07000 (Exchange system object)',
+        );
       }
       // "In from AD - User Join": a linked mailbox (msExchRecipientTypeDetails = 2) has no sourceAnchor; its
       // account-forest user is the one provisioned.
-      if (firstString(entry, 'msexchrecipienttypedetails')?.trim() === '2') return out('linked-mailbox', 'linked mailbox (msExchRecipientTypeDetails = 2): the account-forest user is synchronized instead');
+      if (firstString(entry, 'msexchrecipienttypedetails')?.trim() === '2')
+        return out(
+          'linked-mailbox',
+          'linked mailbox (msExchRecipientTypeDetails = 2): the account-forest user is synchronized instead',
+        );
       // "Out to AAD - User Join" needs accountEnabled, which comes from userAccountControl.
-      if (entry.attrs.useraccountcontrol === undefined) return out('no-useraccountcontrol', 'no userAccountControl (accountEnabled can\'t be computed)');
+      if (entry.attrs.useraccountcontrol === undefined)
+        return out('no-useraccountcontrol', "no userAccountControl (accountEnabled can't be computed)");
       return IN;
     }
     case 'group': {
-      if (startsWith(adminDescription, 'Group_')) return out('admin-description', 'adminDescription starts with "Group_"');
+      if (startsWith(adminDescription, 'Group_'))
+        return out('admin-description', 'adminDescription starts with "Group_"');
       if (sam === 'MSOL_AD_Sync_RichCoexistence') return out('sync-service-group', 'MSOL_AD_Sync_RichCoexistence');
       if (bitSet(entry, 'msexchrecipienttypedetails', 0x40000000n)) return out('role-group', 'Exchange role group');
-      if (!isSecurityGroup(entry) && !isMailEnabled(entry)) return out('distribution-not-mail-enabled', 'distribution group that is not mail-enabled');
+      if (!isSecurityGroup(entry) && !isMailEnabled(entry))
+        return out('distribution-not-mail-enabled', 'distribution group that is not mail-enabled');
       const members = entry.attrs.member?.length ?? 0;
-      if (members > memberLimit) return out(GROUP_TOO_LARGE, `${members} members, over the limit of ${memberLimit} (objects.group.memberLimit)`);
+      if (members > memberLimit)
+        return out(GROUP_TOO_LARGE, `${members} members, over the limit of ${memberLimit} (objects.group.memberLimit)`);
       return IN;
     }
     case 'contact': {
       const displayName = firstString(entry, 'displayname');
-      if (displayName?.includes('(MSOL)') && firstString(entry, 'msexchhidefromaddresslists')?.toUpperCase() === 'TRUE') {
+      if (
+        displayName?.includes('(MSOL)') &&
+        firstString(entry, 'msexchhidefromaddresslists')?.toUpperCase() === 'TRUE'
+      ) {
         return out('msol-contact', 'hidden (MSOL) contact');
       }
-      if (startsWith(nick, 'CAS_') && nick!.includes('}')) return out('cas-mailbox', 'Exchange CAS health mailbox (CAS_…})');
+      if (startsWith(nick, 'CAS_') && nick!.includes('}'))
+        return out('cas-mailbox', 'Exchange CAS health mailbox (CAS_…})');
       if (!isMailEnabled(entry)) return out('contact-not-mail-enabled', 'contact that is not mail-enabled');
       return IN;
     }
@@ -136,8 +158,10 @@ export function compileScope(scope: ScopeSpec): CompiledScope {
   }
   const ruleFor = (ndn: string): { kind: 'include' | 'exclude'; base: string } | undefined => {
     let best: { kind: 'include' | 'exclude'; base: string } | undefined;
-    for (const base of includes) if (isUnder(ndn, base) && (!best || base.length > best.base.length)) best = { kind: 'include', base };
-    for (const base of excludes) if (isUnder(ndn, base) && (!best || base.length >= best.base.length)) best = { kind: 'exclude', base };
+    for (const base of includes)
+      if (isUnder(ndn, base) && (!best || base.length > best.base.length)) best = { kind: 'include', base };
+    for (const base of excludes)
+      if (isUnder(ndn, base) && (!best || base.length >= best.base.length)) best = { kind: 'exclude', base };
     return best;
   };
   const pilotGroups = scope.groups.map(normalizeDn);
@@ -156,7 +180,8 @@ export function compileScope(scope: ScopeSpec): CompiledScope {
         if (rule?.kind === 'exclude') return out('ou-excluded', `under excluded OU ${rule.base}`);
         if (!rule && includes.length > 0) return out('ou-not-included', 'not under any OU in scope.ous.include');
       }
-      if (pilotMembers && !pilotMembers.has(ndn)) return out('group-filter', 'not a direct member of a scope.groups group');
+      if (pilotMembers && !pilotMembers.has(ndn))
+        return out('group-filter', 'not a direct member of a scope.groups group');
       if (predicate && !predicate(entry)) return out('filter', `does not match scope.filter ${scope.filter}`);
       return IN;
     },
@@ -167,7 +192,12 @@ export function compileScope(scope: ScopeSpec): CompiledScope {
  * Scope entries that matched no entry the source returned: a typo in an excluded OU would otherwise sync what
  * it meant to keep out, silently. One warning per entry, naming it and where it is in the spec.
  */
-export function unmatchedScopeEntries(sourceIndex: number, sourceName: string, scope: ScopeSpec, entries: readonly DirectoryEntry[]): string[] {
+export function unmatchedScopeEntries(
+  sourceIndex: number,
+  sourceName: string,
+  scope: ScopeSpec,
+  entries: readonly DirectoryEntry[],
+): string[] {
   type Entry = { path: string; value: string; matches: (ndn: string) => boolean; why: string };
   const pending: Entry[] = [];
   const at = `sources[${sourceIndex}].scope`;
@@ -180,7 +210,12 @@ export function unmatchedScopeEntries(sourceIndex: number, sourceName: string, s
   };
   scope.domains.forEach((d, i) => {
     const domain = d.toLowerCase().replace(/\.$/, '');
-    pending.push({ path: `${at}.domains[${i}]`, value: d, matches: (ndn) => domainOfDn(ndn) === domain, why: 'no object of that domain was read' });
+    pending.push({
+      path: `${at}.domains[${i}]`,
+      value: d,
+      matches: (ndn) => domainOfDn(ndn) === domain,
+      why: 'no object of that domain was read',
+    });
   });
   for (const kind of ['include', 'exclude'] as const) {
     scope.ous[kind].forEach((ou, i) => {
@@ -190,14 +225,22 @@ export function unmatchedScopeEntries(sourceIndex: number, sourceName: string, s
         path: `${at}.ous.${kind}[${i}]`,
         value: ou,
         matches: (ndn) => isUnder(ndn, base),
-        why: kind === 'exclude' ? 'no object was read under it, so it excludes nothing (a typo would let in what it means to keep out)' : 'no object was read under it, so it adds nothing',
+        why:
+          kind === 'exclude'
+            ? 'no object was read under it, so it excludes nothing (a typo would let in what it means to keep out)'
+            : 'no object was read under it, so it adds nothing',
       });
     });
   }
   scope.groups.forEach((g, i) => {
     const dn = safeDn(g);
     if (dn === undefined) return;
-    pending.push({ path: `${at}.groups[${i}]`, value: g, matches: (ndn) => ndn === dn, why: 'no such group was read, so none of its members can be in scope' });
+    pending.push({
+      path: `${at}.groups[${i}]`,
+      value: g,
+      matches: (ndn) => ndn === dn,
+      why: 'no such group was read, so none of its members can be in scope',
+    });
   });
   let left = pending.slice();
   for (const e of entries) {

@@ -23,7 +23,14 @@ import type { AttributeChange, Change, MemberRef, ReportItem } from '../model/ch
 import type { AttrValue, DirectoryEntry, SourceSnapshot } from '../model/entry.js';
 import { escapeDnValue, isUnder, normalizeDn } from '../model/dn.js';
 import type { ObjectKind, TargetObject, TargetSnapshot } from '../model/target.js';
-import type { AttributeWritebackSpec, GroupWritebackSpec, SourceSpec, Spec, WritebackGroupType, WritebackRuleSpec } from '../spec/types.js';
+import type {
+  AttributeWritebackSpec,
+  GroupWritebackSpec,
+  SourceSpec,
+  Spec,
+  WritebackGroupType,
+  WritebackRuleSpec,
+} from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
 import { anchorOf } from './desired.js';
 import { sortChanges, sortReports } from './diff.js';
@@ -52,7 +59,16 @@ export const ANCHOR_ATTRIBUTE = 'mS-DS-ConsistencyGuid';
 /** The pseudo-attribute of an AD create that carries the new object's DN (never sent as an attribute). */
 export const DN_ATTRIBUTE = 'distinguishedName';
 /** Attributes the group writeback reads from (and writes to) its groups in AD. */
-export const WRITEBACK_GROUP_ATTRIBUTES = ['cn', 'sAMAccountName', 'displayName', 'description', 'groupType', 'adminDescription', 'adminDisplayName', 'member'];
+export const WRITEBACK_GROUP_ATTRIBUTES = [
+  'cn',
+  'sAMAccountName',
+  'displayName',
+  'description',
+  'groupType',
+  'adminDescription',
+  'adminDisplayName',
+  'member',
+];
 
 /** Default flows of a written-back group: AD attribute ← CEL over the cloud group (`source`). */
 export const DEFAULT_GROUP_WRITEBACK_FLOWS: Record<string, string> = {
@@ -110,12 +126,16 @@ export interface WritebackResult {
 // ---- reading helpers (the session calls these while it still holds the source snapshots)
 
 const text = (v: AttrValue): string => (typeof v === 'string' ? v : Buffer.from(v).toString('utf8'));
-const b64 = (v: AttrValue): string => (typeof v === 'string' ? Buffer.from(v, 'latin1') : Buffer.from(v.buffer, v.byteOffset, v.byteLength)).toString('base64');
+const b64 = (v: AttrValue): string =>
+  (typeof v === 'string' ? Buffer.from(v, 'latin1') : Buffer.from(v.buffer, v.byteOffset, v.byteLength)).toString(
+    'base64',
+  );
 
 /** AD attributes the attribute-writeback rules of a source write (lower-cased): the source read must include them. */
 export function writebackReadAttributes(rules: readonly WritebackRuleSpec[], source: string): string[] {
   const out = new Set<string>();
-  for (const r of rules) if (r.rule === 'attributes' && r.source === source) for (const a of Object.keys(r.flows)) out.add(a.toLowerCase());
+  for (const r of rules)
+    if (r.rule === 'attributes' && r.source === source) for (const a of Object.keys(r.flows)) out.add(a.toLowerCase());
   return [...out].sort();
 }
 
@@ -126,7 +146,8 @@ export function writebackGraphProperties(rules: readonly WritebackRuleSpec[]): {
   for (const r of rules) {
     if (r.rule === 'group') {
       for (const p of ['description', 'mailNickname']) group.add(p);
-      for (const e of [r.filter, ...Object.values(r.flows)]) if (typeof e === 'string') for (const p of referencedAttributes(e)) group.add(p);
+      for (const e of [r.filter, ...Object.values(r.flows)])
+        if (typeof e === 'string') for (const p of referencedAttributes(e)) group.add(p);
     } else if (r.rule === 'attributes') {
       const set = r.kind === 'group' ? group : user;
       for (const e of Object.values(r.flows)) for (const p of referencedAttributes(e)) set.add(p);
@@ -138,7 +159,12 @@ export function writebackGraphProperties(rules: readonly WritebackRuleSpec[]): {
 }
 
 /** Facts about every user and group of a snapshot, by anchor (objectGUID and ms-DS-ConsistencyGuid as base64). */
-export function collectFacts(snapshot: SourceSnapshot, source: Pick<SourceSpec, 'anchor'>, attributes: readonly string[], into: Map<string, AdFacts>): void {
+export function collectFacts(
+  snapshot: SourceSnapshot,
+  source: Pick<SourceSpec, 'anchor'>,
+  attributes: readonly string[],
+  into: Map<string, AdFacts>,
+): void {
   for (const entry of snapshot.entries) {
     const kind = classify(entry);
     if (kind !== 'user' && kind !== 'group') continue;
@@ -206,9 +232,15 @@ const sameValues = (a: readonly string[], b: readonly string[]): boolean => {
 };
 
 /** How a value list shows in a plan: absent, one string, or the list. */
-const shown = (values: readonly string[]): unknown => (values.length === 0 ? undefined : values.length === 1 ? values[0] : [...values]);
+const shown = (values: readonly string[]): unknown =>
+  values.length === 0 ? undefined : values.length === 1 ? values[0] : [...values];
 
-function attributeChange(name: string, before: readonly string[], after: readonly string[], flow: string): AttributeChange {
+function attributeChange(
+  name: string,
+  before: readonly string[],
+  after: readonly string[],
+  flow: string,
+): AttributeChange {
   const c: AttributeChange = { name, flow };
   const b = shown(before);
   const a = shown(after);
@@ -223,7 +255,11 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 export function groupSamAccountName(displayName: unknown, id: string): string {
   // Cut on code points, never inside a surrogate pair: half an emoji is stored by AD as U+FFFD, and the name
   // would differ from the planned one on every plan.
-  const clean = (typeof displayName === 'string' ? displayName : '').replace(LONE_SURROGATE, '\uFFFD').replace(/["/\\[\]:;|=,+*?<>@\x00-\x1f]/g, '').trim().replace(/\.+$/, '');
+  const clean = (typeof displayName === 'string' ? displayName : '')
+    .replace(LONE_SURROGATE, '\uFFFD')
+    .replace(/["/\\[\]:;|=,+*?<>@\x00-\x1f]/g, '')
+    .trim()
+    .replace(/\.+$/, '');
   const base = Array.from(clean).slice(0, 51).join('').trim();
   const tail = id.replace(/-/g, '').slice(-12);
   return base === '' ? `Group_${tail}` : `${base}_${tail}`;
@@ -262,7 +298,20 @@ export function planWriteback(input: WritebackInput): WritebackResult {
   const pending = (o: DesiredObject, rule: string): PendingUpdate => {
     const key = `${o.kind} ${o.anchor}`;
     let u = updates.get(key);
-    if (!u) updates.set(key, (u = { kind: o.kind, anchor: o.anchor, dn: o.dn, source: o.source, label: o.label, rules: new Set(), attributes: [], observed: {} }));
+    if (!u)
+      updates.set(
+        key,
+        (u = {
+          kind: o.kind,
+          anchor: o.anchor,
+          dn: o.dn,
+          source: o.source,
+          label: o.label,
+          rules: new Set(),
+          attributes: [],
+          observed: {},
+        }),
+      );
     u.rules.add(rule);
     return u;
   };
@@ -277,7 +326,11 @@ export function planWriteback(input: WritebackInput): WritebackResult {
       if (!f || f.consistencyGuid !== undefined) continue;
       const u = pending(o, where);
       u.observed['ms-ds-consistencyguid'] = null;
-      u.attributes.push({ name: ANCHOR_ATTRIBUTE, after: f.objectGuid, flow: `${where}: objectGUID, where ms-DS-ConsistencyGuid is empty (Entra Connect's "Out to AD - User ImmutableId")` });
+      u.attributes.push({
+        name: ANCHOR_ATTRIBUTE,
+        after: f.objectGuid,
+        flow: `${where}: objectGUID, where ms-DS-ConsistencyGuid is empty (Entra Connect's "Out to AD - User ImmutableId")`,
+      });
     }
   }
 
@@ -302,10 +355,26 @@ export function planWriteback(input: WritebackInput): WritebackResult {
 
   for (const u of updates.values()) {
     u.attributes.sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
-    changes.push({ action: 'update', kind: u.kind, anchor: u.anchor, target: 'ad', id: u.dn, sourceDn: u.dn, source: u.source, label: u.label, rule: [...u.rules].join(', '), attributes: u.attributes });
+    changes.push({
+      action: 'update',
+      kind: u.kind,
+      anchor: u.anchor,
+      target: 'ad',
+      id: u.dn,
+      sourceDn: u.dn,
+      source: u.source,
+      label: u.label,
+      rule: [...u.rules].join(', '),
+      attributes: u.attributes,
+    });
     adObjects.push({ id: u.dn, kind: u.kind, anchor: u.anchor, attrs: u.observed });
   }
-  return { changes: sortChanges(changes), reports: sortReports(reports), managed, snapshot: { system: 'ad', objects: adObjects, deleted: [] } };
+  return {
+    changes: sortChanges(changes),
+    reports: sortReports(reports),
+    managed,
+    snapshot: { system: 'ad', objects: adObjects, deleted: [] },
+  };
 }
 
 /** A rule that writes protected attributes (allowProtected) says so in every plan, whether or not it changes anything. */
@@ -325,19 +394,31 @@ function protectedWarnings(rule: GroupWritebackSpec | AttributeWritebackSpec): R
 }
 
 /** The flow text of a change to an attribute the rule writes only because allowProtected says so. */
-const protectedNote = (attr: string, where: string): string => (deniedAttribute(attr) ? ` (PROTECTED attribute, allowed by ${where}.allowProtected)` : '');
+const protectedNote = (attr: string, where: string): string =>
+  deniedAttribute(attr) ? ` (PROTECTED attribute, allowed by ${where}.allowProtected)` : '';
 
-function attributeWriteback(rule: AttributeWritebackSpec, input: WritebackInput, pending: (o: DesiredObject, rule: string) => PendingUpdate, reports: ReportItem[]): void {
+function attributeWriteback(
+  rule: AttributeWritebackSpec,
+  input: WritebackInput,
+  pending: (o: DesiredObject, rule: string) => PendingUpdate,
+  reports: ReportItem[],
+): void {
   const where = `writeback[${rule.index}].attributes`;
   const flows = Object.entries(rule.flows)
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([attr, expression]) => ({ attr, lower: attr.toLowerCase(), evaluate: compileWriteback(expression), reads: referencedAttributes(expression) }));
+    .map(([attr, expression]) => ({
+      attr,
+      lower: attr.toLowerCase(),
+      evaluate: compileWriteback(expression),
+      reads: referencedAttributes(expression),
+    }));
   const reads = [...new Set(flows.flatMap((f) => f.reads))];
   for (const t of input.entra.objects) {
     if (t.kind !== rule.kind || t.anchor === undefined) continue;
     const o = input.desired.byAnchor.get(t.anchor);
     // Objects adsync manages from this source (in scope now); others are none of this rule's business.
-    if (!o || o.source !== rule.source || o.kind !== rule.kind || o.readOnly || input.desired.held.has(o.anchor)) continue;
+    if (!o || o.source !== rule.source || o.kind !== rule.kind || o.readOnly || input.desired.held.has(o.anchor))
+      continue;
     const f = input.facts.get(o.anchor);
     if (!f) continue;
     const ctx = graphContext(t, reads, o.dn);
@@ -346,20 +427,34 @@ function attributeWriteback(rule: AttributeWritebackSpec, input: WritebackInput,
       try {
         after = toAdValues(flow.evaluate(ctx));
       } catch (err) {
-        reports.push({ code: 'writeback-flow-error', kind: o.kind, target: 'ad', anchor: o.anchor, sourceDn: o.dn, source: o.source, label: o.label, reason: `${where}.flows.${flow.attr} failed: ${(err as Error).message.split('\n')[0]}; ${flow.attr} is left as it is` });
+        reports.push({
+          code: 'writeback-flow-error',
+          kind: o.kind,
+          target: 'ad',
+          anchor: o.anchor,
+          sourceDn: o.dn,
+          source: o.source,
+          label: o.label,
+          reason: `${where}.flows.${flow.attr} failed: ${(err as Error).message.split('\n')[0]}; ${flow.attr} is left as it is`,
+        });
         continue;
       }
       const before = f.attrs[flow.lower] ?? [];
       if (sameValues(before, after)) continue;
       const u = pending(o, where);
       u.observed[flow.lower] = before;
-      u.attributes.push(attributeChange(flow.attr, before, after, `${where}.flows.${flow.attr}${protectedNote(flow.attr, where)}`));
+      u.attributes.push(
+        attributeChange(flow.attr, before, after, `${where}.flows.${flow.attr}${protectedNote(flow.attr, where)}`),
+      );
     }
   }
 }
 
 /** Groups of a writeback OU by adsync's marker (proven) and by the Group_ marker alone (in the OU, not proven). */
-export function ownedGroups(ou: string, existing: readonly AdGroup[]): { owned: Map<string, AdGroup>; legacy: Map<string, AdGroup> } {
+export function ownedGroups(
+  ou: string,
+  existing: readonly AdGroup[],
+): { owned: Map<string, AdGroup>; legacy: Map<string, AdGroup> } {
   const owned = new Map<string, AdGroup>();
   const legacy = new Map<string, AdGroup>();
   const nou = normalizeOrSelf(ou);
@@ -398,7 +493,9 @@ function groupWriteback(
 ): number {
   const where = `writeback[${rule.index}].group`;
   const filter = compileWriteback(rule.filter);
-  const flowMap = new Map<string, string>(Object.entries(DEFAULT_GROUP_WRITEBACK_FLOWS).map(([k, v]) => [k, v] as [string, string]));
+  const flowMap = new Map<string, string>(
+    Object.entries(DEFAULT_GROUP_WRITEBACK_FLOWS).map(([k, v]) => [k, v] as [string, string]),
+  );
   const origin = new Map<string, string>([...flowMap.keys()].map((k) => [k, `default group writeback ${k}`]));
   let samDefault = true;
   for (const [attr, expr] of Object.entries(rule.flows)) {
@@ -409,7 +506,13 @@ function groupWriteback(
     flowMap.set(attr, expr);
     origin.set(attr, `${where}.flows.${attr}`);
   }
-  const flows = [...flowMap].map(([attr, expression]) => ({ attr, lower: attr.toLowerCase(), evaluate: compileWriteback(expression), flow: origin.get(attr)!, reads: referencedAttributes(expression) }));
+  const flows = [...flowMap].map(([attr, expression]) => ({
+    attr,
+    lower: attr.toLowerCase(),
+    evaluate: compileWriteback(expression),
+    flow: origin.get(attr)!,
+    reads: referencedAttributes(expression),
+  }));
   const reads = [...new Set([...referencedAttributes(rule.filter), ...flows.flatMap((f) => f.reads)])];
   const groupType = String(GROUP_TYPES[rule.groupType]);
 
@@ -438,7 +541,14 @@ function groupWriteback(
     } catch (err) {
       held.add(t.id);
       if (owned.has(t.id)) {
-        reports.push({ code: 'writeback-filter-error', kind: 'group', target: 'ad', anchor: t.id, label: labelOfEntra(t), reason: `${where}.filter failed: ${(err as Error).message.split('\n')[0]}; the written-back group is left as it is` });
+        reports.push({
+          code: 'writeback-filter-error',
+          kind: 'group',
+          target: 'ad',
+          anchor: t.id,
+          label: labelOfEntra(t),
+          reason: `${where}.filter failed: ${(err as Error).message.split('\n')[0]}; the written-back group is left as it is`,
+        });
       }
       continue;
     }
@@ -455,20 +565,44 @@ function groupWriteback(
   const selectedIds = new Set(selected.map((t) => t.id));
   const notWritten = new Set<string>();
   const dnOf = (id: string): string => owned.get(id)?.dn ?? writebackGroupDn(ou, id);
-  const notOwned = (g: AdGroup): string => `${g.dn} carries adminDescription ${g.attrs['admindescription']?.[0] ?? ''} but not adsync's marker (${OWNER_ATTRIBUTE} ${ownerMarker('<cloud id>')}): Entra Connect writes Group_ markers too, and admins set them by hand, so adsync neither changes nor deletes it`;
+  const notOwned = (g: AdGroup): string =>
+    `${g.dn} carries adminDescription ${g.attrs['admindescription']?.[0] ?? ''} but not adsync's marker (${OWNER_ATTRIBUTE} ${ownerMarker('<cloud id>')}): Entra Connect writes Group_ markers too, and admins set them by hand, so adsync neither changes nor deletes it`;
 
   for (const t of selected) {
     const label = labelOfEntra(t);
     const current = owned.get(t.id);
     const dn = dnOf(t.id);
-    const base = { kind: 'group' as const, anchor: t.id, target: 'ad' as const, source: rule.source, label, rule: where };
+    const base = {
+      kind: 'group' as const,
+      anchor: t.id,
+      target: 'ad' as const,
+      source: rule.source,
+      label,
+      rule: where,
+    };
     if (!current && legacy.has(t.id)) {
       notWritten.add(t.id);
-      reports.push({ code: 'writeback-not-owned', kind: 'group', target: 'ad', anchor: t.id, source: rule.source, label, reason: `${notOwned(legacy.get(t.id)!)}; the cloud group is not written back while it is there (its CN is not ${escapeDnValue(GROUP_MARKER_PREFIX + t.id)})` });
+      reports.push({
+        code: 'writeback-not-owned',
+        kind: 'group',
+        target: 'ad',
+        anchor: t.id,
+        source: rule.source,
+        label,
+        reason: `${notOwned(legacy.get(t.id)!)}; the cloud group is not written back while it is there (its CN is not ${escapeDnValue(GROUP_MARKER_PREFIX + t.id)})`,
+      });
       continue;
     }
     if (current && !isUnder(normalizeOrSelf(current.dn), nou)) {
-      reports.push({ code: 'writeback-group-moved', kind: 'group', target: 'ad', anchor: t.id, source: rule.source, label, reason: `the written-back group was moved out of ${where}.ou to ${current.dn}; adsync keeps it up to date where it is` });
+      reports.push({
+        code: 'writeback-group-moved',
+        kind: 'group',
+        target: 'ad',
+        anchor: t.id,
+        source: rule.source,
+        label,
+        reason: `the written-back group was moved out of ${where}.ou to ${current.dn}; adsync keeps it up to date where it is`,
+      });
     }
     const ctx = graphContext(t, reads, dn);
     const wanted = new Map<string, { name: string; values: string[]; flow: string }>();
@@ -482,12 +616,28 @@ function groupWriteback(
       }
     }
     if (failed) {
-      reports.push({ code: 'writeback-flow-error', kind: 'group', target: 'ad', anchor: t.id, label, reason: `${failed}; the group is ${current ? 'left as it is' : 'not written back'}` });
+      reports.push({
+        code: 'writeback-flow-error',
+        kind: 'group',
+        target: 'ad',
+        anchor: t.id,
+        label,
+        reason: `${failed}; the group is ${current ? 'left as it is' : 'not written back'}`,
+      });
       continue;
     }
-    if (samDefault) wanted.set('samaccountname', { name: 'sAMAccountName', values: [groupSamAccountName(t.attrs['displayName'], t.id)], flow: 'default group writeback sAMAccountName (displayName without the characters AD forbids, _ and the end of the cloud id)' });
+    if (samDefault)
+      wanted.set('samaccountname', {
+        name: 'sAMAccountName',
+        values: [groupSamAccountName(t.attrs['displayName'], t.id)],
+        flow: 'default group writeback sAMAccountName (displayName without the characters AD forbids, _ and the end of the cloud id)',
+      });
     wanted.set('grouptype', { name: 'groupType', values: [groupType], flow: `${where}.groupType (${rule.groupType})` });
-    wanted.set('admindescription', { name: 'adminDescription', values: [`${GROUP_MARKER_PREFIX}${t.id}`], flow: `${where}: cloud-origin marker (inbound default filters skip adminDescription Group_*, so it never flows back)` });
+    wanted.set('admindescription', {
+      name: 'adminDescription',
+      values: [`${GROUP_MARKER_PREFIX}${t.id}`],
+      flow: `${where}: cloud-origin marker (inbound default filters skip adminDescription Group_*, so it never flows back)`,
+    });
     wanted.set('admindisplayname', {
       name: OWNER_ATTRIBUTE,
       values: [ownerMarker(t.id)],
@@ -502,22 +652,54 @@ function groupWriteback(
     if (!current) {
       const cn = `${GROUP_MARKER_PREFIX}${t.id}`;
       const cnOwner = ouCn.get(cn.toLowerCase());
-      const clash = cnOwner !== undefined ? `its CN ${cn} is taken by ${cnOwner}` : samOwner !== undefined ? `its sAMAccountName ${sam} is taken by ${samOwner} (AD compares sAMAccountName case-insensitively)` : undefined;
+      const clash =
+        cnOwner !== undefined
+          ? `its CN ${cn} is taken by ${cnOwner}`
+          : samOwner !== undefined
+            ? `its sAMAccountName ${sam} is taken by ${samOwner} (AD compares sAMAccountName case-insensitively)`
+            : undefined;
       if (clash !== undefined) {
         notWritten.add(t.id);
-        reports.push({ code: 'writeback-name-collision', kind: 'group', target: 'ad', anchor: t.id, source: rule.source, label, reason: `${clash}: the cloud group is not written back`, other: { label: (cnOwner ?? samOwner)!, id: (cnOwner ?? samOwner)! } });
+        reports.push({
+          code: 'writeback-name-collision',
+          kind: 'group',
+          target: 'ad',
+          anchor: t.id,
+          source: rule.source,
+          label,
+          reason: `${clash}: the cloud group is not written back`,
+          other: { label: (cnOwner ?? samOwner)!, id: (cnOwner ?? samOwner)! },
+        });
         continue;
       }
-    } else if (sam !== undefined && samOwner !== undefined && normalizeOrSelf(samOwner) !== normalizeOrSelf(current.dn) && !(current.attrs['samaccountname'] ?? []).some((v) => v.toLowerCase() === sam.toLowerCase())) {
+    } else if (
+      sam !== undefined &&
+      samOwner !== undefined &&
+      normalizeOrSelf(samOwner) !== normalizeOrSelf(current.dn) &&
+      !(current.attrs['samaccountname'] ?? []).some((v) => v.toLowerCase() === sam.toLowerCase())
+    ) {
       // An existing group renamed onto a name that is taken: everything else is kept up to date.
-      reports.push({ code: 'writeback-name-collision', kind: 'group', target: 'ad', anchor: t.id, source: rule.source, label, reason: `its new sAMAccountName ${sam} is taken by ${samOwner} (AD compares sAMAccountName case-insensitively): the sAMAccountName is left as it is`, other: { label: samOwner, id: samOwner } });
+      reports.push({
+        code: 'writeback-name-collision',
+        kind: 'group',
+        target: 'ad',
+        anchor: t.id,
+        source: rule.source,
+        label,
+        reason: `its new sAMAccountName ${sam} is taken by ${samOwner} (AD compares sAMAccountName case-insensitively): the sAMAccountName is left as it is`,
+        other: { label: samOwner, id: samOwner },
+      });
       wanted.delete('samaccountname');
     }
     if (sam !== undefined && wanted.has('samaccountname')) samTaken.set(sam.toLowerCase(), dn);
 
     if (!current) {
-      const attributes: AttributeChange[] = [{ name: DN_ATTRIBUTE, after: dn, flow: `${where}.ou` }, { name: 'objectClass', after: 'group', flow: where }];
-      for (const w of wanted.values()) if (w.values.length > 0) attributes.push(attributeChange(w.name, [], w.values, w.flow));
+      const attributes: AttributeChange[] = [
+        { name: DN_ATTRIBUTE, after: dn, flow: `${where}.ou` },
+        { name: 'objectClass', after: 'group', flow: where },
+      ];
+      for (const w of wanted.values())
+        if (w.values.length > 0) attributes.push(attributeChange(w.name, [], w.values, w.flow));
       attributes.sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
       changes.push({ ...base, action: 'create', attributes });
     } else {
@@ -528,7 +710,13 @@ function groupWriteback(
       }
       attributes.sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
       if (attributes.length > 0) changes.push({ ...base, action: 'update', id: current.dn, attributes });
-      adObjects.push({ id: current.dn, kind: 'group', anchor: t.id, attrs: current.attrs, members: [...(current.attrs['member'] ?? [])].map(normalizeOrSelf).sort() });
+      adObjects.push({
+        id: current.dn,
+        kind: 'group',
+        anchor: t.id,
+        attrs: current.attrs,
+        members: [...(current.attrs['member'] ?? [])].map(normalizeOrSelf).sort(),
+      });
     }
 
     // Members: synchronized objects of this forest by their DN; nested written-back groups by theirs.
@@ -540,7 +728,8 @@ function groupWriteback(
       if (!m) continue;
       if (m.anchor !== undefined) {
         const o = input.desired.byAnchor.get(m.anchor);
-        if (o && o.source === rule.source && !o.readOnly) want.set(o.ndn, { anchor: o.anchor, kind: o.kind, id: o.dn, label: o.label });
+        if (o && o.source === rule.source && !o.readOnly)
+          want.set(o.ndn, { anchor: o.anchor, kind: o.kind, id: o.dn, label: o.label });
         else if (!input.desired.held.has(m.anchor)) elsewhere.push(labelOfEntra(m)); // held ones stay as they are
       } else if (m.kind === 'group' && selectedIds.has(m.id) && !notWritten.has(m.id)) {
         const mdn = dnOf(m.id);
@@ -549,29 +738,65 @@ function groupWriteback(
     }
     if (cloudOnly.length > 0) {
       cloudOnly.sort();
-      reports.push({ code: 'writeback-cloud-only-members', kind: 'group', target: 'ad', anchor: t.id, label, reason: `${cloudOnly.length} member(s) exist only in the cloud (no AD object to add): ${listed(cloudOnly)}` });
+      reports.push({
+        code: 'writeback-cloud-only-members',
+        kind: 'group',
+        target: 'ad',
+        anchor: t.id,
+        label,
+        reason: `${cloudOnly.length} member(s) exist only in the cloud (no AD object to add): ${listed(cloudOnly)}`,
+      });
     }
     if (elsewhere.length > 0) {
       elsewhere.sort();
-      reports.push({ code: 'writeback-members-out-of-scope', kind: 'group', target: 'ad', anchor: t.id, label, reason: `${elsewhere.length} synchronized member(s) are not in scope of source ${rule.source} now: ${listed(elsewhere)}` });
+      reports.push({
+        code: 'writeback-members-out-of-scope',
+        kind: 'group',
+        target: 'ad',
+        anchor: t.id,
+        label,
+        reason: `${elsewhere.length} synchronized member(s) are not in scope of source ${rule.source} now: ${listed(elsewhere)}`,
+      });
     }
     if (current?.membersUnread) {
-      reports.push({ code: 'writeback-members-unread', kind: 'group', target: 'ad', anchor: t.id, source: rule.source, label, reason: `the members of ${current.dn} could not be read completely from AD (a ranged read broke off): no member is added or removed this run` });
+      reports.push({
+        code: 'writeback-members-unread',
+        kind: 'group',
+        target: 'ad',
+        anchor: t.id,
+        source: rule.source,
+        label,
+        reason: `the members of ${current.dn} could not be read completely from AD (a ranged read broke off): no member is added or removed this run`,
+      });
       continue;
     }
     const have = new Map<string, string>();
     for (const v of current?.attrs['member'] ?? []) have.set(normalizeOrSelf(v), v);
-    const adds = [...want].filter(([k]) => !have.has(k)).map(([, m]) => m).sort(byLabel);
+    const adds = [...want]
+      .filter(([k]) => !have.has(k))
+      .map(([, m]) => m)
+      .sort(byLabel);
     const removes: MemberRef[] = [];
     // An empty cloud group (members: []) empties its AD group; members not read at all remove nothing.
     if (t.members === undefined) {
-      reports.push({ code: 'members-unread', kind: 'group', target: 'ad', anchor: t.id, label, reason: 'the cloud group\'s members were not read: members in AD are left as they are' });
+      reports.push({
+        code: 'members-unread',
+        kind: 'group',
+        target: 'ad',
+        anchor: t.id,
+        label,
+        reason: "the cloud group's members were not read: members in AD are left as they are",
+      });
     }
     for (const [k, raw] of t.members === undefined ? [] : have) {
       // Held objects (flow error, duplicate anchor) are left as they are: their memberships too.
       if (want.has(k) || input.desired.heldDns?.has(k)) continue;
       const o = input.desired.byDn.get(k);
-      removes.push(o ? { anchor: o.anchor, kind: o.kind, id: raw, label: o.label } : { anchor: `dn:${k}`, kind: 'user', id: raw, label: raw });
+      removes.push(
+        o
+          ? { anchor: o.anchor, kind: o.kind, id: raw, label: o.label }
+          : { anchor: `dn:${k}`, kind: 'user', id: raw, label: raw },
+      );
     }
     removes.sort(byLabel);
     const memberBase = { ...base, rule: `${where}.member`, id: dn };
@@ -585,19 +810,53 @@ function groupWriteback(
     if (selectedIds.has(id) || held.has(id)) continue;
     const t = byId.get(id);
     const label = g.attrs['displayname']?.[0] ?? g.attrs['cn']?.[0] ?? g.dn;
-    const reason = t ? `out of scope: ${where}.filter no longer selects the cloud group` : 'the cloud group no longer exists';
+    const reason = t
+      ? `out of scope: ${where}.filter no longer selects the cloud group`
+      : 'the cloud group no longer exists';
     if (!isUnder(normalizeOrSelf(g.dn), nou)) {
       // (adsync's groups of other rules' OUs are found by the same domain-wide search: none of this rule's business)
       if (t) continue;
-      reports.push({ code: 'writeback-group-moved', kind: 'group', target: 'ad', anchor: id, source: rule.source, label, reason: `${reason}, but the written-back group was moved out of ${where}.ou to ${g.dn}: adsync does not delete it there` });
+      reports.push({
+        code: 'writeback-group-moved',
+        kind: 'group',
+        target: 'ad',
+        anchor: id,
+        source: rule.source,
+        label,
+        reason: `${reason}, but the written-back group was moved out of ${where}.ou to ${g.dn}: adsync does not delete it there`,
+      });
       continue;
     }
-    changes.push({ action: 'delete', kind: 'group', anchor: id, target: 'ad', source: rule.source, id: g.dn, label, rule: where, reason });
-    adObjects.push({ id: g.dn, kind: 'group', anchor: id, attrs: g.attrs, members: [...(g.attrs['member'] ?? [])].map(normalizeOrSelf).sort() });
+    changes.push({
+      action: 'delete',
+      kind: 'group',
+      anchor: id,
+      target: 'ad',
+      source: rule.source,
+      id: g.dn,
+      label,
+      rule: where,
+      reason,
+    });
+    adObjects.push({
+      id: g.dn,
+      kind: 'group',
+      anchor: id,
+      attrs: g.attrs,
+      members: [...(g.attrs['member'] ?? [])].map(normalizeOrSelf).sort(),
+    });
   }
   for (const [id, g] of legacy) {
     if (owned.get(id) === g || selectedIds.has(id)) continue;
-    reports.push({ code: 'writeback-not-owned', kind: 'group', target: 'ad', anchor: id, source: rule.source, label: g.attrs['displayname']?.[0] ?? g.attrs['cn']?.[0] ?? g.dn, reason: notOwned(g) });
+    reports.push({
+      code: 'writeback-not-owned',
+      kind: 'group',
+      target: 'ad',
+      anchor: id,
+      source: rule.source,
+      label: g.attrs['displayname']?.[0] ?? g.attrs['cn']?.[0] ?? g.dn,
+      reason: notOwned(g),
+    });
   }
   return [...owned.values()].filter((g) => isUnder(normalizeOrSelf(g.dn), nou)).length;
 }

@@ -33,7 +33,13 @@ export interface ObjectRef {
 }
 
 export function isObjectRef(v: unknown): v is ObjectRef {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as ObjectRef).anchor === 'string' && typeof (v as ObjectRef).label === 'string';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    typeof (v as ObjectRef).anchor === 'string' &&
+    typeof (v as ObjectRef).label === 'string'
+  );
 }
 
 /** A member of a group: by anchor (always), with the target id when the member already exists. */
@@ -139,10 +145,19 @@ export interface RemoveMembersChange extends ChangeBase {
   members: MemberRef[];
 }
 
-export type Change = CreateChange | AdoptChange | UpdateChange | DeleteChange | RestoreChange | AddMembersChange | RemoveMembersChange;
+export type Change =
+  CreateChange | AdoptChange | UpdateChange | DeleteChange | RestoreChange | AddMembersChange | RemoveMembersChange;
 export type ChangeAction = Change['action'];
 
-export const CHANGE_ACTIONS: readonly ChangeAction[] = ['create', 'adopt', 'restore', 'update', 'add-members', 'remove-members', 'delete'];
+export const CHANGE_ACTIONS: readonly ChangeAction[] = [
+  'create',
+  'adopt',
+  'restore',
+  'update',
+  'add-members',
+  'remove-members',
+  'delete',
+];
 
 /** Something the plan shows but will not change, and why (never silently dropped). */
 export interface ReportItem {

@@ -101,7 +101,8 @@ function parse(dn: string, strict: boolean, spans?: number[]): Rdn[] {
       if (type === '') fail('empty RDN (two separators in a row, or one at an end)');
       fail(`'${type}' is not attribute=value`);
     }
-    if (!ATTR_TYPE.test(type)) fail(type === '' ? `missing attribute type before '='` : `'${type}' is not an attribute type`);
+    if (!ATTR_TYPE.test(type))
+      fail(type === '' ? `missing attribute type before '='` : `'${type}' is not an attribute type`);
     i++; // '='
     while (i < n && dn.charCodeAt(i) === 32) i++;
     // Attribute value.
@@ -116,7 +117,11 @@ function parse(dn: string, strict: boolean, spans?: number[]): Rdn[] {
       while (j < n && hexVal(dn.charCodeAt(j)) >= 0) j++;
       const hex = dn.slice(i, j);
       const next = dn.charCodeAt(j);
-      if (hex.length < 3 || hex.length % 2 === 0 || !(j >= n || next === 32 || next === 44 || next === 43 || next === 59)) {
+      if (
+        hex.length < 3 ||
+        hex.length % 2 === 0 ||
+        !(j >= n || next === 32 || next === 44 || next === 43 || next === 59)
+      ) {
         fail(`${type}=${valueText(dn, valueStart)}: a value starting with # must be hex (escape it as \\#)`);
       }
       value = hex.toLowerCase();
@@ -181,7 +186,8 @@ function parse(dn: string, strict: boolean, spans?: number[]): Rdn[] {
           s = end = i;
           continue;
         }
-        if (strict && (c === 34 || c === 60 || c === 62)) fail(`${type}=${valueText(dn, valueStart)}: '${dn[i]}' must be escaped`);
+        if (strict && (c === 34 || c === 60 || c === 62))
+          fail(`${type}=${valueText(dn, valueStart)}: '${dn[i]}' must be escaped`);
         i++;
         if (c !== 32) end = i;
       }
@@ -274,7 +280,8 @@ export function escapeDnValue(value: string): string {
   let out = '';
   for (let k = 0; k < value.length; k++) {
     const c = value[k]!;
-    if (c === ',' || c === '+' || c === '"' || c === '\\' || c === '<' || c === '>' || c === ';' || c === '=') out += `\\${c}`;
+    if (c === ',' || c === '+' || c === '"' || c === '\\' || c === '<' || c === '>' || c === ';' || c === '=')
+      out += `\\${c}`;
     else if (c === '\0') out += '\\00';
     else if ((c === '#' && k === 0) || (c === ' ' && (k === 0 || k === value.length - 1))) out += `\\${c}`;
     else if (c === '\r' || c === '\n') out += `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
@@ -386,7 +393,12 @@ export function isUnder(normalizedDn: string, normalizedBase: string): boolean {
   if (normalizedBase === '') return true;
   const d = normalizedDn.length - normalizedBase.length;
   if (d === 0) return normalizedDn === normalizedBase;
-  return d > 0 && normalizedDn.charCodeAt(d - 1) === 44 && normalizedDn.endsWith(normalizedBase) && isSeparator(normalizedDn, d - 1);
+  return (
+    d > 0 &&
+    normalizedDn.charCodeAt(d - 1) === 44 &&
+    normalizedDn.endsWith(normalizedBase) &&
+    isSeparator(normalizedDn, d - 1)
+  );
 }
 
 /** `isUnder` for DNs as written: true when `dn` is `base` or lies under it, compared as AD compares DNs. */

@@ -29,17 +29,43 @@ export interface Plan {
 }
 
 export function summarize(changes: readonly Change[], reports: readonly ReportItem[]): PlanSummary {
-  const s: PlanSummary = { create: 0, adopt: 0, restore: 0, update: 0, delete: 0, membersAdded: 0, membersRemoved: 0, reports: reports.length };
+  const s: PlanSummary = {
+    create: 0,
+    adopt: 0,
+    restore: 0,
+    update: 0,
+    delete: 0,
+    membersAdded: 0,
+    membersRemoved: 0,
+    reports: reports.length,
+  };
   for (const c of changes) {
     switch (c.action) {
-      case 'create': s.create++; break;
-      case 'adopt': s.adopt++; break;
-      case 'restore': s.restore++; break;
-      case 'update': s.update++; break;
-      case 'delete': s.delete++; break;
-      case 'add-members': s.membersAdded += c.members.length; break;
-      case 'remove-members': s.membersRemoved += c.members.length; break;
-      default: { const never: never = c; throw new Error(`unknown change ${JSON.stringify(never)}`); }
+      case 'create':
+        s.create++;
+        break;
+      case 'adopt':
+        s.adopt++;
+        break;
+      case 'restore':
+        s.restore++;
+        break;
+      case 'update':
+        s.update++;
+        break;
+      case 'delete':
+        s.delete++;
+        break;
+      case 'add-members':
+        s.membersAdded += c.members.length;
+        break;
+      case 'remove-members':
+        s.membersRemoved += c.members.length;
+        break;
+      default: {
+        const never: never = c;
+        throw new Error(`unknown change ${JSON.stringify(never)}`);
+      }
     }
   }
   return s;

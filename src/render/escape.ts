@@ -22,10 +22,14 @@ const hex4 = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(
 
 function escapeChar(c: string): string {
   switch (c) {
-    case '\n': return '\\n';
-    case '\r': return '\\r';
-    case '\t': return '\\t';
-    default: return hex4(c);
+    case '\n':
+      return '\\n';
+    case '\r':
+      return '\\r';
+    case '\t':
+      return '\\t';
+    default:
+      return hex4(c);
   }
 }
 

@@ -43,7 +43,8 @@ const MEMBERS_SHOWN = 10;
 const VALUE_CHARS = 300;
 const LABEL_CHARS = 200;
 
-const plural = (n: number, one: string, many = `${one}s`): string => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+const plural = (n: number, one: string, many = `${one}s`): string =>
+  `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 const num = (n: number): string => n.toLocaleString('en-US');
 
 /** Text from a directory or the spec: control and bidi characters escaped first, then markdown's own. */
@@ -86,7 +87,10 @@ function changeLines(c: Change, admins: ReadonlyMap<string, readonly string[]> |
     case 'create':
       return [`- ➕ **create** ${who}`, ...c.attributes.map((a) => attributeLine(a, true))];
     case 'update':
-      return [`- ${c.rule === DISABLE_FIRST_RULE ? '⏸️ **disable**' : '✏️ **update**'} ${who}`, ...c.attributes.map((a) => attributeLine(a, false))];
+      return [
+        `- ${c.rule === DISABLE_FIRST_RULE ? '⏸️ **disable**' : '✏️ **update**'} ${who}`,
+        ...c.attributes.map((a) => attributeLine(a, false)),
+      ];
     case 'restore':
       return [
         `- ♻️ **restore** ${who} from deleted items${c.memberships !== undefined ? ' (memberships outside its AD groups are removed after the restore)' : ''}`,
@@ -102,7 +106,9 @@ function changeLines(c: Change, admins: ReadonlyMap<string, readonly string[]> |
     case 'add-members':
     case 'remove-members': {
       const verb = c.action === 'add-members' ? 'add' : 'remove';
-      const lines = [`- 👥 **${verb} ${plural(c.members.length, 'member')}** ${c.action === 'add-members' ? 'to' : 'from'} group **${esc(c.label)}**${inAd}${admin}`];
+      const lines = [
+        `- 👥 **${verb} ${plural(c.members.length, 'member')}** ${c.action === 'add-members' ? 'to' : 'from'} group **${esc(c.label)}**${inAd}${admin}`,
+      ];
       const items = c.members.slice(0, MEMBERS_SHOWN).map((m) => `  - ${m.kind} ${esc(m.label)}`);
       if (c.members.length > MEMBERS_SHOWN) items.push(`  - … and ${num(c.members.length - MEMBERS_SHOWN)} more`);
       return [...lines, ...items];
@@ -117,12 +123,31 @@ function changeLines(c: Change, admins: ReadonlyMap<string, readonly string[]> |
 // ---- grouping: dangerous changes first
 
 type Category = 'delete' | 'disable' | 'adopt' | 'remove-members' | 'restore' | 'create' | 'update' | 'add-members';
-const CATEGORIES: readonly Category[] = ['delete', 'disable', 'adopt', 'remove-members', 'restore', 'create', 'update', 'add-members'];
+const CATEGORIES: readonly Category[] = [
+  'delete',
+  'disable',
+  'adopt',
+  'remove-members',
+  'restore',
+  'create',
+  'update',
+  'add-members',
+];
 const KINDS: readonly ObjectKind[] = ['user', 'group', 'contact'];
-const KIND_TITLE: Record<ObjectKind, [string, string]> = { user: ['user', 'users'], group: ['group', 'groups'], contact: ['contact', 'contacts'] };
+const KIND_TITLE: Record<ObjectKind, [string, string]> = {
+  user: ['user', 'users'],
+  group: ['group', 'groups'],
+  contact: ['contact', 'contacts'],
+};
 const CATEGORY_TITLE: Record<Category, string> = {
-  delete: '🗑️ Delete', disable: '⏸️ Disable (deleted after the grace period)', adopt: '🤝 Take over existing cloud', 'remove-members': '👥 Remove members from',
-  restore: '♻️ Restore', create: '➕ Create', update: '✏️ Update', 'add-members': '👥 Add members to',
+  delete: '🗑️ Delete',
+  disable: '⏸️ Disable (deleted after the grace period)',
+  adopt: '🤝 Take over existing cloud',
+  'remove-members': '👥 Remove members from',
+  restore: '♻️ Restore',
+  create: '➕ Create',
+  update: '✏️ Update',
+  'add-members': '👥 Add members to',
 };
 
 function categoryOf(c: Change): Category {
@@ -149,7 +174,13 @@ function groupChanges(changes: readonly Change[]): Group[] {
       const list = by.get(`${cat} ${kind}`);
       if (!list) continue;
       const [one, many] = KIND_TITLE[kind];
-      const members = cat === 'add-members' || cat === 'remove-members' ? `, ${plural(list.reduce((n, c) => n + ('members' in c ? c.members.length : 0), 0), 'membership')}` : '';
+      const members =
+        cat === 'add-members' || cat === 'remove-members'
+          ? `, ${plural(
+              list.reduce((n, c) => n + ('members' in c ? c.members.length : 0), 0),
+              'membership',
+            )}`
+          : '';
       out.push({ title: `${CATEGORY_TITLE[cat]} ${plural(list.length, one, many)}${members}`, changes: list });
     }
   }
@@ -158,7 +189,11 @@ function groupChanges(changes: readonly Change[]): Group[] {
 
 // ---- header, verdict and banner
 
-function verdictLines(plan: Plan, safety: SafetySpec | undefined, context: { managedMembers?: number } = {}): { verdict: string; refusals: string[] } {
+function verdictLines(
+  plan: Plan,
+  safety: SafetySpec | undefined,
+  context: { managedMembers?: number } = {},
+): { verdict: string; refusals: string[] } {
   if (safety === undefined) return { verdict: '', refusals: [] };
   const violations = checkSafety(plan, safety, context);
   const deletes = countDeletes(plan);
@@ -178,14 +213,27 @@ function verdictLines(plan: Plan, safety: SafetySpec | undefined, context: { man
         return safeText(v.message);
     }
   });
-  const limits = [`maxDeletes ${num(safety.maxDeletes)}`, ...(safety.maxDeletePercent !== undefined ? [`maxDeletePercent ${safety.maxDeletePercent}%`] : []), ...(safety.maxUpdates !== undefined ? [`maxUpdates ${num(safety.maxUpdates)}`] : []), ...(safety.maxMemberRemovals !== undefined ? [`maxMemberRemovals ${num(safety.maxMemberRemovals)}`] : []), ...(safety.maxMemberRemovalPercent !== undefined ? [`maxMemberRemovalPercent ${safety.maxMemberRemovalPercent}%`] : [])].join(', ');
-  const verdict = refusals.length > 0
-    ? `**Guard rails: ⛔ apply will refuse this plan** without \`--force\` (${limits}).`
-    : `**Guard rails: ✅ within the limits** (${limits}): apply will not stop on them.`;
+  const limits = [
+    `maxDeletes ${num(safety.maxDeletes)}`,
+    ...(safety.maxDeletePercent !== undefined ? [`maxDeletePercent ${safety.maxDeletePercent}%`] : []),
+    ...(safety.maxUpdates !== undefined ? [`maxUpdates ${num(safety.maxUpdates)}`] : []),
+    ...(safety.maxMemberRemovals !== undefined ? [`maxMemberRemovals ${num(safety.maxMemberRemovals)}`] : []),
+    ...(safety.maxMemberRemovalPercent !== undefined
+      ? [`maxMemberRemovalPercent ${safety.maxMemberRemovalPercent}%`]
+      : []),
+  ].join(', ');
+  const verdict =
+    refusals.length > 0
+      ? `**Guard rails: ⛔ apply will refuse this plan** without \`--force\` (${limits}).`
+      : `**Guard rails: ✅ within the limits** (${limits}): apply will not stop on them.`;
   return { verdict, refusals };
 }
 
-function bannerLines(plan: Plan, refusals: string[], admins: ReadonlyMap<string, readonly string[]> | undefined): string[] {
+function bannerLines(
+  plan: Plan,
+  refusals: string[],
+  admins: ReadonlyMap<string, readonly string[]> | undefined,
+): string[] {
   const notes: string[] = [];
   const s = plan.summary;
   const deletes = plan.changes.filter((c) => c.action === 'delete');
@@ -193,24 +241,39 @@ function bannerLines(plan: Plan, refusals: string[], admins: ReadonlyMap<string,
   const softUsers = deletes.filter((c) => c.kind === 'user').length;
   if (deletes.length > 0) {
     const parts = [`deletes **${plural(deletes.length, 'object')}**`];
-    if (softUsers > 0) parts.push(`${plural(softUsers, 'user')} soft-deleted (restorable from deleted items for 30 days)`);
-    if (permanent > 0) parts.push(`**${plural(permanent, 'security group')} deleted permanently** (Graph keeps no restorable copy)`);
+    if (softUsers > 0)
+      parts.push(`${plural(softUsers, 'user')} soft-deleted (restorable from deleted items for 30 days)`);
+    if (permanent > 0)
+      parts.push(`**${plural(permanent, 'security group')} deleted permanently** (Graph keeps no restorable copy)`);
     notes.push(`This plan ${parts.join('; ')}.`);
   }
   const disables = countDeletes(plan) - s.delete;
-  if (disables > 0) notes.push(`This plan **disables ${plural(disables, 'object')}** (\`safety.deleteMode: disable-first\`); they are deleted by the first apply after the grace period.`);
-  if (s.adopt > 0) notes.push(`This plan **takes over ${plural(s.adopt, 'existing cloud object')}**: adsync stamps its anchor and owns them from then on.`);
+  if (disables > 0)
+    notes.push(
+      `This plan **disables ${plural(disables, 'object')}** (\`safety.deleteMode: disable-first\`); they are deleted by the first apply after the grace period.`,
+    );
+  if (s.adopt > 0)
+    notes.push(
+      `This plan **takes over ${plural(s.adopt, 'existing cloud object')}**: adsync stamps its anchor and owns them from then on.`,
+    );
   const touched = new Set<string>();
-  for (const c of plan.changes) if ('id' in c && c.id !== undefined && (admins?.get(c.id)?.length ?? 0) > 0) touched.add(c.id);
+  for (const c of plan.changes)
+    if ('id' in c && c.id !== undefined && (admins?.get(c.id)?.length ?? 0) > 0) touched.add(c.id);
   const blocked = plan.reports.filter((r) => r.code === 'soft-match-admin').length;
-  if (touched.size > 0) notes.push(`This plan **touches ${plural(touched.size, 'admin')}** (directory role holders): review those changes first.`);
-  if (blocked > 0) notes.push(`${plural(blocked, 'object')} would have matched an admin; adsync refused (see the report items).`);
+  if (touched.size > 0)
+    notes.push(
+      `This plan **touches ${plural(touched.size, 'admin')}** (directory role holders): review those changes first.`,
+    );
+  if (blocked > 0)
+    notes.push(`${plural(blocked, 'object')} would have matched an admin; adsync refused (see the report items).`);
   if (refusals.length === 0 && notes.length === 0) return [];
   const out: string[] = [refusals.length > 0 ? '> [!CAUTION]' : '> [!WARNING]'];
   if (refusals.length > 0) {
     out.push('> **`adsync apply` will refuse this plan**: it trips the guard rails.');
     for (const r of refusals) out.push(`> - ${r}`);
-    out.push('> Apply it only if this is intended (an OU rename or a scope typo looks like this), with `adsync apply --force`.');
+    out.push(
+      '> Apply it only if this is intended (an OU rename or a scope typo looks like this), with `adsync apply --force`.',
+    );
     if (notes.length > 0) out.push('>');
   }
   for (const n of notes) out.push(`> ${n}`);
@@ -221,14 +284,23 @@ function bannerLines(plan: Plan, refusals: string[], admins: ReadonlyMap<string,
 function headLines(plan: Plan, o: MarkdownOptions): { head: string[]; refusals: string[] } {
   const s = plan.summary;
   const spec = o.specPath ?? plan.spec.path;
-  const tenant = plan.target.tenantId !== undefined ? ` → tenant ${code(safeText(plan.target.tenantId))}` : ` → ${plan.target.system}`;
+  const tenant =
+    plan.target.tenantId !== undefined
+      ? ` → tenant ${code(safeText(plan.target.tenantId))}`
+      : ` → ${plan.target.system}`;
   const { verdict, refusals } = verdictLines(plan, o.safety, o.safetyContext);
   const head = [`### adsync plan for ${code(safeText(spec))}${tenant}`, ''];
   head.push(...bannerLines(plan, refusals, o.admins));
   if (plan.changes.length === 0) head.push('**No changes.** The target matches the spec.', '');
   const adopt = s.adopt > 0; // the column appears only when something is taken over (most plans never do)
-  head.push(`| create | update | restore | delete |${adopt ? ' take over |' : ''} members added | members removed | report items |`, `|---:|---:|---:|---:|${adopt ? '---:|' : ''}---:|---:|---:|`);
-  head.push(`| ${num(s.create)} | ${num(s.update)} | ${num(s.restore)} | ${num(s.delete)} |${adopt ? ` ${num(s.adopt)} |` : ''} ${num(s.membersAdded)} | ${num(s.membersRemoved)} | ${num(s.reports)} |`, '');
+  head.push(
+    `| create | update | restore | delete |${adopt ? ' take over |' : ''} members added | members removed | report items |`,
+    `|---:|---:|---:|---:|${adopt ? '---:|' : ''}---:|---:|---:|`,
+  );
+  head.push(
+    `| ${num(s.create)} | ${num(s.update)} | ${num(s.restore)} | ${num(s.delete)} |${adopt ? ` ${num(s.adopt)} |` : ''} ${num(s.membersAdded)} | ${num(s.membersRemoved)} | ${num(s.reports)} |`,
+    '',
+  );
   if (verdict) head.push(verdict, '');
   return { head, refusals };
 }
@@ -236,10 +308,17 @@ function headLines(plan: Plan, o: MarkdownOptions): { head: string[]; refusals: 
 function footLines(plan: Plan, o: MarkdownOptions, complete: boolean): string[] {
   const out: string[] = [];
   if (!complete) {
-    const where = o.fullPlan !== undefined ? (/^https?:\/\//.test(o.fullPlan) ? `[the full plan](${o.fullPlan.replace(/[()\s]/g, encodeURIComponent)})` : `the full plan, ${code(safeText(basename(o.fullPlan)))} (the pipeline's artifact)`) : 'the full plan (`adsync plan --out plan.json`, or the text plan uploaded by the pipeline)';
+    const where =
+      o.fullPlan !== undefined
+        ? /^https?:\/\//.test(o.fullPlan)
+          ? `[the full plan](${o.fullPlan.replace(/[()\s]/g, encodeURIComponent)})`
+          : `the full plan, ${code(safeText(basename(o.fullPlan)))} (the pipeline's artifact)`
+        : 'the full plan (`adsync plan --out plan.json`, or the text plan uploaded by the pipeline)';
     out.push(`Only part of the plan fits in a comment: every change, with every attribute, is in ${where}.`, '');
   }
-  out.push(`<sub>spec digest ${code(plan.spec.digest.slice(0, 12))} · adsync ${esc(plan.tool.version)}${plan.createdAt ? ` · ${esc(plan.createdAt)}` : ''}</sub>`);
+  out.push(
+    `<sub>spec digest ${code(plan.spec.digest.slice(0, 12))} · adsync ${esc(plan.tool.version)}${plan.createdAt ? ` · ${esc(plan.createdAt)}` : ''}</sub>`,
+  );
   return out;
 }
 
@@ -248,9 +327,23 @@ function reportLines(reports: readonly ReportItem[], limit: number): string[] {
   const byCode = new Map<string, number>();
   for (const r of reports) byCode.set(r.code, (byCode.get(r.code) ?? 0) + 1);
   const out = [`#### ⚠️ Not changed: ${plural(reports.length, 'report item')}`, ''];
-  out.push(...[...byCode].sort(([a], [b]) => (a < b ? -1 : 1)).map(([c, n]) => `- ${code(safeText(c))}: ${num(n)}`), '');
-  const shown = reports.slice(0, limit).map((r) => `- ${r.kind} **${esc(r.label)}** — ${code(safeText(r.code))}: ${esc(r.reason, 400)}`);
-  if (shown.length > 0) out.push('<details><summary>report items</summary>', '', ...shown, ...(reports.length > limit ? [`- … and ${num(reports.length - limit)} more`] : []), '', '</details>', '');
+  out.push(
+    ...[...byCode].sort(([a], [b]) => (a < b ? -1 : 1)).map(([c, n]) => `- ${code(safeText(c))}: ${num(n)}`),
+    '',
+  );
+  const shown = reports
+    .slice(0, limit)
+    .map((r) => `- ${r.kind} **${esc(r.label)}** — ${code(safeText(r.code))}: ${esc(r.reason, 400)}`);
+  if (shown.length > 0)
+    out.push(
+      '<details><summary>report items</summary>',
+      '',
+      ...shown,
+      ...(reports.length > limit ? [`- … and ${num(reports.length - limit)} more`] : []),
+      '',
+      '</details>',
+      '',
+    );
   return out;
 }
 
@@ -268,7 +361,14 @@ export function markdownLines(plan: Plan, options: MarkdownOptions = {}): string
   let reportLimit = detailLimit;
   let reports = reportLines(plan.reports, reportLimit);
   // What every group needs whatever happens: its title and a "… and N more" line (longest form).
-  const skeleton = (g: Group): string[] => [`<details><summary><b>${g.title}</b></summary>`, '', `- … and ${num(g.changes.length)} more (in the full plan)`, '', '</details>', ''];
+  const skeleton = (g: Group): string[] => [
+    `<details><summary><b>${g.title}</b></summary>`,
+    '',
+    `- … and ${num(g.changes.length)} more (in the full plan)`,
+    '',
+    '</details>',
+    '',
+  ];
   let fixed = size(head) + size(footLines(plan, options, false)) + groups.reduce((n, g) => n + size(skeleton(g)), 0);
   if (fixed + size(reports) > maxLength) {
     reportLimit = 0;
@@ -299,7 +399,8 @@ export function markdownLines(plan: Plan, options: MarkdownOptions = {}): string
       complete = false;
       shown.push(`- … and ${num(rest)} more (in the full plan)`);
     }
-    if (g.changes.length > FOLD_OVER) body.push(`<details><summary><b>${g.title}</b></summary>`, '', ...shown, '', '</details>', '');
+    if (g.changes.length > FOLD_OVER)
+      body.push(`<details><summary><b>${g.title}</b></summary>`, '', ...shown, '', '</details>', '');
     else body.push(`#### ${g.title}`, '', ...shown, '');
   }
   return [...head, ...body, ...reports, ...footLines(plan, options, complete)];
@@ -319,14 +420,27 @@ export function markdownParts(plan: Plan, options: MarkdownOptions = {}): string
   const foot = footLines(plan, options, true);
   const marker = (i: number, n: number): string => `<sub>part ${i} of ${n}</sub>`;
   const reserve = 200; // part marker, "continued" lines, a reopened <details>
-  const blocks: { title: string; fold: boolean; lines: string[][] }[] = groupChanges(plan.changes).map((g) => ({ title: g.title, fold: g.changes.length > FOLD_OVER, lines: g.changes.map((c) => changeLines(c, options.admins)) }));
+  const blocks: { title: string; fold: boolean; lines: string[][] }[] = groupChanges(plan.changes).map((g) => ({
+    title: g.title,
+    fold: g.changes.length > FOLD_OVER,
+    lines: g.changes.map((c) => changeLines(c, options.admins)),
+  }));
   if (plan.reports.length > 0) {
-    const items = plan.reports.map((r) => [`- ${r.kind} **${esc(r.label)}** — ${code(safeText(r.code))}: ${esc(r.reason, 400)}`]);
-    blocks.push({ title: `⚠️ Not changed: ${plural(plan.reports.length, 'report item')}`, fold: plan.reports.length > FOLD_OVER, lines: items });
+    const items = plan.reports.map((r) => [
+      `- ${r.kind} **${esc(r.label)}** — ${code(safeText(r.code))}: ${esc(r.reason, 400)}`,
+    ]);
+    blocks.push({
+      title: `⚠️ Not changed: ${plural(plan.reports.length, 'report item')}`,
+      fold: plan.reports.length > FOLD_OVER,
+      lines: items,
+    });
   }
   const parts: string[][] = [];
   let current: string[] = [...head];
-  const open = (b: { title: string; fold: boolean }, cont: boolean): string[] => (b.fold ? [`<details><summary><b>${b.title}${cont ? ' (continued)' : ''}</b></summary>`, ''] : [`#### ${b.title}${cont ? ' (continued)' : ''}`, '']);
+  const open = (b: { title: string; fold: boolean }, cont: boolean): string[] =>
+    b.fold
+      ? [`<details><summary><b>${b.title}${cont ? ' (continued)' : ''}</b></summary>`, '']
+      : [`#### ${b.title}${cont ? ' (continued)' : ''}`, ''];
   const close = (b: { fold: boolean }): string[] => (b.fold ? ['', '</details>', ''] : ['']);
   const limit = Math.max(maxLength - reserve, 1_000);
   for (const b of blocks) {
@@ -336,7 +450,10 @@ export function markdownParts(plan: Plan, options: MarkdownOptions = {}): string
     }
     current.push(...open(b, false));
     for (const item of b.lines) {
-      const lines = item.length > 0 && size(item) > limit ? [item[0]!.slice(0, limit / 2), '  - … (too long for one comment; in the full plan)'] : item;
+      const lines =
+        item.length > 0 && size(item) > limit
+          ? [item[0]!.slice(0, limit / 2), '  - … (too long for one comment; in the full plan)']
+          : item;
       if (size(current) + size(lines) + size(close(b)) > limit) {
         current.push(...close(b), '_continued in the next comment_');
         parts.push(current);

@@ -26,7 +26,12 @@ export const COLOR: Style = {
 
 const id = (s: string) => s;
 export const PLAIN: Style = {
-  green: id, red: id, yellow: id, cyan: id, dim: id, bold: id,
+  green: id,
+  red: id,
+  yellow: id,
+  cyan: id,
+  dim: id,
+  bold: id,
   removed: (s) => `[-${s}-]`,
   added: (s) => `{+${s}+}`,
 };

@@ -28,13 +28,25 @@ export const WORD_DIFF_MIN_LENGTH = 60;
 
 /** Whether a changed value is shown as a word diff (long text) rather than old → new. */
 export function wantsWordDiff(before: unknown, after: unknown): before is string {
-  return typeof before === 'string' && typeof after === 'string' && Math.max(before.length, after.length) >= WORD_DIFF_MIN_LENGTH;
+  return (
+    typeof before === 'string' &&
+    typeof after === 'string' &&
+    Math.max(before.length, after.length) >= WORD_DIFF_MIN_LENGTH
+  );
 }
 
 /** A word diff of two long strings, each piece escaped, marked up by `mark`. */
-export function wordDiff(before: string, after: string, mark: { added(s: string): string; removed(s: string): string }): string {
+export function wordDiff(
+  before: string,
+  after: string,
+  mark: { added(s: string): string; removed(s: string): string },
+): string {
   const parts = diffWordsWithSpace(before, after);
-  const body = parts.map((p) => (p.added ? mark.added(quoteBody(p.value)) : p.removed ? mark.removed(quoteBody(p.value)) : quoteBody(p.value))).join('');
+  const body = parts
+    .map((p) =>
+      p.added ? mark.added(quoteBody(p.value)) : p.removed ? mark.removed(quoteBody(p.value)) : quoteBody(p.value),
+    )
+    .join('');
   return `"${body}"`;
 }
 
@@ -52,7 +64,11 @@ export function attributeLabel(name: string): string {
   return m ? m[1]! : name;
 }
 
-function attributeLines(attrs: AttributeChange[], action: 'create' | 'update' | 'restore' | 'adopt', s: Style): string[] {
+function attributeLines(
+  attrs: AttributeChange[],
+  action: 'create' | 'update' | 'restore' | 'adopt',
+  s: Style,
+): string[] {
   const names = attrs.map((a) => safeText(attributeLabel(a.name)));
   const width = Math.max(0, ...names.map((n) => n.length));
   return attrs.map((a, i) => {
@@ -67,7 +83,8 @@ function attributeLines(attrs: AttributeChange[], action: 'create' | 'update' | 
 
 function memberLines(members: MemberRef[], glyph: string): string[] {
   const shown = members.slice(0, MEMBER_LIST_LIMIT).map((m) => `      ${glyph} ${m.kind} ${safeText(m.label)}`);
-  if (members.length > MEMBER_LIST_LIMIT) shown.push(`      … and ${members.length - MEMBER_LIST_LIMIT} more (the JSON plan lists all)`);
+  if (members.length > MEMBER_LIST_LIMIT)
+    shown.push(`      … and ${members.length - MEMBER_LIST_LIMIT} more (the JSON plan lists all)`);
   return shown;
 }
 
@@ -77,7 +94,9 @@ function where(c: Change): string {
 }
 
 function header(c: Change): string {
-  return c.sourceDn ? `${c.kind} ${safeText(c.label)}${where(c)} (${safeText(c.sourceDn)})` : `${c.kind} ${safeText(c.label)}${where(c)}`;
+  return c.sourceDn
+    ? `${c.kind} ${safeText(c.label)}${where(c)} (${safeText(c.sourceDn)})`
+    : `${c.kind} ${safeText(c.label)}${where(c)}`;
 }
 
 export function renderChange(c: Change, s: Style): string[] {
@@ -89,7 +108,11 @@ export function renderChange(c: Change, s: Style): string[] {
     case 'restore':
       return [
         `  ${s.cyan('↺')} ${s.bold('restore')} ${header(c)} from deleted items`,
-        ...(c.memberships !== undefined ? [`      ${s.dim(`# memberships outside its AD groups are removed after the restore (it stays in ${c.memberships.length === 0 ? 'none of adsync\'s groups' : c.memberships.map((g) => safeText(g.label)).join(', ')})`)}`] : []),
+        ...(c.memberships !== undefined
+          ? [
+              `      ${s.dim(`# memberships outside its AD groups are removed after the restore (it stays in ${c.memberships.length === 0 ? "none of adsync's groups" : c.memberships.map((g) => safeText(g.label)).join(', ')})`)}`,
+            ]
+          : []),
         ...attributeLines(c.attributes, 'restore', s),
       ];
     case 'adopt':
@@ -99,11 +122,20 @@ export function renderChange(c: Change, s: Style): string[] {
         ...attributeLines(c.attributes, 'adopt', s),
       ];
     case 'delete':
-      return [`  ${s.red('-')} ${s.bold('delete')} ${c.kind} ${safeText(c.label)}${where(c)}${c.permanent ? ` ${s.red('(permanent)')}` : ''}`, `      ${s.dim(`# ${safeText(c.reason)}; ${c.permanent ? 'security groups are deleted permanently (Graph keeps no restorable copy)' : c.kind === 'user' ? 'soft delete: restorable from deleted items for 30 days' : 'deleted'}`)}`];
+      return [
+        `  ${s.red('-')} ${s.bold('delete')} ${c.kind} ${safeText(c.label)}${where(c)}${c.permanent ? ` ${s.red('(permanent)')}` : ''}`,
+        `      ${s.dim(`# ${safeText(c.reason)}; ${c.permanent ? 'security groups are deleted permanently (Graph keeps no restorable copy)' : c.kind === 'user' ? 'soft delete: restorable from deleted items for 30 days' : 'deleted'}`)}`,
+      ];
     case 'add-members':
-      return [`  ${s.yellow('~')} ${s.bold('add')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} to group ${safeText(c.label)}${where(c)}`, ...memberLines(c.members, s.green('+'))];
+      return [
+        `  ${s.yellow('~')} ${s.bold('add')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} to group ${safeText(c.label)}${where(c)}`,
+        ...memberLines(c.members, s.green('+')),
+      ];
     case 'remove-members':
-      return [`  ${s.yellow('~')} ${s.bold('remove')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} from group ${safeText(c.label)}${where(c)}`, ...memberLines(c.members, s.red('-'))];
+      return [
+        `  ${s.yellow('~')} ${s.bold('remove')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} from group ${safeText(c.label)}${where(c)}`,
+        ...memberLines(c.members, s.red('-')),
+      ];
     default: {
       const never: never = c;
       throw new Error(`unknown change ${JSON.stringify(never)}`);
@@ -113,7 +145,9 @@ export function renderChange(c: Change, s: Style): string[] {
 
 export function renderReport(r: ReportItem, s: Style): string {
   const where = r.sourceDn && r.sourceDn !== r.label ? ` (${safeText(r.sourceDn)})` : '';
-  const other = r.other ? ` ⟷ ${safeText(r.other.label)}${r.other.sourceDn ? ` (${safeText(r.other.sourceDn)})` : r.other.id ? ` (${safeText(r.other.id)})` : ''}` : '';
+  const other = r.other
+    ? ` ⟷ ${safeText(r.other.label)}${r.other.sourceDn ? ` (${safeText(r.other.sourceDn)})` : r.other.id ? ` (${safeText(r.other.id)})` : ''}`
+    : '';
   return `  ${s.yellow('!')} ${r.kind} ${safeText(r.label)}${where}${other}\n      ${s.dim(`# ${safeText(r.code)}: ${safeText(r.reason)}`)}`;
 }
 
@@ -123,8 +157,15 @@ export function summaryLine(plan: Plan): string {
 }
 
 /** The plan as text, line by line (plans of a whole forest are written as a stream, not one string). */
-export function* textLines(plan: Plan, s: Style, safety?: SafetySpec, safetyContext: { managedMembers?: number } = {}): Generator<string> {
-  const target = plan.target.tenantId ? `${plan.target.system} tenant ${safeText(plan.target.tenantId)}` : plan.target.system;
+export function* textLines(
+  plan: Plan,
+  s: Style,
+  safety?: SafetySpec,
+  safetyContext: { managedMembers?: number } = {},
+): Generator<string> {
+  const target = plan.target.tenantId
+    ? `${plan.target.system} tenant ${safeText(plan.target.tenantId)}`
+    : plan.target.system;
   if (plan.changes.length === 0) {
     yield s.green(`No changes. ${target} matches ${safeText(plan.spec.path)}.`);
   } else {
@@ -152,6 +193,11 @@ export function* textLines(plan: Plan, s: Style, safety?: SafetySpec, safetyCont
   }
 }
 
-export function renderText(plan: Plan, s: Style, safety?: SafetySpec, safetyContext: { managedMembers?: number } = {}): string {
+export function renderText(
+  plan: Plan,
+  s: Style,
+  safety?: SafetySpec,
+  safetyContext: { managedMembers?: number } = {},
+): string {
   return `${[...textLines(plan, s, safety, safetyContext)].join('\n')}\n`;
 }

@@ -45,7 +45,9 @@ export const APPLICATIONS: readonly ApplicationInfo[] = [
 ];
 
 /** The names valid in `applications:`. */
-export const INBOUND_APPLICATIONS: readonly string[] = APPLICATIONS.filter((a) => a.direction === 'inbound').map((a) => a.name);
+export const INBOUND_APPLICATIONS: readonly string[] = APPLICATIONS.filter((a) => a.direction === 'inbound').map(
+  (a) => a.name,
+);
 
 /** Spec name → app-attributes.csv name (undefined for an unknown name). */
 export function applicationCsvName(name: string): string | undefined {

@@ -37,8 +37,15 @@ export function ignoredSettings(text: string, file: string): SpecProblem[] {
     if (!byOus && !byDomains) return;
     const path: SpecPath = ['sources', i, 'ldap', 'baseDn'];
     const { line, col } = locator.locate(path, 'key');
-    const bases = byOus ? `the OUs in ${formatPath(['sources', i, 'scope', 'ous', 'include'])}` : `the domains in ${formatPath(['sources', i, 'scope', 'domains'])}`;
-    out.push({ file, line, col, message: `${formatPath(path)} is ignored: ${bases} are the search bases (remove baseDn, or add its OU to scope.ous.include)` });
+    const bases = byOus
+      ? `the OUs in ${formatPath(['sources', i, 'scope', 'ous', 'include'])}`
+      : `the domains in ${formatPath(['sources', i, 'scope', 'domains'])}`;
+    out.push({
+      file,
+      line,
+      col,
+      message: `${formatPath(path)} is ignored: ${bases} are the search bases (remove baseDn, or add its OU to scope.ous.include)`,
+    });
   });
   return out;
 }

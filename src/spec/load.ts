@@ -19,7 +19,10 @@ export function sortProblems(problems: SpecProblem[]): SpecProblem[] {
 }
 
 /** Every problem in a spec's text, sorted by position; empty when the spec is valid. `file` is used as given. */
-export function checkSpecText(text: string, file: string): { problems: SpecProblem[]; data: unknown; warnings?: SpecProblem[] } {
+export function checkSpecText(
+  text: string,
+  file: string,
+): { problems: SpecProblem[]; data: unknown; warnings?: SpecProblem[] } {
   const lines = new LineCounter();
   // The yaml package's own duplicate-key check scans the mapping for every key (quadratic): ours uses a set.
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
@@ -29,12 +32,22 @@ export function checkSpecText(text: string, file: string): { problems: SpecProbl
   for (const err of doc.errors) {
     const { line, col } = locator.at(err.pos[0]);
     syntaxBroken = true;
-    problems.push({ file, line, col, message: `YAML syntax error: ${err.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '')}` });
+    problems.push({
+      file,
+      line,
+      col,
+      message: `YAML syntax error: ${err.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '')}`,
+    });
   }
   for (const offset of duplicateKeyOffsets(doc)) {
     const { line, col } = locator.at(offset);
     const key = keyAt(text, offset);
-    problems.push({ file, line, col, message: `duplicate key${key ? ` '${key}'` : ''}: each key may appear once in a mapping` });
+    problems.push({
+      file,
+      line,
+      col,
+      message: `duplicate key${key ? ` '${key}'` : ''}: each key may appear once in a mapping`,
+    });
   }
   // A document that didn't parse would only produce misleading schema errors: report the syntax first.
   if (syntaxBroken) return { problems: sortProblems(problems), data: undefined };
@@ -45,11 +58,21 @@ export function checkSpecText(text: string, file: string): { problems: SpecProbl
   } catch (err) {
     // An alias whose anchor is missing or comes later (`*x`), or an alias bomb: at the first alias to blame.
     const { line, col } = locator.at(aliasOffset(doc));
-    problems.push({ file, line, col, message: `YAML alias error: ${(err as Error).message.replace(/:\s*[\s\S]*$/, '').replace(/\.$/, '')}` });
+    problems.push({
+      file,
+      line,
+      col,
+      message: `YAML alias error: ${(err as Error).message.replace(/:\s*[\s\S]*$/, '').replace(/\.$/, '')}`,
+    });
     return { problems: sortProblems(problems), data: undefined };
   }
   if (data === null || data === undefined) {
-    problems.push({ file, line: 1, col: 1, message: 'the spec is empty: it needs at least version, sources and target' });
+    problems.push({
+      file,
+      line: 1,
+      col: 1,
+      message: 'the spec is empty: it needs at least version, sources and target',
+    });
     return { problems: sortProblems(problems), data };
   }
   const validate = schemaValidator();
@@ -70,7 +93,11 @@ export function checkSpecText(text: string, file: string): { problems: SpecProbl
     }
     problems.push({ file, line, col, message });
   }
-  return { problems: sortProblems(dedupe(problems)), data, ...(warnings.length > 0 ? { warnings: sortProblems(warnings) } : {}) };
+  return {
+    problems: sortProblems(dedupe(problems)),
+    data,
+    ...(warnings.length > 0 ? { warnings: sortProblems(warnings) } : {}),
+  };
 }
 
 function dedupe(problems: SpecProblem[]): SpecProblem[] {
@@ -135,7 +162,11 @@ export function parseSpec(text: string, file: string): Spec {
   const { problems, data, warnings } = checkSpecText(text, file);
   if (problems.length > 0) throw new SpecError(problems);
   const abs = resolve(file);
-  const spec = normalizeSpec(data, { file: abs, dir: dirname(abs), digest: createHash('sha256').update(text, 'utf8').digest('hex') });
+  const spec = normalizeSpec(data, {
+    file: abs,
+    dir: dirname(abs),
+    digest: createHash('sha256').update(text, 'utf8').digest('hex'),
+  });
   return warnings === undefined ? spec : { ...spec, warnings };
 }
 
@@ -147,12 +178,19 @@ export async function loadSpec(path: string): Promise<Spec> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new AdsyncError('spec_not_found', `spec not found: ${path}`, { hint: '-c/--config defaults to ./adsync.yaml' });
+      throw new AdsyncError('spec_not_found', `spec not found: ${path}`, {
+        hint: '-c/--config defaults to ./adsync.yaml',
+      });
     }
     if (code === 'EISDIR') {
-      throw new AdsyncError('spec_not_found', `spec not found: ${path} is a directory`, { hint: 'point -c/--config at the adsync.yaml file itself' });
+      throw new AdsyncError('spec_not_found', `spec not found: ${path} is a directory`, {
+        hint: 'point -c/--config at the adsync.yaml file itself',
+      });
     }
-    throw new AdsyncError('spec_unreadable', `cannot read spec ${path}: ${code ?? String(err)}`, { hint: 'check the file\'s permissions', cause: err });
+    throw new AdsyncError('spec_unreadable', `cannot read spec ${path}: ${code ?? String(err)}`, {
+      hint: "check the file's permissions",
+      cause: err,
+    });
   }
   const text = bytes.toString('utf8');
   const spec = parseSpec(text, path);

@@ -56,7 +56,15 @@ function source(raw: Raw): SourceSpec {
   if (raw['ldap'] !== undefined) {
     const l = obj(raw['ldap']);
     out.ldap = {
-      ...(present<LdapSourceSpec>(l, ['url', 'bindDn', 'password', 'ca', 'startTls', 'tlsInsecureSkipVerify', 'baseDn']) as LdapSourceSpec),
+      ...(present<LdapSourceSpec>(l, [
+        'url',
+        'bindDn',
+        'password',
+        'ca',
+        'startTls',
+        'tlsInsecureSkipVerify',
+        'baseDn',
+      ]) as LdapSourceSpec),
       pageSize: typeof l['pageSize'] === 'number' ? l['pageSize'] : DEFAULT_PAGE_SIZE,
     };
   }
@@ -81,7 +89,8 @@ function target(raw: Raw): TargetSpec {
       tenant: typeof m['tenant'] === 'string' ? m['tenant'] : DEFAULT_EMULATOR_TENANT,
       domains: strings(m['domains']),
     };
-    if (m['fixture'] !== undefined) emulator.fixtures = typeof m['fixture'] === 'string' ? [m['fixture']] : strings(m['fixture']);
+    if (m['fixture'] !== undefined)
+      emulator.fixtures = typeof m['fixture'] === 'string' ? [m['fixture']] : strings(m['fixture']);
     out.emulator = emulator;
   }
   return out;
@@ -108,9 +117,14 @@ function matching(raw: Raw): MatchingSpec {
 function safety(raw: Raw): SafetySpec {
   return {
     maxDeletes: typeof raw['maxDeletes'] === 'number' ? raw['maxDeletes'] : DEFAULT_MAX_DELETES,
-    maxDeletePercent: typeof raw['maxDeletePercent'] === 'number' ? raw['maxDeletePercent'] : DEFAULT_MAX_DELETE_PERCENT,
-    maxMemberRemovals: typeof raw['maxMemberRemovals'] === 'number' ? raw['maxMemberRemovals'] : DEFAULT_MAX_MEMBER_REMOVALS,
-    maxMemberRemovalPercent: typeof raw['maxMemberRemovalPercent'] === 'number' ? raw['maxMemberRemovalPercent'] : DEFAULT_MAX_MEMBER_REMOVAL_PERCENT,
+    maxDeletePercent:
+      typeof raw['maxDeletePercent'] === 'number' ? raw['maxDeletePercent'] : DEFAULT_MAX_DELETE_PERCENT,
+    maxMemberRemovals:
+      typeof raw['maxMemberRemovals'] === 'number' ? raw['maxMemberRemovals'] : DEFAULT_MAX_MEMBER_REMOVALS,
+    maxMemberRemovalPercent:
+      typeof raw['maxMemberRemovalPercent'] === 'number'
+        ? raw['maxMemberRemovalPercent']
+        : DEFAULT_MAX_MEMBER_REMOVAL_PERCENT,
     allowEmptySource: raw['allowEmptySource'] === true,
     ...(typeof raw['maxUpdates'] === 'number' ? { maxUpdates: raw['maxUpdates'] } : {}),
     deleteMode: raw['deleteMode'] === 'disable-first' ? 'disable-first' : 'delete',
@@ -136,14 +150,21 @@ function writeback(raw: unknown): WritebackRuleSpec[] {
         source: String(g['source']),
         ou: g['ou'] as ValueRef,
         filter: String(g['filter']),
-        groupType: type === 'global-security' || type === 'domain-local-security' || type === 'universal-distribution' ? type : 'universal-security',
+        groupType:
+          type === 'global-security' || type === 'domain-local-security' || type === 'universal-distribution'
+            ? type
+            : 'universal-security',
         flows: { ...(obj(g['flows']) as Record<string, string | null>) },
         ...(Array.isArray(g['allowProtected']) ? { allowProtected: strings(g['allowProtected']) } : {}),
       });
     } else if (r['attributes'] !== undefined) {
       const a = obj(r['attributes']);
       out.push({
-        rule: 'attributes', index, source: String(a['source']), kind: a['kind'] === 'group' ? 'group' : 'user', flows: { ...(obj(a['flows']) as Record<string, string>) },
+        rule: 'attributes',
+        index,
+        source: String(a['source']),
+        kind: a['kind'] === 'group' ? 'group' : 'user',
+        flows: { ...(obj(a['flows']) as Record<string, string>) },
         ...(Array.isArray(a['allowProtected']) ? { allowProtected: strings(a['allowProtected']) } : {}),
       });
     }
@@ -159,8 +180,12 @@ function state(raw: Raw): StateSpec {
         accountUrl: String(a['accountUrl']),
         container: String(a['container']),
         ...(typeof a['prefix'] === 'string' ? { prefix: a['prefix'] } : {}),
-        ...(a['credential'] !== undefined ? { credential: { ...obj(a['credential']) } as unknown as CredentialSpec } : {}),
-        ...(a['connectionString'] !== undefined ? { connectionString: { env: String(obj(a['connectionString'])['env']) } } : {}),
+        ...(a['credential'] !== undefined
+          ? { credential: { ...obj(a['credential']) } as unknown as CredentialSpec }
+          : {}),
+        ...(a['connectionString'] !== undefined
+          ? { connectionString: { env: String(obj(a['connectionString'])['env']) } }
+          : {}),
       },
     };
   }

@@ -82,7 +82,11 @@ export class Locator {
           keyNode = pair.key;
           next = pair.value;
           // A key with no value (`ldap:`): the key itself is the best place to point.
-          if (next === null || (isScalar(next) && next.value === null && next.range != null && next.range[0] === next.range[1])) next = undefined;
+          if (
+            next === null ||
+            (isScalar(next) && next.value === null && next.range != null && next.range[0] === next.range[1])
+          )
+            next = undefined;
           if (next === undefined && isNodeWithRange(keyNode)) {
             lastRange = keyNode.range;
             found = i + 1;

@@ -21,18 +21,32 @@ export function resolveValue(ref: ValueRef, where: string, env: NodeJS.ProcessEn
   return value;
 }
 
-export function resolveOptional(ref: ValueRef | undefined, where: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function resolveOptional(
+  ref: ValueRef | undefined,
+  where: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   return ref === undefined ? undefined : resolveValue(ref, where, env);
 }
 
 /** A path setting, resolved against the spec's directory when relative. */
-export function resolvePathValue(ref: ValueRef, where: string, specDir: string, env: NodeJS.ProcessEnv = process.env): string {
+export function resolvePathValue(
+  ref: ValueRef,
+  where: string,
+  specDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const p = resolveValue(ref, where, env);
   return isAbsolute(p) ? p : resolvePath(specDir, p);
 }
 
 /** A secret's value, from an environment variable or a file (trailing newline trimmed). Registered for redaction. */
-export async function readSecret(ref: SecretRef, where: string, specDir: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function readSecret(
+  ref: SecretRef,
+  where: string,
+  specDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   let value: string;
   if ('env' in ref) {
     const v = env[ref.env];
@@ -48,10 +62,16 @@ export async function readSecret(ref: SecretRef, where: string, specDir: string,
       value = (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
     } catch (err) {
       // A `file:` value without a / or \ may be a pasted password: name the place, not the value.
-      const what = looksLikePath(ref.file) ? `secret file ${path}` : 'the secret file it names (not shown: it does not look like a path; was the secret itself pasted there?)';
-      throw new AdsyncError('secret_unreadable', `${where}: cannot read ${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-        hint: 'check the path (relative paths are relative to the spec file, e.g. ./secrets/ldap-password) and its permissions',
-      });
+      const what = looksLikePath(ref.file)
+        ? `secret file ${path}`
+        : 'the secret file it names (not shown: it does not look like a path; was the secret itself pasted there?)';
+      throw new AdsyncError(
+        'secret_unreadable',
+        `${where}: cannot read ${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        {
+          hint: 'check the path (relative paths are relative to the spec file, e.g. ./secrets/ldap-password) and its permissions',
+        },
+      );
     }
   }
   registerSecret(value);

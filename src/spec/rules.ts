@@ -71,9 +71,14 @@ export const scopeReach: Rule = (spec) => {
   list(spec['sources']).forEach((s, i) => {
     const scope = obj(obj(s)['scope']);
     const ous = obj(scope['ous']);
-    const norm = (dn: unknown): string | undefined => (typeof dn === 'string' && dn !== '' && checkDn(dn) === undefined ? normalizeDn(dn) : undefined);
-    const domains = list(scope['domains']).filter((d): d is string => typeof d === 'string').map((d) => d.toLowerCase().replace(/\.$/, ''));
-    const includes = list(ous['include']).map(norm).filter((d): d is string => d !== undefined);
+    const norm = (dn: unknown): string | undefined =>
+      typeof dn === 'string' && dn !== '' && checkDn(dn) === undefined ? normalizeDn(dn) : undefined;
+    const domains = list(scope['domains'])
+      .filter((d): d is string => typeof d === 'string')
+      .map((d) => d.toLowerCase().replace(/\.$/, ''));
+    const includes = list(ous['include'])
+      .map(norm)
+      .filter((d): d is string => d !== undefined);
     const entries: [SpecPath, unknown][] = [
       ...list(ous['include']).map((dn, j): [SpecPath, unknown] => [['sources', i, 'scope', 'ous', 'include', j], dn]),
       ...list(ous['exclude']).map((dn, j): [SpecPath, unknown] => [['sources', i, 'scope', 'ous', 'exclude', j], dn]),
@@ -84,9 +89,19 @@ export const scopeReach: Rule = (spec) => {
       if (n === undefined) continue;
       const domain = domainOfDn(n);
       if (domains.length > 0 && !domains.includes(domain)) {
-        out.push({ path, at: 'value', warning: true, message: `${formatPath(path)} can match nothing: its domain ${domain || '(none)'} is not in scope.domains` });
+        out.push({
+          path,
+          at: 'value',
+          warning: true,
+          message: `${formatPath(path)} can match nothing: its domain ${domain || '(none)'} is not in scope.domains`,
+        });
       } else if (path[4] === 'exclude' && includes.length > 0 && !includes.some((inc) => isUnder(n, inc))) {
-        out.push({ path, at: 'value', warning: true, message: `${formatPath(path)} excludes nothing: it is not under any OU of scope.ous.include` });
+        out.push({
+          path,
+          at: 'value',
+          warning: true,
+          message: `${formatPath(path)} excludes nothing: it is not under any OU of scope.ous.include`,
+        });
       }
     }
   });
@@ -105,13 +120,23 @@ export const scopeFilter: Rule = (spec) => {
     const open = filter.split('(').length - 1;
     const close = filter.split(')').length - 1;
     if (open !== close) {
-      out.push(problem(path, `${formatPath(path)} is not a valid LDAP filter (RFC 4515): unbalanced parentheses (${open} '(' and ${close} ')'; escape literal ones as \\28 and \\29)`));
+      out.push(
+        problem(
+          path,
+          `${formatPath(path)} is not a valid LDAP filter (RFC 4515): unbalanced parentheses (${open} '(' and ${close} ')'; escape literal ones as \\28 and \\29)`,
+        ),
+      );
       return;
     }
     try {
       FilterParser.parseString(filter);
     } catch (err) {
-      out.push(problem(path, `${formatPath(path)} is not a valid LDAP filter (RFC 4515): ${(err as Error).message.replace(/\.? Full string: [\s\S]*$/, '')}`));
+      out.push(
+        problem(
+          path,
+          `${formatPath(path)} is not a valid LDAP filter (RFC 4515): ${(err as Error).message.replace(/\.? Full string: [\s\S]*$/, '')}`,
+        ),
+      );
     }
   });
   return out;
@@ -147,13 +172,27 @@ export const startTlsNeedsPlainLdap: Rule = (spec) => {
   list(spec['sources']).forEach((s, i) => {
     const ldap = obj(obj(s)['ldap']);
     if (ldap['startTls'] === true && typeof ldap['url'] === 'string' && /^ldaps:\/\//i.test(ldap['url'])) {
-      out.push(problem(['sources', i, 'ldap', 'startTls'], `sources[${i}].ldap.startTls is for ldap:// URLs; ${withoutCredentials(ldap['url'])} is already TLS`));
+      out.push(
+        problem(
+          ['sources', i, 'ldap', 'startTls'],
+          `sources[${i}].ldap.startTls is for ldap:// URLs; ${withoutCredentials(ldap['url'])} is already TLS`,
+        ),
+      );
     }
   });
   return out;
 };
 
-export const RULES: readonly Rule[] = [uniqueSourceNames, scopeDns, scopeReach, scopeFilter, flowExpressions, startTlsNeedsPlainLdap, credentialsInUrls, ...WRITEBACK_RULES];
+export const RULES: readonly Rule[] = [
+  uniqueSourceNames,
+  scopeDns,
+  scopeReach,
+  scopeFilter,
+  flowExpressions,
+  startTlsNeedsPlainLdap,
+  credentialsInUrls,
+  ...WRITEBACK_RULES,
+];
 
 export function semanticProblems(spec: unknown): PathProblem[] {
   if (!isObj(spec)) return [];

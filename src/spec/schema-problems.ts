@@ -69,17 +69,35 @@ function describe(e: SchemaError): PathProblem | undefined {
     case 'required':
       return { path, at: 'value', message: `missing required key '${String(p['missingProperty'])}' in ${where}` };
     case 'type':
-      return { path, at: 'value', message: xm ? `${where}: ${xm}` : `${where} must be ${typeWords(p['type'])}, not ${typeName(e.data)}` };
+      return {
+        path,
+        at: 'value',
+        message: xm ? `${where}: ${xm}` : `${where} must be ${typeWords(p['type'])}, not ${typeName(e.data)}`,
+      };
     case 'enum': {
       const allowed = (p['allowedValues'] as unknown[]).map(String);
       const value = String(e.data);
       const writeback = APPLICATIONS.find((a) => a.name === value && a.direction === 'writeback');
       if (writeback) {
-        return { path, at: 'value', message: `${where}: '${value}' is an Entra ID → AD attribute set; it belongs to writeback rules, not applications` };
+        return {
+          path,
+          at: 'value',
+          message: `${where}: '${value}' is an Entra ID → AD attribute set; it belongs to writeback rules, not applications`,
+        };
       }
-      const what = path[0] === 'applications' ? `unknown application ${show(e.data)}` : `${where} must be one of ${allowed.join(', ')}, not ${show(e.data)}`;
+      const what =
+        path[0] === 'applications'
+          ? `unknown application ${show(e.data)}`
+          : `${where} must be one of ${allowed.join(', ')}, not ${show(e.data)}`;
       const suggestion = typeof e.data === 'string' ? didYouMean(e.data, allowed) : '';
-      return { path, at: 'value', message: path[0] === 'applications' ? `${what} in ${where}${suggestion || ` (known: ${allowed.join(', ')})`}` : `${what}${suggestion}` };
+      return {
+        path,
+        at: 'value',
+        message:
+          path[0] === 'applications'
+            ? `${what} in ${where}${suggestion || ` (known: ${allowed.join(', ')})`}`
+            : `${what}${suggestion}`,
+      };
     }
     case 'const':
       return { path, at: 'value', message: `${where} must be ${show(p['allowedValue'])}, not ${show(e.data)}` };
@@ -87,17 +105,38 @@ function describe(e: SchemaError): PathProblem | undefined {
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
-      return { path, at: 'value', message: `${where} must be ${String(p['comparison'])} ${String(p['limit'])}, not ${show(e.data)}` };
+      return {
+        path,
+        at: 'value',
+        message: `${where} must be ${String(p['comparison'])} ${String(p['limit'])}, not ${show(e.data)}`,
+      };
     case 'minItems':
     case 'minLength':
-      return { path, at: 'value', message: p['limit'] === 1 ? `${where} must not be empty` : `${where} ${e.message ?? 'is too short'}` };
+      return {
+        path,
+        at: 'value',
+        message: p['limit'] === 1 ? `${where} must not be empty` : `${where} ${e.message ?? 'is too short'}`,
+      };
     case 'pattern':
       // An `env:` reference that is not a variable name may be a pasted secret: never echo it.
-      if (path[path.length - 1] === 'env') return { path, at: 'value', message: `${where} is not a valid environment variable name (letters, digits and _, not starting with a digit); the value is not shown in case it is a secret` };
-      return { path, at: 'value', message: `${where} ${xm ?? `must match ${String(p['pattern'])}`}, not ${show(e.data)}` };
+      if (path[path.length - 1] === 'env')
+        return {
+          path,
+          at: 'value',
+          message: `${where} is not a valid environment variable name (letters, digits and _, not starting with a digit); the value is not shown in case it is a secret`,
+        };
+      return {
+        path,
+        at: 'value',
+        message: `${where} ${xm ?? `must match ${String(p['pattern'])}`}, not ${show(e.data)}`,
+      };
     case 'uniqueItems': {
       const later = Math.max(Number(p['i']), Number(p['j']));
-      return { path: [...path, later], at: 'value', message: `${formatPath([...path, later])} repeats ${show((e.data as unknown[])[later])}` };
+      return {
+        path: [...path, later],
+        at: 'value',
+        message: `${formatPath([...path, later])} repeats ${show((e.data as unknown[])[later])}`,
+      };
     }
     case 'not':
       // Never echoes the value: a `not` guards against secrets in the wrong place (a SAS in a URL).
@@ -111,7 +150,11 @@ function describe(e: SchemaError): PathProblem | undefined {
       const kinds = branches.map((b) => String(((b['properties'] as Schema)[tag] as Schema)['const']));
       if (p['error'] === 'mapping') {
         const value = String(p['tagValue']);
-        return { path: [...path, tag], at: 'value', message: `${where}: unknown ${tag} '${value}'${didYouMean(value, kinds) || ` (one of ${kinds.join(', ')})`}` };
+        return {
+          path: [...path, tag],
+          at: 'value',
+          message: `${where}: unknown ${tag} '${value}'${didYouMean(value, kinds) || ` (one of ${kinds.join(', ')})`}`,
+        };
       }
       return { path: [...path, tag], at: 'value', message: `${where}.${tag} must be one of ${kinds.join(', ')}` };
     }
@@ -123,17 +166,28 @@ function describe(e: SchemaError): PathProblem | undefined {
 /** Every ajv error, folded and described. */
 export function schemaProblems(errors: readonly SchemaError[]): PathProblem[] {
   // Branches of a failed oneOf/anyOf: their own errors only repeat the alternative's failure.
-  const failedAlternatives = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').map((e) => `${e.schemaPath}/`);
+  const failedAlternatives = errors
+    .filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf')
+    .map((e) => `${e.schemaPath}/`);
   // A value of the wrong type: other complaints about the same value add nothing.
   const wrongType = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
   // A missing discriminator: the `required` error says it.
-  const missing = new Set(errors.filter((e) => e.keyword === 'required').map((e) => `${e.instancePath}/${String((e.params as Record<string, unknown>)['missingProperty'])}`));
+  const missing = new Set(
+    errors
+      .filter((e) => e.keyword === 'required')
+      .map((e) => `${e.instancePath}/${String((e.params as Record<string, unknown>)['missingProperty'])}`),
+  );
   const out: PathProblem[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
     if (failedAlternatives.some((prefix) => e.schemaPath.startsWith(prefix))) continue;
     if (e.keyword !== 'type' && wrongType.has(e.instancePath)) continue;
-    if (e.keyword === 'discriminator' && (e.params as Record<string, unknown>)['error'] === 'tag' && missing.has(`${e.instancePath}/${String((e.params as Record<string, unknown>)['tag'])}`)) continue;
+    if (
+      e.keyword === 'discriminator' &&
+      (e.params as Record<string, unknown>)['error'] === 'tag' &&
+      missing.has(`${e.instancePath}/${String((e.params as Record<string, unknown>)['tag'])}`)
+    )
+      continue;
     const p = describe(e);
     if (!p) continue;
     const k = `${JSON.stringify(p.path)} ${p.message}`;

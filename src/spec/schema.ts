@@ -28,7 +28,14 @@ export const MESSAGES_KEYWORD = 'x-messages';
 let compiled: ValidateFunction | undefined;
 export function schemaValidator(): ValidateFunction {
   if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, discriminator: true, allowUnionTypes: true, strict: true, strictRequired: false });
+    const ajv = new Ajv({
+      allErrors: true,
+      verbose: true,
+      discriminator: true,
+      allowUnionTypes: true,
+      strict: true,
+      strictRequired: false,
+    });
     ajv.addKeyword({ keyword: MESSAGES_KEYWORD, schemaType: 'object' });
     compiled = ajv.compile(SPEC_SCHEMA);
   }
@@ -43,7 +50,9 @@ interface FlowsSchema {
 }
 
 function flowsSchema(kind: ObjectKind): FlowsSchema {
-  const objects = (SPEC_SCHEMA['properties'] as Record<string, { properties: Record<string, { properties: { flows: FlowsSchema } }> }>)['objects'];
+  const objects = (
+    SPEC_SCHEMA['properties'] as Record<string, { properties: Record<string, { properties: { flows: FlowsSchema } }> }>
+  )['objects'];
   const rule = objects?.properties[kind];
   if (!rule) throw new Error(`schema has no objects.${kind}`);
   return rule.properties.flows;

@@ -40,7 +40,11 @@ export function credentialsInUrls(spec: unknown): PathProblem[] {
         const fix = path.includes('ldap')
           ? 'put the account in ldap.bindDn and the password in ldap.password as { env: NAME } or { file: PATH }'
           : 'remove them: credentials are given by reference ({ env: NAME } or { file: PATH }) in their own settings';
-        out.push({ path, at: 'value', message: `${formatPath(path)} holds credentials in the URL (user:password@host; not shown): ${fix}` });
+        out.push({
+          path,
+          at: 'value',
+          message: `${formatPath(path)} holds credentials in the URL (user:password@host; not shown): ${fix}`,
+        });
       }
     } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
     else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);

@@ -144,7 +144,15 @@ export interface SafetySpec {
 /** `state:` (DESIGN §5): where incremental state, the journal and the lock live (src/state/). */
 export type StateSpec =
   | { local: { dir?: string } }
-  | { azureBlob: { accountUrl: string; container: string; prefix?: string; credential?: CredentialSpec; connectionString?: { env: string } } };
+  | {
+      azureBlob: {
+        accountUrl: string;
+        container: string;
+        prefix?: string;
+        credential?: CredentialSpec;
+        connectionString?: { env: string };
+      };
+    };
 
 export interface Spec {
   version: 1;
@@ -170,7 +178,8 @@ export interface Spec {
 }
 
 /** AD group types group writeback can create (groupType values in src/engine/writeback-groups.ts). */
-export type WritebackGroupType = 'universal-security' | 'global-security' | 'domain-local-security' | 'universal-distribution';
+export type WritebackGroupType =
+  'universal-security' | 'global-security' | 'domain-local-security' | 'universal-distribution';
 
 /** ms-DS-ConsistencyGuid ← objectGUID where empty, on the in-scope objects of one source. */
 export interface AnchorWritebackSpec {

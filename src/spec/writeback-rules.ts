@@ -16,19 +16,42 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const obj = (v: unknown): Raw => (isObj(v) ? v : {});
 
 /** AD attributes adsync itself writes on a written-back group: a rule's flows may not name them. */
-export const GROUP_WRITEBACK_RESERVED = new Set(['cn', 'name', 'distinguishedname', 'grouptype', 'member', 'admindescription', 'admindisplayname', 'objectclass']);
+export const GROUP_WRITEBACK_RESERVED = new Set([
+  'cn',
+  'name',
+  'distinguishedname',
+  'grouptype',
+  'member',
+  'admindescription',
+  'admindisplayname',
+  'objectclass',
+]);
 
 /** The problem of a flow into a protected attribute (src/spec/writeback-denylist.ts), unless the rule allows it. */
-function protectedFlow(path: SpecPath, attr: string, deny: DenyEntry, allowed: ReadonlySet<string>, allowPath: string): PathProblem | undefined {
+function protectedFlow(
+  path: SpecPath,
+  attr: string,
+  deny: DenyEntry,
+  allowed: ReadonlySet<string>,
+  allowPath: string,
+): PathProblem | undefined {
   if (deny.overridable && allowed.has(attr.toLowerCase())) return undefined;
   const how = deny.overridable
     ? `; if the cloud really must master it, list it in ${allowPath} (every plan then warns)`
     : '; it can never be written back';
-  return { path, at: 'key', message: `${formatPath(path)}: ${attr} is a protected AD attribute writeback never writes: ${deny.reason} (${deny.category}, ${deny.source})${how}` };
+  return {
+    path,
+    at: 'key',
+    message: `${formatPath(path)}: ${attr} is a protected AD attribute writeback never writes: ${deny.reason} (${deny.category}, ${deny.source})${how}`,
+  };
 }
 
 /** `allowProtected`: each entry names an overridable protected attribute a flow of the same rule writes. */
-function allowProtectedProblems(i: number, type: 'group' | 'attributes', body: Raw): { allowed: Set<string>; problems: PathProblem[] } {
+function allowProtectedProblems(
+  i: number,
+  type: 'group' | 'attributes',
+  body: Raw,
+): { allowed: Set<string>; problems: PathProblem[] } {
   const allowed = new Set<string>();
   const problems: PathProblem[] = [];
   const flows = new Set(Object.keys(obj(body['flows'])).map((a) => a.toLowerCase()));
@@ -36,9 +59,24 @@ function allowProtectedProblems(i: number, type: 'group' | 'attributes', body: R
     if (typeof item !== 'string') return;
     const path: SpecPath = ['writeback', i, type, 'allowProtected', j];
     const deny = deniedAttribute(item);
-    if (!deny) problems.push({ path, at: 'value', message: `${formatPath(path)}: ${item} is not a protected attribute; remove it from allowProtected` });
-    else if (!deny.overridable) problems.push({ path, at: 'value', message: `${formatPath(path)}: ${item} can never be written back (${deny.reason}); allowProtected can't allow it` });
-    else if (!flows.has(item.toLowerCase())) problems.push({ path, at: 'value', message: `${formatPath(path)}: allows ${item}, which no flow of this rule writes; remove it` });
+    if (!deny)
+      problems.push({
+        path,
+        at: 'value',
+        message: `${formatPath(path)}: ${item} is not a protected attribute; remove it from allowProtected`,
+      });
+    else if (!deny.overridable)
+      problems.push({
+        path,
+        at: 'value',
+        message: `${formatPath(path)}: ${item} can never be written back (${deny.reason}); allowProtected can't allow it`,
+      });
+    else if (!flows.has(item.toLowerCase()))
+      problems.push({
+        path,
+        at: 'value',
+        message: `${formatPath(path)}: allows ${item}, which no flow of this rule writes; remove it`,
+      });
     else allowed.add(item.toLowerCase());
   });
   return { allowed, problems };
@@ -48,7 +86,8 @@ function rulesOf(spec: Raw): { i: number; type: 'anchor' | 'group' | 'attributes
   const out: { i: number; type: 'anchor' | 'group' | 'attributes'; body: Raw }[] = [];
   list(spec['writeback']).forEach((item, i) => {
     const r = obj(item);
-    for (const type of ['anchor', 'group', 'attributes'] as const) if (isObj(r[type])) out.push({ i, type, body: r[type] });
+    for (const type of ['anchor', 'group', 'attributes'] as const)
+      if (isObj(r[type])) out.push({ i, type, body: r[type] });
   });
   return out;
 }
@@ -57,22 +96,35 @@ function rulesOf(spec: Raw): { i: number; type: 'anchor' | 'group' | 'attributes
 export const writebackSources = (spec: Raw): PathProblem[] => {
   const out: PathProblem[] = [];
   const sources = new Map<string, Raw>();
-  for (const s of list(spec['sources'])) if (typeof obj(s)['name'] === 'string') sources.set(obj(s)['name'] as string, obj(s));
+  for (const s of list(spec['sources']))
+    if (typeof obj(s)['name'] === 'string') sources.set(obj(s)['name'] as string, obj(s));
   for (const { i, type, body } of rulesOf(spec)) {
     const name = body['source'];
     if (typeof name !== 'string') continue;
     const path: SpecPath = ['writeback', i, type, 'source'];
     const source = sources.get(name);
     if (!source) {
-      out.push({ path, at: 'value', message: `${formatPath(path)}: no source is named '${name}' (sources: ${[...sources.keys()].join(', ') || 'none'})` });
+      out.push({
+        path,
+        at: 'value',
+        message: `${formatPath(path)}: no source is named '${name}' (sources: ${[...sources.keys()].join(', ') || 'none'})`,
+      });
       continue;
     }
     if (!isObj(source['ldap'])) {
-      out.push({ path, at: 'value', message: `${formatPath(path)}: source '${name}' is not an LDAP source; writeback writes to AD over LDAP` });
+      out.push({
+        path,
+        at: 'value',
+        message: `${formatPath(path)}: source '${name}' is not an LDAP source; writeback writes to AD over LDAP`,
+      });
       continue;
     }
     if (type === 'anchor' && source['anchor'] === 'objectguid') {
-      out.push({ path, at: 'value', message: `${formatPath(path)}: source '${name}' anchors on objectGUID; anchor writeback fills ms-DS-ConsistencyGuid, which only the ms-ds-consistencyguid anchor reads (set sources[].anchor: ms-ds-consistencyguid)` });
+      out.push({
+        path,
+        at: 'value',
+        message: `${formatPath(path)}: source '${name}' anchors on objectGUID; anchor writeback fills ms-DS-ConsistencyGuid, which only the ms-ds-consistencyguid anchor reads (set sources[].anchor: ms-ds-consistencyguid)`,
+      });
     }
   }
   return out;
@@ -84,7 +136,8 @@ export const writebackExpressions = (spec: Raw): PathProblem[] => {
   const cel = (path: SpecPath, text: unknown): void => {
     if (typeof text !== 'string' || text === '') return;
     const err = checkExpression(text);
-    if (err !== undefined) out.push({ path, at: 'value', message: `${formatPath(path)} is not a valid CEL expression: ${err}` });
+    if (err !== undefined)
+      out.push({ path, at: 'value', message: `${formatPath(path)} is not a valid CEL expression: ${err}` });
   };
   for (const { i, type, body } of rulesOf(spec)) {
     if (type === 'group') {
@@ -92,7 +145,12 @@ export const writebackExpressions = (spec: Raw): PathProblem[] => {
       const ou = body['ou'];
       if (typeof ou === 'string' && ou !== '') {
         const err = checkDn(ou);
-        if (err) out.push({ path: ['writeback', i, 'group', 'ou'], at: 'value', message: `writeback[${i}].group.ou is not a valid DN: ${err}` });
+        if (err)
+          out.push({
+            path: ['writeback', i, 'group', 'ou'],
+            at: 'value',
+            message: `writeback[${i}].group.ou is not a valid DN: ${err}`,
+          });
       }
       const { allowed, problems } = allowProtectedProblems(i, 'group', body);
       out.push(...problems);
@@ -100,7 +158,11 @@ export const writebackExpressions = (spec: Raw): PathProblem[] => {
         const path: SpecPath = ['writeback', i, 'group', 'flows', attr];
         const deny = deniedAttribute(attr);
         if (GROUP_WRITEBACK_RESERVED.has(attr.toLowerCase())) {
-          out.push({ path, at: 'key', message: `${formatPath(path)}: ${attr} is written by adsync itself on written-back groups (cn, groupType, member, adminDescription, adminDisplayName)` });
+          out.push({
+            path,
+            at: 'key',
+            message: `${formatPath(path)}: ${attr} is written by adsync itself on written-back groups (cn, groupType, member, adminDescription, adminDisplayName)`,
+          });
         } else if (deny && !deny.existingOnly) {
           const p = protectedFlow(path, attr, deny, allowed, `writeback[${i}].group.allowProtected`);
           if (p) out.push(p);
@@ -134,7 +196,13 @@ export const writebackDuplicates = (spec: Raw): PathProblem[] => {
       const key = `${String(body['source'])} ${kind} ${attr.toLowerCase()}`;
       const path: SpecPath = ['writeback', i, 'attributes', 'flows', attr];
       const prev = first.get(key);
-      if (prev) out.push({ path, at: 'key', related: prev, message: `${formatPath(path)}: ${attr} is already written back by ${formatPath(prev)} ({related})` });
+      if (prev)
+        out.push({
+          path,
+          at: 'key',
+          related: prev,
+          message: `${formatPath(path)}: ${attr} is already written back by ${formatPath(prev)} ({related})`,
+        });
       else first.set(key, path);
     }
   }
@@ -158,7 +226,12 @@ export const writebackLoops = (spec: Raw): PathProblem[] => {
     // The inbound flows of this kind: defaults (as app filtering leaves them) overlaid with the spec's.
     const inbound = new Map<string, { expression: string; custom: boolean }>();
     for (const [prop, expression] of Object.entries(DEFAULT_FLOWS[kind])) {
-      if (apps && !REQUIRED_FLOWS[kind].has(prop) && !(FLOW_APP_ATTRIBUTES[kind][prop] ?? []).some((a) => apps[kind].has(a))) continue;
+      if (
+        apps &&
+        !REQUIRED_FLOWS[kind].has(prop) &&
+        !(FLOW_APP_ATTRIBUTES[kind][prop] ?? []).some((a) => apps[kind].has(a))
+      )
+        continue;
       inbound.set(prop, { expression, custom: false });
     }
     for (const [prop, expression] of Object.entries(custom)) {
@@ -175,10 +248,24 @@ export const writebackLoops = (spec: Raw): PathProblem[] => {
         if (!reads.includes(attr.toLowerCase())) continue;
         const flowPath: SpecPath = ['objects', kind, 'flows', prop];
         if (flow.custom) {
-          out.push({ path: wbPath, at: 'key', related: flowPath, message: `flow loop: ${formatPath(wbPath)} writes ${prop} back to AD's ${attr}, which ${formatPath(flowPath)} ({related}) flows in to ${prop}; turn one of the two off` });
-          out.push({ path: flowPath, at: 'key', related: wbPath, message: `flow loop: ${formatPath(flowPath)} flows AD's ${attr} in to ${prop}, which ${formatPath(wbPath)} ({related}) writes back to ${attr}; turn one of the two off` });
+          out.push({
+            path: wbPath,
+            at: 'key',
+            related: flowPath,
+            message: `flow loop: ${formatPath(wbPath)} writes ${prop} back to AD's ${attr}, which ${formatPath(flowPath)} ({related}) flows in to ${prop}; turn one of the two off`,
+          });
+          out.push({
+            path: flowPath,
+            at: 'key',
+            related: wbPath,
+            message: `flow loop: ${formatPath(flowPath)} flows AD's ${attr} in to ${prop}, which ${formatPath(wbPath)} ({related}) writes back to ${attr}; turn one of the two off`,
+          });
         } else {
-          out.push({ path: wbPath, at: 'key', message: `flow loop: ${formatPath(wbPath)} writes ${prop} back to AD's ${attr}, which the default flow ${kind}.${prop} (${flow.expression}) flows in to ${prop}; make ${prop} cloud-mastered with \`objects.${kind}.flows.${prop}: null\`, or drop this writeback flow` });
+          out.push({
+            path: wbPath,
+            at: 'key',
+            message: `flow loop: ${formatPath(wbPath)} writes ${prop} back to AD's ${attr}, which the default flow ${kind}.${prop} (${flow.expression}) flows in to ${prop}; make ${prop} cloud-mastered with \`objects.${kind}.flows.${prop}: null\`, or drop this writeback flow`,
+          });
         }
       }
     }

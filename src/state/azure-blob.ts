@@ -56,7 +56,11 @@ export class AzureBlobState implements StateBackend {
   private readonly renewEveryMs: number;
   private containerChecked = false;
 
-  constructor(private readonly container: ContainerClient, prefix = '', options: AzureBlobStateOptions = {}) {
+  constructor(
+    private readonly container: ContainerClient,
+    prefix = '',
+    options: AzureBlobStateOptions = {},
+  ) {
     this.prefix = prefix.replace(/^\/+|\/+$/g, '');
     this.location = `${safeUrl(container.url)}${this.prefix ? `/${this.prefix}` : ''}`;
     this.leaseSeconds = options.leaseSeconds ?? 60;
@@ -71,11 +75,18 @@ export class AzureBlobState implements StateBackend {
   /** One wrapped error for failures that are not a lost condition: code and status only. */
   private fail(what: string, err: unknown): StateError {
     const { status, code } = statusOf(err);
-    const detail = code ?? (status !== undefined ? `HTTP ${status}` : (err as { code?: string }).code ?? (err instanceof Error ? err.name : 'error'));
-    return new StateError('state_unavailable', `cannot ${what} in ${this.location}: ${detail}`,
+    const detail =
+      code ??
+      (status !== undefined
+        ? `HTTP ${status}`
+        : ((err as { code?: string }).code ?? (err instanceof Error ? err.name : 'error')));
+    return new StateError(
+      'state_unavailable',
+      `cannot ${what} in ${this.location}: ${detail}`,
       status === 403 || status === 401
         ? 'the identity needs Storage Blob Data Contributor on the container (or Data Owner)'
-        : 'check state.azureBlob (accountUrl, container) and that the storage account is reachable');
+        : 'check state.azureBlob (accountUrl, container) and that the storage account is reachable',
+    );
   }
 
   /** Creates the container on first use when the identity may; a role limited to blobs just skips this. */
@@ -95,7 +106,8 @@ export class AzureBlobState implements StateBackend {
     try {
       const res = await blob.download(0);
       const chunks: Buffer[] = [];
-      for await (const chunk of res.readableStreamBody as NodeJS.ReadableStream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+      for await (const chunk of res.readableStreamBody as NodeJS.ReadableStream)
+        chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
       return { bytes: Buffer.concat(chunks), etag: String(res.etag) };
     } catch (err) {
       if (statusOf(err).status === 404) return undefined;
@@ -108,7 +120,9 @@ export class AzureBlobState implements StateBackend {
     const blob = this.container.getBlockBlobClient(this.blobName(name));
     try {
       const res = await blob.upload(bytes, bytes.byteLength, {
-        ...(condition ? { conditions: 'ifMatch' in condition ? { ifMatch: condition.ifMatch } : { ifNoneMatch: '*' } } : {}),
+        ...(condition
+          ? { conditions: 'ifMatch' in condition ? { ifMatch: condition.ifMatch } : { ifNoneMatch: '*' } }
+          : {}),
         blobHTTPHeaders: { blobContentType: 'application/octet-stream' },
       });
       return String(res.etag);
@@ -127,7 +141,12 @@ export class AzureBlobState implements StateBackend {
   }
 
   /** The lease state and recorded holder of the lock blob (undefined holder: nobody holds a live lease). */
-  async lockStatus(): Promise<{ leaseState: string | undefined; leaseDuration: string | undefined; holder: LockHolder | undefined; etag: string | undefined }> {
+  async lockStatus(): Promise<{
+    leaseState: string | undefined;
+    leaseDuration: string | undefined;
+    holder: LockHolder | undefined;
+    etag: string | undefined;
+  }> {
     try {
       const p = await this.lockBlob().getProperties();
       const held = p.leaseState === 'leased' || p.leaseState === 'breaking';
@@ -135,7 +154,8 @@ export class AzureBlobState implements StateBackend {
       const holder = held && raw ? parseHolder(Buffer.from(raw, 'base64').toString('utf8')) : undefined;
       return { leaseState: p.leaseState, leaseDuration: p.leaseDuration, holder, etag: p.etag };
     } catch (err) {
-      if (statusOf(err).status === 404) return { leaseState: undefined, leaseDuration: undefined, holder: undefined, etag: undefined };
+      if (statusOf(err).status === 404)
+        return { leaseState: undefined, leaseDuration: undefined, holder: undefined, etag: undefined };
       throw this.fail('read the lock', err);
     }
   }
@@ -164,7 +184,10 @@ export class AzureBlobState implements StateBackend {
     }
     const holder: LockHolder = { ...who, since: new Date().toISOString() };
     try {
-      await blob.setMetadata({ [HOLDER_KEY]: Buffer.from(JSON.stringify(holder), 'utf8').toString('base64') }, { conditions: { leaseId: lease.leaseId } });
+      await blob.setMetadata(
+        { [HOLDER_KEY]: Buffer.from(JSON.stringify(holder), 'utf8').toString('base64') },
+        { conditions: { leaseId: lease.leaseId } },
+      );
     } catch (err) {
       await lease.releaseLease().catch(() => undefined);
       throw this.fail('record the lock holder', err);
@@ -177,14 +200,19 @@ export class AzureBlobState implements StateBackend {
     let lost: string | undefined;
     let released = false;
     let renewing: Promise<void> = Promise.resolve();
-    const timer = this.renewEveryMs > 0
-      ? setInterval(() => {
-        renewing = lease.renewLease().then(
-          () => { renewals++; },
-          (err: unknown) => { lost ??= `renewal failed: ${statusOf(err).code ?? 'unreachable'}`; },
-        );
-      }, this.renewEveryMs)
-      : undefined;
+    const timer =
+      this.renewEveryMs > 0
+        ? setInterval(() => {
+            renewing = lease.renewLease().then(
+              () => {
+                renewals++;
+              },
+              (err: unknown) => {
+                lost ??= `renewal failed: ${statusOf(err).code ?? 'unreachable'}`;
+              },
+            );
+          }, this.renewEveryMs)
+        : undefined;
     // The renewal must not keep a finished process alive; a process that exits lets the lease expire.
     timer?.unref();
     return {
@@ -214,12 +242,16 @@ export class AzureBlobState implements StateBackend {
 
   async breakLock(expected: { runId: string }): Promise<void> {
     const status = await this.lockStatus();
-    if (status.holder === undefined || status.holder.runId !== expected.runId) throw new StateUnlockRefusedError(this.location, expected.runId, status.holder);
+    if (status.holder === undefined || status.holder.runId !== expected.runId)
+      throw new StateUnlockRefusedError(this.location, expected.runId, status.holder);
     try {
       // If-Match: a run that took the lock since we looked (and wrote its holder) keeps it.
-      await this.lockBlob().getBlobLeaseClient().breakLease(0, { conditions: { ifMatch: status.etag! } });
+      await this.lockBlob()
+        .getBlobLeaseClient()
+        .breakLease(0, { conditions: { ifMatch: status.etag! } });
     } catch (err) {
-      if (statusOf(err).status === 412) throw new StateUnlockRefusedError(this.location, expected.runId, await this.describeHolder());
+      if (statusOf(err).status === 412)
+        throw new StateUnlockRefusedError(this.location, expected.runId, await this.describeHolder());
       throw this.fail('break the lock', err);
     }
   }

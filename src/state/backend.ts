@@ -65,11 +65,15 @@ export function describeHolder(h: LockHolder): string {
 export class StateLockedError extends AdsyncError {
   readonly holder: LockHolder | undefined;
   constructor(location: string, holder: LockHolder | undefined) {
-    super('state_locked', `the state lock in ${location} is held by ${holder ? describeHolder(holder) : 'another run (holder unknown)'}`, {
-      hint: holder
-        ? `wait for it to finish; if that run is gone, \`adsync unlock ${holder.runId}\` frees the lock`
-        : 'wait for it to finish; the lease frees itself within a minute if its holder died',
-    });
+    super(
+      'state_locked',
+      `the state lock in ${location} is held by ${holder ? describeHolder(holder) : 'another run (holder unknown)'}`,
+      {
+        hint: holder
+          ? `wait for it to finish; if that run is gone, \`adsync unlock ${holder.runId}\` frees the lock`
+          : 'wait for it to finish; the lease frees itself within a minute if its holder died',
+      },
+    );
     this.holder = holder;
   }
 }
@@ -77,11 +81,17 @@ export class StateLockedError extends AdsyncError {
 /** breakLock named a holder that does not hold the lock (or nobody holds it). */
 export class StateUnlockRefusedError extends AdsyncError {
   constructor(location: string, expected: string, actual: LockHolder | undefined) {
-    super('state_unlock_refused', actual
-      ? `refusing to break the state lock in ${location}: it is held by ${describeHolder(actual)}, not run ${expected}`
-      : `refusing to break the state lock in ${location}: nobody holds it (expected run ${expected})`, {
-      hint: actual ? `name the run that holds it: \`adsync unlock ${actual.runId}\`, and only if that run is gone` : 'nothing to unlock',
-    });
+    super(
+      'state_unlock_refused',
+      actual
+        ? `refusing to break the state lock in ${location}: it is held by ${describeHolder(actual)}, not run ${expected}`
+        : `refusing to break the state lock in ${location}: nobody holds it (expected run ${expected})`,
+      {
+        hint: actual
+          ? `name the run that holds it: \`adsync unlock ${actual.runId}\`, and only if that run is gone`
+          : 'nothing to unlock',
+      },
+    );
   }
 }
 
@@ -104,7 +114,11 @@ export class StateError extends AdsyncError {
 /** State names are flat (no path separators), so a name can never leave its directory or prefix. */
 export function checkName(name: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.length > 200) {
-    throw new StateError('state_name_invalid', `invalid state name ${JSON.stringify(name)}`, 'state names are letters, digits, . _ - (no /)');
+    throw new StateError(
+      'state_name_invalid',
+      `invalid state name ${JSON.stringify(name)}`,
+      'state names are letters, digits, . _ - (no /)',
+    );
   }
   return name;
 }
@@ -114,7 +128,13 @@ export function parseHolder(text: string): LockHolder | undefined {
   try {
     const o = JSON.parse(text) as Partial<LockHolder>;
     if (typeof o.runId !== 'string' || typeof o.host !== 'string' || typeof o.pid !== 'number') return undefined;
-    return { runId: o.runId, host: o.host, pid: o.pid, command: String(o.command ?? ''), ...(typeof o.since === 'string' ? { since: o.since } : {}) };
+    return {
+      runId: o.runId,
+      host: o.host,
+      pid: o.pid,
+      command: String(o.command ?? ''),
+      ...(typeof o.since === 'string' ? { since: o.since } : {}),
+    };
   } catch {
     return undefined;
   }

@@ -6,7 +6,17 @@
  * a holder process that died on this host is taken over (as the apply lock does), one on another host never.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { processAlive } from '../apply/lock.js';
@@ -84,7 +94,8 @@ export class LocalState implements StateBackend {
         try {
           linkSync(tmp, target);
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new StateConflictError(name, this.location, 'it exists already');
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+            throw new StateConflictError(name, this.location, 'it exists already');
           throw err;
         }
         return etagOf(bytes);
@@ -101,7 +112,11 @@ export class LocalState implements StateBackend {
       try {
         const current = readOrUndefined(target);
         if (current === undefined || etagOf(current) !== condition.ifMatch) {
-          throw new StateConflictError(name, this.location, current === undefined ? 'it no longer exists' : 'its ETag differs');
+          throw new StateConflictError(
+            name,
+            this.location,
+            current === undefined ? 'it no longer exists' : 'its ETag differs',
+          );
         }
         renameSync(tmp, target);
       } finally {
@@ -143,7 +158,8 @@ export class LocalState implements StateBackend {
     for (let attempt = 0; attempt < 3; attempt++) {
       if (createExclusive(path, `${JSON.stringify(holder)}\n`)) return this.held(path, holder);
       const current = this.readHolder();
-      if (current !== undefined && (current.host !== hostname() || processAlive(current.pid))) throw new StateLockedError(this.location, current);
+      if (current !== undefined && (current.host !== hostname() || processAlive(current.pid)))
+        throw new StateLockedError(this.location, current);
       // Its holder died on this host (or the file is half-written): move it aside under a unique name, so two
       // runs taking it over at once can't both win; give it back if a live run took it in between.
       const aside = `${path}.stale-${process.pid}`;
@@ -182,7 +198,8 @@ export class LocalState implements StateBackend {
   async breakLock(expected: { runId: string }): Promise<void> {
     const path = join(this.dir, LOCK_FILE);
     const current = this.readHolder();
-    if (current === undefined || current.runId !== expected.runId) throw new StateUnlockRefusedError(this.location, expected.runId, current);
+    if (current === undefined || current.runId !== expected.runId)
+      throw new StateUnlockRefusedError(this.location, expected.runId, current);
     // Move aside first, then re-check: a run that took the lock in between keeps it.
     const aside = `${path}.break-${process.pid}`;
     renameSync(path, aside);

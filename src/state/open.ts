@@ -29,7 +29,10 @@ export function localStateDir(spec: Pick<Spec, 'dir' | 'state'>, env: NodeJS.Pro
   return fromEnv !== undefined && fromEnv !== '' ? resolve(fromEnv) : join(spec.dir, '.adsync');
 }
 
-export async function openState(spec: Pick<Spec, 'dir' | 'state' | 'target'>, options: OpenStateOptions = {}): Promise<StateBackend> {
+export async function openState(
+  spec: Pick<Spec, 'dir' | 'state' | 'target'>,
+  options: OpenStateOptions = {},
+): Promise<StateBackend> {
   const env = options.env ?? process.env;
   const state = spec.state;
   if (state === undefined || 'local' in state) return new LocalState(localStateDir(spec, env));
@@ -39,15 +42,21 @@ export async function openState(spec: Pick<Spec, 'dir' | 'state' | 'target'>, op
     const name = az.connectionString.env;
     const value = env[name];
     if (value === undefined || value === '') {
-      throw new StateError('state_credential_missing', `state.azureBlob.connectionString: environment variable ${name} is not set`,
-        `set ${name} to the storage account's connection string (in the pipeline's secret variables), or use state.azureBlob.credential`);
+      throw new StateError(
+        'state_credential_missing',
+        `state.azureBlob.connectionString: environment variable ${name} is not set`,
+        `set ${name} to the storage account's connection string (in the pipeline's secret variables), or use state.azureBlob.credential`,
+      );
     }
     try {
       service = BlobServiceClient.fromConnectionString(value);
     } catch {
       // The SDK's message may quote parts of the string: say only where it came from.
-      throw new StateError('state_credential_invalid', `state.azureBlob.connectionString: ${name} does not hold a valid storage connection string`,
-        'copy it from the storage account\'s "Access keys" page, or use a SAS connection string with BlobEndpoint');
+      throw new StateError(
+        'state_credential_invalid',
+        `state.azureBlob.connectionString: ${name} does not hold a valid storage connection string`,
+        'copy it from the storage account\'s "Access keys" page, or use a SAS connection string with BlobEndpoint',
+      );
     }
   } else {
     let credential = options.credential;

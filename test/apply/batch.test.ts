@@ -8,7 +8,9 @@ import { attributesBody, describeResponse } from '../../src/apply/executor.js';
 import { ManualClock, settle } from '../support/clock.js';
 
 /** A transport that answers with `answer(request, call#)` and returns the responses in reverse order. */
-function fakeTransport(answer: (r: BatchRequest, seen: number) => Omit<BatchResponseItem, 'id'>): BatchTransport & { batches: BatchRequest[][] } {
+function fakeTransport(
+  answer: (r: BatchRequest, seen: number) => Omit<BatchResponseItem, 'id'>,
+): BatchTransport & { batches: BatchRequest[][] } {
   const seen = new Map<string, number>();
   const batches: BatchRequest[][] = [];
   return {
@@ -31,7 +33,10 @@ test('$batch queue: packs at most 20 requests per batch and correlates reordered
   const q = new BatchQueue(t, { concurrency: 2 });
   const urls = Array.from({ length: 45 }, (_, i) => `/users/${i}`);
   const res = await Promise.all(urls.map((url) => q.submit({ method: 'GET', url })));
-  assert.deepEqual(res.map((r) => (r.body as { url: string }).url), urls);
+  assert.deepEqual(
+    res.map((r) => (r.body as { url: string }).url),
+    urls,
+  );
   assert.ok(t.batches.every((b) => b.length <= 20));
   assert.equal(t.batches.flat().length, 45);
   assert.equal(q.requests, t.batches.length);
@@ -39,11 +44,20 @@ test('$batch queue: packs at most 20 requests per batch and correlates reordered
 });
 
 test('$batch queue: 429 inside a batch is retried after Retry-After; others in the batch are not resent', async () => {
-  const t = fakeTransport((r, n) => (r.url === '/users/a' && n === 1
-    ? { status: 429, headers: { 'Retry-After': '0' }, body: { error: { code: 'TooManyRequests', message: 'Too many requests.' } } }
-    : { status: 204, headers: {}, body: null }));
+  const t = fakeTransport((r, n) =>
+    r.url === '/users/a' && n === 1
+      ? {
+          status: 429,
+          headers: { 'Retry-After': '0' },
+          body: { error: { code: 'TooManyRequests', message: 'Too many requests.' } },
+        }
+      : { status: 204, headers: {}, body: null },
+  );
   const q = new BatchQueue(t, {});
-  const [a, b] = await Promise.all([q.submit({ method: 'PATCH', url: '/users/a', body: {} }), q.submit({ method: 'PATCH', url: '/users/b', body: {} })]);
+  const [a, b] = await Promise.all([
+    q.submit({ method: 'PATCH', url: '/users/a', body: {} }),
+    q.submit({ method: 'PATCH', url: '/users/b', body: {} }),
+  ]);
   assert.equal(a.status, 204);
   assert.equal(b.status, 204);
   assert.equal(t.batches.flat().filter((r) => r.url === '/users/b').length, 1);
@@ -53,7 +67,11 @@ test('$batch queue: 429 inside a batch is retried after Retry-After; others in t
 });
 
 test('$batch queue: retries are bounded and the last failure is returned', async () => {
-  const t = fakeTransport(() => ({ status: 503, headers: {}, body: { error: { code: 'serviceNotAvailable', message: 'down' } } }));
+  const t = fakeTransport(() => ({
+    status: 503,
+    headers: {},
+    body: { error: { code: 'serviceNotAvailable', message: 'down' } },
+  }));
   const q = new BatchQueue(t, { maxTransientAttempts: 3, backoffBaseMs: 1 });
   const r = await q.submit({ method: 'GET', url: '/users' });
   assert.equal(r.status, 503);
@@ -62,7 +80,11 @@ test('$batch queue: retries are bounded and the last failure is returned', async
 });
 
 test('$batch queue: 404 is retried only for requests that may hit replication lag', async () => {
-  const t = fakeTransport((_r, n) => (n < 3 ? { status: 404, headers: {}, body: { error: { code: 'Request_ResourceNotFound', message: 'nope' } } } : { status: 204, headers: {}, body: null }));
+  const t = fakeTransport((_r, n) =>
+    n < 3
+      ? { status: 404, headers: {}, body: { error: { code: 'Request_ResourceNotFound', message: 'nope' } } }
+      : { status: 204, headers: {}, body: null },
+  );
   const q = new BatchQueue(t, { backoffBaseMs: 1 });
   const lagging = await q.submit({ method: 'PATCH', url: '/groups/new', body: {} }, { mayLag: true });
   const plain = await q.submit({ method: 'PATCH', url: '/groups/old', body: {} });
@@ -75,17 +97,24 @@ test('$batch queue: a whole-batch failure retries every request in it', async ()
   const t: BatchTransport = {
     async postBatch(requests) {
       calls++;
-      if (calls === 1) throw Object.assign(new Error('Service Unavailable'), { status: 503, headers: { 'retry-after': '0' } });
+      if (calls === 1)
+        throw Object.assign(new Error('Service Unavailable'), { status: 503, headers: { 'retry-after': '0' } });
       return requests.map((r) => ({ id: r.id, status: 201, headers: {}, body: { id: r.url } }));
     },
   };
   const clock = new ManualClock();
   const q = new BatchQueue(t, { clock });
-  const res = Promise.all([q.submit({ method: 'POST', url: '/x', body: {} }), q.submit({ method: 'POST', url: '/y', body: {} })]);
+  const res = Promise.all([
+    q.submit({ method: 'POST', url: '/x', body: {} }),
+    q.submit({ method: 'POST', url: '/y', body: {} }),
+  ]);
   await settle();
   assert.deepEqual(clock.sleeping, [0, 0], 'both wait Retry-After: 0');
   await clock.advance(0);
-  assert.deepEqual((await res).map((r) => r.status), [201, 201]);
+  assert.deepEqual(
+    (await res).map((r) => r.status),
+    [201, 201],
+  );
   assert.equal(calls, 2, 'both retried, in one batch');
 });
 
@@ -95,7 +124,9 @@ test('token bucket: takes what is there, then waits for the refill', async () =>
   await b.take(10);
   assert.equal(b.available(), 0);
   let served = false;
-  const next = b.take(5).then(() => { served = true; });
+  const next = b.take(5).then(() => {
+    served = true;
+  });
   await settle();
   assert.equal(served, false, 'an empty bucket makes the caller wait');
   assert.deepEqual(clock.sleeping, [500], 'for as long as 5 tokens take to refill (10 per second)');
@@ -111,22 +142,37 @@ test('$batch queue: writes are paced to the write budget — the batch over it w
   const clock = new ManualClock();
   const t = fakeTransport(() => ({ status: 204, headers: {}, body: null }));
   const q = new BatchQueue(t, { writeBudget: { writes: 20, perSeconds: 1 }, clock });
-  const done = Promise.all(Array.from({ length: 30 }, (_, i) => q.submit({ method: 'PATCH', url: `/users/${i}`, body: {} })));
+  const done = Promise.all(
+    Array.from({ length: 30 }, (_, i) => q.submit({ method: 'PATCH', url: `/users/${i}`, body: {} })),
+  );
   await settle();
-  assert.deepEqual(t.batches.map((b) => b.length), [20], 'the budget allows one full batch now');
+  assert.deepEqual(
+    t.batches.map((b) => b.length),
+    [20],
+    'the budget allows one full batch now',
+  );
   assert.deepEqual(clock.sleeping, [500], 'the next 10 writes wait half a second');
   await clock.advance(499);
   assert.equal(t.batches.length, 1);
   await clock.advance(1);
   await done;
-  assert.deepEqual(t.batches.map((b) => b.length), [20, 10]);
+  assert.deepEqual(
+    t.batches.map((b) => b.length),
+    [20, 10],
+  );
 });
 
 test('$batch queue: a 429 pauses the whole queue for Retry-After, then retries only the throttled request', async () => {
   const clock = new ManualClock();
-  const t = fakeTransport((r, n) => (r.url === '/users/a' && n === 1
-    ? { status: 429, headers: { 'Retry-After': '3' }, body: { error: { code: 'TooManyRequests', message: 'Too many requests.' } } }
-    : { status: 204, headers: {}, body: null }));
+  const t = fakeTransport((r, n) =>
+    r.url === '/users/a' && n === 1
+      ? {
+          status: 429,
+          headers: { 'Retry-After': '3' },
+          body: { error: { code: 'TooManyRequests', message: 'Too many requests.' } },
+        }
+      : { status: 204, headers: {}, body: null },
+  );
   const q = new BatchQueue(t, { clock, adaptiveWriteBudget: null });
   const a = q.submit({ method: 'PATCH', url: '/users/a', body: {} });
   await settle();
@@ -141,7 +187,14 @@ test('$batch queue: a 429 pauses the whole queue for Retry-After, then retries o
   assert.equal(t.batches.length, 1, 'nothing is sent while the queue is paused, not even a new request');
   await clock.advance(1);
   assert.deepEqual([(await a).status, (await c).status], [204, 204]);
-  assert.deepEqual(t.batches.slice(1).flat().map((r) => r.url).sort(), ['/users/a', '/users/c']);
+  assert.deepEqual(
+    t.batches
+      .slice(1)
+      .flat()
+      .map((r) => r.url)
+      .sort(),
+    ['/users/a', '/users/c'],
+  );
   assert.equal(q.retries, 1);
 });
 
@@ -160,9 +213,12 @@ test('initial passwords: long, all four character classes, different every time'
 });
 
 test('attribute bodies: planned values sent as-is, a cleared value as null', () => {
-  assert.deepEqual(attributesBody([
-    { name: 'jobTitle', after: 'Engineer', flow: 'f' },
-    { name: 'department', before: 'Sales', flow: 'f' },
-    { name: 'accountEnabled', before: true, after: false, flow: 'f' },
-  ]), { jobTitle: 'Engineer', department: null, accountEnabled: false });
+  assert.deepEqual(
+    attributesBody([
+      { name: 'jobTitle', after: 'Engineer', flow: 'f' },
+      { name: 'department', before: 'Sales', flow: 'f' },
+      { name: 'accountEnabled', before: true, after: false, flow: 'f' },
+    ]),
+    { jobTitle: 'Engineer', department: null, accountEnabled: false },
+  );
 });

@@ -32,7 +32,11 @@ describe('convergence: random AD and cloud histories through LDIF and the emulat
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'adsync-convergence-'));
     const template = join(dir, 'template-tenant.json');
-    const e = await startEmulator({ statePath: template, initialDomain: 'contoso.onmicrosoft.com', domains: ['contoso.example'] });
+    const e = await startEmulator({
+      statePath: template,
+      initialDomain: 'contoso.onmicrosoft.com',
+      domains: ['contoso.example'],
+    });
     await e.close();
     const ldif = join(dir, 'corp.ldif');
     const backend: SourceBackend = {
@@ -45,7 +49,9 @@ describe('convergence: random AD and cloud histories through LDIF and the emulat
       reset: async () => undefined,
     };
     ctx = {
-      dir, template, backend,
+      dir,
+      template,
+      backend,
       cacheInitial: true,
       stats: { sequences: 0, steps: 0, effective: 0, applies: 0, writes: 0, explained: 0 },
     };
@@ -53,23 +59,40 @@ describe('convergence: random AD and cloud histories through LDIF and the emulat
   after(async () => rm(dir, { recursive: true, force: true }));
 
   it('the oracle (model.ts) imports nothing from src/engine', async () => {
-    const source = await readFile(fileURLToPath(new URL('../../../test/convergence/model.ts', import.meta.url)), 'utf8');
+    const source = await readFile(
+      fileURLToPath(new URL('../../../test/convergence/model.ts', import.meta.url)),
+      'utf8',
+    );
     const imports = [...source.matchAll(/^\s*import\b[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
     assert.ok(imports.length > 0, 'found the import lines');
-    assert.deepEqual(imports.filter((i) => i.includes('src/') || i.includes('engine')), []);
+    assert.deepEqual(
+      imports.filter((i) => i.includes('src/') || i.includes('engine')),
+      [],
+    );
   });
 
   it(`${RUNS} sequences of 10+ steps converge (seed ${SEED})`, { timeout: 30 * 60_000 }, async () => {
     const started = Date.now();
-    const property = fc.asyncProperty(fc.array(stepArb(), { minLength: 10, maxLength: 24 }), async (steps) => runSequence(ctx, steps));
-    const details = await fc.check(property, { seed: SEED, numRuns: RUNS, ...(PATH ? { path: PATH } : {}), endOnFailure: false });
+    const property = fc.asyncProperty(fc.array(stepArb(), { minLength: 10, maxLength: 24 }), async (steps) =>
+      runSequence(ctx, steps),
+    );
+    const details = await fc.check(property, {
+      seed: SEED,
+      numRuns: RUNS,
+      ...(PATH ? { path: PATH } : {}),
+      endOnFailure: false,
+    });
     const s = ctx.stats;
-    process.stdout.write(`# convergence: ${s.sequences} sequences (with shrinking), ${s.steps} steps (${s.effective} changed something), ${s.applies} applies, ${s.writes} writes, ${s.explained} explains, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stdout.write(
+      `# convergence: ${s.sequences} sequences (with shrinking), ${s.steps} steps (${s.effective} changed something), ${s.applies} applies, ${s.writes} writes, ${s.explained} explains, ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    );
     if (details.failed) {
       const steps = details.counterexample![0];
-      assert.fail(`convergence failed after ${details.numRuns} run(s): ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}\n` +
-        `replay: ADSYNC_PBT_SEED=${details.seed} ADSYNC_PBT_PATH=${details.counterexamplePath} ADSYNC_PBT_RUNS=1 npx node --test dist/test/convergence/convergence.test.js\n` +
-        `shrunk sequence (${steps.length} steps after the initial forest of harness.ts, a final apply follows):\n${describeSteps(steps)}`);
+      assert.fail(
+        `convergence failed after ${details.numRuns} run(s): ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}\n` +
+          `replay: ADSYNC_PBT_SEED=${details.seed} ADSYNC_PBT_PATH=${details.counterexamplePath} ADSYNC_PBT_RUNS=1 npx node --test dist/test/convergence/convergence.test.js\n` +
+          `shrunk sequence (${steps.length} steps after the initial forest of harness.ts, a final apply follows):\n${describeSteps(steps)}`,
+      );
     }
   });
 });

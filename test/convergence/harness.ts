@@ -22,8 +22,26 @@ import type { Plan } from '../../src/model/plan.js';
 import { loadSpec } from '../../src/spec/load.js';
 import type { Spec } from '../../src/spec/types.js';
 import {
-  anchorOf, cloneDirectory, deleteObject, dnOf, emptyDirectory, emptyTenant, GROUP_KEYS, oracleApply, OUS, restoreObject, TEXT_ATTRS, USER_KEYS,
-  WORLD, type CloudOnly, type DGroup, type Directory, type DUser, type Ou, type TenantModel, type TextAttr,
+  anchorOf,
+  cloneDirectory,
+  deleteObject,
+  dnOf,
+  emptyDirectory,
+  emptyTenant,
+  GROUP_KEYS,
+  oracleApply,
+  OUS,
+  restoreObject,
+  TEXT_ATTRS,
+  USER_KEYS,
+  WORLD,
+  type CloudOnly,
+  type DGroup,
+  type Directory,
+  type DUser,
+  type Ou,
+  type TenantModel,
+  type TextAttr,
 } from './model.js';
 
 // ---- steps (plain data, so a failure prints a readable, replayable list) ----
@@ -65,8 +83,25 @@ export function stepArb(options: StepOptions = {}): fc.Arbitrary<Step> {
   const ou = fc.constantFrom(...OUS);
   const name = fc.integer({ min: 0, max: NAMES.length - 1 });
   const all: [number, fc.Arbitrary<Step>][] = [
-    [6, fc.record({ t: fc.constant('createUser' as const), key: user, ou: fc.constantFrom<Ou>('Staff', 'Staff', 'Sales', 'Excluded'), upn: opt(name), mail: opt(name) })],
-    [4, fc.record({ t: fc.constant('setAttr' as const), key: user, attr: fc.constantFrom(...TEXT_ATTRS), value: opt(fc.constantFrom(...VALUES)) })],
+    [
+      6,
+      fc.record({
+        t: fc.constant('createUser' as const),
+        key: user,
+        ou: fc.constantFrom<Ou>('Staff', 'Staff', 'Sales', 'Excluded'),
+        upn: opt(name),
+        mail: opt(name),
+      }),
+    ],
+    [
+      4,
+      fc.record({
+        t: fc.constant('setAttr' as const),
+        key: user,
+        attr: fc.constantFrom(...TEXT_ATTRS),
+        value: opt(fc.constantFrom(...VALUES)),
+      }),
+    ],
     [2, fc.record({ t: fc.constant('rename' as const), key: any })],
     [2, fc.record({ t: fc.constantFrom('disable' as const, 'enable' as const), key: user })],
     [2, fc.record({ t: fc.constant('delete' as const), key: any })],
@@ -74,11 +109,25 @@ export function stepArb(options: StepOptions = {}): fc.Arbitrary<Step> {
     [2, fc.record({ t: fc.constant('move' as const), key: any, ou })],
     [2, fc.record({ t: fc.constantFrom('setUpn' as const, 'setMail' as const), key: user, value: opt(name) })],
     [2, fc.record({ t: fc.constant('setManager' as const), key: user, manager: opt(user) })],
-    [3, fc.record({ t: fc.constant('createGroup' as const), key: group, ou: fc.constantFrom<Ou>('Staff', 'Sales', 'Sales', 'Excluded') })],
+    [
+      3,
+      fc.record({
+        t: fc.constant('createGroup' as const),
+        key: group,
+        ou: fc.constantFrom<Ou>('Staff', 'Sales', 'Sales', 'Excluded'),
+      }),
+    ],
     [5, fc.record({ t: fc.constant('addMember' as const), group, member: any })],
     [3, fc.record({ t: fc.constant('removeMember' as const), group, member: any })],
     [1, fc.record({ t: fc.constant('emptyGroup' as const), group })],
-    [1, fc.record({ t: fc.constant('cloudEdit' as const), key: user, prop: fc.constantFrom('jobTitle' as const, 'displayName' as const, 'department' as const) })],
+    [
+      1,
+      fc.record({
+        t: fc.constant('cloudEdit' as const),
+        key: user,
+        prop: fc.constantFrom('jobTitle' as const, 'displayName' as const, 'department' as const),
+      }),
+    ],
     [1, fc.record({ t: fc.constant('cloudDelete' as const), key: user })],
     [1, fc.record({ t: fc.constantFrom('cloudRemoveMember' as const, 'cloudAddMember' as const), group, member: any })],
     [1, fc.record({ t: fc.constant('cloudOnlyUser' as const), upn: name, mail: opt(name), displayNameOf: opt(user) })],
@@ -114,12 +163,23 @@ export function resolveStep(d: Directory, s: Step, tenant?: TenantModel): Step {
   const anyKeys = [...USER_KEYS, ...GROUP_KEYS];
   const owned = (k: string) => tenant !== undefined && tenant.users.has(anchorOf(k)) && tenant.ids.has(anchorOf(k));
   switch (s.t) {
-    case 'createUser': return { ...s, key: rotate(s.key, USER_KEYS, (k) => !live(k) && !d.deleted.has(k)) };
-    case 'createGroup': return { ...s, key: rotate(s.key, GROUP_KEYS, (k) => !live(k) && !d.deleted.has(k)) };
-    case 'setAttr': case 'disable': case 'enable': case 'setUpn': case 'setMail': case 'setManager':
+    case 'createUser':
+      return { ...s, key: rotate(s.key, USER_KEYS, (k) => !live(k) && !d.deleted.has(k)) };
+    case 'createGroup':
+      return { ...s, key: rotate(s.key, GROUP_KEYS, (k) => !live(k) && !d.deleted.has(k)) };
+    case 'setAttr':
+    case 'disable':
+    case 'enable':
+    case 'setUpn':
+    case 'setMail':
+    case 'setManager':
       return { ...s, key: rotate(s.key, USER_KEYS, isUser) };
-    case 'rename': case 'delete': case 'move': return { ...s, key: rotate(s.key, anyKeys, live) };
-    case 'restore': return { ...s, key: rotate(s.key, anyKeys, (k) => d.deleted.has(k)) };
+    case 'rename':
+    case 'delete':
+    case 'move':
+      return { ...s, key: rotate(s.key, anyKeys, live) };
+    case 'restore':
+      return { ...s, key: rotate(s.key, anyKeys, (k) => d.deleted.has(k)) };
     case 'addMember': {
       const group = rotate(s.group, GROUP_KEYS, isGroup);
       const members = (d.objects.get(group) as DGroup | undefined)?.members ?? [];
@@ -130,9 +190,16 @@ export function resolveStep(d: Directory, s: Step, tenant?: TenantModel): Step {
       const members = (d.objects.get(group) as DGroup | undefined)?.members ?? [];
       return { ...s, group, member: rotate(s.member, anyKeys, (k) => members.includes(k)) };
     }
-    case 'emptyGroup': return { ...s, group: rotate(s.group, GROUP_KEYS, (k) => isGroup(k) && (d.objects.get(k) as DGroup).members.length > 0) };
-    case 'cloudEdit': case 'cloudDelete': return { ...s, key: rotate(s.key, USER_KEYS, owned) };
-    default: return s;
+    case 'emptyGroup':
+      return {
+        ...s,
+        group: rotate(s.group, GROUP_KEYS, (k) => isGroup(k) && (d.objects.get(k) as DGroup).members.length > 0),
+      };
+    case 'cloudEdit':
+    case 'cloudDelete':
+      return { ...s, key: rotate(s.key, USER_KEYS, owned) };
+    default:
+      return s;
   }
 }
 
@@ -149,12 +216,23 @@ export function applyToDirectory(d: Directory, s: Step, counter: { renames: numb
   // A real DC refuses a userPrincipalName another live user has (Samba: "samldb: … is already in use"); an
   // LDIF export can hold duplicates, which is how the LDIF run reaches adsync's duplicate-in-source handling.
   const upnTaken = (upn: string | undefined, self: string): boolean =>
-    WORLD.uniqueUpn && upn !== undefined && [...d.objects.values()].some((o) => o.kind === 'user' && o.key !== self && o.upn?.toLowerCase() === upn.toLowerCase());
+    WORLD.uniqueUpn &&
+    upn !== undefined &&
+    [...d.objects.values()].some(
+      (o) => o.kind === 'user' && o.key !== self && o.upn?.toLowerCase() === upn.toLowerCase(),
+    );
   switch (s.t) {
     case 'createUser': {
       if (d.objects.has(s.key) || d.deleted.has(s.key)) return false;
       if (s.upn !== null && upnTaken(upnOf(s.upn), s.key)) return false;
-      const user: DUser = { kind: 'user', key: s.key, cn: `User ${s.key}`, ou: s.ou, sam: `${s.key}${WORLD.samSuffix}`, uac: 512 };
+      const user: DUser = {
+        kind: 'user',
+        key: s.key,
+        cn: `User ${s.key}`,
+        ou: s.ou,
+        sam: `${s.key}${WORLD.samSuffix}`,
+        uac: 512,
+      };
       if (s.upn !== null) user.upn = upnOf(s.upn);
       if (s.mail !== null) user.mail = mailOf(s.mail);
       d.objects.set(s.key, user);
@@ -274,22 +352,40 @@ export interface SourceBackend {
 
 // ---- the tenant side ----
 
-interface StateObject { id: string; kind: string; props: Record<string, unknown>; members?: string[]; manager?: string }
-interface State { objects: StateObject[]; deleted: StateObject[] }
+interface StateObject {
+  id: string;
+  kind: string;
+  props: Record<string, unknown>;
+  members?: string[];
+  manager?: string;
+}
+interface State {
+  objects: StateObject[];
+  deleted: StateObject[];
+}
 
-export interface Write { method: string; path: string }
+export interface Write {
+  method: string;
+  path: string;
+}
 
 /** One sequence's tenant: an emulator (from a template state, so no key generation), its writes and a token. */
 class Tenant {
   writes: Write[] = [];
   private token = '';
   private target: EntraTarget | undefined;
-  private constructor(readonly emulator: RunningEmulator, readonly statePath: string) {}
+  private constructor(
+    readonly emulator: RunningEmulator,
+    readonly statePath: string,
+  ) {}
 
   static async start(template: string, statePath: string): Promise<Tenant> {
     await copyFile(template, statePath);
     let tenant: Tenant | undefined; // eslint-disable-line prefer-const -- the onWrite closure reads it before it is set
-    const emulator = await startEmulator({ statePath, onWrite: (w) => tenant?.writes.push({ method: w.method, path: w.path }) });
+    const emulator = await startEmulator({
+      statePath,
+      onWrite: (w) => tenant?.writes.push({ method: w.method, path: w.path }),
+    });
     tenant = new Tenant(emulator, statePath);
     return tenant;
   }
@@ -313,13 +409,21 @@ class Tenant {
       const res = await fetch(`${e.authorityHost}/${e.tenantId}/oauth2/v2.0/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: e.clientId, client_secret: e.clientSecret, scope: 'https://graph.microsoft.com/.default' }),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: e.clientId,
+          client_secret: e.clientSecret,
+          scope: 'https://graph.microsoft.com/.default',
+        }),
       });
       this.token = ((await res.json()) as { access_token: string }).access_token;
     }
     const res = await fetch(`${e.url}/v1.0${path}`, {
       method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
@@ -334,11 +438,13 @@ class Tenant {
 
 /** The anchor adsync stamped on an object (its directory extension), if any. */
 function anchorProp(o: StateObject): string | undefined {
-  for (const [k, v] of Object.entries(o.props)) if (k.startsWith('extension_') && k.endsWith('_adsyncAnchor') && typeof v === 'string') return v;
+  for (const [k, v] of Object.entries(o.props))
+    if (k.startsWith('extension_') && k.endsWith('_adsyncAnchor') && typeof v === 'string') return v;
   return undefined;
 }
 
-const empty = (v: unknown): boolean => v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0);
+const empty = (v: unknown): boolean =>
+  v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0);
 const same = (a: unknown, b: unknown): boolean => (empty(a) && empty(b)) || JSON.stringify(a) === JSON.stringify(b);
 
 // ---- one sequence ----
@@ -415,11 +521,13 @@ export async function runSequence(ctx: SequenceContext, steps: Step[]): Promise<
       if (applyToDirectory(directory, resolved, counter)) {
         ctx.stats.effective++;
         log.push(JSON.stringify(resolved));
-        for (const k of ['key', 'group', 'member'] as const) if (k in resolved) touched.add(anchorOf((resolved as Record<string, string>)[k]!));
+        for (const k of ['key', 'group', 'member'] as const)
+          if (k in resolved) touched.add(anchorOf((resolved as Record<string, string>)[k]!));
       }
     }
   } catch (err) {
-    if (err instanceof Error) err.message += `\nsteps that ran (resolved; after the initial forest):\n${log.map((l, i) => `${String(i + 1).padStart(4)}. ${l}`).join('\n')}`;
+    if (err instanceof Error)
+      err.message += `\nsteps that ran (resolved; after the initial forest):\n${log.map((l, i) => `${String(i + 1).padStart(4)}. ${l}`).join('\n')}`;
     throw err;
   } finally {
     await tenant.close();
@@ -430,7 +538,9 @@ export async function runSequence(ctx: SequenceContext, steps: Step[]): Promise<
 function cloneTenant(m: TenantModel): TenantModel {
   return {
     users: new Map([...m.users].map(([a, u]) => [a, { ...u }])),
-    groups: new Map([...m.groups].map(([a, g]) => [a, { ...g, members: [...g.members], cloudMembers: [...g.cloudMembers] }])),
+    groups: new Map(
+      [...m.groups].map(([a, g]) => [a, { ...g, members: [...g.members], cloudMembers: [...g.cloudMembers] }]),
+    ),
     deletedUsers: new Set(m.deletedUsers),
     ids: new Map(m.ids),
     cloudOnly: [...m.cloudOnly],
@@ -479,7 +589,9 @@ async function cloudStep(tenant: Tenant, model: TenantModel, s: Step, d: Directo
         assert.equal(r.status, 204, JSON.stringify(r.body));
         return true;
       } else if (s.t === 'cloudAddMember' && !isMember) {
-        const r = await tenant.graph('POST', `/groups/${gid}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${mid}` });
+        const r = await tenant.graph('POST', `/groups/${gid}/members/$ref`, {
+          '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${mid}`,
+        });
         assert.equal(r.status, 204, JSON.stringify(r.body));
         return true;
       }
@@ -488,7 +600,9 @@ async function cloudStep(tenant: Tenant, model: TenantModel, s: Step, d: Directo
     case 'cloudOnlyUser': {
       const upn = upnOf(s.upn);
       const body: Record<string, unknown> = {
-        accountEnabled: true, userPrincipalName: upn, mailNickname: `cloud${model.cloudOnly.length}`,
+        accountEnabled: true,
+        userPrincipalName: upn,
+        mailNickname: `cloud${model.cloudOnly.length}`,
         displayName: s.displayNameOf !== null ? (d.objects.get(s.displayNameOf)?.cn ?? 'Cloud person') : 'Cloud person',
         passwordProfile: { password: 'Cloud-Only-Pa55!', forceChangePasswordNextSignIn: true },
       };
@@ -498,7 +612,16 @@ async function cloudStep(tenant: Tenant, model: TenantModel, s: Step, d: Directo
       // adsync would have to restore with newUserPrincipalName / autoReconcileProxyConflict). Not generated.
       const taken = [upn, ...(s.mail !== null ? [mailOf(s.mail)] : [])].map((v) => v.toLowerCase());
       const st = await tenant.state();
-      if (st.deleted.some((o) => anchorProp(o) !== undefined && [o.props.userPrincipalName, o.props.mail].some((v) => typeof v === 'string' && taken.includes(v.toLowerCase())))) return false;
+      if (
+        st.deleted.some(
+          (o) =>
+            anchorProp(o) !== undefined &&
+            [o.props.userPrincipalName, o.props.mail].some(
+              (v) => typeof v === 'string' && taken.includes(v.toLowerCase()),
+            ),
+        )
+      )
+        return false;
       const r = await tenant.graph('POST', '/users', body);
       if (r.status !== 201) return false; // the UPN or address is taken (by a synced object): Graph refuses, nothing changes
       const id = (r.body as { id: string }).id;
@@ -509,7 +632,12 @@ async function cloudStep(tenant: Tenant, model: TenantModel, s: Step, d: Directo
     }
     case 'cloudOnlyGroup': {
       const name = d.objects.get(s.nameOf)?.cn ?? `Group ${s.nameOf}`;
-      const r = await tenant.graph('POST', '/groups', { displayName: name, mailEnabled: false, securityEnabled: true, mailNickname: `cloudgroup${model.cloudOnly.length}` });
+      const r = await tenant.graph('POST', '/groups', {
+        displayName: name,
+        mailEnabled: false,
+        securityEnabled: true,
+        mailNickname: `cloudgroup${model.cloudOnly.length}`,
+      });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       model.cloudOnly = [...model.cloudOnly, { id: (r.body as { id: string }).id, kind: 'group', displayName: name }];
       return true;
@@ -520,7 +648,9 @@ async function cloudStep(tenant: Tenant, model: TenantModel, s: Step, d: Directo
       const c = users[s.index % Math.max(1, users.length)];
       const g = model.groups.get(anchorOf(s.group));
       if (!gid || !c || !g || g.cloudMembers.includes(c.id)) return false;
-      const r = await tenant.graph('POST', `/groups/${gid}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${c.id}` });
+      const r = await tenant.graph('POST', `/groups/${gid}/members/$ref`, {
+        '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${c.id}`,
+      });
       assert.equal(r.status, 204, JSON.stringify(r.body));
       g.cloudMembers = [...g.cloudMembers, c.id].sort();
       return true;
@@ -535,7 +665,11 @@ const withoutObserved = (c: Change): Change => {
   return rest;
 };
 
-async function planOnce(spec: Spec, flows: ReturnType<typeof compileFlows>, tenant: Tenant): Promise<Awaited<ReturnType<typeof readAndPlan>>> {
+async function planOnce(
+  spec: Spec,
+  flows: ReturnType<typeof compileFlows>,
+  tenant: Tenant,
+): Promise<Awaited<ReturnType<typeof readAndPlan>>> {
   const target = await tenant.connect();
   const session: Session = { spec, specPath: spec.file, flows, target, close: async () => undefined };
   return readAndPlan(session);
@@ -543,7 +677,9 @@ async function planOnce(spec: Spec, flows: ReturnType<typeof compileFlows>, tena
 
 function openSource(spec: Spec) {
   const source = spec.sources[0]!;
-  return source.ldif ? new LdifSource({ name: source.name, path: resolve(spec.dir, source.ldif.path) }) : new AdSource(source, spec.dir);
+  return source.ldif
+    ? new LdifSource({ name: source.name, path: resolve(spec.dir, source.ldif.path) })
+    : new AdSource(source, spec.dir);
 }
 
 /**
@@ -562,14 +698,20 @@ function expectedWrites(plan: Plan, result: Pick<ApplyResult, 'createdIds' | 're
     switch (c.action) {
       case 'create':
         out.push(`POST /${coll(c.kind)}`);
-        if (c.attributes.some((a) => a.name === 'manager' && a.after !== undefined)) out.push(`PUT /users/${id}/manager/$ref`);
+        if (c.attributes.some((a) => a.name === 'manager' && a.after !== undefined))
+          out.push(`PUT /users/${id}/manager/$ref`);
         break;
       case 'update':
       case 'restore':
       case 'adopt': {
         if (c.action === 'restore') {
           out.push(`POST /directory/deletedItems/${id}/restore`);
-          if (c.kind === 'user') assert.equal(restored.has(c.anchor), c.memberships !== undefined, `restore of ${c.label}: memberships pruned iff the plan says so`);
+          if (c.kind === 'user')
+            assert.equal(
+              restored.has(c.anchor),
+              c.memberships !== undefined,
+              `restore of ${c.label}: memberships pruned iff the plan says so`,
+            );
           for (const g of restored.get(c.anchor)?.removed ?? []) out.push(`DELETE /groups/${g}/members/${id}/$ref`);
         }
         out.push(`PATCH /${coll(c.kind)}/${id}`);
@@ -594,7 +736,13 @@ function expectedWrites(plan: Plan, result: Pick<ApplyResult, 'createdIds' | 're
 }
 
 async function applyAndCheck(
-  ctx: SequenceContext, spec: Spec, flows: ReturnType<typeof compileFlows>, tenant: Tenant, directory: Directory, prev: TenantModel, touched: Set<string>,
+  ctx: SequenceContext,
+  spec: Spec,
+  flows: ReturnType<typeof compileFlows>,
+  tenant: Tenant,
+  directory: Directory,
+  prev: TenantModel,
+  touched: Set<string>,
 ): Promise<TenantModel> {
   ctx.stats.applies++;
   const first = await planOnce(spec, flows, tenant);
@@ -615,30 +763,54 @@ async function applyAndCheck(
     const e = explainObject({ spec, flows, sources: [sourceSnap], target: first.targetSnapshot, query: anchor });
     ctx.stats.explained++;
     if (!e.found) {
-      assert.ok(planned.every((c) => c.action === 'delete' || c.action === 'remove-members'), `explain can't find ${anchor}, but the plan has ${JSON.stringify(planned)}`);
+      assert.ok(
+        planned.every((c) => c.action === 'delete' || c.action === 'remove-members'),
+        `explain can't find ${anchor}, but the plan has ${JSON.stringify(planned)}`,
+      );
       continue;
     }
-    assert.deepEqual(e.changes.map(withoutObserved), planned, `explain and plan disagree on ${anchor} (${e.object?.dn})`);
+    assert.deepEqual(
+      e.changes.map(withoutObserved),
+      planned,
+      `explain and plan disagree on ${anchor} (${e.object?.dn})`,
+    );
   }
 
   // Cloud-only objects, as stored, before the apply.
   const before = await tenant.state();
   const cloudOnlyIds = new Set(prev.cloudOnly.map((c) => c.id));
-  const cloudBefore = new Map(before.objects.filter((o) => cloudOnlyIds.has(o.id)).map((o) => [o.id, JSON.stringify(o)]));
+  const cloudBefore = new Map(
+    before.objects.filter((o) => cloudOnlyIds.has(o.id)).map((o) => [o.id, JSON.stringify(o)]),
+  );
 
   // (d) apply issues exactly the plan's writes.
   tenant.writes = [];
   const target = await tenant.connect();
   const result = await target.apply(plan);
-  assert.deepEqual(result.failed.map((f) => `${f.operation}: ${f.message}`), [], 'apply failed');
-  assert.deepEqual(result.skipped.map((s) => s.reason), [], 'apply skipped changes');
-  const issued = tenant.writes.filter((w) => !w.path.startsWith('/applications/')).map((w) => `${w.method} ${w.path}`).sort();
+  assert.deepEqual(
+    result.failed.map((f) => `${f.operation}: ${f.message}`),
+    [],
+    'apply failed',
+  );
+  assert.deepEqual(
+    result.skipped.map((s) => s.reason),
+    [],
+    'apply skipped changes',
+  );
+  const issued = tenant.writes
+    .filter((w) => !w.path.startsWith('/applications/'))
+    .map((w) => `${w.method} ${w.path}`)
+    .sort();
   ctx.stats.writes += issued.length;
-  assert.deepEqual(issued, expectedWrites(plan, result), 'the writes apply issued are not the plan\'s changes');
+  assert.deepEqual(issued, expectedWrites(plan, result), "the writes apply issued are not the plan's changes");
 
   // (a) the next plan is empty.
   const second = await planOnce(spec, flows, tenant);
-  assert.deepEqual(second.plan.changes.map((c) => `${c.action} ${c.kind} ${c.label}`), [], 'the plan after apply is not empty');
+  assert.deepEqual(
+    second.plan.changes.map((c) => `${c.action} ${c.kind} ${c.label}`),
+    [],
+    'the plan after apply is not empty',
+  );
 
   // (c) cloud-only objects are byte-identical.
   const after = await tenant.state();
@@ -668,17 +840,40 @@ function compareTenant(_ctx: SequenceContext, want: TenantModel, state: State): 
     const a = anchorProp(o);
     if (a !== undefined && o.kind === 'user') deleted.set(a, o);
   }
-  const liveUsers = [...live].filter(([, o]) => o.kind === 'user').map(([a]) => a).sort();
-  const liveGroups = [...live].filter(([, o]) => o.kind === 'group').map(([a]) => a).sort();
+  const liveUsers = [...live]
+    .filter(([, o]) => o.kind === 'user')
+    .map(([a]) => a)
+    .sort();
+  const liveGroups = [...live]
+    .filter(([, o]) => o.kind === 'group')
+    .map(([a]) => a)
+    .sort();
   assert.deepEqual(liveUsers, [...want.users.keys()].sort(), 'the owned users in the tenant');
   assert.deepEqual(liveGroups, [...want.groups.keys()].sort(), 'the owned groups in the tenant');
-  assert.deepEqual([...deleted.keys()].filter((a) => !live.has(a)).sort(), [...want.deletedUsers].sort(), 'the owned users in deleted items');
+  assert.deepEqual(
+    [...deleted.keys()].filter((a) => !live.has(a)).sort(),
+    [...want.deletedUsers].sort(),
+    'the owned users in deleted items',
+  );
 
   for (const [a, e] of want.users) {
     const o = live.get(a)!;
     if (e.held) continue;
-    for (const name of ['displayName', 'givenName', 'surname', 'jobTitle', 'department', 'mail', 'userPrincipalName', 'accountEnabled', 'onPremisesImmutableId'] as const) {
-      assert.ok(same(o.props[name], e[name]), `user ${e.userPrincipalName} (${a}): ${name} is ${JSON.stringify(o.props[name])}, the oracle says ${JSON.stringify(e[name])}`);
+    for (const name of [
+      'displayName',
+      'givenName',
+      'surname',
+      'jobTitle',
+      'department',
+      'mail',
+      'userPrincipalName',
+      'accountEnabled',
+      'onPremisesImmutableId',
+    ] as const) {
+      assert.ok(
+        same(o.props[name], e[name]),
+        `user ${e.userPrincipalName} (${a}): ${name} is ${JSON.stringify(o.props[name])}, the oracle says ${JSON.stringify(e[name])}`,
+      );
     }
     const manager = o.manager === undefined ? null : (anchorOfId.get(o.manager) ?? `id:${o.manager}`);
     assert.equal(manager, e.manager, `user ${e.userPrincipalName}: manager`);
@@ -686,7 +881,10 @@ function compareTenant(_ctx: SequenceContext, want: TenantModel, state: State): 
   for (const [a, e] of want.groups) {
     const o = live.get(a)!;
     assert.equal(o.props.displayName, e.displayName, `group ${a}: displayName`);
-    const owned = (o.members ?? []).filter((id) => anchorOfId.has(id)).map((id) => anchorOfId.get(id)!).sort();
+    const owned = (o.members ?? [])
+      .filter((id) => anchorOfId.has(id))
+      .map((id) => anchorOfId.get(id)!)
+      .sort();
     const others = (o.members ?? []).filter((id) => !anchorOfId.has(id)).sort();
     assert.deepEqual(owned, e.members, `group ${e.displayName} (${a}): owned members`);
     assert.deepEqual(others, e.cloudMembers, `group ${e.displayName} (${a}): cloud-only members`);
@@ -694,7 +892,8 @@ function compareTenant(_ctx: SequenceContext, want: TenantModel, state: State): 
   // A restore keeps the object id; record ids the first time they are seen.
   for (const [a, o] of [...live, ...deleted]) {
     const known = want.ids.get(a);
-    if (known !== undefined) assert.equal(o.id, known, `anchor ${a} changed its object id (re-created instead of restored?)`);
+    if (known !== undefined)
+      assert.equal(o.id, known, `anchor ${a} changed its object id (re-created instead of restored?)`);
     else want.ids.set(a, o.id);
   }
 }

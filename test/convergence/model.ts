@@ -77,7 +77,10 @@ export function emptyDirectory(): Directory {
 
 export function cloneDirectory(d: Directory): Directory {
   const copy = (o: DObject): DObject => (o.kind === 'group' ? { ...o, members: [...o.members] } : { ...o });
-  return { objects: new Map([...d.objects].map(([k, o]) => [k, copy(o)])), deleted: new Map([...d.deleted].map(([k, o]) => [k, copy(o)])) };
+  return {
+    objects: new Map([...d.objects].map(([k, o]) => [k, copy(o)])),
+    deleted: new Map([...d.deleted].map(([k, o]) => [k, copy(o)])),
+  };
 }
 
 /** objectGUID of a key: 16 stable bytes. */
@@ -124,7 +127,10 @@ const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
 export function toLdif(d: Directory): string {
   const records: string[] = [];
-  for (const ou of OUS) records.push([`dn: OU=${ou},${WORLD.base}`, 'objectClass: top', 'objectClass: organizationalUnit', `ou: ${ou}`].join('\n'));
+  for (const ou of OUS)
+    records.push(
+      [`dn: OU=${ou},${WORLD.base}`, 'objectClass: top', 'objectClass: organizationalUnit', `ou: ${ou}`].join('\n'),
+    );
   const keys = [...d.objects.keys()].sort();
   for (const key of keys) {
     const o = d.objects.get(key)!;
@@ -141,7 +147,13 @@ export function toLdif(d: Directory): string {
         if (m) lines.push(`manager: ${dnOf(m)}`);
       }
     } else {
-      lines.push('objectClass: top', 'objectClass: group', `cn: ${o.cn}`, `sAMAccountName: ${o.cn.replace(/\W/g, '')}`, 'groupType: -2147483646');
+      lines.push(
+        'objectClass: top',
+        'objectClass: group',
+        `cn: ${o.cn}`,
+        `sAMAccountName: ${o.cn.replace(/\W/g, '')}`,
+        'groupType: -2147483646',
+      );
       for (const m of o.members) {
         const mo = d.objects.get(m);
         if (mo) lines.push(`member: ${dnOf(mo)}`);
@@ -271,7 +283,12 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
   seen((e) => lower(e.mail));
 
   const prevAddresses = prev.addressesOfDeleted ?? new Map<string, string[]>();
-  const cloudUpns = new Set(prev.cloudOnly.filter((c) => c.kind === 'user').map((c) => lower(c.userPrincipalName)).filter(Boolean));
+  const cloudUpns = new Set(
+    prev.cloudOnly
+      .filter((c) => c.kind === 'user')
+      .map((c) => lower(c.userPrincipalName))
+      .filter(Boolean),
+  );
   const cloudMails = new Set(prev.cloudOnly.map((c) => lower(c.mail)).filter(Boolean));
 
   // Owned users this apply deletes (gone from the source or the scope): their addresses are free again.
@@ -297,11 +314,14 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
     if (owned) {
       // an existing object can't take a UPN or address a cloud-only object holds, nor an address another owned
       // user ever had (Graph keeps those in its proxyAddresses): it keeps its own
-      const otherHas = (v: string): boolean => [...prev.users].some(([a, o]) => a !== anchor && !leaving.has(a) && o.addresses.includes(v));
+      const otherHas = (v: string): boolean =>
+        [...prev.users].some(([a, o]) => a !== anchor && !leaving.has(a) && o.addresses.includes(v));
       if (cloudUpns.has(lower(e.userPrincipalName))) e.userPrincipalName = owned.userPrincipalName;
       if (e.mail && (cloudMails.has(lower(e.mail)) || otherHas(lower(e.mail)!))) e.mail = owned.mail;
     }
-    e.addresses = [...new Set([...(owned?.addresses ?? prevAddresses.get(anchor) ?? []), ...(e.mail ? [lower(e.mail)!] : [])])].sort();
+    e.addresses = [
+      ...new Set([...(owned?.addresses ?? prevAddresses.get(anchor) ?? []), ...(e.mail ? [lower(e.mail)!] : [])]),
+    ].sort();
     present.add(u.key);
     next.deletedUsers.delete(anchor);
     next.users.set(anchor, e);
@@ -351,12 +371,23 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
   for (const g of groups) {
     const anchor = anchorOf(g.key);
     const before = prev.groups.get(anchor);
-    const members = [...new Set(g.members.filter((m) => {
-      const mo = dir.objects.get(m);
-      if (!mo || !inScope(mo)) return false;
-      return mo.kind === 'group' ? true : present.has(m);
-    }).map(anchorOf))].sort();
-    next.groups.set(anchor, { anchor, displayName: g.cn, members, cloudMembers: before ? [...before.cloudMembers] : [] });
+    const members = [
+      ...new Set(
+        g.members
+          .filter((m) => {
+            const mo = dir.objects.get(m);
+            if (!mo || !inScope(mo)) return false;
+            return mo.kind === 'group' ? true : present.has(m);
+          })
+          .map(anchorOf),
+      ),
+    ].sort();
+    next.groups.set(anchor, {
+      anchor,
+      displayName: g.cn,
+      members,
+      cloudMembers: before ? [...before.cloudMembers] : [],
+    });
   }
   // A group that is gone is deleted for good: its id is not reused.
   for (const anchor of prev.groups.keys()) if (!next.groups.has(anchor)) next.ids.delete(anchor);

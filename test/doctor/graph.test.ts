@@ -19,20 +19,32 @@ const BASE = 'DC=contoso,DC=example';
 
 function user(cn: string, upn: string, n: number): string {
   return [
-    `dn: CN=${cn},OU=Staff,${BASE}`, 'changetype: add',
-    'objectClass: top', 'objectClass: person', 'objectClass: organizationalPerson', 'objectClass: user',
-    `cn: ${cn}`, `sAMAccountName: ${cn.toLowerCase()}`, `userPrincipalName: ${upn}`, 'userAccountControl: 512',
+    `dn: CN=${cn},OU=Staff,${BASE}`,
+    'changetype: add',
+    'objectClass: top',
+    'objectClass: person',
+    'objectClass: organizationalPerson',
+    'objectClass: user',
+    `cn: ${cn}`,
+    `sAMAccountName: ${cn.toLowerCase()}`,
+    `userPrincipalName: ${upn}`,
+    'userAccountControl: 512',
     `objectGUID:: ${Buffer.from(Array.from({ length: 16 }, (_, i) => (i + n) % 256)).toString('base64')}`,
   ].join('\n');
 }
 
-interface Dir { dir: string; spec: string }
+interface Dir {
+  dir: string;
+  spec: string;
+}
 
 async function workdir(upns: string[], target: string, softMatch = 'off'): Promise<Dir> {
   const dir = await mkdtemp(join(tmpdir(), 'adsync-doctor-'));
   await writeFile(join(dir, 'corp.ldif'), `version: 1\n\n${upns.map((u, i) => user(`User${i}`, u, i)).join('\n\n')}\n`);
   const spec = join(dir, 'adsync.yaml');
-  await writeFile(spec, `version: 1
+  await writeFile(
+    spec,
+    `version: 1
 sources:
   - name: corp
     ldif: { path: ./corp.ldif }
@@ -41,14 +53,25 @@ sources:
 target:
 ${target}
 matching: { softMatch: ${softMatch} }
-`);
+`,
+  );
   return { dir, spec };
 }
 
 /** A running emulator and a spec whose target.entra points at it. */
-async function entraSetup(upns: string[], options: EmulatorOptions = {}, softMatch = 'off'): Promise<{ emu: RunningEmulator; d: Dir }> {
-  const emu = await startEmulator({ initialDomain: 'contoso.onmicrosoft.com', domains: ['contoso.example'], ...options });
-  const d = await workdir(upns, `  entra:
+async function entraSetup(
+  upns: string[],
+  options: EmulatorOptions = {},
+  softMatch = 'off',
+): Promise<{ emu: RunningEmulator; d: Dir }> {
+  const emu = await startEmulator({
+    initialDomain: 'contoso.onmicrosoft.com',
+    domains: ['contoso.example'],
+    ...options,
+  });
+  const d = await workdir(
+    upns,
+    `  entra:
     tenantId: ${emu.tenantId}
     endpoint: ${emu.url}
     authorityHost: ${emu.authorityHost}
@@ -56,7 +79,9 @@ async function entraSetup(upns: string[], options: EmulatorOptions = {}, softMat
     credential:
       kind: client-secret
       clientId: ${emu.clientId}
-      secret: { env: ${SECRET_ENV} }`, softMatch);
+      secret: { env: ${SECRET_ENV} }`,
+    softMatch,
+  );
   await writeFile(join(d.dir, 'ca.pem'), emu.certPem);
   return { emu, d };
 }
@@ -80,10 +105,16 @@ const byCheck = (r: DoctorReport, check: string): Finding | undefined => r.findi
 
 describe('adsync doctor: the Graph target', () => {
   const cleanup: (() => Promise<void>)[] = [];
-  after(async () => { for (const c of cleanup) await c(); });
+  after(async () => {
+    for (const c of cleanup) await c();
+  });
 
   it('a good setup (embedded emulator) is all ok, and doctor writes no emulator state', async () => {
-    const d = await workdir(['ann@contoso.example', 'bob@contoso.example'], '  emulator: { state: ./.adsync/tenant.json, tenant: contoso.onmicrosoft.com, domains: [contoso.example] }', 'upn');
+    const d = await workdir(
+      ['ann@contoso.example', 'bob@contoso.example'],
+      '  emulator: { state: ./.adsync/tenant.json, tenant: contoso.onmicrosoft.com, domains: [contoso.example] }',
+      'upn',
+    );
     cleanup.push(() => rm(d.dir, { recursive: true, force: true }));
     const { code, text, report } = await doctor(d);
     assert.equal(code, 0, text);
@@ -91,7 +122,10 @@ describe('adsync doctor: the Graph target', () => {
     assert.equal(report.warnings, 0, text);
     const checks = target(report).map((f) => `${f.check} ${f.status}`);
     assert.deepEqual(checks, ['token ok', 'permissions ok', 'domains ok', 'extension ok', 'admin-roles ok']);
-    assert.match(byCheck(report, 'permissions')!.message, /User\.ReadWrite\.All.*Group\.ReadWrite\.All.*Application\.ReadWrite\.OwnedBy.*RoleManagement\.Read\.Directory/);
+    assert.match(
+      byCheck(report, 'permissions')!.message,
+      /User\.ReadWrite\.All.*Group\.ReadWrite\.All.*Application\.ReadWrite\.OwnedBy.*RoleManagement\.Read\.Directory/,
+    );
     assert.match(byCheck(report, 'domains')!.message, /contoso\.example/);
     assert.match(text, /0 error\(s\), 0 warning\(s\)/);
     assert.equal(existsSync(join(d.dir, '.adsync', 'tenant.json')), false, 'doctor is read-only');
@@ -99,13 +133,25 @@ describe('adsync doctor: the Graph target', () => {
 
   it('a good setup (target.entra): a token through ClientSecretCredential, and the existing anchor extension is found', async () => {
     const { emu, d } = await entraSetup(['ann@contoso.example']);
-    cleanup.push(async () => { await emu.close(); await rm(d.dir, { recursive: true, force: true }); });
+    cleanup.push(async () => {
+      await emu.close();
+      await rm(d.dir, { recursive: true, force: true });
+    });
     // Register adsync's anchor extension the way apply does.
     trust(emu.certPem);
-    const tok = await fetch(`${emu.authorityHost}/${emu.tenantId}/oauth2/v2.0/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: emu.clientId, client_secret: emu.clientSecret, scope: 'https://graph.microsoft.com/.default' }) });
+    const tok = await fetch(`${emu.authorityHost}/${emu.tenantId}/oauth2/v2.0/token`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: emu.clientId,
+        client_secret: emu.clientSecret,
+        scope: 'https://graph.microsoft.com/.default',
+      }),
+    });
     const { access_token } = (await tok.json()) as { access_token: string };
     const r = await fetch(`${emu.url}/v1.0/applications/${emu.applicationObjectId}/extensionProperties`, {
-      method: 'POST', headers: { Authorization: `Bearer ${access_token}`, 'Content-Type': 'application/json' },
+      method: 'POST',
+      headers: { Authorization: `Bearer ${access_token}`, 'Content-Type': 'application/json' },
       body: JSON.stringify({ name: 'adsyncAnchor', dataType: 'String', targetObjects: ['User', 'Group'] }),
     });
     assert.equal(r.status, 201);
@@ -120,11 +166,18 @@ describe('adsync doctor: the Graph target', () => {
   it('a client without Group.ReadWrite.All gets one error naming it', async () => {
     const roles = DEFAULT_ROLES.filter((r) => r !== 'Group.ReadWrite.All');
     const { emu, d } = await entraSetup(['ann@contoso.example'], { roles });
-    cleanup.push(async () => { await emu.close(); await rm(d.dir, { recursive: true, force: true }); });
+    cleanup.push(async () => {
+      await emu.close();
+      await rm(d.dir, { recursive: true, force: true });
+    });
     const { code, text, report } = await doctor(d, emu.clientSecret);
     assert.equal(code, 1, text);
     const errors = report.findings.filter((f) => f.status === 'error');
-    assert.deepEqual(errors.map((f) => f.check), ['permission:Group.ReadWrite.All'], text);
+    assert.deepEqual(
+      errors.map((f) => f.check),
+      ['permission:Group.ReadWrite.All'],
+      text,
+    );
     assert.match(errors[0]!.message, /lacks the Group\.ReadWrite\.All application permission/);
     assert.match(errors[0]!.fix ?? '', /Group\.ReadWrite\.All.*admin consent/);
     assert.match(text, /^error {3}target: the application lacks the Group\.ReadWrite\.All/m);
@@ -133,17 +186,26 @@ describe('adsync doctor: the Graph target', () => {
   it('with soft match on, a client that cannot list directory roles is an error (it could adopt an admin)', async () => {
     const roles = DEFAULT_ROLES.filter((r) => r !== 'RoleManagement.Read.Directory');
     const { emu, d } = await entraSetup(['ann@contoso.example'], { roles }, 'upn');
-    cleanup.push(async () => { await emu.close(); await rm(d.dir, { recursive: true, force: true }); });
+    cleanup.push(async () => {
+      await emu.close();
+      await rm(d.dir, { recursive: true, force: true });
+    });
     const { code, report } = await doctor(d, emu.clientSecret);
     assert.equal(code, 1);
-    assert.deepEqual(report.findings.filter((f) => f.status === 'error').map((f) => f.check), ['permission:RoleManagement.Read.Directory', 'admin-roles']);
+    assert.deepEqual(
+      report.findings.filter((f) => f.status === 'error').map((f) => f.check),
+      ['permission:RoleManagement.Read.Directory', 'admin-roles'],
+    );
     assert.match(byCheck(report, 'admin-roles')!.message, /403 Authorization_RequestDenied.*might adopt one/);
   });
 
   it('with soft match on, plan itself refuses to run without knowing the admins (one error line naming the permission)', async () => {
     const roles = DEFAULT_ROLES.filter((r) => r !== 'RoleManagement.Read.Directory');
     const { emu, d } = await entraSetup(['ann@contoso.example'], { roles }, 'upn');
-    cleanup.push(async () => { await emu.close(); await rm(d.dir, { recursive: true, force: true }); });
+    cleanup.push(async () => {
+      await emu.close();
+      await rm(d.dir, { recursive: true, force: true });
+    });
     const r = await runCli(['plan', '-c', d.spec], { cwd: d.dir, env: { [SECRET_ENV]: emu.clientSecret } });
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.equal(r.stdout, '', 'no plan is printed');
@@ -158,20 +220,33 @@ describe('adsync doctor: the Graph target', () => {
 
   it('an unverified UPN suffix is a warning naming the domain and the MOERA fallback', async () => {
     const { emu, d } = await entraSetup(['ann@contoso.example', 'bob@corp.local', 'cid@corp.local']);
-    cleanup.push(async () => { await emu.close(); await rm(d.dir, { recursive: true, force: true }); });
+    cleanup.push(async () => {
+      await emu.close();
+      await rm(d.dir, { recursive: true, force: true });
+    });
     const { code, text, report } = await doctor(d, emu.clientSecret);
     assert.equal(code, 0, text);
     assert.equal(report.errors, 0, text);
     const warnings = report.findings.filter((f) => f.status === 'warning');
-    assert.deepEqual(warnings.map((f) => f.check), ['upn-suffix:corp.local'], text);
-    assert.match(warnings[0]!.message, /UPN suffix corp\.local \(2 user\(s\), e\.g\. bob@corp\.local\) is not a verified domain/);
+    assert.deepEqual(
+      warnings.map((f) => f.check),
+      ['upn-suffix:corp.local'],
+      text,
+    );
+    assert.match(
+      warnings[0]!.message,
+      /UPN suffix corp\.local \(2 user\(s\), e\.g\. bob@corp\.local\) is not a verified domain/,
+    );
     assert.match(warnings[0]!.message, /<mailNickname>@contoso\.onmicrosoft\.com/);
     assert.match(byCheck(report, 'domains')!.message, /contoso\.example/);
   });
 
   it('a wrong client secret gives one clear error line', async () => {
     const { emu, d } = await entraSetup(['ann@contoso.example']);
-    cleanup.push(async () => { await emu.close(); await rm(d.dir, { recursive: true, force: true }); });
+    cleanup.push(async () => {
+      await emu.close();
+      await rm(d.dir, { recursive: true, force: true });
+    });
     const { code, text, report } = await doctor(d, 'not-the-secret');
     assert.equal(code, 1, text);
     const errors = report.findings.filter((f) => f.status === 'error');
@@ -180,7 +255,10 @@ describe('adsync doctor: the Graph target', () => {
     assert.equal(errors[0]!.message, 'Entra: could not obtain a token: AADSTS7000215: Invalid client secret provided.');
     const errorLines = text.split('\n').filter((l) => l.startsWith('error'));
     assert.equal(errorLines.length, 1, text);
-    assert.equal(errorLines[0], 'error   target: Entra: could not obtain a token: AADSTS7000215: Invalid client secret provided.');
+    assert.equal(
+      errorLines[0],
+      'error   target: Entra: could not obtain a token: AADSTS7000215: Invalid client secret provided.',
+    );
     assert.equal(text.includes('not-the-secret'), false);
   });
 });

@@ -20,12 +20,22 @@ import type { Plan } from '../../src/model/plan.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import type { SambaDc } from '../support/samba.js';
 import { adminClient, sambaEnv, sambaSkipReason, sambaSourceSpec, startSamba } from '../support/samba.js';
-import { GROUP_GLOBAL_SECURITY, GROUP_UNIVERSAL_SECURITY, addGroup, addMembers, addOu, addUser, uniqueSuffix } from '../support/samba-seed.js';
+import {
+  GROUP_GLOBAL_SECURITY,
+  GROUP_UNIVERSAL_SECURITY,
+  addGroup,
+  addMembers,
+  addOu,
+  addUser,
+  uniqueSuffix,
+} from '../support/samba-seed.js';
 
 const skip = await sambaSkipReason();
 const EXAMPLE = fileURLToPath(new URL('../../../examples/ad-to-entra/adsync.yaml', import.meta.url));
 
-interface State { objects: { id: string; kind: string; props: Record<string, unknown>; members?: string[] }[] }
+interface State {
+  objects: { id: string; kind: string; props: Record<string, unknown>; members?: string[] }[];
+}
 
 describe('emptied groups on Samba AD → Entra (Graph emulator), through the CLI', { skip }, () => {
   let dc: SambaDc;
@@ -44,8 +54,16 @@ describe('emptied groups on Samba AD → Entra (Graph emulator), through the CLI
     root = await addOu(admin, `adsync-emptied-${sfx}`, dc.baseDn);
     const people = await addOu(admin, 'People', root);
     const groups = await addOu(admin, 'Groups', root);
-    for (const key of ['ann', 'ben', 'cat', 'dov']) dns[key] = await addUser(admin, people, { cn: `${key} ${sfx}`, sam: `${key}${sfx}`, upn: upn(key), attrs: { displayName: key } });
-    dns['contractors'] = await addGroup(admin, groups, 'Contractors', GROUP_GLOBAL_SECURITY, { displayName: `Contractors ${sfx}` });
+    for (const key of ['ann', 'ben', 'cat', 'dov'])
+      dns[key] = await addUser(admin, people, {
+        cn: `${key} ${sfx}`,
+        sam: `${key}${sfx}`,
+        upn: upn(key),
+        attrs: { displayName: key },
+      });
+    dns['contractors'] = await addGroup(admin, groups, 'Contractors', GROUP_GLOBAL_SECURITY, {
+      displayName: `Contractors ${sfx}`,
+    });
     dns['solo'] = await addGroup(admin, groups, 'Solo', GROUP_UNIVERSAL_SECURITY, { displayName: `Solo ${sfx}` });
     dns['outer'] = await addGroup(admin, groups, 'Outer', GROUP_UNIVERSAL_SECURITY, { displayName: `Outer ${sfx}` });
     await addMembers(admin, dns['contractors'], [dns['ann']!, dns['ben']!]);
@@ -102,11 +120,16 @@ describe('emptied groups on Samba AD → Entra (Graph emulator), through the CLI
     const g = s.objects.find((o) => o.kind === 'group' && o.props['displayName'] === `${group} ${sfx}`);
     assert.ok(g, `group ${group} in the tenant`);
     const byId = new Map(s.objects.map((o) => [o.id, o]));
-    return (g.members ?? []).map((id) => String(byId.get(id)?.props['userPrincipalName'] ?? byId.get(id)?.props['displayName'])).sort();
+    return (g.members ?? [])
+      .map((id) => String(byId.get(id)?.props['userPrincipalName'] ?? byId.get(id)?.props['displayName']))
+      .sort();
   }
 
   const removeMembers = (group: string, memberDns: string[]): Promise<void> =>
-    admin.modify(group, new LdapChange({ operation: 'delete', modification: new Attribute({ type: 'member', values: memberDns }) }));
+    admin.modify(
+      group,
+      new LdapChange({ operation: 'delete', modification: new Attribute({ type: 'member', values: memberDns }) }),
+    );
 
   it('applies the groups with their members', async () => {
     await applyClean();
@@ -125,11 +148,17 @@ describe('emptied groups on Samba AD → Entra (Graph emulator), through the CLI
       assert.deepEqual([searchEntries[0]!['member'] ?? []].flat(), [], `${g} has no member value`);
     }
     const p = await plan();
-    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.kind} ${c.label}${'members' in c ? ` [${c.members.map((m) => m.label).join(', ')}]` : ''}`), [
-      `delete user ${upn('cat')}`,
-      `remove-members group Contractors ${sfx} [${upn('ann')}, ${upn('ben')}]`,
-      `remove-members group Outer ${sfx} [Solo ${sfx}]`,
-    ]);
+    assert.deepEqual(
+      p.changes.map(
+        (c) =>
+          `${c.action} ${c.kind} ${c.label}${'members' in c ? ` [${c.members.map((m) => m.label).join(', ')}]` : ''}`,
+      ),
+      [
+        `delete user ${upn('cat')}`,
+        `remove-members group Contractors ${sfx} [${upn('ann')}, ${upn('ben')}]`,
+        `remove-members group Outer ${sfx} [Solo ${sfx}]`,
+      ],
+    );
     await applyClean();
     assert.deepEqual(await members('Contractors'), []);
     assert.deepEqual(await members('Solo'), []);
@@ -150,14 +179,23 @@ describe('emptied groups on Samba AD → Entra (Graph emulator), through the CLI
         const search = conn.client.search.bind(conn.client);
         let fired = false;
         // The DC changes between the paged search and the follow-up range request, as a busy DC may.
-        conn.client.search = (async (base: string, options?: SearchOptions) => {
-          if (!fired && onRange && options?.scope === 'base' && normalizeDn(base) === normalizeDn(six) && options.attributes?.some((a) => /^member;range=2-/i.test(a))) {
+        conn.client.search = async (base: string, options?: SearchOptions) => {
+          if (
+            !fired &&
+            onRange &&
+            options?.scope === 'base' &&
+            normalizeDn(base) === normalizeDn(six) &&
+            options.attributes?.some((a) => /^member;range=2-/i.test(a))
+          ) {
             fired = true;
             await onRange();
           }
           return search(base, options);
+        };
+        const snap = await src.read({
+          attributes: ['member', 'objectclass', 'objectguid', 'grouptype'],
+          baseDns: [groups],
         });
-        const snap = await src.read({ attributes: ['member', 'objectclass', 'objectguid', 'grouptype'], baseDns: [groups] });
         return new Map(snap.entries.map((e) => [normalizeDn(e.dn), e]));
       } finally {
         await src.close();
@@ -165,7 +203,11 @@ describe('emptied groups on Samba AD → Entra (Graph emulator), through the CLI
     };
     const whole = await read();
     assert.equal(whole.get(normalizeDn(four))!.attrs['member']!.length, 4);
-    assert.equal(whole.get(normalizeDn(four))!.unread, undefined, 'a list that ends exactly on a range boundary is whole');
+    assert.equal(
+      whole.get(normalizeDn(four))!.unread,
+      undefined,
+      'a list that ends exactly on a range boundary is whole',
+    );
     assert.equal(whole.get(normalizeDn(six))!.attrs['member']!.length, 6);
     assert.equal(whole.get(normalizeDn(six))!.unread, undefined);
     const shrunk = await read(() => removeMembers(six, people.slice(0, 4)));

@@ -73,7 +73,13 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
     const bulkA = await addOu(admin, 'Bulk A', root);
     bulkB = await addOu(admin, 'Bulk B', root);
     const user = async (key: string, cn: string, attrs: Record<string, string> = {}, enabled = true) => {
-      dns[key] = await addUser(admin, people, { cn, sam: `${key.slice(0, 10)}${sfx}`, upn: upn(key), enabled, attrs: { displayName: cn, ...attrs } });
+      dns[key] = await addUser(admin, people, {
+        cn,
+        sam: `${key.slice(0, 10)}${sfx}`,
+        upn: upn(key),
+        enabled,
+        attrs: { displayName: cn, ...attrs },
+      });
     };
     await user('alice', 'Alice Anders', { givenName: 'Alice', sn: 'Anders' });
     await user('bob', 'Bob Disabled', {}, false);
@@ -81,26 +87,40 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
     await user('eve', 'Eve Literal', { department: EVIL });
     await user('xavier', 'Xavier Ray', { department: 'xray' });
     for (const [i, name] of TRICKY.entries()) await user(`tricky${i}`, name);
-    dns['contact'] = await addContact(admin, contacts, 'Partner, External', { mail: `partner.${sfx}@fabrikam.example`, displayName: 'Partner, External' });
+    dns['contact'] = await addContact(admin, contacts, 'Partner, External', {
+      mail: `partner.${sfx}@fabrikam.example`,
+      displayName: 'Partner, External',
+    });
     dns['sec'] = await addGroup(admin, groups, 'Team Security', GROUP_GLOBAL_SECURITY);
-    dns['outer'] = await addGroup(admin, groups, 'Outer #Nested, «Ünïcode»', GROUP_UNIVERSAL_SECURITY, { displayName: 'Outer #Nested, «Ünïcode»' });
-    dns['dl'] = await addGroup(admin, groups, 'All Staff DL', GROUP_UNIVERSAL_DISTRIBUTION, { mail: `allstaff.${sfx}@contoso.test`, mailNickname: `allstaff${sfx}` });
+    dns['outer'] = await addGroup(admin, groups, 'Outer #Nested, «Ünïcode»', GROUP_UNIVERSAL_SECURITY, {
+      displayName: 'Outer #Nested, «Ünïcode»',
+    });
+    dns['dl'] = await addGroup(admin, groups, 'All Staff DL', GROUP_UNIVERSAL_DISTRIBUTION, {
+      mail: `allstaff.${sfx}@contoso.test`,
+      mailNickname: `allstaff${sfx}`,
+    });
     await addMembers(admin, dns['sec'], [dns['alice']!, dns['bob']!, ...TRICKY.map((_, i) => dns[`tricky${i}`]!)]);
     await addMembers(admin, dns['outer'], [dns['sec'], dns['mia']!]);
     await addMembers(admin, dns['dl'], [dns['alice']!]);
     // 5,000 member users: disabled, so no password to hash (AD wants one in the add of an enabled user). One
     // connection with 16 adds in flight is Samba's sweet spot (its writes serialize anyway): ~6 ms a user.
     // Two OUs of 2,500, for the two-stage rollout below.
-    await parallelSeed(dc, Array.from({ length: BIG }, (_, i) => i), async (c, i) => {
-      const dn = `CN=Bulk ${String(i).padStart(4, '0')},${i < BIG / 2 ? bulkA : bulkB}`;
-      await c.add(dn, [
-        new Attribute({ type: 'objectClass', values: ['top', 'person', 'organizationalPerson', 'user'] }),
-        new Attribute({ type: 'sAMAccountName', values: [`b${i}${sfx}`] }),
-        new Attribute({ type: 'userPrincipalName', values: [upn(`bulk${i}`)] }),
-        new Attribute({ type: 'userAccountControl', values: [String(NORMAL_ACCOUNT | ACCOUNTDISABLE)] }),
-      ]);
-      bulkDns[i] = dn;
-    }, 1, 16);
+    await parallelSeed(
+      dc,
+      Array.from({ length: BIG }, (_, i) => i),
+      async (c, i) => {
+        const dn = `CN=Bulk ${String(i).padStart(4, '0')},${i < BIG / 2 ? bulkA : bulkB}`;
+        await c.add(dn, [
+          new Attribute({ type: 'objectClass', values: ['top', 'person', 'organizationalPerson', 'user'] }),
+          new Attribute({ type: 'sAMAccountName', values: [`b${i}${sfx}`] }),
+          new Attribute({ type: 'userPrincipalName', values: [upn(`bulk${i}`)] }),
+          new Attribute({ type: 'userAccountControl', values: [String(NORMAL_ACCOUNT | ACCOUNTDISABLE)] }),
+        ]);
+        bulkDns[i] = dn;
+      },
+      1,
+      16,
+    );
     dns['big'] = await addGroup(admin, groups, 'Five Thousand', GROUP_UNIVERSAL_SECURITY);
     await addMembers(admin, dns['big'], bulkDns, 1000);
     seedMs = Date.now() - t0;
@@ -133,7 +153,8 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const cli = (args: string[], extra: NodeJS.ProcessEnv = {}, spec = EXAMPLE): Promise<CliResult> => runCli([...args, '-c', spec], { env: { ...env, ...extra } });
+  const cli = (args: string[], extra: NodeJS.ProcessEnv = {}, spec = EXAMPLE): Promise<CliResult> =>
+    runCli([...args, '-c', spec], { env: { ...env, ...extra } });
 
   /** `plan --format json --detailed-exitcode`: exit 2 exactly when the plan has changes. */
   async function plan(extra: NodeJS.ProcessEnv = {}, spec = EXAMPLE): Promise<Plan> {
@@ -167,37 +188,58 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
 
   /** GET on the emulator's Graph API with a client-credentials token (what Entra holds, independent of adsync). */
   let token: string | undefined;
-  function https(method: string, url: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
+  function https(
+    method: string,
+    url: string,
+    body?: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; json: any }> {
     return new Promise((resolve, reject) => {
-      const req = request(url, { method, ca: emu.certPem, headers: { ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...headers } }, (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (data += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data ? JSON.parse(data) : undefined }));
-      });
+      const req = request(
+        url,
+        {
+          method,
+          ca: emu.certPem,
+          headers: { ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...headers },
+        },
+        (res) => {
+          let data = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (data += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data ? JSON.parse(data) : undefined }));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
   }
   async function graphUsers(): Promise<Map<string, { displayName: string; accountEnabled: boolean }>> {
     if (!token) {
-      const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: emu.clientId, client_secret: emu.clientSecret, scope: 'https://graph.microsoft.com/.default' });
+      const form = new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: emu.clientId,
+        client_secret: emu.clientSecret,
+        scope: 'https://graph.microsoft.com/.default',
+      });
       const t = await https('POST', `${emu.authorityHost}/${emu.tenantId}/oauth2/v2.0/token`, form.toString());
       assert.equal(t.status, 200, JSON.stringify(t.json));
       token = t.json.access_token as string;
     }
     const out = new Map<string, { displayName: string; accountEnabled: boolean }>();
-    let next: string | undefined = `${emu.url}/v1.0/users?$select=userPrincipalName,displayName,accountEnabled&$top=999`;
+    let next: string | undefined =
+      `${emu.url}/v1.0/users?$select=userPrincipalName,displayName,accountEnabled&$top=999`;
     while (next) {
       const r = await https('GET', next, undefined, { authorization: `Bearer ${token}` });
       assert.equal(r.status, 200, JSON.stringify(r.json));
-      for (const u of r.json.value as { userPrincipalName: string; displayName: string; accountEnabled: boolean }[]) out.set(u.userPrincipalName.toLowerCase(), u);
+      for (const u of r.json.value as { userPrincipalName: string; displayName: string; accountEnabled: boolean }[])
+        out.set(u.userPrincipalName.toLowerCase(), u);
       next = r.json['@odata.nextLink'] as string | undefined;
     }
     return out;
   }
 
-  const attr = (c: Change | undefined, name: string): unknown => (c && 'attributes' in c ? c.attributes.find((a) => a.name === name)?.after : undefined);
+  const attr = (c: Change | undefined, name: string): unknown =>
+    c && 'attributes' in c ? c.attributes.find((a) => a.name === name)?.after : undefined;
   const describeChange = (c: Change) =>
     c.action === 'update' || c.action === 'restore'
       ? `${c.action} ${c.label} ${c.attributes.map((a) => `${a.name}=${JSON.stringify(a.after ?? null)}`).join(' ')}`
@@ -217,8 +259,18 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
     const p = await plan();
     t.diagnostic(`plan of ${p.changes.length} changes in ${Date.now() - t0} ms`);
     const creates = p.changes.filter((c): c is CreateChange => c.action === 'create');
-    const users = new Map(creates.filter((c) => c.kind === 'user').map((c) => [String(attr(c, 'userPrincipalName')).toLowerCase(), c]));
-    const expectedUsers = ['alice', 'bob', 'mia', 'eve', 'xavier', ...TRICKY.map((_, i) => `tricky${i}`), ...bulkDns.map((_, i) => `bulk${i}`)].map(upn);
+    const users = new Map(
+      creates.filter((c) => c.kind === 'user').map((c) => [String(attr(c, 'userPrincipalName')).toLowerCase(), c]),
+    );
+    const expectedUsers = [
+      'alice',
+      'bob',
+      'mia',
+      'eve',
+      'xavier',
+      ...TRICKY.map((_, i) => `tricky${i}`),
+      ...bulkDns.map((_, i) => `bulk${i}`),
+    ].map(upn);
     assert.deepEqual([...users.keys()].sort(), expectedUsers.sort(), 'exactly the seeded users, each once');
     assert.equal(attr(users.get(upn('alice')), 'displayName'), 'Alice Anders');
     assert.equal(attr(users.get(upn('alice')), 'givenName'), 'Alice');
@@ -230,7 +282,10 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
       const c = users.get(upn(`tricky${i}`));
       // The default flow trims displayName as Entra Connect's does (Trim([displayName])); the DN keeps it all.
       assert.equal(attr(c, 'displayName'), name.trim(), `displayName ${JSON.stringify(name)} intact`);
-      assert.ok(c?.sourceDn && dnEquals(c.sourceDn, dns[`tricky${i}`]!), `DN of ${JSON.stringify(name)} intact: ${c?.sourceDn}`);
+      assert.ok(
+        c?.sourceDn && dnEquals(c.sourceDn, dns[`tricky${i}`]!),
+        `DN of ${JSON.stringify(name)} intact: ${c?.sourceDn}`,
+      );
     }
     const groups = new Map(creates.filter((c) => c.kind === 'group').map((c) => [c.label, c]));
     assert.deepEqual([...groups.keys()].sort(), ['Five Thousand', 'Outer #Nested, «Ünïcode»', 'Team Security']);
@@ -240,18 +295,38 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
     assert.ok(outerDn && dnEquals(outerDn, dns['outer']!), `DN intact: ${outerDn}`);
     assert.equal(creates.length, users.size + groups.size, 'no contact or distribution group is created');
 
-    const adds = new Map(p.changes.filter((c) => c.action === 'add-members').map((c) => [c.label, c.action === 'add-members' ? c.members : []]));
+    const adds = new Map(
+      p.changes
+        .filter((c) => c.action === 'add-members')
+        .map((c) => [c.label, c.action === 'add-members' ? c.members : []]),
+    );
     const labels = (g: string) => (adds.get(g) ?? []).map((m) => `${m.kind}:${m.label}`).sort();
-    assert.deepEqual(labels('Team Security'), ['alice', 'bob', ...TRICKY.map((_, i) => `tricky${i}`)].map((k) => `user:${upn(k)}`).sort());
-    assert.deepEqual(labels('Outer #Nested, «Ünïcode»'), ['group:Team Security', `user:${upn('mia')}`], 'the nested group is a member');
+    assert.deepEqual(
+      labels('Team Security'),
+      ['alice', 'bob', ...TRICKY.map((_, i) => `tricky${i}`)].map((k) => `user:${upn(k)}`).sort(),
+    );
+    assert.deepEqual(
+      labels('Outer #Nested, «Ünïcode»'),
+      ['group:Team Security', `user:${upn('mia')}`],
+      'the nested group is a member',
+    );
     const big = adds.get('Five Thousand') ?? [];
     assert.equal(big.length, BIG, `add-members of Five Thousand has ${BIG} members`);
     assert.deepEqual(new Set(big.map((m) => m.label)), new Set(bulkDns.map((_, i) => upn(`bulk${i}`))));
     assert.equal(p.summary.membersAdded, BIG + 2 + TRICKY.length + 2);
 
     const reports = p.reports.map((r) => `${r.code} ${normalizeDn(r.sourceDn ?? '')}`).sort();
-    assert.deepEqual(reports, [`graph-readonly-contact ${normalizeDn(dns['contact']!)}`, `graph-readonly-distribution-list ${normalizeDn(dns['dl']!)}`].sort());
-    assert.ok(!p.changes.some((c) => c.sourceDn && (dnEquals(c.sourceDn, dns['contact']!) || dnEquals(c.sourceDn, dns['dl']!))), 'contact and DL are not changes');
+    assert.deepEqual(
+      reports,
+      [
+        `graph-readonly-contact ${normalizeDn(dns['contact']!)}`,
+        `graph-readonly-distribution-list ${normalizeDn(dns['dl']!)}`,
+      ].sort(),
+    );
+    assert.ok(
+      !p.changes.some((c) => c.sourceDn && (dnEquals(c.sourceDn, dns['contact']!) || dnEquals(c.sourceDn, dns['dl']!))),
+      'contact and DL are not changes',
+    );
   });
 
   it('applies (a pilot OU, then the whole OU), and the next plan has no changes', async (t) => {
@@ -283,13 +358,29 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
   ];
 
   it('a rename, a member removal and a move out of the scoped OU show as exactly those changes', async () => {
-    await admin.modify(dns['alice']!, new LdapChange({ operation: 'replace', modification: new Attribute({ type: 'displayName', values: ['Alice Anders-Smith'] }) }));
-    await admin.modify(dns['sec']!, new LdapChange({ operation: 'delete', modification: new Attribute({ type: 'member', values: [dns['tricky0']!] }) }));
+    await admin.modify(
+      dns['alice']!,
+      new LdapChange({
+        operation: 'replace',
+        modification: new Attribute({ type: 'displayName', values: ['Alice Anders-Smith'] }),
+      }),
+    );
+    await admin.modify(
+      dns['sec']!,
+      new LdapChange({
+        operation: 'delete',
+        modification: new Attribute({ type: 'member', values: [dns['tricky0']!] }),
+      }),
+    );
     await admin.modifyDN(dns['mia']!, `CN=Mia Mover,${outside}`);
     const p = await plan();
     assert.deepEqual(p.changes.map(describeChange).sort(), pendingChanges());
     const del = p.changes.find((c) => c.action === 'delete');
-    assert.match(del?.action === 'delete' ? del.reason : '', /^no longer in the source/, 'out of the base DN: not read at all');
+    assert.match(
+      del?.action === 'delete' ? del.reason : '',
+      /^no longer in the source/,
+      'out of the base DN: not read at all',
+    );
   });
 
   it('connection errors: one clear line and a hint, exit 1, nothing applied', async (t) => {
@@ -298,21 +389,39 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const closedPort = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    const missingOuSpec = await derivedSpec('missing-ou', `ous:\n  include: ["OU=Nowhere ${sfx},${root}"]\n  exclude: []`);
+    const missingOuSpec = await derivedSpec(
+      'missing-ou',
+      `ous:\n  include: ["OU=Nowhere ${sfx},${root}"]\n  exclude: []`,
+    );
     const cases: [string, NodeJS.ProcessEnv, RegExp, string?][] = [
       ['wrong password', { ADSYNC_LDAP_PASSWORD: 'not-the-password' }, /invalid credentials \(LDAP 49/],
-      ['unreachable host', { ADSYNC_LDAP_URL: `ldaps://127.0.0.1:${closedPort}` }, new RegExp(`cannot reach ldaps://127\\.0\\.0\\.1:${closedPort} \\(ECONNREFUSED\\)`)],
+      [
+        'unreachable host',
+        { ADSYNC_LDAP_URL: `ldaps://127.0.0.1:${closedPort}` },
+        new RegExp(`cannot reach ldaps://127\\.0\\.0\\.1:${closedPort} \\(ECONNREFUSED\\)`),
+      ],
       ['untrusted certificate', { ADSYNC_LDAP_CA: dc.untrustedCaPath }, /certificate is not trusted/],
-      ['base DN that does not exist', { ADSYNC_LDAP_BASE_DN: `OU=Nowhere ${sfx},${dc.baseDn}` }, /search base OU=Nowhere \w+,DC=contoso,DC=test does not exist .*\(LDAP 32 noSuchObject\)/],
+      [
+        'base DN that does not exist',
+        { ADSYNC_LDAP_BASE_DN: `OU=Nowhere ${sfx},${dc.baseDn}` },
+        /search base OU=Nowhere \w+,DC=contoso,DC=test does not exist .*\(LDAP 32 noSuchObject\)/,
+      ],
       // (the DN comes back normalized, lower-cased, when it comes from scope.ous)
-      ['scoped OU that does not exist', {}, /search base OU=Nowhere \w+,OU=adsync-e2e-\w+,DC=contoso,DC=test does not exist .*\(LDAP 32 noSuchObject\)/i, missingOuSpec],
+      [
+        'scoped OU that does not exist',
+        {},
+        /search base OU=Nowhere \w+,OU=adsync-e2e-\w+,DC=contoso,DC=test does not exist .*\(LDAP 32 noSuchObject\)/i,
+        missingOuSpec,
+      ],
     ];
     for (const [what, extra, pattern, spec] of cases) {
       const t0 = Date.now();
       const r = await cli(['apply', '--auto-approve'], extra, spec);
       t.diagnostic(`${what}: ${Date.now() - t0} ms`);
       assert.equal(r.code, 1, `${what}: exit 1\n${r.stdout}${r.stderr}`);
-      const lines = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/^\(node:\d+\) Warning|^\(Use `node --trace-warnings/.test(l));
+      const lines = r.stderr
+        .split('\n')
+        .filter((l) => l.trim() !== '' && !/^\(node:\d+\) Warning|^\(Use `node --trace-warnings/.test(l));
       assert.equal(lines.length, 2, `${what}: one error line and a hint, got:\n${r.stderr}`);
       assert.match(lines[0]!, /^Error: /, what);
       assert.match(lines[0]!, pattern, what);
@@ -324,8 +433,16 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
     const inEntra = await graphUsers();
     assert.equal(inEntra.get(upn('alice'))?.displayName, 'Alice Anders', 'the pending rename was not applied');
     assert.ok(inEntra.has(upn('mia')), 'the pending delete was not applied');
-    assert.equal([...inEntra.keys()].filter((k) => k.endsWith(`.${sfx}@contoso.test`)).length, 10 + BIG, 'no user created or deleted');
-    assert.deepEqual((await plan()).changes.map(describeChange).sort(), pendingChanges(), 'exactly the pending changes remain (memberships too)');
+    assert.equal(
+      [...inEntra.keys()].filter((k) => k.endsWith(`.${sfx}@contoso.test`)).length,
+      10 + BIG,
+      'no user created or deleted',
+    );
+    assert.deepEqual(
+      (await plan()).changes.map(describeChange).sort(),
+      pendingChanges(),
+      'exactly the pending changes remain (memberships too)',
+    );
   });
 
   it('the pending changes apply, and the next plan is clean', async () => {
@@ -341,7 +458,14 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
     try {
       const certFile = join(dir, 'filter-emulator.pem');
       await writeFile(certFile, fresh.certPem);
-      const freshEnv = { ADSYNC_GRAPH_URL: fresh.url, AZURE_TENANT_ID: fresh.tenantId, AZURE_CLIENT_ID: fresh.clientId, AZURE_CLIENT_SECRET: fresh.clientSecret, AZURE_AUTHORITY_HOST: fresh.authorityHost, NODE_EXTRA_CA_CERTS: certFile };
+      const freshEnv = {
+        ADSYNC_GRAPH_URL: fresh.url,
+        AZURE_TENANT_ID: fresh.tenantId,
+        AZURE_CLIENT_ID: fresh.clientId,
+        AZURE_CLIENT_SECRET: fresh.clientSecret,
+        AZURE_AUTHORITY_HOST: fresh.authorityHost,
+        NODE_EXTRA_CA_CERTS: certFile,
+      };
       // Escaped as RFC 4515 says, the parameter is a literal: exactly Eve (not Xavier, whose department is x…).
       const escaped = EVIL.replace(/[\\*()\0]/g, (ch) => `\\${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
       assert.equal(escaped, 'x\\2a\\29\\28objectClass=\\2a');
@@ -358,7 +482,11 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
         assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
         assert.equal(r.stdout, '', 'no plan is printed');
       }
-      const r = await runCli(['validate', '-c', await derivedSpec('filter-pasted', `filter: ${JSON.stringify(`(department=${EVIL})`)}`)]);
+      const r = await runCli([
+        'validate',
+        '-c',
+        await derivedSpec('filter-pasted', `filter: ${JSON.stringify(`(department=${EVIL})`)}`),
+      ]);
       assert.equal(r.code, 1, 'validate refuses it too');
     } finally {
       await fresh.close();

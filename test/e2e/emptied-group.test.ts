@@ -14,7 +14,9 @@ import { runCli } from '../support/cli.js';
 
 const QUICKSTART = fileURLToPath(new URL('../../../examples/quickstart/', import.meta.url));
 
-interface State { objects: { id: string; kind: string; props: Record<string, unknown>; members?: string[] }[] }
+interface State {
+  objects: { id: string; kind: string; props: Record<string, unknown>; members?: string[] }[];
+}
 
 describe('an emptied group loses its members in Entra (quickstart, LDIF, through the CLI)', () => {
   let dir = '';
@@ -36,7 +38,9 @@ describe('an emptied group loses its members in Entra (quickstart, LDIF, through
     const g = s.objects.find((o) => o.kind === 'group' && o.props['displayName'] === group);
     assert.ok(g, `group ${group} in the tenant`);
     const byId = new Map(s.objects.map((o) => [o.id, o]));
-    return (g.members ?? []).map((id) => String(byId.get(id)?.props['userPrincipalName'] ?? byId.get(id)?.props['displayName'])).sort();
+    return (g.members ?? [])
+      .map((id) => String(byId.get(id)?.props['userPrincipalName'] ?? byId.get(id)?.props['displayName']))
+      .sort();
   }
 
   async function editLdif(edit: (text: string) => string): Promise<void> {
@@ -61,16 +65,23 @@ describe('an emptied group loses its members in Entra (quickstart, LDIF, through
   }
 
   it('every member: line of Contractors deleted → the plan removes all three, apply empties the group', async () => {
-    assert.deepEqual(await membersInTenant('Contractors'), ['icosta@contoso.example', 'jberg@contoso.example', 'knovak@contoso.example']);
+    assert.deepEqual(await membersInTenant('Contractors'), [
+      'icosta@contoso.example',
+      'jberg@contoso.example',
+      'knovak@contoso.example',
+    ]);
     await editLdif((t) => t.replace(/(dn: CN=Contractors,OU=Groups,[^]*?)((?:member::? .*\n)+)/, '$1'));
     const text = await runCli(['plan', '-c', spec()]);
     assert.equal(text.code, 0, text.stderr);
     assert.doesNotMatch(text.stdout, /^No changes/m);
     assert.match(text.stdout, /remove 3 members from group Contractors/);
     const p = await planJson();
-    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.label}${'members' in c ? ` ${c.members.map((m) => m.label).join(' ')}` : ''}`), [
-      'remove-members Contractors icosta@contoso.example jberg@contoso.example knovak@contoso.example',
-    ]);
+    assert.deepEqual(
+      p.changes.map(
+        (c) => `${c.action} ${c.label}${'members' in c ? ` ${c.members.map((m) => m.label).join(' ')}` : ''}`,
+      ),
+      ['remove-members Contractors icosta@contoso.example jberg@contoso.example knovak@contoso.example'],
+    );
     await applyClean();
     assert.deepEqual(await membersInTenant('Contractors'), []);
   });
@@ -80,25 +91,42 @@ describe('an emptied group loses its members in Entra (quickstart, LDIF, through
     const before = await membersInTenant('Engineering');
     assert.ok(before.length >= 2, before.join(' '));
     // keep only the first member line
-    await editLdif((t) => t.replace(engineering, (_m, head: string, lines: string) => head + lines.split('\n')[0] + '\n'));
+    await editLdif((t) =>
+      t.replace(engineering, (_m, head: string, lines: string) => head + lines.split('\n')[0] + '\n'),
+    );
     await applyClean();
     const one = await membersInTenant('Engineering');
     assert.equal(one.length, 1);
     await editLdif((t) => t.replace(engineering, '$1'));
     const p = await planJson();
-    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.label}`), ['remove-members Engineering']);
+    assert.deepEqual(
+      p.changes.map((c) => `${c.action} ${c.label}`),
+      ['remove-members Engineering'],
+    );
     await applyClean();
     assert.deepEqual(await membersInTenant('Engineering'), []);
   });
 
   it('the last member of a group deleted from AD → the user is deleted and the group left empty', async () => {
     // Put Kate back in Contractors, alone; then delete her entry (AD drops her from member: too).
-    await editLdif((t) => t.replace(/(dn: CN=Contractors,OU=Groups,[^]*?groupType: -2147483646\n)/, '$1member: CN=Kate Novak,OU=Contractors,DC=contoso,DC=example\n'));
+    await editLdif((t) =>
+      t.replace(
+        /(dn: CN=Contractors,OU=Groups,[^]*?groupType: -2147483646\n)/,
+        '$1member: CN=Kate Novak,OU=Contractors,DC=contoso,DC=example\n',
+      ),
+    );
     await applyClean();
     assert.deepEqual(await membersInTenant('Contractors'), ['knovak@contoso.example']);
-    await editLdif((t) => t.replace(/dn: CN=Kate Novak,OU=Contractors,[^]*?\n\n/, '').replace(/member: CN=Kate Novak,OU=Contractors,DC=contoso,DC=example\n/g, ''));
+    await editLdif((t) =>
+      t
+        .replace(/dn: CN=Kate Novak,OU=Contractors,[^]*?\n\n/, '')
+        .replace(/member: CN=Kate Novak,OU=Contractors,DC=contoso,DC=example\n/g, ''),
+    );
     const p = await planJson();
-    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.kind} ${c.label}`), ['delete user knovak@contoso.example']);
+    assert.deepEqual(
+      p.changes.map((c) => `${c.action} ${c.kind} ${c.label}`),
+      ['delete user knovak@contoso.example'],
+    );
     await applyClean();
     assert.deepEqual(await membersInTenant('Contractors'), []);
   });

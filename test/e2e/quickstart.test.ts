@@ -74,12 +74,25 @@ describe('the quickstart, end to end', () => {
     assert.doesNotMatch(r.stdout, /svc-backup/, 'the excluded OU stays out');
     const p = await plan();
     const creates = p.changes.filter((c) => c.action === 'create');
-    assert.equal(creates.filter((c) => c.kind === "user").length, 12);
-    assert.deepEqual(creates.filter((c) => c.kind === 'group').map((c) => c.label).sort(), ['All Staff', 'Contractors', 'Engineering']);
-    assert.deepEqual(p.reports.map((x) => x.code).sort(), ['graph-readonly-contact', 'graph-readonly-distribution-list']);
+    assert.equal(creates.filter((c) => c.kind === 'user').length, 12);
+    assert.deepEqual(
+      creates
+        .filter((c) => c.kind === 'group')
+        .map((c) => c.label)
+        .sort(),
+      ['All Staff', 'Contractors', 'Engineering'],
+    );
+    assert.deepEqual(p.reports.map((x) => x.code).sort(), [
+      'graph-readonly-contact',
+      'graph-readonly-distribution-list',
+    ]);
     // nested group: Engineering is a member of All Staff
     const allStaff = p.changes.find((c) => c.action === 'add-members' && c.label === 'All Staff');
-    assert.ok(allStaff && allStaff.action === 'add-members' && allStaff.members.some((m) => m.kind === 'group' && m.label === 'Engineering'));
+    assert.ok(
+      allStaff &&
+        allStaff.action === 'add-members' &&
+        allStaff.members.some((m) => m.kind === 'group' && m.label === 'Engineering'),
+    );
   });
 
   it('applies it, and the next plan has no changes (exit 0 with --detailed-exitcode)', async () => {
@@ -90,13 +103,17 @@ describe('the quickstart, end to end', () => {
 
   it('a rename shows as exactly that update, and applies', async () => {
     await editLdif((t) => t.replace('displayName: Bob Ortiz', 'displayName: Robert Ortiz'));
-    assert.deepEqual((await plan()).changes.map(describeChange), ['update bortiz@contoso.example displayName="Robert Ortiz"']);
+    assert.deepEqual((await plan()).changes.map(describeChange), [
+      'update bortiz@contoso.example displayName="Robert Ortiz"',
+    ]);
     await applyAndExpectClean();
   });
 
   it('a disable shows as accountEnabled false, and applies', async () => {
     await editLdif((t) => t.replace(/(dn: CN=Emma Brown[\s\S]*?userAccountControl: )512/, '$1514'));
-    assert.deepEqual((await plan()).changes.map(describeChange), ['update ebrown@contoso.example accountEnabled=false']);
+    assert.deepEqual((await plan()).changes.map(describeChange), [
+      'update ebrown@contoso.example accountEnabled=false',
+    ]);
     await applyAndExpectClean();
   });
 
@@ -118,7 +135,10 @@ describe('the quickstart, end to end', () => {
     await editLdif((t) => t.replaceAll('CN=Kate Novak,OU=Contractors,', 'CN=Kate Novak,OU=Service Accounts,'));
     const p = await plan();
     assert.deepEqual(p.changes.map(describeChange), ['delete user knovak@contoso.example']);
-    assert.match(p.changes[0]!.action === 'delete' ? p.changes[0]!.reason : '', /^out of scope: under excluded OU ou=service accounts/);
+    assert.match(
+      p.changes[0]!.action === 'delete' ? p.changes[0]!.reason : '',
+      /^out of scope: under excluded OU ou=service accounts/,
+    );
     await applyAndExpectClean();
   });
 
@@ -130,7 +150,10 @@ describe('the quickstart, end to end', () => {
     // 2 report items for what Graph can't write, and 2 for members left out (issue 19): Farid's record was
     // deleted above with his member value left in All Staff, and Kate moved to the excluded OU.
     assert.match(r.stdout, /\| 0 \| 1 \| 0 \| 0 \| 0 \| 0 \| 4 \|/);
-    assert.match(r.stdout, /group \*\*Contractors\*\* — `members-skipped`: 1 member\(s\) left out: out of scope \(under excluded OU ou=service accounts,dc=contoso,dc=example\): CN=Kate Novak,OU=Service Accounts/);
+    assert.match(
+      r.stdout,
+      /group \*\*Contractors\*\* — `members-skipped`: 1 member\(s\) left out: out of scope \(under excluded OU ou=service accounts,dc=contoso,dc=example\): CN=Kate Novak,OU=Service Accounts/,
+    );
     assert.match(r.stdout, /✏️ \*\*update\*\* user \*\*alee@contoso\.example\*\*/);
   });
 
@@ -142,11 +165,18 @@ describe('the quickstart, end to end', () => {
     const tenantBefore = await readFile(tenant, 'utf8');
     const stale = await runCli(['apply', '-c', spec, planFile]);
     assert.equal(stale.code, 1);
-    assert.match(stale.stderr, /saved plan .* is stale: 1 object\(s\) changed since it was made: user alee@contoso\.example/);
+    assert.match(
+      stale.stderr,
+      /saved plan .* is stale: 1 object\(s\) changed since it was made: user alee@contoso\.example/,
+    );
     assert.doesNotMatch(stale.stderr, /\n\s+at /, 'no stack trace');
     // Nothing was applied: the tenant still holds the value from before the saved plan (not its Ann Lee-Smith),
     // and the emulated tenant's state file is byte for byte what it was.
-    assert.deepEqual((await plan()).changes.map(describeChangeFromTo), ['update alee@contoso.example displayName "Ann Lee" → "Ann Lee-Jones"'], 'nothing was applied');
+    assert.deepEqual(
+      (await plan()).changes.map(describeChangeFromTo),
+      ['update alee@contoso.example displayName "Ann Lee" → "Ann Lee-Jones"'],
+      'nothing was applied',
+    );
     assert.equal(await readFile(tenant, 'utf8'), tenantBefore, 'the tenant is untouched');
     const fresh = await runCli(['plan', '-c', spec, '--out', planFile]);
     assert.equal(fresh.code, 0);

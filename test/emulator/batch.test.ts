@@ -3,22 +3,42 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DOMAIN, errorOf, harness, type Harness } from './helpers.js';
 
-interface Inner { id: string; status: number; headers: Record<string, string>; body?: Record<string, unknown> & { error?: { code: string; message: string } } }
+interface Inner {
+  id: string;
+  status: number;
+  headers: Record<string, string>;
+  body?: Record<string, unknown> & { error?: { code: string; message: string } };
+}
 
 describe('emulator: $batch', () => {
   let h: Harness;
-  before(async () => { h = await harness(); });
-  after(async () => { await h.emu.close(); });
+  before(async () => {
+    h = await harness();
+  });
+  after(async () => {
+    await h.emu.close();
+  });
 
-  const batch = async (requests: unknown[]): Promise<{ status: number; responses: Map<string, Inner>; raw: unknown }> => {
+  const batch = async (
+    requests: unknown[],
+  ): Promise<{ status: number; responses: Map<string, Inner>; raw: unknown }> => {
     const r = await h.call('POST', '/$batch', { requests });
     const responses = new Map<string, Inner>();
     for (const x of (r.body?.responses ?? []) as Inner[]) responses.set(x.id, x);
     return { status: r.status, responses, raw: r.body };
   };
   const newUserReq = (id: string, name: string): unknown => ({
-    id, method: 'POST', url: '/users', headers: { 'Content-Type': 'application/json' },
-    body: { accountEnabled: true, displayName: name, mailNickname: name, userPrincipalName: `${name}@${DOMAIN}`, passwordProfile: { password: 'Pa55w.rd!Pa55w.rd' } },
+    id,
+    method: 'POST',
+    url: '/users',
+    headers: { 'Content-Type': 'application/json' },
+    body: {
+      accountEnabled: true,
+      displayName: name,
+      mailNickname: name,
+      userPrincipalName: `${name}@${DOMAIN}`,
+      passwordProfile: { password: 'Pa55w.rd!Pa55w.rd' },
+    },
   });
 
   it('runs up to 20 requests and answers each by id with its own status and body', async () => {
@@ -42,12 +62,19 @@ describe('emulator: $batch', () => {
   });
 
   it('duplicate ids (case-insensitive) → 400', async () => {
-    const r = await h.call('POST', '/$batch', { requests: [{ id: 'a', method: 'GET', url: '/users' }, { id: 'A', method: 'GET', url: '/users' }] });
+    const r = await h.call('POST', '/$batch', {
+      requests: [
+        { id: 'a', method: 'GET', url: '/users' },
+        { id: 'A', method: 'GET', url: '/users' },
+      ],
+    });
     assert.equal(r.status, 400);
   });
 
   it('a body without a Content-Type header → 400', async () => {
-    const r = await h.call('POST', '/$batch', { requests: [{ id: '1', method: 'POST', url: '/groups', body: { displayName: 'x' } }] });
+    const r = await h.call('POST', '/$batch', {
+      requests: [{ id: '1', method: 'POST', url: '/groups', body: { displayName: 'x' } }],
+    });
     assert.equal(r.status, 400);
   });
 
@@ -69,12 +96,22 @@ describe('emulator: $batch', () => {
     const g = await h.newGroup('dep');
     const r = await batch([
       { id: 'read', method: 'GET', url: `/groups/${g}/members?$select=id`, dependsOn: ['add'] },
-      { id: 'add', method: 'POST', url: `/groups/${g}/members/$ref`, headers: { 'Content-Type': 'application/json' }, body: { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${u}` } },
+      {
+        id: 'add',
+        method: 'POST',
+        url: `/groups/${g}/members/$ref`,
+        headers: { 'Content-Type': 'application/json' },
+        body: { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${u}` },
+      },
     ]);
     assert.equal(r.responses.get('add')?.status, 204);
     assert.equal(r.responses.get('read')?.status, 200);
     // Run in array order, the read would see the group still empty.
-    assert.deepEqual((r.responses.get('read')?.body?.['value'] as { id: string }[]).map((m) => m.id), [u], 'the read saw the member its dependency added');
+    assert.deepEqual(
+      (r.responses.get('read')?.body?.['value'] as { id: string }[]).map((m) => m.id),
+      [u],
+      'the read saw the member its dependency added',
+    );
   });
 
   it('ConsistencyLevel in an inner request’s headers enables advanced queries for that request only', async () => {
@@ -87,8 +124,13 @@ describe('emulator: $batch', () => {
   });
 
   it('an unknown method on a resource → 405 inside the batch', async () => {
-    const r = await batch([{ id: '1', method: 'PUT', url: '/users' , headers: { 'Content-Type': 'application/json' }, body: {} }]);
+    const r = await batch([
+      { id: '1', method: 'PUT', url: '/users', headers: { 'Content-Type': 'application/json' }, body: {} },
+    ]);
     assert.equal(r.responses.get('1')?.status, 405);
-    assert.equal(r.responses.get('1')?.body?.error?.message, 'Specified HTTP method is not allowed for the request target.');
+    assert.equal(
+      r.responses.get('1')?.body?.error?.message,
+      'Specified HTTP method is not allowed for the request target.',
+    );
   });
 });

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { errorOf, harness, type Harness, type Reply } from './helpers.js';
 
 /** Follows nextLinks to the deltaLink; returns every item and the deltaLink. */
-async function drain(h: Harness, url: string): Promise<{ items: Record<string, unknown>[]; deltaLink: string; pages: number }> {
+async function drain(
+  h: Harness,
+  url: string,
+): Promise<{ items: Record<string, unknown>[]; deltaLink: string; pages: number }> {
   const items: Record<string, unknown>[] = [];
   let pages = 0;
   let r: Reply = await h.get(url);
@@ -20,8 +23,12 @@ async function drain(h: Harness, url: string): Promise<{ items: Record<string, u
 
 describe('emulator: delta', () => {
   let h: Harness;
-  before(async () => { h = await harness(); });
-  after(async () => { await h.emu.close(); });
+  before(async () => {
+    h = await harness();
+  });
+  after(async () => {
+    await h.emu.close();
+  });
 
   it('users: initial round pages with nextLink to a deltaLink; the next round has changes and @removed', async () => {
     const ids: string[] = [];
@@ -54,7 +61,9 @@ describe('emulator: delta', () => {
     const g = await h.newGroup('dg');
     const a = await h.newUser('dga');
     const b = await h.newUser('dgb');
-    const ref = (id: string): { '@odata.id': string } => ({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${id}` });
+    const ref = (id: string): { '@odata.id': string } => ({
+      '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${id}`,
+    });
     await h.call('POST', `/groups/${g}/members/$ref`, ref(a));
     const first = await drain(h, '/groups/delta?$select=displayName,members');
     const item = first.items.find((x) => x['id'] === g)!;
@@ -77,7 +86,10 @@ describe('emulator: delta', () => {
     assert.ok(r.body['@odata.deltaLink']);
     const id = await h.newUser('afterlatest');
     const next = await drain(h, r.body['@odata.deltaLink']);
-    assert.deepEqual(next.items.map((x) => x['id']), [id]);
+    assert.deepEqual(
+      next.items.map((x) => x['id']),
+      [id],
+    );
   });
 
   it('$filter by id eq … or id eq … limits the objects tracked', async () => {

@@ -3,12 +3,21 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { NOT_FOUND, errorOf, harness, type Harness } from './helpers.js';
 
-interface Inner { id: string; status: number; headers: Record<string, string>; body?: { error?: { code: string } } }
+interface Inner {
+  id: string;
+  status: number;
+  headers: Record<string, string>;
+  body?: { error?: { code: string } };
+}
 
 describe('emulator: faults', () => {
   let h: Harness;
-  before(async () => { h = await harness(); });
-  after(async () => { await h.emu.close(); });
+  before(async () => {
+    h = await harness();
+  });
+  after(async () => {
+    await h.emu.close();
+  });
 
   it('are off by default: no 429/503/504 and no x-ms-resource-unit header', async () => {
     const r = await h.get('/users');
@@ -34,20 +43,31 @@ describe('emulator: faults', () => {
     let ok = 0;
     for (let b = 0; b < 200 && !throttled; b++) {
       const requests = [];
-      for (let i = 0; i < 20; i++) requests.push({ id: String(i), method: 'PATCH', url: `/users/${id}`, headers: { 'Content-Type': 'application/json' }, body: { jobTitle: `t${b}-${i}` } });
+      for (let i = 0; i < 20; i++)
+        requests.push({
+          id: String(i),
+          method: 'PATCH',
+          url: `/users/${id}`,
+          headers: { 'Content-Type': 'application/json' },
+          body: { jobTitle: `t${b}-${i}` },
+        });
       const r = await h.call('POST', '/$batch', { requests });
       assert.equal(r.status, 200);
       for (const x of r.body.responses as Inner[]) {
         if (x.status === 204) ok++;
-        else if (x.status === 429) { throttled ??= x; }
-        else assert.fail(`unexpected status ${x.status}`);
+        else if (x.status === 429) {
+          throttled ??= x;
+        } else assert.fail(`unexpected status ${x.status}`);
       }
     }
     h.emu.setFaults({});
     assert.ok(throttled, 'a write was throttled');
     assert.ok(ok >= 3000, `at least 3,000 writes went through first (${ok})`);
     assert.match(throttled.headers['Retry-After'] ?? '', /^[1-9]\d*$/);
-    assert.equal(throttled.headers['x-ms-throttle-scope'], `Tenant_Application/Write/${h.emu.clientId}/${h.emu.tenantId}`);
+    assert.equal(
+      throttled.headers['x-ms-throttle-scope'],
+      `Tenant_Application/Write/${h.emu.clientId}/${h.emu.tenantId}`,
+    );
     assert.equal(throttled.headers['x-ms-throttle-information'], 'WriteLimitExceeded');
     assert.equal(throttled.body?.error?.code, 'TooManyRequests');
   });
@@ -67,7 +87,10 @@ describe('emulator: faults', () => {
       assert.equal(errorOf(last).code, 'TooManyRequests');
       assert.match(last.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
       assert.equal(last.headers.get('x-ms-throttle-information'), 'ResourceUnitLimitExceeded');
-      assert.equal(last.headers.get('x-ms-throttle-scope'), `Tenant_Application/ReadWrite/${small.emu.clientId}/${small.emu.tenantId}`);
+      assert.equal(
+        last.headers.get('x-ms-throttle-scope'),
+        `Tenant_Application/ReadWrite/${small.emu.clientId}/${small.emu.tenantId}`,
+      );
     } finally {
       await small.emu.close();
     }
@@ -97,7 +120,13 @@ describe('emulator: faults', () => {
 
   it('replication lag: a new object answers the documented 404 to reads and reference operations', async () => {
     h.emu.setFaults({ replicationLagMs: 3_600_000 });
-    const created = await h.call('POST', '/users', { accountEnabled: true, displayName: 'Lag', mailNickname: 'lag', userPrincipalName: 'lag@contoso.example', passwordProfile: { password: 'Pa55w.rd!Pa55w.rd' } });
+    const created = await h.call('POST', '/users', {
+      accountEnabled: true,
+      displayName: 'Lag',
+      mailNickname: 'lag',
+      userPrincipalName: 'lag@contoso.example',
+      passwordProfile: { password: 'Pa55w.rd!Pa55w.rd' },
+    });
     assert.equal(created.status, 201, 'the write itself succeeds');
     const id = created.body.id as string;
     const r = await h.get(`/users/${id}`);
@@ -107,8 +136,18 @@ describe('emulator: faults', () => {
     h.emu.setFaults({});
     const g = await h.newGroup('laggroup');
     h.emu.setFaults({ replicationLagMs: 3_600_000 });
-    const u2 = (await h.call('POST', '/users', { accountEnabled: true, displayName: 'Lag2', mailNickname: 'lag2', userPrincipalName: 'lag2@contoso.example', passwordProfile: { password: 'Pa55w.rd!Pa55w.rd' } })).body.id as string;
-    const add = await h.call('POST', `/groups/${g}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${u2}` });
+    const u2 = (
+      await h.call('POST', '/users', {
+        accountEnabled: true,
+        displayName: 'Lag2',
+        mailNickname: 'lag2',
+        userPrincipalName: 'lag2@contoso.example',
+        passwordProfile: { password: 'Pa55w.rd!Pa55w.rd' },
+      })
+    ).body.id as string;
+    const add = await h.call('POST', `/groups/${g}/members/$ref`, {
+      '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${u2}`,
+    });
     assert.equal(add.status, 404);
     assert.equal(errorOf(add).message, NOT_FOUND(u2));
     h.emu.setFaults({});

@@ -9,12 +9,24 @@ const MAIL_ENABLED = 'Cannot Create a mail-enabled security groups and or distri
 
 describe('emulator: groups and members', () => {
   let h: Harness;
-  const ref = (id: string): { '@odata.id': string } => ({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${id}` });
-  before(async () => { h = await harness(); });
-  after(async () => { await h.emu.close(); });
+  const ref = (id: string): { '@odata.id': string } => ({
+    '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${id}`,
+  });
+  before(async () => {
+    h = await harness();
+  });
+  after(async () => {
+    await h.emu.close();
+  });
 
   it('POST a security group → 201 with securityIdentifier, mail null, proxyAddresses []', async () => {
-    const r = await h.call('POST', '/groups', { displayName: 'Sec', mailEnabled: false, securityEnabled: true, mailNickname: 'sec', groupTypes: [] });
+    const r = await h.call('POST', '/groups', {
+      displayName: 'Sec',
+      mailEnabled: false,
+      securityEnabled: true,
+      mailNickname: 'sec',
+      groupTypes: [],
+    });
     assert.equal(r.status, 201);
     assert.match(r.body.securityIdentifier, /^S-1-12-1-/);
     assert.equal(r.body.mail, null);
@@ -24,26 +36,56 @@ describe('emulator: groups and members', () => {
   });
 
   it('POST a Microsoft 365 group → 201', async () => {
-    const r = await h.call('POST', '/groups', { displayName: 'Team', mailEnabled: true, securityEnabled: false, mailNickname: 'team', groupTypes: ['Unified'] });
+    const r = await h.call('POST', '/groups', {
+      displayName: 'Team',
+      mailEnabled: true,
+      securityEnabled: false,
+      mailNickname: 'team',
+      groupTypes: ['Unified'],
+    });
     assert.equal(r.status, 201);
     assert.deepEqual(r.body.groupTypes, ['Unified']);
   });
 
   for (const missing of ['displayName', 'mailEnabled', 'mailNickname', 'securityEnabled']) {
     it(`POST /groups without ${missing} → 400`, async () => {
-      const body: Record<string, unknown> = { displayName: 'X', mailEnabled: false, securityEnabled: true, mailNickname: 'x' };
+      const body: Record<string, unknown> = {
+        displayName: 'X',
+        mailEnabled: false,
+        securityEnabled: true,
+        mailNickname: 'x',
+      };
       delete body[missing];
       assert.equal((await h.call('POST', '/groups', body)).status, 400);
     });
   }
 
   it('mailNickname with a forbidden character → 400', async () => {
-    assert.equal((await h.call('POST', '/groups', { displayName: 'X', mailEnabled: false, securityEnabled: true, mailNickname: 'a b' })).status, 400);
+    assert.equal(
+      (
+        await h.call('POST', '/groups', {
+          displayName: 'X',
+          mailEnabled: false,
+          securityEnabled: true,
+          mailNickname: 'a b',
+        })
+      ).status,
+      400,
+    );
   });
 
-  for (const [kind, securityEnabled] of [['mail-enabled security group', true], ['distribution list', false]] as const) {
+  for (const [kind, securityEnabled] of [
+    ['mail-enabled security group', true],
+    ['distribution list', false],
+  ] as const) {
     it(`creating a ${kind} → 400 with the documented message`, async () => {
-      const r = await h.call('POST', '/groups', { displayName: 'M', mailEnabled: true, securityEnabled, mailNickname: 'm', groupTypes: [] });
+      const r = await h.call('POST', '/groups', {
+        displayName: 'M',
+        mailEnabled: true,
+        securityEnabled,
+        mailNickname: 'm',
+        groupTypes: [],
+      });
       assert.equal(r.status, 400);
       assert.equal(errorOf(r).message, MAIL_ENABLED);
     });
@@ -72,9 +114,18 @@ describe('emulator: groups and members', () => {
     await h.call('POST', `/groups/${g}/members/$ref`, ref(inner));
     const r = await h.get(`/groups/${g}/members?$select=id`);
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body.value.map((m: Record<string, string>) => [m['@odata.type'], m['id']]), [['#microsoft.graph.user', u], ['#microsoft.graph.group', inner]]);
+    assert.deepEqual(
+      r.body.value.map((m: Record<string, string>) => [m['@odata.type'], m['id']]),
+      [
+        ['#microsoft.graph.user', u],
+        ['#microsoft.graph.group', inner],
+      ],
+    );
     assert.equal((await h.call('DELETE', `/groups/${g}/members/${u}/$ref`)).status, 204);
-    assert.deepEqual((await h.get(`/groups/${g}/members?$select=id`)).body.value.map((m: { id: string }) => m.id), [inner]);
+    assert.deepEqual(
+      (await h.get(`/groups/${g}/members?$select=id`)).body.value.map((m: { id: string }) => m.id),
+      [inner],
+    );
     assert.equal((await h.call('DELETE', `/groups/${g}/members/${u}/$ref`)).status, 404);
   });
 
@@ -94,7 +145,9 @@ describe('emulator: groups and members', () => {
     const g = await h.newGroup('bulk');
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) ids.push(await h.newUser(`b${i}`));
-    const r = await h.call('PATCH', `/groups/${g}`, { 'members@odata.bind': ids.map((id) => `https://graph.microsoft.com/v1.0/directoryObjects/${id}`) });
+    const r = await h.call('PATCH', `/groups/${g}`, {
+      'members@odata.bind': ids.map((id) => `https://graph.microsoft.com/v1.0/directoryObjects/${id}`),
+    });
     assert.equal(r.status, 204);
     assert.equal((await h.get(`/groups/${g}/members?$select=id`)).body.value.length, 20);
   });
@@ -103,7 +156,9 @@ describe('emulator: groups and members', () => {
     const g = await h.newGroup('bulk21');
     const ids: string[] = [];
     for (let i = 0; i < 21; i++) ids.push(await h.newUser(`c${i}`));
-    const r = await h.call('PATCH', `/groups/${g}`, { 'members@odata.bind': ids.map((id) => `https://graph.microsoft.com/v1.0/directoryObjects/${id}`) });
+    const r = await h.call('PATCH', `/groups/${g}`, {
+      'members@odata.bind': ids.map((id) => `https://graph.microsoft.com/v1.0/directoryObjects/${id}`),
+    });
     assert.equal(r.status, 400);
     assert.equal((await h.get(`/groups/${g}/members`)).body.value.length, 0);
   });
@@ -112,7 +167,9 @@ describe('emulator: groups and members', () => {
     const g = await h.newGroup('atomic');
     const u = await h.newUser('at');
     const missing = randomUUID();
-    const r = await h.call('PATCH', `/groups/${g}`, { 'members@odata.bind': [u, missing].map((id) => `https://graph.microsoft.com/v1.0/directoryObjects/${id}`) });
+    const r = await h.call('PATCH', `/groups/${g}`, {
+      'members@odata.bind': [u, missing].map((id) => `https://graph.microsoft.com/v1.0/directoryObjects/${id}`),
+    });
     assert.equal(r.status, 404);
     assert.equal(errorOf(r).message, NOT_FOUND(missing));
     assert.equal((await h.get(`/groups/${g}/members`)).body.value.length, 0);
@@ -120,9 +177,18 @@ describe('emulator: groups and members', () => {
 
   it('members@odata.bind on create', async () => {
     const u = await h.newUser('oncreate');
-    const r = await h.call('POST', '/groups', { displayName: 'WithMembers', mailEnabled: false, securityEnabled: true, mailNickname: 'wm', 'members@odata.bind': [`https://graph.microsoft.com/v1.0/directoryObjects/${u}`] });
+    const r = await h.call('POST', '/groups', {
+      displayName: 'WithMembers',
+      mailEnabled: false,
+      securityEnabled: true,
+      mailNickname: 'wm',
+      'members@odata.bind': [`https://graph.microsoft.com/v1.0/directoryObjects/${u}`],
+    });
     assert.equal(r.status, 201);
-    assert.deepEqual((await h.get(`/groups/${r.body.id}/members?$select=id`)).body.value.map((m: { id: string }) => m.id), [u]);
+    assert.deepEqual(
+      (await h.get(`/groups/${r.body.id}/members?$select=id`)).body.value.map((m: { id: string }) => m.id),
+      [u],
+    );
   });
 
   it('deleting a security group is permanent; a Microsoft 365 group goes to deletedItems', async () => {
@@ -154,7 +220,19 @@ describe('emulator: groups and members', () => {
 
   it('seeded mail-enabled security groups are read-only: members cannot be changed', async () => {
     const id = randomUUID();
-    h.emu.seed({ groups: [{ id, displayName: 'MESG', mailEnabled: true, securityEnabled: true, mailNickname: 'mesg', mail: 'mesg@contoso.example', groupTypes: [] }] });
+    h.emu.seed({
+      groups: [
+        {
+          id,
+          displayName: 'MESG',
+          mailEnabled: true,
+          securityEnabled: true,
+          mailNickname: 'mesg',
+          mail: 'mesg@contoso.example',
+          groupTypes: [],
+        },
+      ],
+    });
     const u = await h.newUser('mesgm');
     const r = await h.call('POST', `/groups/${id}/members/$ref`, ref(u));
     assert.equal(r.status, 400);
@@ -164,12 +242,18 @@ describe('emulator: groups and members', () => {
 
 describe('emulator: contacts, organization, domains', () => {
   let h: Harness;
-  before(async () => { h = await harness({ initialDomain: 'fabrikam.onmicrosoft.com' }); });
-  after(async () => { await h.emu.close(); });
+  before(async () => {
+    h = await harness({ initialDomain: 'fabrikam.onmicrosoft.com' });
+  });
+  after(async () => {
+    await h.emu.close();
+  });
 
   it('contacts are readable', async () => {
     const id = randomUUID();
-    h.emu.seed({ contacts: [{ id, displayName: 'Partner', mail: 'partner@example.org', onPremisesSyncEnabled: true }] });
+    h.emu.seed({
+      contacts: [{ id, displayName: 'Partner', mail: 'partner@example.org', onPremisesSyncEnabled: true }],
+    });
     const r = await h.get(`/contacts/${id}`);
     assert.equal(r.status, 200);
     assert.equal(r.body.displayName, 'Partner');
@@ -187,7 +271,14 @@ describe('emulator: contacts, organization, domains', () => {
     const id = randomUUID();
     h.emu.seed({ contacts: [{ id, displayName: 'C2' }] });
     const g = await h.newGroup('withcontact');
-    assert.equal((await h.call('POST', `/groups/${g}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${id}` })).status, 204);
+    assert.equal(
+      (
+        await h.call('POST', `/groups/${g}/members/$ref`, {
+          '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${id}`,
+        })
+      ).status,
+      204,
+    );
     assert.equal((await h.get(`/groups/${g}/members`)).body.value[0]['@odata.type'], '#microsoft.graph.orgContact');
   });
 
@@ -197,11 +288,20 @@ describe('emulator: contacts, organization, domains', () => {
     const org = r.body.value[0];
     assert.equal(org.id, h.emu.tenantId);
     const names = org.verifiedDomains.map((d: { name: string; isInitial: boolean }) => [d.name, d.isInitial]);
-    assert.deepEqual(names, [['fabrikam.onmicrosoft.com', true], ['contoso.example', false]]);
+    assert.deepEqual(names, [
+      ['fabrikam.onmicrosoft.com', true],
+      ['contoso.example', false],
+    ]);
   });
 
   it('/domains lists every verified domain', async () => {
     const r = await h.get('/domains');
-    assert.deepEqual(r.body.value.map((d: { id: string; isVerified: boolean }) => [d.id, d.isVerified]), [['fabrikam.onmicrosoft.com', true], ['contoso.example', true]]);
+    assert.deepEqual(
+      r.body.value.map((d: { id: string; isVerified: boolean }) => [d.id, d.isVerified]),
+      [
+        ['fabrikam.onmicrosoft.com', true],
+        ['contoso.example', true],
+      ],
+    );
   });
 });

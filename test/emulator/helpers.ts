@@ -8,7 +8,7 @@ import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../..
 export interface Reply {
   status: number;
   headers: Headers;
-   
+
   body: any;
 }
 
@@ -32,7 +32,12 @@ export function trust(certPem: string): void {
 export async function getToken(emu: RunningEmulator): Promise<string> {
   const r = await fetch(`${emu.authorityHost}/${emu.tenantId}/oauth2/v2.0/token`, {
     method: 'POST',
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: emu.clientId, client_secret: emu.clientSecret, scope: 'https://graph.microsoft.com/.default' }),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: emu.clientId,
+      client_secret: emu.clientSecret,
+      scope: 'https://graph.microsoft.com/.default',
+    }),
   });
   const body = (await r.json()) as { access_token: string };
   return body.access_token;
@@ -42,7 +47,12 @@ export async function harness(options: EmulatorOptions = {}): Promise<Harness> {
   const emu = await startEmulator({ domains: [DOMAIN], ...options });
   trust(emu.certPem);
   const token = await getToken(emu);
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Reply> => {
     const init: RequestInit = { method, headers: { Authorization: `Bearer ${token}`, ...headers } };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
@@ -63,26 +73,40 @@ export async function harness(options: EmulatorOptions = {}): Promise<Harness> {
     get: (path, headers) => call('GET', path, undefined, headers),
     async newUser(name, extra = {}) {
       const r = await call('POST', '/users', {
-        accountEnabled: true, displayName: name, mailNickname: `${name}${++n}`, userPrincipalName: `${name}${n}@${DOMAIN}`,
-        passwordProfile: { password: 'Pa55w.rd!Pa55w.rd', forceChangePasswordNextSignIn: false }, ...extra,
+        accountEnabled: true,
+        displayName: name,
+        mailNickname: `${name}${++n}`,
+        userPrincipalName: `${name}${n}@${DOMAIN}`,
+        passwordProfile: { password: 'Pa55w.rd!Pa55w.rd', forceChangePasswordNextSignIn: false },
+        ...extra,
       });
       if (r.status !== 201) throw new Error(`newUser: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.id as string;
     },
     async newGroup(name, extra = {}) {
-      const r = await call('POST', '/groups', { displayName: name, mailEnabled: false, securityEnabled: true, mailNickname: `${name}${++n}`, groupTypes: [], ...extra });
+      const r = await call('POST', '/groups', {
+        displayName: name,
+        mailEnabled: false,
+        securityEnabled: true,
+        mailNickname: `${name}${++n}`,
+        groupTypes: [],
+        ...extra,
+      });
       if (r.status !== 201) throw new Error(`newGroup: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.id as string;
     },
   };
 }
 
-export const NOT_FOUND = (id: string): string => `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`;
+export const NOT_FOUND = (id: string): string =>
+  `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`;
 
 /** Asserts Graph's error shape (graph-facts §9) and returns error.code/message for exact checks. */
 export function errorOf(r: Reply): { code: string; message: string; details?: unknown } {
   const e = r.body?.error;
-  if (!e || typeof e.code !== 'string' || typeof e.message !== 'string') throw new Error(`not a Graph error body: ${JSON.stringify(r.body)}`);
-  if (typeof e.innerError?.['request-id'] !== 'string' || typeof e.innerError?.date !== 'string') throw new Error(`no innerError: ${JSON.stringify(r.body)}`);
+  if (!e || typeof e.code !== 'string' || typeof e.message !== 'string')
+    throw new Error(`not a Graph error body: ${JSON.stringify(r.body)}`);
+  if (typeof e.innerError?.['request-id'] !== 'string' || typeof e.innerError?.date !== 'string')
+    throw new Error(`no innerError: ${JSON.stringify(r.body)}`);
   return e;
 }

@@ -7,17 +7,29 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ALL_OPS, EXTENSION_RULE, FILTER_RULES, type FilterOp, type FilterRule } from '../../src/emulator/query-rules.js';
+import {
+  ALL_OPS,
+  EXTENSION_RULE,
+  FILTER_RULES,
+  type FilterOp,
+  type FilterRule,
+} from '../../src/emulator/query-rules.js';
 import { errorOf, harness, type Harness } from './helpers.js';
 
 const ADVANCED = { ConsistencyLevel: 'eventual' };
 
 function literal(rule: Pick<FilterRule, 'type'>): string {
   switch (rule.type) {
-    case 'bool': case 'syncBehavior': return 'true';
-    case 'date': return '2026-01-01T00:00:00Z';
-    case 'guid': case 'license': return "'6fd2c87f-b296-42f0-b197-1e91e994b900'";
-    default: return "'v'";
+    case 'bool':
+    case 'syncBehavior':
+      return 'true';
+    case 'date':
+      return '2026-01-01T00:00:00Z';
+    case 'guid':
+    case 'license':
+      return "'6fd2c87f-b296-42f0-b197-1e91e994b900'";
+    default:
+      return "'v'";
   }
 }
 
@@ -26,15 +38,25 @@ export function filterFor(rule: Pick<FilterRule, 'type' | 'property'>, op: Filte
   const v = literal(rule);
   const leaf = (p: string): string => {
     switch (op) {
-      case 'eq': case 'not': return `${p} eq ${v}`;
-      case 'ne': return `${p} ne ${v}`;
-      case 'in': return `${p} in (${v}, ${v})`;
-      case 'ge': return `${p} ge ${v}`;
-      case 'le': return `${p} le ${v}`;
-      case 'startsWith': return `startsWith(${p},'v')`;
-      case 'endsWith': return `endsWith(${p},'v')`;
-      case 'eqNull': return `${p} eq null`;
-      case 'count': return `${p}/$count eq 0`;
+      case 'eq':
+      case 'not':
+        return `${p} eq ${v}`;
+      case 'ne':
+        return `${p} ne ${v}`;
+      case 'in':
+        return `${p} in (${v}, ${v})`;
+      case 'ge':
+        return `${p} ge ${v}`;
+      case 'le':
+        return `${p} le ${v}`;
+      case 'startsWith':
+        return `startsWith(${p},'v')`;
+      case 'endsWith':
+        return `endsWith(${p},'v')`;
+      case 'eqNull':
+        return `${p} eq null`;
+      case 'count':
+        return `${p}/$count eq 0`;
     }
   };
   if (op === 'count') return `${rule.property}/$count eq 0`;
@@ -49,8 +71,12 @@ export function filterFor(rule: Pick<FilterRule, 'type' | 'property'>, op: Filte
 
 describe('emulator: advanced-query rules, one test per row of the table', () => {
   let h: Harness;
-  before(async () => { h = await harness(); });
-  after(async () => { await h.emu.close(); });
+  before(async () => {
+    h = await harness();
+  });
+  after(async () => {
+    await h.emu.close();
+  });
 
   for (const rule of FILTER_RULES) {
     // Source: rule.source (a Learn URL per row).
@@ -79,7 +105,11 @@ describe('emulator: advanced-query rules, one test per row of the table', () => 
 
   // The directory-extension row (EXTENSION_RULE's source): eq works by default, startsWith only as an advanced query.
   it(`directory extensions: ${EXTENSION_RULE.basic.join(' ')} | advanced ${EXTENSION_RULE.advanced.join(' ')} (${EXTENSION_RULE.source})`, async () => {
-    const ext = await h.call('POST', `/applications/${h.emu.applicationObjectId}/extensionProperties`, { name: 'costCenter', dataType: 'String', targetObjects: ['User'] });
+    const ext = await h.call('POST', `/applications/${h.emu.applicationObjectId}/extensionProperties`, {
+      name: 'costCenter',
+      dataType: 'String',
+      targetObjects: ['User'],
+    });
     assert.equal(ext.status, 201);
     const rule = { ...EXTENSION_RULE, property: ext.body.name as string };
     for (const op of ALL_OPS) {
@@ -96,23 +126,35 @@ describe('emulator: advanced-query rules, one test per row of the table', () => 
   // user.md assignedLicenses: `/$count eq 0` (advanced) finds users without licences.
   it('assignedLicenses/$count eq 0 (advanced) finds the unlicensed users', async () => {
     const u = await h.newUser('nolicense');
-    const r = await h.get(`/users?$filter=${encodeURIComponent('assignedLicenses/$count eq 0')}&$count=true&$select=id`, ADVANCED);
+    const r = await h.get(
+      `/users?$filter=${encodeURIComponent('assignedLicenses/$count eq 0')}&$count=true&$select=id`,
+      ADVANCED,
+    );
     assert.equal(r.status, 200);
     assert.ok(r.body.value.some((x: { id: string }) => x.id === u));
-    const none = await h.get(`/users?$filter=${encodeURIComponent('assignedLicenses/$count ne 0')}&$count=true&$select=id`, ADVANCED);
+    const none = await h.get(
+      `/users?$filter=${encodeURIComponent('assignedLicenses/$count ne 0')}&$count=true&$select=id`,
+      ADVANCED,
+    );
     assert.ok(!none.body.value.some((x: { id: string }) => x.id === u));
   });
 
   it('an advanced-only operator names itself and the fix (aad-advanced-queries error table)', async () => {
     const r = await h.get(`/users?$filter=${encodeURIComponent("endsWith(mail,'@contoso.example')")}`);
     assert.equal(r.status, 400);
-    assert.equal(errorOf(r).message, "Operator 'endsWith' is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information");
+    assert.equal(
+      errorOf(r).message,
+      "Operator 'endsWith' is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information",
+    );
   });
 
   it('eq on onPremisesSamAccountName without the parameters → the property clause message (Microsoft Q&A 577870)', async () => {
     const r = await h.get(`/users?$filter=${encodeURIComponent("onPremisesSamAccountName eq 'alice'")}`);
     assert.equal(r.status, 400);
-    assert.equal(errorOf(r).message, "Unsupported or invalid query filter clause specified for property 'onPremisesSamAccountName' of resource 'User'.");
+    assert.equal(
+      errorOf(r).message,
+      "Unsupported or invalid query filter clause specified for property 'onPremisesSamAccountName' of resource 'User'.",
+    );
   });
 
   // user.md lists no $filter for these: refused even as advanced queries.

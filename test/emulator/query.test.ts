@@ -11,11 +11,20 @@ describe('emulator: query options', () => {
     h = await harness();
     const users = [];
     for (let i = 0; i < 250; i++) {
-      users.push({ displayName: `Person ${String(i).padStart(3, '0')}`, userPrincipalName: `person${i}@${DOMAIN}`, mailNickname: `person${i}`, accountEnabled: true, mail: `person${i}@${DOMAIN}`, department: i % 2 === 0 ? 'Even' : 'Odd' });
+      users.push({
+        displayName: `Person ${String(i).padStart(3, '0')}`,
+        userPrincipalName: `person${i}@${DOMAIN}`,
+        mailNickname: `person${i}`,
+        accountEnabled: true,
+        mail: `person${i}@${DOMAIN}`,
+        department: i % 2 === 0 ? 'Even' : 'Odd',
+      });
     }
     h.emu.seed({ users });
   });
-  after(async () => { await h.emu.close(); });
+  after(async () => {
+    await h.emu.close();
+  });
 
   it('default page size is 100, with an absolute https nextLink carrying $skiptoken, until the last page', async () => {
     let r = await h.get('/users');
@@ -46,18 +55,31 @@ describe('emulator: query options', () => {
   });
 
   it('$filter eq, in and startsWith', async () => {
-    const eq = await h.get(`/users?$filter=${encodeURIComponent(`userPrincipalName eq 'PERSON7@${DOMAIN}'`)}&$select=mailNickname`);
+    const eq = await h.get(
+      `/users?$filter=${encodeURIComponent(`userPrincipalName eq 'PERSON7@${DOMAIN}'`)}&$select=mailNickname`,
+    );
     assert.deepEqual(eq.body.value, [{ mailNickname: 'person7' }]);
-    const inn = await h.get(`/users?$filter=${encodeURIComponent("mailNickname in ('person1','person2','nobody')")}&$select=mailNickname`);
-    assert.deepEqual(inn.body.value.map((u: { mailNickname: string }) => u.mailNickname), ['person1', 'person2']);
-    const sw = await h.get(`/users?$filter=${encodeURIComponent("startsWith(displayName,'Person 00')")}&$select=displayName`);
+    const inn = await h.get(
+      `/users?$filter=${encodeURIComponent("mailNickname in ('person1','person2','nobody')")}&$select=mailNickname`,
+    );
+    assert.deepEqual(
+      inn.body.value.map((u: { mailNickname: string }) => u.mailNickname),
+      ['person1', 'person2'],
+    );
+    const sw = await h.get(
+      `/users?$filter=${encodeURIComponent("startsWith(displayName,'Person 00')")}&$select=displayName`,
+    );
     assert.equal(sw.body.value.length, 10);
-    const and = await h.get(`/users?$filter=${encodeURIComponent("startsWith(displayName,'Person 00') and department eq 'Odd'")}&$select=displayName`);
+    const and = await h.get(
+      `/users?$filter=${encodeURIComponent("startsWith(displayName,'Person 00') and department eq 'Odd'")}&$select=displayName`,
+    );
     assert.equal(and.body.value.length, 5);
   });
 
   it('lambda on proxyAddresses', async () => {
-    const r = await h.get(`/users?$filter=${encodeURIComponent(`proxyAddresses/any(p:p eq 'SMTP:person9@${DOMAIN}')`)}&$select=mailNickname`);
+    const r = await h.get(
+      `/users?$filter=${encodeURIComponent(`proxyAddresses/any(p:p eq 'SMTP:person9@${DOMAIN}')`)}&$select=mailNickname`,
+    );
     assert.deepEqual(r.body.value, [{ mailNickname: 'person9' }]);
   });
 
@@ -115,7 +137,10 @@ describe('emulator: query options', () => {
     const r = await h.get(`/users?$search=${encodeURIComponent('"displayName:Person"')}`);
     assert.equal(r.status, 400);
     assert.equal(errorOf(r).code, 'Request_UnsupportedQuery');
-    assert.equal(errorOf(r).message, "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'");
+    assert.equal(
+      errorOf(r).message,
+      "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'",
+    );
   });
 
   it('$orderby=displayName works without advanced parameters and pages in order', async () => {
@@ -132,7 +157,10 @@ describe('emulator: query options', () => {
     assert.equal(both.status, 400);
     assert.equal(errorOf(both).code, 'Request_UnsupportedQuery');
     assert.equal((await h.get('/users?$orderby=department')).status, 400);
-    const ok = await h.get(`/users?$orderby=displayName&$filter=${encodeURIComponent("department eq 'Odd'")}&$count=true`, EVENTUAL);
+    const ok = await h.get(
+      `/users?$orderby=displayName&$filter=${encodeURIComponent("department eq 'Odd'")}&$count=true`,
+      EVENTUAL,
+    );
     assert.equal(ok.status, 200);
     assert.equal(ok.body['@odata.count'], 125);
     assert.equal(ok.body.value[0].displayName, 'Person 001');
@@ -152,8 +180,12 @@ describe('emulator: query options', () => {
 
 describe('emulator: directory extensions', () => {
   let h: Harness;
-  before(async () => { h = await harness(); });
-  after(async () => { await h.emu.close(); });
+  before(async () => {
+    h = await harness();
+  });
+  after(async () => {
+    await h.emu.close();
+  });
 
   it('finds the application by appId and registers extension properties usable on users and groups', async () => {
     const apps = await h.get(`/applications?$filter=${encodeURIComponent(`appId eq '${h.emu.clientId}'`)}`);
@@ -161,7 +193,11 @@ describe('emulator: directory extensions', () => {
     assert.equal(apps.body.value.length, 1);
     assert.equal(apps.body.value[0].id, h.emu.applicationObjectId);
 
-    const created = await h.call('POST', `/applications/${h.emu.applicationObjectId}/extensionProperties`, { name: 'anchor', dataType: 'String', targetObjects: ['User', 'Group'] });
+    const created = await h.call('POST', `/applications/${h.emu.applicationObjectId}/extensionProperties`, {
+      name: 'anchor',
+      dataType: 'String',
+      targetObjects: ['User', 'Group'],
+    });
     assert.equal(created.status, 201);
     const name = `extension_${h.emu.clientId.replace(/-/g, '')}_anchor`;
     assert.equal(created.body.name, name);
@@ -191,9 +227,15 @@ describe('emulator: directory extensions', () => {
   });
 
   it('a value of the wrong data type → 400', async () => {
-    await h.call('POST', `/applications/${h.emu.applicationObjectId}/extensionProperties`, { name: 'count', dataType: 'Integer', targetObjects: ['User'] });
+    await h.call('POST', `/applications/${h.emu.applicationObjectId}/extensionProperties`, {
+      name: 'count',
+      dataType: 'Integer',
+      targetObjects: ['User'],
+    });
     const id = await h.newUser('badext');
-    const r = await h.call('PATCH', `/users/${id}`, { [`extension_${h.emu.clientId.replace(/-/g, '')}_count`]: 'seven' });
+    const r = await h.call('PATCH', `/users/${id}`, {
+      [`extension_${h.emu.clientId.replace(/-/g, '')}_count`]: 'seven',
+    });
     assert.equal(r.status, 400);
   });
 });

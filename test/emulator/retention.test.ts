@@ -5,7 +5,16 @@ import { Store, type TenantConfig } from '../../src/emulator/store.js';
 
 describe('emulator: deleted items retention', () => {
   it('keeps a deleted user for 30 days, then deletes it permanently', () => {
-    const store = new Store({ tenantId: 't', initialDomain: 'x.onmicrosoft.com', domains: [], tenantDisplayName: 't', createdDateTime: '', certPem: '', keyPem: '', appObjectId: 'a' } satisfies TenantConfig);
+    const store = new Store({
+      tenantId: 't',
+      initialDomain: 'x.onmicrosoft.com',
+      domains: [],
+      tenantDisplayName: 't',
+      createdDateTime: '',
+      certPem: '',
+      keyPem: '',
+      appObjectId: 'a',
+    } satisfies TenantConfig);
     const o = store.newObject('user', { displayName: 'old' });
     store.deleted.add(o);
     const deletedAt = Date.UTC(2026, 0, 1);

@@ -13,7 +13,9 @@ import { errorOf, getToken, harness, NOT_FOUND, type Harness } from './helpers.j
 
 const GA = '62e90394-69f5-4237-9190-012177145e10';
 const USER_ADMIN = 'fe930be7-5e62-47db-91af-98c3a49a38b1';
-const ref = (id: string): { '@odata.id': string } => ({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${id}` });
+const ref = (id: string): { '@odata.id': string } => ({
+  '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${id}`,
+});
 
 function claims(token: string): Record<string, unknown> {
   const parts = token.split('.');
@@ -39,13 +41,17 @@ describe('emulator: directory roles', () => {
       ],
     });
   });
-  after(async () => { await h.emu.close(); });
+  after(async () => {
+    await h.emu.close();
+  });
 
   it('GET /directoryRoles lists the activated roles with id, displayName, description, roleTemplateId', async () => {
     const r = await h.get('/directoryRoles');
     assert.equal(r.status, 200);
     assert.match(r.body['@odata.context'], /\/v1\.0\/\$metadata#directoryRoles$/);
-    const byTemplate = new Map<string, Record<string, unknown>>(r.body.value.map((x: Record<string, unknown>) => [x['roleTemplateId'], x]));
+    const byTemplate = new Map<string, Record<string, unknown>>(
+      r.body.value.map((x: Record<string, unknown>) => [x['roleTemplateId'], x]),
+    );
     assert.equal(byTemplate.size, 2);
     const ga = byTemplate.get(GA)!;
     assert.equal(ga['displayName'], 'Global Administrator');
@@ -70,10 +76,13 @@ describe('emulator: directory roles', () => {
     assert.deepEqual(ga.members, [{ '@odata.type': '#microsoft.graph.user', id: admin }]);
     const ua = r.body.value.find((x: { displayName: string }) => x.displayName === 'User Administrator');
     assert.deepEqual(ua.members.map((m: { id: string }) => m.id).sort(), [admin, helpdesk].sort());
-    assert.equal(ua.members.some((m: { id: string }) => m.id === plain), false);
+    assert.equal(
+      ua.members.some((m: { id: string }) => m.id === plain),
+      false,
+    );
   });
 
-  it('$expand=members without $select returns the members\' default properties', async () => {
+  it("$expand=members without $select returns the members' default properties", async () => {
     const r = await h.get('/directoryRoles?$expand=members');
     const ga = r.body.value.find((x: { roleTemplateId: string }) => x.roleTemplateId === GA);
     assert.equal(ga.members[0].id, admin);
@@ -114,14 +123,20 @@ describe('emulator: directory roles', () => {
     assert.equal(add.status, 204);
     const again = await h.call('POST', `/directoryRoles/${GA}/members/$ref`, ref(plain));
     assert.equal(again.status, 400);
-    assert.equal(errorOf(again).message, "One or more added object references already exist for the following modified properties: 'members'.");
+    assert.equal(
+      errorOf(again).message,
+      "One or more added object references already exist for the following modified properties: 'members'.",
+    );
     const missing = '00000000-0000-0000-0000-0000000000fe';
     const nobody = await h.call('POST', `/directoryRoles/${GA}/members/$ref`, ref(missing));
     assert.equal(nobody.status, 404);
     assert.equal((await h.call('DELETE', `/directoryRoles/${GA}/members/${plain}/$ref`)).status, 204);
     assert.equal((await h.call('DELETE', `/directoryRoles/${GA}/members/${plain}/$ref`)).status, 404);
     const members = await h.get(`/directoryRoles/${GA}/members`);
-    assert.deepEqual(members.body.value.map((m: { id: string }) => m.id), [admin]);
+    assert.deepEqual(
+      members.body.value.map((m: { id: string }) => m.id),
+      [admin],
+    );
   });
 
   it('a deleted user no longer holds its roles', async () => {
@@ -129,20 +144,32 @@ describe('emulator: directory roles', () => {
     assert.equal((await h.call('POST', `/directoryRoles/${GA}/members/$ref`, ref(temp))).status, 204);
     assert.equal((await h.call('DELETE', `/users/${temp}`)).status, 204);
     const members = await h.get(`/directoryRoles/${GA}/members`);
-    assert.equal(members.body.value.some((m: { id: string }) => m.id === temp), false);
+    assert.equal(
+      members.body.value.some((m: { id: string }) => m.id === temp),
+      false,
+    );
   });
 
   it('only a role-assignable group (isAssignableToRole) can hold a role; its members come with @odata.type', async () => {
     const plainGroup = await h.newGroup('not-assignable');
     const refused = await h.call('POST', `/directoryRoles/${GA}/members/$ref`, ref(plainGroup));
     assert.equal(refused.status, 400);
-    assert.equal(errorOf(refused).message, 'Only groups with isAssignableToRole set to true can be assigned to a directory role.');
-    assert.throws(() => h.emu.seed({ directoryRoles: [{ roleTemplateId: GA, members: [plainGroup] }] }), /only groups created with isAssignableToRole: true/);
+    assert.equal(
+      errorOf(refused).message,
+      'Only groups with isAssignableToRole set to true can be assigned to a directory role.',
+    );
+    assert.throws(
+      () => h.emu.seed({ directoryRoles: [{ roleTemplateId: GA, members: [plainGroup] }] }),
+      /only groups created with isAssignableToRole: true/,
+    );
     const admins = await h.newGroup('admins', { isAssignableToRole: true });
     assert.equal((await h.call('POST', `/directoryRoles/${GA}/members/$ref`, ref(admins))).status, 204);
     const r = await h.get('/directoryRoles?$select=id,displayName&$expand=members($select=id,displayName)');
     const ga = r.body.value.find((x: { displayName: string }) => x.displayName === 'Global Administrator');
-    assert.deepEqual(ga.members.find((m: { id: string }) => m.id === admins), { '@odata.type': '#microsoft.graph.group', id: admins, displayName: 'admins' });
+    assert.deepEqual(
+      ga.members.find((m: { id: string }) => m.id === admins),
+      { '@odata.type': '#microsoft.graph.group', id: admins, displayName: 'admins' },
+    );
     assert.equal((await h.call('DELETE', `/directoryRoles/${GA}/members/${admins}/$ref`)).status, 204);
   });
 
@@ -158,7 +185,13 @@ describe('emulator: directory roles', () => {
     await first.emu.close();
     const second = await harness({ statePath });
     const r = await second.get('/directoryRoles?$expand=members($select=id)');
-    assert.deepEqual(r.body.value.map((x: { displayName: string; members: { id: string }[] }) => [x.displayName, x.members.map((m) => m.id)]), [['Global Administrator', [u]]]);
+    assert.deepEqual(
+      r.body.value.map((x: { displayName: string; members: { id: string }[] }) => [
+        x.displayName,
+        x.members.map((m) => m.id),
+      ]),
+      [['Global Administrator', [u]]],
+    );
     await second.emu.close();
     await rm(dir, { recursive: true, force: true });
   });
@@ -173,7 +206,14 @@ describe('emulator: application permissions (token roles)', () => {
       assert.equal(c['tid'], h.emu.tenantId);
       assert.equal(c['idtyp'], 'app');
       const roles = c['roles'] as string[];
-      for (const r of ['User.ReadWrite.All', 'Group.ReadWrite.All', 'Application.ReadWrite.OwnedBy', 'Organization.Read.All', 'RoleManagement.Read.Directory']) assert.ok(roles.includes(r), r);
+      for (const r of [
+        'User.ReadWrite.All',
+        'Group.ReadWrite.All',
+        'Application.ReadWrite.OwnedBy',
+        'Organization.Read.All',
+        'RoleManagement.Read.Directory',
+      ])
+        assert.ok(roles.includes(r), r);
       assert.ok((c['exp'] as number) > Date.now() / 1000);
     } finally {
       await h.emu.close();
@@ -183,7 +223,9 @@ describe('emulator: application permissions (token roles)', () => {
   it('signs tokens RS256 with a key published at jwks_uri', async () => {
     const h = await harness();
     try {
-      const meta = (await (await fetch(`${h.emu.authorityHost}/${h.emu.tenantId}/v2.0/.well-known/openid-configuration`)).json()) as { jwks_uri: string };
+      const meta = (await (
+        await fetch(`${h.emu.authorityHost}/${h.emu.tenantId}/v2.0/.well-known/openid-configuration`)
+      ).json()) as { jwks_uri: string };
       const keys = (await (await fetch(meta.jwks_uri)).json()) as { keys: { kid: string }[] };
       const [head, body, sig] = h.token.split('.') as [string, string, string];
       const header = JSON.parse(Buffer.from(head, 'base64url').toString('utf8')) as { alg: string; kid: string };
@@ -200,12 +242,24 @@ describe('emulator: application permissions (token roles)', () => {
   it('a client without Group.ReadWrite.All: group writes → 403 Authorization_RequestDenied, user writes and group reads pass', async () => {
     const h = await harness({ roles: ['User.ReadWrite.All', 'GroupMember.Read.All', 'Organization.Read.All'] });
     try {
-      assert.deepEqual(claims(h.token)['roles'], ['User.ReadWrite.All', 'GroupMember.Read.All', 'Organization.Read.All']);
+      assert.deepEqual(claims(h.token)['roles'], [
+        'User.ReadWrite.All',
+        'GroupMember.Read.All',
+        'Organization.Read.All',
+      ]);
       const u = await h.newUser('ok');
       assert.ok(u);
-      const g = await h.call('POST', '/groups', { displayName: 'G', mailEnabled: false, securityEnabled: true, mailNickname: 'g' });
+      const g = await h.call('POST', '/groups', {
+        displayName: 'G',
+        mailEnabled: false,
+        securityEnabled: true,
+        mailNickname: 'g',
+      });
       assert.equal(g.status, 403);
-      assert.deepEqual([errorOf(g).code, errorOf(g).message], ['Authorization_RequestDenied', 'Insufficient privileges to complete the operation.']);
+      assert.deepEqual(
+        [errorOf(g).code, errorOf(g).message],
+        ['Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'],
+      );
       assert.equal((await h.get('/groups')).status, 200);
       assert.equal((await h.get('/organization')).status, 200);
       const apps = await h.get('/applications');
@@ -225,11 +279,21 @@ describe('emulator: application permissions (token roles)', () => {
     await full.emu.setRoles(['User.Read.All', 'GroupMember.ReadWrite.All']);
     try {
       const token = await getToken(full.emu);
-      const call = async (method: string, path: string, body?: unknown): Promise<number> => (await fetch(`${full.emu.url}/v1.0${path}`, {
-        method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      })).status;
+      const call = async (method: string, path: string, body?: unknown): Promise<number> =>
+        (
+          await fetch(`${full.emu.url}/v1.0${path}`, {
+            method,
+            headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+            ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+          })
+        ).status;
       assert.equal(await call('POST', `/groups/${g}/members/$ref`, ref(u)), 204);
-      assert.equal(await call('PATCH', `/groups/${g}`, { 'members@odata.bind': [`https://graph.microsoft.com/v1.0/directoryObjects/${u2}`] }), 204);
+      assert.equal(
+        await call('PATCH', `/groups/${g}`, {
+          'members@odata.bind': [`https://graph.microsoft.com/v1.0/directoryObjects/${u2}`],
+        }),
+        204,
+      );
       assert.equal(await call('DELETE', `/groups/${g}/members/${u}/$ref`), 204);
       assert.equal(await call('PATCH', `/groups/${g}`, { displayName: 'renamed' }), 403);
       assert.equal(await call('DELETE', `/groups/${g}`), 403);
@@ -257,10 +321,12 @@ describe('emulator: application permissions (token roles)', () => {
   it('is enforced inside $batch, per request', async () => {
     const h = await harness({ roles: ['User.ReadWrite.All'] });
     try {
-      const r = await h.call('POST', '/$batch', { requests: [
-        { id: '1', method: 'GET', url: '/users' },
-        { id: '2', method: 'GET', url: '/groups' },
-      ] });
+      const r = await h.call('POST', '/$batch', {
+        requests: [
+          { id: '1', method: 'GET', url: '/users' },
+          { id: '2', method: 'GET', url: '/groups' },
+        ],
+      });
       assert.equal(r.status, 200);
       const byId = new Map(r.body.responses.map((x: { id: string; status: number }) => [x.id, x.status]));
       assert.equal(byId.get('1'), 200);
@@ -285,7 +351,10 @@ describe('emulator: application permissions (token roles)', () => {
   it('the real ClientSecretCredential gets the JWT with roles', async () => {
     const h = await harness({ roles: ['User.ReadWrite.All', 'Group.ReadWrite.All'] });
     try {
-      const cred = new ClientSecretCredential(h.emu.tenantId, h.emu.clientId, h.emu.clientSecret, { authorityHost: h.emu.authorityHost, disableInstanceDiscovery: true });
+      const cred = new ClientSecretCredential(h.emu.tenantId, h.emu.clientId, h.emu.clientSecret, {
+        authorityHost: h.emu.authorityHost,
+        disableInstanceDiscovery: true,
+      });
       const t = await cred.getToken('https://graph.microsoft.com/.default');
       assert.deepEqual(claims(t.token)['roles'], ['User.ReadWrite.All', 'Group.ReadWrite.All']);
       assert.equal(claims(t.token)['aud'], 'https://graph.microsoft.com');

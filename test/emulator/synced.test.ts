@@ -9,8 +9,14 @@ import { join } from 'node:path';
 import { loadFixtures } from '../../src/emulator/index.js';
 import { errorOf, getToken, harness, type Harness } from './helpers.js';
 
-const EXAMPLE = join(fileURLToPath(new URL('../../../', import.meta.url)), 'examples', 'emulator-fixtures', 'entra-connect-tenant.yaml');
-const MASTERED = 'Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.';
+const EXAMPLE = join(
+  fileURLToPath(new URL('../../../', import.meta.url)),
+  'examples',
+  'emulator-fixtures',
+  'entra-connect-tenant.yaml',
+);
+const MASTERED =
+  'Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.';
 const E3 = '6fd2c87f-b296-42f0-b197-1e91e994b900';
 
 describe('emulator: objects mastered by Entra Connect', () => {
@@ -30,7 +36,9 @@ describe('emulator: objects mastered by Entra Connect', () => {
       return { Authorization: `Bearer ${await getToken(h.emu)}` };
     };
   });
-  after(async () => { await h.emu.close(); });
+  after(async () => {
+    await h.emu.close();
+  });
 
   // [O] graph-facts-2 §1: microsoft-graph-docs#7301, #18038; [D] ED how-to-user-source-of-authority-configure.
   it('PATCH of an AD-mastered property of a synced user → 400 Request_BadRequest (directory-synced)', async () => {
@@ -41,7 +49,12 @@ describe('emulator: objects mastered by Entra Connect', () => {
   });
 
   // [D] user.md: onPremisesExtensionAttributes are read-only for synced users; mobilePhone/businessPhones too.
-  for (const body of [{ onPremisesExtensionAttributes: { extensionAttribute1: 'x' } }, { mobilePhone: '+1 555 0100' }, { businessPhones: ['+1 555 0101'] }, { passwordProfile: { password: 'N3w-Pa55w.rd!x' } }]) {
+  for (const body of [
+    { onPremisesExtensionAttributes: { extensionAttribute1: 'x' } },
+    { mobilePhone: '+1 555 0100' },
+    { businessPhones: ['+1 555 0101'] },
+    { passwordProfile: { password: 'N3w-Pa55w.rd!x' } },
+  ]) {
     it(`PATCH ${Object.keys(body)[0]} of a synced user → 400`, async () => {
       const r = await h.call('PATCH', `/users/${alice}`, body);
       assert.equal(r.status, 400);
@@ -57,18 +70,28 @@ describe('emulator: objects mastered by Entra Connect', () => {
 
   // [D-old]/[O] graph-facts-2 §1: licensing is the one thing not mastered on-premises.
   it('assignLicense works on a synced user', async () => {
-    const r = await h.call('POST', `/users/${bob}/assignLicense`, { addLicenses: [{ skuId: E3, disabledPlans: [] }], removeLicenses: [] });
+    const r = await h.call('POST', `/users/${bob}/assignLicense`, {
+      addLicenses: [{ skuId: E3, disabledPlans: [] }],
+      removeLicenses: [],
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const s = await h.get(`/users/${bob}?$select=licenseAssignmentStates`);
-    assert.deepEqual(s.body.licenseAssignmentStates.map((x: { assignedByGroup: string | null }) => x.assignedByGroup === null).sort(), [false, true]);
+    assert.deepEqual(
+      s.body.licenseAssignmentStates.map((x: { assignedByGroup: string | null }) => x.assignedByGroup === null).sort(),
+      [false, true],
+    );
   });
 
   // [O] graph-facts-2 §1 (members of a synced group); [D] SOA overview: editable only after conversion.
   it('adding or removing members of a synced group → 400 directory-synced', async () => {
     const carol = (await h.get('/users/carol@contoso.com')).body.id;
-    const add = await h.call('POST', `/groups/${finance}/members/$ref`, { '@odata.id': `${h.emu.url}/v1.0/directoryObjects/${carol}` });
+    const add = await h.call('POST', `/groups/${finance}/members/$ref`, {
+      '@odata.id': `${h.emu.url}/v1.0/directoryObjects/${carol}`,
+    });
     assert.deepEqual([add.status, errorOf(add).message], [400, MASTERED]);
-    const bind = await h.call('PATCH', `/groups/${finance}`, { 'members@odata.bind': [`${h.emu.url}/v1.0/directoryObjects/${carol}`] });
+    const bind = await h.call('PATCH', `/groups/${finance}`, {
+      'members@odata.bind': [`${h.emu.url}/v1.0/directoryObjects/${carol}`],
+    });
     assert.deepEqual([bind.status, errorOf(bind).message], [400, MASTERED]);
     const del = await h.call('DELETE', `/groups/${finance}/members/${bob}/$ref`);
     assert.deepEqual([del.status, errorOf(del).message], [400, MASTERED]);
@@ -77,7 +100,9 @@ describe('emulator: objects mastered by Entra Connect', () => {
   // Cloud group membership isn't an AD property (graph-facts-2 §1 "Still writable").
   it('a synced user can join a cloud group', async () => {
     const g = await h.newGroup('cloudgroup');
-    const r = await h.call('POST', `/groups/${g}/members/$ref`, { '@odata.id': `${h.emu.url}/v1.0/directoryObjects/${alice}` });
+    const r = await h.call('POST', `/groups/${g}/members/$ref`, {
+      '@odata.id': `${h.emu.url}/v1.0/directoryObjects/${alice}`,
+    });
     assert.equal(r.status, 204);
   });
 
@@ -89,22 +114,41 @@ describe('emulator: objects mastered by Entra Connect', () => {
 
   // [O] graph-facts-2 §1: msgraph-sdk-powershell#3238.
   it('DELETE of a synced contact → 400 "Data contract version does not allow …"', async () => {
-    h.emu.seed({ contacts: [{ id: '0c0c0c0c-0000-4000-8000-000000000001', displayName: 'Ext', mail: 'ext@fabrikam.example', onPremisesSyncEnabled: true }] });
+    h.emu.seed({
+      contacts: [
+        {
+          id: '0c0c0c0c-0000-4000-8000-000000000001',
+          displayName: 'Ext',
+          mail: 'ext@fabrikam.example',
+          onPremisesSyncEnabled: true,
+        },
+      ],
+    });
     const r = await h.call('DELETE', '/contacts/0c0c0c0c-0000-4000-8000-000000000001');
     assert.equal(r.status, 400);
-    assert.equal(errorOf(r).message, "Data contract version does not allow 'Delete' operations against instances of resource 'OrgContact'.");
+    assert.equal(
+      errorOf(r).message,
+      "Data contract version does not allow 'Delete' operations against instances of resource 'OrgContact'.",
+    );
   });
 
   // Entra Connect writes directory extensions synced from AD (isSyncedFromOnPremises) — AD-mastered like the rest.
   it('a directory extension synced from on-premises is AD-mastered on a synced user', async () => {
-    const r = await h.call('PATCH', `/users/${bob}`, { extension_0a4b5c6d111122223333444455556666_employeeNumber: '9' });
+    const r = await h.call('PATCH', `/users/${bob}`, {
+      extension_0a4b5c6d111122223333444455556666_employeeNumber: '9',
+    });
     assert.deepEqual([r.status, errorOf(r).message], [400, MASTERED]);
   });
 
   // [D] user.md onPremisesExtensionAttributes: read-only in Graph for a cloud user previously synced.
   it('onPremisesExtensionAttributes of a converted (previously synced) user → 400 "… originated within an external service."', async () => {
-    const r = await h.call('PATCH', '/users/carol@contoso.com', { onPremisesExtensionAttributes: { extensionAttribute1: 'x' } });
-    assert.deepEqual([r.status, errorOf(r).message], [400, 'Unable to update the specified properties for objects that have originated within an external service.']);
+    const r = await h.call('PATCH', '/users/carol@contoso.com', {
+      onPremisesExtensionAttributes: { extensionAttribute1: 'x' },
+    });
+    assert.deepEqual(
+      [r.status, errorOf(r).message],
+      [400, 'Unable to update the specified properties for objects that have originated within an external service.'],
+    );
     assert.equal((await h.call('PATCH', '/users/carol@contoso.com', { jobTitle: 'Cloud now' })).status, 204);
   });
 
@@ -112,16 +156,29 @@ describe('emulator: objects mastered by Entra Connect', () => {
   it('source-of-authority switch: needs its permission; then PATCH isCloudManaged → 200, onPremisesSyncEnabled null, writes succeed', async () => {
     const denied = await h.call('PATCH', `/groups/${finance}/onPremisesSyncBehavior`, { isCloudManaged: true });
     assert.deepEqual([denied.status, errorOf(denied).code], [403, 'Authorization_RequestDenied']);
-    const auth = await withRoles(['Group-OnPremisesSyncBehavior.ReadWrite.All', 'User-OnPremisesSyncBehavior.ReadWrite.All']);
+    const auth = await withRoles([
+      'Group-OnPremisesSyncBehavior.ReadWrite.All',
+      'User-OnPremisesSyncBehavior.ReadWrite.All',
+    ]);
     const before = await h.call('GET', `/groups/${finance}/onPremisesSyncBehavior`, undefined, auth);
     assert.deepEqual([before.status, before.body.id, before.body.isCloudManaged], [200, finance, false]);
     const r = await h.call('PATCH', `/groups/${finance}/onPremisesSyncBehavior`, { isCloudManaged: true }, auth);
     assert.deepEqual([r.status, r.body.id, r.body.isCloudManaged], [200, finance, true]);
-    const g = await h.call('GET', `/groups/${finance}?$select=onPremisesSyncEnabled,onPremisesSecurityIdentifier`, undefined, auth);
+    const g = await h.call(
+      'GET',
+      `/groups/${finance}?$select=onPremisesSyncEnabled,onPremisesSecurityIdentifier`,
+      undefined,
+      auth,
+    );
     assert.equal(g.body.onPremisesSyncEnabled, null);
     assert.equal(g.body.onPremisesSecurityIdentifier, 'S-1-5-21-1004336348-1177238915-682003330-2201'); // mirrors kept
     const carol = (await h.get('/users/carol@contoso.com')).body.id;
-    const add = await h.call('POST', `/groups/${finance}/members/$ref`, { '@odata.id': `${h.emu.url}/v1.0/directoryObjects/${carol}` }, auth);
+    const add = await h.call(
+      'POST',
+      `/groups/${finance}/members/$ref`,
+      { '@odata.id': `${h.emu.url}/v1.0/directoryObjects/${carol}` },
+      auth,
+    );
     assert.equal(add.status, 204);
     const u = await h.call('PATCH', `/users/${alice}/onPremisesSyncBehavior`, { isCloudManaged: true }, auth);
     assert.equal(u.status, 200);
@@ -129,7 +186,11 @@ describe('emulator: objects mastered by Entra Connect', () => {
     // Switching back: isCloudManaged false, onPremisesSyncEnabled stays null until a sync client takes over (§2.5).
     const back = await h.call('PATCH', `/users/${alice}/onPremisesSyncBehavior`, { isCloudManaged: false }, auth);
     assert.deepEqual([back.status, back.body.isCloudManaged], [200, false]);
-    assert.equal((await h.call('GET', `/users/${alice}?$select=onPremisesSyncEnabled`, undefined, auth)).body.onPremisesSyncEnabled, null);
+    assert.equal(
+      (await h.call('GET', `/users/${alice}?$select=onPremisesSyncEnabled`, undefined, auth)).body
+        .onPremisesSyncEnabled,
+      null,
+    );
   });
 
   // [O] graph-facts-2 §1: DELETE of a synced user is allowed (KB 2619062).
@@ -152,7 +213,12 @@ describe('emulator: objects mastered by Entra Connect', () => {
     assert.equal(s.features.blockCloudObjectTakeoverThroughHardMatchEnabled, true);
     assert.equal(s.features.blockSoftMatchEnabled, true);
     assert.equal(s.features.softMatchOnUpnEnabled, false);
-    const off = await h.call('PATCH', `/directory/onPremisesSynchronization/${h.emu.tenantId}`, { features: { blockCloudObjectTakeoverThroughHardMatchEnabled: false } }, auth);
+    const off = await h.call(
+      'PATCH',
+      `/directory/onPremisesSynchronization/${h.emu.tenantId}`,
+      { features: { blockCloudObjectTakeoverThroughHardMatchEnabled: false } },
+      auth,
+    );
     assert.equal(off.status, 204);
     const again = await h.call('GET', `/directory/onPremisesSynchronization/${h.emu.tenantId}`, undefined, auth);
     assert.equal(again.body.features.blockCloudObjectTakeoverThroughHardMatchEnabled, false);

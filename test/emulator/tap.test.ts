@@ -5,12 +5,25 @@ import { DOMAIN, harness, type Harness } from './helpers.js';
 
 describe('emulator: write count and freezeAfter', () => {
   let h: Harness;
-  before(async () => { h = await harness(); });
-  after(async () => { await h.emu.close(); });
+  before(async () => {
+    h = await harness();
+  });
+  after(async () => {
+    await h.emu.close();
+  });
 
   const userReq = (id: string, name: string): unknown => ({
-    id, method: 'POST', url: '/users', headers: { 'Content-Type': 'application/json' },
-    body: { accountEnabled: true, displayName: name, mailNickname: name, userPrincipalName: `${name}@${DOMAIN}`, passwordProfile: { password: 'Pa55w.rd!Pa55w.rd' } },
+    id,
+    method: 'POST',
+    url: '/users',
+    headers: { 'Content-Type': 'application/json' },
+    body: {
+      accountEnabled: true,
+      displayName: name,
+      mailNickname: name,
+      userPrincipalName: `${name}@${DOMAIN}`,
+      passwordProfile: { password: 'Pa55w.rd!Pa55w.rd' },
+    },
   });
   const countUsers = async (prefix: string): Promise<number> =>
     ((await h.get(`/users?$filter=startswith(displayName,'${prefix}')`)).body.value as unknown[]).length;
@@ -21,20 +34,26 @@ describe('emulator: write count and freezeAfter', () => {
     await h.get('/users');
     await h.call('POST', '/directoryObjects/getByIds', { ids: [], types: ['user'] });
     await h.call('PATCH', '/users/00000000-0000-0000-0000-00000000dead', { jobTitle: 'x' });
-    await h.call('POST', '/$batch', { requests: [userReq('1', 'tapcount-b1'), userReq('2', 'tapcount-b2'), { id: '3', method: 'GET', url: '/users' }] });
+    await h.call('POST', '/$batch', {
+      requests: [userReq('1', 'tapcount-b1'), userReq('2', 'tapcount-b2'), { id: '3', method: 'GET', url: '/users' }],
+    });
     assert.equal(h.emu.writes() - before, 3);
   });
 
   it('after the N-th write it runs and answers nothing more, not even the rest of that batch, until unfrozen', async () => {
     const frozen = h.emu.freezeAfter({ writes: 2 });
-    const batch = h.call('POST', '/$batch', { requests: [userReq('1', 'tapfreeze-1'), userReq('2', 'tapfreeze-2'), userReq('3', 'tapfreeze-3')] }).catch((e: Error) => e);
+    const batch = h
+      .call('POST', '/$batch', {
+        requests: [userReq('1', 'tapfreeze-1'), userReq('2', 'tapfreeze-2'), userReq('3', 'tapfreeze-3')],
+      })
+      .catch((e: Error) => e);
     await frozen;
     const received = h.emu.requests();
     const later = h.get('/users').catch((e: Error) => e);
     while (h.emu.requests() === received) await new Promise((r) => setTimeout(r, 10)); // until it arrived
     h.emu.unfreeze();
-    assert.ok(await batch instanceof Error, 'the batch was never answered (its connection was dropped)');
-    assert.ok(await later instanceof Error, 'nor a request that came in while frozen');
+    assert.ok((await batch) instanceof Error, 'the batch was never answered (its connection was dropped)');
+    assert.ok((await later) instanceof Error, 'nor a request that came in while frozen');
     assert.equal(await countUsers('tapfreeze-'), 2, 'exactly two writes reached the tenant');
   });
 
@@ -44,7 +63,7 @@ describe('emulator: write count and freezeAfter', () => {
     const write = h.call('POST', '/users', (userReq('x', 'tapzero') as { body: unknown }).body).catch((e: Error) => e);
     await frozen;
     h.emu.unfreeze();
-    assert.ok(await write instanceof Error);
+    assert.ok((await write) instanceof Error);
     assert.equal(await countUsers('tapzero'), 0);
   });
 });

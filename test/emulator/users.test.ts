@@ -5,14 +5,35 @@ import { DOMAIN, NOT_FOUND, errorOf, harness, type Harness } from './helpers.js'
 
 const PASSWORD = { password: 'Pa55w.rd!Pa55w.rd', forceChangePasswordNextSignIn: false };
 const user = (upn: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  accountEnabled: true, displayName: upn, mailNickname: upn.split('@')[0], userPrincipalName: upn, passwordProfile: PASSWORD, ...extra,
+  accountEnabled: true,
+  displayName: upn,
+  mailNickname: upn.split('@')[0],
+  userPrincipalName: upn,
+  passwordProfile: PASSWORD,
+  ...extra,
 });
-const DEFAULT_SET = ['businessPhones', 'displayName', 'givenName', 'id', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName'];
+const DEFAULT_SET = [
+  'businessPhones',
+  'displayName',
+  'givenName',
+  'id',
+  'jobTitle',
+  'mail',
+  'mobilePhone',
+  'officeLocation',
+  'preferredLanguage',
+  'surname',
+  'userPrincipalName',
+];
 
 describe('emulator: users', () => {
   let h: Harness;
-  before(async () => { h = await harness(); });
-  after(async () => { await h.emu.close(); });
+  before(async () => {
+    h = await harness();
+  });
+  after(async () => {
+    await h.emu.close();
+  });
 
   it('POST /users with the required properties → 201 with the default property set', async () => {
     const r = await h.call('POST', '/users', user(`adele@${DOMAIN}`, { jobTitle: 'Engineer', department: 'R&D' }));
@@ -106,10 +127,19 @@ describe('emulator: users', () => {
     assert.deepEqual(r.body.proxyAddresses, [`SMTP:new@${DOMAIN}`, `smtp:old@${DOMAIN}`]);
   });
 
-  for (const prop of ['proxyAddresses', 'onPremisesSyncEnabled', 'onPremisesDistinguishedName', 'onPremisesSamAccountName', 'onPremisesSecurityIdentifier', 'onPremisesUserPrincipalName', 'onPremisesDomainName']) {
+  for (const prop of [
+    'proxyAddresses',
+    'onPremisesSyncEnabled',
+    'onPremisesDistinguishedName',
+    'onPremisesSamAccountName',
+    'onPremisesSecurityIdentifier',
+    'onPremisesUserPrincipalName',
+    'onPremisesDomainName',
+  ]) {
     it(`${prop} is read-only → 400`, async () => {
       const id = await h.newUser('ro');
-      const value = prop === 'proxyAddresses' ? ['SMTP:x@contoso.example'] : prop === 'onPremisesSyncEnabled' ? true : 'x';
+      const value =
+        prop === 'proxyAddresses' ? ['SMTP:x@contoso.example'] : prop === 'onPremisesSyncEnabled' ? true : 'x';
       const r = await h.call('PATCH', `/users/${id}`, { [prop]: value });
       assert.equal(r.status, 400);
       assert.equal(errorOf(r).code, 'Request_BadRequest');
@@ -118,15 +148,24 @@ describe('emulator: users', () => {
 
   it('onPremisesImmutableId is writable, but not with $ or _', async () => {
     const id = await h.newUser('imm');
-    assert.equal((await h.call('PATCH', `/users/${id}`, { onPremisesImmutableId: 'AAECAwQFBgcICQoLDA0ODw==' })).status, 204);
-    assert.equal((await h.get(`/users/${id}?$select=onPremisesImmutableId`)).body.onPremisesImmutableId, 'AAECAwQFBgcICQoLDA0ODw==');
+    assert.equal(
+      (await h.call('PATCH', `/users/${id}`, { onPremisesImmutableId: 'AAECAwQFBgcICQoLDA0ODw==' })).status,
+      204,
+    );
+    assert.equal(
+      (await h.get(`/users/${id}?$select=onPremisesImmutableId`)).body.onPremisesImmutableId,
+      'AAECAwQFBgcICQoLDA0ODw==',
+    );
     assert.equal((await h.call('PATCH', `/users/${id}`, { onPremisesImmutableId: 'a_b' })).status, 400);
     assert.equal((await h.call('PATCH', `/users/${id}`, { onPremisesImmutableId: 'a$b' })).status, 400);
   });
 
   it('onPremisesExtensionAttributes are writable on cloud-only users', async () => {
     const id = await h.newUser('ext');
-    assert.equal((await h.call('PATCH', `/users/${id}`, { onPremisesExtensionAttributes: { extensionAttribute1: 'one' } })).status, 204);
+    assert.equal(
+      (await h.call('PATCH', `/users/${id}`, { onPremisesExtensionAttributes: { extensionAttribute1: 'one' } })).status,
+      204,
+    );
     const r = await h.get(`/users/${id}?$select=onPremisesExtensionAttributes`);
     assert.equal(r.body.onPremisesExtensionAttributes.extensionAttribute1, 'one');
   });
@@ -179,14 +218,19 @@ describe('emulator: users', () => {
       const out: string[] = [];
       let r = await h.get('/users?$select=id&$top=999');
       out.push(...r.body.value.map((u: { id: string }) => u.id));
-      while (r.body['@odata.nextLink']) { r = await h.get(r.body['@odata.nextLink']); out.push(...r.body.value.map((u: { id: string }) => u.id)); }
+      while (r.body['@odata.nextLink']) {
+        r = await h.get(r.body['@odata.nextLink']);
+        out.push(...r.body.value.map((u: { id: string }) => u.id));
+      }
       return out.filter((x) => x === id);
     };
     await h.call('DELETE', `/users/${id}`);
     assert.deepEqual(await ids(), []);
     await h.call('POST', `/directory/deletedItems/${id}/restore`);
     assert.deepEqual(await ids(), [id]);
-    assert.deepEqual((await h.get(`/users?$filter=${encodeURIComponent(`id eq '${id}'`)}&$select=id`)).body.value, [{ id }]);
+    assert.deepEqual((await h.get(`/users?$filter=${encodeURIComponent(`id eq '${id}'`)}&$select=id`)).body.value, [
+      { id },
+    ]);
   });
 
   it('permanent delete from deletedItems', async () => {
@@ -204,26 +248,42 @@ describe('emulator: users', () => {
   it('manager: PUT manager/$ref → 204, GET manager, directReports, DELETE → 204, then the documented 404', async () => {
     const boss = await h.newUser('boss');
     const worker = await h.newUser('worker');
-    const put = await h.call('PUT', `/users/${worker}/manager/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/users/${boss}` });
+    const put = await h.call('PUT', `/users/${worker}/manager/$ref`, {
+      '@odata.id': `https://graph.microsoft.com/v1.0/users/${boss}`,
+    });
     assert.equal(put.status, 204);
     const m = await h.get(`/users/${worker}/manager`);
     assert.equal(m.status, 200);
     assert.equal(m.body.id, boss);
-    assert.deepEqual((await h.get(`/users/${boss}/directReports`)).body.value.map((x: { id: string }) => x.id), [worker]);
+    assert.deepEqual(
+      (await h.get(`/users/${boss}/directReports`)).body.value.map((x: { id: string }) => x.id),
+      [worker],
+    );
     assert.equal((await h.call('DELETE', `/users/${worker}/manager/$ref`)).status, 204);
     const none = await h.get(`/users/${worker}/manager`);
     assert.equal(none.status, 404);
-    assert.equal(errorOf(none).message, "Resource 'manager' does not exist or one of its queried reference-property objects are not present.");
+    assert.equal(
+      errorOf(none).message,
+      "Resource 'manager' does not exist or one of its queried reference-property objects are not present.",
+    );
   });
 
   it('memberOf and transitiveMemberOf', async () => {
     const u = await h.newUser('memberof');
     const inner = await h.newGroup('mo-inner');
     const outer = await h.newGroup('mo-outer');
-    const ref = (id: string): { '@odata.id': string } => ({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${id}` });
+    const ref = (id: string): { '@odata.id': string } => ({
+      '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${id}`,
+    });
     await h.call('POST', `/groups/${inner}/members/$ref`, ref(u));
     await h.call('POST', `/groups/${outer}/members/$ref`, ref(inner));
-    assert.deepEqual((await h.get(`/users/${u}/memberOf`)).body.value.map((g: { id: string }) => g.id), [inner]);
-    assert.deepEqual((await h.get(`/users/${u}/transitiveMemberOf`)).body.value.map((g: { id: string }) => g.id).sort(), [inner, outer].sort());
+    assert.deepEqual(
+      (await h.get(`/users/${u}/memberOf`)).body.value.map((g: { id: string }) => g.id),
+      [inner],
+    );
+    assert.deepEqual(
+      (await h.get(`/users/${u}/transitiveMemberOf`)).body.value.map((g: { id: string }) => g.id).sort(),
+      [inner, outer].sort(),
+    );
   });
 });

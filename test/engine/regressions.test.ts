@@ -21,33 +21,75 @@ import { anchorOf, dnOf, emptyTarget, group, snapshot, spec, user } from '../sup
 
 function plan(entries: DirectoryEntry[], target: TargetSnapshot) {
   const s = spec();
-  return assemblePlan({ spec: s, specPath: 'adsync.yaml', flows: compileFlows(s), sources: [snapshot(entries)], target, toolVersion: 'test', now: new Date(0) }).plan;
+  return assemblePlan({
+    spec: s,
+    specPath: 'adsync.yaml',
+    flows: compileFlows(s),
+    sources: [snapshot(entries)],
+    target,
+    toolVersion: 'test',
+    now: new Date(0),
+  }).plan;
 }
 
-const owned = (cn: string, attrs: Record<string, unknown>): TargetObject => ({ id: `id-${cn}`, kind: 'user', anchor: anchorOf(cn), attrs });
+const owned = (cn: string, attrs: Record<string, unknown>): TargetObject => ({
+  id: `id-${cn}`,
+  kind: 'user',
+  anchor: anchorOf(cn),
+  attrs,
+});
 
 describe('regressions found by the convergence test', () => {
   // seed 20261202: u0's UPN changed in AD to one a cloud-only user had taken; apply's PATCH failed with 400
   // (conflict on userPrincipalName) and every later apply failed again.
   it('an owned user whose new UPN a cloud-only user holds keeps its UPN; the rest flows; a report says why', () => {
-    const ann = owned('Ann Lee', { userPrincipalName: 'ann.lee@contoso.example', displayName: 'Ann Lee', accountEnabled: true, mailNickname: 'ann.lee' });
-    const holder: TargetObject = { id: 'cloud-1', kind: 'user', attrs: { userPrincipalName: 'bob@contoso.example', displayName: 'Bob (cloud)' } };
-    const p = plan([user('Ann Lee', { userPrincipalName: 'bob@contoso.example', title: 'Lead' })], emptyTarget([ann, holder]));
+    const ann = owned('Ann Lee', {
+      userPrincipalName: 'ann.lee@contoso.example',
+      displayName: 'Ann Lee',
+      accountEnabled: true,
+      mailNickname: 'ann.lee',
+    });
+    const holder: TargetObject = {
+      id: 'cloud-1',
+      kind: 'user',
+      attrs: { userPrincipalName: 'bob@contoso.example', displayName: 'Bob (cloud)' },
+    };
+    const p = plan(
+      [user('Ann Lee', { userPrincipalName: 'bob@contoso.example', title: 'Lead' })],
+      emptyTarget([ann, holder]),
+    );
     const u = p.changes.find((c) => c.anchor === anchorOf('Ann Lee'));
     assert.ok(u && u.action === 'update', JSON.stringify(p.changes));
     assert.ok(!u.attributes.some((a) => a.name === 'userPrincipalName'), 'the UPN is not written');
-    assert.ok(u.attributes.some((a) => a.name === 'jobTitle' && a.after === 'Lead'), 'the rest flows');
+    assert.ok(
+      u.attributes.some((a) => a.name === 'jobTitle' && a.after === 'Lead'),
+      'the rest flows',
+    );
     const r = p.reports.find((x) => x.code === 'cloud-only-collision');
     assert.equal(r?.other?.id, 'cloud-1');
     assert.match(r.reason, /userPrincipalName \(bob@contoso\.example\)/);
   });
 
   it('the same for a mail address a cloud-only object holds', () => {
-    const ann = owned('Ann Lee', { userPrincipalName: 'ann.lee@contoso.example', displayName: 'Ann Lee', accountEnabled: true, mailNickname: 'ann.lee', mail: 'ann@contoso.example', onPremisesImmutableId: anchorOf('Ann Lee') });
-    const holder: TargetObject = { id: 'cloud-2', kind: 'user', attrs: { userPrincipalName: 'x@contoso.example', mail: 'shared@contoso.example' } };
+    const ann = owned('Ann Lee', {
+      userPrincipalName: 'ann.lee@contoso.example',
+      displayName: 'Ann Lee',
+      accountEnabled: true,
+      mailNickname: 'ann.lee',
+      mail: 'ann@contoso.example',
+      onPremisesImmutableId: anchorOf('Ann Lee'),
+    });
+    const holder: TargetObject = {
+      id: 'cloud-2',
+      kind: 'user',
+      attrs: { userPrincipalName: 'x@contoso.example', mail: 'shared@contoso.example' },
+    };
     const p = plan([user('Ann Lee', { mail: 'shared@contoso.example' })], emptyTarget([ann, holder]));
     const u = p.changes.find((c) => c.anchor === anchorOf('Ann Lee'));
-    assert.ok(u === undefined || (u.action === 'update' && !u.attributes.some((a) => a.name === 'mail')), JSON.stringify(u));
+    assert.ok(
+      u === undefined || (u.action === 'update' && !u.attributes.some((a) => a.name === 'mail')),
+      JSON.stringify(u),
+    );
     assert.equal(p.reports.find((x) => x.code === 'cloud-only-collision')?.other?.id, 'cloud-2');
   });
 
@@ -55,21 +97,36 @@ describe('regressions found by the convergence test', () => {
   // source, so the manager is not restored); the plan set the report's manager to the deleted id every time and
   // apply failed with 404.
   it('a manager left in deleted items (blocked by a duplicate UPN) is unset, never set to the deleted id', () => {
-    const bob = owned('Bob Jones', { userPrincipalName: 'bob.jones@contoso.example', displayName: 'Bob Jones', accountEnabled: true, mailNickname: 'bob.jones' });
+    const bob = owned('Bob Jones', {
+      userPrincipalName: 'bob.jones@contoso.example',
+      displayName: 'Bob Jones',
+      accountEnabled: true,
+      mailNickname: 'bob.jones',
+    });
     const target = emptyTarget([{ ...bob, manager: undefined } as TargetObject]);
     target.deleted = [owned('Ann Lee', { userPrincipalName: 'ann.lee@contoso.example' })];
-    const p = plan([
-      user('Ann Lee'),
-      user('Ann Twin', { userPrincipalName: 'ann.lee@contoso.example' }),
-      user('Bob Jones', { manager: dnOf('Ann Lee') }),
-    ], target);
+    const p = plan(
+      [
+        user('Ann Lee'),
+        user('Ann Twin', { userPrincipalName: 'ann.lee@contoso.example' }),
+        user('Bob Jones', { manager: dnOf('Ann Lee') }),
+      ],
+      target,
+    );
     const forBob = p.changes.filter((c) => c.anchor === anchorOf('Bob Jones'));
-    assert.ok(forBob.every((c) => c.action !== 'update' || !c.attributes.some((a) => a.name === 'manager')), JSON.stringify(forBob));
+    assert.ok(
+      forBob.every((c) => c.action !== 'update' || !c.attributes.some((a) => a.name === 'manager')),
+      JSON.stringify(forBob),
+    );
     assert.ok(!p.changes.some((c) => c.action === 'restore'), 'the blocked manager is not restored');
   });
 
   it('a new user whose manager a cloud-only collision blocks is created without a manager', () => {
-    const holder: TargetObject = { id: 'cloud-3', kind: 'user', attrs: { userPrincipalName: 'ann.lee@contoso.example' } };
+    const holder: TargetObject = {
+      id: 'cloud-3',
+      kind: 'user',
+      attrs: { userPrincipalName: 'ann.lee@contoso.example' },
+    };
     const p = plan([user('Ann Lee'), user('Bob Jones', { manager: dnOf('Ann Lee') })], emptyTarget([holder]));
     const create = p.changes.find((c) => c.anchor === anchorOf('Bob Jones'));
     assert.ok(create && create.action === 'create');
@@ -79,14 +136,28 @@ describe('regressions found by the convergence test', () => {
   // seed 20261202 (200 runs): u1 moved to u0's UPN (both held as duplicates, u1 keeps bob in the tenant) while
   // a new u4 took u1's old UPN bob; the create failed with 400 on every apply.
   it('a new user is not created with a UPN an owned, held user keeps', () => {
-    const ann = owned('Ann Lee', { userPrincipalName: 'ann@contoso.example', displayName: 'Ann Lee', accountEnabled: true });
-    const bob = owned('Bob Jones', { userPrincipalName: 'bob@contoso.example', displayName: 'Bob Jones', accountEnabled: true });
-    const p = plan([
-      user('Ann Lee', { userPrincipalName: 'ann@contoso.example' }),
-      user('Bob Jones', { userPrincipalName: 'ann@contoso.example' }),
-      user('Cid New', { userPrincipalName: 'bob@contoso.example' }),
-    ], emptyTarget([ann, bob]));
-    assert.ok(!p.changes.some((c) => c.action === 'create'), JSON.stringify(p.changes.map((c) => `${c.action} ${c.label}`)));
+    const ann = owned('Ann Lee', {
+      userPrincipalName: 'ann@contoso.example',
+      displayName: 'Ann Lee',
+      accountEnabled: true,
+    });
+    const bob = owned('Bob Jones', {
+      userPrincipalName: 'bob@contoso.example',
+      displayName: 'Bob Jones',
+      accountEnabled: true,
+    });
+    const p = plan(
+      [
+        user('Ann Lee', { userPrincipalName: 'ann@contoso.example' }),
+        user('Bob Jones', { userPrincipalName: 'ann@contoso.example' }),
+        user('Cid New', { userPrincipalName: 'bob@contoso.example' }),
+      ],
+      emptyTarget([ann, bob]),
+    );
+    assert.ok(
+      !p.changes.some((c) => c.action === 'create'),
+      JSON.stringify(p.changes.map((c) => `${c.action} ${c.label}`)),
+    );
     const r = p.reports.find((x) => x.anchor === anchorOf('Cid New'));
     assert.equal(r?.code, 'duplicate-in-source');
     assert.equal(r?.other?.id, 'id-Bob Jones');
@@ -94,40 +165,94 @@ describe('regressions found by the convergence test', () => {
   // seed 20261202 (200 runs): u0 dropped its mail and u4 took it in the same step; Graph keeps every address a
   // user had in its proxyAddresses, so the create failed with 400 (proxyAddresses) on every apply.
   it('an address an owned user once had (still in its proxyAddresses) is neither created on a new user nor moved to another', () => {
-    const ann = owned('Ann Lee', { userPrincipalName: 'ann@contoso.example', displayName: 'Ann Lee', accountEnabled: true, proxyAddresses: ['smtp:old@contoso.example'] });
-    const bob = owned('Bob Jones', { userPrincipalName: 'bob@contoso.example', displayName: 'Bob Jones', accountEnabled: true });
-    const created = plan([
-      user('Ann Lee', { userPrincipalName: 'ann@contoso.example' }),
-      user('Bob Jones', { userPrincipalName: 'bob@contoso.example' }),
-      user('Cid New', { userPrincipalName: 'cid@contoso.example', mail: 'OLD@contoso.example' }),
-    ], emptyTarget([ann, bob]));
+    const ann = owned('Ann Lee', {
+      userPrincipalName: 'ann@contoso.example',
+      displayName: 'Ann Lee',
+      accountEnabled: true,
+      proxyAddresses: ['smtp:old@contoso.example'],
+    });
+    const bob = owned('Bob Jones', {
+      userPrincipalName: 'bob@contoso.example',
+      displayName: 'Bob Jones',
+      accountEnabled: true,
+    });
+    const created = plan(
+      [
+        user('Ann Lee', { userPrincipalName: 'ann@contoso.example' }),
+        user('Bob Jones', { userPrincipalName: 'bob@contoso.example' }),
+        user('Cid New', { userPrincipalName: 'cid@contoso.example', mail: 'OLD@contoso.example' }),
+      ],
+      emptyTarget([ann, bob]),
+    );
     assert.ok(!created.changes.some((c) => c.action === 'create'), 'Cid is not created');
-    const p = plan([
-      user('Ann Lee', { userPrincipalName: 'ann@contoso.example' }),
-      user('Bob Jones', { userPrincipalName: 'bob@contoso.example', mail: 'old@contoso.example' }),
-    ], emptyTarget([ann, bob]));
-    assert.ok(!p.changes.some((c) => c.action === 'update' && c.attributes.some((a) => a.name === 'mail')), 'Bob keeps his mail');
+    const p = plan(
+      [
+        user('Ann Lee', { userPrincipalName: 'ann@contoso.example' }),
+        user('Bob Jones', { userPrincipalName: 'bob@contoso.example', mail: 'old@contoso.example' }),
+      ],
+      emptyTarget([ann, bob]),
+    );
+    assert.ok(
+      !p.changes.some((c) => c.action === 'update' && c.attributes.some((a) => a.name === 'mail')),
+      'Bob keeps his mail',
+    );
     assert.equal(p.reports.find((r) => r.anchor === anchorOf('Bob Jones'))?.other?.id, 'id-Ann Lee');
   });
   it('an address of a user this plan deletes is free for another user in the same plan (one apply converges)', () => {
-    const ann = owned('Ann Lee', { userPrincipalName: 'ann@contoso.example', displayName: 'Ann Lee', accountEnabled: true, mail: 'a@contoso.example', proxyAddresses: ['SMTP:a@contoso.example'] });
-    const bob = owned('Bob Jones', { userPrincipalName: 'bob@contoso.example', displayName: 'Bob Jones', accountEnabled: true });
-    const p = plan([user('Bob Jones', { userPrincipalName: 'bob@contoso.example', mail: 'a@contoso.example' })], emptyTarget([ann, bob]));
+    const ann = owned('Ann Lee', {
+      userPrincipalName: 'ann@contoso.example',
+      displayName: 'Ann Lee',
+      accountEnabled: true,
+      mail: 'a@contoso.example',
+      proxyAddresses: ['SMTP:a@contoso.example'],
+    });
+    const bob = owned('Bob Jones', {
+      userPrincipalName: 'bob@contoso.example',
+      displayName: 'Bob Jones',
+      accountEnabled: true,
+    });
+    const p = plan(
+      [user('Bob Jones', { userPrincipalName: 'bob@contoso.example', mail: 'a@contoso.example' })],
+      emptyTarget([ann, bob]),
+    );
     assert.ok(p.changes.some((c) => c.action === 'delete' && c.anchor === anchorOf('Ann Lee')));
-    assert.ok(p.changes.some((c) => c.action === 'update' && c.attributes.some((a) => a.name === 'mail' && a.after === 'a@contoso.example')), JSON.stringify(p.changes));
+    assert.ok(
+      p.changes.some(
+        (c) => c.action === 'update' && c.attributes.some((a) => a.name === 'mail' && a.after === 'a@contoso.example'),
+      ),
+      JSON.stringify(p.changes),
+    );
   });
   // seed 20261202 (run 141): u0 held (its mail duplicated by a new u4) keeps UPN ann; u1 moved to UPN ann in
   // AD; the update failed with 400 on every apply.
   it('an owned user does not take the UPN a held user keeps; the rest of its update flows', () => {
-    const ann = owned('Ann Lee', { userPrincipalName: 'ann@contoso.example', displayName: 'Ann Lee', accountEnabled: true, mail: 'm@contoso.example' });
-    const bob = owned('Bob Jones', { userPrincipalName: 'bob@contoso.example', displayName: 'Bob Jones', accountEnabled: true });
-    const p = plan([
-      user('Ann Lee', { userPrincipalName: 'ann2@contoso.example', mail: 'm@contoso.example' }),
-      user('Dup Mail', { userPrincipalName: 'dup@contoso.example', mail: 'm@contoso.example' }),
-      user('Bob Jones', { userPrincipalName: 'ann@contoso.example', title: 'Lead' }),
-    ], emptyTarget([ann, bob]));
+    const ann = owned('Ann Lee', {
+      userPrincipalName: 'ann@contoso.example',
+      displayName: 'Ann Lee',
+      accountEnabled: true,
+      mail: 'm@contoso.example',
+    });
+    const bob = owned('Bob Jones', {
+      userPrincipalName: 'bob@contoso.example',
+      displayName: 'Bob Jones',
+      accountEnabled: true,
+    });
+    const p = plan(
+      [
+        user('Ann Lee', { userPrincipalName: 'ann2@contoso.example', mail: 'm@contoso.example' }),
+        user('Dup Mail', { userPrincipalName: 'dup@contoso.example', mail: 'm@contoso.example' }),
+        user('Bob Jones', { userPrincipalName: 'ann@contoso.example', title: 'Lead' }),
+      ],
+      emptyTarget([ann, bob]),
+    );
     const u = p.changes.find((c) => c.anchor === anchorOf('Bob Jones'));
-    assert.ok(u && u.action === 'update' && !u.attributes.some((a) => a.name === 'userPrincipalName') && u.attributes.some((a) => a.name === 'jobTitle'), JSON.stringify(u));
+    assert.ok(
+      u &&
+        u.action === 'update' &&
+        !u.attributes.some((a) => a.name === 'userPrincipalName') &&
+        u.attributes.some((a) => a.name === 'jobTitle'),
+      JSON.stringify(u),
+    );
     assert.ok(p.reports.some((r) => r.anchor === anchorOf('Bob Jones') && r.other?.id === 'id-Ann Lee'));
   });
 });
@@ -145,9 +270,23 @@ describe('regressions found by the convergence test: apply order', () => {
       const first = await target.apply(support.makePlan([support.createUser(support.anchor(), 'ann@contoso.example')]));
       assert.deepEqual(first.failed, []);
       const oldId = Object.values(first.createdIds)[0]!;
-      const del: Change = { action: 'delete', kind: 'user', anchor: Object.keys(first.createdIds)[0]!, target: 'entra', label: 'ann@contoso.example', rule: 'test', id: oldId, reason: 'no longer in the source' };
-      const result = await target.apply(support.makePlan([support.createUser(support.anchor(), 'ann@contoso.example'), del]));
-      assert.deepEqual(result.failed.map((f) => f.message), []);
+      const del: Change = {
+        action: 'delete',
+        kind: 'user',
+        anchor: Object.keys(first.createdIds)[0]!,
+        target: 'entra',
+        label: 'ann@contoso.example',
+        rule: 'test',
+        id: oldId,
+        reason: 'no longer in the source',
+      };
+      const result = await target.apply(
+        support.makePlan([support.createUser(support.anchor(), 'ann@contoso.example'), del]),
+      );
+      assert.deepEqual(
+        result.failed.map((f) => f.message),
+        [],
+      );
       assert.equal(result.applied, 2);
     } finally {
       await target.close();
@@ -165,10 +304,18 @@ describe('regressions found by the convergence test: apply order', () => {
     const target = await connectEmulator(emu);
     try {
       const [a, b] = [support.anchor(), support.anchor()];
-      const first = await target.apply(support.makePlan([support.createUser(a, 'ann@contoso.example'), support.createUser(b, 'bob@contoso.example')]));
+      const first = await target.apply(
+        support.makePlan([support.createUser(a, 'ann@contoso.example'), support.createUser(b, 'bob@contoso.example')]),
+      );
       assert.deepEqual(first.failed, []);
       const update = (anchor: string, from: string, to: string): Change => ({
-        action: 'update', kind: 'user', anchor, target: 'entra', label: from, rule: 'test', id: first.createdIds[anchor]!,
+        action: 'update',
+        kind: 'user',
+        anchor,
+        target: 'entra',
+        label: from,
+        rule: 'test',
+        id: first.createdIds[anchor]!,
         attributes: [{ name: 'userPrincipalName', before: from, after: to, flow: 'test' }],
       });
       // listed in the order that loses the race when run as listed: the taker first
@@ -179,7 +326,10 @@ describe('regressions found by the convergence test: apply order', () => {
       ]);
       plan.changes.unshift(plan.changes.splice(2, 1)[0]!); // a's update (takes bob) first
       const result = await target.apply(plan, { concurrency: 1 });
-      assert.deepEqual(result.failed.map((f) => f.message), []);
+      assert.deepEqual(
+        result.failed.map((f) => f.message),
+        [],
+      );
       assert.equal(result.applied, 3);
     } finally {
       await target.close();
@@ -195,22 +345,54 @@ describe('regressions found by the convergence test: apply order', () => {
     const { connectEmulator } = await import('../../src/connectors/entra/index.js');
     const support = await import('../connectors/entra/support.js');
     const writes: string[] = [];
-    const emu = await startEmulator({ domains: ['contoso.example'], onWrite: (w) => writes.push(`${w.method} ${w.path}`) });
+    const emu = await startEmulator({
+      domains: ['contoso.example'],
+      onWrite: (w) => writes.push(`${w.method} ${w.path}`),
+    });
     const target = await connectEmulator(emu);
     try {
       const [a, m] = [support.anchor(), support.anchor()];
-      const first = await target.apply(support.makePlan([support.createUser(a, 'ann@contoso.example'), support.createUser(m, 'max@contoso.example')]));
+      const first = await target.apply(
+        support.makePlan([support.createUser(a, 'ann@contoso.example'), support.createUser(m, 'max@contoso.example')]),
+      );
       const id = first.createdIds[a]!;
-      const del: Change = { action: 'delete', kind: 'user', anchor: a, target: 'entra', label: 'ann@contoso.example', rule: 'test', id, reason: 'gone' };
+      const del: Change = {
+        action: 'delete',
+        kind: 'user',
+        anchor: a,
+        target: 'entra',
+        label: 'ann@contoso.example',
+        rule: 'test',
+        id,
+        reason: 'gone',
+      };
       assert.deepEqual((await target.apply(support.makePlan([del]))).failed, []);
       writes.length = 0;
       const restore: Change = {
-        action: 'restore', kind: 'user', anchor: a, target: 'entra', label: 'ann@contoso.example', rule: 'test', id,
-        attributes: [{ name: 'manager', before: { anchor: m, kind: 'user', id: first.createdIds[m]!, label: 'max@contoso.example' }, flow: 'test' }],
+        action: 'restore',
+        kind: 'user',
+        anchor: a,
+        target: 'entra',
+        label: 'ann@contoso.example',
+        rule: 'test',
+        id,
+        attributes: [
+          {
+            name: 'manager',
+            before: { anchor: m, kind: 'user', id: first.createdIds[m]!, label: 'max@contoso.example' },
+            flow: 'test',
+          },
+        ],
       };
       const result = await target.apply(support.makePlan([restore]));
-      assert.deepEqual(result.failed.map((f) => f.message), []);
-      assert.deepEqual(writes.filter((w) => w.includes('/manager/')), [`DELETE /users/${id}/manager/$ref`]);
+      assert.deepEqual(
+        result.failed.map((f) => f.message),
+        [],
+      );
+      assert.deepEqual(
+        writes.filter((w) => w.includes('/manager/')),
+        [`DELETE /users/${id}/manager/$ref`],
+      );
     } finally {
       await target.close();
       await emu.close();
@@ -219,7 +401,7 @@ describe('regressions found by the convergence test: apply order', () => {
 
   // seed 20261202: a user soft-deleted in the cloud, then deleted and reanimated in AD (same objectGUID, no
   // linked attributes): Graph restored it into the groups it was in at deletion, and the next plan removed it.
-  it('a restored user names the adsync groups it stays in (AD\'s), for apply to prune the others', async () => {
+  it("a restored user names the adsync groups it stays in (AD's), for apply to prune the others", async () => {
     const target = emptyTarget([
       { id: 'id-Sales', kind: 'group', anchor: anchorOf('Sales'), attrs: { displayName: 'Sales' }, members: [] },
       { id: 'id-Ops', kind: 'group', anchor: anchorOf('Ops'), attrs: { displayName: 'Ops' }, members: [] },
@@ -230,13 +412,22 @@ describe('regressions found by the convergence test: apply order', () => {
     assert.ok(r && r.action === 'restore', JSON.stringify(p.changes));
     assert.deepEqual(r.memberships, [{ anchor: anchorOf('Sales'), kind: 'group', id: 'id-Sales', label: 'Sales' }]);
     // the review shows it, and the saved plan (schema-checked) carries it
-    assert.match(renderText(p, PLAIN), /restore user .*\n.*memberships outside its AD groups are removed after the restore \(it stays in Sales\)/);
-    assert.match(renderMarkdown(p), /restore.* from deleted items \(memberships outside its AD groups are removed after the restore\)/);
+    assert.match(
+      renderText(p, PLAIN),
+      /restore user .*\n.*memberships outside its AD groups are removed after the restore \(it stays in Sales\)/,
+    );
+    assert.match(
+      renderMarkdown(p),
+      /restore.* from deleted items \(memberships outside its AD groups are removed after the restore\)/,
+    );
     const dir = await mkdtemp(join(tmpdir(), 'adsync-restore-'));
     try {
       await writeFile(join(dir, 'plan.json'), renderJson(p));
       const saved = await readSavedPlan(join(dir, 'plan.json'));
-      assert.deepEqual(saved.changes.find((c) => c.action === 'restore'), r);
+      assert.deepEqual(
+        saved.changes.find((c) => c.action === 'restore'),
+        r,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -247,29 +438,63 @@ describe('regressions found by the convergence test: apply order', () => {
     const { connectEmulator } = await import('../../src/connectors/entra/index.js');
     const support = await import('../connectors/entra/support.js');
     const writes: string[] = [];
-    const emu = await startEmulator({ domains: ['contoso.example'], onWrite: (w) => writes.push(`${w.method} ${w.path}`) });
+    const emu = await startEmulator({
+      domains: ['contoso.example'],
+      onWrite: (w) => writes.push(`${w.method} ${w.path}`),
+    });
     const target = await connectEmulator(emu);
     try {
       const [a, keep, drop] = [support.anchor(), support.anchor(), support.anchor()];
-      const first = await target.apply(support.makePlan([
-        support.createUser(a, 'ann@contoso.example'), support.createGroup(keep, 'Sales'), support.createGroup(drop, 'Ops'),
-        support.addMembers(keep, 'Sales', [support.member(a, 'user', 'ann@contoso.example')]),
-        support.addMembers(drop, 'Ops', [support.member(a, 'user', 'ann@contoso.example')]),
-      ]));
+      const first = await target.apply(
+        support.makePlan([
+          support.createUser(a, 'ann@contoso.example'),
+          support.createGroup(keep, 'Sales'),
+          support.createGroup(drop, 'Ops'),
+          support.addMembers(keep, 'Sales', [support.member(a, 'user', 'ann@contoso.example')]),
+          support.addMembers(drop, 'Ops', [support.member(a, 'user', 'ann@contoso.example')]),
+        ]),
+      );
       assert.deepEqual(first.failed, []);
       const [id, keepId, dropId] = [first.createdIds[a]!, first.createdIds[keep]!, first.createdIds[drop]!];
-      const del: Change = { action: 'delete', kind: 'user', anchor: a, target: 'entra', label: 'ann@contoso.example', rule: 'test', id, reason: 'gone' };
+      const del: Change = {
+        action: 'delete',
+        kind: 'user',
+        anchor: a,
+        target: 'entra',
+        label: 'ann@contoso.example',
+        rule: 'test',
+        id,
+        reason: 'gone',
+      };
       assert.deepEqual((await target.apply(support.makePlan([del]))).failed, []);
       writes.length = 0;
       const restore: Change = {
-        action: 'restore', kind: 'user', anchor: a, target: 'entra', label: 'ann@contoso.example', rule: 'test', id, attributes: [],
+        action: 'restore',
+        kind: 'user',
+        anchor: a,
+        target: 'entra',
+        label: 'ann@contoso.example',
+        rule: 'test',
+        id,
+        attributes: [],
         memberships: [support.member(keep, 'group', 'Sales', keepId)],
       };
       // the plan adds her to Sales (the target listed no deleted member); the restore brought that back already
-      const result = await target.apply(support.makePlan([restore, support.addMembers(keep, 'Sales', [support.member(a, 'user', 'ann@contoso.example', id)], keepId)]));
-      assert.deepEqual(result.failed.map((f) => f.message), []);
+      const result = await target.apply(
+        support.makePlan([
+          restore,
+          support.addMembers(keep, 'Sales', [support.member(a, 'user', 'ann@contoso.example', id)], keepId),
+        ]),
+      );
+      assert.deepEqual(
+        result.failed.map((f) => f.message),
+        [],
+      );
       assert.deepEqual(result.restoredMemberships, [{ anchor: a, id, removed: [dropId], kept: [keepId] }]);
-      assert.deepEqual(writes.sort(), [`DELETE /groups/${dropId}/members/${id}/$ref`, `POST /directory/deletedItems/${id}/restore`].sort());
+      assert.deepEqual(
+        writes.sort(),
+        [`DELETE /groups/${dropId}/members/${id}/$ref`, `POST /directory/deletedItems/${id}/restore`].sort(),
+      );
       const snap = await target.read({ userProperties: [], groupProperties: [], readMembers: true });
       const members = (gid: string): string[] => snap.objects.find((o) => o.id === gid)?.members ?? [];
       assert.deepEqual(members(keepId), [id]);

@@ -27,14 +27,20 @@ const ctx = (attrs: Record<string, string[]>): FlowContext => ({
 describe('expression budgets', () => {
   it('a doubling expression stops at the data budget, whatever the data', () => {
     const f = compileExpression(DOUBLING);
-    assert.throws(() => f(ctx({ cn: ['ab'] })), { name: 'ExpressionBudgetError', message: new RegExp(`more than ${EXPRESSION_LIMITS.maxUnits} characters`) });
+    assert.throws(() => f(ctx({ cn: ['ab'] })), {
+      name: 'ExpressionBudgetError',
+      message: new RegExp(`more than ${EXPRESSION_LIMITS.maxUnits} characters`),
+    });
     assert.match(checkExpression(DOUBLING) ?? '', /evaluation budget exceeded: .* on a sample object/);
   });
 
   it('nested macros stop at the step budget; the same expression on small data is fine', () => {
     const f = compileExpression(NESTED_MEMBERS);
     assert.equal(f(ctx({ member: ['a'] })), '1');
-    assert.throws(() => f(ctx({ member: ['a', 'b', 'c', 'd'] })), { name: 'ExpressionBudgetError', message: /more than 100000 steps/ });
+    assert.throws(() => f(ctx({ member: ['a', 'b', 'c', 'd'] })), {
+      name: 'ExpressionBudgetError',
+      message: /more than 100000 steps/,
+    });
     assert.equal(checkExpression(NESTED_MEMBERS), undefined);
   });
 
@@ -50,7 +56,10 @@ describe('expression budgets', () => {
   });
 
   it('over-long expressions are refused', () => {
-    assert.match(checkExpression(`"${'x'.repeat(EXPRESSION_LIMITS.maxLength)}"`) ?? '', /characters long; at most 4096/);
+    assert.match(
+      checkExpression(`"${'x'.repeat(EXPRESSION_LIMITS.maxLength)}"`) ?? '',
+      /characters long; at most 4096/,
+    );
   });
 });
 
@@ -63,7 +72,10 @@ describe('expression budgets through the CLI (quickstart)', () => {
     await q.editSpec(withFlows('user', [`displayName: '${DOUBLING}'`]));
     const r = await q.cli(['validate', '-c', 'SPEC'], SMALL_HEAP);
     assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, /adsync\.yaml:35:20 objects\.user\.flows\.displayName is not a valid CEL expression: evaluation budget exceeded: the expression built more than 16777216 characters or elements on a sample object/);
+    assert.match(
+      r.stderr,
+      /adsync\.yaml:35:20 objects\.user\.flows\.displayName is not a valid CEL expression: evaluation budget exceeded: the expression built more than 16777216 characters or elements on a sample object/,
+    );
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   });
 
@@ -73,12 +85,27 @@ describe('expression budgets through the CLI (quickstart)', () => {
     const plan = await q.plan();
     const budget = plan.reports.filter((r) => r.code === 'flow-error');
     // Engineering (4 members), All Staff, Contractors: every group with more than one member
-    assert.deepEqual(budget.map((r) => r.label).sort(), ['CN=All Staff,OU=Groups,DC=contoso,DC=example', 'CN=Contractors,OU=Groups,DC=contoso,DC=example', 'CN=Engineering,OU=Groups,DC=contoso,DC=example']);
-    for (const r of budget) assert.match(r.reason, /^objects\.group\.flows\.description failed: evaluation budget exceeded: more than 100000 steps; the object is left as it is$/);
+    assert.deepEqual(budget.map((r) => r.label).sort(), [
+      'CN=All Staff,OU=Groups,DC=contoso,DC=example',
+      'CN=Contractors,OU=Groups,DC=contoso,DC=example',
+      'CN=Engineering,OU=Groups,DC=contoso,DC=example',
+    ]);
+    for (const r of budget)
+      assert.match(
+        r.reason,
+        /^objects\.group\.flows\.description failed: evaluation budget exceeded: more than 100000 steps; the object is left as it is$/,
+      );
     assert.equal(plan.changes.filter((c) => c.kind === 'group' && c.action === 'create').length, 0);
-    assert.equal(plan.changes.filter((c) => c.kind === 'user' && c.action === 'create').length, 12, 'the users are unaffected');
+    assert.equal(
+      plan.changes.filter((c) => c.kind === 'user' && c.action === 'create').length,
+      12,
+      'the users are unaffected',
+    );
     const text = await q.cli(['plan', '-c', 'SPEC'], SMALL_HEAP);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /Engineering,OU=Groups,DC=contoso,DC=example\n\s+# flow-error: objects\.group\.flows\.description failed: evaluation budget exceeded/);
+    assert.match(
+      text.stdout,
+      /Engineering,OU=Groups,DC=contoso,DC=example\n\s+# flow-error: objects\.group\.flows\.description failed: evaluation budget exceeded/,
+    );
   });
 });

@@ -25,9 +25,16 @@ const RUNS = Number(process.env['ADSYNC_FUZZ_RUNS'] ?? 300);
 const SEED = Number(process.env['ADSYNC_FUZZ_SEED'] ?? 17);
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
 const CORP_LDIF = readFileSync(join(EXAMPLES, 'quickstart', 'corp.ldif'));
-const SPECS = readdirSync(EXAMPLES).filter((d) => existsSync(join(EXAMPLES, d, 'adsync.yaml'))).map((d) => readFileSync(join(EXAMPLES, d, 'adsync.yaml')));
+const SPECS = readdirSync(EXAMPLES)
+  .filter((d) => existsSync(join(EXAMPLES, d, 'adsync.yaml')))
+  .map((d) => readFileSync(join(EXAMPLES, d, 'adsync.yaml')));
 
-type Edit = { kind: 'delete' | 'insert' | 'replace' | 'duplicate-line' | 'flip'; at: number; len: number; bytes: Uint8Array };
+type Edit = {
+  kind: 'delete' | 'insert' | 'replace' | 'duplicate-line' | 'flip';
+  at: number;
+  len: number;
+  bytes: Uint8Array;
+};
 
 /** A few edits of a valid file: deletions, insertions and replacements of random bytes, repeated lines, flipped bits. */
 const edit: fc.Arbitrary<Edit> = fc.record({
@@ -37,7 +44,12 @@ const edit: fc.Arbitrary<Edit> = fc.record({
   bytes: fc.oneof(
     fc.uint8Array({ minLength: 1, maxLength: 12 }),
     // the syntax characters of both formats are the interesting bytes
-    fc.array(fc.constantFrom(...':: \n\n -#,=\\"\'{}[]&*!|>%@\t\r\x00\xff\xc3'.split('')), { minLength: 1, maxLength: 8 }).map((cs) => Buffer.from(cs.join(''), 'latin1')),
+    fc
+      .array(fc.constantFrom(...':: \n\n -#,=\\"\'{}[]&*!|>%@\t\r\x00\xff\xc3'.split('')), {
+        minLength: 1,
+        maxLength: 8,
+      })
+      .map((cs) => Buffer.from(cs.join(''), 'latin1')),
   ),
 });
 
@@ -73,7 +85,8 @@ function mutate(base: Buffer, edits: Edit[]): Buffer {
   return b;
 }
 
-const mutated = (bases: Buffer[]) => fc.tuple(fc.constantFrom(...bases), fc.array(edit, { minLength: 1, maxLength: 6 })).map(([b, es]) => mutate(b, es));
+const mutated = (bases: Buffer[]) =>
+  fc.tuple(fc.constantFrom(...bases), fc.array(edit, { minLength: 1, maxLength: 6 })).map(([b, es]) => mutate(b, es));
 const randomBytes = fc.uint8Array({ maxLength: 2000 }).map((u) => Buffer.from(u));
 const randomText = fc.string({ unit: 'binary', maxLength: 600 }).map((s) => Buffer.from(s, 'utf8'));
 
@@ -103,7 +116,10 @@ describe('fuzz: the LDIF source', () => {
   }
 
   it('the shipped export reads', async () => {
-    const snap = await new LdifSource({ name: 'contoso', path: join(EXAMPLES, 'quickstart', 'corp.ldif') }).read({ attributes: [], baseDns: [] });
+    const snap = await new LdifSource({ name: 'contoso', path: join(EXAMPLES, 'quickstart', 'corp.ldif') }).read({
+      attributes: [],
+      baseDns: [],
+    });
     assert.equal(snap.entries.length, 24);
   });
 
@@ -112,7 +128,10 @@ describe('fuzz: the LDIF source', () => {
   });
 
   it('random bytes and random text', async () => {
-    await fc.assert(fc.asyncProperty(fc.oneof(randomBytes, randomText), readOrPositionedError), { seed: SEED, numRuns: RUNS });
+    await fc.assert(fc.asyncProperty(fc.oneof(randomBytes, randomText), readOrPositionedError), {
+      seed: SEED,
+      numRuns: RUNS,
+    });
   });
 
   it('the parser fed in chunks of any size gives what it gives in one piece', () => {
@@ -169,7 +188,10 @@ describe('fuzz: the spec loader', () => {
       const lines = text.split(/\r\n|\r|\n/).length;
       for (const p of err.problems) {
         assert.equal(p.file, 'fuzz.yaml');
-        assert.ok(Number.isInteger(p.line) && p.line >= 1 && p.line <= lines + 1, `line ${p.line} of ${lines}: ${p.message}`);
+        assert.ok(
+          Number.isInteger(p.line) && p.line >= 1 && p.line <= lines + 1,
+          `line ${p.line} of ${lines}: ${p.message}`,
+        );
         assert.ok(Number.isInteger(p.col) && p.col >= 1, `col ${p.col}: ${p.message}`);
         assert.ok(p.message.length > 0 && !p.message.includes('\n    at '), p.message);
       }
@@ -191,28 +213,50 @@ describe('fuzz: the spec loader', () => {
   it('the shipped specs with one value somewhere replaced by a random one (every rule sees every shape)', () => {
     const docs = SPECS.map((b) => parseYaml(b.toString('utf8')) as unknown);
     fc.assert(
-      fc.property(fc.constantFrom(...docs), fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), fc.jsonValue({ maxDepth: 3 }), (doc, path, value) => {
-        loadOrPositionedProblems(Buffer.from(stringifyYaml(replaceAt(structuredClone(doc), path, value))));
-      }),
+      fc.property(
+        fc.constantFrom(...docs),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 6 }),
+        fc.jsonValue({ maxDepth: 3 }),
+        (doc, path, value) => {
+          loadOrPositionedProblems(Buffer.from(stringifyYaml(replaceAt(structuredClone(doc), path, value))));
+        },
+      ),
       { seed: SEED, numRuns: RUNS },
     );
   });
 
   it('random YAML-ish documents (JSON values in YAML flow style)', () => {
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => loadOrPositionedProblems(Buffer.from(JSON.stringify(v)))), { seed: SEED, numRuns: RUNS });
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => loadOrPositionedProblems(Buffer.from(JSON.stringify(v)))),
+      { seed: SEED, numRuns: RUNS },
+    );
   });
 });
 
 // What the fuzzers found, kept as named cases.
 describe('fuzz findings', () => {
   it('an alias whose anchor is missing (`*x`, found from the bytes "*\\0"): a problem at the alias, not a ReferenceError', () => {
-    assert.deepEqual(checkSpecText('*\0', 'a.yaml').problems.map((p) => `${p.line}:${p.col} ${p.message}`), ['1:1 YAML alias error: Unresolved alias (the anchor must be set before the alias)']);
-    assert.deepEqual(checkSpecText('version: 1\nsources: *nope\n', 'a.yaml').problems.map((p) => `${p.line}:${p.col} ${p.message}`), ['2:10 YAML alias error: Unresolved alias (the anchor must be set before the alias)']);
+    assert.deepEqual(
+      checkSpecText('*\0', 'a.yaml').problems.map((p) => `${p.line}:${p.col} ${p.message}`),
+      ['1:1 YAML alias error: Unresolved alias (the anchor must be set before the alias)'],
+    );
+    assert.deepEqual(
+      checkSpecText('version: 1\nsources: *nope\n', 'a.yaml').problems.map((p) => `${p.line}:${p.col} ${p.message}`),
+      ['2:10 YAML alias error: Unresolved alias (the anchor must be set before the alias)'],
+    );
   });
 
   it('an alias bomb: a problem at the first alias, not a ReferenceError', () => {
     const lines = ['a: &a [x, x, x, x, x, x, x, x, x]'];
-    for (let i = 1; i < 9; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
-    assert.deepEqual(checkSpecText(lines.join('\n'), 'b.yaml').problems.map((p) => `${p.line}:${p.col} ${p.message}`), ['2:8 YAML alias error: Excessive alias count indicates a resource exhaustion attack']);
+    for (let i = 1; i < 9; i++)
+      lines.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(', ')}]`,
+      );
+    assert.deepEqual(
+      checkSpecText(lines.join('\n'), 'b.yaml').problems.map((p) => `${p.line}:${p.col} ${p.message}`),
+      ['2:8 YAML alias error: Excessive alias count indicates a resource exhaustion attack'],
+    );
   });
 });

@@ -33,7 +33,11 @@ export async function quickstart(): Promise<Quickstart> {
     dir,
     spec,
     ldif,
-    cli: (args, env) => runCli(args.map((a) => (a === 'SPEC' ? spec : a)), { cwd: dir, ...(env ? { env } : {}) }),
+    cli: (args, env) =>
+      runCli(
+        args.map((a) => (a === 'SPEC' ? spec : a)),
+        { cwd: dir, ...(env ? { env } : {}) },
+      ),
     async editSpec(edit) {
       const before = await readFile(join(QUICKSTART, 'adsync.yaml'), 'utf8');
       const after = edit(before);
@@ -60,7 +64,11 @@ export async function quickstart(): Promise<Quickstart> {
 /** Adds custom flows under `objects.<kind>.flows` of the quickstart spec (YAML lines, already indented by 6). */
 export function withFlows(kind: 'user' | 'group', lines: string[]): (text: string) => string {
   return (text) => {
-    if (kind === 'user') return text.replace(`      companyName: '"Contoso"'\n`, `      companyName: '"Contoso"'\n${lines.map((l) => `      ${l}\n`).join('')}`);
+    if (kind === 'user')
+      return text.replace(
+        `      companyName: '"Contoso"'\n`,
+        `      companyName: '"Contoso"'\n${lines.map((l) => `      ${l}\n`).join('')}`,
+      );
     return text.replace('\nsafety:', `  group:\n    flows:\n${lines.map((l) => `      ${l}\n`).join('')}\nsafety:`);
   };
 }

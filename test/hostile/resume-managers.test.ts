@@ -24,23 +24,33 @@ const BASE = 'DC=contoso,DC=example';
 
 /** The quickstart's export with managers: Staff report to Grace Park (she to Ann Lee), contractors to Hiroshi Tanaka. */
 function withManagers(ldif: string): string {
-  return ldif.replace(/^dn: (CN=([^,]+),OU=(Staff|Contractors),DC=contoso,DC=example)\nchangetype: add\n/gm, (whole, _dn: string, cn: string, ou: string) => {
-    const manager = ou === 'Contractors' ? 'Hiroshi Tanaka' : cn === 'Grace Park' ? 'Ann Lee' : 'Grace Park';
-    return `${whole}manager: CN=${manager},OU=Staff,${BASE}\n`;
-  });
+  return ldif.replace(
+    /^dn: (CN=([^,]+),OU=(Staff|Contractors),DC=contoso,DC=example)\nchangetype: add\n/gm,
+    (whole, _dn: string, cn: string, ou: string) => {
+      const manager = ou === 'Contractors' ? 'Hiroshi Tanaka' : cn === 'Grace Park' ? 'Ann Lee' : 'Grace Park';
+      return `${whole}manager: CN=${manager},OU=Staff,${BASE}\n`;
+    },
+  );
 }
 
 function journalLines(dir: string): string[] {
   const out: string[] = [];
   for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (e.isFile() && e.name.endsWith('.jsonl') && e.parentPath.endsWith('journal')) out.push(...readFileSync(join(e.parentPath, e.name), 'utf8').split('\n').filter((l) => l.includes('"t":"done"')));
+    if (e.isFile() && e.name.endsWith('.jsonl') && e.parentPath.endsWith('journal'))
+      out.push(
+        ...readFileSync(join(e.parentPath, e.name), 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('"t":"done"')),
+      );
   }
   return out;
 }
 
 async function usersWithManagers(t: Tenant) {
   const reader = await connectEmulator(t.emu);
-  return (await reader.read({ userProperties: ['manager'], groupProperties: [], readMembers: false })).objects.filter((o) => o.kind === 'user');
+  return (await reader.read({ userProperties: ['manager'], groupProperties: [], readMembers: false })).objects.filter(
+    (o) => o.kind === 'user',
+  );
 }
 
 describe('resume after SIGKILL with managers', () => {
@@ -67,8 +77,14 @@ describe('resume after SIGKILL with managers', () => {
     assert.ok(saved.changes.some((c) => c.action === 'create' && c.attributes.some((a) => a.name === 'manager')));
 
     // apply, and kill it once the journal holds a finished create (no manager is set by then)
-    const child = spawn(process.execPath, [BIN, 'apply', '-c', t.spec, planFile, '--auto-approve'], { cwd: dir, env: { ...process.env, NO_COLOR: '1', ...t.env }, stdio: 'ignore' });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const child = spawn(process.execPath, [BIN, 'apply', '-c', t.spec, planFile, '--auto-approve'], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: '1', ...t.env },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
     await new Promise<void>((resolve, reject) => {
       const started = Date.now();
       const timer = setInterval(() => {
@@ -90,8 +106,14 @@ describe('resume after SIGKILL with managers', () => {
     const created = await usersWithManagers(t);
     assert.ok(created.length > 0, 'the killed apply created users');
     assert.equal(created.filter((u) => u.attrs.manager !== null).length, 0, 'no manager was set before the kill');
-    const withManager = saved.changes.filter((c): c is Extract<Change, { action: 'create' }> => c.action === 'create' && c.attributes.some((a) => a.name === 'manager'));
-    assert.ok(created.some((u) => withManager.some((c) => c.anchor === u.anchor)), 'a user that should have a manager was created without one');
+    const withManager = saved.changes.filter(
+      (c): c is Extract<Change, { action: 'create' }> =>
+        c.action === 'create' && c.attributes.some((a) => a.name === 'manager'),
+    );
+    assert.ok(
+      created.some((u) => withManager.some((c) => c.anchor === u.anchor)),
+      'a user that should have a manager was created without one',
+    );
 
     // a fresh plan: what is left, and no attribute is called drift
     const fresh = await t.cli(['plan', '-c', t.spec, '--format', 'json']);
@@ -100,8 +122,15 @@ describe('resume after SIGKILL with managers', () => {
     const updates = freshPlan.changes.filter((c): c is Extract<Change, { action: 'update' }> => c.action === 'update');
     assert.ok(updates.length > 0, 'the unfinished managers are updates now');
     for (const u of updates) {
-      assert.deepEqual(u.attributes.map((a) => a.name), ['manager'], u.label);
-      assert.ok(u.attributes.every((a) => a.drift === undefined && !/drift/.test(a.flow)), `${u.label}: ${u.attributes.map((a) => a.flow).join()}`);
+      assert.deepEqual(
+        u.attributes.map((a) => a.name),
+        ['manager'],
+        u.label,
+      );
+      assert.ok(
+        u.attributes.every((a) => a.drift === undefined && !/drift/.test(a.flow)),
+        `${u.label}: ${u.attributes.map((a) => a.flow).join()}`,
+      );
     }
 
     // the saved plan resumes and finishes

@@ -15,12 +15,24 @@ import { quickstart, type Quickstart } from './quickstart.js';
 
 describe('scope entries that match nothing', () => {
   it('each kind of entry: domains, include and exclude OUs, groups', () => {
-    const entries = [user('Ann Lee'), group('Engineering', []), entry('OU=Empty,DC=contoso,DC=example', { objectClass: ['organizationalUnit'] })];
-    const warnings = unmatchedScopeEntries(0, 'corp', scope({
-      domains: ['contoso.example', 'fabrikam.example'],
-      ous: { include: ['OU=Staff,DC=contoso,DC=example', 'OU=Staf,DC=contoso,DC=example'], exclude: ['OU=Empty,DC=contoso,DC=example', 'ou=service accounts,dc=contoso,dc=example'] },
-      groups: ['CN=Engineering,OU=Groups,DC=contoso,DC=example', 'CN=Enginering,OU=Groups,DC=contoso,DC=example'],
-    }), entries);
+    const entries = [
+      user('Ann Lee'),
+      group('Engineering', []),
+      entry('OU=Empty,DC=contoso,DC=example', { objectClass: ['organizationalUnit'] }),
+    ];
+    const warnings = unmatchedScopeEntries(
+      0,
+      'corp',
+      scope({
+        domains: ['contoso.example', 'fabrikam.example'],
+        ous: {
+          include: ['OU=Staff,DC=contoso,DC=example', 'OU=Staf,DC=contoso,DC=example'],
+          exclude: ['OU=Empty,DC=contoso,DC=example', 'ou=service accounts,dc=contoso,dc=example'],
+        },
+        groups: ['CN=Engineering,OU=Groups,DC=contoso,DC=example', 'CN=Enginering,OU=Groups,DC=contoso,DC=example'],
+      }),
+      entries,
+    );
     assert.deepEqual(warnings, [
       'sources[0].scope.domains[1] "fabrikam.example" matches nothing in source corp: no object of that domain was read',
       'sources[0].scope.ous.include[1] "OU=Staf,DC=contoso,DC=example" matches nothing in source corp: no object was read under it, so it adds nothing',
@@ -30,7 +42,12 @@ describe('scope entries that match nothing', () => {
   });
 
   it('an entry matched by a DN spelled differently is matched', () => {
-    assert.deepEqual(unmatchedScopeEntries(0, 'corp', scope({ ous: { include: [], exclude: ['ou=STAFF, dc=Contoso,dc=example'] } }), [user('Ann Lee')]), []);
+    assert.deepEqual(
+      unmatchedScopeEntries(0, 'corp', scope({ ous: { include: [], exclude: ['ou=STAFF, dc=Contoso,dc=example'] } }), [
+        user('Ann Lee'),
+      ]),
+      [],
+    );
   });
 });
 
@@ -40,15 +57,26 @@ describe('scope warnings through the CLI (quickstart)', () => {
   after(async () => q.close());
 
   it('a typo in the excluded OU: plan warns and names it; the service account it meant to exclude is in the plan', async () => {
-    await q.editSpec((t) => t.replace('exclude: ["OU=Service Accounts,DC=contoso,DC=example"]', 'exclude: ["OU=Service Acounts,DC=contoso,DC=example"]'));
+    await q.editSpec((t) =>
+      t.replace(
+        'exclude: ["OU=Service Accounts,DC=contoso,DC=example"]',
+        'exclude: ["OU=Service Acounts,DC=contoso,DC=example"]',
+      ),
+    );
     const r = await q.cli(['plan', '-c', 'SPEC']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /^Warning: sources\[0\]\.scope\.ous\.exclude\[0\] "OU=Service Acounts,DC=contoso,DC=example" matches nothing in source contoso: no object was read under it, so it excludes nothing/m);
+    assert.match(
+      r.stderr,
+      /^Warning: sources\[0\]\.scope\.ous\.exclude\[0\] "OU=Service Acounts,DC=contoso,DC=example" matches nothing in source contoso: no object was read under it, so it excludes nothing/m,
+    );
     assert.match(r.stdout, /svc-backup/);
     // apply, which plans afresh, says so too before it writes
     const applied = await q.cli(['apply', '-c', 'SPEC', '--auto-approve']);
     assert.equal(applied.code, 0, applied.stderr);
-    assert.match(applied.stderr, /^Warning: sources\[0\]\.scope\.ous\.exclude\[0\] "OU=Service Acounts,DC=contoso,DC=example" matches nothing/m);
+    assert.match(
+      applied.stderr,
+      /^Warning: sources\[0\]\.scope\.ous\.exclude\[0\] "OU=Service Acounts,DC=contoso,DC=example" matches nothing/m,
+    );
   });
 
   it('the quickstart as shipped: no warning', async () => {
@@ -72,17 +100,23 @@ target:
 `;
 
   it('an OU or group outside scope.domains, an excluded OU outside every included one: positioned warnings, the spec stays valid', () => {
-    const r = checkSpecText(spec(`      domains: [contoso.example]
+    const r = checkSpecText(
+      spec(`      domains: [contoso.example]
       ous:
         include: ["OU=Staff,DC=contoso,DC=example"]
         exclude: ["OU=Service Accounts,DC=contoso,DC=example", "OU=Temp,OU=Staff,DC=contoso,DC=example", "OU=Svc,DC=fabrikam,DC=example"]
-      groups: ["CN=Pilot,OU=Groups,DC=fabrikam,DC=example"]`), 'a.yaml');
+      groups: ["CN=Pilot,OU=Groups,DC=fabrikam,DC=example"]`),
+      'a.yaml',
+    );
     assert.deepEqual(r.problems, []);
-    assert.deepEqual((r.warnings ?? []).map((w) => `${w.line}:${w.col} ${w.message}`), [
-      '9:19 sources[0].scope.ous.exclude[0] excludes nothing: it is not under any OU of scope.ous.include',
-      '9:106 sources[0].scope.ous.exclude[2] can match nothing: its domain fabrikam.example is not in scope.domains',
-      '10:16 sources[0].scope.groups[0] can match nothing: its domain fabrikam.example is not in scope.domains',
-    ]);
+    assert.deepEqual(
+      (r.warnings ?? []).map((w) => `${w.line}:${w.col} ${w.message}`),
+      [
+        '9:19 sources[0].scope.ous.exclude[0] excludes nothing: it is not under any OU of scope.ous.include',
+        '9:106 sources[0].scope.ous.exclude[2] can match nothing: its domain fabrikam.example is not in scope.domains',
+        '10:16 sources[0].scope.groups[0] can match nothing: its domain fabrikam.example is not in scope.domains',
+      ],
+    );
   });
 
   it('the shipped specs have none', () => {
@@ -95,10 +129,18 @@ target:
   it('through the CLI: validate prints the warning and exits 0', async () => {
     const q = await quickstart();
     try {
-      await q.editSpec((t) => t.replace('exclude: ["OU=Service Accounts,DC=contoso,DC=example"]', 'exclude: ["OU=Service Accounts,DC=contoso,DC=exmaple"]'));
+      await q.editSpec((t) =>
+        t.replace(
+          'exclude: ["OU=Service Accounts,DC=contoso,DC=example"]',
+          'exclude: ["OU=Service Accounts,DC=contoso,DC=exmaple"]',
+        ),
+      );
       const r = await q.cli(['validate', '-c', 'SPEC']);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /^Warning: .*adsync\.yaml:22:19 sources\[0\]\.scope\.ous\.exclude\[0\] can match nothing: its domain contoso\.exmaple is not in scope\.domains$/m);
+      assert.match(
+        r.stderr,
+        /^Warning: .*adsync\.yaml:22:19 sources\[0\]\.scope\.ous\.exclude\[0\] can match nothing: its domain contoso\.exmaple is not in scope\.domains$/m,
+      );
     } finally {
       await q.close();
     }

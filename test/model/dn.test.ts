@@ -83,10 +83,22 @@ test('isUnder: subtree membership as AD compares DNs, not string suffixes', () =
   assert.ok(isUnderDn('CN=Ann,OU=Staff,DC=corp,DC=example', 'ou=STAFF, dc=corp, dc=example'));
   assert.ok(isUnderDn('OU=Staff,DC=corp,DC=example', 'OU=Staff,DC=corp,DC=example'), 'the base itself');
   assert.ok(isUnderDn('CN=x,OU=Lee\\, Ann,DC=corp', 'OU=Lee\\2C Ann,DC=corp'));
-  assert.ok(!isUnderDn('CN=Ann,OU=NotStaff,DC=corp,DC=example', 'OU=Staff,DC=corp,DC=example'), 'a suffix of an RDN value is not a parent');
-  assert.ok(!isUnderDn('CN=Ann\\,OU=Staff,DC=corp,DC=example', 'OU=Staff,DC=corp,DC=example'), 'an escaped comma is no separator');
-  assert.ok(!isUnderDn('OU=Staff,DC=corp,DC=example', 'CN=Ann,OU=Staff,DC=corp,DC=example'), 'a parent is not under its child');
-  assert.ok(!isUnderDn('CN=a,XOU=Staff,DC=corp,DC=example', 'OU=Staff,DC=corp,DC=example'), 'the suffix must start at an RDN');
+  assert.ok(
+    !isUnderDn('CN=Ann,OU=NotStaff,DC=corp,DC=example', 'OU=Staff,DC=corp,DC=example'),
+    'a suffix of an RDN value is not a parent',
+  );
+  assert.ok(
+    !isUnderDn('CN=Ann\\,OU=Staff,DC=corp,DC=example', 'OU=Staff,DC=corp,DC=example'),
+    'an escaped comma is no separator',
+  );
+  assert.ok(
+    !isUnderDn('OU=Staff,DC=corp,DC=example', 'CN=Ann,OU=Staff,DC=corp,DC=example'),
+    'a parent is not under its child',
+  );
+  assert.ok(
+    !isUnderDn('CN=a,XOU=Staff,DC=corp,DC=example', 'OU=Staff,DC=corp,DC=example'),
+    'the suffix must start at an RDN',
+  );
   assert.ok(isUnderDn('CN=Ann,DC=corp', ''), 'the root holds everything');
 });
 
@@ -97,14 +109,21 @@ test('parseDn and the domain helpers', () => {
   assert.deepEqual(rdns[0], [{ type: 'CN', value: 'Lee, Ann' }]);
   assert.equal(canonicalType(rdns[0][0]!.type), 'cn');
   assert.equal(splitDn('CN=Lee\\, Ann,OU=Staff,DC=corp,DC=example')[0], 'CN=Lee\\, Ann');
-  assert.deepEqual(domainRootOf('CN=Ann,OU=Staff,DC=Corp,DC=Example'), { dn: 'DC=Corp,DC=Example', dnsName: 'corp.example' });
+  assert.deepEqual(domainRootOf('CN=Ann,OU=Staff,DC=Corp,DC=Example'), {
+    dn: 'DC=Corp,DC=Example',
+    dnsName: 'corp.example',
+  });
   assert.equal(domainRootOf('CN=Ann,O=Org'), undefined);
   assert.equal(dnsNameFromDn('DC=child,DC=corp,DC=example'), 'child.corp.example');
 });
 
 test('malformed DNs are a SourceError', () => {
   for (const bad of ['CN=a,', 'no equals sign', 'CN=a\\', '=a,DC=x', 'CN="unterminated']) {
-    assert.throws(() => normalizeDn(bad), (e: unknown) => e instanceof SourceError && e.code === 'dn_invalid', bad);
+    assert.throws(
+      () => normalizeDn(bad),
+      (e: unknown) => e instanceof SourceError && e.code === 'dn_invalid',
+      bad,
+    );
   }
 });
 
@@ -177,7 +196,10 @@ describe('AD DN matching', () => {
 
   it('rejects malformed DNs with a SourceError, and never calls them equal', () => {
     assert.throws(() => normalizeDn('CN=a,,DC=x'), SourceError);
-    assert.throws(() => normalizeDn('no equals sign'), (e: SourceError) => e.code === 'dn_invalid');
+    assert.throws(
+      () => normalizeDn('no equals sign'),
+      (e: SourceError) => e.code === 'dn_invalid',
+    );
     assert.throws(() => normalizeDn('CN=a\\'), SourceError);
     assert.equal(dnEquals('garbage', 'garbage'), false);
   });
@@ -195,7 +217,15 @@ describe('AD DN matching', () => {
 // ---- from test/spec/schema.test.ts
 
 test('DN syntax (RFC 4514)', () => {
-  for (const ok of ['OU=Staff,DC=corp,DC=example', 'CN=Smith\\, John,OU=Staff,DC=corp', 'CN=a+SN=b,DC=x', 'CN=#04024869,DC=x', '1.2.3=x', 'CN=a\\2Cb,DC=x', 'cn = spaced , dc = x']) {
+  for (const ok of [
+    'OU=Staff,DC=corp,DC=example',
+    'CN=Smith\\, John,OU=Staff,DC=corp',
+    'CN=a+SN=b,DC=x',
+    'CN=#04024869,DC=x',
+    '1.2.3=x',
+    'CN=a\\2Cb,DC=x',
+    'cn = spaced , dc = x',
+  ]) {
     assert.equal(checkDn(ok), undefined, ok);
   }
   assert.match(checkDn('OU=Staff,,DC=x')!, /empty RDN/);
@@ -237,9 +267,45 @@ describe('normalizeDn fast path', () => {
   });
 
   it('gives what the full parser gives, for random DNs', () => {
-    const alphabet = ['a', 'B', ' ', '#', '=', ',', '+', ';', '"', '\\', '<', 'é', 'É', 'e\u0301', 'Σ', 'ж', '山', '\u0338', '\u037e', '\n', '.', '-', '1', '\u1100', '\u1161', '가', '\u11a8', '\u2126', '\u212b', '\uf900', '\u{1d15e}', '\u0915\u093c', '\u0958', 'й', 'и\u0306'];
+    const alphabet = [
+      'a',
+      'B',
+      ' ',
+      '#',
+      '=',
+      ',',
+      '+',
+      ';',
+      '"',
+      '\\',
+      '<',
+      'é',
+      'É',
+      'e\u0301',
+      'Σ',
+      'ж',
+      '山',
+      '\u0338',
+      '\u037e',
+      '\n',
+      '.',
+      '-',
+      '1',
+      '\u1100',
+      '\u1161',
+      '가',
+      '\u11a8',
+      '\u2126',
+      '\u212b',
+      '\uf900',
+      '\u{1d15e}',
+      '\u0915\u093c',
+      '\u0958',
+      'й',
+      'и\u0306',
+    ];
     let seed = 42;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     for (let t = 0; t < 3000; t++) {
       const rdns: string[] = [];
       for (let r = 0, nr = 1 + rnd(3); r < nr; r++) {
@@ -266,7 +332,11 @@ describe('normalizeDn fast path', () => {
 
   it('never lets a malformed DN through', () => {
     for (const bad of ['not a dn', 'CN=a,', 'CN=a,,DC=x', 'O U=x', '1A=x', 'CN', ',CN=a']) {
-      assert.throws(() => normalizeDn(bad), (e: unknown) => e instanceof SourceError && e.code === 'dn_invalid', bad);
+      assert.throws(
+        () => normalizeDn(bad),
+        (e: unknown) => e instanceof SourceError && e.code === 'dn_invalid',
+        bad,
+      );
     }
     assert.equal(normalizeDn(''), '', 'the empty DN is the root');
     assert.equal(normalizeDn('CN=a=b,DC=x'), 'cn=a\\=b,dc=x', 'an "=" in a value is escaped, as AD writes it');
@@ -276,8 +346,15 @@ describe('normalizeDn fast path', () => {
 describe('merged behaviour', () => {
   it('maps the OID attribute types AD uses to their names', () => {
     const oids: [string, string][] = [
-      ['2.5.4.3', 'cn'], ['2.5.4.11', 'ou'], ['0.9.2342.19200300.100.1.25', 'dc'], ['2.5.4.10', 'o'], ['2.5.4.6', 'c'],
-      ['2.5.4.7', 'l'], ['2.5.4.8', 'st'], ['2.5.4.9', 'street'], ['0.9.2342.19200300.100.1.1', 'uid'],
+      ['2.5.4.3', 'cn'],
+      ['2.5.4.11', 'ou'],
+      ['0.9.2342.19200300.100.1.25', 'dc'],
+      ['2.5.4.10', 'o'],
+      ['2.5.4.6', 'c'],
+      ['2.5.4.7', 'l'],
+      ['2.5.4.8', 'st'],
+      ['2.5.4.9', 'street'],
+      ['0.9.2342.19200300.100.1.1', 'uid'],
     ];
     for (const [oid, name] of oids) {
       assert.equal(canonicalType(oid), name);
@@ -293,13 +370,17 @@ describe('merged behaviour', () => {
     assert.equal(normalizeDn('CN=#04024869,DC=x'), normalizeDn('cn = #04024869 , dc=x'));
     assert.equal(normalizeDn('CN=\\#04024869,DC=x'), 'cn=\\#04024869,dc=x');
     assert.deepEqual(parseDn('CN=#0A0b,DC=x')[0], [{ type: 'CN', value: '#0a0b', ber: true }]);
-    for (const bad of ['CN=#hash,DC=x', 'CN=#041,DC=x', 'CN=#0402zz,DC=x', 'CN=#,DC=x']) assert.equal(isValidDn(bad), false, bad);
+    for (const bad of ['CN=#hash,DC=x', 'CN=#041,DC=x', 'CN=#0402zz,DC=x', 'CN=#,DC=x'])
+      assert.equal(isValidDn(bad), false, bad);
     assert.match(checkDn('CN=#hash,DC=x')!, /must be hex/);
   });
 
   it('isUnder on normalized DNs: an escaped comma is no separator; the root holds everything', () => {
     assert.ok(!isUnder(normalizeDn('CN=Ann\\,OU=Staff,DC=corp'), normalizeDn('OU=Staff,DC=corp')));
-    assert.ok(isUnder(normalizeDn('CN=Ann\\\\,OU=Staff,DC=corp'), normalizeDn('OU=Staff,DC=corp')), 'an escaped backslash, then a separator');
+    assert.ok(
+      isUnder(normalizeDn('CN=Ann\\\\,OU=Staff,DC=corp'), normalizeDn('OU=Staff,DC=corp')),
+      'an escaped backslash, then a separator',
+    );
     assert.ok(isUnder(normalizeDn('CN=a,DC=x'), ''));
     assert.ok(!isUnder('', normalizeDn('DC=x')));
     assert.ok(isUnderDn('CN=a,DC=x', ''));

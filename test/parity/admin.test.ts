@@ -20,10 +20,18 @@ const GLOBAL_ADMIN = '62e90394-69f5-4237-9190-012177145e10';
 
 function userLdif(cn: string, sam: string): string {
   return [
-    `dn: CN=${cn},OU=Staff,${BASE}`, 'changetype: add',
-    'objectClass: top', 'objectClass: person', 'objectClass: organizationalPerson', 'objectClass: user',
-    `cn: ${cn}`, `sAMAccountName: ${sam}`, `userPrincipalName: ${sam}@contoso.example`, `displayName: ${cn}`,
-    'userAccountControl: 512', `objectGUID:: ${Buffer.from(guid(sam)).toString('base64')}`,
+    `dn: CN=${cn},OU=Staff,${BASE}`,
+    'changetype: add',
+    'objectClass: top',
+    'objectClass: person',
+    'objectClass: organizationalPerson',
+    'objectClass: user',
+    `cn: ${cn}`,
+    `sAMAccountName: ${sam}`,
+    `userPrincipalName: ${sam}@contoso.example`,
+    `displayName: ${cn}`,
+    'userAccountControl: 512',
+    `objectGUID:: ${Buffer.from(guid(sam)).toString('base64')}`,
   ].join('\n');
 }
 
@@ -39,9 +47,12 @@ target:
 matching: { softMatch: upn }
 `;
 
-interface State { objects: { id: string; props: Record<string, unknown> }[]; directoryRoles?: { roleTemplateId: string; members: string[] }[] }
+interface State {
+  objects: { id: string; props: Record<string, unknown> }[];
+  directoryRoles?: { roleTemplateId: string; members: string[] }[];
+}
 
-describe('matching: soft match never adopts an admin (through the CLI and the emulator\'s /directoryRoles)', () => {
+describe("matching: soft match never adopts an admin (through the CLI and the emulator's /directoryRoles)", () => {
   let dir = '';
   const spec = (): string => join(dir, 'adsync.yaml');
   const statePath = (): string => join(dir, '.adsync', 'tenant.json');
@@ -60,28 +71,58 @@ describe('matching: soft match never adopts an admin (through the CLI and the em
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'adsync-admin-'));
     await writeFile(spec(), SPEC);
-    await writeFile(join(dir, 'corp.ldif'), `version: 1\n\n${[userLdif('Ada Admin', 'aadmin'), userLdif('Nora Normal', 'nnormal')].join('\n\n')}\n`);
+    await writeFile(
+      join(dir, 'corp.ldif'),
+      `version: 1\n\n${[userLdif('Ada Admin', 'aadmin'), userLdif('Nora Normal', 'nnormal')].join('\n\n')}\n`,
+    );
     await mkdir(join(dir, '.adsync'), { recursive: true });
-    const e = await startEmulator({ statePath: statePath(), initialDomain: 'contoso.onmicrosoft.com', domains: ['contoso.example'] });
+    const e = await startEmulator({
+      statePath: statePath(),
+      initialDomain: 'contoso.onmicrosoft.com',
+      domains: ['contoso.example'],
+    });
     e.seed({
       users: [
-        { id: 'cloud-admin-1', userPrincipalName: 'aadmin@contoso.example', displayName: 'Ada (cloud admin)', accountEnabled: true, mailNickname: 'aadmin', jobTitle: 'Tenant admin' },
-        { id: 'cloud-plain-1', userPrincipalName: 'nnormal@contoso.example', displayName: 'Nora (cloud)', accountEnabled: true, mailNickname: 'nnormal' },
+        {
+          id: 'cloud-admin-1',
+          userPrincipalName: 'aadmin@contoso.example',
+          displayName: 'Ada (cloud admin)',
+          accountEnabled: true,
+          mailNickname: 'aadmin',
+          jobTitle: 'Tenant admin',
+        },
+        {
+          id: 'cloud-plain-1',
+          userPrincipalName: 'nnormal@contoso.example',
+          displayName: 'Nora (cloud)',
+          accountEnabled: true,
+          mailNickname: 'nnormal',
+        },
       ],
-      directoryRoles: [{ displayName: 'Global Administrator', roleTemplateId: GLOBAL_ADMIN, members: ['cloud-admin-1'] }],
+      directoryRoles: [
+        { displayName: 'Global Administrator', roleTemplateId: GLOBAL_ADMIN, members: ['cloud-admin-1'] },
+      ],
     });
     await e.close();
   });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   let adminBefore = '';
 
   it('the plan adopts the non-admin and reports the admin as soft-match-admin, never adopting it', async () => {
     adminBefore = await objectJson('cloud-admin-1');
     const p = await plan();
-    const adopts = p.changes.filter((c) => c.action === 'adopt').map((c) => (c.action === 'adopt' ? `${c.id} ${c.match}` : ''));
+    const adopts = p.changes
+      .filter((c) => c.action === 'adopt')
+      .map((c) => (c.action === 'adopt' ? `${c.id} ${c.match}` : ''));
     assert.deepEqual(adopts, ['cloud-plain-1 soft-upn']);
-    assert.equal(p.changes.some((c) => 'id' in c && c.id === 'cloud-admin-1'), false, 'no change touches the admin');
+    assert.equal(
+      p.changes.some((c) => 'id' in c && c.id === 'cloud-admin-1'),
+      false,
+      'no change touches the admin',
+    );
     const reports = p.reports.filter((r) => r.code === 'soft-match-admin');
     assert.equal(reports.length, 1, JSON.stringify(p.reports));
     assert.equal(reports[0]!.other?.id, 'cloud-admin-1');
@@ -95,10 +136,16 @@ describe('matching: soft match never adopts an admin (through the CLI and the em
     assert.match(r.stdout, /0 failed/);
     assert.equal(await objectJson('cloud-admin-1'), adminBefore);
     const s = await state();
-    assert.deepEqual(s.directoryRoles?.map((x) => [x.roleTemplateId, x.members]), [[GLOBAL_ADMIN, ['cloud-admin-1']]]);
+    assert.deepEqual(
+      s.directoryRoles?.map((x) => [x.roleTemplateId, x.members]),
+      [[GLOBAL_ADMIN, ['cloud-admin-1']]],
+    );
     // The adopted user now carries adsync's anchor (a directory extension) and the AD display name.
     const plain = s.objects.find((x) => x.id === 'cloud-plain-1')!;
-    assert.ok(Object.keys(plain.props).some((k) => /^extension_[0-9a-f]{32}_adsyncAnchor$/.test(k)), JSON.stringify(plain.props));
+    assert.ok(
+      Object.keys(plain.props).some((k) => /^extension_[0-9a-f]{32}_adsyncAnchor$/.test(k)),
+      JSON.stringify(plain.props),
+    );
     assert.equal(plain.props['displayName'], 'Nora Normal');
     // No second account was created for either AD user.
     assert.equal(s.objects.filter((o) => String(o.props['userPrincipalName'] ?? '').startsWith('aadmin')).length, 1);
@@ -108,6 +155,9 @@ describe('matching: soft match never adopts an admin (through the CLI and the em
   it('the next plan still refuses the admin and changes nothing', async () => {
     const p = await plan();
     assert.deepEqual(p.changes, []);
-    assert.deepEqual(p.reports.filter((r) => r.code === 'soft-match-admin').map((r) => r.other?.id), ['cloud-admin-1']);
+    assert.deepEqual(
+      p.reports.filter((r) => r.code === 'soft-match-admin').map((r) => r.other?.id),
+      ['cloud-admin-1'],
+    );
   });
 });

@@ -13,7 +13,15 @@ import { buildDesired, readRequestFor } from '../../src/engine/desired.js';
 import { compileFlows } from '../../src/engine/flows.js';
 import { planFromDesired } from '../../src/engine/plan.js';
 import { emptyTarget, guid, spec as specOf } from '../support/fixtures.js';
-import { FILTER_CASES, FLOW_CASES, HELPER_CNS, MANAGER_CN, caseAttributes, consistencyGuid, type ParityCase } from './cases.js';
+import {
+  FILTER_CASES,
+  FLOW_CASES,
+  HELPER_CNS,
+  MANAGER_CN,
+  caseAttributes,
+  consistencyGuid,
+  type ParityCase,
+} from './cases.js';
 import { describeParityTable } from './run.js';
 
 const BASE = 'DC=contoso,DC=example';
@@ -26,7 +34,9 @@ function escapeRdn(v: string): string {
 function line(name: string, value: string | Uint8Array): string {
   if (value instanceof Uint8Array) return `${name}:: ${Buffer.from(value).toString('base64')}`;
   // LDIF: values that aren't safe strings are base64 (RFC 2849)
-  return /^[\x20-\x7e]*$/.test(value) && !/^[ :<]/.test(value) && !/ $/.test(value) ? `${name}: ${value}` : `${name}:: ${Buffer.from(value, 'utf8').toString('base64')}`;
+  return /^[\x20-\x7e]*$/.test(value) && !/^[ :<]/.test(value) && !/ $/.test(value)
+    ? `${name}: ${value}`
+    : `${name}:: ${Buffer.from(value, 'utf8').toString('base64')}`;
 }
 
 function dnOf(cn: string): string {
@@ -35,7 +45,8 @@ function dnOf(cn: string): string {
 
 function record(c: Pick<ParityCase, 'kind' | 'cn' | 'attrs'>): string {
   const lines = [line('dn', dnOf(c.cn)), 'changetype: add'];
-  for (const [name, values] of Object.entries(caseAttributes(c, dnOf))) for (const value of values) lines.push(line(name, value));
+  for (const [name, values] of Object.entries(caseAttributes(c, dnOf)))
+    for (const value of values) lines.push(line(name, value));
   lines.push(line('objectGUID', guid(c.cn)));
   return lines.join('\n');
 }
@@ -67,7 +78,14 @@ describeParityTable('Entra Connect parity through LDIF: one case per row of the 
     const flows = compileFlows(s);
     const snap = await new LdifSource({ name: 'corp', path }).read(readRequestFor(s.sources[0]!, flows));
     const desired = buildDesired(s, [snap], flows);
-    const plan = planFromDesired({ spec: s, specPath: 'adsync.yaml', desired, target: emptyTarget(), toolVersion: 'test', now: new Date(0) }).plan;
+    const plan = planFromDesired({
+      spec: s,
+      specPath: 'adsync.yaml',
+      desired,
+      target: emptyTarget(),
+      toolVersion: 'test',
+      now: new Date(0),
+    }).plan;
     return { plan, desired, anchors, managerCn: MANAGER_CN, domain: 'contoso.example' };
   },
   async teardown() {
@@ -82,7 +100,14 @@ describe('app and attribute filtering through LDIF', () => {
     row: 'app filtering',
     kind: 'user',
     cn: 'pa-user',
-    attrs: { title: 'Engineer', telephoneNumber: '+1', employeeID: '42', extensionAttribute1: 'x', department: 'R&D', manager: '@manager' },
+    attrs: {
+      title: 'Engineer',
+      telephoneNumber: '+1',
+      employeeID: '42',
+      extensionAttribute1: 'x',
+      department: 'R&D',
+      manager: '@manager',
+    },
     expect: { values: {} },
   };
   before(async () => {
@@ -92,12 +117,22 @@ describe('app and attribute filtering through LDIF', () => {
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  async function attrsWith(applications: string[], flows: Record<string, string | null> = {}): Promise<Record<string, unknown>> {
+  async function attrsWith(
+    applications: string[],
+    flows: Record<string, string | null> = {},
+  ): Promise<Record<string, unknown>> {
     const s = specOf({ applications, flows: { user: flows } });
     const compiled = compileFlows(s);
     const snap = await new LdifSource({ name: 'corp', path }).read(readRequestFor(s.sources[0]!, compiled));
     const d = buildDesired(s, [snap], compiled);
-    const p = planFromDesired({ spec: s, specPath: 'adsync.yaml', desired: d, target: emptyTarget(), toolVersion: 'test', now: new Date(0) }).plan;
+    const p = planFromDesired({
+      spec: s,
+      specPath: 'adsync.yaml',
+      desired: d,
+      target: emptyTarget(),
+      toolVersion: 'test',
+      now: new Date(0),
+    }).plan;
     const create = p.changes.find((ch) => ch.action === 'create' && ch.anchor === anchorOfCase(c));
     assert.ok(create && create.action === 'create');
     return Object.fromEntries(create.attributes.map((a) => [a.name, a.after]));
@@ -105,12 +140,26 @@ describe('app and attribute filtering through LDIF', () => {
 
   it('no applications: every default flow', async () => {
     const a = await attrsWith([]);
-    for (const name of ['jobTitle', 'businessPhones', 'employeeId', 'onPremisesExtensionAttributes.extensionAttribute1', 'department', 'manager']) assert.ok(name in a, name);
+    for (const name of [
+      'jobTitle',
+      'businessPhones',
+      'employeeId',
+      'onPremisesExtensionAttributes.extensionAttribute1',
+      'department',
+      'manager',
+    ])
+      assert.ok(name in a, name);
   });
 
   it('office-365-proplus only: just the identity flows Graph needs (its set has no title, phone, department, manager)', async () => {
     const a = await attrsWith(['office-365-proplus']);
-    assert.deepEqual(Object.keys(a).sort(), ['accountEnabled', 'displayName', 'mailNickname', 'onPremisesImmutableId', 'userPrincipalName']);
+    assert.deepEqual(Object.keys(a).sort(), [
+      'accountEnabled',
+      'displayName',
+      'mailNickname',
+      'onPremisesImmutableId',
+      'userPrincipalName',
+    ]);
   });
 
   it('third-party-applications: employeeID flows, title does not', async () => {
@@ -122,7 +171,14 @@ describe('app and attribute filtering through LDIF', () => {
 
   it('exchange-online: title, phones, manager and extension attributes flow', async () => {
     const a = await attrsWith(['exchange-online']);
-    for (const name of ['jobTitle', 'businessPhones', 'department', 'manager', 'onPremisesExtensionAttributes.extensionAttribute1']) assert.ok(name in a, name);
+    for (const name of [
+      'jobTitle',
+      'businessPhones',
+      'department',
+      'manager',
+      'onPremisesExtensionAttributes.extensionAttribute1',
+    ])
+      assert.ok(name in a, name);
   });
 
   it('a custom flow overrides app filtering for its attribute', async () => {

@@ -26,10 +26,18 @@ const anchor = (sam: string): string => Buffer.from(guid(sam)).toString('base64'
 
 function userLdif(cn: string, sam: string): string {
   return [
-    `dn: CN=${cn},OU=Staff,${BASE}`, 'changetype: add',
-    'objectClass: top', 'objectClass: person', 'objectClass: organizationalPerson', 'objectClass: user',
-    `cn: ${cn}`, `sAMAccountName: ${sam}`, `userPrincipalName: ${sam}@contoso.example`, `displayName: ${cn}`,
-    'userAccountControl: 512', `objectGUID:: ${Buffer.from(guid(sam)).toString('base64')}`,
+    `dn: CN=${cn},OU=Staff,${BASE}`,
+    'changetype: add',
+    'objectClass: top',
+    'objectClass: person',
+    'objectClass: organizationalPerson',
+    'objectClass: user',
+    `cn: ${cn}`,
+    `sAMAccountName: ${sam}`,
+    `userPrincipalName: ${sam}@contoso.example`,
+    `displayName: ${cn}`,
+    'userAccountControl: 512',
+    `objectGUID:: ${Buffer.from(guid(sam)).toString('base64')}`,
   ].join('\n');
 }
 
@@ -46,7 +54,9 @@ matching:
   softMatch: upn
 ${extra}`;
 
-interface State { objects: { id: string; props: Record<string, unknown> }[] }
+interface State {
+  objects: { id: string; props: Record<string, unknown> }[];
+}
 
 describe('matching: hard match never takes over a role holder, direct or through a role-assignable group (CLI + emulator)', () => {
   let dir = '';
@@ -63,28 +73,81 @@ describe('matching: hard match never takes over a role holder, direct or through
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout) as Plan;
   };
-  const adopts = (p: Plan): string[] => p.changes.filter((c) => c.action === 'adopt').map((c) => (c.action === 'adopt' ? `${c.id} ${c.match}` : ''));
-  const refusals = (p: Plan): string[] => p.reports.filter((r) => /match-admin/.test(r.code)).map((r) => `${r.code} ${r.other?.id}`).sort();
+  const adopts = (p: Plan): string[] =>
+    p.changes.filter((c) => c.action === 'adopt').map((c) => (c.action === 'adopt' ? `${c.id} ${c.match}` : ''));
+  const refusals = (p: Plan): string[] =>
+    p.reports
+      .filter((r) => /match-admin/.test(r.code))
+      .map((r) => `${r.code} ${r.other?.id}`)
+      .sort();
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'adsync-hard-admin-'));
     await writeFile(specPath(), spec());
-    await writeFile(join(dir, 'corp.ldif'), `version: 1\n\n${[userLdif('Ada Admin', 'ada'), userLdif('Bea Group', 'bea'), userLdif('Cyd Group', 'cyd'), userLdif('Dan Plain', 'dan')].join('\n\n')}\n`);
+    await writeFile(
+      join(dir, 'corp.ldif'),
+      `version: 1\n\n${[userLdif('Ada Admin', 'ada'), userLdif('Bea Group', 'bea'), userLdif('Cyd Group', 'cyd'), userLdif('Dan Plain', 'dan')].join('\n\n')}\n`,
+    );
     await mkdir(join(dir, '.adsync'), { recursive: true });
-    const e = await startEmulator({ statePath: statePath(), initialDomain: 'contoso.onmicrosoft.com', domains: ['contoso.example'] });
+    const e = await startEmulator({
+      statePath: statePath(),
+      initialDomain: 'contoso.onmicrosoft.com',
+      domains: ['contoso.example'],
+    });
     e.seed({
       users: [
-        { id: 'cloud-ada', userPrincipalName: 'ada.cloud@contoso.example', displayName: 'Ada (cloud admin)', accountEnabled: true, mailNickname: 'adacloud', onPremisesImmutableId: anchor('ada') },
-        { id: 'cloud-bea', userPrincipalName: 'bea@contoso.example', displayName: 'Bea (cloud, Tier0)', accountEnabled: true, mailNickname: 'bea' },
-        { id: 'cloud-cyd', userPrincipalName: 'cyd.cloud@contoso.example', displayName: 'Cyd (cloud, Tier0)', accountEnabled: true, mailNickname: 'cydcloud', onPremisesImmutableId: anchor('cyd') },
-        { id: 'cloud-dan', userPrincipalName: 'dan.cloud@contoso.example', displayName: 'Dan (cloud)', accountEnabled: true, mailNickname: 'dancloud', onPremisesImmutableId: anchor('dan') },
+        {
+          id: 'cloud-ada',
+          userPrincipalName: 'ada.cloud@contoso.example',
+          displayName: 'Ada (cloud admin)',
+          accountEnabled: true,
+          mailNickname: 'adacloud',
+          onPremisesImmutableId: anchor('ada'),
+        },
+        {
+          id: 'cloud-bea',
+          userPrincipalName: 'bea@contoso.example',
+          displayName: 'Bea (cloud, Tier0)',
+          accountEnabled: true,
+          mailNickname: 'bea',
+        },
+        {
+          id: 'cloud-cyd',
+          userPrincipalName: 'cyd.cloud@contoso.example',
+          displayName: 'Cyd (cloud, Tier0)',
+          accountEnabled: true,
+          mailNickname: 'cydcloud',
+          onPremisesImmutableId: anchor('cyd'),
+        },
+        {
+          id: 'cloud-dan',
+          userPrincipalName: 'dan.cloud@contoso.example',
+          displayName: 'Dan (cloud)',
+          accountEnabled: true,
+          mailNickname: 'dancloud',
+          onPremisesImmutableId: anchor('dan'),
+        },
       ],
-      groups: [{ id: 'tier0', displayName: 'Tier0 Admins', mailNickname: 'tier0', securityEnabled: true, mailEnabled: false, isAssignableToRole: true, members: ['cloud-bea', 'cloud-cyd'] }],
-      directoryRoles: [{ displayName: 'Global Administrator', roleTemplateId: GLOBAL_ADMIN, members: ['cloud-ada', 'tier0'] }],
+      groups: [
+        {
+          id: 'tier0',
+          displayName: 'Tier0 Admins',
+          mailNickname: 'tier0',
+          securityEnabled: true,
+          mailEnabled: false,
+          isAssignableToRole: true,
+          members: ['cloud-bea', 'cloud-cyd'],
+        },
+      ],
+      directoryRoles: [
+        { displayName: 'Global Administrator', roleTemplateId: GLOBAL_ADMIN, members: ['cloud-ada', 'tier0'] },
+      ],
     });
     await e.close();
   });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   const before_: Record<string, string> = {};
 
@@ -92,21 +155,36 @@ describe('matching: hard match never takes over a role holder, direct or through
     for (const id of ['cloud-ada', 'cloud-bea', 'cloud-cyd']) before_[id] = await objectJson(id);
     const p = await plan();
     assert.deepEqual(adopts(p), ['cloud-dan immutable-id']);
-    assert.deepEqual(refusals(p), ['hard-match-admin cloud-ada', 'hard-match-admin cloud-cyd', 'soft-match-admin cloud-bea']);
+    assert.deepEqual(refusals(p), [
+      'hard-match-admin cloud-ada',
+      'hard-match-admin cloud-cyd',
+      'soft-match-admin cloud-bea',
+    ]);
     const byId = new Map(p.reports.map((r) => [r.other?.id, r.reason]));
-    assert.match(byId.get('cloud-ada')!, /holds an admin role \(Global Administrator\); hard match never takes over a privileged account/);
+    assert.match(
+      byId.get('cloud-ada')!,
+      /holds an admin role \(Global Administrator\); hard match never takes over a privileged account/,
+    );
     assert.match(byId.get('cloud-cyd')!, /Global Administrator \(through group Tier0 Admins\)/);
     assert.match(byId.get('cloud-bea')!, /Global Administrator \(through group Tier0 Admins\)/);
-    assert.equal(p.changes.some((c) => 'id' in c && ['cloud-ada', 'cloud-bea', 'cloud-cyd'].includes(c.id)), false, 'no change touches a role holder');
+    assert.equal(
+      p.changes.some((c) => 'id' in c && ['cloud-ada', 'cloud-bea', 'cloud-cyd'].includes(c.id)),
+      false,
+      'no change touches a role holder',
+    );
     // Nor is a second account created beside them (a create would collide on the anchor or the UPN).
-    assert.deepEqual(p.changes.filter((c) => c.action === 'create').map((c) => c.label), []);
+    assert.deepEqual(
+      p.changes.filter((c) => c.action === 'create').map((c) => c.label),
+      [],
+    );
   });
 
   it('apply adopts Dan and leaves every role holder byte-identical', async () => {
     const r = await runCli(['apply', '-c', specPath(), '--auto-approve']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /0 failed/);
-    for (const id of ['cloud-ada', 'cloud-bea', 'cloud-cyd']) assert.equal(await objectJson(id), before_[id], `${id} untouched`);
+    for (const id of ['cloud-ada', 'cloud-bea', 'cloud-cyd'])
+      assert.equal(await objectJson(id), before_[id], `${id} untouched`);
     assert.equal(JSON.parse(await objectJson('cloud-dan')).props.displayName, 'Dan Plain');
   });
 
@@ -116,7 +194,11 @@ describe('matching: hard match never takes over a role holder, direct or through
     assert.equal(v.code, 0, v.stdout + v.stderr);
     const p = await plan();
     assert.deepEqual(adopts(p), ['cloud-ada immutable-id']);
-    assert.deepEqual(refusals(p), ['hard-match-admin cloud-cyd', 'hard-match-admin-allowed cloud-ada', 'soft-match-admin cloud-bea']);
+    assert.deepEqual(refusals(p), [
+      'hard-match-admin cloud-cyd',
+      'hard-match-admin-allowed cloud-ada',
+      'soft-match-admin cloud-bea',
+    ]);
   });
 
   it('validate refuses a malformed allowAdmins with its position', async () => {

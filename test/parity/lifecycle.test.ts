@@ -19,13 +19,23 @@ import { guid } from '../support/fixtures.js';
 
 const BASE = 'DC=contoso,DC=example';
 
-interface U { cn: string; ou?: string; sam: string; displayName?: string; title?: string; key?: string }
+interface U {
+  cn: string;
+  ou?: string;
+  sam: string;
+  displayName?: string;
+  title?: string;
+  key?: string;
+}
 
 function userLdif(u: U): string {
   return [
     `dn: CN=${u.cn},${u.ou ?? 'OU=Staff'},${BASE}`,
     'changetype: add',
-    'objectClass: top', 'objectClass: person', 'objectClass: organizationalPerson', 'objectClass: user',
+    'objectClass: top',
+    'objectClass: person',
+    'objectClass: organizationalPerson',
+    'objectClass: user',
     `cn: ${u.cn}`,
     `sAMAccountName: ${u.sam}`,
     `userPrincipalName: ${u.sam}@contoso.example`,
@@ -38,8 +48,14 @@ function userLdif(u: U): string {
 
 function groupLdif(cn: string, members: string[]): string {
   return [
-    `dn: CN=${cn},OU=Groups,${BASE}`, 'changetype: add', 'objectClass: top', 'objectClass: group', `cn: ${cn}`,
-    `sAMAccountName: ${cn.replace(/\W/g, '')}`, 'groupType: -2147483646', `objectGUID:: ${Buffer.from(guid(`group-${cn}`)).toString('base64')}`,
+    `dn: CN=${cn},OU=Groups,${BASE}`,
+    'changetype: add',
+    'objectClass: top',
+    'objectClass: group',
+    `cn: ${cn}`,
+    `sAMAccountName: ${cn.replace(/\W/g, '')}`,
+    'groupType: -2147483646',
+    `objectGUID:: ${Buffer.from(guid(`group-${cn}`)).toString('base64')}`,
     ...members.map((m) => `member: ${m}`),
   ].join('\n');
 }
@@ -63,8 +79,12 @@ class Tenant {
     await writeFile(join(this.dir, 'adsync.yaml'), SPEC(softMatch));
     await this.write(users, groups);
   }
-  get spec(): string { return join(this.dir, 'adsync.yaml'); }
-  get state(): string { return join(this.dir, '.adsync', 'tenant.json'); }
+  get spec(): string {
+    return join(this.dir, 'adsync.yaml');
+  }
+  get state(): string {
+    return join(this.dir, '.adsync', 'tenant.json');
+  }
   async write(users: U[], groups: string[] = []): Promise<void> {
     await writeFile(join(this.dir, 'corp.ldif'), `version: 1\n\n${[...users.map(userLdif), ...groups].join('\n\n')}\n`);
   }
@@ -86,7 +106,11 @@ class Tenant {
   async seed(objects: { users?: object[]; groups?: object[] }): Promise<void> {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(join(this.dir, '.adsync'), { recursive: true });
-    const e = await startEmulator({ statePath: this.state, initialDomain: 'contoso.onmicrosoft.com', domains: ['contoso.example'] });
+    const e = await startEmulator({
+      statePath: this.state,
+      initialDomain: 'contoso.onmicrosoft.com',
+      domains: ['contoso.example'],
+    });
     e.seed(objects);
     await e.close();
   }
@@ -97,12 +121,16 @@ class Tenant {
     return JSON.stringify(o);
   }
   async editState(id: string, edit: (props: Record<string, unknown>) => void): Promise<void> {
-    const s = JSON.parse(await readFile(this.state, 'utf8')) as { objects: { id: string; props: Record<string, unknown> }[] };
+    const s = JSON.parse(await readFile(this.state, 'utf8')) as {
+      objects: { id: string; props: Record<string, unknown> }[];
+    };
     const o = s.objects.find((x) => x.id === id)!;
     edit(o.props);
     await writeFile(this.state, JSON.stringify(s));
   }
-  async close(): Promise<void> { await rm(this.dir, { recursive: true, force: true }); }
+  async close(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
 }
 
 describe('lifecycle: delete → restore → rename → move keeps one cloud object', () => {
@@ -118,28 +146,45 @@ describe('lifecycle: delete → restore → rename → move keeps one cloud obje
     assert.ok(id);
     await t.write([{ cn: 'Other One', sam: 'oone' }]);
     const p = await t.plan();
-    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.label}`), ['delete rround@contoso.example']);
+    assert.deepEqual(
+      p.changes.map((c) => `${c.action} ${c.label}`),
+      ['delete rround@contoso.example'],
+    );
     await t.apply();
   });
 
   it('restores it from deleted items when it comes back with the same anchor (not a create)', async () => {
     await t.write([rita, { cn: 'Other One', sam: 'oone' }]);
     const p = await t.plan();
-    assert.deepEqual(p.changes.map((c) => c.action), ['restore']);
+    assert.deepEqual(
+      p.changes.map((c) => c.action),
+      ['restore'],
+    );
     assert.equal(p.changes[0]!.action === 'restore' && p.changes[0]!.id, id);
     await t.apply();
     assert.equal((await t.explain('rround@contoso.example')).match?.id, id);
   });
 
   it('a rename (new cn, displayName and DN) is an update of the same object', async () => {
-    await t.write([{ ...rita, cn: 'Rita Renamed', displayName: 'Rita Renamed', key: 'rround' }, { cn: 'Other One', sam: 'oone' }]);
+    await t.write([
+      { ...rita, cn: 'Rita Renamed', displayName: 'Rita Renamed', key: 'rround' },
+      { cn: 'Other One', sam: 'oone' },
+    ]);
     const p = await t.plan();
-    assert.deepEqual(p.changes.map((c) => (c.action === 'update' ? `update ${c.id} ${c.attributes.map((a) => a.name).join(',')}` : c.action)), [`update ${id} displayName`]);
+    assert.deepEqual(
+      p.changes.map((c) =>
+        c.action === 'update' ? `update ${c.id} ${c.attributes.map((a) => a.name).join(',')}` : c.action,
+      ),
+      [`update ${id} displayName`],
+    );
     await t.apply();
   });
 
   it('a move to another OU in scope changes nothing in the cloud; the id stays', async () => {
-    await t.write([{ ...rita, cn: 'Rita Renamed', displayName: 'Rita Renamed', ou: 'OU=Moved', key: 'rround' }, { cn: 'Other One', sam: 'oone' }]);
+    await t.write([
+      { ...rita, cn: 'Rita Renamed', displayName: 'Rita Renamed', ou: 'OU=Moved', key: 'rround' },
+      { cn: 'Other One', sam: 'oone' },
+    ]);
     assert.deepEqual((await t.plan()).changes, []);
     const e = await t.explain(`CN=Rita Renamed,OU=Moved,${BASE}`);
     assert.equal(e.match?.id, id);
@@ -152,8 +197,26 @@ describe('cloud-only objects with the names of AD objects stay byte-identical', 
   before(async () => {
     await t.init([{ cn: 'Sam Same', sam: 'ssame' }], [groupLdif('Finance', [`CN=Sam Same,OU=Staff,${BASE}`])]);
     await t.seed({
-      users: [{ id: 'cloud-user-1', userPrincipalName: 'ssame@contoso.example', displayName: 'Sam Same', accountEnabled: true, mailNickname: 'ssame', jobTitle: 'Cloud only' }],
-      groups: [{ id: 'cloud-group-1', displayName: 'Finance', mailEnabled: false, securityEnabled: true, mailNickname: 'Finance', description: 'cloud-only group' }],
+      users: [
+        {
+          id: 'cloud-user-1',
+          userPrincipalName: 'ssame@contoso.example',
+          displayName: 'Sam Same',
+          accountEnabled: true,
+          mailNickname: 'ssame',
+          jobTitle: 'Cloud only',
+        },
+      ],
+      groups: [
+        {
+          id: 'cloud-group-1',
+          displayName: 'Finance',
+          mailEnabled: false,
+          securityEnabled: true,
+          mailNickname: 'Finance',
+          description: 'cloud-only group',
+        },
+      ],
     });
   });
   after(async () => t.close());
@@ -179,11 +242,16 @@ describe('source of authority: a cloud edit is drift, and apply restores the AD 
   it('shows the edit as drift and puts the AD value back', async () => {
     await t.apply();
     const id = (await t.explain('ddrift@contoso.example')).match!.id!;
-    await t.editState(id, (p) => { p['jobTitle'] = 'Edited in the portal'; });
+    await t.editState(id, (p) => {
+      p['jobTitle'] = 'Edited in the portal';
+    });
     const p = await t.plan();
     const u = p.changes[0];
     assert.ok(u && u.action === 'update');
-    assert.deepEqual(u.attributes.map((a) => [a.name, a.before, a.after, a.drift]), [['jobTitle', 'Edited in the portal', 'Engineer', true]]);
+    assert.deepEqual(
+      u.attributes.map((a) => [a.name, a.before, a.after, a.drift]),
+      [['jobTitle', 'Edited in the portal', 'Engineer', true]],
+    );
     const text = await runCli(['plan', '-c', t.spec]);
     assert.match(text.stdout, /drift/);
     await t.apply();
@@ -202,13 +270,30 @@ describe('source of authority: a cloud edit is drift, and apply restores the AD 
 describe('matching: adopt by onPremisesImmutableId (hard) and by UPN (opt-in soft)', () => {
   const hard = new Tenant();
   const soft = new Tenant();
-  after(async () => { await hard.close(); await soft.close(); });
+  after(async () => {
+    await hard.close();
+    await soft.close();
+  });
 
   it('a cloud user whose onPremisesImmutableId is the anchor is adopted, shown as its own action', async () => {
     await hard.init([{ cn: 'Ian Immutable', sam: 'iimm' }]);
-    await hard.seed({ users: [{ id: 'migrated-1', userPrincipalName: 'iimm@contoso.example', displayName: 'Ian (from Entra Connect)', accountEnabled: true, mailNickname: 'iimm', onPremisesImmutableId: Buffer.from(guid('iimm')).toString('base64') }] });
+    await hard.seed({
+      users: [
+        {
+          id: 'migrated-1',
+          userPrincipalName: 'iimm@contoso.example',
+          displayName: 'Ian (from Entra Connect)',
+          accountEnabled: true,
+          mailNickname: 'iimm',
+          onPremisesImmutableId: Buffer.from(guid('iimm')).toString('base64'),
+        },
+      ],
+    });
     const p = await hard.plan();
-    assert.deepEqual(p.changes.map((c) => (c.action === 'adopt' ? `adopt ${c.id} ${c.match}` : c.action)), ['adopt migrated-1 immutable-id']);
+    assert.deepEqual(
+      p.changes.map((c) => (c.action === 'adopt' ? `adopt ${c.id} ${c.match}` : c.action)),
+      ['adopt migrated-1 immutable-id'],
+    );
     assert.equal(p.summary.adopt, 1);
     await hard.apply();
     assert.deepEqual((await hard.plan()).changes, []);
@@ -217,9 +302,22 @@ describe('matching: adopt by onPremisesImmutableId (hard) and by UPN (opt-in sof
 
   it('soft match by UPN adopts only when matching.softMatch asks for it', async () => {
     await soft.init([{ cn: 'Sue Soft', sam: 'ssoft' }], [], 'upn');
-    await soft.seed({ users: [{ id: 'cloud-soft-1', userPrincipalName: 'ssoft@contoso.example', displayName: 'Sue', accountEnabled: true, mailNickname: 'ssoft' }] });
+    await soft.seed({
+      users: [
+        {
+          id: 'cloud-soft-1',
+          userPrincipalName: 'ssoft@contoso.example',
+          displayName: 'Sue',
+          accountEnabled: true,
+          mailNickname: 'ssoft',
+        },
+      ],
+    });
     const p = await soft.plan();
-    assert.deepEqual(p.changes.map((c) => (c.action === 'adopt' ? `adopt ${c.id} ${c.match} ${c.matchedOn}` : c.action)), ['adopt cloud-soft-1 soft-upn userPrincipalName ssoft@contoso.example']);
+    assert.deepEqual(
+      p.changes.map((c) => (c.action === 'adopt' ? `adopt ${c.id} ${c.match} ${c.matchedOn}` : c.action)),
+      ['adopt cloud-soft-1 soft-upn userPrincipalName ssoft@contoso.example'],
+    );
     await soft.apply();
     assert.deepEqual((await soft.plan()).changes, []);
   });

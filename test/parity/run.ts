@@ -29,7 +29,12 @@ export interface ParityRun extends CaseContext {
  */
 export function describeParityTable(
   name: string,
-  opts: { skip?: string | false; setup: () => Promise<ParityRun>; teardown?: () => Promise<void>; skipCase?: (c: ParityCase) => string | undefined },
+  opts: {
+    skip?: string | false;
+    setup: () => Promise<ParityRun>;
+    teardown?: () => Promise<void>;
+    skipCase?: (c: ParityCase) => string | undefined;
+  },
 ): void {
   describe(name, { skip: opts.skip ?? false }, () => {
     let run: ParityRun;
@@ -58,7 +63,11 @@ export function checkCase(c: ParityCase, plan: Plan, desired: DesiredState, ctx:
   const expect = c.expect;
   if ('excluded' in expect) {
     const ex = desired.excluded.get(anchor);
-    assert.equal(ex?.code, expect.excluded, `${c.row}: expected exclusion ${expect.excluded}, got ${ex ? `${ex.code} (${ex.reason})` : 'included'}`);
+    assert.equal(
+      ex?.code,
+      expect.excluded,
+      `${c.row}: expected exclusion ${expect.excluded}, got ${ex ? `${ex.code} (${ex.reason})` : 'included'}`,
+    );
     assert.ok(ex.reason.length > 0, `${c.row}: an exclusion says why`);
     assert.ok(!plan.changes.some((ch) => ch.anchor === anchor), `${c.row}: no change for an excluded object`);
     return;
@@ -66,11 +75,17 @@ export function checkCase(c: ParityCase, plan: Plan, desired: DesiredState, ctx:
   if ('report' in expect) {
     const r = plan.reports.find((x) => x.anchor === anchor);
     assert.equal(r?.code, expect.report, `${c.row}: expected report ${expect.report}, got ${r?.code ?? 'none'}`);
-    assert.ok(!plan.changes.some((ch) => ch.anchor === anchor && ch.action === 'create'), `${c.row}: a read-only object is not created`);
+    assert.ok(
+      !plan.changes.some((ch) => ch.anchor === anchor && ch.action === 'create'),
+      `${c.row}: a read-only object is not created`,
+    );
     return;
   }
   const create = plan.changes.find((ch) => ch.anchor === anchor && ch.action === 'create');
-  assert.ok(create && create.action === 'create', `${c.row}: expected a create, got ${JSON.stringify(plan.changes.filter((ch) => ch.anchor === anchor).map((ch) => ch.action))} ${JSON.stringify(plan.reports.filter((r) => r.anchor === anchor))}`);
+  assert.ok(
+    create && create.action === 'create',
+    `${c.row}: expected a create, got ${JSON.stringify(plan.changes.filter((ch) => ch.anchor === anchor).map((ch) => ch.action))} ${JSON.stringify(plan.reports.filter((r) => r.anchor === anchor))}`,
+  );
   const got = Object.fromEntries(create.attributes.map((a) => [a.name, a.after]));
   for (const [name, want] of Object.entries(expect.values)) {
     let value = got[name];

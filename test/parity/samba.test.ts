@@ -17,8 +17,28 @@ import type { Spec } from '../../src/spec/types.js';
 import { emptyTarget, spec as specOf } from '../support/fixtures.js';
 import type { SambaDc } from '../support/samba.js';
 import { adminClient, sambaEnv, sambaSkipReason, sambaSourceSpec, startSamba } from '../support/samba.js';
-import { ACCOUNTDISABLE, EXCHANGE_EXTRA_ATTRIBUTES, addEntry, addOu, deleteTree, ensureSchemaAttributes, lockDc, parallelSeed, uniqueSuffix, unicodePwd, type Attrs } from '../support/samba-seed.js';
-import { FILTER_CASES, FLOW_CASES, HELPER_CNS, MANAGER_CN, caseAttributes, consistencyGuid, type ParityCase } from './cases.js';
+import {
+  ACCOUNTDISABLE,
+  EXCHANGE_EXTRA_ATTRIBUTES,
+  addEntry,
+  addOu,
+  deleteTree,
+  ensureSchemaAttributes,
+  lockDc,
+  parallelSeed,
+  uniqueSuffix,
+  unicodePwd,
+  type Attrs,
+} from '../support/samba-seed.js';
+import {
+  FILTER_CASES,
+  FLOW_CASES,
+  HELPER_CNS,
+  MANAGER_CN,
+  caseAttributes,
+  consistencyGuid,
+  type ParityCase,
+} from './cases.js';
 import { describeParityTable } from './run.js';
 
 const skip = await sambaSkipReason();
@@ -29,10 +49,11 @@ const PASSWORD = 'Parity-Seed-Pa55!';
 function ldapAttrs(c: Pick<ParityCase, 'kind' | 'cn' | 'attrs'>, dnOf: (cn: string) => string): Attrs {
   const out: Attrs = {};
   for (const [name, values] of Object.entries(caseAttributes(c, dnOf))) {
-    out[name] = values.every((v) => typeof v === 'string') ? (values) : values.map((v) => Buffer.from(v));
+    out[name] = values.every((v) => typeof v === 'string') ? values : values.map((v) => Buffer.from(v));
   }
   const uac = out['userAccountControl'];
-  if (c.kind === 'user' && typeof uac?.[0] === 'string' && (Number(uac[0]) & ACCOUNTDISABLE) === 0) out['unicodePwd'] = unicodePwd(PASSWORD);
+  if (c.kind === 'user' && typeof uac?.[0] === 'string' && (Number(uac[0]) & ACCOUNTDISABLE) === 0)
+    out['unicodePwd'] = unicodePwd(PASSWORD);
   return out;
 }
 
@@ -50,7 +71,11 @@ describeParityTable('Entra Connect parity through Samba AD: one case per row of 
     await ensureSchemaAttributes(admin, dc.baseDn, EXCHANGE_EXTRA_ATTRIBUTES);
     release = await lockDc(dc, 'parity');
     // What a crashed run of this file left (nobody else holds the lock, so nobody else uses it).
-    const stale = await admin.search(dc.baseDn, { scope: 'one', filter: `(&(objectClass=organizationalUnit)(ou=${OU_PREFIX}*))`, attributes: ['1.1'] });
+    const stale = await admin.search(dc.baseDn, {
+      scope: 'one',
+      filter: `(&(objectClass=organizationalUnit)(ou=${OU_PREFIX}*))`,
+      attributes: ['1.1'],
+    });
     for (const e of stale.searchEntries) await deleteTree(admin, e.dn);
 
     const ou = await addOu(admin, `${OU_PREFIX}${uniqueSuffix()}`, dc.baseDn);
@@ -59,22 +84,41 @@ describeParityTable('Entra Connect parity through Samba AD: one case per row of 
     const cases = [...FILTER_CASES, ...FLOW_CASES];
     const seeded = cases.filter((c) => !c.sambaSkip && !c.sambaBuiltin);
     // The manager and the group members first: AD checks that a DN reference names an existing object.
-    for (const cn of [MANAGER_CN, ...HELPER_CNS]) await addEntry(admin, dnOf(cn), ldapAttrs({ kind: 'user', cn, attrs: {} }, dnOf));
-    await parallelSeed(dc, seeded, async (client, c) => {
-      await addEntry(client, dnOf(c.cn), ldapAttrs(c, dnOf));
-    }, 1, 16);
+    for (const cn of [MANAGER_CN, ...HELPER_CNS])
+      await addEntry(admin, dnOf(cn), ldapAttrs({ kind: 'user', cn, attrs: {} }, dnOf));
+    await parallelSeed(
+      dc,
+      seeded,
+      async (client, c) => {
+        await addEntry(client, dnOf(c.cn), ldapAttrs(c, dnOf));
+      },
+      1,
+      16,
+    );
 
     // Anchors as AD assigned them, read independently of the connector under test.
     const anchors = new Map<string, string>();
-    const guids = await admin.search(ou, { scope: 'sub', filter: '(objectGUID=*)', attributes: ['cn', 'objectGUID'], explicitBufferAttributes: ['objectGUID'] });
-    for (const e of guids.searchEntries) anchors.set(String(e['cn']), Buffer.from(e['objectGUID'] as Buffer).toString('base64'));
-    for (const c of seeded) if (c.attrs['mS-DS-ConsistencyGuid'] !== undefined) anchors.set(c.cn, Buffer.from(consistencyGuid(c.cn)).toString('base64'));
+    const guids = await admin.search(ou, {
+      scope: 'sub',
+      filter: '(objectGUID=*)',
+      attributes: ['cn', 'objectGUID'],
+      explicitBufferAttributes: ['objectGUID'],
+    });
+    for (const e of guids.searchEntries)
+      anchors.set(String(e['cn']), Buffer.from(e['objectGUID'] as Buffer).toString('base64'));
+    for (const c of seeded)
+      if (c.attrs['mS-DS-ConsistencyGuid'] !== undefined)
+        anchors.set(c.cn, Buffer.from(consistencyGuid(c.cn)).toString('base64'));
     const builtins: string[] = [];
     for (const c of cases) {
       if (!c.sambaBuiltin) continue;
       const dn = `${c.sambaBuiltin},${dc.baseDn}`;
       builtins.push(dn);
-      const { searchEntries } = await admin.search(dn, { scope: 'base', attributes: ['objectGUID'], explicitBufferAttributes: ['objectGUID'] });
+      const { searchEntries } = await admin.search(dn, {
+        scope: 'base',
+        attributes: ['objectGUID'],
+        explicitBufferAttributes: ['objectGUID'],
+      });
       anchors.set(c.cn, Buffer.from(searchEntries[0]!['objectGUID'] as Buffer).toString('base64'));
     }
 
@@ -92,7 +136,14 @@ describeParityTable('Entra Connect parity through Samba AD: one case per row of 
     // The tenant verifies the forest's own domain too (the UPN fallback is sAMAccountName@<that domain>).
     const target = emptyTarget();
     target.tenant!.verifiedDomains.push(dc.dnsDomain);
-    const plan = planFromDesired({ spec: s, specPath: 'adsync.yaml', desired, target, toolVersion: 'test', now: new Date(0) }).plan;
+    const plan = planFromDesired({
+      spec: s,
+      specPath: 'adsync.yaml',
+      desired,
+      target,
+      toolVersion: 'test',
+      now: new Date(0),
+    }).plan;
     return { plan, desired, anchors, managerCn: MANAGER_CN, domain: dc.dnsDomain };
   },
   async teardown() {

@@ -27,18 +27,67 @@ function hostilePlan(): Plan {
   const label = `mallory${RLO}moc.elpmaxe@`;
   const changes: Change[] = [
     {
-      action: 'update', kind: 'user', anchor: 'M', target: 'entra', id: 'm1', label, rule: 'r', sourceDn: `CN=Mallory${ERASE},OU=Staff,DC=corp,DC=example`,
+      action: 'update',
+      kind: 'user',
+      anchor: 'M',
+      target: 'entra',
+      id: 'm1',
+      label,
+      rule: 'r',
+      sourceDn: `CN=Mallory${ERASE},OU=Staff,DC=corp,DC=example`,
       attributes: [
-        { name: 'streetAddress', before: '1 Main St', after: `1 Main St${ERASE}${FAKE_LINE}`, flow: 'default user.streetAddress' },
+        {
+          name: 'streetAddress',
+          before: '1 Main St',
+          after: `1 Main St${ERASE}${FAKE_LINE}`,
+          flow: 'default user.streetAddress',
+        },
         { name: 'jobTitle', before: 'Engineer', after: `Chief${RLO}Architect`, flow: 'default user.jobTitle' },
         { name: 'department', before: 'IT', after: { anchor: 'X', kind: 'user', label: `boss${ERASE}` }, flow: 'f' },
       ],
     },
-    { action: 'delete', kind: 'user', anchor: 'V', target: 'entra', id: 'v1', label: 'victim@corp.example', rule: 'r', reason: `gone${ERASE}` },
-    { action: 'add-members', kind: 'group', anchor: 'G', target: 'entra', id: 'g1', label: `Staff${FAKE_LINE}`, rule: 'r', members: [{ anchor: 'M', kind: 'user', label: label }] },
+    {
+      action: 'delete',
+      kind: 'user',
+      anchor: 'V',
+      target: 'entra',
+      id: 'v1',
+      label: 'victim@corp.example',
+      rule: 'r',
+      reason: `gone${ERASE}`,
+    },
+    {
+      action: 'add-members',
+      kind: 'group',
+      anchor: 'G',
+      target: 'entra',
+      id: 'g1',
+      label: `Staff${FAKE_LINE}`,
+      rule: 'r',
+      members: [{ anchor: 'M', kind: 'user', label: label }],
+    },
   ];
-  const reports: ReportItem[] = [{ code: 'x', kind: 'user', target: 'entra', label: `eve${ERASE}`, reason: `because${FAKE_LINE}`, other: { label: `o${RLO}` } }];
-  return { formatVersion: 1, tool: { name: 'adsync', version: 't' }, createdAt: '2026-01-01T00:00:00.000Z', spec: { path: 'adsync.yaml', digest: 'd'.repeat(64) }, target: { system: 'entra', tenantId: 'tid' }, changes, reports, summary: summarize(changes, reports), managed: 10 };
+  const reports: ReportItem[] = [
+    {
+      code: 'x',
+      kind: 'user',
+      target: 'entra',
+      label: `eve${ERASE}`,
+      reason: `because${FAKE_LINE}`,
+      other: { label: `o${RLO}` },
+    },
+  ];
+  return {
+    formatVersion: 1,
+    tool: { name: 'adsync', version: 't' },
+    createdAt: '2026-01-01T00:00:00.000Z',
+    spec: { path: 'adsync.yaml', digest: 'd'.repeat(64) },
+    target: { system: 'entra', tenantId: 'tid' },
+    changes,
+    reports,
+    summary: summarize(changes, reports),
+    managed: 10,
+  };
 }
 
 describe('control characters are escaped', () => {
@@ -49,7 +98,11 @@ describe('control characters are escaped', () => {
     assert.equal(safeText('Zoë Müller 李'), 'Zoë Müller 李');
   });
 
-  for (const [name, render] of [['text (plain)', (p: Plan) => renderText(p, PLAIN)], ['text (colour)', (p: Plan) => renderText(p, COLOR)], ['markdown', renderMarkdown]] as const) {
+  for (const [name, render] of [
+    ['text (plain)', (p: Plan) => renderText(p, PLAIN)],
+    ['text (colour)', (p: Plan) => renderText(p, COLOR)],
+    ['markdown', renderMarkdown],
+  ] as const) {
     it(`${name}: nothing interpretable, one summary, the delete still shown`, () => {
       let out = render(hostilePlan());
       if (name === 'text (colour)') out = out.replace(/\u001b\[[0-9;]*m/g, ''); // adsync's own SGR colours only
@@ -66,14 +119,22 @@ describe('control characters are escaped', () => {
 describe('text diffs at a glance', () => {
   it('a short value as "old" → "new" (terraform-style), a word diff only for long text, adsync\'s extensions by name', () => {
     const long = 'Responsible for the platform team, the build pipeline and the release process of the product';
-    const changes: Change[] = [{
-      action: 'update', kind: 'user', anchor: 'A', target: 'entra', id: 'a1', label: 'ann@corp.example', rule: 'r',
-      attributes: [
-        { name: 'jobTitle', before: 'Principal Engineer', after: 'Chief Architect', flow: 'default user.jobTitle' },
-        { name: 'aboutMe', before: long, after: long.replace('release', 'deployment'), flow: 'f' },
-        { name: 'extension_0123456789abcdef0123456789abcdef_adsyncDeleteAfter', after: '2026-01-08', flow: 'g' },
-      ],
-    }];
+    const changes: Change[] = [
+      {
+        action: 'update',
+        kind: 'user',
+        anchor: 'A',
+        target: 'entra',
+        id: 'a1',
+        label: 'ann@corp.example',
+        rule: 'r',
+        attributes: [
+          { name: 'jobTitle', before: 'Principal Engineer', after: 'Chief Architect', flow: 'default user.jobTitle' },
+          { name: 'aboutMe', before: long, after: long.replace('release', 'deployment'), flow: 'f' },
+          { name: 'extension_0123456789abcdef0123456789abcdef_adsyncDeleteAfter', after: '2026-01-08', flow: 'g' },
+        ],
+      },
+    ];
     const out = renderText({ ...hostilePlan(), changes, reports: [], summary: summarize(changes, []) }, PLAIN);
     assert.match(out, /~ jobTitle +~?= "Principal Engineer" → "Chief Architect"/);
     assert.match(out, /the \[-release-\]\{\+deployment\+\} process/);
@@ -84,7 +145,10 @@ describe('text diffs at a glance', () => {
   it('a plan apply would refuse says so under its summary', () => {
     const plan = hostilePlan(); // 1 delete of 10 managed
     const safety = { maxDeletes: 0, deleteMode: 'delete' as const, deleteGraceDays: 7 };
-    assert.match(renderText(plan, PLAIN, safety), /\nGuard rails: apply will stop before any write unless run with --force:\n {2}- the plan deletes 1 objects, over safety\.maxDeletes \(0\)\n$/);
+    assert.match(
+      renderText(plan, PLAIN, safety),
+      /\nGuard rails: apply will stop before any write unless run with --force:\n {2}- the plan deletes 1 objects, over safety\.maxDeletes \(0\)\n$/,
+    );
     assert.doesNotMatch(renderText(plan, PLAIN, { ...safety, maxDeletes: 5 }), /refuse/);
   });
 });
@@ -97,9 +161,19 @@ describe('control characters through the CLI', () => {
     t = await startTenant(dir);
     const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
     const hostile = [
-      'dn: CN=Mallory,OU=Staff,DC=corp,DC=example', 'changetype: add', 'objectClass: top', 'objectClass: person', 'objectClass: organizationalPerson', 'objectClass: user',
-      'cn: Mallory', 'sAMAccountName: mallory', 'userPrincipalName: mallory@corp.example', `displayName:: ${b64(`Mallory${RLO}yrollaM`)}`,
-      `streetAddress:: ${b64(`1 Main St${ERASE}${FAKE_LINE}`)}`, 'userAccountControl: 512', `objectGUID:: ${Buffer.from('u-Mallory.......').toString('base64')}`,
+      'dn: CN=Mallory,OU=Staff,DC=corp,DC=example',
+      'changetype: add',
+      'objectClass: top',
+      'objectClass: person',
+      'objectClass: organizationalPerson',
+      'objectClass: user',
+      'cn: Mallory',
+      'sAMAccountName: mallory',
+      'userPrincipalName: mallory@corp.example',
+      `displayName:: ${b64(`Mallory${RLO}yrollaM`)}`,
+      `streetAddress:: ${b64(`1 Main St${ERASE}${FAKE_LINE}`)}`,
+      'userAccountControl: 512',
+      `objectGUID:: ${Buffer.from('u-Mallory.......').toString('base64')}`,
     ].join('\n');
     await writeFile(join(dir, 'corp.ldif'), `${smallLdif([{ cn: 'Ann Lee', ou: 'Staff' }], [])}${hostile}\n\n`);
     await t.writeSpec({ ldif: 'corp.ldif' });

@@ -12,7 +12,11 @@ const cwd = fileURLToPath(new URL('../../../examples/quickstart/', import.meta.u
 
 describe('exit codes and typed errors', () => {
   it('a usage error exits 1, with --detailed-exitcode too', async () => {
-    for (const args of [['plan', '--detailed-exitcode', '--bogus'], ['plan', '--format', 'xml', '--detailed-exitcode'], ['apply', 'a.json', 'b.json']]) {
+    for (const args of [
+      ['plan', '--detailed-exitcode', '--bogus'],
+      ['plan', '--format', 'xml', '--detailed-exitcode'],
+      ['apply', 'a.json', 'b.json'],
+    ]) {
       const r = await runCli(args, { cwd });
       assert.equal(r.code, 1, `adsync ${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^Error: /m);
@@ -29,7 +33,10 @@ describe('exit codes and typed errors', () => {
   it('--json: a typed error result (status, code, message)', async () => {
     const usage = await runCli(['plan', '--bogus', '--json'], { cwd });
     assert.equal(usage.code, 1);
-    assert.deepEqual(JSON.parse(usage.stdout), { status: 1, error: { code: 'usage', message: 'Nonexistent flag: --bogus\nSee more help with --help' } });
+    assert.deepEqual(JSON.parse(usage.stdout), {
+      status: 1,
+      error: { code: 'usage', message: 'Nonexistent flag: --bogus\nSee more help with --help' },
+    });
     const missing = await runCli(['plan', '-c', 'nope.yaml', '--json'], { cwd });
     assert.equal(missing.code, 1);
     const body = JSON.parse(missing.stdout) as { status: number; error: { code: string; hint?: string } };
@@ -39,10 +46,16 @@ describe('exit codes and typed errors', () => {
   });
 
   it('--log-format json: errors are JSON lines on stderr, usage errors included', async () => {
-    for (const [args, code] of [[['plan', '--bogus', '--log-format', 'json'], 'usage'], [['plan', '-c', 'nope.yaml', '--log-format=json'], 'spec_not_found']] as const) {
+    for (const [args, code] of [
+      [['plan', '--bogus', '--log-format', 'json'], 'usage'],
+      [['plan', '-c', 'nope.yaml', '--log-format=json'], 'spec_not_found'],
+    ] as const) {
       const r = await runCli([...args], { cwd });
       assert.equal(r.code, 1);
-      const lines = r.stderr.trim().split('\n').filter((l) => !/^\(node:\d+\) |^\(Use `node/.test(l)); // Node's own warnings aside
+      const lines = r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !/^\(node:\d+\) |^\(Use `node/.test(l)); // Node's own warnings aside
       assert.ok(lines.length > 0);
       const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
       const error = parsed.find((p) => p['event'] === 'error');

@@ -17,9 +17,16 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Plan } from '../../src/model/plan.js';
 import { BIN } from '../support/cli.js';
-import { assertNoSecrets, CLIENT_SECRET, scanDirForSecrets, smallLdif, startTenant, WRONG_SECRET, type Tenant } from './support.js';
+import {
+  assertNoSecrets,
+  CLIENT_SECRET,
+  scanDirForSecrets,
+  smallLdif,
+  startTenant,
+  WRONG_SECRET,
+  type Tenant,
+} from './support.js';
 
- 
 type Json = Record<string, any>;
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -52,13 +59,31 @@ describe('exit codes, formats, logs and secrets', () => {
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^### adsync plan for `adsync\.yaml` → tenant `[0-9a-f-]+`$/m);
     // the summary table: a header naming each kind of change, right-aligned counts
-    assert.match(r.stdout, /^\| create \|( [a-z ]+ \|)+ delete \| members added \| members removed \| report items \|\n\|(---:\|)+\n\| 15 \|( 0 \|)+ 14 \| 0 \| 0 \|$/m);
-    assert.match(r.stdout, /<details><summary><b>➕ Create 14 users<\/b><\/summary>/, 'long lists folded, by kind and action');
+    assert.match(
+      r.stdout,
+      /^\| create \|( [a-z ]+ \|)+ delete \| members added \| members removed \| report items \|\n\|(---:\|)+\n\| 15 \|( 0 \|)+ 14 \| 0 \| 0 \|$/m,
+    );
+    assert.match(
+      r.stdout,
+      /<details><summary><b>➕ Create 14 users<\/b><\/summary>/,
+      'long lists folded, by kind and action',
+    );
     assert.match(r.stdout, /#### ➕ Create 1 group/);
     assert.match(r.stdout, /#### 👥 Add members to 1 group, 14 memberships/);
     assert.match(r.stdout, /^ {2}- … and 4 more$/m, 'long member lists counted');
     // From one read: the saved plan on --out, the comment in a file (or, --split, every change in comments of --max-length).
-    const split = await t.cli(['plan', '-c', t.spec, '--format', 'json', '--markdown', join(dir, 'comment.md'), '--split', '--max-length', '2000']);
+    const split = await t.cli([
+      'plan',
+      '-c',
+      t.spec,
+      '--format',
+      'json',
+      '--markdown',
+      join(dir, 'comment.md'),
+      '--split',
+      '--max-length',
+      '2000',
+    ]);
     assert.equal(split.code, 0, split.stderr);
     const parts = (await readdir(dir)).filter((f) => /^comment\.\d+\.md$/.test(f)).sort();
     assert.ok(parts.length > 2, parts.join());
@@ -71,26 +96,39 @@ describe('exit codes, formats, logs and secrets', () => {
     const r = await t.cli(['apply', '-c', t.spec, out, '--log-format', 'json']);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stderr.trimEnd().split('\n');
-    const events = lines.map((l) => JSON.parse(l) as { level: string; time: string; command: string; event: string; msg: string });
+    const events = lines.map(
+      (l) => JSON.parse(l) as { level: string; time: string; command: string; event: string; msg: string },
+    );
     for (const e of events) {
       assert.equal(e.command, 'apply');
       assert.match(e.time, /^\d{4}-\d\d-\d\dT/);
       assert.ok(['info', 'warn', 'error'].includes(e.level) && e.event && e.msg);
     }
-    assert.deepEqual([...new Set(events.map((e) => e.event))].filter((e) => !e.endsWith('.progress')), ['lock.acquired', 'plan.ready', 'apply.start', 'apply.done']);
+    assert.deepEqual(
+      [...new Set(events.map((e) => e.event))].filter((e) => !e.endsWith('.progress')),
+      ['lock.acquired', 'plan.ready', 'apply.start', 'apply.done'],
+    );
     assert.ok(events.some((e) => e.event === 'apply.progress'));
     assert.doesNotMatch(r.stderr + r.stdout, /\r|\x1b\[/, 'no progress bar or colour when not a terminal');
   });
 
   it('--json: every command prints its typed result, and only that, on stdout', async () => {
     // Runs after the apply above, with one user changed since: each command has something to say.
-    await writeFile(join(dir, 'corp.ldif'), smallLdif(users.map((u) => (u.cn === 'Person 3' ? { ...u, department: 'Sales' } : u)), [{ cn: 'All', members: users.map((u) => u.cn) }]));
+    await writeFile(
+      join(dir, 'corp.ldif'),
+      smallLdif(
+        users.map((u) => (u.cn === 'Person 3' ? { ...u, department: 'Sales' } : u)),
+        [{ cn: 'All', members: users.map((u) => u.cn) }],
+      ),
+    );
     /** stdout must be one JSON document: no text rendering, no progress, nothing else. */
     const json = (r: { stdout: string; stderr: string }, what: string): Json => {
       try {
         return JSON.parse(r.stdout) as Json;
       } catch {
-        throw new Error(`${what} --json: stdout is not one JSON document:\n${r.stdout.slice(0, 500)}\n${r.stderr.slice(-500)}`);
+        throw new Error(
+          `${what} --json: stdout is not one JSON document:\n${r.stdout.slice(0, 500)}\n${r.stderr.slice(-500)}`,
+        );
       }
     };
     const checks: Record<string, () => Promise<void>> = {
@@ -106,20 +144,28 @@ describe('exit codes, formats, logs and secrets', () => {
         assert.equal(r.code, 0, r.stderr);
         const p = json(r, 'plan') as Plan;
         assert.equal(p.formatVersion, 1);
-        assert.deepEqual(p.changes.map((c) => `${c.action} ${c.label}`), ['update person.3@corp.example']);
+        assert.deepEqual(
+          p.changes.map((c) => `${c.action} ${c.label}`),
+          ['update person.3@corp.example'],
+        );
       },
       async explain() {
         const r = await t.cli(['explain', '-c', t.spec, 'person.3@corp.example', '--json']);
         assert.equal(r.code, 0, r.stderr);
         const e = json(r, 'explain');
         assert.deepEqual([e['found'], e['object']?.kind, e['synchronized']], [true, 'user', true]);
-        assert.deepEqual((e['changes'] as Plan['changes']).map((c) => c.action), ['update']);
+        assert.deepEqual(
+          (e['changes'] as Plan['changes']).map((c) => c.action),
+          ['update'],
+        );
       },
       async doctor() {
         const r = await t.cli(['doctor', '-c', t.spec, '--json']);
         const d = json(r, 'doctor');
         const findings = d['findings'] as { status: string; source: string; message: string }[];
-        assert.ok(findings.length > 0 && findings.every((f) => typeof f.source === 'string' && typeof f.message === 'string'));
+        assert.ok(
+          findings.length > 0 && findings.every((f) => typeof f.source === 'string' && typeof f.message === 'string'),
+        );
         assert.equal(d['errors'], findings.filter((f) => f.status === 'error').length);
         assert.equal(r.code, d['errors'] > 0 ? 1 : 0, 'the exit code follows the errors');
       },
@@ -134,7 +180,9 @@ describe('exit codes, formats, logs and secrets', () => {
       },
       async emulator() {
         const cert = join(dir, 'json-emulator.pem');
-        const child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', '--cert-out', cert, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', '--cert-out', cert, '--json'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -155,7 +203,9 @@ describe('exit codes, formats, logs and secrets', () => {
         assert.equal(e['certPath'], cert);
       },
     };
-    const commands = (await readdir(fileURLToPath(new URL('../../src/commands/', import.meta.url)))).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3));
+    const commands = (await readdir(fileURLToPath(new URL('../../src/commands/', import.meta.url))))
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => f.slice(0, -3));
     assert.deepEqual(Object.keys(checks).sort(), commands.sort(), 'every command is run with --json here');
     for (const check of Object.values(checks)) await check(); // in this order: apply last
   });
@@ -166,7 +216,10 @@ describe('exit codes, formats, logs and secrets', () => {
     const secretDir = await mkdtemp(join(tmpdir(), 'adsync-secret-'));
     await writeFile(join(secretDir, 'secret.txt'), CLIENT_SECRET, { mode: 0o600 });
     const specText = await readFile(t.spec, 'utf8');
-    await writeFile(fileSpec, specText.replace(/secret: \{ env: \w+ \}/, `secret: { file: ${join(secretDir, 'secret.txt')} }`));
+    await writeFile(
+      fileSpec,
+      specText.replace(/secret: \{ env: \w+ \}/, `secret: { file: ${join(secretDir, 'secret.txt')} }`),
+    );
     const wrongSpec = join(dir, 'wrong.yaml');
     await writeFile(wrongSpec, specText.replace(/secret: \{ env: \w+ \}/, 'secret: { env: WRONG_SECRET }'));
     const runs: [string[], NodeJS.ProcessEnv?][] = [

@@ -34,9 +34,14 @@ function run(argv: string[]): Promise<{ code: number | null; stdout: string; std
     }
     await Leaky.run(process.argv.slice(1).filter((a) => a !== '--log-format=json'), ${JSON.stringify(ROOT)});`;
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--input-type=module', '-e', script, '--', ...argv], { env: { ...process.env, SECRET: CLIENT_SECRET, NO_COLOR: '1' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', script, '--', ...argv],
+      { env: { ...process.env, SECRET: CLIENT_SECRET, NO_COLOR: '1' } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -45,7 +50,10 @@ describe('redaction of secrets that reach a message', () => {
     registerSecret('s3cr3t-value-for-redact');
     assert.equal(redact('a s3cr3t-value-for-redact b s3cr3t-value-for-redact'), 'a *** b ***');
     assert.equal(redact(`Authorization: Bearer ${TOKEN}`), 'Authorization: Bearer ***');
-    assert.equal(redact('grant_type=client_credentials&client_secret=abc%2Fdef&scope=x'), 'grant_type=client_credentials&client_secret=***&scope=x');
+    assert.equal(
+      redact('grant_type=client_credentials&client_secret=abc%2Fdef&scope=x'),
+      'grant_type=client_credentials&client_secret=***&scope=x',
+    );
   });
 
   for (const [what, argv] of [
@@ -60,7 +68,11 @@ describe('redaction of secrets that reach a message', () => {
       assertNoSecrets(r.stdout, `stdout (${what})`);
       assertNoSecrets(r.stderr, `stderr (${what})`);
       assert.equal((r.stdout + r.stderr).includes(TOKEN), false, 'the bearer token is gone');
-      assert.match(r.stdout + r.stderr, /token request failed: client_secret=\*\*\*&scope=x \(sent \*\*\*\)/, 'the error is there, redacted');
+      assert.match(
+        r.stdout + r.stderr,
+        /token request failed: client_secret=\*\*\*&scope=x \(sent \*\*\*\)/,
+        'the error is there, redacted',
+      );
       assert.match(r.stderr, /retrying with \*\*\*/, 'the log line is there, redacted');
     });
   }

@@ -49,9 +49,19 @@ interface RunOutcome {
  * Runs the CLI with JSON logs; when the emulator freezes at `kill` (if the run gets that far), SIGKILLs it,
  * then lets the emulator serve again.
  */
-function runUntil(args: string[], cwd: string, env: NodeJS.ProcessEnv, emu: RunningEmulator, kill: FreezePoint | undefined): Promise<RunOutcome> {
+function runUntil(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  emu: RunningEmulator,
+  kill: FreezePoint | undefined,
+): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let killed = false;
@@ -62,14 +72,20 @@ function runUntil(args: string[], cwd: string, env: NodeJS.ProcessEnv, emu: Runn
       }
     };
     if (kill) void emu.freezeAfter(kill).then(killNow);
-    const guard = setTimeout(() => { killNow(); reject(new Error(`adsync ${args.join(' ')} hung\n${stderr}`)); }, 170_000);
+    const guard = setTimeout(() => {
+      killNow();
+      reject(new Error(`adsync ${args.join(' ')} hung\n${stderr}`));
+    }, 170_000);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(guard);
       emu.unfreeze();
-      const events = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as RunOutcome['events'][number]);
+      const events = stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as RunOutcome['events'][number]);
       try {
         assertNoSecrets(stdout, 'stdout of a killed apply');
         assertNoSecrets(stderr, 'stderr (JSON log) of a killed apply');
@@ -131,7 +147,9 @@ describe('a killed apply, run again, converges (2,000 objects, 20+ kill points)'
     const creates = plan.changes.filter((c): c is Extract<Change, { action: 'create' }> => c.action === 'create');
     assert.ok(creates.length >= 1900, `a 2,000-object plan (${creates.length} creates)`);
     // A write per create, one per 20 members added (a lower bound: the kill points must land before the end).
-    const writesNeeded = creates.length + plan.changes.reduce((n, c) => n + (c.action === 'add-members' ? Math.ceil(c.members.length / 20) : 0), 0);
+    const writesNeeded =
+      creates.length +
+      plan.changes.reduce((n, c) => n + (c.action === 'add-members' ? Math.ceil(c.members.length / 20) : 0), 0);
     const points = killPoints(random, readRequests, writesNeeded);
 
     const log: string[] = [];
@@ -140,7 +158,8 @@ describe('a killed apply, run again, converges (2,000 objects, 20+ kill points)'
     let resumes = 0;
     let takeovers = 0;
     const writesBefore = t.emu.writes();
-    const replay = (): string => `replay with ADSYNC_KILL_SEED=${seed}; kill points ${JSON.stringify(points)}\n${log.join('\n')}`;
+    const replay = (): string =>
+      `replay with ADSYNC_KILL_SEED=${seed}; kill points ${JSON.stringify(points)}\n${log.join('\n')}`;
     for (const point of points) {
       const before = t.emu.writes();
       const r = await runUntil(['apply', '-c', t.spec, planFile, '--log-format', 'json'], dir, t.env, t.emu, point);
@@ -179,13 +198,18 @@ describe('a killed apply, run again, converges (2,000 objects, 20+ kill points)'
       const planned = new Set(creates.filter((c) => c.kind === kind).map((c) => c.anchor));
       const have = new Set(snap.objects.filter((o) => o.kind === kind && o.anchor !== undefined).map((o) => o.anchor!));
       assert.equal(have.size, planned.size, `${kind}s: as many as planned${seedNote}`);
-      assert.deepEqual([...planned].filter((a) => !have.has(a)), [], `every planned ${kind} exists${seedNote}`);
+      assert.deepEqual(
+        [...planned].filter((a) => !have.has(a)),
+        [],
+        `every planned ${kind} exists${seedNote}`,
+      );
     }
     const byAnchor = new Map(snap.objects.filter((o) => o.anchor !== undefined).map((o) => [o.anchor!, o]));
     for (const c of creates) {
       const o = byAnchor.get(c.anchor)!;
       for (const a of c.attributes) {
-        if (a.name === 'userPrincipalName' || a.name === 'displayName') assert.equal(o.attrs[a.name], a.after, `${c.label}.${a.name}${seedNote}`);
+        if (a.name === 'userPrincipalName' || a.name === 'displayName')
+          assert.equal(o.attrs[a.name], a.after, `${c.label}.${a.name}${seedNote}`);
       }
     }
     const anchorOfId = new Map(snap.objects.map((o) => [o.id, o.anchor]));
@@ -228,7 +252,12 @@ describe('the apply lock', () => {
     try {
       const r = await t.cli(['apply', '-c', t.spec, '--auto-approve']);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, new RegExp(`Error: another apply holds the lock .*apply-${t.emu.tenantId}\\.lock: pid ${process.pid} on ${hostname()}`));
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `Error: another apply holds the lock .*apply-${t.emu.tenantId}\\.lock: pid ${process.pid} on ${hostname()}`,
+        ),
+      );
       assert.equal((await t.read()).objects.filter((o) => o.anchor !== undefined).length, 0, 'nothing written');
       const json = await t.cli(['apply', '-c', t.spec, '--auto-approve', '--json']);
       assert.equal(JSON.parse(json.stdout).error.code, 'apply_locked');
@@ -242,12 +271,23 @@ describe('the apply lock', () => {
 
   it('takes over a lock whose process is gone, saying so', async () => {
     const path = lockPath(join(dir, '.adsync'), t.emu.tenantId);
-    await writeFile(path, JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), since: '2026-01-01T00:00:00.000Z', command: 'adsync apply (killed)' }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        pid: 2 ** 22 + 12345,
+        host: hostname(),
+        since: '2026-01-01T00:00:00.000Z',
+        command: 'adsync apply (killed)',
+      }),
+    );
     const r = await t.cli(['plan', '-c', t.spec]);
     assert.equal(r.code, 0, 'plan never takes the lock of a real tenant');
     const a = await t.cli(['apply', '-c', t.spec, '--auto-approve']);
     assert.equal(a.code, 0, a.stderr);
-    assert.match(a.stderr, /Warning: took over the lock .* from pid 4206649 \(adsync apply \(killed\), since 2026-01-01T00:00:00\.000Z\), which is no longer running/);
+    assert.match(
+      a.stderr,
+      /Warning: took over the lock .* from pid 4206649 \(adsync apply \(killed\), since 2026-01-01T00:00:00\.000Z\), which is no longer running/,
+    );
   });
 });
 
@@ -255,7 +295,15 @@ describe('the journal', () => {
   it('keeps finished changes by plan digest, and forgets runs the embedded tenant never saved', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'adsync-journal-'));
     try {
-      const change = { action: 'create', kind: 'group', anchor: 'A', target: 'entra', label: 'G', rule: 'r', attributes: [] } as Change;
+      const change = {
+        action: 'create',
+        kind: 'group',
+        anchor: 'A',
+        target: 'entra',
+        label: 'G',
+        rule: 'r',
+        attributes: [],
+      } as Change;
       const marker = { size: 10, mtimeMs: 1 };
       const j1 = ApplyJournal.open(dir, 'p1', marker);
       assert.equal(j1.state.resumed, false);
@@ -269,7 +317,11 @@ describe('the journal', () => {
       assert.equal(j2.state.createdIds.get('A'), 'gid');
       // Embedded tenant whose state file is as the run found it: the run was killed before saving.
       assert.equal(ApplyJournal.open(dir, 'p1', marker).state.resumed, false);
-      assert.equal(ApplyJournal.open(dir, 'p1', { size: 11, mtimeMs: 2 }).state.resumed, true, 'saved since: it happened');
+      assert.equal(
+        ApplyJournal.open(dir, 'p1', { size: 11, mtimeMs: 2 }).state.resumed,
+        true,
+        'saved since: it happened',
+      );
       assert.equal(ApplyJournal.open(dir, 'p2', null).state.resumed, false, 'keyed by plan digest');
       const other = ApplyJournal.open(dir, 'p0', null);
       other.begin(1, null);

@@ -22,7 +22,8 @@ export function assertNoSecrets(text: string, where: string): void {
   for (const s of TEST_SECRETS) {
     if (text.includes(s)) throw new Error(`a test secret appeared in ${where}`);
   }
-  if (/Bearer\s+[A-Za-z0-9._~+/=-]{8,}/.test(text) || /client_secret=[^&\s*]/.test(text)) throw new Error(`a token or client_secret appeared in ${where}`);
+  if (/Bearer\s+[A-Za-z0-9._~+/=-]{8,}/.test(text) || /client_secret=[^&\s*]/.test(text))
+    throw new Error(`a token or client_secret appeared in ${where}`);
 }
 
 /** Every file under `dir` (plans, journals, locks, logs), except `skip` (e.g. a secret file the test wrote). */
@@ -64,14 +65,20 @@ export async function startTenant(dir: string, options: { domain?: string } = {}
     spec,
     env,
     async writeSpec({ ldif, scope, extra }) {
-      await writeFile(spec, `# yaml-language-server: $schema=../../schemas/adsync.schema.json
+      await writeFile(
+        spec,
+        `# yaml-language-server: $schema=../../schemas/adsync.schema.json
 version: 1
 sources:
   - name: corp
     ldif: { path: ./${ldif} }
     scope:
       domains: [${domain}]
-${(scope ?? '').split('\n').filter((l) => l.trim() !== '').map((l) => `      ${l}`).join('\n')}
+${(scope ?? '')
+  .split('\n')
+  .filter((l) => l.trim() !== '')
+  .map((l) => `      ${l}`)
+  .join('\n')}
 target:
   entra:
     tenantId: ${emu.tenantId}
@@ -83,7 +90,8 @@ target:
       clientId: ${emu.clientId}
       secret: { env: ${SECRET_ENV} }
 ${extra ?? ''}
-`);
+`,
+      );
     },
     async cli(args, o = {}) {
       const r = await runCli(args, { cwd: dir, env: { ...env, ...o.env }, timeoutMs: 180_000 });
@@ -111,7 +119,10 @@ export function canonicalSnapshot(s: TargetSnapshot): string {
 }
 
 /** A small forest as ldifde writes it: users (name, OU, department) and groups (name, member names). */
-export function smallLdif(users: { cn: string; ou: string; department?: string; disabled?: boolean }[], groups: { cn: string; members: string[] }[]): string {
+export function smallLdif(
+  users: { cn: string; ou: string; department?: string; disabled?: boolean }[],
+  groups: { cn: string; members: string[] }[],
+): string {
   const base = 'DC=corp,DC=example';
   const dnOf = (cn: string) => {
     const u = users.find((x) => x.cn === cn);
@@ -121,18 +132,38 @@ export function smallLdif(users: { cn: string; ou: string; department?: string; 
   const out: string[] = [];
   for (const u of users) {
     const sam = u.cn.toLowerCase().replace(/[^a-z0-9]+/g, '.');
-    out.push([
-      `dn: ${dnOf(u.cn)}`, 'changetype: add', 'objectClass: top', 'objectClass: person', 'objectClass: organizationalPerson', 'objectClass: user',
-      `cn: ${u.cn}`, `sAMAccountName: ${sam}`, `userPrincipalName: ${sam}@corp.example`, `displayName: ${u.cn}`,
-      ...(u.department ? [`department: ${u.department}`] : []),
-      `userAccountControl: ${u.disabled ? 514 : 512}`, `objectGUID:: ${guid(`u-${u.cn}`)}`,
-    ].join('\n'));
+    out.push(
+      [
+        `dn: ${dnOf(u.cn)}`,
+        'changetype: add',
+        'objectClass: top',
+        'objectClass: person',
+        'objectClass: organizationalPerson',
+        'objectClass: user',
+        `cn: ${u.cn}`,
+        `sAMAccountName: ${sam}`,
+        `userPrincipalName: ${sam}@corp.example`,
+        `displayName: ${u.cn}`,
+        ...(u.department ? [`department: ${u.department}`] : []),
+        `userAccountControl: ${u.disabled ? 514 : 512}`,
+        `objectGUID:: ${guid(`u-${u.cn}`)}`,
+      ].join('\n'),
+    );
   }
   for (const g of groups) {
-    out.push([
-      `dn: ${dnOf(g.cn)}`, 'changetype: add', 'objectClass: top', 'objectClass: group', `cn: ${g.cn}`, `sAMAccountName: ${g.cn}`,
-      'groupType: -2147483646', `objectGUID:: ${guid(`g-${g.cn}`)}`, ...g.members.map((m) => `member: ${dnOf(m)}`),
-    ].join('\n'));
+    out.push(
+      [
+        `dn: ${dnOf(g.cn)}`,
+        'changetype: add',
+        'objectClass: top',
+        'objectClass: group',
+        `cn: ${g.cn}`,
+        `sAMAccountName: ${g.cn}`,
+        'groupType: -2147483646',
+        `objectGUID:: ${guid(`g-${g.cn}`)}`,
+        ...g.members.map((m) => `member: ${dnOf(m)}`),
+      ].join('\n'),
+    );
   }
   return `${out.join('\n\n')}\n\n`;
 }

@@ -11,7 +11,11 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RUN = join(ROOT, 'bin', 'run.js');
 
 function adsync(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [RUN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, [RUN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -54,7 +58,7 @@ test('adsync validate: exit 1, every problem as FILE:LINE:COL on stderr, paths a
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('bad.yaml:'));
   assert.deepEqual(lines, [
     "bad.yaml:5:5 unknown key 'scop' in sources[0]; did you mean 'scope'?",
-    "bad.yaml:6:13 sources[0].anchor must be a string, not the number 7",
+    'bad.yaml:6:13 sources[0].anchor must be a string, not the number 7',
     "bad.yaml:7:5 missing required key 'name' in sources[1]",
     "bad.yaml:10:3 duplicate key 'emulator': each key may appear once in a mapping",
   ]);
@@ -74,11 +78,20 @@ test('adsync validate --json: the typed result, valid or not', async () => {
   await writeFile(join(dir, 'good.yaml'), VALID);
   const bad = adsync(['validate', '-c', 'bad.yaml', '--json'], dir);
   assert.equal(bad.code, 1);
-  const result = JSON.parse(bad.stdout) as { valid: boolean; file: string; problems: { file: string; line: number; col: number; message: string }[] };
+  const result = JSON.parse(bad.stdout) as {
+    valid: boolean;
+    file: string;
+    problems: { file: string; line: number; col: number; message: string }[];
+  };
   assert.equal(result.valid, false);
   assert.equal(result.file, 'bad.yaml');
   assert.equal(result.problems.length, 4);
-  assert.deepEqual(result.problems[0], { file: 'bad.yaml', line: 5, col: 5, message: "unknown key 'scop' in sources[0]; did you mean 'scope'?" });
+  assert.deepEqual(result.problems[0], {
+    file: 'bad.yaml',
+    line: 5,
+    col: 5,
+    message: "unknown key 'scop' in sources[0]; did you mean 'scope'?",
+  });
   const good = adsync(['validate', '-c', 'good.yaml', '--json'], dir);
   assert.equal(good.code, 0);
   assert.deepEqual(JSON.parse(good.stdout), { valid: true, file: 'good.yaml', problems: [] });

@@ -49,7 +49,15 @@ test('a minimal spec normalizes with every default', () => {
         group: { enabled: true, flows: {} },
         contact: { enabled: true, flows: {} },
       },
-      safety: { maxDeletes: 500, maxDeletePercent: 50, maxMemberRemovals: 500, maxMemberRemovalPercent: 50, allowEmptySource: false, deleteMode: 'delete', deleteGraceDays: 7 },
+      safety: {
+        maxDeletes: 500,
+        maxDeletePercent: 50,
+        maxMemberRemovals: 500,
+        maxMemberRemovalPercent: 50,
+        allowEmptySource: false,
+        deleteMode: 'delete',
+        deleteGraceDays: 7,
+      },
       writeback: [],
     },
   );
@@ -102,16 +110,32 @@ safety: { maxDeletes: 50, maxDeletePercent: 10 }
   assert.deepEqual(spec.applications, ['exchange-online', 'teams']);
   assert.deepEqual(spec.objects.user.flows, { displayName: "source.givenName + ' ' + source.sn", jobTitle: null });
   assert.equal(spec.objects.contact.enabled, false);
-  assert.deepEqual(spec.safety, { maxDeletes: 50, maxDeletePercent: 10, maxMemberRemovals: 500, maxMemberRemovalPercent: 50, allowEmptySource: false, deleteMode: 'delete', deleteGraceDays: 7 });
+  assert.deepEqual(spec.safety, {
+    maxDeletes: 50,
+    maxDeletePercent: 10,
+    maxMemberRemovals: 500,
+    maxMemberRemovalPercent: 50,
+    allowEmptySource: false,
+    deleteMode: 'delete',
+    deleteGraceDays: 7,
+  });
 });
 
 test('YAML syntax error: position of the error, and no schema noise', () => {
-  assert.deepEqual(problems('version: 1\nsources: [\n  - name: corp\n'), problems('version: 1\nsources: [\n  - name: corp\n'));
+  assert.deepEqual(
+    problems('version: 1\nsources: [\n  - name: corp\n'),
+    problems('version: 1\nsources: [\n  - name: corp\n'),
+  );
   const got = problems('version: 1\ntarget:\n  emulator: { state: x\n');
   assert.equal(got.length >= 1, true);
   assert.match(got[0]!, /^\d+:\d+ YAML syntax error: /);
-  assert.ok(got.every((l) => l.includes('YAML syntax error')), got.join('\n'));
-  assert.deepEqual(problems('version: 1\nsources:\n  - name: corp\n   ldif: x\n'), ['4:1 YAML syntax error: Sequence item without - indicator']);
+  assert.ok(
+    got.every((l) => l.includes('YAML syntax error')),
+    got.join('\n'),
+  );
+  assert.deepEqual(problems('version: 1\nsources:\n  - name: corp\n   ldif: x\n'), [
+    '4:1 YAML syntax error: Sequence item without - indicator',
+  ]);
 });
 
 test('unknown key: at the key, with the nearest valid key', () => {
@@ -122,7 +146,9 @@ test('unknown key: at the key, with the nearest valid key', () => {
 });
 
 test('wrong type: at the value', () => {
-  assert.deepEqual(problems(`${MINIMAL}safety:\n  maxDeletes: many\n`), ['8:15 safety.maxDeletes must be an integer, not the string "many"']);
+  assert.deepEqual(problems(`${MINIMAL}safety:\n  maxDeletes: many\n`), [
+    '8:15 safety.maxDeletes must be an integer, not the string "many"',
+  ]);
   assert.deepEqual(problems(MINIMAL.replace('version: 1', 'version: 2')), ['1:10 version must be 1, not 2']);
 });
 
@@ -139,7 +165,9 @@ target:
 `),
     ["5:7 missing required key 'bindDn' in sources[0].ldap"],
   );
-  assert.deepEqual(problems('version: 1\nsources:\n  - name: corp\n    ldif: { path: x }\n'), ["1:1 missing required key 'target' in the spec"]);
+  assert.deepEqual(problems('version: 1\nsources:\n  - name: corp\n    ldif: { path: x }\n'), [
+    "1:1 missing required key 'target' in the spec",
+  ]);
 });
 
 test('duplicate key: at the second occurrence', () => {
@@ -167,12 +195,18 @@ target:
       '11:61 target.entra.credential.secret: secrets are never literals in a spec: use { env: NAME } or { file: PATH }',
     ],
   );
-  assert.deepEqual(problems(MINIMAL.replace('ldif: { path: ./corp.ldif }', 'ldap: { url: ldap://x, bindDn: b, password: { env: P, file: f } }')), [
-    '4:49 sources[0].ldap.password: a secret reference needs exactly one of env or file',
-  ]);
+  assert.deepEqual(
+    problems(
+      MINIMAL.replace(
+        'ldif: { path: ./corp.ldif }',
+        'ldap: { url: ldap://x, bindDn: b, password: { env: P, file: f } }',
+      ),
+    ),
+    ['4:49 sources[0].ldap.password: a secret reference needs exactly one of env or file'],
+  );
 });
 
-test('bad LDAP filter: at the filter, with the parser\'s reason', () => {
+test("bad LDAP filter: at the filter, with the parser's reason", () => {
   assert.deepEqual(problems(MINIMAL.replace('    ldif:', '    scope: { filter: "(&(a=b)" }\n    ldif:')), [
     "4:22 sources[0].scope.filter is not a valid LDAP filter (RFC 4515): unbalanced parentheses (2 '(' and 1 ')'; escape literal ones as \\28 and \\29)",
   ]);
@@ -183,7 +217,12 @@ test('bad LDAP filter: at the filter, with the parser\'s reason', () => {
 
 test('bad OU DN: at the DN', () => {
   assert.deepEqual(
-    problems(MINIMAL.replace('    ldif:', '    scope:\n      ous:\n        include:\n          - OU=Staff,DC=corp,DC=example\n          - OU=Staff;DC=corp\n    ldif:')),
+    problems(
+      MINIMAL.replace(
+        '    ldif:',
+        '    scope:\n      ous:\n        include:\n          - OU=Staff,DC=corp,DC=example\n          - OU=Staff;DC=corp\n    ldif:',
+      ),
+    ),
     ["8:13 sources[0].scope.ous.include[1] is not a valid DN: OU=Staff;DC=corp: ';' must be escaped"],
   );
   assert.deepEqual(problems(MINIMAL.replace('    ldif:', '    scope: { groups: ["Staff"] }\n    ldif:')), [
@@ -198,9 +237,12 @@ test('bad CEL flow expression: at the expression', () => {
 });
 
 test('flows name only writable Graph properties, with a suggestion', () => {
-  assert.deepEqual(problems(`${MINIMAL}objects:\n  group:\n    flows:\n      descripton: source.description\n      extension_0123456789abcdef0123456789abcdef_anchor: source.objectGUID\n`), [
-    "10:7 'descripton' in objects.group.flows is not a writable Graph group property; did you mean 'description'?",
-  ]);
+  assert.deepEqual(
+    problems(
+      `${MINIMAL}objects:\n  group:\n    flows:\n      descripton: source.description\n      extension_0123456789abcdef0123456789abcdef_anchor: source.objectGUID\n`,
+    ),
+    ["10:7 'descripton' in objects.group.flows is not a writable Graph group property; did you mean 'description'?"],
+  );
 });
 
 test('unknown application: with a suggestion', () => {
@@ -210,17 +252,33 @@ test('unknown application: with a suggestion', () => {
 });
 
 test('credential kinds: unknown kind suggested, missing fields of the chosen kind named', () => {
-  assert.deepEqual(problems(MINIMAL.replace('  emulator: { state: ./state.json }', '  entra:\n    tenantId: t\n    credential: { kind: workload-identiy }')), [
-    "8:25 target.entra.credential: unknown kind 'workload-identiy'; did you mean 'workload-identity'?",
-  ]);
-  assert.deepEqual(problems(MINIMAL.replace('  emulator: { state: ./state.json }', '  entra:\n    tenantId: t\n    credential:\n      kind: client-certificate\n      clientId: c\n')), [
-    "9:7 missing required key 'certificate' in target.entra.credential",
-  ]);
+  assert.deepEqual(
+    problems(
+      MINIMAL.replace(
+        '  emulator: { state: ./state.json }',
+        '  entra:\n    tenantId: t\n    credential: { kind: workload-identiy }',
+      ),
+    ),
+    ["8:25 target.entra.credential: unknown kind 'workload-identiy'; did you mean 'workload-identity'?"],
+  );
+  assert.deepEqual(
+    problems(
+      MINIMAL.replace(
+        '  emulator: { state: ./state.json }',
+        '  entra:\n    tenantId: t\n    credential:\n      kind: client-certificate\n      clientId: c\n',
+      ),
+    ),
+    ["9:7 missing required key 'certificate' in target.entra.credential"],
+  );
 });
 
 test('exactly one source kind and exactly one target', () => {
-  assert.deepEqual(problems(MINIMAL.replace('    ldif: { path: ./corp.ldif }\n', '')), ['3:5 sources[0]: a source needs exactly one of ldap or ldif']);
-  assert.deepEqual(problems(MINIMAL.replace('target:\n  emulator: { state: ./state.json }', 'target: {}')), ['5:9 target: target needs exactly one of entra or emulator']);
+  assert.deepEqual(problems(MINIMAL.replace('    ldif: { path: ./corp.ldif }\n', '')), [
+    '3:5 sources[0]: a source needs exactly one of ldap or ldif',
+  ]);
+  assert.deepEqual(problems(MINIMAL.replace('target:\n  emulator: { state: ./state.json }', 'target: {}')), [
+    '5:9 target: target needs exactly one of entra or emulator',
+  ]);
 });
 
 test('duplicate source names', () => {
@@ -242,13 +300,22 @@ safety: { maxDeletes: -1 }
 `;
   const got = problems(text);
   assert.equal(got.length, 3, got.join('\n'));
-  assert.deepEqual(got.map((l) => l.split(' ')[0]), ['5:22', '6:5', '9:23']);
-  assert.throws(() => parseSpec(text, 'x.yaml'), (err: unknown) => err instanceof SpecError && err.problems.length === 3 && err.problems.every((p) => p.file === 'x.yaml'));
+  assert.deepEqual(
+    got.map((l) => l.split(' ')[0]),
+    ['5:22', '6:5', '9:23'],
+  );
+  assert.throws(
+    () => parseSpec(text, 'x.yaml'),
+    (err: unknown) =>
+      err instanceof SpecError && err.problems.length === 3 && err.problems.every((p) => p.file === 'x.yaml'),
+  );
 });
 
 test('empty spec', () => {
   assert.deepEqual(problems(''), ['1:1 the spec is empty: it needs at least version, sources and target']);
-  assert.deepEqual(problems('- a\n'), ['1:1 the spec: the spec must be a YAML mapping with version, sources and target']);
+  assert.deepEqual(problems('- a\n'), [
+    '1:1 the spec: the spec must be a YAML mapping with version, sources and target',
+  ]);
 });
 
 test('loadSpec: digest of the bytes, problems name the path as given, a missing file is one clear error', async () => {
@@ -261,7 +328,10 @@ test('loadSpec: digest of the bytes, problems name the path as given, a missing 
   assert.equal(spec.digest, createHash('sha256').update(MINIMAL).digest('hex'));
 
   await writeFile(file, MINIMAL.replace('version: 1', 'version: one'));
-  await assert.rejects(loadSpec(file), (err: unknown) => err instanceof SpecError && err.problems[0]?.file === file && err.problems[0]?.line === 1);
+  await assert.rejects(
+    loadSpec(file),
+    (err: unknown) => err instanceof SpecError && err.problems[0]?.file === file && err.problems[0]?.line === 1,
+  );
 
   await assert.rejects(loadSpec(join(dir, 'missing.yaml')), (err: unknown) => {
     assert.ok(err instanceof AdsyncError && !(err instanceof SpecError));

@@ -26,7 +26,10 @@ test('50,000 unknown flow keys: 50,000 problems, each at its own key', () => {
   assert.equal(problems.length, n);
   assert.deepEqual(
     [problems[0], problems[n - 1]].map((p) => `${p!.line}:${p!.col} ${p!.message}`),
-    ["10:7 'badKey0' in objects.user.flows is not a writable Graph user property", `${9 + n}:7 'badKey${n - 1}' in objects.user.flows is not a writable Graph user property`],
+    [
+      "10:7 'badKey0' in objects.user.flows is not a writable Graph user property",
+      `${9 + n}:7 'badKey${n - 1}' in objects.user.flows is not a writable Graph user property`,
+    ],
   );
 });
 
@@ -35,7 +38,9 @@ test('20,000 repeated keys: each repeat reported at its own line', () => {
   let text = HEAD;
   for (let i = 0; i < n; i++) text += `      displayName: 'trim(source.cn)'\n`;
   const { problems } = checkSpecText(text, 'dup.yaml');
-  const dups = problems.filter((p) => p.message === "duplicate key 'displayName': each key may appear once in a mapping");
+  const dups = problems.filter(
+    (p) => p.message === "duplicate key 'displayName': each key may appear once in a mapping",
+  );
   assert.equal(dups.length, n - 1);
   assert.equal(dups[0]!.line, 11);
   assert.equal(dups[n - 2]!.line, 9 + n);

@@ -4,7 +4,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SPEC_SCHEMA, isWritableProperty, writableProperties } from '../../src/spec/schema.js';
 import { APPLICATIONS, INBOUND_APPLICATIONS, applicationCsvName } from '../../src/spec/applications.js';
-import { DEFAULT_EMULATOR_TENANT, DEFAULT_ENDPOINT, DEFAULT_MAX_DELETES, DEFAULT_PAGE_SIZE } from '../../src/spec/normalize.js';
+import {
+  DEFAULT_EMULATOR_TENANT,
+  DEFAULT_ENDPOINT,
+  DEFAULT_MAX_DELETES,
+  DEFAULT_PAGE_SIZE,
+} from '../../src/spec/normalize.js';
 import { nearest } from '../../src/spec/suggest.js';
 
 type S = Record<string, any>;
@@ -25,7 +30,13 @@ test('applications: the schema enum is the inbound apps, and every app of app-at
   // The reference list lives beside the repository (shared/reference); check it when it is there.
   const csv = fileURLToPath(new URL('../../../../shared/reference/app-attributes.csv', import.meta.url));
   if (!existsSync(csv)) return;
-  const apps = new Set(readFileSync(csv, 'utf8').split('\n').slice(1).filter(Boolean).map((l) => l.split(',')[0]!));
+  const apps = new Set(
+    readFileSync(csv, 'utf8')
+      .split('\n')
+      .slice(1)
+      .filter(Boolean)
+      .map((l) => l.split(',')[0]!),
+  );
   assert.deepEqual([...apps].sort(), APPLICATIONS.map((a) => a.csvName).sort());
 });
 

@@ -61,8 +61,8 @@ function contract(kind: string, make: () => Promise<StateBackend>): void {
       assert.equal(won.length, 1, 'exactly one writer wins');
       assert.equal(lost.length, 1);
       assert.ok(lost[0]!.reason instanceof StateConflictError, String(lost[0]!.reason));
-      assert.equal((lost[0]!.reason).code, 'state_conflict');
-      assert.ok((lost[0]!.reason).hint);
+      assert.equal(lost[0]!.reason.code, 'state_conflict');
+      assert.ok(lost[0]!.reason.hint);
       const winner = results[0].status === 'fulfilled' ? 'from A' : 'from B';
       assert.equal((await s.read('journal'))?.bytes.toString(), winner);
       // A stale ETag, and create-only over an existing state, are both refused and change nothing.
@@ -84,7 +84,10 @@ function contract(kind: string, make: () => Promise<StateBackend>): void {
       assert.equal(await s.describeHolder(), undefined);
       const a = await s.acquireLock(holder('run-a'));
       assert.equal((await s.describeHolder())?.runId, 'run-a');
-      const refused = await s.acquireLock(holder('run-b')).then(() => undefined, (e: unknown) => e);
+      const refused = await s.acquireLock(holder('run-b')).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(refused instanceof StateLockedError, String(refused));
       assert.equal(refused.holder?.runId, 'run-a');
       assert.match(refused.message, /held by run run-a \(pid \d+ on /);
@@ -100,7 +103,10 @@ function contract(kind: string, make: () => Promise<StateBackend>): void {
     test('breakLock naming the wrong holder is refused and the lock stays; naming the holder frees it', async () => {
       const s = await make();
       const a = await s.acquireLock(holder('run-a'));
-      const refused = await s.breakLock({ runId: 'run-x' }).then(() => undefined, (e: unknown) => e);
+      const refused = await s.breakLock({ runId: 'run-x' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(refused instanceof StateUnlockRefusedError, String(refused));
       assert.match((refused as Error).message, /held by run run-a .*not run run-x/);
       assert.equal((await s.describeHolder())?.runId, 'run-a');
@@ -138,12 +144,17 @@ describe('local conditional writes across processes', () => {
     const script = `const { LocalState } = await import(${JSON.stringify(local)});
       try { await new LocalState(process.argv[1]).write('snapshot', Buffer.from(process.argv[2]), { ifMatch: process.argv[3] }); console.log('won'); }
       catch (e) { console.log(e.code); }`;
-    const run = (who: string) => new Promise<string>((ok) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir, who, e0], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-      child.on('exit', () => ok(out.trim()));
-    });
+    const run = (who: string) =>
+      new Promise<string>((ok) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir, who, e0], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+        });
+        child.on('exit', () => ok(out.trim()));
+      });
     const outcomes = await Promise.all(['w1', 'w2', 'w3', 'w4'].map(run));
     assert.equal(outcomes.filter((o) => o === 'won').length, 1, outcomes.join(','));
     assert.equal(outcomes.filter((o) => o === 'state_conflict').length, 3, outcomes.join(','));
@@ -164,12 +175,21 @@ describe('local lock holders that are gone', () => {
     const s = new LocalState(dir);
     const pid = deadPid();
     assert.ok(!processAlive(pid));
-    await writeFile(join(dir, '.lock'), JSON.stringify({ runId: 'run-dead', host: hostname(), pid, command: 'adsync apply' }));
+    await writeFile(
+      join(dir, '.lock'),
+      JSON.stringify({ runId: 'run-dead', host: hostname(), pid, command: 'adsync apply' }),
+    );
     const taken = await s.acquireLock(holder('run-new'));
     assert.equal((await s.describeHolder())?.runId, 'run-new');
     await taken.release();
-    await writeFile(join(dir, '.lock'), JSON.stringify({ runId: 'run-far', host: `not-${hostname()}`, pid, command: 'adsync apply' }));
-    const refused = await s.acquireLock(holder('run-new')).then(() => undefined, (e: unknown) => e);
+    await writeFile(
+      join(dir, '.lock'),
+      JSON.stringify({ runId: 'run-far', host: `not-${hostname()}`, pid, command: 'adsync apply' }),
+    );
+    const refused = await s.acquireLock(holder('run-new')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(refused instanceof StateLockedError);
     assert.match(refused.message, /run run-far \(pid \d+ on not-/);
   });
@@ -191,19 +211,23 @@ const azure = (options: ConstructorParameters<typeof AzureBlobState>[2] = {}) =>
 contract('azureBlob', async () => azure());
 
 describe('azureBlob lease', () => {
-  test('a held lease is renewed while held: observed renewals, the lease stays leased (fixed) and others are refused', { timeout: 30_000 }, async (t) => {
-    const s = azure({ leaseSeconds: 15, renewEveryMs: 200 });
-    const a = await s.acquireLock(holder('run-a'));
-    await until(t.signal, () => a.renewals >= 3);
-    a.assertHeld();
-    const status = await s.lockStatus();
-    assert.equal(status.leaseState, 'leased');
-    assert.equal(status.leaseDuration, 'fixed');
-    assert.equal(status.holder?.runId, 'run-a');
-    await assert.rejects(s.acquireLock(holder('run-b')), StateLockedError);
-    await a.release();
-    assert.equal((await s.lockStatus()).leaseState, 'available');
-  });
+  test(
+    'a held lease is renewed while held: observed renewals, the lease stays leased (fixed) and others are refused',
+    { timeout: 30_000 },
+    async (t) => {
+      const s = azure({ leaseSeconds: 15, renewEveryMs: 200 });
+      const a = await s.acquireLock(holder('run-a'));
+      await until(t.signal, () => a.renewals >= 3);
+      a.assertHeld();
+      const status = await s.lockStatus();
+      assert.equal(status.leaseState, 'leased');
+      assert.equal(status.leaseDuration, 'fixed');
+      assert.equal(status.holder?.runId, 'run-a');
+      await assert.rejects(s.acquireLock(holder('run-b')), StateLockedError);
+      await a.release();
+      assert.equal((await s.lockStatus()).leaseState, 'available');
+    },
+  );
 
   test('a broken lease is noticed by its holder at the next renewal', { timeout: 30_000 }, async (t) => {
     const s = azure({ leaseSeconds: 15, renewEveryMs: 200 });
@@ -220,16 +244,20 @@ describe('azureBlob lease', () => {
     await a.release();
   });
 
-  test('a holder that stops renewing (a killed run) loses the lease when it expires; another run then takes it', { timeout: 90_000 }, async (t) => {
-    const s = azure({ leaseSeconds: 15, renewEveryMs: 0 });
-    await s.acquireLock(holder('run-killed'));
-    await assert.rejects(s.acquireLock(holder('run-next')), StateLockedError);
-    await until(t.signal, async () => (await s.lockStatus()).leaseState === 'expired');
-    assert.equal(await s.describeHolder(), undefined);
-    const next = await s.acquireLock(holder('run-next'));
-    assert.equal((await s.describeHolder())?.runId, 'run-next');
-    await next.release();
-  });
+  test(
+    'a holder that stops renewing (a killed run) loses the lease when it expires; another run then takes it',
+    { timeout: 90_000 },
+    async (t) => {
+      const s = azure({ leaseSeconds: 15, renewEveryMs: 0 });
+      await s.acquireLock(holder('run-killed'));
+      await assert.rejects(s.acquireLock(holder('run-next')), StateLockedError);
+      await until(t.signal, async () => (await s.lockStatus()).leaseState === 'expired');
+      assert.equal(await s.describeHolder(), undefined);
+      const next = await s.acquireLock(holder('run-next'));
+      assert.equal((await s.describeHolder())?.runId, 'run-next');
+      await next.release();
+    },
+  );
 });
 
 describe('azureBlob from a spec', () => {
@@ -249,7 +277,10 @@ state:
 
   test('the connection string comes from the environment; an unset variable is named with a hint', async () => {
     const spec = parseSpec(specText('p1'), join(tmpdir(), 'adsync.yaml'));
-    const err = await openState(spec, { env: {} }).then(() => undefined, (e: unknown) => e);
+    const err = await openState(spec, { env: {} }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.equal((err as { code?: string }).code, 'state_credential_missing');
     assert.match((err as Error).message, /environment variable ADSYNC_TEST_STATE_CS is not set/);
     const s = await openState(spec, { env: { ADSYNC_TEST_STATE_CS: azurite.connectionString } });
@@ -265,7 +296,14 @@ state:
     const texts: string[] = [s.location];
     const keep = (e: unknown) => {
       const err = e as Error & { hint?: string; cause?: unknown };
-      texts.push(String(err), err.message, err.stack ?? '', err.hint ?? '', JSON.stringify(err), String(err.cause ?? ''));
+      texts.push(
+        String(err),
+        err.message,
+        err.stack ?? '',
+        err.hint ?? '',
+        JSON.stringify(err),
+        String(err.cause ?? ''),
+      );
     };
     const e1 = await s.write('snapshot', Buffer.from('state'), { ifNoneMatch: '*' });
     await s.write('snapshot', Buffer.from('again'), { ifNoneMatch: '*' }).catch(keep);
@@ -276,14 +314,21 @@ state:
     await s.breakLock({ runId: 'run-other' }).catch(keep);
     // A wrong key: the service refuses (403); the error names neither key.
     const wrongKey = Buffer.from(randomUUID().repeat(2)).toString('base64');
-    const wrong = await openState(spec, { env: { ADSYNC_TEST_STATE_CS: azurite.connectionString.replace(AZURITE_KEY, wrongKey) } });
+    const wrong = await openState(spec, {
+      env: { ADSYNC_TEST_STATE_CS: azurite.connectionString.replace(AZURITE_KEY, wrongKey) },
+    });
     await wrong.read('snapshot').catch(keep);
     await wrong.write('snapshot', Buffer.from('x')).catch(keep);
     await wrong.acquireLock(holder('run-wrong')).catch(keep);
     // A malformed connection string.
-    await openState(spec, { env: { ADSYNC_TEST_STATE_CS: `AccountName=devstoreaccount1;AccountKey=${AZURITE_KEY}` } }).catch(keep);
+    await openState(spec, {
+      env: { ADSYNC_TEST_STATE_CS: `AccountName=devstoreaccount1;AccountKey=${AZURITE_KEY}` },
+    }).catch(keep);
     assert.ok(texts.length >= 8 * 6, `every refusal above was an error (${texts.length})`);
-    assert.ok(texts.some((t) => /state_unavailable|AuthorizationFailure|403/.test(t)), 'the wrong key was refused');
+    assert.ok(
+      texts.some((t) => /state_unavailable|AuthorizationFailure|403/.test(t)),
+      'the wrong key was refused',
+    );
     // Everything stored under the prefix: content and metadata.
     const container = service.getContainerClient('adsync-spec');
     for await (const item of container.listBlobsFlat({ prefix, includeMetadata: true })) {
@@ -293,7 +338,11 @@ state:
     }
     await lock.release();
     const all = texts.join('\n');
-    for (const secret of [AZURITE_KEY, wrongKey, 'AccountKey']) assert.ok(!all.includes(secret), `${secret.slice(0, 6)}… leaked`);
-    assert.ok(texts.some((x) => x.startsWith('{"runId":"run-secret"')), 'the holder was recorded (the listing saw the lock blob)');
+    for (const secret of [AZURITE_KEY, wrongKey, 'AccountKey'])
+      assert.ok(!all.includes(secret), `${secret.slice(0, 6)}… leaked`);
+    assert.ok(
+      texts.some((x) => x.startsWith('{"runId":"run-secret"')),
+      'the holder was recorded (the listing saw the lock blob)',
+    );
   });
 });

@@ -14,30 +14,53 @@ sources:
 target:
   emulator: { state: ./state.json }
 `;
-const problems = (state: string): string[] => checkSpecText(BASE + state, 'spec.yaml').problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.message}`);
+const problems = (state: string): string[] =>
+  checkSpecText(BASE + state, 'spec.yaml').problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.message}`);
 
 test('state: absent by default; local and azureBlob normalize', () => {
   assert.equal(parseSpec(BASE, 'spec.yaml').state, undefined);
   assert.deepEqual(parseSpec(`${BASE}state:\n  local: {}\n`, 'spec.yaml').state, { local: {} });
   assert.deepEqual(parseSpec(`${BASE}state:\n  local: { dir: ./st }\n`, 'spec.yaml').state, { local: { dir: './st' } });
   assert.deepEqual(
-    parseSpec(`${BASE}state:\n  azureBlob:\n    accountUrl: https://acct.blob.core.windows.net\n    container: adsync\n    prefix: contoso/prod\n    credential: { kind: workload-identity }\n`, 'spec.yaml').state,
-    { azureBlob: { accountUrl: 'https://acct.blob.core.windows.net', container: 'adsync', prefix: 'contoso/prod', credential: { kind: 'workload-identity' } } },
+    parseSpec(
+      `${BASE}state:\n  azureBlob:\n    accountUrl: https://acct.blob.core.windows.net\n    container: adsync\n    prefix: contoso/prod\n    credential: { kind: workload-identity }\n`,
+      'spec.yaml',
+    ).state,
+    {
+      azureBlob: {
+        accountUrl: 'https://acct.blob.core.windows.net',
+        container: 'adsync',
+        prefix: 'contoso/prod',
+        credential: { kind: 'workload-identity' },
+      },
+    },
   );
 });
 
 test('bad state shapes: one line each with FILE:LINE:COL, and a literal secret is never echoed', () => {
-  assert.deepEqual(problems('state:\n  s3: {}\n'), ['spec.yaml:8:3 state: state needs exactly one of local or azureBlob', "spec.yaml:8:3 unknown key 's3' in state"]);
-  assert.deepEqual(problems('state:\n  azureBlob:\n    accountUrl: https://acct.blob.core.windows.net\n    container: adsync\n'),
-    ['spec.yaml:9:5 state.azureBlob: state.azureBlob needs exactly one of credential or connectionString']);
-  const literal = problems('state:\n  azureBlob:\n    accountUrl: https://acct.blob.core.windows.net\n    container: Ad_sync\n    connectionString: DefaultEndpointsProtocol=https;AccountKey=c2VjcmV0\n');
+  assert.deepEqual(problems('state:\n  s3: {}\n'), [
+    'spec.yaml:8:3 state: state needs exactly one of local or azureBlob',
+    "spec.yaml:8:3 unknown key 's3' in state",
+  ]);
+  assert.deepEqual(
+    problems('state:\n  azureBlob:\n    accountUrl: https://acct.blob.core.windows.net\n    container: adsync\n'),
+    ['spec.yaml:9:5 state.azureBlob: state.azureBlob needs exactly one of credential or connectionString'],
+  );
+  const literal = problems(
+    'state:\n  azureBlob:\n    accountUrl: https://acct.blob.core.windows.net\n    container: Ad_sync\n    connectionString: DefaultEndpointsProtocol=https;AccountKey=c2VjcmV0\n',
+  );
   assert.deepEqual(literal, [
     "spec.yaml:10:16 state.azureBlob.container must be a container name: 3-63 lowercase letters, digits and single hyphens, not 'Ad_sync'",
     'spec.yaml:11:23 state.azureBlob.connectionString: secrets are never literals in a spec: use { env: NAME }',
   ]);
-  const sas = problems('state:\n  azureBlob:\n    accountUrl: https://acct.blob.core.windows.net/?sv=2024&sig=c2VjcmV0\n    container: adsync\n    credential: { kind: default }\n    prefix: a/../b\n');
+  const sas = problems(
+    'state:\n  azureBlob:\n    accountUrl: https://acct.blob.core.windows.net/?sv=2024&sig=c2VjcmV0\n    container: adsync\n    credential: { kind: default }\n    prefix: a/../b\n',
+  );
   assert.equal(sas.length, 2);
-  assert.match(sas[0]!, /^spec\.yaml:9:17 state\.azureBlob\.accountUrl must be the account's blob endpoint URL without a query/);
+  assert.match(
+    sas[0]!,
+    /^spec\.yaml:9:17 state\.azureBlob\.accountUrl must be the account's blob endpoint URL without a query/,
+  );
   assert.ok(!sas.join('\n').includes('c2VjcmV0'), 'the SAS signature is not echoed');
   assert.match(sas[1]!, /^spec\.yaml:12:13 state\.azureBlob\.prefix must be path segments/);
 });
@@ -54,7 +77,10 @@ test('openState: local by default in .adsync next to the spec, or $ADSYNC_STATE_
 });
 
 test('openState: azureBlob with a credential uses it (no storage request is made to open)', async () => {
-  const spec = parseSpec(`${BASE}state:\n  azureBlob:\n    accountUrl: https://acct.blob.core.windows.net\n    container: adsync\n    prefix: contoso\n    credential: { kind: default }\n`, 'spec.yaml');
+  const spec = parseSpec(
+    `${BASE}state:\n  azureBlob:\n    accountUrl: https://acct.blob.core.windows.net\n    container: adsync\n    prefix: contoso\n    credential: { kind: default }\n`,
+    'spec.yaml',
+  );
   const credential = { getToken: async () => ({ token: 'unused', expiresOnTimestamp: Date.now() + 3600_000 }) };
   const opened = await openState(spec, { env: {}, credential });
   assert.ok(opened instanceof AzureBlobState);

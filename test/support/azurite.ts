@@ -32,7 +32,10 @@ async function freePort(): Promise<number> {
 async function accepting(port: number): Promise<boolean> {
   return new Promise((ok) => {
     const c = connect(port, '127.0.0.1');
-    c.once('connect', () => { c.destroy(); ok(true); });
+    c.once('connect', () => {
+      c.destroy();
+      ok(true);
+    });
     c.once('error', () => ok(false));
   });
 }
@@ -41,15 +44,31 @@ export async function startAzurite(): Promise<Azurite> {
   const location = await mkdtemp(join(tmpdir(), 'adsync-azurite-'));
   const port = await freePort();
   const bin = resolve(import.meta.dirname, '..', '..', '..', 'node_modules', '.bin', 'azurite-blob');
-  const child: ChildProcess = spawn(bin, [
-    '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', location,
-    '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(
+    bin,
+    [
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      String(port),
+      '--location',
+      location,
+      '--silent',
+      '--skipApiVersionCheck',
+      '--loose',
+      '--disableTelemetry',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
   let early = false;
-  void exited.then(() => { early = true; });
+  void exited.then(() => {
+    early = true;
+  });
   // Wait until it accepts connections (or exits): readiness, not a timing threshold.
   while (!(await accepting(port))) {
     if (early) throw new Error(`azurite-blob exited before listening: ${stderr}`);

@@ -5,7 +5,10 @@
  */
 import type { Clock } from '../../src/apply/clock.js';
 
-interface Sleeper { at: number; resolve: () => void }
+interface Sleeper {
+  at: number;
+  resolve: () => void;
+}
 
 /** Lets queued promise callbacks and setImmediate work (the batch queue cuts batches on setImmediate) run. */
 export async function settle(): Promise<void> {
@@ -16,9 +19,13 @@ export class ManualClock implements Clock {
   private t: number;
   private sleepers: Sleeper[] = [];
 
-  constructor(start = 1_000_000) { this.t = start; }
+  constructor(start = 1_000_000) {
+    this.t = start;
+  }
 
-  now(): number { return this.t; }
+  now(): number {
+    return this.t;
+  }
 
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.sleepers.push({ at: this.t + Math.max(0, ms), resolve }));

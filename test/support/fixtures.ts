@@ -61,19 +61,33 @@ export function scope(partial: Partial<ScopeSpec> = {}): ScopeSpec {
   return { domains: [], ous: { include: [], exclude: [] }, groups: [], ...partial };
 }
 
-export function spec(partial: { scope?: Partial<ScopeSpec>; flows?: Partial<Record<'user' | 'group' | 'contact', Record<string, string | null>>>; applications?: string[]; softMatch?: SoftMatch; memberLimit?: number } = {}): Spec {
+export function spec(
+  partial: {
+    scope?: Partial<ScopeSpec>;
+    flows?: Partial<Record<'user' | 'group' | 'contact', Record<string, string | null>>>;
+    applications?: string[];
+    softMatch?: SoftMatch;
+    memberLimit?: number;
+  } = {},
+): Spec {
   return {
     version: 1,
     file: '/tmp/adsync.yaml',
     dir: '/tmp',
     digest: 'a'.repeat(64),
-    sources: [{ name: 'corp', ldif: { path: 'corp.ldif' }, anchor: 'ms-ds-consistencyguid', scope: scope(partial.scope) }],
+    sources: [
+      { name: 'corp', ldif: { path: 'corp.ldif' }, anchor: 'ms-ds-consistencyguid', scope: scope(partial.scope) },
+    ],
     target: { emulator: { state: 'state.json', tenant: 'contoso.onmicrosoft.com', domains: ['contoso.example'] } },
     applications: partial.applications ?? [],
     matching: { softMatch: partial.softMatch ?? 'off' },
     objects: {
       user: { enabled: true, flows: partial.flows?.user ?? {} },
-      group: { enabled: true, flows: partial.flows?.group ?? {}, ...(partial.memberLimit !== undefined ? { memberLimit: partial.memberLimit } : {}) },
+      group: {
+        enabled: true,
+        flows: partial.flows?.group ?? {},
+        ...(partial.memberLimit !== undefined ? { memberLimit: partial.memberLimit } : {}),
+      },
       contact: { enabled: true, flows: partial.flows?.contact ?? {} },
     },
     safety: { maxDeletes: 500, deleteMode: 'delete', deleteGraceDays: 7 },
@@ -84,7 +98,11 @@ export function spec(partial: { scope?: Partial<ScopeSpec>; flows?: Partial<Reco
 export function emptyTarget(objects: TargetObject[] = []): TargetSnapshot {
   return {
     system: 'entra',
-    tenant: { tenantId: '00000000-0000-0000-0000-000000000001', verifiedDomains: ['contoso.example', 'contoso.onmicrosoft.com'], initialDomain: 'contoso.onmicrosoft.com' },
+    tenant: {
+      tenantId: '00000000-0000-0000-0000-000000000001',
+      verifiedDomains: ['contoso.example', 'contoso.onmicrosoft.com'],
+      initialDomain: 'contoso.onmicrosoft.com',
+    },
     objects,
     deleted: [],
   };

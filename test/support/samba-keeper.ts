@@ -16,10 +16,12 @@ if (!dir || !conf) {
 const idleMs = Number(process.env['ADSYNC_SAMBA_IDLE_MS'] ?? 20_000);
 const keep = process.env['ADSYNC_SAMBA_KEEP'] === '1';
 
-const samba = spawn('samba', ['-s', conf, '-i', '--debug-stdout'], { detached: true, stdio: ['ignore', 'inherit', 'inherit'] });
+const samba = spawn('samba', ['-s', conf, '-i', '--debug-stdout'], {
+  detached: true,
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
 const log = (m: string) => process.stdout.write(`[keeper ${new Date().toISOString()}] ${m}\n`);
 log(`samba pid ${samba.pid ?? '?'} started (idle grace ${idleMs} ms${keep ? ', kept until stopped' : ''})`);
-
 
 let exiting = false;
 function shutdown(why: string): void {
@@ -63,7 +65,9 @@ setInterval(() => {
   if (keep) return;
   let holders: number[] = [];
   try {
-    holders = readdirSync(join(dir, 'leases')).map(Number).filter((p) => Number.isInteger(p) && processAlive(p));
+    holders = readdirSync(join(dir, 'leases'))
+      .map(Number)
+      .filter((p) => Number.isInteger(p) && processAlive(p));
   } catch {
     /* no leases dir yet */
   }

@@ -20,9 +20,14 @@ function gate(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: st
     (r) => { process.stdout.write(JSON.stringify(r)); },
     (e) => { process.stderr.write(e.message); process.exitCode = 3; })`;
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--input-type=module', '-e', script], { env, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      { env, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -44,7 +49,10 @@ describe('ADSYNC_REQUIRE_SAMBA: a Samba AD DC that cannot run fails the run inst
   after(async () => rm(noSamba, { recursive: true, force: true }));
 
   it('the policy: a reason to skip becomes an error; no reason stays no reason', () => {
-    assert.throws(() => requireOrSkip('Samba is missing', { ADSYNC_REQUIRE_SAMBA: '1' }), /^Error: ADSYNC_REQUIRE_SAMBA=1, but the Samba AD DC tests cannot run: Samba is missing$/);
+    assert.throws(
+      () => requireOrSkip('Samba is missing', { ADSYNC_REQUIRE_SAMBA: '1' }),
+      /^Error: ADSYNC_REQUIRE_SAMBA=1, but the Samba AD DC tests cannot run: Samba is missing$/,
+    );
     assert.equal(requireOrSkip(false, { ADSYNC_REQUIRE_SAMBA: '1' }), false);
     assert.equal(requireOrSkip('Samba is missing', {}), 'Samba is missing', 'without it: a skip, with its reason');
     assert.equal(requireOrSkip('Samba is missing', { ADSYNC_REQUIRE_SAMBA: '0' }), 'Samba is missing');
@@ -53,7 +61,10 @@ describe('ADSYNC_REQUIRE_SAMBA: a Samba AD DC that cannot run fails the run inst
   it('ADSYNC_SKIP_SAMBA under ADSYNC_REQUIRE_SAMBA=1 fails; without it, it skips saying why', async () => {
     const required = await gate({ ...base(), ADSYNC_SKIP_SAMBA: '1', ADSYNC_REQUIRE_SAMBA: '1' });
     assert.equal(required.code, 3, `the gate must fail: ${required.stdout}`);
-    assert.match(required.stderr, /ADSYNC_REQUIRE_SAMBA=1, but the Samba AD DC tests cannot run: ADSYNC_SKIP_SAMBA is set/);
+    assert.match(
+      required.stderr,
+      /ADSYNC_REQUIRE_SAMBA=1, but the Samba AD DC tests cannot run: ADSYNC_SKIP_SAMBA is set/,
+    );
     const optional = await gate({ ...base(), ADSYNC_SKIP_SAMBA: '1' });
     assert.equal(optional.code, 0, optional.stderr);
     assert.match(JSON.parse(optional.stdout) as string, /^ADSYNC_SKIP_SAMBA is set/);
@@ -62,7 +73,10 @@ describe('ADSYNC_REQUIRE_SAMBA: a Samba AD DC that cannot run fails the run inst
   it('Samba missing from PATH under ADSYNC_REQUIRE_SAMBA=1 fails, naming what is missing', async () => {
     const required = await gate({ ...base(), PATH: noSamba, ADSYNC_REQUIRE_SAMBA: '1' });
     assert.equal(required.code, 3, `the gate must fail: ${required.stdout}`);
-    assert.match(required.stderr, /ADSYNC_REQUIRE_SAMBA=1, but the Samba AD DC tests cannot run: Samba AD DC is (still )?not installed/);
+    assert.match(
+      required.stderr,
+      /ADSYNC_REQUIRE_SAMBA=1, but the Samba AD DC tests cannot run: Samba AD DC is (still )?not installed/,
+    );
     const optional = await gate({ ...base(), PATH: noSamba });
     assert.equal(optional.code, 0, optional.stderr);
     assert.match(JSON.parse(optional.stdout) as string, /Samba AD DC is (still )?not installed/);

@@ -42,7 +42,10 @@ export async function addEntry(client: Client, dn: string, attrs: Attrs): Promis
 }
 
 export async function addOu(client: Client, name: string, parentDn: string): Promise<string> {
-  return addEntry(client, `OU=${escapeDnValue(name)},${parentDn}`, { objectClass: ['top', 'organizationalUnit'], ou: name });
+  return addEntry(client, `OU=${escapeDnValue(name)},${parentDn}`, {
+    objectClass: ['top', 'organizationalUnit'],
+    ou: name,
+  });
 }
 
 export interface UserSeed {
@@ -73,7 +76,13 @@ export async function addUser(client: Client, parentDn: string, u: UserSeed): Pr
   return dn;
 }
 
-export async function addGroup(client: Client, parentDn: string, cn: string, groupType: number, attrs: Attrs = {}): Promise<string> {
+export async function addGroup(
+  client: Client,
+  parentDn: string,
+  cn: string,
+  groupType: number,
+  attrs: Attrs = {},
+): Promise<string> {
   return addEntry(client, `CN=${escapeDnValue(cn)},${parentDn}`, {
     objectClass: ['top', 'group'],
     cn,
@@ -84,18 +93,34 @@ export async function addGroup(client: Client, parentDn: string, cn: string, gro
 }
 
 export async function addContact(client: Client, parentDn: string, cn: string, attrs: Attrs = {}): Promise<string> {
-  return addEntry(client, `CN=${escapeDnValue(cn)},${parentDn}`, { objectClass: ['top', 'person', 'organizationalPerson', 'contact'], cn, ...attrs });
+  return addEntry(client, `CN=${escapeDnValue(cn)},${parentDn}`, {
+    objectClass: ['top', 'person', 'organizationalPerson', 'contact'],
+    cn,
+    ...attrs,
+  });
 }
 
 /** Adds members to a group in modify batches (one LDAP modify per `batch` DNs). */
 export async function addMembers(client: Client, groupDn: string, memberDns: string[], batch = 500): Promise<void> {
   for (let i = 0; i < memberDns.length; i += batch) {
-    await client.modify(groupDn, new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: memberDns.slice(i, i + batch) }) }));
+    await client.modify(
+      groupDn,
+      new Change({
+        operation: 'add',
+        modification: new Attribute({ type: 'member', values: memberDns.slice(i, i + batch) }),
+      }),
+    );
   }
 }
 
 /** Runs `fn` over `items` on `connections` admin connections, `inFlight` operations at a time each. */
-export async function parallelSeed<T>(dc: SambaDc, items: T[], fn: (client: Client, item: T, index: number) => Promise<void>, connections = 4, inFlight = 8): Promise<void> {
+export async function parallelSeed<T>(
+  dc: SambaDc,
+  items: T[],
+  fn: (client: Client, item: T, index: number) => Promise<void>,
+  connections = 4,
+  inFlight = 8,
+): Promise<void> {
   const clients = await Promise.all(Array.from({ length: connections }, () => adminClient(dc)));
   let next = 0;
   try {
@@ -135,8 +160,22 @@ export interface SchemaAttribute {
 
 /** Exchange attributes the harness's schema extension doesn't add, which Entra Connect's default rules read. */
 export const EXCHANGE_EXTRA_ATTRIBUTES: SchemaAttribute[] = [
-  { cn: 'ms-Exch-Hide-From-Address-Lists', ldapName: 'msExchHideFromAddressLists', oid: '1.2.840.113556.1.4.7000.102.73', syntax: '2.5.5.8', omSyntax: '1', single: true },
-  { cn: 'ms-Exch-Usage-Location', ldapName: 'msExchUsageLocation', oid: '1.2.840.113556.1.4.7000.102.51767', syntax: '2.5.5.12', omSyntax: '64', single: true },
+  {
+    cn: 'ms-Exch-Hide-From-Address-Lists',
+    ldapName: 'msExchHideFromAddressLists',
+    oid: '1.2.840.113556.1.4.7000.102.73',
+    syntax: '2.5.5.8',
+    omSyntax: '1',
+    single: true,
+  },
+  {
+    cn: 'ms-Exch-Usage-Location',
+    ldapName: 'msExchUsageLocation',
+    oid: '1.2.840.113556.1.4.7000.102.51767',
+    syntax: '2.5.5.12',
+    omSyntax: '64',
+    single: true,
+  },
 ];
 
 /** LDAP entryAlreadyExists (68) or attributeOrValueExists (20): another process got there first. */
@@ -146,12 +185,25 @@ const alreadyThere = (err: unknown) => [68, 20].includes((err as { code?: number
  * Adds schema attributes (those missing) and lets `classes` carry them. Idempotent, and safe when another
  * process does the same at the same time (the DC is shared).
  */
-export async function ensureSchemaAttributes(client: Client, baseDn: string, attrs: SchemaAttribute[], classes = ['User', 'Group', 'Contact']): Promise<void> {
+export async function ensureSchemaAttributes(
+  client: Client,
+  baseDn: string,
+  attrs: SchemaAttribute[],
+  classes = ['User', 'Group', 'Contact'],
+): Promise<void> {
   const schemaDn = `CN=Schema,CN=Configuration,${baseDn}`;
-  const updateNow = () => client.modify('', new Change({ operation: 'replace', modification: new Attribute({ type: 'schemaUpdateNow', values: ['1'] }) }));
+  const updateNow = () =>
+    client.modify(
+      '',
+      new Change({ operation: 'replace', modification: new Attribute({ type: 'schemaUpdateNow', values: ['1'] }) }),
+    );
   let changed = false;
   for (const a of attrs) {
-    const found = await client.search(schemaDn, { scope: 'one', filter: `(lDAPDisplayName=${a.ldapName})`, attributes: ['cn'] });
+    const found = await client.search(schemaDn, {
+      scope: 'one',
+      filter: `(lDAPDisplayName=${a.ldapName})`,
+      attributes: ['cn'],
+    });
     if (found.searchEntries.length > 0) continue;
     try {
       await addEntry(client, `CN=${a.cn},${schemaDn}`, {
@@ -172,12 +224,18 @@ export async function ensureSchemaAttributes(client: Client, baseDn: string, att
   if (changed) await updateNow();
   changed = false;
   for (const cls of classes) {
-    const { searchEntries } = await client.search(`CN=${cls},${schemaDn}`, { scope: 'base', attributes: ['mayContain'] });
+    const { searchEntries } = await client.search(`CN=${cls},${schemaDn}`, {
+      scope: 'base',
+      attributes: ['mayContain'],
+    });
     const has = new Set([searchEntries[0]?.['mayContain'] ?? []].flat().map((v) => String(v).toLowerCase()));
     for (const a of attrs) {
       if (has.has(a.ldapName.toLowerCase())) continue;
       try {
-        await client.modify(`CN=${cls},${schemaDn}`, new Change({ operation: 'add', modification: new Attribute({ type: 'mayContain', values: [a.ldapName] }) }));
+        await client.modify(
+          `CN=${cls},${schemaDn}`,
+          new Change({ operation: 'add', modification: new Attribute({ type: 'mayContain', values: [a.ldapName] }) }),
+        );
         changed = true;
       } catch (err) {
         if (!alreadyThere(err)) throw err;
@@ -192,7 +250,11 @@ export async function ensureSchemaAttributes(client: Client, baseDn: string, att
  * function is called: for suites that seed fixed names (sAMAccountName and UPN are unique in a domain). A lock
  * whose holder died is taken over.
  */
-export async function lockDc(dc: Pick<SambaDc, 'dir'>, name: string, timeoutMs = 120_000): Promise<() => Promise<void>> {
+export async function lockDc(
+  dc: Pick<SambaDc, 'dir'>,
+  name: string,
+  timeoutMs = 120_000,
+): Promise<() => Promise<void>> {
   const dir = join(dc.dir, 'locks', name);
   await mkdir(join(dc.dir, 'locks'), { recursive: true });
   const deadline = Date.now() + timeoutMs;
@@ -217,7 +279,8 @@ export async function lockDc(dc: Pick<SambaDc, 'dir'>, name: string, timeoutMs =
         holderAlive = st !== undefined && Date.now() - st.mtimeMs < 10_000;
       }
       if (!holderAlive) await rm(dir, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`samba seed: timed out waiting for lock ${name} (held by pid ${pid})`);
+      else if (Date.now() > deadline)
+        throw new Error(`samba seed: timed out waiting for lock ${name} (held by pid ${pid})`);
       else await new Promise((r) => setTimeout(r, 250));
     }
   }

@@ -116,7 +116,8 @@ function unavailableReason(): Promise<string | false> {
     if (process.env['ADSYNC_SKIP_SAMBA']) return `ADSYNC_SKIP_SAMBA is set: Samba AD DC tests skipped`;
     const missing = async () => !((await has('samba')) && (await has('samba-tool')) && (await has('openssl')));
     if (await missing()) {
-      if (process.getuid?.() !== 0) return 'Samba AD DC is not installed and this is not root: run test/support/samba-setup.sh as root';
+      if (process.getuid?.() !== 0)
+        return 'Samba AD DC is not installed and this is not root: run test/support/samba-setup.sh as root';
       try {
         await run('sh', [setupScript], { timeout: 600_000 });
       } catch (err) {
@@ -131,7 +132,6 @@ function unavailableReason(): Promise<string | false> {
   })();
   return skipReason;
 }
-
 
 function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
@@ -182,9 +182,50 @@ async function makeCertificates(tlsDir: string): Promise<void> {
   const host = hostname().toLowerCase();
   const o = (args: string[]) => run('openssl', args, { cwd: tlsDir });
   const caExt = ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'];
-  await o(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/O=adsync tests/CN=adsync test CA', ...caExt]);
-  await o(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other-ca.key', '-out', 'other-ca.pem', '-days', '30', '-subj', '/O=somebody else/CN=untrusted CA', ...caExt]);
-  await o(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'server.csr', '-subj', `/O=adsync tests/CN=${host}.${DNS_DOMAIN}`]);
+  await o([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '30',
+    '-subj',
+    '/O=adsync tests/CN=adsync test CA',
+    ...caExt,
+  ]);
+  await o([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'other-ca.key',
+    '-out',
+    'other-ca.pem',
+    '-days',
+    '30',
+    '-subj',
+    '/O=somebody else/CN=untrusted CA',
+    ...caExt,
+  ]);
+  await o([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'key.pem',
+    '-out',
+    'server.csr',
+    '-subj',
+    `/O=adsync tests/CN=${host}.${DNS_DOMAIN}`,
+  ]);
   await writeFile(
     join(tlsDir, 'server.ext'),
     [
@@ -195,7 +236,23 @@ async function makeCertificates(tlsDir: string): Promise<void> {
       '',
     ].join('\n'),
   );
-  await o(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'cert.pem', '-days', '30', '-extfile', 'server.ext']);
+  await o([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'cert.pem',
+    '-days',
+    '30',
+    '-extfile',
+    'server.ext',
+  ]);
   await run('chmod', ['600', join(tlsDir, 'key.pem'), join(tlsDir, 'ca.key'), join(tlsDir, 'other-ca.key')]);
 }
 
@@ -208,16 +265,27 @@ async function provision(dir: string): Promise<void> {
   await run(
     'samba-tool',
     [
-      'domain', 'provision',
-      `--realm=${REALM}`, `--domain=${NETBIOS_DOMAIN}`, '--server-role=dc', '--dns-backend=NONE',
-      `--adminpass=${ADMIN_PASSWORD}`, '--use-rfc2307', '--backend-store=mdb',
-      opt('interfaces=lo'), opt('bind interfaces only=yes'), opt('server services=ldap'),
+      'domain',
+      'provision',
+      `--realm=${REALM}`,
+      `--domain=${NETBIOS_DOMAIN}`,
+      '--server-role=dc',
+      '--dns-backend=NONE',
+      `--adminpass=${ADMIN_PASSWORD}`,
+      '--use-rfc2307',
+      '--backend-store=mdb',
+      opt('interfaces=lo'),
+      opt('bind interfaces only=yes'),
+      opt('server services=ldap'),
       opt('dsdb:schema update allowed=true'),
       // Test-only: don't fsync every LDB transaction (as Samba's own selftest does); seeding is ~10x faster.
       opt('ldb:nosync=true'),
-      opt('tls enabled=yes'), opt(`tls keyfile=${join(tls, 'key.pem')}`), opt(`tls certfile=${join(tls, 'cert.pem')}`),
+      opt('tls enabled=yes'),
+      opt(`tls keyfile=${join(tls, 'key.pem')}`),
+      opt(`tls certfile=${join(tls, 'cert.pem')}`),
       opt(`tls cafile=${join(tls, 'ca.pem')}`),
-      opt(`log file=${join(dir, 'samba.log')}`), opt('log level=1'),
+      opt(`log file=${join(dir, 'samba.log')}`),
+      opt('log level=1'),
       `--targetdir=${dcDir}`,
     ],
     { timeout: 180_000, maxBuffer: 16 * 1024 * 1024 },
@@ -225,7 +293,10 @@ async function provision(dir: string): Promise<void> {
 }
 
 /** An ldapts client bound as the domain Administrator over verified LDAPS. Unbind it when done. */
-export async function adminClient(dc: Pick<SambaDc, 'url' | 'caPath' | 'adminDn' | 'adminPassword'>, opts: { timeout?: number } = {}): Promise<Client> {
+export async function adminClient(
+  dc: Pick<SambaDc, 'url' | 'caPath' | 'adminDn' | 'adminPassword'>,
+  opts: { timeout?: number } = {},
+): Promise<Client> {
   const client = new Client({
     url: dc.url,
     tlsOptions: { ca: [await readFile(dc.caPath)] },
@@ -237,10 +308,41 @@ export async function adminClient(dc: Pick<SambaDc, 'url' | 'caPath' | 'adminDn'
 }
 
 /** Exchange schema attributes with Exchange's own OIDs (ms-Exch-*), as in a forest prepared for Exchange. */
-const EXCHANGE_ATTRIBUTES: { cn: string; ldapName: string; oid: string; syntax: string; omSyntax: string; single: boolean; rangeUpper?: string }[] = [
-  { cn: 'ms-Exch-Mail-Nickname', ldapName: 'mailNickname', oid: '1.2.840.113556.1.2.447', syntax: '2.5.5.12', omSyntax: '64', single: true, rangeUpper: '64' },
-  { cn: 'ms-Exch-Recipient-Type-Details', ldapName: 'msExchRecipientTypeDetails', oid: '1.2.840.113556.1.4.7000.102.50519', syntax: '2.5.5.16', omSyntax: '65', single: true },
-  { cn: 'ms-Exch-Target-Address', ldapName: 'targetAddress', oid: '1.2.840.113556.1.2.352', syntax: '2.5.5.12', omSyntax: '64', single: true, rangeUpper: '1123' },
+const EXCHANGE_ATTRIBUTES: {
+  cn: string;
+  ldapName: string;
+  oid: string;
+  syntax: string;
+  omSyntax: string;
+  single: boolean;
+  rangeUpper?: string;
+}[] = [
+  {
+    cn: 'ms-Exch-Mail-Nickname',
+    ldapName: 'mailNickname',
+    oid: '1.2.840.113556.1.2.447',
+    syntax: '2.5.5.12',
+    omSyntax: '64',
+    single: true,
+    rangeUpper: '64',
+  },
+  {
+    cn: 'ms-Exch-Recipient-Type-Details',
+    ldapName: 'msExchRecipientTypeDetails',
+    oid: '1.2.840.113556.1.4.7000.102.50519',
+    syntax: '2.5.5.16',
+    omSyntax: '65',
+    single: true,
+  },
+  {
+    cn: 'ms-Exch-Target-Address',
+    ldapName: 'targetAddress',
+    oid: '1.2.840.113556.1.2.352',
+    syntax: '2.5.5.12',
+    omSyntax: '64',
+    single: true,
+    rangeUpper: '1123',
+  },
   ...Array.from({ length: 15 }, (_, i) => ({
     cn: `ms-Exch-Extension-Attribute-${i + 1}`,
     ldapName: `extensionAttribute${i + 1}`,
@@ -258,7 +360,11 @@ async function extendSchema(client: Client): Promise<void> {
   const schemaDn = `CN=Schema,CN=Configuration,${BASE_DN}`;
   const added: string[] = [];
   for (const a of EXCHANGE_ATTRIBUTES) {
-    const found = await client.search(schemaDn, { scope: 'one', filter: new EqualityFilter({ attribute: 'lDAPDisplayName', value: a.ldapName }), attributes: ['cn'] });
+    const found = await client.search(schemaDn, {
+      scope: 'one',
+      filter: new EqualityFilter({ attribute: 'lDAPDisplayName', value: a.ldapName }),
+      attributes: ['cn'],
+    });
     if (found.searchEntries.length > 0) continue;
     await client.add(`CN=${a.cn},${schemaDn}`, {
       objectClass: ['top', 'attributeSchema'],
@@ -274,11 +380,20 @@ async function extendSchema(client: Client): Promise<void> {
     added.push(a.ldapName);
   }
   if (added.length === 0) return;
-  await client.modify('', new Change({ operation: 'replace', modification: new Attribute({ type: 'schemaUpdateNow', values: ['1'] }) }));
+  await client.modify(
+    '',
+    new Change({ operation: 'replace', modification: new Attribute({ type: 'schemaUpdateNow', values: ['1'] }) }),
+  );
   for (const cls of ['User', 'Group', 'Contact']) {
-    await client.modify(`CN=${cls},${schemaDn}`, new Change({ operation: 'add', modification: new Attribute({ type: 'mayContain', values: added }) }));
+    await client.modify(
+      `CN=${cls},${schemaDn}`,
+      new Change({ operation: 'add', modification: new Attribute({ type: 'mayContain', values: added }) }),
+    );
   }
-  await client.modify('', new Change({ operation: 'replace', modification: new Attribute({ type: 'schemaUpdateNow', values: ['1'] }) }));
+  await client.modify(
+    '',
+    new Change({ operation: 'replace', modification: new Attribute({ type: 'schemaUpdateNow', values: ['1'] }) }),
+  );
 }
 
 function dcFromDir(dir: string, provisionMs: number, stop: () => Promise<void>): SambaDc {
@@ -328,7 +443,9 @@ async function waitForBind(dc: SambaDc, keeperPid: number, deadlineMs: number): 
   } catch {
     /* none */
   }
-  throw new Error(`samba harness: the DC did not accept an LDAPS bind (${last ? String(last) : 'keeper exited'})\n${log}`);
+  throw new Error(
+    `samba harness: the DC did not accept an LDAPS bind (${last ? String(last) : 'keeper exited'})\n${log}`,
+  );
 }
 
 /** Starts (or joins) the shared Samba AD DC and takes a lease on it for this process. */
@@ -348,7 +465,9 @@ export async function startSamba(): Promise<SambaDc> {
     }
     if (state && processAlive(state.keeperPid)) process.kill(state.keeperPid, 'SIGTERM');
     if (await portOpen(LDAPS_PORT)) {
-      throw new Error(`samba harness: something else already listens on 127.0.0.1:${LDAPS_PORT}; stop it, or point ADSYNC_SAMBA_DIR at its state dir`);
+      throw new Error(
+        `samba harness: something else already listens on 127.0.0.1:${LDAPS_PORT}; stop it, or point ADSYNC_SAMBA_DIR at its state dir`,
+      );
     }
     const t0 = Date.now();
     await rm(dir, { recursive: true, force: true });
@@ -423,7 +542,14 @@ export function sambaSourceSpec(
   return {
     name: patch.name ?? 'corp',
     anchor: 'ms-ds-consistencyguid',
-    ldap: { url: dc.url, bindDn: dc.adminDn, password: { env: 'ADSYNC_TEST_LDAP_PASSWORD' }, ca: dc.caPath, pageSize: 1000, ...patch.ldap },
+    ldap: {
+      url: dc.url,
+      bindDn: dc.adminDn,
+      password: { env: 'ADSYNC_TEST_LDAP_PASSWORD' },
+      ca: dc.caPath,
+      pageSize: 1000,
+      ...patch.ldap,
+    },
     scope: { domains: [], ous: { include: [], exclude: [] }, groups: [], ...patch.scope },
   };
 }

@@ -14,15 +14,36 @@ import { dnOf, emptyTarget, group, snapshot, spec, user } from '../support/fixtu
 describe('members unread', () => {
   const s = spec();
   const plan = (entries: DirectoryEntry[], target: TargetSnapshot = emptyTarget()) =>
-    assemblePlan({ spec: s, specPath: 'adsync.yaml', flows: compileFlows(s), sources: [snapshot(entries)], target, toolVersion: 'test', now: new Date(0) }).plan;
+    assemblePlan({
+      spec: s,
+      specPath: 'adsync.yaml',
+      flows: compileFlows(s),
+      sources: [snapshot(entries)],
+      target,
+      toolVersion: 'test',
+      now: new Date(0),
+    }).plan;
 
   it('a group read without its members changes no membership and is reported', () => {
-    const whole = [user('Alice Smith'), user('Bob Jones'), group('Engineering', [dnOf('Alice Smith'), dnOf('Bob Jones')])];
+    const whole = [
+      user('Alice Smith'),
+      user('Bob Jones'),
+      group('Engineering', [dnOf('Alice Smith'), dnOf('Bob Jones')]),
+    ];
     // The tenant as the first apply left it.
     const first = plan(whole);
     const objects = new Map<string, TargetObject>();
-    for (const c of first.changes) if (c.action === 'create') objects.set(c.anchor, { id: `id-${c.anchor}`, kind: c.kind, anchor: c.anchor, attrs: Object.fromEntries(c.attributes.map((a) => [a.name, a.after ?? null])), ...(c.kind === 'group' ? { members: [] } : {}) });
-    for (const c of first.changes) if (c.action === 'add-members') objects.get(c.anchor)!.members!.push(...c.members.map((m) => `id-${m.anchor}`));
+    for (const c of first.changes)
+      if (c.action === 'create')
+        objects.set(c.anchor, {
+          id: `id-${c.anchor}`,
+          kind: c.kind,
+          anchor: c.anchor,
+          attrs: Object.fromEntries(c.attributes.map((a) => [a.name, a.after ?? null])),
+          ...(c.kind === 'group' ? { members: [] } : {}),
+        });
+    for (const c of first.changes)
+      if (c.action === 'add-members') objects.get(c.anchor)!.members!.push(...c.members.map((m) => `id-${m.anchor}`));
     const target = emptyTarget([...objects.values()]);
     assert.deepEqual(plan(whole, target).changes, []);
     // The next read broke off in the middle of Engineering's member ranges.
@@ -30,8 +51,15 @@ describe('members unread', () => {
     delete unread.attrs['member'];
     unread.unread = { member: 'member changed while its values were read in ranges; 0 read' };
     const p = plan([user('Alice Smith'), user('Bob Jones'), unread], target);
-    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.label}`), [], 'no member removed');
+    assert.deepEqual(
+      p.changes.map((c) => `${c.action} ${c.label}`),
+      [],
+      'no member removed',
+    );
     const r = p.reports.find((x) => x.code === 'members-unread');
-    assert.ok(r && r.label === 'Engineering' && /could not read the group's members in full/.test(r.reason), JSON.stringify(p.reports));
+    assert.ok(
+      r && r.label === 'Engineering' && /could not read the group's members in full/.test(r.reason),
+      JSON.stringify(p.reports),
+    );
   });
 });

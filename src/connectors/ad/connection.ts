@@ -4,7 +4,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
-import { Client, InvalidCredentialsError, NoSuchObjectError, InsufficientAccessError, StrongAuthRequiredError, ConfidentialityRequiredError, ResultCodeError } from 'ldapts';
+import {
+  Client,
+  InvalidCredentialsError,
+  NoSuchObjectError,
+  InsufficientAccessError,
+  StrongAuthRequiredError,
+  ConfidentialityRequiredError,
+  ResultCodeError,
+} from 'ldapts';
 import { AdsyncError, SourceError } from '../../errors.js';
 import { readSecret, resolveOptional, resolvePathValue, resolveValue } from '../../spec/resolve.js';
 import type { SourceSpec } from '../../spec/types.js';
@@ -38,35 +46,56 @@ export interface ConnectOptions {
 }
 
 /** Resolves a source's LDAP settings, reading the password secret. Throws SourceError/AdsyncError. */
-export async function resolveLdapSettings(spec: SourceSpec, specDir: string, env: NodeJS.ProcessEnv = process.env): Promise<LdapSettings> {
+export async function resolveLdapSettings(
+  spec: SourceSpec,
+  specDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LdapSettings> {
   const ldap = spec.ldap;
   const where = `sources[${spec.name}].ldap`;
-  if (!ldap) throw new SourceError('source_not_ldap', `source ${spec.name} has no ldap settings`, { hint: 'give the source an `ldap:` block (url, bindDn, password)' });
+  if (!ldap)
+    throw new SourceError('source_not_ldap', `source ${spec.name} has no ldap settings`, {
+      hint: 'give the source an `ldap:` block (url, bindDn, password)',
+    });
   const url = resolveValue(ldap.url, `${where}.url`, env);
   if (urlHasCredentials(url)) {
-    throw new SourceError('ldap_url_credentials', `${where}.url holds credentials in the URL (user:password@host; not shown)`, {
-      hint: `put the account in ${where}.bindDn and the password in ${where}.password as { env: NAME } or { file: PATH }`,
-    });
+    throw new SourceError(
+      'ldap_url_credentials',
+      `${where}.url holds credentials in the URL (user:password@host; not shown)`,
+      {
+        hint: `put the account in ${where}.bindDn and the password in ${where}.password as { env: NAME } or { file: PATH }`,
+      },
+    );
   }
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new SourceError('ldap_url_invalid', `${where}.url: ${JSON.stringify(url)} is not a URL`, { hint: 'use ldaps://dc1.corp.example (or ldap://… with startTls: true)' });
+    throw new SourceError('ldap_url_invalid', `${where}.url: ${JSON.stringify(url)} is not a URL`, {
+      hint: 'use ldaps://dc1.corp.example (or ldap://… with startTls: true)',
+    });
   }
   const scheme = parsed.protocol.replace(/:$/, '').toLowerCase();
   if (scheme !== 'ldap' && scheme !== 'ldaps') {
-    throw new SourceError('ldap_url_invalid', `${where}.url: scheme ${scheme}: is not ldap: or ldaps:`, { hint: 'use ldaps://dc1.corp.example (or ldap://… with startTls: true)' });
+    throw new SourceError('ldap_url_invalid', `${where}.url: scheme ${scheme}: is not ldap: or ldaps:`, {
+      hint: 'use ldaps://dc1.corp.example (or ldap://… with startTls: true)',
+    });
   }
   const secure = scheme === 'ldaps';
   const startTls = ldap.startTls === true;
   if (!secure && !startTls) {
-    throw new SourceError('ldap_cleartext', `${where}: ${url} without startTls would send the bind password in clear text`, {
-      hint: `use an ldaps:// URL, or set ${where}.startTls: true`,
-    });
+    throw new SourceError(
+      'ldap_cleartext',
+      `${where}: ${url} without startTls would send the bind password in clear text`,
+      {
+        hint: `use an ldaps:// URL, or set ${where}.startTls: true`,
+      },
+    );
   }
   if (secure && startTls) {
-    throw new SourceError('ldap_url_invalid', `${where}: startTls is for ldap:// URLs; ${url} is already TLS`, { hint: `remove ${where}.startTls, or use an ldap:// URL` });
+    throw new SourceError('ldap_url_invalid', `${where}: startTls is for ldap:// URLs; ${url} is already TLS`, {
+      hint: `remove ${where}.startTls, or use an ldap:// URL`,
+    });
   }
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
   const port = parsed.port ? Number(parsed.port) : secure ? 636 : 389;
@@ -97,9 +126,13 @@ async function tlsOptions(s: LdapSettings, warn: (line: string) => void): Promis
     try {
       opts.ca = [await readFile(s.caPath)];
     } catch (err) {
-      throw new SourceError('ldap_ca_unreadable', `sources[${s.source}].ldap.ca: cannot read ${s.caPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-        hint: 'point ca at the PEM file of the CA that issued the domain controller certificate (relative paths are relative to the spec)',
-      });
+      throw new SourceError(
+        'ldap_ca_unreadable',
+        `sources[${s.source}].ldap.ca: cannot read ${s.caPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        {
+          hint: 'point ca at the PEM file of the CA that issued the domain controller certificate (relative paths are relative to the spec)',
+        },
+      );
     }
   }
   if (s.insecureSkipVerify) {
@@ -124,7 +157,16 @@ const TLS_TRUST_CODES = new Set([
   'INVALID_CA',
 ]);
 const TLS_VALIDITY_CODES = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EPIPE']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNRESET',
+  'EPIPE',
+]);
 
 export interface ErrorContext {
   /** What was being done, e.g. "bind", "search OU=Sales,DC=corp,DC=example". */
@@ -132,7 +174,11 @@ export interface ErrorContext {
 }
 
 /** Turns anything ldapts, net or tls throws into one clear SourceError line plus a hint. */
-export function mapLdapError(err: unknown, s: Pick<LdapSettings, 'source' | 'url' | 'host' | 'port' | 'bindDn' | 'caPath'>, ctx: ErrorContext = {}): AdsyncError {
+export function mapLdapError(
+  err: unknown,
+  s: Pick<LdapSettings, 'source' | 'url' | 'host' | 'port' | 'bindDn' | 'caPath'>,
+  ctx: ErrorContext = {},
+): AdsyncError {
   if (err instanceof AdsyncError) return err;
   const e = err as NodeJS.ErrnoException & { code?: string | number };
   const where = `sources[${s.source}].ldap`;
@@ -154,25 +200,37 @@ export function mapLdapError(err: unknown, s: Pick<LdapSettings, 'source' | 'url
       '775': 'account locked out',
     };
     const why = data ? (reason[data] ?? `AD data code ${data}`) : 'wrong bind DN or password';
-    return new SourceError('ldap_invalid_credentials', `LDAP bind to ${target} as ${s.bindDn} failed: invalid credentials (LDAP 49, ${why})`, {
-      hint: `check ${where}.bindDn and the secret behind ${where}.password; the account must be enabled and its password not expired`,
-      cause: err,
-    });
+    return new SourceError(
+      'ldap_invalid_credentials',
+      `LDAP bind to ${target} as ${s.bindDn} failed: invalid credentials (LDAP 49, ${why})`,
+      {
+        hint: `check ${where}.bindDn and the secret behind ${where}.password; the account must be enabled and its password not expired`,
+        cause: err,
+      },
+    );
   }
   if (err instanceof NoSuchObjectError) {
-    return new SourceError('ldap_no_such_object', `search base ${ctx.base ?? '(unknown)'} does not exist on ${target} (LDAP 32 noSuchObject)`, {
-      hint: `check the DN in the spec (${where}.baseDn, scope.ous, scope.domains): it must name an existing OU, container or domain`,
-      cause: err,
-    });
+    return new SourceError(
+      'ldap_no_such_object',
+      `search base ${ctx.base ?? '(unknown)'} does not exist on ${target} (LDAP 32 noSuchObject)`,
+      {
+        hint: `check the DN in the spec (${where}.baseDn, scope.ous, scope.domains): it must name an existing OU, container or domain`,
+        cause: err,
+      },
+    );
   }
   if (err instanceof InsufficientAccessError) {
-    return new SourceError('ldap_insufficient_access', `${s.bindDn} may not read ${ctx.base ?? 'the directory'} on ${target} (LDAP 50 insufficientAccessRights)`, {
-      hint: 'grant the sync account read access (Read all properties, List contents) on the scoped OUs; `adsync doctor` shows what is missing',
-      cause: err,
-    });
+    return new SourceError(
+      'ldap_insufficient_access',
+      `${s.bindDn} may not read ${ctx.base ?? 'the directory'} on ${target} (LDAP 50 insufficientAccessRights)`,
+      {
+        hint: 'grant the sync account read access (Read all properties, List contents) on the scoped OUs; `adsync doctor` shows what is missing',
+        cause: err,
+      },
+    );
   }
   if (err instanceof StrongAuthRequiredError || err instanceof ConfidentialityRequiredError) {
-    return new SourceError('ldap_tls_required', `${target} refuses a simple bind without TLS (LDAP ${(err).code})`, {
+    return new SourceError('ldap_tls_required', `${target} refuses a simple bind without TLS (LDAP ${err.code})`, {
       hint: `use an ldaps:// URL or ${where}.startTls: true`,
       cause: err,
     });
@@ -186,16 +244,24 @@ export function mapLdapError(err: unknown, s: Pick<LdapSettings, 'source' | 'url
     });
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return new SourceError('ldap_tls_name_mismatch', `TLS to ${target}: the certificate is not valid for the name ${s.host} (${message.split('\n')[0]})`, {
-      hint: `use a host name in ${where}.url that the DC's certificate names (its subjectAltName)`,
-      cause: err,
-    });
+    return new SourceError(
+      'ldap_tls_name_mismatch',
+      `TLS to ${target}: the certificate is not valid for the name ${s.host} (${message.split('\n')[0]})`,
+      {
+        hint: `use a host name in ${where}.url that the DC's certificate names (its subjectAltName)`,
+        cause: err,
+      },
+    );
   }
   if (code && TLS_VALIDITY_CODES.has(code)) {
-    return new SourceError('ldap_tls_expired', `TLS to ${target}: the certificate is outside its validity period (${code})`, {
-      hint: "renew the domain controller's certificate (or fix this machine's clock)",
-      cause: err,
-    });
+    return new SourceError(
+      'ldap_tls_expired',
+      `TLS to ${target}: the certificate is outside its validity period (${code})`,
+      {
+        hint: "renew the domain controller's certificate (or fix this machine's clock)",
+        cause: err,
+      },
+    );
   }
   if ((code && UNREACHABLE_CODES.has(code)) || /^Connection timeout/.test(message)) {
     const why = code ?? 'connect timed out';
@@ -211,16 +277,24 @@ export function mapLdapError(err: unknown, s: Pick<LdapSettings, 'source' | 'url
     });
   }
   if (/Socket error|socket hang up|closed/i.test(message) && !code) {
-    return new SourceError('ldap_connection_lost', `connection to ${target} was lost: ${message.split('\n').slice(-1)[0]}`, {
-      hint: 'check the DC and the network path; a TLS-terminating proxy may be dropping the connection',
-      cause: err,
-    });
+    return new SourceError(
+      'ldap_connection_lost',
+      `connection to ${target} was lost: ${message.split('\n').slice(-1)[0]}`,
+      {
+        hint: 'check the DC and the network path; a TLS-terminating proxy may be dropping the connection',
+        cause: err,
+      },
+    );
   }
   if (err instanceof ResultCodeError) {
-    return new SourceError('ldap_error', `LDAP error from ${target}${ctx.base ? ` on ${ctx.base}` : ''}: ${message.split('\n')[0]} (LDAP ${err.code})`, {
-      hint: 'run `adsync doctor` to check the connection, the account and its permissions',
-      cause: err,
-    });
+    return new SourceError(
+      'ldap_error',
+      `LDAP error from ${target}${ctx.base ? ` on ${ctx.base}` : ''}: ${message.split('\n')[0]} (LDAP ${err.code})`,
+      {
+        hint: 'run `adsync doctor` to check the connection, the account and its permissions',
+        cause: err,
+      },
+    );
   }
   return new SourceError('ldap_error', `LDAP ${target}: ${message.split('\n')[0]}${code ? ` (${code})` : ''}`, {
     hint: 'run `adsync doctor` to check the connection, the account and its permissions',

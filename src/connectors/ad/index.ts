@@ -7,7 +7,14 @@ import type { Client, Entry, Filter } from 'ldapts';
 import { AndFilter, EqualityFilter, FilterParser, NoSuchObjectError, NotFilter, OrFilter } from 'ldapts';
 import { SourceError } from '../../errors.js';
 import { BINARY_ATTRIBUTES } from '../../model/entry.js';
-import type { AttrValue, DirectoryEntry, NamingContext, SourceConnector, SourceReadRequest, SourceSnapshot } from '../../model/entry.js';
+import type {
+  AttrValue,
+  DirectoryEntry,
+  NamingContext,
+  SourceConnector,
+  SourceReadRequest,
+  SourceSnapshot,
+} from '../../model/entry.js';
 import type { SourceSpec } from '../../spec/types.js';
 import { mapLdapError, openLdap, resolveLdapSettings } from './connection.js';
 import type { ConnectOptions, LdapConnection, LdapSettings } from './connection.js';
@@ -78,12 +85,17 @@ export function objectClassFilter(): Filter {
 export function parseLdapFilter(text: string, where = 'filter'): Filter {
   const trimmed = text.trim();
   try {
-    if (!trimmed.startsWith('(') || !trimmed.endsWith(')')) throw new Error('a filter is one parenthesized expression, e.g. (department=Sales)');
+    if (!trimmed.startsWith('(') || !trimmed.endsWith(')'))
+      throw new Error('a filter is one parenthesized expression, e.g. (department=Sales)');
     return FilterParser.parseString(trimmed);
   } catch (err) {
-    throw new SourceError('ldap_filter_invalid', `${where}: ${JSON.stringify(text)} is not one valid LDAP filter: ${(err as Error).message.split('. Full string')[0]}`, {
-      hint: 'write one RFC 4515 filter; escape * ( ) \\ NUL in values as \\2a \\28 \\29 \\5c \\00',
-    });
+    throw new SourceError(
+      'ldap_filter_invalid',
+      `${where}: ${JSON.stringify(text)} is not one valid LDAP filter: ${(err as Error).message.split('. Full string')[0]}`,
+      {
+        hint: 'write one RFC 4515 filter; escape * ( ) \\ NUL in values as \\2a \\28 \\29 \\5c \\00',
+      },
+    );
   }
 }
 
@@ -114,7 +126,14 @@ export async function readRootDse(client: Client): Promise<RootDse> {
   const { searchEntries } = await client.search('', {
     scope: 'base',
     filter: '(objectClass=*)',
-    attributes: ['defaultNamingContext', 'rootDomainNamingContext', 'configurationNamingContext', 'schemaNamingContext', 'namingContexts', 'dnsHostName'],
+    attributes: [
+      'defaultNamingContext',
+      'rootDomainNamingContext',
+      'configurationNamingContext',
+      'schemaNamingContext',
+      'namingContexts',
+      'dnsHostName',
+    ],
   });
   const e = searchEntries[0] ?? { dn: '' };
   const one = (k: string): string | undefined => {
@@ -126,7 +145,13 @@ export async function readRootDse(client: Client): Promise<RootDse> {
   const nk = Object.keys(e).find((x) => x.toLowerCase() === 'namingcontexts');
   const ncs = nk ? toValues(e[nk]!).map((x) => (typeof x === 'string' ? x : Buffer.from(x).toString('utf8'))) : [];
   const r: RootDse = { namingContexts: ncs };
-  for (const k of ['defaultNamingContext', 'rootDomainNamingContext', 'configurationNamingContext', 'schemaNamingContext', 'dnsHostName'] as const) {
+  for (const k of [
+    'defaultNamingContext',
+    'rootDomainNamingContext',
+    'configurationNamingContext',
+    'schemaNamingContext',
+    'dnsHostName',
+  ] as const) {
     const v = one(k);
     if (v !== undefined) r[k] = v;
   }
@@ -152,7 +177,8 @@ export async function readDomains(client: Client, root: RootDse): Promise<Naming
         const dns = e['dnsRoot'];
         const ncs = Array.isArray(nc) ? nc[0] : nc;
         const d = Array.isArray(dns) ? dns[0] : dns;
-        if (ncs !== undefined) out.push({ dn: ncs.toString(), dnsName: (d?.toString() ?? dnsNameFromDn(ncs.toString())).toLowerCase() });
+        if (ncs !== undefined)
+          out.push({ dn: ncs.toString(), dnsName: (d?.toString() ?? dnsNameFromDn(ncs.toString())).toLowerCase() });
       }
     } catch {
       /* not readable: fall back below */
@@ -160,7 +186,8 @@ export async function readDomains(client: Client, root: RootDse): Promise<Naming
   }
   if (out.length === 0) {
     for (const nc of root.namingContexts) {
-      if (/^dc=/i.test(nc) && !/^dc=(domaindnszones|forestdnszones),/i.test(nc)) out.push({ dn: nc, dnsName: dnsNameFromDn(nc) });
+      if (/^dc=/i.test(nc) && !/^dc=(domaindnszones|forestdnszones),/i.test(nc))
+        out.push({ dn: nc, dnsName: dnsNameFromDn(nc) });
     }
   }
   return out;
@@ -176,7 +203,10 @@ export class AdSource implements SourceConnector {
   private conn: LdapConnection | undefined;
 
   constructor(spec: SourceSpec, specDir: string, options: AdSourceOptions = {}) {
-    if (!spec.ldap) throw new SourceError('source_not_ldap', `source ${spec.name} has no ldap settings`, { hint: 'the AD source needs `ldap:` (url, bindDn, password)' });
+    if (!spec.ldap)
+      throw new SourceError('source_not_ldap', `source ${spec.name} has no ldap settings`, {
+        hint: 'the AD source needs `ldap:` (url, bindDn, password)',
+      });
     this.name = spec.name;
     this.spec = spec;
     this.specDir = specDir;
@@ -199,7 +229,11 @@ export class AdSource implements SourceConnector {
   }
 
   /** The search bases for a request, and the naming contexts they lie in. */
-  async resolveBases(client: Client, settings: LdapSettings, request: SourceReadRequest): Promise<{ bases: string[]; namingContexts: NamingContext[] }> {
+  async resolveBases(
+    client: Client,
+    settings: LdapSettings,
+    request: SourceReadRequest,
+  ): Promise<{ bases: string[]; namingContexts: NamingContext[] }> {
     const root = await readRootDse(client);
     const domains = await readDomains(client, root);
     const hosted = new Set(root.namingContexts.map((nc) => normalizeDn(nc)));
@@ -211,7 +245,9 @@ export class AdSource implements SourceConnector {
         throw new SourceError(
           'ldap_domain_not_hosted',
           `domain ${dns} (${nc.dn}) is not hosted by ${settings.host}${found ? '' : ' and is not a domain of its forest'}; it hosts ${root.namingContexts.filter((n) => /^dc=/i.test(n)).join(', ') || 'no domain'}`,
-          { hint: `add a source pointing at a domain controller of ${dns}, or remove it from sources[${this.name}].scope.domains` },
+          {
+            hint: `add a source pointing at a domain controller of ${dns}, or remove it from sources[${this.name}].scope.domains`,
+          },
         );
       }
       return nc;
@@ -221,9 +257,14 @@ export class AdSource implements SourceConnector {
     else if (scopeDomains.length > 0) bases = scopeDomains.map((d) => domainNc(d).dn);
     else if (settings.baseDn) bases = [settings.baseDn];
     else if (root.defaultNamingContext) bases = [root.defaultNamingContext];
-    else throw new SourceError('ldap_no_base', `${settings.host} names no default naming context`, { hint: `set sources[${this.name}].ldap.baseDn` });
+    else
+      throw new SourceError('ldap_no_base', `${settings.host} names no default naming context`, {
+        hint: `set sources[${this.name}].ldap.baseDn`,
+      });
     // Drop bases that lie under another base: one pass reads each object once.
-    const unique = bases.filter((b, i) => !bases.some((o, j) => j !== i && isUnderDn(b, o) && (normalizeDn(b) !== normalizeDn(o) || j < i)));
+    const unique = bases.filter(
+      (b, i) => !bases.some((o, j) => j !== i && isUnderDn(b, o) && (normalizeDn(b) !== normalizeDn(o) || j < i)),
+    );
     const ncFor = (dn: string): NamingContext => {
       const candidates = [...domains, ...root.namingContexts.map((nc) => ({ dn: nc, dnsName: dnsNameFromDn(nc) }))];
       const best = candidates.filter((nc) => isUnderDn(dn, nc.dn)).sort((a, b) => b.dn.length - a.dn.length)[0];
@@ -242,10 +283,14 @@ export class AdSource implements SourceConnector {
     const conn = await this.connect();
     const { client, settings } = conn;
     const filter = buildSearchFilter(request.filter, `sources[${this.name}] scope filter`);
-    const wanted = [...new Set([...ALWAYS, ...request.attributes.map((a) => a.toLowerCase())])].filter((a) => a !== '*' && a !== 'dn' && a !== 'distinguishedname');
+    const wanted = [...new Set([...ALWAYS, ...request.attributes.map((a) => a.toLowerCase())])].filter(
+      (a) => a !== '*' && a !== 'dn' && a !== 'distinguishedname',
+    );
     const rangeSize = this.options.rangeSize;
     const requested = wanted.map((a) => (rangeSize && RANGED.has(a) ? `${a};range=0-${rangeSize - 1}` : a));
-    const explicitBuffers = wanted.filter((a) => BINARY_ATTRIBUTES.has(a)).flatMap((a) => [a, BINARY_CANONICAL[a] ?? a]);
+    const explicitBuffers = wanted
+      .filter((a) => BINARY_ATTRIBUTES.has(a))
+      .flatMap((a) => [a, BINARY_CANONICAL[a] ?? a]);
     const stats: AdReadStats = { bases: [], pages: 0, entries: 0, rangeRequests: 0, elapsedMs: 0 };
     let currentBase: string | undefined;
     try {
@@ -277,7 +322,12 @@ export class AdSource implements SourceConnector {
       if (request.attributes.includes('member') && this.options.computers !== false) {
         for (const base of bases) {
           currentBase = base;
-          for await (const page of client.searchPaginated(base, { scope: 'sub', filter: '(objectClass=computer)', attributes: ['1.1'], paged: { pageSize: settings.pageSize } })) {
+          for await (const page of client.searchPaginated(base, {
+            scope: 'sub',
+            filter: '(objectClass=computer)',
+            attributes: ['1.1'],
+            paged: { pageSize: settings.pageSize },
+          })) {
             for (const raw of page.searchEntries) computers.push(raw.dn);
           }
         }
@@ -300,7 +350,12 @@ export class AdSource implements SourceConnector {
    * out and the entry says so (`unread`): a partial member list must never pass for
    * the whole one.
    */
-  private async toEntry(client: Client, raw: Entry, explicitBuffers: string[], stats: AdReadStats): Promise<DirectoryEntry> {
+  private async toEntry(
+    client: Client,
+    raw: Entry,
+    explicitBuffers: string[],
+    stats: AdReadStats,
+  ): Promise<DirectoryEntry> {
     const attrs: Record<string, AttrValue[]> = {};
     let unread: Record<string, string> | undefined;
     for (const [name, value] of Object.entries(raw)) {
@@ -314,7 +369,8 @@ export class AdSource implements SourceConnector {
         const rest = await this.fetchRanges(client, raw.dn, m[1]!, Number(m[3]) + 1, explicitBuffers, stats);
         // A range that broke off (the object moved or vanished, the list changed meanwhile): what was read is a
         // part, never the whole list; the engine adds what it names and removes nothing on its account.
-        if (rest === undefined) (unread ??= {})[attr] = `${attr} changed while its values were read in ranges; ${values.length} read`;
+        if (rest === undefined)
+          (unread ??= {})[attr] = `${attr} changed while its values were read in ranges; ${values.length} read`;
         else values = values.concat(rest);
       }
       if (values.length === 0) continue;
@@ -334,7 +390,14 @@ export class AdSource implements SourceConnector {
    * The values of `attr` from `start` on, range by range, as the server hands them out; undefined when they
    * can't be read completely (then nothing of the attribute may be trusted).
    */
-  private async fetchRanges(client: Client, dn: string, attr: string, start: number, explicitBuffers: string[], stats: AdReadStats): Promise<AttrValue[] | undefined> {
+  private async fetchRanges(
+    client: Client,
+    dn: string,
+    attr: string,
+    start: number,
+    explicitBuffers: string[],
+    stats: AdReadStats,
+  ): Promise<AttrValue[] | undefined> {
     const out: AttrValue[] = [];
     let next = start;
     for (let guard = 0; guard < 100_000; guard++) {
@@ -343,7 +406,9 @@ export class AdSource implements SourceConnector {
       stats.rangeRequests++;
       let e: Entry | undefined;
       try {
-        ({ searchEntries: [e] } = await client.search(dn, {
+        ({
+          searchEntries: [e],
+        } = await client.search(dn, {
           scope: 'base',
           filter: '(objectClass=*)',
           attributes: [`${attr};range=${next}-${upper}`],
@@ -356,7 +421,9 @@ export class AdSource implements SourceConnector {
       }
       if (!e) return undefined;
       // What the server sent: a range of this attribute with values, or one that ends in `*` (the end).
-      const ranges = Object.keys(e).map((k) => [k, RANGE_RE.exec(k)] as const).filter(([, mm]) => mm && mm[1]!.toLowerCase() === attr.toLowerCase());
+      const ranges = Object.keys(e)
+        .map((k) => [k, RANGE_RE.exec(k)] as const)
+        .filter(([, mm]) => mm && mm[1]!.toLowerCase() === attr.toLowerCase());
       const sent = ranges.find(([k, mm]) => toValues(e[k]!).length > 0 || mm![3] === '*');
       if (!sent) {
         // A plain name with every value (a server that ignores range options) replaces what was read so far.
@@ -390,4 +457,3 @@ export class AdSource implements SourceConnector {
 export function createAdSource(spec: SourceSpec, specDir: string, options: AdSourceOptions = {}): AdSource {
   return new AdSource(spec, specDir, options);
 }
-

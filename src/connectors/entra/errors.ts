@@ -6,8 +6,10 @@
 import { TargetError } from '../../errors.js';
 import { GraphCallError } from './graph.js';
 
-const TLS_CODES = /SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID|self[- ]signed certificate|unable to verify the first certificate|certificate/i;
-const UNREACHABLE_CODES = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNRESET|UND_ERR_CONNECT_TIMEOUT|fetch failed/i;
+const TLS_CODES =
+  /SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID|self[- ]signed certificate|unable to verify the first certificate|certificate/i;
+const UNREACHABLE_CODES =
+  /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNRESET|UND_ERR_CONNECT_TIMEOUT|fetch failed/i;
 
 /**
  * What each kind of operation needs, so a 403 can name the missing application permission.
@@ -38,7 +40,11 @@ export function graphMessage(err: GraphCallError): string {
  * `what` says what adsync was doing ("reading users"); `permission` keys PERMISSIONS for 403 hints.
  * `endpoint` and `authorityHost` name where adsync was talking to.
  */
-export function toTargetError(err: unknown, what: string, context: { endpoint: string; authorityHost?: string; permission?: string }): TargetError {
+export function toTargetError(
+  err: unknown,
+  what: string,
+  context: { endpoint: string; authorityHost?: string; permission?: string },
+): TargetError {
   if (err instanceof TargetError) return err;
   if (!(err instanceof GraphCallError)) {
     const message = err instanceof Error ? err.message : String(err);
@@ -46,59 +52,88 @@ export function toTargetError(err: unknown, what: string, context: { endpoint: s
   }
   const name = err.code;
   // Token acquisition (@azure/identity) failures surface through the SDK with the credential error's name.
-  if (/AuthenticationError|CredentialUnavailableError|AuthenticationRequiredError|AggregateAuthenticationError/.test(name)) {
+  if (
+    /AuthenticationError|CredentialUnavailableError|AuthenticationRequiredError|AggregateAuthenticationError/.test(name)
+  ) {
     const msg = firstLine(err.message);
     const authority = context.authorityHost ?? 'the authority';
     if (TLS_CODES.test(msg) && /certificate|CERT/.test(msg)) {
-      return new TargetError('entra_tls_untrusted', `Entra: cannot get a token from ${authority}: its TLS certificate is not trusted (${tlsReason(msg)})`, {
-        hint: 'set target.entra.ca to the PEM of the CA that signed it (the emulator prints its certificate with --cert-out)',
-        cause: err,
-      });
+      return new TargetError(
+        'entra_tls_untrusted',
+        `Entra: cannot get a token from ${authority}: its TLS certificate is not trusted (${tlsReason(msg)})`,
+        {
+          hint: 'set target.entra.ca to the PEM of the CA that signed it (the emulator prints its certificate with --cert-out)',
+          cause: err,
+        },
+      );
     }
     if (UNREACHABLE_CODES.test(msg) && !/AADSTS/.test(msg)) {
-      return new TargetError('entra_unreachable', `Entra: cannot reach the token authority ${authority} (${shortCause(msg)})`, {
-        hint: 'check target.entra.authorityHost and the network path (proxy, firewall) to it',
-        cause: err,
-      });
+      return new TargetError(
+        'entra_unreachable',
+        `Entra: cannot reach the token authority ${authority} (${shortCause(msg)})`,
+        {
+          hint: 'check target.entra.authorityHost and the network path (proxy, firewall) to it',
+          cause: err,
+        },
+      );
     }
     return new TargetError('entra_auth_failed', `Entra: could not obtain a token: ${trimAuthMessage(msg)}`, {
-      hint: name === 'CredentialUnavailableError'
-        ? 'the credential kind in target.entra.credential is not available here (missing environment variables, token file or managed identity endpoint)'
-        : 'check target.entra.tenantId, the client id and its secret or certificate (AADSTS codes are explained at https://login.microsoftonline.com/error)',
+      hint:
+        name === 'CredentialUnavailableError'
+          ? 'the credential kind in target.entra.credential is not available here (missing environment variables, token file or managed identity endpoint)'
+          : 'check target.entra.tenantId, the client id and its secret or certificate (AADSTS codes are explained at https://login.microsoftonline.com/error)',
       cause: err,
     });
   }
   if (err.status === -1) {
     const msg = firstLine(err.message);
     if (TLS_CODES.test(msg)) {
-      return new TargetError('entra_tls_untrusted', `Entra: the TLS certificate of ${context.endpoint} is not trusted (${tlsReason(msg)})`, {
-        hint: 'set target.entra.ca to the PEM of the CA that signed it (the emulator prints its certificate with --cert-out)',
-        cause: err,
-      });
+      return new TargetError(
+        'entra_tls_untrusted',
+        `Entra: the TLS certificate of ${context.endpoint} is not trusted (${tlsReason(msg)})`,
+        {
+          hint: 'set target.entra.ca to the PEM of the CA that signed it (the emulator prints its certificate with --cert-out)',
+          cause: err,
+        },
+      );
     }
-    return new TargetError('entra_unreachable', `Entra: cannot reach ${context.endpoint} while ${what} (${shortCause(msg)})`, {
-      hint: 'check target.entra.endpoint and the network path (proxy, firewall) to it',
-      cause: err,
-    });
+    return new TargetError(
+      'entra_unreachable',
+      `Entra: cannot reach ${context.endpoint} while ${what} (${shortCause(msg)})`,
+      {
+        hint: 'check target.entra.endpoint and the network path (proxy, firewall) to it',
+        cause: err,
+      },
+    );
   }
   if (err.status === 401) {
-    return new TargetError('entra_unauthorized', `Entra: Graph rejected the token while ${what}: ${graphMessage(err)}`, {
-      hint: 'the token is for another tenant or audience, or has expired; check target.entra.tenantId and endpoint',
-      cause: err,
-    });
+    return new TargetError(
+      'entra_unauthorized',
+      `Entra: Graph rejected the token while ${what}: ${graphMessage(err)}`,
+      {
+        hint: 'the token is for another tenant or audience, or has expired; check target.entra.tenantId and endpoint',
+        cause: err,
+      },
+    );
   }
   if (err.status === 403) {
     const perm = context.permission !== undefined ? PERMISSIONS[context.permission] : undefined;
-    const named = /permission[s]? (?:is|are) missing|requires? (?:one of )?(?:the )?(?:following )?permission/i.test(err.message);
+    const named = /permission[s]? (?:is|are) missing|requires? (?:one of )?(?:the )?(?:following )?permission/i.test(
+      err.message,
+    );
     return new TargetError('entra_forbidden', `Entra: access denied while ${what}: ${graphMessage(err)}`, {
-      hint: named || perm === undefined
-        ? 'grant the application permission Graph names above, with admin consent'
-        : `the application needs the ${perm} application permission, with admin consent`,
+      hint:
+        named || perm === undefined
+          ? 'grant the application permission Graph names above, with admin consent'
+          : `the application needs the ${perm} application permission, with admin consent`,
       cause: err,
     });
   }
   return new TargetError('entra_request_failed', `Entra: ${what} failed: ${graphMessage(err)}`, {
-    hint: err.status === 429 || err.status >= 500 ? 'Graph is busy or failing; run again later' : 'see Graph\'s message above',
+    hint:
+      err.status === 429 || err.status >= 500
+        ? 'Graph is busy or failing; run again later'
+        : "see Graph's message above",
     cause: err,
   });
 }
@@ -109,12 +144,18 @@ function firstLine(s: string): string {
 }
 
 function shortCause(msg: string): string {
-  const m = /(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNRESET|UND_ERR_CONNECT_TIMEOUT)[^)]*/.exec(msg);
+  const m =
+    /(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNRESET|UND_ERR_CONNECT_TIMEOUT)[^)]*/.exec(
+      msg,
+    );
   return m !== null ? m[0].trim() : msg.slice(0, 160);
 }
 
 function tlsReason(msg: string): string {
-  const m = /(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(?:_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)/.exec(msg);
+  const m =
+    /(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(?:_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)/.exec(
+      msg,
+    );
   if (m !== null) return m[1] ?? m[0];
   const s = /self[- ]signed certificate(?: in certificate chain)?|unable to verify the first certificate/i.exec(msg);
   return s !== null ? s[0] : msg.slice(0, 120);

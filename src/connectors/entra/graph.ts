@@ -6,7 +6,13 @@
  * The SDK's RetryHandler is left out of the chain on purpose: adsync retries itself so that retries are
  * counted, Retry-After inside $batch is handled the same way as outside, and nothing is retried twice.
  */
-import { AuthenticationHandler, Client, RedirectHandler, RedirectHandlerOptions, TelemetryHandler } from '@microsoft/microsoft-graph-client';
+import {
+  AuthenticationHandler,
+  Client,
+  RedirectHandler,
+  RedirectHandlerOptions,
+  TelemetryHandler,
+} from '@microsoft/microsoft-graph-client';
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import type { TokenCredential } from '@azure/identity';
@@ -21,7 +27,15 @@ export class GraphCallError extends Error {
   readonly headers: Record<string, string>;
   readonly method: string;
   readonly path: string;
-  constructor(init: { status: number; code: string; message: string; details?: GraphCallError['details']; headers?: Record<string, string>; method: string; path: string }) {
+  constructor(init: {
+    status: number;
+    code: string;
+    message: string;
+    details?: GraphCallError['details'];
+    headers?: Record<string, string>;
+    method: string;
+    path: string;
+  }) {
     super(init.message);
     this.name = 'GraphCallError';
     this.status = init.status;
@@ -55,7 +69,11 @@ class FetchHandler implements Middleware {
 }
 
 export function describeNetworkError(err: unknown): string {
-  const e = err as { message?: string; code?: string; cause?: { code?: string; message?: string; cause?: { code?: string } } };
+  const e = err as {
+    message?: string;
+    code?: string;
+    cause?: { code?: string; message?: string; cause?: { code?: string } };
+  };
   const code = e.cause?.code ?? e.code ?? e.cause?.cause?.code;
   const msg = e.cause?.message ?? e.message ?? String(err);
   return code !== undefined && !msg.includes(code) ? `${code}: ${msg}` : msg;
@@ -126,7 +144,9 @@ export class Graph {
       new AuthenticationHandler(authProvider),
       new RedirectHandler(new RedirectHandlerOptions()),
       new TelemetryHandler(),
-      new FetchHandler(() => { this.requests++; }),
+      new FetchHandler(() => {
+        this.requests++;
+      }),
     ];
     this.client = Client.initWithMiddleware({
       middleware,
@@ -154,10 +174,16 @@ export class Graph {
   }
 
   /** Every item of a paged collection, following @odata.nextLink verbatim. */
-  async *pages<T = Record<string, unknown>>(path: string, options: RequestOptions = {}): AsyncGenerator<T[], string | undefined> {
+  async *pages<T = Record<string, unknown>>(
+    path: string,
+    options: RequestOptions = {},
+  ): AsyncGenerator<T[], string | undefined> {
     let next: string | undefined = path;
     while (next !== undefined) {
-      const page: { value?: T[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string } = await this.get(next, options);
+      const page: { value?: T[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string } = await this.get(
+        next,
+        options,
+      );
       yield page.value ?? [];
       if (page['@odata.nextLink'] === undefined) return page['@odata.deltaLink'];
       next = page['@odata.nextLink'];
@@ -172,7 +198,11 @@ export class Graph {
         return await this.once<T>(method, path, body, options.headers);
       } catch (err) {
         if (!(err instanceof GraphCallError)) throw err;
-        const transient = TRANSIENT_STATUSES.has(err.status) || (err.status === -1 && err.code === 'NetworkError' && /ECONNRESET|EPIPE|ETIMEDOUT|UND_ERR_SOCKET|other side closed/i.test(err.message));
+        const transient =
+          TRANSIENT_STATUSES.has(err.status) ||
+          (err.status === -1 &&
+            err.code === 'NetworkError' &&
+            /ECONNRESET|EPIPE|ETIMEDOUT|UND_ERR_SOCKET|other side closed/i.test(err.message));
         if (!transient || attempt >= maxAttempts) throw err;
         const delayMs = retryAfterMs(err.headers) ?? backoffMs(attempt, this.options.backoffBaseMs ?? 1000);
         this.retries++;
@@ -182,17 +212,28 @@ export class Graph {
     }
   }
 
-  private async once<T>(method: string, path: string, body: unknown, headers: Record<string, string> | undefined): Promise<T> {
+  private async once<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string> | undefined,
+  ): Promise<T> {
     const req = this.client.api(path);
     if (headers !== undefined) req.headers(headers);
     try {
       switch (method) {
-        case 'GET': return (await req.get()) as T;
-        case 'POST': return (await req.post(body)) as T;
-        case 'PATCH': return (await req.patch(body)) as T;
-        case 'PUT': return (await req.put(body)) as T;
-        case 'DELETE': return (await req.delete()) as T;
-        default: throw new Error(`unsupported method ${method}`);
+        case 'GET':
+          return (await req.get()) as T;
+        case 'POST':
+          return (await req.post(body)) as T;
+        case 'PATCH':
+          return (await req.patch(body)) as T;
+        case 'PUT':
+          return (await req.put(body)) as T;
+        case 'DELETE':
+          return (await req.delete()) as T;
+        default:
+          throw new Error(`unsupported method ${method}`);
       }
     } catch (err) {
       throw toGraphCallError(err, method, path);
@@ -203,21 +244,32 @@ export class Graph {
 function headersToRecord(h: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (h !== null && typeof h === 'object' && typeof (h as Headers).forEach === 'function') {
-    (h as Headers).forEach((v, k) => { out[k.toLowerCase()] = v; });
+    (h as Headers).forEach((v, k) => {
+      out[k.toLowerCase()] = v;
+    });
   }
   return out;
 }
 
 export function toGraphCallError(err: unknown, method: string, path: string): GraphCallError {
   if (err instanceof GraphCallError) return err;
-  const e = err as { statusCode?: number; code?: string | null; message?: string; body?: unknown; headers?: unknown; name?: string };
+  const e = err as {
+    statusCode?: number;
+    code?: string | null;
+    message?: string;
+    body?: unknown;
+    headers?: unknown;
+    name?: string;
+  };
   const status = typeof e.statusCode === 'number' ? e.statusCode : -1;
   let details: GraphCallError['details'] = [];
   if (typeof e.body === 'string' && e.body.startsWith('{')) {
     try {
       const parsed = JSON.parse(e.body) as { details?: GraphCallError['details'] };
       if (Array.isArray(parsed.details)) details = parsed.details;
-    } catch { /* not JSON */ }
+    } catch {
+      /* not JSON */
+    }
   }
   return new GraphCallError({
     status,

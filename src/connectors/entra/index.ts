@@ -70,7 +70,11 @@ export interface EntraTarget {
   readonly stats: { requests: number; retries: number };
 }
 
-export async function connectEntra(spec: EntraTargetSpec, specDir: string, options: EntraConnectOptions = {}): Promise<EntraTarget> {
+export async function connectEntra(
+  spec: EntraTargetSpec,
+  specDir: string,
+  options: EntraConnectOptions = {},
+): Promise<EntraTarget> {
   const c = await entraConnection(spec, specDir, options.applicationId);
   return connectWith({
     ...c,
@@ -89,7 +93,11 @@ export interface EntraConnection {
 }
 
 /** The connection target.entra describes (CA trusted, secrets read): the code path connectEntra uses. */
-export async function entraConnection(spec: EntraTargetSpec, specDir: string, applicationId?: string): Promise<EntraConnection> {
+export async function entraConnection(
+  spec: EntraTargetSpec,
+  specDir: string,
+  applicationId?: string,
+): Promise<EntraConnection> {
   if (spec.ca !== undefined) await trustCaFile(resolvePathValue(spec.ca, 'target.entra.ca', specDir));
   const built = await buildCredential(spec, specDir);
   const endpoint = resolveOptional(spec.endpoint, 'target.entra.endpoint') ?? DEFAULT_GRAPH_ENDPOINT;
@@ -99,7 +107,14 @@ export async function entraConnection(spec: EntraTargetSpec, specDir: string, ap
 
 /** The connection to an in-process emulator (its certificate trusted): the code path connectEmulator uses. */
 export function emulatorConnection(
-  emulator: { url: string; authorityHost: string; tenantId: string; clientId: string; clientSecret: string; certPem: string },
+  emulator: {
+    url: string;
+    authorityHost: string;
+    tenantId: string;
+    clientId: string;
+    clientSecret: string;
+    certPem: string;
+  },
   applicationId?: string,
 ): EntraConnection {
   trustCa(emulator.certPem);
@@ -107,12 +122,24 @@ export function emulatorConnection(
     authorityHost: emulator.authorityHost,
     ...(needsInstanceDiscoveryDisabled(emulator.authorityHost) ? { disableInstanceDiscovery: true } : {}),
   });
-  return { credential, endpoint: emulator.url, authorityHost: emulator.authorityHost, appId: applicationId ?? emulator.clientId };
+  return {
+    credential,
+    endpoint: emulator.url,
+    authorityHost: emulator.authorityHost,
+    appId: applicationId ?? emulator.clientId,
+  };
 }
 
 /** For the embedded emulator: the caller starts it in-process and passes it here. */
 export async function connectEmulator(
-  emulator: { url: string; authorityHost: string; tenantId: string; clientId: string; clientSecret: string; certPem: string },
+  emulator: {
+    url: string;
+    authorityHost: string;
+    tenantId: string;
+    clientId: string;
+    clientSecret: string;
+    certPem: string;
+  },
   options: EntraConnectOptions = {},
 ): Promise<EntraTarget> {
   return connectWith({
@@ -136,7 +163,9 @@ async function connectWith(p: ConnectParams): Promise<EntraTarget> {
   try {
     endpointUrl = new URL(p.endpoint);
   } catch {
-    throw new TargetError('entra_endpoint_invalid', `target.entra.endpoint is not a URL: ${p.endpoint}`, { hint: 'e.g. https://graph.microsoft.com' });
+    throw new TargetError('entra_endpoint_invalid', `target.entra.endpoint is not a URL: ${p.endpoint}`, {
+      hint: 'e.g. https://graph.microsoft.com',
+    });
   }
   if (endpointUrl.protocol !== 'https:') {
     throw new TargetError('entra_endpoint_insecure', `target.entra.endpoint must be https:// (got ${p.endpoint})`, {
@@ -156,15 +185,23 @@ async function connectWith(p: ConnectParams): Promise<EntraTarget> {
     const te = toTargetError(err, 'reading the organization', { ...errCtx, permission: 'organization' });
     // MSAL reports a TLS or network failure at the authority as `endpoints_resolution_error`, without the
     // cause: ask the authority ourselves to say which it is.
-    if (te.code === 'entra_auth_failed' && /endpoints_resolution_error|network_error|ClientAuthError|fetch failed/i.test(te.message)) {
+    if (
+      te.code === 'entra_auth_failed' &&
+      /endpoints_resolution_error|network_error|ClientAuthError|fetch failed/i.test(te.message)
+    ) {
       const probed = await probeAuthority(p.authorityHost);
       if (probed !== undefined) throw probed;
     }
     throw te;
   });
   const appId = p.appId ?? (await appIdFromToken(p.credential, graph.endpoint));
-  const found = appId === undefined ? { application: undefined, anchorProperty: undefined, extensions: [] } : await findAnchor(graph, appId, errCtx, log);
-  log(`entra: tenant ${tenant.tenantId} (${tenant.initialDomain}); anchor ${found.anchorProperty ?? 'not registered yet'}`);
+  const found =
+    appId === undefined
+      ? { application: undefined, anchorProperty: undefined, extensions: [] }
+      : await findAnchor(graph, appId, errCtx, log);
+  log(
+    `entra: tenant ${tenant.tenantId} (${tenant.initialDomain}); anchor ${found.anchorProperty ?? 'not registered yet'}`,
+  );
   const target = new GraphTarget(graph, tenant, found.application, found.anchorProperty, p.writeBudget, p.options);
   for (const name of found.extensions) target.extensions.add(name);
   return target;
@@ -179,24 +216,39 @@ export async function probeAuthority(authorityHost: string): Promise<TargetError
   } catch (err) {
     const msg = describeNetworkError(err);
     if (/CERT|certificate/i.test(msg)) {
-      return new TargetError('entra_tls_untrusted', `Entra: cannot get a token from ${authorityHost}: its TLS certificate is not trusted (${msg.split(':')[0]})`, {
-        hint: 'set target.entra.ca to the PEM of the CA that signed it (the emulator prints its certificate with --cert-out)',
-      });
+      return new TargetError(
+        'entra_tls_untrusted',
+        `Entra: cannot get a token from ${authorityHost}: its TLS certificate is not trusted (${msg.split(':')[0]})`,
+        {
+          hint: 'set target.entra.ca to the PEM of the CA that signed it (the emulator prints its certificate with --cert-out)',
+        },
+      );
     }
-    return new TargetError('entra_unreachable', `Entra: cannot reach the token authority ${authorityHost} (${msg.slice(0, 160)})`, {
-      hint: 'check target.entra.authorityHost and the network path (proxy, firewall) to it',
-    });
+    return new TargetError(
+      'entra_unreachable',
+      `Entra: cannot reach the token authority ${authorityHost} (${msg.slice(0, 160)})`,
+      {
+        hint: 'check target.entra.authorityHost and the network path (proxy, firewall) to it',
+      },
+    );
   }
 }
 
 async function readTenant(graph: Graph): Promise<TenantInfo> {
-  const res = await graph.get<{ value?: { id?: string; verifiedDomains?: { name?: string; isInitial?: boolean }[] }[] }>('/organization?$select=id,verifiedDomains');
+  const res = await graph.get<{
+    value?: { id?: string; verifiedDomains?: { name?: string; isInitial?: boolean }[] }[];
+  }>('/organization?$select=id,verifiedDomains');
   const org = res.value?.[0];
   if (org === undefined || typeof org.id !== 'string') {
-    throw new TargetError('entra_no_organization', 'Entra: /organization returned no tenant', { hint: 'check target.entra.endpoint points at Microsoft Graph' });
+    throw new TargetError('entra_no_organization', 'Entra: /organization returned no tenant', {
+      hint: 'check target.entra.endpoint points at Microsoft Graph',
+    });
   }
   const domains = (org.verifiedDomains ?? []).filter((d) => typeof d.name === 'string');
-  const initial = domains.find((d) => d.isInitial === true)?.name ?? domains.find((d) => d.name!.toLowerCase().endsWith('.onmicrosoft.com'))?.name ?? '';
+  const initial =
+    domains.find((d) => d.isInitial === true)?.name ??
+    domains.find((d) => d.name!.toLowerCase().endsWith('.onmicrosoft.com'))?.name ??
+    '';
   return {
     tenantId: org.id,
     verifiedDomains: domains.map((d) => d.name!.toLowerCase()).sort(),
@@ -223,15 +275,22 @@ async function findAnchor(
   appId: string,
   errCtx: { endpoint: string; authorityHost: string },
   log: (line: string) => void,
-): Promise<{ application: { objectId: string; appId: string } | undefined; anchorProperty: string | undefined; extensions: string[] }> {
+): Promise<{
+  application: { objectId: string; appId: string } | undefined;
+  anchorProperty: string | undefined;
+  extensions: string[];
+}> {
   const expected = `extension_${appId.replace(/-/g, '').toLowerCase()}_${ANCHOR_EXTENSION_NAME}`;
-  const isAnchor = (name: unknown): name is string => typeof name === 'string' && name.toLowerCase() === expected.toLowerCase();
+  const isAnchor = (name: unknown): name is string =>
+    typeof name === 'string' && name.toLowerCase() === expected.toLowerCase();
   try {
-    const apps = await graph.get<{ value?: { id?: string; appId?: string }[] }>(`/applications?$filter=${encodeURIComponent(`appId eq '${appId.replace(/'/g, "''")}'`)}&$select=id,appId`);
+    const apps = await graph.get<{ value?: { id?: string; appId?: string }[] }>(
+      `/applications?$filter=${encodeURIComponent(`appId eq '${appId.replace(/'/g, "''")}'`)}&$select=id,appId`,
+    );
     const app = apps.value?.[0];
     if (app === undefined || typeof app.id !== 'string') {
       throw new TargetError('entra_application_not_found', `Entra: no application with appId ${appId} in tenant`, {
-        hint: 'adsync keeps its anchor in a directory extension on its own app registration: set target.entra.applicationId to that app\'s client id',
+        hint: "adsync keeps its anchor in a directory extension on its own app registration: set target.entra.applicationId to that app's client id",
       });
     }
     const application = { objectId: app.id, appId };
@@ -240,16 +299,24 @@ async function findAnchor(
     return { application, anchorProperty: names.find(isAnchor), extensions: names };
   } catch (err) {
     if (err instanceof TargetError) throw err;
-    if (!(err instanceof GraphCallError) || err.status !== 403) throw toTargetError(err, 'reading adsync\'s application', { ...errCtx, permission: 'applications' });
+    if (!(err instanceof GraphCallError) || err.status !== 403)
+      throw toTargetError(err, "reading adsync's application", { ...errCtx, permission: 'applications' });
     // Without Application.Read.All the app can still see the extensions available in the tenant.
     log(`entra: cannot read applications (${err.code}); looking the anchor extension up among available extensions`);
     try {
-      const avail = await graph.post<{ value?: { name?: string }[] }>('/directoryObjects/getAvailableExtensionProperties', { isSyncedFromOnPremises: false });
+      const avail = await graph.post<{ value?: { name?: string }[] }>(
+        '/directoryObjects/getAvailableExtensionProperties',
+        { isSyncedFromOnPremises: false },
+      );
       const prefix = expected.slice(0, expected.length - ANCHOR_EXTENSION_NAME.length).toLowerCase();
       const names = (avail.value ?? []).map((e) => e.name).filter((n): n is string => typeof n === 'string');
-      return { application: undefined, anchorProperty: names.find(isAnchor), extensions: names.filter((n) => n.toLowerCase().startsWith(prefix)) };
+      return {
+        application: undefined,
+        anchorProperty: names.find(isAnchor),
+        extensions: names.filter((n) => n.toLowerCase().startsWith(prefix)),
+      };
     } catch {
-      throw toTargetError(err, 'reading adsync\'s application', { ...errCtx, permission: 'applications' });
+      throw toTargetError(err, "reading adsync's application", { ...errCtx, permission: 'applications' });
     }
   }
 }
@@ -272,7 +339,12 @@ class GraphTarget implements EntraTarget {
     this.transport = {
       postBatch: async (requests: BatchRequest[]): Promise<BatchResponseItem[]> => {
         const res = await graph.post<{ responses?: BatchResponseItem[] }>('/$batch', { requests }, { noRetry: true });
-        return (res?.responses ?? []).map((r) => ({ id: String(r.id), status: r.status, headers: r.headers ?? {}, body: r.body }));
+        return (res?.responses ?? []).map((r) => ({
+          id: String(r.id),
+          status: r.status,
+          headers: r.headers ?? {},
+          body: r.body,
+        }));
       },
     };
   }
@@ -282,42 +354,62 @@ class GraphTarget implements EntraTarget {
   }
 
   async read(request: EntraReadRequest): Promise<TargetSnapshot> {
-    const digestProperty = this.anchorProperty?.replace(new RegExp(`_${ANCHOR_EXTENSION_NAME}$`), `_${DIGEST_EXTENSION_NAME}`);
-    const { snapshot, stats } = await readSnapshot(this.graph, this.transport, {
-      anchorProperty: this.anchorProperty,
-      digestProperty: digestProperty !== undefined && this.extensions.has(digestProperty) ? digestProperty : undefined,
-      endpoint: this.graph.endpoint,
-      membersVia: this.options.membersVia ?? 'delta',
-      concurrency: this.options.concurrency ?? 4,
-    }, request);
+    const digestProperty = this.anchorProperty?.replace(
+      new RegExp(`_${ANCHOR_EXTENSION_NAME}$`),
+      `_${DIGEST_EXTENSION_NAME}`,
+    );
+    const { snapshot, stats } = await readSnapshot(
+      this.graph,
+      this.transport,
+      {
+        anchorProperty: this.anchorProperty,
+        digestProperty:
+          digestProperty !== undefined && this.extensions.has(digestProperty) ? digestProperty : undefined,
+        endpoint: this.graph.endpoint,
+        membersVia: this.options.membersVia ?? 'delta',
+        concurrency: this.options.concurrency ?? 4,
+      },
+      request,
+    );
     this.lastRead = stats;
     return { ...snapshot, tenant: this.tenant };
   }
 
   async apply(plan: Plan, options: ApplyOptions = {}): Promise<ApplyResult> {
     if (plan.target.system !== 'entra') {
-      throw new TargetError('plan_wrong_target', `this plan is for ${plan.target.system}, not Entra`, { hint: 'apply it with the matching target' });
+      throw new TargetError('plan_wrong_target', `this plan is for ${plan.target.system}, not Entra`, {
+        hint: 'apply it with the matching target',
+      });
     }
     if (plan.target.tenantId !== undefined && plan.target.tenantId !== this.tenant.tenantId) {
-      throw new TargetError('plan_wrong_tenant', `this plan is for tenant ${plan.target.tenantId}, but the credential is for ${this.tenant.tenantId}`, {
-        hint: 'plan and apply against the same tenant',
-      });
+      throw new TargetError(
+        'plan_wrong_tenant',
+        `this plan is for tenant ${plan.target.tenantId}, but the credential is for ${this.tenant.tenantId}`,
+        {
+          hint: 'plan and apply against the same tenant',
+        },
+      );
     }
     const ctx: ApplyContext = {
       transport: this.transport,
       directoryObjectUrl: (id) => this.graph.directoryObjectUrl(id),
       anchorProperty: this.anchorProperty,
       application: this.application,
-      onAnchorProperty: (name) => { this.anchorProperty = name; },
+      onAnchorProperty: (name) => {
+        this.anchorProperty = name;
+      },
       knownExtensions: this.extensions,
-      onExtension: (name) => { this.extensions.add(name); },
+      onExtension: (name) => {
+        this.extensions.add(name);
+      },
       writeBudget: this.writeBudget,
       queue: {
         ...(this.options.backoffBaseMs !== undefined ? { backoffBaseMs: this.options.backoffBaseMs } : {}),
       },
     };
     const opts: ApplyOptions = { ...options };
-    if (opts.concurrency === undefined && this.options.concurrency !== undefined) opts.concurrency = this.options.concurrency;
+    if (opts.concurrency === undefined && this.options.concurrency !== undefined)
+      opts.concurrency = this.options.concurrency;
     try {
       return await executePlan(ctx, plan, opts);
     } catch (err) {

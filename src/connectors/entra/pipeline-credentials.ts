@@ -62,19 +62,29 @@ export class GitHubOidcAssertion {
     let body: unknown;
     let status: number | undefined;
     try {
-      const res = await (this.options.fetch ?? fetch)(url, { headers: { Authorization: `bearer ${this.options.requestToken}`, Accept: 'application/json' } });
+      const res = await (this.options.fetch ?? fetch)(url, {
+        headers: { Authorization: `bearer ${this.options.requestToken}`, Accept: 'application/json' },
+      });
       status = res.status;
       body = res.ok ? await res.json() : undefined;
     } catch (err) {
-      throw new TargetError('github_oidc_unavailable', `GitHub Actions: cannot request an OIDC token from the runner: ${(err as Error).message}`, {
-        hint: 'the job needs `permissions: id-token: write`; pull requests from forks get no OIDC token',
-      });
+      throw new TargetError(
+        'github_oidc_unavailable',
+        `GitHub Actions: cannot request an OIDC token from the runner: ${(err as Error).message}`,
+        {
+          hint: 'the job needs `permissions: id-token: write`; pull requests from forks get no OIDC token',
+        },
+      );
     }
     const token = (body as { value?: unknown } | undefined)?.value;
     if (typeof token !== 'string' || token === '') {
-      throw new TargetError('github_oidc_unavailable', `GitHub Actions: the runner gave no OIDC token (HTTP ${status})`, {
-        hint: 'the job needs `permissions: id-token: write`; pull requests from forks get no OIDC token',
-      });
+      throw new TargetError(
+        'github_oidc_unavailable',
+        `GitHub Actions: the runner gave no OIDC token (HTTP ${status})`,
+        {
+          hint: 'the job needs `permissions: id-token: write`; pull requests from forks get no OIDC token',
+        },
+      );
     }
     registerSecret(token);
     this.requests++;
@@ -85,37 +95,75 @@ export class GitHubOidcAssertion {
   }
 }
 
-export function githubActionsOidcCredential(tenantId: string, clientId: string, options: GitHubOidcOptions, common: { authorityHost: string; disableInstanceDiscovery?: boolean }): { credential: TokenCredential; assertion: GitHubOidcAssertion } {
+export function githubActionsOidcCredential(
+  tenantId: string,
+  clientId: string,
+  options: GitHubOidcOptions,
+  common: { authorityHost: string; disableInstanceDiscovery?: boolean },
+): { credential: TokenCredential; assertion: GitHubOidcAssertion } {
   const assertion = new GitHubOidcAssertion(options);
   return { credential: new ClientAssertionCredential(tenantId, clientId, () => assertion.get(), common), assertion };
 }
 
 /** The GitHub OIDC credential from the runner's environment, or a clear error naming what is missing. */
-export function githubActionsOidcFromEnv(tenantId: string, clientId: string | undefined, audience: string | undefined, env: NodeJS.ProcessEnv, common: { authorityHost: string; disableInstanceDiscovery?: boolean }): TokenCredential {
+export function githubActionsOidcFromEnv(
+  tenantId: string,
+  clientId: string | undefined,
+  audience: string | undefined,
+  env: NodeJS.ProcessEnv,
+  common: { authorityHost: string; disableInstanceDiscovery?: boolean },
+): TokenCredential {
   const requestUrl = env['ACTIONS_ID_TOKEN_REQUEST_URL'];
   const requestToken = env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
   if (clientId === undefined || requestUrl === undefined || requestToken === undefined) {
-    const missing = [clientId === undefined ? 'a client id (credential.clientId or AZURE_CLIENT_ID)' : '', requestUrl === undefined ? 'ACTIONS_ID_TOKEN_REQUEST_URL' : '', requestToken === undefined ? 'ACTIONS_ID_TOKEN_REQUEST_TOKEN' : ''].filter(Boolean);
-    throw new TargetError('entra_credential_incomplete', `target.entra.credential (github-actions-oidc) needs ${missing.join(', ')}`, {
-      hint: 'run in a GitHub Actions job with `permissions: id-token: write` (the runner sets ACTIONS_ID_TOKEN_REQUEST_*); fork pull requests get no OIDC token',
-    });
+    const missing = [
+      clientId === undefined ? 'a client id (credential.clientId or AZURE_CLIENT_ID)' : '',
+      requestUrl === undefined ? 'ACTIONS_ID_TOKEN_REQUEST_URL' : '',
+      requestToken === undefined ? 'ACTIONS_ID_TOKEN_REQUEST_TOKEN' : '',
+    ].filter(Boolean);
+    throw new TargetError(
+      'entra_credential_incomplete',
+      `target.entra.credential (github-actions-oidc) needs ${missing.join(', ')}`,
+      {
+        hint: 'run in a GitHub Actions job with `permissions: id-token: write` (the runner sets ACTIONS_ID_TOKEN_REQUEST_*); fork pull requests get no OIDC token',
+      },
+    );
   }
-  return githubActionsOidcCredential(tenantId, clientId, { requestUrl, requestToken, ...(audience !== undefined ? { audience } : {}) }, common).credential;
+  return githubActionsOidcCredential(
+    tenantId,
+    clientId,
+    { requestUrl, requestToken, ...(audience !== undefined ? { audience } : {}) },
+    common,
+  ).credential;
 }
 
 /** AzurePipelinesCredential from the task's environment (service connection id, System.AccessToken). */
-export function azurePipelinesFromEnv(tenantId: string, clientId: string | undefined, serviceConnectionId: string | undefined, env: NodeJS.ProcessEnv, common: { authorityHost: string; disableInstanceDiscovery?: boolean }): TokenCredential {
+export function azurePipelinesFromEnv(
+  tenantId: string,
+  clientId: string | undefined,
+  serviceConnectionId: string | undefined,
+  env: NodeJS.ProcessEnv,
+  common: { authorityHost: string; disableInstanceDiscovery?: boolean },
+): TokenCredential {
   const systemAccessToken = env['SYSTEM_ACCESSTOKEN'];
   const missing = [
     clientId === undefined ? 'a client id (credential.clientId or AZURESUBSCRIPTION_CLIENT_ID)' : '',
-    serviceConnectionId === undefined ? 'a service connection id (credential.serviceConnectionId or AZURESUBSCRIPTION_SERVICE_CONNECTION_ID)' : '',
-    systemAccessToken === undefined ? 'SYSTEM_ACCESSTOKEN (map it: env: SYSTEM_ACCESSTOKEN: $(System.AccessToken))' : '',
+    serviceConnectionId === undefined
+      ? 'a service connection id (credential.serviceConnectionId or AZURESUBSCRIPTION_SERVICE_CONNECTION_ID)'
+      : '',
+    systemAccessToken === undefined
+      ? 'SYSTEM_ACCESSTOKEN (map it: env: SYSTEM_ACCESSTOKEN: $(System.AccessToken))'
+      : '',
     env['SYSTEM_OIDCREQUESTURI'] === undefined ? 'SYSTEM_OIDCREQUESTURI (set by Azure Pipelines)' : '',
   ].filter(Boolean);
   if (missing.length > 0) {
-    throw new TargetError('entra_credential_incomplete', `target.entra.credential (azure-pipelines) needs ${missing.join(', ')}`, {
-      hint: 'run in an Azure Pipelines job; the service connection uses workload identity federation',
-    });
+    throw new TargetError(
+      'entra_credential_incomplete',
+      `target.entra.credential (azure-pipelines) needs ${missing.join(', ')}`,
+      {
+        hint: 'run in an Azure Pipelines job; the service connection uses workload identity federation',
+      },
+    );
   }
   registerSecret(systemAccessToken!);
   return new AzurePipelinesCredential(tenantId, clientId!, serviceConnectionId!, systemAccessToken!, common);

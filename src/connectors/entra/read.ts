@@ -44,7 +44,12 @@ export interface ReadStats {
 }
 
 /** The `$select` list: `a.b` (a member of a complex property) selects `a`; relationships are read apart. */
-function selectList(always: string[], requested: string[], anchorProperty: string | undefined, digestProperty?: string): string[] {
+function selectList(
+  always: string[],
+  requested: string[],
+  anchorProperty: string | undefined,
+  digestProperty?: string,
+): string[] {
   const set = new Set(['id', ...always]);
   for (const p of requested) {
     if (REFERENCES.has(p)) continue;
@@ -56,7 +61,13 @@ function selectList(always: string[], requested: string[], anchorProperty: strin
   return [...set];
 }
 
-function toObject(raw: Record<string, unknown>, kind: 'user' | 'group', props: string[], anchorProperty: string | undefined, digestProperty?: string): TargetObject {
+function toObject(
+  raw: Record<string, unknown>,
+  kind: 'user' | 'group',
+  props: string[],
+  anchorProperty: string | undefined,
+  digestProperty?: string,
+): TargetObject {
   const attrs: Record<string, unknown> = {};
   // Every requested property is present; null when Graph has no value (Graph omits unset extensions).
   for (const p of props) if (p !== 'id' && p !== anchorProperty && p !== digestProperty) attrs[p] = raw[p] ?? null;
@@ -71,7 +82,13 @@ function toObject(raw: Record<string, unknown>, kind: 'user' | 'group', props: s
 export async function readSnapshot(
   graph: Graph,
   transport: BatchTransport,
-  ctx: { anchorProperty: string | undefined; digestProperty?: string | undefined; endpoint: string; membersVia: MembersVia; concurrency: number },
+  ctx: {
+    anchorProperty: string | undefined;
+    digestProperty?: string | undefined;
+    endpoint: string;
+    membersVia: MembersVia;
+    concurrency: number;
+  },
   request: EntraReadRequest,
 ): Promise<{ snapshot: Omit<TargetSnapshot, 'tenant'>; stats: ReadStats }> {
   const { anchorProperty, digestProperty } = ctx;
@@ -79,7 +96,9 @@ export async function readSnapshot(
   const groupProps = selectList(ALWAYS_GROUP, request.groupProperties, anchorProperty, digestProperty);
   const readManagers = request.userProperties.includes('manager');
   const wrap = <T>(what: string, permission: string, p: Promise<T>): Promise<T> =>
-    p.catch((err: unknown) => { throw toTargetError(err, what, { endpoint: ctx.endpoint, permission }); });
+    p.catch((err: unknown) => {
+      throw toTargetError(err, what, { endpoint: ctx.endpoint, permission });
+    });
 
   const readAll = async (path: string, kind: 'user' | 'group', props: string[]): Promise<TargetObject[]> => {
     const out: TargetObject[] = [];
@@ -89,8 +108,16 @@ export async function readSnapshot(
     return out;
   };
 
-  const usersP = wrap('reading users', 'users', readAll(`/users?$select=${userProps.join(',')}&$top=${PAGE}`, 'user', userProps));
-  const groupsP = wrap('reading groups', 'groups', readAll(`/groups?$select=${groupProps.join(',')}&$top=${PAGE}`, 'group', groupProps));
+  const usersP = wrap(
+    'reading users',
+    'users',
+    readAll(`/users?$select=${userProps.join(',')}&$top=${PAGE}`, 'user', userProps),
+  );
+  const groupsP = wrap(
+    'reading groups',
+    'groups',
+    readAll(`/groups?$select=${groupProps.join(',')}&$top=${PAGE}`, 'group', groupProps),
+  );
 
   let membersVia = ctx.membersVia;
   let membersP: Promise<Map<string, Set<string>> | undefined> = Promise.resolve(undefined);
@@ -106,12 +133,25 @@ export async function readSnapshot(
   }
 
   // Soft-deleted objects matter only when they are adsync's (restore instead of re-create).
-  const deletedP = anchorProperty === undefined
-    ? Promise.resolve([] as TargetObject[])
-    : wrap('reading deleted objects', 'deleted', Promise.all([
-      readAll(`/directory/deletedItems/microsoft.graph.user?$select=${userProps.join(',')}&$top=${PAGE}`, 'user', userProps),
-      readAll(`/directory/deletedItems/microsoft.graph.group?$select=${groupProps.join(',')}&$top=${PAGE}`, 'group', groupProps),
-    ]).then(([u, g]) => [...u, ...g].filter((o) => o.anchor !== undefined)));
+  const deletedP =
+    anchorProperty === undefined
+      ? Promise.resolve([] as TargetObject[])
+      : wrap(
+          'reading deleted objects',
+          'deleted',
+          Promise.all([
+            readAll(
+              `/directory/deletedItems/microsoft.graph.user?$select=${userProps.join(',')}&$top=${PAGE}`,
+              'user',
+              userProps,
+            ),
+            readAll(
+              `/directory/deletedItems/microsoft.graph.group?$select=${groupProps.join(',')}&$top=${PAGE}`,
+              'group',
+              groupProps,
+            ),
+          ]).then(([u, g]) => [...u, ...g].filter((o) => o.anchor !== undefined)),
+        );
 
   // Managers: one paged delta pass (`manager@delta`) instead of one request per user.
   const managersP = readManagers ? readManagersDelta(graph).catch(() => undefined) : Promise.resolve(undefined);
@@ -122,11 +162,21 @@ export async function readSnapshot(
   const adminsP = request.requireAdminRoles
     ? wrap('reading directory role holders (soft match never adopts an admin)', 'roles', readAdminRoles(graph))
     : readAdminRoles(graph).catch((err: unknown) => {
-      adminRolesUnread = toTargetError(err, 'reading directory role holders', { endpoint: ctx.endpoint, permission: 'roles' }).message;
-      return new Map<string, string[]>();
-    });
+        adminRolesUnread = toTargetError(err, 'reading directory role holders', {
+          endpoint: ctx.endpoint,
+          permission: 'roles',
+        }).message;
+        return new Map<string, string[]>();
+      });
 
-  const [users, groups, byGroup, deleted, managers, admins] = await Promise.all([usersP, groupsP, membersP, deletedP, managersP, adminsP]);
+  const [users, groups, byGroup, deleted, managers, admins] = await Promise.all([
+    usersP,
+    groupsP,
+    membersP,
+    deletedP,
+    managersP,
+    adminsP,
+  ]);
   for (const u of users) {
     if (readManagers) u.attrs['manager'] = managers?.get(u.id) ?? null;
     const roles = admins.get(u.id);
@@ -147,7 +197,16 @@ export async function readSnapshot(
     }
     if (missing.length > 0) {
       groupsReadSingly = missing.length;
-      const read = await wrap('reading group memberships', 'members', readMembersPerGroup(graph, transport, missing.map((g) => g.id), ctx.concurrency));
+      const read = await wrap(
+        'reading group memberships',
+        'members',
+        readMembersPerGroup(
+          graph,
+          transport,
+          missing.map((g) => g.id),
+          ctx.concurrency,
+        ),
+      );
       for (const g of missing) {
         g.members = read.get(g.id) ?? [];
         memberships += g.members.length;
@@ -156,7 +215,12 @@ export async function readSnapshot(
   }
 
   return {
-    snapshot: { system: 'entra', objects: [...users, ...groups], deleted, ...(adminRolesUnread !== undefined ? { adminRolesUnread } : {}) },
+    snapshot: {
+      system: 'entra',
+      objects: [...users, ...groups],
+      deleted,
+      ...(adminRolesUnread !== undefined ? { adminRolesUnread } : {}),
+    },
     stats: { users: users.length, groups: groups.length, memberships, membersVia, groupsReadSingly },
   };
 }
@@ -192,7 +256,9 @@ export async function readAdminRoles(graph: Graph): Promise<Map<string, string[]
     else if (!list.includes(name)) list.push(name);
   };
   type Member = { id?: string; displayName?: string; '@odata.type'?: string };
-  const res = await graph.get<{ value?: { id?: string; displayName?: string; members?: Member[] }[] }>('/directoryRoles?$select=id,displayName&$expand=members($select=id,displayName)');
+  const res = await graph.get<{ value?: { id?: string; displayName?: string; members?: Member[] }[] }>(
+    '/directoryRoles?$select=id,displayName&$expand=members($select=id,displayName)',
+  );
   const viaGroups = new Map<string, { label: string; roles: string[] }>();
   for (const role of res.value ?? []) {
     const name = role.displayName ?? role.id ?? 'role';
@@ -207,8 +273,11 @@ export async function readAdminRoles(graph: Graph): Promise<Map<string, string[]
     }
   }
   for (const [gid, g] of [...viaGroups].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    for await (const page of graph.pages<{ id?: string }>(`/groups/${encodeURIComponent(gid)}/transitiveMembers?$select=id`)) {
-      for (const m of page) if (typeof m.id === 'string') for (const r of g.roles) add(m.id, `${r} (through group ${g.label})`);
+    for await (const page of graph.pages<{ id?: string }>(
+      `/groups/${encodeURIComponent(gid)}/transitiveMembers?$select=id`,
+    )) {
+      for (const m of page)
+        if (typeof m.id === 'string') for (const r of g.roles) add(m.id, `${r} (through group ${g.label})`);
     }
   }
   return out;
@@ -237,25 +306,39 @@ async function readMembersDelta(graph: Graph): Promise<Map<string, Set<string>>>
 }
 
 /** Direct members of the given groups, 20 groups per `$batch`, following nextLinks of big groups. */
-export async function readMembersPerGroup(graph: Graph, transport: BatchTransport, groupIds: string[], concurrency: number): Promise<Map<string, string[]>> {
+export async function readMembersPerGroup(
+  graph: Graph,
+  transport: BatchTransport,
+  groupIds: string[],
+  concurrency: number,
+): Promise<Map<string, string[]>> {
   const queue = new BatchQueue(transport, { concurrency, writeBudget: null });
   const out = new Map<string, string[]>();
-  await Promise.all(groupIds.map(async (gid) => {
-    const res = await queue.submit({ method: 'GET', url: `/groups/${gid}/members?$select=id&$top=${PAGE}` });
-    if (res.status === 404) {
-      out.set(gid, []); // deleted since the group list was read
-      return;
-    }
-    if (res.status < 200 || res.status >= 300) {
-      const e = (res.body as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new GraphCallError({ status: res.status, code: e?.code ?? 'Error', message: e?.message ?? 'failed', method: 'GET', path: `/groups/${gid}/members` });
-    }
-    const body = res.body as { value?: { id: string }[]; '@odata.nextLink'?: string };
-    const ids = (body.value ?? []).map((m) => m.id);
-    if (body['@odata.nextLink'] !== undefined) {
-      for await (const page of graph.pages<{ id: string }>(body['@odata.nextLink'])) for (const m of page) ids.push(m.id);
-    }
-    out.set(gid, ids);
-  }));
+  await Promise.all(
+    groupIds.map(async (gid) => {
+      const res = await queue.submit({ method: 'GET', url: `/groups/${gid}/members?$select=id&$top=${PAGE}` });
+      if (res.status === 404) {
+        out.set(gid, []); // deleted since the group list was read
+        return;
+      }
+      if (res.status < 200 || res.status >= 300) {
+        const e = (res.body as { error?: { code?: string; message?: string } } | undefined)?.error;
+        throw new GraphCallError({
+          status: res.status,
+          code: e?.code ?? 'Error',
+          message: e?.message ?? 'failed',
+          method: 'GET',
+          path: `/groups/${gid}/members`,
+        });
+      }
+      const body = res.body as { value?: { id: string }[]; '@odata.nextLink'?: string };
+      const ids = (body.value ?? []).map((m) => m.id);
+      if (body['@odata.nextLink'] !== undefined) {
+        for await (const page of graph.pages<{ id: string }>(body['@odata.nextLink']))
+          for (const m of page) ids.push(m.id);
+      }
+      out.set(gid, ids);
+    }),
+  );
   return out;
 }

@@ -16,14 +16,21 @@ const trusted = new Set<string>();
 export function trustCa(pem: string): void {
   const key = pem.trim();
   if (trusted.has(key)) return;
-  const setDefault = (tls as unknown as { setDefaultCACertificates?: (certs: string[]) => void }).setDefaultCACertificates;
+  const setDefault = (tls as unknown as { setDefaultCACertificates?: (certs: string[]) => void })
+    .setDefaultCACertificates;
   if (typeof setDefault !== 'function') {
-    throw new TargetError('entra_ca_unsupported', `trusting an extra CA in-process needs Node >= 22.19 (this is ${process.version})`, {
-      hint: 'upgrade Node, or start adsync with NODE_EXTRA_CA_CERTS=<the PEM file>',
-    });
+    throw new TargetError(
+      'entra_ca_unsupported',
+      `trusting an extra CA in-process needs Node >= 22.19 (this is ${process.version})`,
+      {
+        hint: 'upgrade Node, or start adsync with NODE_EXTRA_CA_CERTS=<the PEM file>',
+      },
+    );
   }
   if (!key.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new TargetError('entra_ca_invalid', 'target.entra.ca is not a PEM certificate', { hint: 'point it at a file holding -----BEGIN CERTIFICATE----- blocks' });
+    throw new TargetError('entra_ca_invalid', 'target.entra.ca is not a PEM certificate', {
+      hint: 'point it at a file holding -----BEGIN CERTIFICATE----- blocks',
+    });
   }
   const blocks = key.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   setDefault([...tls.getCACertificates('default'), ...blocks]);
@@ -35,9 +42,13 @@ export async function trustCaFile(path: string): Promise<void> {
   try {
     pem = await readFile(path, 'utf8');
   } catch (err) {
-    throw new TargetError('entra_ca_unreadable', `cannot read target.entra.ca ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      hint: 'relative paths are relative to the spec file',
-    });
+    throw new TargetError(
+      'entra_ca_unreadable',
+      `cannot read target.entra.ca ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      {
+        hint: 'relative paths are relative to the spec file',
+      },
+    );
   }
   trustCa(pem);
 }

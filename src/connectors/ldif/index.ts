@@ -26,7 +26,12 @@ export interface LdifSourceOptions {
 }
 
 /** Attributes every entry keeps, whatever the request asks: the engine needs them to classify and anchor. */
-export const ALWAYS_READ: readonly string[] = ['objectclass', 'objectguid', 'ms-ds-consistencyguid', 'distinguishedname'];
+export const ALWAYS_READ: readonly string[] = [
+  'objectclass',
+  'objectguid',
+  'ms-ds-consistencyguid',
+  'distinguishedname',
+];
 
 export class LdifSource implements SourceConnector {
   readonly name: string;
@@ -42,11 +47,16 @@ export class LdifSource implements SourceConnector {
       try {
         return normalizeDn(b);
       } catch (err) {
-        throw new SourceError('ldif_base_invalid', `source ${this.name}: search base "${b}" is not a valid DN`, { hint: 'write OUs and domains as DNs, e.g. OU=Staff,DC=corp,DC=example', cause: err });
+        throw new SourceError('ldif_base_invalid', `source ${this.name}: search base "${b}" is not a valid DN`, {
+          hint: 'write OUs and domains as DNs, e.g. OU=Staff,DC=corp,DC=example',
+          cause: err,
+        });
       }
     });
     const wanted =
-      request.attributes.length === 0 ? undefined : new Set([...request.attributes.map((a) => a.toLowerCase()), ...ALWAYS_READ]);
+      request.attributes.length === 0
+        ? undefined
+        : new Set([...request.attributes.map((a) => a.toLowerCase()), ...ALWAYS_READ]);
 
     const entries: DirectoryEntry[] = [];
     const domains = new Map<string, NamingContext>();
@@ -97,9 +107,13 @@ export class LdifSource implements SourceConnector {
           }
           const first = seenDns.get(norm);
           if (first !== undefined) {
-            throw new SourceError('ldif_duplicate_dn', `${file}:${line}: a second record for "${dn}" (the first is at line ${first})`, {
-              hint: 'an export has one record per object: remove or merge the duplicate (was the file concatenated from two exports?)',
-            });
+            throw new SourceError(
+              'ldif_duplicate_dn',
+              `${file}:${line}: a second record for "${dn}" (the first is at line ${first})`,
+              {
+                hint: 'an export has one record per object: remove or merge the duplicate (was the file concatenated from two exports?)',
+              },
+            );
           }
           seenDns.set(norm, line);
           noteDerived(dn, norm);
@@ -123,4 +137,3 @@ function isDomainDns(values: AttrValue[] | undefined): boolean {
   for (const v of values) if (typeof v === 'string' && v.toLowerCase() === 'domaindns') return true;
   return false;
 }
-

@@ -40,7 +40,8 @@ export interface LdifParseOptions {
 /** Attributes that anchor objects: 16 bytes, exported as base64 (`::`) by every AD tool. */
 const GUID_ATTRIBUTES: ReadonlySet<string> = new Set(['objectguid', 'ms-ds-consistencyguid']);
 const GUID_BYTES = 16;
-const UTF8_HINT = 'LDIF text is UTF-8 (RFC 2849): re-export with `ldifde -u`, or convert the file (e.g. iconv -f CP1252 -t UTF-8)';
+const UTF8_HINT =
+  'LDIF text is UTF-8 (RFC 2849): re-export with `ldifde -u`, or convert the file (e.g. iconv -f CP1252 -t UTF-8)';
 
 const CR = 13;
 const SPACE = 32;
@@ -111,7 +112,16 @@ export class LdifParser {
   private readonly values: Array<AttrValue[] | undefined> = [];
   private readonly order: number[] = [];
   /** The previous attribute line's info in this record (`start` before the first). */
-  private readonly start: AttrInfo = { raw: '', name: '', slot: -1, next: undefined, binary: false, guid: false, accepted: false, refuse: undefined };
+  private readonly start: AttrInfo = {
+    raw: '',
+    name: '',
+    slot: -1,
+    next: undefined,
+    binary: false,
+    guid: false,
+    accepted: false,
+    refuse: undefined,
+  };
   private prev: AttrInfo = this.start;
 
   constructor(onRecord: (record: LdifRecord) => void, options: LdifParseOptions = {}) {
@@ -194,7 +204,11 @@ export class LdifParser {
     const first = text.charCodeAt(start);
     if (first === SPACE) {
       if (this.pendingLine === 0) {
-        throw this.error(line, 'a continuation line (starting with a space) follows no line to continue', 'remove the leading space, or join it to the line above');
+        throw this.error(
+          line,
+          'a continuation line (starting with a space) follows no line to continue',
+          'remove the leading space, or join it to the line above',
+        );
       }
       if (this.pendingIgnored) return;
       if (this.pendingParts === undefined) {
@@ -235,7 +249,11 @@ export class LdifParser {
   private logicalLine(text: string, start: number, n: number, line: number): void {
     const colon = text.indexOf(':', start);
     if (colon <= start || colon >= n) {
-      throw this.error(line, `expected "attribute: value", got "${preview(text.slice(start, n))}"`, 'every line of a record is "name: value", "name:: base64" or a continuation starting with one space');
+      throw this.error(
+        line,
+        `expected "attribute: value", got "${preview(text.slice(start, n))}"`,
+        'every line of a record is "name: value", "name:: base64" or a continuation starting with one space',
+      );
     }
     // Value start and kind: ':' plain, '::' base64, ':<' URL.
     let p = colon + 1;
@@ -270,7 +288,11 @@ export class LdifParser {
         this.inTrailer = true;
         return;
       }
-      throw this.error(line, `a record must start with "dn:", got "${rawName}:"`, 'separate records with a blank line; each begins with its "dn:" line');
+      throw this.error(
+        line,
+        `a record must start with "dn:", got "${rawName}:"`,
+        'separate records with a blank line; each begins with its "dn:" line',
+      );
     }
 
     // Predict the attribute from the previous one; only a miss pays for a name string and a map lookup.
@@ -284,23 +306,43 @@ export class LdifParser {
     if (info.name === 'changetype') {
       const ct = text.slice(p, n).trim().toLowerCase();
       if (this.sawAttribute || this.afterChangetype) {
-        throw this.error(line, '"changetype:" must directly follow the "dn:" line', 'move it up to the line after "dn:"');
+        throw this.error(
+          line,
+          '"changetype:" must directly follow the "dn:" line',
+          'move it up to the line after "dn:"',
+        );
       }
       if (ct !== 'add') {
-        throw this.error(line, `"changetype: ${ct}" is not an export`, 'adsync reads exports of entries (ldifde -f, ldapsearch -LLL): records with no changetype or "changetype: add"');
+        throw this.error(
+          line,
+          `"changetype: ${ct}" is not an export`,
+          'adsync reads exports of entries (ldifde -f, ldapsearch -LLL): records with no changetype or "changetype: add"',
+        );
       }
       this.afterChangetype = true;
       return;
     }
     if (info.name === 'control') {
-      throw this.error(line, 'LDIF controls are not supported', 'adsync reads exports of entries (ldifde -f, ldapsearch -LLL), not change files');
+      throw this.error(
+        line,
+        'LDIF controls are not supported',
+        'adsync reads exports of entries (ldifde -f, ldapsearch -LLL), not change files',
+      );
     }
     this.sawAttribute = true;
     if (info.refuse !== undefined) {
-      throw this.error(line, `"${info.raw}" holds only part of the values (${info.refuse})`, 'export with ldifde, which fetches every value of large multi-valued attributes, or with a client that follows range retrieval');
+      throw this.error(
+        line,
+        `"${info.raw}" holds only part of the values (${info.refuse})`,
+        'export with ldifde, which fetches every value of large multi-valued attributes, or with a client that follows range retrieval',
+      );
     }
     if (kind === 2) {
-      throw this.error(line, `"${info.raw}:<" (a value by URL) is not supported`, 'export the value inline ("name:: base64"); ldifde and ldapsearch do so by default');
+      throw this.error(
+        line,
+        `"${info.raw}:<" (a value by URL) is not supported`,
+        'export the value inline ("name:: base64"); ldifde and ldapsearch do so by default',
+      );
     }
     if (!info.accepted) return;
     let value: AttrValue;
@@ -308,7 +350,8 @@ export class LdifParser {
       value = this.decodeGuid(text, p, n, kind, line, info.raw);
     } else if (kind === 1) {
       const bytes = this.decodeBase64(text, p, n, line, info.raw);
-      if (!info.binary && !isUtf8(bytes)) throw this.error(line, `the value of "${info.raw}::" is not UTF-8 text`, UTF8_HINT);
+      if (!info.binary && !isUtf8(bytes))
+        throw this.error(line, `the value of "${info.raw}::" is not UTF-8 text`, UTF8_HINT);
       value = info.binary ? bytes : utf8(bytes, 0, bytes.length);
     } else if (info.binary) {
       value = Buffer.from(text.slice(p, n), 'latin1');
@@ -317,7 +360,11 @@ export class LdifParser {
     }
     const list = this.values[info.slot];
     if (info.guid && list !== undefined) {
-      throw this.error(line, `"${info.raw}" appears twice in the record of ${this.currentDn}`, 'an object has one GUID: remove the extra line');
+      throw this.error(
+        line,
+        `"${info.raw}" appears twice in the record of ${this.currentDn}`,
+        'an object has one GUID: remove the extra line',
+      );
     }
     if (list === undefined) {
       this.values[info.slot] = [value];
@@ -340,7 +387,11 @@ export class LdifParser {
     }
     name = name.toLowerCase();
     if (!/^(?:[a-z][a-z0-9_-]*|\d+(?:\.\d+)*)$/.test(name)) {
-      throw this.error(line, `"${rawName}" is not an attribute name`, 'attribute names are letters, digits and hyphens (or an OID), followed by ":"');
+      throw this.error(
+        line,
+        `"${rawName}" is not an attribute name`,
+        'attribute names are letters, digits and hyphens (or an OID), followed by ":"',
+      );
     }
     let slot = this.slotByName.get(name);
     if (slot === undefined) {
@@ -417,12 +468,27 @@ export class LdifParser {
   private decodeGuid(text: string, p: number, n: number, kind: number, line: number, name: string): Buffer {
     if (kind === 0) {
       const shown = preview(text.slice(p, n));
-      throw this.error(line, shown === '' ? `"${name}:" is empty` : `"${name}: ${shown}" is text; a GUID is exported as base64 of its 16 bytes ("${name}:: …")`, 'export the GUID as binary, as ldifde and ldapsearch do ("objectGUID:: base64"), or leave the line out');
+      throw this.error(
+        line,
+        shown === ''
+          ? `"${name}:" is empty`
+          : `"${name}: ${shown}" is text; a GUID is exported as base64 of its 16 bytes ("${name}:: …")`,
+        'export the GUID as binary, as ldifde and ldapsearch do ("objectGUID:: base64"), or leave the line out',
+      );
     }
     const bytes = this.decodeBase64(text, p, n, line, name);
-    if (bytes.length === 0) throw this.error(line, `"${name}::" is empty`, 'export the GUID as base64 of its 16 bytes, or leave the line out');
+    if (bytes.length === 0)
+      throw this.error(
+        line,
+        `"${name}::" is empty`,
+        'export the GUID as base64 of its 16 bytes, or leave the line out',
+      );
     if (bytes.length !== GUID_BYTES) {
-      throw this.error(line, `"${name}::" holds ${bytes.length} byte${bytes.length === 1 ? '' : 's'}; a GUID is ${GUID_BYTES}`, 'the export is damaged or was edited: re-export the object, or leave the line out');
+      throw this.error(
+        line,
+        `"${name}::" holds ${bytes.length} byte${bytes.length === 1 ? '' : 's'}; a GUID is ${GUID_BYTES}`,
+        'the export is damaged or was edited: re-export the object, or leave the line out',
+      );
     }
     return bytes;
   }
@@ -437,7 +503,8 @@ export class LdifParser {
         for (let i = p; i < n; i++) if (text.charCodeAt(i) > 127) ascii = false;
         if (ascii) return text.slice(p, n);
       }
-      if (!isUtf8(this.bytes!.subarray(p, n))) throw this.error(line, `the value of "${name}:" is not UTF-8 text`, UTF8_HINT);
+      if (!isUtf8(this.bytes!.subarray(p, n)))
+        throw this.error(line, `the value of "${name}:" is not UTF-8 text`, UTF8_HINT);
       return utf8(this.bytes!, p, n);
     }
     // A folded or carried-over line: re-encode, which also gives the value its own storage.
@@ -453,7 +520,11 @@ export class LdifParser {
     const pad = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
     const bytes = b64.length % 4 === 0 ? Buffer.from(b64, 'base64') : undefined;
     if (bytes === undefined || bytes.length !== (b64.length / 4) * 3 - pad) {
-      throw this.error(line, `the base64 value of "${name}::" is malformed`, 'a "::" value must be base64 (RFC 4648) of the value\'s bytes');
+      throw this.error(
+        line,
+        `the base64 value of "${name}::" is malformed`,
+        'a "::" value must be base64 (RFC 4648) of the value\'s bytes',
+      );
     }
     return bytes;
   }
@@ -482,7 +553,9 @@ function preview(s: string): string {
 export function parseLdif(text: string | Uint8Array, options: LdifParseOptions = {}): LdifRecord[] {
   const records: LdifRecord[] = [];
   const parser = new LdifParser((r) => records.push(r), options);
-  parser.push(typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text.buffer, text.byteOffset, text.byteLength));
+  parser.push(
+    typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text.buffer, text.byteOffset, text.byteLength),
+  );
   parser.end();
   return records;
 }
@@ -497,7 +570,11 @@ const CHUNK = 1 << 16;
  * Streams an LDIF file through the parser, once, in 1 MiB reads. A missing or unreadable file is one
  * SourceError (`ldif_not_found`, `ldif_unreadable`) with a hint.
  */
-export async function parseLdifFile(path: string, onRecord: (record: LdifRecord) => void, options: LdifParseOptions = {}): Promise<void> {
+export async function parseLdifFile(
+  path: string,
+  onRecord: (record: LdifRecord) => void,
+  options: LdifParseOptions = {},
+): Promise<void> {
   const { open } = await import('node:fs/promises');
   let fh;
   try {
@@ -505,9 +582,14 @@ export async function parseLdifFile(path: string, onRecord: (record: LdifRecord)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new SourceError('ldif_not_found', `LDIF file not found: ${path}`, { hint: 'check the source\'s ldif.path (relative paths are relative to the spec file)' });
+      throw new SourceError('ldif_not_found', `LDIF file not found: ${path}`, {
+        hint: "check the source's ldif.path (relative paths are relative to the spec file)",
+      });
     }
-    throw new SourceError('ldif_unreadable', `cannot read LDIF file ${path}: ${(err as Error).message}`, { hint: 'check the path and its permissions', cause: err });
+    throw new SourceError('ldif_unreadable', `cannot read LDIF file ${path}: ${(err as Error).message}`, {
+      hint: 'check the path and its permissions',
+      cause: err,
+    });
   }
   try {
     const parser = new LdifParser(onRecord, { ...options, file: options.file ?? path });
@@ -517,7 +599,10 @@ export async function parseLdifFile(path: string, onRecord: (record: LdifRecord)
       try {
         r = await fh.read(chunk, 0, CHUNK, null);
       } catch (err) {
-        throw new SourceError('ldif_unreadable', `cannot read LDIF file ${path}: ${(err as Error).message}`, { hint: 'check that the path is a readable file', cause: err });
+        throw new SourceError('ldif_unreadable', `cannot read LDIF file ${path}: ${(err as Error).message}`, {
+          hint: 'check that the path is a readable file',
+          cause: err,
+        });
       }
       if (r.bytesRead === 0) break;
       parser.push(r.bytesRead === CHUNK ? chunk : chunk.subarray(0, r.bytesRead));

@@ -42,13 +42,30 @@ describe('adsync doctor against Samba AD DC', { skip }, () => {
     const root = await addOu(admin, `adsync-doctor-${sfx}`, dc.baseDn);
     open = await addOu(admin, 'Open', root);
     closed = await addOu(admin, 'Closed', root);
-    await addUser(admin, open, { cn: 'Olga Open', sam: `olga${sfx}`, upn: `olga.${sfx}@contoso.test`, attrs: { mail: 'olga@contoso.test', givenName: 'Olga', sn: 'Open', displayName: 'Olga Open' } });
+    await addUser(admin, open, {
+      cn: 'Olga Open',
+      sam: `olga${sfx}`,
+      upn: `olga.${sfx}@contoso.test`,
+      attrs: { mail: 'olga@contoso.test', givenName: 'Olga', sn: 'Open', displayName: 'Olga Open' },
+    });
     await addUser(admin, closed, { cn: 'Carl Closed', sam: `carl${sfx}`, upn: `carl.${sfx}@contoso.test` });
     svc = await addUser(admin, root, { cn: 'svc-sync', sam: `svc${sfx}`, password: SVC_PASSWORD });
-    const { searchEntries } = await admin.search(svc, { scope: 'base', attributes: ['objectSid'], explicitBufferAttributes: ['objectSid'] });
+    const { searchEntries } = await admin.search(svc, {
+      scope: 'base',
+      attributes: ['objectSid'],
+      explicitBufferAttributes: ['objectSid'],
+    });
     const sid = sidString(searchEntries[0]!['objectSid'] as Buffer);
     // Deny the sync account Read Property, List Children, List Object and Read Control on Closed and below.
-    await run('samba-tool', ['dsacl', 'set', '-H', join(dc.dir, 'dc', 'private', 'sam.ldb'), `--objectdn=${closed}`, `--sddl=(D;CI;RPLCLORC;;;${sid})`, '--action=deny']);
+    await run('samba-tool', [
+      'dsacl',
+      'set',
+      '-H',
+      join(dc.dir, 'dc', 'private', 'sam.ldb'),
+      `--objectdn=${closed}`,
+      `--sddl=(D;CI;RPLCLORC;;;${sid})`,
+      '--action=deny',
+    ]);
   });
   after(async () => {
     await admin?.unbind();
@@ -58,7 +75,10 @@ describe('adsync doctor against Samba AD DC', { skip }, () => {
   it('all ok for an account with read rights; reports the ms-DS-ConsistencyGuid schema and write access', async () => {
     const spec = sambaSourceSpec(dc, { scope: { ous: { include: [open, closed], exclude: [] } } });
     const fs = await checkLdapSource(spec, '/', { env: sambaEnv(dc) });
-    assert.deepEqual(fs.filter((f) => f.status === 'error'), []);
+    assert.deepEqual(
+      fs.filter((f) => f.status === 'error'),
+      [],
+    );
     assert.equal(find(fs, 'tls')?.status, 'ok');
     assert.match(find(fs, 'tls')!.message, /certificate verified/);
     assert.equal(find(fs, 'bind')?.status, 'ok');
@@ -69,7 +89,10 @@ describe('adsync doctor against Samba AD DC', { skip }, () => {
   });
 
   it('reports the missing read permission on the denied OU, and only there', async () => {
-    const spec = sambaSourceSpec(dc, { ldap: { bindDn: svc }, scope: { ous: { include: [open, closed], exclude: [] } } });
+    const spec = sambaSourceSpec(dc, {
+      ldap: { bindDn: svc },
+      scope: { ous: { include: [open, closed], exclude: [] } },
+    });
     const report = await runDoctor({ sources: [spec], dir: '/' }, { env: sambaEnv(dc, SVC_PASSWORD) });
     const fs = report.findings;
     assert.equal(find(fs, 'bind')?.status, 'ok');
@@ -128,8 +151,13 @@ describe('adsync doctor against Samba AD DC', { skip }, () => {
       const out = JSON.parse(res.stdout) as { findings: Finding[]; errors: number };
       assert.equal(out.errors, 1);
       assert.equal(find(out.findings, `read:${closed}`)?.status, 'error');
-      assert.ok(!res.stdout.includes(SVC_PASSWORD) && !res.stderr.includes(SVC_PASSWORD), 'the password is never printed');
-      const text = await run(process.execPath, [bin, 'doctor', '-c', specPath], { env }).catch((e: { code: number; stdout: string }) => e);
+      assert.ok(
+        !res.stdout.includes(SVC_PASSWORD) && !res.stderr.includes(SVC_PASSWORD),
+        'the password is never printed',
+      );
+      const text = await run(process.execPath, [bin, 'doctor', '-c', specPath], { env }).catch(
+        (e: { code: number; stdout: string }) => e,
+      );
       assert.equal((text as { code: number }).code, 1);
       assert.match((text as { stdout: string }).stdout, /^error {3}corp: .*OU=Closed/m);
       assert.match((text as { stdout: string }).stdout, /fix: grant/);

@@ -49,16 +49,27 @@ describe('AD source errors against Samba AD DC', { skip }, () => {
 
   it('wrong password: LDAP 49, invalid credentials', async () => {
     const src = new AdSource(sambaSourceSpec(dc), '/', { env: sambaEnv(dc, 'not-the-password') });
-    await assert.rejects(read(src), (e) => oneClearLine(e, 'ldap_invalid_credentials', /bind to 127\.0\.0\.1:636 as CN=Administrator.*invalid credentials \(LDAP 49/));
+    await assert.rejects(read(src), (e) =>
+      oneClearLine(
+        e,
+        'ldap_invalid_credentials',
+        /bind to 127\.0\.0\.1:636 as CN=Administrator.*invalid credentials \(LDAP 49/,
+      ),
+    );
   });
 
   it('unreachable host: connection refused', async () => {
     const src = new AdSource(sambaSourceSpec(dc, { ldap: { url: 'ldaps://127.0.0.1:1' } }), '/', { env: sambaEnv(dc) });
-    await assert.rejects(read(src), (e) => oneClearLine(e, 'ldap_unreachable', /cannot reach ldaps:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/));
+    await assert.rejects(read(src), (e) =>
+      oneClearLine(e, 'ldap_unreachable', /cannot reach ldaps:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/),
+    );
   });
 
   it('unreachable host: connect timeout', async () => {
-    const src = new AdSource(sambaSourceSpec(dc, { ldap: { url: `ldaps://127.0.0.1:${silentPort}` } }), '/', { env: sambaEnv(dc), connectTimeoutMs: 500 });
+    const src = new AdSource(sambaSourceSpec(dc, { ldap: { url: `ldaps://127.0.0.1:${silentPort}` } }), '/', {
+      env: sambaEnv(dc),
+      connectTimeoutMs: 500,
+    });
     const t0 = Date.now();
     await assert.rejects(read(src), (e) => oneClearLine(e, 'ldap_unreachable', /connect timed out/));
     assert.ok(Date.now() - t0 < 5000, 'gives up after the connect timeout');
@@ -66,22 +77,42 @@ describe('AD source errors against Samba AD DC', { skip }, () => {
 
   it('untrusted certificate: names the CA option', async () => {
     const src = new AdSource(sambaSourceSpec(dc, { ldap: { ca: dc.untrustedCaPath } }), '/', { env: sambaEnv(dc) });
-    await assert.rejects(read(src), (e) => oneClearLine(e, 'ldap_tls_untrusted', /certificate is not trusted/) && /ldap\.ca/.test((e as AdsyncError).hint!));
+    await assert.rejects(
+      read(src),
+      (e) =>
+        oneClearLine(e, 'ldap_tls_untrusted', /certificate is not trusted/) &&
+        /ldap\.ca/.test((e as AdsyncError).hint!),
+    );
     const noCa = sambaSourceSpec(dc);
     delete noCa.ldap!.ca;
-    await assert.rejects(read(new AdSource(noCa, '/', { env: sambaEnv(dc) })), (e) => oneClearLine(e, 'ldap_tls_untrusted', /not trusted/) && /set sources\[corp\]\.ldap\.ca/.test((e as AdsyncError).hint!));
+    await assert.rejects(
+      read(new AdSource(noCa, '/', { env: sambaEnv(dc) })),
+      (e) =>
+        oneClearLine(e, 'ldap_tls_untrusted', /not trusted/) &&
+        /set sources\[corp\]\.ldap\.ca/.test((e as AdsyncError).hint!),
+    );
   });
 
   it('no secret is sent when the certificate is not trusted', async () => {
     // The TLS check happens before bind: an untrusted DC never sees the password (a wrong one would be 49).
-    const src = new AdSource(sambaSourceSpec(dc, { ldap: { ca: dc.untrustedCaPath } }), '/', { env: sambaEnv(dc, 'wrong') });
+    const src = new AdSource(sambaSourceSpec(dc, { ldap: { ca: dc.untrustedCaPath } }), '/', {
+      env: sambaEnv(dc, 'wrong'),
+    });
     await assert.rejects(read(src), (e) => e instanceof SourceError && e.code === 'ldap_tls_untrusted');
   });
 
   it('base DN that does not exist: LDAP 32 noSuchObject', async () => {
     const src = new AdSource(sambaSourceSpec(dc), '/', { env: sambaEnv(dc) });
-    await assert.rejects(read(src, ['OU=Nowhere,DC=contoso,DC=test']), (e) => oneClearLine(e, 'ldap_no_such_object', /search base OU=Nowhere,DC=contoso,DC=test does not exist on 127\.0\.0\.1:636 \(LDAP 32 noSuchObject\)/));
-    const viaSpec = new AdSource(sambaSourceSpec(dc, { ldap: { baseDn: 'OU=Gone,DC=contoso,DC=test' } }), '/', { env: sambaEnv(dc) });
+    await assert.rejects(read(src, ['OU=Nowhere,DC=contoso,DC=test']), (e) =>
+      oneClearLine(
+        e,
+        'ldap_no_such_object',
+        /search base OU=Nowhere,DC=contoso,DC=test does not exist on 127\.0\.0\.1:636 \(LDAP 32 noSuchObject\)/,
+      ),
+    );
+    const viaSpec = new AdSource(sambaSourceSpec(dc, { ldap: { baseDn: 'OU=Gone,DC=contoso,DC=test' } }), '/', {
+      env: sambaEnv(dc),
+    });
     await assert.rejects(read(viaSpec), (e) => oneClearLine(e, 'ldap_no_such_object', /OU=Gone/));
   });
 
@@ -89,6 +120,9 @@ describe('AD source errors against Samba AD DC', { skip }, () => {
     const clear = new AdSource(sambaSourceSpec(dc, { ldap: { url: dc.startTlsUrl } }), '/', { env: sambaEnv(dc) });
     await assert.rejects(read(clear), (e) => oneClearLine(e, 'ldap_cleartext', /clear text/));
     const noEnv = new AdSource(sambaSourceSpec(dc), '/', { env: {} });
-    await assert.rejects(read(noEnv), (e) => e instanceof AdsyncError && e.code === 'secret_missing' && /ADSYNC_TEST_LDAP_PASSWORD/.test(e.message));
+    await assert.rejects(
+      read(noEnv),
+      (e) => e instanceof AdsyncError && e.code === 'secret_missing' && /ADSYNC_TEST_LDAP_PASSWORD/.test(e.message),
+    );
   });
 });

@@ -28,11 +28,35 @@ import {
 } from '../../support/samba-seed.js';
 
 const skip = await sambaSkipReason();
-const ATTRS = ['cn', 'displayname', 'givenname', 'sn', 'mail', 'member', 'useraccountcontrol', 'grouptype', 'samaccountname', 'userprincipalname', 'objectsid', 'mailnickname', 'extensionattribute1', 'proxyaddresses', 'department', 'msexchrecipienttypedetails'];
+const ATTRS = [
+  'cn',
+  'displayname',
+  'givenname',
+  'sn',
+  'mail',
+  'member',
+  'useraccountcontrol',
+  'grouptype',
+  'samaccountname',
+  'userprincipalname',
+  'objectsid',
+  'mailnickname',
+  'extensionattribute1',
+  'proxyaddresses',
+  'department',
+  'msexchrecipienttypedetails',
+];
 const BIG = 5000;
 
 /** Names that break naive DN and filter handling. */
-const TRICKY = ['Smith, John', 'O"Brien "Quote"', '#hash Tag', ' Leading Space', 'Zoë Ærøskøbing 山田', 'Plus+Semi;Less<More>Eq=Back\\slash'];
+const TRICKY = [
+  'Smith, John',
+  'O"Brien "Quote"',
+  '#hash Tag',
+  ' Leading Space',
+  'Zoë Ærøskøbing 山田',
+  'Plus+Semi;Less<More>Eq=Back\\slash',
+];
 
 describe('AD source against Samba AD DC', { skip }, () => {
   let dc: SambaDc;
@@ -59,7 +83,8 @@ describe('AD source against Samba AD DC', { skip }, () => {
   }
 
   const byDn = (snap: SourceSnapshot) => new Map(snap.entries.map((e) => [normalizeDn(e.dn), e]));
-  const str = (e: DirectoryEntry | undefined, a: string) => e?.attrs[a]?.map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('hex')));
+  const str = (e: DirectoryEntry | undefined, a: string) =>
+    e?.attrs[a]?.map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('hex')));
 
   before(async () => {
     dc = await startSamba();
@@ -86,25 +111,60 @@ describe('AD source against Samba AD DC', { skip }, () => {
         msExchRecipientTypeDetails: '1',
       },
     });
-    dns['bob'] = await addUser(admin, people, { cn: 'Bob Disabled', sam: `bob${sfx}`, upn: `bob.${sfx}@contoso.test`, enabled: false });
-    dns['evil'] = await addUser(admin, people, { cn: 'Eve Literal', sam: `eve${sfx}`, attrs: { department: 'x*)(objectClass=*' } });
+    dns['bob'] = await addUser(admin, people, {
+      cn: 'Bob Disabled',
+      sam: `bob${sfx}`,
+      upn: `bob.${sfx}@contoso.test`,
+      enabled: false,
+    });
+    dns['evil'] = await addUser(admin, people, {
+      cn: 'Eve Literal',
+      sam: `eve${sfx}`,
+      attrs: { department: 'x*)(objectClass=*' },
+    });
     for (const [i, name] of TRICKY.entries()) {
-      dns[`tricky${i}`] = await addUser(admin, people, { cn: name, sam: `t${i}${sfx}`, upn: `t${i}.${sfx}@contoso.test`, attrs: { displayName: name } });
+      dns[`tricky${i}`] = await addUser(admin, people, {
+        cn: name,
+        sam: `t${i}${sfx}`,
+        upn: `t${i}.${sfx}@contoso.test`,
+        attrs: { displayName: name },
+      });
     }
-    dns['computer'] = await addEntry(admin, `CN=WS-${sfx},${people}`, { objectClass: ['top', 'person', 'organizationalPerson', 'user', 'computer'], cn: `WS-${sfx}`, sAMAccountName: `WS-${sfx}$`, userAccountControl: '4096' });
-    dns['contact'] = await addContact(admin, contacts, 'Partner, External', { mail: 'partner@fabrikam.example', displayName: 'Partner, External' });
+    dns['computer'] = await addEntry(admin, `CN=WS-${sfx},${people}`, {
+      objectClass: ['top', 'person', 'organizationalPerson', 'user', 'computer'],
+      cn: `WS-${sfx}`,
+      sAMAccountName: `WS-${sfx}$`,
+      userAccountControl: '4096',
+    });
+    dns['contact'] = await addContact(admin, contacts, 'Partner, External', {
+      mail: 'partner@fabrikam.example',
+      displayName: 'Partner, External',
+    });
     dns['sec'] = await addGroup(admin, groupsOu, 'Team Security', GROUP_GLOBAL_SECURITY);
-    dns['dl'] = await addGroup(admin, groupsOu, 'All Staff DL', GROUP_UNIVERSAL_DISTRIBUTION, { mail: `allstaff.${sfx}@contoso.test`, mailNickname: 'allstaff' });
+    dns['dl'] = await addGroup(admin, groupsOu, 'All Staff DL', GROUP_UNIVERSAL_DISTRIBUTION, {
+      mail: `allstaff.${sfx}@contoso.test`,
+      mailNickname: 'allstaff',
+    });
     dns['outer'] = await addGroup(admin, groupsOu, 'Outer #Nested', GROUP_UNIVERSAL_SECURITY);
     dns['tricky-group'] = await addGroup(admin, groupsOu, 'Tricky Members', GROUP_GLOBAL_SECURITY);
     await addMembers(admin, dns['sec'], [dns['alice'], dns['bob']]);
     await addMembers(admin, dns['dl'], [dns['alice'], dns['contact'], dns['sec']]);
     await addMembers(admin, dns['outer'], [dns['sec'], dns['contact']]);
-    await addMembers(admin, dns['tricky-group'], TRICKY.map((_, i) => dns[`tricky${i}`]!));
+    await addMembers(
+      admin,
+      dns['tricky-group'],
+      TRICKY.map((_, i) => dns[`tricky${i}`]!),
+    );
     // 5,000 members: contacts (cheapest object AD has), added to the group in modify batches.
-    await parallelSeed(dc, Array.from({ length: BIG }, (_, i) => i), async (c, i) => {
-      bulkDns[i] = await addContact(c, bulk, `Bulk Member ${String(i).padStart(4, '0')}`);
-    }, 1, 16);
+    await parallelSeed(
+      dc,
+      Array.from({ length: BIG }, (_, i) => i),
+      async (c, i) => {
+        bulkDns[i] = await addContact(c, bulk, `Bulk Member ${String(i).padStart(4, '0')}`);
+      },
+      1,
+      16,
+    );
     dns['big'] = await addGroup(admin, groupsOu, 'Five Thousand', GROUP_UNIVERSAL_SECURITY);
     await addMembers(admin, dns['big'], bulkDns, 1000);
     seedMs = Date.now() - t0;
@@ -128,7 +188,10 @@ describe('AD source against Samba AD DC', { skip }, () => {
     assert.deepEqual(str(alice, 'mailnickname'), ['alice']);
     assert.deepEqual(str(alice, 'extensionattribute1'), ['keep']);
     assert.deepEqual(str(alice, 'msexchrecipienttypedetails'), ['1']);
-    assert.deepEqual(new Set(str(alice, 'proxyaddresses')), new Set(['SMTP:alice@contoso.test', 'smtp:a.anders@contoso.test']));
+    assert.deepEqual(
+      new Set(str(alice, 'proxyaddresses')),
+      new Set(['SMTP:alice@contoso.test', 'smtp:a.anders@contoso.test']),
+    );
     assert.deepEqual(str(alice, 'useraccountcontrol'), ['512']);
     const og = alice.attrs['objectguid']?.[0];
     assert.ok(og instanceof Uint8Array && og.length === 16, 'objectGUID is 16 bytes');
@@ -144,7 +207,10 @@ describe('AD source against Samba AD DC', { skip }, () => {
     assert.deepEqual(str(m.get(normalizeDn(dns['sec']!)), 'grouptype'), [String(GROUP_GLOBAL_SECURITY)]);
     assert.deepEqual(str(m.get(normalizeDn(dns['dl']!)), 'grouptype'), [String(GROUP_UNIVERSAL_DISTRIBUTION)]);
     assert.ok(!m.has(normalizeDn(dns['computer']!)), 'computers are excluded');
-    assert.ok(!snap.entries.some((e) => e.attrs['objectclass']?.includes('organizationalUnit')), 'only users, groups, contacts');
+    assert.ok(
+      !snap.entries.some((e) => e.attrs['objectclass']?.includes('organizationalUnit')),
+      'only users, groups, contacts',
+    );
   });
 
   it('keeps tricky names intact and every member DN matches its member entry', async () => {
@@ -170,7 +236,10 @@ describe('AD source against Samba AD DC', { skip }, () => {
     assert.ok(checked >= BIG + TRICKY.length + 7);
     // Nested: the outer group holds the security group and a contact.
     const outer = m.get(normalizeDn(dns['outer']!));
-    assert.deepEqual(new Set(outer?.attrs['member']?.map((v) => normalizeDn(v as string))), new Set([normalizeDn(dns['sec']!), normalizeDn(dns['contact']!)]));
+    assert.deepEqual(
+      new Set(outer?.attrs['member']?.map((v) => normalizeDn(v as string))),
+      new Set([normalizeDn(dns['sec']!), normalizeDn(dns['contact']!)]),
+    );
   });
 
   it('reads a group of 5,000 members whole, in one pass and with ranged retrieval', async (t) => {
@@ -185,8 +254,11 @@ describe('AD source against Samba AD DC', { skip }, () => {
       assert.equal(members.length, BIG, `all ${BIG} members (rangeSize ${rangeSize ?? 'server'})`);
       assert.deepEqual(new Set(members.map((v) => normalizeDn(v as string))), expected);
       const stats = src.lastReadStats!;
-      t.diagnostic(`rangeSize ${rangeSize ?? 'server'}: ${snap.entries.length} entries in ${ms} ms, ${stats.pages} pages, ${stats.rangeRequests} range requests`);
-      if (rangeSize) assert.equal(stats.rangeRequests, Math.ceil(BIG / rangeSize) - 1, 'member;range=1500-2999, 3000-4499, 4500-*');
+      t.diagnostic(
+        `rangeSize ${rangeSize ?? 'server'}: ${snap.entries.length} entries in ${ms} ms, ${stats.pages} pages, ${stats.rangeRequests} range requests`,
+      );
+      if (rangeSize)
+        assert.equal(stats.rangeRequests, Math.ceil(BIG / rangeSize) - 1, 'member;range=1500-2999, 3000-4499, 4500-*');
       assert.equal(snap.entries.length, BIG + 5, '5 groups + 5,000 contacts');
     }
   });
@@ -200,16 +272,32 @@ describe('AD source against Samba AD DC', { skip }, () => {
 
   it('reads the naming contexts the scope domains name, and refuses a domain the DC does not host', async () => {
     const src = source({ scope: { domains: ['Contoso.Test'] } });
-    const snap = await readWith(src, { baseDns: [], attributes: ['cn'], filter: escapeFilter`(sAMAccountName=${`alice${sfx}`})` });
+    const snap = await readWith(src, {
+      baseDns: [],
+      attributes: ['cn'],
+      filter: escapeFilter`(sAMAccountName=${`alice${sfx}`})`,
+    });
     assert.deepEqual(src.lastReadStats!.bases, ['DC=contoso,DC=test']);
-    assert.deepEqual(snap.entries.map((e) => e.dn), [dns['alice']]);
-    await assert.rejects(readWith(source({ scope: { domains: ['fabrikam.example'] } }), { baseDns: [] }), (e: SourceError) => e.code === 'ldap_domain_not_hosted' && /fabrikam\.example/.test(e.message));
+    assert.deepEqual(
+      snap.entries.map((e) => e.dn),
+      [dns['alice']],
+    );
+    await assert.rejects(
+      readWith(source({ scope: { domains: ['fabrikam.example'] } }), { baseDns: [] }),
+      (e: SourceError) => e.code === 'ldap_domain_not_hosted' && /fabrikam\.example/.test(e.message),
+    );
   });
 
   it('pushes the scope filter to the server, ANDed with the object-class filter', async () => {
     const snap = await readWith(source(), { filter: '(extensionAttribute1=keep)' });
-    assert.deepEqual(snap.entries.map((e) => e.dn), [dns['alice']]);
-    assert.equal(buildSearchFilter('(extensionAttribute1=keep)').toString(), '(&(&(|(objectClass=user)(objectClass=group)(objectClass=contact))(!(objectClass=computer)))(extensionAttribute1=keep))');
+    assert.deepEqual(
+      snap.entries.map((e) => e.dn),
+      [dns['alice']],
+    );
+    assert.equal(
+      buildSearchFilter('(extensionAttribute1=keep)').toString(),
+      '(&(&(|(objectClass=user)(objectClass=group)(objectClass=contact))(!(objectClass=computer)))(extensionAttribute1=keep))',
+    );
   });
 
   it('a value containing *)( cannot widen the search', async () => {
@@ -219,24 +307,42 @@ describe('AD source against Samba AD DC', { skip }, () => {
     const filter = escapeFilter`(department=${evil})`;
     assert.equal(filter, '(department=x\\2a\\29\\28objectClass=\\2a)');
     const literal = await readWith(source(), { filter });
-    assert.deepEqual(literal.entries.map((e) => e.dn), [dns['evil']]);
+    assert.deepEqual(
+      literal.entries.map((e) => e.dn),
+      [dns['evil']],
+    );
     assert.ok(all.entries.length > literal.entries.length);
     // Pasted raw into a filter string, it is refused, never run as a wider search.
     for (const pasted of [`(department=${evil})`, `(department=${evil}))(|(objectClass=*)`]) {
-      await assert.rejects(readWith(source(), { filter: pasted }), (e: SourceError) => e.code === 'ldap_filter_invalid' && !e.message.includes('\n'));
+      await assert.rejects(
+        readWith(source(), { filter: pasted }),
+        (e: SourceError) => e.code === 'ldap_filter_invalid' && !e.message.includes('\n'),
+      );
     }
     // The same through the spec's scope filter, and in an OU scope value: no growth.
-    const viaOu = await readWith(source(), { baseDns: [`OU=${evil.replace(/[,=+<>#;\\"]/g, (c) => `\\${c}`)},${root}`] }).catch((e: SourceError) => e);
-    assert.ok(viaOu instanceof SourceError && viaOu.code === 'ldap_no_such_object', 'an OU name with *)( is just a (missing) name');
+    const viaOu = await readWith(source(), {
+      baseDns: [`OU=${evil.replace(/[,=+<>#;\\"]/g, (c) => `\\${c}`)},${root}`],
+    }).catch((e: SourceError) => e);
+    assert.ok(
+      viaOu instanceof SourceError && viaOu.code === 'ldap_no_such_object',
+      'an OU name with *)( is just a (missing) name',
+    );
   });
 
   it('works over StartTLS, and logs loudly when verification is turned off', async () => {
-    const snap = await readWith(source({ ldap: { url: dc.startTlsUrl, startTls: true } }), { filter: '(extensionAttribute1=keep)' });
-    assert.deepEqual(snap.entries.map((e) => e.dn), [dns['alice']]);
+    const snap = await readWith(source({ ldap: { url: dc.startTlsUrl, startTls: true } }), {
+      filter: '(extensionAttribute1=keep)',
+    });
+    assert.deepEqual(
+      snap.entries.map((e) => e.dn),
+      [dns['alice']],
+    );
     const lines: string[] = [];
     const noCa: SourceSpec = sambaSourceSpec(dc, { ldap: { tlsInsecureSkipVerify: true } });
     delete noCa.ldap!.ca;
-    const insecure = await readWith(new AdSource(noCa, '/', { env: sambaEnv(dc), warn: (l) => lines.push(l) }), { filter: '(extensionAttribute1=keep)' });
+    const insecure = await readWith(new AdSource(noCa, '/', { env: sambaEnv(dc), warn: (l) => lines.push(l) }), {
+      filter: '(extensionAttribute1=keep)',
+    });
     assert.equal(insecure.entries.length, 1);
     assert.equal(lines.length, 1);
     assert.match(lines[0]!, /^WARNING: .*tlsInsecureSkipVerify.*NOT verified/);

@@ -14,13 +14,24 @@ import { connectEmulator, connectEntra } from '../../../src/connectors/entra/ind
 import type { EntraTarget } from '../../../src/connectors/entra/index.js';
 import { Graph } from '../../../src/connectors/entra/graph.js';
 import { TargetError } from '../../../src/errors.js';
-import type { Change, DeleteChange, RemoveMembersChange, RestoreChange, UpdateChange } from '../../../src/model/change.js';
+import type {
+  Change,
+  DeleteChange,
+  RemoveMembersChange,
+  RestoreChange,
+  UpdateChange,
+} from '../../../src/model/change.js';
 import { addMembers, anchor, createGroup, createUser, makePlan, member, memberAnchors, owned } from './support.js';
 
 let emu: RunningEmulator;
 let target: EntraTarget;
 let domain: string;
-const read = (t: EntraTarget = target) => t.read({ userProperties: ['jobTitle', 'department', 'accountEnabled'], groupProperties: ['description'], readMembers: true });
+const read = (t: EntraTarget = target) =>
+  t.read({
+    userProperties: ['jobTitle', 'department', 'accountEnabled'],
+    groupProperties: ['description'],
+    readMembers: true,
+  });
 
 before(async () => {
   emu = await startEmulator({});
@@ -34,7 +45,10 @@ after(async () => {
 
 /** A raw Graph client for what adsync itself never does (creating cloud-only objects). */
 function rawGraph(): Graph {
-  const cred = new ClientSecretCredential(emu.tenantId, emu.clientId, emu.clientSecret, { authorityHost: emu.authorityHost, disableInstanceDiscovery: true });
+  const cred = new ClientSecretCredential(emu.tenantId, emu.clientId, emu.clientSecret, {
+    authorityHost: emu.authorityHost,
+    disableInstanceDiscovery: true,
+  });
   return new Graph(cred, emu.url);
 }
 
@@ -58,12 +72,16 @@ test('a wrong client secret is one clear TargetError, without the secret', async
 
 test('connectEntra with a client-secret spec reads the secret from the environment', async () => {
   process.env['ADSYNC_TEST_SECRET'] = emu.clientSecret;
-  const t = await connectEntra({
-    tenantId: emu.tenantId,
-    endpoint: emu.url,
-    authorityHost: emu.authorityHost,
-    credential: { kind: 'client-secret', clientId: emu.clientId, secret: { env: 'ADSYNC_TEST_SECRET' } },
-  }, process.cwd(), { writeBudget: null });
+  const t = await connectEntra(
+    {
+      tenantId: emu.tenantId,
+      endpoint: emu.url,
+      authorityHost: emu.authorityHost,
+      credential: { kind: 'client-secret', clientId: emu.clientId, secret: { env: 'ADSYNC_TEST_SECRET' } },
+    },
+    process.cwd(),
+    { writeBudget: null },
+  );
   assert.equal(t.tenant.tenantId, emu.tenantId);
 });
 
@@ -88,25 +106,38 @@ test('an unreachable endpoint is one clear TargetError', async () => {
 test('apply creates, then reads back exactly the planned state; owned vs unowned by anchor', async () => {
   const raw = rawGraph();
   const cloud = await raw.post<{ id: string }>('/users', {
-    accountEnabled: true, displayName: 'Cloud Only', mailNickname: 'cloudonly', userPrincipalName: `cloudonly@${domain}`,
+    accountEnabled: true,
+    displayName: 'Cloud Only',
+    mailNickname: 'cloudonly',
+    userPrincipalName: `cloudonly@${domain}`,
     passwordProfile: { password: 'Xy7!abcdefgh12', forceChangePasswordNextSignIn: true },
   });
 
   const [u1, u2, u3, gA, gB] = [anchor(), anchor(), anchor(), anchor(), anchor()];
-  const plan = makePlan([
-    createUser(u1, `alice@${domain}`, { jobTitle: 'Engineer' }),
-    createUser(u2, `bob@${domain}`),
-    createUser(u3, `carol@${domain}`, { department: 'Sales' }),
-    createGroup(gA, 'Team A'),
-    createGroup(gB, 'Team B'),
-    addMembers(gA, 'Team A', [member(u1, 'user', 'alice'), member(u2, 'user', 'bob')]),
-    addMembers(gB, 'Team B', [member(u3, 'user', 'carol'), member(gA, 'group', 'Team A'), member('cloud', 'user', 'Cloud Only', cloud.id)]),
-  ], emu.tenantId);
+  const plan = makePlan(
+    [
+      createUser(u1, `alice@${domain}`, { jobTitle: 'Engineer' }),
+      createUser(u2, `bob@${domain}`),
+      createUser(u3, `carol@${domain}`, { department: 'Sales' }),
+      createGroup(gA, 'Team A'),
+      createGroup(gB, 'Team B'),
+      addMembers(gA, 'Team A', [member(u1, 'user', 'alice'), member(u2, 'user', 'bob')]),
+      addMembers(gB, 'Team B', [
+        member(u3, 'user', 'carol'),
+        member(gA, 'group', 'Team A'),
+        member('cloud', 'user', 'Cloud Only', cloud.id),
+      ]),
+    ],
+    emu.tenantId,
+  );
   const result = await target.apply(plan);
   assert.deepEqual(result.failed, []);
   assert.deepEqual(result.skipped, []);
   assert.equal(result.applied, 7);
-  assert.ok(target.anchorProperty?.startsWith(`extension_${emu.clientId.replace(/-/g, '')}_`), 'the anchor extension was registered');
+  assert.ok(
+    target.anchorProperty?.startsWith(`extension_${emu.clientId.replace(/-/g, '')}_`),
+    'the anchor extension was registered',
+  );
   assert.ok(result.requests < 10, `batched: ${result.requests} requests`);
 
   const snap = await read();
@@ -134,14 +165,52 @@ test('apply creates, then reads back exactly the planned state; owned vs unowned
   // Updates, membership changes, delete; then restore.
   const ids = (a: string) => mine.get(a)!.id;
   const base = { target: 'entra' as const, rule: 'test' };
-  const update: UpdateChange = { ...base, action: 'update', kind: 'user', anchor: u1, label: 'alice', id: ids(u1),
-    attributes: [{ name: 'jobTitle', before: 'Engineer', after: 'Lead', flow: 't' }, { name: 'department', after: 'R&D', flow: 't' }] };
-  const clear: UpdateChange = { ...base, action: 'update', kind: 'user', anchor: u3, label: 'carol', id: ids(u3),
-    attributes: [{ name: 'department', before: 'Sales', flow: 't' }] };
-  const remove: RemoveMembersChange = { ...base, action: 'remove-members', kind: 'group', anchor: gA, label: 'Team A', id: ids(gA),
-    members: [member(u2, 'user', 'bob', ids(u2))] };
-  const del: DeleteChange = { ...base, action: 'delete', kind: 'user', anchor: u2, label: 'bob', id: ids(u2), reason: 'gone from the source' };
-  const changes: Change[] = [update, clear, addMembers(gA, 'Team A', [member(u3, 'user', 'carol', ids(u3))], ids(gA)), remove, del];
+  const update: UpdateChange = {
+    ...base,
+    action: 'update',
+    kind: 'user',
+    anchor: u1,
+    label: 'alice',
+    id: ids(u1),
+    attributes: [
+      { name: 'jobTitle', before: 'Engineer', after: 'Lead', flow: 't' },
+      { name: 'department', after: 'R&D', flow: 't' },
+    ],
+  };
+  const clear: UpdateChange = {
+    ...base,
+    action: 'update',
+    kind: 'user',
+    anchor: u3,
+    label: 'carol',
+    id: ids(u3),
+    attributes: [{ name: 'department', before: 'Sales', flow: 't' }],
+  };
+  const remove: RemoveMembersChange = {
+    ...base,
+    action: 'remove-members',
+    kind: 'group',
+    anchor: gA,
+    label: 'Team A',
+    id: ids(gA),
+    members: [member(u2, 'user', 'bob', ids(u2))],
+  };
+  const del: DeleteChange = {
+    ...base,
+    action: 'delete',
+    kind: 'user',
+    anchor: u2,
+    label: 'bob',
+    id: ids(u2),
+    reason: 'gone from the source',
+  };
+  const changes: Change[] = [
+    update,
+    clear,
+    addMembers(gA, 'Team A', [member(u3, 'user', 'carol', ids(u3))], ids(gA)),
+    remove,
+    del,
+  ];
   const r2 = await target.apply(makePlan(changes));
   assert.deepEqual(r2.failed, []);
   assert.equal(r2.applied, changes.length);
@@ -159,14 +228,28 @@ test('apply creates, then reads back exactly the planned state; owned vs unowned
   const r3 = await target.apply(makePlan([remove, del]));
   assert.deepEqual(r3.failed, []);
 
-  const restore: RestoreChange = { ...base, action: 'restore', kind: 'user', anchor: u2, label: 'bob', id: gone.id,
-    attributes: [{ name: 'jobTitle', after: 'Returned', flow: 't' }] };
+  const restore: RestoreChange = {
+    ...base,
+    action: 'restore',
+    kind: 'user',
+    anchor: u2,
+    label: 'bob',
+    id: gone.id,
+    attributes: [{ name: 'jobTitle', after: 'Returned', flow: 't' }],
+  };
   const r4 = await target.apply(makePlan([restore]));
   assert.deepEqual(r4.failed, []);
   const snap4 = await read();
   assert.equal(owned(snap4).get(u2)?.attrs['jobTitle'], 'Returned');
-  assert.equal(snap4.deleted.some((o) => o.anchor === u2), false, 'a restored user is no longer in deletedItems');
-  await assert.rejects(rawGraph().get(`/directory/deletedItems/${gone.id}`), (e: { status?: number }) => e.status === 404);
+  assert.equal(
+    snap4.deleted.some((o) => o.anchor === u2),
+    false,
+    'a restored user is no longer in deletedItems',
+  );
+  await assert.rejects(
+    rawGraph().get(`/directory/deletedItems/${gone.id}`),
+    (e: { status?: number }) => e.status === 404,
+  );
 });
 
 test('a failed group create skips its membership change; independent changes carry on', async () => {
@@ -198,8 +281,15 @@ test('memberships read per group through $batch agree with the delta pass', asyn
   const viaBatch = await connectEmulator(emu, { membersVia: 'batch' });
   const a = await read();
   const b = await read(viaBatch);
-  const norm = (s: typeof a) => s.objects.filter((o) => o.kind === 'group').map((g) => `${g.id}:${[...(g.members ?? [])].sort().join(',')}`).sort();
-  assert.ok(norm(a).filter((g) => !g.endsWith(':')).length >= 2, 'groups with members to compare (from the tests above)');
+  const norm = (s: typeof a) =>
+    s.objects
+      .filter((o) => o.kind === 'group')
+      .map((g) => `${g.id}:${[...(g.members ?? [])].sort().join(',')}`)
+      .sort();
+  assert.ok(
+    norm(a).filter((g) => !g.endsWith(':')).length >= 2,
+    'groups with members to compare (from the tests above)',
+  );
   assert.deepEqual(norm(b), norm(a));
   assert.equal(viaBatch.lastRead?.membersVia, 'batch');
   assert.equal(target.lastRead?.groupsReadSingly, 0);
@@ -210,12 +300,19 @@ test('a deleted user is listed only in deletedItems, and a restored one only in 
   const r = await target.apply(makePlan([createUser(u, `erin@${domain}`)]));
   const id = r.createdIds[u]!;
   const base = { target: 'entra' as const, rule: 'test' };
-  await target.apply(makePlan([{ ...base, action: 'delete', kind: 'user', anchor: u, label: 'erin', id, reason: 'test' }]));
+  await target.apply(
+    makePlan([{ ...base, action: 'delete', kind: 'user', anchor: u, label: 'erin', id, reason: 'test' }]),
+  );
   const snap = await read();
   assert.equal(owned(snap).has(u), false);
   assert.ok(snap.deleted.some((o) => o.anchor === u));
-  await target.apply(makePlan([{ ...base, action: 'restore', kind: 'user', anchor: u, label: 'erin', id, attributes: [] }]));
+  await target.apply(
+    makePlan([{ ...base, action: 'restore', kind: 'user', anchor: u, label: 'erin', id, attributes: [] }]),
+  );
   const back = await read();
-  assert.equal(back.deleted.some((o) => o.anchor === u), false);
+  assert.equal(
+    back.deleted.some((o) => o.anchor === u),
+    false,
+  );
   assert.equal(back.objects.filter((o) => o.id === id).length, 1);
 });

@@ -24,11 +24,19 @@ after(async () => {
 });
 
 /** `users` users, `groups` groups, each group with `perGroup` users (deterministic spread), one nested group. */
-function bigPlan(domain: string, prefix: string, users: number, groups: number, perGroup: number): { changes: Change[]; expected: Map<string, string[]>; userAnchors: string[]; groupAnchors: string[] } {
+function bigPlan(
+  domain: string,
+  prefix: string,
+  users: number,
+  groups: number,
+  perGroup: number,
+): { changes: Change[]; expected: Map<string, string[]>; userAnchors: string[]; groupAnchors: string[] } {
   const userAnchors = Array.from({ length: users }, () => anchor());
   const groupAnchors = Array.from({ length: groups }, () => anchor());
   const changes: Change[] = [];
-  userAnchors.forEach((a, i) => changes.push(createUser(a, `${prefix}u${i}@${domain}`, { jobTitle: `Title ${i % 7}` })));
+  userAnchors.forEach((a, i) =>
+    changes.push(createUser(a, `${prefix}u${i}@${domain}`, { jobTitle: `Title ${i % 7}` })),
+  );
   groupAnchors.forEach((a, i) => changes.push(createGroup(a, `${prefix} Group ${i}`)));
   const expected = new Map<string, string[]>();
   groupAnchors.forEach((g, gi) => {
@@ -51,7 +59,10 @@ async function applyAndCheck(prefix: string, users: number, groups: number, perG
   emu.setFaults({ throttle: true, randomFailureRate: 0.1, replicationLagMs: 2000, seed: 1 });
   const result = await target.apply(makePlan(changes));
   emu.setFaults({});
-  assert.deepEqual(result.failed.slice(0, 5).map((f) => `${f.operation}: ${f.message}`), []);
+  assert.deepEqual(
+    result.failed.slice(0, 5).map((f) => `${f.operation}: ${f.message}`),
+    [],
+  );
   assert.deepEqual(result.skipped, []);
   assert.equal(result.applied, changes.length);
   assert.ok(result.retries > 0, 'the faults were exercised');
@@ -71,12 +82,17 @@ async function applyAndCheck(prefix: string, users: number, groups: number, perG
   // Nothing duplicated: one object per anchor (owned() throws otherwise), one user per UPN.
   const upns = snap.objects.filter((o) => o.kind === 'user').map((o) => o.attrs['userPrincipalName']);
   assert.equal(new Set(upns).size, upns.length);
-   
-  console.log(`# faults apply: ${changes.length} changes, ${result.writes} writes, ${result.requests} requests, ${result.retries} retries, ${(result.durationMs / 1000).toFixed(1)} s`);
+
+  console.log(
+    `# faults apply: ${changes.length} changes, ${result.writes} writes, ${result.requests} requests, ${result.retries} retries, ${(result.durationMs / 1000).toFixed(1)} s`,
+  );
 
   // Applying the same plan again leaves the tenant as it is (creates adopt their objects, members exist).
   const again = await target.apply(makePlan(changes));
-  assert.deepEqual(again.failed.slice(0, 5).map((f) => `${f.operation}: ${f.message}`), []);
+  assert.deepEqual(
+    again.failed.slice(0, 5).map((f) => `${f.operation}: ${f.message}`),
+    [],
+  );
   const snap2 = await target.read({ userProperties: [], groupProperties: [], readMembers: true });
   assert.equal(owned(snap2).size, mine.size);
 }

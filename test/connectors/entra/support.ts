@@ -27,17 +27,37 @@ const base = { target: 'entra' as const, rule: 'test' };
 
 export function createUser(a: string, upn: string, extra: Record<string, unknown> = {}): CreateChange {
   const nick = upn.split('@')[0]!;
-  const attrs: Record<string, unknown> = { accountEnabled: true, displayName: nick, mailNickname: nick, userPrincipalName: upn, ...extra };
+  const attrs: Record<string, unknown> = {
+    accountEnabled: true,
+    displayName: nick,
+    mailNickname: nick,
+    userPrincipalName: upn,
+    ...extra,
+  };
   return {
-    ...base, action: 'create', kind: 'user', anchor: a, label: upn,
+    ...base,
+    action: 'create',
+    kind: 'user',
+    anchor: a,
+    label: upn,
     attributes: Object.entries(attrs).map(([name, after]) => ({ name, after, flow: 'test' })),
   };
 }
 
 export function createGroup(a: string, name: string): CreateChange {
-  const attrs = { displayName: name, mailEnabled: false, mailNickname: name.replace(/[^A-Za-z0-9]/g, ''), securityEnabled: true, groupTypes: [] };
+  const attrs = {
+    displayName: name,
+    mailEnabled: false,
+    mailNickname: name.replace(/[^A-Za-z0-9]/g, ''),
+    securityEnabled: true,
+    groupTypes: [],
+  };
   return {
-    ...base, action: 'create', kind: 'group', anchor: a, label: name,
+    ...base,
+    action: 'create',
+    kind: 'group',
+    anchor: a,
+    label: name,
     attributes: Object.entries(attrs).map(([n, after]) => ({ name: n, after, flow: 'test' })),
   };
 }
@@ -59,7 +79,12 @@ export function owned(snapshot: TargetSnapshot): Map<string, TargetObject> {
     if (o.anchor === undefined) continue;
     const seen = m.get(o.anchor);
     // Two objects with one anchor is a duplicate create; the same object listed twice is a listing bug. Either fails.
-    if (seen !== undefined) throw new Error(seen.id === o.id ? `object ${o.id} (anchor ${o.anchor}) is listed twice` : `two objects carry anchor ${o.anchor}`);
+    if (seen !== undefined)
+      throw new Error(
+        seen.id === o.id
+          ? `object ${o.id} (anchor ${o.anchor}) is listed twice`
+          : `two objects carry anchor ${o.anchor}`,
+      );
     m.set(o.anchor, o);
   }
   return m;

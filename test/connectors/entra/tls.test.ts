@@ -28,8 +28,14 @@ before(async () => {
   await writeFile(join(dir, 'emulator.pem'), emu.certPem);
   process.env['ADSYNC_TLS_TEST_SECRET'] = emu.clientSecret;
   // A second HTTPS server with a certificate nobody trusts, to stand for an untrusted Graph endpoint.
-  const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], { keySize: 2048, extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }] });
-  other = createServer({ key: pems.private, cert: pems.cert }, (_req, res) => { res.writeHead(404); res.end(); });
+  const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
+    keySize: 2048,
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+  });
+  other = createServer({ key: pems.private, cert: pems.cert }, (_req, res) => {
+    res.writeHead(404);
+    res.end();
+  });
   await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
   otherUrl = `https://127.0.0.1:${(other.address() as AddressInfo).port}`;
 });

@@ -9,7 +9,8 @@ import { parseLdif } from '../../../src/connectors/ldif/parser.js';
 import { isUnderDn } from '../../../src/model/dn.js';
 
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
-const has = (vals: unknown[] | undefined, v: string): boolean => (vals ?? []).some((x) => typeof x === 'string' && x.toLowerCase() === v);
+const has = (vals: unknown[] | undefined, v: string): boolean =>
+  (vals ?? []).some((x) => typeof x === 'string' && x.toLowerCase() === v);
 
 test('generator: the same seed gives the same bytes (in memory and streamed); another seed differs', async () => {
   const opts = { users: 500, groups: 40, memberships: 3000, seed: 7 };
@@ -63,10 +64,19 @@ test('generator: counts come out exact, members point at real in-scope objects, 
   assert.ok(summary.disabledUsers > 0);
   assert.ok(users.every((u) => (u.attrs['objectguid']?.[0] as Uint8Array).length === 16));
   assert.equal(users.filter((u) => u.attrs['ms-ds-consistencyguid']).length, summary.usersWithConsistencyGuid);
-  assert.ok(users.some((u) => /[^\x00-\x7f]/.test(u.dn)), 'non-ASCII names (dn::)');
-  assert.ok(users.some((u) => u.dn.includes('\\,')), 'escaped commas in DNs');
+  assert.ok(
+    users.some((u) => /[^\x00-\x7f]/.test(u.dn)),
+    'non-ASCII names (dn::)',
+  );
+  assert.ok(
+    users.some((u) => u.dn.includes('\\,')),
+    'escaped commas in DNs',
+  );
   assert.equal(users.filter((u) => isUnderDn(u.dn, summary.serviceAccountsOu)).length, summary.serviceAccounts);
-  assert.ok(groups.some((g) => g.attrs['grouptype']?.[0] === '8' && g.attrs['mail']), 'mail-enabled distribution lists');
+  assert.ok(
+    groups.some((g) => g.attrs['grouptype']?.[0] === '8' && g.attrs['mail']),
+    'mail-enabled distribution lists',
+  );
   assert.ok(users.every((u) => String(u.attrs['userprincipalname']?.[0]).endsWith('@corp.example')));
   assert.equal(new Set(users.map((u) => u.attrs['userprincipalname']?.[0])).size, 1000, 'unique UPNs');
 });

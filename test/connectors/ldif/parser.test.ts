@@ -41,7 +41,8 @@ test('folded lines are unfolded (one leading space removed), also across comment
 });
 
 test('folding is byte-exact across read chunks of any size', () => {
-  const text = 'version: 1\r\ndn:: Q049Sm9zw6kgR2FyY8OtYSxEQz1jb3JwLERDPWV4YW1wbGU=\r\ndisplayName: Jos\r\n é\r\nobjectGUID:: ABEiM0RVZn\r\n eImaq7zN3u/w==\r\n\r\n';
+  const text =
+    'version: 1\r\ndn:: Q049Sm9zw6kgR2FyY8OtYSxEQz1jb3JwLERDPWV4YW1wbGU=\r\ndisplayName: Jos\r\n é\r\nobjectGUID:: ABEiM0RVZn\r\n eImaq7zN3u/w==\r\n\r\n';
   const whole = parseLdif(text);
   const bytes = Buffer.from(text, 'utf8');
   for (const size of [1, 2, 3, 7, 64]) {
@@ -92,18 +93,26 @@ test('ldifde records: "changetype: add" accepted and not kept as an attribute', 
 });
 
 test('attribute options: ;binary and a complete ;range=0-* join the plain attribute', () => {
-  const r = parseLdif(`dn: CN=g,DC=x\nobjectGUID;binary:: ${GUID.toString('base64')}\nmember;range=0-*: CN=a,DC=x\nmember: CN=b,DC=x\n`)[0]!;
+  const r = parseLdif(
+    `dn: CN=g,DC=x\nobjectGUID;binary:: ${GUID.toString('base64')}\nmember;range=0-*: CN=a,DC=x\nmember: CN=b,DC=x\n`,
+  )[0]!;
   assert.deepEqual(Buffer.from(r.attrs['objectguid']![0] as Uint8Array), GUID);
   assert.deepEqual(r.attrs['member'], ['CN=a,DC=x', 'CN=b,DC=x']);
 });
 
 test("ldapsearch's search/result trailer is not an entry", () => {
-  const r = parseLdif('# extended LDIF\ndn: CN=a,DC=x\ncn: a\n\n# search result\nsearch: 2\nresult: 0 Success\n\n# numResponses: 2\n');
+  const r = parseLdif(
+    '# extended LDIF\ndn: CN=a,DC=x\ncn: a\n\n# search result\nsearch: 2\nresult: 0 Success\n\n# numResponses: 2\n',
+  );
   assert.equal(r.length, 1);
 });
 
 test('errors carry file:line and a hint', () => {
-  throwsAt('dn: CN=a,DC=x\ncn: a\n\ndn: CN=b,DC=x\nchangetype: modify\nreplace: cn\ncn: c\n-\n', 5, /changetype: modify/);
+  throwsAt(
+    'dn: CN=a,DC=x\ncn: a\n\ndn: CN=b,DC=x\nchangetype: modify\nreplace: cn\ncn: c\n-\n',
+    5,
+    /changetype: modify/,
+  );
   throwsAt('dn: CN=a,DC=x\nchangetype: delete\n', 2, /changetype: delete/);
   throwsAt('dn: CN=a,DC=x\ncn: a\njpegPhoto:< file:///tmp/a.jpg\n', 3, /by URL/);
   throwsAt('dn: CN=a,DC=x\ncn: a\nthis line has no colon\n', 3, /expected "attribute: value"/);
@@ -118,12 +127,18 @@ test('errors carry file:line and a hint', () => {
 
 test('acceptDn skips records without decoding them; acceptAttribute drops values', () => {
   const seen: string[] = [];
-  const r = parseLdif('dn: CN=a,DC=x\ncn: a\nsn: a\n\ndn: CN=b,DC=y\ncn:: !!!not base64 but skipped\n\ndn: CN=c,DC=x\ncn: c\n', {
-    acceptDn: (dn) => (seen.push(dn), dn.endsWith('DC=x')),
-    acceptAttribute: (a) => a !== 'sn',
-  });
+  const r = parseLdif(
+    'dn: CN=a,DC=x\ncn: a\nsn: a\n\ndn: CN=b,DC=y\ncn:: !!!not base64 but skipped\n\ndn: CN=c,DC=x\ncn: c\n',
+    {
+      acceptDn: (dn) => (seen.push(dn), dn.endsWith('DC=x')),
+      acceptAttribute: (a) => a !== 'sn',
+    },
+  );
   assert.deepEqual(seen, ['CN=a,DC=x', 'CN=b,DC=y', 'CN=c,DC=x']);
-  assert.deepEqual(r.map((x) => x.dn), ['CN=a,DC=x', 'CN=c,DC=x']);
+  assert.deepEqual(
+    r.map((x) => x.dn),
+    ['CN=a,DC=x', 'CN=c,DC=x'],
+  );
   assert.deepEqual(r[0]!.attrs, { cn: ['a'] });
 });
 
@@ -139,21 +154,53 @@ test('an empty GUID, a GUID of the wrong length, GUID text, or two GUIDs: an err
   throwsAt('dn: CN=x,DC=y\nobjectGUID:\n', 2, /"objectGUID:" is empty/);
   throwsAt(`dn: CN=x,DC=y\ncn: x\nobjectGUID:: ${b64(15)}\n`, 3, /"objectGUID::" holds 15 bytes; a GUID is 16/);
   throwsAt(`dn: CN=x,DC=y\nobjectGUID:: ${b64(17)}\n`, 2, /holds 17 bytes/);
-  throwsAt(`dn: CN=x,DC=y\nmS-DS-ConsistencyGuid:: ${b64(1)}\n`, 2, /"mS-DS-ConsistencyGuid::" holds 1 byte; a GUID is 16/);
-  throwsAt('dn: CN=x,DC=y\nobjectGUID: 8d8a7f9e-1c2b-4a3d-9e8f-001122334455\n', 2, /"objectGUID: 8d8a7f9e-1c2b-4a3d-9e8f-001122334455" is text; a GUID is exported as base64/);
-  throwsAt(`dn: CN=x,DC=y\nobjectGUID:: ${GUID.toString('base64')}\nobjectGUID:: ${GUID.toString('base64')}\n`, 3, /"objectGUID" appears twice/);
+  throwsAt(
+    `dn: CN=x,DC=y\nmS-DS-ConsistencyGuid:: ${b64(1)}\n`,
+    2,
+    /"mS-DS-ConsistencyGuid::" holds 1 byte; a GUID is 16/,
+  );
+  throwsAt(
+    'dn: CN=x,DC=y\nobjectGUID: 8d8a7f9e-1c2b-4a3d-9e8f-001122334455\n',
+    2,
+    /"objectGUID: 8d8a7f9e-1c2b-4a3d-9e8f-001122334455" is text; a GUID is exported as base64/,
+  );
+  throwsAt(
+    `dn: CN=x,DC=y\nobjectGUID:: ${GUID.toString('base64')}\nobjectGUID:: ${GUID.toString('base64')}\n`,
+    3,
+    /"objectGUID" appears twice/,
+  );
   // the 16-byte form is fine, folded or not
   const g = GUID.toString('base64');
-  assert.deepEqual(parseLdif(`dn: CN=x,DC=y\nobjectGUID:: ${g.slice(0, 5)}\n ${g.slice(5)}\n`)[0]!.attrs['objectguid'], [GUID]);
+  assert.deepEqual(
+    parseLdif(`dn: CN=x,DC=y\nobjectGUID:: ${g.slice(0, 5)}\n ${g.slice(5)}\n`)[0]!.attrs['objectguid'],
+    [GUID],
+  );
 });
 
 test('text that is not UTF-8 (in a value, a base64 value, a folded value, the dn): an error at the line', () => {
   const latin1 = (s: string) => Buffer.from(s, 'latin1');
-  throwsAt(latin1('dn: CN=x,DC=y\nsn: G\xf3mez\n') , 2, /the value of "sn:" is not UTF-8 text/);
-  throwsAt(latin1('dn: CN=x,DC=y\ncn: x\ndescription: a long description that is folded a\n nd G\xf3mez\n') , 3, /"description:" is not UTF-8/);
-  throwsAt(`dn: CN=x,DC=y\nsn:: ${latin1('G\xf3mez').toString('base64')}\n`, 2, /the value of "sn::" is not UTF-8 text/);
-  throwsAt(latin1('dn: CN=G\xf3mez,DC=y\ncn: x\n') , 1, /the value of "dn:" is not UTF-8 text/);
-  throwsAt(`dn:: ${latin1('CN=G\xf3mez,DC=y').toString('base64')}\ncn: x\n`, 1, /the value of "dn::" is not UTF-8 text/);
+  throwsAt(latin1('dn: CN=x,DC=y\nsn: G\xf3mez\n'), 2, /the value of "sn:" is not UTF-8 text/);
+  throwsAt(
+    latin1('dn: CN=x,DC=y\ncn: x\ndescription: a long description that is folded a\n nd G\xf3mez\n'),
+    3,
+    /"description:" is not UTF-8/,
+  );
+  throwsAt(
+    `dn: CN=x,DC=y\nsn:: ${latin1('G\xf3mez').toString('base64')}\n`,
+    2,
+    /the value of "sn::" is not UTF-8 text/,
+  );
+  throwsAt(latin1('dn: CN=G\xf3mez,DC=y\ncn: x\n'), 1, /the value of "dn:" is not UTF-8 text/);
+  throwsAt(
+    `dn:: ${latin1('CN=G\xf3mez,DC=y').toString('base64')}\ncn: x\n`,
+    1,
+    /the value of "dn::" is not UTF-8 text/,
+  );
   // UTF-8 is fine, short or long
-  assert.deepEqual(parseLdif('dn: CN=x,DC=y\nsn: Gómez\ndescription: Zoë Müller, a description longer than the fast path\n')[0]!.attrs['sn'], ['Gómez']);
+  assert.deepEqual(
+    parseLdif('dn: CN=x,DC=y\nsn: Gómez\ndescription: Zoë Müller, a description longer than the fast path\n')[0]!.attrs[
+      'sn'
+    ],
+    ['Gómez'],
+  );
 });

@@ -8,10 +8,14 @@ import type { DirectoryEntry } from '../../../src/model/entry.js';
 
 // dist/test/connectors/ldif → the repository root
 const CORP = resolve(import.meta.dirname, '../../../../examples/quickstart/corp.ldif');
-const is = (e: DirectoryEntry, cls: string): boolean => (e.attrs['objectclass'] ?? []).some((c) => typeof c === 'string' && c.toLowerCase() === cls);
+const is = (e: DirectoryEntry, cls: string): boolean =>
+  (e.attrs['objectclass'] ?? []).some((c) => typeof c === 'string' && c.toLowerCase() === cls);
 
 test('the quickstart export reads as the README describes it', async () => {
-  const snap = await new LdifSource({ name: 'contoso', path: CORP }).read({ attributes: [], baseDns: ['DC=contoso,DC=example'] });
+  const snap = await new LdifSource({ name: 'contoso', path: CORP }).read({
+    attributes: [],
+    baseDns: ['DC=contoso,DC=example'],
+  });
   assert.deepEqual(snap.namingContexts, [{ dn: 'DC=contoso,DC=example', dnsName: 'contoso.example' }]);
   const users = snap.entries.filter((e) => is(e, 'user'));
   const groups = snap.entries.filter((e) => is(e, 'group'));
@@ -20,7 +24,10 @@ test('the quickstart export reads as the README describes it', async () => {
   assert.equal(users.filter((u) => isUnderDn(u.dn, 'OU=Contractors,DC=contoso,DC=example')).length, 3);
   assert.equal(groups.length, 4);
   assert.equal(snap.entries.filter((e) => is(e, 'contact')).length, 1);
-  assert.deepEqual(users.filter((u) => firstString(u, 'useraccountcontrol') === '514').map((u) => firstString(u, 'samaccountname')), ['dkim']);
+  assert.deepEqual(
+    users.filter((u) => firstString(u, 'useraccountcontrol') === '514').map((u) => firstString(u, 'samaccountname')),
+    ['dkim'],
+  );
   assert.ok(users.some((u) => u.dn === 'CN=Zoë Müller,OU=Staff,DC=contoso,DC=example'));
   assert.ok(users.some((u) => u.dn === 'CN=Chen\\, Wei,OU=Staff,DC=contoso,DC=example'));
   for (const u of users) {

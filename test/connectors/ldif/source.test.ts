@@ -66,40 +66,70 @@ test('read: everything, naming contexts from domainDNS entries', async () => {
 
 test('read: baseDns compared as AD does (case, escapes, spaces); the domain root is named even out of scope', async () => {
   await withFile(EXPORT, async (path) => {
-    const snap = await new LdifSource({ name: 'corp', path }).read({ attributes: [], baseDns: ['ou=LEE\\2C ann team, dc=corp, dc=example'] });
-    assert.deepEqual(snap.entries.map((e) => e.dn), ['OU=Lee\\, Ann Team,DC=Corp,DC=Example', 'CN=Ann Lee,OU=Lee\\, Ann Team,DC=Corp,DC=Example']);
-    assert.deepEqual(snap.namingContexts.map((c) => c.dnsName), ['corp.example']);
-    const two = await new LdifSource({ name: 'corp', path }).read({ attributes: [], baseDns: ['OU=Service Accounts,DC=corp,DC=example', 'DC=other,DC=test'] });
-    assert.deepEqual(two.entries.map((e) => e.dn), ['CN=Svc,OU=Service Accounts,DC=Corp,DC=Example', 'CN=Other,DC=other,DC=test']);
+    const snap = await new LdifSource({ name: 'corp', path }).read({
+      attributes: [],
+      baseDns: ['ou=LEE\\2C ann team, dc=corp, dc=example'],
+    });
+    assert.deepEqual(
+      snap.entries.map((e) => e.dn),
+      ['OU=Lee\\, Ann Team,DC=Corp,DC=Example', 'CN=Ann Lee,OU=Lee\\, Ann Team,DC=Corp,DC=Example'],
+    );
+    assert.deepEqual(
+      snap.namingContexts.map((c) => c.dnsName),
+      ['corp.example'],
+    );
+    const two = await new LdifSource({ name: 'corp', path }).read({
+      attributes: [],
+      baseDns: ['OU=Service Accounts,DC=corp,DC=example', 'DC=other,DC=test'],
+    });
+    assert.deepEqual(
+      two.entries.map((e) => e.dn),
+      ['CN=Svc,OU=Service Accounts,DC=Corp,DC=Example', 'CN=Other,DC=other,DC=test'],
+    );
   });
 });
 
 test('read: only the requested attributes, plus the ones every entry keeps', async () => {
   await withFile(EXPORT, async (path) => {
-    const snap = await new LdifSource({ name: 'corp', path }).read({ attributes: ['title', 'sAMAccountName'], baseDns: [] });
+    const snap = await new LdifSource({ name: 'corp', path }).read({
+      attributes: ['title', 'sAMAccountName'],
+      baseDns: [],
+    });
     const ann = snap.entries.find((e) => e.dn.startsWith('CN=Ann'))!;
-    assert.deepEqual(Object.keys(ann.attrs).sort(), ['distinguishedname', 'objectclass', 'objectguid', 'samaccountname', 'title']);
-  });
-});
-
-test('read: without domainDNS entries the naming contexts come from the DC= components', async () => {
-  await withFile('dn: CN=a,OU=x,DC=corp,DC=example\ncn: a\n\ndn: CN=b,DC=child,DC=corp,DC=example\ncn: b\n\ndn: CN=c,O=NoDomain\ncn: c\n', async (path) => {
-    const snap = await new LdifSource({ name: 'x', path }).read({ attributes: [], baseDns: [] });
-    assert.deepEqual(snap.namingContexts, [
-      { dn: 'DC=child,DC=corp,DC=example', dnsName: 'child.corp.example' },
-      { dn: 'DC=corp,DC=example', dnsName: 'corp.example' },
+    assert.deepEqual(Object.keys(ann.attrs).sort(), [
+      'distinguishedname',
+      'objectclass',
+      'objectguid',
+      'samaccountname',
+      'title',
     ]);
   });
 });
 
+test('read: without domainDNS entries the naming contexts come from the DC= components', async () => {
+  await withFile(
+    'dn: CN=a,OU=x,DC=corp,DC=example\ncn: a\n\ndn: CN=b,DC=child,DC=corp,DC=example\ncn: b\n\ndn: CN=c,O=NoDomain\ncn: c\n',
+    async (path) => {
+      const snap = await new LdifSource({ name: 'x', path }).read({ attributes: [], baseDns: [] });
+      assert.deepEqual(snap.namingContexts, [
+        { dn: 'DC=child,DC=corp,DC=example', dnsName: 'child.corp.example' },
+        { dn: 'DC=corp,DC=example', dnsName: 'corp.example' },
+      ]);
+    },
+  );
+});
+
 test('errors: a missing file is one line with a hint; a syntax error names file:line; a bad base DN', async () => {
-  await assert.rejects(new LdifSource({ name: 'x', path: '/nonexistent/corp.ldif' }).read({ attributes: [], baseDns: [] }), (e: unknown) => {
-    assert.ok(e instanceof SourceError);
-    assert.equal(e.code, 'ldif_not_found');
-    assert.equal(e.message, 'LDIF file not found: /nonexistent/corp.ldif');
-    assert.ok(e.hint);
-    return true;
-  });
+  await assert.rejects(
+    new LdifSource({ name: 'x', path: '/nonexistent/corp.ldif' }).read({ attributes: [], baseDns: [] }),
+    (e: unknown) => {
+      assert.ok(e instanceof SourceError);
+      assert.equal(e.code, 'ldif_not_found');
+      assert.equal(e.message, 'LDIF file not found: /nonexistent/corp.ldif');
+      assert.ok(e.hint);
+      return true;
+    },
+  );
   await withFile('dn: CN=a,DC=x\ncn: a\n\ndn: CN=b\\,DC=x\nchangetype: modify\n', async (path) => {
     await assert.rejects(new LdifSource({ name: 'x', path }).read({ attributes: [], baseDns: [] }), (e: unknown) => {
       assert.ok(e instanceof SourceError);
@@ -115,6 +145,9 @@ test('errors: a missing file is one line with a hint; a syntax error names file:
     });
   });
   await withFile(EXPORT, async (path) => {
-    await assert.rejects(new LdifSource({ name: 'x', path }).read({ attributes: [], baseDns: ['not a dn'] }), (e: unknown) => e instanceof SourceError && e.code === 'ldif_base_invalid');
+    await assert.rejects(
+      new LdifSource({ name: 'x', path }).read({ attributes: [], baseDns: ['not a dn'] }),
+      (e: unknown) => e instanceof SourceError && e.code === 'ldif_base_invalid',
+    );
   });
 });
