@@ -27,7 +27,7 @@ export function stateDirOf(spec: { dir: string; target: { emulator?: { state: st
 
 export async function withLockedSession<T>(
   configPath: string,
-  options: { command: string; log: Log; lockRealTenant: boolean },
+  options: { command: string; log: Log; lockRealTenant: boolean; full?: boolean },
   body: (session: Session, ctx: LockedContext) => Promise<T>,
 ): Promise<T> {
   const spec = await loadSpec(configPath);
@@ -51,15 +51,19 @@ export async function withLockedSession<T>(
     ? announce(acquireLock(lockPath(stateDir, 'embedded'), options.command))
     : undefined;
   try {
-    return await withSession(configPath, async (session) => {
-      if (embedded !== undefined || !options.lockRealTenant) return body(session, { stateDir, lock: embedded });
-      const lock = announce(acquireLock(lockPath(stateDir, session.target.tenant.tenantId), options.command));
-      try {
-        return await body(session, { stateDir, lock });
-      } finally {
-        lock.release();
-      }
-    });
+    return await withSession(
+      configPath,
+      async (session) => {
+        if (embedded !== undefined || !options.lockRealTenant) return body(session, { stateDir, lock: embedded });
+        const lock = announce(acquireLock(lockPath(stateDir, session.target.tenant.tenantId), options.command));
+        try {
+          return await body(session, { stateDir, lock });
+        } finally {
+          lock.release();
+        }
+      },
+      { incremental: { full: options.full === true } },
+    );
   } finally {
     embedded?.release();
   }

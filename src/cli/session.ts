@@ -33,6 +33,7 @@ import {
 } from '../engine/writeback.js';
 import { summarize } from '../model/plan.js';
 import { resolveValue } from '../spec/resolve.js';
+import { IncrementalReads, type IncrementalOptions } from '../sync/incremental.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 
 export const TOOL_VERSION: string = (
@@ -53,7 +54,14 @@ export interface Session {
   emulator?: EmulatorProcess;
   /** The sources' read, begun as soon as the spec was loaded (taken by the first readAndPlan). */
   prefetched?: Promise<DesiredRead>;
+  /** Incremental reads from the stored state (plan, apply); absent: every read is a full read, nothing stored. */
+  incremental?: IncrementalReads;
   close(): Promise<void>;
+}
+
+export interface SessionOptions {
+  /** Read incrementally from the state backend; `full` reads everything (and stores it). */
+  incremental?: IncrementalOptions;
 }
 
 type DesiredRead = { desired: DesiredState; facts: Map<string, AdFacts> };
@@ -64,11 +72,12 @@ function openSource(source: SourceSpec, spec: Spec): SourceConnector {
   throw new AdsyncError('source_kind', `sources.${source.name}: neither ldif nor ldap is set`);
 }
 
-export async function openSession(configPath: string): Promise<Session> {
+export async function openSession(configPath: string, options: SessionOptions = {}): Promise<Session> {
   const spec = await loadSpec(configPath);
   const flows = compileFlows(spec);
+  const incremental = options.incremental ? IncrementalReads.open(spec, options.incremental) : undefined;
   // The sources are read while the target starts and connects: two directories, two cores.
-  const prefetched = readDesired(spec, flows);
+  const prefetched = readDesired(spec, flows, incremental);
   prefetched.catch(() => undefined); // awaited by readAndPlan; a failure surfaces there
   let emulator: EmulatorProcess | undefined;
   let target: EntraTarget;
@@ -106,6 +115,7 @@ export async function openSession(configPath: string): Promise<Session> {
     target,
     ...(emulator ? { emulator } : {}),
     prefetched,
+    ...(incremental ? { incremental } : {}),
     async close() {
       // Both must close even when one fails, or the process would hang on an open server.
       const results = await Promise.allSettled([target.close(), emulator?.close()]);
@@ -118,8 +128,12 @@ export async function openSession(configPath: string): Promise<Session> {
 /**
  * Runs `body` with an open session and always closes it; an error from the body wins over one from closing.
  */
-export async function withSession<T>(configPath: string, body: (session: Session) => Promise<T>): Promise<T> {
-  const session = await openSession(configPath);
+export async function withSession<T>(
+  configPath: string,
+  body: (session: Session) => Promise<T>,
+  options: SessionOptions = {},
+): Promise<T> {
+  const session = await openSession(configPath, options);
   let result: T;
   try {
     result = await body(session);
@@ -153,20 +167,24 @@ export async function readAndPlan(
     userProperties.push(mark);
     groupProperties.push(mark);
   }
-  const readTarget = session.target.read({
+  const targetRequest = {
     userProperties,
     groupProperties,
     readMembers: true,
     requireAdminRoles: spec.matching.softMatch !== 'off',
-  });
+  };
+  const incremental = session.incremental;
+  const readTarget = incremental
+    ? incremental.readTarget(session.target, targetRequest)
+    : session.target.read(targetRequest);
   readTarget.catch(() => undefined); // awaited below; don't let a failure go unhandled while sources are read
   const readGroups = readWritebackGroups(spec);
   readGroups.catch(() => undefined);
   const prefetched = session.prefetched;
   delete session.prefetched; // a second plan in the same session reads the sources again
-  const { desired, facts } = await (prefetched ?? readDesired(spec, flows));
+  const { desired, facts } = await (prefetched ?? readDesired(spec, flows, incremental));
   const targetSnapshot = await readTarget;
-  const out = planFromDesired({
+  const planned = planFromDesired({
     spec,
     specPath: session.specPath,
     desired,
@@ -174,6 +192,9 @@ export async function readAndPlan(
     toolVersion: TOOL_VERSION,
     now,
   });
+  // The plan says how its inputs were read; the state is stored once the plan stands.
+  if (incremental) await incremental.save();
+  const out = incremental ? { ...planned, plan: { ...planned.plan, read: incremental.info() } } : planned;
   const plan = attachObserved(applyDeleteMode(out.plan, targetSnapshot, spec.safety, mark, now), targetSnapshot);
   if (spec.writeback.length === 0)
     return { ...out, plan, targetSnapshot, managedMembers: managedMemberships(targetSnapshot) };
@@ -194,7 +215,11 @@ export async function readAndPlan(
   };
 }
 
-async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Promise<DesiredRead> {
+async function readDesired(
+  spec: Spec,
+  flows: Record<ObjectKind, KindFlows>,
+  incremental?: IncrementalReads,
+): Promise<DesiredRead> {
   const facts = new Map<string, AdFacts>();
   // (group rules need no facts: their members map through the desired state's DNs)
   const writtenTo = new Set(spec.writeback.filter((r) => r.rule !== 'group').map((r) => r.source));
@@ -204,11 +229,11 @@ async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Pr
       try {
         const request = readRequestFor(source, flows);
         const extra = writebackReadAttributes(spec.writeback, source.name);
-        return await connector.read(
+        const full =
           extra.length === 0
             ? request
-            : { ...request, attributes: [...new Set([...request.attributes, ...extra])].sort() },
-        );
+            : { ...request, attributes: [...new Set([...request.attributes, ...extra])].sort() };
+        return await (incremental ? incremental.readSource(source, connector, full) : connector.read(full));
       } finally {
         await connector.close();
       }

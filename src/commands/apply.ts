@@ -6,7 +6,7 @@ import { ApplyJournal, type TenantMarker } from '../apply/journal.js';
 import type { ApplyResult, ChangeOutcome } from '../apply/types.js';
 import { AdsyncCommand } from '../cli/base.js';
 import { signalExitCode, trapInterrupts, type Interrupts } from '../cli/interrupt.js';
-import { configFlag } from '../cli/flags.js';
+import { configFlag, fullReadFlag } from '../cli/flags.js';
 import { withLockedSession } from '../cli/locked.js';
 import { createLog, logFormatFlag, type Log, type LogFormat } from '../cli/log.js';
 import { createProgress, type Progress } from '../cli/progress.js';
@@ -74,6 +74,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
 
   static override flags = {
     config: configFlag,
+    full: fullReadFlag,
     'auto-approve': Flags.boolean({ description: 'Apply without asking for confirmation.', default: false }),
     force: Flags.boolean({
       description: 'Apply even when the plan trips a guard rail (safety.maxDeletes and friends).',
@@ -102,7 +103,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
   private applyLocked(
     planPath: string | undefined,
     saved: Plan | undefined,
-    flags: { config: string; 'auto-approve': boolean; force: boolean },
+    flags: { config: string; full: boolean; 'auto-approve': boolean; force: boolean },
     {
       quiet,
       log,
@@ -114,7 +115,12 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
     const args = { plan: planPath };
     return withLockedSession(
       flags.config,
-      { command: `adsync apply -c ${flags.config}${args.plan ? ` ${args.plan}` : ''}`, log, lockRealTenant: true },
+      {
+        command: `adsync apply -c ${flags.config}${args.plan ? ` ${args.plan}` : ''}`,
+        log,
+        lockRealTenant: true,
+        full: flags.full,
+      },
       async (session, { stateDir }) => {
         progress.phase('Reading the sources and the tenant');
         const { plan: fresh, targetSnapshot, adSnapshot, desired, managedMembers } = await readAndPlan(session);

@@ -26,6 +26,16 @@ export interface Plan {
   summary: PlanSummary;
   /** How many objects adsync owned in the target when the plan was made (for percentage guard rails). */
   managed: number;
+  /** How the sources and the target were read (incremental from the stored state, or full, and why). */
+  read?: PlanRead;
+}
+
+/** The plan's `read` field (src/sync/incremental.ts). */
+export interface PlanRead {
+  mode: 'full' | 'incremental';
+  parts: { part: string; mode: 'full' | 'incremental'; reason: string; changes?: number }[];
+  /** Bytes of state this run wrote, per blob (absent: nothing written). */
+  saved?: Record<string, number>;
 }
 
 export function summarize(changes: readonly Change[], reports: readonly ReportItem[]): PlanSummary {

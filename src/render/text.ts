@@ -156,6 +156,15 @@ export function summaryLine(plan: Plan): string {
   return `Plan: ${x.create} to create, ${x.adopt > 0 ? `${x.adopt} to adopt, ` : ''}${x.update} to update, ${x.restore} to restore, ${x.delete} to delete; ${x.membersAdded} member${x.membersAdded === 1 ? '' : 's'} to add, ${x.membersRemoved} to remove; ${x.reports} report item${x.reports === 1 ? '' : 's'}.`;
 }
 
+/** `Read: incremental (source corp: the LDIF export is unchanged; target: Graph delta, 3 changes).` */
+export function readLine(read: NonNullable<Plan['read']>): string {
+  const parts = read.parts.map(
+    (p) =>
+      `${safeText(p.part)}: ${p.mode === 'full' ? 'full read, ' : ''}${safeText(p.reason)}${p.mode === 'incremental' && p.changes !== undefined && p.changes > 0 ? `, ${p.changes} change${p.changes === 1 ? '' : 's'}` : ''}`,
+  );
+  return `Read: ${read.mode} (${parts.join('; ')}).`;
+}
+
 /** The plan as text, line by line (plans of a whole forest are written as a stream, not one string). */
 export function* textLines(
   plan: Plan,
@@ -184,6 +193,7 @@ export function* textLines(
   }
   yield '';
   yield s.bold(summaryLine(plan));
+  if (plan.read !== undefined) yield readLine(plan.read);
   // The same check apply runs: a plan it would refuse says so where it is reviewed.
   const violations = safety === undefined ? [] : checkSafety(plan, safety, safetyContext);
   if (violations.length > 0) {

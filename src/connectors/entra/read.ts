@@ -31,7 +31,7 @@ export type MembersVia = 'delta' | 'batch';
 export const ALWAYS_USER = ['userPrincipalName', 'onPremisesImmutableId', 'mail', 'displayName', 'proxyAddresses'];
 export const ALWAYS_GROUP = ['displayName', 'mail', 'mailEnabled', 'securityEnabled', 'groupTypes', 'proxyAddresses'];
 /** Relationship properties: read through delta (`manager@delta`), never `$select`ed on the collection. */
-const REFERENCES = new Set(['manager']);
+export const REFERENCES = new Set(['manager']);
 const PAGE = 999;
 
 export interface ReadStats {
@@ -44,7 +44,7 @@ export interface ReadStats {
 }
 
 /** The `$select` list: `a.b` (a member of a complex property) selects `a`; relationships are read apart. */
-function selectList(
+export function selectList(
   always: string[],
   requested: string[],
   anchorProperty: string | undefined,
@@ -61,7 +61,7 @@ function selectList(
   return [...set];
 }
 
-function toObject(
+export function toObject(
   raw: Record<string, unknown>,
   kind: 'user' | 'group',
   props: string[],
