@@ -457,6 +457,14 @@ export interface SequenceContext {
   /** Reuse the tenant after the initial forest across sequences (only for a stateless source such as LDIF). */
   cacheInitial?: boolean;
   initial?: { template: string; directory: Directory; model: TenantModel };
+  /**
+   * Called with every plan the sequence makes (before and after each apply), e.g. to compare it with the plan
+   * an incremental read gives (test/sync/incremental.test.ts).
+   */
+  onPlan?: (
+    at: { sequence: number; spec: Spec; flows: ReturnType<typeof compileFlows>; target: EntraTarget },
+    plan: Plan,
+  ) => Promise<void>;
   stats: { sequences: number; steps: number; effective: number; applies: number; writes: number; explained: number };
 }
 
@@ -747,6 +755,8 @@ async function applyAndCheck(
   ctx.stats.applies++;
   const first = await planOnce(spec, flows, tenant);
   const plan = first.plan;
+  const at = { sequence: ctx.stats.sequences, spec, flows, target: await tenant.connect() };
+  await ctx.onPlan?.(at, plan);
 
   // (e) explain agrees with plan for every object this step touched or changed.
   const sourceSnap = await (async () => {
@@ -806,6 +816,7 @@ async function applyAndCheck(
 
   // (a) the next plan is empty.
   const second = await planOnce(spec, flows, tenant);
+  await ctx.onPlan?.(at, second.plan);
   assert.deepEqual(
     second.plan.changes.map((c) => `${c.action} ${c.kind} ${c.label}`),
     [],
