@@ -31,8 +31,9 @@ import {
   stepArb,
   type SequenceContext,
   type SourceBackend,
+  type Step,
 } from '../convergence/harness.js';
-import { toLdif } from '../convergence/model.js';
+import { GROUP_KEYS, toLdif, USER_KEYS } from '../convergence/model.js';
 
 const SEED = Number(process.env.ADSYNC_INC_SEED ?? 20261215);
 const RUNS = Number(process.env.ADSYNC_INC_RUNS ?? 20);
@@ -54,6 +55,35 @@ function canonical(t: TargetSnapshot): unknown {
     adminRolesUnread: t.adminRolesUnread ?? null,
   };
 }
+
+/**
+ * The convergence test's steps, with more of what delta must fold: cloud edits and deletes (soft-deleted,
+ * restorable), cloud membership changes, AD deletes and restores, member changes.
+ */
+const user = fc.constantFrom(...USER_KEYS);
+const group = fc.constantFrom(...GROUP_KEYS);
+const any = fc.constantFrom(...USER_KEYS, ...GROUP_KEYS);
+const incrementalSteps: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 6, arbitrary: stepArb() },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('cloudDelete' as const), key: user }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('cloudEdit' as const),
+      key: user,
+      prop: fc.constantFrom('jobTitle' as const, 'displayName' as const, 'department' as const),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constantFrom('cloudRemoveMember' as const, 'cloudAddMember' as const),
+      group,
+      member: any,
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ t: fc.constantFrom('delete' as const, 'restore' as const), key: any }) },
+);
 
 describe('incremental plan == full plan over random AD and cloud histories (LDIF + emulator)', () => {
   let dir: string;
@@ -115,7 +145,7 @@ describe('incremental plan == full plan over random AD and cloud histories (LDIF
   after(async () => rm(dir, { recursive: true, force: true }));
 
   it(`${RUNS} sequences (seed ${SEED})`, { timeout: 30 * 60_000 }, async () => {
-    const property = fc.asyncProperty(fc.array(stepArb(), { minLength: 8, maxLength: 20 }), async (steps) =>
+    const property = fc.asyncProperty(fc.array(incrementalSteps, { minLength: 8, maxLength: 20 }), async (steps) =>
       runSequence(ctx, steps),
     );
     const details = await fc.check(property, {
