@@ -117,6 +117,8 @@ export async function openSession(configPath: string, options: SessionOptions = 
     prefetched,
     ...(incremental ? { incremental } : {}),
     async close() {
+      // The benchmark counts adsync's Graph requests per run (bench/run.ts).
+      if (process.env['ADSYNC_BENCH_RUSAGE']) process.stderr.write(`ADSYNC_GRAPH_REQUESTS ${target.stats.requests}\n`);
       // Both must close even when one fails, or the process would hang on an open server.
       const results = await Promise.allSettled([target.close(), emulator?.close()]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

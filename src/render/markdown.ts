@@ -317,7 +317,7 @@ function footLines(plan: Plan, o: MarkdownOptions, complete: boolean): string[] 
     out.push(`Only part of the plan fits in a comment: every change, with every attribute, is in ${where}.`, '');
   }
   out.push(
-    `<sub>spec digest ${code(plan.spec.digest.slice(0, 12))} · adsync ${esc(plan.tool.version)}${plan.createdAt ? ` · ${esc(plan.createdAt)}` : ''}</sub>`,
+    `<sub>spec digest ${code(plan.spec.digest.slice(0, 12))} · adsync ${esc(plan.tool.version)}${plan.read !== undefined ? ` · ${esc(plan.read.mode)} read` : ''}${plan.createdAt ? ` · ${esc(plan.createdAt)}` : ''}</sub>`,
   );
   return out;
 }
