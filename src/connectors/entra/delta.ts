@@ -15,6 +15,7 @@ import { GraphCallError } from './graph.js';
 import type { Graph } from './graph.js';
 import { toTargetError } from './errors.js';
 import {
+  DIRECTORY_ROLES_PATH,
   ALWAYS_GROUP,
   ALWAYS_USER,
   readAdminRoles,
@@ -170,6 +171,26 @@ export async function readTargetWithDelta(
 }
 
 type Raw = Record<string, unknown>;
+interface BatchItem {
+  id: string;
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+/** Statuses worth one more try as a direct call (which retries them with backoff). */
+const TRANSIENT = new Set([429, 500, 502, 503, 504]);
+
+function itemError(item: BatchItem, path: string): GraphCallError {
+  const e = (item.body as { error?: { code?: string; message?: string } } | undefined)?.error;
+  return new GraphCallError({
+    status: item.status,
+    code: e?.code ?? 'Error',
+    message: e?.message ?? `HTTP ${item.status}`,
+    method: 'GET',
+    path,
+    ...(item.headers !== undefined ? { headers: item.headers } : {}),
+  });
+}
 type RefDelta = { id?: string; '@removed'?: unknown }[];
 
 async function foldDelta(
@@ -206,25 +227,35 @@ async function foldDelta(
     }
   };
 
-  const follow = async (link: string, kind: 'user' | 'group', props: string[]): Promise<string> => {
-    const pages = graph.pages<Raw>(link);
-    let next: IteratorResult<Raw[], string | undefined>;
+  type Page = { value?: Raw[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string };
+  /** Folds a delta round whose first page came in the `$batch` (or is fetched here), following its nextLinks. */
+  const follow = async (
+    item: BatchItem | undefined,
+    link: string,
+    kind: 'user' | 'group',
+    props: string[],
+  ): Promise<string> => {
     try {
+      if (item !== undefined && item.status !== 200 && !TRANSIENT.has(item.status)) throw itemError(item, link);
+      let page: Page = item !== undefined && item.status === 200 ? (item.body as Page) : await graph.get<Page>(link);
       for (;;) {
-        next = await pages.next();
-        if (next.done) break;
-        for (const raw of next.value) {
+        for (const raw of page.value ?? []) {
           changes++;
           fold(raw, kind, props);
         }
+        const next = page['@odata.nextLink'];
+        if (next === undefined) break;
+        page = await graph.get<Page>(next);
       }
+      const delta = page['@odata.deltaLink'];
+      if (typeof delta !== 'string') throw new DeltaRefused(`Graph's ${kind}s delta ended without a deltaLink`);
+      return relativeLink(delta);
     } catch (err) {
+      if (err instanceof DeltaRefused) throw err;
       const why = refusal(err);
       if (why !== undefined) throw new DeltaRefused(why);
       throw toTargetError(err, `following the ${kind}s delta link`, { endpoint: ctx.endpoint, permission: `${kind}s` });
     }
-    if (typeof next.value !== 'string') throw new DeltaRefused(`Graph's ${kind}s delta ended without a deltaLink`);
-    return relativeLink(next.value);
   };
 
   const fold = (raw: Raw, kind: 'user' | 'group', props: string[]): void => {
@@ -269,8 +300,25 @@ async function foldDelta(
     }
   };
 
-  const users = await follow(prior.links.users, 'user', s.user);
-  const groups = await follow(prior.links.groups, 'group', s.group);
+  // The two delta rounds' first pages and the directory roles in one `$batch`: a run without changes costs one
+  // request besides the connection's (graph json-batching: up to 20 GETs of any kind in one POST).
+  let batch: BatchItem[] = [];
+  try {
+    const res = await graph.post<{ responses?: BatchItem[] }>('/$batch', {
+      requests: [
+        { id: 'users', method: 'GET', url: prior.links.users },
+        { id: 'groups', method: 'GET', url: prior.links.groups },
+        { id: 'roles', method: 'GET', url: DIRECTORY_ROLES_PATH },
+      ],
+    });
+    batch = res.responses ?? [];
+  } catch {
+    // No batch (refused, or not offered): each is read on its own below.
+  }
+  const byId = (id: string): BatchItem | undefined => batch.find((r) => String(r.id) === id);
+  const users = await follow(byId('users'), prior.links.users, 'user', s.user);
+  const groups = await follow(byId('groups'), prior.links.groups, 'group', s.group);
+  const roles = byId('roles');
   for (const [gid, set] of memberSets) {
     const g = live.get(gid);
     if (g !== undefined) g.members = [...set];
@@ -298,14 +346,15 @@ async function foldDelta(
   // Directory roles are not in the users' delta: read them each time (one request unless a role is held
   // through a role-assignable group).
   let adminRolesUnread: string | undefined;
+  const fetchedRoles = roles?.status === 200 ? (roles.body as Parameters<typeof readAdminRoles>[1]) : undefined;
   const admins = await (request.requireAdminRoles
-    ? readAdminRoles(graph).catch((err: unknown) => {
+    ? readAdminRoles(graph, fetchedRoles).catch((err: unknown) => {
         throw toTargetError(err, 'reading directory role holders (soft match never adopts an admin)', {
           endpoint: ctx.endpoint,
           permission: 'roles',
         });
       })
-    : readAdminRoles(graph).catch((err: unknown) => {
+    : readAdminRoles(graph, fetchedRoles).catch((err: unknown) => {
         adminRolesUnread = toTargetError(err, 'reading directory role holders', {
           endpoint: ctx.endpoint,
           permission: 'roles',

@@ -248,7 +248,19 @@ async function readManagersDelta(graph: Graph): Promise<Map<string, string>> {
  * or through a role-assignable group: a role's members may be groups (isAssignableToRole), whose members
  * hold the role as much as a direct member does, so each such group's transitive members count too.
  */
-export async function readAdminRoles(graph: Graph): Promise<Map<string, string[]>> {
+export const DIRECTORY_ROLES_PATH = '/directoryRoles?$select=id,displayName&$expand=members($select=id,displayName)';
+
+export async function readAdminRoles(
+  graph: Graph,
+  /** The reply to DIRECTORY_ROLES_PATH when it was already fetched (e.g. inside a `$batch`). */
+  fetched?: {
+    value?: {
+      id?: string;
+      displayName?: string;
+      members?: { id?: string; displayName?: string; '@odata.type'?: string }[];
+    }[];
+  },
+): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   const add = (id: string, name: string): void => {
     const list = out.get(id);
@@ -256,9 +268,9 @@ export async function readAdminRoles(graph: Graph): Promise<Map<string, string[]
     else if (!list.includes(name)) list.push(name);
   };
   type Member = { id?: string; displayName?: string; '@odata.type'?: string };
-  const res = await graph.get<{ value?: { id?: string; displayName?: string; members?: Member[] }[] }>(
-    '/directoryRoles?$select=id,displayName&$expand=members($select=id,displayName)',
-  );
+  const res =
+    fetched ??
+    (await graph.get<{ value?: { id?: string; displayName?: string; members?: Member[] }[] }>(DIRECTORY_ROLES_PATH));
   const viaGroups = new Map<string, { label: string; roles: string[] }>();
   for (const role of res.value ?? []) {
     const name = role.displayName ?? role.id ?? 'role';
