@@ -5,7 +5,9 @@
  *
  *   LDIF    the export's content digest: unchanged → the stored snapshot; changed → parsed again (full).
  *   Entra   Graph delta links (./connectors/entra/delta.ts): changes folded into the stored snapshot.
- *   AD      read in full (DirSync / uSNChanged are not implemented yet).
+ *   AD      uSNChanged polling as a change detector (../connectors/ad/usn.ts): no relevant change since the
+ *           DC's watermark → the stored snapshot; any → read in full (changes are not folded in; DirSync is
+ *           not implemented).
  *
  * Full read when: no state, `--full`, the scope changed (the part's digest of what it reads), the stored state
  * is unreadable, Graph refuses the link (410, expired token).
@@ -14,6 +16,8 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { EntraReadRequest, EntraTarget, PartRead, TargetDeltaState } from '../connectors/entra/index.js';
 import { ldifDigest } from '../connectors/ldif/incremental.js';
+import { AdSource } from '../connectors/ad/index.js';
+import { guidsUnder, readWatermark, refersOutside, relevantChange } from '../connectors/ad/usn.js';
 import type { SourceConnector, SourceReadRequest, SourceSnapshot } from '../model/entry.js';
 import type { TargetSnapshot } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
@@ -87,11 +91,8 @@ export class IncrementalReads {
   ): Promise<SourceSnapshot> {
     const part = `source ${source.name}`;
     if (!source.ldif) {
-      this.parts.set(part, {
-        part,
-        mode: 'full',
-        reason: 'AD sources are always read in full (DirSync is not implemented yet)',
-      });
+      if (source.ldap && connector instanceof AdSource) return this.readAd(source, connector, request);
+      this.parts.set(part, { part, mode: 'full', reason: 'this source offers no incremental read' });
       return connector.read(request);
     }
     const path = resolve(this.spec.dir, source.ldif.path);
@@ -113,6 +114,59 @@ export class IncrementalReads {
       const state: SourceState = { scope, digest: content, snapshot };
       this.pending.push({ name, bytes: packSource(state), etag: loaded.etag });
     }
+    return snapshot;
+  }
+
+  /**
+   * An AD source: the stored snapshot when nothing it depends on changed since the DC's watermark (uSNChanged
+   * polling, ../connectors/ad/usn.ts), else a full read, which stores a new watermark taken before it.
+   */
+  private async readAd(source: SourceSpec, ad: AdSource, request: SourceReadRequest): Promise<SourceSnapshot> {
+    const part = `source ${source.name}`;
+    // What the source reads and from where (references, never a secret's value).
+    const scope = digest({ kind: 'ldap', url: source.ldap?.url, baseDn: source.ldap?.baseDn ?? null, request });
+    const name = sourceStateName(source.name);
+    const [loaded, conn] = await Promise.all([this.load(name, unpackSource), ad.connect()]);
+    const { client, settings } = conn;
+    const watermark = await readWatermark(client);
+    const { bases, namingContexts } = await ad.resolveBases(client, settings, request);
+    const prior = loaded.value;
+    let why: string;
+    if (prior === undefined) why = this.whyFull(loaded);
+    else if (prior.scope !== scope || prior.ad === undefined)
+      why = 'the read scope changed (search bases, filter or attributes)';
+    else if (prior.ad.watermark.dc !== watermark.dc) why = `another domain controller (${watermark.dc})`;
+    else if (prior.ad.watermark.invocationId !== watermark.invocationId)
+      why = "the domain controller's invocationId changed (restored from a backup)";
+    else {
+      const change = await relevantChange(client, {
+        partitions: namingContexts.map((nc) => nc.dn),
+        bases,
+        since: prior.ad.watermark,
+        known: new Set(prior.ad.guids),
+        refersOutside: prior.ad.refersOutside,
+        pageSize: settings.pageSize,
+      });
+      if (change === undefined) {
+        this.parts.set(part, {
+          part,
+          mode: 'incremental',
+          reason: `no change in scope since USN ${prior.ad.watermark.usn} (uSNChanged)`,
+          changes: 0,
+        });
+        return prior.snapshot;
+      }
+      why = `AD changed since USN ${prior.ad.watermark.usn}: ${change}`;
+    }
+    const snapshot = await ad.read(request);
+    const guids = await guidsUnder(client, bases, settings.pageSize);
+    this.parts.set(part, { part, mode: 'full', reason: why });
+    const state: SourceState = {
+      scope,
+      ad: { watermark, guids, refersOutside: refersOutside(snapshot, bases) },
+      snapshot,
+    };
+    this.pending.push({ name, bytes: packSource(state), etag: loaded.etag });
     return snapshot;
   }
 

@@ -13,6 +13,7 @@ import { gunzipSync, gzipSync, constants } from 'node:zlib';
 import type { AttrValue, DirectoryEntry, SourceSnapshot } from '../model/entry.js';
 import type { TargetObject } from '../model/target.js';
 import type { TargetDeltaState } from '../connectors/entra/delta.js';
+import type { AdWatermark } from '../connectors/ad/usn.js';
 import type { StateBackend } from '../state/backend.js';
 import { StateConflictError } from '../state/backend.js';
 
@@ -23,7 +24,15 @@ export interface SourceState {
   scope: string;
   /** LDIF: the export's content digest (sha256). */
   digest?: string;
+  /** AD: the DC's watermark at the read, the objectGUIDs then under the bases, references outside them. */
+  ad?: AdSourceState;
   snapshot: SourceSnapshot;
+}
+
+export interface AdSourceState {
+  watermark: AdWatermark;
+  guids: string[];
+  refersOutside: boolean;
 }
 
 // ---- encoding ----
@@ -33,6 +42,7 @@ type EncEntry = [dn: string, attrs: Record<string, EncValue[]>, unread?: Record<
 interface EncSource {
   scope: string;
   digest?: string;
+  ad?: AdSourceState;
   source: string;
   namingContexts: SourceSnapshot['namingContexts'];
   computers?: string[];
@@ -60,6 +70,7 @@ function encodeSource(s: SourceState): EncSource {
   return {
     scope: s.scope,
     ...(s.digest !== undefined ? { digest: s.digest } : {}),
+    ...(s.ad !== undefined ? { ad: s.ad } : {}),
     source: s.snapshot.source,
     namingContexts: s.snapshot.namingContexts,
     ...(s.snapshot.computers !== undefined ? { computers: s.snapshot.computers } : {}),
@@ -83,6 +94,7 @@ function decodeSource(s: EncSource): SourceState {
   return {
     scope: s.scope,
     ...(s.digest !== undefined ? { digest: s.digest } : {}),
+    ...(s.ad !== undefined ? { ad: s.ad } : {}),
     snapshot: {
       source: s.source,
       namingContexts: s.namingContexts,
