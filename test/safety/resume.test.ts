@@ -18,7 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import { generateForest } from '../../bench/lib/forest.js';
 import { ApplyJournal } from '../../src/apply/journal.js';
 import { acquireLock, lockPath } from '../../src/apply/lock.js';
-import { planDigest } from '../../src/cli/saved-plan.js';
+import { planDigest } from '../../src/engine/saved-plan.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { FreezePoint } from '../../src/emulator/tap.js';
 import type { Change } from '../../src/model/change.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { checkSavedPlan, furtherChanges, isRemainder, objectDigest } from '../../src/cli/saved-plan.js';
+import { checkSavedPlan, furtherChanges, isRemainder, objectDigest } from '../../src/engine/saved-plan.js';
 import type { Change } from '../../src/model/change.js';
 import { summarize, type Plan } from '../../src/model/plan.js';
 import type { TargetSnapshot } from '../../src/model/target.js';
