@@ -2,7 +2,7 @@
  * Issue 11's acceptance, through the CLI: `adsync explain` agrees with `adsync plan` for every object of the
  * quickstart's plan after an apply, under `safety.deleteMode: disable-first` and soft match. The issue's
  * repro: Kate Novak (knovak) moved into OU=Service Accounts (out of scope) is disabled, not deleted, in both.
- * (The writeback example's half is in test/writeback/writeback.test.ts: it needs Samba.)
+ * (The writeback example's half is in test/e2e/writeback.test.ts: it needs Samba.)
  */
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

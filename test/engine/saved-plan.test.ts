@@ -15,7 +15,7 @@ import type { Change } from '../../src/model/change.js';
 import { summarize, type Plan } from '../../src/model/plan.js';
 import type { TargetSnapshot } from '../../src/model/target.js';
 import { getToken, trust } from '../emulator/helpers.js';
-import { smallLdif, startTenant, type Tenant } from './support.js';
+import { smallLdif, startTenant, type Tenant } from '../support/tenant.js';
 
 const user = { kind: 'user' as const, target: 'entra' as const, rule: 'r' };
 const snapshotOf = (objects: TargetSnapshot['objects']): TargetSnapshot => ({ system: 'entra', objects, deleted: [] });

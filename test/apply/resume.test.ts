@@ -24,7 +24,7 @@ import type { FreezePoint } from '../../src/emulator/tap.js';
 import type { Change } from '../../src/model/change.js';
 import type { Plan } from '../../src/model/plan.js';
 import { BIN } from '../support/cli.js';
-import { assertNoSecrets, startTenant, type Tenant } from './support.js';
+import { assertNoSecrets, startTenant, type Tenant } from '../support/tenant.js';
 
 function prng(seed: number): () => number {
   let s = seed >>> 0;
