@@ -12,18 +12,15 @@ import { startEmulatorProcess, type EmulatorProcess } from '../emulator/process.
 import { loadFixtures } from '../emulator/fixture.js';
 import { buildDesired, readRequestFor, type DesiredState } from '../engine/desired.js';
 import { compileFlows, type KindFlows } from '../engine/flows.js';
-import { planFromDesired, type PlanOutput } from '../engine/plan.js';
+import { planFor, type PlanOutput } from '../engine/plan.js';
 import { AdsyncError, SourceError } from '../errors.js';
-import type { SourceConnector } from '../model/entry.js';
+import type { SourceConnector, SourceSnapshot } from '../model/entry.js';
 import type { ObjectKind, TargetSnapshot } from '../model/target.js';
-import { applyDeleteMode, managedMemberships, pendingDeleteProperty } from '../engine/safety.js';
+import { pendingDeleteProperty } from '../engine/safety.js';
 import { loadSpec } from '../spec/load.js';
-import { attachObserved, ObservedIndex } from './saved-plan.js';
 import { AdWriter } from '../connectors/ad/writer.js';
-import { sortChanges, sortReports } from '../engine/diff.js';
 import {
   collectFacts,
-  planWriteback,
   writebackGraphProperties,
   writebackReadAttributes,
   WRITEBACK_GROUP_ATTRIBUTES,
@@ -31,7 +28,6 @@ import {
   type AdGroup,
   type OuName,
 } from '../engine/writeback.js';
-import { summarize } from '../model/plan.js';
 import { resolveValue } from '../spec/resolve.js';
 import { IncrementalReads, type IncrementalOptions } from '../sync/incremental.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
@@ -62,9 +58,11 @@ export interface Session {
 export interface SessionOptions {
   /** Read incrementally from the state backend; `full` reads everything (and stores it). */
   incremental?: IncrementalOptions;
+  /** Keep the source snapshots after the desired state is built (explain shows how scope treated an entry). */
+  keepSources?: boolean;
 }
 
-type DesiredRead = { desired: DesiredState; facts: Map<string, AdFacts> };
+type DesiredRead = { desired: DesiredState; facts: Map<string, AdFacts>; sources?: readonly SourceSnapshot[] };
 
 function openSource(source: SourceSpec, spec: Spec): SourceConnector {
   if (source.ldif) return new LdifSource({ name: source.name, path: resolvePath(spec.dir, source.ldif.path) });
@@ -77,7 +75,7 @@ export async function openSession(configPath: string, options: SessionOptions = 
   const flows = compileFlows(spec);
   const incremental = options.incremental ? IncrementalReads.open(spec, options.incremental) : undefined;
   // The sources are read while the target starts and connects: two directories, two cores.
-  const prefetched = readDesired(spec, flows, incremental);
+  const prefetched = readDesired(spec, flows, options.keepSources === true, incremental);
   prefetched.catch(() => undefined); // awaited by readAndPlan; a failure surfaces there
   let emulator: EmulatorProcess | undefined;
   let target: EntraTarget;
@@ -148,14 +146,15 @@ export async function withSession<T>(
 }
 
 /**
- * Reads every source and the target (concurrently) and assembles the plan (source snapshots are dropped as
- * soon as the desired state is built, so a forest's raw entries don't live through the diff): deletes rewritten for
- * `safety.deleteMode`, and every change stamped with the digest of the object it touches (saved plans).
+ * Reads every source and the target (concurrently) and hands the snapshots to planFor() (source snapshots are
+ * dropped as soon as the desired state is built, so a forest's raw entries don't live through the diff, unless
+ * the session keeps them: explain shows how scope treated the raw entry).
  */
 export async function readAndPlan(
   session: Session,
   now: Date = new Date(),
-): Promise<PlanOutput & { targetSnapshot: TargetSnapshot; adSnapshot?: TargetSnapshot; managedMembers: number }> {
+  options: { recordMatches?: boolean } = {},
+): Promise<PlanOutput & { targetSnapshot: TargetSnapshot; sources?: readonly SourceSnapshot[] }> {
   const { spec, flows } = session;
   const userProperties = flows.user.flows.map((f) => f.attribute);
   const groupProperties = flows.group.flows.map((f) => f.attribute);
@@ -180,46 +179,35 @@ export async function readAndPlan(
     ? incremental.readTarget(session.target, targetRequest)
     : session.target.read(targetRequest);
   readTarget.catch(() => undefined); // awaited below; don't let a failure go unhandled while sources are read
-  const readGroups = readWritebackGroups(spec);
-  readGroups.catch(() => undefined);
+  const readGroups = spec.writeback.length > 0 ? readWritebackGroups(spec) : undefined;
+  readGroups?.catch(() => undefined);
   const prefetched = session.prefetched;
   delete session.prefetched; // a second plan in the same session reads the sources again
-  const { desired, facts } = await (prefetched ?? readDesired(spec, flows, incremental));
+  const { desired, facts, sources } = await (prefetched ?? readDesired(spec, flows, false, incremental));
   const targetSnapshot = await readTarget;
-  const planned = planFromDesired({
+  const out = planFor({
     spec,
     specPath: session.specPath,
     desired,
     target: targetSnapshot,
     toolVersion: TOOL_VERSION,
     now,
+    ...(mark !== undefined ? { deleteMark: mark } : {}),
+    ...(readGroups ? { writeback: { facts, groups: await readGroups } } : {}),
+    recordMatches: options.recordMatches === true,
   });
   // The plan says how its inputs were read; the state is stored once the plan stands.
-  if (incremental) await incremental.save();
-  const out = incremental ? { ...planned, plan: { ...planned.plan, read: incremental.info() } } : planned;
-  const plan = attachObserved(applyDeleteMode(out.plan, targetSnapshot, spec.safety, mark, now), targetSnapshot);
-  if (spec.writeback.length === 0)
-    return { ...out, plan, targetSnapshot, managedMembers: managedMemberships(targetSnapshot) };
-
-  // Writeback: the same plan, target `ad`. Disable-first rewrites only the inbound deletes (it marks Entra
-  // objects); AD deletes of written-back groups go as planned, under the same guard rails (they count).
-  const wb = planWriteback({ spec, desired, facts, entra: targetSnapshot, groups: await readGroups });
-  const adIndex = new ObservedIndex(wb.snapshot);
-  for (const c of wb.changes) c.observed = adIndex.digest(c);
-  const changes = sortChanges([...plan.changes, ...wb.changes]);
-  const reports = sortReports([...plan.reports, ...wb.reports]);
-  return {
-    ...out,
-    plan: { ...plan, changes, reports, summary: summarize(changes, reports), managed: plan.managed + wb.managed },
-    targetSnapshot,
-    adSnapshot: wb.snapshot,
-    managedMembers: managedMemberships(targetSnapshot, wb.snapshot),
-  };
+  if (incremental) {
+    await incremental.save();
+    out.plan = { ...out.plan, read: incremental.info() };
+  }
+  return { ...out, targetSnapshot, ...(sources ? { sources } : {}) };
 }
 
 async function readDesired(
   spec: Spec,
   flows: Record<ObjectKind, KindFlows>,
+  keepSources = false,
   incremental?: IncrementalReads,
 ): Promise<DesiredRead> {
   const facts = new Map<string, AdFacts>();
@@ -254,7 +242,7 @@ async function readDesired(
       snapshots.map((s) => ({ name: s.source, entries: s.entries.length })),
       desired,
     );
-  return { desired, facts };
+  return { desired, facts, ...(keepSources ? { sources: snapshots } : {}) };
 }
 
 /**
