@@ -12,7 +12,7 @@ import { createLog, logFormatFlag, type Log, type LogFormat } from '../cli/log.j
 import { createProgress, type Progress } from '../cli/progress.js';
 import { changeKey, checkSavedPlan, furtherChanges, planDigest, readSavedPlan } from '../cli/saved-plan.js';
 import { adWriters, readAndPlan, type Session } from '../cli/session.js';
-import { executeAdChanges } from '../apply/ad-executor.js';
+import { executeAdChanges } from '../connectors/ad/executor.js';
 import { checkSafety } from '../engine/safety.js';
 import { AdsyncError } from '../errors.js';
 import { summarize, type Plan } from '../model/plan.js';

@@ -26,7 +26,7 @@ import {
 import { Graph, GraphCallError, toGraphCallError } from '../connectors/entra/graph.js';
 import { readAdminRoles } from '../connectors/entra/read.js';
 import { toTargetError } from '../connectors/entra/errors.js';
-import { ANCHOR_EXTENSION_NAME } from '../apply/executor.js';
+import { ANCHOR_EXTENSION_NAME } from '../connectors/entra/executor.js';
 import { buildDesired, readRequestFor } from '../engine/desired.js';
 import { compileFlows } from '../engine/flows.js';
 import { loadFixtures, startEmulator, type RunningEmulator } from '../emulator/index.js';

@@ -14,12 +14,12 @@ import type { TargetSnapshot, TenantInfo } from '../../model/target.js';
 import type { EntraTargetSpec } from '../../spec/types.js';
 import { resolveOptional, resolvePathValue, resolveValue } from '../../spec/resolve.js';
 import { AdsyncError, TargetError } from '../../errors.js';
-import { executePlan, ANCHOR_EXTENSION_NAME, DIGEST_EXTENSION_NAME } from '../../apply/executor.js';
-import type { ApplyContext } from '../../apply/executor.js';
-import type { BatchRequest, BatchResponseItem, BatchTransport } from '../../apply/batch.js';
-import { GRAPH_WRITE_BUDGET } from '../../apply/budget.js';
-import type { WriteBudget } from '../../apply/budget.js';
-import type { ApplyOptions, ApplyResult } from '../../apply/types.js';
+import { executePlan, ANCHOR_EXTENSION_NAME, DIGEST_EXTENSION_NAME } from './executor.js';
+import type { ApplyContext } from './executor.js';
+import type { BatchRequest, BatchResponseItem, BatchTransport } from './batch.js';
+import { GRAPH_WRITE_BUDGET } from './budget.js';
+import type { WriteBudget } from './budget.js';
+import type { ApplyOptions, ApplyResult } from '../../model/apply.js';
 import { buildCredential, needsInstanceDiscoveryDisabled } from './credential.js';
 import { Graph, GraphCallError, describeNetworkError } from './graph.js';
 import type { GraphRetryEvent } from './graph.js';
@@ -29,9 +29,9 @@ import type { EntraReadRequest, MembersVia, ReadStats } from './read.js';
 import { trustCa, trustCaFile } from './tls.js';
 
 export type { EntraReadRequest, MembersVia, ReadStats } from './read.js';
-export type { ApplyOptions, ApplyResult } from '../../apply/types.js';
-export type { WriteBudget } from '../../apply/budget.js';
-export { GRAPH_WRITE_BUDGET } from '../../apply/budget.js';
+export type { ApplyOptions, ApplyResult } from '../../model/apply.js';
+export type { WriteBudget } from './budget.js';
+export { GRAPH_WRITE_BUDGET } from './budget.js';
 
 export const DEFAULT_GRAPH_ENDPOINT = 'https://graph.microsoft.com';
 

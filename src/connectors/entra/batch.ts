@@ -10,7 +10,7 @@
  */
 import type { WriteBudget } from './budget.js';
 import { GRAPH_WRITE_BUDGET, TokenBucket } from './budget.js';
-import { realClock, type Clock } from './clock.js';
+import { realClock, type Clock } from '../../model/clock.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 

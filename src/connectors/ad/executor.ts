@@ -12,12 +12,12 @@
  * refuses because another object holds the DN or the sAMAccountName fails, naming it. Each change is
  * reported through onChange (the journal).
  */
-import type { AttributeChange, Change, CreateChange, UpdateChange } from '../model/change.js';
-import { ANCHOR_ATTRIBUTE, DN_ATTRIBUTE, OWNER_ATTRIBUTE } from '../engine/writeback.js';
-import { AdsyncError } from '../errors.js';
-import { deniedAttribute } from '../spec/writeback-denylist.js';
-import type { AttributeWrite, OwnerCheck } from '../connectors/ad/writer.js';
-import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from './types.js';
+import type { AttributeChange, Change, CreateChange, UpdateChange } from '../../model/change.js';
+import { ANCHOR_ATTRIBUTE, DN_ATTRIBUTE, OWNER_ATTRIBUTE } from '../../engine/writeback.js';
+import { AdsyncError } from '../../errors.js';
+import { deniedAttribute } from '../../spec/writeback-denylist.js';
+import type { AttributeWrite, OwnerCheck } from './writer.js';
+import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from '../../model/apply.js';
 
 /** What the executor needs from AD: one writer per source (forest), opened on first use. */
 export interface AdWriterLike {

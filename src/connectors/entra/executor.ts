@@ -13,7 +13,7 @@
  * Idempotent on re-runs: "already a member" on add and 404 on remove or delete count as done, and a create
  * that collides with an object carrying the same adsync anchor adopts that object (a killed apply's create).
  */
-import { attributesDigest, isObjectRef } from '../model/change.js';
+import { attributesDigest, isObjectRef } from '../../model/change.js';
 import type {
   AddMembersChange,
   AdoptChange,
@@ -25,14 +25,14 @@ import type {
   RemoveMembersChange,
   RestoreChange,
   UpdateChange,
-} from '../model/change.js';
-import type { Plan } from '../model/plan.js';
-import { TargetError } from '../errors.js';
+} from '../../model/change.js';
+import type { Plan } from '../../model/plan.js';
+import { TargetError } from '../../errors.js';
 import { BatchQueue } from './batch.js';
 import type { BatchTransport, QueueOptions, SubResponse } from './batch.js';
 import type { WriteBudget } from './budget.js';
 import { randomPassword } from './password.js';
-import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from './types.js';
+import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from '../../model/apply.js';
 
 export const ANCHOR_EXTENSION_NAME = 'adsyncAnchor';
 /** The extension holding the digest of the attributes adsync last wrote (drift detection). */
