@@ -26,7 +26,7 @@ import {
 import { Graph, GraphCallError, toGraphCallError } from '../connectors/entra/graph.js';
 import { readAdminRoles } from '../connectors/entra/read.js';
 import { toTargetError } from '../connectors/entra/errors.js';
-import { ANCHOR_EXTENSION_NAME } from '../connectors/entra/executor.js';
+import { ANCHOR_EXTENSION_NAME, extensionName } from '../model/extension.js';
 import { buildDesired, readRequestFor } from '../engine/desired.js';
 import { compileFlows } from '../engine/flows.js';
 import { loadFixtures, startEmulator, type RunningEmulator } from '../emulator/index.js';
@@ -394,7 +394,7 @@ async function checkExtension(
       ),
     ];
   }
-  const expected = `extension_${appId.replace(/-/g, '').toLowerCase()}_${ANCHOR_EXTENSION_NAME}`;
+  const expected = extensionName(appId, ANCHOR_EXTENSION_NAME);
   let exts: { name?: string; targetObjects?: string[] }[];
   try {
     const res = await graph.get<{ value?: { name?: string; targetObjects?: string[] }[] }>(

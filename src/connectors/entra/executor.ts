@@ -31,10 +31,15 @@ import type { WriteBudget } from './budget.js';
 import { randomPassword } from './password.js';
 import type { ApplyOptions, ApplyResult } from '../../model/apply.js';
 import type { ApplyReporter, ApplyStep, TargetApply, TargetApplyStats } from '../../model/target.js';
+import {
+  adsyncExtensionOf,
+  ANCHOR_EXTENSION_NAME,
+  DIGEST_EXTENSION_NAME,
+  extensionName as fullExtensionName,
+  siblingExtension,
+} from '../../model/extension.js';
 
-export const ANCHOR_EXTENSION_NAME = 'adsyncAnchor';
-/** The extension holding the digest of the attributes adsync last wrote (drift detection). */
-export const DIGEST_EXTENSION_NAME = 'adsyncDigest';
+export { ANCHOR_EXTENSION_NAME, DIGEST_EXTENSION_NAME } from '../../model/extension.js';
 
 /** Reference attributes are set through their own `$ref` endpoint, not in the PATCH body. */
 const REFERENCE_ATTRIBUTES = new Set(['manager']);
@@ -190,10 +195,7 @@ export async function beginEntraApply(
   // Other adsync extensions a plan writes (the disable-first mark) are registered before the first write.
   const extensionsUsed = new Set<string>();
   // The digest extension is registered the first time a plan writes digests.
-  const digestName =
-    anchorProperty === undefined
-      ? undefined
-      : anchorProperty.replace(new RegExp(`_${ANCHOR_EXTENSION_NAME}$`), `_${DIGEST_EXTENSION_NAME}`);
+  const digestName = anchorProperty === undefined ? undefined : siblingExtension(anchorProperty, DIGEST_EXTENSION_NAME);
   let digestProp: string | undefined =
     digestName !== undefined && ctx.knownExtensions?.has(digestName) === true ? digestName : undefined;
   if (
@@ -232,9 +234,9 @@ export async function beginEntraApply(
   for (const c of plan.changes) {
     if (c.action !== 'update' && c.action !== 'restore') continue;
     for (const a of c.attributes) {
-      const m = /^extension_[0-9a-f]+_(adsync[A-Za-z]+)$/.exec(a.name);
-      if (m !== null && a.name !== anchorProperty && ctx.knownExtensions?.has(a.name) !== true)
-        extensionsUsed.add(m[1]!);
+      const own = adsyncExtensionOf(a.name);
+      if (own !== undefined && a.name !== anchorProperty && ctx.knownExtensions?.has(a.name) !== true)
+        extensionsUsed.add(own);
     }
   }
   for (const name of extensionsUsed) ctx.onExtension?.(await ensureExtension(queue, ctx, name));
@@ -712,7 +714,7 @@ export async function ensureExtension(
     url: `/applications/${app.objectId}/extensionProperties`,
     body: { name: extensionName, dataType: 'String', targetObjects: ['User', 'Group'] },
   });
-  const expected = `extension_${app.appId.replace(/-/g, '')}_${extensionName}`;
+  const expected = fullExtensionName(app.appId, extensionName);
   if (ok(res)) {
     const name = (res.body as { name?: unknown } | undefined)?.name;
     return typeof name === 'string' ? name : expected;

@@ -14,7 +14,13 @@ import type { TargetSnapshot, TenantInfo } from '../../model/target.js';
 import type { EntraTargetSpec } from '../../spec/types.js';
 import { resolveOptional, resolvePathValue, resolveValue } from '../../spec/resolve.js';
 import { AdsyncError, TargetError } from '../../errors.js';
-import { beginEntraApply, entraWidth, ANCHOR_EXTENSION_NAME, DIGEST_EXTENSION_NAME } from './executor.js';
+import { beginEntraApply, entraWidth } from './executor.js';
+import {
+  ANCHOR_EXTENSION_NAME,
+  DIGEST_EXTENSION_NAME,
+  extensionName,
+  siblingExtension,
+} from '../../model/extension.js';
 import type { ApplyContext } from './executor.js';
 import type { BatchRequest, BatchResponseItem, BatchTransport } from './batch.js';
 import { GRAPH_WRITE_BUDGET } from './budget.js';
@@ -281,7 +287,7 @@ async function findAnchor(
   anchorProperty: string | undefined;
   extensions: string[];
 }> {
-  const expected = `extension_${appId.replace(/-/g, '').toLowerCase()}_${ANCHOR_EXTENSION_NAME}`;
+  const expected = extensionName(appId, ANCHOR_EXTENSION_NAME);
   const isAnchor = (name: unknown): name is string =>
     typeof name === 'string' && name.toLowerCase() === expected.toLowerCase();
   try {
@@ -360,10 +366,7 @@ class GraphTarget implements EntraTarget {
   }
 
   async read(request: EntraReadRequest): Promise<TargetSnapshot> {
-    const digestProperty = this.anchorProperty?.replace(
-      new RegExp(`_${ANCHOR_EXTENSION_NAME}$`),
-      `_${DIGEST_EXTENSION_NAME}`,
-    );
+    const digestProperty = siblingExtension(this.anchorProperty, DIGEST_EXTENSION_NAME);
     const { snapshot, stats } = await readSnapshot(
       this.graph,
       this.transport,
