@@ -14,7 +14,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import type { TokenCredential } from '@azure/identity';
-import { AdsyncError } from '../errors.js';
+import { AdsyncError, TargetError } from '../errors.js';
 import { AdSource } from '../connectors/ad/index.js';
 import { LdifSource } from '../connectors/ldif/index.js';
 import {
@@ -230,7 +230,8 @@ async function checkConnection(
 
 async function getToken(credential: TokenCredential, endpoint: string): Promise<string> {
   const t = await credential.getToken(`${new URL(endpoint).origin}/.default`);
-  if (t === null || typeof t.token !== 'string' || t.token === '') throw new Error('the credential returned no token');
+  if (t === null || typeof t.token !== 'string' || t.token === '')
+    throw new TargetError('entra_auth_failed', 'Entra: could not obtain a token: the credential returned no token');
   return t.token;
 }
 

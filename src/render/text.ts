@@ -10,6 +10,7 @@ import type { SafetySpec } from '../spec/types.js';
 import { quoteBody, quoteValue, safeText } from './escape.js';
 import type { Style } from './style.js';
 import { adsyncExtensionOf } from '../model/extension.js';
+import { AdsyncError } from '../errors.js';
 
 /** Members listed per group before the rest is summarized (the JSON plan always has all of them). */
 export const MEMBER_LIST_LIMIT = 50;
@@ -138,7 +139,7 @@ export function renderChange(c: Change, s: Style): string[] {
       ];
     default: {
       const never: never = c;
-      throw new Error(`unknown change ${JSON.stringify(never)}`);
+      throw new AdsyncError('internal', `unknown change ${JSON.stringify(never)}`);
     }
   }
 }

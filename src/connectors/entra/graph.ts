@@ -17,6 +17,7 @@ import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import type { TokenCredential } from '@azure/identity';
 import { backoffMs, retryAfterMs, TRANSIENT_STATUSES } from './retry.js';
+import { AdsyncError } from '../../errors.js';
 
 export { backoffMs, retryAfterMs, TRANSIENT_STATUSES } from './retry.js';
 
@@ -217,7 +218,7 @@ export class Graph {
         case 'DELETE':
           return (await req.delete()) as T;
         default:
-          throw new Error(`unsupported method ${method}`);
+          throw new AdsyncError('internal', `unsupported method ${method}`);
       }
     } catch (err) {
       throw toGraphCallError(err, method, path);
