@@ -129,7 +129,7 @@ describe('apply loop', () => {
 
   it('applies Entra first, then AD; an aborted signal starts nothing more', async () => {
     const calls: Call[] = [];
-    const ad = (c: Change): Change => ({ ...c, target: 'ad', source: 'corp' }) as Change;
+    const ad = (c: Change): Change => ({ ...c, target: 'ad', source: 'corp' });
     const changes = [ad(ch.create('ad-group')), ch.update('cloud-user')];
     await applyPlan(
       { entra: recorder('entra', calls), ad: recorder('ad', calls) },
@@ -186,7 +186,7 @@ describe('apply loop', () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.array(change, { maxLength: 25 }), fc.integer({ min: 1, max: 4 }), async (raw, width) => {
-        const changes = raw.map((c, i) => ({ ...c, label: `${c.label}${i}` }) as Change);
+        const changes = raw.map((c, i) => ({ ...c, label: `${c.label}${i}` }));
         const calls: Call[] = [];
         const result = await applyPlan(
           { entra: recorder('entra', calls, width) },
