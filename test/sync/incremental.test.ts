@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { gunzipSync } from 'node:zlib';
+import { applyPlan } from '../../src/apply/loop.js';
 import { readAndPlan, type Session } from '../../src/cli/session.js';
 import { connectEmulator, type EntraTarget } from '../../src/connectors/entra/index.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
@@ -338,7 +339,7 @@ describe('full-read triggers: each falls back to a full read and says so', () =>
       assert.equal(first.plan.read?.mode, 'full');
       assert.deepEqual(partOf(first.plan, 'target'), { part: 'target', mode: 'full', reason: 'no state' });
       assert.deepEqual(partOf(first.plan, 'source corp'), { part: 'source corp', mode: 'full', reason: 'no state' });
-      await w.target.apply(first.plan);
+      await applyPlan({ entra: w.target }, first.plan);
       // The first apply registered adsync's anchor extension: the target's read scope ($select) grew.
       const scoped = await w.plan();
       assert.match(partOf(scoped.plan, 'target')?.reason ?? '', /the read scope changed/);
@@ -391,7 +392,7 @@ describe('full-read triggers: each falls back to a full read and says so', () =>
   it('a changed LDIF export is parsed again; an edit in it shows in the plan', async () => {
     const w = await world();
     try {
-      await w.target.apply((await w.plan()).plan);
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
       await w.plan();
       await writeFile(w.ldif, forestLdif(5, [0, 1, 2], { 3: 'Chief of Tests' }));
       const p = await w.plan();
@@ -413,7 +414,7 @@ describe('full-read triggers: each falls back to a full read and says so', () =>
   it('a changed read scope (another attribute flow) reads in full', async () => {
     const w = await world();
     try {
-      await w.target.apply((await w.plan()).plan);
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
       await w.plan();
       const specPath = join(w.dir, 'adsync.yaml');
       await writeFile(
@@ -438,7 +439,7 @@ describe('full-read triggers: each falls back to a full read and says so', () =>
   it('an expired delta token (syncStateNotFound after 7 days) reads in full', async () => {
     const w = await world();
     try {
-      await w.target.apply((await w.plan()).plan);
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
       await w.plan();
       w.clock.now += 8 * 24 * 3600 * 1000;
       await (w as World & { reconnect(): Promise<void> }).reconnect();
@@ -459,7 +460,7 @@ describe('full-read triggers: each falls back to a full read and says so', () =>
   it('a refused delta link (410 resync after the tenant was reset) reads in full', async () => {
     const w = await world();
     try {
-      await w.target.apply((await w.plan()).plan);
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
       await w.plan();
       // An emulator restarted from a state without its change log: its tokens get Graph's 410 (graph-facts §5).
       await w.emulator.save();
@@ -516,7 +517,7 @@ describe('Graph delta folds a large group and cloud-side events exactly', () => 
     const members = Array.from({ length: 250 }, (_, i) => i);
     const w = await world(260, members, false);
     try {
-      await w.target.apply((await w.plan()).plan);
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
       await w.plan();
       const full0 = await w.fullPlan();
       const idOf = (upn: string) => {
@@ -545,7 +546,7 @@ describe('Graph delta folds a large group and cloud-side events exactly', () => 
         inc.plan.changes.some((c) => c.action === 'restore'),
         'the deleted user is restored',
       );
-      await w.target.apply(inc.plan);
+      await applyPlan({ entra: w.target }, inc.plan);
       // Restored memberships come back through members@delta.
       const after = await w.plan();
       assert.deepEqual(canonical(after.targetSnapshot), canonical((await w.fullPlan()).targetSnapshot));
@@ -560,7 +561,7 @@ describe('the state', () => {
   it('is compact gzipped JSON without the emulator secret, members stored as indexes', async () => {
     const w = await world(20, [0, 1, 2, 3]);
     try {
-      await w.target.apply((await w.plan()).plan);
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
       await w.plan();
       const dir = join(w.dir, 'state');
       const names = (await readdir(dir)).filter((n) => n.startsWith('sync-')).sort();

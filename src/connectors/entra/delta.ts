@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { TargetObject, TargetSnapshot } from '../../model/target.js';
-import type { BatchTransport } from '../../apply/batch.js';
+import type { BatchTransport } from './batch.js';
 import { GraphCallError } from './graph.js';
 import type { Graph } from './graph.js';
 import { toTargetError } from './errors.js';
