@@ -139,6 +139,11 @@ export const ERROR_CATALOGUE = {
     exitCode: 1,
     hint: 'run `adsync doctor -c adsync.yaml`: it checks the endpoint, the credential and the permissions',
   },
+  entra_delta_no_link: {
+    summary: 'Entra: … answered $deltatoken=latest without an @odata.deltaLink',
+    exitCode: 1,
+    hint: 'check target.entra.endpoint points at Microsoft Graph; `adsync plan --full` reads without delta links next time too',
+  },
   entra_no_organization: {
     summary: 'Entra: /organization returned no tenant',
     exitCode: 1,
@@ -233,6 +238,18 @@ export const ERROR_CATALOGUE = {
     summary: 'LDAP bind to … as … failed: invalid credentials (LDAP 49, …)',
     exitCode: 1,
     hint: 'run `adsync doctor -c adsync.yaml`: it checks the DC, the account and TLS',
+  },
+  state_format: {
+    summary:
+      'format …, not adsync-sync-state/1 (a stored incremental state this version cannot read; never shown: it reads in full)',
+    exitCode: 1,
+    hint: 'nothing to do: the next run reads in full and writes the state over',
+  },
+  ldap_no_watermark: {
+    summary:
+      "…: the rootDSE names no highestCommittedUSN / dsServiceName (the AD source's incremental read needs them)",
+    exitCode: 1,
+    hint: 'run `adsync plan --full`, or check that the source is an AD domain controller (`adsync doctor -c adsync.yaml`)',
   },
   ldap_no_base: {
     summary: '… names no default naming context',

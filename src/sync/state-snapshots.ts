@@ -15,7 +15,7 @@ import type { TargetObject } from '../model/target.js';
 import type { TargetDeltaState } from '../connectors/entra/delta.js';
 import type { AdWatermark } from '../connectors/ad/usn.js';
 import type { StateBackend } from '../state/backend.js';
-import { StateConflictError } from '../state/backend.js';
+import { StateConflictError, StateError } from '../state/backend.js';
 
 const FORMAT = 'adsync-sync-state/1';
 
@@ -160,7 +160,8 @@ const pack = (o: object): Buffer =>
 
 function unpack<T>(bytes: Buffer): T {
   const enc = JSON.parse(gunzipSync(bytes).toString('utf8')) as { format?: unknown };
-  if (enc.format !== FORMAT) throw new Error(`format ${String(enc.format)}, not ${FORMAT}`);
+  // Caught by loadPart: an unusable state means a full read.
+  if (enc.format !== FORMAT) throw new StateError('state_format', `format ${String(enc.format)}, not ${FORMAT}`, '');
   return enc as T;
 }
 

@@ -13,6 +13,7 @@
  */
 import { Control } from 'ldapts';
 import type { Client } from 'ldapts';
+import { SourceError } from '../../errors.js';
 import { isUnderDn } from '../../model/dn.js';
 import type { SourceSnapshot } from '../../model/entry.js';
 
@@ -45,7 +46,10 @@ export async function readWatermark(client: Client): Promise<AdWatermark> {
   const usn = get('highestCommittedUSN');
   const dc = get('dsServiceName');
   if (usn === undefined || dc === undefined)
-    throw new Error('the rootDSE names no highestCommittedUSN / dsServiceName');
+    throw new SourceError(
+      'ldap_no_watermark',
+      "the rootDSE names no highestCommittedUSN / dsServiceName (the AD source's incremental read needs them)",
+    );
   const { searchEntries: ntds } = await client.search(dc, {
     scope: 'base',
     filter: '(objectClass=*)',

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { TargetObject, TargetSnapshot } from '../../model/target.js';
 import type { BatchTransport } from './batch.js';
+import { TargetError } from '../../errors.js';
 import { GraphCallError } from './graph.js';
 import type { Graph } from './graph.js';
 import { toTargetError } from './errors.js';
@@ -99,7 +100,11 @@ async function latestLinks(graph: Graph, s: Selects): Promise<{ users: string; g
   const one = async (path: string): Promise<string> => {
     const page = await graph.get<{ '@odata.deltaLink'?: string }>(`${path}&$deltatoken=latest`);
     const link = page['@odata.deltaLink'];
-    if (typeof link !== 'string') throw new Error(`${path}: no @odata.deltaLink in the reply to $deltatoken=latest`);
+    if (typeof link !== 'string')
+      throw new TargetError(
+        'entra_delta_no_link',
+        `Entra: ${path} answered $deltatoken=latest without an @odata.deltaLink`,
+      );
     return relativeLink(link);
   };
   const [users, groups] = await Promise.all([
