@@ -10,6 +10,7 @@ import { domainOfDn, normalizeDn } from '../model/dn.js';
 import type { ObjectKind } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { FlowContext } from './expr.js';
+import type { FlowWhen } from './flow-timing.js';
 import { REFERENCE_PROPERTIES, type KindFlows } from './flows.js';
 import {
   classify,
@@ -62,6 +63,12 @@ export interface DesiredObject {
   /** Set when the target can't write this object (shown as a report item, never changed). */
   readOnly?: { code: string; reason: string };
   rule: string;
+  /** Property → timing of its flow, for the flows that are not `always` (flow-timing.ts; shared per kind). */
+  timing?: Readonly<Record<string, FlowWhen>>;
+  /** `sourceChanged` flows: the value computed from the source, before the tenant's rules rewrote it. */
+  sourceValues?: Record<string, unknown>;
+  /** Properties holding Entra's fallback name instead of the flow's value (set by applyTenantRules). */
+  fallbackNames?: string[];
 }
 
 export interface Exclusion {
@@ -328,6 +335,11 @@ export function buildDesired(
         provenance: provenanceOf[kind],
         rule: `sources.${source.name}.scope → objects.${kind}`,
       };
+      if (Object.keys(kindFlows.timing).length > 0) {
+        obj.timing = kindFlows.timing;
+        for (const [name, when] of Object.entries(kindFlows.timing))
+          if (when === 'sourceChanged') (obj.sourceValues ??= {})[name] = attrs[name];
+      }
       const sidValue = entry.attrs.objectsid?.[0];
       const sid = sidValue instanceof Uint8Array ? sidToString(sidValue) : undefined;
       if (sid !== undefined) obj.sid = sid;

@@ -18,7 +18,10 @@ import {
 import type { ObjectKind, TargetObject, TargetSnapshot, TargetSystem, TenantInfo } from '../model/target.js';
 import type { SoftMatch } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
+import { applyFlowTiming, splitDigest, withSourceMemory } from './flow-timing.js';
 import { REFERENCE_PROPERTIES } from './flows.js';
+import { fallbackLocalPart, upnProblem } from './upn.js';
+import { pendingAdoptions, sidIndex } from './match-sid.js';
 import { GROUP_TOO_LARGE } from './scope.js';
 
 export interface DiffOptions {
@@ -80,14 +83,18 @@ export function applyTenantRules(objects: readonly DesiredObject[], tenant: Tena
     const upn = obj.attrs.userPrincipalName;
     if (typeof upn !== 'string') continue;
     const suffix = upn.slice(upn.lastIndexOf('@') + 1).toLowerCase();
-    if (verified.has(suffix)) continue;
+    const invalid = upnProblem(upn);
+    if (verified.has(suffix) && invalid === undefined) continue;
     const nick =
-      typeof obj.attrs.mailNickname === 'string' ? obj.attrs.mailNickname : upn.slice(0, upn.lastIndexOf('@'));
+      fallbackLocalPart(
+        typeof obj.attrs.mailNickname === 'string' ? obj.attrs.mailNickname : upn.slice(0, upn.lastIndexOf('@')),
+      ) ?? obj.anchor.replace(/[^A-Za-z0-9]/g, '');
     const moera = `${nick}@${tenant.initialDomain}`;
     obj.attrs.userPrincipalName = moera;
+    obj.fallbackNames = ['userPrincipalName'];
     obj.provenance = {
       ...obj.provenance,
-      userPrincipalName: `${obj.provenance.userPrincipalName ?? 'default user.userPrincipalName'} (suffix ${suffix} is not a verified domain: ${tenant.initialDomain} fallback)`,
+      userPrincipalName: `${obj.provenance.userPrincipalName ?? 'default user.userPrincipalName'} (${invalid !== undefined ? `the UPN ${invalid}` : `suffix ${suffix} is not a verified domain`}: ${tenant.initialDomain} fallback)`,
     };
     obj.label = moera;
     obj.sortKey = moera.toLowerCase();
@@ -121,7 +128,7 @@ export function desiredDigest(obj: DesiredObject, withReferences = false): strin
     ([name]) => withReferences || !REFERENCE_PROPERTIES.has(name),
   );
   for (const [name, constant] of Object.entries(CREATE_CONSTANTS[obj.kind] ?? {})) entries.push([name, constant]);
-  return attributesDigest(entries);
+  return withSourceMemory(attributesDigest(entries), obj);
 }
 
 const lower = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v.toLowerCase() : undefined);
@@ -230,6 +237,7 @@ export function diff(
       desired.excluded.get(anchor)?.code !== GROUP_TOO_LARGE;
     if (!deletedNow || t.kind !== 'user') for (const a of addressesOf(t)) ownedAddresses.set(a, t);
   }
+  const bySid = sidIndex(target.objects); // groups join like users: by the SID Entra Connect recorded
   const deleted = new Map<string, TargetObject>();
   for (const t of target.deleted) if (t.anchor !== undefined && !owned.has(t.anchor)) deleted.set(t.anchor, t);
 
@@ -295,7 +303,15 @@ export function diff(
   for (const t of target.objects) labelOfId.set(t.id, labelOfTarget(t));
   const adopted = new Set<TargetObject>();
   // Reference attributes (manager) compare by anchor; the plan carries the referenced object's id when known.
-  const refs = { anchorOfId, labelOfId, desired, owned, deleted };
+  const refs = {
+    anchorOfId: new Map([...pendingAdoptions(desired.objects, unownedImmutableIds, bySid), ...anchorOfId]),
+    labelOfId,
+    desired,
+    owned,
+    deleted,
+  };
+  // Adopted objects keep their memberships: their members compare like an owned group's.
+  const adoptedByAnchor = new Map<string, TargetObject>();
 
   for (const obj of desired.objects) {
     if (obj.readOnly || desired.held.has(obj.anchor)) {
@@ -385,8 +401,10 @@ export function diff(
         const digest = desiredDigest(obj);
         // The digest adsync wrote last equals what AD says now: AD did not change, so the cloud did (drift).
         // Not for references: the digest can't tell a manager removed in the cloud from one never set.
+        const was = splitDigest(current.digest).base;
         const drifted =
-          current.digest !== undefined && (current.digest === digest || current.digest === desiredDigest(obj, true));
+          was !== undefined &&
+          (was === splitDigest(digest).base || was === splitDigest(desiredDigest(obj, true)).base);
         if (drifted)
           for (const a of attributes)
             if (!REFERENCE_PROPERTIES.has(a.name)) {
@@ -420,15 +438,21 @@ export function diff(
     let holder: TargetObject | undefined;
     let on: { what: string; value: string } | undefined;
     // (a tenant with no unowned objects, the usual first run, skips the lookups)
-    const anyUnowned = unownedUpns.size > 0 || unownedAddresses.size > 0 || unownedImmutableIds.size > 0;
+    const anyUnowned =
+      unownedUpns.size > 0 || unownedAddresses.size > 0 || unownedImmutableIds.size > 0 || bySid.size > 0;
     const upn = anyUnowned && obj.kind === 'user' ? lower(obj.attrs.userPrincipalName) : undefined;
     const mail = anyUnowned ? lower(obj.attrs.mail) : undefined;
     const byImmutableId = anyUnowned && obj.kind === 'user' ? unownedImmutableIds.get(obj.anchor) : undefined;
     let match: MatchRule | undefined;
+    const sidHolder = anyUnowned && !byImmutableId ? bySid.lookup(obj.kind, obj.sid) : undefined;
     if (byImmutableId && !adopted.has(byImmutableId)) {
       holder = byImmutableId;
       match = 'immutable-id';
       on = { what: 'onPremisesImmutableId', value: obj.anchor };
+    } else if (sidHolder && !adopted.has(sidHolder)) {
+      holder = sidHolder;
+      match = 'sid';
+      on = { what: 'onPremisesSecurityIdentifier', value: obj.sid! };
     } else {
       const upnHolder = upn ? unownedUpns.get(upn) : undefined;
       const mailHolder = mail ? unownedAddresses.get(mail) : undefined;
@@ -447,7 +471,10 @@ export function diff(
       const admin = holder.adminRoles !== undefined && holder.adminRoles.length > 0;
       // Hard match never takes over a role holder (Entra Connect blocks it too, graph-facts-2 §3), nor a user
       // whose roles are unknown, unless matching.allowAdmins names it.
-      if (match === 'immutable-id' && (admin || target.adminRolesUnread !== undefined)) {
+      if (
+        (match === 'immutable-id' || (match === 'sid' && holder.kind === 'user')) &&
+        (admin || target.adminRolesUnread !== undefined)
+      ) {
         const who = `the cloud user ${labelOfTarget(holder)} (${holder.id})`;
         if (!adminAllowed(holder, obj.anchor)) {
           const reason = admin
@@ -486,7 +513,7 @@ export function diff(
           });
         }
       }
-      if (match && match !== 'immutable-id' && admin) {
+      if (match && match !== 'immutable-id' && match !== 'sid' && admin) {
         reports.push({
           code: 'soft-match-admin',
           kind: obj.kind,
@@ -508,13 +535,14 @@ export function diff(
       }
       if (match && !adopted.has(holder) && holder.kind === obj.kind) {
         adopted.add(holder);
+        adoptedByAnchor.set(obj.anchor, holder);
         markPresent(obj, holder.id);
         const matchedOn = `${on.what} ${on.value}`;
         record &&
           matches.set(obj.anchor, {
             rule: match,
             id: holder.id,
-            detail: `${match === 'immutable-id' ? 'hard match' : 'soft match'} on ${matchedOn}: adopted`,
+            detail: `${match === 'immutable-id' || match === 'sid' ? 'hard match' : 'soft match'} on ${matchedOn}: adopted`,
           });
         changes.push({
           ...base,
@@ -564,7 +592,9 @@ export function diff(
         flow: obj.provenance[name] ?? 'default',
       });
     }
-    changes.push({ ...base, action: 'create', attributes });
+    // the source value a fallback name came from is remembered with the digest (flow-timing.ts)
+    const digest = obj.fallbackNames ? desiredDigest(obj) : undefined;
+    changes.push({ ...base, action: 'create', attributes, ...(digest?.includes('~') ? { digest } : {}) });
   }
 
   // Deletes: owned objects no longer desired. Held objects (flow errors, duplicates) are never deleted.
@@ -722,7 +752,7 @@ export function diff(
       ? { anchor: m.anchor, kind: m.kind, label: m.label }
       : { anchor: m.anchor, kind: m.kind, id, label: m.label };
   const desiredById = new Map<string, DesiredObject>();
-  for (const [anchor, t] of owned) {
+  for (const [anchor, t] of [...owned, ...adoptedByAnchor]) {
     const d = desired.byAnchor.get(anchor);
     if (d) desiredById.set(t.id, d);
   }
@@ -767,7 +797,7 @@ export function diff(
       });
     }
     const stamp = ++memberStamp;
-    const current = groupId !== undefined ? owned.get(group.anchor) : undefined;
+    const current = groupId !== undefined ? (owned.get(group.anchor) ?? adoptedByAnchor.get(group.anchor)) : undefined;
     const currentIds = current?.members ?? [];
     const resolved: (DesiredObject | undefined)[] = new Array(currentIds.length);
     for (let i = 0; i < currentIds.length; i++) {
@@ -925,6 +955,7 @@ function splitName(name: string): [string, string] | undefined {
 }
 
 function changedAttributes(obj: DesiredObject, current: TargetObject, refs: RefContext): AttributeChange[] {
+  applyFlowTiming(obj, current); // values the cloud keeps (initial, sourceHasValue, sourceChanged flows)
   const out: AttributeChange[] = [];
   for (const name in obj.attrs) {
     const value = obj.attrs[name];
