@@ -32,6 +32,8 @@ export interface DesiredObject {
   ndn: string;
   /** The source object's objectSid in string form (S-1-5-21-…), when the source has one. */
   sid?: string;
+  /** base64 of the source object's objectGUID (differs from `anchor` when that is mS-DS-ConsistencyGuid). */
+  guid?: string;
   label: string;
   /** `label` lower-cased, the sort key of plans. */
   sortKey: string;
@@ -343,6 +345,8 @@ export function buildDesired(
       const sidValue = entry.attrs.objectsid?.[0];
       const sid = sidValue instanceof Uint8Array ? sidToString(sidValue) : undefined;
       if (sid !== undefined) obj.sid = sid;
+      const guid = anchorOf(entry, { anchor: 'objectguid' });
+      if (guid !== undefined) obj.guid = guid;
       const ro = readOnlyReason(kind, entry);
       if (ro) obj.readOnly = ro;
       if (kind === 'group') {

@@ -18,6 +18,8 @@ import {
 import type { ObjectKind, TargetObject, TargetSnapshot, TargetSystem, TenantInfo } from '../model/target.js';
 import type { SoftMatch } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
+import { sourceAnchorChanges } from './anchor-change.js';
+import { DUPLICATE_QUARANTINED, quarantineDuplicates, quarantineUpn } from './resiliency.js';
 import { applyFlowTiming, splitDigest, withSourceMemory } from './flow-timing.js';
 import { REFERENCE_PROPERTIES } from './flows.js';
 import { fallbackLocalPart, upnProblem } from './upn.js';
@@ -241,49 +243,19 @@ export function diff(
   const deleted = new Map<string, TargetObject>();
   for (const t of target.deleted) if (t.anchor !== undefined && !owned.has(t.anchor)) deleted.set(t.anchor, t);
 
-  // Conflicts before they happen: two source objects that would get the same UPN or address. Entra would
-  // quarantine one of them (duplicate attribute resiliency); adsync creates neither and names both.
-  const blocked = new Set<DesiredObject>();
-  {
-    const byUpn = new Map<string, DesiredObject>();
-    const byMail = new Map<string, DesiredObject>();
-    const conflict = (a: DesiredObject, b: DesiredObject, what: string, value: string): void => {
-      for (const [x, y] of [
-        [a, b],
-        [b, a],
-      ] as const) {
-        if (!blocked.has(x)) blocked.add(x);
-        reports.push({
-          code: 'duplicate-in-source',
-          kind: x.kind,
-          target: system,
-          anchor: x.anchor,
-          sourceDn: x.dn,
-          source: x.source,
-          label: x.label,
-          reason: `${what} ${value} is also computed for ${y.kind} ${y.label} (${y.dn}); neither is written until one changes`,
-          other: { label: y.label, sourceDn: y.dn },
-        });
-      }
-    };
-    for (const obj of desired.objects) {
-      if (obj.readOnly || obj.kind === 'contact' || desired.held.has(obj.anchor)) continue;
-      if (obj.kind === 'user') {
-        const upn = lower(obj.attrs.userPrincipalName);
-        if (upn) {
-          const other = byUpn.get(upn);
-          if (other) conflict(other, obj, 'userPrincipalName', upn);
-          else byUpn.set(upn, obj);
-        }
-      }
-      const mail = lower(obj.attrs.mail);
-      if (mail) {
-        const other = byMail.get(mail);
-        if (other) conflict(other, obj, 'mail', mail);
-        else byMail.set(mail, obj);
-      }
-    }
-  }
+  // The same AD object under a new anchor: an error for that object, never a delete and a create.
+  reports.push(...sourceAnchorChanges(desired, owned, new Set(deleted.keys()), system));
+
+  // Conflicts before they happen: two source objects that would get the same UPN or address. As Entra's
+  // duplicate-attribute resiliency does, one keeps the value and the other has that value quarantined only.
+  const { reports: quarantined, blocked } = quarantineDuplicates(
+    desired.objects,
+    (o) => desired.held.has(o.anchor),
+    (anchor) => owned.get(anchor) ?? deleted.get(anchor),
+    system,
+    target.tenant?.initialDomain,
+  );
+  reports.push(...quarantined);
 
   // Member lists are sorted per group; ranking every object once makes those sorts integer compares.
   [...desired.objects].sort(bySortKey).forEach((o, i) => (o.rank = i));
@@ -678,8 +650,14 @@ export function diff(
         if (by === undefined || by === c.anchor) continue;
         const holder = owned.get(by)!;
         c.attributes.splice(j, 1);
+        // the digest vouches for what the object keeps, or the next plan would call the kept value drift
+        const d = desired.byAnchor.get(c.anchor);
+        if (d) {
+          d.attrs[a.name] = a.before ?? null;
+          c.digest = desiredDigest(d);
+        }
         reports.push({
-          code: 'duplicate-in-source',
+          code: DUPLICATE_QUARANTINED,
           kind: c.kind,
           target: system,
           anchor: c.anchor,
@@ -702,26 +680,36 @@ export function diff(
       ].find(([, v]) => v !== undefined && kept.has(v) && kept.get(v) !== c.anchor);
       if (!clash) continue;
       const holder = owned.get(kept.get(clash[1]!)!)!;
-      changes.splice(i, 1);
-      present.delete(obj);
-      delete obj.presence;
+      // Duplicate-attribute resiliency: the value is quarantined, the object is created with the rest.
+      const initial = target.tenant?.initialDomain;
+      let outcome: string;
+      if (clash[0] === 'mail') {
+        obj.attrs.mail = null;
+        c.attributes = c.attributes.filter((a) => a.name !== 'mail');
+        outcome = 'created without it';
+      } else if (initial !== undefined) {
+        const q = quarantineUpn(String(obj.attrs.userPrincipalName), obj.anchor, initial);
+        obj.attrs.userPrincipalName = q;
+        for (const a of c.attributes) if (a.name === 'userPrincipalName') a.after = q;
+        outcome = `created as ${q}`;
+      } else {
+        changes.splice(i, 1);
+        present.delete(obj);
+        delete obj.presence;
+        outcome = 'not created until it is free';
+      }
+      if (c.digest !== undefined) c.digest = desiredDigest(obj);
       reports.push({
-        code: 'duplicate-in-source',
+        code: initial !== undefined || clash[0] === 'mail' ? DUPLICATE_QUARANTINED : 'duplicate-in-source',
         kind: obj.kind,
         target: system,
         anchor: obj.anchor,
         sourceDn: obj.dn,
         source: obj.source,
         label: obj.label,
-        reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; not created until it is free`,
+        reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; the value is quarantined: ${outcome}`,
         other: { label: labelOfTarget(holder), id: holder.id },
       });
-      record &&
-        matches.set(obj.anchor, {
-          rule: 'blocked',
-          id: holder.id,
-          detail: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)}`,
-        });
     }
   }
 
