@@ -674,42 +674,45 @@ export function diff(
       const c = changes[i]!;
       if (c.action !== 'create' || c.kind !== 'user') continue;
       const obj = desired.byAnchor.get(c.anchor)!;
-      const clash = [
+      const clashes = [
         ['userPrincipalName', lower(obj.attrs.userPrincipalName)],
         ['mail', lower(obj.attrs.mail)],
-      ].find(([, v]) => v !== undefined && kept.has(v) && kept.get(v) !== c.anchor);
-      if (!clash) continue;
-      const holder = owned.get(kept.get(clash[1]!)!)!;
-      // Duplicate-attribute resiliency: the value is quarantined, the object is created with the rest.
+      ].filter(([, v]) => v !== undefined && kept.has(v) && kept.get(v) !== c.anchor);
+      // Duplicate-attribute resiliency: each value is quarantined, the object is created with the rest.
       const initial = target.tenant?.initialDomain;
-      let outcome: string;
-      if (clash[0] === 'mail') {
-        obj.attrs.mail = null;
-        c.attributes = c.attributes.filter((a) => a.name !== 'mail');
-        outcome = 'created without it';
-      } else if (initial !== undefined) {
-        const q = quarantineUpn(String(obj.attrs.userPrincipalName), obj.anchor, initial);
-        obj.attrs.userPrincipalName = q;
-        for (const a of c.attributes) if (a.name === 'userPrincipalName') a.after = q;
-        outcome = `created as ${q}`;
-      } else {
+      for (const clash of clashes) {
+        const holder = owned.get(kept.get(clash[1]!)!)!;
+        let outcome: string;
+        if (clash[0] === 'mail') {
+          obj.attrs.mail = null;
+          c.attributes = c.attributes.filter((a) => a.name !== 'mail');
+          outcome = 'created without it';
+        } else if (initial !== undefined) {
+          const q = quarantineUpn(String(obj.attrs.userPrincipalName), obj.anchor, initial);
+          obj.attrs.userPrincipalName = q;
+          for (const a of c.attributes) if (a.name === 'userPrincipalName') a.after = q;
+          outcome = `created as ${q}`;
+        } else {
+          outcome = 'not created until it is free';
+        }
+        reports.push({
+          code: initial !== undefined || clash[0] === 'mail' ? DUPLICATE_QUARANTINED : 'duplicate-in-source',
+          kind: obj.kind,
+          target: system,
+          anchor: obj.anchor,
+          sourceDn: obj.dn,
+          source: obj.source,
+          label: obj.label,
+          reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; the value is quarantined: ${outcome}`,
+          other: { label: labelOfTarget(holder), id: holder.id },
+        });
+      }
+      if (clashes.length === 0) continue;
+      if (initial === undefined && clashes.some(([name]) => name === 'userPrincipalName')) {
         changes.splice(i, 1);
         present.delete(obj);
         delete obj.presence;
-        outcome = 'not created until it is free';
-      }
-      if (c.digest !== undefined) c.digest = desiredDigest(obj);
-      reports.push({
-        code: initial !== undefined || clash[0] === 'mail' ? DUPLICATE_QUARANTINED : 'duplicate-in-source',
-        kind: obj.kind,
-        target: system,
-        anchor: obj.anchor,
-        sourceDn: obj.dn,
-        source: obj.source,
-        label: obj.label,
-        reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; the value is quarantined: ${outcome}`,
-        other: { label: labelOfTarget(holder), id: holder.id },
-      });
+      } else if (c.digest !== undefined) c.digest = desiredDigest(obj);
     }
   }
 
