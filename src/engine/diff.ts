@@ -375,8 +375,7 @@ export function diff(
         // Not for references: the digest can't tell a manager removed in the cloud from one never set.
         const was = splitDigest(current.digest).base;
         const drifted =
-          was !== undefined &&
-          (was === splitDigest(digest).base || was === splitDigest(desiredDigest(obj, true)).base);
+          was !== undefined && (was === splitDigest(digest).base || was === splitDigest(desiredDigest(obj, true)).base);
         if (drifted)
           for (const a of attributes)
             if (!REFERENCE_PROPERTIES.has(a.name)) {

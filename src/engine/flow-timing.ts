@@ -72,7 +72,9 @@ function cloudValue(current: TargetObject, name: string): unknown {
   const dot = name.indexOf('.');
   if (dot < 0) return undefined;
   const outer = current.attrs[name.slice(0, dot)];
-  return typeof outer === 'object' && outer !== null ? (outer as Record<string, unknown>)[name.slice(dot + 1)] : undefined;
+  return typeof outer === 'object' && outer !== null
+    ? (outer as Record<string, unknown>)[name.slice(dot + 1)]
+    : undefined;
 }
 
 /** The fallback-name domain of a value (`nick@contoso.onmicrosoft.com` → `contoso.onmicrosoft.com`). */

@@ -218,7 +218,11 @@ export function compileFlows(
         });
         continue;
       }
-      merged.set(attr, { expression, origin: `default ${kind}.${attr}`, when: DEFAULT_FLOW_TIMING[kind][attr] ?? 'always' });
+      merged.set(attr, {
+        expression,
+        origin: `default ${kind}.${attr}`,
+        when: DEFAULT_FLOW_TIMING[kind][attr] ?? 'always',
+      });
     }
     for (const [attr, value] of Object.entries(spec.objects[kind]?.flows ?? {})) {
       if (value === null) merged.delete(attr);
@@ -233,7 +237,9 @@ export function compileFlows(
     const sourceAttributes = new Map<string, string>();
     const readAttributes = new Set<string>();
     const timing: Record<string, FlowWhen> = {};
-    for (const [attribute, { expression, origin, when }] of [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const [attribute, { expression, origin, when }] of [...merged].sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    )) {
       const evaluate = compileExpression(expression);
       const property = GRAPH_PROPERTIES[kind][attribute];
       const required = REQUIRED_FLOWS[kind].has(attribute);

@@ -78,7 +78,8 @@ export function quarantineDuplicates(
     }
     for (const [value, list] of claimants) {
       if (list.length < 2) continue;
-      const rank = (o: ContendingObject): number => (holds(current(o.anchor), property, value) ? 0 : current(o.anchor) ? 1 : 2);
+      const rank = (o: ContendingObject): number =>
+        holds(current(o.anchor), property, value) ? 0 : current(o.anchor) ? 1 : 2;
       const sorted = [...list].sort((a, b) => rank(a) - rank(b) || (a.ndn < b.ndn ? -1 : a.ndn > b.ndn ? 1 : 0));
       const winner = sorted[0]!;
       for (const loser of sorted.slice(1)) {

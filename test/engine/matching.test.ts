@@ -97,7 +97,10 @@ describe('conflicts before they happen: duplicate-attribute resiliency (Entra qu
       p.reports.map((r) => [r.code, r.anchor, r.other?.sourceDn]),
       [['duplicate-value-quarantined', anchorOf('Ann Lee2'), dnOf('Ann Lee')]],
     );
-    assert.match(p.reports[0]!.reason, /userPrincipalName ann\.lee@contoso\.example .*ann\.lee@contoso\.example \(CN=Ann Lee,/);
+    assert.match(
+      p.reports[0]!.reason,
+      /userPrincipalName ann\.lee@contoso\.example .*ann\.lee@contoso\.example \(CN=Ann Lee,/,
+    );
   });
 
   it('two new users with the same mail: the other is created without it, with everything else', () => {
@@ -146,10 +149,14 @@ describe('conflicts before they happen: duplicate-attribute resiliency (Entra qu
     const a = p.changes.find((c) => c.anchor === anchorOf('Ann Lee'));
     assert.ok(a && a.action === 'update', JSON.stringify(p.changes));
     assert.ok(!a.attributes.some((x) => x.name === 'mail'), 'the quarantined mail is not written');
-    assert.ok(a.attributes.some((x) => x.name === 'accountEnabled' && x.after === false), 'the disable flows');
+    assert.ok(
+      a.attributes.some((x) => x.name === 'accountEnabled' && x.after === false),
+      'the disable flows',
+    );
     assert.ok(
       !p.changes.some(
-        (c) => c.anchor === anchorOf('Bob Jones') && c.action === 'update' && c.attributes.some((x) => x.name === 'mail'),
+        (c) =>
+          c.anchor === anchorOf('Bob Jones') && c.action === 'update' && c.attributes.some((x) => x.name === 'mail'),
       ),
     );
     const r = p.reports.find((x) => x.anchor === anchorOf('Ann Lee'));

@@ -85,7 +85,10 @@ describe('flows that know time (flow-timing.ts)', () => {
     // recalculated from the alias the object keeps (initial), not the source's newer one
     assert.equal(moved.attrs.userPrincipalName, 'nick1@contoso.onmicrosoft.com');
     const moved2 = desired('b@legacy.example');
-    applyFlowTiming(moved2, cloud({ userPrincipalName: 'old@contoso.onmicrosoft.com', mailNickname: 'nick9' }, written));
+    applyFlowTiming(
+      moved2,
+      cloud({ userPrincipalName: 'old@contoso.onmicrosoft.com', mailNickname: 'nick9' }, written),
+    );
     assert.equal(moved2.attrs.userPrincipalName, 'nick9@contoso.onmicrosoft.com');
   });
 
@@ -173,7 +176,10 @@ objects:
     checkSpecText(`${MINIMAL}${flows}`, 'spec.yaml').problems.map((p) => `${p.line}:${p.col} ${p.message}`);
 
   it('accepts the object form and the plain string', () => {
-    assert.deepEqual(problems('      jobTitle: { value: trim(source.title), when: sourceHasValue }\n      city: source.l\n'), []);
+    assert.deepEqual(
+      problems('      jobTitle: { value: trim(source.title), when: sourceHasValue }\n      city: source.l\n'),
+      [],
+    );
   });
 
   it('a bad expression in the object form is reported at the value, FILE:LINE:COL', () => {
@@ -222,7 +228,10 @@ describe('groups join like users: by onPremisesSecurityIdentifier (match-sid.ts)
     };
     const g = cloudGroup('g-1', 1201, { members: ['u-1'] });
     const p = plan(
-      [user('Ann Lee'), group('Engineering', ['CN=Ann Lee,OU=Staff,DC=contoso,DC=example'], { objectSid: sidBytes(1201) })],
+      [
+        user('Ann Lee'),
+        group('Engineering', ['CN=Ann Lee,OU=Staff,DC=contoso,DC=example'], { objectSid: sidBytes(1201) }),
+      ],
       emptyTarget([u, g]),
     );
     assert.deepEqual(
@@ -247,7 +256,12 @@ describe('groups join like users: by onPremisesSecurityIdentifier (match-sid.ts)
     const holder: TargetObject = {
       id: 'u-9',
       kind: 'user',
-      attrs: { userPrincipalName: 'someone@contoso.example', displayName: 'x', accountEnabled: true, mailNickname: 'x' },
+      attrs: {
+        userPrincipalName: 'someone@contoso.example',
+        displayName: 'x',
+        accountEnabled: true,
+        mailNickname: 'x',
+      },
       onPremisesSid: sid(1105),
     };
     const p = plan([user('Ann Lee', { objectSid: sidBytes(1105) })], emptyTarget([holder]));
@@ -302,7 +316,13 @@ describe('a changed source anchor is an error for that object (anchor-change.ts)
   it('recognised by objectSid when the cloud object records it', () => {
     const old = Buffer.from(guid('old')).toString('base64');
     const p = plan(
-      [user('Ann Lee', { userPrincipalName: 'renamed@contoso.example', objectSid: sidBytes(1101), 'mS-DS-ConsistencyGuid': guid('n') })],
+      [
+        user('Ann Lee', {
+          userPrincipalName: 'renamed@contoso.example',
+          objectSid: sidBytes(1101),
+          'mS-DS-ConsistencyGuid': guid('n'),
+        }),
+      ],
       emptyTarget([ownedAnn(old, { onPremisesSid: sid(1101) })]),
     );
     assert.deepEqual(p.changes, []);
@@ -311,10 +331,7 @@ describe('a changed source anchor is an error for that object (anchor-change.ts)
 
   it('a new AD user (objectGUID anchor) that takes a leaver’s UPN is a new object: delete and create', () => {
     const p = plan([user('Ann Lee')], emptyTarget([ownedAnn(Buffer.from(guid('leaver')).toString('base64'))]));
-    assert.deepEqual(
-      p.changes.map((c) => c.action).sort(),
-      ['create', 'delete'],
-    );
+    assert.deepEqual(p.changes.map((c) => c.action).sort(), ['create', 'delete']);
   });
 
   it('the stage holds both anchors', () => {

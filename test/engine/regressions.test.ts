@@ -107,10 +107,7 @@ describe('regressions found by the convergence test', () => {
     const target = emptyTarget([{ ...bob, manager: undefined } as TargetObject]);
     target.deleted = [owned('Ann Lee', { userPrincipalName: 'ann.lee@contoso.example' })];
     const p = plan(
-      [
-        user('Ann Lee', { displayName: 'x'.repeat(300) }),
-        user('Bob Jones', { manager: dnOf('Ann Lee') }),
-      ],
+      [user('Ann Lee', { displayName: 'x'.repeat(300) }), user('Bob Jones', { manager: dnOf('Ann Lee') })],
       target,
     );
     const forBob = p.changes.filter((c) => c.anchor === anchorOf('Bob Jones'));

@@ -69,7 +69,8 @@ export function sidString(b: Buffer): string {
 }
 
 const normDn = (dn: string): string => dn.toLowerCase().replace(/\s*,\s*/g, ',');
-const under = (dn: string, base: string): boolean => normDn(dn) === normDn(base) || normDn(dn).endsWith(`,${normDn(base)}`);
+const under = (dn: string, base: string): boolean =>
+  normDn(dn) === normDn(base) || normDn(dn).endsWith(`,${normDn(base)}`);
 
 export interface History {
   /** cn → the mail the user had when Entra Connect created it (its alias was made from that). */
@@ -108,7 +109,8 @@ export function entraConnectTenant(
   const users: ModelObject[] = [];
   const groups: ModelObject[] = [];
   const keyOf = new Map<string, string>();
-  const anchorOf = (e: AdEntry): string => (bin(e, 'mS-DS-ConsistencyGuid') ?? bin(e, 'objectGUID')!).toString('base64');
+  const anchorOf = (e: AdEntry): string =>
+    (bin(e, 'mS-DS-ConsistencyGuid') ?? bin(e, 'objectGUID')!).toString('base64');
   const cnOf = (e: AdEntry): string => str(e, 'cn') ?? e.dn;
   const key = (e: AdEntry, i: number): string => `o${i}-${cnOf(e).replace(/[^A-Za-z0-9]/g, '')}`;
 
@@ -191,7 +193,8 @@ export function entraConnectTenant(
     for (const [name, v] of flows) if (v !== undefined) props[name] = v;
     const phone = trim(str(e, 'telephoneNumber'));
     if (phone) props['businessPhones'] = [phone];
-    if (mail) props['proxyAddresses'] = [`SMTP:${mail}`, ...(mailThen !== mail && mailThen ? [`smtp:${mailThen}`] : [])];
+    if (mail)
+      props['proxyAddresses'] = [`SMTP:${mail}`, ...(mailThen !== mail && mailThen ? [`smtp:${mailThen}`] : [])];
     const ext: Record<string, string> = {};
     for (let i = 1; i <= 15; i++) {
       const v = trim(str(e, `extensionAttribute${i}`));
@@ -201,7 +204,10 @@ export function entraConnectTenant(
     users.push({ cn, dn: e.dn, anchor: anchorOf(e), key: String(props['key']), fixture: props });
   }
   for (const u of users) {
-    const m = str(entries.find((e) => e.dn === u.dn)!, 'manager');
+    const m = str(
+      entries.find((e) => e.dn === u.dn)!,
+      'manager',
+    );
     const k = m ? keyOf.get(normDn(m)) : undefined;
     if (k && users.some((x) => x.key === k)) u.fixture['manager'] = k;
   }

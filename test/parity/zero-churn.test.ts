@@ -27,8 +27,22 @@ import type { Change } from '../../src/model/change.js';
 import type { Plan } from '../../src/model/plan.js';
 import { runCli } from '../support/cli.js';
 import { adminClient, sambaEnv, sambaSkipReason, startSamba, type SambaDc } from '../support/samba.js';
-import { addOu, deleteTree, ensureSchemaAttributes, EXCHANGE_EXTRA_ATTRIBUTES, uniqueSuffix, unicodePwd } from '../support/samba-seed.js';
-import { entraConnectTenant, parseLdifEntries, type AdEntry, type History, type ModelObject, type Value } from './entra-connect-model.js';
+import {
+  addOu,
+  deleteTree,
+  ensureSchemaAttributes,
+  EXCHANGE_EXTRA_ATTRIBUTES,
+  uniqueSuffix,
+  unicodePwd,
+} from '../support/samba-seed.js';
+import {
+  entraConnectTenant,
+  parseLdifEntries,
+  type AdEntry,
+  type History,
+  type ModelObject,
+  type Value,
+} from './entra-connect-model.js';
 
 const QUICKSTART = fileURLToPath(new URL('../../../examples/quickstart/corp.ldif', import.meta.url));
 const LDIF_BASE = 'DC=contoso,DC=example';
@@ -96,7 +110,12 @@ function byAnchor(plan: Plan, anchor: string): Change[] {
 }
 
 /** The scenario every world runs (one `describe` per world). */
-function scenario(name: string, skip: string | false, setup: () => Promise<World>, teardown: () => Promise<void>): void {
+function scenario(
+  name: string,
+  skip: string | false,
+  setup: () => Promise<World>,
+  teardown: () => Promise<void>,
+): void {
   describe(name, { skip }, () => {
     let w: World;
     let users: ModelObject[];
@@ -124,7 +143,8 @@ function scenario(name: string, skip: string | false, setup: () => Promise<World
       // object ids Entra gave the groups, to check they are kept
       for (const g of groups) {
         const h = createHash('sha256').update(g.dn).digest('hex');
-        g.fixture['id'] = `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+        g.fixture['id'] =
+          `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
       }
       await writeFile(join(w.dir, 'entra-connect-tenant.yaml'), JSON.stringify(model.fixture, null, 2));
       await writeFile(join(w.dir, 'adsync.yaml'), specYaml(w));
@@ -201,7 +221,11 @@ function scenario(name: string, skip: string | false, setup: () => Promise<World
         'a mail change does not change mailNickname',
       );
 
-      assert.deepEqual(byAnchor(p, k.anchor), [], 'a mailNickname change renames neither the alias nor the fallback UPN');
+      assert.deepEqual(
+        byAnchor(p, k.anchor),
+        [],
+        'a mailNickname change renames neither the alias nor the fallback UPN',
+      );
 
       assert.ok(!p.changes.some((c) => c.action === 'delete'), JSON.stringify(p.changes));
       assert.ok(!p.changes.some((c) => c.action === 'create'), JSON.stringify(p.changes));
@@ -344,7 +368,9 @@ scenario(
         attrs.push(
           new Attribute({
             type: n,
-            values: values.every((v) => typeof v === 'string') ? (values as string[]) : (values.map((v) => Buffer.from(v)) as Buffer[]),
+            values: values.every((v) => typeof v === 'string')
+              ? (values as string[])
+              : (values.map((v) => Buffer.from(v)) as Buffer[]),
           }),
         );
       }
