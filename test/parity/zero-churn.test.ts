@@ -368,9 +368,7 @@ scenario(
         attrs.push(
           new Attribute({
             type: n,
-            values: values.every((v) => typeof v === 'string')
-              ? (values as string[])
-              : (values.map((v) => Buffer.from(v)) as Buffer[]),
+            values: values.every((v) => typeof v === 'string') ? values : values.map((v) => Buffer.from(v)),
           }),
         );
       }
@@ -410,7 +408,7 @@ scenario(
           const attrs = new Map<string, Value[]>();
           for (const [k, v] of Object.entries(s)) {
             if (k === 'dn') continue;
-            attrs.set(k.toLowerCase(), (Array.isArray(v) ? v : [v]) as Value[]);
+            attrs.set(k.toLowerCase(), Array.isArray(v) ? v : [v]);
           }
           return { dn: s.dn, attrs };
         });
