@@ -447,10 +447,14 @@ export function diff(
         (admin || target.adminRolesUnread !== undefined)
       ) {
         const who = `the cloud user ${labelOfTarget(holder)} (${holder.id})`;
+        const carries =
+          match === 'sid'
+            ? `records this object's SID (${on.value}) as onPremisesSecurityIdentifier`
+            : 'carries this anchor as onPremisesImmutableId';
         if (!adminAllowed(holder, obj.anchor)) {
           const reason = admin
-            ? `${who} carries this anchor as onPremisesImmutableId but holds an admin role (${holder.adminRoles!.join(', ')}); hard match never takes over a privileged account, and adsync never writes over it (name it in matching.allowAdmins to adopt it)`
-            : `${who} carries this anchor as onPremisesImmutableId, but directory role holders could not be read (${target.adminRolesUnread}), so adsync can't tell it holds no admin role; it is not adopted (grant RoleManagement.Read.Directory, or name it in matching.allowAdmins)`;
+            ? `${who} ${carries} but holds an admin role (${holder.adminRoles!.join(', ')}); hard match never takes over a privileged account, and adsync never writes over it (name it in matching.allowAdmins to adopt it)`
+            : `${who} ${carries}, but directory role holders could not be read (${target.adminRolesUnread}), so adsync can't tell it holds no admin role; it is not adopted (grant RoleManagement.Read.Directory, or name it in matching.allowAdmins)`;
           reports.push({
             code: admin ? 'hard-match-admin' : 'hard-match-roles-unread',
             kind: obj.kind,
