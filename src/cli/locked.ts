@@ -106,7 +106,8 @@ export async function withLockedSession<T>(
       const ctx: LockedContext = { stateDir, lock: embedded, state, remote, lease };
       if (!options.lockRealTenant) {
         // A plan read while an apply writes may show changes that apply is making: say so.
-        const holder = remote ? await remote.describeHolder() : undefined;
+        // Best effort: a plan identity that can't read the lock blob still plans.
+        const holder = remote ? await remote.describeHolder().catch(() => undefined) : undefined;
         if (holder)
           log.warn(`an apply is running (the lock in ${remote!.location} is held by ${describeHolder(holder)})`, {
             event: 'lock.held',

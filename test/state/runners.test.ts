@@ -238,7 +238,11 @@ describe('a killed apply resumed from a second working directory through azureBl
       names.join(','),
     );
     assert.ok(names.includes('.lock'), names.join(','));
-    for (const [i, text] of texts.entries()) assertNoSecrets(text, `state blob text #${i}`);
+    for (const [i, text] of texts.entries()) {
+      assertNoSecrets(text, `state blob text #${i}`);
+      // Nor an access token (a JWT) of any kind.
+      assert.doesNotMatch(text, /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\./, `state blob text #${i}`);
+    }
     assert.ok(texts.some((x) => x.includes('"t":"complete"')));
   });
 });
