@@ -22,8 +22,15 @@ import { pipelineRunUrl } from '../../src/state/holder.js';
 import { ManualClock, settle } from '../support/clock.js';
 import { startAzurite, type Azurite } from '../support/azurite.js';
 
-const change = (anchor: string): Change =>
-  ({ action: 'create', kind: 'group', anchor, target: 'entra', label: anchor, rule: 'r', attributes: [] }) as Change;
+const change = (anchor: string): Change => ({
+  action: 'create',
+  kind: 'group',
+  anchor,
+  target: 'entra',
+  label: anchor,
+  rule: 'r',
+  attributes: [],
+});
 const holder = (runId: string) => ({ runId, host: hostname(), pid: process.pid, command: `adsync apply (${runId})` });
 
 let azurite: Azurite;

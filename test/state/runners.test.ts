@@ -84,8 +84,8 @@ function spawnCli(args: string[], cwd: string, env: NodeJS.ProcessEnv): Child {
       }
     }
   };
-  proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => {
+  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
     check();
   });
