@@ -17,6 +17,7 @@ import type { StateBackend } from '../../src/state/backend.js';
 import { LocalState } from '../../src/state/local.js';
 import { BackendJournal, journalName } from '../../src/state/journal.js';
 import { unlockLocal } from '../../src/state/unlock.js';
+import { stateDirOf } from '../../src/cli/locked.js';
 import { parseDuration, waitForLock } from '../../src/state/wait.js';
 import { pipelineRunUrl } from '../../src/state/holder.js';
 import { ManualClock, settle } from '../support/clock.js';
@@ -317,5 +318,23 @@ describe('unlock of a local apply lock', () => {
     const done = unlockLocal(dir, 'r-gone');
     assert.match(done.holder, /^run r-gone \(pid 4198625 on /);
     assert.deepEqual(await new LocalState(dir).list('apply-'), []);
+  });
+});
+
+describe('where the local apply lock and journal live', () => {
+  test('state.local.dir (relative to the spec), else $ADSYNC_STATE_DIR, else .adsync/; the embedded tenant keeps its own', () => {
+    const spec = { dir: '/repo/sync', target: {} };
+    const saved = process.env['ADSYNC_STATE_DIR'];
+    try {
+      delete process.env['ADSYNC_STATE_DIR'];
+      assert.equal(stateDirOf(spec), '/repo/sync/.adsync');
+      process.env['ADSYNC_STATE_DIR'] = '/var/lib/adsync';
+      assert.equal(stateDirOf(spec), '/var/lib/adsync');
+      assert.equal(stateDirOf({ ...spec, state: { local: { dir: '../state' } } }), '/repo/state');
+      assert.equal(stateDirOf({ ...spec, target: { emulator: { state: './t/tenant.json' } } }), '/repo/sync/t');
+    } finally {
+      if (saved === undefined) delete process.env['ADSYNC_STATE_DIR'];
+      else process.env['ADSYNC_STATE_DIR'] = saved;
+    }
   });
 });
