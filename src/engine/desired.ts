@@ -3,6 +3,7 @@
  * flows. Pure: plain data in, plain data out. Direction-agnostic in what it produces (objects keyed by anchor
  * with target-named attributes), so writeback can feed the same diff from the other side.
  */
+import { sidToString } from '../model/sid.js';
 import type { ReportItem } from '../model/change.js';
 import type { AttrValue, DirectoryEntry, SourceReadRequest, SourceSnapshot } from '../model/entry.js';
 import { domainOfDn, normalizeDn } from '../model/dn.js';
@@ -28,6 +29,8 @@ export interface DesiredObject {
   dn: string;
   /** Normalized DN (the key members refer to). */
   ndn: string;
+  /** The source object's objectSid in string form (S-1-5-21-…), when the source has one. */
+  sid?: string;
   label: string;
   /** `label` lower-cased, the sort key of plans. */
   sortKey: string;
@@ -99,6 +102,7 @@ export interface DesiredState {
 const STRUCTURAL = [
   'objectclass',
   'objectguid',
+  'objectsid',
   'ms-ds-consistencyguid',
   'samaccountname',
   'member',
@@ -324,6 +328,9 @@ export function buildDesired(
         provenance: provenanceOf[kind],
         rule: `sources.${source.name}.scope → objects.${kind}`,
       };
+      const sidValue = entry.attrs.objectsid?.[0];
+      const sid = sidValue instanceof Uint8Array ? sidToString(sidValue) : undefined;
+      if (sid !== undefined) obj.sid = sid;
       const ro = readOnlyReason(kind, entry);
       if (ro) obj.readOnly = ro;
       if (kind === 'group') {
