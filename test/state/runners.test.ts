@@ -106,6 +106,11 @@ function spawnCli(args: string[], cwd: string, env: NodeJS.ProcessEnv): Child {
   };
 }
 
+/** Waits for an observed condition (never a time): polls the child's output. */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 50));
+}
+
 /** Every blob under the prefix, content and metadata, as text for the secret scan. */
 async function stateTexts(prefix: string): Promise<{ names: string[]; texts: string[] }> {
   const container = service.getContainerClient(CONTAINER);
@@ -127,7 +132,7 @@ async function cloneRunner(from: string, files: string[]): Promise<string> {
   return dir;
 }
 
-describe('a killed apply resumed from a second working directory through azureBlob state', () => {
+describe('a killed apply resumed from a second working directory through azureBlob state', { timeout: 900_000 }, () => {
   let dirA: string;
   let dirB: string;
   let t: Tenant;
@@ -257,7 +262,7 @@ function planDigestOf(stderr: string): string {
   return /journal-([0-9a-f]{64})\.jsonl$/.exec(start?.journal ?? '')?.[1] ?? '(no apply.start)';
 }
 
-describe('the blob lease between concurrent applies', () => {
+describe('the blob lease between concurrent applies', { timeout: 900_000 }, () => {
   let dir: string;
   let dirB: string;
   let t: Tenant;
@@ -372,4 +377,60 @@ describe('the blob lease between concurrent applies', () => {
     const anchors = snap.objects.filter((o) => o.anchor !== undefined).map((o) => o.anchor!);
     assert.equal(new Set(anchors).size, anchors.length, 'no duplicate');
   });
+});
+
+describe('Ctrl-C while apply writes with azureBlob state', { timeout: 900_000 }, () => {
+  let dir: string;
+  let dirB: string;
+  let t: Tenant;
+  const prefix = `sigint-${randomUUID()}`;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'adsync-sigint-'));
+    t = await startTenant(dir);
+    await writeFile(join(dir, 'forest.ldif'), generateForest({ users: 60, groups: 6, memberships: 120, seed: 4 }).ldif);
+    await t.writeSpec({ ldif: 'forest.ldif', extra: stateYaml(prefix) });
+  });
+  after(async () => {
+    await t.close();
+    await rm(dir, { recursive: true, force: true });
+    if (dirB) await rm(dirB, { recursive: true, force: true });
+  });
+
+  it(
+    'finishes what is in flight, journals it, releases the lease (exit 130); another runner resumes',
+    { timeout: 600_000 },
+    async () => {
+      const env = { ...t.env, [CS_ENV]: azurite.connectionString };
+      const made = await t.cli(['plan', '-c', t.spec, '--out', 'plan.json'], { env });
+      assert.equal(made.code, 0, made.stderr);
+      dirB = await cloneRunner(dir, ['adsync.yaml', 'forest.ldif', 'ca.pem', 'plan.json']);
+      const frozen = t.emu.freezeAfter({ writes: 10 });
+      const c = spawnCli(['apply', '-c', 'adsync.yaml', 'plan.json', '--log-format', 'json'], dir, {
+        ...env,
+        ADSYNC_RUN_ID: 'run-int',
+      });
+      await frozen;
+      c.proc.kill('SIGINT');
+      // The requests in flight are held by the frozen tenant: once apply has taken the signal, let them fail,
+      // as a dropped connection would.
+      await until(() => c.stderr().includes('Interrupted (SIGINT): finishing the requests in flight'));
+      t.emu.unfreeze();
+      const ended = await c.done;
+      assert.equal(ended.code, 130, c.stderr().slice(-2000));
+      assert.match(c.stderr(), /interrupted \(SIGINT\): .*the lock is released/);
+      const state = new AzureBlobState(service.getContainerClient(CONTAINER), prefix);
+      assert.equal((await state.lockStatus()).leaseState, 'available', 'released at the end, not left to expire');
+
+      const b = await runCli(['apply', '-c', 'adsync.yaml', 'plan.json', '--log-format', 'json'], {
+        cwd: dirB,
+        env: { ...env, ADSYNC_RUN_ID: 'run-b' },
+        timeoutMs: 180_000,
+      });
+      assert.equal(b.code, 0, b.stderr.slice(-3000));
+      assert.match(b.stderr, /"event":"apply\.resume"/);
+      const anchors = (await t.read()).objects.filter((o) => o.anchor !== undefined).map((o) => o.anchor!);
+      assert.equal(new Set(anchors).size, anchors.length, 'no duplicate');
+    },
+  );
 });
