@@ -28,7 +28,7 @@ import type { Plan } from '../../src/model/plan.js';
 import { AzureBlobState } from '../../src/state/azure-blob.js';
 import { BIN, runCli } from '../support/cli.js';
 import { startAzurite, type Azurite } from '../support/azurite.js';
-import { assertNoSecrets, startTenant, type Tenant } from '../safety/support.js';
+import { assertNoSecrets, startTenant, type Tenant } from '../support/tenant.js';
 
 const CS_ENV = 'ADSYNC_TEST_STATE_CS';
 const CONTAINER = 'adsync-runners';
