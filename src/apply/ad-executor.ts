@@ -55,6 +55,7 @@ const PHASE: Record<Change['action'], number> = {
   update: 1,
   'add-members': 2,
   'remove-members': 3,
+  licenses: 4,
   delete: 4,
 };
 

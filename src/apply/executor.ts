@@ -21,6 +21,7 @@ import type {
   Change,
   CreateChange,
   DeleteChange,
+  LicensesChange,
   MemberRef,
   RemoveMembersChange,
   RestoreChange,
@@ -32,6 +33,7 @@ import { BatchQueue } from './batch.js';
 import type { BatchTransport, QueueOptions, SubResponse } from './batch.js';
 import type { WriteBudget } from './budget.js';
 import { randomPassword } from './password.js';
+import { applyLicenseChange, type LicenseApplyContext } from '../connectors/entra/licenses.js';
 import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from './types.js';
 
 export const ANCHOR_EXTENSION_NAME = 'adsyncAnchor';
@@ -571,6 +573,27 @@ export async function executePlan(
         { mayLag: fresh.has(id) || fresh.has(refId) },
       );
       if (!ok(res)) fail(change, `set ${attribute.name} of ${change.label} to ${ref.label}`, describeResponse(res));
+    },
+    options.signal,
+  );
+
+  // ---- phase 2b: licences (src/connectors/entra/licenses.ts), once users exist and have their usageLocation
+  const licenseCtx: LicenseApplyContext = {
+    queue,
+    userId: (c) => c.id ?? createdIds.get(c.anchor),
+    missing: (c) =>
+      failedAnchors.has(c.anchor) ? 'skipped: user create failed' : 'skipped: the user does not exist and this plan does not create it',
+    fresh,
+    describe: describeResponse,
+  };
+  await pool(
+    plan.changes.filter((c): c is LicensesChange => c.action === 'licenses'),
+    width,
+    async (change) => {
+      const r = await applyLicenseChange(licenseCtx, change);
+      if (r.outcome === 'failed') fail(change, r.operation, r.message);
+      else if (r.outcome === 'skipped') skipped.push({ change, reason: r.reason });
+      finish(change, r.outcome);
     },
     options.signal,
   );

@@ -13,6 +13,7 @@ import { loadFixtures } from '../emulator/fixture.js';
 import { buildDesired, readRequestFor, type DesiredState } from '../engine/desired.js';
 import { compileFlows, type KindFlows } from '../engine/flows.js';
 import { planFromDesired, type PlanOutput } from '../engine/plan.js';
+import { planLicenses, withLicenses } from '../engine/licenses.js';
 import { AdsyncError, SourceError } from '../errors.js';
 import type { SourceConnector } from '../model/entry.js';
 import type { ObjectKind, TargetSnapshot } from '../model/target.js';
@@ -158,6 +159,7 @@ export async function readAndPlan(
     groupProperties,
     readMembers: true,
     requireAdminRoles: spec.matching.softMatch !== 'off',
+    ...(spec.licenses ? { readLicenses: true } : {}),
   });
   readTarget.catch(() => undefined); // awaited below; don't let a failure go unhandled while sources are read
   const readGroups = readWritebackGroups(spec);
@@ -174,6 +176,13 @@ export async function readAndPlan(
     toolVersion: TOOL_VERSION,
     now,
   });
+  // Licence rules: their own stage, after the diff (it needs the plan's creates, restores and adoptions).
+  if (spec.licenses)
+    out.plan = withLicenses(
+      out.plan,
+      planLicenses({ rules: spec.licenses, desired, target: targetSnapshot, changes: out.plan.changes }),
+      { changes: sortChanges, reports: sortReports },
+    );
   const plan = attachObserved(applyDeleteMode(out.plan, targetSnapshot, spec.safety, mark, now), targetSnapshot);
   if (spec.writeback.length === 0)
     return { ...out, plan, targetSnapshot, managedMembers: managedMemberships(targetSnapshot) };

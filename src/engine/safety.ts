@@ -20,7 +20,8 @@ export interface SafetyViolation {
     | 'too-many-delete-percent'
     | 'too-many-updates'
     | 'too-many-member-removals'
-    | 'too-many-member-removal-percent';
+    | 'too-many-member-removal-percent'
+    | 'too-many-license-removals';
   message: string;
 }
 
@@ -51,6 +52,13 @@ export function managedMemberships(...snapshots: (TargetSnapshot | undefined)[])
 export function countMemberRemovals(plan: Pick<Plan, 'changes'>): number {
   let n = 0;
   for (const c of plan.changes) if (c.action === 'remove-members') n += c.members.length;
+  return n;
+}
+
+/** Direct licence assignments the plan removes (`licenses:` rules). */
+export function countLicenseRemovals(plan: Pick<Plan, 'changes'>): number {
+  let n = 0;
+  for (const c of plan.changes) if (c.action === 'licenses') n += c.remove.length;
   return n;
 }
 
@@ -87,6 +95,13 @@ export function checkSafety(
     out.push({
       code: 'too-many-member-removals',
       message: `the plan removes ${removals} group memberships, over safety.maxMemberRemovals (${safety.maxMemberRemovals})`,
+    });
+  }
+  const licenses = countLicenseRemovals(plan);
+  if (safety.maxLicenseRemovals !== undefined && licenses > safety.maxLicenseRemovals) {
+    out.push({
+      code: 'too-many-license-removals',
+      message: `the plan removes ${licenses} licence assignments, over safety.maxLicenseRemovals (${safety.maxLicenseRemovals})`,
     });
   }
   const members = context.managedMembers;

@@ -2,6 +2,8 @@
  * The target directory as adsync sees it after one read: objects with Graph property names.
  * The Entra connector produces it; the engine compares desired objects against it.
  */
+import type { SubscribedSkuInfo } from './license.js';
+
 export type ObjectKind = 'user' | 'group' | 'contact';
 export type TargetSystem = 'entra' | 'ad';
 
@@ -43,4 +45,6 @@ export interface TargetSnapshot {
    * empty, and hard match adopts no user that matching.allowAdmins does not name.
    */
   adminRolesUnread?: string;
+  /** The tenant's subscribed SKUs, read when the spec has licence rules (GET /subscribedSkus). */
+  skus?: SubscribedSkuInfo[];
 }
