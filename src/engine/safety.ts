@@ -11,6 +11,7 @@
 import type { Change, ReportItem, UpdateChange } from '../model/change.js';
 import { summarize, type Plan } from '../model/plan.js';
 import type { TargetObject, TargetSnapshot } from '../model/target.js';
+import { DEFAULT_MAX_LICENSE_REMOVALS } from '../spec/normalize.js';
 import type { SafetySpec } from '../spec/types.js';
 import { sortChanges, sortReports } from './diff.js';
 
@@ -98,10 +99,11 @@ export function checkSafety(
     });
   }
   const licenses = countLicenseRemovals(plan);
-  if (safety.maxLicenseRemovals !== undefined && licenses > safety.maxLicenseRemovals) {
+  const maxLicenses = safety.maxLicenseRemovals ?? DEFAULT_MAX_LICENSE_REMOVALS;
+  if (licenses > maxLicenses) {
     out.push({
       code: 'too-many-license-removals',
-      message: `the plan removes ${licenses} licence assignments, over safety.maxLicenseRemovals (${safety.maxLicenseRemovals})`,
+      message: `the plan removes ${licenses} licence assignments, over safety.maxLicenseRemovals (${maxLicenses})`,
     });
   }
   const members = context.managedMembers;

@@ -127,8 +127,8 @@ function safety(raw: Raw): SafetySpec {
       typeof raw['maxMemberRemovalPercent'] === 'number'
         ? raw['maxMemberRemovalPercent']
         : DEFAULT_MAX_MEMBER_REMOVAL_PERCENT,
-    maxLicenseRemovals:
-      typeof raw['maxLicenseRemovals'] === 'number' ? raw['maxLicenseRemovals'] : DEFAULT_MAX_LICENSE_REMOVALS,
+    // (absent: DEFAULT_MAX_LICENSE_REMOVALS, applied by checkSafety, so specs without licences read as before)
+    ...(typeof raw['maxLicenseRemovals'] === 'number' ? { maxLicenseRemovals: raw['maxLicenseRemovals'] } : {}),
     allowEmptySource: raw['allowEmptySource'] === true,
     ...(typeof raw['maxUpdates'] === 'number' ? { maxUpdates: raw['maxUpdates'] } : {}),
     deleteMode: raw['deleteMode'] === 'disable-first' ? 'disable-first' : 'delete',

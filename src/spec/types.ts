@@ -133,7 +133,7 @@ export interface SafetySpec {
   maxMemberRemovalPercent?: number;
   /** A source that returns no object in scope stops the plan unless this is true (default false). */
   allowEmptySource?: boolean;
-  /** ... or removes more than this many licence assignments (default 100). */
+  /** ... or removes more than this many licence assignments (absent: 100, DEFAULT_MAX_LICENSE_REMOVALS). */
   maxLicenseRemovals?: number;
   /** ... or updates more than this many objects (default none). */
   maxUpdates?: number;
