@@ -54,7 +54,12 @@ Exit code 0 when the object was found, 1 when it was not.`;
       const { spec, flows } = session;
       const userProperties = flows.user.flows.map((f) => f.attribute);
       const groupProperties = flows.group.flows.map((f) => f.attribute);
-      const targetP = session.target.read({ userProperties, groupProperties, readMembers: true });
+      const targetP = session.target.read({
+        userProperties,
+        groupProperties,
+        readMembers: true,
+        ...(spec.licenses ? { readLicenses: true } : {}),
+      });
       targetP.catch(() => undefined);
       const sources = await Promise.all(
         spec.sources.map(async (source) => {
@@ -107,6 +112,10 @@ export function renderExplain(r: ExplainResult): string {
   }
   if (r.match)
     lines.push('', `${s.bold('Match')}: ${r.match.rule}${r.match.id ? ` → ${r.match.id}` : ''} — ${r.match.detail}`);
+  if (r.licenses !== undefined) {
+    lines.push('', s.bold('Licences'));
+    for (const l of r.licenses) lines.push(`  ${l}`);
+  }
   lines.push('', s.bold('Plan'));
   if (r.changes.length === 0 && r.reports.length === 0) lines.push('  no changes');
   for (const c of r.changes) lines.push(...renderChange(c, s));

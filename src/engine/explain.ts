@@ -11,7 +11,10 @@ import type { Spec } from '../spec/types.js';
 import { anchorOf, buildDesired } from './desired.js';
 import type { MatchInfo } from './diff.js';
 import type { KindFlows } from './flows.js';
-import { planFromDesired } from './plan.js';
+import { planFromDesired, type PlanOutput } from './plan.js';
+import { explainLicenses, planLicenses } from './licenses.js';
+import type { DesiredObject } from './desired.js';
+import type { LicenseRuleSpec } from '../spec/types.js';
 import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT } from './scope.js';
 
 export interface ExplainScopeStep {
@@ -43,10 +46,12 @@ export interface ExplainResult {
   match?: MatchInfo;
   changes: Change[];
   reports: ReportItem[];
+  /** Users, with `licenses:` rules: the licences each rule wants and why, and those the user holds. */
+  licenses?: string[];
 }
 
 export interface ExplainInput {
-  spec: Pick<Spec, 'sources' | 'objects' | 'digest'> & Partial<Pick<Spec, 'matching'>>;
+  spec: Pick<Spec, 'sources' | 'objects' | 'digest'> & Partial<Pick<Spec, 'matching' | 'licenses'>>;
   flows: Record<ObjectKind, KindFlows>;
   sources: readonly SourceSnapshot[];
   target: TargetSnapshot;
@@ -212,5 +217,32 @@ export function explainObject(input: ExplainInput): ExplainResult {
   if (match) result.match = match;
   result.changes = out.plan.changes.filter((c) => c.anchor === anchor);
   result.reports = out.plan.reports.filter((r) => r.anchor === anchor);
+  if (spec.licenses && obj?.kind === 'user') explainUserLicenses(result, spec.licenses, obj, target, out, anchor);
   return result;
+}
+
+/** The licence part of `explain`: each rule's verdict and why, what the user holds, and its licence changes. */
+function explainUserLicenses(
+  result: ExplainResult,
+  rules: readonly LicenseRuleSpec[],
+  obj: DesiredObject,
+  target: TargetSnapshot,
+  out: PlanOutput,
+  anchor: string,
+): void {
+  const id = out.matches.get(anchor)?.id;
+  const t = target.objects.find((o) => o.kind === 'user' && (o.anchor === anchor || (id !== undefined && o.id === id)));
+  const names = new Map(target.objects.filter((o) => o.kind === 'group').map((g) => [g.id, g.attrs['displayName']]));
+  const label = (gid: string): string => {
+    const n = names.get(gid);
+    return typeof n === 'string' ? n : gid;
+  };
+  result.licenses = explainLicenses(rules, obj, t, target.skus, label);
+  try {
+    const lic = planLicenses({ rules, desired: out.desired, target, changes: out.plan.changes });
+    result.changes.push(...lic.changes.filter((c) => c.anchor === anchor));
+    result.reports.push(...lic.reports.filter((r) => r.anchor === anchor));
+  } catch (err) {
+    result.licenses.push(`(the plan stops: ${(err as Error).message})`);
+  }
 }

@@ -284,4 +284,21 @@ describe('licences through plan and apply (emulator fixture with two SKUs)', () 
     const r = await runCli(['plan', '-c', specPath(), '--detailed-exitcode']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
   });
+
+  it('adsync explain lists the licences a user should have and why, and the group-inherited ones', async () => {
+    const r = await runCli(['explain', '-c', specPath(), 'dan@contoso.example']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /Licences\n {2}licenses\[0\] \(SPE_E3\): should have SPE_E3 \(disabled: YAMMER_ENTERPRISE\) — when source\.department == "Sales" is true\n {4}holds SPE_E3 inherited from group E3 licensing\n/,
+    );
+    assert.match(r.stdout, /licenses\[1\] \(EMS\): EMS: not assigned by adsync — not a direct member of CN=Mobile/);
+    assert.match(r.stdout, /holds SPE_E3 inherited from group E3 licensing \(never removed by adsync\)/);
+    const eve = await runCli(['explain', '-c', specPath(), 'eve@contoso.example']);
+    assert.match(
+      eve.stdout,
+      /licenses\[1\] \(EMS\): should have EMS — a direct member of CN=Mobile,OU=Staff,DC=contoso,DC=example/,
+    );
+    assert.match(eve.stdout, /holds EMS directly/);
+  });
 });
