@@ -3,6 +3,7 @@
  * flows. Pure: plain data in, plain data out. Direction-agnostic in what it produces (objects keyed by anchor
  * with target-named attributes), so writeback can feed the same diff from the other side.
  */
+import { sidToString } from '../model/sid.js';
 import type { ReportItem } from '../model/change.js';
 import type { AttrValue, DirectoryEntry, SourceReadRequest, SourceSnapshot } from '../model/entry.js';
 import { domainOfDn, normalizeDn } from '../model/dn.js';
@@ -29,16 +30,11 @@ export interface DesiredObject {
   dn: string;
   /** Normalized DN (the key members refer to). */
   ndn: string;
+  /** The source object's objectSid in string form (S-1-5-21-…), when the source has one. */
+  sid?: string;
   label: string;
   /** `label` lower-cased, the sort key of plans. */
   sortKey: string;
-  /** Position in plan order, set by the diff (member lists sort by it). */
-  rank?: number;
-  /** Set by the diff: the object will exist after apply, with this target id (undefined until created). */
-  presence?: { run: object; id: string | undefined };
-  /** Membership diff stamps: the group (by stamp) whose target members include this object / whose desired ones do. */
-  hadIn?: number;
-  wantIn?: number;
   /** Target property → value, as the flows computed it (null = no value). */
   attrs: Record<string, unknown>;
   /** Target property → the flow that produced it (shared by every object of a kind unless a rule overrides one). */
@@ -102,6 +98,7 @@ export interface DesiredState {
 const STRUCTURAL = [
   'objectclass',
   'objectguid',
+  'objectsid',
   'ms-ds-consistencyguid',
   'samaccountname',
   'member',
@@ -329,6 +326,9 @@ export function buildDesired(
         provenance: provenanceOf[kind],
         rule: `sources.${source.name}.scope → objects.${kind}`,
       };
+      const sidValue = entry.attrs.objectsid?.[0];
+      const sid = sidValue instanceof Uint8Array ? sidToString(sidValue) : undefined;
+      if (sid !== undefined) obj.sid = sid;
       const ro = readOnlyReason(kind, entry);
       if (ro) obj.readOnly = ro;
       if (kind === 'user' && licenseRules) obj.licenses = selectLicenses(licenseRules, entry, anchor, ndn, licenseMembers);

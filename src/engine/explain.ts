@@ -1,7 +1,8 @@
 /**
  * `adsync explain`: for one source object (by DN, UPN or anchor), which scope rules admitted or excluded it,
  * each attribute's computed value with the flow (expression) that produced it, how it joined the target, and
- * the changes and report items it leads to. Pure: the command hands in the snapshots and the plan.
+ * the changes and report items it leads to: planFor()'s plan filtered to this object. Pure: the command hands
+ * in the snapshots and the plan.
  */
 import type { Change, ReportItem } from '../model/change.js';
 import { firstString, type SourceSnapshot } from '../model/entry.js';
@@ -11,8 +12,8 @@ import type { Spec } from '../spec/types.js';
 import { anchorOf, buildDesired } from './desired.js';
 import type { MatchInfo } from './diff.js';
 import type { KindFlows } from './flows.js';
-import { planFromDesired, type PlanOutput } from './plan.js';
-import { explainLicenses, planLicenses } from './licenses.js';
+import { planFor, type PlanOutput } from './plan.js';
+import { explainLicenses } from './licenses.js';
 import type { DesiredObject } from './desired.js';
 import type { LicenseRuleSpec } from '../spec/types.js';
 import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT } from './scope.js';
@@ -50,14 +51,25 @@ export interface ExplainResult {
   licenses?: string[];
 }
 
-export interface ExplainInput {
+export interface ExplainSources {
   spec: Pick<Spec, 'sources' | 'objects' | 'digest'> & Partial<Pick<Spec, 'matching' | 'licenses'>>;
   flows: Record<ObjectKind, KindFlows>;
   sources: readonly SourceSnapshot[];
-  target: TargetSnapshot;
   /** A DN, a userPrincipalName or an anchor (base64). */
   query: string;
 }
+
+export type ExplainInput = ExplainSources &
+  (
+    | {
+        /** planFor()'s output for these sources and target, with recordMatches: what `adsync plan` computes. */
+        planned: PlanOutput;
+      }
+    | {
+        /** The target as read: planned here with the spec's matching only (no delete mode, no writeback). */
+        target: TargetSnapshot;
+      }
+  );
 
 function safeNormalize(dn: string): string | undefined {
   try {
@@ -68,7 +80,7 @@ function safeNormalize(dn: string): string | undefined {
 }
 
 export function explainObject(input: ExplainInput): ExplainResult {
-  const { spec, flows, sources, target, query } = input;
+  const { spec, flows, sources, query } = input;
   const empty: ExplainResult = {
     query,
     found: false,
@@ -111,15 +123,19 @@ export function explainObject(input: ExplainInput): ExplainResult {
     if (found) break;
   }
 
-  const desired = buildDesired(spec, sources, flows);
-  const out = planFromDesired({
-    spec,
-    specPath: 'explain',
-    desired,
-    target,
-    toolVersion: 'explain',
-    recordMatches: true,
-  });
+  // The plan's own answer, filtered to this object: explain cannot disagree with plan.
+  const out =
+    'planned' in input
+      ? input.planned
+      : planFor({
+          spec,
+          specPath: 'explain',
+          desired: buildDesired(spec, sources, flows),
+          target: input.target,
+          toolVersion: 'explain',
+          recordMatches: true,
+        });
+  const { desired } = out;
   // A UPN computed by a flow (fallback or MOERA) finds the object too.
   if (!found) {
     const obj = desired.objects.find(
@@ -217,32 +233,29 @@ export function explainObject(input: ExplainInput): ExplainResult {
   if (match) result.match = match;
   result.changes = out.plan.changes.filter((c) => c.anchor === anchor);
   result.reports = out.plan.reports.filter((r) => r.anchor === anchor);
-  if (spec.licenses && obj?.kind === 'user') explainUserLicenses(result, spec.licenses, obj, target, out, anchor);
+  const target =
+    'target' in input
+      ? input.target
+      : (input.planned as PlanOutput & { targetSnapshot?: TargetSnapshot }).targetSnapshot;
+  if (spec.licenses && obj?.kind === 'user' && obj.dn === entry.dn && target)
+    result.licenses = userLicenses(spec.licenses, obj, target, match?.id);
   return result;
 }
 
-/** The licence part of `explain`: each rule's verdict and why, what the user holds, and its licence changes. */
-function explainUserLicenses(
-  result: ExplainResult,
+/** The licence part of `explain`: each rule's verdict and why, and the licences the user holds. */
+function userLicenses(
   rules: readonly LicenseRuleSpec[],
   obj: DesiredObject,
   target: TargetSnapshot,
-  out: PlanOutput,
-  anchor: string,
-): void {
-  const id = out.matches.get(anchor)?.id;
-  const t = target.objects.find((o) => o.kind === 'user' && (o.anchor === anchor || (id !== undefined && o.id === id)));
+  id: string | undefined,
+): string[] {
+  const t = target.objects.find(
+    (o) => o.kind === 'user' && (o.anchor === obj.anchor || (id !== undefined && o.id === id)),
+  );
   const names = new Map(target.objects.filter((o) => o.kind === 'group').map((g) => [g.id, g.attrs['displayName']]));
   const label = (gid: string): string => {
     const n = names.get(gid);
     return typeof n === 'string' ? n : gid;
   };
-  result.licenses = explainLicenses(rules, obj, t, target.skus, label);
-  try {
-    const lic = planLicenses({ rules, desired: out.desired, target, changes: out.plan.changes });
-    result.changes.push(...lic.changes.filter((c) => c.anchor === anchor));
-    result.reports.push(...lic.reports.filter((r) => r.anchor === anchor));
-  } catch (err) {
-    result.licenses.push(`(the plan stops: ${(err as Error).message})`);
-  }
+  return explainLicenses(rules, obj, t, target.skus, label);
 }

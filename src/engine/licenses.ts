@@ -16,7 +16,6 @@ import type { LicenseAdd, LicenseRemove, LicensesChange, ReportItem, Change } fr
 import { domainOfDn, normalizeDn } from '../model/dn.js';
 import type { DirectoryEntry, SourceSnapshot } from '../model/entry.js';
 import { assignmentStates, type LicenseAssignmentState, type SubscribedSkuInfo } from '../model/license.js';
-import { summarize, type Plan } from '../model/plan.js';
 import type { TargetObject, TargetSnapshot } from '../model/target.js';
 import type { LicenseRuleSpec } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
@@ -130,8 +129,7 @@ export function selectLicenses(
           uncertain: 'the memberOf group was not read from any source',
         };
       if (!g.members.has(ndn)) {
-        if (g.unread === undefined)
-          return { rule, selected: false, why: `not a direct member of ${r.spec.memberOf}` };
+        if (g.unread === undefined) return { rule, selected: false, why: `not a direct member of ${r.spec.memberOf}` };
         uncertain = `the members of ${r.spec.memberOf} were read in part (${g.unread})`;
         return { rule, selected: false, why: `not among the members read of ${r.spec.memberOf}`, uncertain };
       }
@@ -256,7 +254,11 @@ export function licenseVerdict(
   const from = inherited.map((s) => `group ${groupLabel(s.assignedByGroup!)}`).join(', ');
   if (sel === undefined) return { kind: 'none', why: 'no verdict' };
   if (sel.error !== undefined)
-    return { kind: 'report', code: 'license-rule-error', reason: `${sel.error}; its ${r.sku.skuPartNumber} is left as it is` };
+    return {
+      kind: 'report',
+      code: 'license-rule-error',
+      reason: `${sel.error}; its ${r.sku.skuPartNumber} is left as it is`,
+    };
   const { spec } = r;
   if (sel.selected && user.enabled) {
     if (direct === undefined) {
@@ -465,18 +467,6 @@ export function planLicenses(input: LicensePlanInput): LicensePlan {
     });
   }
   return { changes, reports };
-}
-
-/** The plan with the licence stage's changes and reports merged in (sorted as the diff sorts, re-counted). */
-export function withLicenses(
-  plan: Plan,
-  extra: LicensePlan,
-  sort: { changes(c: Change[]): Change[]; reports(r: ReportItem[]): ReportItem[] },
-): Plan {
-  if (extra.changes.length === 0 && extra.reports.length === 0) return plan;
-  const changes = sort.changes([...plan.changes, ...extra.changes]);
-  const reports = sort.reports([...plan.reports, ...extra.reports]);
-  return { ...plan, changes, reports, summary: summarize(changes, reports) };
 }
 
 /** For `adsync explain`: what every rule wants for this user and why (lines). */

@@ -24,6 +24,13 @@ export interface TargetObject {
   adminRoles?: string[];
   /** The digest of the attributes adsync last wrote (its `adsyncDigest` extension), for drift detection. */
   digest?: string;
+  /**
+   * Mastered by a sync client (Entra Connect or Cloud Sync): Graph's `onPremisesSyncEnabled` is true. Graph
+   * refuses most writes to such an object (graph-facts-2 §1); adsync never writes it unless it takes it over.
+   */
+  syncClientMastered?: boolean;
+  /** Users and groups: `onPremisesSecurityIdentifier`, the AD objectSid a sync client recorded (S-1-5-21-…). */
+  onPremisesSid?: string;
 }
 
 export interface TenantInfo {

@@ -33,6 +33,8 @@ export type MembersVia = 'delta' | 'batch';
 
 export const ALWAYS_USER = ['userPrincipalName', 'onPremisesImmutableId', 'mail', 'displayName', 'proxyAddresses'];
 export const ALWAYS_GROUP = ['displayName', 'mail', 'mailEnabled', 'securityEnabled', 'groupTypes', 'proxyAddresses'];
+/** Read for users and groups alike, kept off `attrs` unless a flow targets them (graph-facts-2 §1). */
+const SYNC_CLIENT = ['onPremisesSyncEnabled', 'onPremisesSecurityIdentifier'];
 /** Relationship properties: read through delta (`manager@delta`), never `$select`ed on the collection. */
 const REFERENCES = new Set(['manager']);
 const PAGE = 999;
@@ -53,7 +55,8 @@ function selectList(
   anchorProperty: string | undefined,
   digestProperty?: string,
 ): string[] {
-  const set = new Set(['id', ...always]);
+  // Who masters the object and the AD SID it came from are read always: they decide whether adsync may write it.
+  const set = new Set(['id', ...always, ...SYNC_CLIENT]);
   for (const p of requested) {
     if (REFERENCES.has(p)) continue;
     const dot = p.indexOf('.');
@@ -73,8 +76,14 @@ function toObject(
 ): TargetObject {
   const attrs: Record<string, unknown> = {};
   // Every requested property is present; null when Graph has no value (Graph omits unset extensions).
-  for (const p of props) if (p !== 'id' && p !== anchorProperty && p !== digestProperty) attrs[p] = raw[p] ?? null;
+  for (const p of props) {
+    if (p !== 'id' && p !== anchorProperty && p !== digestProperty && !SYNC_CLIENT.includes(p))
+      attrs[p] = raw[p] ?? null;
+  }
   const obj: TargetObject = { id: String(raw['id']), kind, attrs };
+  if (raw['onPremisesSyncEnabled'] === true) obj.syncClientMastered = true;
+  const sid = raw['onPremisesSecurityIdentifier'];
+  if (typeof sid === 'string' && sid !== '') obj.onPremisesSid = sid;
   const anchor = anchorProperty === undefined ? undefined : raw[anchorProperty];
   if (typeof anchor === 'string' && anchor !== '') obj.anchor = anchor;
   const digest = digestProperty === undefined ? undefined : raw[digestProperty];
