@@ -582,7 +582,9 @@ export async function executePlan(
     queue,
     userId: (c) => c.id ?? createdIds.get(c.anchor),
     missing: (c) =>
-      failedAnchors.has(c.anchor) ? 'skipped: user create failed' : 'skipped: the user does not exist and this plan does not create it',
+      failedAnchors.has(c.anchor)
+        ? 'skipped: user create failed'
+        : 'skipped: the user does not exist and this plan does not create it',
     fresh,
     describe: describeResponse,
   };

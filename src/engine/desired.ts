@@ -331,7 +331,8 @@ export function buildDesired(
       if (sid !== undefined) obj.sid = sid;
       const ro = readOnlyReason(kind, entry);
       if (ro) obj.readOnly = ro;
-      if (kind === 'user' && licenseRules) obj.licenses = selectLicenses(licenseRules, entry, anchor, ndn, licenseMembers);
+      if (kind === 'user' && licenseRules)
+        obj.licenses = selectLicenses(licenseRules, entry, anchor, ndn, licenseMembers);
       if (kind === 'group') {
         // No `member` attribute is an empty group, not an unknown one: LDAP and LDIF omit empty attributes.
         memberValues.set(obj, entry.attrs.member ?? []);

@@ -38,11 +38,13 @@ export function assignmentStates(attrs: Readonly<Record<string, unknown>>): Lice
     out.push({
       skuId: r['skuId'].toLowerCase(),
       disabledPlans: Array.isArray(r['disabledPlans'])
-        ? (r['disabledPlans'] as unknown[]).filter((p): p is string => typeof p === 'string').map((p) => p.toLowerCase())
+        ? (r['disabledPlans'] as unknown[])
+            .filter((p): p is string => typeof p === 'string')
+            .map((p) => p.toLowerCase())
         : [],
       assignedByGroup: typeof r['assignedByGroup'] === 'string' ? r['assignedByGroup'] : null,
       ...(typeof r['state'] === 'string' ? { state: r['state'] } : {}),
-      ...(typeof r['error'] === 'string' || r['error'] === null ? { error: r['error'] as string | null } : {}),
+      ...(typeof r['error'] === 'string' || r['error'] === null ? { error: r['error'] } : {}),
     });
   }
   return out;

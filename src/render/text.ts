@@ -169,7 +169,9 @@ export function licenseLines(c: LicensesChange, s: Style): string[] {
       );
   }
   for (const r of c.remove)
-    out.push(`      ${s.red('-')} licence ${safeText(r.sku)}${s.dim(`  # ${safeText(r.rule)}: ${safeText(r.reason)}`)}`);
+    out.push(
+      `      ${s.red('-')} licence ${safeText(r.sku)}${s.dim(`  # ${safeText(r.rule)}: ${safeText(r.reason)}`)}`,
+    );
   return out;
 }
 

@@ -114,7 +114,8 @@ export const licenseUsageLocation = (spec: Raw): PathProblem[] => {
       {
         path: ['licenses'],
         at: 'key',
-        message: 'licenses: assigns licences to users, but objects.user.enabled is false; synchronize users or remove the licence rules',
+        message:
+          'licenses: assigns licences to users, but objects.user.enabled is false; synchronize users or remove the licence rules',
       },
     ];
   const flows = obj(user['flows']);

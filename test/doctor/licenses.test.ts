@@ -52,7 +52,7 @@ describe('adsync doctor: licences', () => {
     const need = needs.find((n) => n.permission === 'LicenseAssignment.ReadWrite.All');
     assert.deepEqual(need?.anyOf, ['LicenseAssignment.ReadWrite.All', 'User.ReadWrite.All', 'Directory.ReadWrite.All']);
     assert.deepEqual(
-      missingPermissions([need!], new Set(['Group.ReadWrite.All'])).map((n) => n.permission),
+      missingPermissions([need], new Set(['Group.ReadWrite.All'])).map((n) => n.permission),
       ['LicenseAssignment.ReadWrite.All'],
     );
     const without = requiredPermissions(
@@ -79,7 +79,7 @@ describe('adsync doctor: licences', () => {
     assert.equal(code, 0, out);
     const f = report.findings.find((x) => x.check === 'licenses');
     assert.equal(f?.status, 'ok', out);
-    assert.match(f!.message, /SPE_E3 \(5 of 5 seats free\)/);
+    assert.match(f.message, /SPE_E3 \(5 of 5 seats free\)/);
   });
 
   it('an SKU or a plan the tenant lacks is an error naming it', async () => {
@@ -87,6 +87,6 @@ describe('adsync doctor: licences', () => {
     assert.equal(code, 1, out);
     const f = report.findings.find((x) => x.check === 'licenses');
     assert.equal(f?.status, 'error', out);
-    assert.match(f!.message, /SKU SPE_E3 has no service plan TEAMS1 \(its plans: YAMMER_ENTERPRISE\)/);
+    assert.match(f.message, /SKU SPE_E3 has no service plan TEAMS1 \(its plans: YAMMER_ENTERPRISE\)/);
   });
 });

@@ -52,7 +52,7 @@ function rule(over: Partial<LicenseRuleSpec> = {}): LicenseRuleSpec {
 }
 
 const plain = (): { [k: string]: (x: string) => string } =>
-  Object.fromEntries(['green', 'red', 'yellow', 'cyan', 'bold', 'dim'].map((k) => [k, (x: string) => x])) as never;
+  Object.fromEntries(['green', 'red', 'yellow', 'cyan', 'bold', 'dim'].map((k) => [k, (x: string) => x]));
 
 function withoutWhen(r: LicenseRuleSpec): LicenseRuleSpec {
   const { when: _when, ...rest } = r;
@@ -63,7 +63,7 @@ function entry(cn: string, dept: string): DirectoryEntry {
   return {
     dn: `CN=${cn},OU=Staff,DC=corp,DC=example`,
     attrs: { department: [dept], objectclass: ['user'] },
-  } as unknown as DirectoryEntry;
+  };
 }
 
 describe('licence selection', () => {
@@ -205,16 +205,15 @@ describe('planLicenses', () => {
     const { anchor: _anchor, ...rest } = t;
     return rest;
   };
-  const create = (name: string): Change =>
-    ({
-      action: 'create',
-      kind: 'user',
-      anchor: `anchor-${name}`,
-      target: 'entra',
-      label: name,
-      rule: 'r',
-      attributes: [],
-    }) as Change;
+  const create = (name: string): Change => ({
+    action: 'create',
+    kind: 'user',
+    anchor: `anchor-${name}`,
+    target: 'entra',
+    label: name,
+    rule: 'r',
+    attributes: [],
+  });
 
   it('one change per user, by id or (created now) without; held users and strangers untouched', () => {
     const out = planLicenses({

@@ -59,10 +59,13 @@ export interface LicenseApplyContext {
   describe(res: SubResponse): string;
 }
 
-export type LicenseOutcome = { outcome: 'applied' } | { outcome: 'failed'; operation: string; message: string } | {
-  outcome: 'skipped';
-  reason: string;
-};
+export type LicenseOutcome =
+  | { outcome: 'applied' }
+  | { outcome: 'failed'; operation: string; message: string }
+  | {
+      outcome: 'skipped';
+      reason: string;
+    };
 
 /** One user's licence change: one assignLicense call. */
 export async function applyLicenseChange(ctx: LicenseApplyContext, change: LicensesChange): Promise<LicenseOutcome> {
@@ -73,9 +76,6 @@ export async function applyLicenseChange(ctx: LicenseApplyContext, change: Licen
     { mayLag: ctx.fresh.has(id) },
   );
   if (res.status >= 200 && res.status < 300) return { outcome: 'applied' };
-  const what = [
-    ...change.add.map((a) => `+${a.sku}`),
-    ...change.remove.map((r) => `-${r.sku}`),
-  ].join(' ');
+  const what = [...change.add.map((a) => `+${a.sku}`), ...change.remove.map((r) => `-${r.sku}`)].join(' ');
   return { outcome: 'failed', operation: `assign licences (${what}) to ${change.label}`, message: ctx.describe(res) };
 }
