@@ -4,7 +4,7 @@
  * through the $batch queue like every write). Graph's licence errors (no usage location, no free seat, SKU
  * not in the tenant: all 400 Request_BadRequest) fail that user's change with Graph's message; the others go on.
  */
-import type { BatchQueue, SubResponse } from '../../apply/batch.js';
+import type { BatchQueue, SubResponse } from './batch.js';
 import type { LicensesChange } from '../../model/change.js';
 import type { SubscribedSkuInfo } from '../../model/license.js';
 import type { Graph } from './graph.js';
