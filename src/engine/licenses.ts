@@ -506,7 +506,7 @@ export function explainLicenses(
             : v.kind === 'report'
               ? `reported (${v.code}): ${v.reason}`
               : v.why;
-      out.push(`    ${now}`);
+      if (now !== sel?.why) out.push(`    ${now}`);
     }
   }
   for (const s of states) {

@@ -43,7 +43,7 @@ describe('explain agrees with plan (quickstart, disable-first, soft match)', () 
         'safety:\n  maxDeletes: 10',
         'matching:\n  softMatch: upn\n\nsafety:\n  maxDeletes: 10\n  deleteMode: disable-first',
       );
-    assert.match(text, /fixture: \.\/cloud\.yaml/);
+    assert.match(text, /fixture: \[\.\/tenant\.yaml, \.\/cloud\.yaml\]/);
     assert.match(text, /deleteMode: disable-first/);
     await writeFile(spec, text);
   });
