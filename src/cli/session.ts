@@ -173,6 +173,7 @@ export async function readAndPlan(
     groupProperties,
     readMembers: true,
     requireAdminRoles: spec.matching.softMatch !== 'off',
+    ...(spec.licenses ? { readLicenses: true } : {}),
   };
   const incremental = session.incremental;
   const readTarget = incremental

@@ -12,6 +12,7 @@ import type { SourceSpec, Spec } from '../spec/types.js';
 import type { FlowContext } from './expr.js';
 import type { FlowWhen } from './flow-timing.js';
 import { REFERENCE_PROPERTIES, type KindFlows } from './flows.js';
+import { licenseGroups, selectLicenses, type LicenseSelection } from './licenses.js';
 import {
   classify,
   compileScope,
@@ -55,6 +56,8 @@ export interface DesiredObject {
   readOnlyMembers?: number;
   /** Groups: member DNs left out for another reason (computer, foreign security principal, out of scope, not read), by reason. */
   skippedMembers?: Record<string, string[]>;
+  /** Users: each licence rule's verdict (`licenses:`, src/engine/licenses.ts), by rule index. */
+  licenses?: LicenseSelection[];
   /** Set when the target can't write this object (shown as a report item, never changed). */
   readOnly?: { code: string; reason: string };
   rule: string;
@@ -217,6 +220,8 @@ export function buildDesired(
   const byRawDn = new Map<string, DesiredObject>();
   const unclassified = new Map<string, string>();
   const memberValues = new Map<DesiredObject, AttrValue[]>();
+  const licenseRules = flows.user.licenses;
+  const licenseMembers = licenseGroups(licenseRules, snapshots);
   const provenanceOf = {} as Record<ObjectKind, Record<string, string>>;
   for (const kind of ['user', 'group', 'contact'] as const)
     provenanceOf[kind] = Object.fromEntries(flows[kind].flows.map((f) => [f.attribute, f.origin]));
@@ -342,6 +347,8 @@ export function buildDesired(
       if (guid !== undefined) obj.guid = guid;
       const ro = readOnlyReason(kind, entry);
       if (ro) obj.readOnly = ro;
+      if (kind === 'user' && licenseRules)
+        obj.licenses = selectLicenses(licenseRules, entry, anchor, ndn, licenseMembers);
       if (kind === 'group') {
         // No `member` attribute is an empty group, not an unknown one: LDAP and LDIF omit empty attributes.
         memberValues.set(obj, entry.attrs.member ?? []);

@@ -116,7 +116,8 @@ const ACTION_RANK: Record<Change['action'], number> = {
   update: 3,
   'add-members': 4,
   'remove-members': 5,
-  delete: 6,
+  licenses: 6,
+  delete: 7,
 };
 
 /**

@@ -14,6 +14,7 @@ import { APP_ATTRIBUTES } from './app-attributes.js';
 import { compileExpression, referencedAttributes, type CompiledExpression } from './expr.js';
 import type { FlowWhen } from './flow-timing.js';
 import { GRAPH_PROPERTIES, valueProblem } from './graph-properties.js';
+import { compileLicenseRules, licenseReadAttributes, type CompiledLicenses } from './licenses.js';
 
 const trimmed = (attr: string) => `trim(source.${attr})`;
 
@@ -182,6 +183,8 @@ export interface KindFlows {
   filtered: FilteredFlow[];
   /** Property → timing, for the flows that are not `always` (shared by every desired object of the kind). */
   timing: Readonly<Record<string, FlowWhen>>;
+  /** Users: the compiled `licenses:` rules (selection runs while the desired state is built). */
+  licenses?: CompiledLicenses;
 }
 
 /** The AD attributes the chosen applications need, per kind (lower-cased); undefined = no app filtering. */
@@ -198,7 +201,7 @@ export function applicationAttributes(applications: readonly string[]): Record<O
 
 /** Default flows (filtered by `applications:`) overlaid with the spec's custom flows (null turns a default off). */
 export function compileFlows(
-  spec: Pick<Spec, 'objects'> & Partial<Pick<Spec, 'applications'>>,
+  spec: Pick<Spec, 'objects'> & Partial<Pick<Spec, 'applications' | 'licenses'>>,
 ): Record<ObjectKind, KindFlows> {
   const out = {} as Record<ObjectKind, KindFlows>;
   const apps = applicationAttributes(spec.applications ?? []);
@@ -258,6 +261,11 @@ export function compileFlows(
       }
     }
     out[kind] = { kind, flows, sourceAttributes, readAttributes, filtered, timing };
+  }
+  const licenses = compileLicenseRules(spec.licenses);
+  if (licenses) {
+    out.user.licenses = licenses;
+    for (const a of licenseReadAttributes(licenses)) out.user.readAttributes.add(a);
   }
   return out;
 }

@@ -331,6 +331,22 @@ export const ERROR_CATALOGUE = {
     exitCode: 1,
     hint: 'check the path and its permissions',
   },
+  license_capacity: {
+    summary:
+      'not enough licences, nothing was written: licenses[…] (…): SKU … has … free seats (prepaid …, consumed …) but the plan assigns …: … short',
+    exitCode: 1,
+    hint: 'buy the missing seats, narrow the rule (when/memberOf), free seats, or set overCapacity: report on the rule to assign what is free and report the rest',
+  },
+  license_plan_unknown: {
+    summary: 'licenses[…].disabledPlans: SKU … has no service plan … (its plans: …)',
+    exitCode: 1,
+    hint: 'name service plans by servicePlanName, as GET /subscribedSkus lists them',
+  },
+  license_sku_unknown: {
+    summary: 'licenses[…].sku: the tenant has no subscribed SKU … (subscribedSkus: …)',
+    exitCode: 1,
+    hint: 'name the SKU by its skuPartNumber, as GET /subscribedSkus lists it',
+  },
   plan_invalid: {
     summary: '… is not a saved adsync plan: it nests more than … levels deep (at byte …)',
     exitCode: 1,

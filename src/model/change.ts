@@ -146,8 +146,49 @@ export interface RemoveMembersChange extends ChangeBase {
   members: MemberRef[];
 }
 
+/** One SKU a licence change assigns (or re-assigns with other disabled plans), and the rule that wants it. */
+export interface LicenseAdd {
+  skuId: string;
+  /** skuPartNumber (SPE_E3). */
+  sku: string;
+  /** Service plans left off: names (shown) and ids (what assignLicense takes), in the same order. */
+  disabledPlans: string[];
+  disabledPlanIds: string[];
+  /** The user holds the SKU directly already with these disabled plans (the change re-assigns it). */
+  before?: string[];
+  /** `licenses[0]`. */
+  rule: string;
+}
+
+/** One direct assignment a licence change takes away, the rule and why. */
+export interface LicenseRemove {
+  skuId: string;
+  sku: string;
+  rule: string;
+  reason: string;
+}
+
+/**
+ * Licences of one user (`licenses:` rules): one assignLicense call, adds and removes together. Group-inherited
+ * licences never appear here (adsync never removes them). `id` is absent when this plan creates the user.
+ */
+export interface LicensesChange extends ChangeBase {
+  action: 'licenses';
+  kind: 'user';
+  id?: string;
+  add: LicenseAdd[];
+  remove: LicenseRemove[];
+}
+
 export type Change =
-  CreateChange | AdoptChange | UpdateChange | DeleteChange | RestoreChange | AddMembersChange | RemoveMembersChange;
+  | CreateChange
+  | AdoptChange
+  | UpdateChange
+  | DeleteChange
+  | RestoreChange
+  | AddMembersChange
+  | RemoveMembersChange
+  | LicensesChange;
 export type ChangeAction = Change['action'];
 
 export const CHANGE_ACTIONS: readonly ChangeAction[] = [
@@ -157,6 +198,7 @@ export const CHANGE_ACTIONS: readonly ChangeAction[] = [
   'update',
   'add-members',
   'remove-members',
+  'licenses',
   'delete',
 ];
 

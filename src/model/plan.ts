@@ -12,6 +12,9 @@ export interface PlanSummary {
   /** Membership edges added / removed (not change entries). */
   membersAdded: number;
   membersRemoved: number;
+  /** Licence assignments added (or re-assigned with other disabled plans) / removed; absent when there are none. */
+  licensesAdded?: number;
+  licensesRemoved?: number;
   reports: number;
 }
 
@@ -72,6 +75,10 @@ export function summarize(changes: readonly Change[], reports: readonly ReportIt
         break;
       case 'remove-members':
         s.membersRemoved += c.members.length;
+        break;
+      case 'licenses':
+        s.licensesAdded = (s.licensesAdded ?? 0) + c.add.length;
+        s.licensesRemoved = (s.licensesRemoved ?? 0) + c.remove.length;
         break;
       default: {
         const never: never = c;

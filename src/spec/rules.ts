@@ -12,6 +12,7 @@ import { isWritableProperty } from './schema.js';
 import { formatPath, type SpecPath } from './positions.js';
 import type { PathProblem } from './schema-problems.js';
 import { WRITEBACK_RULES } from './writeback-rules.js';
+import { LICENSE_RULES } from './licenses.js';
 import { credentialsInUrls, withoutCredentials } from './secret-rules.js';
 
 type Raw = Record<string, unknown>;
@@ -195,6 +196,7 @@ export const RULES: readonly Rule[] = [
   startTlsNeedsPlainLdap,
   credentialsInUrls,
   ...WRITEBACK_RULES,
+  ...LICENSE_RULES,
 ];
 
 export function semanticProblems(spec: unknown): PathProblem[] {

@@ -176,6 +176,15 @@ export class IncrementalReads {
       this.parts.set('target', { part: 'target', mode: 'full', reason: 'the target offers no incremental read' });
       return target.read(request);
     }
+    if (request.readLicenses === true) {
+      // Licence assignments and subscribed SKUs are not folded from delta: a full read keeps the plan exact.
+      this.parts.set('target', {
+        part: 'target',
+        mode: 'full',
+        reason: 'licence rules read the tenant in full (licence assignments are not read through delta)',
+      });
+      return target.read(request);
+    }
     const loaded = await this.load(TARGET_STATE_NAME, unpackTarget);
     const full = loaded.value === undefined ? this.whyFull(loaded) : undefined;
     const out = await target.readIncremental(request, loaded.value, full);

@@ -29,6 +29,7 @@ import {
   emptyDirectory,
   emptyTenant,
   GROUP_KEYS,
+  LICENSE,
   oracleApply,
   OUS,
   restoreObject,
@@ -457,6 +458,8 @@ export interface SequenceContext {
   /** Known bugs tolerated for now (each names the bug and who fixes it). */
   /** Reuse the tenant after the initial forest across sequences (only for a stateless source such as LDIF). */
   cacheInitial?: boolean;
+  /** The spec has the licence rule of model.ts (LICENSE); the template tenant must subscribe its SKU. */
+  licenses?: boolean;
   initial?: { template: string; directory: Directory; model: TenantModel };
   /**
    * Called with every plan the sequence makes (before and after each apply), e.g. to compare it with the plan
@@ -469,7 +472,11 @@ export interface SequenceContext {
   stats: { sequences: number; steps: number; effective: number; applies: number; writes: number; explained: number };
 }
 
-function specYaml(backend: SourceBackend): string {
+function specYaml(backend: SourceBackend, licenses: boolean): string {
+  // licences: a rule that owns SPE_E3 (the template subscribes it); the usageLocation Graph needs, as a constant
+  const lic = licenses
+    ? `objects:\n  user:\n    flows:\n      usageLocation: '"US"'\nlicenses:\n${LICENSE.rule}\n`
+    : '';
   return `version: 1
 sources:
 ${backend.sourceYaml()}
@@ -477,7 +484,8 @@ target:
   emulator: { state: ./unused-tenant.json, tenant: contoso.onmicrosoft.com, domains: [${WORLD.domain}] }
 safety:
   maxDeletes: 100000
-`;
+  maxLicenseRemovals: 100000
+${lic}`;
 }
 
 export async function runSequence(ctx: SequenceContext, steps: Step[]): Promise<void> {
@@ -486,7 +494,7 @@ export async function runSequence(ctx: SequenceContext, steps: Step[]): Promise<
   await mkdir(seqDir, { recursive: true });
   await ctx.backend.begin?.(ctx.stats.sequences);
   const specPath = join(seqDir, 'adsync.yaml');
-  await writeFile(specPath, specYaml(ctx.backend));
+  await writeFile(specPath, specYaml(ctx.backend, ctx.licenses === true));
   const spec = await loadSpec(specPath);
   const flows = compileFlows(spec);
   // A stateless source (LDIF) starts every sequence after the first from the checked initial forest's tenant.
@@ -745,6 +753,9 @@ function expectedWrites(plan: Plan, result: Pick<ApplyResult, 'createdIds' | 're
       case 'delete':
         out.push(`DELETE /${coll(c.kind)}/${id}`);
         break;
+      case 'licenses':
+        out.push(`POST /users/${id}/assignLicense`);
+        break;
     }
   }
   return out.sort();
@@ -840,6 +851,7 @@ async function applyAndCheck(
   // (b) the tenant is what the oracle says.
   const next = oracleApply(prev, directory);
   compareTenant(ctx, next, after);
+  if (ctx.licenses) compareLicenses(next, after);
   return next;
 }
 
@@ -913,6 +925,31 @@ function compareTenant(_ctx: SequenceContext, want: TenantModel, state: State): 
     if (known !== undefined)
       assert.equal(o.id, known, `anchor ${a} changed its object id (re-created instead of restored?)`);
     else want.ids.set(a, o.id);
+  }
+}
+
+/** Each owned user's direct SPE_E3 is what the oracle says (group-inherited ones are never adsync's). */
+function compareLicenses(want: TenantModel, state: State): void {
+  const live = new Map<string, StateObject>();
+  for (const o of state.objects) {
+    const a = anchorProp(o);
+    if (a !== undefined && o.kind === 'user') live.set(a, o);
+  }
+  for (const [a, e] of want.users) {
+    if (e.held) continue;
+    const states = (live.get(a)?.props['licenseAssignmentStates'] ?? []) as {
+      skuId: string;
+      disabledPlans: string[];
+      assignedByGroup: string | null;
+    }[];
+    const direct = states
+      .filter((x) => x.assignedByGroup === null)
+      .map((x) => `${x.skuId} without ${[...x.disabledPlans].sort().join(',')}`);
+    assert.deepEqual(
+      direct,
+      e.licensed ? [`${LICENSE.skuId} without ${LICENSE.disabledPlanId}`] : [],
+      `user ${e.userPrincipalName} (${a}): direct licences`,
+    );
   }
 }
 

@@ -10,6 +10,10 @@
  *   - security groups in scope: displayName (cn fallback) and the direct members that are synchronized objects;
  *   - a user leaving the source or the scope is soft-deleted (deleted items) and restored — same object id — when
  *     it comes back with the same objectGUID; a security group is deleted for good;
+ *   - licences (the LDIF run's `licenses:` rule): a synchronized, enabled user whose department is exactly
+ *     "Sales" (the raw AD value: CEL compares it untrimmed) holds SPE_E3 directly with YAMMER_ENTERPRISE
+ *     disabled; every other owned user holds no direct SPE_E3 (the rule owns the SKU, onDisable and onLeave
+ *     remove); a user left as it is keeps what it had;
  *   - adsync never writes an object it doesn't own: a new object whose UPN or mail a cloud-only object holds is not
  *     created; members adsync doesn't own stay in its groups;
  *   - duplicate-attribute resiliency (entra-connect-defaults §5): two source objects computing the same UPN or mail
@@ -24,6 +28,21 @@ import { createHash } from 'node:crypto';
 
 /** Where the forest lives: the LDIF run uses contoso.example; the Samba run its own OU in contoso.test. */
 export const WORLD = { domain: 'contoso.example', base: 'DC=contoso,DC=example', samSuffix: '', uniqueUpn: false };
+
+/** The SKU of the licence rule (the emulator template subscribes it) and the plan the rule disables. */
+export const LICENSE = {
+  skuPartNumber: 'SPE_E3',
+  skuId: '05e9a617-0261-4cee-bb44-138d3ef5d965',
+  disabledPlan: 'YAMMER_ENTERPRISE',
+  disabledPlanId: '7547a3fe-08ee-4ccb-b430-5077c5041653',
+  otherPlanId: 'efb87545-963c-4e0d-99df-69c6916d9eb0',
+  rule: `  - sku: SPE_E3
+    disabledPlans: [YAMMER_ENTERPRISE]
+    when: source.department == "Sales"
+    onDisable: remove
+    onLeave: remove
+    owned: true`,
+};
 
 export function setWorld(w: typeof WORLD): void {
   Object.assign(WORLD, w);
@@ -193,6 +212,8 @@ export interface ExpectedUser {
   onPremisesImmutableId: string;
   /** Anchor of the manager, or null. */
   manager: string | null;
+  /** Holds SPE_E3 directly (the licence rule: enabled and department exactly "Sales"). */
+  licensed: boolean;
   /** Left as it is (its UPN or mail is computed for another source object too): the tenant's values stand. */
   held?: boolean;
   /** Every address it ever had (Graph keeps old mail values in proxyAddresses): lower-cased. */
@@ -262,6 +283,7 @@ function computeUser(u: DUser): ExpectedUser {
     accountEnabled: (u.uac & 2) === 0,
     onPremisesImmutableId: anchorOf(u.key),
     manager: null, // resolved below, once presence is known
+    licensed: (u.uac & 2) === 0 && u.department === 'Sales',
     addresses: [],
   };
 }

@@ -13,6 +13,7 @@ import type { BatchTransport } from './batch.js';
 import { GraphCallError } from './graph.js';
 import type { Graph } from './graph.js';
 import { toTargetError } from './errors.js';
+import { LICENSE_USER_PROPERTY, readSubscribedSkus } from './licenses.js';
 
 export interface EntraReadRequest {
   /** Graph property names the engine compares (flow targets), besides id etc. */
@@ -24,6 +25,8 @@ export interface EntraReadRequest {
    * read them is then an error, not "no admins".
    */
   requireAdminRoles?: boolean;
+  /** The spec has licence rules: read users' licenseAssignmentStates and the tenant's subscribedSkus. */
+  readLicenses?: boolean;
 }
 
 export type MembersVia = 'delta' | 'batch';
@@ -101,13 +104,21 @@ export async function readSnapshot(
   request: EntraReadRequest,
 ): Promise<{ snapshot: Omit<TargetSnapshot, 'tenant'>; stats: ReadStats }> {
   const { anchorProperty, digestProperty } = ctx;
-  const userProps = selectList(ALWAYS_USER, request.userProperties, anchorProperty, digestProperty);
-  const groupProps = selectList(ALWAYS_GROUP, request.groupProperties, anchorProperty, digestProperty);
-  const readManagers = request.userProperties.includes('manager');
   const wrap = <T>(what: string, permission: string, p: Promise<T>): Promise<T> =>
     p.catch((err: unknown) => {
       throw toTargetError(err, what, { endpoint: ctx.endpoint, permission });
     });
+  const userProps = selectList(
+    ALWAYS_USER,
+    request.readLicenses ? [...request.userProperties, LICENSE_USER_PROPERTY] : request.userProperties,
+    anchorProperty,
+    digestProperty,
+  );
+  const skusP = request.readLicenses
+    ? wrap('reading subscribed SKUs', 'skus', readSubscribedSkus(graph))
+    : Promise.resolve(undefined);
+  const groupProps = selectList(ALWAYS_GROUP, request.groupProperties, anchorProperty, digestProperty);
+  const readManagers = request.userProperties.includes('manager');
 
   const readAll = async (path: string, kind: 'user' | 'group', props: string[]): Promise<TargetObject[]> => {
     const out: TargetObject[] = [];
@@ -192,6 +203,7 @@ export async function readSnapshot(
     if (roles !== undefined) u.adminRoles = roles;
   }
 
+  const skus = await skusP;
   let memberships = 0;
   let groupsReadSingly = 0;
   if (request.readMembers) {
@@ -229,6 +241,7 @@ export async function readSnapshot(
       objects: [...users, ...groups],
       deleted,
       ...(adminRolesUnread !== undefined ? { adminRolesUnread } : {}),
+      ...(skus !== undefined ? { skus } : {}),
     },
     stats: { users: users.length, groups: groups.length, memberships, membersVia, groupsReadSingly },
   };
