@@ -51,6 +51,8 @@ export function attributeWrites(attributes: readonly AttributeChange[]): Attribu
 const PHASE: Record<Change['action'], number> = {
   create: 0,
   adopt: 1,
+  takeover: 1,
+  release: 1,
   restore: 1,
   update: 1,
   'add-members': 2,

@@ -10,6 +10,7 @@ import { domainOfDn, normalizeDn } from '../model/dn.js';
 import type { ObjectKind } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { FlowContext } from './expr.js';
+import { selectWaves, type Waves } from './takeover.js';
 import { REFERENCE_PROPERTIES, type KindFlows } from './flows.js';
 import {
   classify,
@@ -59,6 +60,8 @@ export interface DesiredObject {
   readOnlyMembers?: number;
   /** Groups: member DNs left out for another reason (computer, foreign security principal, out of scope, not read), by reason. */
   skippedMembers?: Record<string, string[]>;
+  /** The takeover/release waves (spec matching.takeover / matching.release) that select it (src/engine/takeover.ts). */
+  waves?: Waves;
   /** Set when the target can't write this object (shown as a report item, never changed). */
   readOnly?: { code: string; reason: string };
   rule: string;
@@ -328,6 +331,8 @@ export function buildDesired(
         provenance: provenanceOf[kind],
         rule: `sources.${source.name}.scope → objects.${kind}`,
       };
+      const waves = selectWaves(kindFlows.selectors, ctx);
+      if (waves !== undefined) obj.waves = waves;
       const sidValue = entry.attrs.objectsid?.[0];
       const sid = sidValue instanceof Uint8Array ? sidToString(sidValue) : undefined;
       if (sid !== undefined) obj.sid = sid;

@@ -103,11 +103,13 @@ const KIND_RANK: Record<ObjectKind, number> = { user: 0, group: 1, contact: 2 };
 const ACTION_RANK: Record<Change['action'], number> = {
   create: 0,
   adopt: 1,
+  takeover: 1,
   restore: 2,
   update: 3,
   'add-members': 4,
   'remove-members': 5,
   delete: 6,
+  release: 7,
 };
 
 /**

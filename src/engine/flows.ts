@@ -11,6 +11,7 @@ import type { ObjectKind } from '../model/target.js';
 import { applicationCsvName } from '../spec/applications.js';
 import type { Spec } from '../spec/types.js';
 import { APP_ATTRIBUTES } from './app-attributes.js';
+import { compileWaveSelectors, type WaveSelectors } from './takeover.js';
 import { compileExpression, referencedAttributes, type CompiledExpression } from './expr.js';
 import { GRAPH_PROPERTIES, valueProblem } from './graph-properties.js';
 
@@ -153,6 +154,8 @@ export interface KindFlows {
   readAttributes: Set<string>;
   /** Default flows turned off by `applications:`. */
   filtered: FilteredFlow[];
+  /** matching.takeover / matching.release, compiled (users and groups; src/engine/takeover.ts). */
+  selectors?: WaveSelectors;
 }
 
 /** The AD attributes the chosen applications need, per kind (lower-cased); undefined = no app filtering. */
@@ -169,9 +172,10 @@ export function applicationAttributes(applications: readonly string[]): Record<O
 
 /** Default flows (filtered by `applications:`) overlaid with the spec's custom flows (null turns a default off). */
 export function compileFlows(
-  spec: Pick<Spec, 'objects'> & Partial<Pick<Spec, 'applications'>>,
+  spec: Pick<Spec, 'objects'> & Partial<Pick<Spec, 'applications' | 'matching'>>,
 ): Record<ObjectKind, KindFlows> {
   const out = {} as Record<ObjectKind, KindFlows>;
+  const waves = compileWaveSelectors(spec.matching);
   const apps = applicationAttributes(spec.applications ?? []);
   for (const kind of ['user', 'group', 'contact'] as const) {
     const merged = new Map<string, { expression: string; origin: string }>();
@@ -219,6 +223,13 @@ export function compileFlows(
       }
     }
     out[kind] = { kind, flows, sourceAttributes, readAttributes, filtered };
+    if (kind !== 'contact' && (waves.selectors.takeover !== undefined || waves.selectors.release !== undefined)) {
+      out[kind].selectors = waves.selectors;
+      for (const name of waves.attributes) {
+        readAttributes.add(name.toLowerCase());
+        sourceAttributes.set(name.toLowerCase(), name);
+      }
+    }
   }
   return out;
 }

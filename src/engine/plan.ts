@@ -7,7 +7,8 @@ import { summarize, type Plan } from '../model/plan.js';
 import type { ObjectKind, TargetSnapshot } from '../model/target.js';
 import type { Spec } from '../spec/types.js';
 import { buildDesired, type DesiredState } from './desired.js';
-import { diff, type MatchInfo } from './diff.js';
+import { desiredDigest, diff, sortChanges, sortReports, type MatchInfo } from './diff.js';
+import { finishTakeovers, prepareTakeovers } from './takeover.js';
 import type { KindFlows } from './flows.js';
 
 export interface PlanInput {
@@ -47,11 +48,20 @@ export interface PlanFromDesiredInput {
 /** The second half of assemblePlan, for callers that build the desired state themselves (to free sources early). */
 export function planFromDesired(input: PlanFromDesiredInput): PlanOutput {
   const { desired } = input;
-  const { changes, reports, managed, matches } = diff(desired, input.target, input.target.system, {
+  // Objects a sync client masters: held, or taken over / released in waves (src/engine/takeover.ts).
+  const waves = prepareTakeovers(desired, input.target, {
+    softMatch: input.spec.matching?.softMatch ?? 'off',
+    allowAdmins: input.spec.matching?.allowAdmins ?? [],
+  });
+  const diffed = diff(waves.desired, waves.target, input.target.system, {
     softMatch: input.spec.matching?.softMatch ?? 'off',
     allowAdmins: input.spec.matching?.allowAdmins ?? [],
     recordMatches: input.recordMatches === true,
   });
+  const { managed, matches } = diffed;
+  const finished = finishTakeovers(diffed, waves, desired, (o) => desiredDigest(o));
+  const changes = finished.changes === diffed.changes ? diffed.changes : sortChanges(finished.changes);
+  const reports = finished.reports === diffed.reports ? diffed.reports : sortReports(finished.reports);
   const plan: Plan = {
     formatVersion: 1,
     tool: { name: 'adsync', version: input.toolVersion },

@@ -120,6 +120,13 @@ export interface MatchingSpec {
    * each named by userPrincipalName, object id or anchor. Absent: none (a role holder is never adopted).
    */
   allowAdmins?: string[];
+  /**
+   * ⚑ CEL over the source object (the variables of flows): which objects whose cloud twin a sync client
+   * (Entra Connect, Cloud Sync) masters are taken over. Absent: `false`, none (src/engine/takeover.ts).
+   */
+  takeover?: string;
+  /** ⚑ CEL over the source object: which taken-over objects are handed back to the sync client. Absent: `false`. */
+  release?: string;
 }
 
 export interface SafetySpec {
@@ -133,6 +140,8 @@ export interface SafetySpec {
   maxMemberRemovalPercent?: number;
   /** A source that returns no object in scope stops the plan unless this is true (default false). */
   allowEmptySource?: boolean;
+  /** ... or takes over more than this many sync-client-mastered objects (default 10; absent in hand-built specs). */
+  maxTakeovers?: number;
   /** ... or updates more than this many objects (default none). */
   maxUpdates?: number;
   /** `delete` (default): deletes happen in one apply. `disable-first`: disable and mark, delete after the grace period. */
