@@ -17,6 +17,8 @@ import { attributesDigest, isObjectRef } from '../model/change.js';
 import type {
   AddMembersChange,
   AdoptChange,
+  ReleaseChange,
+  TakeoverChange,
   AttributeChange,
   Change,
   CreateChange,
@@ -29,7 +31,7 @@ import type {
 import type { Plan } from '../model/plan.js';
 import { TargetError } from '../errors.js';
 import { BatchQueue } from './batch.js';
-import type { BatchTransport, QueueOptions, SubResponse } from './batch.js';
+import type { BatchRequest, BatchTransport, QueueOptions, SubResponse } from './batch.js';
 import type { WriteBudget } from './budget.js';
 import { randomPassword } from './password.js';
 import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from './types.js';
@@ -58,7 +60,30 @@ export interface ApplyContext {
   onExtension?(name: string): void;
   writeBudget: WriteBudget | null;
   queue?: Omit<QueueOptions, 'concurrency' | 'writeBudget'>;
+  /**
+   * Applies a takeover or release (switch the source of authority, verify, then write): undefined when done,
+   * else what went wrong. The Entra connector's (src/connectors/entra/takeover.ts); absent: such changes fail.
+   */
+  sourceOfAuthority?: SourceOfAuthorityRunner;
 }
+
+/** What a takeover or release needs from the executor. */
+export interface SourceOfAuthorityIo {
+  submit(req: Omit<BatchRequest, 'id'>, opts?: { mayLag?: boolean; retryIf?: (r: SubResponse) => boolean }): Promise<SubResponse>;
+  coll: 'users' | 'groups';
+  anchorProperty: string | undefined;
+  digestProperty: string | undefined;
+  /** The PATCH body of the planned attributes, with the digest. */
+  attributesBody(): Record<string, unknown>;
+  /** Retry a write refused because adsync's extension was registered moments ago. */
+  extensionLag(res: SubResponse): boolean;
+  describe(res: SubResponse): string;
+}
+
+export type SourceOfAuthorityRunner = (
+  change: TakeoverChange | ReleaseChange,
+  io: SourceOfAuthorityIo,
+) => Promise<string | undefined>;
 
 const MEMBERS_PER_PATCH = 20;
 const ALREADY_MEMBER = /added object references already exist/i;
@@ -186,7 +211,10 @@ export async function executePlan(
   // adsync's, and the next plan would see a collision instead of the object.
   let anchorProperty = ctx.anchorProperty;
   let extensionJustCreated = false;
-  if (anchorProperty === undefined && plan.changes.some((c) => c.action === 'create' || c.action === 'adopt')) {
+  if (
+    anchorProperty === undefined &&
+    plan.changes.some((c) => c.action === 'create' || c.action === 'adopt' || c.action === 'takeover')
+  ) {
     anchorProperty = await ensureAnchorProperty(queue, ctx);
     extensionJustCreated = true;
     ctx.onAnchorProperty?.(anchorProperty);
@@ -214,7 +242,8 @@ export async function executePlan(
     plan.changes.some(
       (c) =>
         c.action === 'create' ||
-        ((c.action === 'update' || c.action === 'restore' || c.action === 'adopt') && c.digest !== undefined),
+        ((c.action === 'update' || c.action === 'restore' || c.action === 'adopt' || c.action === 'takeover') &&
+          c.digest !== undefined),
     ) &&
     digestProp === undefined &&
     ctx.application !== undefined
@@ -281,16 +310,22 @@ export async function executePlan(
 
   // ---- phase 1: creates, restores, updates
   const phase1 = plan.changes.filter(
-    (c): c is CreateChange | RestoreChange | UpdateChange | AdoptChange =>
-      c.action === 'create' || c.action === 'restore' || c.action === 'update' || c.action === 'adopt',
+    (c): c is CreateChange | RestoreChange | UpdateChange | AdoptChange | TakeoverChange | ReleaseChange =>
+      c.action === 'create' ||
+      c.action === 'restore' ||
+      c.action === 'update' ||
+      c.action === 'adopt' ||
+      c.action === 'takeover' ||
+      c.action === 'release',
   );
   /** Reference attributes (manager) to set once every object of phase 1 exists. */
   const references: {
-    change: CreateChange | RestoreChange | UpdateChange | AdoptChange;
+    change: CreateChange | RestoreChange | UpdateChange | AdoptChange | TakeoverChange;
     attribute: AttributeChange;
   }[] = [];
   for (const c of phase1)
-    for (const a of referenceAttributes(c.attributes)) references.push({ change: c, attribute: a });
+    if (c.action !== 'release')
+      for (const a of referenceAttributes(c.attributes)) references.push({ change: c, attribute: a });
   // Security groups have no unique key Graph would refuse a second create on, so a re-applied plan would
   // duplicate them: look planned group creates up by anchor first (15 per request, reads are cheap).
   const existingGroups =
@@ -316,7 +351,9 @@ export async function executePlan(
   );
   const takesFreed = (c: UpdateChange): boolean =>
     c.attributes.some((a) => unique(a) && typeof a.after === 'string' && freed.has(a.after.toLowerCase()));
-  const runPhase1 = async (change: CreateChange | RestoreChange | UpdateChange | AdoptChange): Promise<void> => {
+  const runPhase1 = async (
+    change: CreateChange | RestoreChange | UpdateChange | AdoptChange | TakeoverChange | ReleaseChange,
+  ): Promise<void> => {
     const coll = collection(change.kind);
     if (coll === undefined) {
       fail(change, `${change.action} ${change.kind}`, `${change.kind} objects are read-only in Microsoft Graph`);
@@ -358,6 +395,32 @@ export async function executePlan(
           return;
         }
         createdIds.set(change.anchor, change.id);
+        finish(change, 'applied', change.id);
+        return;
+      }
+      case 'takeover':
+      case 'release': {
+        // src/connectors/entra/takeover.ts: switch, verify (Graph's answer, then a read), then write.
+        const failed =
+          ctx.sourceOfAuthority === undefined
+            ? 'this target has no source-of-authority switch'
+            : await ctx.sourceOfAuthority(change, {
+                submit: (req, opts) => queue.submit(req, opts),
+                coll,
+                anchorProperty: anchorProp,
+                digestProperty: digestProp,
+                attributesBody: () =>
+                  change.action === 'takeover' ? withDigest(attributesBody(change.attributes), change) : {},
+                extensionLag,
+                describe: describeResponse,
+              });
+        if (failed !== undefined) {
+          fail(change, `${change.action} ${change.kind}`, failed);
+          failedAnchors.add(change.anchor);
+          finish(change, 'failed');
+          return;
+        }
+        if (change.action === 'takeover') createdIds.set(change.anchor, change.id);
         finish(change, 'applied', change.id);
         return;
       }

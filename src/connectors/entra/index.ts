@@ -25,6 +25,7 @@ import { Graph, GraphCallError, describeNetworkError } from './graph.js';
 import type { GraphRetryEvent } from './graph.js';
 import { toTargetError } from './errors.js';
 import { readSnapshot } from './read.js';
+import { applySourceOfAuthority, readDirectorySync } from './takeover.js';
 import type { EntraReadRequest, MembersVia, ReadStats } from './read.js';
 import { trustCa, trustCaFile } from './tls.js';
 
@@ -372,7 +373,8 @@ class GraphTarget implements EntraTarget {
       request,
     );
     this.lastRead = stats;
-    return { ...snapshot, tenant: this.tenant };
+    const directorySync = await readDirectorySync(this.graph);
+    return { ...snapshot, tenant: this.tenant, ...(directorySync !== undefined ? { directorySync } : {}) };
   }
 
   async apply(plan: Plan, options: ApplyOptions = {}): Promise<ApplyResult> {
@@ -403,6 +405,7 @@ class GraphTarget implements EntraTarget {
         this.extensions.add(name);
       },
       writeBudget: this.writeBudget,
+      sourceOfAuthority: applySourceOfAuthority,
       queue: {
         ...(this.options.backoffBaseMs !== undefined ? { backoffBaseMs: this.options.backoffBaseMs } : {}),
       },
