@@ -48,16 +48,41 @@ export async function checkSyncClient(
   if (state !== undefined) try {
     const ids = new Set<string>();
     const sids = new Set<string>();
+    /** Users' SID → the sourceAnchor Entra Connect wrote (onPremisesImmutableId). */
+    const anchorBySid = new Map<string, string>();
     for (const kind of ['users', 'groups'] as const) {
       for await (const page of graph.pages<Record<string, unknown>>(
         `/${kind}?$filter=onPremisesSyncEnabled eq true&$select=id,${kind === 'users' ? 'onPremisesImmutableId,' : ''}onPremisesSecurityIdentifier&$top=999`,
       )) {
         for (const o of page) {
           if (typeof o['onPremisesImmutableId'] === 'string') ids.add(o['onPremisesImmutableId']);
-          if (typeof o['onPremisesSecurityIdentifier'] === 'string') sids.add(o['onPremisesSecurityIdentifier'].toUpperCase());
+          const sid = o['onPremisesSecurityIdentifier'];
+          if (typeof sid === 'string') sids.add(sid.toUpperCase());
+          if (kind === 'users' && typeof sid === 'string' && typeof o['onPremisesImmutableId'] === 'string')
+            anchorBySid.set(sid.toUpperCase(), o['onPremisesImmutableId']);
         }
       }
     }
+    // adsync's anchor must be Entra Connect's sourceAnchor, or a takeover matches by SID and rewrites it.
+    let same = 0;
+    const differ: string[] = [];
+    for (const o of state.objects) {
+      const connect = o.kind === 'user' && o.sid !== undefined ? anchorBySid.get(o.sid.toUpperCase()) : undefined;
+      if (connect === undefined) continue;
+      if (connect === o.anchor) same++;
+      else differ.push(`${o.label}: Entra Connect ${connect}, adsync ${o.anchor}`);
+    }
+    if (differ.length > 0)
+      out.push(
+        f(
+          'anchor',
+          'error',
+          `adsync's anchor differs from Entra Connect's sourceAnchor for ${differ.length} user(s) it synchronized (${differ.slice(0, 3).join('; ')})`,
+          "set sources[].anchor to the attribute Entra Connect uses as sourceAnchor (ms-DS-ConsistencyGuid by default, objectGUID in older installations)",
+        ),
+      );
+    else if (same > 0)
+      out.push(f('anchor', 'ok', `adsync's anchor equals Entra Connect's sourceAnchor for the ${same} user(s) it synchronized`));
     const overlap = state.objects.filter(
       (o) => ids.has(o.anchor) || (o.sid !== undefined && sids.has(o.sid.toUpperCase())),
     ).length;
