@@ -35,7 +35,7 @@ export interface DiffOptions {
 
 /** How each desired object joined the target (for `adsync explain`). */
 export interface MatchInfo {
-  rule: 'anchor' | MatchRule | 'deleted-item' | 'none' | 'blocked';
+  rule: 'anchor' | MatchRule | 'takeover' | 'deleted-item' | 'none' | 'blocked';
   id?: string;
   detail: string;
 }

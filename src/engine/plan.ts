@@ -8,7 +8,7 @@ import type { ObjectKind, TargetSnapshot } from '../model/target.js';
 import type { Spec } from '../spec/types.js';
 import { buildDesired, type DesiredState } from './desired.js';
 import { desiredDigest, diff, sortChanges, sortReports, type MatchInfo } from './diff.js';
-import { finishTakeovers, prepareTakeovers } from './takeover.js';
+import { finishTakeovers, prepareTakeovers, recordWaveMatches } from './takeover.js';
 import type { KindFlows } from './flows.js';
 
 export interface PlanInput {
@@ -59,6 +59,7 @@ export function planFromDesired(input: PlanFromDesiredInput): PlanOutput {
     recordMatches: input.recordMatches === true,
   });
   const { managed, matches } = diffed;
+  if (input.recordMatches === true) recordWaveMatches(waves, matches);
   const finished = finishTakeovers(diffed, waves, desired, (o) => desiredDigest(o));
   const changes = finished.changes === diffed.changes ? diffed.changes : sortChanges(finished.changes);
   const reports = finished.reports === diffed.reports ? diffed.reports : sortReports(finished.reports);

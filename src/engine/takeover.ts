@@ -23,6 +23,7 @@ import type { DirectorySyncStatus, TargetObject, TargetSnapshot } from '../model
 import { sameSid } from '../model/sid.js';
 import type { MatchingSpec, SoftMatch } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
+import type { MatchInfo } from './diff.js';
 import { compileExpression, referencedAttributes, type CompiledExpression, type FlowContext } from './expr.js';
 
 // ---- selectors (matching.takeover / matching.release)
@@ -436,4 +437,20 @@ export function finishTakeovers(
   }
   changes.push(...prepared.releases);
   return { changes, reports };
+}
+
+/** How waves joined objects, for `adsync explain` (replaces the diff's "held" for objects held here). */
+export function recordWaveMatches(prepared: PreparedTakeovers, matches: Map<string, MatchInfo>): void {
+  for (const [anchor, t] of prepared.takeovers)
+    matches.set(anchor, {
+      rule: 'takeover',
+      id: t.id,
+      detail: `${t.matchedOn}: mastered by the sync client, taken over (matching.takeover)`,
+    });
+  for (const r of prepared.reports) {
+    if (r.anchor === undefined || !prepared.heldMastered.has(r.anchor)) continue;
+    matches.set(r.anchor, { rule: 'blocked', ...(r.other?.id ? { id: r.other.id } : {}), detail: `${r.code}: ${r.reason}` });
+  }
+  for (const c of prepared.releases)
+    matches.set(c.anchor, { rule: 'anchor', id: c.id, detail: 'released to the sync client (matching.release)' });
 }
