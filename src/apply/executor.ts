@@ -69,7 +69,10 @@ export interface ApplyContext {
 
 /** What a takeover or release needs from the executor. */
 export interface SourceOfAuthorityIo {
-  submit(req: Omit<BatchRequest, 'id'>, opts?: { mayLag?: boolean; retryIf?: (r: SubResponse) => boolean }): Promise<SubResponse>;
+  submit(
+    req: Omit<BatchRequest, 'id'>,
+    opts?: { mayLag?: boolean; retryIf?: (r: SubResponse) => boolean },
+  ): Promise<SubResponse>;
   coll: 'users' | 'groups';
   anchorProperty: string | undefined;
   digestProperty: string | undefined;

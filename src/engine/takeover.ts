@@ -60,7 +60,8 @@ export function compileWaveSelectors(matching: Partial<Pick<MatchingSpec, 'takeo
 
 /** Evaluates the selectors over one source object. Anything but `true` is "not selected". */
 export function selectWaves(selectors: WaveSelectors | undefined, ctx: FlowContext): Waves | undefined {
-  if (selectors === undefined || (selectors.takeover === undefined && selectors.release === undefined)) return undefined;
+  if (selectors === undefined || (selectors.takeover === undefined && selectors.release === undefined))
+    return undefined;
   const out: Waves = {};
   for (const key of ['takeover', 'release'] as const) {
     const f = selectors[key];
@@ -190,7 +191,8 @@ export function prepareTakeovers(
   for (const obj of desired.objects) {
     if (obj.readOnly || desired.held.has(obj.anchor) || (obj.kind !== 'user' && obj.kind !== 'group')) continue;
     const waves = obj.waves;
-    if (waves?.error !== undefined) report(obj, 'wave-selector-error', `${waves.error}; it is in no takeover or release wave`);
+    if (waves?.error !== undefined)
+      report(obj, 'wave-selector-error', `${waves.error}; it is in no takeover or release wave`);
     const mine = owned.get(obj.anchor);
     if (mine !== undefined) {
       // Release: only an object that came from a sync client (it carries the SID that client recorded).
@@ -254,7 +256,12 @@ export function prepareTakeovers(
     }
     if (claimed.has(twin)) {
       hold(obj, 'mastered');
-      report(obj, 'mastered-by-sync-client', `another source object already matched ${labelOf(twin)} (${twin.id}) on ${matchedOn}; neither is written twice`, twin);
+      report(
+        obj,
+        'mastered-by-sync-client',
+        `another source object already matched ${labelOf(twin)} (${twin.id}) on ${matchedOn}; neither is written twice`,
+        twin,
+      );
       continue;
     }
     const mastered = twin.syncClientMastered === true;
@@ -263,7 +270,12 @@ export function prepareTakeovers(
       claimed.add(twin);
       hold(obj, mastered ? 'mastered' : 'released');
       if (mastered)
-        report(obj, 'mastered-by-sync-client', `${how}: mastered by the sync client again (matching.release selects it); adsync writes nothing to it`, twin);
+        report(
+          obj,
+          'mastered-by-sync-client',
+          `${how}: mastered by the sync client again (matching.release selects it); adsync writes nothing to it`,
+          twin,
+        );
       else
         report(
           obj,
@@ -375,7 +387,10 @@ export function finishTakeovers(
   const reports = [...diffed.reports, ...prepared.reports];
   const changes: Change[] = [];
   const done = new Set<string>();
-  const keepReference = (c: { anchor: string; label: string; kind: Change['kind']; sourceDn?: string; source?: string }, attributes: AttributeChange[]): AttributeChange[] => {
+  const keepReference = (
+    c: { anchor: string; label: string; kind: Change['kind']; sourceDn?: string; source?: string },
+    attributes: AttributeChange[],
+  ): AttributeChange[] => {
     const obj = desired.byAnchor.get(c.anchor);
     return attributes.filter((a) => {
       const ref = obj?.attrs[a.name];
@@ -449,7 +464,11 @@ export function recordWaveMatches(prepared: PreparedTakeovers, matches: Map<stri
     });
   for (const r of prepared.reports) {
     if (r.anchor === undefined || !prepared.heldMastered.has(r.anchor)) continue;
-    matches.set(r.anchor, { rule: 'blocked', ...(r.other?.id ? { id: r.other.id } : {}), detail: `${r.code}: ${r.reason}` });
+    matches.set(r.anchor, {
+      rule: 'blocked',
+      ...(r.other?.id ? { id: r.other.id } : {}),
+      detail: `${r.code}: ${r.reason}`,
+    });
   }
   for (const c of prepared.releases)
     matches.set(c.anchor, { rule: 'anchor', id: c.id, detail: 'released to the sync client (matching.release)' });

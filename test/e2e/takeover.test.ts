@@ -71,7 +71,10 @@ describe('moving from Entra Connect: 200 users and 20 groups mastered by the syn
     const pilot = new Set([...s.gen.pilotUsers, ...s.gen.pilotGroups]);
     pilot.delete(s.gen.adminAnchor); // a role holder: not without matching.allowAdmins
     assert.deepEqual(new Set(takeovers.map((c) => c.anchor)), pilot);
-    assert.ok(plan.changes.every((c) => pilot.has(c.anchor)), 'nothing outside the OU is changed');
+    assert.ok(
+      plan.changes.every((c) => pilot.has(c.anchor)),
+      'nothing outside the OU is changed',
+    );
     const admin = plan.reports.find((x) => x.anchor === s.gen.adminAnchor);
     assert.equal(admin?.code, 'takeover-admin');
 
@@ -116,7 +119,9 @@ describe('moving from Entra Connect: 200 users and 20 groups mastered by the syn
 
   it('matching.release hands them back: after the sync cycle the emulator shows them mastered again', async () => {
     const ou = s.gen.pilotOu;
-    await s.writeSpec(`takeover: "dn.endsWith(',${ou}')"\nrelease: "dn.endsWith(',${ou}')"\nallowAdmins: [${s.gen.adminUpn}]`);
+    await s.writeSpec(
+      `takeover: "dn.endsWith(',${ou}')"\nrelease: "dn.endsWith(',${ou}')"\nallowAdmins: [${s.gen.adminUpn}]`,
+    );
     const planned = await s.cli(['plan', '-c', 'adsync.yaml', '--format', 'json', '--out', 'plan.json']);
     assert.equal(planned.code, 0, planned.stderr);
     const plan = JSON.parse(await readFile(join(s.dir, 'plan.json'), 'utf8')) as Plan;
@@ -125,7 +130,8 @@ describe('moving from Entra Connect: 200 users and 20 groups mastered by the syn
     assert.ok(plan.changes.every((c) => c.action === 'release'));
     const user = releases.find((c) => c.kind === 'user');
     assert.ok(
-      user?.action === 'release' && user.prerequisites.some((p) => p.includes('blockCloudObjectTakeoverThroughHardMatchEnabled')),
+      user?.action === 'release' &&
+        user.prerequisites.some((p) => p.includes('blockCloudObjectTakeoverThroughHardMatchEnabled')),
       'the plan states the hard-match prerequisite for users',
     );
     const r = await s.cli(['apply', '-c', 'adsync.yaml', '--auto-approve']);
@@ -147,4 +153,3 @@ describe('moving from Entra Connect: 200 users and 20 groups mastered by the syn
     assert.deepEqual(after.changes, []);
   });
 });
-

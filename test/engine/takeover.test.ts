@@ -147,12 +147,23 @@ describe('matching.takeover', () => {
         user('Cho Park', sidAttr(1103), 'OU=Pilot'),
         group('Finance', [dnOf('Ann Lee', 'OU=Pilot')], sidAttr(2201), 'OU=Pilot'),
       ],
-      emptyTarget([syncedUser('Ann Lee', 1101), syncedUser('Cho Park', 1103), syncedGroup('Finance', 2201, ['u-1103'])]),
+      emptyTarget([
+        syncedUser('Ann Lee', 1101),
+        syncedUser('Cho Park', 1103),
+        syncedGroup('Finance', 2201, ['u-1103']),
+      ]),
       withMatching({ takeover: PILOT }),
     );
     const g = p.changes.filter((c) => c.kind === 'group');
     assert.deepEqual(
-      g.map((c) => [c.action, c.action === 'takeover' ? c.match : c.action === 'add-members' || c.action === 'remove-members' ? c.members.map((m) => m.id) : []]),
+      g.map((c) => [
+        c.action,
+        c.action === 'takeover'
+          ? c.match
+          : c.action === 'add-members' || c.action === 'remove-members'
+            ? c.members.map((m) => m.id)
+            : [],
+      ]),
       [
         ['takeover', 'sid'],
         ['add-members', ['u-1101']],
@@ -201,7 +212,10 @@ describe('matching.takeover', () => {
   it('a manager the sync client still masters is left as it is, not cleared', () => {
     const p = plan(
       [user('Ann Lee', { manager: dnOf('Bob Ortiz'), ...sidAttr(1101) }, 'OU=Pilot'), user('Bob Ortiz', sidAttr(1102))],
-      emptyTarget([syncedUser('Ann Lee', 1101, { attrs: { ...syncedUser('Ann Lee', 1101).attrs, manager: 'u-1102' } }), syncedUser('Bob Ortiz', 1102)]),
+      emptyTarget([
+        syncedUser('Ann Lee', 1101, { attrs: { ...syncedUser('Ann Lee', 1101).attrs, manager: 'u-1102' } }),
+        syncedUser('Bob Ortiz', 1102),
+      ]),
       withMatching({ takeover: PILOT }),
     );
     const t = p.changes.find((c) => c.action === 'takeover')!;
@@ -254,7 +268,10 @@ describe('matching.release', () => {
   it('hands a taken-over object back, stating the hard-match prerequisite for users', () => {
     const p = plan(
       [user('Ann Lee', { title: 'New', ...sidAttr(1101) }, 'OU=Pilot')],
-      { ...emptyTarget([owned()]), directorySync: { enabled: true, features: { blockCloudObjectTakeoverThroughHardMatchEnabled: true } } },
+      {
+        ...emptyTarget([owned()]),
+        directorySync: { enabled: true, features: { blockCloudObjectTakeoverThroughHardMatchEnabled: true } },
+      },
       withMatching({ takeover: PILOT, release: PILOT }),
     );
     assert.deepEqual(
@@ -262,13 +279,20 @@ describe('matching.release', () => {
       ['release'],
     );
     const r = p.changes[0]!;
-    assert.ok(r.action === 'release' && /turn blockCloudObjectTakeoverThroughHardMatchEnabled off .*it is on/.test(r.prerequisites[0]!));
+    assert.ok(
+      r.action === 'release' &&
+        /turn blockCloudObjectTakeoverThroughHardMatchEnabled off .*it is on/.test(r.prerequisites[0]!),
+    );
     assert.equal(p.summary.release, 1);
   });
 
   it('once handed back, the object is reported while it waits for the sync client, never adopted again', () => {
     const released = owned({}, ['anchor']);
-    const p = plan([user('Ann Lee', sidAttr(1101), 'OU=Pilot')], emptyTarget([released]), withMatching({ release: PILOT }));
+    const p = plan(
+      [user('Ann Lee', sidAttr(1101), 'OU=Pilot')],
+      emptyTarget([released]),
+      withMatching({ release: PILOT }),
+    );
     assert.deepEqual(p.changes, []);
     assert.equal(p.reports[0]!.code, 'released-to-sync-client');
   });

@@ -104,13 +104,7 @@ describe('a takeover killed at random points converges on re-run', () => {
     while (written < writesNeeded - 3 && kills < 25) {
       const point = { writes: 1 + Math.floor(random() * 6) };
       const before = s.emu.writes();
-      const r = await runUntil(
-        ['apply', '-c', 'adsync.yaml', 'plan.json'],
-        s.dir,
-        s.env,
-        s.emu,
-        point,
-      );
+      const r = await runUntil(['apply', '-c', 'adsync.yaml', 'plan.json'], s.dir, s.env, s.emu, point);
       const wrote = s.emu.writes() - before;
       written += wrote;
       log.push(`${JSON.stringify(point)} → ${r.killed ? 'killed' : `exit ${r.code}`} after ${wrote} write(s)`);
@@ -128,7 +122,11 @@ describe('a takeover killed at random points converges on re-run', () => {
     const anchorProperty = `extension_${s.emu.clientId.replace(/-/g, '')}_adsyncAnchor`;
     let converted = 0;
     for (const [id, text] of snap) {
-      const now = JSON.parse(text) as { o: Record<string, unknown>; full: Record<string, unknown>; isCloudManaged: boolean };
+      const now = JSON.parse(text) as {
+        o: Record<string, unknown>;
+        full: Record<string, unknown>;
+        isCloudManaged: boolean;
+      };
       if (now.o['onPremisesSyncEnabled'] === true) {
         assert.equal(text, initial.get(id), `outside the wave: untouched (${replay()})`);
         continue;
@@ -137,7 +135,10 @@ describe('a takeover killed at random points converges on re-run', () => {
       assert.equal(now.isCloudManaged, true);
       const coll = now.o['userPrincipalName'] !== undefined ? 'users' : 'groups';
       const anchor = (await graphGet(s.emu, `/${coll}/${id}?$select=id,${anchorProperty}`))[anchorProperty];
-      assert.ok(typeof anchor === 'string' && wave.has(anchor), `${String(now.o['displayName'])} carries adsync's anchor (${replay()})`);
+      assert.ok(
+        typeof anchor === 'string' && wave.has(anchor),
+        `${String(now.o['displayName'])} carries adsync's anchor (${replay()})`,
+      );
       if (now.o['userPrincipalName'] !== undefined) assert.match(String(now.o['jobTitle']), /^Engineer /);
       converted++;
     }

@@ -126,7 +126,9 @@ export async function rawRead(emu: RunningEmulator): Promise<Map<string, string>
       const soa = await get(`/${coll}/${id}/onPremisesSyncBehavior`);
       const members =
         coll === 'groups'
-          ? ((await get(`/groups/${id}/members?$select=id&$top=999`))['value'] as { id: string }[]).map((m) => m.id).sort()
+          ? ((await get(`/groups/${id}/members?$select=id&$top=999`))['value'] as { id: string }[])
+              .map((m) => m.id)
+              .sort()
           : undefined;
       out.set(id, JSON.stringify({ o, full, isCloudManaged: soa['isCloudManaged'], members }));
     }

@@ -88,9 +88,9 @@ export async function applySourceOfAuthority(
 export async function readDirectorySync(graph: Graph): Promise<DirectorySyncStatus | undefined> {
   let status: DirectorySyncStatus;
   try {
-    const org = await graph.get<{ value?: { onPremisesSyncEnabled?: boolean | null; onPremisesLastSyncDateTime?: string | null }[] }>(
-      '/organization?$select=id,onPremisesSyncEnabled,onPremisesLastSyncDateTime',
-    );
+    const org = await graph.get<{
+      value?: { onPremisesSyncEnabled?: boolean | null; onPremisesLastSyncDateTime?: string | null }[];
+    }>('/organization?$select=id,onPremisesSyncEnabled,onPremisesLastSyncDateTime');
     const o = org.value?.[0];
     status = { enabled: o?.onPremisesSyncEnabled ?? null };
     if (typeof o?.onPremisesLastSyncDateTime === 'string') status.lastSyncDateTime = o.onPremisesLastSyncDateTime;
@@ -98,7 +98,9 @@ export async function readDirectorySync(graph: Graph): Promise<DirectorySyncStat
     return undefined;
   }
   try {
-    const s = await graph.get<{ value?: { features?: Record<string, unknown> }[] }>('/directory/onPremisesSynchronization');
+    const s = await graph.get<{ value?: { features?: Record<string, unknown> }[] }>(
+      '/directory/onPremisesSynchronization',
+    );
     const features: Record<string, boolean> = {};
     for (const [k, v] of Object.entries(s.value?.[0]?.features ?? {})) if (typeof v === 'boolean') features[k] = v;
     status.features = features;
