@@ -191,6 +191,8 @@ export async function executePlan(
   const createdIds = new Map<string, string>();
   /** Anchors whose create or restore failed (dependent changes are skipped). */
   const failedAnchors = new Set<string>();
+  /** Groups whose takeover failed: still the sync client's, so their membership changes are skipped. */
+  const takeoverFailed = new Set<string>();
   /** Restored users' memberships, and `groupId memberId` of those a restore brought back and kept. */
   const restoredMemberships: NonNullable<ApplyResult['restoredMemberships']> = [];
   const restoredIn = new Set<string>();
@@ -420,6 +422,7 @@ export async function executePlan(
         if (failed !== undefined) {
           fail(change, `${change.action} ${change.kind}`, failed);
           failedAnchors.add(change.anchor);
+          if (change.action === 'takeover') takeoverFailed.add(change.anchor);
           finish(change, 'failed');
           return;
         }
@@ -650,6 +653,12 @@ export async function executePlan(
     Math.max(1, Math.floor(width / 4)),
     async (change) => {
       const gid = change.action === 'add-members' ? (change.id ?? createdIds.get(change.anchor)) : change.id;
+      if (gid !== undefined && takeoverFailed.has(change.anchor)) {
+        // Still mastered by the sync client: Graph would refuse every member write.
+        skipped.push({ change, reason: "skipped: the group's takeover failed" });
+        finish(change, 'skipped');
+        return;
+      }
       if (gid === undefined) {
         const reason = failedAnchors.has(change.anchor)
           ? 'skipped: group create failed'

@@ -31,9 +31,15 @@ export async function checkSyncClient(
   const takeover = selected(spec.matching.takeover);
   const release = selected(spec.matching.release);
   if (sync.enabled !== true) {
-    out.push(
-      f('directory-sync', 'ok', 'no sync client runs on this tenant (organization.onPremisesSyncEnabled is not true)'),
-    );
+    // Said only where it matters (a spec with waves); otherwise there is nothing to check.
+    if (takeover || release)
+      out.push(
+        f(
+          'directory-sync',
+          'ok',
+          'no sync client runs on this tenant (organization.onPremisesSyncEnabled is not true)',
+        ),
+      );
     return out;
   }
   const block = sync.features?.['blockCloudObjectTakeoverThroughHardMatchEnabled'];

@@ -61,6 +61,41 @@ describe('moving from Entra Connect: 200 users and 20 groups mastered by the syn
     assert.deepEqual(await rawRead(s.emu), initial, 'nothing was written');
   });
 
+  it("without the switch's permission the takeover fails naming it, and nothing is written", async () => {
+    const roles = [
+      'User.ReadWrite.All',
+      'Group.ReadWrite.All',
+      'Application.ReadWrite.OwnedBy',
+      'Organization.Read.All',
+      'RoleManagement.Read.Directory',
+    ];
+    s.emu.setRoles(roles);
+    try {
+      await s.writeSpec(`takeover: "dn.endsWith(',${s.gen.pilotOu}')"`);
+      const r = await s.cli(['apply', '-c', 'adsync.yaml', '--auto-approve']);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(
+        r.stdout + r.stderr,
+        /403 Authorization_RequestDenied.*\(grant the application permission User-OnPremisesSyncBehavior\.ReadWrite\.All\)/,
+      );
+      assert.match(r.stdout + r.stderr, /skipped: the group's takeover failed/);
+      const after = await rawRead(s.emu);
+      for (const [id, text] of after) {
+        const was = JSON.parse(initial.get(id)!) as { full: Record<string, unknown> };
+        const now = JSON.parse(text) as { full: Record<string, unknown> };
+        // adsync's extensions were registered (a tenant-level step), nothing on the objects changed
+        assert.deepEqual(now, was, 'no object changed');
+      }
+    } finally {
+      s.emu.setRoles([
+        ...roles,
+        'User-OnPremisesSyncBehavior.ReadWrite.All',
+        'Group-OnPremisesSyncBehavior.ReadWrite.All',
+        'OnPremDirectorySynchronization.ReadWrite.All',
+      ]);
+    }
+  });
+
   it('a takeover of one OU converts exactly those objects, writes their attributes and memberships; the next plan is empty', async () => {
     const ou = s.gen.pilotOu;
     await s.writeSpec(`takeover: "dn.endsWith(',${ou}')"`);
