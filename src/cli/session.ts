@@ -12,18 +12,15 @@ import { startEmulatorProcess, type EmulatorProcess } from '../emulator/process.
 import { loadFixtures } from '../emulator/fixture.js';
 import { buildDesired, readRequestFor, type DesiredState } from '../engine/desired.js';
 import { compileFlows, type KindFlows } from '../engine/flows.js';
-import { planFromDesired, type PlanOutput } from '../engine/plan.js';
+import { planFor, type PlanOutput } from '../engine/plan.js';
 import { AdsyncError, SourceError } from '../errors.js';
-import type { SourceConnector } from '../model/entry.js';
+import type { SourceConnector, SourceSnapshot } from '../model/entry.js';
 import type { ObjectKind, TargetSnapshot } from '../model/target.js';
-import { applyDeleteMode, managedMemberships, pendingDeleteProperty } from '../engine/safety.js';
+import { pendingDeleteProperty } from '../engine/safety.js';
 import { loadSpec } from '../spec/load.js';
-import { attachObserved, ObservedIndex } from './saved-plan.js';
 import { AdWriter } from '../connectors/ad/writer.js';
-import { sortChanges, sortReports } from '../engine/diff.js';
 import {
   collectFacts,
-  planWriteback,
   writebackGraphProperties,
   writebackReadAttributes,
   WRITEBACK_GROUP_ATTRIBUTES,
@@ -31,7 +28,6 @@ import {
   type AdGroup,
   type OuName,
 } from '../engine/writeback.js';
-import { summarize } from '../model/plan.js';
 import { resolveValue } from '../spec/resolve.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 
@@ -56,7 +52,12 @@ export interface Session {
   close(): Promise<void>;
 }
 
-type DesiredRead = { desired: DesiredState; facts: Map<string, AdFacts> };
+export interface SessionOptions {
+  /** Keep the source snapshots after the desired state is built (explain shows how scope treated an entry). */
+  keepSources?: boolean;
+}
+
+type DesiredRead = { desired: DesiredState; facts: Map<string, AdFacts>; sources?: readonly SourceSnapshot[] };
 
 function openSource(source: SourceSpec, spec: Spec): SourceConnector {
   if (source.ldif) return new LdifSource({ name: source.name, path: resolvePath(spec.dir, source.ldif.path) });
@@ -64,11 +65,11 @@ function openSource(source: SourceSpec, spec: Spec): SourceConnector {
   throw new AdsyncError('source_kind', `sources.${source.name}: neither ldif nor ldap is set`);
 }
 
-export async function openSession(configPath: string): Promise<Session> {
+export async function openSession(configPath: string, options: SessionOptions = {}): Promise<Session> {
   const spec = await loadSpec(configPath);
   const flows = compileFlows(spec);
   // The sources are read while the target starts and connects: two directories, two cores.
-  const prefetched = readDesired(spec, flows);
+  const prefetched = readDesired(spec, flows, options.keepSources === true);
   prefetched.catch(() => undefined); // awaited by readAndPlan; a failure surfaces there
   let emulator: EmulatorProcess | undefined;
   let target: EntraTarget;
@@ -118,8 +119,12 @@ export async function openSession(configPath: string): Promise<Session> {
 /**
  * Runs `body` with an open session and always closes it; an error from the body wins over one from closing.
  */
-export async function withSession<T>(configPath: string, body: (session: Session) => Promise<T>): Promise<T> {
-  const session = await openSession(configPath);
+export async function withSession<T>(
+  configPath: string,
+  body: (session: Session) => Promise<T>,
+  options: SessionOptions = {},
+): Promise<T> {
+  const session = await openSession(configPath, options);
   let result: T;
   try {
     result = await body(session);
@@ -132,14 +137,15 @@ export async function withSession<T>(configPath: string, body: (session: Session
 }
 
 /**
- * Reads every source and the target (concurrently) and assembles the plan (source snapshots are dropped as
- * soon as the desired state is built, so a forest's raw entries don't live through the diff): deletes rewritten for
- * `safety.deleteMode`, and every change stamped with the digest of the object it touches (saved plans).
+ * Reads every source and the target (concurrently) and hands the snapshots to planFor() (source snapshots are
+ * dropped as soon as the desired state is built, so a forest's raw entries don't live through the diff, unless
+ * the session keeps them: explain shows how scope treated the raw entry).
  */
 export async function readAndPlan(
   session: Session,
   now: Date = new Date(),
-): Promise<PlanOutput & { targetSnapshot: TargetSnapshot; adSnapshot?: TargetSnapshot; managedMembers: number }> {
+  options: { recordMatches?: boolean } = {},
+): Promise<PlanOutput & { targetSnapshot: TargetSnapshot; sources?: readonly SourceSnapshot[] }> {
   const { spec, flows } = session;
   const userProperties = flows.user.flows.map((f) => f.attribute);
   const groupProperties = flows.group.flows.map((f) => f.attribute);
@@ -160,41 +166,31 @@ export async function readAndPlan(
     requireAdminRoles: spec.matching.softMatch !== 'off',
   });
   readTarget.catch(() => undefined); // awaited below; don't let a failure go unhandled while sources are read
-  const readGroups = readWritebackGroups(spec);
-  readGroups.catch(() => undefined);
+  const readGroups = spec.writeback.length > 0 ? readWritebackGroups(spec) : undefined;
+  readGroups?.catch(() => undefined);
   const prefetched = session.prefetched;
   delete session.prefetched; // a second plan in the same session reads the sources again
-  const { desired, facts } = await (prefetched ?? readDesired(spec, flows));
+  const { desired, facts, sources } = await (prefetched ?? readDesired(spec, flows));
   const targetSnapshot = await readTarget;
-  const out = planFromDesired({
+  const out = planFor({
     spec,
     specPath: session.specPath,
     desired,
     target: targetSnapshot,
     toolVersion: TOOL_VERSION,
     now,
+    ...(mark !== undefined ? { deleteMark: mark } : {}),
+    ...(readGroups ? { writeback: { facts, groups: await readGroups } } : {}),
+    recordMatches: options.recordMatches === true,
   });
-  const plan = attachObserved(applyDeleteMode(out.plan, targetSnapshot, spec.safety, mark, now), targetSnapshot);
-  if (spec.writeback.length === 0)
-    return { ...out, plan, targetSnapshot, managedMembers: managedMemberships(targetSnapshot) };
-
-  // Writeback: the same plan, target `ad`. Disable-first rewrites only the inbound deletes (it marks Entra
-  // objects); AD deletes of written-back groups go as planned, under the same guard rails (they count).
-  const wb = planWriteback({ spec, desired, facts, entra: targetSnapshot, groups: await readGroups });
-  const adIndex = new ObservedIndex(wb.snapshot);
-  for (const c of wb.changes) c.observed = adIndex.digest(c);
-  const changes = sortChanges([...plan.changes, ...wb.changes]);
-  const reports = sortReports([...plan.reports, ...wb.reports]);
-  return {
-    ...out,
-    plan: { ...plan, changes, reports, summary: summarize(changes, reports), managed: plan.managed + wb.managed },
-    targetSnapshot,
-    adSnapshot: wb.snapshot,
-    managedMembers: managedMemberships(targetSnapshot, wb.snapshot),
-  };
+  return { ...out, targetSnapshot, ...(sources ? { sources } : {}) };
 }
 
-async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Promise<DesiredRead> {
+async function readDesired(
+  spec: Spec,
+  flows: Record<ObjectKind, KindFlows>,
+  keepSources = false,
+): Promise<DesiredRead> {
   const facts = new Map<string, AdFacts>();
   // (group rules need no facts: their members map through the desired state's DNs)
   const writtenTo = new Set(spec.writeback.filter((r) => r.rule !== 'group').map((r) => r.source));
@@ -227,7 +223,7 @@ async function readDesired(spec: Spec, flows: Record<ObjectKind, KindFlows>): Pr
       snapshots.map((s) => ({ name: s.source, entries: s.entries.length })),
       desired,
     );
-  return { desired, facts };
+  return { desired, facts, ...(keepSources ? { sources: snapshots } : {}) };
 }
 
 /**

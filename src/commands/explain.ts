@@ -1,14 +1,8 @@
 import { Args } from '@oclif/core';
-import { resolve as resolvePath } from 'node:path';
 import { AdsyncCommand } from '../cli/base.js';
 import { configFlag } from '../cli/flags.js';
-import { withSession } from '../cli/session.js';
-import { AdSource } from '../connectors/ad/index.js';
-import { LdifSource } from '../connectors/ldif/index.js';
-import { readRequestFor } from '../engine/desired.js';
+import { readAndPlan, withSession } from '../cli/session.js';
 import { explainObject, type ExplainResult } from '../engine/explain.js';
-import { AdsyncError } from '../errors.js';
-import type { SourceConnector } from '../model/entry.js';
 import { formatValue, renderChange, renderReport } from '../render/text.js';
 import { styleFor } from '../render/style.js';
 
@@ -50,29 +44,16 @@ Exit code 0 when the object was found, 1 when it was not.`;
 
   async run(): Promise<ExplainResult> {
     const { flags, args } = await this.parse(Explain);
-    const result = await withSession(flags.config, async (session) => {
-      const { spec, flows } = session;
-      const userProperties = flows.user.flows.map((f) => f.attribute);
-      const groupProperties = flows.group.flows.map((f) => f.attribute);
-      const targetP = session.target.read({ userProperties, groupProperties, readMembers: true });
-      targetP.catch(() => undefined);
-      const sources = await Promise.all(
-        spec.sources.map(async (source) => {
-          let connector: SourceConnector;
-          if (source.ldif)
-            connector = new LdifSource({ name: source.name, path: resolvePath(spec.dir, source.ldif.path) });
-          else if (source.ldap) connector = new AdSource(source, spec.dir);
-          else throw new AdsyncError('source_kind', `sources.${source.name}: neither ldif nor ldap is set`);
-          try {
-            return await connector.read(readRequestFor(source, flows));
-          } finally {
-            await connector.close();
-          }
-        }),
-      );
-      const target = await targetP;
-      return explainObject({ spec, flows, sources, target, query: args.object });
-    });
+    const result = await withSession(
+      flags.config,
+      async (session) => {
+        // The same read and the same planFor() as `adsync plan`, filtered to one object.
+        const planned = await readAndPlan(session, new Date(), { recordMatches: true });
+        const { spec, flows } = session;
+        return explainObject({ spec, flows, sources: planned.sources ?? [], planned, query: args.object });
+      },
+      { keepSources: true },
+    );
     if (!result.found) process.exitCode = 1;
     if (!this.jsonEnabled()) this.log(renderExplain(result));
     return result;

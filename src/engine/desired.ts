@@ -35,13 +35,6 @@ export interface DesiredObject {
   label: string;
   /** `label` lower-cased, the sort key of plans. */
   sortKey: string;
-  /** Position in plan order, set by the diff (member lists sort by it). */
-  rank?: number;
-  /** Set by the diff: the object will exist after apply, with this target id (undefined until created). */
-  presence?: { run: object; id: string | undefined };
-  /** Membership diff stamps: the group (by stamp) whose target members include this object / whose desired ones do. */
-  hadIn?: number;
-  wantIn?: number;
   /** Target property → value, as the flows computed it (null = no value). */
   attrs: Record<string, unknown>;
   /** Target property → the flow that produced it (shared by every object of a kind unless a rule overrides one). */

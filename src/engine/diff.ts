@@ -280,17 +280,15 @@ export function diff(
   }
 
   // Member lists are sorted per group; ranking every object once makes those sorts integer compares.
-  [...desired.objects].sort(bySortKey).forEach((o, i) => (o.rank = i));
-  const byRank = (a: DesiredObject, b: DesiredObject) => a.rank! - b.rank!;
+  // (side tables of this run, not fields on the desired objects: the diff leaves its inputs as they were)
+  const rank = new Map<DesiredObject, number>();
+  [...desired.objects].sort(bySortKey).forEach((o, i) => rank.set(o, i));
+  const byRank = (a: DesiredObject, b: DesiredObject) => rank.get(a)! - rank.get(b)!;
 
   // Objects that will exist after apply (kept, restored or created) → their target id (undefined until created).
   const present = new Map<DesiredObject, string | undefined>();
-  // The same fact as a field on each object, for the membership loops (a million lookups in a big forest).
-  // `run` tells this diff's marks from a previous diff's on the same objects.
-  const run = {};
   const markPresent = (o: DesiredObject, id: string | undefined): void => {
     present.set(o, id);
-    o.presence = { run, id };
   };
   const orders = new Map<ObjectKind, { name: string; constant?: unknown; ref?: true }[]>();
 
@@ -676,7 +674,6 @@ export function diff(
       const holder = owned.get(kept.get(clash[1]!)!)!;
       changes.splice(i, 1);
       present.delete(obj);
-      delete obj.presence;
       reports.push({
         code: 'duplicate-in-source',
         kind: obj.kind,
@@ -708,7 +705,7 @@ export function diff(
       if (
         !REFERENCE_PROPERTIES.has(a.name) ||
         !isObjectRef(a.after) ||
-        desired.byAnchor.get(a.after.anchor)?.presence?.run === run
+        present.has(desired.byAnchor.get(a.after.anchor)!)
       )
         continue;
       if (a.before === undefined) c.attributes.splice(j, 1);
@@ -728,6 +725,11 @@ export function diff(
     const d = desired.byAnchor.get(anchor);
     if (d) desiredById.set(t.id, d);
   }
+  // Membership diff stamps (this run's side tables): the group whose target members include an object, and
+  // the group whose desired members do; a fresh stamp per group makes clearing them unnecessary.
+  const hadIn = new Map<DesiredObject, number>();
+  const wantIn = new Map<DesiredObject, number>();
+  let memberStamp = 0;
   for (const [group, groupId] of present) {
     if (group.kind !== 'group' || !group.members) continue;
     if (group.readOnlyMembers) {
@@ -775,20 +777,20 @@ export function diff(
     for (let i = 0; i < currentIds.length; i++) {
       const d = desiredById.get(currentIds[i]!);
       resolved[i] = d;
-      if (d) d.hadIn = stamp;
+      if (d) hadIn.set(d, stamp);
     }
     const adds: DesiredObject[] = [];
     for (const m of group.members) {
-      if (m.presence?.run !== run || m.wantIn === stamp) continue; // held or blocked; or the same DN twice
-      m.wantIn = stamp;
-      if (m.hadIn !== stamp) adds.push(m);
+      if (!present.has(m) || wantIn.get(m) === stamp) continue; // held or blocked; or the same DN twice
+      wantIn.set(m, stamp);
+      if (hadIn.get(m) !== stamp) adds.push(m);
     }
     const removes: MemberRef[] = [];
     for (let i = 0; i < currentIds.length && removable; i++) {
       const d = resolved[i];
       // Held objects (flow error, duplicate anchor) are left as they are: their memberships too.
       if (d) {
-        if (d.wantIn !== stamp && !deleting.has(d.anchor) && !desired.held.has(d.anchor))
+        if (wantIn.get(d) !== stamp && !deleting.has(d.anchor) && !desired.held.has(d.anchor))
           removes.push(memberRef(d, currentIds[i]));
         continue;
       }
@@ -808,7 +810,7 @@ export function diff(
     };
     if (adds.length > 0) {
       adds.sort(byRank);
-      const refs = adds.map((m) => memberRef(m, m.presence!.id));
+      const refs = adds.map((m) => memberRef(m, present.get(m)));
       changes.push({
         ...base,
         action: 'add-members',
@@ -870,9 +872,6 @@ export function diff(
 
   return { changes: sortChanges(changes), reports: sortReports(reports), managed: owned.size, matches };
 }
-
-/** Stamps for the membership diff: unique across diff runs, so marks left on shared objects never match. */
-let memberStamp = 0;
 
 interface RefContext {
   anchorOfId: Map<string, string>;

@@ -1,7 +1,8 @@
 /**
  * `adsync explain`: for one source object (by DN, UPN or anchor), which scope rules admitted or excluded it,
  * each attribute's computed value with the flow (expression) that produced it, how it joined the target, and
- * the changes and report items it leads to. Pure: the command hands in the snapshots and the plan.
+ * the changes and report items it leads to: planFor()'s plan filtered to this object. Pure: the command hands
+ * in the snapshots and the plan.
  */
 import type { Change, ReportItem } from '../model/change.js';
 import { firstString, type SourceSnapshot } from '../model/entry.js';
@@ -11,7 +12,7 @@ import type { Spec } from '../spec/types.js';
 import { anchorOf, buildDesired } from './desired.js';
 import type { MatchInfo } from './diff.js';
 import type { KindFlows } from './flows.js';
-import { planFromDesired } from './plan.js';
+import { planFor, type PlanOutput } from './plan.js';
 import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT } from './scope.js';
 
 export interface ExplainScopeStep {
@@ -45,14 +46,25 @@ export interface ExplainResult {
   reports: ReportItem[];
 }
 
-export interface ExplainInput {
+export interface ExplainSources {
   spec: Pick<Spec, 'sources' | 'objects' | 'digest'> & Partial<Pick<Spec, 'matching'>>;
   flows: Record<ObjectKind, KindFlows>;
   sources: readonly SourceSnapshot[];
-  target: TargetSnapshot;
   /** A DN, a userPrincipalName or an anchor (base64). */
   query: string;
 }
+
+export type ExplainInput = ExplainSources &
+  (
+    | {
+        /** planFor()'s output for these sources and target, with recordMatches: what `adsync plan` computes. */
+        planned: PlanOutput;
+      }
+    | {
+        /** The target as read: planned here with the spec's matching only (no delete mode, no writeback). */
+        target: TargetSnapshot;
+      }
+  );
 
 function safeNormalize(dn: string): string | undefined {
   try {
@@ -63,7 +75,7 @@ function safeNormalize(dn: string): string | undefined {
 }
 
 export function explainObject(input: ExplainInput): ExplainResult {
-  const { spec, flows, sources, target, query } = input;
+  const { spec, flows, sources, query } = input;
   const empty: ExplainResult = {
     query,
     found: false,
@@ -106,15 +118,19 @@ export function explainObject(input: ExplainInput): ExplainResult {
     if (found) break;
   }
 
-  const desired = buildDesired(spec, sources, flows);
-  const out = planFromDesired({
-    spec,
-    specPath: 'explain',
-    desired,
-    target,
-    toolVersion: 'explain',
-    recordMatches: true,
-  });
+  // The plan's own answer, filtered to this object: explain cannot disagree with plan.
+  const out =
+    'planned' in input
+      ? input.planned
+      : planFor({
+          spec,
+          specPath: 'explain',
+          desired: buildDesired(spec, sources, flows),
+          target: input.target,
+          toolVersion: 'explain',
+          recordMatches: true,
+        });
+  const { desired } = out;
   // A UPN computed by a flow (fallback or MOERA) finds the object too.
   if (!found) {
     const obj = desired.objects.find(

@@ -1,78 +1,117 @@
 /**
- * assemblePlan: the pure composition of the engine — flows, scope, join, diff — into a Plan.
- * Commands read sources and the target through connectors and hand the snapshots here.
+ * planFor: the whole plan, as a pipeline of named pure stages (one file each in ./stages/):
+ *
+ *   desired state → tenant rules → match (hard, then soft) → object diff → membership diff   (stages/diff.ts)
+ *     (inside stages/takeover.ts: objects a sync client masters held, or taken over / released in waves)
+ *   → delete mode (stages/delete-mode.ts) → observed digests of the inbound changes (stages/observed.ts)
+ *   → writeback (stages/writeback.ts) → sort and summary (stages/sort-summary.ts)
+ *
+ * `adsync plan`, `apply`, `explain` and the saved-plan checks all call it, so they cannot disagree. Commands
+ * read the sources and the target through connectors and hand the snapshots here; nothing here does I/O.
  */
 import type { SourceSnapshot } from '../model/entry.js';
-import { summarize, type Plan } from '../model/plan.js';
+import type { Plan } from '../model/plan.js';
 import type { ObjectKind, TargetSnapshot } from '../model/target.js';
 import type { Spec } from '../spec/types.js';
 import { buildDesired, type DesiredState } from './desired.js';
-import { desiredDigest, diff, sortChanges, sortReports, type MatchInfo } from './diff.js';
-import { finishTakeovers, prepareTakeovers, recordWaveMatches } from './takeover.js';
+import type { MatchInfo } from './diff.js';
 import type { KindFlows } from './flows.js';
+import { managedMemberships } from './safety.js';
+import { deleteModeStage } from './stages/delete-mode.js';
+import { takeoverStage } from './stages/takeover.js';
+import { stampObserved } from './stages/observed.js';
+import { sortAndSummarize } from './stages/sort-summary.js';
+import { writebackStage, type WritebackFacts } from './stages/writeback.js';
 
-export interface PlanInput {
-  spec: Pick<Spec, 'sources' | 'objects' | 'file' | 'digest'> & Partial<Pick<Spec, 'matching'>>;
+export interface PlanForInput {
+  spec: Pick<Spec, 'digest'> & Partial<Pick<Spec, 'matching' | 'safety' | 'writeback' | 'sources'>>;
   /** The spec path as the user gave it (shown in plans). */
   specPath: string;
-  flows: Record<ObjectKind, KindFlows>;
-  sources: readonly SourceSnapshot[];
+  desired: DesiredState;
   target: TargetSnapshot;
   toolVersion: string;
   now?: Date;
+  /** The target property of the disable-first mark (pendingDeleteProperty); absent: deletes stay deletes. */
+  deleteMark?: string;
+  /** What writeback needs read from AD (facts, the rules' OUs); absent or no writeback rules: no writeback. */
+  writeback?: WritebackFacts;
+  /** Record how each object joined the target (`adsync explain`). */
+  recordMatches?: boolean;
 }
 
 export interface PlanOutput {
   plan: Plan;
   desired: DesiredState;
-  /** Anchor → how each desired object joined the target (for `adsync explain`). */
+  /** Anchor → how each desired object joined the target (only with recordMatches). */
   matches: Map<string, MatchInfo>;
+  /** The AD objects writeback's changes touch, as read (with writeback rules). */
+  adSnapshot?: TargetSnapshot;
+  /** Memberships adsync manages, in the tenant and in written-back AD groups (guard rails). */
+  managedMembers: number;
 }
 
-export function assemblePlan(input: PlanInput): PlanOutput {
-  const desired = buildDesired(input.spec, input.sources, input.flows);
-  return planFromDesired({ ...input, desired });
-}
-
-export interface PlanFromDesiredInput {
-  spec: Pick<Spec, 'digest'> & Partial<Pick<Spec, 'matching'>>;
-  specPath: string;
-  desired: DesiredState;
-  target: TargetSnapshot;
-  toolVersion: string;
-  now?: Date;
-  /** Record how each object joined the target (`adsync explain`). */
-  recordMatches?: boolean;
-}
-
-/** The second half of assemblePlan, for callers that build the desired state themselves (to free sources early). */
-export function planFromDesired(input: PlanFromDesiredInput): PlanOutput {
-  const { desired } = input;
-  // Objects a sync client masters: held, or taken over / released in waves (src/engine/takeover.ts).
-  const waves = prepareTakeovers(desired, input.target, {
-    softMatch: input.spec.matching?.softMatch ?? 'off',
-    allowAdmins: input.spec.matching?.allowAdmins ?? [],
-  });
-  const diffed = diff(waves.desired, waves.target, input.target.system, {
-    softMatch: input.spec.matching?.softMatch ?? 'off',
-    allowAdmins: input.spec.matching?.allowAdmins ?? [],
-    recordMatches: input.recordMatches === true,
-  });
-  const { managed, matches } = diffed;
-  if (input.recordMatches === true) recordWaveMatches(waves, matches);
-  const finished = finishTakeovers(diffed, waves, desired, (o) => desiredDigest(o));
-  const changes = finished.changes === diffed.changes ? diffed.changes : sortChanges(finished.changes);
-  const reports = finished.reports === diffed.reports ? diffed.reports : sortReports(finished.reports);
+export function planFor(input: PlanForInput): PlanOutput {
+  const { desired, target, spec } = input;
+  const now = input.now ?? new Date();
+  // diffStage, with objects a sync client masters held, or taken over / released in waves
+  const inbound = takeoverStage(desired, target, spec.matching, input.recordMatches === true);
+  const moded = deleteModeStage(
+    inbound,
+    target,
+    spec.safety ?? { deleteMode: 'delete', deleteGraceDays: 0 },
+    input.deleteMark,
+    now,
+  );
+  let changes = stampObserved(moded.changes, target);
+  let reports = moded.reports;
+  let managed = inbound.managed;
+  let adSnapshot: TargetSnapshot | undefined;
+  if (input.writeback !== undefined && spec.writeback !== undefined && spec.writeback.length > 0) {
+    const wb = writebackStage(
+      { sources: spec.sources ?? [], writeback: spec.writeback },
+      desired,
+      target,
+      input.writeback,
+    );
+    changes = [...changes, ...wb.changes];
+    reports = [...reports, ...wb.reports];
+    managed += wb.managed;
+    adSnapshot = wb.snapshot;
+  }
+  const sorted = sortAndSummarize(changes, reports);
   const plan: Plan = {
     formatVersion: 1,
     tool: { name: 'adsync', version: input.toolVersion },
-    createdAt: (input.now ?? new Date()).toISOString(),
-    spec: { path: input.specPath, digest: input.spec.digest },
-    target: { system: input.target.system, ...(input.target.tenant ? { tenantId: input.target.tenant.tenantId } : {}) },
-    changes,
-    reports,
-    summary: summarize(changes, reports),
+    createdAt: now.toISOString(),
+    spec: { path: input.specPath, digest: spec.digest },
+    target: { system: target.system, ...(target.tenant ? { tenantId: target.tenant.tenantId } : {}) },
+    changes: sorted.changes,
+    reports: sorted.reports,
+    summary: sorted.summary,
     managed,
   };
-  return { plan, desired, matches };
+  return {
+    plan,
+    desired,
+    matches: inbound.matches,
+    ...(adSnapshot ? { adSnapshot } : {}),
+    managedMembers: managedMemberships(target, adSnapshot),
+  };
 }
+
+export interface PlanInput extends Omit<PlanForInput, 'desired'> {
+  spec: PlanForInput['spec'] & Pick<Spec, 'sources' | 'objects' | 'file'>;
+  flows: Record<ObjectKind, KindFlows>;
+  sources: readonly SourceSnapshot[];
+}
+
+/** planFor from the source snapshots (tests, small inputs): the desired-state stage first. */
+export function assemblePlan(input: PlanInput): PlanOutput {
+  const desired = buildDesired(input.spec, input.sources, input.flows);
+  return planFor({ ...input, desired });
+}
+
+export type PlanFromDesiredInput = PlanForInput;
+
+/** @deprecated the earlier name of planFor. */
+export const planFromDesired = planFor;

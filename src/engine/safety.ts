@@ -123,13 +123,13 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * Rewrites a plan's deletes for `deleteMode: disable-first` (pure; the plan is returned anew). `markProperty`
  * is the mark extension's full name; the snapshot must have been read with it (when it exists).
  */
-export function applyDeleteMode(
-  plan: Plan,
+export function applyDeleteMode<P extends Pick<Plan, 'changes' | 'reports' | 'summary'>>(
+  plan: P,
   snapshot: TargetSnapshot,
-  safety: SafetySpec,
+  safety: Pick<SafetySpec, 'deleteMode' | 'deleteGraceDays'>,
   markProperty: string | undefined,
   now: Date,
-): Plan {
+): P {
   if (safety.deleteMode !== 'disable-first' || markProperty === undefined) return plan;
   const owned = new Map<string, TargetObject>();
   for (const t of snapshot.objects) if (t.anchor !== undefined) owned.set(`${t.kind} ${t.anchor}`, t);

@@ -15,7 +15,7 @@ import { escapeUnsafe, safeText } from '../../src/render/escape.js';
 import { renderMarkdown } from '../../src/render/markdown.js';
 import { COLOR, PLAIN } from '../../src/render/style.js';
 import { renderText } from '../../src/render/text.js';
-import { smallLdif, startTenant, type Tenant } from '../safety/support.js';
+import { smallLdif, startTenant, type Tenant } from '../support/tenant.js';
 
 const ERASE = '\u001b[2K\r';
 const FAKE_LINE = '\n  + create user fake@corp.example\n\nPlan: 0 to create, 0 to update, 0 to restore, 0 to delete';

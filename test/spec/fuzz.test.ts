@@ -5,7 +5,7 @@
  * exception (a crash) or a hang (node:test's timeout).
  *
  * Fixed seed; ADSYNC_FUZZ_RUNS and ADSYNC_FUZZ_SEED run more (or other) cases, e.g.
- *   ADSYNC_FUZZ_RUNS=20000 npx node --test dist/test/hostile/fuzz.test.js
+ *   ADSYNC_FUZZ_RUNS=20000 npx node --test dist/test/spec/fuzz.test.js
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

@@ -17,7 +17,7 @@ import type { Change } from '../../src/model/change.js';
 import type { Plan } from '../../src/model/plan.js';
 import { connectEmulator } from '../../src/connectors/entra/index.js';
 import { BIN } from '../support/cli.js';
-import { startTenant, type Tenant } from '../safety/support.js';
+import { startTenant, type Tenant } from '../support/tenant.js';
 
 const QUICKSTART_LDIF = fileURLToPath(new URL('../../../examples/quickstart/corp.ldif', import.meta.url));
 const BASE = 'DC=contoso,DC=example';

@@ -10,13 +10,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Client } from 'ldapts';
-import { AdWriter, type AttributeWrite } from '../../src/connectors/ad/writer.js';
-import { groupSamAccountName, ownerMarker, writebackGroupDn } from '../../src/engine/writeback.js';
-import { SourceError } from '../../src/errors.js';
-import type { SourceSpec } from '../../src/spec/types.js';
-import type { SambaDc } from '../support/samba.js';
-import { adminClient, sambaEnv, sambaSkipReason, sambaSourceSpec, startSamba } from '../support/samba.js';
-import { addGroup, addOu, uniqueSuffix } from '../support/samba-seed.js';
+import { AdWriter, type AttributeWrite } from '../../../src/connectors/ad/writer.js';
+import { groupSamAccountName, ownerMarker, writebackGroupDn } from '../../../src/engine/writeback.js';
+import { SourceError } from '../../../src/errors.js';
+import type { SourceSpec } from '../../../src/spec/types.js';
+import type { SambaDc } from '../../support/samba.js';
+import { adminClient, sambaEnv, sambaSkipReason, sambaSourceSpec, startSamba } from '../../support/samba.js';
+import { addGroup, addOu, uniqueSuffix } from '../../support/samba-seed.js';
 
 const skip = await sambaSkipReason();
 /** Property runs against the DC (each is an LDAP add, a read and a delete); more with ADSYNC_PROPERTY_RUNS. */

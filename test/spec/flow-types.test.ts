@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GRAPH_PROPERTIES, staticTypeProblem, valueProblem } from '../../src/engine/graph-properties.js';
 import { writableProperties } from '../../src/spec/schema.js';
-import { quickstart, withFlows, type Quickstart } from './quickstart.js';
+import { quickstart, withFlows, type Quickstart } from '../support/quickstart.js';
 
 describe('Graph property types', () => {
   it('every writable user and group property of the schema has a type', () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { checkExpression, compileExpression, EXPRESSION_LIMITS, type FlowContext } from '../../src/engine/expr.js';
-import { quickstart, withFlows, type Quickstart } from './quickstart.js';
+import { quickstart, withFlows, type Quickstart } from '../support/quickstart.js';
 
 /** Doubles the common name 30 times: a billion characters from a 500-character expression. */
 const DOUBLING = `cel.bind(a, source.cn, ${'cel.bind(a, a + a, '.repeat(30)}a${')'.repeat(30)})`;

@@ -8,17 +8,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from 'ldapts';
-import { executeAdChanges } from '../../src/apply/ad-executor.js';
-import { AdWriter } from '../../src/connectors/ad/writer.js';
-import type { AdSourceOptions } from '../../src/connectors/ad/index.js';
-import type { DesiredObject, DesiredState } from '../../src/engine/desired.js';
-import { planWriteback, WRITEBACK_GROUP_ATTRIBUTES, type AdGroup } from '../../src/engine/writeback.js';
-import { normalizeDn } from '../../src/model/dn.js';
-import type { DirectoryEntry } from '../../src/model/entry.js';
-import type { TargetObject } from '../../src/model/target.js';
-import type { GroupWritebackSpec, SourceSpec } from '../../src/spec/types.js';
-import type { SambaDc } from '../support/samba.js';
-import { adminClient, sambaEnv, sambaSkipReason, sambaSourceSpec, startSamba } from '../support/samba.js';
+import { executeAdChanges } from '../../../src/apply/ad-executor.js';
+import { AdWriter } from '../../../src/connectors/ad/writer.js';
+import type { AdSourceOptions } from '../../../src/connectors/ad/index.js';
+import type { DesiredObject, DesiredState } from '../../../src/engine/desired.js';
+import { planWriteback, WRITEBACK_GROUP_ATTRIBUTES, type AdGroup } from '../../../src/engine/writeback.js';
+import { normalizeDn } from '../../../src/model/dn.js';
+import type { DirectoryEntry } from '../../../src/model/entry.js';
+import type { TargetObject } from '../../../src/model/target.js';
+import type { GroupWritebackSpec, SourceSpec } from '../../../src/spec/types.js';
+import type { SambaDc } from '../../support/samba.js';
+import { adminClient, sambaEnv, sambaSkipReason, sambaSourceSpec, startSamba } from '../../support/samba.js';
 import {
   addContact,
   addGroup,
@@ -27,7 +27,7 @@ import {
   GROUP_UNIVERSAL_SECURITY,
   parallelSeed,
   uniqueSuffix,
-} from '../support/samba-seed.js';
+} from '../../support/samba-seed.js';
 
 const skip = await sambaSkipReason();
 const SIZES = { g1500: 1500, g1501: 1501, g5000: 5000 } as const;

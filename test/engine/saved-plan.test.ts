@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { checkSavedPlan, furtherChanges, isRemainder, objectDigest } from '../../src/cli/saved-plan.js';
+import { checkSavedPlan, furtherChanges, isRemainder, objectDigest } from '../../src/engine/saved-plan.js';
 import type { Change } from '../../src/model/change.js';
 import { summarize, type Plan } from '../../src/model/plan.js';
 import type { TargetSnapshot } from '../../src/model/target.js';
 import { getToken, trust } from '../emulator/helpers.js';
-import { smallLdif, startTenant, type Tenant } from './support.js';
+import { smallLdif, startTenant, type Tenant } from '../support/tenant.js';
 
 const user = { kind: 'user' as const, target: 'entra' as const, rule: 'r' };
 const snapshotOf = (objects: TargetSnapshot['objects']): TargetSnapshot => ({ system: 'entra', objects, deleted: [] });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Plan } from '../../src/model/plan.js';
-import { smallLdif, startTenant, type Tenant } from './support.js';
+import { smallLdif, startTenant, type Tenant } from '../support/tenant.js';
 
 describe('saved plans on a live directory, and their integrity', () => {
   let dir: string;

@@ -25,7 +25,7 @@ import {
   DEFAULT_MAX_MEMBER_REMOVALS,
 } from '../../src/spec/normalize.js';
 import type { SafetySpec } from '../../src/spec/types.js';
-import { canonicalSnapshot, smallLdif, startTenant, type Tenant } from './support.js';
+import { canonicalSnapshot, smallLdif, startTenant, type Tenant } from '../support/tenant.js';
 
 const SAFETY: SafetySpec = { maxDeletes: 500, deleteMode: 'delete', deleteGraceDays: 7 };
 

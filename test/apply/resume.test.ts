@@ -18,13 +18,13 @@ import { after, before, describe, it } from 'node:test';
 import { generateForest } from '../../bench/lib/forest.js';
 import { ApplyJournal } from '../../src/apply/journal.js';
 import { acquireLock, lockPath } from '../../src/apply/lock.js';
-import { planDigest } from '../../src/cli/saved-plan.js';
+import { planDigest } from '../../src/engine/saved-plan.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { FreezePoint } from '../../src/emulator/tap.js';
 import type { Change } from '../../src/model/change.js';
 import type { Plan } from '../../src/model/plan.js';
 import { BIN } from '../support/cli.js';
-import { assertNoSecrets, startTenant, type Tenant } from './support.js';
+import { assertNoSecrets, startTenant, type Tenant } from '../support/tenant.js';
 
 function prng(seed: number): () => number {
   let s = seed >>> 0;

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { redact, registerSecret } from '../../src/cli/redact.js';
-import { assertNoSecrets, CLIENT_SECRET } from './support.js';
+import { assertNoSecrets, CLIENT_SECRET } from '../support/tenant.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DIST = fileURLToPath(new URL('../../src/', import.meta.url));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { connectEmulator, type EntraTarget } from '../../src/connectors/entra/index.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import type { TargetObject, TargetSnapshot } from '../../src/model/target.js';
-import { runCli, type CliResult } from '../support/cli.js';
+import { runCli, type CliResult } from './cli.js';
 
 /** Secrets the tests use; the secret scan looks for each in every output and file. */
 export const CLIENT_SECRET = 'tst-ClientSecret-7f3a9c2e51d84b6a';

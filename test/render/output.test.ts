@@ -5,7 +5,7 @@
  *  - markdown that reads as a pull-request comment (summary table, grouped by kind, long lists folded);
  *  - `--log-format json`: every stderr line a JSON object; no progress noise when stderr is not a terminal;
  *  - no test secret in any output, log or file of representative runs, success and failure, with --debug.
- *    (Every CLI run of test/safety goes through the same check: see support.ts.)
+ *    (Every CLI run through test/support/tenant.ts goes through the same check.)
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -25,7 +25,7 @@ import {
   startTenant,
   WRONG_SECRET,
   type Tenant,
-} from './support.js';
+} from '../support/tenant.js';
 
 type Json = Record<string, any>;
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { quickstart, type Quickstart } from './quickstart.js';
+import { quickstart, type Quickstart } from '../../support/quickstart.js';
 
 const BOB_GUID = 'objectGUID:: fnF/nK225EY7OVeEw2E67g==';
 /** Bob Ortiz's objectGUID line in examples/quickstart/corp.ldif. */

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { unmatchedScopeEntries } from '../../src/engine/scope.js';
 import { checkSpecText } from '../../src/spec/load.js';
 import { entry, group, scope, user } from '../support/fixtures.js';
-import { quickstart, type Quickstart } from './quickstart.js';
+import { quickstart, type Quickstart } from '../support/quickstart.js';
 
 describe('scope entries that match nothing', () => {
   it('each kind of entry: domains, include and exclude OUs, groups', () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plan } from '../../src/model/plan.js';
-import { runCli, type CliResult } from '../support/cli.js';
+import { runCli, type CliResult } from './cli.js';
 
 const QUICKSTART = fileURLToPath(new URL('../../../examples/quickstart/', import.meta.url));
 

@@ -1,0 +1,53 @@
+/**
+ * Stages tenant rules → match → object diff → membership diff (src/engine/stages/diff.ts), on plain data: the
+ * same inputs give the same output, run after run, and the diff leaves no marks on the desired objects.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildDesired } from '../../src/engine/desired.js';
+import { compileFlows } from '../../src/engine/flows.js';
+import { diffStage } from '../../src/engine/stages/diff.js';
+import { dnOf, emptyTarget, group, snapshot, spec, user } from '../support/fixtures.js';
+
+const s = spec();
+const desired = () =>
+  buildDesired(
+    s,
+    [snapshot([user('Alice Smith'), user('Bob Jones'), group('Eng', [dnOf('Alice Smith'), dnOf('Bob Jones')])])],
+    compileFlows(s),
+  );
+
+describe('stage: diff (match, objects, memberships)', () => {
+  it('creates, then adds members by anchor, in plan order', () => {
+    const out = diffStage(desired(), emptyTarget(), s.matching, false);
+    assert.deepEqual(
+      out.changes.map((c) => `${c.action} ${c.label}`),
+      ['create alice.smith@contoso.example', 'create bob.jones@contoso.example', 'create Eng', 'add-members Eng'],
+    );
+    const add = out.changes.find((c) => c.action === 'add-members');
+    assert.ok(add?.action === 'add-members');
+    assert.deepEqual(
+      add.members.map((m) => m.label),
+      ['alice.smith@contoso.example', 'bob.jones@contoso.example'],
+    );
+  });
+
+  it('run twice on the same desired state: the same plan, and no scratch fields left on its objects', () => {
+    const d = desired();
+    const keys = d.objects.map((o) => Object.keys(o).sort().join(','));
+    const first = diffStage(d, emptyTarget(), s.matching, true);
+    const second = diffStage(d, emptyTarget(), s.matching, true);
+    assert.deepEqual(second.changes, first.changes);
+    assert.deepEqual([...second.matches], [...first.matches]);
+    assert.deepEqual(
+      d.objects.map((o) => Object.keys(o).sort().join(',')),
+      keys,
+      'the diff adds no field to a desired object',
+    );
+  });
+
+  it('records how each object joined only when asked (explain)', () => {
+    assert.equal(diffStage(desired(), emptyTarget(), s.matching, false).matches.size, 0);
+    assert.equal(diffStage(desired(), emptyTarget(), s.matching, true).matches.size, 3);
+  });
+});
