@@ -5,7 +5,7 @@
  *
  * Kill points are exact, as in resume.test.ts: the in-process emulator freezes right after the N-th write reached
  * the tenant (a source-of-authority switch answered, the write after it not yet made is the half-converted case)
- * and the test SIGKILLs the CLI there The points come from a seeded PRNG (ADSYNC_KILL_SEED, default 1), printed
+ * and the test SIGKILLs the CLI there. The points come from a seeded PRNG (ADSYNC_KILL_SEED, default 1), printed
  * with every failure.
  */
 import assert from 'node:assert/strict';
