@@ -1,7 +1,11 @@
 /**
- * One error type per failure mode. Every error carries a stable code, the exit code the CLI returns, and a
- * hint for the person reading it. Commands never print stack traces for these (unless --debug).
+ * One error type per failure mode. Every error carries a stable code (one entry each in the error catalogue,
+ * src/errors/catalogue.ts), the exit code the CLI returns, and a hint for the person reading it. Commands never print stack traces for these (unless --debug).
  */
+import { errorEntry } from './errors/catalogue.js';
+
+export { ERROR_CATALOGUE, errorEntry, type ErrorCode, type ErrorEntry } from './errors/catalogue.js';
+
 export class AdsyncError extends Error {
   readonly code: string;
   readonly exitCode: number;
@@ -10,8 +14,10 @@ export class AdsyncError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AdsyncError';
     this.code = code;
-    this.exitCode = options.exitCode ?? 1;
-    this.hint = options.hint;
+    // The catalogue (src/errors/catalogue.ts) gives the exit code and a default hint per code.
+    const entry = errorEntry(code);
+    this.exitCode = options.exitCode ?? entry?.exitCode ?? 1;
+    this.hint = options.hint ?? entry?.hint;
   }
 }
 

@@ -13,7 +13,8 @@ import { createProgress, type Progress } from '../cli/progress.js';
 import { readSavedPlan } from '../cli/saved-plan.js';
 import { changeKey, checkSavedPlan, furtherChanges, planDigest } from '../engine/saved-plan.js';
 import { adWriters, readAndPlan, type Session } from '../cli/session.js';
-import { executeAdChanges } from '../apply/ad-executor.js';
+import { applyPlan } from '../apply/loop.js';
+import { adWritebackTarget } from '../connectors/ad/executor.js';
 import { checkSafety } from '../engine/safety.js';
 import { AdsyncError } from '../errors.js';
 import { summarize, type Plan } from '../model/plan.js';
@@ -215,48 +216,16 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
         log.detail('apply started', { event: 'apply.start', changes: plan.changes.length, journal: journal.path });
         progress.phase('Applying');
         let applied: ApplyResult;
-        // Entra first, then the writeback changes (target ad) over LDAP: see src/apply/ad-executor.ts for why.
-        const entraChanges = plan.changes.filter((c) => c.target !== 'ad');
-        const adChanges = plan.changes.filter((c) => c.target === 'ad');
         const total = plan.changes.length;
         const onChange = (event: ChangeOutcome): void => journal.record(event, changeKey(event.change));
         const signal = interrupts.signal;
         const writers = adWriters(session.spec);
         try {
-          applied =
-            entraChanges.length > 0
-              ? await session.target.apply(
-                  { ...plan, changes: entraChanges },
-                  { onProgress: (done) => progress.update(done, total), onChange, signal },
-                )
-              : {
-                  applied: 0,
-                  failed: [],
-                  skipped: [],
-                  writes: 0,
-                  requests: 0,
-                  retries: 0,
-                  durationMs: 0,
-                  createdIds: {},
-                };
-          if (adChanges.length > 0 && !signal.aborted) {
-            const ad = await executeAdChanges(
-              writers,
-              adChanges,
-              { onProgress: (done) => progress.update(done, total), onChange, signal },
-              { done: entraChanges.length, total },
-            );
-            applied = {
-              applied: applied.applied + ad.applied,
-              failed: [...applied.failed, ...ad.failed],
-              skipped: [...applied.skipped, ...ad.skipped],
-              writes: applied.writes + ad.writes,
-              requests: applied.requests + ad.requests,
-              retries: applied.retries + ad.retries,
-              durationMs: applied.durationMs + ad.durationMs,
-              createdIds: { ...applied.createdIds, ...ad.createdIds },
-            };
-          }
+          applied = await applyPlan({ entra: session.target, ad: adWritebackTarget(writers) }, plan, {
+            onProgress: (done) => progress.update(done, total),
+            onChange,
+            signal,
+          });
         } catch (err) {
           progress.stop('failed');
           journal.close();

@@ -14,7 +14,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import type { TokenCredential } from '@azure/identity';
-import { AdsyncError } from '../errors.js';
+import { AdsyncError, TargetError } from '../errors.js';
 import { AdSource } from '../connectors/ad/index.js';
 import { LdifSource } from '../connectors/ldif/index.js';
 import {
@@ -26,7 +26,7 @@ import {
 import { Graph, GraphCallError, toGraphCallError } from '../connectors/entra/graph.js';
 import { readAdminRoles } from '../connectors/entra/read.js';
 import { toTargetError } from '../connectors/entra/errors.js';
-import { ANCHOR_EXTENSION_NAME } from '../apply/executor.js';
+import { ANCHOR_EXTENSION_NAME, extensionName } from '../model/extension.js';
 import { buildDesired, readRequestFor } from '../engine/desired.js';
 import { compileFlows } from '../engine/flows.js';
 import { loadFixtures, startEmulator, type RunningEmulator } from '../emulator/index.js';
@@ -234,7 +234,8 @@ async function checkConnection(
 
 async function getToken(credential: TokenCredential, endpoint: string): Promise<string> {
   const t = await credential.getToken(`${new URL(endpoint).origin}/.default`);
-  if (t === null || typeof t.token !== 'string' || t.token === '') throw new Error('the credential returned no token');
+  if (t === null || typeof t.token !== 'string' || t.token === '')
+    throw new TargetError('entra_auth_failed', 'Entra: could not obtain a token: the credential returned no token');
   return t.token;
 }
 
@@ -415,7 +416,7 @@ async function checkExtension(
       ),
     ];
   }
-  const expected = `extension_${appId.replace(/-/g, '').toLowerCase()}_${ANCHOR_EXTENSION_NAME}`;
+  const expected = extensionName(appId, ANCHOR_EXTENSION_NAME);
   let exts: { name?: string; targetObjects?: string[] }[];
   try {
     const res = await graph.get<{ value?: { name?: string; targetObjects?: string[] }[] }>(

@@ -1,5 +1,6 @@
 import type { Change, ReportItem } from './change.js';
 import type { TargetSystem } from './target.js';
+import { AdsyncError } from '../errors.js';
 
 export interface PlanSummary {
   create: number;
@@ -74,7 +75,7 @@ export function summarize(changes: readonly Change[], reports: readonly ReportIt
         break;
       default: {
         const never: never = c;
-        throw new Error(`unknown change ${JSON.stringify(never)}`);
+        throw new AdsyncError('internal', `unknown change ${JSON.stringify(never)}`);
       }
     }
   }

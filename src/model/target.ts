@@ -2,6 +2,10 @@
  * The target directory as adsync sees it after one read: objects with Graph property names.
  * The Entra connector produces it; the engine compares desired objects against it.
  */
+import type { ApplyOptions, ApplyResult } from './apply.js';
+import type { Change } from './change.js';
+import type { Plan } from './plan.js';
+
 export type ObjectKind = 'user' | 'group' | 'contact';
 export type TargetSystem = 'entra' | 'ad';
 
@@ -66,4 +70,80 @@ export interface TargetSnapshot {
    * empty, and hard match adopts no user that matching.allowAdmins does not name.
    */
   adminRolesUnread?: string;
+}
+
+/**
+ * The steps of an apply, in the order the apply loop (src/apply/loop.ts) runs them, each over every target:
+ *   delete-users   user deletes (soft, restorable): a UPN or address they free can be taken by a later step;
+ *   update         updates, except those taking a UPN or address another update frees (those go last);
+ *   update-taking  the updates left;
+ *   create         creates, restores and adoptions;
+ *   references     reference attributes (manager) of the changes above, once every object exists;
+ *   members        membership adds, then removes;
+ *   delete-groups  every other delete.
+ */
+export const APPLY_STEPS = [
+  'delete-users',
+  'update',
+  'update-taking',
+  'create',
+  'references',
+  'members',
+  'delete-groups',
+] as const;
+export type ApplyStep = (typeof APPLY_STEPS)[number];
+
+/** What a target declares about itself, for the apply loop. */
+export interface TargetCapabilities {
+  /**
+   * Changes of `step` applied at once, given the apply's concurrency (requests in flight; undefined: the
+   * target's default); 1 = one after the other, in order.
+   */
+  width(step: ApplyStep, concurrency: number | undefined): number;
+}
+
+/** Where a target reports what happened; the loop keeps the results, the journal (onChange) and progress. */
+export interface ApplyReporter {
+  /** The change is finished (once per change): applied, failed or skipped; `id` of a created object. */
+  finish(change: Change, outcome: 'applied' | 'failed' | 'skipped', id?: string): void;
+  /** One operation of the change failed (a change may report several). */
+  fail(change: Change, operation: string, message: string): void;
+  /** Part or all of the change was skipped, and why. */
+  skip(change: Change, reason: string): void;
+}
+
+/** One apply against one target, begun by Target.begin. */
+export interface TargetApply {
+  /** Apply `step` of one change and report its outcome through the reporter (a no-op when the step is not its). */
+  apply(change: Change, step: ApplyStep): Promise<void>;
+  /** Counters and ids once every step has run. */
+  end(): TargetApplyStats;
+}
+
+export interface TargetApplyStats {
+  writes: number;
+  requests: number;
+  retries: number;
+  /** anchor → id of the objects created or restored. */
+  createdIds: Record<string, string>;
+  restoredMemberships?: ApplyResult['restoredMemberships'];
+}
+
+/**
+ * A directory adsync writes to: the Entra connector (src/connectors/entra) and the AD writeback connector
+ * (src/connectors/ad/executor.ts). The apply loop knows targets only through this interface.
+ */
+export interface Target {
+  readonly system: TargetSystem;
+  readonly capabilities: TargetCapabilities;
+  /**
+   * Start applying `changes` (this target's share of the plan): check the plan is for this target, and do what
+   * must precede the first change (e.g. register adsync's directory extensions).
+   */
+  begin(plan: Pick<Plan, 'target' | 'changes'>, options: ApplyOptions, report: ApplyReporter): Promise<TargetApply>;
+}
+
+/** A target that reads its snapshot too (Entra). The AD writeback target's objects are read by the AD source. */
+export interface ReadableTarget<Request> extends Target {
+  read(request: Request): Promise<TargetSnapshot>;
 }

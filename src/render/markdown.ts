@@ -17,6 +17,7 @@ import { checkSafety, countDeletes, DISABLE_FIRST_RULE } from '../engine/safety.
 import type { SafetySpec } from '../spec/types.js';
 import { safeText } from './escape.js';
 import { attributeLabel, formatValue, wantsWordDiff, wordDiff } from './text.js';
+import { AdsyncError } from '../errors.js';
 
 /** GitHub refuses a comment body over 65,536 characters (HTTP 422 "Body is too long"). */
 export const GITHUB_COMMENT_LIMIT = 65_536;
@@ -125,7 +126,7 @@ function changeLines(c: Change, admins: ReadonlyMap<string, readonly string[]> |
     }
     default: {
       const never: never = c;
-      throw new Error(`unknown change ${JSON.stringify(never)}`);
+      throw new AdsyncError('internal', `unknown change ${JSON.stringify(never)}`);
     }
   }
 }

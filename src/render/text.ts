@@ -9,6 +9,8 @@ import { checkSafety } from '../engine/safety.js';
 import type { SafetySpec } from '../spec/types.js';
 import { quoteBody, quoteValue, safeText } from './escape.js';
 import type { Style } from './style.js';
+import { adsyncExtensionOf } from '../model/extension.js';
+import { AdsyncError } from '../errors.js';
 
 /** Members listed per group before the rest is summarized (the JSON plan always has all of them). */
 export const MEMBER_LIST_LIMIT = 50;
@@ -60,8 +62,7 @@ function inlineDiff(before: unknown, after: unknown, s: Style): string {
  * `extension_<appId>_adsyncDeleteAfter`: the app id is noise to a reviewer (the JSON plan keeps the full name).
  */
 export function attributeLabel(name: string): string {
-  const m = /^extension_[0-9a-f]{32}_(adsync[A-Za-z]+)$/i.exec(name);
-  return m ? m[1]! : name;
+  return adsyncExtensionOf(name) ?? name;
 }
 
 function attributeLines(
@@ -150,7 +151,7 @@ export function renderChange(c: Change, s: Style): string[] {
       ];
     default: {
       const never: never = c;
-      throw new Error(`unknown change ${JSON.stringify(never)}`);
+      throw new AdsyncError('internal', `unknown change ${JSON.stringify(never)}`);
     }
   }
 }

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { ObjectKind } from '../model/target.js';
+import { AdsyncError } from '../errors.js';
 
 /** dist/src/spec/schema.js → ../../../schemas; src/spec/schema.ts (when run from source) → ../../schemas. */
 function readSchema(): Record<string, unknown> {
@@ -17,7 +18,9 @@ function readSchema(): Record<string, unknown> {
       lastErr = err;
     }
   }
-  throw new Error(`cannot read schemas/adsync.schema.json: ${String(lastErr)}`);
+  throw new AdsyncError('internal', `cannot read schemas/adsync.schema.json: ${String(lastErr)}`, {
+    hint: 'the installation is incomplete: reinstall adsync',
+  });
 }
 
 export const SPEC_SCHEMA: Record<string, unknown> = readSchema();
@@ -54,7 +57,7 @@ function flowsSchema(kind: ObjectKind): FlowsSchema {
     SPEC_SCHEMA['properties'] as Record<string, { properties: Record<string, { properties: { flows: FlowsSchema } }> }>
   )['objects'];
   const rule = objects?.properties[kind];
-  if (!rule) throw new Error(`schema has no objects.${kind}`);
+  if (!rule) throw new AdsyncError('internal', `schema has no objects.${kind}`);
   return rule.properties.flows;
 }
 

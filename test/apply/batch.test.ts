@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchQueue } from '../../src/apply/batch.js';
-import type { BatchRequest, BatchResponseItem, BatchTransport } from '../../src/apply/batch.js';
-import { TokenBucket } from '../../src/apply/budget.js';
-import { randomPassword } from '../../src/apply/password.js';
-import { attributesBody, describeResponse } from '../../src/apply/executor.js';
+import { BatchQueue } from '../../src/connectors/entra/batch.js';
+import type { BatchRequest, BatchResponseItem, BatchTransport } from '../../src/connectors/entra/batch.js';
+import { TokenBucket } from '../../src/connectors/entra/budget.js';
+import { randomPassword } from '../../src/connectors/entra/password.js';
+import { attributesBody, describeResponse } from '../../src/connectors/entra/executor.js';
 import { ManualClock, settle } from '../support/clock.js';
 
 /** A transport that answers with `answer(request, call#)` and returns the responses in reverse order. */

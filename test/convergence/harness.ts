@@ -43,6 +43,7 @@ import {
   type TenantModel,
   type TextAttr,
 } from './model.js';
+import { applyPlan } from '../../src/apply/loop.js';
 
 // ---- steps (plain data, so a failure prints a readable, replayable list) ----
 
@@ -793,7 +794,7 @@ async function applyAndCheck(
   // (d) apply issues exactly the plan's writes.
   tenant.writes = [];
   const target = await tenant.connect();
-  const result = await target.apply(plan);
+  const result = await applyPlan({ entra: target }, plan);
   assert.deepEqual(
     result.failed.map((f) => `${f.operation}: ${f.message}`),
     [],

@@ -18,6 +18,7 @@ import type { DirectoryEntry } from '../../src/model/entry.js';
 import type { TargetObject, TargetSnapshot } from '../../src/model/target.js';
 import type { Change } from '../../src/model/change.js';
 import { anchorOf, dnOf, emptyTarget, group, snapshot, spec, user } from '../support/fixtures.js';
+import { applyPlan } from '../../src/apply/loop.js';
 
 function plan(entries: DirectoryEntry[], target: TargetSnapshot) {
   const s = spec();
@@ -267,7 +268,10 @@ describe('regressions found by the convergence test: apply order', () => {
     const emu = await startEmulator({ domains: ['contoso.example'] });
     const target = await connectEmulator(emu);
     try {
-      const first = await target.apply(support.makePlan([support.createUser(support.anchor(), 'ann@contoso.example')]));
+      const first = await applyPlan(
+        { entra: target },
+        support.makePlan([support.createUser(support.anchor(), 'ann@contoso.example')]),
+      );
       assert.deepEqual(first.failed, []);
       const oldId = Object.values(first.createdIds)[0]!;
       const del: Change = {
@@ -280,7 +284,8 @@ describe('regressions found by the convergence test: apply order', () => {
         id: oldId,
         reason: 'no longer in the source',
       };
-      const result = await target.apply(
+      const result = await applyPlan(
+        { entra: target },
         support.makePlan([support.createUser(support.anchor(), 'ann@contoso.example'), del]),
       );
       assert.deepEqual(
@@ -304,7 +309,8 @@ describe('regressions found by the convergence test: apply order', () => {
     const target = await connectEmulator(emu);
     try {
       const [a, b] = [support.anchor(), support.anchor()];
-      const first = await target.apply(
+      const first = await applyPlan(
+        { entra: target },
         support.makePlan([support.createUser(a, 'ann@contoso.example'), support.createUser(b, 'bob@contoso.example')]),
       );
       assert.deepEqual(first.failed, []);
@@ -325,7 +331,7 @@ describe('regressions found by the convergence test: apply order', () => {
         update(a, 'ann@contoso.example', 'bob@contoso.example'),
       ]);
       plan.changes.unshift(plan.changes.splice(2, 1)[0]!); // a's update (takes bob) first
-      const result = await target.apply(plan, { concurrency: 1 });
+      const result = await applyPlan({ entra: target }, plan, { concurrency: 1 });
       assert.deepEqual(
         result.failed.map((f) => f.message),
         [],
@@ -352,7 +358,8 @@ describe('regressions found by the convergence test: apply order', () => {
     const target = await connectEmulator(emu);
     try {
       const [a, m] = [support.anchor(), support.anchor()];
-      const first = await target.apply(
+      const first = await applyPlan(
+        { entra: target },
         support.makePlan([support.createUser(a, 'ann@contoso.example'), support.createUser(m, 'max@contoso.example')]),
       );
       const id = first.createdIds[a]!;
@@ -366,7 +373,7 @@ describe('regressions found by the convergence test: apply order', () => {
         id,
         reason: 'gone',
       };
-      assert.deepEqual((await target.apply(support.makePlan([del]))).failed, []);
+      assert.deepEqual((await applyPlan({ entra: target }, support.makePlan([del]))).failed, []);
       writes.length = 0;
       const restore: Change = {
         action: 'restore',
@@ -384,7 +391,7 @@ describe('regressions found by the convergence test: apply order', () => {
           },
         ],
       };
-      const result = await target.apply(support.makePlan([restore]));
+      const result = await applyPlan({ entra: target }, support.makePlan([restore]));
       assert.deepEqual(
         result.failed.map((f) => f.message),
         [],
@@ -445,7 +452,8 @@ describe('regressions found by the convergence test: apply order', () => {
     const target = await connectEmulator(emu);
     try {
       const [a, keep, drop] = [support.anchor(), support.anchor(), support.anchor()];
-      const first = await target.apply(
+      const first = await applyPlan(
+        { entra: target },
         support.makePlan([
           support.createUser(a, 'ann@contoso.example'),
           support.createGroup(keep, 'Sales'),
@@ -466,7 +474,7 @@ describe('regressions found by the convergence test: apply order', () => {
         id,
         reason: 'gone',
       };
-      assert.deepEqual((await target.apply(support.makePlan([del]))).failed, []);
+      assert.deepEqual((await applyPlan({ entra: target }, support.makePlan([del]))).failed, []);
       writes.length = 0;
       const restore: Change = {
         action: 'restore',
@@ -480,7 +488,8 @@ describe('regressions found by the convergence test: apply order', () => {
         memberships: [support.member(keep, 'group', 'Sales', keepId)],
       };
       // the plan adds her to Sales (the target listed no deleted member); the restore brought that back already
-      const result = await target.apply(
+      const result = await applyPlan(
+        { entra: target },
         support.makePlan([
           restore,
           support.addMembers(keep, 'Sales', [support.member(a, 'user', 'ann@contoso.example', id)], keepId),

@@ -9,7 +9,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { executeAdChanges } from '../../src/apply/ad-executor.js';
+import { applyAdChanges } from '../support/apply.js';
 import { planWriteback } from '../../src/engine/writeback.js';
 import { WRITEBACK_DENY_LIST } from '../../src/spec/writeback-denylist.js';
 import { GROUP_WRITEBACK_RESERVED } from '../../src/spec/writeback-rules.js';
@@ -210,7 +210,7 @@ describe('writeback deny-list, through adsync validate', () => {
       label: 'alice',
       id: 'CN=alice,DC=corp,DC=example',
     };
-    const result = await executeAdChanges({ writerFor: async () => writer }, [
+    const result = await applyAdChanges({ writerFor: async () => writer }, [
       {
         ...base,
         action: 'update',

@@ -3,7 +3,7 @@
  * and `sleeping` shows what is waiting, so a test can assert that something waits, and for how long, without
  * waiting itself.
  */
-import type { Clock } from '../../src/apply/clock.js';
+import type { Clock } from '../../src/model/clock.js';
 
 interface Sleeper {
   at: number;

@@ -86,7 +86,7 @@ export function parseLdapFilter(text: string, where = 'filter'): Filter {
   const trimmed = text.trim();
   try {
     if (!trimmed.startsWith('(') || !trimmed.endsWith(')'))
-      throw new Error('a filter is one parenthesized expression, e.g. (department=Sales)');
+      throw new SourceError('ldap_filter_invalid', 'a filter is one parenthesized expression, e.g. (department=Sales)');
     return FilterParser.parseString(trimmed);
   } catch (err) {
     throw new SourceError(

@@ -16,6 +16,10 @@ import {
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import type { TokenCredential } from '@azure/identity';
+import { backoffMs, retryAfterMs, TRANSIENT_STATUSES } from './retry.js';
+import { AdsyncError } from '../../errors.js';
+
+export { backoffMs, retryAfterMs, TRANSIENT_STATUSES } from './retry.js';
 
 /** A failed Graph call, with what Graph said (never a token: the SDK does not put one in errors). */
 export class GraphCallError extends Error {
@@ -103,28 +107,8 @@ export interface RequestOptions {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Retry-After in seconds (or an HTTP date), as milliseconds; undefined when absent or unreadable. */
-export function retryAfterMs(headers: Record<string, string> | Headers | undefined): number | undefined {
-  if (headers === undefined) return undefined;
-  let v: string | null | undefined;
-  if (typeof (headers as Headers).get === 'function') v = (headers as Headers).get('retry-after');
-  else {
-    for (const [k, val] of Object.entries(headers)) if (k.toLowerCase() === 'retry-after') v = val;
-  }
-  if (v === null || v === undefined || v === '') return undefined;
-  const secs = Number(v);
-  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
-  const date = Date.parse(v);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-/** Exponential backoff with full jitter: attempt 1 → up to base, 2 → up to 2·base, … capped. */
-export function backoffMs(attempt: number, baseMs: number, capMs = 30_000): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
-
-export const TRANSIENT_STATUSES = new Set([429, 503, 504]);
+/** Direct calls back off up to 30 s between attempts (Retry-After, when Graph sends it, wins: retry.ts). */
+const BACKOFF_CAP_MS = 30_000;
 
 export class Graph {
   readonly client: Client;
@@ -204,7 +188,8 @@ export class Graph {
             err.code === 'NetworkError' &&
             /ECONNRESET|EPIPE|ETIMEDOUT|UND_ERR_SOCKET|other side closed/i.test(err.message));
         if (!transient || attempt >= maxAttempts) throw err;
-        const delayMs = retryAfterMs(err.headers) ?? backoffMs(attempt, this.options.backoffBaseMs ?? 1000);
+        const delayMs =
+          retryAfterMs(err.headers) ?? backoffMs(attempt, this.options.backoffBaseMs ?? 1000, BACKOFF_CAP_MS);
         this.retries++;
         this.options.onRetry?.({ method, path, status: err.status, attempt, delayMs });
         await sleep(delayMs);
@@ -233,7 +218,7 @@ export class Graph {
         case 'DELETE':
           return (await req.delete()) as T;
         default:
-          throw new Error(`unsupported method ${method}`);
+          throw new AdsyncError('internal', `unsupported method ${method}`);
       }
     } catch (err) {
       throw toGraphCallError(err, method, path);

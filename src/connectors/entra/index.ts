@@ -4,7 +4,7 @@
  *
  *   const target = await connectEntra(spec.target.entra, spec.dir);
  *   const snapshot = await target.read({ userProperties, groupProperties, readMembers: true });
- *   const result = await target.apply(plan);
+ *   const result = await applyPlan({ entra: target }, plan);   // src/apply/loop.ts, through the Target interface
  *   await target.close();
  */
 import { ClientSecretCredential } from '@azure/identity';
@@ -14,25 +14,32 @@ import type { TargetSnapshot, TenantInfo } from '../../model/target.js';
 import type { EntraTargetSpec } from '../../spec/types.js';
 import { resolveOptional, resolvePathValue, resolveValue } from '../../spec/resolve.js';
 import { AdsyncError, TargetError } from '../../errors.js';
-import { executePlan, ANCHOR_EXTENSION_NAME, DIGEST_EXTENSION_NAME } from '../../apply/executor.js';
-import type { ApplyContext } from '../../apply/executor.js';
-import type { BatchRequest, BatchResponseItem, BatchTransport } from '../../apply/batch.js';
-import { GRAPH_WRITE_BUDGET } from '../../apply/budget.js';
-import type { WriteBudget } from '../../apply/budget.js';
-import type { ApplyOptions, ApplyResult } from '../../apply/types.js';
+import { beginEntraApply, entraWidth } from './executor.js';
+import {
+  ANCHOR_EXTENSION_NAME,
+  DIGEST_EXTENSION_NAME,
+  extensionName,
+  siblingExtension,
+} from '../../model/extension.js';
+import type { ApplyContext } from './executor.js';
+import type { BatchRequest, BatchResponseItem, BatchTransport } from './batch.js';
+import { GRAPH_WRITE_BUDGET } from './budget.js';
+import type { WriteBudget } from './budget.js';
+import type { ApplyOptions } from '../../model/apply.js';
+import type { ApplyReporter, ApplyStep, ReadableTarget, TargetApply, TargetCapabilities } from '../../model/target.js';
 import { buildCredential, needsInstanceDiscoveryDisabled } from './credential.js';
 import { Graph, GraphCallError, describeNetworkError } from './graph.js';
 import type { GraphRetryEvent } from './graph.js';
 import { toTargetError } from './errors.js';
 import { readSnapshot } from './read.js';
-import { applySourceOfAuthority, readDirectorySync } from './takeover.js';
+import { readDirectorySync } from './takeover.js';
 import type { EntraReadRequest, MembersVia, ReadStats } from './read.js';
 import { trustCa, trustCaFile } from './tls.js';
 
 export type { EntraReadRequest, MembersVia, ReadStats } from './read.js';
-export type { ApplyOptions, ApplyResult } from '../../apply/types.js';
-export type { WriteBudget } from '../../apply/budget.js';
-export { GRAPH_WRITE_BUDGET } from '../../apply/budget.js';
+export type { ApplyOptions, ApplyResult } from '../../model/apply.js';
+export type { WriteBudget } from './budget.js';
+export { GRAPH_WRITE_BUDGET } from './budget.js';
 
 export const DEFAULT_GRAPH_ENDPOINT = 'https://graph.microsoft.com';
 
@@ -56,14 +63,14 @@ export interface EntraConnectOptions {
   applicationId?: string;
 }
 
-export interface EntraTarget {
+export interface EntraTarget extends ReadableTarget<EntraReadRequest> {
+  readonly system: 'entra';
   readonly tenant: TenantInfo;
   /** `extension_<appIdNoHyphens>_adsyncAnchor` if the extension exists, else undefined. */
   readonly anchorProperty: string | undefined;
   /** Full names of the directory extensions registered on adsync's application (e.g. the disable-first mark). */
   readonly extensions: ReadonlySet<string>;
   read(request: EntraReadRequest): Promise<TargetSnapshot>;
-  apply(plan: Plan, options?: ApplyOptions): Promise<ApplyResult>;
   close(): Promise<void>;
   /** Counters of the last read (objects, memberships, how members were read). */
   readonly lastRead: ReadStats | undefined;
@@ -281,7 +288,7 @@ async function findAnchor(
   anchorProperty: string | undefined;
   extensions: string[];
 }> {
-  const expected = `extension_${appId.replace(/-/g, '').toLowerCase()}_${ANCHOR_EXTENSION_NAME}`;
+  const expected = extensionName(appId, ANCHOR_EXTENSION_NAME);
   const isAnchor = (name: unknown): name is string =>
     typeof name === 'string' && name.toLowerCase() === expected.toLowerCase();
   try {
@@ -323,6 +330,11 @@ async function findAnchor(
 }
 
 class GraphTarget implements EntraTarget {
+  readonly system = 'entra';
+  readonly capabilities: TargetCapabilities = {
+    width: (step: ApplyStep, concurrency: number | undefined) =>
+      entraWidth(step, concurrency ?? this.options.concurrency ?? 4),
+  };
   lastRead: ReadStats | undefined;
   readonly extensions = new Set<string>();
   private readonly transport: BatchTransport;
@@ -355,10 +367,7 @@ class GraphTarget implements EntraTarget {
   }
 
   async read(request: EntraReadRequest): Promise<TargetSnapshot> {
-    const digestProperty = this.anchorProperty?.replace(
-      new RegExp(`_${ANCHOR_EXTENSION_NAME}$`),
-      `_${DIGEST_EXTENSION_NAME}`,
-    );
+    const digestProperty = siblingExtension(this.anchorProperty, DIGEST_EXTENSION_NAME);
     const { snapshot, stats } = await readSnapshot(
       this.graph,
       this.transport,
@@ -377,7 +386,11 @@ class GraphTarget implements EntraTarget {
     return { ...snapshot, tenant: this.tenant, ...(directorySync !== undefined ? { directorySync } : {}) };
   }
 
-  async apply(plan: Plan, options: ApplyOptions = {}): Promise<ApplyResult> {
+  async begin(
+    plan: Pick<Plan, 'target' | 'changes'>,
+    options: ApplyOptions,
+    report: ApplyReporter,
+  ): Promise<TargetApply> {
     if (plan.target.system !== 'entra') {
       throw new TargetError('plan_wrong_target', `this plan is for ${plan.target.system}, not Entra`, {
         hint: 'apply it with the matching target',
@@ -405,7 +418,6 @@ class GraphTarget implements EntraTarget {
         this.extensions.add(name);
       },
       writeBudget: this.writeBudget,
-      sourceOfAuthority: applySourceOfAuthority,
       queue: {
         ...(this.options.backoffBaseMs !== undefined ? { backoffBaseMs: this.options.backoffBaseMs } : {}),
       },
@@ -413,12 +425,15 @@ class GraphTarget implements EntraTarget {
     const opts: ApplyOptions = { ...options };
     if (opts.concurrency === undefined && this.options.concurrency !== undefined)
       opts.concurrency = this.options.concurrency;
-    try {
-      return await executePlan(ctx, plan, opts);
-    } catch (err) {
+    const wrap = (err: unknown): never => {
       if (err instanceof AdsyncError) throw err; // adsync's own (the journal can't be written): already one clear line
       throw toTargetError(err, 'applying the plan', { ...this.errCtx, permission: 'extension' });
-    }
+    };
+    const run = await beginEntraApply(ctx, plan, opts, report).catch(wrap);
+    return {
+      apply: (change, step) => run.apply(change, step).catch(wrap),
+      end: () => run.end(),
+    };
   }
 
   async close(): Promise<void> {

@@ -8,8 +8,8 @@
  * shows up that the delta pass did not cover, members are read per group through `$batch`.
  */
 import type { TargetObject, TargetSnapshot } from '../../model/target.js';
-import { BatchQueue } from '../../apply/batch.js';
-import type { BatchTransport } from '../../apply/batch.js';
+import { BatchQueue } from './batch.js';
+import type { BatchTransport } from './batch.js';
 import { GraphCallError } from './graph.js';
 import type { Graph } from './graph.js';
 import { toTargetError } from './errors.js';

@@ -9,11 +9,26 @@
  */
 import type { ReleaseChange, TakeoverChange } from '../../model/change.js';
 import type { DirectorySyncStatus } from '../../model/target.js';
-import type { BatchRequest, SubResponse } from '../../apply/batch.js';
-import type { SourceOfAuthorityIo } from '../../apply/executor.js';
+import type { BatchRequest, SubResponse } from './batch.js';
 import { GraphCallError, type Graph } from './graph.js';
 
 export type Submit = (request: Omit<BatchRequest, 'id'>, options?: { mayLag?: boolean }) => Promise<SubResponse>;
+
+/** What a takeover or release needs from the executor (src/connectors/entra/executor.ts). */
+export interface SourceOfAuthorityIo {
+  submit(
+    req: Omit<BatchRequest, 'id'>,
+    opts?: { mayLag?: boolean; retryIf?: (r: SubResponse) => boolean },
+  ): Promise<SubResponse>;
+  coll: 'users' | 'groups';
+  anchorProperty: string | undefined;
+  digestProperty: string | undefined;
+  /** The PATCH body of the planned attributes, with the digest. */
+  attributesBody(): Record<string, unknown>;
+  /** Retry a write refused because adsync's extension was registered moments ago. */
+  extensionLag(res: SubResponse): boolean;
+  describe(res: SubResponse): string;
+}
 
 const ok = (res: SubResponse): boolean => res.status >= 200 && res.status < 300;
 

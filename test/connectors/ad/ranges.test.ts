@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from 'ldapts';
-import { executeAdChanges } from '../../../src/apply/ad-executor.js';
+import { applyAdChanges } from '../../support/apply.js';
 import { AdWriter } from '../../../src/connectors/ad/writer.js';
 import type { AdSourceOptions } from '../../../src/connectors/ad/index.js';
 import type { DesiredObject, DesiredState } from '../../../src/engine/desired.js';
@@ -202,7 +202,7 @@ describe(
         );
       }
       const writers: AdWriter[] = [];
-      const result = await executeAdChanges(
+      const result = await applyAdChanges(
         {
           writerFor: async () => {
             const w = await AdWriter.open(source, '/', { env: sambaEnv(dc) });

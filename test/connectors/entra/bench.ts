@@ -10,6 +10,7 @@ import { connectEmulator } from '../../../src/connectors/entra/index.js';
 import { Graph } from '../../../src/connectors/entra/graph.js';
 import type { Change } from '../../../src/model/change.js';
 import { addMembers, anchor, createGroup, createUser, makePlan, member } from './support.js';
+import { applyPlan } from '../../../src/apply/loop.js';
 
 const [users = 100_000, groups = 10_000, perGroup = 100, applyUsers = 10_000] = process.argv.slice(2).map(Number);
 const mb = (): number => Math.round(process.memoryUsage().rss / 2 ** 20);
@@ -97,7 +98,7 @@ gA.forEach((a, gi) =>
   ),
 );
 let last = 0;
-const r = await target.apply(makePlan(changes), {
+const r = await applyPlan({ entra: target }, makePlan(changes), {
   onProgress: (d, tot) => {
     if (Date.now() - last > 5000) {
       last = Date.now();

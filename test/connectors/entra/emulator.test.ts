@@ -22,6 +22,7 @@ import type {
   UpdateChange,
 } from '../../../src/model/change.js';
 import { addMembers, anchor, createGroup, createUser, makePlan, member, memberAnchors, owned } from './support.js';
+import { applyPlan } from '../../../src/apply/loop.js';
 
 let emu: RunningEmulator;
 let target: EntraTarget;
@@ -130,7 +131,7 @@ test('apply creates, then reads back exactly the planned state; owned vs unowned
     ],
     emu.tenantId,
   );
-  const result = await target.apply(plan);
+  const result = await applyPlan({ entra: target }, plan);
   assert.deepEqual(result.failed, []);
   assert.deepEqual(result.skipped, []);
   assert.equal(result.applied, 7);
@@ -155,7 +156,7 @@ test('apply creates, then reads back exactly the planned state; owned vs unowned
   assert.equal(result.createdIds[u1], mine.get(u1)!.id);
 
   // Applying the same plan again: no errors, no duplicates, same state.
-  const again = await target.apply(plan);
+  const again = await applyPlan({ entra: target }, plan);
   assert.deepEqual(again.failed, []);
   const snap2 = await read();
   assert.equal(owned(snap2).size, mine.size);
@@ -211,7 +212,7 @@ test('apply creates, then reads back exactly the planned state; owned vs unowned
     remove,
     del,
   ];
-  const r2 = await target.apply(makePlan(changes));
+  const r2 = await applyPlan({ entra: target }, makePlan(changes));
   assert.deepEqual(r2.failed, []);
   assert.equal(r2.applied, changes.length);
   const snap3 = await read();
@@ -225,7 +226,7 @@ test('apply creates, then reads back exactly the planned state; owned vs unowned
   assert.ok(gone, 'the deleted user is in deletedItems, with its anchor');
 
   // Same membership/delete changes again are no-ops (already removed, already deleted).
-  const r3 = await target.apply(makePlan([remove, del]));
+  const r3 = await applyPlan({ entra: target }, makePlan([remove, del]));
   assert.deepEqual(r3.failed, []);
 
   const restore: RestoreChange = {
@@ -237,7 +238,7 @@ test('apply creates, then reads back exactly the planned state; owned vs unowned
     id: gone.id,
     attributes: [{ name: 'jobTitle', after: 'Returned', flow: 't' }],
   };
-  const r4 = await target.apply(makePlan([restore]));
+  const r4 = await applyPlan({ entra: target }, makePlan([restore]));
   assert.deepEqual(r4.failed, []);
   const snap4 = await read();
   assert.equal(owned(snap4).get(u2)?.attrs['jobTitle'], 'Returned');
@@ -263,7 +264,7 @@ test('a failed group create skips its membership change; independent changes car
     addMembers(g, 'Bad Group', [member(u, 'user', 'dave')]),
     addMembers(g2, 'Good Group', [member(u, 'user', 'dave')]),
   ]);
-  const r = await target.apply(plan);
+  const r = await applyPlan({ entra: target }, plan);
   assert.equal(r.failed.length, 1);
   assert.equal(r.failed[0]!.change.label, 'Bad Group');
   assert.equal(r.failed[0]!.operation, 'create group');
@@ -297,16 +298,18 @@ test('memberships read per group through $batch agree with the delta pass', asyn
 
 test('a deleted user is listed only in deletedItems, and a restored one only in /users, once', async () => {
   const u = anchor();
-  const r = await target.apply(makePlan([createUser(u, `erin@${domain}`)]));
+  const r = await applyPlan({ entra: target }, makePlan([createUser(u, `erin@${domain}`)]));
   const id = r.createdIds[u]!;
   const base = { target: 'entra' as const, rule: 'test' };
-  await target.apply(
+  await applyPlan(
+    { entra: target },
     makePlan([{ ...base, action: 'delete', kind: 'user', anchor: u, label: 'erin', id, reason: 'test' }]),
   );
   const snap = await read();
   assert.equal(owned(snap).has(u), false);
   assert.ok(snap.deleted.some((o) => o.anchor === u));
-  await target.apply(
+  await applyPlan(
+    { entra: target },
     makePlan([{ ...base, action: 'restore', kind: 'user', anchor: u, label: 'erin', id, attributes: [] }]),
   );
   const back = await read();

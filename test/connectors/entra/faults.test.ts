@@ -10,6 +10,7 @@ import { connectEmulator } from '../../../src/connectors/entra/index.js';
 import type { EntraTarget } from '../../../src/connectors/entra/index.js';
 import type { Change, MemberRef } from '../../../src/model/change.js';
 import { addMembers, anchor, createGroup, createUser, makePlan, member, memberAnchors, owned } from './support.js';
+import { applyPlan } from '../../../src/apply/loop.js';
 
 let emu: RunningEmulator;
 let target: EntraTarget;
@@ -57,7 +58,7 @@ async function applyAndCheck(prefix: string, users: number, groups: number, perG
   const domain = target.tenant.initialDomain;
   const { changes, expected, userAnchors } = bigPlan(domain, prefix, users, groups, perGroup);
   emu.setFaults({ throttle: true, randomFailureRate: 0.1, replicationLagMs: 2000, seed: 1 });
-  const result = await target.apply(makePlan(changes));
+  const result = await applyPlan({ entra: target }, makePlan(changes));
   emu.setFaults({});
   assert.deepEqual(
     result.failed.slice(0, 5).map((f) => `${f.operation}: ${f.message}`),
@@ -88,7 +89,7 @@ async function applyAndCheck(prefix: string, users: number, groups: number, perG
   );
 
   // Applying the same plan again leaves the tenant as it is (creates adopt their objects, members exist).
-  const again = await target.apply(makePlan(changes));
+  const again = await applyPlan({ entra: target }, makePlan(changes));
   assert.deepEqual(
     again.failed.slice(0, 5).map((f) => `${f.operation}: ${f.message}`),
     [],

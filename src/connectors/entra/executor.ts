@@ -1,10 +1,7 @@
 /**
- * Executes a plan against Graph, in dependency order:
- *   phase 0  user deletes (soft, restorable): a UPN or address they free can be taken in phase 1;
- *   phase 1  updates (those taking a UPN or address another update frees last), then creates, restores and
- *            adoptions of users and groups;
- *   phase 2  membership adds and removes (member and group ids from the plan, or from phase-1 creates);
- *   phase 3  group deletes.
+ * Writes a plan's changes to Graph, one change's step at a time, for the apply loop (src/apply/loop.ts), which
+ * runs them in dependency order: user deletes → updates → creates, restores and adoptions → references →
+ * memberships (member and group ids from the plan, or from creates) → group deletes.
  * Every request goes through the $batch queue (packing, concurrency, throttling, retries). A write's response
  * is authoritative: ids come from create responses, nothing is re-read to verify. A failed change is recorded
  * with its object, operation and Graph's message, and independent changes carry on; changes that depend on a
@@ -13,7 +10,7 @@
  * Idempotent on re-runs: "already a member" on add and 404 on remove or delete count as done, and a create
  * that collides with an object carrying the same adsync anchor adopts that object (a killed apply's create).
  */
-import { attributesDigest, isObjectRef } from '../model/change.js';
+import { attributesDigest, isObjectRef } from '../../model/change.js';
 import type {
   AddMembersChange,
   AdoptChange,
@@ -27,18 +24,25 @@ import type {
   RemoveMembersChange,
   RestoreChange,
   UpdateChange,
-} from '../model/change.js';
-import type { Plan } from '../model/plan.js';
-import { TargetError } from '../errors.js';
+} from '../../model/change.js';
+import type { Plan } from '../../model/plan.js';
+import { TargetError } from '../../errors.js';
 import { BatchQueue } from './batch.js';
-import type { BatchRequest, BatchTransport, QueueOptions, SubResponse } from './batch.js';
+import type { BatchTransport, QueueOptions, SubResponse } from './batch.js';
 import type { WriteBudget } from './budget.js';
 import { randomPassword } from './password.js';
-import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from './types.js';
+import { applySourceOfAuthority } from './takeover.js';
+import type { ApplyOptions, ApplyResult } from '../../model/apply.js';
+import type { ApplyReporter, ApplyStep, TargetApply, TargetApplyStats } from '../../model/target.js';
+import {
+  adsyncExtensionOf,
+  ANCHOR_EXTENSION_NAME,
+  DIGEST_EXTENSION_NAME,
+  extensionName as fullExtensionName,
+  siblingExtension,
+} from '../../model/extension.js';
 
-export const ANCHOR_EXTENSION_NAME = 'adsyncAnchor';
-/** The extension holding the digest of the attributes adsync last wrote (drift detection). */
-export const DIGEST_EXTENSION_NAME = 'adsyncDigest';
+export { ANCHOR_EXTENSION_NAME, DIGEST_EXTENSION_NAME } from '../../model/extension.js';
 
 /** Reference attributes are set through their own `$ref` endpoint, not in the PATCH body. */
 const REFERENCE_ATTRIBUTES = new Set(['manager']);
@@ -60,33 +64,7 @@ export interface ApplyContext {
   onExtension?(name: string): void;
   writeBudget: WriteBudget | null;
   queue?: Omit<QueueOptions, 'concurrency' | 'writeBudget'>;
-  /**
-   * Applies a takeover or release (switch the source of authority, verify, then write): undefined when done,
-   * else what went wrong. The Entra connector's (src/connectors/entra/takeover.ts); absent: such changes fail.
-   */
-  sourceOfAuthority?: SourceOfAuthorityRunner;
 }
-
-/** What a takeover or release needs from the executor. */
-export interface SourceOfAuthorityIo {
-  submit(
-    req: Omit<BatchRequest, 'id'>,
-    opts?: { mayLag?: boolean; retryIf?: (r: SubResponse) => boolean },
-  ): Promise<SubResponse>;
-  coll: 'users' | 'groups';
-  anchorProperty: string | undefined;
-  digestProperty: string | undefined;
-  /** The PATCH body of the planned attributes, with the digest. */
-  attributesBody(): Record<string, unknown>;
-  /** Retry a write refused because adsync's extension was registered moments ago. */
-  extensionLag(res: SubResponse): boolean;
-  describe(res: SubResponse): string;
-}
-
-export type SourceOfAuthorityRunner = (
-  change: TakeoverChange | ReleaseChange,
-  io: SourceOfAuthorityIo,
-) => Promise<string | undefined>;
 
 const MEMBERS_PER_PATCH = 20;
 const ALREADY_MEMBER = /added object references already exist/i;
@@ -156,37 +134,31 @@ function odataString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-/** Run `fn` over `items`, at most `width` at a time. */
-async function pool<T>(
-  items: readonly T[],
-  width: number,
-  fn: (item: T) => Promise<void>,
-  signal?: AbortSignal,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && signal?.aborted !== true) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+/** Changes of one step in flight: many per `$batch` request, fewer for memberships (each may be 20 writes). */
+export function entraWidth(step: ApplyStep, concurrency: number): number {
+  const width = concurrency * MEMBERS_PER_PATCH * 2;
+  return step === 'members' ? Math.max(1, Math.floor(width / 4)) : width;
 }
 
-export async function executePlan(
+/**
+ * Begins an apply of `plan` (Entra's changes) for the apply loop: registers the extensions the plan needs and
+ * looks up planned group creates by anchor, then applies one change's step at a time (see Target.begin).
+ */
+export async function beginEntraApply(
   ctx: ApplyContext,
   plan: Pick<Plan, 'changes'>,
-  options: ApplyOptions = {},
-): Promise<ApplyResult> {
-  const started = Date.now();
+  options: ApplyOptions,
+  report: ApplyReporter,
+): Promise<TargetApply> {
   const concurrency = options.concurrency ?? 4;
   const queue = new BatchQueue(ctx.transport, {
     ...ctx.queue,
     concurrency,
     writeBudget: options.writeBudget !== undefined ? options.writeBudget : ctx.writeBudget,
   });
-  const failed: FailedChange[] = [];
-  const skipped: SkippedChange[] = [];
+  /** Changes that reported a failure or a skip (a membership change's outcome). */
+  const failedChanges = new Set<Change>();
+  const skippedChanges = new Set<Change>();
   /** anchor → id, for objects this run created or restored. */
   const createdIds = new Map<string, string>();
   /** Anchors whose create or restore failed (dependent changes are skipped). */
@@ -198,18 +170,14 @@ export async function executePlan(
   const restoredIn = new Set<string>();
   /** Ids written moments ago: reads and references to them may hit replication lag. */
   const fresh = new Set<string>();
-  const total = plan.changes.length;
-  let done = 0;
-  let applied = 0;
-
-  const finish = (change: Change, outcome: 'applied' | 'failed' | 'skipped', id?: string): void => {
-    if (outcome === 'applied') applied++;
-    done++;
-    options.onChange?.(id === undefined ? { change, outcome } : { change, outcome, id });
-    options.onProgress?.(done, total);
-  };
+  const finish = report.finish;
   const fail = (change: Change, operation: string, message: string): void => {
-    failed.push({ change, operation, message });
+    failedChanges.add(change);
+    report.fail(change, operation, message);
+  };
+  const skip = (change: Change, reason: string): void => {
+    skippedChanges.add(change);
+    report.skip(change, reason);
   };
 
   // The anchor extension must exist before anything is created: an object created without it would not be
@@ -232,15 +200,10 @@ export async function executePlan(
     anchorProp !== undefined &&
     (errorOf(res)?.message ?? '').includes(anchorProp);
 
-  const width = concurrency * MEMBERS_PER_PATCH * 2;
-
   // Other adsync extensions a plan writes (the disable-first mark) are registered before the first write.
   const extensionsUsed = new Set<string>();
   // The digest extension is registered the first time a plan writes digests.
-  const digestName =
-    anchorProperty === undefined
-      ? undefined
-      : anchorProperty.replace(new RegExp(`_${ANCHOR_EXTENSION_NAME}$`), `_${DIGEST_EXTENSION_NAME}`);
+  const digestName = anchorProperty === undefined ? undefined : siblingExtension(anchorProperty, DIGEST_EXTENSION_NAME);
   let digestProp: string | undefined =
     digestName !== undefined && ctx.knownExtensions?.has(digestName) === true ? digestName : undefined;
   if (
@@ -280,18 +243,16 @@ export async function executePlan(
   for (const c of plan.changes) {
     if (c.action !== 'update' && c.action !== 'restore') continue;
     for (const a of c.attributes) {
-      const m = /^extension_[0-9a-f]+_(adsync[A-Za-z]+)$/.exec(a.name);
-      if (m !== null && a.name !== anchorProperty && ctx.knownExtensions?.has(a.name) !== true)
-        extensionsUsed.add(m[1]!);
+      const own = adsyncExtensionOf(a.name);
+      if (own !== undefined && a.name !== anchorProperty && ctx.knownExtensions?.has(a.name) !== true)
+        extensionsUsed.add(own);
     }
   }
   for (const name of extensionsUsed) ctx.onExtension?.(await ensureExtension(queue, ctx, name));
 
-  async function runDeletes(deletes: DeleteChange[]): Promise<void> {
-    await pool(
-      deletes,
-      width,
-      async (change) => {
+  async function deleteOne(change: DeleteChange): Promise<void> {
+    {
+      {
         const coll = collection(change.kind);
         if (coll === undefined) {
           fail(change, `delete ${change.kind}`, `${change.kind} objects are read-only in Microsoft Graph`);
@@ -304,33 +265,14 @@ export async function executePlan(
           fail(change, `delete ${change.kind}`, describeResponse(res));
           finish(change, 'failed');
         }
-      },
-      options.signal,
-    );
+      }
+    }
   }
 
-  // ---- phase 0: user deletes (soft: restorable), so a UPN or address they free can be taken by a create or
-  // update of the same plan (found by test/convergence: the create of a user whose duplicate was deleted failed)
-  await runDeletes(plan.changes.filter((c): c is DeleteChange => c.action === 'delete' && c.kind === 'user'));
-
-  // ---- phase 1: creates, restores, updates
   const phase1 = plan.changes.filter(
-    (c): c is CreateChange | RestoreChange | UpdateChange | AdoptChange | TakeoverChange | ReleaseChange =>
-      c.action === 'create' ||
-      c.action === 'restore' ||
-      c.action === 'update' ||
-      c.action === 'adopt' ||
-      c.action === 'takeover' ||
-      c.action === 'release',
+    (c): c is CreateChange | RestoreChange | UpdateChange | AdoptChange =>
+      c.action === 'create' || c.action === 'restore' || c.action === 'update' || c.action === 'adopt',
   );
-  /** Reference attributes (manager) to set once every object of phase 1 exists. */
-  const references: {
-    change: CreateChange | RestoreChange | UpdateChange | AdoptChange | TakeoverChange;
-    attribute: AttributeChange;
-  }[] = [];
-  for (const c of phase1)
-    if (c.action !== 'release')
-      for (const a of referenceAttributes(c.attributes)) references.push({ change: c, attribute: a });
   // Security groups have no unique key Graph would refuse a second create on, so a re-applied plan would
   // duplicate them: look planned group creates up by anchor first (15 per request, reads are cheap).
   const existingGroups =
@@ -342,20 +284,6 @@ export async function executePlan(
           anchorProp,
           phase1.filter((c) => c.action === 'create' && c.kind === 'group').map((c) => c.anchor),
         );
-  // Updates go before creates, restores and adoptions, so a UPN or address an update gives up is free for
-  // them; an update taking a value another update gives up goes after the others (found by test/convergence:
-  // a new user took the UPN another user was leaving, and lost the race).
-  const unique = (a: AttributeChange): boolean => a.name === 'userPrincipalName' || a.name === 'mail';
-  const updates = phase1.filter((c): c is UpdateChange => c.action === 'update');
-  const freed = new Set(
-    updates.flatMap((c) =>
-      c.attributes
-        .filter((a) => unique(a) && typeof a.before === 'string')
-        .map((a) => (a.before as string).toLowerCase()),
-    ),
-  );
-  const takesFreed = (c: UpdateChange): boolean =>
-    c.attributes.some((a) => unique(a) && typeof a.after === 'string' && freed.has(a.after.toLowerCase()));
   const runPhase1 = async (
     change: CreateChange | RestoreChange | UpdateChange | AdoptChange | TakeoverChange | ReleaseChange,
   ): Promise<void> => {
@@ -405,20 +333,18 @@ export async function executePlan(
       }
       case 'takeover':
       case 'release': {
-        // src/connectors/entra/takeover.ts: switch, verify (Graph's answer, then a read), then write.
-        const failed =
-          ctx.sourceOfAuthority === undefined
-            ? 'this target has no source-of-authority switch'
-            : await ctx.sourceOfAuthority(change, {
-                submit: (req, opts) => queue.submit(req, opts),
-                coll,
-                anchorProperty: anchorProp,
-                digestProperty: digestProp,
-                attributesBody: () =>
-                  change.action === 'takeover' ? withDigest(attributesBody(change.attributes), change) : {},
-                extensionLag,
-                describe: describeResponse,
-              });
+        // src/connectors/entra/takeover.ts: switch the source of authority, verify (Graph's answer, then a
+        // read), then write adsync's anchor and the attributes (takeover) or remove the anchor (release).
+        const failed = await applySourceOfAuthority(change, {
+          submit: (req, opts) => queue.submit(req, opts),
+          coll,
+          anchorProperty: anchorProp,
+          digestProperty: digestProp,
+          attributesBody: () =>
+            change.action === 'takeover' ? withDigest(attributesBody(change.attributes), change) : {},
+          extensionLag,
+          describe: describeResponse,
+        });
         if (failed !== undefined) {
           fail(change, `${change.action} ${change.kind}`, failed);
           failedAnchors.add(change.anchor);
@@ -487,20 +413,6 @@ export async function executePlan(
       }
     }
   };
-  await pool(
-    updates.filter((c) => !takesFreed(c)),
-    width,
-    runPhase1,
-    options.signal,
-  );
-  await pool(updates.filter(takesFreed), width, runPhase1, options.signal);
-  await pool(
-    phase1.filter((c) => c.action !== 'update'),
-    width,
-    runPhase1,
-    options.signal,
-  );
-
   /**
    * Graph restores a user into the groups it was in when deleted; AD's reanimated object is in none of them.
    * Reads the user's memberOf and removes it from adsync's groups (by anchor) the restore doesn't keep it in;
@@ -603,11 +515,17 @@ export async function executePlan(
     return undefined;
   }
 
-  // ---- phase 2a: references (manager), now that every object of phase 1 exists
-  await pool(
-    references,
-    width,
-    async ({ change, attribute }) => {
+  /** The reference attributes (manager) of a change, now that every object of the steps before exists. */
+  async function setReferences(
+    change: CreateChange | RestoreChange | UpdateChange | AdoptChange | TakeoverChange,
+  ): Promise<void> {
+    for (const attribute of referenceAttributes(change.attributes)) await setReference(change, attribute);
+  }
+  async function setReference(
+    change: CreateChange | RestoreChange | UpdateChange | AdoptChange | TakeoverChange,
+    attribute: AttributeChange,
+  ): Promise<void> {
+    {
       const id = change.action === 'create' ? createdIds.get(change.anchor) : change.id;
       if (id === undefined || failedAnchors.has(change.anchor)) return; // the create failed and was reported
       const ref = isObjectRef(attribute.after) ? attribute.after : undefined;
@@ -625,10 +543,7 @@ export async function executePlan(
       }
       const refId = ref.id ?? createdIds.get(ref.anchor);
       if (refId === undefined) {
-        skipped.push({
-          change,
-          reason: `skipped ${attribute.name} ${ref.label}: it does not exist and this plan does not create it`,
-        });
+        skip(change, `skipped ${attribute.name} ${ref.label}: it does not exist and this plan does not create it`);
         return;
       }
       const res = await queue.submit(
@@ -640,22 +555,15 @@ export async function executePlan(
         { mayLag: fresh.has(id) || fresh.has(refId) },
       );
       if (!ok(res)) fail(change, `set ${attribute.name} of ${change.label} to ${ref.label}`, describeResponse(res));
-    },
-    options.signal,
-  );
+    }
+  }
 
-  // ---- phase 2: memberships
-  const phase2 = plan.changes.filter(
-    (c): c is AddMembersChange | RemoveMembersChange => c.action === 'add-members' || c.action === 'remove-members',
-  );
-  await pool(
-    phase2,
-    Math.max(1, Math.floor(width / 4)),
-    async (change) => {
+  async function memberships(change: AddMembersChange | RemoveMembersChange): Promise<void> {
+    {
       const gid = change.action === 'add-members' ? (change.id ?? createdIds.get(change.anchor)) : change.id;
       if (gid !== undefined && takeoverFailed.has(change.anchor)) {
         // Still mastered by the sync client: Graph would refuse every member write.
-        skipped.push({ change, reason: "skipped: the group's takeover failed" });
+        skip(change, "skipped: the group's takeover failed");
         finish(change, 'skipped');
         return;
       }
@@ -663,20 +571,15 @@ export async function executePlan(
         const reason = failedAnchors.has(change.anchor)
           ? 'skipped: group create failed'
           : 'skipped: the group does not exist and this plan does not create it';
-        skipped.push({ change, reason });
+        skip(change, reason);
         finish(change, 'skipped');
         return;
       }
-      const before = failed.length;
       if (change.action === 'add-members') await addMembers(change, gid);
       else await removeMembers(change, gid);
-      finish(
-        change,
-        failed.length > before ? 'failed' : skipped.some((s) => s.change === change) ? 'skipped' : 'applied',
-      );
-    },
-    options.signal,
-  );
+      finish(change, failedChanges.has(change) ? 'failed' : skippedChanges.has(change) ? 'skipped' : 'applied');
+    }
+  }
 
   async function addMembers(change: AddMembersChange, gid: string): Promise<void> {
     const resolved: { ref: MemberRef; id: string }[] = [];
@@ -691,10 +594,7 @@ export async function executePlan(
       const why = unresolved.some((m) => failedAnchors.has(m.anchor))
         ? 'member create failed'
         : 'member does not exist and this plan does not create it';
-      skipped.push({
-        change,
-        reason: `skipped ${unresolved.length} member(s) (${why}): ${unresolved.map((m) => m.label).join(', ')}`,
-      });
+      skip(change, `skipped ${unresolved.length} member(s) (${why}): ${unresolved.map((m) => m.label).join(', ')}`);
     }
     const chunks: { ref: MemberRef; id: string }[][] = [];
     for (let i = 0; i < resolved.length; i += MEMBERS_PER_PATCH) chunks.push(resolved.slice(i, i + MEMBERS_PER_PATCH));
@@ -754,21 +654,52 @@ export async function executePlan(
     );
   }
 
-  // ---- phase 3: deletes (users went first, in phase 0)
-  await runDeletes(plan.changes.filter((c): c is DeleteChange => c.action === 'delete' && c.kind !== 'user'));
-
   return {
-    applied,
-    failed,
-    skipped,
-    writes: queue.writes,
-    requests: queue.requests,
-    retries: queue.retries,
-    durationMs: Date.now() - started,
-    createdIds: Object.fromEntries(createdIds),
-    ...(restoredMemberships.length > 0
-      ? { restoredMemberships: restoredMemberships.sort((a, b) => (a.anchor < b.anchor ? -1 : 1)) }
-      : {}),
+    async apply(change: Change, step: ApplyStep): Promise<void> {
+      switch (step) {
+        case 'delete-users':
+        case 'delete-groups':
+          if (change.action === 'delete') await deleteOne(change);
+          return;
+        case 'update':
+        case 'update-taking':
+        case 'create':
+          if (
+            change.action === 'create' ||
+            change.action === 'restore' ||
+            change.action === 'update' ||
+            change.action === 'adopt' ||
+            change.action === 'takeover' ||
+            change.action === 'release'
+          )
+            await runPhase1(change);
+          return;
+        case 'references':
+          if (
+            change.action === 'create' ||
+            change.action === 'restore' ||
+            change.action === 'update' ||
+            change.action === 'adopt' ||
+            change.action === 'takeover'
+          )
+            await setReferences(change);
+          return;
+        case 'members':
+          if (change.action === 'add-members' || change.action === 'remove-members') await memberships(change);
+          return;
+      }
+    },
+    end(): TargetApplyStats {
+      return {
+        writes: queue.writes,
+        requests: queue.requests,
+        retries: queue.retries,
+        createdIds: Object.fromEntries(createdIds),
+        ...(restoredMemberships.length > 0
+          ? { restoredMemberships: restoredMemberships.sort((a, b) => (a.anchor < b.anchor ? -1 : 1)) }
+          : {}),
+      };
+    },
   };
 }
 
@@ -830,7 +761,7 @@ export async function ensureExtension(
     url: `/applications/${app.objectId}/extensionProperties`,
     body: { name: extensionName, dataType: 'String', targetObjects: ['User', 'Group'] },
   });
-  const expected = `extension_${app.appId.replace(/-/g, '')}_${extensionName}`;
+  const expected = fullExtensionName(app.appId, extensionName);
   if (ok(res)) {
     const name = (res.body as { name?: unknown } | undefined)?.name;
     return typeof name === 'string' ? name : expected;

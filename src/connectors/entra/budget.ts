@@ -3,14 +3,10 @@
  * (graph-facts §7). A token bucket paces writes to it instead of running into 429s and waiting out
  * Retry-After. It starts full (Graph's bucket does too when the app has been idle).
  */
-import { realClock, type Clock } from './clock.js';
+import { realClock, type Clock } from '../../model/clock.js';
+import type { WriteBudget } from '../../model/apply.js';
 
-export interface WriteBudget {
-  /** Writes allowed per window. */
-  writes: number;
-  /** Window length in seconds. */
-  perSeconds: number;
-}
+export type { WriteBudget } from '../../model/apply.js';
 
 export const GRAPH_WRITE_BUDGET: WriteBudget = { writes: 3000, perSeconds: 150 };
 

@@ -10,7 +10,10 @@
  */
 import type { WriteBudget } from './budget.js';
 import { GRAPH_WRITE_BUDGET, TokenBucket } from './budget.js';
-import { realClock, type Clock } from './clock.js';
+import { realClock, type Clock } from '../../model/clock.js';
+import { backoffMs, retryAfterMs } from './retry.js';
+
+export { headerValue } from './retry.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
@@ -83,24 +86,7 @@ interface Item {
   resolve: (r: SubResponse) => void;
 }
 
-const MAX_RETRY_AFTER_MS = 180_000;
 const isWrite = (m: HttpMethod): boolean => m !== 'GET';
-
-export function headerValue(headers: Record<string, string> | undefined, name: string): string | undefined {
-  if (headers === undefined) return undefined;
-  const lower = name.toLowerCase();
-  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === lower) return String(v);
-  return undefined;
-}
-
-function retryAfter(headers: Record<string, string> | undefined, now: number): number | undefined {
-  const v = headerValue(headers, 'retry-after');
-  if (v === undefined || v === '') return undefined;
-  const secs = Number(v);
-  if (Number.isFinite(secs)) return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, secs * 1000));
-  const date = Date.parse(v);
-  return Number.isNaN(date) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - now));
-}
 
 export class BatchQueue {
   /** HTTP requests sent (one per batch). */
@@ -238,7 +224,7 @@ export class BatchQueue {
       item.throttleAttempts++;
       this.throttled++;
       if (item.throttleAttempts < (this.options.maxThrottleAttempts ?? 40)) {
-        delayMs = retryAfter(res.headers, this.clock.now()) ?? jitter(base * 2, item.throttleAttempts, cap);
+        delayMs = retryAfterMs(res.headers, this.clock.now()) ?? jitter(base * 2, item.throttleAttempts, cap);
         // Throttling is per app and tenant: everything else would be throttled too; pause the queue.
         this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + delayMs);
         const adaptive =
@@ -251,7 +237,7 @@ export class BatchQueue {
     } else if (wholeBatchFailed || res.status === 503 || res.status === 504 || res.status === 599) {
       item.transientAttempts++;
       if (item.transientAttempts < maxTransient)
-        delayMs = retryAfter(res.headers, this.clock.now()) ?? jitter(base, item.transientAttempts, cap);
+        delayMs = retryAfterMs(res.headers, this.clock.now()) ?? jitter(base, item.transientAttempts, cap);
     } else if ((res.status === 404 && item.opts.mayLag === true) || (item.opts.retryIf?.(res) ?? false)) {
       item.lagAttempts++;
       if (item.lagAttempts < maxLag) delayMs = jitter(base, item.lagAttempts, cap);
@@ -276,7 +262,7 @@ export class BatchQueue {
 }
 
 /** Exponential backoff with jitter: between half and all of min(cap, base·2^(attempt-1)). */
+/** Backoff of a sub-request's `attempt`: the shared policy (retry.ts). */
 export function jitter(baseMs: number, attempt: number, capMs: number): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  return backoffMs(attempt, baseMs, capMs);
 }

@@ -1,23 +1,22 @@
 /**
- * Executes the writeback changes of a plan (target `ad`) over LDAP, after the Entra changes:
- *   creates (written-back groups) → updates (anchor and attribute writeback, group attributes)
- *   → member adds → member removes → deletes.
- * Creates come first so a group can be added to a group created in the same plan; deletes come last, as in
- * the Entra executor. The Entra changes go first because nothing in AD feeds them within one plan (writeback
- * values come from the tenant as the plan read it, and anchor writeback does not change the anchor), while a
- * failed AD write must never stop the inbound sync, which is the one that keeps people's accounts right.
+ * Writes the writeback changes of a plan (target `ad`) over LDAP, for the apply loop (src/apply/loop.ts), after
+ * the Entra changes and in its order: updates (anchor and attribute writeback, group attributes; never of an
+ * object a create of the same plan makes) → creates (written-back groups) → member adds → member removes →
+ * deletes. Creates come before memberships so a group can be added to a group created in the same plan.
  *
  * Idempotent on re-runs: a create whose object exists and carries adsync's marker with the change's cloud id,
  * a member already there (or already gone) and a delete of an object that is gone count as done; a create AD
  * refuses because another object holds the DN or the sAMAccountName fails, naming it. Each change is
  * reported through onChange (the journal).
  */
-import type { AttributeChange, Change, CreateChange, UpdateChange } from '../model/change.js';
-import { ANCHOR_ATTRIBUTE, DN_ATTRIBUTE, OWNER_ATTRIBUTE } from '../engine/writeback.js';
-import { AdsyncError } from '../errors.js';
-import { deniedAttribute } from '../spec/writeback-denylist.js';
-import type { AttributeWrite, OwnerCheck } from '../connectors/ad/writer.js';
-import type { ApplyOptions, ApplyResult, FailedChange, SkippedChange } from './types.js';
+import type { AttributeChange, Change, CreateChange, UpdateChange } from '../../model/change.js';
+import { ANCHOR_ATTRIBUTE, DN_ATTRIBUTE, OWNER_ATTRIBUTE } from '../../engine/writeback.js';
+import { AdsyncError } from '../../errors.js';
+import { deniedAttribute } from '../../spec/writeback-denylist.js';
+import type { AttributeWrite, OwnerCheck } from './writer.js';
+import type { ApplyOptions } from '../../model/apply.js';
+import type { Plan } from '../../model/plan.js';
+import type { ApplyReporter, ApplyStep, Target, TargetApply } from '../../model/target.js';
 
 /** What the executor needs from AD: one writer per source (forest), opened on first use. */
 export interface AdWriterLike {
@@ -48,48 +47,61 @@ export function attributeWrites(attributes: readonly AttributeChange[]): Attribu
     }));
 }
 
-const PHASE: Record<Change['action'], number> = {
-  create: 0,
-  adopt: 1,
-  takeover: 1,
-  release: 1,
-  restore: 1,
-  update: 1,
-  'add-members': 2,
-  'remove-members': 3,
-  delete: 4,
-};
+/** The step of the apply loop each writeback change is written in (the others are no-ops for AD). */
+function stepOf(c: Change): ApplyStep | undefined {
+  switch (c.action) {
+    case 'create':
+    case 'restore':
+    case 'adopt':
+      return 'create';
+    case 'update':
+      return 'update';
+    case 'add-members':
+    case 'remove-members':
+      return 'members';
+    case 'delete':
+      return 'delete-groups';
+    case 'takeover':
+    case 'release':
+      return undefined; // Entra only: writeback never plans them
+  }
+}
 
-export async function executeAdChanges(
-  ctx: AdApplyContext,
-  changes: readonly Change[],
-  options: ApplyOptions = {},
-  progress: { done: number; total: number } = { done: 0, total: changes.length },
-): Promise<ApplyResult> {
-  const started = Date.now();
-  const failed: FailedChange[] = [];
-  const skipped: SkippedChange[] = [];
+/**
+ * The AD writeback target: one change at a time (width 1), in the apply loop's order, each written through
+ * the writer of the change's source forest.
+ */
+export function adWritebackTarget(ctx: AdApplyContext): Target {
+  return {
+    system: 'ad',
+    capabilities: { width: () => 1 },
+    // AD writes are not paced and run one at a time: the plan's options don't apply
+    begin(
+      _plan: Pick<Plan, 'target' | 'changes'>,
+      _options: ApplyOptions,
+      report: ApplyReporter,
+    ): Promise<TargetApply> {
+      return Promise.resolve(beginAdApply(ctx, report));
+    },
+  };
+}
+
+function beginAdApply(ctx: AdApplyContext, report: ApplyReporter): TargetApply {
   const createdIds: Record<string, string> = {};
   const failedCreates = new Set<string>();
   const writers = new Set<AdWriterLike>();
-  let applied = 0;
-  const finish = (change: Change, outcome: 'applied' | 'failed' | 'skipped', id?: string): void => {
-    if (outcome === 'applied') applied++;
-    progress.done++;
-    options.onChange?.(id === undefined ? { change, outcome } : { change, outcome, id });
-    options.onProgress?.(progress.done, progress.total);
-  };
-  const ordered = [...changes].sort((a, b) => PHASE[a.action] - PHASE[b.action]);
-  for (const c of ordered) {
-    if (options.signal?.aborted === true) break; // interrupted: start no more
-    if (c.target !== 'ad') throw new AdsyncError('internal', `executeAdChanges got a ${c.target} change`);
+  const finish = report.finish;
+  const apply = async (c: Change, step: ApplyStep): Promise<void> => {
+    if (c.target !== 'ad') throw new AdsyncError('internal', `the AD writeback target got a ${c.target} change`);
+    // deletes of users are written in the same step as the others'
+    if (stepOf(c) !== (step === 'delete-users' ? 'delete-groups' : step)) return;
     let operation = `${c.action} ${c.kind} ${c.label}`;
     try {
       if (c.source === undefined) throw new AdsyncError('writeback_no_source', `the change names no source forest`);
       if ((c.action === 'add-members' || c.action === 'update') && failedCreates.has(c.anchor)) {
-        skipped.push({ change: c, reason: 'its create failed' });
+        report.skip(c, 'its create failed');
         finish(c, 'skipped');
-        continue;
+        return;
       }
       if (c.action === 'create' || c.action === 'update') refuseProtected(c);
       const writer = await ctx.writerFor(c.source);
@@ -101,7 +113,7 @@ export async function executeAdChanges(
           await writer.add(dn, attributeWrites(c.attributes), ownerOf(c));
           createdIds[c.anchor] = dn;
           finish(c, 'applied', dn);
-          continue;
+          return;
         }
         case 'update':
           operation = `modify ${c.id} (${c.attributes.map((a) => a.name).join(', ')})`;
@@ -127,21 +139,17 @@ export async function executeAdChanges(
       finish(c, 'applied');
     } catch (err) {
       if (c.action === 'create') failedCreates.add(c.anchor);
-      failed.push({ change: c, operation, message: err instanceof Error ? err.message : String(err) });
+      report.fail(c, operation, err instanceof Error ? err.message : String(err));
       finish(c, 'failed');
     }
-  }
-  let writes = 0;
-  for (const w of writers) writes += w.writes;
+  };
   return {
-    applied,
-    failed,
-    skipped,
-    writes,
-    requests: writes,
-    retries: 0,
-    durationMs: Date.now() - started,
-    createdIds,
+    apply,
+    end() {
+      let writes = 0;
+      for (const w of writers) writes += w.writes;
+      return { writes, requests: writes, retries: 0, createdIds };
+    },
   };
 }
 
