@@ -10,6 +10,7 @@ import { domainOfDn, normalizeDn } from '../model/dn.js';
 import type { ObjectKind } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { FlowContext } from './expr.js';
+import type { FlowWhen } from './flow-timing.js';
 import { selectWaves, type Waves } from './takeover.js';
 import { REFERENCE_PROPERTIES, type KindFlows } from './flows.js';
 import {
@@ -32,6 +33,8 @@ export interface DesiredObject {
   ndn: string;
   /** The source object's objectSid in string form (S-1-5-21-…), when the source has one. */
   sid?: string;
+  /** base64 of the source object's objectGUID (differs from `anchor` when that is mS-DS-ConsistencyGuid). */
+  guid?: string;
   label: string;
   /** `label` lower-cased, the sort key of plans. */
   sortKey: string;
@@ -58,6 +61,12 @@ export interface DesiredObject {
   /** Set when the target can't write this object (shown as a report item, never changed). */
   readOnly?: { code: string; reason: string };
   rule: string;
+  /** Property → timing of its flow, for the flows that are not `always` (flow-timing.ts; shared per kind). */
+  timing?: Readonly<Record<string, FlowWhen>>;
+  /** `sourceChanged` flows: the value computed from the source, before the tenant's rules rewrote it. */
+  sourceValues?: Record<string, unknown>;
+  /** Properties holding Entra's fallback name instead of the flow's value (set by applyTenantRules). */
+  fallbackNames?: string[];
 }
 
 export interface Exclusion {
@@ -326,9 +335,16 @@ export function buildDesired(
       };
       const waves = selectWaves(kindFlows.selectors, ctx);
       if (waves !== undefined) obj.waves = waves;
+      if (Object.keys(kindFlows.timing).length > 0) {
+        obj.timing = kindFlows.timing;
+        for (const [name, when] of Object.entries(kindFlows.timing))
+          if (when === 'sourceChanged') (obj.sourceValues ??= {})[name] = attrs[name];
+      }
       const sidValue = entry.attrs.objectsid?.[0];
       const sid = sidValue instanceof Uint8Array ? sidToString(sidValue) : undefined;
       if (sid !== undefined) obj.sid = sid;
+      const guid = anchorOf(entry, { anchor: 'objectguid' });
+      if (guid !== undefined) obj.guid = guid;
       const ro = readOnlyReason(kind, entry);
       if (ro) obj.readOnly = ro;
       if (kind === 'group') {

@@ -100,7 +100,8 @@ export interface DeleteChange extends ChangeBase {
 }
 
 /** How an unowned cloud object was matched to a source object. */
-export type MatchRule = 'immutable-id' | 'soft-upn' | 'soft-mail';
+/** `sid`: a hard match on onPremisesSecurityIdentifier = the source objectSid, as Entra Connect records it. */
+export type MatchRule = 'immutable-id' | 'sid' | 'soft-upn' | 'soft-mail';
 
 /**
  * Take over an existing cloud object that adsync doesn't own yet: stamp adsync's anchor on it and write the

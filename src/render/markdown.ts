@@ -99,7 +99,7 @@ function changeLines(c: Change, admins: ReadonlyMap<string, readonly string[]> |
       ];
     case 'adopt':
       return [
-        `- 🤝 **take over** ${who} = existing cloud ${c.kind} ${code(safeText(c.id))} (${c.match === 'immutable-id' ? 'hard' : 'soft'} match on ${esc(c.matchedOn)})`,
+        `- 🤝 **take over** ${who} = existing cloud ${c.kind} ${code(safeText(c.id))} (${c.match === 'immutable-id' || c.match === 'sid' ? 'hard' : 'soft'} match on ${esc(c.matchedOn)})`,
         ...c.attributes.map((a) => attributeLine(a, false)),
       ];
     case 'takeover':

@@ -119,7 +119,7 @@ export function renderChange(c: Change, s: Style): string[] {
     case 'adopt':
       return [
         `  ${s.cyan('⇐')} ${s.bold('adopt')} ${header(c)} = existing cloud ${c.kind} ${safeText(c.id)}`,
-        `      ${s.dim(`# ${c.match === 'immutable-id' ? 'hard match' : 'soft match'} on ${safeText(c.matchedOn)}: adsync stamps its anchor and owns the object from now on`)}`,
+        `      ${s.dim(`# ${c.match === 'immutable-id' || c.match === 'sid' ? 'hard match' : 'soft match'} on ${safeText(c.matchedOn)}: adsync stamps its anchor and owns the object from now on`)}`,
         ...attributeLines(c.attributes, 'adopt', s),
       ];
     case 'takeover':

@@ -100,7 +100,7 @@ function objectRule(raw: unknown): ObjectRuleSpec {
   const r = obj(raw);
   return {
     enabled: r['enabled'] !== false,
-    flows: { ...(obj(r['flows']) as Record<string, string | null>) },
+    flows: { ...(obj(r['flows']) as ObjectRuleSpec['flows']) },
     ...(typeof r['memberLimit'] === 'number' ? { memberLimit: r['memberLimit'] } : {}),
   };
 }

@@ -148,10 +148,13 @@ export const flowExpressions: Rule = (spec) => {
   const objects = obj(spec['objects']);
   for (const kind of ['user', 'group', 'contact'] as const) {
     const flows = obj(obj(objects[kind])['flows']);
-    for (const [prop, expr] of Object.entries(flows)) {
+    for (const [prop, raw] of Object.entries(flows)) {
+      // `{ value, when }`: the expression is its value (a malformed object is the schema's problem)
+      const timed = typeof raw === 'object' && raw !== null && !Array.isArray(raw);
+      const expr = timed ? (raw as Record<string, unknown>)['value'] : raw;
       // An unknown property is the schema's problem; one problem per mistake.
       if (typeof expr !== 'string' || expr === '' || !isWritableProperty(kind, prop)) continue;
-      const path: SpecPath = ['objects', kind, 'flows', prop];
+      const path: SpecPath = timed ? ['objects', kind, 'flows', prop, 'value'] : ['objects', kind, 'flows', prop];
       const err = checkExpression(expr);
       if (err !== undefined) {
         out.push(problem(path, `${formatPath(path)} is not a valid CEL expression: ${err}`));

@@ -4,6 +4,7 @@
  */
 import type { SpecProblem } from '../errors.js';
 import type { ObjectKind } from '../model/target.js';
+import type { FlowWhen } from '../engine/flow-timing.js';
 
 /** A setting that may be written literally or taken from an environment variable. */
 export type ValueRef = string | { env: string };
@@ -98,15 +99,18 @@ export interface TargetSpec {
   emulator?: EmulatorTargetSpec;
 }
 
-/** A flow: target attribute ← CEL expression over the source object; null turns a default flow off. */
-export type FlowSpec = Record<string, string | null>;
+/**
+ * A flow: target attribute ← CEL expression over the source object, or `{ value, when }` to say when it is
+ * recomputed (engine/flow-timing.ts); null turns a default flow off.
+ */
+export type FlowSpec = Record<string, string | { value: string; when?: FlowWhen } | null>;
 
 export interface ObjectRuleSpec {
   /** Synchronize this kind at all (default true). */
   enabled: boolean;
   /** Custom flows; they override the defaults attribute by attribute. */
   flows: FlowSpec;
-  /** Groups: more direct members than this and a new group is not provisioned (default 250,000, as Entra Connect). */
+  /** Groups: a new group is provisioned only with fewer direct members than this (default 250,000, as Entra Connect). */
   memberLimit?: number;
 }
 

@@ -546,6 +546,7 @@ function cloneTenant(m: TenantModel): TenantModel {
     ids: new Map(m.ids),
     cloudOnly: [...m.cloudOnly],
     ...(m.addressesOfDeleted ? { addressesOfDeleted: new Map(m.addressesOfDeleted) } : {}),
+    ...(m.lastOfDeleted ? { lastOfDeleted: new Map(m.lastOfDeleted) } : {}),
   };
 }
 
@@ -571,6 +572,11 @@ async function cloudStep(tenant: Tenant, model: TenantModel, s: Step, d: Directo
       assert.equal(r.status, 204, JSON.stringify(r.body));
       model.addressesOfDeleted = new Map(model.addressesOfDeleted ?? []);
       model.addressesOfDeleted.set(a, model.users.get(a)!.addresses);
+      model.lastOfDeleted = new Map(model.lastOfDeleted ?? []);
+      model.lastOfDeleted.set(a, {
+        userPrincipalName: model.users.get(a)!.userPrincipalName,
+        mail: model.users.get(a)!.mail,
+      });
       model.users.delete(a);
       model.deletedUsers.add(a);
       // the cloud drops its memberships (and its manager links); the next apply restores what AD says
