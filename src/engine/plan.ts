@@ -2,6 +2,7 @@
  * planFor: the whole plan, as a pipeline of named pure stages (one file each in ./stages/):
  *
  *   desired state → tenant rules → match (hard, then soft) → object diff → membership diff   (stages/diff.ts)
+ *     (inside stages/takeover.ts: objects a sync client masters held, or taken over / released in waves)
  *   → delete mode (stages/delete-mode.ts) → observed digests of the inbound changes (stages/observed.ts)
  *   → licences (licenses.ts: `licenses:` rules, after the creates, restores and adoptions are known)
  *   → writeback (stages/writeback.ts) → sort and summary (stages/sort-summary.ts)
@@ -19,7 +20,7 @@ import type { KindFlows } from './flows.js';
 import { planLicenses } from './licenses.js';
 import { managedMemberships } from './safety.js';
 import { deleteModeStage } from './stages/delete-mode.js';
-import { diffStage } from './stages/diff.js';
+import { takeoverStage } from './stages/takeover.js';
 import { stampObserved } from './stages/observed.js';
 import { sortAndSummarize } from './stages/sort-summary.js';
 import { writebackStage, type WritebackFacts } from './stages/writeback.js';
@@ -54,7 +55,8 @@ export interface PlanOutput {
 export function planFor(input: PlanForInput): PlanOutput {
   const { desired, target, spec } = input;
   const now = input.now ?? new Date();
-  const inbound = diffStage(desired, target, spec.matching, input.recordMatches === true);
+  // diffStage, with objects a sync client masters held, or taken over / released in waves
+  const inbound = takeoverStage(desired, target, spec.matching, input.recordMatches === true);
   const moded = deleteModeStage(
     inbound,
     target,
