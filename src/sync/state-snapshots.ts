@@ -52,7 +52,7 @@ type EncObject = [
   id: string,
   kind: TargetObject['kind'],
   attrs: Record<string, unknown>,
-  rest: { a?: string; d?: string; m?: (string | number)[]; r?: string[] },
+  rest: { a?: string; d?: string; m?: (string | number)[]; r?: string[]; x?: Partial<TargetObject> },
 ];
 interface EncTarget {
   scope: string;
@@ -108,12 +108,15 @@ function encodeTarget(t: TargetDeltaState): EncTarget {
   const index = new Map<string, number>();
   t.snapshot.objects.forEach((o, i) => index.set(o.id, i));
   const obj = (o: TargetObject): EncObject => {
+    const { id, kind, attrs, anchor, digest, members, adminRoles, ...other } = o;
     const rest: EncObject[3] = {};
-    if (o.anchor !== undefined) rest.a = o.anchor;
-    if (o.digest !== undefined) rest.d = o.digest;
-    if (o.members !== undefined) rest.m = o.members.map((m) => index.get(m) ?? m);
-    if (o.adminRoles !== undefined) rest.r = o.adminRoles;
-    return [o.id, o.kind, o.attrs, rest];
+    if (anchor !== undefined) rest.a = anchor;
+    if (digest !== undefined) rest.d = digest;
+    if (members !== undefined) rest.m = members.map((m) => index.get(m) ?? m);
+    if (adminRoles !== undefined) rest.r = adminRoles;
+    // Every other field as it is (who masters the object, its SID, …): a fold must not forget what a full read knows.
+    if (Object.keys(other).length > 0) rest.x = other;
+    return [id, kind, attrs, rest];
   };
   return {
     scope: t.scope,
@@ -127,6 +130,7 @@ function encodeTarget(t: TargetDeltaState): EncTarget {
 function decodeTarget(t: EncTarget): TargetDeltaState {
   const ids = t.objects.map((o) => o[0]);
   const obj = ([id, kind, attrs, rest]: EncObject): TargetObject => ({
+    ...rest.x,
     id,
     kind,
     attrs,

@@ -399,7 +399,13 @@ class GraphTarget implements EntraTarget {
       full,
     );
     if (out.stats !== undefined) this.lastRead = out.stats;
-    return { snapshot: { ...out.snapshot, tenant: this.tenant }, state: out.state, read: out.read };
+    // Whether a sync client runs is read every time, as a full read does (it decides which creates are held).
+    const directorySync = await readDirectorySync(this.graph);
+    return {
+      snapshot: { ...out.snapshot, tenant: this.tenant, ...(directorySync !== undefined ? { directorySync } : {}) },
+      state: out.state,
+      read: out.read,
+    };
   }
 
   private digestProperty(): string | undefined {
