@@ -9,6 +9,7 @@
  * as a delete for the guard rails: a scope typo that would disable 60% of the users is as bad.
  */
 import type { Change, ReportItem, UpdateChange } from '../model/change.js';
+import { PENDING_DELETE_EXTENSION_NAME, siblingExtension } from '../model/extension.js';
 import { summarize, type Plan } from '../model/plan.js';
 import type { TargetObject, TargetSnapshot } from '../model/target.js';
 import type { SafetySpec } from '../spec/types.js';
@@ -26,7 +27,6 @@ export interface SafetyViolation {
 
 /** The rule (provenance) of the update that disables and marks an object instead of deleting it. */
 export const DISABLE_FIRST_RULE = 'safety.deleteMode: disable-first';
-export const PENDING_DELETE_EXTENSION_NAME = 'adsyncDeleteAfter';
 
 /** Deletes, counting disable-first disables (deletes in waiting). */
 export function countDeletes(plan: Pick<Plan, 'changes'>): number {
@@ -104,9 +104,7 @@ export function checkSafety(
 
 /** The full name of the mark extension, next to adsync's anchor extension (same application). */
 export function pendingDeleteProperty(anchorProperty: string | undefined): string | undefined {
-  if (anchorProperty === undefined) return undefined;
-  const i = anchorProperty.lastIndexOf('_');
-  return i < 0 ? undefined : `${anchorProperty.slice(0, i + 1)}${PENDING_DELETE_EXTENSION_NAME}`;
+  return siblingExtension(anchorProperty, PENDING_DELETE_EXTENSION_NAME);
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
