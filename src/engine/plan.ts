@@ -3,7 +3,7 @@
  *
  *   desired state → tenant rules → match (hard, then soft) → object diff → membership diff   (stages/diff.ts)
  *   → delete mode (stages/delete-mode.ts) → observed digests of the inbound changes (stages/observed.ts)
- *   → writeback (stages/writeback.ts) → sort and summary (stages/sort-summary.ts)
+ *   → writeback (stages/writeback.ts) → sort and summary (stages/sort-summary.ts) → guard rails (stages/safety.ts)
  *
  * `adsync plan`, `apply`, `explain` and the saved-plan checks all call it, so they cannot disagree. Commands
  * read the sources and the target through connectors and hand the snapshots here; nothing here does I/O.
@@ -19,6 +19,7 @@ import { managedMemberships } from './safety.js';
 import { deleteModeStage } from './stages/delete-mode.js';
 import { diffStage } from './stages/diff.js';
 import { stampObserved } from './stages/observed.js';
+import { safetyStage, type SafetyViolation } from './stages/safety.js';
 import { sortAndSummarize } from './stages/sort-summary.js';
 import { writebackStage, type WritebackFacts } from './stages/writeback.js';
 
@@ -47,6 +48,8 @@ export interface PlanOutput {
   adSnapshot?: TargetSnapshot;
   /** Memberships adsync manages, in the tenant and in written-back AD groups (guard rails). */
   managedMembers: number;
+  /** The guard rails the plan crosses (stages/safety.ts): renderers show them, apply refuses on them. */
+  violations: readonly SafetyViolation[];
 }
 
 export function planFor(input: PlanForInput): PlanOutput {
@@ -88,12 +91,14 @@ export function planFor(input: PlanForInput): PlanOutput {
     summary: sorted.summary,
     managed,
   };
+  const managedMembers = managedMemberships(target, adSnapshot);
   return {
     plan,
     desired,
     matches: inbound.matches,
     ...(adSnapshot ? { adSnapshot } : {}),
-    managedMembers: managedMemberships(target, adSnapshot),
+    managedMembers,
+    violations: safetyStage(plan, spec.safety, managedMembers),
   };
 }
 
