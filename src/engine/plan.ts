@@ -1,7 +1,8 @@
 /**
  * planFor: the whole plan, as a pipeline of named pure stages (one file each in ./stages/):
  *
- *   desired state → tenant rules → match (hard, then soft) → object diff → membership diff   (stages/diff.ts)
+ *   desired state → tenant rules (stages/tenant-rules.ts) → match (hard, then soft) → object diff
+ *   → membership diff (stages/diff.ts)
  *   → delete mode (stages/delete-mode.ts) → observed digests of the inbound changes (stages/observed.ts)
  *   → writeback (stages/writeback.ts) → sort and summary (stages/sort-summary.ts) → guard rails (stages/safety.ts)
  *
@@ -20,6 +21,7 @@ import { deleteModeStage } from './stages/delete-mode.js';
 import { diffStage } from './stages/diff.js';
 import { stampObserved } from './stages/observed.js';
 import { safetyStage, type SafetyViolation } from './stages/safety.js';
+import { tenantRulesStage } from './stages/tenant-rules.js';
 import { sortAndSummarize } from './stages/sort-summary.js';
 import { writebackStage, type WritebackFacts } from './stages/writeback.js';
 
@@ -53,8 +55,9 @@ export interface PlanOutput {
 }
 
 export function planFor(input: PlanForInput): PlanOutput {
-  const { desired, target, spec } = input;
+  const { target, spec } = input;
   const now = input.now ?? new Date();
+  const desired = tenantRulesStage(input.desired, target);
   const inbound = diffStage(desired, target, spec.matching, input.recordMatches === true);
   const moded = deleteModeStage(
     inbound,
