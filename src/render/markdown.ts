@@ -10,10 +10,10 @@
  * Every value is escaped (escape.ts, then markdown's own specials) so a display name can't forge the comment.
  */
 import { basename } from 'node:path';
-import type { AttributeChange, Change, ReportItem } from '../model/change.js';
+import { isDisable, type AttributeChange, type Change, type ReportItem } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import type { ObjectKind } from '../model/target.js';
-import { countDeletes, DISABLE_FIRST_RULE, type SafetyViolation } from '../engine/safety.js';
+import { countDeletes, type SafetyViolation } from '../engine/safety.js';
 import type { SafetySpec } from '../spec/types.js';
 import { safeText } from './escape.js';
 import { attributeLabel, formatValue, wantsWordDiff, wordDiff } from './text.js';
@@ -89,7 +89,7 @@ function changeLines(c: Change, admins: ReadonlyMap<string, readonly string[]> |
       return [`- ➕ **create** ${who}`, ...c.attributes.map((a) => attributeLine(a, true))];
     case 'update':
       return [
-        `- ${c.rule === DISABLE_FIRST_RULE ? '⏸️ **disable**' : '✏️ **update**'} ${who}`,
+        `- ${isDisable(c) ? '⏸️ **disable**' : '✏️ **update**'} ${who}`,
         ...c.attributes.map((a) => attributeLine(a, false)),
       ];
     case 'restore':
@@ -152,7 +152,7 @@ const CATEGORY_TITLE: Record<Category, string> = {
 };
 
 function categoryOf(c: Change): Category {
-  if (c.action === 'update' && c.rule === DISABLE_FIRST_RULE) return 'disable';
+  if (isDisable(c)) return 'disable';
   return c.action;
 }
 
