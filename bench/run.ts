@@ -4,11 +4,16 @@
  * Each phase runs the real CLI in its own process under GNU time, which gives wall time and peak RSS.
  * The raw I/O floor is measured in the same run: reading the LDIF file's bytes once.
  *
- *   npm run bench -- [--users N] [--groups N] [--memberships N] [--skip-apply]
+ *   npm run bench -- [--users N] [--groups N] [--memberships N] [--skip-apply] [--incremental]
+ *
+ * --incremental (issue 15) adds, after the apply: the first plan with the anchor extension in its read scope
+ * (a full read that stores the state), `plan --full`, the no-change incremental plan, and a plan after 100 AD
+ * changes (100 users' titles edited in the export); each with Graph requests per run and the state's size.
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeForest } from './lib/forest.js';
@@ -18,40 +23,73 @@ const root = resolve(import.meta.dirname, '../..');
 interface Phase {
   name: string;
   wallS: number;
+  /** User + system CPU seconds (adsync and the processes it waited for): a loaded machine inflates wall time. */
+  cpuS: number;
   /** Peak RSS of the adsync process itself. */
   adsyncRssMiB: number;
   /** Peak RSS of the largest process of the run (adsync or its embedded emulator, which runs apart). */
   maxRssMiB: number;
   exitCode: number;
+  /** HTTP requests adsync sent to Graph (the emulator) in this run. */
+  graphRequests?: number;
+  /** The plan's `Read:` line (text output). */
+  read?: string;
 }
 
 function runPhase(name: string, args: string[]): Phase {
-  // stdout (the whole plan as text) goes nowhere: what is measured is adsync producing it.
+  // stdout (the whole plan as text) is read only for its `Read:` line: what is measured is adsync producing it.
   const res = spawnSync(
     '/usr/bin/time',
-    ['-f', 'ADSYNC_BENCH %e %M', process.execPath, join(root, 'bin/run.js'), ...args],
+    ['-f', 'ADSYNC_BENCH %e %M %U %S', process.execPath, join(root, 'bin/run.js'), ...args],
     {
       cwd: root,
       encoding: 'utf8',
-      stdio: ['ignore', 'ignore', 'pipe'],
-      maxBuffer: 64 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 1024 * 1024 * 1024,
       env: { ...process.env, NO_COLOR: '1', ADSYNC_BENCH_RUSAGE: '1' },
     },
   );
   const line = res.stderr.split('\n').find((l) => l.startsWith('ADSYNC_BENCH '));
   if (!line) throw new Error(`${name}: no timing (exit ${res.status}): ${res.stderr.slice(-2000)}`);
-  const [, wall, rssKb] = line.split(' ');
+  const [, wall, rssKb, user, sys] = line.split(' ');
   const own = res.stderr.split('\n').find((l) => l.startsWith('ADSYNC_RUSAGE '));
+  const requests = res.stderr.split('\n').find((l) => l.startsWith('ADSYNC_GRAPH_REQUESTS '));
+  const read = res.stdout.split('\n').find((l) => l.startsWith('Read: '));
   const exitCode = res.status ?? -1;
   if (exitCode !== 0 && exitCode !== 2)
     throw new Error(`${name} failed (exit ${exitCode}):\n${res.stderr.slice(-3000)}`);
   return {
     name,
     wallS: Number(wall),
+    cpuS: +(Number(user) + Number(sys)).toFixed(2),
     adsyncRssMiB: Number(own?.split(' ')[1] ?? NaN) / 1024,
     maxRssMiB: Number(rssKb) / 1024,
     exitCode,
+    ...(requests !== undefined ? { graphRequests: Number(requests.split(' ')[1]) } : {}),
+    ...(read !== undefined ? { read } : {}),
   };
+}
+
+/** Edits the title of the first `count` users that have one (AD changes, as a new export shows them). */
+async function editTitles(path: string, count: number): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const out = createWriteStream(tmp);
+  let edited = 0;
+  for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
+    if (edited < count && line.startsWith('title: ')) {
+      edited++;
+      out.write(`title: Changed ${edited}\n`);
+    } else out.write(`${line}\n`);
+  }
+  await new Promise<void>((ok, fail) => out.end((err?: Error | null) => (err ? fail(err) : ok())));
+  await rename(tmp, path);
+}
+
+async function stateBytes(dir: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const name of await readdir(dir).catch(() => [] as string[]))
+    if (name.startsWith('sync-')) out[name] = (await stat(join(dir, name))).size;
+  return out;
 }
 
 async function readFloor(path: string): Promise<number> {
@@ -72,6 +110,7 @@ async function main(): Promise<void> {
       groups: { type: 'string', default: '10000' },
       memberships: { type: 'string', default: '1000000' },
       'skip-apply': { type: 'boolean', default: false },
+      incremental: { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench/out' },
     },
   });
@@ -85,8 +124,12 @@ async function main(): Promise<void> {
     process.stderr.write(`generating ${ldif} …\n`);
     await writeForest({ users, groups, memberships }, ldif);
   }
+  // The spec reads a copy, which the incremental phases edit.
+  const current = join(dir, 'current.ldif');
+  await copyFile(ldif, current);
   const state = join(dir, 'tenant.json');
   await rm(state, { force: true });
+  await rm(join(dir, '.adsync'), { recursive: true, force: true });
   const spec = join(dir, 'adsync.yaml');
   await writeFile(
     spec,
@@ -94,7 +137,7 @@ async function main(): Promise<void> {
       'version: 1',
       'sources:',
       '  - name: corp',
-      `    ldif: { path: ${JSON.stringify(ldif)} }`,
+      `    ldif: { path: ${JSON.stringify(current)} }`,
       '    scope:',
       '      domains: [corp.example]',
       'target:',
@@ -116,9 +159,19 @@ async function main(): Promise<void> {
     phases.push(runPhase('apply', ['apply', '-c', spec, '--auto-approve']));
     phases.push(runPhase('plan (no changes)', ['plan', '-c', spec, '--detailed-exitcode']));
   }
+  let stateSizes: Record<string, number> | undefined;
+  if (values.incremental && !values['skip-apply']) {
+    phases.push(runPhase('plan --full (no changes)', ['plan', '-c', spec, '--full', '--detailed-exitcode']));
+    phases.push(runPhase('plan (no changes, incremental)', ['plan', '-c', spec, '--detailed-exitcode']));
+    stateSizes = await stateBytes(join(dir, '.adsync'));
+    // The export the spec reads is rewritten with 100 edits (the generated forest stays as it was).
+    await editTitles(current, 100);
+    phases.push(runPhase('plan (100 AD changes, incremental)', ['plan', '-c', spec]));
+  }
   const report = {
     forest: { users, groups, memberships, ldifMiB: +(size / 1048576).toFixed(1) },
     floor: { readLdifS: +floor.toFixed(2) },
+    ...(stateSizes !== undefined ? { stateBytes: stateSizes } : {}),
     phases: phases.map((p) => ({
       ...p,
       adsyncRssMiB: +p.adsyncRssMiB.toFixed(0),

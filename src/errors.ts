@@ -84,3 +84,13 @@ export function describeFsError(err: unknown): string {
   const words = FS_ERRORS[code];
   return words ? `${code} (${words})` : code;
 }
+
+/**
+ * A licence rule can't be planned against this tenant: an SKU or service plan it names isn't subscribed, or
+ * the assignments it wants need more seats than are free (stopped at plan time, before any write).
+ */
+export class LicenseError extends AdsyncError {
+  constructor(code: string, message: string, options: { hint?: string } = {}) {
+    super(code, message, options);
+  }
+}

@@ -20,7 +20,7 @@ import type { ChangeOutcome } from './types.js';
 
 export type TenantMarker = { size: number; mtimeMs: number } | null;
 
-type Line =
+export type JournalLine =
   | { t: 'run'; at: string; total: number; tenant: TenantMarker; pid: number }
   | { t: 'done'; key: string; anchor: string; outcome: 'applied' | 'failed' | 'skipped'; id?: string }
   | { t: 'complete'; at: string };
@@ -44,6 +44,44 @@ export function journalDir(stateDir: string): string {
 
 function sameMarker(a: TenantMarker, b: TenantMarker): boolean {
   return a !== null && b !== null && a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+/** What a journal's text says earlier runs did (lines cut short by a kill are skipped); shared by every store. */
+export function journalState(text: string, tenantNow: TenantMarker): JournalState {
+  const segments: {
+    run: Extract<JournalLine, { t: 'run' }>;
+    done: Extract<JournalLine, { t: 'done' }>[];
+    complete: boolean;
+  }[] = [];
+  for (const raw of text.split('\n')) {
+    if (raw.trim() === '') continue;
+    let line: JournalLine;
+    try {
+      line = JSON.parse(raw) as JournalLine;
+    } catch {
+      continue; // a line cut short by a kill
+    }
+    if (line.t === 'run') segments.push({ run: line, done: [], complete: false });
+    else if (line.t === 'done' && segments.length > 0) segments[segments.length - 1]!.done.push(line);
+    else if (line.t === 'complete' && segments.length > 0) segments[segments.length - 1]!.complete = true;
+  }
+  // Runs killed before the embedded tenant was saved left it exactly as they found it: their entries never happened.
+  while (segments.length > 0 && sameMarker(segments[segments.length - 1]!.run.tenant, tenantNow)) segments.pop();
+  const state: JournalState = {
+    resumed: segments.length > 0,
+    done: new Set(),
+    createdIds: new Map(),
+    runs: segments.length,
+    complete: segments.some((s) => s.complete),
+  };
+  for (const s of segments) {
+    for (const d of s.done) {
+      if (d.outcome !== 'applied') continue;
+      state.done.add(d.key);
+      if (d.id !== undefined) state.createdIds.set(d.anchor, d.id);
+    }
+  }
+  return state;
 }
 
 export class ApplyJournal {
@@ -72,36 +110,7 @@ export class ApplyJournal {
         });
       }
     }
-    const segments: { run: Extract<Line, { t: 'run' }>; done: Extract<Line, { t: 'done' }>[]; complete: boolean }[] =
-      [];
-    for (const raw of text.split('\n')) {
-      if (raw.trim() === '') continue;
-      let line: Line;
-      try {
-        line = JSON.parse(raw) as Line;
-      } catch {
-        continue; // a line cut short by a kill
-      }
-      if (line.t === 'run') segments.push({ run: line, done: [], complete: false });
-      else if (line.t === 'done' && segments.length > 0) segments[segments.length - 1]!.done.push(line);
-      else if (line.t === 'complete' && segments.length > 0) segments[segments.length - 1]!.complete = true;
-    }
-    // Runs killed before the embedded tenant was saved left it exactly as they found it: their entries never happened.
-    while (segments.length > 0 && sameMarker(segments[segments.length - 1]!.run.tenant, tenantNow)) segments.pop();
-    const state: JournalState = {
-      resumed: segments.length > 0,
-      done: new Set(),
-      createdIds: new Map(),
-      runs: segments.length,
-      complete: segments.some((s) => s.complete),
-    };
-    for (const s of segments) {
-      for (const d of s.done) {
-        if (d.outcome !== 'applied') continue;
-        state.done.add(d.key);
-        if (d.id !== undefined) state.createdIds.set(d.anchor, d.id);
-      }
-    }
+    const state = journalState(text, tenantNow);
     return new ApplyJournal(dir, planDigest, state);
   }
 
@@ -112,7 +121,7 @@ export class ApplyJournal {
   }
 
   record(event: ChangeOutcome, key: string): void {
-    const line: Line = {
+    const line: JournalLine = {
       t: 'done',
       key,
       anchor: event.change.anchor,
@@ -156,7 +165,7 @@ export class ApplyJournal {
     }
   }
 
-  private write(line: Line): void {
+  private write(line: JournalLine): void {
     if (this.fd === undefined) return;
     try {
       writeSync(this.fd, `${JSON.stringify(line)}\n`);

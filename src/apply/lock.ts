@@ -18,6 +18,8 @@ export interface LockOwner {
   host: string;
   since: string;
   command: string;
+  /** The run's id, which `adsync unlock RUN_ID` names (absent in locks written before it existed). */
+  runId?: string;
 }
 
 export interface HeldLock {
@@ -41,11 +43,17 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-function readOwner(path: string): LockOwner | undefined {
+export function readOwner(path: string): LockOwner | undefined {
   try {
     const o = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
     return typeof o.pid === 'number' && typeof o.host === 'string'
-      ? { pid: o.pid, host: o.host, since: String(o.since ?? ''), command: String(o.command ?? '') }
+      ? {
+          pid: o.pid,
+          host: o.host,
+          since: String(o.since ?? ''),
+          command: String(o.command ?? ''),
+          ...(typeof o.runId === 'string' ? { runId: o.runId } : {}),
+        }
       : undefined;
   } catch {
     return undefined;
@@ -68,9 +76,15 @@ function tryCreate(path: string, owner: LockOwner): boolean {
   return true;
 }
 
-export function acquireLock(path: string, command: string): HeldLock {
+export function acquireLock(path: string, command: string, runId?: string): HeldLock {
   mkdirSync(dirname(path), { recursive: true });
-  const me: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command };
+  const me: LockOwner = {
+    pid: process.pid,
+    host: hostname(),
+    since: new Date().toISOString(),
+    command,
+    ...(runId !== undefined ? { runId } : {}),
+  };
   let tookOverFrom: LockOwner | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     if (tryCreate(path, me)) {
@@ -94,12 +108,12 @@ export function acquireLock(path: string, command: string): HeldLock {
     if (owner !== undefined && (owner.host !== me.host || processAlive(owner.pid))) {
       throw new AdsyncError(
         'apply_locked',
-        `another apply holds the lock ${path}: pid ${owner.pid} on ${owner.host} since ${owner.since} (${owner.command})`,
+        `another apply holds the lock ${path}: pid ${owner.pid} on ${owner.host} since ${owner.since} (${owner.command})${owner.runId ? `, run ${owner.runId}` : ''}`,
         {
           hint:
             owner.host === me.host
-              ? 'wait for it to finish; adsync takes the lock over by itself once that process is gone'
-              : `wait for it to finish; if no apply is running on ${owner.host} any more, delete ${path}`,
+              ? 'wait for it to finish (--lock-timeout waits); adsync takes the lock over by itself once that process is gone'
+              : `wait for it to finish (--lock-timeout waits); if no apply is running on ${owner.host} any more, ${owner.runId ? `\`adsync unlock ${owner.runId}\` frees it` : `delete ${path}`}`,
         },
       );
     }

@@ -53,6 +53,9 @@ export function applySteps(changes: readonly Change[]): Map<ApplyStep, Change[]>
       case 'adopt':
         put('create', c);
         break;
+      case 'licenses':
+        put('licenses', c);
+        break;
       case 'add-members':
       case 'remove-members':
         break;

@@ -3,8 +3,11 @@
  * once: nothing was changed, and the lock goes with the process (src/apply/lock.ts releases it on exit).
  * While apply writes, the first signal asks it to finish the requests in flight and start no more; it then
  * journals, saves the embedded tenant, releases the lock and says how to resume. A second signal stops at
- * once (the journal still holds every change finished so far).
+ * once (the journal still holds every change finished so far). Either way a blob lease is released and
+ * pending journal lines are saved first (src/state/exit-hooks.ts), bounded; a third signal exits at once.
  */
+import { runSignalExitHooks } from '../state/exit-hooks.js';
+
 export interface Interrupts {
   /** Aborted by the first signal of the graceful phase. */
   readonly signal: AbortSignal;
@@ -24,6 +27,12 @@ export function trapInterrupts(what: string): Interrupts {
   const controller = new AbortController();
   let graceful = false;
   let received: NodeJS.Signals | undefined;
+  let leaving = false;
+  const exit = (sig: NodeJS.Signals): void => {
+    if (leaving) process.exit(signalExitCode(sig));
+    leaving = true;
+    void runSignalExitHooks().finally(() => process.exit(signalExitCode(sig)));
+  };
   const handler = (sig: NodeJS.Signals): void => {
     if (graceful && received === undefined) {
       received = sig;
@@ -39,7 +48,7 @@ export function trapInterrupts(what: string): Interrupts {
         ? `\nInterrupted (${sig}) again: stopping at once. Every change finished so far is journaled; run the same command again to resume.\n`
         : `\nInterrupted (${sig}): ${what} stopped before any write; nothing was changed.\n`,
     );
-    process.exit(signalExitCode(sig));
+    exit(sig);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

@@ -29,6 +29,7 @@ import {
   type OuName,
 } from '../engine/writeback.js';
 import { resolveValue } from '../spec/resolve.js';
+import { IncrementalReads, type IncrementalOptions } from '../sync/incremental.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 
 export const TOOL_VERSION: string = (
@@ -49,10 +50,14 @@ export interface Session {
   emulator?: EmulatorProcess;
   /** The sources' read, begun as soon as the spec was loaded (taken by the first readAndPlan). */
   prefetched?: Promise<DesiredRead>;
+  /** Incremental reads from the stored state (plan, apply); absent: every read is a full read, nothing stored. */
+  incremental?: IncrementalReads;
   close(): Promise<void>;
 }
 
 export interface SessionOptions {
+  /** Read incrementally from the state backend; `full` reads everything (and stores it). */
+  incremental?: IncrementalOptions;
   /** Keep the source snapshots after the desired state is built (explain shows how scope treated an entry). */
   keepSources?: boolean;
 }
@@ -68,8 +73,9 @@ function openSource(source: SourceSpec, spec: Spec): SourceConnector {
 export async function openSession(configPath: string, options: SessionOptions = {}): Promise<Session> {
   const spec = await loadSpec(configPath);
   const flows = compileFlows(spec);
+  const incremental = options.incremental ? IncrementalReads.open(spec, options.incremental) : undefined;
   // The sources are read while the target starts and connects: two directories, two cores.
-  const prefetched = readDesired(spec, flows, options.keepSources === true);
+  const prefetched = readDesired(spec, flows, options.keepSources === true, incremental);
   prefetched.catch(() => undefined); // awaited by readAndPlan; a failure surfaces there
   let emulator: EmulatorProcess | undefined;
   let target: EntraTarget;
@@ -107,7 +113,10 @@ export async function openSession(configPath: string, options: SessionOptions = 
     target,
     ...(emulator ? { emulator } : {}),
     prefetched,
+    ...(incremental ? { incremental } : {}),
     async close() {
+      // The benchmark counts adsync's Graph requests per run (bench/run.ts).
+      if (process.env['ADSYNC_BENCH_RUSAGE']) process.stderr.write(`ADSYNC_GRAPH_REQUESTS ${target.stats.requests}\n`);
       // Both must close even when one fails, or the process would hang on an open server.
       const results = await Promise.allSettled([target.close(), emulator?.close()]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -159,18 +168,23 @@ export async function readAndPlan(
     userProperties.push(mark);
     groupProperties.push(mark);
   }
-  const readTarget = session.target.read({
+  const targetRequest = {
     userProperties,
     groupProperties,
     readMembers: true,
     requireAdminRoles: spec.matching.softMatch !== 'off',
-  });
+    ...(spec.licenses ? { readLicenses: true } : {}),
+  };
+  const incremental = session.incremental;
+  const readTarget = incremental
+    ? incremental.readTarget(session.target, targetRequest)
+    : session.target.read(targetRequest);
   readTarget.catch(() => undefined); // awaited below; don't let a failure go unhandled while sources are read
   const readGroups = spec.writeback.length > 0 ? readWritebackGroups(spec) : undefined;
   readGroups?.catch(() => undefined);
   const prefetched = session.prefetched;
   delete session.prefetched; // a second plan in the same session reads the sources again
-  const { desired, facts, sources } = await (prefetched ?? readDesired(spec, flows));
+  const { desired, facts, sources } = await (prefetched ?? readDesired(spec, flows, false, incremental));
   const targetSnapshot = await readTarget;
   const out = planFor({
     spec,
@@ -183,6 +197,11 @@ export async function readAndPlan(
     ...(readGroups ? { writeback: { facts, groups: await readGroups } } : {}),
     recordMatches: options.recordMatches === true,
   });
+  // The plan says how its inputs were read; the state is stored once the plan stands.
+  if (incremental) {
+    await incremental.save();
+    out.plan = { ...out.plan, read: incremental.info() };
+  }
   return { ...out, targetSnapshot, ...(sources ? { sources } : {}) };
 }
 
@@ -190,6 +209,7 @@ async function readDesired(
   spec: Spec,
   flows: Record<ObjectKind, KindFlows>,
   keepSources = false,
+  incremental?: IncrementalReads,
 ): Promise<DesiredRead> {
   const facts = new Map<string, AdFacts>();
   // (group rules need no facts: their members map through the desired state's DNs)
@@ -200,11 +220,11 @@ async function readDesired(
       try {
         const request = readRequestFor(source, flows);
         const extra = writebackReadAttributes(spec.writeback, source.name);
-        return await connector.read(
+        const full =
           extra.length === 0
             ? request
-            : { ...request, attributes: [...new Set([...request.attributes, ...extra])].sort() },
-        );
+            : { ...request, attributes: [...new Set([...request.attributes, ...extra])].sort() };
+        return await (incremental ? incremental.readSource(source, connector, full) : connector.read(full));
       } finally {
         await connector.close();
       }

@@ -2,12 +2,14 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Args, Flags } from '@oclif/core';
-import { ApplyJournal, type TenantMarker } from '../apply/journal.js';
+import type { TenantMarker } from '../apply/journal.js';
 import type { ApplyResult, ChangeOutcome } from '../apply/types.js';
 import { AdsyncCommand } from '../cli/base.js';
 import { signalExitCode, trapInterrupts, type Interrupts } from '../cli/interrupt.js';
-import { configFlag } from '../cli/flags.js';
+import { configFlag, fullReadFlag } from '../cli/flags.js';
 import { withLockedSession } from '../cli/locked.js';
+import { openJournal } from '../state/journal.js';
+import { parseDuration } from '../state/wait.js';
 import { createLog, logFormatFlag, type Log, type LogFormat } from '../cli/log.js';
 import { createProgress, type Progress } from '../cli/progress.js';
 import { readSavedPlan } from '../cli/saved-plan.js';
@@ -54,8 +56,11 @@ Guard rails stop apply before any write when the plan deletes, updates or remove
 spec's safety settings (defaults: 500 deletes as Entra Connect, 50% of the managed objects, 500 membership
 removals, 50% of the managed memberships); --force acknowledges it. Ctrl-C during the writes finishes the
 requests in flight, journals them and releases the lock (exit 130): run the same command again to resume.
-One apply per tenant at a time (a lock file in the state directory). Every finished change is journaled:
-an apply of a saved plan that was killed or failed part-way is simply run again, and it resumes.`;
+One apply per tenant at a time: a lock file in the state directory, or with \`state: { azureBlob }\` a blob
+lease that holds across pipeline runners. A second apply fails naming the holder, or waits --lock-timeout;
+\`adsync unlock RUN_ID\` frees the lock of a run that is gone. Every finished change is journaled (in the
+same state): an apply of a saved plan that was killed or failed part-way is simply run again, on any runner
+sharing the state, and it resumes.`;
 
   static override examples = [
     { description: 'Review and confirm interactively', command: '<%= config.bin %> apply -c adsync.yaml' },
@@ -63,6 +68,10 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
     {
       description: 'Apply exactly the reviewed plan (run it again to resume after an interruption)',
       command: '<%= config.bin %> apply -c adsync.yaml plan.json',
+    },
+    {
+      description: 'Wait up to 10 minutes for another apply to finish instead of failing',
+      command: '<%= config.bin %> apply -c adsync.yaml plan.json --lock-timeout 10m',
     },
     {
       description: 'JSON logs on stderr for a pipeline',
@@ -76,10 +85,17 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
 
   static override flags = {
     config: configFlag,
+    full: fullReadFlag,
     'auto-approve': Flags.boolean({ description: 'Apply without asking for confirmation.', default: false }),
     force: Flags.boolean({
       description: 'Apply even when the plan trips a guard rail (safety.maxDeletes and friends).',
       default: false,
+    }),
+    'lock-timeout': Flags.string({
+      description:
+        'When another apply holds the lock, wait this long for it (e.g. 90s, 10m) instead of failing at once.',
+      default: '0',
+      helpValue: 'DURATION',
     }),
     'log-format': logFormatFlag,
   };
@@ -89,13 +105,23 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
     const quiet = this.jsonEnabled();
     const log = createLog(flags['log-format'] as LogFormat, 'apply');
     const progress = createProgress({ enabled: !quiet && log.format === 'text', log, what: 'apply' });
+    const lockTimeoutMs = parseDuration(flags['lock-timeout']);
+    if (lockTimeoutMs === undefined)
+      throw new AdsyncError('usage', `--lock-timeout ${flags['lock-timeout']}: not a duration`, {
+        hint: 'a number of seconds, or with a unit: 90s, 10m, 1h',
+      });
     const saved = args.plan ? await readSavedPlan(args.plan) : undefined;
     const out = (text: string): void => {
       if (!quiet) process.stdout.write(text);
     };
     const interrupts = trapInterrupts('apply');
     try {
-      return await this.applyLocked(args.plan, saved, flags, { quiet, log, progress, out, interrupts });
+      return await this.applyLocked(
+        args.plan,
+        saved,
+        { ...flags, lockTimeoutMs },
+        { quiet, log, progress, out, interrupts },
+      );
     } finally {
       interrupts.dispose();
     }
@@ -104,7 +130,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
   private applyLocked(
     planPath: string | undefined,
     saved: Plan | undefined,
-    flags: { config: string; 'auto-approve': boolean; force: boolean },
+    flags: { config: string; full: boolean; 'auto-approve': boolean; force: boolean; lockTimeoutMs: number },
     {
       quiet,
       log,
@@ -116,8 +142,14 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
     const args = { plan: planPath };
     return withLockedSession(
       flags.config,
-      { command: `adsync apply -c ${flags.config}${args.plan ? ` ${args.plan}` : ''}`, log, lockRealTenant: true },
-      async (session, { stateDir }) => {
+      {
+        command: `adsync apply -c ${flags.config}${args.plan ? ` ${args.plan}` : ''}`,
+        log,
+        lockRealTenant: true,
+        full: flags.full,
+        lockTimeoutMs: flags.lockTimeoutMs,
+      },
+      async (session, { stateDir, remote, lease }) => {
         progress.phase('Reading the sources and the tenant');
         const {
           plan: fresh,
@@ -130,7 +162,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
         progress.stop();
         for (const w of desired.warnings ?? []) log.warn(w, { event: 'scope.unmatched' });
         const marker = await tenantMarker(session);
-        const journal = ApplyJournal.open(stateDir, planDigest(saved ?? fresh), marker);
+        const journal = await openJournal({ stateDir, remote, lock: lease }, planDigest(saved ?? fresh), marker);
         const resumed = saved !== undefined && journal.state.resumed;
         const plan = saved
           ? checkSavedPlan({
@@ -194,7 +226,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
                   ? 'Nothing left to apply: the interrupted apply had finished every change.\n'
                   : 'No changes. Nothing to apply.\n',
             );
-          journal.complete();
+          await journal.complete();
           log.info('nothing to apply', { event: 'apply.done', applied: 0, failed: 0 });
           return result;
         }
@@ -219,7 +251,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
         if (saved) out(`${summaryLine(plan)}\n`);
         // From the first write on, Ctrl-C finishes what is in flight, journals it and says how to resume.
         interrupts.graceful();
-        journal.begin(plan.changes.length, marker);
+        await journal.begin(plan.changes.length, marker);
         log.detail('apply started', { event: 'apply.start', changes: plan.changes.length, journal: journal.path });
         progress.phase('Applying');
         let applied: ApplyResult;
@@ -235,7 +267,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
           });
         } catch (err) {
           progress.stop('failed');
-          journal.close();
+          await journal.close().catch(() => undefined); // the first error is the one to report
           throw err;
         } finally {
           await writers.close();
@@ -245,7 +277,7 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
         if (session.emulator) await session.emulator.save();
         result.result = applied;
         if (signal.aborted) {
-          journal.close();
+          await journal.close();
           const left = total - applied.applied - applied.failed.length - applied.skipped.length;
           log.detail(
             `apply interrupted: ${applied.applied} of ${total} change(s) applied, ${applied.failed.length} failed, ${left} not started`,
@@ -296,12 +328,12 @@ an apply of a saved plan that was killed or failed part-way is simply run again,
           durationMs: applied.durationMs,
         });
         if (applied.failed.length > 0) {
-          journal.close();
+          await journal.close();
           throw new AdsyncError('apply_partial', `${applied.failed.length} change(s) failed; the others were applied`, {
             hint: `fix the cause shown above and run the same command again: it picks up where this run stopped`,
           });
         }
-        journal.complete();
+        await journal.complete();
         return result;
       },
     );

@@ -88,6 +88,10 @@ export function renderExplain(r: ExplainResult): string {
   }
   if (r.match)
     lines.push('', `${s.bold('Match')}: ${r.match.rule}${r.match.id ? ` → ${r.match.id}` : ''} — ${r.match.detail}`);
+  if (r.licenses !== undefined) {
+    lines.push('', s.bold('Licences'));
+    for (const l of r.licenses) lines.push(`  ${l}`);
+  }
   lines.push('', s.bold('Plan'));
   if (r.changes.length === 0 && r.reports.length === 0) lines.push('  no changes');
   for (const c of r.changes) lines.push(...renderChange(c, s));

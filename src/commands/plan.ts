@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { AdsyncCommand } from '../cli/base.js';
 import { trapInterrupts } from '../cli/interrupt.js';
-import { configFlag } from '../cli/flags.js';
+import { configFlag, fullReadFlag } from '../cli/flags.js';
 import { withLockedSession } from '../cli/locked.js';
 import { createLog, logFormatFlag, type LogFormat } from '../cli/log.js';
 import { createProgress } from '../cli/progress.js';
@@ -58,6 +58,7 @@ Report items never count as changes.`;
 
   static override flags = {
     config: configFlag,
+    full: fullReadFlag,
     out: Flags.string({
       char: 'o',
       description: 'Also save the plan as JSON (schemas/plan.schema.json) for `adsync apply PLAN`.',
@@ -128,7 +129,7 @@ Report items never count as changes.`;
       // Plan never writes; only the embedded tenant is locked (it is saved back when adsync exits).
       plan = await withLockedSession(
         flags.config,
-        { command: `adsync plan -c ${flags.config}`, log, lockRealTenant: false },
+        { command: `adsync plan -c ${flags.config}`, log, lockRealTenant: false, full: flags.full },
         async (session) => {
           progress.phase('Reading the sources and the tenant');
           try {

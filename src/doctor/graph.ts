@@ -34,6 +34,7 @@ import type { SourceConnector } from '../model/entry.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { Finding, FindingStatus } from './ldap.js';
 import { missingPermissions, requiredPermissions } from './permissions.js';
+import { checkLicenses } from './licenses.js';
 
 const SOURCE = 'target';
 
@@ -200,6 +201,9 @@ async function checkConnection(
   // ---- adsync's application and its anchor extension ----
   const appId = conn.appId ?? (typeof claims?.['appid'] === 'string' ? claims['appid'] : undefined);
   out.push(...(await checkExtension(spec, graph, appId, roles, errCtx)));
+
+  // ---- licence rules: the SKUs and service plans they name, and the seats ----
+  if (spec.licenses) out.push(...(await checkLicenses(spec.licenses, graph, errCtx)));
 
   // ---- admin role holders (soft match) ----
   if (spec.matching.softMatch !== 'off') {

@@ -9,6 +9,7 @@
  * | User.ReadWrite.All | `POST/PATCH/DELETE /users`, `PUT manager/$ref` (graph-facts §1: "User.ReadWrite.All or Directory.ReadWrite.All"); read and restore deleted users (directory-deleteditems-list/-restore: per type, users → User.*) | Directory.ReadWrite.All |
  * | Group.ReadWrite.All | `POST /groups` and then PATCH/DELETE of the same groups (group-update/-delete; `Group.Create` alone makes groups the app can't modify, graph-facts §2), members (`GroupMember.ReadWrite.All` covers only those, graph-facts §2), read and restore deleted groups | Directory.ReadWrite.All |
  * | Application.ReadWrite.OwnedBy | find adsync's own app registration by appId and create its directory extensions (application-post-extensionproperty; graph-facts §11). With OwnedBy the app must be an owner of its own registration | Application.ReadWrite.All |
+ * | LicenseAssignment.ReadWrite.All | required only with `licenses:` rules: `POST /users/{id}/assignLicense` (user-assignlicense, graph-facts-2 §7.2); `GET /subscribedSkus` needs Organization.Read.All, above | User.ReadWrite.All, Directory.ReadWrite.All |
  * | RoleManagement.Read.Directory | required only with `matching.softMatch`: `GET /directoryRoles?$expand=members` (and the role-assignable groups' `transitiveMembers`) — who holds an admin role, never soft-matched (directoryrole-list); without it, hard match adopts only users `matching.allowAdmins` names | RoleManagement.ReadWrite.Directory, Directory.Read.All, Directory.ReadWrite.All |
  *
  * With users or groups disabled in the spec, adsync still reads them (to match and to resolve members), so
@@ -28,7 +29,9 @@ export interface PermissionNeed {
 
 const DIR_R = ['Directory.Read.All', 'Directory.ReadWrite.All'];
 
-export function requiredPermissions(spec: Pick<Spec, 'objects' | 'matching'>): PermissionNeed[] {
+export function requiredPermissions(
+  spec: Pick<Spec, 'objects' | 'matching'> & Partial<Pick<Spec, 'licenses'>>,
+): PermissionNeed[] {
   const needs: PermissionNeed[] = [
     {
       permission: 'Organization.Read.All',
@@ -67,6 +70,13 @@ export function requiredPermissions(spec: Pick<Spec, 'objects' | 'matching'>): P
     anyOf: ['Application.ReadWrite.OwnedBy', 'Application.ReadWrite.All'],
     why: "find adsync's app registration and create its directory extension (the source anchor)",
   });
+  if (spec.licenses && spec.licenses.length > 0) {
+    needs.push({
+      permission: 'LicenseAssignment.ReadWrite.All',
+      anyOf: ['LicenseAssignment.ReadWrite.All', 'User.ReadWrite.All', 'Directory.ReadWrite.All'],
+      why: 'assign and remove the licences the licenses: rules name (POST /users/{id}/assignLicense)',
+    });
+  }
   if (spec.matching.softMatch !== 'off') {
     needs.push({
       permission: 'RoleManagement.Read.Directory',

@@ -97,6 +97,17 @@ export function handleDelta(ctx: Ctx, req: GraphRequest, kind: 'user' | 'group')
       { Location: `${base}?$deltatoken=` },
     );
   }
+  const from = tok.p === 'c' ? tok.from : tok.s;
+  if (tok.p !== 'i' && from < store.logBase) {
+    // The changes since this token were not kept (an emulator limit, LOG_KEEP): Graph's reset, as above.
+    throw new GraphError(
+      410,
+      'resyncRequired',
+      'Resync required. The delta token is no longer valid; replace it with the Location header and sync again.',
+      undefined,
+      { Location: `${base}?$deltatoken=` },
+    );
+  }
   if (req.now - tok.t > TOKEN_LIFETIME_MS) {
     throw badRequest(
       'The sync state generation is not found. The delta token is expired and data must be synchronized again.',
@@ -214,7 +225,8 @@ function changesBetween(
   if (hit) return hit;
   const changes = new Map<string, Change>();
   const log = ctx.store.log;
-  for (let i = from; i < to && i < log.length; i++) {
+  const base = ctx.store.logBase;
+  for (let i = Math.max(0, from - base); i < to - base && i < log.length; i++) {
     const e = log[i]!;
     if (e.kind !== kind) continue;
     let c = changes.get(e.id);

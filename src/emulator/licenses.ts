@@ -93,6 +93,12 @@ function licenseBody(req: GraphRequest): LicenseBody {
   const b = bodyObject(req);
   const add = b['addLicenses'];
   const remove = b['removeLicenses'];
+  // Graph names what is missing (msgraph-sdk-powershell#3231, #3361: "… The missing parameters are: addLicenses.").
+  const missing = [...(add === undefined ? ['addLicenses'] : []), ...(remove === undefined ? ['removeLicenses'] : [])];
+  if (missing.length > 0)
+    throw badRequest(
+      `One or more parameters of the operation 'assignLicense' are missing from the request payload. The missing parameters are: ${missing.join(', ')}.`,
+    );
   if (!Array.isArray(add) || !Array.isArray(remove)) throw invalidValues();
   const out: LicenseBody = { add: [], remove: [] };
   for (const a of add) {
@@ -134,6 +140,11 @@ export function assignUserLicense(ctx: Ctx, req: GraphRequest, user: DirObject):
   if (body.add.length > 0 && typeof user.props['usageLocation'] !== 'string') {
     throw badRequest('License assignment cannot be done for user with invalid usage location.');
   }
+  // Removing a SKU the user holds no direct assignment of is refused (OfficeDocs-Enterprise#873: "User does
+  // not have a corresponding license."); an inherited one can only go with the group's assignment.
+  const states = (user.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? [];
+  if (body.remove.some((r) => !states.some((s) => s.skuId === r && s.assignedByGroup === null)))
+    throw badRequest('User does not have a corresponding license.');
   const held = (skuId: string): boolean =>
     ((user.props['licenseAssignmentStates'] as LicenseState[] | undefined) ?? []).some(
       (s) => s.skuId === skuId && s.state !== 'Error',

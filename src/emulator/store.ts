@@ -243,8 +243,13 @@ interface PersistedObject {
 
 interface PersistedState {
   format: 'adsync-graph-emulator/1';
-  /** Bumped on every load: delta tokens from an earlier run get Graph's 410 reset (graph-facts §5). */
+  /**
+   * Bumped on a load without `log` (older files): their delta tokens get Graph's 410 reset (graph-facts §5).
+   * Kept when the log's tail is stored, so a delta link outlives the process that issued it.
+   */
   generation: number;
+  /** The change log's tail (at most LOG_KEEP entries): `base` is the sequence number before its first entry. */
+  log?: { base: number; entries: PersistedChange[] };
   config: TenantConfig;
   applications: Application[];
   extensionProperties: ExtensionProperty[];
@@ -260,6 +265,15 @@ interface PersistedState {
     members: string[];
   }[];
 }
+
+/** A change log entry, compact: [kind, id], [kind, id, props], or [kind, id, memberId, memberKind, removed 0|1]. */
+type PersistedChange = [Kind, string] | [Kind, string, string[]] | [Kind, string, string, Kind, 0 | 1];
+
+/**
+ * How many log entries a saved state keeps. A delta link older than the kept tail gets Graph's 410 reset
+ * (graph-facts §5: a resync may be required at any time), which a client must handle anyway.
+ */
+export const LOG_KEEP = 100_000;
 
 export const USER_INDEXES = [
   'userPrincipalName',
@@ -298,8 +312,10 @@ export class Store {
   readonly upns = new Map<string, string>();
   /** Lower-cased SMTP address (no prefix) → object id; unique across users, groups, contacts (graph-facts §1). */
   readonly proxies = new Map<string, string>();
-  /** Delta change log; an entry's sequence number is its index + 1. */
+  /** Delta change log; an entry's sequence number is logBase + its index + 1. */
   readonly log: ChangeEntry[] = [];
+  /** Sequence number before the log's first entry (older entries were not kept across a save). */
+  logBase = 0;
   readonly tokens = new Map<string, number>();
   /** Activated directory roles by object id. */
   readonly directoryRoles = new Map<string, DirectoryRole>();
@@ -319,7 +335,7 @@ export class Store {
   }
 
   get seq(): number {
-    return this.log.length;
+    return this.logBase + this.log.length;
   }
 
   logChange(e: ChangeEntry): void {
@@ -557,6 +573,7 @@ export class Store {
       objects,
       deleted,
       tokens: [...this.tokens].filter(([, exp]) => exp > now),
+      log: this.persistedLog(),
       directoryRoles: [...this.directoryRoles.values()].map((r) => ({
         id: r.id,
         displayName: r.displayName,
@@ -565,6 +582,18 @@ export class Store {
         members: [...r.members],
       })),
     };
+  }
+
+  private persistedLog(): { base: number; entries: PersistedChange[] } {
+    const from = Math.max(0, this.log.length - LOG_KEEP);
+    const entries: PersistedChange[] = [];
+    for (let i = from; i < this.log.length; i++) {
+      const e = this.log[i]!;
+      if (e.memberId !== undefined) entries.push([e.kind, e.id, e.memberId, e.memberKind ?? 'user', e.removed ? 1 : 0]);
+      else if (e.props !== undefined) entries.push([e.kind, e.id, e.props]);
+      else entries.push([e.kind, e.id]);
+    }
+    return { base: this.logBase + from, entries };
   }
 
   async save(path: string): Promise<void> {
@@ -603,7 +632,16 @@ export class Store {
     if (s.format !== 'adsync-graph-emulator/1')
       throw new Error(`not an emulator state file (format ${String(s.format)})`);
     const store = new Store(s.config);
-    store.generation = (s.generation ?? 0) + 1;
+    if (s.log !== undefined) {
+      store.generation = s.generation;
+      store.logBase = s.log.base;
+      for (const e of s.log.entries) {
+        if (e.length === 5)
+          store.log.push({ kind: e[0], id: e[1], memberId: e[2], memberKind: e[3], removed: e[4] === 1 });
+        else if (e.length === 3) store.log.push({ kind: e[0], id: e[1], props: e[2] });
+        else store.log.push({ kind: e[0], id: e[1] });
+      }
+    } else store.generation = (s.generation ?? 0) + 1;
     for (const a of s.applications) store.applications.set(a.id, a);
     for (const e of s.extensionProperties) store.registerExtension(e);
     for (const p of s.objects) {

@@ -11,7 +11,9 @@ import { domainOfDn, normalizeDn } from '../model/dn.js';
 import type { ObjectKind } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { FlowContext } from './expr.js';
+import type { FlowWhen } from './flow-timing.js';
 import { REFERENCE_PROPERTIES, type KindFlows } from './flows.js';
+import { licenseGroups, selectLicenses, type LicenseSelection } from './licenses.js';
 import {
   classify,
   compileScope,
@@ -32,6 +34,8 @@ export interface DesiredObject {
   ndn: string;
   /** The source object's objectSid in string form (S-1-5-21-…), when the source has one. */
   sid?: string;
+  /** base64 of the source object's objectGUID (differs from `anchor` when that is mS-DS-ConsistencyGuid). */
+  guid?: string;
   label: string;
   /** `label` lower-cased, the sort key of plans. */
   sortKey: string;
@@ -53,9 +57,17 @@ export interface DesiredObject {
   readOnlyMembers?: number;
   /** Groups: member DNs left out for another reason (computer, foreign security principal, out of scope, not read), by reason. */
   skippedMembers?: Record<string, string[]>;
+  /** Users: each licence rule's verdict (`licenses:`, src/engine/licenses.ts), by rule index. */
+  licenses?: LicenseSelection[];
   /** Set when the target can't write this object (shown as a report item, never changed). */
   readOnly?: { code: string; reason: string };
   rule: string;
+  /** Property → timing of its flow, for the flows that are not `always` (flow-timing.ts; shared per kind). */
+  timing?: Readonly<Record<string, FlowWhen>>;
+  /** `sourceChanged` flows: the value computed from the source, before the tenant's rules rewrote it. */
+  sourceValues?: Record<string, unknown>;
+  /** Properties holding Entra's fallback name instead of the flow's value (set by applyTenantRules). */
+  fallbackNames?: string[];
 }
 
 export interface Exclusion {
@@ -209,6 +221,8 @@ export function buildDesired(
   const byRawDn = new Map<string, DesiredObject>();
   const unclassified = new Map<string, string>();
   const memberValues = new Map<DesiredObject, AttrValue[]>();
+  const licenseRules = flows.user.licenses;
+  const licenseMembers = licenseGroups(licenseRules, snapshots);
   const provenanceOf = {} as Record<ObjectKind, Record<string, string>>;
   for (const kind of ['user', 'group', 'contact'] as const)
     provenanceOf[kind] = Object.fromEntries(flows[kind].flows.map((f) => [f.attribute, f.origin]));
@@ -323,11 +337,20 @@ export function buildDesired(
         provenance: provenanceOf[kind],
         rule: `sources.${source.name}.scope → objects.${kind}`,
       };
+      if (Object.keys(kindFlows.timing).length > 0) {
+        obj.timing = kindFlows.timing;
+        for (const [name, when] of Object.entries(kindFlows.timing))
+          if (when === 'sourceChanged') (obj.sourceValues ??= {})[name] = attrs[name];
+      }
       const sidValue = entry.attrs.objectsid?.[0];
       const sid = sidValue instanceof Uint8Array ? sidToString(sidValue) : undefined;
       if (sid !== undefined) obj.sid = sid;
+      const guid = anchorOf(entry, { anchor: 'objectguid' });
+      if (guid !== undefined) obj.guid = guid;
       const ro = readOnlyReason(kind, entry);
       if (ro) obj.readOnly = ro;
+      if (kind === 'user' && licenseRules)
+        obj.licenses = selectLicenses(licenseRules, entry, anchor, ndn, licenseMembers);
       if (kind === 'group') {
         // No `member` attribute is an empty group, not an unknown one: LDAP and LDIF omit empty attributes.
         memberValues.set(obj, entry.attrs.member ?? []);

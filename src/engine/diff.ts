@@ -18,7 +18,12 @@ import {
 import type { ObjectKind, TargetObject, TargetSnapshot, TargetSystem, TenantInfo } from '../model/target.js';
 import type { SoftMatch } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
+import { sourceAnchorChanges } from './anchor-change.js';
+import { DUPLICATE_QUARANTINED, quarantineDuplicates, quarantineUpn } from './resiliency.js';
+import { applyFlowTiming, splitDigest, withSourceMemory } from './flow-timing.js';
 import { REFERENCE_PROPERTIES } from './flows.js';
+import { fallbackLocalPart, upnProblem } from './upn.js';
+import { pendingAdoptions, sidIndex } from './match-sid.js';
 import { GROUP_TOO_LARGE } from './scope.js';
 
 export interface DiffOptions {
@@ -84,16 +89,20 @@ export function applyTenantRules(desired: DesiredState, tenant: TenantInfo | und
     const upn = obj.attrs.userPrincipalName;
     if (typeof upn !== 'string') continue;
     const suffix = upn.slice(upn.lastIndexOf('@') + 1).toLowerCase();
-    if (verified.has(suffix)) continue;
+    const invalid = upnProblem(upn);
+    if (verified.has(suffix) && invalid === undefined) continue;
     const nick =
-      typeof obj.attrs.mailNickname === 'string' ? obj.attrs.mailNickname : upn.slice(0, upn.lastIndexOf('@'));
+      fallbackLocalPart(
+        typeof obj.attrs.mailNickname === 'string' ? obj.attrs.mailNickname : upn.slice(0, upn.lastIndexOf('@')),
+      ) ?? obj.anchor.replace(/[^A-Za-z0-9]/g, '');
     const moera = `${nick}@${tenant.initialDomain}`;
     copies.set(obj, {
       ...obj,
       attrs: { ...obj.attrs, userPrincipalName: moera },
+      fallbackNames: ['userPrincipalName'],
       provenance: {
         ...obj.provenance,
-        userPrincipalName: `${obj.provenance.userPrincipalName ?? 'default user.userPrincipalName'} (suffix ${suffix} is not a verified domain: ${tenant.initialDomain} fallback)`,
+        userPrincipalName: `${obj.provenance.userPrincipalName ?? 'default user.userPrincipalName'} (${invalid !== undefined ? `the UPN ${invalid}` : `suffix ${suffix} is not a verified domain`}: ${tenant.initialDomain} fallback)`,
       },
       label: moera,
       sortKey: moera.toLowerCase(),
@@ -132,7 +141,8 @@ const ACTION_RANK: Record<Change['action'], number> = {
   update: 3,
   'add-members': 4,
   'remove-members': 5,
-  delete: 6,
+  licenses: 6,
+  delete: 7,
 };
 
 /**
@@ -146,7 +156,7 @@ export function desiredDigest(obj: DesiredObject, withReferences = false): strin
     ([name]) => withReferences || !REFERENCE_PROPERTIES.has(name),
   );
   for (const [name, constant] of Object.entries(CREATE_CONSTANTS[obj.kind] ?? {})) entries.push([name, constant]);
-  return attributesDigest(entries);
+  return withSourceMemory(attributesDigest(entries), obj);
 }
 
 const lower = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v.toLowerCase() : undefined);
@@ -254,52 +264,23 @@ export function diff(
       desired.excluded.get(anchor)?.code !== GROUP_TOO_LARGE;
     if (!deletedNow || t.kind !== 'user') for (const a of addressesOf(t)) ownedAddresses.set(a, t);
   }
+  const bySid = sidIndex(target.objects); // groups join like users: by the SID Entra Connect recorded
   const deleted = new Map<string, TargetObject>();
   for (const t of target.deleted) if (t.anchor !== undefined && !owned.has(t.anchor)) deleted.set(t.anchor, t);
 
-  // Conflicts before they happen: two source objects that would get the same UPN or address. Entra would
-  // quarantine one of them (duplicate attribute resiliency); adsync creates neither and names both.
-  const blocked = new Set<DesiredObject>();
-  {
-    const byUpn = new Map<string, DesiredObject>();
-    const byMail = new Map<string, DesiredObject>();
-    const conflict = (a: DesiredObject, b: DesiredObject, what: string, value: string): void => {
-      for (const [x, y] of [
-        [a, b],
-        [b, a],
-      ] as const) {
-        if (!blocked.has(x)) blocked.add(x);
-        reports.push({
-          code: 'duplicate-in-source',
-          kind: x.kind,
-          target: system,
-          anchor: x.anchor,
-          sourceDn: x.dn,
-          source: x.source,
-          label: x.label,
-          reason: `${what} ${value} is also computed for ${y.kind} ${y.label} (${y.dn}); neither is written until one changes`,
-          other: { label: y.label, sourceDn: y.dn },
-        });
-      }
-    };
-    for (const obj of desired.objects) {
-      if (obj.readOnly || obj.kind === 'contact' || desired.held.has(obj.anchor)) continue;
-      if (obj.kind === 'user') {
-        const upn = lower(obj.attrs.userPrincipalName);
-        if (upn) {
-          const other = byUpn.get(upn);
-          if (other) conflict(other, obj, 'userPrincipalName', upn);
-          else byUpn.set(upn, obj);
-        }
-      }
-      const mail = lower(obj.attrs.mail);
-      if (mail) {
-        const other = byMail.get(mail);
-        if (other) conflict(other, obj, 'mail', mail);
-        else byMail.set(mail, obj);
-      }
-    }
-  }
+  // The same AD object under a new anchor: an error for that object, never a delete and a create.
+  reports.push(...sourceAnchorChanges(desired, owned, new Set(deleted.keys()), system));
+
+  // Conflicts before they happen: two source objects that would get the same UPN or address. As Entra's
+  // duplicate-attribute resiliency does, one keeps the value and the other has that value quarantined only.
+  const { reports: quarantined, blocked } = quarantineDuplicates(
+    desired.objects,
+    (o) => desired.held.has(o.anchor),
+    (anchor) => owned.get(anchor) ?? deleted.get(anchor),
+    system,
+    target.tenant?.initialDomain,
+  );
+  reports.push(...quarantined);
 
   // Member lists are sorted per group; ranking every object once makes those sorts integer compares.
   // (side tables of this run, not fields on the desired objects: the diff leaves its inputs as they were)
@@ -317,7 +298,15 @@ export function diff(
   for (const t of target.objects) labelOfId.set(t.id, labelOfTarget(t));
   const adopted = new Set<TargetObject>();
   // Reference attributes (manager) compare by anchor; the plan carries the referenced object's id when known.
-  const refs = { anchorOfId, labelOfId, desired, owned, deleted };
+  const refs = {
+    anchorOfId: new Map([...pendingAdoptions(desired.objects, unownedImmutableIds, bySid), ...anchorOfId]),
+    labelOfId,
+    desired,
+    owned,
+    deleted,
+  };
+  // Adopted objects keep their memberships: their members compare like an owned group's.
+  const adoptedByAnchor = new Map<string, TargetObject>();
 
   for (const obj of desired.objects) {
     if (obj.readOnly || desired.held.has(obj.anchor)) {
@@ -407,8 +396,9 @@ export function diff(
         const digest = desiredDigest(obj);
         // The digest adsync wrote last equals what AD says now: AD did not change, so the cloud did (drift).
         // Not for references: the digest can't tell a manager removed in the cloud from one never set.
+        const was = splitDigest(current.digest).base;
         const drifted =
-          current.digest !== undefined && (current.digest === digest || current.digest === desiredDigest(obj, true));
+          was !== undefined && (was === splitDigest(digest).base || was === splitDigest(desiredDigest(obj, true)).base);
         if (drifted)
           for (const a of attributes)
             if (!REFERENCE_PROPERTIES.has(a.name)) {
@@ -442,15 +432,21 @@ export function diff(
     let holder: TargetObject | undefined;
     let on: { what: string; value: string } | undefined;
     // (a tenant with no unowned objects, the usual first run, skips the lookups)
-    const anyUnowned = unownedUpns.size > 0 || unownedAddresses.size > 0 || unownedImmutableIds.size > 0;
+    const anyUnowned =
+      unownedUpns.size > 0 || unownedAddresses.size > 0 || unownedImmutableIds.size > 0 || bySid.size > 0;
     const upn = anyUnowned && obj.kind === 'user' ? lower(obj.attrs.userPrincipalName) : undefined;
     const mail = anyUnowned ? lower(obj.attrs.mail) : undefined;
     const byImmutableId = anyUnowned && obj.kind === 'user' ? unownedImmutableIds.get(obj.anchor) : undefined;
     let match: MatchRule | undefined;
+    const sidHolder = anyUnowned && !byImmutableId ? bySid.lookup(obj.kind, obj.sid) : undefined;
     if (byImmutableId && !adopted.has(byImmutableId)) {
       holder = byImmutableId;
       match = 'immutable-id';
       on = { what: 'onPremisesImmutableId', value: obj.anchor };
+    } else if (sidHolder && !adopted.has(sidHolder)) {
+      holder = sidHolder;
+      match = 'sid';
+      on = { what: 'onPremisesSecurityIdentifier', value: obj.sid! };
     } else {
       const upnHolder = upn ? unownedUpns.get(upn) : undefined;
       const mailHolder = mail ? unownedAddresses.get(mail) : undefined;
@@ -469,12 +465,19 @@ export function diff(
       const admin = holder.adminRoles !== undefined && holder.adminRoles.length > 0;
       // Hard match never takes over a role holder (Entra Connect blocks it too, graph-facts-2 §3), nor a user
       // whose roles are unknown, unless matching.allowAdmins names it.
-      if (match === 'immutable-id' && (admin || target.adminRolesUnread !== undefined)) {
+      if (
+        (match === 'immutable-id' || (match === 'sid' && holder.kind === 'user')) &&
+        (admin || target.adminRolesUnread !== undefined)
+      ) {
         const who = `the cloud user ${labelOfTarget(holder)} (${holder.id})`;
+        const carries =
+          match === 'sid'
+            ? `records this object's SID (${on.value}) as onPremisesSecurityIdentifier`
+            : 'carries this anchor as onPremisesImmutableId';
         if (!adminAllowed(holder, obj.anchor)) {
           const reason = admin
-            ? `${who} carries this anchor as onPremisesImmutableId but holds an admin role (${holder.adminRoles!.join(', ')}); hard match never takes over a privileged account, and adsync never writes over it (name it in matching.allowAdmins to adopt it)`
-            : `${who} carries this anchor as onPremisesImmutableId, but directory role holders could not be read (${target.adminRolesUnread}), so adsync can't tell it holds no admin role; it is not adopted (grant RoleManagement.Read.Directory, or name it in matching.allowAdmins)`;
+            ? `${who} ${carries} but holds an admin role (${holder.adminRoles!.join(', ')}); hard match never takes over a privileged account, and adsync never writes over it (name it in matching.allowAdmins to adopt it)`
+            : `${who} ${carries}, but directory role holders could not be read (${target.adminRolesUnread}), so adsync can't tell it holds no admin role; it is not adopted (grant RoleManagement.Read.Directory, or name it in matching.allowAdmins)`;
           reports.push({
             code: admin ? 'hard-match-admin' : 'hard-match-roles-unread',
             kind: obj.kind,
@@ -508,7 +511,7 @@ export function diff(
           });
         }
       }
-      if (match && match !== 'immutable-id' && admin) {
+      if (match && match !== 'immutable-id' && match !== 'sid' && admin) {
         reports.push({
           code: 'soft-match-admin',
           kind: obj.kind,
@@ -530,13 +533,14 @@ export function diff(
       }
       if (match && !adopted.has(holder) && holder.kind === obj.kind) {
         adopted.add(holder);
+        adoptedByAnchor.set(obj.anchor, holder);
         markPresent(obj, holder.id);
         const matchedOn = `${on.what} ${on.value}`;
         record &&
           matches.set(obj.anchor, {
             rule: match,
             id: holder.id,
-            detail: `${match === 'immutable-id' ? 'hard match' : 'soft match'} on ${matchedOn}: adopted`,
+            detail: `${match === 'immutable-id' || match === 'sid' ? 'hard match' : 'soft match'} on ${matchedOn}: adopted`,
           });
         changes.push({
           ...base,
@@ -586,7 +590,9 @@ export function diff(
         flow: obj.provenance[name] ?? 'default',
       });
     }
-    changes.push({ ...base, action: 'create', attributes });
+    // the source value a fallback name came from is remembered with the digest (flow-timing.ts)
+    const digest = obj.fallbackNames ? desiredDigest(obj) : undefined;
+    changes.push({ ...base, action: 'create', attributes, ...(digest?.includes('~') ? { digest } : {}) });
   }
 
   // Deletes: owned objects no longer desired. Held objects (flow errors, duplicates) are never deleted.
@@ -670,8 +676,14 @@ export function diff(
         if (by === undefined || by === c.anchor) continue;
         const holder = owned.get(by)!;
         c.attributes.splice(j, 1);
+        // the digest vouches for what the object keeps, or the next plan would call the kept value drift
+        const d = desired.byAnchor.get(c.anchor);
+        if (d) {
+          d.attrs[a.name] = a.before ?? null;
+          c.digest = desiredDigest(d);
+        }
         reports.push({
-          code: 'duplicate-in-source',
+          code: DUPLICATE_QUARANTINED,
           kind: c.kind,
           target: system,
           anchor: c.anchor,
@@ -688,31 +700,49 @@ export function diff(
       const c = changes[i]!;
       if (c.action !== 'create' || c.kind !== 'user') continue;
       const obj = desired.byAnchor.get(c.anchor)!;
-      const clash = [
+      const clashes = [
         ['userPrincipalName', lower(obj.attrs.userPrincipalName)],
         ['mail', lower(obj.attrs.mail)],
-      ].find(([, v]) => v !== undefined && kept.has(v) && kept.get(v) !== c.anchor);
-      if (!clash) continue;
-      const holder = owned.get(kept.get(clash[1]!)!)!;
-      changes.splice(i, 1);
-      present.delete(obj);
-      reports.push({
-        code: 'duplicate-in-source',
-        kind: obj.kind,
-        target: system,
-        anchor: obj.anchor,
-        sourceDn: obj.dn,
-        source: obj.source,
-        label: obj.label,
-        reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; not created until it is free`,
-        other: { label: labelOfTarget(holder), id: holder.id },
-      });
-      record &&
-        matches.set(obj.anchor, {
-          rule: 'blocked',
-          id: holder.id,
-          detail: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)}`,
+      ].filter(([, v]) => v !== undefined && kept.has(v) && kept.get(v) !== c.anchor);
+      // Duplicate-attribute resiliency: each value is quarantined, the object is created with the rest.
+      const initial = target.tenant?.initialDomain;
+      for (const clash of clashes) {
+        const holder = owned.get(kept.get(clash[1]!)!)!;
+        let outcome: string;
+        if (clash[0] === 'mail') {
+          obj.attrs.mail = null;
+          c.attributes = c.attributes.filter((a) => a.name !== 'mail');
+          outcome = 'created without it';
+        } else if (initial !== undefined) {
+          const q = quarantineUpn(String(obj.attrs.userPrincipalName), obj.anchor, initial);
+          obj.attrs.userPrincipalName = q;
+          for (const a of c.attributes) if (a.name === 'userPrincipalName') a.after = q;
+          outcome = `created as ${q}`;
+        } else {
+          outcome = 'not created until it is free';
+        }
+        reports.push({
+          code: initial !== undefined || clash[0] === 'mail' ? DUPLICATE_QUARANTINED : 'duplicate-in-source',
+          kind: obj.kind,
+          target: system,
+          anchor: obj.anchor,
+          sourceDn: obj.dn,
+          source: obj.source,
+          label: obj.label,
+          reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; the value is quarantined: ${outcome}`,
+          other: { label: labelOfTarget(holder), id: holder.id },
         });
+      }
+      if (clashes.length === 0) continue;
+      if (initial === undefined && clashes.some(([name]) => name === 'userPrincipalName')) {
+        changes.splice(i, 1);
+        present.delete(obj);
+        record &&
+          matches.set(obj.anchor, {
+            rule: 'blocked',
+            detail: 'userPrincipalName held by another object and no tenant to quarantine it in',
+          });
+      } else if (c.digest !== undefined) c.digest = desiredDigest(obj);
     }
   }
 
@@ -743,7 +773,7 @@ export function diff(
       ? { anchor: m.anchor, kind: m.kind, label: m.label }
       : { anchor: m.anchor, kind: m.kind, id, label: m.label };
   const desiredById = new Map<string, DesiredObject>();
-  for (const [anchor, t] of owned) {
+  for (const [anchor, t] of [...owned, ...adoptedByAnchor]) {
     const d = desired.byAnchor.get(anchor);
     if (d) desiredById.set(t.id, d);
   }
@@ -793,7 +823,7 @@ export function diff(
       });
     }
     const stamp = ++memberStamp;
-    const current = groupId !== undefined ? owned.get(group.anchor) : undefined;
+    const current = groupId !== undefined ? (owned.get(group.anchor) ?? adoptedByAnchor.get(group.anchor)) : undefined;
     const currentIds = current?.members ?? [];
     const resolved: (DesiredObject | undefined)[] = new Array(currentIds.length);
     for (let i = 0; i < currentIds.length; i++) {
@@ -948,6 +978,7 @@ function splitName(name: string): [string, string] | undefined {
 }
 
 function changedAttributes(obj: DesiredObject, current: TargetObject, refs: RefContext): AttributeChange[] {
+  applyFlowTiming(obj, current); // values the cloud keeps (initial, sourceHasValue, sourceChanged flows)
   const out: AttributeChange[] = [];
   for (const name in obj.attrs) {
     const value = obj.attrs[name];

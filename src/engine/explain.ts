@@ -13,6 +13,9 @@ import { anchorOf, buildDesired } from './desired.js';
 import type { MatchInfo } from './diff.js';
 import type { KindFlows } from './flows.js';
 import { planFor, type PlanOutput } from './plan.js';
+import { explainLicenses } from './licenses.js';
+import type { DesiredObject } from './desired.js';
+import type { LicenseRuleSpec } from '../spec/types.js';
 import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT } from './scope.js';
 
 export interface ExplainScopeStep {
@@ -44,10 +47,12 @@ export interface ExplainResult {
   match?: MatchInfo;
   changes: Change[];
   reports: ReportItem[];
+  /** Users, with `licenses:` rules: the licences each rule wants and why, and those the user holds. */
+  licenses?: string[];
 }
 
 export interface ExplainSources {
-  spec: Pick<Spec, 'sources' | 'objects' | 'digest'> & Partial<Pick<Spec, 'matching'>>;
+  spec: Pick<Spec, 'sources' | 'objects' | 'digest'> & Partial<Pick<Spec, 'matching' | 'licenses'>>;
   flows: Record<ObjectKind, KindFlows>;
   sources: readonly SourceSnapshot[];
   /** A DN, a userPrincipalName or an anchor (base64). */
@@ -228,5 +233,29 @@ export function explainObject(input: ExplainInput): ExplainResult {
   if (match) result.match = match;
   result.changes = out.plan.changes.filter((c) => c.anchor === anchor);
   result.reports = out.plan.reports.filter((r) => r.anchor === anchor);
+  const target =
+    'target' in input
+      ? input.target
+      : (input.planned as PlanOutput & { targetSnapshot?: TargetSnapshot }).targetSnapshot;
+  if (spec.licenses && obj?.kind === 'user' && obj.dn === entry.dn && target)
+    result.licenses = userLicenses(spec.licenses, obj, target, match?.id);
   return result;
+}
+
+/** The licence part of `explain`: each rule's verdict and why, and the licences the user holds. */
+function userLicenses(
+  rules: readonly LicenseRuleSpec[],
+  obj: DesiredObject,
+  target: TargetSnapshot,
+  id: string | undefined,
+): string[] {
+  const t = target.objects.find(
+    (o) => o.kind === 'user' && (o.anchor === obj.anchor || (id !== undefined && o.id === id)),
+  );
+  const names = new Map(target.objects.filter((o) => o.kind === 'group').map((g) => [g.id, g.attrs['displayName']]));
+  const label = (gid: string): string => {
+    const n = names.get(gid);
+    return typeof n === 'string' ? n : gid;
+  };
+  return explainLicenses(rules, obj, t, target.skus, label);
 }

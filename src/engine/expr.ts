@@ -43,16 +43,17 @@ function asString(v: Dyn): string | null {
 }
 
 /**
- * A valid mailNickname: ASCII only (accents dropped), none of @ ( ) \ [ ] " ; : < > , or spaces, at most 64
- * characters. Groups may not contain '.' either (graph-facts §2); users may, but not at either end.
+ * A valid mailNickname: none of @ ( ) \ [ ] " ; : < > , or spaces, at most 64 characters. A group's is ASCII
+ * only (accents dropped) and has no '.' either (graph-facts §2); a user's keeps the characters Graph accepts
+ * (user.md: at most 64 characters; no silent ASCII folding), with no '.' at either end.
  */
 export function toMailNickname(v: Dyn, forGroup = false): string | null {
   const s = asString(v);
   if (s === null) return null;
-  let cleaned = s
-    .normalize('NFKD')
-    .replace(/[^\x00-\x7F]/g, '')
-    .replace(/[@()\\[\]";:<>,\s\x00-\x1f]/g, '');
+  let cleaned = (forGroup ? s.normalize('NFKD').replace(/[^\x00-\x7F]/g, '') : s).replace(
+    /[@()\\[\]";:<>,\s\x00-\x1f]/g,
+    '',
+  );
   cleaned = forGroup ? cleaned.replace(/\./g, '') : cleaned.replace(/^\.+|\.+$/g, '');
   cleaned = cleaned.slice(0, 64);
   return cleaned === '' ? null : cleaned;

@@ -12,7 +12,9 @@ import { applicationCsvName } from '../spec/applications.js';
 import type { Spec } from '../spec/types.js';
 import { APP_ATTRIBUTES } from './app-attributes.js';
 import { compileExpression, referencedAttributes, type CompiledExpression } from './expr.js';
+import type { FlowWhen } from './flow-timing.js';
 import { GRAPH_PROPERTIES, valueProblem } from './graph-properties.js';
+import { compileLicenseRules, licenseReadAttributes, type CompiledLicenses } from './licenses.js';
 
 const trimmed = (attr: string) => `trim(source.${attr})`;
 
@@ -34,9 +36,11 @@ export const DEFAULT_FLOWS: Record<ObjectKind, Record<string, string>> = {
     companyName: trimmed('company'),
     country: trimmed('co'),
     department: trimmed('department'),
-    // displayName falls back to cn
-    displayName: 'coalesce(trim(source.displayName), trim(source.cn))',
+    // displayName falls back to cn; not trimmed (IIF(IsNullOrEmpty([displayName]),[cn],[displayName]))
+    displayName: 'coalesce(source.displayName, source.cn)',
     employeeId: trimmed('employeeID'),
+    // flowed by Entra Connect since 2.2.1.0
+    employeeType: trimmed('employeeType'),
     faxNumber: trimmed('facsimileTelephoneNumber'),
     givenName: trimmed('givenName'),
     jobTitle: trimmed('title'),
@@ -57,23 +61,44 @@ export const DEFAULT_FLOWS: Record<ObjectKind, Record<string, string>> = {
     streetAddress: trimmed('streetAddress'),
     surname: trimmed('sn'),
     usageLocation: trimmed('msExchUsageLocation'),
-    // userPrincipalName falls back to sAMAccountName@domain
-    userPrincipalName: 'coalesce(trim(source.userPrincipalName), concat(source.sAMAccountName, "@", domain))',
+    // userPrincipalName falls back to sAMAccountName@domain; not trimmed (a UPN Graph refuses gets Entra's
+    // fallback name instead, see applyTenantRules)
+    userPrincipalName: 'coalesce(source.userPrincipalName, concat(source.sAMAccountName, "@", domain))',
   },
   group: {
     // description: first value, trimmed, cut to 448 characters
     description: 'left(trim(source.description), 448)',
-    displayName: 'coalesce(trim(source.displayName), trim(source.cn))',
+    displayName: 'coalesce(source.displayName, source.cn)',
     mailNickname: 'groupMailNickname(coalesce(trim(source.mailNickname), source.sAMAccountName, trim(source.cn)))',
   },
   contact: {
-    displayName: 'coalesce(trim(source.displayName), trim(source.cn))',
+    displayName: 'coalesce(source.displayName, source.cn)',
     givenName: trimmed('givenName'),
     mail: trimmed('mail'),
     mailNickname: 'mailNickname(coalesce(trim(source.mailNickname), trim(source.cn)))',
     surname: trimmed('sn'),
   },
 };
+
+/**
+ * When Entra Connect (and the Entra service) recompute a default flow (flow-timing.ts): the alias is set once,
+ * a usage location set in the cloud stays while AD has none ("Out to AAD - User Join":
+ * `IIF(IsNullOrEmpty([usageLocation]),IgnoreThisFlow,[usageLocation])`), and the fallback UPN follows the
+ * on-premises UPN only. Every other default flow is `always`.
+ */
+export const DEFAULT_FLOW_TIMING: Record<ObjectKind, Record<string, FlowWhen>> = {
+  user: { mailNickname: 'initial', usageLocation: 'sourceHasValue', userPrincipalName: 'sourceChanged' },
+  group: { mailNickname: 'initial' },
+  contact: { mailNickname: 'initial' },
+};
+
+/** A spec flow: a CEL expression, or `{ value, when }`; null turns a default off. */
+export type FlowValue = string | { value: string; when?: FlowWhen } | null;
+
+/** The expression and timing of a spec flow value (a plain string is `always`). */
+export function flowParts(v: Exclude<FlowValue, null>): { expression: string; when: FlowWhen } {
+  return typeof v === 'string' ? { expression: v, when: 'always' } : { expression: v.value, when: v.when ?? 'always' };
+}
 
 /** Graph properties whose value is a reference to another synchronized object (a DN in, an object out). */
 export const REFERENCE_PROPERTIES: ReadonlySet<string> = new Set(['manager']);
@@ -95,6 +120,7 @@ export const REQUIRED_FLOWS: Record<ObjectKind, ReadonlySet<string>> = {
 export const FLOW_APP_ATTRIBUTES: Record<ObjectKind, Record<string, readonly string[]>> = {
   user: {
     businessPhones: ['telephonenumber'],
+    employeeType: ['employeetype'],
     city: ['l'],
     companyName: ['company'],
     country: ['co'],
@@ -135,6 +161,8 @@ export interface CompiledFlow {
   evaluate: CompiledExpression;
   /** What is wrong with a computed value for the Graph property (type, length, a required value missing). */
   check?: (value: unknown) => string | undefined;
+  /** When the value is recomputed (flow-timing.ts); `always` unless the flow says otherwise. */
+  when: FlowWhen;
 }
 
 /** A default flow that app filtering turned off (shown by `adsync explain`). */
@@ -153,6 +181,10 @@ export interface KindFlows {
   readAttributes: Set<string>;
   /** Default flows turned off by `applications:`. */
   filtered: FilteredFlow[];
+  /** Property → timing, for the flows that are not `always` (shared by every desired object of the kind). */
+  timing: Readonly<Record<string, FlowWhen>>;
+  /** Users: the compiled `licenses:` rules (selection runs while the desired state is built). */
+  licenses?: CompiledLicenses;
 }
 
 /** The AD attributes the chosen applications need, per kind (lower-cased); undefined = no app filtering. */
@@ -169,12 +201,12 @@ export function applicationAttributes(applications: readonly string[]): Record<O
 
 /** Default flows (filtered by `applications:`) overlaid with the spec's custom flows (null turns a default off). */
 export function compileFlows(
-  spec: Pick<Spec, 'objects'> & Partial<Pick<Spec, 'applications'>>,
+  spec: Pick<Spec, 'objects'> & Partial<Pick<Spec, 'applications' | 'licenses'>>,
 ): Record<ObjectKind, KindFlows> {
   const out = {} as Record<ObjectKind, KindFlows>;
   const apps = applicationAttributes(spec.applications ?? []);
   for (const kind of ['user', 'group', 'contact'] as const) {
-    const merged = new Map<string, { expression: string; origin: string }>();
+    const merged = new Map<string, { expression: string; origin: string; when: FlowWhen }>();
     const filtered: FilteredFlow[] = [];
     for (const [attr, expression] of Object.entries(DEFAULT_FLOWS[kind])) {
       if (
@@ -189,12 +221,17 @@ export function compileFlows(
         });
         continue;
       }
-      merged.set(attr, { expression, origin: `default ${kind}.${attr}` });
+      merged.set(attr, {
+        expression,
+        origin: `default ${kind}.${attr}`,
+        when: DEFAULT_FLOW_TIMING[kind][attr] ?? 'always',
+      });
     }
-    for (const [attr, expression] of Object.entries(spec.objects[kind]?.flows ?? {})) {
-      if (expression === null) merged.delete(attr);
+    for (const [attr, value] of Object.entries(spec.objects[kind]?.flows ?? {})) {
+      if (value === null) merged.delete(attr);
       else {
-        merged.set(attr, { expression, origin: `objects.${kind}.flows.${attr}` });
+        const { expression, when } = flowParts(value);
+        merged.set(attr, { expression, origin: `objects.${kind}.flows.${attr}`, when });
         const i = filtered.findIndex((f) => f.attribute === attr);
         if (i >= 0) filtered.splice(i, 1);
       }
@@ -202,7 +239,10 @@ export function compileFlows(
     const flows: CompiledFlow[] = [];
     const sourceAttributes = new Map<string, string>();
     const readAttributes = new Set<string>();
-    for (const [attribute, { expression, origin }] of [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const timing: Record<string, FlowWhen> = {};
+    for (const [attribute, { expression, origin, when }] of [...merged].sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    )) {
       const evaluate = compileExpression(expression);
       const property = GRAPH_PROPERTIES[kind][attribute];
       const required = REQUIRED_FLOWS[kind].has(attribute);
@@ -211,14 +251,21 @@ export function compileFlows(
         expression,
         origin,
         evaluate,
+        when,
         ...(property ? { check: (v: unknown) => valueProblem(property, attribute, v, required) } : {}),
       });
+      if (when !== 'always') timing[attribute] = when;
       for (const name of referencedAttributes(expression)) {
         readAttributes.add(name.toLowerCase());
         if (!evaluate.native) sourceAttributes.set(name.toLowerCase(), name);
       }
     }
-    out[kind] = { kind, flows, sourceAttributes, readAttributes, filtered };
+    out[kind] = { kind, flows, sourceAttributes, readAttributes, filtered, timing };
+  }
+  const licenses = compileLicenseRules(spec.licenses);
+  if (licenses) {
+    out.user.licenses = licenses;
+    for (const a of licenseReadAttributes(licenses)) out.user.readAttributes.add(a);
   }
   return out;
 }

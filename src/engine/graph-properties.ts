@@ -60,7 +60,8 @@ export const GRAPH_PROPERTIES: Record<ObjectKind, Readonly<Record<string, GraphP
     streetAddress: str(1024),
     surname: str(64),
     usageLocation: str(),
-    userPrincipalName: str(113),
+    // no length here: a UPN Graph would refuse gets Entra's fallback name instead (upn.ts)
+    userPrincipalName: str(),
   },
   group: {
     description: str(),

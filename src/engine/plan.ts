@@ -4,6 +4,7 @@
  *   desired state → tenant rules (stages/tenant-rules.ts) → match (hard, then soft) → object diff
  *   → membership diff (stages/diff.ts)
  *   → delete mode (stages/delete-mode.ts) → observed digests of the inbound changes (stages/observed.ts)
+ *   → licences (licenses.ts: `licenses:` rules, after the creates, restores and adoptions are known)
  *   → writeback (stages/writeback.ts) → sort and summary (stages/sort-summary.ts) → guard rails (stages/safety.ts)
  *
  * `adsync plan`, `apply`, `explain` and the saved-plan checks all call it, so they cannot disagree. Commands
@@ -16,6 +17,7 @@ import type { Spec } from '../spec/types.js';
 import { buildDesired, type DesiredState } from './desired.js';
 import type { MatchInfo } from './diff.js';
 import type { KindFlows } from './flows.js';
+import { planLicenses } from './licenses.js';
 import { managedMemberships } from './safety.js';
 import { deleteModeStage } from './stages/delete-mode.js';
 import { diffStage } from './stages/diff.js';
@@ -26,7 +28,7 @@ import { sortAndSummarize } from './stages/sort-summary.js';
 import { writebackStage, type WritebackFacts } from './stages/writeback.js';
 
 export interface PlanForInput {
-  spec: Pick<Spec, 'digest'> & Partial<Pick<Spec, 'matching' | 'safety' | 'writeback' | 'sources'>>;
+  spec: Pick<Spec, 'digest'> & Partial<Pick<Spec, 'matching' | 'safety' | 'writeback' | 'sources' | 'licenses'>>;
   /** The spec path as the user gave it (shown in plans). */
   specPath: string;
   desired: DesiredState;
@@ -66,8 +68,12 @@ export function planFor(input: PlanForInput): PlanOutput {
     input.deleteMark,
     now,
   );
-  let changes = stampObserved(moded.changes, target);
-  let reports = moded.reports;
+  // Licences: one change per user; stamped with the user's observed digest like every inbound change.
+  const lic = spec.licenses
+    ? planLicenses({ rules: spec.licenses, desired, target, changes: moded.changes })
+    : undefined;
+  let changes = stampObserved(lic ? [...moded.changes, ...lic.changes] : moded.changes, target);
+  let reports = lic ? [...moded.reports, ...lic.reports] : moded.reports;
   let managed = inbound.managed;
   let adSnapshot: TargetSnapshot | undefined;
   if (input.writeback !== undefined && spec.writeback !== undefined && spec.writeback.length > 0) {

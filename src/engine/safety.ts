@@ -12,6 +12,7 @@ import { DISABLE_FIRST_RULE, isDisable, type Change, type ReportItem, type Updat
 import { PENDING_DELETE_EXTENSION_NAME, siblingExtension } from '../model/extension.js';
 import { summarize, type Plan } from '../model/plan.js';
 import type { TargetObject, TargetSnapshot } from '../model/target.js';
+import { DEFAULT_MAX_LICENSE_REMOVALS } from '../spec/normalize.js';
 import type { SafetySpec } from '../spec/types.js';
 import { sortChanges, sortReports } from './diff.js';
 
@@ -21,7 +22,8 @@ export interface SafetyViolation {
     | 'too-many-delete-percent'
     | 'too-many-updates'
     | 'too-many-member-removals'
-    | 'too-many-member-removal-percent';
+    | 'too-many-member-removal-percent'
+    | 'too-many-license-removals';
   message: string;
 }
 
@@ -49,6 +51,13 @@ export function managedMemberships(...snapshots: (TargetSnapshot | undefined)[])
 export function countMemberRemovals(plan: Pick<Plan, 'changes'>): number {
   let n = 0;
   for (const c of plan.changes) if (c.action === 'remove-members') n += c.members.length;
+  return n;
+}
+
+/** Direct licence assignments the plan removes (`licenses:` rules). */
+export function countLicenseRemovals(plan: Pick<Plan, 'changes'>): number {
+  let n = 0;
+  for (const c of plan.changes) if (c.action === 'licenses') n += c.remove.length;
   return n;
 }
 
@@ -85,6 +94,14 @@ export function checkSafety(
     out.push({
       code: 'too-many-member-removals',
       message: `the plan removes ${removals} group memberships, over safety.maxMemberRemovals (${safety.maxMemberRemovals})`,
+    });
+  }
+  const licenses = countLicenseRemovals(plan);
+  const maxLicenses = safety.maxLicenseRemovals ?? DEFAULT_MAX_LICENSE_REMOVALS;
+  if (licenses > maxLicenses) {
+    out.push({
+      code: 'too-many-license-removals',
+      message: `the plan removes ${licenses} licence assignments, over safety.maxLicenseRemovals (${maxLicenses})`,
     });
   }
   const members = context.managedMembers;

@@ -113,8 +113,12 @@ export function defaultFilter(
       if (!isSecurityGroup(entry) && !isMailEnabled(entry))
         return out('distribution-not-mail-enabled', 'distribution group that is not mail-enabled');
       const members = entry.attrs.member?.length ?? 0;
-      if (members > memberLimit)
-        return out(GROUP_TOO_LARGE, `${members} members, over the limit of ${memberLimit} (objects.group.memberLimit)`);
+      // S1: a group "must have less than 250,000 members": the limit itself is too many
+      if (members >= memberLimit)
+        return out(
+          GROUP_TOO_LARGE,
+          `${members} members; a synchronized group must have fewer than ${memberLimit} (objects.group.memberLimit)`,
+        );
       return IN;
     }
     case 'contact': {

@@ -139,6 +139,11 @@ export const ERROR_CATALOGUE = {
     exitCode: 1,
     hint: 'run `adsync doctor -c adsync.yaml`: it checks the endpoint, the credential and the permissions',
   },
+  entra_delta_no_link: {
+    summary: 'Entra: … answered $deltatoken=latest without an @odata.deltaLink',
+    exitCode: 1,
+    hint: 'check target.entra.endpoint points at Microsoft Graph; `adsync plan --full` reads without delta links next time too',
+  },
   entra_no_organization: {
     summary: 'Entra: /organization returned no tenant',
     exitCode: 1,
@@ -244,6 +249,18 @@ export const ERROR_CATALOGUE = {
     exitCode: 1,
     hint: 'run `adsync doctor -c adsync.yaml`: it checks the DC, the account and TLS',
   },
+  state_format: {
+    summary:
+      'format …, not adsync-sync-state/1 (a stored incremental state this version cannot read; never shown: it reads in full)',
+    exitCode: 1,
+    hint: 'nothing to do: the next run reads in full and writes the state over',
+  },
+  ldap_no_watermark: {
+    summary:
+      "…: the rootDSE names no highestCommittedUSN / dsServiceName (the AD source's incremental read needs them)",
+    exitCode: 1,
+    hint: 'run `adsync plan --full`, or check that the source is an AD domain controller (`adsync doctor -c adsync.yaml`)',
+  },
   ldap_no_base: {
     summary: '… names no default naming context',
     exitCode: 1,
@@ -323,6 +340,22 @@ export const ERROR_CATALOGUE = {
     summary: 'cannot read LDIF file …: …',
     exitCode: 1,
     hint: 'check the path and its permissions',
+  },
+  license_capacity: {
+    summary:
+      'not enough licences, nothing was written: licenses[…] (…): SKU … has … free seats (prepaid …, consumed …) but the plan assigns …: … short',
+    exitCode: 1,
+    hint: 'buy the missing seats, narrow the rule (when/memberOf), free seats, or set overCapacity: report on the rule to assign what is free and report the rest',
+  },
+  license_plan_unknown: {
+    summary: 'licenses[…].disabledPlans: SKU … has no service plan … (its plans: …)',
+    exitCode: 1,
+    hint: 'name service plans by servicePlanName, as GET /subscribedSkus lists them',
+  },
+  license_sku_unknown: {
+    summary: 'licenses[…].sku: the tenant has no subscribed SKU … (subscribedSkus: …)',
+    exitCode: 1,
+    hint: 'name the SKU by its skuPartNumber, as GET /subscribedSkus lists it',
   },
   plan_invalid: {
     summary: '… is not a saved adsync plan: it nests more than … levels deep (at byte …)',

@@ -126,7 +126,8 @@ export interface DeleteChange extends ChangeBase {
 }
 
 /** How an unowned cloud object was matched to a source object. */
-export type MatchRule = 'immutable-id' | 'soft-upn' | 'soft-mail';
+/** `sid`: a hard match on onPremisesSecurityIdentifier = the source objectSid, as Entra Connect records it. */
+export type MatchRule = 'immutable-id' | 'sid' | 'soft-upn' | 'soft-mail';
 
 /**
  * Take over an existing cloud object that adsync doesn't own yet: stamp adsync's anchor on it and write the
@@ -171,8 +172,49 @@ export interface RemoveMembersChange extends ChangeBase {
   members: MemberRef[];
 }
 
+/** One SKU a licence change assigns (or re-assigns with other disabled plans), and the rule that wants it. */
+export interface LicenseAdd {
+  skuId: string;
+  /** skuPartNumber (SPE_E3). */
+  sku: string;
+  /** Service plans left off: names (shown) and ids (what assignLicense takes), in the same order. */
+  disabledPlans: string[];
+  disabledPlanIds: string[];
+  /** The user holds the SKU directly already with these disabled plans (the change re-assigns it). */
+  before?: string[];
+  /** `licenses[0]`. */
+  rule: string;
+}
+
+/** One direct assignment a licence change takes away, the rule and why. */
+export interface LicenseRemove {
+  skuId: string;
+  sku: string;
+  rule: string;
+  reason: string;
+}
+
+/**
+ * Licences of one user (`licenses:` rules): one assignLicense call, adds and removes together. Group-inherited
+ * licences never appear here (adsync never removes them). `id` is absent when this plan creates the user.
+ */
+export interface LicensesChange extends ChangeBase {
+  action: 'licenses';
+  kind: 'user';
+  id?: string;
+  add: LicenseAdd[];
+  remove: LicenseRemove[];
+}
+
 export type Change =
-  CreateChange | AdoptChange | UpdateChange | DeleteChange | RestoreChange | AddMembersChange | RemoveMembersChange;
+  | CreateChange
+  | AdoptChange
+  | UpdateChange
+  | DeleteChange
+  | RestoreChange
+  | AddMembersChange
+  | RemoveMembersChange
+  | LicensesChange;
 export type ChangeAction = Change['action'];
 
 export const CHANGE_ACTIONS: readonly ChangeAction[] = [
@@ -182,6 +224,7 @@ export const CHANGE_ACTIONS: readonly ChangeAction[] = [
   'update',
   'add-members',
   'remove-members',
+  'licenses',
   'delete',
 ];
 

@@ -12,6 +12,9 @@ export interface PlanSummary {
   /** Membership edges added / removed (not change entries). */
   membersAdded: number;
   membersRemoved: number;
+  /** Licence assignments added (or re-assigned with other disabled plans) / removed; absent when there are none. */
+  licensesAdded?: number;
+  licensesRemoved?: number;
   reports: number;
 }
 
@@ -27,6 +30,16 @@ export interface Plan {
   summary: PlanSummary;
   /** How many objects adsync owned in the target when the plan was made (for percentage guard rails). */
   managed: number;
+  /** How the sources and the target were read (incremental from the stored state, or full, and why). */
+  read?: PlanRead;
+}
+
+/** The plan's `read` field (src/sync/incremental.ts). */
+export interface PlanRead {
+  mode: 'full' | 'incremental';
+  parts: { part: string; mode: 'full' | 'incremental'; reason: string; changes?: number }[];
+  /** Bytes of state this run wrote, per blob (absent: nothing written). */
+  saved?: Record<string, number>;
 }
 
 export function summarize(changes: readonly Change[], reports: readonly ReportItem[]): PlanSummary {
@@ -62,6 +75,10 @@ export function summarize(changes: readonly Change[], reports: readonly ReportIt
         break;
       case 'remove-members':
         s.membersRemoved += c.members.length;
+        break;
+      case 'licenses':
+        s.licensesAdded = (s.licensesAdded ?? 0) + c.add.length;
+        s.licensesRemoved = (s.licensesRemoved ?? 0) + c.remove.length;
         break;
       default: {
         const never: never = c;

@@ -4,6 +4,7 @@
  */
 import type { ApplyOptions, ApplyResult } from './apply.js';
 import type { Change } from './change.js';
+import type { SubscribedSkuInfo } from './license.js';
 import type { Plan } from './plan.js';
 
 export type ObjectKind = 'user' | 'group' | 'contact';
@@ -54,6 +55,8 @@ export interface TargetSnapshot {
    * empty, and hard match adopts no user that matching.allowAdmins does not name.
    */
   adminRolesUnread?: string;
+  /** The tenant's subscribed SKUs, read when the spec has licence rules (GET /subscribedSkus). */
+  skus?: SubscribedSkuInfo[];
 }
 
 /**
@@ -63,6 +66,7 @@ export interface TargetSnapshot {
  *   update-taking  the updates left;
  *   create         creates, restores and adoptions;
  *   references     reference attributes (manager) of the changes above, once every object exists;
+ *   licenses       users' licence changes (assignLicense), once users exist with their usageLocation;
  *   members        membership adds, then removes;
  *   delete-groups  every other delete.
  */
@@ -72,6 +76,7 @@ export const APPLY_STEPS = [
   'update-taking',
   'create',
   'references',
+  'licenses',
   'members',
   'delete-groups',
 ] as const;

@@ -99,7 +99,7 @@ function changeLines(c: Change, admins: ReadonlyMap<string, readonly string[]> |
       ];
     case 'adopt':
       return [
-        `- 🤝 **take over** ${who} = existing cloud ${c.kind} ${code(safeText(c.id))} (${c.match === 'immutable-id' ? 'hard' : 'soft'} match on ${esc(c.matchedOn)})`,
+        `- 🤝 **take over** ${who} = existing cloud ${c.kind} ${code(safeText(c.id))} (${c.match === 'immutable-id' || c.match === 'sid' ? 'hard' : 'soft'} match on ${esc(c.matchedOn)})`,
         ...c.attributes.map((a) => attributeLine(a, false)),
       ];
     case 'delete':
@@ -114,6 +114,18 @@ function changeLines(c: Change, admins: ReadonlyMap<string, readonly string[]> |
       if (c.members.length > MEMBERS_SHOWN) items.push(`  - … and ${num(c.members.length - MEMBERS_SHOWN)} more`);
       return [...lines, ...items];
     }
+    case 'licenses': {
+      const plans = (names: readonly string[]): string => (names.length === 0 ? 'none' : esc(names.join(', ')));
+      return [
+        `- 🎫 **licences** ${who}`,
+        ...c.add.map((a) =>
+          a.before !== undefined
+            ? `  - ~ licence ${code(safeText(a.sku))} (disabled: ${plans(a.before)} → ${plans(a.disabledPlans)}) — ${esc(a.rule)}`
+            : `  - + licence ${code(safeText(a.sku))}${a.disabledPlans.length > 0 ? ` (disabled: ${plans(a.disabledPlans)})` : ''} — ${esc(a.rule)}`,
+        ),
+        ...c.remove.map((r) => `  - − licence ${code(safeText(r.sku))} — ${esc(r.rule)}: ${esc(r.reason)}`),
+      ];
+    }
     default: {
       const never: never = c;
       throw new AdsyncError('internal', `unknown change ${JSON.stringify(never)}`);
@@ -123,7 +135,8 @@ function changeLines(c: Change, admins: ReadonlyMap<string, readonly string[]> |
 
 // ---- grouping: dangerous changes first
 
-type Category = 'delete' | 'disable' | 'adopt' | 'remove-members' | 'restore' | 'create' | 'update' | 'add-members';
+type Category =
+  'delete' | 'disable' | 'adopt' | 'remove-members' | 'restore' | 'create' | 'update' | 'add-members' | 'licenses';
 const CATEGORIES: readonly Category[] = [
   'delete',
   'disable',
@@ -133,6 +146,7 @@ const CATEGORIES: readonly Category[] = [
   'create',
   'update',
   'add-members',
+  'licenses',
 ];
 const KINDS: readonly ObjectKind[] = ['user', 'group', 'contact'];
 const KIND_TITLE: Record<ObjectKind, [string, string]> = {
@@ -149,6 +163,7 @@ const CATEGORY_TITLE: Record<Category, string> = {
   create: '➕ Create',
   update: '✏️ Update',
   'add-members': '👥 Add members to',
+  licenses: '🎫 Licences of',
 };
 
 function categoryOf(c: Change): Category {
@@ -293,12 +308,13 @@ function headLines(plan: Plan, o: MarkdownOptions): { head: string[]; refusals: 
   head.push(...bannerLines(plan, refusals, o.admins));
   if (plan.changes.length === 0) head.push('**No changes.** The target matches the spec.', '');
   const adopt = s.adopt > 0; // the column appears only when something is taken over (most plans never do)
+  const lic = (s.licensesAdded ?? 0) + (s.licensesRemoved ?? 0) > 0; // likewise licence changes
   head.push(
-    `| create | update | restore | delete |${adopt ? ' take over |' : ''} members added | members removed | report items |`,
-    `|---:|---:|---:|---:|${adopt ? '---:|' : ''}---:|---:|---:|`,
+    `| create | update | restore | delete |${adopt ? ' take over |' : ''} members added | members removed |${lic ? ' licences assigned | licences removed |' : ''} report items |`,
+    `|---:|---:|---:|---:|${adopt ? '---:|' : ''}---:|---:|${lic ? '---:|---:|' : ''}---:|`,
   );
   head.push(
-    `| ${num(s.create)} | ${num(s.update)} | ${num(s.restore)} | ${num(s.delete)} |${adopt ? ` ${num(s.adopt)} |` : ''} ${num(s.membersAdded)} | ${num(s.membersRemoved)} | ${num(s.reports)} |`,
+    `| ${num(s.create)} | ${num(s.update)} | ${num(s.restore)} | ${num(s.delete)} |${adopt ? ` ${num(s.adopt)} |` : ''} ${num(s.membersAdded)} | ${num(s.membersRemoved)} |${lic ? ` ${num(s.licensesAdded ?? 0)} | ${num(s.licensesRemoved ?? 0)} |` : ''} ${num(s.reports)} |`,
     '',
   );
   if (verdict) head.push(verdict, '');
@@ -317,7 +333,7 @@ function footLines(plan: Plan, o: MarkdownOptions, complete: boolean): string[] 
     out.push(`Only part of the plan fits in a comment: every change, with every attribute, is in ${where}.`, '');
   }
   out.push(
-    `<sub>spec digest ${code(plan.spec.digest.slice(0, 12))} · adsync ${esc(plan.tool.version)}${plan.createdAt ? ` · ${esc(plan.createdAt)}` : ''}</sub>`,
+    `<sub>spec digest ${code(plan.spec.digest.slice(0, 12))} · adsync ${esc(plan.tool.version)}${plan.read !== undefined ? ` · ${esc(plan.read.mode)} read` : ''}${plan.createdAt ? ` · ${esc(plan.createdAt)}` : ''}</sub>`,
   );
   return out;
 }

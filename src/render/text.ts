@@ -3,7 +3,14 @@
  * attribute-level diffs (word diffs for strings, via the `diff` package); report items after the changes.
  */
 import { diffWordsWithSpace } from 'diff';
-import { isObjectRef, type AttributeChange, type Change, type MemberRef, type ReportItem } from '../model/change.js';
+import {
+  isObjectRef,
+  type AttributeChange,
+  type Change,
+  type LicensesChange,
+  type MemberRef,
+  type ReportItem,
+} from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import type { SafetyViolation } from '../engine/safety.js';
 import { quoteBody, quoteValue, safeText } from './escape.js';
@@ -118,7 +125,7 @@ export function renderChange(c: Change, s: Style): string[] {
     case 'adopt':
       return [
         `  ${s.cyan('⇐')} ${s.bold('adopt')} ${header(c)} = existing cloud ${c.kind} ${safeText(c.id)}`,
-        `      ${s.dim(`# ${c.match === 'immutable-id' ? 'hard match' : 'soft match'} on ${safeText(c.matchedOn)}: adsync stamps its anchor and owns the object from now on`)}`,
+        `      ${s.dim(`# ${c.match === 'immutable-id' || c.match === 'sid' ? 'hard match' : 'soft match'} on ${safeText(c.matchedOn)}: adsync stamps its anchor and owns the object from now on`)}`,
         ...attributeLines(c.attributes, 'adopt', s),
       ];
     case 'delete':
@@ -136,11 +143,36 @@ export function renderChange(c: Change, s: Style): string[] {
         `  ${s.yellow('~')} ${s.bold('remove')} ${c.members.length} member${c.members.length === 1 ? '' : 's'} from group ${safeText(c.label)}${where(c)}`,
         ...memberLines(c.members, s.red('-')),
       ];
+    case 'licenses':
+      return [`  ${s.yellow('~')} ${s.bold('licences')} ${header(c)}`, ...licenseLines(c, s)];
     default: {
       const never: never = c;
       throw new AdsyncError('internal', `unknown change ${JSON.stringify(never)}`);
     }
   }
+}
+
+const plans = (names: readonly string[]): string => (names.length === 0 ? 'none' : names.map(safeText).join(', '));
+
+/** `+ licence SPE_E3 (disabled: …)`, `~` for other disabled plans, `- licence …`, each with its rule. */
+export function licenseLines(c: LicensesChange, s: Style): string[] {
+  const out: string[] = [];
+  for (const a of c.add) {
+    const rule = s.dim(`  # ${safeText(a.rule)}`);
+    if (a.before !== undefined)
+      out.push(
+        `      ${s.yellow('~')} licence ${safeText(a.sku)} (disabled: ${plans(a.before)} → ${plans(a.disabledPlans)})${rule}`,
+      );
+    else
+      out.push(
+        `      ${s.green('+')} licence ${safeText(a.sku)}${a.disabledPlans.length > 0 ? ` (disabled: ${plans(a.disabledPlans)})` : ''}${rule}`,
+      );
+  }
+  for (const r of c.remove)
+    out.push(
+      `      ${s.red('-')} licence ${safeText(r.sku)}${s.dim(`  # ${safeText(r.rule)}: ${safeText(r.reason)}`)}`,
+    );
+  return out;
 }
 
 export function renderReport(r: ReportItem, s: Style): string {
@@ -151,9 +183,25 @@ export function renderReport(r: ReportItem, s: Style): string {
   return `  ${s.yellow('!')} ${r.kind} ${safeText(r.label)}${where}${other}\n      ${s.dim(`# ${safeText(r.code)}: ${safeText(r.reason)}`)}`;
 }
 
+/** Only a plan with licence changes says so (plans without licence rules read as before). */
+function licenseSummary(x: Plan['summary']): string {
+  const added = x.licensesAdded ?? 0;
+  const removed = x.licensesRemoved ?? 0;
+  return added + removed === 0 ? '' : `${added} licence${added === 1 ? '' : 's'} to assign, ${removed} to remove; `;
+}
+
 export function summaryLine(plan: Plan): string {
   const x = plan.summary;
-  return `Plan: ${x.create} to create, ${x.adopt > 0 ? `${x.adopt} to adopt, ` : ''}${x.update} to update, ${x.restore} to restore, ${x.delete} to delete; ${x.membersAdded} member${x.membersAdded === 1 ? '' : 's'} to add, ${x.membersRemoved} to remove; ${x.reports} report item${x.reports === 1 ? '' : 's'}.`;
+  return `Plan: ${x.create} to create, ${x.adopt > 0 ? `${x.adopt} to adopt, ` : ''}${x.update} to update, ${x.restore} to restore, ${x.delete} to delete; ${x.membersAdded} member${x.membersAdded === 1 ? '' : 's'} to add, ${x.membersRemoved} to remove; ${licenseSummary(x)}${x.reports} report item${x.reports === 1 ? '' : 's'}.`;
+}
+
+/** `Read: incremental (source corp: the LDIF export is unchanged; target: Graph delta, 3 changes).` */
+export function readLine(read: NonNullable<Plan['read']>): string {
+  const parts = read.parts.map(
+    (p) =>
+      `${safeText(p.part)}: ${p.mode === 'full' ? 'full read, ' : ''}${safeText(p.reason)}${p.mode === 'incremental' && p.changes !== undefined && p.changes > 0 ? `, ${p.changes} change${p.changes === 1 ? '' : 's'}` : ''}`,
+  );
+  return `Read: ${read.mode} (${parts.join('; ')}).`;
 }
 
 /** The plan as text, line by line (plans of a whole forest are written as a stream, not one string). */
@@ -184,6 +232,7 @@ export function* textLines(
   }
   yield '';
   yield s.bold(summaryLine(plan));
+  if (plan.read !== undefined) yield readLine(plan.read);
   if (violations.length > 0) {
     yield '';
     yield s.red('Guard rails: apply will stop before any write unless run with --force:');

@@ -18,6 +18,7 @@ import type {
   ValueRef,
   WritebackRuleSpec,
 } from './types.js';
+import { normalizeLicenses } from './licenses.js';
 
 export const DEFAULT_PAGE_SIZE = 500;
 export const DEFAULT_ENDPOINT = 'https://graph.microsoft.com';
@@ -28,6 +29,7 @@ export const DEFAULT_DELETE_GRACE_DAYS = 7;
 export const DEFAULT_MAX_DELETE_PERCENT = 50;
 export const DEFAULT_MAX_MEMBER_REMOVALS = 500;
 export const DEFAULT_MAX_MEMBER_REMOVAL_PERCENT = 50;
+export const DEFAULT_MAX_LICENSE_REMOVALS = 100;
 
 type Raw = Record<string, unknown>;
 const obj = (v: unknown): Raw => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Raw) : {});
@@ -100,7 +102,7 @@ function objectRule(raw: unknown): ObjectRuleSpec {
   const r = obj(raw);
   return {
     enabled: r['enabled'] !== false,
-    flows: { ...(obj(r['flows']) as Record<string, string | null>) },
+    flows: { ...(obj(r['flows']) as ObjectRuleSpec['flows']) },
     ...(typeof r['memberLimit'] === 'number' ? { memberLimit: r['memberLimit'] } : {}),
   };
 }
@@ -125,6 +127,8 @@ function safety(raw: Raw): SafetySpec {
       typeof raw['maxMemberRemovalPercent'] === 'number'
         ? raw['maxMemberRemovalPercent']
         : DEFAULT_MAX_MEMBER_REMOVAL_PERCENT,
+    // (absent: DEFAULT_MAX_LICENSE_REMOVALS, applied by checkSafety, so specs without licences read as before)
+    ...(typeof raw['maxLicenseRemovals'] === 'number' ? { maxLicenseRemovals: raw['maxLicenseRemovals'] } : {}),
     allowEmptySource: raw['allowEmptySource'] === true,
     ...(typeof raw['maxUpdates'] === 'number' ? { maxUpdates: raw['maxUpdates'] } : {}),
     deleteMode: raw['deleteMode'] === 'disable-first' ? 'disable-first' : 'delete',
@@ -211,5 +215,8 @@ export function normalizeSpec(data: unknown, meta: { file: string; dir: string; 
     safety: safety(obj(raw['safety'])),
     writeback: writeback(raw['writeback']),
     ...(raw['state'] !== undefined ? { state: state(obj(raw['state'])) } : {}),
+    ...(Array.isArray(raw['licenses']) && raw['licenses'].length > 0
+      ? { licenses: normalizeLicenses(raw['licenses']) }
+      : {}),
   };
 }

@@ -12,6 +12,7 @@ import { isWritableProperty } from './schema.js';
 import { formatPath, type SpecPath } from './positions.js';
 import type { PathProblem } from './schema-problems.js';
 import { WRITEBACK_RULES } from './writeback-rules.js';
+import { LICENSE_RULES } from './licenses.js';
 import { credentialsInUrls, withoutCredentials } from './secret-rules.js';
 
 type Raw = Record<string, unknown>;
@@ -148,10 +149,13 @@ export const flowExpressions: Rule = (spec) => {
   const objects = obj(spec['objects']);
   for (const kind of ['user', 'group', 'contact'] as const) {
     const flows = obj(obj(objects[kind])['flows']);
-    for (const [prop, expr] of Object.entries(flows)) {
+    for (const [prop, raw] of Object.entries(flows)) {
+      // `{ value, when }`: the expression is its value (a malformed object is the schema's problem)
+      const timed = typeof raw === 'object' && raw !== null && !Array.isArray(raw);
+      const expr = timed ? (raw as Record<string, unknown>)['value'] : raw;
       // An unknown property is the schema's problem; one problem per mistake.
       if (typeof expr !== 'string' || expr === '' || !isWritableProperty(kind, prop)) continue;
-      const path: SpecPath = ['objects', kind, 'flows', prop];
+      const path: SpecPath = timed ? ['objects', kind, 'flows', prop, 'value'] : ['objects', kind, 'flows', prop];
       const err = checkExpression(expr);
       if (err !== undefined) {
         out.push(problem(path, `${formatPath(path)} is not a valid CEL expression: ${err}`));
@@ -192,6 +196,7 @@ export const RULES: readonly Rule[] = [
   startTlsNeedsPlainLdap,
   credentialsInUrls,
   ...WRITEBACK_RULES,
+  ...LICENSE_RULES,
 ];
 
 export function semanticProblems(spec: unknown): PathProblem[] {

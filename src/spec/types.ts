@@ -4,6 +4,7 @@
  */
 import type { SpecProblem } from '../errors.js';
 import type { ObjectKind } from '../model/target.js';
+import type { FlowWhen } from '../engine/flow-timing.js';
 
 /** A setting that may be written literally or taken from an environment variable. */
 export type ValueRef = string | { env: string };
@@ -98,15 +99,18 @@ export interface TargetSpec {
   emulator?: EmulatorTargetSpec;
 }
 
-/** A flow: target attribute ← CEL expression over the source object; null turns a default flow off. */
-export type FlowSpec = Record<string, string | null>;
+/**
+ * A flow: target attribute ← CEL expression over the source object, or `{ value, when }` to say when it is
+ * recomputed (engine/flow-timing.ts); null turns a default flow off.
+ */
+export type FlowSpec = Record<string, string | { value: string; when?: FlowWhen } | null>;
 
 export interface ObjectRuleSpec {
   /** Synchronize this kind at all (default true). */
   enabled: boolean;
   /** Custom flows; they override the defaults attribute by attribute. */
   flows: FlowSpec;
-  /** Groups: more direct members than this and a new group is not provisioned (default 250,000, as Entra Connect). */
+  /** Groups: a new group is provisioned only with fewer direct members than this (default 250,000, as Entra Connect). */
   memberLimit?: number;
 }
 
@@ -133,6 +137,8 @@ export interface SafetySpec {
   maxMemberRemovalPercent?: number;
   /** A source that returns no object in scope stops the plan unless this is true (default false). */
   allowEmptySource?: boolean;
+  /** ... or removes more than this many licence assignments (absent: 100, DEFAULT_MAX_LICENSE_REMOVALS). */
+  maxLicenseRemovals?: number;
   /** ... or updates more than this many objects (default none). */
   maxUpdates?: number;
   /** `delete` (default): deletes happen in one apply. `disable-first`: disable and mark, delete after the grace period. */
@@ -175,6 +181,26 @@ export interface Spec {
   writeback: WritebackRuleSpec[];
   /** Absent: local state in `.adsync/` next to the spec (or $ADSYNC_STATE_DIR). */
   state?: StateSpec;
+  /** Licence rules, in spec order (`licenses[0]` names a rule in plans); absent or empty: adsync leaves licences alone. */
+  licenses?: LicenseRuleSpec[];
+}
+
+/** `licenses:` (DESIGN §5): one SKU assigned directly to the users a rule selects. */
+export interface LicenseRuleSpec {
+  /** Position in `licenses:` (provenance: `licenses[0]`). */
+  index: number;
+  /** The SKU's skuPartNumber (SPE_E3). */
+  sku: string;
+  /** Service plans left off, by servicePlanName. */
+  disabledPlans: string[];
+  /** CEL over the source object; true selects the user. */
+  when?: string;
+  /** An AD group DN whose direct members are selected. */
+  memberOf?: string;
+  onDisable: 'keep' | 'remove';
+  onLeave: 'keep' | 'remove';
+  owned: boolean;
+  overCapacity: 'fail' | 'report';
 }
 
 /** AD group types group writeback can create (groupType values in src/engine/writeback-groups.ts). */

@@ -26,12 +26,25 @@ import type { HeldStateLock, LockHolder, StateBackend, StateObject, WriteConditi
 /** A state name never starts with '.', so no state can be named like the lock. */
 const LOCK_BLOB = '.lock';
 const HOLDER_KEY = 'adsyncholder';
+const MAX_BLOCK = 4 * 1024 * 1024;
+
+/** Runs `fn` every `ms` until the returned function is called: the lease renewal's timer, injectable for tests. */
+export type Every = (ms: number, fn: () => void) => () => void;
+
+/** setInterval, unref'd: the renewal must not keep a finished process alive (a process that exits lets the lease expire). */
+export const realEvery: Every = (ms, fn) => {
+  const timer = setInterval(fn, ms);
+  timer.unref();
+  return () => clearInterval(timer);
+};
 
 export interface AzureBlobStateOptions {
   /** Lease length in seconds (Azure allows 15–60). Default 60. */
   leaseSeconds?: number;
-  /** Renewal period while held, in ms. Default 20,000 (a third of the lease). */
+  /** Renewal period while held, in ms. Default 20,000 (a third of the lease); 0: never renew. */
   renewEveryMs?: number;
+  /** The renewal timer (default realEvery). */
+  every?: Every;
 }
 
 function statusOf(err: unknown): { status: number | undefined; code: string | undefined } {
@@ -54,6 +67,7 @@ export class AzureBlobState implements StateBackend {
   private readonly prefix: string;
   private readonly leaseSeconds: number;
   private readonly renewEveryMs: number;
+  private readonly every: Every;
   private containerChecked = false;
 
   constructor(
@@ -65,6 +79,7 @@ export class AzureBlobState implements StateBackend {
     this.location = `${safeUrl(container.url)}${this.prefix ? `/${this.prefix}` : ''}`;
     this.leaseSeconds = options.leaseSeconds ?? 60;
     this.renewEveryMs = options.renewEveryMs ?? 20_000;
+    this.every = options.every ?? realEvery;
   }
 
   private blobName(name: string): string {
@@ -136,6 +151,49 @@ export class AzureBlobState implements StateBackend {
     }
   }
 
+  async append(name: string, bytes: Buffer | Uint8Array, condition: WriteCondition): Promise<string> {
+    await this.ensureContainer();
+    const blob = this.container.getAppendBlobClient(this.blobName(name));
+    try {
+      let etag = 'ifMatch' in condition ? condition.ifMatch : undefined;
+      if (etag === undefined) etag = String((await blob.create({ conditions: { ifNoneMatch: '*' } })).etag);
+      // One block holds at most 4 MiB: a larger batch goes in several, each conditional on the one before.
+      for (let at = 0; at < bytes.byteLength; at += MAX_BLOCK) {
+        const part = bytes.subarray(at, at + MAX_BLOCK);
+        etag = String((await blob.appendBlock(part, part.byteLength, { conditions: { ifMatch: etag } })).etag);
+      }
+      return etag;
+    } catch (err) {
+      const { status, code } = statusOf(err);
+      if (status === 412 || (status === 409 && code === 'BlobAlreadyExists'))
+        throw new StateConflictError(name, this.location, code ?? `HTTP ${status}`);
+      throw this.fail(`append to state ${name}`, err);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const base = this.prefix ? `${this.prefix}/` : '';
+    const names: string[] = [];
+    try {
+      for await (const item of this.container.listBlobsFlat({ prefix: `${base}${prefix}` })) {
+        const name = item.name.slice(base.length);
+        if (!name.includes('/') && !name.startsWith('.')) names.push(name);
+      }
+    } catch (err) {
+      if (statusOf(err).status === 404) return [];
+      throw this.fail('list the state', err);
+    }
+    return names.sort();
+  }
+
+  async remove(name: string): Promise<void> {
+    try {
+      await this.container.getBlobClient(this.blobName(name)).deleteIfExists();
+    } catch (err) {
+      throw this.fail(`remove state ${name}`, err);
+    }
+  }
+
   private lockBlob() {
     return this.container.getBlockBlobClient(this.prefix ? `${this.prefix}/${LOCK_BLOB}` : LOCK_BLOB);
   }
@@ -200,21 +258,26 @@ export class AzureBlobState implements StateBackend {
     let lost: string | undefined;
     let released = false;
     let renewing: Promise<void> = Promise.resolve();
-    const timer =
+    // A broken or re-taken lease (409/412) is lost at once; a storage hiccup only once the lease may have run out.
+    let failures = 0;
+    const tolerated = Math.max(1, Math.floor((this.leaseSeconds * 1000) / Math.max(1, this.renewEveryMs)) - 1);
+    const stop =
       this.renewEveryMs > 0
-        ? setInterval(() => {
+        ? this.every(this.renewEveryMs, () => {
+            if (lost !== undefined) return;
             renewing = lease.renewLease().then(
               () => {
                 renewals++;
+                failures = 0;
               },
               (err: unknown) => {
-                lost ??= `renewal failed: ${statusOf(err).code ?? 'unreachable'}`;
+                const { status, code } = statusOf(err);
+                if (status === 409 || status === 412 || ++failures >= tolerated)
+                  lost ??= `renewal failed: ${code ?? 'unreachable'}`;
               },
             );
-          }, this.renewEveryMs)
+          })
         : undefined;
-    // The renewal must not keep a finished process alive; a process that exits lets the lease expire.
-    timer?.unref();
     return {
       holder,
       get renewals() {
@@ -226,7 +289,7 @@ export class AzureBlobState implements StateBackend {
       release: async () => {
         if (released) return;
         released = true;
-        if (timer) clearInterval(timer);
+        stop?.();
         await renewing;
         if (lost !== undefined) return;
         try {

@@ -21,6 +21,8 @@ export interface LockHolder {
   host: string;
   pid: number;
   command: string;
+  /** Where the run can be found: the pipeline run's URL when adsync runs in one (src/state/holder.ts). */
+  where?: string;
   /** ISO time the lock was taken (set by acquireLock). */
   since?: string;
 }
@@ -44,6 +46,15 @@ export interface StateBackend {
   describeHolder(): Promise<LockHolder | undefined>;
   /** Frees a lock held by a run that is gone; refused unless `expected` names the current holder. */
   breakLock(expected: { runId: string }): Promise<void>;
+  /**
+   * Appends to a state under the same conditions as write (the apply journal grows a few lines at a time).
+   * Optional: without it the journal rewrites the whole state, still conditionally.
+   */
+  append?(name: string, bytes: Buffer | Uint8Array, condition: WriteCondition): Promise<string>;
+  /** The names of the states starting with `prefix`, sorted. */
+  list?(prefix: string): Promise<string[]>;
+  /** Removes a state; absent is fine. */
+  remove?(name: string): Promise<void>;
 }
 
 /** A conditional write lost: someone else wrote this state since it was read. */
@@ -58,7 +69,7 @@ export class StateConflictError extends AdsyncError {
 }
 
 export function describeHolder(h: LockHolder): string {
-  return `run ${h.runId} (pid ${h.pid} on ${h.host}${h.since ? ` since ${h.since}` : ''}: ${h.command})`;
+  return `run ${h.runId} (pid ${h.pid} on ${h.host}${h.since ? ` since ${h.since}` : ''}: ${h.command}${h.where ? `; ${h.where}` : ''})`;
 }
 
 /** The lock is held by another run. */
@@ -133,6 +144,7 @@ export function parseHolder(text: string): LockHolder | undefined {
       host: o.host,
       pid: o.pid,
       command: String(o.command ?? ''),
+      ...(typeof o.where === 'string' ? { where: o.where } : {}),
       ...(typeof o.since === 'string' ? { since: o.since } : {}),
     };
   } catch {

@@ -11,6 +11,7 @@ import {
   linkSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   unlinkSync,
@@ -126,6 +127,22 @@ export class LocalState implements StateBackend {
     } finally {
       unlinkQuiet(tmp);
     }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    // Temp files, guards and the lock start with '.': never a state.
+    return names.filter((n) => n.startsWith(prefix) && !n.startsWith('.')).sort();
+  }
+
+  async remove(name: string): Promise<void> {
+    unlinkQuiet(this.path(name));
   }
 
   /** A guard left by a writer that died mid-write on this host is removed (and re-taken). */

@@ -37,6 +37,7 @@ async function quickstart(
   const dir = join(root, `qs-${++dirs}`);
   await mkdir(dir);
   await cp(join(QUICKSTART, 'corp.ldif'), join(dir, 'corp.ldif'));
+  await cp(join(QUICKSTART, 'tenant.yaml'), join(dir, 'tenant.yaml'));
   let text = await readFile(join(QUICKSTART, 'adsync.yaml'), 'utf8');
   if (options.safety !== undefined) text = `${text.replace(/^safety:[\s\S]*$/m, '')}${options.safety}`;
   await writeFile(join(dir, 'adsync.yaml'), text);

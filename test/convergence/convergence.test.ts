@@ -6,6 +6,8 @@
  *
  *   ADSYNC_PBT_SEED=<n> ADSYNC_PBT_RUNS=<n> [ADSYNC_PBT_PATH=<path>] npx node --test dist/test/convergence/convergence.test.js
  *
+ * The spec carries a licence rule (model.ts LICENSE): the oracle says who holds SPE_E3 after every apply.
+ *
  * Seed 20261202 found the emptied-group defect (a group whose last member left AD kept its members in Entra) on
  * run 3 before its fix; it is now a failure like any other divergence.
  */
@@ -16,9 +18,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { startEmulator } from '../../src/emulator/index.js';
+import { parseFixtures, startEmulator } from '../../src/emulator/index.js';
 import { describeSteps, runSequence, stepArb, type SequenceContext, type SourceBackend } from './harness.js';
-import { toLdif } from './model.js';
+import { LICENSE, toLdif } from './model.js';
 
 /** The CI seed: fixed, so a red build replays. */
 const SEED = Number(process.env.ADSYNC_PBT_SEED ?? 20261202);
@@ -32,10 +34,26 @@ describe('convergence: random AD and cloud histories through LDIF and the emulat
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'adsync-convergence-'));
     const template = join(dir, 'template-tenant.json');
+    // The tenant subscribes the licence rule's SKU (model.ts LICENSE), with seats to spare.
+    const fixture = parseFixtures([
+      {
+        file: 'skus.yaml',
+        text: `version: 1
+subscribedSkus:
+  - skuPartNumber: ${LICENSE.skuPartNumber}
+    skuId: ${LICENSE.skuId}
+    enabledUnits: 1000
+    servicePlans:
+      - { servicePlanId: ${LICENSE.otherPlanId}, servicePlanName: EXCHANGE_S_ENTERPRISE }
+      - { servicePlanId: ${LICENSE.disabledPlanId}, servicePlanName: ${LICENSE.disabledPlan} }
+`,
+      },
+    ]);
     const e = await startEmulator({
       statePath: template,
       initialDomain: 'contoso.onmicrosoft.com',
       domains: ['contoso.example'],
+      fixture,
     });
     await e.close();
     const ldif = join(dir, 'corp.ldif');
@@ -53,6 +71,7 @@ describe('convergence: random AD and cloud histories through LDIF and the emulat
       template,
       backend,
       cacheInitial: true,
+      licenses: true,
       stats: { sequences: 0, steps: 0, effective: 0, applies: 0, writes: 0, explained: 0 },
     };
   });

@@ -29,6 +29,7 @@ import {
   emptyDirectory,
   emptyTenant,
   GROUP_KEYS,
+  LICENSE,
   oracleApply,
   OUS,
   restoreObject,
@@ -457,11 +458,25 @@ export interface SequenceContext {
   /** Known bugs tolerated for now (each names the bug and who fixes it). */
   /** Reuse the tenant after the initial forest across sequences (only for a stateless source such as LDIF). */
   cacheInitial?: boolean;
+  /** The spec has the licence rule of model.ts (LICENSE); the template tenant must subscribe its SKU. */
+  licenses?: boolean;
   initial?: { template: string; directory: Directory; model: TenantModel };
+  /**
+   * Called with every plan the sequence makes (before and after each apply), e.g. to compare it with the plan
+   * an incremental read gives (test/sync/incremental.test.ts).
+   */
+  onPlan?: (
+    at: { sequence: number; spec: Spec; flows: ReturnType<typeof compileFlows>; target: EntraTarget },
+    plan: Plan,
+  ) => Promise<void>;
   stats: { sequences: number; steps: number; effective: number; applies: number; writes: number; explained: number };
 }
 
-function specYaml(backend: SourceBackend): string {
+function specYaml(backend: SourceBackend, licenses: boolean): string {
+  // licences: a rule that owns SPE_E3 (the template subscribes it); the usageLocation Graph needs, as a constant
+  const lic = licenses
+    ? `objects:\n  user:\n    flows:\n      usageLocation: '"US"'\nlicenses:\n${LICENSE.rule}\n`
+    : '';
   return `version: 1
 sources:
 ${backend.sourceYaml()}
@@ -469,7 +484,8 @@ target:
   emulator: { state: ./unused-tenant.json, tenant: contoso.onmicrosoft.com, domains: [${WORLD.domain}] }
 safety:
   maxDeletes: 100000
-`;
+  maxLicenseRemovals: 100000
+${lic}`;
 }
 
 export async function runSequence(ctx: SequenceContext, steps: Step[]): Promise<void> {
@@ -478,7 +494,7 @@ export async function runSequence(ctx: SequenceContext, steps: Step[]): Promise<
   await mkdir(seqDir, { recursive: true });
   await ctx.backend.begin?.(ctx.stats.sequences);
   const specPath = join(seqDir, 'adsync.yaml');
-  await writeFile(specPath, specYaml(ctx.backend));
+  await writeFile(specPath, specYaml(ctx.backend, ctx.licenses === true));
   const spec = await loadSpec(specPath);
   const flows = compileFlows(spec);
   // A stateless source (LDIF) starts every sequence after the first from the checked initial forest's tenant.
@@ -546,6 +562,7 @@ function cloneTenant(m: TenantModel): TenantModel {
     ids: new Map(m.ids),
     cloudOnly: [...m.cloudOnly],
     ...(m.addressesOfDeleted ? { addressesOfDeleted: new Map(m.addressesOfDeleted) } : {}),
+    ...(m.lastOfDeleted ? { lastOfDeleted: new Map(m.lastOfDeleted) } : {}),
   };
 }
 
@@ -571,6 +588,11 @@ async function cloudStep(tenant: Tenant, model: TenantModel, s: Step, d: Directo
       assert.equal(r.status, 204, JSON.stringify(r.body));
       model.addressesOfDeleted = new Map(model.addressesOfDeleted ?? []);
       model.addressesOfDeleted.set(a, model.users.get(a)!.addresses);
+      model.lastOfDeleted = new Map(model.lastOfDeleted ?? []);
+      model.lastOfDeleted.set(a, {
+        userPrincipalName: model.users.get(a)!.userPrincipalName,
+        mail: model.users.get(a)!.mail,
+      });
       model.users.delete(a);
       model.deletedUsers.add(a);
       // the cloud drops its memberships (and its manager links); the next apply restores what AD says
@@ -731,6 +753,9 @@ function expectedWrites(plan: Plan, result: Pick<ApplyResult, 'createdIds' | 're
       case 'delete':
         out.push(`DELETE /${coll(c.kind)}/${id}`);
         break;
+      case 'licenses':
+        out.push(`POST /users/${id}/assignLicense`);
+        break;
     }
   }
   return out.sort();
@@ -748,6 +773,8 @@ async function applyAndCheck(
   ctx.stats.applies++;
   const first = await planOnce(spec, flows, tenant);
   const plan = first.plan;
+  const at = { sequence: ctx.stats.sequences, spec, flows, target: await tenant.connect() };
+  await ctx.onPlan?.(at, plan);
 
   // (e) explain agrees with plan for every object this step touched or changed.
   const sourceSnap = await (async () => {
@@ -807,6 +834,7 @@ async function applyAndCheck(
 
   // (a) the next plan is empty.
   const second = await planOnce(spec, flows, tenant);
+  await ctx.onPlan?.(at, second.plan);
   assert.deepEqual(
     second.plan.changes.map((c) => `${c.action} ${c.kind} ${c.label}`),
     [],
@@ -823,6 +851,7 @@ async function applyAndCheck(
   // (b) the tenant is what the oracle says.
   const next = oracleApply(prev, directory);
   compareTenant(ctx, next, after);
+  if (ctx.licenses) compareLicenses(next, after);
   return next;
 }
 
@@ -896,6 +925,31 @@ function compareTenant(_ctx: SequenceContext, want: TenantModel, state: State): 
     if (known !== undefined)
       assert.equal(o.id, known, `anchor ${a} changed its object id (re-created instead of restored?)`);
     else want.ids.set(a, o.id);
+  }
+}
+
+/** Each owned user's direct SPE_E3 is what the oracle says (group-inherited ones are never adsync's). */
+function compareLicenses(want: TenantModel, state: State): void {
+  const live = new Map<string, StateObject>();
+  for (const o of state.objects) {
+    const a = anchorProp(o);
+    if (a !== undefined && o.kind === 'user') live.set(a, o);
+  }
+  for (const [a, e] of want.users) {
+    if (e.held) continue;
+    const states = (live.get(a)?.props['licenseAssignmentStates'] ?? []) as {
+      skuId: string;
+      disabledPlans: string[];
+      assignedByGroup: string | null;
+    }[];
+    const direct = states
+      .filter((x) => x.assignedByGroup === null)
+      .map((x) => `${x.skuId} without ${[...x.disabledPlans].sort().join(',')}`);
+    assert.deepEqual(
+      direct,
+      e.licensed ? [`${LICENSE.skuId} without ${LICENSE.disabledPlanId}`] : [],
+      `user ${e.userPrincipalName} (${a}): direct licences`,
+    );
   }
 }
 

@@ -10,9 +10,16 @@
  *   - security groups in scope: displayName (cn fallback) and the direct members that are synchronized objects;
  *   - a user leaving the source or the scope is soft-deleted (deleted items) and restored — same object id — when
  *     it comes back with the same objectGUID; a security group is deleted for good;
+ *   - licences (the LDIF run's `licenses:` rule): a synchronized, enabled user whose department is exactly
+ *     "Sales" (the raw AD value: CEL compares it untrimmed) holds SPE_E3 directly with YAMMER_ENTERPRISE
+ *     disabled; every other owned user holds no direct SPE_E3 (the rule owns the SKU, onDisable and onLeave
+ *     remove); a user left as it is keeps what it had;
  *   - adsync never writes an object it doesn't own: a new object whose UPN or mail a cloud-only object holds is not
- *     created; two source objects computing the same UPN or mail are neither written (an existing one is left
- *     as it is); members adsync doesn't own stay in its groups.
+ *     created; members adsync doesn't own stay in its groups;
+ *   - duplicate-attribute resiliency (entra-connect-defaults §5): two source objects computing the same UPN or mail
+ *     → one keeps it (the one whose tenant object holds it, else one that exists there, else the first by DN);
+ *     the other has only that value quarantined: an existing one keeps its own value, a new one is created
+ *     without the mail or with the quarantine UPN <user part><4 digits>@<initial domain>; the rest flows.
  *
  * Deliberately self-contained: it imports nothing from src/ (the test checks that it never imports src/engine),
  * so a bug in the engine can't hide in the oracle too.
@@ -21,6 +28,21 @@ import { createHash } from 'node:crypto';
 
 /** Where the forest lives: the LDIF run uses contoso.example; the Samba run its own OU in contoso.test. */
 export const WORLD = { domain: 'contoso.example', base: 'DC=contoso,DC=example', samSuffix: '', uniqueUpn: false };
+
+/** The SKU of the licence rule (the emulator template subscribes it) and the plan the rule disables. */
+export const LICENSE = {
+  skuPartNumber: 'SPE_E3',
+  skuId: '05e9a617-0261-4cee-bb44-138d3ef5d965',
+  disabledPlan: 'YAMMER_ENTERPRISE',
+  disabledPlanId: '7547a3fe-08ee-4ccb-b430-5077c5041653',
+  otherPlanId: 'efb87545-963c-4e0d-99df-69c6916d9eb0',
+  rule: `  - sku: SPE_E3
+    disabledPlans: [YAMMER_ENTERPRISE]
+    when: source.department == "Sales"
+    onDisable: remove
+    onLeave: remove
+    owned: true`,
+};
 
 export function setWorld(w: typeof WORLD): void {
   Object.assign(WORLD, w);
@@ -190,6 +212,8 @@ export interface ExpectedUser {
   onPremisesImmutableId: string;
   /** Anchor of the manager, or null. */
   manager: string | null;
+  /** Holds SPE_E3 directly (the licence rule: enabled and department exactly "Sales"). */
+  licensed: boolean;
   /** Left as it is (its UPN or mail is computed for another source object too): the tenant's values stand. */
   held?: boolean;
   /** Every address it ever had (Graph keeps old mail values in proxyAddresses): lower-cased. */
@@ -216,6 +240,17 @@ export interface TenantModel {
   cloudOnly: CloudOnly[];
   /** Addresses of owned users in deleted items (they come back with a restore). */
   addressesOfDeleted?: Map<string, string[]>;
+  /** The UPN and mail owned users in deleted items had (a restore brings them back). */
+  lastOfDeleted?: Map<string, { userPrincipalName: string; mail: string | null }>;
+}
+
+/** The initial domain of the emulated tenant (the quarantine UPN's domain). */
+export const INITIAL_DOMAIN = 'contoso.onmicrosoft.com';
+
+/** Entra's quarantine UPN: the user part, 4 digits (here: from the anchor, so every plan agrees), the initial domain. */
+export function quarantineUpnOf(upn: string, anchor: string): string {
+  const digits = String(createHash('sha256').update(anchor).digest().readUInt32BE(0) % 10000).padStart(4, '0');
+  return `${upn.slice(0, upn.lastIndexOf('@')).slice(0, 60)}${digits}@${INITIAL_DOMAIN}`;
 }
 
 export function emptyTenant(): TenantModel {
@@ -237,7 +272,8 @@ function inScope(o: DObject): boolean {
 function computeUser(u: DUser): ExpectedUser {
   return {
     anchor: anchorOf(u.key),
-    displayName: trimmed(u.displayName) ?? u.cn.trim(),
+    // IIF(IsNullOrEmpty([displayName]),[cn],[displayName]): not trimmed
+    displayName: u.displayName !== undefined && u.displayName !== '' ? u.displayName : u.cn,
     givenName: trimmed(u.givenName),
     surname: trimmed(u.sn),
     jobTitle: trimmed(u.title),
@@ -247,6 +283,7 @@ function computeUser(u: DUser): ExpectedUser {
     accountEnabled: (u.uac & 2) === 0,
     onPremisesImmutableId: anchorOf(u.key),
     manager: null, // resolved below, once presence is known
+    licensed: (u.uac & 2) === 0 && u.department === 'Sales',
     addresses: [],
   };
 }
@@ -269,18 +306,41 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
   const groups = scoped.filter((o): o is DGroup => o.kind === 'group');
   const computed = new Map(users.map((u) => [u.key, computeUser(u)]));
 
-  // Two source objects computing the same UPN or mail: neither is written.
-  const blocked = new Set<string>();
-  const seen = (pick: (e: ExpectedUser) => string | undefined): void => {
-    const by = new Map<string, string[]>();
-    for (const [key, e] of computed) {
-      const v = pick(e);
-      if (v) by.set(v, [...(by.get(v) ?? []), key]);
+  // Duplicate-attribute resiliency: one keeps the value, the other has it quarantined (see the file comment).
+  const blocked = new Set<string>(); // (nothing is blocked by a duplicate any more)
+  const lastOfDeleted = prev.lastOfDeleted ?? new Map<string, { userPrincipalName: string; mail: string | null }>();
+  const ndn = (u: DUser): string => dnOf(u).toLowerCase();
+  for (const prop of ['userPrincipalName', 'mail'] as const) {
+    const by = new Map<string, DUser[]>();
+    for (const u of users) {
+      const v = lower(computed.get(u.key)![prop]);
+      if (v) by.set(v, [...(by.get(v) ?? []), u]);
     }
-    for (const keys of by.values()) if (keys.length > 1) for (const k of keys) blocked.add(k);
-  };
-  seen((e) => lower(e.userPrincipalName));
-  seen((e) => lower(e.mail));
+    for (const [v, list] of by) {
+      if (list.length < 2) continue;
+      const holds = (u: DUser): boolean => {
+        const a = anchorOf(u.key);
+        const o = prev.users.get(a);
+        if (o) return lower(o[prop]) === v || (prop === 'mail' && o.addresses.includes(v));
+        const gone = lastOfDeleted.get(a);
+        if (!gone || !prev.deletedUsers.has(a)) return false;
+        return lower(gone[prop]) === v || (prop === 'mail' && (prev.addressesOfDeleted?.get(a) ?? []).includes(v));
+      };
+      const exists = (u: DUser): boolean => prev.users.has(anchorOf(u.key)) || prev.deletedUsers.has(anchorOf(u.key));
+      const rank = (u: DUser): number => (holds(u) ? 0 : exists(u) ? 1 : 2);
+      const sorted = [...list].sort((x, y) => rank(x) - rank(y) || (ndn(x) < ndn(y) ? -1 : ndn(x) > ndn(y) ? 1 : 0));
+      for (const loser of sorted.slice(1)) {
+        const a = anchorOf(loser.key);
+        const e = computed.get(loser.key)!;
+        const o = prev.users.get(a) ?? (prev.deletedUsers.has(a) ? lastOfDeleted.get(a) : undefined);
+        if (o) {
+          if (prop === 'mail') e.mail = o.mail;
+          else e.userPrincipalName = o.userPrincipalName;
+        } else if (prop === 'mail') e.mail = null;
+        else e.userPrincipalName = quarantineUpnOf(e.userPrincipalName, a);
+      }
+    }
+  }
 
   const prevAddresses = prev.addressesOfDeleted ?? new Map<string, string[]>();
   const cloudUpns = new Set(
@@ -326,17 +386,27 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
     next.deletedUsers.delete(anchor);
     next.users.set(anchor, e);
   }
-  // An owned user can't take a UPN or mail a held user keeps: it keeps its own.
+  // An owned user can't take a UPN or mail another owned user keeps (held, or not changed by this apply): it
+  // keeps its own.
   for (const [anchor, e] of next.users) {
     const owned = prev.users.get(anchor);
     if (!owned || e.held) continue;
-    const heldOther = (pick: (x: ExpectedUser) => string | null, v: string | null): boolean =>
-      v !== null && [...next.users].some(([a, x]) => a !== anchor && x.held && lower(pick(x)) === lower(v));
-    if (heldOther((x) => x.userPrincipalName, e.userPrincipalName)) e.userPrincipalName = owned.userPrincipalName;
-    if (heldOther((x) => x.mail, e.mail)) e.mail = owned.mail;
+    const keptByOther = (pick: (x: ExpectedUser) => string | null, v: string | null): boolean =>
+      v !== null &&
+      lower(v) !== lower(pick(owned)) &&
+      [...next.users].some(
+        ([a, x]) =>
+          a !== anchor &&
+          prev.users.has(a) &&
+          lower(pick(x)) === lower(v) &&
+          (x.held || lower(pick(prev.users.get(a)!)) === lower(v)),
+      );
+    if (keptByOther((x) => x.userPrincipalName, e.userPrincipalName)) e.userPrincipalName = owned.userPrincipalName;
+    if (keptByOther((x) => x.mail, e.mail)) e.mail = owned.mail;
     e.addresses = [...new Set([...owned.addresses, ...(e.mail ? [lower(e.mail)!] : [])])].sort();
   }
-  // A new user can't take a UPN or mail an existing user keeps (held, or refused its own change): not created.
+  // A new user can't take a UPN or mail an existing user keeps (or refused its own change): that value is
+  // quarantined, the user is created with the rest.
   const kept = new Set<string>();
   for (const [anchor, e] of next.users) {
     if (!prev.users.has(anchor)) continue;
@@ -346,9 +416,10 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
     const anchor = anchorOf(u.key);
     const e = next.users.get(anchor);
     if (!e || prev.users.has(anchor) || prev.deletedUsers.has(anchor)) continue;
-    if (kept.has(lower(e.userPrincipalName)!) || (e.mail && kept.has(lower(e.mail)!))) {
-      next.users.delete(anchor);
-      present.delete(u.key);
+    if (kept.has(lower(e.userPrincipalName)!)) e.userPrincipalName = quarantineUpnOf(e.userPrincipalName, anchor);
+    if (e.mail && kept.has(lower(e.mail)!)) {
+      e.mail = null;
+      e.addresses = [];
     }
   }
   // Manager: a reference to a user that exists in the tenant after apply; otherwise unset.
@@ -361,10 +432,12 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
   }
   // Users no longer desired: soft-deleted.
   next.addressesOfDeleted = new Map(prevAddresses);
+  next.lastOfDeleted = new Map(lastOfDeleted);
   for (const [anchor, o] of prev.users) {
     if (!next.users.has(anchor) && !isDesiredBlocked(anchor, users, blocked)) {
       next.deletedUsers.add(anchor);
       next.addressesOfDeleted.set(anchor, o.addresses);
+      next.lastOfDeleted.set(anchor, { userPrincipalName: o.userPrincipalName, mail: o.mail });
     }
   }
   // Groups: security groups are always created (names need not be unique); members are the synchronized ones.

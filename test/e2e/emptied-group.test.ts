@@ -27,6 +27,7 @@ describe('an emptied group loses its members in Entra (quickstart, LDIF, through
     dir = await mkdtemp(join(tmpdir(), 'adsync-emptied-'));
     await cp(join(QUICKSTART, 'adsync.yaml'), spec());
     await cp(join(QUICKSTART, 'corp.ldif'), ldif());
+    await cp(join(QUICKSTART, 'tenant.yaml'), join(dir, 'tenant.yaml'));
     const r = await runCli(['apply', '-c', spec(), '--auto-approve']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
   });

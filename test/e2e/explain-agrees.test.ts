@@ -23,6 +23,7 @@ describe('explain agrees with plan (quickstart, disable-first, soft match)', () 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'adsync-explain-agrees-'));
     await cp(join(QUICKSTART, 'corp.ldif'), join(dir, 'corp.ldif'));
+    await cp(join(QUICKSTART, 'tenant.yaml'), join(dir, 'tenant.yaml'));
     spec = join(dir, 'adsync.yaml');
     ldif = join(dir, 'corp.ldif');
     // A cloud-only user with the UPN of a user AD gets later: soft match (upn) adopts it.
@@ -37,15 +38,12 @@ describe('explain agrees with plan (quickstart, disable-first, soft match)', () 
       ].join('\n'),
     );
     const text = (await readFile(join(QUICKSTART, 'adsync.yaml'), 'utf8'))
-      .replace(
-        '    domains: [contoso.example]\n\nobjects:',
-        '    domains: [contoso.example]\n    fixture: ./cloud.yaml\n\nobjects:',
-      )
+      .replace('    fixture: ./tenant.yaml\n', '    fixture: [./tenant.yaml, ./cloud.yaml]\n')
       .replace(
         'safety:\n  maxDeletes: 10',
         'matching:\n  softMatch: upn\n\nsafety:\n  maxDeletes: 10\n  deleteMode: disable-first',
       );
-    assert.match(text, /fixture: \.\/cloud\.yaml/);
+    assert.match(text, /fixture: \[\.\/tenant\.yaml, \.\/cloud\.yaml\]/);
     assert.match(text, /deleteMode: disable-first/);
     await writeFile(spec, text);
   });

@@ -24,6 +24,7 @@ describe('the quickstart, end to end', () => {
     dir = await mkdtemp(join(tmpdir(), 'adsync-quickstart-'));
     await cp(join(QUICKSTART, 'adsync.yaml'), join(dir, 'adsync.yaml'));
     await cp(join(QUICKSTART, 'corp.ldif'), join(dir, 'corp.ldif'));
+    await cp(join(QUICKSTART, 'tenant.yaml'), join(dir, 'tenant.yaml'));
     spec = join(dir, 'adsync.yaml');
     ldif = join(dir, 'corp.ldif');
     tenant = join(dir, '.adsync', 'tenant.json');

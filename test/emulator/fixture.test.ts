@@ -247,15 +247,15 @@ describe('emulator: fixture validation (FILE:LINE:COL)', () => {
   it('target.emulator.fixture: adsync plan loads it into the new tenant; a bad one is FILE:LINE:COL, exit 1', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'adsync-fixture-spec-'));
     await cp(join(ROOT, 'examples', 'quickstart', 'corp.ldif'), join(dir, 'corp.ldif'));
-    const spec = (await readFile(join(ROOT, 'examples', 'quickstart', 'adsync.yaml'), 'utf8')).replace(
-      '    tenant: contoso.onmicrosoft.com\n',
-      '    tenant: contoso.onmicrosoft.com\n    fixture: ./tenant.yaml\n',
-    );
+    // (the quickstart names ./tenant.yaml already: its subscriptions, for its licence rule)
+    const spec = await readFile(join(ROOT, 'examples', 'quickstart', 'adsync.yaml'), 'utf8');
     assert.match(spec, /fixture: \.\/tenant\.yaml/);
     await writeFile(join(dir, 'adsync.yaml'), spec);
+    const skus = await readFile(join(ROOT, 'examples', 'quickstart', 'tenant.yaml'), 'utf8');
     await writeFile(
       join(dir, 'tenant.yaml'),
-      'version: 1\nusers:\n  - key: admin\n    userPrincipalName: breakglass@contoso.onmicrosoft.com\n    displayName: Break-glass\ndirectoryRoles:\n  - displayName: Global Administrator\n    members: [admin]\n',
+      skus +
+        'users:\n  - key: admin\n    userPrincipalName: breakglass@contoso.onmicrosoft.com\n    displayName: Break-glass\ndirectoryRoles:\n  - displayName: Global Administrator\n    members: [admin]\n',
     );
     const ok = await runCli(['plan', '-c', join(dir, 'adsync.yaml'), '--format', 'json']);
     assert.equal(ok.code, 0, ok.stderr);

@@ -73,6 +73,31 @@ describe('emulator: licences', () => {
     assert.equal(r.status, 400);
   });
 
+  // Graph names the missing parameter (msgraph-sdk-powershell#3231: removeLicenses alone is refused so).
+  it('assignLicense without addLicenses → 400 naming the missing parameter', async () => {
+    const u = await h.newUser('noadd', { usageLocation: 'US' });
+    const r = await h.call('POST', `/users/${u}/assignLicense`, { removeLicenses: [E3] });
+    assert.equal(r.status, 400);
+    assert.deepEqual(
+      [errorOf(r).code, errorOf(r).message],
+      [
+        'Request_BadRequest',
+        "One or more parameters of the operation 'assignLicense' are missing from the request payload. The missing parameters are: addLicenses.",
+      ],
+    );
+  });
+
+  // OfficeDocs-Enterprise#873: removing a licence the user does not hold is refused.
+  it('assignLicense removing a SKU the user does not hold → 400 "User does not have a corresponding license."', async () => {
+    const u = await h.newUser('notheld', { usageLocation: 'US' });
+    const r = await h.call('POST', `/users/${u}/assignLicense`, { addLicenses: [], removeLicenses: [E3] });
+    assert.equal(r.status, 400);
+    assert.deepEqual(
+      [errorOf(r).code, errorOf(r).message],
+      ['Request_BadRequest', 'User does not have a corresponding license.'],
+    );
+  });
+
   // user-assignlicense → 200 + user; licenseDetails; licenseAssignmentStates direct; no seats left → 400.
   it('assign, read back (licenseDetails, assignedLicenses, licenseAssignmentStates) and run out of seats', async () => {
     const a = await h.newUser('lic-a', { usageLocation: 'US' });

@@ -83,21 +83,85 @@ describe('matching', () => {
   });
 });
 
-describe('conflicts before they happen', () => {
-  it('two source users with the same UPN: neither is created, both are reported naming the other', () => {
-    const p = plan([user('Ann Lee'), user('Ann Lee2', { userPrincipalName: 'ann.lee@contoso.example' })]);
-    assert.deepEqual(p.changes, []);
+describe('conflicts before they happen: duplicate-attribute resiliency (Entra quarantines the value only)', () => {
+  it('two new users with the same UPN: the first by DN keeps it, the other is created with the quarantine UPN', () => {
+    const p = plan([user('Ann Lee2', { userPrincipalName: 'ann.lee@contoso.example' }), user('Ann Lee')]);
+    const creates = p.changes.filter((c) => c.action === 'create');
+    assert.equal(creates.length, 2);
+    const upnOf = (name: string) =>
+      creates.find((c) => c.anchor === anchorOf(name))?.attributes.find((a) => a.name === 'userPrincipalName')?.after;
+    assert.equal(upnOf('Ann Lee'), 'ann.lee@contoso.example');
+    // S7: <OriginalPrefix><4 digits>@<initial domain>
+    assert.match(String(upnOf('Ann Lee2')), /^ann\.lee\d{4}@contoso\.onmicrosoft\.com$/);
     assert.deepEqual(
-      p.reports.map((r) => r.code),
-      ['duplicate-in-source', 'duplicate-in-source'],
+      p.reports.map((r) => [r.code, r.anchor, r.other?.sourceDn]),
+      [['duplicate-value-quarantined', anchorOf('Ann Lee2'), dnOf('Ann Lee')]],
     );
-    assert.deepEqual(p.reports.map((r) => r.other?.sourceDn).sort(), [dnOf('Ann Lee'), dnOf('Ann Lee2')].sort());
+    assert.match(
+      p.reports[0]!.reason,
+      /userPrincipalName ann\.lee@contoso\.example .*ann\.lee@contoso\.example \(CN=Ann Lee,/,
+    );
   });
 
-  it('two source users with the same mail', () => {
+  it('two new users with the same mail: the other is created without it, with everything else', () => {
     const p = plan([user('Ann Lee', { mail: 'x@contoso.example' }), user('Bob Jones', { mail: 'X@contoso.example' })]);
-    assert.equal(p.changes.length, 0);
-    assert.equal(p.reports.length, 2);
+    assert.equal(p.changes.filter((c) => c.action === 'create').length, 2);
+    const bob = p.changes.find((c) => c.anchor === anchorOf('Bob Jones'));
+    assert.ok(bob && bob.action === 'create');
+    assert.ok(!bob.attributes.some((a) => a.name === 'mail'));
+    assert.ok(bob.attributes.some((a) => a.name === 'accountEnabled'));
+    assert.deepEqual(
+      p.reports.map((r) => r.code),
+      ['duplicate-value-quarantined'],
+    );
+  });
+
+  it('the one that holds the value in the cloud keeps it, whatever the DN order; a disable still flows', () => {
+    const bob: TargetObject = {
+      id: 'id-bob',
+      kind: 'user',
+      anchor: anchorOf('Bob Jones'),
+      attrs: {
+        userPrincipalName: 'bob.jones@contoso.example',
+        mail: 'x@contoso.example',
+        accountEnabled: true,
+        displayName: 'Bob Jones',
+      },
+    };
+    const ann: TargetObject = {
+      id: 'id-ann',
+      kind: 'user',
+      anchor: anchorOf('Ann Lee'),
+      attrs: {
+        userPrincipalName: 'ann.lee@contoso.example',
+        mail: 'ann@contoso.example',
+        accountEnabled: true,
+        displayName: 'Ann Lee',
+      },
+    };
+    const p = plan(
+      [
+        user('Ann Lee', { mail: 'x@contoso.example', userAccountControl: '514' }),
+        user('Bob Jones', { mail: 'x@contoso.example' }),
+      ],
+      emptyTarget([ann, bob]),
+    );
+    const a = p.changes.find((c) => c.anchor === anchorOf('Ann Lee'));
+    assert.ok(a && a.action === 'update', JSON.stringify(p.changes));
+    assert.ok(!a.attributes.some((x) => x.name === 'mail'), 'the quarantined mail is not written');
+    assert.ok(
+      a.attributes.some((x) => x.name === 'accountEnabled' && x.after === false),
+      'the disable flows',
+    );
+    assert.ok(
+      !p.changes.some(
+        (c) =>
+          c.anchor === anchorOf('Bob Jones') && c.action === 'update' && c.attributes.some((x) => x.name === 'mail'),
+      ),
+    );
+    const r = p.reports.find((x) => x.anchor === anchorOf('Ann Lee'));
+    assert.equal(r?.code, 'duplicate-value-quarantined');
+    assert.equal(r?.other?.label, 'bob.jones@contoso.example');
   });
 });
 

@@ -14,8 +14,8 @@ export interface ParityCase {
   /** cn (unique per case). */
   cn: string;
   /**
-   * Attributes besides the builder's defaults (undefined removes a default). Stand-ins: member `@3` (the three
-   * helper users), manager `@manager` (the manager's DN), mS-DS-ConsistencyGuid `@guid:consistency`.
+   * Attributes besides the builder's defaults (undefined removes a default). Stand-ins: member `@1`–`@3` (the
+   * first one to three helper users), manager `@manager` (the manager's DN), mS-DS-ConsistencyGuid `@guid:consistency`.
    */
   attrs: Record<string, string | string[] | undefined>;
   /**
@@ -234,6 +234,21 @@ export const FILTER_CASES: ParityCase[] = [
     expect: { excluded: 'group-too-large' },
   },
   {
+    // S1: "must have less than 250,000 members": the limit itself is one too many
+    row: 'group: exactly objects.group.memberLimit members (2) is over the limit (fewer than the limit sync)',
+    kind: 'group',
+    cn: 'pg-atlimit',
+    attrs: { member: ['@2'] },
+    expect: { excluded: 'group-too-large' },
+  },
+  {
+    row: 'group: one member under objects.group.memberLimit is synchronized',
+    kind: 'group',
+    cn: 'pg-underlimit',
+    attrs: { member: ['@1'] },
+    expect: { values: { securityEnabled: true } },
+  },
+  {
     row: 'group: security group is synchronized',
     kind: 'group',
     cn: 'pg-security',
@@ -326,11 +341,47 @@ export const FLOW_CASES: ParityCase[] = [
     expect: { values: { userPrincipalName: 'ffmoera@contoso.onmicrosoft.com' } },
   },
   {
-    row: 'displayName: as in AD, trimmed',
+    // IIF(IsNullOrEmpty([displayName]),[cn],[displayName]): no Trim
+    row: 'displayName: as in AD, not trimmed',
     kind: 'user',
     cn: 'ff-display',
     attrs: { displayName: '  Ann  Lee ' },
-    expect: { values: { displayName: 'Ann  Lee' } },
+    expect: { values: { displayName: '  Ann  Lee ' } },
+  },
+  {
+    row: 'userPrincipalName: a space → <mailNickname>@<tenant>.onmicrosoft.com (not trimmed, not sent as is)',
+    kind: 'user',
+    cn: 'ff-upnspace',
+    attrs: { userPrincipalName: 'ff upn space@contoso.example', mailNickname: 'ffupnspace' },
+    expect: { values: { userPrincipalName: 'ffupnspace@contoso.onmicrosoft.com' } },
+  },
+  {
+    row: 'userPrincipalName: a character Graph refuses → <mailNickname>@<tenant>.onmicrosoft.com',
+    kind: 'user',
+    cn: 'ff-upnchar',
+    attrs: { userPrincipalName: 'ff(upn)@contoso.example', mailNickname: 'ffupnchar' },
+    expect: { values: { userPrincipalName: 'ffupnchar@contoso.onmicrosoft.com' } },
+  },
+  {
+    row: 'userPrincipalName: a . just before the @ → <mailNickname>@<tenant>.onmicrosoft.com',
+    kind: 'user',
+    cn: 'ff-upndot',
+    attrs: { userPrincipalName: 'ff.upn.@contoso.example', mailNickname: 'ffupndot' },
+    expect: { values: { userPrincipalName: 'ffupndot@contoso.onmicrosoft.com' } },
+  },
+  {
+    row: 'mailNickname: characters Graph accepts for a user are kept (no ASCII folding)',
+    kind: 'user',
+    cn: 'ff-nickaccent',
+    attrs: { mailNickname: 'zoë.müller' },
+    expect: { values: { mailNickname: 'zoë.müller' } },
+  },
+  {
+    row: 'employeeType ← employeeType, trimmed (Entra Connect 2.2.1.0)',
+    kind: 'user',
+    cn: 'ff-emptype',
+    attrs: { employeeType: ' Contractor ' },
+    expect: { values: { employeeType: 'Contractor' } },
   },
   {
     row: 'displayName: falls back to cn',
@@ -469,6 +520,20 @@ export const FLOW_CASES: ParityCase[] = [
     expect: { values: { displayName: 'fg-displaycn' } },
   },
   {
+    row: 'group: displayName as in AD, not trimmed',
+    kind: 'group',
+    cn: 'fg-display',
+    attrs: { displayName: ' Team  Blue ' },
+    expect: { values: { displayName: ' Team  Blue ' } },
+  },
+  {
+    row: "group: mailNickname ASCII only (Graph: a group's is ASCII 0–127)",
+    kind: 'group',
+    cn: 'fg-nickaccent',
+    attrs: { mailNickname: 'grüppe' },
+    expect: { values: { mailNickname: 'gruppe' } },
+  },
+  {
     row: 'group: mailNickname from mailNickname',
     kind: 'group',
     cn: 'fg-nick',
@@ -517,7 +582,7 @@ export function caseAttributes(
   for (const [name, v] of Object.entries({ ...defaults, cn: c.cn, ...c.attrs })) {
     if (v === undefined) continue;
     out[name] = (Array.isArray(v) ? v : [v]).flatMap((value): (string | Uint8Array)[] => {
-      if (name === 'member' && value === '@3') return HELPER_CNS.map(dnOf);
+      if (name === 'member' && /^@[123]$/.test(value)) return HELPER_CNS.slice(0, Number(value.slice(1))).map(dnOf);
       if (name === 'manager' && value === '@manager') return [dnOf(MANAGER_CN)];
       if (name === 'mS-DS-ConsistencyGuid' && value === '@guid:consistency') return [consistencyGuid(c.cn)];
       return [value];

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -168,6 +168,26 @@ describe('exit codes, formats, logs and secrets', () => {
         );
         assert.equal(d['errors'], findings.filter((f) => f.status === 'error').length);
         assert.equal(r.code, d['errors'] > 0 ? 1 : 0, 'the exit code follows the errors');
+      },
+      async unlock() {
+        // The lock file a killed apply left (its pid is gone), as the lock names it.
+        const lock = join(dir, '.adsync', `apply-${t.emu.tenantId}.lock`);
+        const since = '2026-01-01T00:00:00.000Z';
+        await writeFile(
+          lock,
+          JSON.stringify({ pid: 2 ** 22 + 7, host: hostname(), since, command: 'x', runId: 'r-gone' }),
+        );
+        const refused = await t.cli(['unlock', 'r-other', '-c', t.spec, '--json']);
+        assert.equal(refused.code, 1);
+        assert.equal(json(refused, 'unlock').error.code, 'state_unlock_refused');
+        const r = await t.cli(['unlock', 'r-gone', '-c', t.spec, '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        const u = json(r, 'unlock');
+        assert.deepEqual(
+          [u['location'], u['holder']],
+          [lock, `run r-gone (pid ${2 ** 22 + 7} on ${hostname()} since ${since}: x)`],
+        );
+        assert.equal(existsSync(lock), false);
       },
       async apply() {
         const refused = await t.cli(['apply', '-c', t.spec, '--json']);

@@ -64,7 +64,7 @@ export function scope(partial: Partial<ScopeSpec> = {}): ScopeSpec {
 export function spec(
   partial: {
     scope?: Partial<ScopeSpec>;
-    flows?: Partial<Record<'user' | 'group' | 'contact', Record<string, string | null>>>;
+    flows?: Partial<Record<'user' | 'group' | 'contact', Spec['objects']['user']['flows']>>;
     applications?: string[];
     softMatch?: SoftMatch;
     memberLimit?: number;

@@ -27,6 +27,7 @@ export async function quickstart(): Promise<Quickstart> {
   const dir = await mkdtemp(join(tmpdir(), 'adsync-hostile-'));
   await cp(join(QUICKSTART, 'adsync.yaml'), join(dir, 'adsync.yaml'));
   await cp(join(QUICKSTART, 'corp.ldif'), join(dir, 'corp.ldif'));
+  await cp(join(QUICKSTART, 'tenant.yaml'), join(dir, 'tenant.yaml'));
   const spec = join(dir, 'adsync.yaml');
   const ldif = join(dir, 'corp.ldif');
   const q: Quickstart = {

@@ -61,6 +61,8 @@ function stepOf(c: Change): ApplyStep | undefined {
       return 'members';
     case 'delete':
       return 'delete-groups';
+    case 'licenses':
+      return undefined; // licences are Entra's (assignLicense); AD has none
   }
 }
 

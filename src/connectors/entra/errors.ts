@@ -27,6 +27,8 @@ export const PERMISSIONS: Record<string, string> = {
   'write-groups': 'Group.ReadWrite.All',
   'write-members': 'GroupMember.ReadWrite.All',
   roles: 'RoleManagement.Read.Directory (or Directory.Read.All)',
+  skus: 'Organization.Read.All (or Directory.Read.All)',
+  'write-licenses': 'LicenseAssignment.ReadWrite.All (or User.ReadWrite.All, Directory.ReadWrite.All)',
 };
 
 /** Graph's message for a failed call, with status and code: `403 Authorization_RequestDenied: Insufficient …`. */

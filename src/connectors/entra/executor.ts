@@ -18,6 +18,7 @@ import type {
   Change,
   CreateChange,
   DeleteChange,
+  LicensesChange,
   MemberRef,
   RemoveMembersChange,
   RestoreChange,
@@ -29,6 +30,7 @@ import { BatchQueue } from './batch.js';
 import type { BatchTransport, QueueOptions, SubResponse } from './batch.js';
 import type { WriteBudget } from './budget.js';
 import { randomPassword } from './password.js';
+import { applyLicenseChange, type LicenseApplyContext } from './licenses.js';
 import type { ApplyOptions, ApplyResult } from '../../model/apply.js';
 import type { ApplyReporter, ApplyStep, TargetApply, TargetApplyStats } from '../../model/target.js';
 import {
@@ -520,6 +522,24 @@ export async function beginEntraApply(
     }
   }
 
+  // licences (./licenses.ts): one assignLicense per user, once it exists with its usageLocation
+  const licenseCtx: LicenseApplyContext = {
+    queue,
+    userId: (c) => c.id ?? createdIds.get(c.anchor),
+    missing: (c) =>
+      failedAnchors.has(c.anchor)
+        ? 'skipped: user create failed'
+        : 'skipped: the user does not exist and this plan does not create it',
+    fresh,
+    describe: describeResponse,
+  };
+  async function licenses(change: LicensesChange): Promise<void> {
+    const r = await applyLicenseChange(licenseCtx, change);
+    if (r.outcome === 'failed') fail(change, r.operation, r.message);
+    else if (r.outcome === 'skipped') skip(change, r.reason);
+    finish(change, r.outcome);
+  }
+
   async function memberships(change: AddMembersChange | RemoveMembersChange): Promise<void> {
     {
       const gid = change.action === 'add-members' ? (change.id ?? createdIds.get(change.anchor)) : change.id;
@@ -636,6 +656,9 @@ export async function beginEntraApply(
             change.action === 'adopt'
           )
             await setReferences(change);
+          return;
+        case 'licenses':
+          if (change.action === 'licenses') await licenses(change);
           return;
         case 'members':
           if (change.action === 'add-members' || change.action === 'remove-members') await memberships(change);

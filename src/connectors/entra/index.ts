@@ -32,10 +32,12 @@ import { Graph, GraphCallError, describeNetworkError } from './graph.js';
 import type { GraphRetryEvent } from './graph.js';
 import { toTargetError } from './errors.js';
 import { readSnapshot } from './read.js';
+import { readTargetWithDelta, type PartRead, type TargetDeltaState } from './delta.js';
 import type { EntraReadRequest, MembersVia, ReadStats } from './read.js';
 import { trustCa, trustCaFile } from './tls.js';
 
 export type { EntraReadRequest, MembersVia, ReadStats } from './read.js';
+export type { PartRead, TargetDeltaState } from './delta.js';
 export type { ApplyOptions, ApplyResult } from '../../model/apply.js';
 export type { WriteBudget } from './budget.js';
 export { GRAPH_WRITE_BUDGET } from './budget.js';
@@ -70,6 +72,15 @@ export interface EntraTarget extends ReadableTarget<EntraReadRequest> {
   /** Full names of the directory extensions registered on adsync's application (e.g. the disable-first mark). */
   readonly extensions: ReadonlySet<string>;
   read(request: EntraReadRequest): Promise<TargetSnapshot>;
+  /**
+   * The same snapshot as read(), through Graph delta from `prior` when it is for this scope (else in full,
+   * with links for the next run); `full` forces a full read and says why (./delta.ts).
+   */
+  readIncremental?(
+    request: EntraReadRequest,
+    prior: TargetDeltaState | undefined,
+    full?: string,
+  ): Promise<{ snapshot: TargetSnapshot; state: TargetDeltaState; read: PartRead }>;
   close(): Promise<void>;
   /** Counters of the last read (objects, memberships, how members were read). */
   readonly lastRead: ReadStats | undefined;
@@ -363,6 +374,36 @@ class GraphTarget implements EntraTarget {
 
   get stats(): { requests: number; retries: number } {
     return { requests: this.graph.requests, retries: this.graph.retries };
+  }
+
+  async readIncremental(
+    request: EntraReadRequest,
+    prior: TargetDeltaState | undefined,
+    full?: string,
+  ): Promise<{ snapshot: TargetSnapshot; state: TargetDeltaState; read: PartRead }> {
+    const digestProperty = this.digestProperty();
+    const out = await readTargetWithDelta(
+      this.graph,
+      this.transport,
+      {
+        tenantId: this.tenant.tenantId,
+        anchorProperty: this.anchorProperty,
+        digestProperty,
+        endpoint: this.graph.endpoint,
+        membersVia: this.options.membersVia ?? 'delta',
+        concurrency: this.options.concurrency ?? 4,
+      },
+      request,
+      prior,
+      full,
+    );
+    if (out.stats !== undefined) this.lastRead = out.stats;
+    return { snapshot: { ...out.snapshot, tenant: this.tenant }, state: out.state, read: out.read };
+  }
+
+  private digestProperty(): string | undefined {
+    const name = this.anchorProperty?.replace(new RegExp(`_${ANCHOR_EXTENSION_NAME}$`), `_${DIGEST_EXTENSION_NAME}`);
+    return name !== undefined && this.extensions.has(name) ? name : undefined;
   }
 
   async read(request: EntraReadRequest): Promise<TargetSnapshot> {

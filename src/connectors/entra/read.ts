@@ -13,6 +13,7 @@ import type { BatchTransport } from './batch.js';
 import { GraphCallError } from './graph.js';
 import type { Graph } from './graph.js';
 import { toTargetError } from './errors.js';
+import { LICENSE_USER_PROPERTY, readSubscribedSkus } from './licenses.js';
 
 export interface EntraReadRequest {
   /** Graph property names the engine compares (flow targets), besides id etc. */
@@ -24,6 +25,8 @@ export interface EntraReadRequest {
    * read them is then an error, not "no admins".
    */
   requireAdminRoles?: boolean;
+  /** The spec has licence rules: read users' licenseAssignmentStates and the tenant's subscribedSkus. */
+  readLicenses?: boolean;
 }
 
 export type MembersVia = 'delta' | 'batch';
@@ -33,7 +36,7 @@ export const ALWAYS_GROUP = ['displayName', 'mail', 'mailEnabled', 'securityEnab
 /** Read for users and groups alike, kept off `attrs` unless a flow targets them (graph-facts-2 §1). */
 const SYNC_CLIENT = ['onPremisesSyncEnabled', 'onPremisesSecurityIdentifier'];
 /** Relationship properties: read through delta (`manager@delta`), never `$select`ed on the collection. */
-const REFERENCES = new Set(['manager']);
+export const REFERENCES = new Set(['manager']);
 const PAGE = 999;
 
 export interface ReadStats {
@@ -46,7 +49,7 @@ export interface ReadStats {
 }
 
 /** The `$select` list: `a.b` (a member of a complex property) selects `a`; relationships are read apart. */
-function selectList(
+export function selectList(
   always: string[],
   requested: string[],
   anchorProperty: string | undefined,
@@ -64,7 +67,7 @@ function selectList(
   return [...set];
 }
 
-function toObject(
+export function toObject(
   raw: Record<string, unknown>,
   kind: 'user' | 'group',
   props: string[],
@@ -101,13 +104,21 @@ export async function readSnapshot(
   request: EntraReadRequest,
 ): Promise<{ snapshot: Omit<TargetSnapshot, 'tenant'>; stats: ReadStats }> {
   const { anchorProperty, digestProperty } = ctx;
-  const userProps = selectList(ALWAYS_USER, request.userProperties, anchorProperty, digestProperty);
-  const groupProps = selectList(ALWAYS_GROUP, request.groupProperties, anchorProperty, digestProperty);
-  const readManagers = request.userProperties.includes('manager');
   const wrap = <T>(what: string, permission: string, p: Promise<T>): Promise<T> =>
     p.catch((err: unknown) => {
       throw toTargetError(err, what, { endpoint: ctx.endpoint, permission });
     });
+  const userProps = selectList(
+    ALWAYS_USER,
+    request.readLicenses ? [...request.userProperties, LICENSE_USER_PROPERTY] : request.userProperties,
+    anchorProperty,
+    digestProperty,
+  );
+  const skusP = request.readLicenses
+    ? wrap('reading subscribed SKUs', 'skus', readSubscribedSkus(graph))
+    : Promise.resolve(undefined);
+  const groupProps = selectList(ALWAYS_GROUP, request.groupProperties, anchorProperty, digestProperty);
+  const readManagers = request.userProperties.includes('manager');
 
   const readAll = async (path: string, kind: 'user' | 'group', props: string[]): Promise<TargetObject[]> => {
     const out: TargetObject[] = [];
@@ -192,6 +203,7 @@ export async function readSnapshot(
     if (roles !== undefined) u.adminRoles = roles;
   }
 
+  const skus = await skusP;
   let memberships = 0;
   let groupsReadSingly = 0;
   if (request.readMembers) {
@@ -229,6 +241,7 @@ export async function readSnapshot(
       objects: [...users, ...groups],
       deleted,
       ...(adminRolesUnread !== undefined ? { adminRolesUnread } : {}),
+      ...(skus !== undefined ? { skus } : {}),
     },
     stats: { users: users.length, groups: groups.length, memberships, membersVia, groupsReadSingly },
   };
@@ -257,7 +270,19 @@ async function readManagersDelta(graph: Graph): Promise<Map<string, string>> {
  * or through a role-assignable group: a role's members may be groups (isAssignableToRole), whose members
  * hold the role as much as a direct member does, so each such group's transitive members count too.
  */
-export async function readAdminRoles(graph: Graph): Promise<Map<string, string[]>> {
+export const DIRECTORY_ROLES_PATH = '/directoryRoles?$select=id,displayName&$expand=members($select=id,displayName)';
+
+export async function readAdminRoles(
+  graph: Graph,
+  /** The reply to DIRECTORY_ROLES_PATH when it was already fetched (e.g. inside a `$batch`). */
+  fetched?: {
+    value?: {
+      id?: string;
+      displayName?: string;
+      members?: { id?: string; displayName?: string; '@odata.type'?: string }[];
+    }[];
+  },
+): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   const add = (id: string, name: string): void => {
     const list = out.get(id);
@@ -265,9 +290,9 @@ export async function readAdminRoles(graph: Graph): Promise<Map<string, string[]
     else if (!list.includes(name)) list.push(name);
   };
   type Member = { id?: string; displayName?: string; '@odata.type'?: string };
-  const res = await graph.get<{ value?: { id?: string; displayName?: string; members?: Member[] }[] }>(
-    '/directoryRoles?$select=id,displayName&$expand=members($select=id,displayName)',
-  );
+  const res =
+    fetched ??
+    (await graph.get<{ value?: { id?: string; displayName?: string; members?: Member[] }[] }>(DIRECTORY_ROLES_PATH));
   const viaGroups = new Map<string, { label: string; roles: string[] }>();
   for (const role of res.value ?? []) {
     const name = role.displayName ?? role.id ?? 'role';

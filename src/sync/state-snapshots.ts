@@ -1,0 +1,215 @@
+/**
+ * The incremental state (DESIGN §5 `state:`, issue 15): the last observed snapshot of every source and of the
+ * target, with what the next run needs to read only the changes (an LDIF export's content digest, Graph's
+ * delta links). One gzipped JSON blob per part (each source, the target) in the state backend, written only
+ * over the version that was read (ETag), so two runs never overwrite each other's state.
+ *
+ * Compact: a DN or object id that names another object of the same snapshot is stored as that object's
+ * index (a million memberships cost a number each), bytes as base64. No secret: snapshots hold what
+ * adsync reads (never passwords), links hold Graph's opaque tokens, scopes are digests.
+ */
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync, constants } from 'node:zlib';
+import type { AttrValue, DirectoryEntry, SourceSnapshot } from '../model/entry.js';
+import type { TargetObject } from '../model/target.js';
+import type { TargetDeltaState } from '../connectors/entra/delta.js';
+import type { AdWatermark } from '../connectors/ad/usn.js';
+import type { StateBackend } from '../state/backend.js';
+import { StateConflictError, StateError } from '../state/backend.js';
+
+const FORMAT = 'adsync-sync-state/1';
+
+/** One source's last read: its scope digest, what tells a change (LDIF digest), and the snapshot. */
+export interface SourceState {
+  scope: string;
+  /** LDIF: the export's content digest (sha256). */
+  digest?: string;
+  /** AD: the DC's watermark at the read, the objectGUIDs then under the bases, references outside them. */
+  ad?: AdSourceState;
+  snapshot: SourceSnapshot;
+}
+
+export interface AdSourceState {
+  watermark: AdWatermark;
+  guids: string[];
+  refersOutside: boolean;
+}
+
+// ---- encoding ----
+
+type EncValue = string | number | { b: string };
+type EncEntry = [dn: string, attrs: Record<string, EncValue[]>, unread?: Record<string, string>];
+interface EncSource {
+  scope: string;
+  digest?: string;
+  ad?: AdSourceState;
+  source: string;
+  namingContexts: SourceSnapshot['namingContexts'];
+  computers?: string[];
+  entries: EncEntry[];
+}
+type EncObject = [
+  id: string,
+  kind: TargetObject['kind'],
+  attrs: Record<string, unknown>,
+  rest: { a?: string; d?: string; m?: (string | number)[]; r?: string[] },
+];
+interface EncTarget {
+  scope: string;
+  links: TargetDeltaState['links'];
+  objects: EncObject[];
+  deleted: EncObject[];
+  adminRolesUnread?: string;
+}
+
+function encodeSource(s: SourceState): EncSource {
+  const index = new Map<string, number>();
+  s.snapshot.entries.forEach((e, i) => index.set(e.dn, i));
+  const value = (v: AttrValue): EncValue =>
+    typeof v === 'string' ? (index.get(v) ?? v) : { b: Buffer.from(v).toString('base64') };
+  return {
+    scope: s.scope,
+    ...(s.digest !== undefined ? { digest: s.digest } : {}),
+    ...(s.ad !== undefined ? { ad: s.ad } : {}),
+    source: s.snapshot.source,
+    namingContexts: s.snapshot.namingContexts,
+    ...(s.snapshot.computers !== undefined ? { computers: s.snapshot.computers } : {}),
+    entries: s.snapshot.entries.map((e) => {
+      const attrs: Record<string, EncValue[]> = {};
+      for (const [k, vs] of Object.entries(e.attrs)) attrs[k] = vs.map(value);
+      return e.unread !== undefined ? [e.dn, attrs, e.unread] : [e.dn, attrs];
+    }),
+  };
+}
+
+function decodeSource(s: EncSource): SourceState {
+  const dns = s.entries.map((e) => e[0]);
+  const value = (v: EncValue): AttrValue =>
+    typeof v === 'string' ? v : typeof v === 'number' ? dns[v]! : new Uint8Array(Buffer.from(v.b, 'base64'));
+  const entries: DirectoryEntry[] = s.entries.map(([dn, enc, unread]) => {
+    const attrs: Record<string, AttrValue[]> = {};
+    for (const [k, vs] of Object.entries(enc)) attrs[k] = vs.map(value);
+    return unread !== undefined ? { dn, attrs, unread } : { dn, attrs };
+  });
+  return {
+    scope: s.scope,
+    ...(s.digest !== undefined ? { digest: s.digest } : {}),
+    ...(s.ad !== undefined ? { ad: s.ad } : {}),
+    snapshot: {
+      source: s.source,
+      namingContexts: s.namingContexts,
+      entries,
+      ...(s.computers !== undefined ? { computers: s.computers } : {}),
+    },
+  };
+}
+
+function encodeTarget(t: TargetDeltaState): EncTarget {
+  const index = new Map<string, number>();
+  t.snapshot.objects.forEach((o, i) => index.set(o.id, i));
+  const obj = (o: TargetObject): EncObject => {
+    const rest: EncObject[3] = {};
+    if (o.anchor !== undefined) rest.a = o.anchor;
+    if (o.digest !== undefined) rest.d = o.digest;
+    if (o.members !== undefined) rest.m = o.members.map((m) => index.get(m) ?? m);
+    if (o.adminRoles !== undefined) rest.r = o.adminRoles;
+    return [o.id, o.kind, o.attrs, rest];
+  };
+  return {
+    scope: t.scope,
+    links: t.links,
+    objects: t.snapshot.objects.map(obj),
+    deleted: t.snapshot.deleted.map(obj),
+    ...(t.snapshot.adminRolesUnread !== undefined ? { adminRolesUnread: t.snapshot.adminRolesUnread } : {}),
+  };
+}
+
+function decodeTarget(t: EncTarget): TargetDeltaState {
+  const ids = t.objects.map((o) => o[0]);
+  const obj = ([id, kind, attrs, rest]: EncObject): TargetObject => ({
+    id,
+    kind,
+    attrs,
+    ...(rest.a !== undefined ? { anchor: rest.a } : {}),
+    ...(rest.d !== undefined ? { digest: rest.d } : {}),
+    ...(rest.m !== undefined ? { members: rest.m.map((m) => (typeof m === 'number' ? ids[m]! : m)) } : {}),
+    ...(rest.r !== undefined ? { adminRoles: rest.r } : {}),
+  });
+  return {
+    scope: t.scope,
+    links: t.links,
+    snapshot: {
+      system: 'entra',
+      objects: t.objects.map(obj),
+      deleted: t.deleted.map(obj),
+      ...(t.adminRolesUnread !== undefined ? { adminRolesUnread: t.adminRolesUnread } : {}),
+    },
+  };
+}
+
+/** Blob names: one per part, so a run rewrites only the parts that changed. */
+export function sourceStateName(source: string): string {
+  const safe = source.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 60);
+  return `sync-source-${safe}-${createHash('sha256').update(source).digest('hex').slice(0, 8)}.json.gz`;
+}
+export const TARGET_STATE_NAME = 'sync-target.json.gz';
+
+const pack = (o: object): Buffer =>
+  // Level 1: a changed part is rewritten on every run; speed matters more than the last MiB.
+  gzipSync(JSON.stringify({ format: FORMAT, ...o }), { level: constants.Z_BEST_SPEED });
+
+function unpack<T>(bytes: Buffer): T {
+  const enc = JSON.parse(gunzipSync(bytes).toString('utf8')) as { format?: unknown };
+  // Caught by loadPart: an unusable state means a full read.
+  if (enc.format !== FORMAT) throw new StateError('state_format', `format ${String(enc.format)}, not ${FORMAT}`, '');
+  return enc as T;
+}
+
+/** A source's state, encoded at read time (before the engine takes the snapshot). */
+export function packSource(s: SourceState): () => Buffer {
+  const enc = encodeSource(s);
+  return () => pack(enc);
+}
+export const packTarget = (t: TargetDeltaState): Buffer => pack(encodeTarget(t));
+export const unpackSource = (bytes: Buffer): SourceState => decodeSource(unpack<EncSource>(bytes));
+export const unpackTarget = (bytes: Buffer): TargetDeltaState => decodeTarget(unpack<EncTarget>(bytes));
+
+// ---- load and save ----
+
+export interface Loaded<T> {
+  value: T | undefined;
+  /** The version read (absent: nothing stored yet), for the conditional write. */
+  etag: string | undefined;
+  /** Why what was stored can't be used (another format, damaged), when so. */
+  unusable?: string;
+}
+
+export async function loadPart<T>(backend: StateBackend, name: string, decode: (b: Buffer) => T): Promise<Loaded<T>> {
+  const obj = await backend.read(name);
+  if (obj === undefined) return { value: undefined, etag: undefined };
+  try {
+    return { value: decode(obj.bytes), etag: obj.etag };
+  } catch (err) {
+    // Another version's format or a damaged blob: read everything, and write over it.
+    return { value: undefined, etag: obj.etag, unusable: `the stored state is unreadable (${(err as Error).message})` };
+  }
+}
+
+/**
+ * Writes a part over the version that was read. Returns the size written, or undefined when another run wrote
+ * it meanwhile (its state stands: each is a consistent observation, and the next run starts from it).
+ */
+export async function savePart(
+  backend: StateBackend,
+  name: string,
+  bytes: Buffer,
+  etag: string | undefined,
+): Promise<number | undefined> {
+  try {
+    await backend.write(name, bytes, etag !== undefined ? { ifMatch: etag } : { ifNoneMatch: '*' });
+  } catch (err) {
+    if (err instanceof StateConflictError) return undefined;
+    throw err;
+  }
+  return bytes.length;
+}

@@ -1,0 +1,586 @@
+/**
+ * Incremental reads (issue 15): the plan from an incremental read (stored snapshots + Graph delta + the LDIF
+ * digest) equals the plan from a full read, over random AD and cloud histories; every full-read trigger falls
+ * back and says so; a large group's membership changes fold in exactly; the state is compact and holds no secret.
+ *
+ *   ADSYNC_INC_SEED=<n> ADSYNC_INC_RUNS=<n> [ADSYNC_INC_PATH=<path>] npx node --test dist/test/sync/incremental.test.js
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { gunzipSync } from 'node:zlib';
+import { applyPlan } from '../../src/apply/loop.js';
+import { readAndPlan, type Session } from '../../src/cli/session.js';
+import { connectEmulator, type EntraTarget } from '../../src/connectors/entra/index.js';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import { compileFlows } from '../../src/engine/flows.js';
+import type { Plan } from '../../src/model/plan.js';
+import type { TargetSnapshot } from '../../src/model/target.js';
+import { renderText } from '../../src/render/text.js';
+import { PLAIN as plainStyle } from '../../src/render/style.js';
+import { loadSpec } from '../../src/spec/load.js';
+import type { Spec } from '../../src/spec/types.js';
+import { LocalState } from '../../src/state/local.js';
+import { IncrementalReads } from '../../src/sync/incremental.js';
+import {
+  describeSteps,
+  runSequence,
+  stepArb,
+  type SequenceContext,
+  type SourceBackend,
+  type Step,
+} from '../convergence/harness.js';
+import { GROUP_KEYS, toLdif, USER_KEYS } from '../convergence/model.js';
+
+const SEED = Number(process.env.ADSYNC_INC_SEED ?? 20261215);
+const RUNS = Number(process.env.ADSYNC_INC_RUNS ?? 20);
+const PATH = process.env.ADSYNC_INC_PATH;
+
+/** A plan as data, without what differs between two reads of the same state (when, and how it was read). */
+function comparable(plan: Plan): unknown {
+  const { createdAt: _c, read: _r, ...rest } = plan;
+  return rest;
+}
+
+/** A snapshot as data, order-free (a fold appends what a full read lists in the tenant's order). */
+function canonical(t: TargetSnapshot): unknown {
+  const obj = (o: TargetSnapshot['objects'][number]) =>
+    JSON.stringify({ ...o, ...(o.members ? { members: [...o.members].sort() } : {}) });
+  return {
+    objects: t.objects.map(obj).sort(),
+    deleted: t.deleted.map(obj).sort(),
+    adminRolesUnread: t.adminRolesUnread ?? null,
+  };
+}
+
+/**
+ * The convergence test's steps, with more of what delta must fold: cloud edits and deletes (soft-deleted,
+ * restorable), cloud membership changes, AD deletes and restores, member changes.
+ */
+const user = fc.constantFrom(...USER_KEYS);
+const group = fc.constantFrom(...GROUP_KEYS);
+const any = fc.constantFrom(...USER_KEYS, ...GROUP_KEYS);
+const incrementalSteps: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 6, arbitrary: stepArb() },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('cloudDelete' as const), key: user }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('cloudEdit' as const),
+      key: user,
+      prop: fc.constantFrom('jobTitle' as const, 'displayName' as const, 'department' as const),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constantFrom('cloudRemoveMember' as const, 'cloudAddMember' as const),
+      group,
+      member: any,
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ t: fc.constantFrom('delete' as const, 'restore' as const), key: any }) },
+);
+
+describe('incremental plan == full plan over random AD and cloud histories (LDIF + emulator)', () => {
+  let dir: string;
+  let ctx: SequenceContext;
+  let compared = 0;
+  let incrementalTargetReads = 0;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'adsync-incremental-'));
+    const template = join(dir, 'template-tenant.json');
+    const e = await startEmulator({
+      statePath: template,
+      initialDomain: 'contoso.onmicrosoft.com',
+      domains: ['contoso.example'],
+    });
+    await e.close();
+    const ldif = join(dir, 'corp.ldif');
+    const backend: SourceBackend = {
+      sourceYaml: () => `  - name: corp
+    ldif: { path: ${JSON.stringify(ldif)} }
+    scope:
+      domains: [contoso.example]
+      ous: { include: ["DC=contoso,DC=example"], exclude: ["OU=Excluded,DC=contoso,DC=example"] }`,
+      realize: async (_before, afterDir) => writeFile(ldif, toLdif(afterDir)),
+      reset: async () => undefined,
+    };
+    // One state per sequence, kept across that sequence's plans: each plan reads incrementally from the last.
+    const states = new Map<number, LocalState>();
+    ctx = {
+      dir,
+      template,
+      backend,
+      cacheInitial: true,
+      stats: { sequences: 0, steps: 0, effective: 0, applies: 0, writes: 0, explained: 0 },
+      onPlan: async (at, fullPlan) => {
+        let state = states.get(at.sequence);
+        if (state === undefined) states.set(at.sequence, (state = new LocalState(join(dir, `state-${at.sequence}`))));
+        const incremental = IncrementalReads.open(at.spec, { backend: state });
+        const session: Session = {
+          spec: at.spec,
+          specPath: at.spec.file,
+          flows: at.flows,
+          target: at.target,
+          incremental,
+          close: async () => undefined,
+        };
+        const inc = await readAndPlan(session);
+        const read = inc.plan.read!;
+        if (read.parts.find((p) => p.part === 'target')?.mode === 'incremental') incrementalTargetReads++;
+        compared++;
+        assert.deepEqual(
+          comparable(inc.plan),
+          comparable(fullPlan),
+          `the plan from an incremental read (${JSON.stringify(read)}) differs from the full read's`,
+        );
+      },
+    };
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  it(`${RUNS} sequences (seed ${SEED})`, { timeout: 30 * 60_000 }, async () => {
+    const property = fc.asyncProperty(fc.array(incrementalSteps, { minLength: 8, maxLength: 20 }), async (steps) =>
+      runSequence(ctx, steps),
+    );
+    const details = await fc.check(property, {
+      seed: SEED,
+      numRuns: RUNS,
+      ...(PATH ? { path: PATH } : {}),
+      endOnFailure: false,
+    });
+    process.stdout.write(
+      `# incremental: ${ctx.stats.sequences} sequences, ${ctx.stats.applies} applies, ${compared} plans compared (${incrementalTargetReads} with the target read through delta)\n`,
+    );
+    if (details.failed) {
+      const steps = details.counterexample![0];
+      assert.fail(
+        `incremental != full after ${details.numRuns} run(s): ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}\n` +
+          `replay: ADSYNC_INC_SEED=${details.seed} ADSYNC_INC_PATH=${details.counterexamplePath} ADSYNC_INC_RUNS=1 npx node --test dist/test/sync/incremental.test.js\n` +
+          `shrunk sequence:\n${describeSteps(steps)}`,
+      );
+    }
+    // The comparison must have exercised the delta path, not only full reads.
+    assert.ok(incrementalTargetReads > compared / 2, `${incrementalTargetReads} of ${compared} reads used delta`);
+  });
+});
+
+// ---- a small world for the trigger tests ----
+
+const BASE = 'DC=contoso,DC=example';
+// Random-looking GUIDs: Entra compares onPremisesImmutableId without case, so counters' base64 would collide.
+const guid = (n: number): string => createHash('sha256').update(String(n)).digest().subarray(0, 16).toString('base64');
+
+function forestLdif(users: number, groupMembers: number[], extra: Record<number, string> = {}): string {
+  const records = [
+    [`dn: ${BASE}`, 'objectClass: top', 'objectClass: domain', 'objectClass: domainDNS', 'dc: contoso'].join('\n'),
+    [`dn: OU=Staff,${BASE}`, 'objectClass: top', 'objectClass: organizationalUnit', 'ou: Staff'].join('\n'),
+  ];
+  for (let i = 0; i < users; i++) {
+    records.push(
+      [
+        `dn: CN=User ${i},OU=Staff,${BASE}`,
+        'objectClass: top',
+        'objectClass: person',
+        'objectClass: organizationalPerson',
+        'objectClass: user',
+        `cn: User ${i}`,
+        `sAMAccountName: user${i}`,
+        `userPrincipalName: user${i}@contoso.example`,
+        'userAccountControl: 512',
+        ...(extra[i] !== undefined ? [`title: ${extra[i]}`] : []),
+        `objectGUID:: ${guid(i + 1)}`,
+      ].join('\n'),
+    );
+  }
+  records.push(
+    [
+      `dn: CN=Big,OU=Staff,${BASE}`,
+      'objectClass: top',
+      'objectClass: group',
+      'cn: Big',
+      'sAMAccountName: Big',
+      'groupType: -2147483646',
+      ...groupMembers.map((i) => `member: CN=User ${i},OU=Staff,${BASE}`),
+      `objectGUID:: ${guid(100_000)}`,
+    ].join('\n'),
+  );
+  return `version: 1\n\n${records.join('\n\n')}\n`;
+}
+
+interface World {
+  dir: string;
+  ldif: string;
+  spec: Spec;
+  emulator: RunningEmulator;
+  target: EntraTarget;
+  state: LocalState;
+  clock: { now: number };
+  plan(options?: { full?: boolean; spec?: Spec }): Promise<Awaited<ReturnType<typeof readAndPlan>>>;
+  fullPlan(): Promise<Awaited<ReturnType<typeof readAndPlan>>>;
+  graph(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+  close(): Promise<void>;
+}
+
+async function world(users = 5, members = [0, 1, 2], frozenClock = true): Promise<World> {
+  const dir = await mkdtemp(join(tmpdir(), 'adsync-inc-trigger-'));
+  const ldif = join(dir, 'corp.ldif');
+  await writeFile(ldif, forestLdif(users, members));
+  const specPath = join(dir, 'adsync.yaml');
+  await writeFile(
+    specPath,
+    `version: 1
+sources:
+  - name: corp
+    ldif: { path: ./corp.ldif }
+    scope:
+      domains: [contoso.example]
+target:
+  emulator: { state: ./unused.json, tenant: contoso.onmicrosoft.com, domains: [contoso.example] }
+safety:
+  maxDeletes: 100000
+`,
+  );
+  const spec = await loadSpec(specPath);
+  const clock = { now: Date.UTC(2026, 11, 1) };
+  const emulator = await startEmulator({
+    statePath: join(dir, 'tenant.json'),
+    initialDomain: 'contoso.onmicrosoft.com',
+    domains: ['contoso.example'],
+    ...(frozenClock ? { now: () => clock.now } : {}),
+  });
+  let target = await connectEmulator(emulator, { backoffBaseMs: 2 });
+  const state = new LocalState(join(dir, 'state'));
+  let token = '';
+  const w: World = {
+    dir,
+    ldif,
+    spec,
+    emulator,
+    get target() {
+      return target;
+    },
+    state,
+    clock,
+    async plan(options = {}) {
+      const s = options.spec ?? spec;
+      const session: Session = {
+        spec: s,
+        specPath: s.file,
+        flows: compileFlows(s),
+        target,
+        incremental: IncrementalReads.open(s, { backend: state, full: options.full === true }),
+        close: async () => undefined,
+      };
+      return readAndPlan(session, new Date(clock.now));
+    },
+    async fullPlan() {
+      const session: Session = {
+        spec,
+        specPath: spec.file,
+        flows: compileFlows(spec),
+        target,
+        close: async () => undefined,
+      };
+      return readAndPlan(session, new Date(clock.now));
+    },
+    async graph(method, path, body) {
+      if (!token) {
+        const res = await fetch(`${emulator.authorityHost}/${emulator.tenantId}/oauth2/v2.0/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            grant_type: 'client_credentials',
+            client_id: emulator.clientId,
+            client_secret: emulator.clientSecret,
+            scope: 'https://graph.microsoft.com/.default',
+          }),
+        });
+        token = ((await res.json()) as { access_token: string }).access_token;
+      }
+      const res = await fetch(`${emulator.url}/v1.0${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+    },
+    async close() {
+      await target.close();
+      await emulator.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  // A new connection (a new token from the emulator's clock), e.g. after the clock jumped.
+  (w as World & { reconnect(): Promise<void> }).reconnect = async () => {
+    target = await connectEmulator(emulator, { backoffBaseMs: 2 });
+    token = '';
+  };
+  return w;
+}
+
+const partOf = (plan: Plan, part: string) => plan.read?.parts.find((p) => p.part === part);
+
+describe('full-read triggers: each falls back to a full read and says so', () => {
+  it('no state, then incremental; the text plan names the read', async () => {
+    const w = await world();
+    try {
+      const first = await w.plan();
+      assert.equal(first.plan.read?.mode, 'full');
+      assert.deepEqual(partOf(first.plan, 'target'), { part: 'target', mode: 'full', reason: 'no state' });
+      assert.deepEqual(partOf(first.plan, 'source corp'), { part: 'source corp', mode: 'full', reason: 'no state' });
+      await applyPlan({ entra: w.target }, first.plan);
+      // The first apply registered adsync's anchor extension: the target's read scope ($select) grew.
+      const scoped = await w.plan();
+      assert.match(partOf(scoped.plan, 'target')?.reason ?? '', /the read scope changed/);
+      await w.graph('PATCH', `/users/${scoped.targetSnapshot.objects.find((o) => o.kind === 'user')!.id}`, {
+        jobTitle: 'Edited in the portal',
+      });
+      const second = await w.plan();
+      assert.equal(second.plan.read?.mode, 'incremental');
+      assert.equal(partOf(second.plan, 'source corp')?.reason, 'the LDIF export is unchanged');
+      assert.equal(partOf(second.plan, 'target')?.reason, 'Graph delta');
+      assert.ok((partOf(second.plan, 'target')?.changes ?? 0) > 0, 'the apply was folded in');
+      assert.deepEqual(comparable(second.plan), comparable((await w.fullPlan()).plan));
+      const text = renderText(second.plan, plainStyle);
+      assert.match(
+        text,
+        /^Read: incremental \(source corp: the LDIF export is unchanged; target: Graph delta, \d+ changes?\)\.$/m,
+      );
+      // No change since: nothing to fold, nothing written, and one Graph request (a $batch of both delta
+      // rounds and the directory roles) where a full read makes several.
+      const before = w.target.stats.requests;
+      const third = await w.plan();
+      assert.equal(third.plan.read?.mode, 'incremental');
+      assert.equal(third.plan.read?.saved, undefined);
+      assert.equal(w.target.stats.requests - before, 1, 'Graph requests of a no-change incremental read');
+      const beforeFull = w.target.stats.requests;
+      await w.fullPlan();
+      assert.ok(w.target.stats.requests - beforeFull >= 6, 'a full read makes more requests');
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('--full reads everything even with state', async () => {
+    const w = await world();
+    try {
+      await w.plan();
+      const full = await w.plan({ full: true });
+      assert.equal(full.plan.read?.mode, 'full');
+      assert.equal(partOf(full.plan, 'target')?.reason, '--full');
+      assert.equal(partOf(full.plan, 'source corp')?.reason, '--full');
+      assert.match(
+        renderText(full.plan, plainStyle),
+        /^Read: full \(source corp: full read, --full; target: full read, --full\)\.$/m,
+      );
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('a changed LDIF export is parsed again; an edit in it shows in the plan', async () => {
+    const w = await world();
+    try {
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
+      await w.plan();
+      await writeFile(w.ldif, forestLdif(5, [0, 1, 2], { 3: 'Chief of Tests' }));
+      const p = await w.plan();
+      assert.deepEqual(partOf(p.plan, 'source corp'), {
+        part: 'source corp',
+        mode: 'full',
+        reason: 'the LDIF export changed',
+      });
+      assert.equal(partOf(p.plan, 'target')?.mode, 'incremental');
+      assert.deepEqual(
+        p.plan.changes.map((c) => `${c.action} ${c.label}`),
+        ['update user3@contoso.example'],
+      );
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('a changed read scope (another search base) reads the source in full', async () => {
+    const w = await world();
+    try {
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
+      await w.plan();
+      const specPath = join(w.dir, 'adsync.yaml');
+      await writeFile(
+        specPath,
+        (await readFile(specPath, 'utf8')).replace(
+          'domains: [contoso.example]',
+          'domains: [contoso.example]\n      ous: { include: ["OU=Staff,DC=contoso,DC=example"] }',
+        ),
+      );
+      const changed = await loadSpec(specPath);
+      const p = await w.plan({ spec: changed });
+      assert.equal(p.plan.read?.mode, 'full');
+      assert.match(partOf(p.plan, 'source corp')?.reason ?? '', /the read scope changed/);
+      // (The target's scope change — its $select growing — is the first test's: the anchor extension.)
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('an expired delta token (syncStateNotFound after 7 days) reads in full', async () => {
+    const w = await world();
+    try {
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
+      await w.plan();
+      w.clock.now += 8 * 24 * 3600 * 1000;
+      await (w as World & { reconnect(): Promise<void> }).reconnect();
+      const p = await w.plan();
+      assert.deepEqual(partOf(p.plan, 'target'), {
+        part: 'target',
+        mode: 'full',
+        reason: 'Graph refused the stored delta link (400 syncStateNotFound: expired)',
+      });
+      assert.deepEqual(comparable(p.plan), comparable((await w.fullPlan()).plan));
+      // The next run is incremental again, from the links the full read asked for first.
+      assert.equal(partOf((await w.plan()).plan, 'target')?.mode, 'incremental');
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('a refused delta link (410 resync after the tenant was reset) reads in full', async () => {
+    const w = await world();
+    try {
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
+      await w.plan();
+      // An emulator restarted from a state without its change log: its tokens get Graph's 410 (graph-facts §5).
+      await w.emulator.save();
+      const path = join(w.dir, 'tenant.json');
+      const saved = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+      delete saved['log'];
+      await w.emulator.close();
+      await writeFile(path, JSON.stringify(saved));
+      const again = await startEmulator({ statePath: path, now: () => w.clock.now });
+      try {
+        const target = await connectEmulator(again, { backoffBaseMs: 2 });
+        const session: Session = {
+          spec: w.spec,
+          specPath: w.spec.file,
+          flows: compileFlows(w.spec),
+          target,
+          incremental: IncrementalReads.open(w.spec, { backend: w.state }),
+          close: async () => undefined,
+        };
+        const p = await readAndPlan(session, new Date(w.clock.now));
+        assert.deepEqual(partOf(p.plan, 'target'), {
+          part: 'target',
+          mode: 'full',
+          reason: 'Graph refused the stored delta link (410 resyncRequired: resync required)',
+        });
+        assert.deepEqual(p.plan.changes, []);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await rm(w.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an unreadable stored state reads in full and is written over', async () => {
+    const w = await world();
+    try {
+      await w.plan();
+      const names = (await readdir(join(w.dir, 'state'))).filter((n) => n.startsWith('sync-target'));
+      assert.equal(names.length, 1);
+      await writeFile(join(w.dir, 'state', names[0]!), 'not gzip');
+      const p = await w.plan();
+      assert.equal(partOf(p.plan, 'target')?.mode, 'full');
+      assert.match(partOf(p.plan, 'target')?.reason ?? '', /^the stored state is unreadable/);
+      assert.equal(partOf((await w.plan()).plan, 'target')?.mode, 'incremental');
+    } finally {
+      await w.close();
+    }
+  });
+});
+
+describe('Graph delta folds a large group and cloud-side events exactly', () => {
+  it('250 members (several delta pages), adds, removes, deletes and a restore: the folded snapshot is the full read', async () => {
+    const members = Array.from({ length: 250 }, (_, i) => i);
+    const w = await world(260, members, false);
+    try {
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
+      await w.plan();
+      const full0 = await w.fullPlan();
+      const idOf = (upn: string) => {
+        const o = full0.targetSnapshot.objects.find((x) => x.attrs['userPrincipalName'] === upn);
+        assert.ok(o, upn);
+        return o.id;
+      };
+      const big = full0.targetSnapshot.objects.find((o) => o.kind === 'group')!.id;
+      // AD: 120 members leave, 5 join; cloud: one member removed in the portal, a user deleted, a user edited.
+      await writeFile(w.ldif, forestLdif(260, members.filter((i) => i >= 120).concat([250, 251, 252, 253, 254])));
+      assert.equal(
+        (await w.graph('DELETE', `/groups/${big}/members/${idOf('user200@contoso.example')}/$ref`)).status,
+        204,
+      );
+      assert.equal((await w.graph('DELETE', `/users/${idOf('user7@contoso.example')}`)).status, 204);
+      assert.equal(
+        (await w.graph('PATCH', `/users/${idOf('user8@contoso.example')}`, { jobTitle: 'Portal' })).status,
+        204,
+      );
+      const inc = await w.plan();
+      const full = await w.fullPlan();
+      assert.equal(partOf(inc.plan, 'target')?.mode, 'incremental');
+      assert.deepEqual(canonical(inc.targetSnapshot), canonical(full.targetSnapshot));
+      assert.deepEqual(comparable(inc.plan), comparable(full.plan));
+      assert.ok(
+        inc.plan.changes.some((c) => c.action === 'restore'),
+        'the deleted user is restored',
+      );
+      await applyPlan({ entra: w.target }, inc.plan);
+      // Restored memberships come back through members@delta.
+      const after = await w.plan();
+      assert.deepEqual(canonical(after.targetSnapshot), canonical((await w.fullPlan()).targetSnapshot));
+      assert.deepEqual(after.plan.changes, []);
+    } finally {
+      await w.close();
+    }
+  });
+});
+
+describe('the state', () => {
+  it('is compact gzipped JSON without the emulator secret, members stored as indexes', async () => {
+    const w = await world(20, [0, 1, 2, 3]);
+    try {
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
+      await w.plan();
+      const dir = join(w.dir, 'state');
+      const names = (await readdir(dir)).filter((n) => n.startsWith('sync-')).sort();
+      assert.equal(names.length, 2);
+      for (const n of names) {
+        const text = gunzipSync(await readFile(join(dir, n))).toString('utf8');
+        assert.ok(!text.includes(w.emulator.clientSecret), `${n} holds the client secret`);
+        assert.ok(!/access_token|Bearer /.test(text), `${n} holds a token`);
+      }
+      const target = JSON.parse(gunzipSync(await readFile(join(dir, 'sync-target.json.gz'))).toString('utf8')) as {
+        objects: [string, string, unknown, { m?: unknown[] }][];
+        links: Record<string, string>;
+      };
+      const group = target.objects.find((o) => o[1] === 'group')!;
+      assert.deepEqual(
+        group[3].m?.map((m) => typeof m),
+        ['number', 'number', 'number', 'number'],
+      );
+      assert.ok(Object.values(target.links).every((l) => l.startsWith('/') && l.includes('$deltatoken=')));
+    } finally {
+      await w.close();
+    }
+  });
+});
