@@ -51,6 +51,8 @@ export function applySteps(changes: readonly Change[]): Map<ApplyStep, Change[]>
       case 'create':
       case 'restore':
       case 'adopt':
+      case 'takeover': // the switch, then anchor and attributes (src/connectors/entra/takeover.ts)
+      case 'release':
         put('create', c);
         break;
       case 'licenses':

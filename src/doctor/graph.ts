@@ -35,6 +35,8 @@ import type { SourceSpec, Spec } from '../spec/types.js';
 import type { Finding, FindingStatus } from './ldap.js';
 import { missingPermissions, requiredPermissions } from './permissions.js';
 import { checkLicenses } from './licenses.js';
+import { checkSyncClient } from './takeover.js';
+import type { DesiredState } from '../engine/desired.js';
 
 const SOURCE = 'target';
 
@@ -229,6 +231,8 @@ async function checkConnection(
       );
     }
   }
+  // ---- a sync client on the tenant (takeover, release, coexistence) ----
+  out.push(...(await checkSyncClient(spec, graph, () => scopedDesired(spec, options))));
   return out;
 }
 
@@ -248,6 +252,23 @@ function openSource(source: SourceSpec, spec: Spec): SourceConnector {
 interface Suffixes {
   bySuffix: Map<string, { count: number; example: string }>;
   from: string;
+}
+
+/** The objects in scope, as plan computes them (undefined when doctor doesn't read the sources). */
+async function scopedDesired(spec: Spec, options: GraphDoctorOptions): Promise<DesiredState | undefined> {
+  if (options.readSources === false) return undefined;
+  const flows = compileFlows(spec);
+  const snapshots = await Promise.all(
+    spec.sources.map(async (source) => {
+      const connector = openSource(source, spec);
+      try {
+        return await connector.read(readRequestFor(source, flows));
+      } finally {
+        await connector.close();
+      }
+    }),
+  );
+  return buildDesired(spec, snapshots, flows);
 }
 
 /** The UPN suffixes of the users adsync would provision: sources read, scoped and run through the flows. */

@@ -77,6 +77,20 @@ export function requiredPermissions(
       why: 'assign and remove the licences the licenses: rules name (POST /users/{id}/assignLicense)',
     });
   }
+  // The source-of-authority switch (takeover and release): one permission per object type (graph-facts-2 §2.2).
+  const waves = [spec.matching.takeover, spec.matching.release].some((e) => e !== undefined && e.trim() !== 'false');
+  if (waves && spec.objects.user.enabled)
+    needs.push({
+      permission: 'User-OnPremisesSyncBehavior.ReadWrite.All',
+      anyOf: ['User-OnPremisesSyncBehavior.ReadWrite.All'],
+      why: 'switch the source of authority of users (matching.takeover / matching.release)',
+    });
+  if (waves && spec.objects.group.enabled)
+    needs.push({
+      permission: 'Group-OnPremisesSyncBehavior.ReadWrite.All',
+      anyOf: ['Group-OnPremisesSyncBehavior.ReadWrite.All'],
+      why: 'switch the source of authority of groups (matching.takeover / matching.release)',
+    });
   if (spec.matching.softMatch !== 'off') {
     needs.push({
       permission: 'RoleManagement.Read.Directory',

@@ -24,6 +24,7 @@ import type { Application, DirObject, Store, SubscribedSku } from './store.js';
 import { isoSeconds } from './directory.js';
 import { sid } from './users.js';
 import { setLicenses } from './licenses.js';
+import { DEFAULT_ROLES } from './permissions.js';
 
 /** A fixture (or several) is invalid: every problem at once, as `FILE:LINE:COL message`. */
 export class FixtureError extends AdsyncError {
@@ -85,6 +86,8 @@ export interface TenantFixture {
   extensions: FixtureExtension[];
   objects: FixtureObject[];
   roles: { displayName?: string; roleTemplateId: string; members: string[] }[];
+  /** Application permissions an admin consented to for the client app, beyond the emulator's default grant. */
+  grantedPermissions?: string[];
 }
 
 type Raw = Record<string, unknown>;
@@ -237,6 +240,8 @@ function resolveFixtures(datas: Raw[], digest: string, problems: Located[]): Ten
     if (typeof t['displayName'] === 'string') out.displayName = t['displayName'];
     for (const dom of list(t['domains']))
       if (typeof dom === 'string' && !out.domains.includes(dom.toLowerCase())) out.domains.push(dom.toLowerCase());
+    for (const p of list(d['grantedPermissions']))
+      if (typeof p === 'string' && !(out.grantedPermissions ??= []).includes(p)) out.grantedPermissions.push(p);
     if (isObj(d['directorySync'])) {
       const s = d['directorySync'];
       const prev = out.directorySync ?? { enabled: true, features: {} };
@@ -556,6 +561,11 @@ export function applyFixture(store: Store, f: TenantFixture, now = Date.now()): 
       features: { ...f.directorySync.features },
       alertThreshold: f.directorySync.alertThreshold ?? 500,
     };
+  }
+  if (f.grantedPermissions !== undefined && f.grantedPermissions.length > 0) {
+    const client = store.applications.get(c.appObjectId);
+    if (client !== undefined)
+      client.roles = [...new Set([...(client.roles ?? DEFAULT_ROLES), ...f.grantedPermissions])];
   }
   c.skus = f.skus.map((s) => ({ ...s, accountId: c.tenantId, accountName: c.tenantDisplayName }));
   const verified = [c.initialDomain, ...c.domains];

@@ -3,6 +3,7 @@
  * faithful to shared/reference/graph-facts.md. Start it in-process with `startEmulator()` or from the CLI
  * with `adsync emulator`. A separate wing: it shares no code with the Entra connector it serves.
  */
+import { runSyncCycle } from './sync.js';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createServer, type Server } from 'node:https';
@@ -104,6 +105,11 @@ export interface RunningEmulator {
   freezeAfter(at: FreezePoint): Promise<void>;
   /** Serves requests again; the requests held while frozen are dropped. */
   unfreeze(): void;
+  /**
+   * Test control (not Graph): Entra Connect's next sync cycle over the objects whose source of authority was
+   * switched back (src/emulator/sync.ts runSyncCycle): the ids it took over, and those the hard-match block kept.
+   */
+  syncCycle(): { tookOver: string[]; blocked: string[] };
   /** Saves state if statePath, stops the server. */
   close(): Promise<void>;
 }
@@ -434,6 +440,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         for (const c of [store.users, store.groups, store.contacts]) for (const o of c.byId.values()) o.visibleAt = 0;
     },
     save,
+    syncCycle: () => runSyncCycle(store, Date.now()),
     isDirty: () => store.dirty,
     writes: () => tap.writes,
     requests: () => tap.requests,

@@ -22,7 +22,7 @@ import {
   type GraphRequest,
   type GraphResponse,
 } from './http.js';
-import type { DirObject, DirSyncConfig } from './store.js';
+import type { DirObject, DirSyncConfig, Store } from './store.js';
 import { EXTENSION_PROPERTY } from './schema.js';
 import { isoSeconds } from './directory.js';
 
@@ -209,4 +209,35 @@ export function organizationSync(ctx: Ctx): {
     onPremisesSyncEnabled: s?.enabled ?? null,
     onPremisesLastSyncDateTime: s?.enabled ? (s.lastSyncDateTime ?? isoSeconds(Date.now())) : null,
   };
+}
+
+/**
+ * Test control, not Graph: what Entra Connect's next sync cycle does to the objects handed back to it
+ * (graph-facts-2 §2.5: a rollback completes only after the API call and the next sync cycle). An object whose
+ * source of authority was switched back (isCloudManaged false, onPremisesSyncEnabled null) is taken over by the
+ * sync client again — for users only while blockCloudObjectTakeoverThroughHardMatchEnabled is off (the
+ * user how-to: the flag blocks switching the source of authority back; Connect's hard match fails instead).
+ */
+export function runSyncCycle(store: Store, now: number): { tookOver: string[]; blocked: string[] } {
+  const tookOver: string[] = [];
+  const blocked: string[] = [];
+  const block = store.config.dirSync?.features['blockCloudObjectTakeoverThroughHardMatchEnabled'] === true;
+  for (const coll of [store.users, store.groups]) {
+    for (const o of [...coll.byId.values()]) {
+      const behavior = o.props['onPremisesSyncBehavior'] as { isCloudManaged?: boolean } | undefined;
+      if (behavior?.isCloudManaged !== false || isSynced(o)) continue;
+      if (o.kind === 'user' && block) {
+        blocked.push(o.id);
+        continue;
+      }
+      coll.indexRemove(o);
+      o.props['onPremisesSyncEnabled'] = true;
+      o.props['onPremisesLastSyncDateTime'] = isoSeconds(now);
+      coll.indexAdd(o);
+      store.logChange({ kind: o.kind, id: o.id, props: ['onPremisesSyncEnabled', 'onPremisesLastSyncDateTime'] });
+      tookOver.push(o.id);
+    }
+  }
+  store.dirty = true;
+  return { tookOver: tookOver.sort(), blocked: blocked.sort() };
 }

@@ -12,6 +12,7 @@ import type { ObjectKind } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { FlowContext } from './expr.js';
 import type { FlowWhen } from './flow-timing.js';
+import { selectWaves, type Waves } from './takeover.js';
 import { REFERENCE_PROPERTIES, type KindFlows } from './flows.js';
 import { licenseGroups, selectLicenses, type LicenseSelection } from './licenses.js';
 import {
@@ -59,6 +60,8 @@ export interface DesiredObject {
   skippedMembers?: Record<string, string[]>;
   /** Users: each licence rule's verdict (`licenses:`, src/engine/licenses.ts), by rule index. */
   licenses?: LicenseSelection[];
+  /** The takeover/release waves (spec matching.takeover / matching.release) that select it (src/engine/takeover.ts). */
+  waves?: Waves;
   /** Set when the target can't write this object (shown as a report item, never changed). */
   readOnly?: { code: string; reason: string };
   rule: string;
@@ -337,6 +340,8 @@ export function buildDesired(
         provenance: provenanceOf[kind],
         rule: `sources.${source.name}.scope → objects.${kind}`,
       };
+      const waves = selectWaves(kindFlows.selectors, ctx);
+      if (waves !== undefined) obj.waves = waves;
       if (Object.keys(kindFlows.timing).length > 0) {
         obj.timing = kindFlows.timing;
         for (const [name, when] of Object.entries(kindFlows.timing))

@@ -40,7 +40,7 @@ export interface DiffOptions {
 
 /** How each desired object joined the target (for `adsync explain`). */
 export interface MatchInfo {
-  rule: 'anchor' | MatchRule | 'deleted-item' | 'none' | 'blocked';
+  rule: 'anchor' | MatchRule | 'takeover' | 'deleted-item' | 'none' | 'blocked';
   id?: string;
   detail: string;
 }
@@ -137,12 +137,14 @@ const KIND_RANK: Record<ObjectKind, number> = { user: 0, group: 1, contact: 2 };
 const ACTION_RANK: Record<Change['action'], number> = {
   create: 0,
   adopt: 1,
+  takeover: 1,
   restore: 2,
   update: 3,
   'add-members': 4,
   'remove-members': 5,
   licenses: 6,
   delete: 7,
+  release: 8,
 };
 
 /**

@@ -11,6 +11,7 @@ import type { ObjectKind } from '../model/target.js';
 import { applicationCsvName } from '../spec/applications.js';
 import type { Spec } from '../spec/types.js';
 import { APP_ATTRIBUTES } from './app-attributes.js';
+import { compileWaveSelectors, type WaveSelectors } from './takeover.js';
 import { compileExpression, referencedAttributes, type CompiledExpression } from './expr.js';
 import type { FlowWhen } from './flow-timing.js';
 import { GRAPH_PROPERTIES, valueProblem } from './graph-properties.js';
@@ -185,6 +186,8 @@ export interface KindFlows {
   timing: Readonly<Record<string, FlowWhen>>;
   /** Users: the compiled `licenses:` rules (selection runs while the desired state is built). */
   licenses?: CompiledLicenses;
+  /** matching.takeover / matching.release, compiled (users and groups; src/engine/takeover.ts). */
+  selectors?: WaveSelectors;
 }
 
 /** The AD attributes the chosen applications need, per kind (lower-cased); undefined = no app filtering. */
@@ -201,9 +204,10 @@ export function applicationAttributes(applications: readonly string[]): Record<O
 
 /** Default flows (filtered by `applications:`) overlaid with the spec's custom flows (null turns a default off). */
 export function compileFlows(
-  spec: Pick<Spec, 'objects'> & Partial<Pick<Spec, 'applications' | 'licenses'>>,
+  spec: Pick<Spec, 'objects'> & Partial<Pick<Spec, 'applications' | 'licenses' | 'matching'>>,
 ): Record<ObjectKind, KindFlows> {
   const out = {} as Record<ObjectKind, KindFlows>;
+  const waves = compileWaveSelectors(spec.matching);
   const apps = applicationAttributes(spec.applications ?? []);
   for (const kind of ['user', 'group', 'contact'] as const) {
     const merged = new Map<string, { expression: string; origin: string; when: FlowWhen }>();
@@ -261,6 +265,13 @@ export function compileFlows(
       }
     }
     out[kind] = { kind, flows, sourceAttributes, readAttributes, filtered, timing };
+    if (kind !== 'contact' && (waves.selectors.takeover !== undefined || waves.selectors.release !== undefined)) {
+      out[kind].selectors = waves.selectors;
+      for (const name of waves.attributes) {
+        readAttributes.add(name.toLowerCase());
+        sourceAttributes.set(name.toLowerCase(), name);
+      }
+    }
   }
   const licenses = compileLicenseRules(spec.licenses);
   if (licenses) {

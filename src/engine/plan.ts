@@ -3,6 +3,7 @@
  *
  *   desired state → tenant rules (stages/tenant-rules.ts) → match (hard, then soft) → object diff
  *   → membership diff (stages/diff.ts)
+ *     (inside stages/takeover.ts: objects a sync client masters held, or taken over / released in waves)
  *   → delete mode (stages/delete-mode.ts) → observed digests of the inbound changes (stages/observed.ts)
  *   → licences (licenses.ts: `licenses:` rules, after the creates, restores and adoptions are known)
  *   → writeback (stages/writeback.ts) → sort and summary (stages/sort-summary.ts) → guard rails (stages/safety.ts)
@@ -20,7 +21,7 @@ import type { KindFlows } from './flows.js';
 import { planLicenses } from './licenses.js';
 import { managedMemberships } from './safety.js';
 import { deleteModeStage } from './stages/delete-mode.js';
-import { diffStage } from './stages/diff.js';
+import { takeoverStage } from './stages/takeover.js';
 import { stampObserved } from './stages/observed.js';
 import { safetyStage, type SafetyViolation } from './stages/safety.js';
 import { tenantRulesStage } from './stages/tenant-rules.js';
@@ -60,7 +61,8 @@ export function planFor(input: PlanForInput): PlanOutput {
   const { target, spec } = input;
   const now = input.now ?? new Date();
   const desired = tenantRulesStage(input.desired, target);
-  const inbound = diffStage(desired, target, spec.matching, input.recordMatches === true);
+  // diffStage, with objects a sync client masters held, or taken over / released in waves
+  const inbound = takeoverStage(desired, target, spec.matching, input.recordMatches === true);
   const moded = deleteModeStage(
     inbound,
     target,

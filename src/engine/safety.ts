@@ -21,6 +21,7 @@ export interface SafetyViolation {
     | 'too-many-deletes'
     | 'too-many-delete-percent'
     | 'too-many-updates'
+    | 'too-many-takeovers'
     | 'too-many-member-removals'
     | 'too-many-member-removal-percent'
     | 'too-many-license-removals';
@@ -87,6 +88,13 @@ export function checkSafety(
     out.push({
       code: 'too-many-updates',
       message: `the plan updates ${updates} objects, over safety.maxUpdates (${safety.maxUpdates})`,
+    });
+  }
+  const takeovers = plan.changes.filter((c) => c.action === 'takeover').length;
+  if (safety.maxTakeovers !== undefined && takeovers > safety.maxTakeovers) {
+    out.push({
+      code: 'too-many-takeovers',
+      message: `the plan takes over ${takeovers} objects from the sync client, over safety.maxTakeovers (${safety.maxTakeovers}); take them over in smaller waves (matching.takeover)`,
     });
   }
   const removals = countMemberRemovals(plan);

@@ -206,26 +206,58 @@ export interface LicensesChange extends ChangeBase {
   remove: LicenseRemove[];
 }
 
+/** How a sync-client-mastered cloud object was matched to a source object (src/engine/takeover.ts). */
+export type MasteredMatch = 'immutable-id' | 'sid';
+
+/**
+ * Take over an object a sync client (Entra Connect, Cloud Sync) masters: switch its source of authority to the
+ * cloud (`onPremisesSyncBehavior.isCloudManaged: true`, graph-facts-2 §2), then stamp adsync's anchor and write
+ * the flowed attributes (the same diff an update shows). Selected by spec `matching.takeover`.
+ */
+export interface TakeoverChange extends ChangeBase, WritesAttributes {
+  action: 'takeover';
+  id: string;
+  match: MasteredMatch;
+  /** e.g. `onPremisesImmutableId 8Hc2…` or `onPremisesSecurityIdentifier S-1-5-21-…`. */
+  matchedOn: string;
+  attributes: AttributeChange[];
+}
+
+/**
+ * Hand a taken-over object back to its sync client (spec `matching.release`): switch the source of authority
+ * back (`isCloudManaged: false`) and remove adsync's anchor. The sync client takes it over on its next cycle;
+ * `prerequisites` says what must hold for that (e.g. the hard-match takeover block off for users).
+ */
+export interface ReleaseChange extends ChangeBase {
+  action: 'release';
+  id: string;
+  prerequisites: string[];
+}
+
 export type Change =
   | CreateChange
   | AdoptChange
+  | TakeoverChange
   | UpdateChange
   | DeleteChange
   | RestoreChange
   | AddMembersChange
   | RemoveMembersChange
-  | LicensesChange;
+  | LicensesChange
+  | ReleaseChange;
 export type ChangeAction = Change['action'];
 
 export const CHANGE_ACTIONS: readonly ChangeAction[] = [
   'create',
   'adopt',
+  'takeover',
   'restore',
   'update',
   'add-members',
   'remove-members',
   'licenses',
   'delete',
+  'release',
 ];
 
 /** Something the plan shows but will not change, and why (never silently dropped). */

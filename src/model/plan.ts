@@ -6,6 +6,10 @@ export interface PlanSummary {
   create: number;
   /** Unowned cloud objects taken over (hard match by onPremisesImmutableId, or soft match). */
   adopt: number;
+  /** Objects a sync client mastered, taken over (matching.takeover); present when there are any. */
+  takeover?: number;
+  /** Taken-over objects handed back to the sync client (matching.release); present when there are any. */
+  release?: number;
   restore: number;
   update: number;
   delete: number;
@@ -60,6 +64,12 @@ export function summarize(changes: readonly Change[], reports: readonly ReportIt
         break;
       case 'adopt':
         s.adopt++;
+        break;
+      case 'takeover':
+        s.takeover = (s.takeover ?? 0) + 1;
+        break;
+      case 'release':
+        s.release = (s.release ?? 0) + 1;
         break;
       case 'restore':
         s.restore++;

@@ -44,9 +44,25 @@ export interface TenantInfo {
   initialDomain: string;
 }
 
+/** The tenant's directory synchronization (Entra Connect / Cloud Sync) as far as adsync can read it. */
+export interface DirectorySyncStatus {
+  /** organization.onPremisesSyncEnabled: true while a sync client runs; null when never on (or turned off). */
+  enabled: boolean | null;
+  lastSyncDateTime?: string;
+  /**
+   * The feature flags of /directory/onPremisesSynchronization (graph-facts-2 §3.2), e.g.
+   * blockCloudObjectTakeoverThroughHardMatchEnabled. Reading them needs OnPremDirectorySynchronization.Read.All,
+   * which Graph grants delegated only: usually unread, and then `featuresUnread` says why.
+   */
+  features?: Record<string, boolean>;
+  featuresUnread?: string;
+}
+
 export interface TargetSnapshot {
   system: TargetSystem;
   tenant?: TenantInfo;
+  /** Entra: whether a sync client runs on the tenant, and its protection flags where readable. */
+  directorySync?: DirectorySyncStatus;
   objects: TargetObject[];
   /** Soft-deleted objects adsync owned (restorable, Graph /directory/deletedItems). */
   deleted: TargetObject[];

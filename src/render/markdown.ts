@@ -102,6 +102,16 @@ function changeLines(c: Change, admins: ReadonlyMap<string, readonly string[]> |
         `- 🤝 **take over** ${who} = existing cloud ${c.kind} ${code(safeText(c.id))} (${c.match === 'immutable-id' || c.match === 'sid' ? 'hard' : 'soft'} match on ${esc(c.matchedOn)})`,
         ...c.attributes.map((a) => attributeLine(a, false)),
       ];
+    case 'takeover':
+      return [
+        `- 🔀 **take over from the sync client** ${who} = cloud ${c.kind} ${code(safeText(c.id))} (matched on ${esc(c.matchedOn)}): source of authority switched to the cloud, adsync's anchor stamped`,
+        ...c.attributes.map((a) => attributeLine(a, false)),
+      ];
+    case 'release':
+      return [
+        `- ↩️ **hand back to the sync client** ${who} = cloud ${c.kind} ${code(safeText(c.id))}: source of authority switched back, adsync's anchor removed`,
+        ...c.prerequisites.map((p) => `  - ⚠️ before the next sync cycle: ${esc(p)}`),
+      ];
     case 'delete':
       return [`- 🗑️ **delete** ${who}${c.permanent ? ' **(permanent)**' : ''} — ${esc(c.reason)}`];
     case 'add-members':
@@ -136,10 +146,22 @@ function changeLines(c: Change, admins: ReadonlyMap<string, readonly string[]> |
 // ---- grouping: dangerous changes first
 
 type Category =
-  'delete' | 'disable' | 'adopt' | 'remove-members' | 'restore' | 'create' | 'update' | 'add-members' | 'licenses';
+  | 'delete'
+  | 'disable'
+  | 'release'
+  | 'takeover'
+  | 'adopt'
+  | 'remove-members'
+  | 'restore'
+  | 'create'
+  | 'update'
+  | 'add-members'
+  | 'licenses';
 const CATEGORIES: readonly Category[] = [
   'delete',
   'disable',
+  'release',
+  'takeover',
   'adopt',
   'remove-members',
   'restore',
@@ -157,6 +179,8 @@ const KIND_TITLE: Record<ObjectKind, [string, string]> = {
 const CATEGORY_TITLE: Record<Category, string> = {
   delete: '🗑️ Delete',
   disable: '⏸️ Disable (deleted after the grace period)',
+  release: '↩️ Hand back to the sync client',
+  takeover: '🔀 Take over from the sync client',
   adopt: '🤝 Take over existing cloud',
   'remove-members': '👥 Remove members from',
   restore: '♻️ Restore',
@@ -266,6 +290,14 @@ function bannerLines(
   if (disables > 0)
     notes.push(
       `This plan **disables ${plural(disables, 'object')}** (\`safety.deleteMode: disable-first\`); they are deleted by the first apply after the grace period.`,
+    );
+  if (s.takeover)
+    notes.push(
+      `This plan **takes over ${plural(s.takeover, 'object')} from the sync client** (Entra Connect / Cloud Sync): their source of authority switches to the cloud and adsync owns them from then on.`,
+    );
+  if (s.release)
+    notes.push(
+      `This plan **hands ${plural(s.release, 'object')} back to the sync client**: check the prerequisites listed under each one before its next sync cycle.`,
     );
   if (s.adopt > 0)
     notes.push(

@@ -128,6 +128,18 @@ export function renderChange(c: Change, s: Style): string[] {
         `      ${s.dim(`# ${c.match === 'immutable-id' || c.match === 'sid' ? 'hard match' : 'soft match'} on ${safeText(c.matchedOn)}: adsync stamps its anchor and owns the object from now on`)}`,
         ...attributeLines(c.attributes, 'adopt', s),
       ];
+    case 'takeover':
+      return [
+        `  ${s.cyan('⇐')} ${s.bold('takeover')} ${header(c)} = cloud ${c.kind} ${safeText(c.id)} mastered by the sync client`,
+        `      ${s.dim(`# matched on ${safeText(c.matchedOn)}: the source of authority switches to the cloud (isCloudManaged), adsync stamps its anchor and owns the object from now on`)}`,
+        ...attributeLines(c.attributes, 'adopt', s),
+      ];
+    case 'release':
+      return [
+        `  ${s.cyan('⇒')} ${s.bold('release')} ${header(c)} = cloud ${c.kind} ${safeText(c.id)} back to the sync client`,
+        `      ${s.dim("# the source of authority switches back (isCloudManaged false) and adsync's anchor is removed; the sync client takes the object over on its next cycle")}`,
+        ...c.prerequisites.map((p) => `      ${s.yellow('!')} before the next sync cycle: ${safeText(p)}`),
+      ];
     case 'delete':
       return [
         `  ${s.red('-')} ${s.bold('delete')} ${c.kind} ${safeText(c.label)}${where(c)}${c.permanent ? ` ${s.red('(permanent)')}` : ''}`,
@@ -192,7 +204,7 @@ function licenseSummary(x: Plan['summary']): string {
 
 export function summaryLine(plan: Plan): string {
   const x = plan.summary;
-  return `Plan: ${x.create} to create, ${x.adopt > 0 ? `${x.adopt} to adopt, ` : ''}${x.update} to update, ${x.restore} to restore, ${x.delete} to delete; ${x.membersAdded} member${x.membersAdded === 1 ? '' : 's'} to add, ${x.membersRemoved} to remove; ${licenseSummary(x)}${x.reports} report item${x.reports === 1 ? '' : 's'}.`;
+  return `Plan: ${x.create} to create, ${x.adopt > 0 ? `${x.adopt} to adopt, ` : ''}${x.takeover ? `${x.takeover} to take over, ` : ''}${x.release ? `${x.release} to release, ` : ''}${x.update} to update, ${x.restore} to restore, ${x.delete} to delete; ${x.membersAdded} member${x.membersAdded === 1 ? '' : 's'} to add, ${x.membersRemoved} to remove; ${licenseSummary(x)}${x.reports} report item${x.reports === 1 ? '' : 's'}.`;
 }
 
 /** `Read: incremental (source corp: the LDIF export is unchanged; target: Graph delta, 3 changes).` */

@@ -107,12 +107,17 @@ function objectRule(raw: unknown): ObjectRuleSpec {
   };
 }
 
+/** Takeovers are reviewed in small waves: a plan taking over more stops apply unless --force. */
+export const DEFAULT_MAX_TAKEOVERS = 10;
+
 function matching(raw: Raw): MatchingSpec {
   const soft = raw['softMatch'];
   const allow = raw['allowAdmins'];
   return {
     softMatch: soft === 'upn' || soft === 'mail' || soft === 'both' ? soft : 'off',
     ...(Array.isArray(allow) ? { allowAdmins: allow.filter((a): a is string => typeof a === 'string') } : {}),
+    ...(typeof raw['takeover'] === 'string' ? { takeover: raw['takeover'] } : {}),
+    ...(typeof raw['release'] === 'string' ? { release: raw['release'] } : {}),
   };
 }
 
@@ -130,6 +135,7 @@ function safety(raw: Raw): SafetySpec {
     // (absent: DEFAULT_MAX_LICENSE_REMOVALS, applied by checkSafety, so specs without licences read as before)
     ...(typeof raw['maxLicenseRemovals'] === 'number' ? { maxLicenseRemovals: raw['maxLicenseRemovals'] } : {}),
     allowEmptySource: raw['allowEmptySource'] === true,
+    maxTakeovers: typeof raw['maxTakeovers'] === 'number' ? raw['maxTakeovers'] : DEFAULT_MAX_TAKEOVERS,
     ...(typeof raw['maxUpdates'] === 'number' ? { maxUpdates: raw['maxUpdates'] } : {}),
     deleteMode: raw['deleteMode'] === 'disable-first' ? 'disable-first' : 'delete',
     deleteGraceDays: typeof raw['deleteGraceDays'] === 'number' ? raw['deleteGraceDays'] : DEFAULT_DELETE_GRACE_DAYS,

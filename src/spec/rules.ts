@@ -170,6 +170,25 @@ export const flowExpressions: Rule = (spec) => {
   return out;
 };
 
+/** matching.takeover and matching.release compile as CEL (boolean selectors over the source object). */
+export const matchingExpressions: Rule = (spec) => {
+  const out: PathProblem[] = [];
+  const m = obj(spec['matching']);
+  for (const key of ['takeover', 'release'] as const) {
+    const expr = m[key];
+    if (typeof expr !== 'string' || expr === '') continue;
+    const path: SpecPath = ['matching', key];
+    const err = checkExpression(expr);
+    if (err !== undefined) out.push(problem(path, `${formatPath(path)} is not a valid CEL expression: ${err}`));
+    else {
+      const t = expressionType(expr);
+      if (t !== undefined && t !== 'bool' && t !== 'dyn')
+        out.push(problem(path, `${formatPath(path)} must be a boolean expression (it is ${t})`));
+    }
+  }
+  return out;
+};
+
 /** StartTLS upgrades a plain ldap:// connection; on ldaps:// it is a mistake. */
 export const startTlsNeedsPlainLdap: Rule = (spec) => {
   const out: PathProblem[] = [];
@@ -193,6 +212,7 @@ export const RULES: readonly Rule[] = [
   scopeReach,
   scopeFilter,
   flowExpressions,
+  matchingExpressions,
   startTlsNeedsPlainLdap,
   credentialsInUrls,
   ...WRITEBACK_RULES,

@@ -124,6 +124,13 @@ export interface MatchingSpec {
    * each named by userPrincipalName, object id or anchor. Absent: none (a role holder is never adopted).
    */
   allowAdmins?: string[];
+  /**
+   * ⚑ CEL over the source object (the variables of flows): which objects whose cloud twin a sync client
+   * (Entra Connect, Cloud Sync) masters are taken over. Absent: `false`, none (src/engine/takeover.ts).
+   */
+  takeover?: string;
+  /** ⚑ CEL over the source object: which taken-over objects are handed back to the sync client. Absent: `false`. */
+  release?: string;
 }
 
 export interface SafetySpec {
@@ -139,6 +146,8 @@ export interface SafetySpec {
   allowEmptySource?: boolean;
   /** ... or removes more than this many licence assignments (absent: 100, DEFAULT_MAX_LICENSE_REMOVALS). */
   maxLicenseRemovals?: number;
+  /** ... or takes over more than this many sync-client-mastered objects (default 10; absent in hand-built specs). */
+  maxTakeovers?: number;
   /** ... or updates more than this many objects (default none). */
   maxUpdates?: number;
   /** `delete` (default): deletes happen in one apply. `disable-first`: disable and mark, delete after the grace period. */

@@ -742,6 +742,13 @@ function expectedWrites(plan: Plan, result: Pick<ApplyResult, 'createdIds' | 're
         if (m) out.push(m.after !== undefined ? `PUT /users/${id}/manager/$ref` : `DELETE /users/${id}/manager/$ref`);
         break;
       }
+      case 'takeover':
+        // The source-of-authority switch, then anchor and attributes in one PATCH (never generated here).
+        out.push(`PATCH /${coll(c.kind)}/${id}/onPremisesSyncBehavior`, `PATCH /${coll(c.kind)}/${id}`);
+        break;
+      case 'release':
+        out.push(`PATCH /${coll(c.kind)}/${id}/onPremisesSyncBehavior`, `PATCH /${coll(c.kind)}/${id}`);
+        break;
       case 'add-members': {
         const members = c.members.filter((m) => !kept.has(`${id} ${m.id ?? createdIds[m.anchor]}`));
         for (let i = 0; i < members.length; i += 20) out.push(`PATCH /groups/${id}`);

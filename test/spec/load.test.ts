@@ -55,6 +55,7 @@ test('a minimal spec normalizes with every default', () => {
         maxMemberRemovals: 500,
         maxMemberRemovalPercent: 50,
         allowEmptySource: false,
+        maxTakeovers: 10,
         deleteMode: 'delete',
         deleteGraceDays: 7,
       },
@@ -116,6 +117,7 @@ safety: { maxDeletes: 50, maxDeletePercent: 10 }
     maxMemberRemovals: 500,
     maxMemberRemovalPercent: 50,
     allowEmptySource: false,
+    maxTakeovers: 10,
     deleteMode: 'delete',
     deleteGraceDays: 7,
   });

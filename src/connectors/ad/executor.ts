@@ -63,6 +63,9 @@ function stepOf(c: Change): ApplyStep | undefined {
       return 'delete-groups';
     case 'licenses':
       return undefined; // licences are Entra's (assignLicense); AD has none
+    case 'takeover':
+    case 'release':
+      return undefined; // Entra only: writeback never plans them
   }
 }
 

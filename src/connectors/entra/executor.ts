@@ -14,6 +14,8 @@ import { attributesDigest, isObjectRef } from '../../model/change.js';
 import type {
   AddMembersChange,
   AdoptChange,
+  ReleaseChange,
+  TakeoverChange,
   AttributeChange,
   Change,
   CreateChange,
@@ -31,6 +33,7 @@ import type { BatchTransport, QueueOptions, SubResponse } from './batch.js';
 import type { WriteBudget } from './budget.js';
 import { randomPassword } from './password.js';
 import { applyLicenseChange, type LicenseApplyContext } from './licenses.js';
+import { applySourceOfAuthority } from './takeover.js';
 import type { ApplyOptions, ApplyResult } from '../../model/apply.js';
 import type { ApplyReporter, ApplyStep, TargetApply, TargetApplyStats } from '../../model/target.js';
 import {
@@ -162,6 +165,8 @@ export async function beginEntraApply(
   const createdIds = new Map<string, string>();
   /** Anchors whose create or restore failed (dependent changes are skipped). */
   const failedAnchors = new Set<string>();
+  /** Groups whose takeover failed: still the sync client's, so their membership changes are skipped. */
+  const takeoverFailed = new Set<string>();
   /** Restored users' memberships, and `groupId memberId` of those a restore brought back and kept. */
   const restoredMemberships: NonNullable<ApplyResult['restoredMemberships']> = [];
   const restoredIn = new Set<string>();
@@ -181,7 +186,10 @@ export async function beginEntraApply(
   // adsync's, and the next plan would see a collision instead of the object.
   let anchorProperty = ctx.anchorProperty;
   let extensionJustCreated = false;
-  if (anchorProperty === undefined && plan.changes.some((c) => c.action === 'create' || c.action === 'adopt')) {
+  if (
+    anchorProperty === undefined &&
+    plan.changes.some((c) => c.action === 'create' || c.action === 'adopt' || c.action === 'takeover')
+  ) {
     anchorProperty = await ensureAnchorProperty(queue, ctx);
     extensionJustCreated = true;
     ctx.onAnchorProperty?.(anchorProperty);
@@ -204,7 +212,8 @@ export async function beginEntraApply(
     plan.changes.some(
       (c) =>
         c.action === 'create' ||
-        ((c.action === 'update' || c.action === 'restore' || c.action === 'adopt') && c.digest !== undefined),
+        ((c.action === 'update' || c.action === 'restore' || c.action === 'adopt' || c.action === 'takeover') &&
+          c.digest !== undefined),
     ) &&
     digestProp === undefined &&
     ctx.application !== undefined
@@ -277,7 +286,9 @@ export async function beginEntraApply(
           anchorProp,
           phase1.filter((c) => c.action === 'create' && c.kind === 'group').map((c) => c.anchor),
         );
-  const runPhase1 = async (change: CreateChange | RestoreChange | UpdateChange | AdoptChange): Promise<void> => {
+  const runPhase1 = async (
+    change: CreateChange | RestoreChange | UpdateChange | AdoptChange | TakeoverChange | ReleaseChange,
+  ): Promise<void> => {
     const coll = collection(change.kind);
     if (coll === undefined) {
       fail(change, `${change.action} ${change.kind}`, `${change.kind} objects are read-only in Microsoft Graph`);
@@ -319,6 +330,31 @@ export async function beginEntraApply(
           return;
         }
         createdIds.set(change.anchor, change.id);
+        finish(change, 'applied', change.id);
+        return;
+      }
+      case 'takeover':
+      case 'release': {
+        // src/connectors/entra/takeover.ts: switch the source of authority, verify (Graph's answer, then a
+        // read), then write adsync's anchor and the attributes (takeover) or remove the anchor (release).
+        const failed = await applySourceOfAuthority(change, {
+          submit: (req, opts) => queue.submit(req, opts),
+          coll,
+          anchorProperty: anchorProp,
+          digestProperty: digestProp,
+          attributesBody: () =>
+            change.action === 'takeover' ? withDigest(attributesBody(change.attributes), change) : {},
+          extensionLag,
+          describe: describeResponse,
+        });
+        if (failed !== undefined) {
+          fail(change, `${change.action} ${change.kind}`, failed);
+          failedAnchors.add(change.anchor);
+          if (change.action === 'takeover') takeoverFailed.add(change.anchor);
+          finish(change, 'failed');
+          return;
+        }
+        if (change.action === 'takeover') createdIds.set(change.anchor, change.id);
         finish(change, 'applied', change.id);
         return;
       }
@@ -482,11 +518,13 @@ export async function beginEntraApply(
   }
 
   /** The reference attributes (manager) of a change, now that every object of the steps before exists. */
-  async function setReferences(change: CreateChange | RestoreChange | UpdateChange | AdoptChange): Promise<void> {
+  async function setReferences(
+    change: CreateChange | RestoreChange | UpdateChange | AdoptChange | TakeoverChange,
+  ): Promise<void> {
     for (const attribute of referenceAttributes(change.attributes)) await setReference(change, attribute);
   }
   async function setReference(
-    change: CreateChange | RestoreChange | UpdateChange | AdoptChange,
+    change: CreateChange | RestoreChange | UpdateChange | AdoptChange | TakeoverChange,
     attribute: AttributeChange,
   ): Promise<void> {
     {
@@ -543,6 +581,12 @@ export async function beginEntraApply(
   async function memberships(change: AddMembersChange | RemoveMembersChange): Promise<void> {
     {
       const gid = change.action === 'add-members' ? (change.id ?? createdIds.get(change.anchor)) : change.id;
+      if (gid !== undefined && takeoverFailed.has(change.anchor)) {
+        // Still mastered by the sync client: Graph would refuse every member write.
+        skip(change, "skipped: the group's takeover failed");
+        finish(change, 'skipped');
+        return;
+      }
       if (gid === undefined) {
         const reason = failedAnchors.has(change.anchor)
           ? 'skipped: group create failed'
@@ -644,7 +688,9 @@ export async function beginEntraApply(
             change.action === 'create' ||
             change.action === 'restore' ||
             change.action === 'update' ||
-            change.action === 'adopt'
+            change.action === 'adopt' ||
+            change.action === 'takeover' ||
+            change.action === 'release'
           )
             await runPhase1(change);
           return;
@@ -653,7 +699,8 @@ export async function beginEntraApply(
             change.action === 'create' ||
             change.action === 'restore' ||
             change.action === 'update' ||
-            change.action === 'adopt'
+            change.action === 'adopt' ||
+            change.action === 'takeover'
           )
             await setReferences(change);
           return;

@@ -33,6 +33,7 @@ import type { GraphRetryEvent } from './graph.js';
 import { toTargetError } from './errors.js';
 import { readSnapshot } from './read.js';
 import { readTargetWithDelta, type PartRead, type TargetDeltaState } from './delta.js';
+import { readDirectorySync } from './takeover.js';
 import type { EntraReadRequest, MembersVia, ReadStats } from './read.js';
 import { trustCa, trustCaFile } from './tls.js';
 
@@ -422,7 +423,8 @@ class GraphTarget implements EntraTarget {
       request,
     );
     this.lastRead = stats;
-    return { ...snapshot, tenant: this.tenant };
+    const directorySync = await readDirectorySync(this.graph);
+    return { ...snapshot, tenant: this.tenant, ...(directorySync !== undefined ? { directorySync } : {}) };
   }
 
   async begin(

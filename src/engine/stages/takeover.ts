@@ -1,0 +1,26 @@
+/**
+ * Stage around the inbound diff: objects a sync client (Entra Connect, Cloud Sync) masters are held and
+ * reported, or taken over / released in the waves `matching.takeover` / `matching.release` select
+ * (src/engine/takeover.ts). The diff then runs on the state as it will be after the switch.
+ */
+import type { TargetSnapshot } from '../../model/target.js';
+import type { MatchingSpec } from '../../spec/types.js';
+import type { DesiredState } from '../desired.js';
+import { desiredDigest, type DiffResult } from '../diff.js';
+import { finishTakeovers, prepareTakeovers, recordWaveMatches } from '../takeover.js';
+import { diffStage } from './diff.js';
+
+export function takeoverStage(
+  desired: DesiredState,
+  target: TargetSnapshot,
+  matching: Partial<MatchingSpec> | undefined,
+  recordMatches: boolean,
+): DiffResult {
+  const waves = prepareTakeovers(desired, target, {
+    softMatch: matching?.softMatch ?? 'off',
+    allowAdmins: matching?.allowAdmins ?? [],
+  });
+  const diffed = diffStage(waves.desired, waves.target, matching, recordMatches);
+  if (recordMatches) recordWaveMatches(waves, diffed.matches);
+  return { ...diffed, ...finishTakeovers(diffed, waves, desired, (o) => desiredDigest(o)) };
+}
