@@ -17,7 +17,7 @@ import { changeKey, checkSavedPlan, furtherChanges, planDigest } from '../engine
 import { adWriters, readAndPlan, type Session } from '../cli/session.js';
 import { applyPlan } from '../apply/loop.js';
 import { adWritebackTarget } from '../connectors/ad/executor.js';
-import { checkSafety } from '../engine/safety.js';
+import { assertSafe, safetyStage } from '../engine/stages/safety.js';
 import { AdsyncError } from '../errors.js';
 import { summarize, type Plan } from '../model/plan.js';
 import { safeText } from '../render/escape.js';
@@ -151,7 +151,14 @@ sharing the state, and it resumes.`;
       },
       async (session, { stateDir, remote, lease }) => {
         progress.phase('Reading the sources and the tenant');
-        const { plan: fresh, targetSnapshot, adSnapshot, desired, managedMembers } = await readAndPlan(session);
+        const {
+          plan: fresh,
+          targetSnapshot,
+          adSnapshot,
+          desired,
+          managedMembers,
+          violations: freshViolations,
+        } = await readAndPlan(session);
         progress.stop();
         for (const w of desired.warnings ?? []) log.warn(w, { event: 'scope.unmatched' });
         const marker = await tenantMarker(session);
@@ -223,23 +230,23 @@ sharing the state, and it resumes.`;
           log.info('nothing to apply', { event: 'apply.done', applied: 0, failed: 0 });
           return result;
         }
-        // Guard rails look at the whole reviewed plan, so resuming a forced apply needs --force again.
-        // Recomputed from the changes and the tenant as read now: a saved plan's own counts are not trusted.
-        const violations = checkSafety(
-          { changes: reviewed.changes, summary: summarize(reviewed.changes, reviewed.reports), managed: fresh.managed },
-          session.spec.safety,
-          { managedMembers },
-        );
+        // Guard rails look at the whole reviewed plan, so resuming a forced apply needs --force again. A fresh
+        // plan carries planFor's verdict; a saved one is judged by the same stage from its changes and the
+        // tenant as read now (its own counts are not trusted).
+        const violations = saved
+          ? safetyStage(
+              { changes: saved.changes, summary: summarize(saved.changes, saved.reports), managed: fresh.managed },
+              session.spec.safety,
+              managedMembers,
+            )
+          : freshViolations;
         if (violations.length > 0) {
           const message = violations.map((v) => v.message).join('; ');
-          if (!flags.force) {
+          if (!flags.force)
             log.error(`apply stopped before any write: ${message}`, { event: 'safety.stop', violations });
-            throw new AdsyncError('safety_threshold', `apply stopped before any write: ${message}`, {
-              hint: 'check the plan (an OU rename or a scope typo looks like this); if it is intended, run again with --force',
-            });
-          }
-          log.warn(`--force: applying although ${message}`, { event: 'safety.forced', violations });
+          else log.warn(`--force: applying although ${message}`, { event: 'safety.forced', violations });
         }
+        assertSafe(violations, flags.force);
         if (!saved && !flags['auto-approve']) await confirm();
         if (saved) out(`${summaryLine(plan)}\n`);
         // From the first write on, Ctrl-C finishes what is in flight, journals it and says how to resume.

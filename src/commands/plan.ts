@@ -7,10 +7,9 @@ import { withLockedSession } from '../cli/locked.js';
 import { createLog, logFormatFlag, type LogFormat } from '../cli/log.js';
 import { createProgress } from '../cli/progress.js';
 import { readAndPlan } from '../cli/session.js';
-import { checkSafety } from '../engine/safety.js';
+import type { SafetyViolation } from '../engine/stages/safety.js';
 import { ignoredSettingsOf } from '../spec/ignored-settings.js';
 import { AdsyncError } from '../errors.js';
-import type { SafetySpec } from '../spec/types.js';
 import type { Plan } from '../model/plan.js';
 import { jsonLines } from '../render/json.js';
 import { GITHUB_COMMENT_LIMIT, markdownLines, markdownParts, type MarkdownOptions } from '../render/markdown.js';
@@ -122,8 +121,7 @@ Report items never count as changes.`;
         col: w.col,
       });
     let markdown: MarkdownOptions = {};
-    let managedMembers = 0;
-    let safety: SafetySpec | undefined;
+    let violations: readonly SafetyViolation[] = [];
     // Ctrl-C: stop at once, saying so, with the embedded tenant's lock released (plan never writes).
     const interrupts = trapInterrupts('plan');
     let plan: Plan;
@@ -135,16 +133,15 @@ Report items never count as changes.`;
         async (session) => {
           progress.phase('Reading the sources and the tenant');
           try {
-            const { plan, targetSnapshot, desired, managedMembers: members } = await readAndPlan(session);
+            const { plan, targetSnapshot, desired, violations: verdict } = await readAndPlan(session);
             for (const w of desired.warnings ?? []) log.warn(w, { event: 'scope.unmatched' });
-            managedMembers = members;
-            safety = session.spec.safety;
+            violations = verdict;
             const admins = new Map<string, readonly string[]>();
             for (const o of targetSnapshot.objects)
               if (o.adminRoles !== undefined && o.adminRoles.length > 0) admins.set(o.id, o.adminRoles);
             markdown = {
               safety: session.spec.safety,
-              safetyContext: { managedMembers },
+              violations,
               specPath: repoRelativePath(session.spec.file, session.specPath),
               admins,
               maxLength: flags['max-length'],
@@ -169,14 +166,13 @@ Report items never count as changes.`;
     if (flags.markdown) await writeMarkdown(flags.markdown, plan, markdown, flags.split);
     // The guard rails' verdict: text and markdown carry it in the plan itself; JSON on stdout stays the plan,
     // so there the verdict goes to the log (stderr). Apply checks again from what it reads.
-    const violations = safety === undefined ? [] : checkSafety(plan, safety, { managedMembers });
     if (!this.jsonEnabled()) {
       const lines =
         flags.format === 'json'
           ? jsonLines(plan)
           : flags.format === 'markdown'
             ? markdownLines(plan, markdown)
-            : textLines(plan, styleFor(process.stdout), markdown.safety, markdown.safetyContext);
+            : textLines(plan, styleFor(process.stdout), violations);
       await writeLines(process.stdout, lines);
       if (flags.out && flags.format === 'text')
         process.stdout.write(

@@ -3,6 +3,7 @@
  * flows. Pure: plain data in, plain data out. Direction-agnostic in what it produces (objects keyed by anchor
  * with target-named attributes), so writeback can feed the same diff from the other side.
  */
+import { AdsyncError } from '../errors.js';
 import { sidToString } from '../model/sid.js';
 import type { ReportItem } from '../model/change.js';
 import type { AttrValue, DirectoryEntry, SourceReadRequest, SourceSnapshot } from '../model/entry.js';
@@ -230,7 +231,8 @@ export function buildDesired(
     provenanceOf[kind] = Object.fromEntries(flows[kind].flows.map((f) => [f.attribute, f.origin]));
   for (const snapshot of snapshots) {
     const source = spec.sources.find((s) => s.name === snapshot.source);
-    if (!source) throw new Error(`snapshot for unknown source ${snapshot.source}`);
+    // The commands read one snapshot per spec source: another name is an adsync bug.
+    if (!source) throw new AdsyncError('internal', `snapshot for unknown source ${snapshot.source}`);
     const scope: CompiledScope = compileScope(source.scope);
     state.warnings!.push(
       ...unmatchedScopeEntries(spec.sources.indexOf(source), source.name, source.scope, snapshot.entries),

@@ -76,11 +76,15 @@ function attributeChange(name: string, before: unknown, after: unknown, flow: st
 /**
  * Entra's rule for UPNs whose suffix is not a verified domain: the user gets
  * `<mailNickname>@<initial domain>` (the MOERA), as Entra does for synced users (entra-connect-defaults §5).
+ * Pure: the users it changes are copies, and so is every group with members (pointing at the copies, so
+ * member identity holds across nested groups); the input state is left as it was. Nothing to change: the
+ * input itself is returned.
  */
-export function applyTenantRules(objects: readonly DesiredObject[], tenant: TenantInfo | undefined): void {
-  if (!tenant) return;
+export function applyTenantRules(desired: DesiredState, tenant: TenantInfo | undefined): DesiredState {
+  if (!tenant) return desired;
   const verified = new Set(tenant.verifiedDomains.map((d) => d.toLowerCase()));
-  for (const obj of objects) {
+  const copies = new Map<DesiredObject, DesiredObject>();
+  for (const obj of desired.objects) {
     if (obj.kind !== 'user' || obj.readOnly) continue;
     const upn = obj.attrs.userPrincipalName;
     if (typeof upn !== 'string') continue;
@@ -92,15 +96,36 @@ export function applyTenantRules(objects: readonly DesiredObject[], tenant: Tena
         typeof obj.attrs.mailNickname === 'string' ? obj.attrs.mailNickname : upn.slice(0, upn.lastIndexOf('@')),
       ) ?? obj.anchor.replace(/[^A-Za-z0-9]/g, '');
     const moera = `${nick}@${tenant.initialDomain}`;
-    obj.attrs.userPrincipalName = moera;
-    obj.fallbackNames = ['userPrincipalName'];
-    obj.provenance = {
-      ...obj.provenance,
-      userPrincipalName: `${obj.provenance.userPrincipalName ?? 'default user.userPrincipalName'} (${invalid !== undefined ? `the UPN ${invalid}` : `suffix ${suffix} is not a verified domain`}: ${tenant.initialDomain} fallback)`,
-    };
-    obj.label = moera;
-    obj.sortKey = moera.toLowerCase();
+    copies.set(obj, {
+      ...obj,
+      attrs: { ...obj.attrs, userPrincipalName: moera },
+      fallbackNames: ['userPrincipalName'],
+      provenance: {
+        ...obj.provenance,
+        userPrincipalName: `${obj.provenance.userPrincipalName ?? 'default user.userPrincipalName'} (${invalid !== undefined ? `the UPN ${invalid}` : `suffix ${suffix} is not a verified domain`}: ${tenant.initialDomain} fallback)`,
+      },
+      label: moera,
+      sortKey: moera.toLowerCase(),
+    });
   }
+  if (copies.size === 0) return desired;
+  const groups: [DesiredObject, DesiredObject][] = [];
+  for (const obj of desired.objects)
+    if (obj.members !== undefined && obj.members.length > 0) {
+      const copy = { ...obj };
+      copies.set(obj, copy);
+      groups.push([obj, copy]);
+    }
+  const swap = (o: DesiredObject): DesiredObject => copies.get(o) ?? o;
+  for (const [obj, copy] of groups) copy.members = obj.members!.map(swap);
+  const repoint = <K>(m: Map<K, DesiredObject>): Map<K, DesiredObject> =>
+    new Map([...m].map(([k, o]) => [k, swap(o)] as const));
+  return {
+    ...desired,
+    objects: desired.objects.map(swap),
+    byAnchor: repoint(desired.byAnchor),
+    byDn: repoint(desired.byDn),
+  };
 }
 
 /** Properties Graph needs on create that are not flows: a synced group is a plain security group. */
@@ -203,7 +228,6 @@ export function diff(
   const reports: ReportItem[] = [...desired.reports];
   const matches = new Map<string, MatchInfo>();
   const record = options.recordMatches === true;
-  applyTenantRules(desired.objects, target.tenant);
   const softMatch = options.softMatch ?? 'off';
   const allowAdmins = new Set((options.allowAdmins ?? []).map((a) => a.toLowerCase()));
   const adminAllowed = (holder: TargetObject, anchor: string): boolean =>

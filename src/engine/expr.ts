@@ -12,6 +12,7 @@
  *   mailEnabled whether the object is mail-enabled by Entra Connect's rule (SMTP proxy address or mail with @)
  */
 import { Environment } from '@marcbachmann/cel-js';
+import { AdsyncError } from '../errors.js';
 
 export interface FlowContext {
   /**
@@ -333,7 +334,8 @@ const NATIVE_SHAPES: { re: RegExp; build(m: RegExpExecArray): CompiledExpression
 /** Compiles a flow expression; throws a CEL error (with position) on bad syntax or types. */
 export function compileExpression(text: string): CompiledExpression {
   if (text.length > EXPRESSION_LIMITS.maxLength) {
-    throw new Error(
+    throw new AdsyncError(
+      'expression_too_long',
       `the expression is ${text.length} characters long; at most ${EXPRESSION_LIMITS.maxLength} are allowed`,
     );
   }
@@ -414,7 +416,10 @@ function normalizeValue(v: unknown): unknown {
       v !== null &&
       (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null))
   ) {
-    throw new Error('the expression gives a map; a flow must give a string, number, bool, list or null');
+    throw new AdsyncError(
+      'expression_map',
+      'the expression gives a map; a flow must give a string, number, bool, list or null',
+    );
   }
   return v === undefined ? null : v;
 }

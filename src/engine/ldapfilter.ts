@@ -19,6 +19,7 @@ import {
   SubstringFilter,
   type Filter,
 } from 'ldapts';
+import { AdsyncError } from '../errors.js';
 import type { AttrValue, DirectoryEntry } from '../model/entry.js';
 
 const BIT_AND = '1.2.840.113556.1.4.803';
@@ -118,11 +119,12 @@ export function compileFilter(filter: Filter): EntryPredicate {
       const want = filter.value;
       return (e) => values(e, attr).some((v) => compare(str(v), want) === 0);
     }
-    throw new Error(
+    throw new AdsyncError(
+      'scope_filter_unsupported',
       `matching rule ${rule} is not supported in scope filters (supported: ${BIT_AND} BIT_AND, ${BIT_OR} BIT_OR)`,
     );
   }
-  throw new Error(`unsupported filter ${filter.toString()}`);
+  throw new AdsyncError('scope_filter_unsupported', `unsupported filter ${filter.toString()}`);
 }
 
 /** Every attribute a filter mentions (lower-cased), so connectors read them. */

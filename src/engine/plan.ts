@@ -1,11 +1,12 @@
 /**
  * planFor: the whole plan, as a pipeline of named pure stages (one file each in ./stages/):
  *
- *   desired state → tenant rules → match (hard, then soft) → object diff → membership diff   (stages/diff.ts)
+ *   desired state → tenant rules (stages/tenant-rules.ts) → match (hard, then soft) → object diff
+ *   → membership diff (stages/diff.ts)
  *     (inside stages/takeover.ts: objects a sync client masters held, or taken over / released in waves)
  *   → delete mode (stages/delete-mode.ts) → observed digests of the inbound changes (stages/observed.ts)
  *   → licences (licenses.ts: `licenses:` rules, after the creates, restores and adoptions are known)
- *   → writeback (stages/writeback.ts) → sort and summary (stages/sort-summary.ts)
+ *   → writeback (stages/writeback.ts) → sort and summary (stages/sort-summary.ts) → guard rails (stages/safety.ts)
  *
  * `adsync plan`, `apply`, `explain` and the saved-plan checks all call it, so they cannot disagree. Commands
  * read the sources and the target through connectors and hand the snapshots here; nothing here does I/O.
@@ -22,6 +23,8 @@ import { managedMemberships } from './safety.js';
 import { deleteModeStage } from './stages/delete-mode.js';
 import { takeoverStage } from './stages/takeover.js';
 import { stampObserved } from './stages/observed.js';
+import { safetyStage, type SafetyViolation } from './stages/safety.js';
+import { tenantRulesStage } from './stages/tenant-rules.js';
 import { sortAndSummarize } from './stages/sort-summary.js';
 import { writebackStage, type WritebackFacts } from './stages/writeback.js';
 
@@ -50,11 +53,14 @@ export interface PlanOutput {
   adSnapshot?: TargetSnapshot;
   /** Memberships adsync manages, in the tenant and in written-back AD groups (guard rails). */
   managedMembers: number;
+  /** The guard rails the plan crosses (stages/safety.ts): renderers show them, apply refuses on them. */
+  violations: readonly SafetyViolation[];
 }
 
 export function planFor(input: PlanForInput): PlanOutput {
-  const { desired, target, spec } = input;
+  const { target, spec } = input;
   const now = input.now ?? new Date();
+  const desired = tenantRulesStage(input.desired, target);
   // diffStage, with objects a sync client masters held, or taken over / released in waves
   const inbound = takeoverStage(desired, target, spec.matching, input.recordMatches === true);
   const moded = deleteModeStage(
@@ -96,12 +102,14 @@ export function planFor(input: PlanForInput): PlanOutput {
     summary: sorted.summary,
     managed,
   };
+  const managedMembers = managedMemberships(target, adSnapshot);
   return {
     plan,
     desired,
     matches: inbound.matches,
     ...(adSnapshot ? { adSnapshot } : {}),
-    managedMembers: managedMemberships(target, adSnapshot),
+    managedMembers,
+    violations: safetyStage(plan, spec.safety, managedMembers),
   };
 }
 

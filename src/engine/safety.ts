@@ -8,7 +8,8 @@
  * back into scope before then has its mark cleared (and is enabled again by its flows). A disable counts
  * as a delete for the guard rails: a scope typo that would disable 60% of the users is as bad.
  */
-import type { Change, ReportItem, UpdateChange } from '../model/change.js';
+import { DISABLE_FIRST_RULE, isDisable, type Change, type ReportItem, type UpdateChange } from '../model/change.js';
+import { PENDING_DELETE_EXTENSION_NAME, siblingExtension } from '../model/extension.js';
 import { summarize, type Plan } from '../model/plan.js';
 import type { TargetObject, TargetSnapshot } from '../model/target.js';
 import { DEFAULT_MAX_LICENSE_REMOVALS } from '../spec/normalize.js';
@@ -27,15 +28,12 @@ export interface SafetyViolation {
   message: string;
 }
 
-/** The rule (provenance) of the update that disables and marks an object instead of deleting it. */
-export const DISABLE_FIRST_RULE = 'safety.deleteMode: disable-first';
-export const PENDING_DELETE_EXTENSION_NAME = 'adsyncDeleteAfter';
+export { DISABLE_FIRST_RULE } from '../model/change.js';
 
 /** Deletes, counting disable-first disables (deletes in waiting). */
 export function countDeletes(plan: Pick<Plan, 'changes'>): number {
   let n = 0;
-  for (const c of plan.changes)
-    if (c.action === 'delete' || (c.action === 'update' && c.rule === DISABLE_FIRST_RULE)) n++;
+  for (const c of plan.changes) if (c.action === 'delete' || isDisable(c)) n++;
   return n;
 }
 
@@ -129,9 +127,7 @@ export function checkSafety(
 
 /** The full name of the mark extension, next to adsync's anchor extension (same application). */
 export function pendingDeleteProperty(anchorProperty: string | undefined): string | undefined {
-  if (anchorProperty === undefined) return undefined;
-  const i = anchorProperty.lastIndexOf('_');
-  return i < 0 ? undefined : `${anchorProperty.slice(0, i + 1)}${PENDING_DELETE_EXTENSION_NAME}`;
+  return siblingExtension(anchorProperty, PENDING_DELETE_EXTENSION_NAME);
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -205,6 +201,7 @@ export function applyDeleteMode<P extends Pick<Plan, 'changes' | 'reports' | 'su
       rule: DISABLE_FIRST_RULE,
       id: c.id,
       attributes,
+      disable: { deleteAfter, reason: c.reason },
       ...(c.observed !== undefined ? { observed: c.observed } : {}),
     };
     changes.push(update);

@@ -76,9 +76,17 @@ function byObject(changes: readonly Change[]): Map<string, Change[]> {
   return m;
 }
 
-/** A change as the re-plan comparison sees it: without the digest (compared separately). */
+/**
+ * A change as the re-plan comparison sees it: without the digest (compared separately), and without the
+ * disable intent, which plans saved before it existed lack (it is derived from the rule and the attributes,
+ * which are compared; isDisable reads those plans by them).
+ */
 function comparable(c: Change): string {
   const { observed: _observed, ...rest } = c;
+  if (rest.action === 'update' && rest.disable !== undefined) {
+    const { disable: _disable, ...plain } = rest;
+    return canonicalJson(plain);
+  }
   return canonicalJson(rest);
 }
 

@@ -174,6 +174,16 @@ export const ERROR_CATALOGUE = {
     exitCode: 1,
     hint: 'export the variable before running adsync',
   },
+  expression_map: {
+    summary: 'the expression gives a map; a flow must give a string, number, bool, list or null',
+    exitCode: 1,
+    hint: 'pick one value out of the map (m.key or m["key"]), or build a string from it',
+  },
+  expression_too_long: {
+    summary: 'the expression is … characters long; at most … are allowed',
+    exitCode: 1,
+    hint: 'split the expression into shorter flows, or move the logic into a source attribute',
+  },
   github_oidc_unavailable: {
     summary: 'GitHub Actions: cannot request an OIDC token from the runner: …',
     exitCode: 1,
@@ -386,6 +396,11 @@ export const ERROR_CATALOGUE = {
     summary: 'apply stopped before any write: …',
     exitCode: 1,
     hint: 'check the plan (an OU rename or a scope typo looks like this); if it is intended, run again with --force',
+  },
+  scope_filter_unsupported: {
+    summary: 'a scope filter uses an LDAP matching rule or filter type adsync cannot evaluate',
+    exitCode: 1,
+    hint: 'use equality, presence, substring, >=, <=, ~= and the AD bitwise rules 1.2.840.113556.1.4.803 (BIT_AND) and 1.2.840.113556.1.4.804 (BIT_OR)',
   },
   secret_missing: {
     summary: '…: environment variable … is not set',

@@ -85,6 +85,32 @@ export interface UpdateChange extends ChangeBase, WritesAttributes {
   action: 'update';
   id: string;
   attributes: AttributeChange[];
+  /**
+   * Set when this update stands in for a delete (`safety.deleteMode: disable-first`): it disables the account
+   * (users) and marks the object for deletion after `deleteAfter`. Guard rails count it as a delete.
+   */
+  disable?: DisableIntent;
+}
+
+/** A delete in waiting: the disable-first update that replaces it. */
+export interface DisableIntent {
+  /** When a later plan deletes the object (ISO 8601). */
+  deleteAfter: string;
+  /** Why the object would have been deleted (the delete's reason). */
+  reason: string;
+}
+
+/** The rule (provenance) of the updates disable-first makes: disables, and marks cleared when objects return. */
+export const DISABLE_FIRST_RULE = 'safety.deleteMode: disable-first';
+
+/**
+ * Whether a change disables instead of deleting. Plans saved before `disable` existed say so only by their
+ * rule and a value written (a cleared mark writes none): those are recognised here, in one place.
+ */
+export function isDisable(c: Change): c is UpdateChange {
+  if (c.action !== 'update') return false;
+  if (c.disable !== undefined) return true;
+  return c.rule === DISABLE_FIRST_RULE && c.attributes.some((a) => a.after !== undefined);
 }
 
 export interface DeleteChange extends ChangeBase {

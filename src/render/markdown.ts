@@ -10,10 +10,10 @@
  * Every value is escaped (escape.ts, then markdown's own specials) so a display name can't forge the comment.
  */
 import { basename } from 'node:path';
-import type { AttributeChange, Change, ReportItem } from '../model/change.js';
+import { isDisable, type AttributeChange, type Change, type ReportItem } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import type { ObjectKind } from '../model/target.js';
-import { checkSafety, countDeletes, DISABLE_FIRST_RULE } from '../engine/safety.js';
+import { countDeletes, type SafetyViolation } from '../engine/safety.js';
 import type { SafetySpec } from '../spec/types.js';
 import { safeText } from './escape.js';
 import { attributeLabel, formatValue, wantsWordDiff, wordDiff } from './text.js';
@@ -23,10 +23,10 @@ import { AdsyncError } from '../errors.js';
 export const GITHUB_COMMENT_LIMIT = 65_536;
 
 export interface MarkdownOptions {
-  /** The spec's guard rails: the verdict and the danger banner come from the same check apply runs. */
+  /** The spec's guard rails (the limits the verdict quotes). */
   safety?: SafetySpec;
-  /** What the guard rails need beyond the plan (managed memberships, counted from the tenant as read). */
-  safetyContext?: { managedMembers?: number };
+  /** The rails the plan crosses, from planFor's safety stage: the verdict apply acts on. */
+  violations?: readonly SafetyViolation[];
   /** The spec as the reviewer should read it (relative to the repository); default plan.spec.path. */
   specPath?: string;
   /** Where the full plan is: a URL, or a file the pipeline uploads (e.g. `plan.json`). */
@@ -89,7 +89,7 @@ function changeLines(c: Change, admins: ReadonlyMap<string, readonly string[]> |
       return [`- ➕ **create** ${who}`, ...c.attributes.map((a) => attributeLine(a, true))];
     case 'update':
       return [
-        `- ${c.rule === DISABLE_FIRST_RULE ? '⏸️ **disable**' : '✏️ **update**'} ${who}`,
+        `- ${isDisable(c) ? '⏸️ **disable**' : '✏️ **update**'} ${who}`,
         ...c.attributes.map((a) => attributeLine(a, false)),
       ];
     case 'restore':
@@ -191,7 +191,7 @@ const CATEGORY_TITLE: Record<Category, string> = {
 };
 
 function categoryOf(c: Change): Category {
-  if (c.action === 'update' && c.rule === DISABLE_FIRST_RULE) return 'disable';
+  if (isDisable(c)) return 'disable';
   return c.action;
 }
 
@@ -232,10 +232,9 @@ function groupChanges(changes: readonly Change[]): Group[] {
 function verdictLines(
   plan: Plan,
   safety: SafetySpec | undefined,
-  context: { managedMembers?: number } = {},
+  violations: readonly SafetyViolation[],
 ): { verdict: string; refusals: string[] } {
   if (safety === undefined) return { verdict: '', refusals: [] };
-  const violations = checkSafety(plan, safety, context);
   const deletes = countDeletes(plan);
   const refusals = violations.map((v) => {
     switch (v.code) {
@@ -336,7 +335,7 @@ function headLines(plan: Plan, o: MarkdownOptions): { head: string[]; refusals: 
     plan.target.tenantId !== undefined
       ? ` → tenant ${code(safeText(plan.target.tenantId))}`
       : ` → ${plan.target.system}`;
-  const { verdict, refusals } = verdictLines(plan, o.safety, o.safetyContext);
+  const { verdict, refusals } = verdictLines(plan, o.safety, o.violations ?? []);
   const head = [`### adsync plan for ${code(safeText(spec))}${tenant}`, ''];
   head.push(...bannerLines(plan, refusals, o.admins));
   if (plan.changes.length === 0) head.push('**No changes.** The target matches the spec.', '');

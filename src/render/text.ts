@@ -12,8 +12,7 @@ import {
   type ReportItem,
 } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
-import { checkSafety } from '../engine/safety.js';
-import type { SafetySpec } from '../spec/types.js';
+import type { SafetyViolation } from '../engine/safety.js';
 import { quoteBody, quoteValue, safeText } from './escape.js';
 import type { Style } from './style.js';
 import { adsyncExtensionOf } from '../model/extension.js';
@@ -221,8 +220,8 @@ export function readLine(read: NonNullable<Plan['read']>): string {
 export function* textLines(
   plan: Plan,
   s: Style,
-  safety?: SafetySpec,
-  safetyContext: { managedMembers?: number } = {},
+  /** The guard rails the plan crosses (planFor's safety stage): a plan apply would refuse says so. */
+  violations: readonly SafetyViolation[] = [],
 ): Generator<string> {
   const target = plan.target.tenantId
     ? `${plan.target.system} tenant ${safeText(plan.target.tenantId)}`
@@ -246,8 +245,6 @@ export function* textLines(
   yield '';
   yield s.bold(summaryLine(plan));
   if (plan.read !== undefined) yield readLine(plan.read);
-  // The same check apply runs: a plan it would refuse says so where it is reviewed.
-  const violations = safety === undefined ? [] : checkSafety(plan, safety, safetyContext);
   if (violations.length > 0) {
     yield '';
     yield s.red('Guard rails: apply will stop before any write unless run with --force:');
@@ -255,11 +252,6 @@ export function* textLines(
   }
 }
 
-export function renderText(
-  plan: Plan,
-  s: Style,
-  safety?: SafetySpec,
-  safetyContext: { managedMembers?: number } = {},
-): string {
-  return `${[...textLines(plan, s, safety, safetyContext)].join('\n')}\n`;
+export function renderText(plan: Plan, s: Style, violations: readonly SafetyViolation[] = []): string {
+  return `${[...textLines(plan, s, violations)].join('\n')}\n`;
 }

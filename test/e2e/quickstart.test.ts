@@ -128,7 +128,7 @@ describe('the quickstart, end to end', () => {
     await editLdif((t) => t.replace(/dn: CN=Farid Haddad,[\s\S]*?\n\n/, ''));
     const p = await plan();
     assert.deepEqual(p.changes.map(describeChange), ['delete user fhaddad@contoso.example']);
-    assert.equal(p.changes[0]!.action === 'delete' && p.changes[0]!.reason, 'no longer in the source');
+    assert.equal(p.changes[0]!.action === 'delete' && p.changes[0].reason, 'no longer in the source');
     await applyAndExpectClean();
   });
 
@@ -137,7 +137,7 @@ describe('the quickstart, end to end', () => {
     const p = await plan();
     assert.deepEqual(p.changes.map(describeChange), ['delete user knovak@contoso.example']);
     assert.match(
-      p.changes[0]!.action === 'delete' ? p.changes[0]!.reason : '',
+      p.changes[0]!.action === 'delete' ? p.changes[0].reason : '',
       /^out of scope: under excluded OU ou=service accounts/,
     );
     await applyAndExpectClean();

@@ -164,7 +164,7 @@ describe('plan after apply', () => {
       p.changes.map((c) => `${c.action} ${c.label}`),
       ['delete bob.jones@contoso.example'],
     );
-    assert.equal(p.changes[0]!.action === 'delete' && p.changes[0]!.reason, 'no longer in the source');
+    assert.equal(p.changes[0]!.action === 'delete' && p.changes[0].reason, 'no longer in the source');
   });
 
   it('deletes an object moved out of the scoped OU, and says why', () => {
@@ -179,7 +179,7 @@ describe('plan after apply', () => {
       ['delete'],
     );
     assert.match(
-      p.changes[0]!.action === 'delete' ? p.changes[0]!.reason : '',
+      p.changes[0]!.action === 'delete' ? p.changes[0].reason : '',
       /out of scope: not under any OU in scope.ous.include/,
     );
   });

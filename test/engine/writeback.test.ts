@@ -337,7 +337,7 @@ describe('planWriteback', () => {
     ];
     const out = plan([cloudGroup('g1', 'WB-One', ['id-anchor-alice'])], existing);
     assert.deepEqual(show(out.changes), ['add-members group WB-One [alice@corp.example]']);
-    assert.equal(out.changes[0]!.action === 'add-members' && out.changes[0]!.id, moved);
+    assert.equal(out.changes[0]!.action === 'add-members' && out.changes[0].id, moved);
     const reports = out.reports.map((r) => `${r.code} ${r.label}`).sort();
     assert.deepEqual(reports, ['writeback-group-moved WB-Gone', 'writeback-group-moved WB-One']);
   });

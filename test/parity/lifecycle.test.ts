@@ -160,7 +160,7 @@ describe('lifecycle: delete → restore → rename → move keeps one cloud obje
       p.changes.map((c) => c.action),
       ['restore'],
     );
-    assert.equal(p.changes[0]!.action === 'restore' && p.changes[0]!.id, id);
+    assert.equal(p.changes[0]!.action === 'restore' && p.changes[0].id, id);
     await t.apply();
     assert.equal((await t.explain('rround@contoso.example')).match?.id, id);
   });

@@ -216,7 +216,7 @@ function scenario(
       assert.equal(b.length, 1);
       assert.ok(b[0]!.action === 'update');
       assert.deepEqual(
-        b[0]!.attributes.map((a) => [a.name, a.after]),
+        b[0].attributes.map((a) => [a.name, a.after]),
         [['mail', newMail]],
         'a mail change does not change mailNickname',
       );
@@ -240,7 +240,7 @@ function scenario(
       assert.equal(f.length, 1);
       assert.ok(f[0]!.action === 'update');
       assert.deepEqual(
-        f[0]!.attributes.map((a) => [a.name, a.after]),
+        f[0].attributes.map((a) => [a.name, a.after]),
         [['accountEnabled', false]],
         "the leaver's disable flows; the duplicate mail does not",
       );
@@ -259,7 +259,7 @@ function scenario(
       const c = byAnchor(p, k.anchor);
       assert.ok(c.length === 1 && c[0]!.action === 'update', JSON.stringify(c));
       assert.deepEqual(
-        c[0]!.attributes.map((a) => [a.name, a.before, a.after]),
+        c[0].attributes.map((a) => [a.name, a.before, a.after]),
         [['userPrincipalName', k.fixture['userPrincipalName'], upn]],
       );
     });

@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { safetyStage } from '../../src/engine/stages/safety.js';
 import type { Change, ReportItem } from '../../src/model/change.js';
 import { summarize, type Plan } from '../../src/model/plan.js';
 import { escapeUnsafe, safeText } from '../../src/render/escape.js';
@@ -146,10 +147,10 @@ describe('text diffs at a glance', () => {
     const plan = hostilePlan(); // 1 delete of 10 managed
     const safety = { maxDeletes: 0, deleteMode: 'delete' as const, deleteGraceDays: 7 };
     assert.match(
-      renderText(plan, PLAIN, safety),
+      renderText(plan, PLAIN, safetyStage(plan, safety, undefined)),
       /\nGuard rails: apply will stop before any write unless run with --force:\n {2}- the plan deletes 1 objects, over safety\.maxDeletes \(0\)\n$/,
     );
-    assert.doesNotMatch(renderText(plan, PLAIN, { ...safety, maxDeletes: 5 }), /refuse/);
+    assert.doesNotMatch(renderText(plan, PLAIN, safetyStage(plan, { ...safety, maxDeletes: 5 }, undefined)), /refuse/);
   });
 });
 

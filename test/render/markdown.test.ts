@@ -15,6 +15,7 @@ import { buildDesired, readRequestFor } from '../../src/engine/desired.js';
 import { compileFlows } from '../../src/engine/flows.js';
 import { planFromDesired } from '../../src/engine/plan.js';
 import { DISABLE_FIRST_RULE } from '../../src/engine/safety.js';
+import { safetyStage } from '../../src/engine/stages/safety.js';
 import type { Change } from '../../src/model/change.js';
 import { summarize, type Plan } from '../../src/model/plan.js';
 import { GITHUB_COMMENT_LIMIT, markdownLines, markdownParts, renderMarkdown } from '../../src/render/markdown.js';
@@ -108,7 +109,8 @@ describe('markdown: verdict and danger banner', () => {
       range(590).map((i) => del(i)),
       1000,
     );
-    const md = renderMarkdown(plan, { safety: { ...SAFETY, maxDeletePercent: 50 } });
+    const safety = { ...SAFETY, maxDeletePercent: 50 };
+    const md = renderMarkdown(plan, { safety, violations: safetyStage(plan, safety, undefined) });
     assert.match(md, /^> \[!CAUTION\]\n> \*\*`adsync apply` will refuse this plan\*\*/m);
     assert.match(md, /^> - \*\*590 deletes\*\* exceed `safety\.maxDeletes` \(500\) by \*\*90\*\*$/m);
     assert.match(

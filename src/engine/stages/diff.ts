@@ -1,5 +1,5 @@
 /**
- * Stages: tenant rules → match (hard, then soft) → object diff → membership diff. One pass over the desired
+ * Stages: match (hard, then soft) → object diff → membership diff. One pass over the desired
  * state and the target snapshot (src/engine/diff.ts), which gives the changes and report items of the inbound
  * plan, sorted, how many objects adsync owns, and (for explain) how each object joined the target.
  */
