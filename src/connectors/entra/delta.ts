@@ -15,6 +15,7 @@ import { TargetError } from '../../errors.js';
 import { GraphCallError } from './graph.js';
 import type { Graph } from './graph.js';
 import { toTargetError } from './errors.js';
+import { DIRECTORY_SYNC_PATHS, readDirectorySync } from './takeover.js';
 import {
   DIRECTORY_ROLES_PATH,
   ALWAYS_GROUP,
@@ -305,8 +306,8 @@ async function foldDelta(
     }
   };
 
-  // The two delta rounds' first pages and the directory roles in one `$batch`: a run without changes costs one
-  // request besides the connection's (graph json-batching: up to 20 GETs of any kind in one POST).
+  // The two delta rounds' first pages, the directory roles and the directory-sync status in one `$batch`: a run
+  // without changes costs one request besides the connection's (graph json-batching: up to 20 GETs in one POST).
   let batch: BatchItem[] = [];
   try {
     const res = await graph.post<{ responses?: BatchItem[] }>('/$batch', {
@@ -314,6 +315,8 @@ async function foldDelta(
         { id: 'users', method: 'GET', url: prior.links.users },
         { id: 'groups', method: 'GET', url: prior.links.groups },
         { id: 'roles', method: 'GET', url: DIRECTORY_ROLES_PATH },
+        { id: 'organization', method: 'GET', url: DIRECTORY_SYNC_PATHS.organization },
+        { id: 'synchronization', method: 'GET', url: DIRECTORY_SYNC_PATHS.synchronization },
       ],
     });
     batch = res.responses ?? [];
@@ -324,6 +327,21 @@ async function foldDelta(
   const users = await follow(byId('users'), prior.links.users, 'user', s.user);
   const groups = await follow(byId('groups'), prior.links.groups, 'group', s.group);
   const roles = byId('roles');
+  // Whether a sync client runs, as a full read reads it: from the batch, else (absent, throttled) directly.
+  const fromBatch = async <T>(id: string, path: string): Promise<T> => {
+    const item = byId(id);
+    if (item === undefined || TRANSIENT.has(item.status)) return graph.get<T>(path);
+    if (item.status !== 200) throw itemError(item, path);
+    return item.body as T;
+  };
+  const directorySync = await readDirectorySync({
+    get: <T>(path: string): Promise<T> =>
+      path === DIRECTORY_SYNC_PATHS.organization
+        ? fromBatch<T>('organization', path)
+        : path === DIRECTORY_SYNC_PATHS.synchronization
+          ? fromBatch<T>('synchronization', path)
+          : graph.get<T>(path),
+  } as Pick<Graph, 'get'>);
   for (const [gid, set] of memberSets) {
     const g = live.get(gid);
     if (g !== undefined) g.members = [...set];
@@ -383,6 +401,7 @@ async function foldDelta(
       objects,
       deleted: [...deleted.values()],
       ...(adminRolesUnread !== undefined ? { adminRolesUnread } : {}),
+      ...(directorySync !== undefined ? { directorySync } : {}),
     },
     links: { users, groups },
     changes,

@@ -399,8 +399,9 @@ class GraphTarget implements EntraTarget {
       full,
     );
     if (out.stats !== undefined) this.lastRead = out.stats;
-    // Whether a sync client runs is read every time, as a full read does (it decides which creates are held).
-    const directorySync = await readDirectorySync(this.graph);
+    // Whether a sync client runs is read every time, as a full read does (it decides which creates are held); a
+    // delta fold read it in its `$batch` already.
+    const directorySync = out.snapshot.directorySync ?? (await readDirectorySync(this.graph));
     return {
       snapshot: { ...out.snapshot, tenant: this.tenant, ...(directorySync !== undefined ? { directorySync } : {}) },
       state: out.state,

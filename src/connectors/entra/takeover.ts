@@ -100,12 +100,18 @@ export async function applySourceOfAuthority(
  * /directory/onPremisesSynchronization, which need OnPremDirectorySynchronization.Read.All — delegated only on
  * the current Learn page (§3.2): an app-only caller usually gets 403, and the status says the flags are unread.
  */
-export async function readDirectorySync(graph: Graph): Promise<DirectorySyncStatus | undefined> {
+/** The two reads readDirectorySync makes (an incremental read puts them in its `$batch`). */
+export const DIRECTORY_SYNC_PATHS = {
+  organization: '/organization?$select=id,onPremisesSyncEnabled,onPremisesLastSyncDateTime',
+  synchronization: '/directory/onPremisesSynchronization',
+} as const;
+
+export async function readDirectorySync(graph: Pick<Graph, 'get'>): Promise<DirectorySyncStatus | undefined> {
   let status: DirectorySyncStatus;
   try {
     const org = await graph.get<{
       value?: { onPremisesSyncEnabled?: boolean | null; onPremisesLastSyncDateTime?: string | null }[];
-    }>('/organization?$select=id,onPremisesSyncEnabled,onPremisesLastSyncDateTime');
+    }>(DIRECTORY_SYNC_PATHS.organization);
     const o = org.value?.[0];
     status = { enabled: o?.onPremisesSyncEnabled ?? null };
     if (typeof o?.onPremisesLastSyncDateTime === 'string') status.lastSyncDateTime = o.onPremisesLastSyncDateTime;
@@ -114,7 +120,7 @@ export async function readDirectorySync(graph: Graph): Promise<DirectorySyncStat
   }
   try {
     const s = await graph.get<{ value?: { features?: Record<string, unknown> }[] }>(
-      '/directory/onPremisesSynchronization',
+      DIRECTORY_SYNC_PATHS.synchronization,
     );
     const features: Record<string, boolean> = {};
     for (const [k, v] of Object.entries(s.value?.[0]?.features ?? {})) if (typeof v === 'boolean') features[k] = v;
