@@ -341,7 +341,7 @@ async function foldDelta(
         : path === DIRECTORY_SYNC_PATHS.synchronization
           ? fromBatch<T>('synchronization', path)
           : graph.get<T>(path),
-  } as Pick<Graph, 'get'>);
+  });
   for (const [gid, set] of memberSets) {
     const g = live.get(gid);
     if (g !== undefined) g.members = [...set];
