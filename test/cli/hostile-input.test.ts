@@ -381,7 +381,7 @@ describe('state that cannot be saved fails loudly', () => {
     );
     const again = await runCli(['apply', '-c', q.spec, '--auto-approve']);
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /Apply complete: 18 change\(s\) applied, 0 failed/);
+    assert.match(again.stdout, /Apply complete: 20 change\(s\) applied, 0 failed/);
     assert.equal((await runCli(['plan', '-c', q.spec, '--detailed-exitcode'])).code, 0);
   });
 

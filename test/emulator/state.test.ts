@@ -1,13 +1,13 @@
 /** Persistence: a restarted emulator keeps its tenant, certificate, credentials and objects (DESIGN §6). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { harness } from './helpers.js';
 
 describe('emulator: state file', () => {
-  it('round-trips tenant, certificate, credentials, objects, memberships and extensions; old delta tokens get 410 + Location', async () => {
+  it('round-trips tenant, certificate, credentials, objects, memberships and extensions; delta links outlive a restart, links in an older state file get 410 + Location', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'adsync-emu-'));
     const statePath = join(dir, 'state.json');
     try {
@@ -60,11 +60,24 @@ describe('emulator: state file', () => {
           [{ id: u }],
         );
         assert.equal((await b.get(`/directory/deletedItems/${gone}`)).status, 200);
-        const stale = await b.get(deltaLink.replace(/^https:\/\/127\.0\.0\.1:\d+/, b.emu.url));
+        // The change log's tail is saved: a delta link outlives the process that issued it (nothing changed since).
+        const kept = await b.get(deltaLink.replace(/^https:\/\/127\.0\.0\.1:\d+/, b.emu.url));
+        assert.equal(kept.status, 200);
+        assert.deepEqual(kept.body.value, []);
+      } finally {
+        await b.emu.close();
+      }
+      // A state file without the log's tail (an older format): its delta tokens get Graph's 410 reset + Location.
+      const saved = JSON.parse(await readFile(statePath, 'utf8')) as Record<string, unknown>;
+      delete saved['log'];
+      await writeFile(statePath, JSON.stringify(saved));
+      const c = await harness({ statePath });
+      try {
+        const stale = await c.get(deltaLink.replace(/^https:\/\/127\.0\.0\.1:\d+/, c.emu.url));
         assert.equal(stale.status, 410);
         assert.match(stale.headers.get('location') ?? '', /\/v1\.0\/users\/delta\?\$deltatoken=$/);
       } finally {
-        await b.emu.close();
+        await c.emu.close();
       }
     } finally {
       await rm(dir, { recursive: true, force: true });

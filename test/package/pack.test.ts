@@ -76,6 +76,7 @@ describe('npm pack and a global install', () => {
       'emulator',
       'explain',
       'plan',
+      'unlock',
       'validate',
     ]);
     assert.equal(existsSync(join(stage, 'oclif.manifest.json')), false, 'postpack removes it from the work tree');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GRAPH_PROPERTIES, staticTypeProblem, valueProblem } from '../../src/engine/graph-properties.js';
 import { writableProperties } from '../../src/spec/schema.js';
-import { quickstart, withFlows, type Quickstart } from '../support/quickstart.js';
+import { FIRST_ADDED_USER_FLOW_LINE as L, quickstart, withFlows, type Quickstart } from '../support/quickstart.js';
 
 describe('Graph property types', () => {
   it('every writable user and group property of the schema has a type', () => {
@@ -112,10 +112,10 @@ describe('flow value types through the CLI (quickstart)', () => {
         .filter((l) => /adsync\.yaml:\d+/.test(l))
         .map((l) => l.replace(/^.*adsync\.yaml:/, '')),
       [
-        "35:23 objects.user.flows.accountEnabled gives a string; Graph's accountEnabled is true or false",
-        '36:20 objects.user.flows.displayName is always null; Graph requires displayName',
-        "37:17 objects.user.flows.jobTitle gives a number; Graph's jobTitle is a string",
-        "38:23 objects.user.flows.businessPhones gives a string; Graph's businessPhones is a list of strings",
+        `${L}:23 objects.user.flows.accountEnabled gives a string; Graph's accountEnabled is true or false`,
+        `${L + 1}:20 objects.user.flows.displayName is always null; Graph requires displayName`,
+        `${L + 2}:17 objects.user.flows.jobTitle gives a number; Graph's jobTitle is a string`,
+        `${L + 3}:23 objects.user.flows.businessPhones gives a string; Graph's businessPhones is a list of strings`,
       ],
     );
   });

@@ -1,5 +1,6 @@
 /** A private copy of the quickstart (spec, LDIF, embedded tenant) that a test may edit, and its CLI. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +64,12 @@ export async function quickstart(): Promise<Quickstart> {
 }
 
 /** Adds custom flows under `objects.<kind>.flows` of the quickstart spec (YAML lines, already indented by 6). */
+/** The line (1-based) of the first flow withFlows('user', …) adds to the quickstart spec: right after companyName. */
+export const FIRST_ADDED_USER_FLOW_LINE =
+  readFileSync(fileURLToPath(new URL('../../../examples/quickstart/adsync.yaml', import.meta.url)), 'utf8')
+    .split('\n')
+    .indexOf(`      companyName: '"Contoso"'`) + 2;
+
 export function withFlows(kind: 'user' | 'group', lines: string[]): (text: string) => string {
   return (text) => {
     if (kind === 'user')
@@ -70,6 +77,10 @@ export function withFlows(kind: 'user' | 'group', lines: string[]): (text: strin
         `      companyName: '"Contoso"'\n`,
         `      companyName: '"Contoso"'\n${lines.map((l) => `      ${l}\n`).join('')}`,
       );
-    return text.replace('\nsafety:', `  group:\n    flows:\n${lines.map((l) => `      ${l}\n`).join('')}\nsafety:`);
+    // Under objects:, right after the user flows (the spec's later sections, licenses: and safety:, stay apart).
+    return text.replace(
+      `      companyName: '"Contoso"'\n`,
+      `      companyName: '"Contoso"'\n  group:\n    flows:\n${lines.map((l) => `      ${l}\n`).join('')}`,
+    );
   };
 }

@@ -4,14 +4,21 @@
  * `corp.ldif:LINE: …` and a hint — after a first apply, so a bad export can't delete or rewrite anything either.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { quickstart, type Quickstart } from '../../support/quickstart.js';
 
 const BOB_GUID = 'objectGUID:: fnF/nK225EY7OVeEw2E67g==';
-/** Bob Ortiz's objectGUID line in examples/quickstart/corp.ldif. */
-const BOB_GUID_LINE = 104;
+const EXPORT_LINES = readFileSync(
+  fileURLToPath(new URL('../../../../examples/quickstart/corp.ldif', import.meta.url)),
+  'utf8',
+).split('\n');
+/** Bob Ortiz's objectGUID line and his record's first line in examples/quickstart/corp.ldif (1-based). */
+const BOB_GUID_LINE = EXPORT_LINES.indexOf(BOB_GUID) + 1;
+const BOB_DN_LINE = EXPORT_LINES.indexOf('dn: CN=Bob Ortiz,OU=Staff,DC=contoso,DC=example') + 1;
 
 const CASES: { name: string; edit: (text: string) => string | Buffer; error: RegExp }[] = [
   {
@@ -45,15 +52,17 @@ const CASES: { name: string; edit: (text: string) => string | Buffer; error: Reg
     name: 'a second record for a DN',
     edit: (t) =>
       `${t.trimEnd()}\n\ndn: CN=Bob Ortiz,OU=Staff,DC=contoso,DC=example\nobjectClass: user\nobjectGUID:: ${Buffer.alloc(16, 9).toString('base64')}\nsAMAccountName: bortiz2\n`,
-    error:
-      /corp\.ldif:\d+: a second record for "CN=Bob Ortiz,OU=Staff,DC=contoso,DC=example" \(the first is at line 92\)/,
+    error: new RegExp(
+      `corp\\.ldif:\\d+: a second record for "CN=Bob Ortiz,OU=Staff,DC=contoso,DC=example" \\(the first is at line ${BOB_DN_LINE}\\)`,
+    ),
   },
   {
     name: 'a second record for a DN spelled differently',
     edit: (t) =>
       `${t.trimEnd()}\n\ndn: cn=bob ortiz, ou=staff, dc=contoso, dc=example\nobjectClass: user\nobjectGUID:: ${Buffer.alloc(16, 9).toString('base64')}\n`,
-    error:
-      /corp\.ldif:\d+: a second record for "cn=bob ortiz, ou=staff, dc=contoso, dc=example" \(the first is at line 92\)/,
+    error: new RegExp(
+      `corp\\.ldif:\\d+: a second record for "cn=bob ortiz, ou=staff, dc=contoso, dc=example" \\(the first is at line ${BOB_DN_LINE}\\)`,
+    ),
   },
   {
     name: 'a Latin-1 byte in a value',
