@@ -123,13 +123,14 @@ export class IncrementalReads {
    */
   private async readAd(source: SourceSpec, ad: AdSource, request: SourceReadRequest): Promise<SourceSnapshot> {
     const part = `source ${source.name}`;
-    // What the source reads and from where (references, never a secret's value).
-    const scope = digest({ kind: 'ldap', url: source.ldap?.url, baseDn: source.ldap?.baseDn ?? null, request });
     const name = sourceStateName(source.name);
     const [loaded, conn] = await Promise.all([this.load(name, unpackSource), ad.connect()]);
     const { client, settings } = conn;
     const watermark = await readWatermark(client);
     const { bases, namingContexts } = await ad.resolveBases(client, settings, request);
+    // What the source reads and from where, as resolved (a base DN from the environment counts by its value; the
+    // URL carries no secret: credentials in it are refused by validate).
+    const scope = digest({ kind: 'ldap', url: settings.url, bases, request });
     const prior = loaded.value;
     let why: string;
     if (prior === undefined) why = this.whyFull(loaded);

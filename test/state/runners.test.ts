@@ -285,13 +285,14 @@ describe('the blob lease between concurrent applies', { timeout: 900_000 }, () =
 
   it('SIGTERM before any write releases the lease at once', async () => {
     const env = { ...t.env, [CS_ENV]: azurite.connectionString };
-    // How many requests a run makes up to its reads' end: hold the last one, so the run is in its reads.
+    // How many requests a run makes up to its reads' end: hold the last one, so the run is in its reads. Both read
+    // in full (--full): after the plan, an incremental read would make fewer requests and never reach the hold.
     const before = t.emu.requests();
-    const p = await t.cli(['plan', '-c', t.spec], { env });
+    const p = await t.cli(['plan', '-c', t.spec, '--full'], { env });
     assert.equal(p.code, 0, p.stderr);
     const reads = t.emu.requests() - before;
     const frozen = t.emu.freezeAfter({ requests: reads - 1 });
-    const c = spawnCli(['apply', '-c', 'adsync.yaml', '--auto-approve', '--log-format', 'json'], dir, {
+    const c = spawnCli(['apply', '-c', 'adsync.yaml', '--auto-approve', '--full', '--log-format', 'json'], dir, {
       ...env,
       ADSYNC_RUN_ID: 'run-term',
     });
