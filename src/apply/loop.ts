@@ -48,8 +48,10 @@ export function applySteps(changes: readonly Change[]): Map<ApplyStep, Change[]>
       case 'update':
         put(takesFreed(c) ? 'update-taking' : 'update', c);
         break;
-      case 'create':
       case 'restore':
+        put('restore', c);
+        break;
+      case 'create':
       case 'adopt':
       case 'takeover': // the switch, then anchor and attributes (src/connectors/entra/takeover.ts)
       case 'release':
@@ -66,7 +68,7 @@ export function applySteps(changes: readonly Change[]): Map<ApplyStep, Change[]>
   for (const c of changes) if (c.action === 'add-members') put('members', c);
   for (const c of changes) if (c.action === 'remove-members') put('members', c);
   // References after every object of the steps above exists: updates (not taking first), then the rest.
-  for (const step of ['update', 'update-taking', 'create'] as const)
+  for (const step of ['update', 'update-taking', 'restore', 'create'] as const)
     for (const c of steps.get(step)!) if (c.action !== 'delete' && hasReference(c)) put('references', c);
   return steps;
 }

@@ -14,6 +14,7 @@ import {
   type ObjectRef,
   type ReportItem,
   type RestoreChange,
+  type UpdateChange,
 } from '../model/change.js';
 import type { ObjectKind, TargetObject, TargetSnapshot, TargetSystem, TenantInfo } from '../model/target.js';
 import type { SoftMatch } from '../spec/types.js';
@@ -36,6 +37,11 @@ export interface DiffOptions {
   allowAdmins?: readonly string[];
   /** Record how each object joined (`adsync explain`); off for plans, which don't need it. */
   recordMatches?: boolean;
+  /**
+   * Users leaving the source stay in the target this apply (`safety.deleteMode: disable-first`): they keep
+   * their UPN and addresses, so a restore can't take them.
+   */
+  leaversStay?: boolean;
 }
 
 /** How each desired object joined the target (for `adsync explain`). */
@@ -190,7 +196,7 @@ function compareSortable(a: Sortable, b: Sortable): number {
 }
 
 /** Plan order: by kind, then label (case-insensitive), anchor, and action. Sort keys are computed once. */
-export function sortChanges(changes: Change[]): Change[] {
+export function sortChanges<C extends Change>(changes: C[]): C[] {
   const keyed = changes.map((c) => ({ c, s: { kind: c.kind, key: c.label.toLowerCase(), anchor: c.anchor } }));
   keyed.sort((a, b) => compareSortable(a.s, b.s) || ACTION_RANK[a.c.action] - ACTION_RANK[b.c.action]);
   for (let i = 0; i < keyed.length; i++) changes[i] = keyed[i]!.c;
@@ -281,6 +287,11 @@ export function diff(
     (anchor) => owned.get(anchor) ?? deleted.get(anchor),
     system,
     target.tenant?.initialDomain,
+    (anchor) => !owned.has(anchor) && deleted.has(anchor),
+    (property, value) =>
+      property === 'userPrincipalName'
+        ? unownedUpns.has(value) && softMatch !== 'upn' && softMatch !== 'both'
+        : unownedAddresses.has(value) && softMatch !== 'mail' && softMatch !== 'both',
   );
   reports.push(...quarantined);
 
@@ -649,6 +660,64 @@ export function diff(
     }
   }
 
+  // A new user can't take a UPN or address another object keeps after this apply: as Entra's duplicate-attribute
+  // resiliency does, each such value is quarantined and the object is created with the rest.
+  const quarantineCreates = (holderOf: (value: string) => TargetObject | undefined): void => {
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const c = changes[i]!;
+      if (c.action !== 'create' || c.kind !== 'user') continue;
+      const obj = desired.byAnchor.get(c.anchor)!;
+      const clashes = (
+        [
+          ['userPrincipalName', lower(obj.attrs.userPrincipalName)],
+          ['mail', lower(obj.attrs.mail)],
+        ] as const
+      ).flatMap(([name, v]) => {
+        const holder = v === undefined ? undefined : holderOf(v);
+        return holder === undefined || holder.anchor === c.anchor ? [] : [[name, v, holder] as const];
+      });
+      // Duplicate-attribute resiliency: each value is quarantined, the object is created with the rest.
+      const initial = target.tenant?.initialDomain;
+      for (const clash of clashes) {
+        const holder = clash[2];
+        let outcome: string;
+        if (clash[0] === 'mail') {
+          obj.attrs.mail = null;
+          c.attributes = c.attributes.filter((a) => a.name !== 'mail');
+          outcome = 'created without it';
+        } else if (initial !== undefined) {
+          const q = quarantineUpn(String(obj.attrs.userPrincipalName), obj.anchor, initial);
+          obj.attrs.userPrincipalName = q;
+          for (const a of c.attributes) if (a.name === 'userPrincipalName') a.after = q;
+          outcome = `created as ${q}`;
+        } else {
+          outcome = 'not created until it is free';
+        }
+        reports.push({
+          code: initial !== undefined || clash[0] === 'mail' ? DUPLICATE_QUARANTINED : 'duplicate-in-source',
+          kind: obj.kind,
+          target: system,
+          anchor: obj.anchor,
+          sourceDn: obj.dn,
+          source: obj.source,
+          label: obj.label,
+          reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; the value is quarantined: ${outcome}`,
+          other: { label: labelOfTarget(holder), id: holder.id },
+        });
+      }
+      if (clashes.length === 0) continue;
+      if (initial === undefined && clashes.some(([name]) => name === 'userPrincipalName')) {
+        changes.splice(i, 1);
+        present.delete(obj);
+        record &&
+          matches.set(obj.anchor, {
+            rule: 'blocked',
+            detail: 'userPrincipalName held by another object and no tenant to quarantine it in',
+          });
+      } else if (c.digest !== undefined) c.digest = desiredDigest(obj);
+    }
+  };
+
   // A new user can't take a UPN or address an owned object keeps after this apply (one held as it is, or one
   // whose own change was refused): it is not created until the value is free (found by test/convergence:
   // the create failed with 400 on every apply).
@@ -698,55 +767,69 @@ export function diff(
       }
       if (c.attributes.length === 0) changes.splice(i, 1);
     }
-    for (let i = changes.length - 1; i >= 0; i--) {
-      const c = changes[i]!;
-      if (c.action !== 'create' || c.kind !== 'user') continue;
-      const obj = desired.byAnchor.get(c.anchor)!;
-      const clashes = [
-        ['userPrincipalName', lower(obj.attrs.userPrincipalName)],
-        ['mail', lower(obj.attrs.mail)],
-      ].filter(([, v]) => v !== undefined && kept.has(v) && kept.get(v) !== c.anchor);
-      // Duplicate-attribute resiliency: each value is quarantined, the object is created with the rest.
-      const initial = target.tenant?.initialDomain;
-      for (const clash of clashes) {
-        const holder = owned.get(kept.get(clash[1]!)!)!;
-        let outcome: string;
-        if (clash[0] === 'mail') {
-          obj.attrs.mail = null;
-          c.attributes = c.attributes.filter((a) => a.name !== 'mail');
-          outcome = 'created without it';
-        } else if (initial !== undefined) {
-          const q = quarantineUpn(String(obj.attrs.userPrincipalName), obj.anchor, initial);
-          obj.attrs.userPrincipalName = q;
-          for (const a of c.attributes) if (a.name === 'userPrincipalName') a.after = q;
-          outcome = `created as ${q}`;
-        } else {
-          outcome = 'not created until it is free';
-        }
-        reports.push({
-          code: initial !== undefined || clash[0] === 'mail' ? DUPLICATE_QUARANTINED : 'duplicate-in-source',
-          kind: obj.kind,
-          target: system,
-          anchor: obj.anchor,
-          sourceDn: obj.dn,
-          source: obj.source,
-          label: obj.label,
-          reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; the value is quarantined: ${outcome}`,
-          other: { label: labelOfTarget(holder), id: holder.id },
-        });
-      }
-      if (clashes.length === 0) continue;
-      if (initial === undefined && clashes.some(([name]) => name === 'userPrincipalName')) {
-        changes.splice(i, 1);
-        present.delete(obj);
-        record &&
-          matches.set(obj.anchor, {
-            rule: 'blocked',
-            detail: 'userPrincipalName held by another object and no tenant to quarantine it in',
-          });
-      } else if (c.digest !== undefined) c.digest = desiredDigest(obj);
-    }
+    quarantineCreates((v) => {
+      const by = kept.get(v);
+      return by === undefined ? undefined : owned.get(by);
+    });
   }
+
+  // Held restores (found by test/convergence: a restore failed on every apply). Graph v1.0 brings a user back
+  // under the UPN and addresses it had when deleted (the restore takes no body) and refuses while a live object
+  // holds one of them. Apply restores after the updates, one at a time in plan order, each followed by its own
+  // update (src/model/target.ts APPLY_STEPS); a restore whose old UPN or address is held at that point, by an
+  // object that keeps it, is held: the object stays in deleted items and a report names the holder. The holder
+  // keeps the value after this apply too, so the next plan holds it again until the value is free.
+  const restoredValues = holdRestores(
+    changes,
+    target,
+    deleted,
+    (anchor) => deleting.has(anchor) && !options.leaversStay,
+    (c, holder, value) => {
+      const obj = desired.byAnchor.get(c.anchor);
+      if (obj) present.delete(obj);
+      const what = value.property === 'userPrincipalName' ? 'the UPN' : 'the address';
+      reports.push({
+        code: RESTORE_HELD,
+        kind: c.kind,
+        target: system,
+        anchor: c.anchor,
+        ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
+        ...(c.source !== undefined ? { source: c.source } : {}),
+        label: c.label,
+        reason:
+          `not restored: Graph restores it under ${what} it had (${value.value}), which ${holder.anchor === undefined ? 'the cloud-only ' : ''}${holder.kind} ` +
+          `${labelOfTarget(holder)} (${holder.id}) holds after this apply; it stays in deleted items (${c.id}) until that object lets the value go`,
+        other: { label: labelOfTarget(holder), id: holder.id },
+      });
+      record &&
+        matches.set(c.anchor, {
+          rule: 'blocked',
+          id: c.id,
+          detail: `in deleted items; its restore is held: ${labelOfTarget(holder)} holds ${value.value}`,
+        });
+    },
+    (c, a, holder) => {
+      // the restored object keeps its old value; the digest vouches for what it keeps
+      const d = desired.byAnchor.get(c.anchor);
+      if (d) {
+        d.attrs[a.name] = a.before ?? null;
+        c.digest = desiredDigest(d);
+      }
+      reports.push({
+        code: DUPLICATE_QUARANTINED,
+        kind: c.kind,
+        target: system,
+        anchor: c.anchor,
+        ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
+        ...(c.source !== undefined ? { source: c.source } : {}),
+        label: c.label,
+        reason: `${a.name} ${String(a.after)} is held by ${labelOfTarget(holder)} (${holder.id}) when this object is restored; it stays ${JSON.stringify(a.before ?? null)} until it is free`,
+        other: { label: labelOfTarget(holder), id: holder.id },
+      });
+    },
+  );
+  // ...and a new user can't take a UPN or address a restored user comes back with or takes
+  quarantineCreates((v) => restoredValues.get(v));
 
   // A reference (manager) to an object that won't exist after apply (blocked, or left in deleted items) can't
   // be set: it is unset, as Entra Connect leaves a reference to an object it doesn't export (found by
@@ -1004,4 +1087,87 @@ function changedAttributes(obj: DesiredObject, current: TargetObject, refs: RefC
     if (!sameValue(before, value)) out.push(attributeChange(name, before, value, obj.provenance[name] ?? 'default'));
   }
   return out;
+}
+
+export const RESTORE_HELD = 'restore-held';
+
+/**
+ * Which restores apply can make (see the caller): walks the restores in plan order over what live objects hold
+ * once the user deletes and updates have run. A restore whose old UPN or address is held is removed from
+ * `changes` (`held`); one that goes ahead holds its old addresses and its new UPN and mail from then on, and an
+ * attribute of its own update that would take a value held by another object is dropped (`kept`).
+ */
+function holdRestores(
+  changes: Change[],
+  target: TargetSnapshot,
+  deleted: ReadonlyMap<string, TargetObject>,
+  deletedFirst: (anchor: string) => boolean,
+  held: (c: RestoreChange, holder: TargetObject, value: { property: string; value: string }) => void,
+  kept: (c: RestoreChange, a: AttributeChange, holder: TargetObject) => void,
+): Map<string, TargetObject> {
+  /** UPNs and addresses (lower-cased) the restores that go ahead hold after this apply → the restored object. */
+  const restored = new Map<string, TargetObject>();
+  const restores = changes.filter((c): c is RestoreChange => c.action === 'restore');
+  if (restores.length === 0) return restored;
+  const updates = new Map<string, UpdateChange>();
+  for (const c of changes) if (c.action === 'update') updates.set(c.anchor, c);
+  const after = (u: UpdateChange | undefined, name: string): AttributeChange | undefined =>
+    u?.attributes.find((a) => a.name === name);
+  const upns = new Map<string, TargetObject>();
+  const addresses = new Map<string, TargetObject>();
+  for (const t of target.objects) {
+    if (t.anchor !== undefined && t.kind === 'user' && deletedFirst(t.anchor)) continue;
+    const u = t.anchor !== undefined ? updates.get(t.anchor) : undefined;
+    const upnChange = after(u, 'userPrincipalName');
+    const upn = lower(upnChange ? upnChange.after : t.attrs.userPrincipalName);
+    if (t.kind === 'user' && upn) upns.set(upn, t);
+    // Graph keeps every address an object had: a new mail adds one, none is given up
+    for (const a of addressesOf(t)) addresses.set(a, t);
+    const mail = lower(after(u, 'mail')?.after);
+    if (mail) addresses.set(mail, t);
+  }
+  for (const c of sortChanges(restores)) {
+    const gone = deleted.get(c.anchor);
+    if (!gone) continue;
+    const oldUpn = c.kind === 'user' ? lower(gone.attrs.userPrincipalName) : undefined;
+    const old = addressesOf(gone);
+    const upnHolder = oldUpn !== undefined ? upns.get(oldUpn) : undefined;
+    const addressHeld = old.find((a) => addresses.has(a) && addresses.get(a) !== gone);
+    if (upnHolder !== undefined && upnHolder !== gone) {
+      changes.splice(changes.indexOf(c), 1);
+      held(c, upnHolder, { property: 'userPrincipalName', value: oldUpn! });
+      continue;
+    }
+    if (addressHeld !== undefined) {
+      changes.splice(changes.indexOf(c), 1);
+      held(c, addresses.get(addressHeld)!, { property: 'mail', value: addressHeld });
+      continue;
+    }
+    for (const a of old) {
+      addresses.set(a, gone);
+      restored.set(a, gone);
+    }
+    // its own update, right after the restore: a UPN or mail another object holds then is not taken
+    for (let i = c.attributes.length - 1; i >= 0; i--) {
+      const a = c.attributes[i]!;
+      const v = a.name === 'userPrincipalName' || a.name === 'mail' ? lower(a.after) : undefined;
+      if (v === undefined) continue;
+      const holder = (a.name === 'userPrincipalName' ? upns : addresses).get(v);
+      if (holder !== undefined && holder !== gone) {
+        c.attributes.splice(i, 1);
+        kept(c, a, holder);
+      }
+    }
+    const upn = lower(c.attributes.find((a) => a.name === 'userPrincipalName')?.after) ?? oldUpn;
+    if (c.kind === 'user' && upn) {
+      upns.set(upn, gone);
+      restored.set(upn, gone);
+    }
+    const mail = lower(c.attributes.find((a) => a.name === 'mail')?.after);
+    if (mail) {
+      addresses.set(mail, gone);
+      restored.set(mail, gone);
+    }
+  }
+  return restored;
 }

@@ -332,11 +332,13 @@ interface ManagedUser {
 function managedUsers(desired: DesiredState, target: TargetSnapshot, changes: readonly Change[]): ManagedUser[] {
   const byAnchor = new Map<string, TargetObject>();
   const byId = new Map<string, TargetObject>();
-  for (const t of [...target.objects, ...target.deleted]) {
+  for (const t of target.objects) {
     if (t.kind !== 'user') continue;
     byId.set(t.id, t);
     if (t.anchor !== undefined) byAnchor.set(t.anchor, t);
   }
+  // a user in deleted items joins only through its restore (a held restore leaves it there)
+  for (const t of target.deleted) if (t.kind === 'user') byId.set(t.id, t);
   const joined = new Map<string, { id?: string; t?: TargetObject }>();
   for (const c of changes) {
     if (c.kind !== 'user' || c.target !== 'entra') continue;

@@ -62,7 +62,8 @@ export function planFor(input: PlanForInput): PlanOutput {
   const now = input.now ?? new Date();
   const desired = tenantRulesStage(input.desired, target);
   // diffStage, with objects a sync client masters held, or taken over / released in waves
-  const inbound = takeoverStage(desired, target, spec.matching, input.recordMatches === true);
+  const leaversStay = spec.safety?.deleteMode === 'disable-first' && input.deleteMark !== undefined;
+  const inbound = takeoverStage(desired, target, spec.matching, input.recordMatches === true, leaversStay);
   const moded = deleteModeStage(
     inbound,
     target,

@@ -5,8 +5,8 @@
  * its memberships — and the plan reports it with both holders named. Once the other object lets the value go,
  * the next plan writes it.
  *
- * Who keeps the value (deterministic): the object that holds it in the cloud already; else one that exists
- * there already; else the first by DN. The other one:
+ * Who keeps the value (deterministic): the object that holds it in the cloud already (a live one before one in
+ * deleted items); else one that exists there already; else the first by DN. The other one:
  *   - exists in the cloud: keeps its current value for that property (the change is not written);
  *   - is new: is created without the mail, or with Entra's quarantine UPN `<user part><4 digits>@<initial
  *     domain>` (S7: "User1234@contoso.onmicrosoft.com"; the digits come from its anchor, so every plan agrees).
@@ -62,6 +62,15 @@ export function quarantineDuplicates(
   current: (anchor: string) => TargetObject | undefined,
   system: TargetSystem,
   initialDomain: string | undefined,
+  /** Whether `current(anchor)` is in deleted items (not live). */
+  inDeletedItems: (anchor: string) => boolean = () => false,
+  /**
+   * Whether an object adsync doesn't own holds the value (and soft match won't adopt it): then no claimant
+   * gets it, and each meets that collision on its own (a new one isn't created, an existing one keeps its
+   * value). A winner here would never hold it, and the next plan would pick another (found by
+   * test/convergence: two new users with a cloud-only user's UPN, created one per apply).
+   */
+  heldOutside: (property: QuarantinedProperty, value: string) => boolean = () => false,
 ): { reports: ReportItem[]; blocked: Set<ContendingObject> } {
   const reports: ReportItem[] = [];
   const blocked = new Set<ContendingObject>();
@@ -77,9 +86,13 @@ export function quarantineDuplicates(
       else claimants.set(v, [o]);
     }
     for (const [value, list] of claimants) {
-      if (list.length < 2) continue;
-      const rank = (o: ContendingObject): number =>
-        holds(current(o.anchor), property, value) ? 0 : current(o.anchor) ? 1 : 2;
+      if (list.length < 2 || heldOutside(property, value)) continue;
+      // A live holder first: a soft-deleted one gave the value up when it was deleted (Graph lets another
+      // object take it meanwhile) and only gets it back with its restore.
+      const rank = (o: ContendingObject): number => {
+        const t = current(o.anchor);
+        return t === undefined ? 3 : holds(t, property, value) ? (inDeletedItems(o.anchor) ? 1 : 0) : 2;
+      };
       const sorted = [...list].sort((a, b) => rank(a) - rank(b) || (a.ndn < b.ndn ? -1 : a.ndn > b.ndn ? 1 : 0));
       const winner = sorted[0]!;
       for (const loser of sorted.slice(1)) {

@@ -80,7 +80,11 @@ export interface TargetSnapshot {
  *   delete-users   user deletes (soft, restorable): a UPN or address they free can be taken by a later step;
  *   update         updates, except those taking a UPN or address another update frees (those go last);
  *   update-taking  the updates left;
- *   create         creates, restores and adoptions;
+ *   restore        restores, one at a time in plan order: Graph brings a user back under the UPN and addresses it
+ *                  had, so each restore needs them free once the updates have run, and its own update (to the
+ *                  new UPN) frees the old ones for the creates after it (the plan holds a restore that can't be
+ *                  made: diff.ts);
+ *   create         creates and adoptions;
  *   references     reference attributes (manager) of the changes above, once every object exists;
  *   licenses       users' licence changes (assignLicense), once users exist with their usageLocation;
  *   members        membership adds, then removes;
@@ -90,6 +94,7 @@ export const APPLY_STEPS = [
   'delete-users',
   'update',
   'update-taking',
+  'restore',
   'create',
   'references',
   'licenses',

@@ -65,6 +65,14 @@ const ch = {
     reason: 'gone',
   }),
   add: (label: string): Change => ({ ...base, action: 'add-members', kind: 'group', id: label, label, members: [] }),
+  restore: (label: string): Change => ({
+    ...base,
+    action: 'restore',
+    kind: 'user',
+    id: label,
+    label,
+    attributes: [attr('userPrincipalName', 'old@x', 'new@x')],
+  }),
   remove: (label: string): Change => ({
     ...base,
     action: 'remove-members',
@@ -160,11 +168,23 @@ describe('apply loop', () => {
   });
 
   // Oracle, independent of src/: the rank of each change's own step.
-  const RANK = ['delete-users', 'update', 'update-taking', 'create', 'references', 'members', 'delete-groups'];
+  // Restores come back after every update (a UPN an update frees can be the one a user is restored under) and
+  // before the creates (which can take the UPN a restore's own update gives up).
+  const RANK = [
+    'delete-users',
+    'update',
+    'update-taking',
+    'restore',
+    'create',
+    'references',
+    'members',
+    'delete-groups',
+  ];
   const ownRank = (c: Change, all: readonly Change[]): number => {
-    if (c.action === 'delete') return c.kind === 'user' ? 0 : 6;
-    if (c.action === 'add-members' || c.action === 'remove-members') return 5;
-    if (c.action !== 'update') return 3;
+    if (c.action === 'delete') return c.kind === 'user' ? 0 : 7;
+    if (c.action === 'add-members' || c.action === 'remove-members') return 6;
+    if (c.action === 'restore') return 3;
+    if (c.action !== 'update') return 4;
     const freed = new Set(
       all.flatMap((o) =>
         o.action === 'update'
@@ -183,6 +203,7 @@ describe('apply loop', () => {
       fc.constantFrom<'user' | 'group'>('user', 'group').map((k) => ch.delete('d', k)),
       fc.constant(ch.add('g')),
       fc.constant(ch.remove('g')),
+      fc.constant(ch.restore('r')),
     );
     await fc.assert(
       fc.asyncProperty(fc.array(change, { maxLength: 25 }), fc.integer({ min: 1, max: 4 }), async (raw, width) => {

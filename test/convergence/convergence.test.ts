@@ -25,13 +25,11 @@ import { LICENSE, toLdif } from './model.js';
 /** The CI seed: fixed, so a red build replays. */
 const SEED = Number(process.env.ADSYNC_PBT_SEED ?? 20261202);
 /**
- * 170 in CI, not 200: run 175 of this seed finds an open defect — a restore whose UPN another object holds by then
- * (taken in AD while the user was deleted, or by a user created in the same apply after a cloud delete) fails on
- * every apply: Graph v1.0 restores a user under its old UPN. Replay:
- * ADSYNC_PBT_SEED=20261202 ADSYNC_PBT_PATH=174:1:1:0:4:4:5:5:5:5:5:5:5:5:5:5:5:5:5:5:5:5:5:5:5:5:5 ADSYNC_PBT_RUNS=1.
- * Recorded in the session 3 closing note (issues 11/18); set back to 200 with the fix.
+ * 200 in CI. Run 175 of this seed found restores into a taken UPN (Graph v1.0 restores under the old UPN), run 282
+ * two new users with a cloud-only user's UPN created one per apply; both are regression tests now
+ * (test/engine/regressions.test.ts).
  */
-const RUNS = Number(process.env.ADSYNC_PBT_RUNS ?? 170);
+const RUNS = Number(process.env.ADSYNC_PBT_RUNS ?? 200);
 const PATH = process.env.ADSYNC_PBT_PATH;
 
 describe('convergence: random AD and cloud histories through LDIF and the emulator', () => {

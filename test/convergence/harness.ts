@@ -485,6 +485,8 @@ target:
 safety:
   maxDeletes: 100000
   maxLicenseRemovals: 100000
+  # histories can take every object out of scope (seed 3, run 262): the guard rails aren't under test here
+  allowEmptySource: true
 ${lic}`;
 }
 
@@ -630,21 +632,8 @@ async function cloudStep(tenant: Tenant, model: TenantModel, s: Step, d: Directo
         passwordProfile: { password: 'Cloud-Only-Pa55!', forceChangePasswordNextSignIn: true },
       };
       if (s.mail !== null) body.mail = mailOf(s.mail);
-      // EXCLUDED FOR NOW (open bug, see the issue 10 report): a cloud-only user taking the UPN or address of an
-      // owned user that sits in deleted items makes its restore fail (Graph: restore conflicts like a create;
-      // adsync would have to restore with newUserPrincipalName / autoReconcileProxyConflict). Not generated.
-      const taken = [upn, ...(s.mail !== null ? [mailOf(s.mail)] : [])].map((v) => v.toLowerCase());
-      const st = await tenant.state();
-      if (
-        st.deleted.some(
-          (o) =>
-            anchorProp(o) !== undefined &&
-            [o.props.userPrincipalName, o.props.mail].some(
-              (v) => typeof v === 'string' && taken.includes(v.toLowerCase()),
-            ),
-        )
-      )
-        return false;
+      // A UPN or address of an owned user in deleted items can be taken (Graph frees them on delete): that
+      // user's restore is then held until the value is free (model.ts, restores).
       const r = await tenant.graph('POST', '/users', body);
       if (r.status !== 201) return false; // the UPN or address is taken (by a synced object): Graph refuses, nothing changes
       const id = (r.body as { id: string }).id;

@@ -10,6 +10,9 @@
  *   - security groups in scope: displayName (cn fallback) and the direct members that are synchronized objects;
  *   - a user leaving the source or the scope is soft-deleted (deleted items) and restored — same object id — when
  *     it comes back with the same objectGUID; a security group is deleted for good;
+ *   - a restore brings the user back under the UPN and addresses it had: it is held (the user stays in deleted
+ *     items) while a live user holds one of them after this apply's deletes and updates; restores go one at a
+ *     time (see oracleApply);
  *   - licences (the LDIF run's `licenses:` rule): a synchronized, enabled user whose department is exactly
  *     "Sales" (the raw AD value: CEL compares it untrimmed) holds SPE_E3 directly with YAMMER_ENTERPRISE
  *     disabled; every other owned user holds no direct SPE_E3 (the rule owns the SKU, onDisable and onLeave
@@ -17,7 +20,8 @@
  *   - adsync never writes an object it doesn't own: a new object whose UPN or mail a cloud-only object holds is not
  *     created; members adsync doesn't own stay in its groups;
  *   - duplicate-attribute resiliency (entra-connect-defaults §5): two source objects computing the same UPN or mail
- *     → one keeps it (the one whose tenant object holds it, else one that exists there, else the first by DN);
+ *     → one keeps it (the one whose live tenant object holds it, else one in deleted items that held it, else one
+ *     that exists there, else the first by DN; a value a cloud-only object holds is nobody's);
  *     the other has only that value quarantined: an existing one keeps its own value, a new one is created
  *     without the mail or with the quarantine UPN <user part><4 digits>@<initial domain>; the rest flows.
  *
@@ -310,6 +314,13 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
   const blocked = new Set<string>(); // (nothing is blocked by a duplicate any more)
   const lastOfDeleted = prev.lastOfDeleted ?? new Map<string, { userPrincipalName: string; mail: string | null }>();
   const ndn = (u: DUser): string => dnOf(u).toLowerCase();
+  const cloudUpns = new Set(
+    prev.cloudOnly
+      .filter((c) => c.kind === 'user')
+      .map((c) => lower(c.userPrincipalName))
+      .filter(Boolean),
+  );
+  const cloudMails = new Set(prev.cloudOnly.map((c) => lower(c.mail)).filter(Boolean));
   for (const prop of ['userPrincipalName', 'mail'] as const) {
     const by = new Map<string, DUser[]>();
     for (const u of users) {
@@ -317,7 +328,8 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
       if (v) by.set(v, [...(by.get(v) ?? []), u]);
     }
     for (const [v, list] of by) {
-      if (list.length < 2) continue;
+      // a value a cloud-only object holds is nobody's: each user meets that collision alone (below)
+      if (list.length < 2 || (prop === 'userPrincipalName' ? cloudUpns : cloudMails).has(v)) continue;
       const holds = (u: DUser): boolean => {
         const a = anchorOf(u.key);
         const o = prev.users.get(a);
@@ -327,7 +339,8 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
         return lower(gone[prop]) === v || (prop === 'mail' && (prev.addressesOfDeleted?.get(a) ?? []).includes(v));
       };
       const exists = (u: DUser): boolean => prev.users.has(anchorOf(u.key)) || prev.deletedUsers.has(anchorOf(u.key));
-      const rank = (u: DUser): number => (holds(u) ? 0 : exists(u) ? 1 : 2);
+      // a live holder before one in deleted items (which gave the value up when it was deleted)
+      const rank = (u: DUser): number => (holds(u) ? (prev.users.has(anchorOf(u.key)) ? 0 : 1) : exists(u) ? 2 : 3);
       const sorted = [...list].sort((x, y) => rank(x) - rank(y) || (ndn(x) < ndn(y) ? -1 : ndn(x) > ndn(y) ? 1 : 0));
       for (const loser of sorted.slice(1)) {
         const a = anchorOf(loser.key);
@@ -343,13 +356,6 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
   }
 
   const prevAddresses = prev.addressesOfDeleted ?? new Map<string, string[]>();
-  const cloudUpns = new Set(
-    prev.cloudOnly
-      .filter((c) => c.kind === 'user')
-      .map((c) => lower(c.userPrincipalName))
-      .filter(Boolean),
-  );
-  const cloudMails = new Set(prev.cloudOnly.map((c) => lower(c.mail)).filter(Boolean));
 
   // Owned users this apply deletes (gone from the source or the scope): their addresses are free again.
   const leaving = new Set([...prev.users.keys()].filter((a) => !users.some((u) => anchorOf(u.key) === a)));
@@ -420,6 +426,62 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
     if (e.mail && kept.has(lower(e.mail)!)) {
       e.mail = null;
       e.addresses = [];
+    }
+  }
+  // Restores: Graph brings a user back under the UPN and addresses it had. adsync restores after the updates,
+  // one at a time by (UPN as computed from AD, lower-cased; anchor); a restore whose old UPN or one of its old
+  // addresses a live user holds then (after this apply's deletes and updates) is held: the user stays in
+  // deleted items. One that goes ahead then updates itself, except to a UPN or mail another user holds (it
+  // keeps its old one).
+  const restoring = users
+    .filter((u) => {
+      const a = anchorOf(u.key);
+      return prev.deletedUsers.has(a) && !prev.users.has(a) && next.users.has(a);
+    })
+    .map((u) => ({ u, key: computeUser(u).userPrincipalName.toLowerCase(), anchor: anchorOf(u.key) }))
+    .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : x.anchor < y.anchor ? -1 : 1));
+  if (restoring.length > 0) {
+    const upns = new Set<string>();
+    const addrs = new Set<string>();
+    const restoredValues = new Set<string>();
+    for (const [a, x] of next.users) {
+      if (!prev.users.has(a)) continue;
+      upns.add(lower(x.userPrincipalName)!);
+      for (const v of [lower(x.mail), ...x.addresses]) if (v) addrs.add(v);
+    }
+    for (const c of prev.cloudOnly) {
+      if (c.kind === 'user' && c.userPrincipalName) upns.add(lower(c.userPrincipalName)!);
+      if (c.mail) addrs.add(lower(c.mail)!);
+    }
+    for (const { u, anchor } of restoring) {
+      const old = lastOfDeleted.get(anchor)!;
+      const oldAddrs = prevAddresses.get(anchor) ?? [];
+      if (upns.has(lower(old.userPrincipalName)!) || oldAddrs.some((v) => addrs.has(v))) {
+        next.users.delete(anchor);
+        next.deletedUsers.add(anchor);
+        present.delete(u.key);
+        continue;
+      }
+      const e = next.users.get(anchor)!;
+      if (upns.has(lower(e.userPrincipalName)!)) e.userPrincipalName = old.userPrincipalName;
+      if (e.mail && addrs.has(lower(e.mail)!)) e.mail = old.mail;
+      e.addresses = [...new Set([...oldAddrs, ...(e.mail ? [lower(e.mail)!] : [])])].sort();
+      upns.add(lower(e.userPrincipalName)!);
+      for (const v of e.addresses) addrs.add(v);
+      restoredValues.add(lower(e.userPrincipalName)!);
+      for (const v of e.addresses) restoredValues.add(v);
+    }
+    // ...and a new user can't take what a restored user holds: that value is quarantined too
+    for (const u of users) {
+      const anchor = anchorOf(u.key);
+      const e = next.users.get(anchor);
+      if (!e || prev.users.has(anchor) || prev.deletedUsers.has(anchor)) continue;
+      if (restoredValues.has(lower(e.userPrincipalName)!))
+        e.userPrincipalName = quarantineUpnOf(e.userPrincipalName, anchor);
+      if (e.mail && restoredValues.has(lower(e.mail)!)) {
+        e.mail = null;
+        e.addresses = [];
+      }
     }
   }
   // Manager: a reference to a user that exists in the tenant after apply; otherwise unset.

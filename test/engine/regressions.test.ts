@@ -260,6 +260,155 @@ describe('regressions found by the convergence test', () => {
   });
 });
 
+describe('regressions found by the convergence test: values nobody can hold', () => {
+  // seed 20261202, run 282: two new users computed the UPN a cloud-only user holds. Resiliency picked one to keep
+  // it (never created: the cloud-only collision) and quarantined the other, which was created; the next plan
+  // then picked the one that now existed and created the first with a quarantine UPN: one create per apply.
+  it("two new users with a cloud-only user's UPN are both left out as collisions, with no quarantine", () => {
+    const cloud: TargetObject = {
+      id: 'cloud-1',
+      kind: 'user',
+      attrs: { userPrincipalName: 'dee@contoso.example', displayName: 'Dee (cloud)' },
+    };
+    const p = plan(
+      [
+        user('Dee One', { userPrincipalName: 'dee@contoso.example' }),
+        user('Dee Two', { userPrincipalName: 'dee@contoso.example' }),
+      ],
+      emptyTarget([cloud]),
+    );
+    assert.deepEqual(
+      p.changes.map((c) => `${c.action} ${c.label}`),
+      [],
+    );
+    assert.deepEqual(
+      p.reports.map((r) => `${r.code} ${r.anchor}`).sort(),
+      [`cloud-only-collision ${anchorOf('Dee One')}`, `cloud-only-collision ${anchorOf('Dee Two')}`].sort(),
+    );
+  });
+});
+
+describe('regressions found by the convergence test: restores', () => {
+  const live = (cn: string, upn: string): TargetObject =>
+    owned(cn, { userPrincipalName: upn, displayName: cn, accountEnabled: true });
+  const inDeletedItems = (cn: string, upn: string): TargetSnapshot['deleted'][number] => ({
+    ...live(cn, upn),
+    id: `deleted-${cn}`,
+  });
+  const withDeleted = (objects: TargetObject[], deleted: TargetObject[]): TargetSnapshot => ({
+    ...emptyTarget(objects),
+    deleted,
+  });
+
+  // seed 20261202, run 175: u0 took u1's UPN in AD while u1 was deleted; u1 was then restored in AD. Graph v1.0
+  // restores a user under the UPN it had, which u0 held: the restore failed (400) on every apply.
+  it('a restore whose old UPN a live user keeps is held in deleted items, with a report naming the holder', () => {
+    const target = withDeleted(
+      [live('Ann Lee', 'bob@contoso.example')],
+      [inDeletedItems('Bob Jones', 'bob@contoso.example')],
+    );
+    const p = plan(
+      [
+        user('Ann Lee', { userPrincipalName: 'bob@contoso.example' }),
+        user('Bob Jones', { userPrincipalName: 'bob@contoso.example' }),
+      ],
+      target,
+    );
+    // nothing touches Bob (in deleted items), and Ann keeps the UPN
+    assert.ok(!p.changes.some((c) => c.anchor === anchorOf('Bob Jones')), JSON.stringify(p.changes));
+    assert.ok(
+      !p.changes.some((c) => 'attributes' in c && c.attributes.some((a) => a.name === 'userPrincipalName')),
+      JSON.stringify(p.changes),
+    );
+    const held = p.reports.find((r) => r.code === 'restore-held');
+    assert.equal(held?.anchor, anchorOf('Bob Jones'));
+    assert.equal(held?.other?.id, 'id-Ann Lee');
+    assert.match(held.reason, /deleted items \(deleted-Bob Jones\)/);
+  });
+
+  // seed 1, run 192: u0 took u1's UPN in AD (u1 keeps it) and was deleted in the cloud; a new u4 took u0's old
+  // UPN. u0 came back under its old UPN (it loses the duplicate) and u4's create failed on every apply.
+  it('a new user does not take the UPN a restored user comes back with: it gets the quarantine UPN', () => {
+    const target = withDeleted(
+      [live('Bob Jones', 'bob@contoso.example')],
+      [inDeletedItems('Ann Lee', 'ann@contoso.example')],
+    );
+    const p = plan(
+      [
+        user('Ann Lee', { userPrincipalName: 'bob@contoso.example' }),
+        user('Bob Jones', { userPrincipalName: 'bob@contoso.example' }),
+        user('Cid New', { userPrincipalName: 'ann@contoso.example' }),
+      ],
+      target,
+    );
+    const restore = p.changes.find((c) => c.action === 'restore');
+    assert.equal(restore?.anchor, anchorOf('Ann Lee'));
+    const cid = p.changes.find((c) => c.action === 'create');
+    assert.ok(cid && cid.action === 'create');
+    assert.match(
+      String(cid.attributes.find((a) => a.name === 'userPrincipalName')?.after),
+      /^ann\d{4}@contoso\.onmicrosoft\.com$/,
+    );
+    assert.equal(p.reports.find((r) => r.anchor === anchorOf('Cid New'))?.other?.id, 'deleted-Ann Lee');
+  });
+
+  it('a restore whose old UPN is freed by an update of the same apply goes ahead (restores run after updates)', () => {
+    const target = withDeleted(
+      [live('Ann Lee', 'bob@contoso.example')],
+      [inDeletedItems('Bob Jones', 'bob@contoso.example')],
+    );
+    const p = plan(
+      [
+        user('Ann Lee', { userPrincipalName: 'ann@contoso.example' }),
+        user('Bob Jones', { userPrincipalName: 'bob@contoso.example' }),
+      ],
+      target,
+    );
+    assert.deepEqual(
+      p.changes.map((c) => `${c.action} ${c.label}`),
+      ['update ann@contoso.example', 'restore bob@contoso.example'],
+    );
+    assert.ok(!p.reports.some((r) => r.code === 'restore-held'));
+  });
+
+  it('a restore whose old address a cloud-only user took is held; its group adds and manager references wait too', () => {
+    const target = withDeleted(
+      [
+        {
+          id: 'cloud-1',
+          kind: 'user',
+          attrs: { userPrincipalName: 'carl@contoso.example', mail: 'bob@contoso.example', displayName: 'Carl' },
+        },
+      ],
+      [
+        {
+          ...inDeletedItems('Bob Jones', 'bob.jones@contoso.example'),
+          attrs: { ...live('Bob Jones', 'bob.jones@contoso.example').attrs, mail: 'bob@contoso.example' },
+        },
+      ],
+    );
+    const p = plan(
+      [
+        user('Bob Jones', { userPrincipalName: 'bob.jones@contoso.example', mail: 'bob@contoso.example' }),
+        user('Ann Lee', { userPrincipalName: 'ann@contoso.example', manager: dnOf('Bob Jones') }),
+        group('Staff', [dnOf('Bob Jones'), dnOf('Ann Lee')]),
+      ],
+      target,
+    );
+    assert.ok(!p.changes.some((c) => c.anchor === anchorOf('Bob Jones')), JSON.stringify(p.changes));
+    const ann = p.changes.find((c) => c.action === 'create' && c.anchor === anchorOf('Ann Lee'));
+    assert.ok(ann && ann.action === 'create');
+    assert.ok(!ann.attributes.some((a) => a.name === 'manager'));
+    const adds = p.changes.find((c) => c.action === 'add-members');
+    assert.ok(adds && adds.action === 'add-members');
+    assert.deepEqual(
+      adds.members.map((m) => m.anchor),
+      [anchorOf('Ann Lee')],
+    );
+    assert.equal(p.reports.find((r) => r.code === 'restore-held')?.other?.id, 'cloud-1');
+  });
+});
+
 describe('regressions found by the convergence test: apply order', () => {
   // seed 20261202: u4 computed u0's UPN (both held as duplicates); u0 was then deleted in AD, so the plan
   // deleted u0 and created u4 — and apply created before deleting: 400, UPN taken.
@@ -289,6 +438,67 @@ describe('regressions found by the convergence test: apply order', () => {
       const result = await applyPlan(
         { entra: target },
         support.makePlan([support.createUser(support.anchor(), 'ann@contoso.example'), del]),
+      );
+      assert.deepEqual(
+        result.failed.map((f) => f.message),
+        [],
+      );
+      assert.equal(result.applied, 2);
+    } finally {
+      await target.close();
+      await emu.close();
+    }
+  });
+
+  // seed 20261202, run 177: a user deleted in the cloud whose UPN changed in AD, and a new user with its old
+  // UPN: the create ran first, then the restore (under the old UPN) failed on every apply.
+  it('a restore runs after the updates and before the creates: a create takes the UPN its own update gives up', async () => {
+    const { startEmulator } = await import('../../src/emulator/index.js');
+    const { connectEmulator } = await import('../../src/connectors/entra/index.js');
+    const support = await import('../connectors/entra/support.js');
+    const emu = await startEmulator({ domains: ['contoso.example'] });
+    const target = await connectEmulator(emu);
+    try {
+      const a = support.anchor();
+      const first = await applyPlan(
+        { entra: target },
+        support.makePlan([support.createUser(a, 'ann@contoso.example')]),
+      );
+      assert.deepEqual(first.failed, []);
+      const id = first.createdIds[a]!;
+      const gone = await applyPlan(
+        { entra: target },
+        support.makePlan([
+          {
+            action: 'delete',
+            kind: 'user',
+            anchor: a,
+            target: 'entra',
+            label: 'ann@contoso.example',
+            rule: 'test',
+            id,
+            reason: 'deleted in the cloud',
+          },
+        ]),
+      );
+      assert.deepEqual(gone.failed, []);
+      const restore: Change = {
+        action: 'restore',
+        kind: 'user',
+        anchor: a,
+        target: 'entra',
+        label: 'ann@contoso.example',
+        rule: 'test',
+        id,
+        attributes: [
+          { name: 'userPrincipalName', before: 'ann@contoso.example', after: 'ann.lee@contoso.example', flow: 'test' },
+        ],
+      };
+      // listed so that running in plan order loses: the create first
+      const result = await applyPlan(
+        { entra: target },
+        support.makePlan([support.createUser(support.anchor(), 'ann@contoso.example'), restore]),
+        { concurrency: 1 },
       );
       assert.deepEqual(
         result.failed.map((f) => f.message),

@@ -50,8 +50,9 @@ export function attributeWrites(attributes: readonly AttributeChange[]): Attribu
 /** The step of the apply loop each writeback change is written in (the others are no-ops for AD). */
 function stepOf(c: Change): ApplyStep | undefined {
   switch (c.action) {
-    case 'create':
     case 'restore':
+      return 'restore';
+    case 'create':
     case 'adopt':
       return 'create';
     case 'update':

@@ -1,6 +1,6 @@
 /**
  * Writes a plan's changes to Graph, one change's step at a time, for the apply loop (src/apply/loop.ts), which
- * runs them in dependency order: user deletes → updates → creates, restores and adoptions → references →
+ * runs them in dependency order: user deletes → updates → restores → creates and adoptions → references →
  * memberships (member and group ids from the plan, or from creates) → group deletes.
  * Every request goes through the $batch queue (packing, concurrency, throttling, retries). A write's response
  * is authoritative: ids come from create responses, nothing is re-read to verify. A failed change is recorded
@@ -139,7 +139,8 @@ function odataString(value: string): string {
 /** Changes of one step in flight: many per `$batch` request, fewer for memberships (each may be 20 writes). */
 export function entraWidth(step: ApplyStep, concurrency: number): number {
   const width = concurrency * MEMBERS_PER_PATCH * 2;
-  return step === 'members' ? Math.max(1, Math.floor(width / 4)) : width;
+  // Restores one at a time: the plan checked each against the ones before it (diff.ts, held restores).
+  return step === 'restore' ? 1 : step === 'members' ? Math.max(1, Math.floor(width / 4)) : width;
 }
 
 /**
@@ -683,6 +684,7 @@ export async function beginEntraApply(
           return;
         case 'update':
         case 'update-taking':
+        case 'restore':
         case 'create':
           if (
             change.action === 'create' ||

@@ -13,10 +13,12 @@ export function diffStage(
   target: TargetSnapshot,
   matching: Partial<MatchingSpec> | undefined,
   recordMatches: boolean,
+  leaversStay = false,
 ): DiffResult {
   return diff(desired, target, target.system, {
     softMatch: matching?.softMatch ?? 'off',
     allowAdmins: matching?.allowAdmins ?? [],
     recordMatches,
+    leaversStay,
   });
 }

@@ -15,12 +15,14 @@ export function takeoverStage(
   target: TargetSnapshot,
   matching: Partial<MatchingSpec> | undefined,
   recordMatches: boolean,
+  /** Leaving users are disabled, not deleted, this apply (disable-first): see DiffOptions.leaversStay. */
+  leaversStay = false,
 ): DiffResult {
   const waves = prepareTakeovers(desired, target, {
     softMatch: matching?.softMatch ?? 'off',
     allowAdmins: matching?.allowAdmins ?? [],
   });
-  const diffed = diffStage(waves.desired, waves.target, matching, recordMatches);
+  const diffed = diffStage(waves.desired, waves.target, matching, recordMatches, leaversStay);
   if (recordMatches) recordWaveMatches(waves, diffed.matches);
   return { ...diffed, ...finishTakeovers(diffed, waves, desired, (o) => desiredDigest(o)) };
 }
