@@ -6,20 +6,20 @@
  * (`entry.unread.member`), never as the whole list — while a list read whole in ranges carries no mark.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Attribute, Change as LdapChange } from 'ldapts';
 import type { Client, SearchOptions } from 'ldapts';
 import { AdSource } from '../../src/connectors/ad/index.js';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import type { RunningEmulator } from '../../src/emulator/index.js';
 import { normalizeDn } from '../../src/model/dn.js';
 import type { Plan } from '../../src/model/plan.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import type { SambaDc } from '../support/samba.js';
-import { adminClient, sambaEnv, sambaSkipReason, sambaSourceSpec, startSamba } from '../support/samba.js';
+import { sambaEnv, sambaSkipReason, sambaSourceSpec } from '../support/samba.js';
+import { closeSambaCli, openSamba, startCliEmulator } from '../support/samba-cli.js';
 import {
   GROUP_GLOBAL_SECURITY,
   GROUP_UNIVERSAL_SECURITY,
@@ -49,8 +49,7 @@ describe('emptied groups on Samba AD → Entra (Graph emulator), through the CLI
   const dns: Record<string, string> = {};
 
   before(async () => {
-    dc = await startSamba();
-    admin = await adminClient(dc);
+    ({ dc, admin } = await openSamba());
     root = await addOu(admin, `adsync-emptied-${sfx}`, dc.baseDn);
     const people = await addOu(admin, 'People', root);
     const groups = await addOu(admin, 'Groups', root);
@@ -70,30 +69,11 @@ describe('emptied groups on Samba AD → Entra (Graph emulator), through the CLI
     await addMembers(admin, dns['solo'], [dns['cat']!]);
     await addMembers(admin, dns['outer'], [dns['solo']]);
 
-    dir = await mkdtemp(join(tmpdir(), 'adsync-emptied-ad-'));
-    emu = await startEmulator({ statePath: join(dir, 'tenant.json'), domains: ['contoso.test'] });
-    const certFile = join(dir, 'emulator.pem');
-    await writeFile(certFile, emu.certPem);
-    env = {
-      ADSYNC_LDAP_URL: dc.url,
-      ADSYNC_LDAP_BIND_DN: dc.adminDn,
-      ADSYNC_LDAP_PASSWORD: dc.adminPassword,
-      ADSYNC_LDAP_BASE_DN: root,
-      ADSYNC_LDAP_CA: dc.caPath,
-      ADSYNC_GRAPH_URL: emu.url,
-      AZURE_TENANT_ID: emu.tenantId,
-      AZURE_CLIENT_ID: emu.clientId,
-      AZURE_CLIENT_SECRET: emu.clientSecret,
-      AZURE_AUTHORITY_HOST: emu.authorityHost,
-      NODE_EXTRA_CA_CERTS: certFile,
-    };
+    ({ emu, dir, env } = await startCliEmulator(dc, { prefix: 'adsync-emptied-ad-', baseDn: root }));
   });
 
   after(async () => {
-    await admin?.unbind().catch(() => {});
-    await emu?.close();
-    await dc?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await closeSambaCli({ admin, emu, dc, dir });
   });
 
   const cli = (args: string[]): Promise<CliResult> => runCli([...args, '-c', EXAMPLE], { env });

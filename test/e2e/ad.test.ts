@@ -5,23 +5,22 @@
  * environment, as in a real deployment, and ADSYNC_LDAP_BASE_DN scopes it to this file's own OU.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Attribute, Change as LdapChange } from 'ldapts';
 import type { Client } from 'ldapts';
 import { dnEquals, normalizeDn } from '../../src/model/dn.js';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { Change, CreateChange } from '../../src/model/change.js';
 import type { Plan } from '../../src/model/plan.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import type { SambaDc } from '../support/samba.js';
-import { adminClient, sambaSkipReason, startSamba } from '../support/samba.js';
+import { sambaSkipReason } from '../support/samba.js';
+import { closeSambaCli, emulatorGraph, openSamba, startCliEmulator, startEmulatorIn } from '../support/samba-cli.js';
 import {
   ACCOUNTDISABLE,
   GROUP_GLOBAL_SECURITY,
@@ -62,8 +61,7 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
   let seedMs = 0;
 
   before(async () => {
-    dc = await startSamba();
-    admin = await adminClient(dc);
+    ({ dc, admin } = await openSamba());
     const t0 = Date.now();
     root = await addOu(admin, `adsync-e2e-${sfx}`, dc.baseDn);
     outside = await addOu(admin, `adsync-e2e-out-${sfx}`, dc.baseDn);
@@ -125,32 +123,13 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
     await addMembers(admin, dns['big'], bulkDns, 1000);
     seedMs = Date.now() - t0;
 
-    dir = await mkdtemp(join(tmpdir(), 'adsync-e2e-ad-'));
-    emu = await startEmulator({ statePath: join(dir, 'tenant.json'), domains: ['contoso.test'] });
-    const certFile = join(dir, 'emulator.pem');
-    await writeFile(certFile, emu.certPem);
-    env = {
-      ADSYNC_LDAP_URL: dc.url,
-      ADSYNC_LDAP_BIND_DN: dc.adminDn,
-      ADSYNC_LDAP_PASSWORD: dc.adminPassword,
-      ADSYNC_LDAP_BASE_DN: root,
-      ADSYNC_LDAP_CA: dc.caPath,
-      ADSYNC_GRAPH_URL: emu.url,
-      AZURE_TENANT_ID: emu.tenantId,
-      AZURE_CLIENT_ID: emu.clientId,
-      AZURE_CLIENT_SECRET: emu.clientSecret,
-      AZURE_AUTHORITY_HOST: emu.authorityHost,
-      NODE_EXTRA_CA_CERTS: certFile,
-    };
+    ({ emu, dir, env } = await startCliEmulator(dc, { prefix: 'adsync-e2e-ad-', baseDn: root }));
   });
 
   after(async () => {
     // The seeded OUs stay: the DC is a throwaway (the keeper deletes it once idle), and deleting 5,000 users
     // one by one would double this file's runtime. Every run seeds under its own suffix.
-    await admin?.unbind().catch(() => {});
-    await emu?.close();
-    await dc?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await closeSambaCli({ admin, emu, dc, dir });
   });
 
   const cli = (args: string[], extra: NodeJS.ProcessEnv = {}, spec = EXAMPLE): Promise<CliResult> =>
@@ -186,50 +165,14 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
     return path;
   }
 
-  /** GET on the emulator's Graph API with a client-credentials token (what Entra holds, independent of adsync). */
-  let token: string | undefined;
-  function https(
-    method: string,
-    url: string,
-    body?: string,
-    headers: Record<string, string> = {},
-  ): Promise<{ status: number; json: any }> {
-    return new Promise((resolve, reject) => {
-      const req = request(
-        url,
-        {
-          method,
-          ca: emu.certPem,
-          headers: { ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...headers },
-        },
-        (res) => {
-          let data = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (data += d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data ? JSON.parse(data) : undefined }));
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
+  /** The users Entra holds, read over the emulator's Graph API with a token of its own (independent of adsync). */
+  let graph: ReturnType<typeof emulatorGraph> | undefined;
   async function graphUsers(): Promise<Map<string, { displayName: string; accountEnabled: boolean }>> {
-    if (!token) {
-      const form = new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: emu.clientId,
-        client_secret: emu.clientSecret,
-        scope: 'https://graph.microsoft.com/.default',
-      });
-      const t = await https('POST', `${emu.authorityHost}/${emu.tenantId}/oauth2/v2.0/token`, form.toString());
-      assert.equal(t.status, 200, JSON.stringify(t.json));
-      token = t.json.access_token as string;
-    }
+    graph ??= emulatorGraph(emu);
     const out = new Map<string, { displayName: string; accountEnabled: boolean }>();
-    let next: string | undefined =
-      `${emu.url}/v1.0/users?$select=userPrincipalName,displayName,accountEnabled&$top=999`;
+    let next: string | undefined = '/users?$select=userPrincipalName,displayName,accountEnabled&$top=999';
     while (next) {
-      const r = await https('GET', next, undefined, { authorization: `Bearer ${token}` });
+      const r: { status: number; json: any } = await graph.call('GET', next);
       assert.equal(r.status, 200, JSON.stringify(r.json));
       for (const u of r.json.value as { userPrincipalName: string; displayName: string; accountEnabled: boolean }[])
         out.set(u.userPrincipalName.toLowerCase(), u);
@@ -462,18 +405,8 @@ describe('AD (Samba) → Entra (Graph emulator), end to end through the CLI', { 
 
   it('a scope filter parameter containing *)( cannot widen the search', async () => {
     // A fresh tenant: the plan then shows exactly what the filter lets through.
-    const fresh = await startEmulator({ statePath: join(dir, 'filter-tenant.json'), domains: ['contoso.test'] });
+    const { emu: fresh, env: freshEnv } = await startEmulatorIn(dir, 'filter-tenant');
     try {
-      const certFile = join(dir, 'filter-emulator.pem');
-      await writeFile(certFile, fresh.certPem);
-      const freshEnv = {
-        ADSYNC_GRAPH_URL: fresh.url,
-        AZURE_TENANT_ID: fresh.tenantId,
-        AZURE_CLIENT_ID: fresh.clientId,
-        AZURE_CLIENT_SECRET: fresh.clientSecret,
-        AZURE_AUTHORITY_HOST: fresh.authorityHost,
-        NODE_EXTRA_CA_CERTS: certFile,
-      };
       // Escaped as RFC 4515 says, the parameter is a literal: exactly Eve (not Xavier, whose department is x…).
       const escaped = EVIL.replace(/[\\*()\0]/g, (ch) => `\\${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
       assert.equal(escaped, 'x\\2a\\29\\28objectClass=\\2a');

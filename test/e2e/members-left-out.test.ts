@@ -5,17 +5,17 @@
  *   - a user moved out of `scope.ous.include` is deleted with the rule named (not "no longer in the source").
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Client } from 'ldapts';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { Plan } from '../../src/model/plan.js';
 import { runCli } from '../support/cli.js';
 import type { SambaDc } from '../support/samba.js';
-import { adminClient, sambaSkipReason, startSamba } from '../support/samba.js';
+import { sambaSkipReason } from '../support/samba.js';
+import { closeSambaCli, openSamba, startCliEmulator } from '../support/samba-cli.js';
 import {
   addEntry,
   addGroup,
@@ -46,8 +46,7 @@ describe(
     let excluded: string;
 
     before(async () => {
-      dc = await startSamba();
-      admin = await adminClient(dc);
+      ({ dc, admin } = await openSamba());
       const root = await addOu(admin, `adsync-left-${sfx}`, dc.baseDn);
       people = await addOu(admin, 'People', root);
       excluded = await addOu(admin, 'Service Accounts', people);
@@ -84,10 +83,7 @@ describe(
       ]);
       dns['fsp'] = `CN=${sid},CN=ForeignSecurityPrincipals,${dc.baseDn}`;
 
-      dir = await mkdtemp(join(tmpdir(), 'adsync-left-'));
-      emu = await startEmulator({ statePath: join(dir, 'tenant.json'), domains: ['contoso.test'] });
-      const certFile = join(dir, 'emulator.pem');
-      await writeFile(certFile, emu.certPem);
+      ({ emu, dir, env } = await startCliEmulator(dc, { prefix: 'adsync-left-', baseDn: root }));
       spec = join(dir, 'adsync.yaml');
       await writeFile(
         spec,
@@ -96,26 +92,10 @@ describe(
           `        include: ["${people}"]\n        exclude: ["${excluded}"]`,
         ),
       );
-      env = {
-        ADSYNC_LDAP_URL: dc.url,
-        ADSYNC_LDAP_BIND_DN: dc.adminDn,
-        ADSYNC_LDAP_PASSWORD: dc.adminPassword,
-        ADSYNC_LDAP_BASE_DN: root,
-        ADSYNC_LDAP_CA: dc.caPath,
-        ADSYNC_GRAPH_URL: emu.url,
-        AZURE_TENANT_ID: emu.tenantId,
-        AZURE_CLIENT_ID: emu.clientId,
-        AZURE_CLIENT_SECRET: emu.clientSecret,
-        AZURE_AUTHORITY_HOST: emu.authorityHost,
-        NODE_EXTRA_CA_CERTS: certFile,
-      };
     });
 
     after(async () => {
-      await admin?.unbind().catch(() => {});
-      await emu?.close();
-      await dc?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
+      await closeSambaCli({ admin, emu, dc, dir });
     });
 
     async function plan(): Promise<Plan> {

@@ -14,20 +14,19 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Client, Entry } from 'ldapts';
 import { dnEquals, normalizeDn } from '../../src/model/dn.js';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { Change } from '../../src/model/change.js';
 import type { Plan } from '../../src/model/plan.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import type { SambaDc } from '../support/samba.js';
-import { adminClient, sambaSkipReason, startSamba } from '../support/samba.js';
+import { sambaSkipReason } from '../support/samba.js';
+import { closeSambaCli, emulatorGraph, openSamba, startCliEmulator } from '../support/samba-cli.js';
 import { addGroup, addOu, addUser, TEST_USER_PASSWORD, uniqueSuffix } from '../support/samba-seed.js';
 
 const skip = await sambaSkipReason();
@@ -50,8 +49,7 @@ describe('writeback (Entra → AD): Samba AD and the Graph emulator, through the
   const ids: Record<string, string> = {};
 
   before(async () => {
-    dc = await startSamba();
-    admin = await adminClient(dc);
+    ({ dc, admin } = await openSamba());
     root = await addOu(admin, `adsync-wb-${sfx}`, dc.baseDn);
     const people = await addOu(admin, 'People', root);
     // The writeback OU lies inside the inbound scope on purpose: the Group_ marker keeps its groups out.
@@ -79,31 +77,15 @@ describe('writeback (Entra → AD): Samba AD and the Graph emulator, through the
       attrs: { displayName: 'svc' },
     });
 
-    dir = await mkdtemp(join(tmpdir(), 'adsync-wb-'));
-    emu = await startEmulator({ statePath: join(dir, 'tenant.json'), domains: ['contoso.test'] });
-    const certFile = join(dir, 'emulator.pem');
-    await writeFile(certFile, emu.certPem);
-    env = {
-      ADSYNC_LDAP_URL: dc.url,
-      ADSYNC_LDAP_BIND_DN: dc.adminDn,
-      ADSYNC_LDAP_PASSWORD: dc.adminPassword,
-      ADSYNC_LDAP_BASE_DN: root,
-      ADSYNC_LDAP_CA: dc.caPath,
-      ADSYNC_WRITEBACK_OU: cloudOu,
-      ADSYNC_GRAPH_URL: emu.url,
-      AZURE_TENANT_ID: emu.tenantId,
-      AZURE_CLIENT_ID: emu.clientId,
-      AZURE_CLIENT_SECRET: emu.clientSecret,
-      AZURE_AUTHORITY_HOST: emu.authorityHost,
-      NODE_EXTRA_CA_CERTS: certFile,
-    };
+    ({ emu, dir, env } = await startCliEmulator(dc, {
+      prefix: 'adsync-wb-',
+      baseDn: root,
+      extra: { ADSYNC_WRITEBACK_OU: cloudOu },
+    }));
   });
 
   after(async () => {
-    await admin?.unbind().catch(() => {});
-    await emu?.close();
-    await dc?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await closeSambaCli({ admin, emu, dc, dir });
   });
 
   const cli = (args: string[], spec = EXAMPLE, extra: NodeJS.ProcessEnv = {}): Promise<CliResult> =>
@@ -131,46 +113,10 @@ describe('writeback (Entra → AD): Samba AD and the Graph emulator, through the
     assert.match(r.stdout, /^No changes\./m);
   }
 
-  let token: string | undefined;
-  function https(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-    return new Promise((resolve, reject) => {
-      const url = path.startsWith('https:') ? path : `${emu.url}/v1.0${path}`;
-      const form = typeof body === 'string';
-      const req = request(
-        url,
-        {
-          method,
-          ca: emu.certPem,
-          headers: {
-            ...(body === undefined
-              ? {}
-              : { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' }),
-            ...(token && !form ? { authorization: `Bearer ${token}` } : {}),
-          },
-        },
-        (res) => {
-          let data = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (data += d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data ? JSON.parse(data) : undefined }));
-        },
-      );
-      req.on('error', reject);
-      req.end(body === undefined ? undefined : form ? body : JSON.stringify(body));
-    });
-  }
+  let emulator: ReturnType<typeof emulatorGraph> | undefined;
   async function graph(method: string, path: string, body?: unknown): Promise<any> {
-    if (!token) {
-      const form = new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: emu.clientId,
-        client_secret: emu.clientSecret,
-        scope: 'https://graph.microsoft.com/.default',
-      });
-      const t = await https('POST', `${emu.authorityHost}/${emu.tenantId}/oauth2/v2.0/token`, form.toString());
-      token = t.json.access_token as string;
-    }
-    const r = await https(method, path, body);
+    emulator ??= emulatorGraph(emu);
+    const r = await emulator.call(method, path, body);
     assert.ok(r.status >= 200 && r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.json)}`);
     return r.json;
   }
