@@ -2,9 +2,9 @@ import { Args } from '@oclif/core';
 import { AdsyncCommand } from '../cli/base.js';
 import { configFlag } from '../cli/flags.js';
 import { readAndPlan, withSession } from '../cli/session.js';
-import { explainObject, type ExplainResult } from '../engine/explain.js';
+import { explainObject, type ExplainResult, type ExplainWriteback } from '../engine/explain.js';
 import { formatValue, renderChange, renderReport } from '../render/text.js';
-import { styleFor } from '../render/style.js';
+import { styleFor, type Style } from '../render/style.js';
 
 export default class Explain extends AdsyncCommand {
   static override summary =
@@ -15,6 +15,7 @@ or as computed), mail, or source anchor, and prints:
   - scope: Entra Connect's default filters, then the spec's scope (domains, OUs, groups, LDAP filter), each admitted or excluded with the reason;
   - attributes: each Graph property's computed value and the flow (CEL expression) that produced it, plus default flows app filtering turned off;
   - match: how it joined the tenant (anchor, deleted item, adoption by onPremisesImmutableId or soft match, or a collision);
+  - for a written-back cloud group: its cloud id, the AD DN it is written at and the writeback rule;
   - the changes and report items it leads to in the plan.
 Exit code 0 when the object was found, 1 when it was not.`;
 
@@ -62,8 +63,9 @@ Exit code 0 when the object was found, 1 when it was not.`;
 
 export function renderExplain(r: ExplainResult): string {
   const s = styleFor(process.stdout);
+  if (r.found && !r.object && r.writeback) return [...renderWriteback(r.writeback, s), ...renderPlan(r, s)].join('\n');
   if (!r.found || !r.object)
-    return `No source object matches ${JSON.stringify(r.query)} (looked up as DN, userPrincipalName, mail and anchor).`;
+    return `No source object matches ${JSON.stringify(r.query)} (looked up as DN, userPrincipalName, mail and anchor, and as a cloud object written back to AD).`;
   const o = r.object;
   const lines = [
     `${s.bold(o.kind)} ${o.dn}`,
@@ -92,9 +94,22 @@ export function renderExplain(r: ExplainResult): string {
     lines.push('', s.bold('Licences'));
     for (const l of r.licenses) lines.push(`  ${l}`);
   }
-  lines.push('', s.bold('Plan'));
+  if (r.writeback) lines.push('', ...renderWriteback(r.writeback, s));
+  return [...lines, ...renderPlan(r, s)].join('\n');
+}
+
+/** A cloud object group writeback writes into AD: its cloud id, where it is (to be) written, by which rules. */
+function renderWriteback(w: ExplainWriteback, s: Style): string[] {
+  return [
+    `${s.bold('Written back')} from the cloud group ${w.label} (${w.id})`,
+    `  ${w.dn !== undefined ? `to ${w.dn}` : 'not written to AD (see the report items)'}${w.rules.length > 0 ? ` by ${w.rules.join(', ')}` : ''}`,
+  ];
+}
+
+function renderPlan(r: ExplainResult, s: Style): string[] {
+  const lines = ['', s.bold('Plan')];
   if (r.changes.length === 0 && r.reports.length === 0) lines.push('  no changes');
   for (const c of r.changes) lines.push(...renderChange(c, s));
   for (const rep of r.reports) lines.push(renderReport(rep, s));
-  return lines.join('\n');
+  return lines;
 }

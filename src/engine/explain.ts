@@ -16,6 +16,7 @@ import { planFor, type PlanOutput } from './plan.js';
 import { explainLicenses } from './licenses.js';
 import type { DesiredObject } from './desired.js';
 import type { LicenseRuleSpec } from '../spec/types.js';
+import { DN_ATTRIBUTE } from './writeback.js';
 import { classify, compileScope, defaultFilter, DEFAULT_GROUP_MEMBER_LIMIT } from './scope.js';
 
 export interface ExplainScopeStep {
@@ -49,6 +50,22 @@ export interface ExplainResult {
   reports: ReportItem[];
   /** Users, with `licenses:` rules: the licences each rule wants and why, and those the user holds. */
   licenses?: string[];
+  /**
+   * A cloud object group writeback writes into AD (found by its cloud id, or by the AD DN it is written at):
+   * its plan changes and report items carry the cloud id as their anchor. Found by its cloud id alone, the
+   * result has no `object` (it is not a source object).
+   */
+  writeback?: ExplainWriteback;
+}
+
+export interface ExplainWriteback {
+  /** The cloud object's id: the anchor of its writeback changes. */
+  id: string;
+  label: string;
+  /** Where it is, or is to be, written in AD; absent when it is not written (a report item says why). */
+  dn?: string;
+  /** The writeback rules that planned for it, e.g. `writeback[1].group`. */
+  rules: string[];
 }
 
 export interface ExplainSources {
@@ -148,7 +165,23 @@ export function explainObject(input: ExplainInput): ExplainResult {
       if (entry && source) found = { entry, source, kind: obj.kind, anchor: obj.anchor };
     }
   }
-  if (!found) return empty;
+  // Cloud objects written back to AD: by cloud id (the anchor of their changes) or by their AD DN.
+  const written = writtenBack(out);
+  const wbHit =
+    [...written.values()].find((w) => w.id === query) ??
+    (qDn === undefined
+      ? undefined
+      : [...written.values()].find((w) => w.dn !== undefined && safeNormalize(w.dn) === qDn));
+  if (!found) {
+    if (!wbHit) return empty;
+    return {
+      ...empty,
+      found: true,
+      writeback: wbHit,
+      changes: out.plan.changes.filter((c) => c.anchor === wbHit.id),
+      reports: out.plan.reports.filter((r) => r.anchor === wbHit.id),
+    };
+  }
 
   const { entry, source, kind, anchor } = found;
   const result: ExplainResult = {
@@ -231,8 +264,13 @@ export function explainObject(input: ExplainInput): ExplainResult {
   }
   const match = out.matches.get(anchor);
   if (match) result.match = match;
-  result.changes = out.plan.changes.filter((c) => c.anchor === anchor);
-  result.reports = out.plan.reports.filter((r) => r.anchor === anchor);
+  // An AD group that is a written-back cloud group: its writeback changes carry the cloud id.
+  const wb =
+    wbHit ?? [...written.values()].find((w) => w.dn !== undefined && safeNormalize(w.dn) === safeNormalize(entry.dn));
+  if (wb) result.writeback = wb;
+  const anchors = new Set(wb ? [anchor, wb.id] : [anchor]);
+  result.changes = out.plan.changes.filter((c) => anchors.has(c.anchor));
+  result.reports = out.plan.reports.filter((r) => r.anchor !== undefined && anchors.has(r.anchor));
   const target =
     'target' in input
       ? input.target
@@ -240,6 +278,42 @@ export function explainObject(input: ExplainInput): ExplainResult {
   if (spec.licenses && obj?.kind === 'user' && obj.dn === entry.dn && target)
     result.licenses = userLicenses(spec.licenses, obj, target, match?.id);
   return result;
+}
+
+/**
+ * The cloud objects the plan writes back to AD (or reports on), by cloud id: the AD-side changes and report
+ * items whose anchor is no source object's, and the written-back groups writeback read from AD.
+ */
+function writtenBack(out: PlanOutput): Map<string, ExplainWriteback> {
+  const byId = new Map<string, ExplainWriteback>();
+  const at = (id: string, label: string): ExplainWriteback => {
+    let w = byId.get(id);
+    if (!w) byId.set(id, (w = { id, label, rules: [] }));
+    return w;
+  };
+  const isCloud = (anchor: string | undefined): anchor is string =>
+    anchor !== undefined && !out.desired.byAnchor.has(anchor);
+  for (const t of out.adSnapshot?.objects ?? []) {
+    if (!isCloud(t.anchor)) continue;
+    const name = t.attrs['displayname'];
+    at(t.anchor, Array.isArray(name) && typeof name[0] === 'string' ? name[0] : t.id).dn = t.id;
+  }
+  for (const c of out.plan.changes) {
+    if (c.target !== 'ad' || !isCloud(c.anchor)) continue;
+    const w = at(c.anchor, c.label);
+    w.label = c.label;
+    if (!w.rules.includes(c.rule)) w.rules.push(c.rule);
+    const dn =
+      c.action === 'create'
+        ? c.attributes.find((a) => a.name === DN_ATTRIBUTE)?.after
+        : 'id' in c && c.id !== undefined
+          ? c.id
+          : undefined;
+    if (typeof dn === 'string') w.dn = dn;
+  }
+  for (const r of out.plan.reports) if (r.target === 'ad' && isCloud(r.anchor)) at(r.anchor, r.label);
+  for (const w of byId.values()) w.rules.sort();
+  return byId;
 }
 
 /** The licence part of `explain`: each rule's verdict and why, and the licences the user holds. */
