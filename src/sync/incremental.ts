@@ -203,7 +203,10 @@ export class IncrementalReads {
     return {
       mode: parts.some((p) => p.mode === 'full') ? 'full' : 'incremental',
       parts,
-      ...(Object.keys(this.saved).length > 0 ? { saved: { ...this.saved } } : {}),
+      // By name: the parts are saved as their reads finish, and the plan's JSON must not depend on that order.
+      ...(Object.keys(this.saved).length > 0
+        ? { saved: Object.fromEntries(Object.entries(this.saved).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) }
+        : {}),
     };
   }
 
