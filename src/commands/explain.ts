@@ -36,7 +36,8 @@ Exit code 0 when the object was found, 1 when it was not.`;
 
   static override args = {
     object: Args.string({
-      description: 'A DN, userPrincipalName, mail address or source anchor (base64).',
+      description:
+        "A DN, userPrincipalName, mail address or source anchor (base64), or a written-back cloud group's id.",
       required: true,
     }),
   };
