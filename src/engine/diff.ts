@@ -58,6 +58,8 @@ export interface DiffResult {
   managed: number;
   /** Anchor → how the object joined the target. */
   matches: Map<string, MatchInfo>;
+  /** The desired state with the values this run settled (quarantined, kept by flow timing); the input is unchanged. */
+  desired: DesiredState;
 }
 
 /** Values Graph treats as "no value" compare equal: null, absent, '' and []. */
@@ -114,11 +116,20 @@ export function applyTenantRules(desired: DesiredState, tenant: TenantInfo | und
       sortKey: moera.toLowerCase(),
     });
   }
+  return withCopies(desired, copies);
+}
+
+/**
+ * `desired` with some objects replaced by copies (`copies`: original → copy), and every group with members
+ * copied too, pointing at the copies (so member identity holds across nested groups). The input is left as it
+ * was; no copies: the input itself.
+ */
+export function withCopies(desired: DesiredState, copies: Map<DesiredObject, DesiredObject>): DesiredState {
   if (copies.size === 0) return desired;
   const groups: [DesiredObject, DesiredObject][] = [];
   for (const obj of desired.objects)
     if (obj.members !== undefined && obj.members.length > 0) {
-      const copy = { ...obj };
+      const copy = { ...(copies.get(obj) ?? obj) };
       copies.set(obj, copy);
       groups.push([obj, copy]);
     }
@@ -159,8 +170,12 @@ const ACTION_RANK: Record<Change['action'], number> = {
  * that named them would vouch for a value an interrupted apply never wrote. `withReferences`: the digest
  * as earlier versions wrote it (still recognised for drift).
  */
-export function desiredDigest(obj: DesiredObject, withReferences = false): string {
-  const entries: [string, unknown][] = Object.entries(obj.attrs).filter(
+export function desiredDigest(
+  obj: DesiredObject,
+  withReferences = false,
+  attrs: Readonly<Record<string, unknown>> = obj.attrs,
+): string {
+  const entries: [string, unknown][] = Object.entries(attrs).filter(
     ([name]) => withReferences || !REFERENCE_PROPERTIES.has(name),
   );
   for (const [name, constant] of Object.entries(CREATE_CONSTANTS[obj.kind] ?? {})) entries.push([name, constant]);
@@ -233,6 +248,7 @@ export function diff(
   const changes: Change[] = [];
   const reports: ReportItem[] = [...desired.reports];
   const matches = new Map<string, MatchInfo>();
+  const values = settledValues();
   const record = options.recordMatches === true;
   const softMatch = options.softMatch ?? 'off';
   const allowAdmins = new Set((options.allowAdmins ?? []).map((a) => a.toLowerCase()));
@@ -292,6 +308,7 @@ export function diff(
       property === 'userPrincipalName'
         ? unownedUpns.has(value) && softMatch !== 'upn' && softMatch !== 'both'
         : unownedAddresses.has(value) && softMatch !== 'mail' && softMatch !== 'both',
+    (o) => values.settle(o as DesiredObject),
   );
   reports.push(...quarantined);
 
@@ -373,7 +390,7 @@ export function diff(
           id: current.id,
           detail: `hard match: the object carries adsync's anchor ${obj.anchor}`,
         });
-      const attributes = changedAttributes(obj, current, refs);
+      const attributes = changedAttributes(obj, current, refs, values);
       // A UPN or address a cloud-only object holds can't be written (Graph refuses the whole PATCH): the object
       // keeps its value, the rest flows, and the report says why (found by test/convergence).
       for (let i = attributes.length - 1; i >= 0; i--) {
@@ -406,18 +423,15 @@ export function diff(
         });
       }
       if (attributes.length > 0) {
-        const digest = desiredDigest(obj);
+        const digest = desiredDigest(obj, false, values.of(obj));
         // The digest adsync wrote last equals what AD says now: AD did not change, so the cloud did (drift).
         // Not for references: the digest can't tell a manager removed in the cloud from one never set.
         const was = splitDigest(current.digest).base;
         const drifted =
-          was !== undefined && (was === splitDigest(digest).base || was === splitDigest(desiredDigest(obj, true)).base);
-        if (drifted)
-          for (const a of attributes)
-            if (!REFERENCE_PROPERTIES.has(a.name)) {
-              a.drift = true;
-              a.flow = `${a.flow} (drift: edited in the cloud; AD is the source of authority)`;
-            }
+          was !== undefined &&
+          (was === splitDigest(digest).base || was === splitDigest(desiredDigest(obj, true, values.of(obj))).base);
+        // drift is data on the attribute change (the renderers say it); the flow stays the flow
+        if (drifted) for (const a of attributes) if (!REFERENCE_PROPERTIES.has(a.name)) a.drift = true;
         changes.push({ ...base, action: 'update', id: current.id, attributes, digest });
       }
       continue;
@@ -435,8 +449,8 @@ export function diff(
         ...base,
         action: 'restore',
         id: gone.id,
-        attributes: changedAttributes(obj, gone, refs),
-        digest: desiredDigest(obj),
+        attributes: changedAttributes(obj, gone, refs, values),
+        digest: desiredDigest(obj, false, values.of(obj)),
       });
       continue;
     }
@@ -447,8 +461,8 @@ export function diff(
     // (a tenant with no unowned objects, the usual first run, skips the lookups)
     const anyUnowned =
       unownedUpns.size > 0 || unownedAddresses.size > 0 || unownedImmutableIds.size > 0 || bySid.size > 0;
-    const upn = anyUnowned && obj.kind === 'user' ? lower(obj.attrs.userPrincipalName) : undefined;
-    const mail = anyUnowned ? lower(obj.attrs.mail) : undefined;
+    const upn = anyUnowned && obj.kind === 'user' ? lower(values.of(obj).userPrincipalName) : undefined;
+    const mail = anyUnowned ? lower(values.of(obj).mail) : undefined;
     const byImmutableId = anyUnowned && obj.kind === 'user' ? unownedImmutableIds.get(obj.anchor) : undefined;
     let match: MatchRule | undefined;
     const sidHolder = anyUnowned && !byImmutableId ? bySid.lookup(obj.kind, obj.sid) : undefined;
@@ -561,8 +575,8 @@ export function diff(
           id: holder.id,
           match,
           matchedOn,
-          attributes: changedAttributes(obj, holder, refs),
-          digest: desiredDigest(obj),
+          attributes: changedAttributes(obj, holder, refs, values),
+          digest: desiredDigest(obj, false, values.of(obj)),
         });
         continue;
       }
@@ -595,7 +609,7 @@ export function diff(
         attributes.push({ name, after: constant, flow: `default ${obj.kind} (security group)` });
         continue;
       }
-      const value = obj.attrs[name];
+      const value = values.of(obj)[name];
       if (isEmpty(value)) continue;
       attributes.push({
         name,
@@ -604,7 +618,7 @@ export function diff(
       });
     }
     // the source value a fallback name came from is remembered with the digest (flow-timing.ts)
-    const digest = obj.fallbackNames ? desiredDigest(obj) : undefined;
+    const digest = obj.fallbackNames ? desiredDigest(obj, false, values.of(obj)) : undefined;
     changes.push({ ...base, action: 'create', attributes, ...(digest?.includes('~') ? { digest } : {}) });
   }
 
@@ -669,8 +683,8 @@ export function diff(
       const obj = desired.byAnchor.get(c.anchor)!;
       const clashes = (
         [
-          ['userPrincipalName', lower(obj.attrs.userPrincipalName)],
-          ['mail', lower(obj.attrs.mail)],
+          ['userPrincipalName', lower(values.of(obj).userPrincipalName)],
+          ['mail', lower(values.of(obj).mail)],
         ] as const
       ).flatMap(([name, v]) => {
         const holder = v === undefined ? undefined : holderOf(v);
@@ -682,12 +696,12 @@ export function diff(
         const holder = clash[2];
         let outcome: string;
         if (clash[0] === 'mail') {
-          obj.attrs.mail = null;
+          values.settle(obj).mail = null;
           c.attributes = c.attributes.filter((a) => a.name !== 'mail');
           outcome = 'created without it';
         } else if (initial !== undefined) {
-          const q = quarantineUpn(String(obj.attrs.userPrincipalName), obj.anchor, initial);
-          obj.attrs.userPrincipalName = q;
+          const q = quarantineUpn(String(values.of(obj).userPrincipalName), obj.anchor, initial);
+          values.settle(obj).userPrincipalName = q;
           for (const a of c.attributes) if (a.name === 'userPrincipalName') a.after = q;
           outcome = `created as ${q}`;
         } else {
@@ -714,7 +728,7 @@ export function diff(
             rule: 'blocked',
             detail: 'userPrincipalName held by another object and no tenant to quarantine it in',
           });
-      } else if (c.digest !== undefined) c.digest = desiredDigest(obj);
+      } else if (c.digest !== undefined) c.digest = desiredDigest(obj, false, values.of(obj));
     }
   };
 
@@ -750,8 +764,8 @@ export function diff(
         // the digest vouches for what the object keeps, or the next plan would call the kept value drift
         const d = desired.byAnchor.get(c.anchor);
         if (d) {
-          d.attrs[a.name] = a.before ?? null;
-          c.digest = desiredDigest(d);
+          values.settle(d)[a.name] = a.before ?? null;
+          c.digest = desiredDigest(d, false, values.of(d));
         }
         reports.push({
           code: DUPLICATE_QUARANTINED,
@@ -812,8 +826,8 @@ export function diff(
       // the restored object keeps its old value; the digest vouches for what it keeps
       const d = desired.byAnchor.get(c.anchor);
       if (d) {
-        d.attrs[a.name] = a.before ?? null;
-        c.digest = desiredDigest(d);
+        values.settle(d)[a.name] = a.before ?? null;
+        c.digest = desiredDigest(d, false, values.of(d));
       }
       reports.push({
         code: DUPLICATE_QUARANTINED,
@@ -1007,7 +1021,36 @@ export function diff(
       );
   }
 
-  return { changes: sortChanges(changes), reports: sortReports(reports), managed: owned.size, matches };
+  return {
+    changes: sortChanges(changes),
+    reports: sortReports(reports),
+    managed: owned.size,
+    matches,
+    desired: withCopies(desired, values.copies()),
+  };
+}
+
+/**
+ * Values this run settles apart from the flows (a quarantined duplicate, a value the cloud keeps by flow timing,
+ * an address another object holds): copies of the objects' attrs, one per settled object, so the diff leaves
+ * the desired state it was given as it was (DiffResult.desired is the state with the settled values).
+ */
+interface SettledValues {
+  of(o: DesiredObject): Readonly<Record<string, unknown>>;
+  settle(o: DesiredObject): Record<string, unknown>;
+}
+
+function settledValues(): SettledValues & { copies(): Map<DesiredObject, DesiredObject> } {
+  const settled = new Map<DesiredObject, Record<string, unknown>>();
+  return {
+    of: (o) => settled.get(o) ?? o.attrs,
+    settle(o) {
+      let a = settled.get(o);
+      if (a === undefined) settled.set(o, (a = { ...o.attrs }));
+      return a;
+    },
+    copies: () => new Map([...settled].map(([o, attrs]) => [o, { ...o, attrs }] as const)),
+  };
 }
 
 interface RefContext {
@@ -1062,11 +1105,18 @@ function splitName(name: string): [string, string] | undefined {
   return path;
 }
 
-function changedAttributes(obj: DesiredObject, current: TargetObject, refs: RefContext): AttributeChange[] {
-  applyFlowTiming(obj, current); // values the cloud keeps (initial, sourceHasValue, sourceChanged flows)
+function changedAttributes(
+  obj: DesiredObject,
+  current: TargetObject,
+  refs: RefContext,
+  values: SettledValues,
+): AttributeChange[] {
+  // values the cloud keeps (initial, sourceHasValue, sourceChanged flows)
+  if (obj.timing) applyFlowTiming(obj, current, values.settle(obj));
+  const attrs = values.of(obj);
   const out: AttributeChange[] = [];
-  for (const name in obj.attrs) {
-    const value = obj.attrs[name];
+  for (const name in attrs) {
+    const value = attrs[name];
     const before = targetValue(current, name);
     if (REFERENCE_PROPERTIES.has(name)) {
       // the target holds an id; compare the anchors

@@ -83,23 +83,28 @@ function domainOf(v: unknown): string | undefined {
 }
 
 /**
- * Replaces the desired values the timing rules say the cloud keeps with the cloud's values, so the diff sees no
- * change there (and the digest vouches for what the object really holds). `current`: the cloud object the
+ * Settles the desired values the timing rules say the cloud keeps to the cloud's values (in `attrs`), so the diff
+ * sees no change there (and the digest vouches for what the object really holds). `current`: the cloud object the
  * desired object joined (owned, restored or adopted). Returns the properties kept.
  */
-export function applyFlowTiming(obj: TimedObject, current: TargetObject): string[] {
+export function applyFlowTiming(
+  obj: TimedObject,
+  current: TargetObject,
+  /** Where the settled values go: the caller's copy of `obj.attrs` (the object itself is left as it was). */
+  attrs: Record<string, unknown> = obj.attrs,
+): string[] {
   const timing = obj.timing;
   if (!timing) return [];
   const kept: string[] = [];
   const keep = (name: string): void => {
     const v = cloudValue(current, name);
-    obj.attrs[name] = v === undefined ? null : v;
+    attrs[name] = v === undefined ? null : v;
     kept.push(name);
   };
   // initial first: a recalculated fallback name is built from the alias the object really has
   for (const [name, when] of Object.entries(timing)) {
     if (when === 'initial' && !isEmpty(cloudValue(current, name))) keep(name);
-    else if (when === 'sourceHasValue' && isEmpty(obj.attrs[name])) keep(name);
+    else if (when === 'sourceHasValue' && isEmpty(attrs[name])) keep(name);
   }
   const remembered = splitDigest(current.digest).sources;
   for (const [name, when] of Object.entries(timing)) {
@@ -113,16 +118,16 @@ export function applyFlowTiming(obj: TimedObject, current: TargetObject): string
         keep(name);
         continue;
       }
-    } else if (fallback && !isEmpty(before) && domainOf(before) === domainOf(obj.attrs[name])) {
+    } else if (fallback && !isEmpty(before) && domainOf(before) === domainOf(attrs[name])) {
       // No record (the object was built by another sync client): its fallback name stands until the source
       // value changes, which adsync can only see from now on.
       keep(name);
       continue;
     }
     // Recomputed: a fallback name is built from the alias the object keeps.
-    if (fallback && typeof obj.attrs.mailNickname === 'string' && obj.attrs.mailNickname !== '') {
-      const domain = domainOf(obj.attrs[name]);
-      if (domain !== undefined) obj.attrs[name] = `${obj.attrs.mailNickname}@${domain}`;
+    if (fallback && typeof attrs.mailNickname === 'string' && attrs.mailNickname !== '') {
+      const domain = domainOf(attrs[name]);
+      if (domain !== undefined) attrs[name] = `${attrs.mailNickname}@${domain}`;
     }
   }
   return kept;

@@ -60,10 +60,12 @@ export interface PlanOutput {
 export function planFor(input: PlanForInput): PlanOutput {
   const { target, spec } = input;
   const now = input.now ?? new Date();
-  const desired = tenantRulesStage(input.desired, target);
+  const tenantRuled = tenantRulesStage(input.desired, target);
   // diffStage, with objects a sync client masters held, or taken over / released in waves
   const leaversStay = spec.safety?.deleteMode === 'disable-first' && input.deleteMark !== undefined;
-  const inbound = takeoverStage(desired, target, spec.matching, input.recordMatches === true, leaversStay);
+  const inbound = takeoverStage(tenantRuled, target, spec.matching, input.recordMatches === true, leaversStay);
+  // the desired state with the values the diff settled (quarantined duplicates, values kept by flow timing)
+  const desired = inbound.desired;
   const moded = deleteModeStage(
     inbound,
     target,

@@ -51,8 +51,8 @@ function holds(t: TargetObject | undefined, property: QuarantinedProperty, value
 }
 
 /**
- * Resolves every UPN and mail two desired objects compute alike. Mutates the losers' `attrs` (see the file
- * comment) and returns one report per loser. `current`: anchor → the cloud object the desired object already is
+ * Resolves every UPN and mail two desired objects compute alike. Writes the losers' values through `settle` (see
+ * the file comment) and returns one report per loser. `current`: anchor → the cloud object the desired object already is
  * (owned or in deleted items). Without `initialDomain` (no tenant) a new object's UPN can't be quarantined:
  * such a loser is returned in `blocked` (not written, as before).
  */
@@ -71,6 +71,8 @@ export function quarantineDuplicates(
    * test/convergence: two new users with a cloud-only user's UPN, created one per apply).
    */
   heldOutside: (property: QuarantinedProperty, value: string) => boolean = () => false,
+  /** Where a loser's quarantined value is written: the caller's copy of its attrs (default: the object's own). */
+  settle: (o: ContendingObject) => Record<string, unknown> = (o) => o.attrs,
 ): { reports: ReportItem[]; blocked: Set<ContendingObject> } {
   const reports: ReportItem[] = [];
   const blocked = new Set<ContendingObject>();
@@ -100,14 +102,14 @@ export function quarantineDuplicates(
         let outcome: string;
         if (existing) {
           const before = existing.attrs[property];
-          loser.attrs[property] = before === undefined ? null : before;
+          settle(loser)[property] = before === undefined ? null : before;
           outcome = `it keeps ${JSON.stringify(before ?? null)}`;
         } else if (property === 'mail') {
-          loser.attrs.mail = null;
+          settle(loser).mail = null;
           outcome = 'it is created without it';
         } else if (initialDomain !== undefined) {
           const q = quarantineUpn(String(loser.attrs[property]), loser.anchor, initialDomain);
-          loser.attrs[property] = q;
+          settle(loser)[property] = q;
           outcome = `it is created as ${q}`;
         } else {
           blocked.add(loser);

@@ -80,7 +80,8 @@ function attributeLines(
   const width = Math.max(0, ...names.map((n) => n.length));
   return attrs.map((a, i) => {
     const name = names[i]!.padEnd(width);
-    const flow = s.dim(`  # ${safeText(a.flow)}`);
+    const drift = a.drift === true ? ' (drift: edited in the cloud; AD is the source of authority)' : '';
+    const flow = s.dim(`  # ${safeText(a.flow)}${drift}`);
     if (action === 'create') return `      ${s.green('+')} ${name} = ${formatValue(a.after)}${flow}`;
     if (a.after === undefined) return `      ${s.red('-')} ${name} = ${formatValue(a.before)} → (none)${flow}`;
     if (a.before === undefined) return `      ${s.green('+')} ${name} = ${formatValue(a.after)}${flow}`;

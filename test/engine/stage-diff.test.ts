@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import { buildDesired } from '../../src/engine/desired.js';
 import { compileFlows } from '../../src/engine/flows.js';
 import { diffStage } from '../../src/engine/stages/diff.js';
-import { dnOf, emptyTarget, group, snapshot, spec, user } from '../support/fixtures.js';
+import { anchorOf, dnOf, emptyTarget, group, snapshot, spec, user } from '../support/fixtures.js';
+import { deepFreeze } from '../support/freeze.js';
 
 const s = spec();
 const desired = () =>
@@ -44,6 +45,35 @@ describe('stage: diff (match, objects, memberships)', () => {
       keys,
       'the diff adds no field to a desired object',
     );
+  });
+
+  it('leaves a deep-frozen desired state as it was: values it settles (a quarantined UPN) are on the copies it returns', () => {
+    const d = deepFreeze(
+      buildDesired(
+        s,
+        [
+          snapshot([
+            user('Ann Lee', { userPrincipalName: 'x@contoso.example' }),
+            user('Bob Jones', { userPrincipalName: 'x@contoso.example' }),
+            group('Eng', [dnOf('Ann Lee'), dnOf('Bob Jones')]),
+          ]),
+        ],
+        compileFlows(s),
+      ),
+    );
+    const ann = {
+      id: 'id-ann',
+      kind: 'user' as const,
+      anchor: anchorOf('Ann Lee'),
+      attrs: { userPrincipalName: 'x@contoso.example', displayName: 'Ann Lee' },
+    };
+    const out = diffStage(d, emptyTarget([ann]), s.matching, false);
+    const bob = out.desired.byAnchor.get(anchorOf('Bob Jones'));
+    assert.match(String(bob?.attrs.userPrincipalName), /^x\d{4}@contoso\.onmicrosoft\.com$/);
+    assert.equal(d.byAnchor.get(anchorOf('Bob Jones'))?.attrs.userPrincipalName, 'x@contoso.example');
+    // the returned state is whole: its groups point at the copies
+    assert.ok(out.desired.byAnchor.get(anchorOf('Eng'))?.members?.includes(bob!));
+    assert.ok(out.desired.objects.includes(bob!));
   });
 
   it('records how each object joined only when asked (explain)', () => {

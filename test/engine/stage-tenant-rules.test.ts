@@ -1,6 +1,7 @@
 /** Stage: tenant rules (src/engine/stages/tenant-rules.ts), on plain data: pure, the input left as it was. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { deepFreeze } from '../support/freeze.js';
 import { buildDesired, type DesiredState } from '../../src/engine/desired.js';
 import { compileFlows } from '../../src/engine/flows.js';
 import { planFor } from '../../src/engine/plan.js';
@@ -27,18 +28,6 @@ const desired = (): DesiredState =>
   );
 
 /** Freezes every object reachable from `v` (maps and sets by their entries), so a write throws. */
-function deepFreeze<T>(v: T, seen = new Set<unknown>()): T {
-  if (typeof v !== 'object' || v === null || seen.has(v) || ArrayBuffer.isView(v)) return v;
-  seen.add(v);
-  if (v instanceof Map)
-    for (const [k, x] of v) {
-      deepFreeze(k, seen);
-      deepFreeze(x, seen);
-    }
-  else if (v instanceof Set) for (const x of v) deepFreeze(x, seen);
-  else for (const x of Object.values(v)) deepFreeze(x, seen);
-  return Object.freeze(v);
-}
 
 const snapshotOf = (d: DesiredState): string =>
   JSON.stringify(d.objects.map((o) => ({ ...o, members: o.members?.map((m) => m.anchor) })));

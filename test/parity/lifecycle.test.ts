@@ -252,8 +252,12 @@ describe('source of authority: a cloud edit is drift, and apply restores the AD 
       u.attributes.map((a) => [a.name, a.before, a.after, a.drift]),
       [['jobTitle', 'Edited in the portal', 'Engineer', true]],
     );
+    // drift is data: the flow names the flow, and the renderers say "drift"
+    assert.doesNotMatch(u.attributes[0]!.flow, /drift/);
     const text = await runCli(['plan', '-c', t.spec]);
-    assert.match(text.stdout, /drift/);
+    assert.match(text.stdout, /jobTitle = .*# .*\(drift: edited in the cloud; AD is the source of authority\)/);
+    const md = await runCli(['plan', '-c', t.spec, '-f', 'markdown']);
+    assert.match(md.stdout, /`jobTitle`: .*drift: edited in the cloud/);
     await t.apply();
     assert.deepEqual((await t.plan()).changes, []);
   });

@@ -24,5 +24,19 @@ export function takeoverStage(
   });
   const diffed = diffStage(waves.desired, waves.target, matching, recordMatches, leaversStay);
   if (recordMatches) recordWaveMatches(waves, diffed.matches);
-  return { ...diffed, ...finishTakeovers(diffed, waves, desired, (o) => desiredDigest(o)) };
+  // the settled values (diffed.desired) with the held objects as given: objects held for waves are the
+  // takeover's business alone
+  const effective: DesiredState =
+    diffed.desired === waves.desired
+      ? desired
+      : {
+          ...diffed.desired,
+          held: desired.held,
+          ...(desired.heldDns !== undefined ? { heldDns: desired.heldDns } : {}),
+        };
+  return {
+    ...diffed,
+    desired: effective,
+    ...finishTakeovers(diffed, waves, effective, (o) => desiredDigest(o)),
+  };
 }
