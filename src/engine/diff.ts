@@ -295,11 +295,32 @@ export function diff(
   // The same AD object under a new anchor: an error for that object, never a delete and a create.
   reports.push(...sourceAnchorChanges(desired, owned, new Set(deleted.keys()), system));
 
+  // A new object that meets an object adsync doesn't own on its UPN or address (and isn't adopted) is not
+  // created: it claims no value from the others (found by test/convergence: it won a duplicate, was never
+  // created, and the next plan gave the value to the loser instead).
+  const adminHolder = (t: TargetObject): boolean => t.adminRoles !== undefined && t.adminRoles.length > 0;
+  const meetsUnowned = (o: DesiredObject): boolean => {
+    if (owned.has(o.anchor) || deleted.has(o.anchor)) return false;
+    if (o.kind === 'user' && unownedImmutableIds.has(o.anchor)) return false; // hard match adopts it
+    if (bySid.lookup(o.kind, o.sid) !== undefined) return false;
+    const upnHolder = o.kind === 'user' ? unownedUpns.get(lower(o.attrs.userPrincipalName) ?? '') : undefined;
+    if (upnHolder) return !((softMatch === 'upn' || softMatch === 'both') && !adminHolder(upnHolder));
+    const mailHolder = unownedAddresses.get(lower(o.attrs.mail) ?? '');
+    if (mailHolder)
+      return !(
+        (softMatch === 'mail' || softMatch === 'both') &&
+        mailHolder.kind === 'user' &&
+        o.kind === 'user' &&
+        !adminHolder(mailHolder)
+      );
+    return false;
+  };
+
   // Conflicts before they happen: two source objects that would get the same UPN or address. As Entra's
   // duplicate-attribute resiliency does, one keeps the value and the other has that value quarantined only.
   const { reports: quarantined, blocked } = quarantineDuplicates(
     desired.objects,
-    (o) => desired.held.has(o.anchor),
+    (o) => desired.held.has(o.anchor) || meetsUnowned(o as DesiredObject),
     (anchor) => owned.get(anchor) ?? deleted.get(anchor),
     system,
     target.tenant?.initialDomain,

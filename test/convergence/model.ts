@@ -324,6 +324,15 @@ export function oracleApply(prev: TenantModel, dir: Directory): TenantModel {
   for (const prop of ['userPrincipalName', 'mail'] as const) {
     const by = new Map<string, DUser[]>();
     for (const u of users) {
+      const a = anchorOf(u.key);
+      const c = computed.get(u.key)!;
+      // a new user that meets a cloud-only user on its UPN or mail is not created: it claims nothing
+      if (
+        !prev.users.has(a) &&
+        !prev.deletedUsers.has(a) &&
+        (cloudUpns.has(lower(c.userPrincipalName)) || (c.mail !== null && cloudMails.has(lower(c.mail))))
+      )
+        continue;
       const v = lower(computed.get(u.key)![prop]);
       if (v) by.set(v, [...(by.get(v) ?? []), u]);
     }

@@ -288,6 +288,38 @@ describe('regressions found by the convergence test: values nobody can hold', ()
   });
 });
 
+describe('regressions found by the convergence test: claims of objects that are never created', () => {
+  // seed 4, run 6: u4 (UPN dee, and the mail a cloud-only user holds) and u6 (UPN dee) were both new. u4 won
+  // the UPN but is never created (its mail collides), u6 was created with a quarantine UPN, and the next plan
+  // moved u6 to dee: one update per apply.
+  it('a new user blocked by a cloud-only collision claims no UPN: the other new user gets it', () => {
+    const cloud: TargetObject = {
+      id: 'cloud-1',
+      kind: 'user',
+      attrs: { userPrincipalName: 'cloud@contoso.example', mail: 'shared@contoso.example', displayName: 'Cloud' },
+    };
+    const p = plan(
+      [
+        user('Dee One', { userPrincipalName: 'dee@contoso.example', mail: 'shared@contoso.example' }),
+        user('Dee Two', { userPrincipalName: 'dee@contoso.example' }),
+      ],
+      emptyTarget([cloud]),
+    );
+    const creates = p.changes.filter((c) => c.action === 'create');
+    assert.deepEqual(
+      creates.map((c) => c.anchor),
+      [anchorOf('Dee Two')],
+    );
+    const c = creates[0]!;
+    assert.ok(c.action === 'create');
+    assert.equal(c.attributes.find((a) => a.name === 'userPrincipalName')?.after, 'dee@contoso.example');
+    assert.deepEqual(
+      p.reports.map((r) => `${r.code} ${r.anchor}`),
+      [`cloud-only-collision ${anchorOf('Dee One')}`],
+    );
+  });
+});
+
 describe('regressions found by the convergence test: restores', () => {
   const live = (cn: string, upn: string): TargetObject =>
     owned(cn, { userPrincipalName: upn, displayName: cn, accountEnabled: true });
