@@ -8,7 +8,7 @@
  * (The UPN counts only when the anchor comes from mS-DS-ConsistencyGuid.) Both anchors are then held: the plan neither deletes, re-creates nor writes the object, nor its memberships.
  */
 import type { ReportItem } from '../model/change.js';
-import type { TargetObject, TargetSystem } from '../model/target.js';
+import { targetLabel, type TargetObject, type TargetSystem } from '../model/target.js';
 import { sidKey } from './match-sid.js';
 
 /** What this stage reads of a desired object (a structural subset of DesiredObject). */
@@ -112,13 +112,8 @@ export function sourceAnchorChanges(
         `is the ${t.kind} ${t.id} in the cloud, which carries the old anchor; adsync neither deletes nor re-creates ` +
         `it and writes nothing to it. Resolve: set ${attr} back to ${guidString(oldAnchor) ?? oldAnchor} in AD; ` +
         'or, if the new value is meant to stay, delete the cloud object so the next apply creates it anew',
-      other: { label: labelOf(t), id: t.id },
+      other: { label: targetLabel(t), id: t.id },
     });
   }
   return reports;
-}
-
-function labelOf(t: TargetObject): string {
-  const v = t.kind === 'user' ? t.attrs.userPrincipalName : t.attrs.displayName;
-  return typeof v === 'string' && v ? v : t.id;
 }

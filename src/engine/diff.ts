@@ -10,13 +10,19 @@ import {
   type AttributeChange,
   type Change,
   type MatchRule,
-  type MemberRef,
   type ObjectRef,
   type ReportItem,
   type RestoreChange,
   type UpdateChange,
 } from '../model/change.js';
-import type { ObjectKind, TargetObject, TargetSnapshot, TargetSystem, TenantInfo } from '../model/target.js';
+import {
+  targetLabel,
+  type ObjectKind,
+  type TargetObject,
+  type TargetSnapshot,
+  type TargetSystem,
+  type TenantInfo,
+} from '../model/target.js';
 import type { SoftMatch } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
 import { sourceAnchorChanges } from './anchor-change.js';
@@ -26,6 +32,7 @@ import { REFERENCE_PROPERTIES } from './flows.js';
 import { fallbackLocalPart, upnProblem } from './upn.js';
 import { pendingAdoptions, sidIndex } from './match-sid.js';
 import { GROUP_TOO_LARGE } from './scope.js';
+import { membershipDiff } from './stages/membership-diff.js';
 
 export interface DiffOptions {
   /** Opt-in soft match of unowned cloud users (spec `matching.softMatch`); default off. */
@@ -225,11 +232,6 @@ export function sortReports(reports: ReportItem[]): ReportItem[] {
   return reports;
 }
 
-function labelOfTarget(t: TargetObject): string {
-  const v = t.kind === 'user' ? t.attrs.userPrincipalName : t.attrs.displayName;
-  return typeof v === 'string' && v ? v : t.id;
-}
-
 /** The attribute list of a create, in name order, for one kind: flows and create-only constants. */
 function createOrder(sample: DesiredObject): { name: string; constant?: unknown; ref?: true }[] {
   const names: { name: string; constant?: unknown; ref?: true }[] = Object.keys(sample.attrs).map((name) =>
@@ -346,7 +348,7 @@ export function diff(
   };
   const orders = new Map<ObjectKind, { name: string; constant?: unknown; ref?: true }[]>();
 
-  for (const t of target.objects) labelOfId.set(t.id, labelOfTarget(t));
+  for (const t of target.objects) labelOfId.set(t.id, targetLabel(t));
   const adopted = new Set<TargetObject>();
   // Reference attributes (manager) compare by anchor; the plan carries the referenced object's id when known.
   const refs = {
@@ -439,8 +441,8 @@ export function diff(
           sourceDn: obj.dn,
           source: obj.source,
           label: obj.label,
-          reason: `the ${holder.anchor === undefined ? 'cloud-only ' : ''}${holder.kind} ${labelOfTarget(holder)} (${holder.id}) already has this ${a.name} (${value}); it stays ${JSON.stringify(a.before ?? null)} until that object lets it go`,
-          other: { label: labelOfTarget(holder), id: holder.id },
+          reason: `the ${holder.anchor === undefined ? 'cloud-only ' : ''}${holder.kind} ${targetLabel(holder)} (${holder.id}) already has this ${a.name} (${value}); it stays ${JSON.stringify(a.before ?? null)} until that object lets it go`,
+          other: { label: targetLabel(holder), id: holder.id },
         });
       }
       if (attributes.length > 0) {
@@ -517,7 +519,7 @@ export function diff(
         (match === 'immutable-id' || (match === 'sid' && holder.kind === 'user')) &&
         (admin || target.adminRolesUnread !== undefined)
       ) {
-        const who = `the cloud user ${labelOfTarget(holder)} (${holder.id})`;
+        const who = `the cloud user ${targetLabel(holder)} (${holder.id})`;
         const carries =
           match === 'sid'
             ? `records this object's SID (${on.value}) as onPremisesSecurityIdentifier`
@@ -535,13 +537,13 @@ export function diff(
             source: obj.source,
             label: obj.label,
             reason,
-            other: { label: labelOfTarget(holder), id: holder.id },
+            other: { label: targetLabel(holder), id: holder.id },
           });
           record &&
             matches.set(obj.anchor, {
               rule: 'blocked',
               id: holder.id,
-              detail: `hard match refused: ${labelOfTarget(holder)} ${admin ? 'holds an admin role' : 'may hold an admin role (roles unread)'}`,
+              detail: `hard match refused: ${targetLabel(holder)} ${admin ? 'holds an admin role' : 'may hold an admin role (roles unread)'}`,
             });
           continue;
         }
@@ -555,7 +557,7 @@ export function diff(
             source: obj.source,
             label: obj.label,
             reason: `${who} holds an admin role (${holder.adminRoles!.join(', ')}) and is adopted by hard match because matching.allowAdmins names it`,
-            other: { label: labelOfTarget(holder), id: holder.id },
+            other: { label: targetLabel(holder), id: holder.id },
           });
         }
       }
@@ -568,14 +570,14 @@ export function diff(
           sourceDn: obj.dn,
           source: obj.source,
           label: obj.label,
-          reason: `the cloud user ${labelOfTarget(holder)} (${holder.id}) has the same ${on.what} but holds an admin role (${holder.adminRoles!.join(', ')}); adsync never soft-matches an admin, and never writes over it`,
-          other: { label: labelOfTarget(holder), id: holder.id },
+          reason: `the cloud user ${targetLabel(holder)} (${holder.id}) has the same ${on.what} but holds an admin role (${holder.adminRoles!.join(', ')}); adsync never soft-matches an admin, and never writes over it`,
+          other: { label: targetLabel(holder), id: holder.id },
         });
         record &&
           matches.set(obj.anchor, {
             rule: 'blocked',
             id: holder.id,
-            detail: `soft match refused: ${labelOfTarget(holder)} holds an admin role`,
+            detail: `soft match refused: ${targetLabel(holder)} holds an admin role`,
           });
         continue;
       }
@@ -609,14 +611,14 @@ export function diff(
         sourceDn: obj.dn,
         source: obj.source,
         label: obj.label,
-        reason: `the cloud-only ${holder.kind} ${labelOfTarget(holder)} (${holder.id}) already has this ${on.what} (${on.value}); adsync never takes over objects it doesn't own${softMatch === 'off' && holder.kind === 'user' && obj.kind === 'user' ? ' (matching.softMatch adopts it)' : ''}`,
-        other: { label: labelOfTarget(holder), id: holder.id },
+        reason: `the cloud-only ${holder.kind} ${targetLabel(holder)} (${holder.id}) already has this ${on.what} (${on.value}); adsync never takes over objects it doesn't own${softMatch === 'off' && holder.kind === 'user' && obj.kind === 'user' ? ' (matching.softMatch adopts it)' : ''}`,
+        other: { label: targetLabel(holder), id: holder.id },
       });
       record &&
         matches.set(obj.anchor, {
           rule: 'blocked',
           id: holder.id,
-          detail: `collides with the cloud-only ${holder.kind} ${labelOfTarget(holder)} on ${on.what}`,
+          detail: `collides with the cloud-only ${holder.kind} ${targetLabel(holder)} on ${on.what}`,
         });
       continue;
     }
@@ -657,7 +659,7 @@ export function diff(
         anchor,
         sourceDn: ex.dn,
         source: ex.source,
-        label: labelOfTarget(t),
+        label: targetLabel(t),
         reason: `${ex.reason}: the existing group is left as it is`,
       });
       continue;
@@ -673,7 +675,7 @@ export function diff(
       anchor,
       target: system,
       ...(ex ? { sourceDn: ex.dn, source: ex.source } : {}),
-      label: labelOfTarget(t),
+      label: targetLabel(t),
       rule: ex ? `sources.${ex.source}.scope` : (desired.notRead?.rule ?? 'ownership'),
       id: t.id,
       reason,
@@ -736,8 +738,8 @@ export function diff(
           sourceDn: obj.dn,
           source: obj.source,
           label: obj.label,
-          reason: `${clash[0]} ${clash[1]} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; the value is quarantined: ${outcome}`,
-          other: { label: labelOfTarget(holder), id: holder.id },
+          reason: `${clash[0]} ${clash[1]} is still held by ${targetLabel(holder)} (${holder.id}), which keeps it after this apply; the value is quarantined: ${outcome}`,
+          other: { label: targetLabel(holder), id: holder.id },
         });
       }
       if (clashes.length === 0) continue;
@@ -796,8 +798,8 @@ export function diff(
           ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
           ...(c.source !== undefined ? { source: c.source } : {}),
           label: c.label,
-          reason: `${a.name} ${v} is still held by ${labelOfTarget(holder)} (${holder.id}), which keeps it after this apply; it stays ${JSON.stringify(a.before ?? null)} until it is free`,
-          other: { label: labelOfTarget(holder), id: holder.id },
+          reason: `${a.name} ${v} is still held by ${targetLabel(holder)} (${holder.id}), which keeps it after this apply; it stays ${JSON.stringify(a.before ?? null)} until it is free`,
+          other: { label: targetLabel(holder), id: holder.id },
         });
       }
       if (c.attributes.length === 0) changes.splice(i, 1);
@@ -833,14 +835,14 @@ export function diff(
         label: c.label,
         reason:
           `not restored: Graph restores it under ${what} it had (${value.value}), which ${holder.anchor === undefined ? 'the cloud-only ' : ''}${holder.kind} ` +
-          `${labelOfTarget(holder)} (${holder.id}) holds after this apply; it stays in deleted items (${c.id}) until that object lets the value go`,
-        other: { label: labelOfTarget(holder), id: holder.id },
+          `${targetLabel(holder)} (${holder.id}) holds after this apply; it stays in deleted items (${c.id}) until that object lets the value go`,
+        other: { label: targetLabel(holder), id: holder.id },
       });
       record &&
         matches.set(c.anchor, {
           rule: 'blocked',
           id: c.id,
-          detail: `in deleted items; its restore is held: ${labelOfTarget(holder)} holds ${value.value}`,
+          detail: `in deleted items; its restore is held: ${targetLabel(holder)} holds ${value.value}`,
         });
     },
     (c, a, holder) => {
@@ -858,8 +860,8 @@ export function diff(
         ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
         ...(c.source !== undefined ? { source: c.source } : {}),
         label: c.label,
-        reason: `${a.name} ${String(a.after)} is held by ${labelOfTarget(holder)} (${holder.id}) when this object is restored; it stays ${JSON.stringify(a.before ?? null)} until it is free`,
-        other: { label: labelOfTarget(holder), id: holder.id },
+        reason: `${a.name} ${String(a.after)} is held by ${targetLabel(holder)} (${holder.id}) when this object is restored; it stays ${JSON.stringify(a.before ?? null)} until it is free`,
+        other: { label: targetLabel(holder), id: holder.id },
       });
     },
   );
@@ -886,161 +888,20 @@ export function diff(
     if (c.action === 'update' && c.attributes.length === 0) changes.splice(i, 1);
   }
 
-  // Memberships, as set differences. Target member ids resolve to desired objects once; which side has a
-  // member is then a per-group stamp on the object, not a set of strings (a million members in a big forest).
-  const memberRef = (m: DesiredObject, id: string | undefined): MemberRef =>
-    id === undefined
-      ? { anchor: m.anchor, kind: m.kind, label: m.label }
-      : { anchor: m.anchor, kind: m.kind, id, label: m.label };
-  const desiredById = new Map<string, DesiredObject>();
-  for (const [anchor, t] of [...owned, ...adoptedByAnchor]) {
-    const d = desired.byAnchor.get(anchor);
-    if (d) desiredById.set(t.id, d);
-  }
-  // Membership diff stamps (this run's side tables): the group whose target members include an object, and
-  // the group whose desired members do; a fresh stamp per group makes clearing them unnecessary.
-  const hadIn = new Map<DesiredObject, number>();
-  const wantIn = new Map<DesiredObject, number>();
-  let memberStamp = 0;
-  for (const [group, groupId] of present) {
-    if (group.kind !== 'group' || !group.members) continue;
-    if (group.readOnlyMembers) {
-      reports.push({
-        code: 'members-not-synced',
-        kind: 'group',
-        target: system,
-        anchor: group.anchor,
-        sourceDn: group.dn,
-        source: group.source,
-        label: group.label,
-        reason: `${group.readOnlyMembers} member(s) are contacts or mail-enabled groups, which Graph can't write`,
-      });
-    }
-    // A member list read only in part: add what it names, remove nothing (an absent member may be unread).
-    const removable = group.membersUnread === undefined;
-    if (!removable) {
-      reports.push({
-        code: 'members-unread',
-        kind: 'group',
-        target: system,
-        anchor: group.anchor,
-        sourceDn: group.dn,
-        source: group.source,
-        label: group.label,
-        reason: `the source could not read the group's members in full (${group.membersUnread}); members are added, none removed, until a full read`,
-      });
-    }
-    for (const [why, dns] of Object.entries(group.skippedMembers ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
-      reports.push({
-        code: 'members-skipped',
-        kind: 'group',
-        target: system,
-        anchor: group.anchor,
-        sourceDn: group.dn,
-        source: group.source,
-        label: group.label,
-        reason: `${dns.length} member(s) left out: ${why}: ${dns.slice(0, 5).join('; ')}${dns.length > 5 ? `, and ${dns.length - 5} more` : ''}`,
-      });
-    }
-    const stamp = ++memberStamp;
-    const current = groupId !== undefined ? (owned.get(group.anchor) ?? adoptedByAnchor.get(group.anchor)) : undefined;
-    const currentIds = current?.members ?? [];
-    const resolved: (DesiredObject | undefined)[] = new Array(currentIds.length);
-    for (let i = 0; i < currentIds.length; i++) {
-      const d = desiredById.get(currentIds[i]!);
-      resolved[i] = d;
-      if (d) hadIn.set(d, stamp);
-    }
-    const adds: DesiredObject[] = [];
-    for (const m of group.members) {
-      if (!present.has(m) || wantIn.get(m) === stamp) continue; // held or blocked; or the same DN twice
-      wantIn.set(m, stamp);
-      if (hadIn.get(m) !== stamp) adds.push(m);
-    }
-    const removes: MemberRef[] = [];
-    for (let i = 0; i < currentIds.length && removable; i++) {
-      const d = resolved[i];
-      // Held objects (flow error, duplicate anchor) are left as they are: their memberships too.
-      if (d) {
-        if (wantIn.get(d) !== stamp && !deleting.has(d.anchor) && !desired.held.has(d.anchor))
-          removes.push(memberRef(d, currentIds[i]));
-        continue;
-      }
-      const a = anchorOfId.get(currentIds[i]!);
-      if (a === undefined || deleting.has(a) || desired.held.has(a)) continue; // members adsync doesn't own are left alone
-      const t = owned.get(a)!;
-      removes.push({ anchor: a, kind: t.kind, id: t.id, label: labelOfTarget(t) });
-    }
-    const base = {
-      kind: 'group' as const,
-      anchor: group.anchor,
-      target: system,
-      sourceDn: group.dn,
-      source: group.source,
-      label: group.label,
-      rule: `${group.rule}.member`,
-    };
-    if (adds.length > 0) {
-      adds.sort(byRank);
-      const refs = adds.map((m) => memberRef(m, present.get(m)));
-      changes.push({
-        ...base,
-        action: 'add-members',
-        ...(groupId !== undefined ? { id: groupId } : {}),
-        members: refs,
-      });
-    }
-    if (removes.length > 0 && groupId !== undefined) {
-      removes.sort((a, b) =>
-        a.label.toLowerCase() < b.label.toLowerCase()
-          ? -1
-          : a.label.toLowerCase() > b.label.toLowerCase()
-            ? 1
-            : a.anchor < b.anchor
-              ? -1
-              : 1,
-      );
-      changes.push({ ...base, action: 'remove-members', id: groupId, members: removes });
-    }
-  }
-
-  // Graph gives a restored user back the memberships it had when deleted; AD's reanimated object has none of
-  // them. The restore names the adsync-owned groups the user stays in, and apply removes it from the others
-  // right after the restore (found by test/convergence: the next plan removed them).
-  const restoredUsers = new Map<string, RestoreChange>();
-  for (const c of changes) if (c.action === 'restore' && c.kind === 'user') restoredUsers.set(c.anchor, c);
-  if (restoredUsers.size > 0) {
-    const stays = new Map<string, Map<string, MemberRef>>([...restoredUsers.keys()].map((a) => [a, new Map()]));
-    const groupRef = (anchor: string, id: string | undefined, label: string): MemberRef =>
-      id === undefined ? { anchor, kind: 'group', label } : { anchor, kind: 'group', id, label };
-    for (const [group, groupId] of present) {
-      if (group.kind !== 'group' || !group.members) continue;
-      const ref = groupRef(group.anchor, groupId, group.label);
-      if (group.membersUnread !== undefined) {
-        for (const m of stays.values()) m.set(group.anchor, ref);
-        continue;
-      } // adsync removes nobody there
-      for (const m of group.members) stays.get(m.anchor)?.set(group.anchor, ref);
-    }
-    // Held groups' memberships are left as they are, and so are those of groups too large to sync.
-    for (const a of [
-      ...desired.held,
-      ...[...desired.excluded].filter(([, e]) => e.code === GROUP_TOO_LARGE).map(([x]) => x),
-    ]) {
-      const t = owned.get(a);
-      if (t?.kind === 'group') for (const m of stays.values()) m.set(a, groupRef(a, t.id, labelOfTarget(t)));
-    }
-    for (const [a, c] of restoredUsers)
-      c.memberships = [...stays.get(a)!.values()].sort((x, y) =>
-        x.label.toLowerCase() < y.label.toLowerCase()
-          ? -1
-          : x.label.toLowerCase() > y.label.toLowerCase()
-            ? 1
-            : x.anchor < y.anchor
-              ? -1
-              : 1,
-      );
-  }
+  // Memberships, as set differences (stages/membership-diff.ts), and the groups a restored user stays in.
+  const members = membershipDiff({
+    system,
+    desired,
+    present,
+    owned,
+    adopted: adoptedByAnchor,
+    anchorOfId,
+    deleting,
+    byRank,
+    restores: changes.filter((c): c is RestoreChange => c.action === 'restore' && c.kind === 'user'),
+  });
+  changes.push(...members.changes);
+  reports.push(...members.reports);
 
   return {
     changes: sortChanges(changes),
@@ -1089,7 +950,7 @@ function objectRef(anchor: string, refs: RefContext): ObjectRef {
   const ref: ObjectRef = {
     anchor,
     kind: m?.kind ?? t?.kind ?? 'user',
-    label: m?.label ?? (t ? labelOfTarget(t) : anchor),
+    label: m?.label ?? (t ? targetLabel(t) : anchor),
   };
   if (t) ref.id = t.id;
   return ref;

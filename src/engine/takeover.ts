@@ -19,7 +19,7 @@
  * twin into (graph-facts-2 §3.3). Such creates are held and reported (`sync-client-may-hard-match`).
  */
 import type { AttributeChange, Change, MasteredMatch, ReleaseChange, ReportItem } from '../model/change.js';
-import type { DirectorySyncStatus, TargetObject, TargetSnapshot } from '../model/target.js';
+import { targetLabel, type DirectorySyncStatus, type TargetObject, type TargetSnapshot } from '../model/target.js';
 import { sameSid } from '../model/sid.js';
 import type { MatchingSpec, SoftMatch } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
@@ -103,11 +103,6 @@ export interface TakeoverOptions {
 
 const lower = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v.toLowerCase() : undefined);
 
-function labelOf(t: TargetObject): string {
-  const l = t.kind === 'user' ? t.attrs['userPrincipalName'] : t.attrs['displayName'];
-  return typeof l === 'string' && l !== '' ? l : t.id;
-}
-
 /** What must hold before a release completes: users need Entra Connect's hard-match takeover block off. */
 export function releasePrerequisites(kind: TargetObject['kind'], sync: DirectorySyncStatus | undefined): string[] {
   const out: string[] = [];
@@ -182,7 +177,7 @@ export function prepareTakeovers(
       source: obj.source,
       label: obj.label,
       reason,
-      ...(other ? { other: { label: labelOf(other), id: other.id } } : {}),
+      ...(other ? { other: { label: targetLabel(other), id: other.id } } : {}),
     });
   };
   const claimed = new Set<TargetObject>();
@@ -247,7 +242,7 @@ export function prepareTakeovers(
           report(
             obj,
             'mastered-by-sync-client',
-            `the cloud user ${labelOf(m)} (${m.id}) with the same userPrincipalName or mail (${key}) is mastered by a sync client (onPremisesSyncEnabled), but carries neither this anchor nor this objectSid: soft match never adopts it, and adsync writes nothing to it`,
+            `the cloud user ${targetLabel(m)} (${m.id}) with the same userPrincipalName or mail (${key}) is mastered by a sync client (onPremisesSyncEnabled), but carries neither this anchor nor this objectSid: soft match never adopts it, and adsync writes nothing to it`,
             m,
           );
         }
@@ -259,7 +254,7 @@ export function prepareTakeovers(
       report(
         obj,
         'mastered-by-sync-client',
-        `another source object already matched ${labelOf(twin)} (${twin.id}) on ${matchedOn}; neither is written twice`,
+        `another source object already matched ${targetLabel(twin)} (${twin.id}) on ${matchedOn}; neither is written twice`,
         twin,
       );
       continue;
@@ -292,7 +287,7 @@ export function prepareTakeovers(
       report(
         obj,
         'mastered-by-sync-client',
-        `${how}: the cloud ${twin.kind} ${labelOf(twin)} (${twin.id}) is mastered by a sync client (Entra Connect or Cloud Sync: onPremisesSyncEnabled), and Graph refuses writes to it; adsync writes nothing to it${obj.kind === 'group' ? ' nor its members' : ''} until matching.takeover selects it`,
+        `${how}: the cloud ${twin.kind} ${targetLabel(twin)} (${twin.id}) is mastered by a sync client (Entra Connect or Cloud Sync: onPremisesSyncEnabled), and Graph refuses writes to it; adsync writes nothing to it${obj.kind === 'group' ? ' nor its members' : ''} until matching.takeover selects it`,
         twin,
       );
       continue;
@@ -312,8 +307,8 @@ export function prepareTakeovers(
           obj,
           roles.length > 0 ? 'takeover-admin' : 'takeover-roles-unread',
           roles.length > 0
-            ? `${how}: ${labelOf(twin)} (${twin.id}) holds a directory role (${roles.join(', ')}); adsync never takes over a privileged account unless matching.allowAdmins names it, and writes nothing to it`
-            : `${how}: directory role holders could not be read (${target.adminRolesUnread}), so adsync can't tell ${labelOf(twin)} holds no role; not taken over (grant RoleManagement.Read.Directory, or name it in matching.allowAdmins)`,
+            ? `${how}: ${targetLabel(twin)} (${twin.id}) holds a directory role (${roles.join(', ')}); adsync never takes over a privileged account unless matching.allowAdmins names it, and writes nothing to it`
+            : `${how}: directory role holders could not be read (${target.adminRolesUnread}), so adsync can't tell ${targetLabel(twin)} holds no role; not taken over (grant RoleManagement.Read.Directory, or name it in matching.allowAdmins)`,
           twin,
         );
         continue;

@@ -157,3 +157,9 @@ export interface Target {
 export interface ReadableTarget<Request> extends Target {
   read(request: Request): Promise<TargetSnapshot>;
 }
+
+/** How plans name a target object: a user by its UPN, anything else by its displayName; else its id. */
+export function targetLabel(t: Pick<TargetObject, 'kind' | 'id' | 'attrs'>): string {
+  const v = t.kind === 'user' ? t.attrs.userPrincipalName : t.attrs.displayName;
+  return typeof v === 'string' && v !== '' ? v : t.id;
+}
