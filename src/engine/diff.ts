@@ -879,6 +879,7 @@ export function diff(
       if (
         !REFERENCE_PROPERTIES.has(a.name) ||
         !isObjectRef(a.after) ||
+        a.after.anchor === undefined ||
         present.has(desired.byAnchor.get(a.after.anchor)!)
       )
         continue;
@@ -1001,13 +1002,15 @@ function changedAttributes(
     const value = attrs[name];
     const before = targetValue(current, name);
     if (REFERENCE_PROPERTIES.has(name)) {
-      // the target holds an id; compare the anchors
-      const beforeAnchor = typeof before === 'string' ? (refs.anchorOfId.get(before) ?? `id:${before}`) : undefined;
-      if ((beforeAnchor ?? null) === (value ?? null)) continue;
+      // the target holds an id; compare the anchors (an object adsync doesn't own has none: always a change)
+      const beforeAnchor = typeof before === 'string' ? refs.anchorOfId.get(before) : undefined;
+      const same =
+        typeof before === 'string' ? beforeAnchor !== undefined && beforeAnchor === value : (value ?? null) === null;
+      if (same) continue;
       const c: AttributeChange = { name, flow: obj.provenance[name] ?? 'default' };
       if (typeof before === 'string')
         c.before = {
-          anchor: beforeAnchor!,
+          ...(beforeAnchor !== undefined ? { anchor: beforeAnchor } : {}),
           kind: 'user',
           id: before,
           label: refs.labelOfId.get(before) ?? before,

@@ -26,8 +26,10 @@ export interface AttributeChange {
  * it exists already (else apply takes the id from the object this plan creates).
  */
 export interface ObjectRef {
-  anchor: string;
+  /** The source anchor of the object, when adsync manages it (absent: an object adsync doesn't own). */
+  anchor?: string;
   kind: ObjectKind;
+  /** Its id in the target, when it exists there. */
   id?: string;
   label: string;
 }
@@ -37,7 +39,7 @@ export function isObjectRef(v: unknown): v is ObjectRef {
     typeof v === 'object' &&
     v !== null &&
     !Array.isArray(v) &&
-    typeof (v as ObjectRef).anchor === 'string' &&
+    (typeof (v as ObjectRef).anchor === 'string' || typeof (v as ObjectRef).id === 'string') &&
     typeof (v as ObjectRef).label === 'string'
   );
 }
@@ -284,7 +286,7 @@ export function attributesDigest(entries: Iterable<readonly [string, unknown]>):
   const parts: string[] = [];
   for (const [name, value] of entries) {
     if (value === null || value === undefined || value === '' || (Array.isArray(value) && value.length === 0)) continue;
-    parts.push(`${name}=${JSON.stringify(isObjectRef(value) ? value.anchor : value)}`);
+    parts.push(`${name}=${JSON.stringify(isObjectRef(value) ? (value.anchor ?? `id:${value.id}`) : value)}`);
   }
   parts.sort();
   return createHash('sha256').update(parts.join('\n')).digest('base64url').slice(0, 22);

@@ -76,6 +76,31 @@ describe('stage: diff (match, objects, memberships)', () => {
     assert.ok(out.desired.objects.includes(bob!));
   });
 
+  it("a reference to an object adsync doesn't own names it by its cloud id, with no source anchor", () => {
+    const d = buildDesired(s, [snapshot([user('Ann Lee')])], compileFlows(s));
+    const boss = {
+      id: 'cloud-boss',
+      kind: 'user' as const,
+      attrs: { userPrincipalName: 'boss@contoso.example', displayName: 'Boss' },
+    };
+    const ann = {
+      id: 'id-ann',
+      kind: 'user' as const,
+      anchor: anchorOf('Ann Lee'),
+      attrs: { ...d.byAnchor.get(anchorOf('Ann Lee'))!.attrs, manager: 'cloud-boss' },
+    };
+    const out = diffStage(d, emptyTarget([ann, boss]), s.matching, false);
+    const u = out.changes.find((c) => c.action === 'update');
+    assert.ok(u && u.action === 'update', JSON.stringify(out.changes));
+    assert.deepEqual(u.attributes, [
+      {
+        name: 'manager',
+        flow: 'default user.manager',
+        before: { kind: 'user', id: 'cloud-boss', label: 'boss@contoso.example' },
+      },
+    ]);
+  });
+
   it('records how each object joined only when asked (explain)', () => {
     assert.equal(diffStage(desired(), emptyTarget(), s.matching, false).matches.size, 0);
     assert.equal(diffStage(desired(), emptyTarget(), s.matching, true).matches.size, 3);

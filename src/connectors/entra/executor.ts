@@ -544,7 +544,7 @@ export async function beginEntraApply(
           fail(change, `clear ${attribute.name} of ${change.label}`, describeResponse(res));
         return;
       }
-      const refId = ref.id ?? createdIds.get(ref.anchor);
+      const refId = ref.id ?? (ref.anchor !== undefined ? createdIds.get(ref.anchor) : undefined);
       if (refId === undefined) {
         skip(change, `skipped ${attribute.name} ${ref.label}: it does not exist and this plan does not create it`);
         return;
