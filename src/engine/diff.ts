@@ -251,6 +251,20 @@ export function diff(
   const reports: ReportItem[] = [...desired.reports];
   const matches = new Map<string, MatchInfo>();
   const values = settledValues();
+  /** A report item about a desired object. */
+  const reportOn = (obj: DesiredObject, code: string, reason: string, other?: ReportItem['other']): void => {
+    reports.push({
+      code,
+      kind: obj.kind,
+      target: system,
+      anchor: obj.anchor,
+      sourceDn: obj.dn,
+      source: obj.source,
+      label: obj.label,
+      reason,
+      ...(other !== undefined ? { other } : {}),
+    });
+  };
   const record = options.recordMatches === true;
   const softMatch = options.softMatch ?? 'off';
   const allowAdmins = new Set((options.allowAdmins ?? []).map((a) => a.toLowerCase()));
@@ -381,16 +395,11 @@ export function diff(
     };
     const current = owned.get(obj.anchor);
     if (current && current.kind !== obj.kind) {
-      reports.push({
-        code: 'kind-mismatch',
-        kind: obj.kind,
-        target: system,
-        anchor: obj.anchor,
-        sourceDn: obj.dn,
-        source: obj.source,
-        label: obj.label,
-        reason: `the ${current.kind} ${current.id} in the target carries this anchor; adsync leaves both alone`,
-      });
+      reportOn(
+        obj,
+        'kind-mismatch',
+        `the ${current.kind} ${current.id} in the target carries this anchor; adsync leaves both alone`,
+      );
       record &&
         matches.set(obj.anchor, { rule: 'blocked', id: current.id, detail: `a ${current.kind} carries this anchor` });
       continue;
@@ -433,17 +442,12 @@ export function diff(
         }
         if (!holder) continue;
         attributes.splice(i, 1);
-        reports.push({
-          code: 'cloud-only-collision',
-          kind: obj.kind,
-          target: system,
-          anchor: obj.anchor,
-          sourceDn: obj.dn,
-          source: obj.source,
-          label: obj.label,
-          reason: `the ${holder.anchor === undefined ? 'cloud-only ' : ''}${holder.kind} ${targetLabel(holder)} (${holder.id}) already has this ${a.name} (${value}); it stays ${JSON.stringify(a.before ?? null)} until that object lets it go`,
-          other: { label: targetLabel(holder), id: holder.id },
-        });
+        reportOn(
+          obj,
+          'cloud-only-collision',
+          `the ${holder.anchor === undefined ? 'cloud-only ' : ''}${holder.kind} ${targetLabel(holder)} (${holder.id}) already has this ${a.name} (${value}); it stays ${JSON.stringify(a.before ?? null)} until that object lets it go`,
+          { label: targetLabel(holder), id: holder.id },
+        );
       }
       if (attributes.length > 0) {
         const digest = desiredDigest(obj, false, values.of(obj));
@@ -548,31 +552,21 @@ export function diff(
           continue;
         }
         if (admin) {
-          reports.push({
-            code: 'hard-match-admin-allowed',
-            kind: obj.kind,
-            target: system,
-            anchor: obj.anchor,
-            sourceDn: obj.dn,
-            source: obj.source,
-            label: obj.label,
-            reason: `${who} holds an admin role (${holder.adminRoles!.join(', ')}) and is adopted by hard match because matching.allowAdmins names it`,
-            other: { label: targetLabel(holder), id: holder.id },
-          });
+          reportOn(
+            obj,
+            'hard-match-admin-allowed',
+            `${who} holds an admin role (${holder.adminRoles!.join(', ')}) and is adopted by hard match because matching.allowAdmins names it`,
+            { label: targetLabel(holder), id: holder.id },
+          );
         }
       }
       if (match && match !== 'immutable-id' && match !== 'sid' && admin) {
-        reports.push({
-          code: 'soft-match-admin',
-          kind: obj.kind,
-          target: system,
-          anchor: obj.anchor,
-          sourceDn: obj.dn,
-          source: obj.source,
-          label: obj.label,
-          reason: `the cloud user ${targetLabel(holder)} (${holder.id}) has the same ${on.what} but holds an admin role (${holder.adminRoles!.join(', ')}); adsync never soft-matches an admin, and never writes over it`,
-          other: { label: targetLabel(holder), id: holder.id },
-        });
+        reportOn(
+          obj,
+          'soft-match-admin',
+          `the cloud user ${targetLabel(holder)} (${holder.id}) has the same ${on.what} but holds an admin role (${holder.adminRoles!.join(', ')}); adsync never soft-matches an admin, and never writes over it`,
+          { label: targetLabel(holder), id: holder.id },
+        );
         record &&
           matches.set(obj.anchor, {
             rule: 'blocked',
@@ -603,17 +597,12 @@ export function diff(
         });
         continue;
       }
-      reports.push({
-        code: 'cloud-only-collision',
-        kind: obj.kind,
-        target: system,
-        anchor: obj.anchor,
-        sourceDn: obj.dn,
-        source: obj.source,
-        label: obj.label,
-        reason: `the cloud-only ${holder.kind} ${targetLabel(holder)} (${holder.id}) already has this ${on.what} (${on.value}); adsync never takes over objects it doesn't own${softMatch === 'off' && holder.kind === 'user' && obj.kind === 'user' ? ' (matching.softMatch adopts it)' : ''}`,
-        other: { label: targetLabel(holder), id: holder.id },
-      });
+      reportOn(
+        obj,
+        'cloud-only-collision',
+        `the cloud-only ${holder.kind} ${targetLabel(holder)} (${holder.id}) already has this ${on.what} (${on.value}); adsync never takes over objects it doesn't own${softMatch === 'off' && holder.kind === 'user' && obj.kind === 'user' ? ' (matching.softMatch adopts it)' : ''}`,
+        { label: targetLabel(holder), id: holder.id },
+      );
       record &&
         matches.set(obj.anchor, {
           rule: 'blocked',
@@ -684,16 +673,7 @@ export function diff(
   }
   for (const obj of desired.objects) {
     if (obj.readOnly && owned.has(obj.anchor)) {
-      reports.push({
-        code: 'owned-now-read-only',
-        kind: obj.kind,
-        target: system,
-        anchor: obj.anchor,
-        sourceDn: obj.dn,
-        source: obj.source,
-        label: obj.label,
-        reason: `${obj.readOnly.reason}; the existing cloud object is left as it is`,
-      });
+      reportOn(obj, 'owned-now-read-only', `${obj.readOnly.reason}; the existing cloud object is left as it is`);
     }
   }
 
@@ -730,17 +710,12 @@ export function diff(
         } else {
           outcome = 'not created until it is free';
         }
-        reports.push({
-          code: initial !== undefined || clash[0] === 'mail' ? DUPLICATE_QUARANTINED : 'duplicate-in-source',
-          kind: obj.kind,
-          target: system,
-          anchor: obj.anchor,
-          sourceDn: obj.dn,
-          source: obj.source,
-          label: obj.label,
-          reason: `${clash[0]} ${clash[1]} is still held by ${targetLabel(holder)} (${holder.id}), which keeps it after this apply; the value is quarantined: ${outcome}`,
-          other: { label: targetLabel(holder), id: holder.id },
-        });
+        reportOn(
+          obj,
+          initial !== undefined || clash[0] === 'mail' ? DUPLICATE_QUARANTINED : 'duplicate-in-source',
+          `${clash[0]} ${clash[1]} is still held by ${targetLabel(holder)} (${holder.id}), which keeps it after this apply; the value is quarantined: ${outcome}`,
+          { label: targetLabel(holder), id: holder.id },
+        );
       }
       if (clashes.length === 0) continue;
       if (initial === undefined && clashes.some(([name]) => name === 'userPrincipalName')) {

@@ -55,7 +55,11 @@ export interface MemberRef {
 
 interface ChangeBase {
   kind: ObjectKind;
-  /** The object's source anchor (base64 of ms-DS-ConsistencyGuid or objectGUID). */
+  /**
+   * The object's identity in the system it flows from: for inbound changes the source anchor (base64 of
+   * ms-DS-ConsistencyGuid or objectGUID); for writeback changes (`target: 'ad'`) the cloud object's id, the
+   * identity of what is written back. Never the id of the object in the change's own target: that is `id`.
+   */
   anchor: string;
   target: TargetSystem;
   /** The source object's DN (for deletes: the last one known, if any). */
