@@ -134,6 +134,13 @@ Report items never count as changes.`;
           progress.phase('Reading the sources and the tenant');
           try {
             const { plan, targetSnapshot, desired, violations: verdict } = await readAndPlan(session);
+            for (const w of session.spec.warnings ?? [])
+              log.warn(`${w.file}:${w.line}:${w.col} ${w.message}`, {
+                event: 'spec.warning',
+                file: w.file,
+                line: w.line,
+                col: w.col,
+              });
             for (const w of desired.warnings ?? []) log.warn(w, { event: 'scope.unmatched' });
             violations = verdict;
             const admins = new Map<string, readonly string[]>();

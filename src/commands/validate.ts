@@ -11,7 +11,10 @@ export interface ValidateResult {
   /** The spec path as given with -c. */
   file: string;
   problems: SpecProblem[];
-  /** Settings that are valid but will not be used (e.g. ldap.baseDn when the scope names OUs). */
+  /**
+   * What is valid but likely wrong: a scope rule that can match nothing, a setting adsync will not use (e.g.
+   * ldap.baseDn when the scope names OUs). Sorted by line and column.
+   */
   warnings?: SpecProblem[];
 }
 
@@ -29,7 +32,7 @@ Exit code 0 when the spec is valid, 1 when it is not.`;
       command: '<%= config.bin %> <%= command.id %> -c examples/quickstart/adsync.yaml',
     },
     {
-      description: 'Print the result as JSON ({ valid, file, problems }).',
+      description: 'Print the result as JSON ({ valid, file, problems, warnings }).',
       command: '<%= config.bin %> <%= command.id %> -c adsync.yaml --json',
     },
   ];
@@ -52,11 +55,13 @@ Exit code 0 when the spec is valid, 1 when it is not.`;
       }
       throw err;
     }
-    const warnings = await ignoredSettingsOf(file);
-    if (!this.jsonEnabled()) {
-      for (const w of spec.warnings ?? []) process.stderr.write(`Warning: ${w.file}:${w.line}:${w.col} ${w.message}\n`);
-      for (const w of warnings) process.stderr.write(`${w.file}:${w.line}:${w.col} warning: ${w.message}\n`);
-    }
+    // Both kinds of warning (rules a valid spec breaks softly, settings it holds that adsync won't use), in one
+    // order and one format, as plan says them: `Warning: FILE:LINE:COL message`.
+    const warnings = [...(spec.warnings ?? []), ...(await ignoredSettingsOf(file))].sort(
+      (a, b) => a.line - b.line || a.col - b.col || (a.message < b.message ? -1 : a.message > b.message ? 1 : 0),
+    );
+    if (!this.jsonEnabled())
+      for (const w of warnings) process.stderr.write(`Warning: ${w.file}:${w.line}:${w.col} ${w.message}\n`);
     const n = spec.sources.length;
     this.log(`${file}: valid (${n} source${n === 1 ? '' : 's'}, target ${describeTarget(spec)})`);
     return { valid: true, file, problems: [], ...(warnings.length > 0 ? { warnings } : {}) };

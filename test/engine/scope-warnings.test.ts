@@ -137,10 +137,20 @@ target:
       );
       const r = await q.cli(['validate', '-c', 'SPEC']);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(
-        r.stderr,
-        /^Warning: .*adsync\.yaml:22:19 sources\[0\]\.scope\.ous\.exclude\[0\] can match nothing: its domain contoso\.exmaple is not in scope\.domains$/m,
+      const line =
+        /^Warning: .*adsync\.yaml:22:19 sources\[0\]\.scope\.ous\.exclude\[0\] can match nothing: its domain contoso\.exmaple is not in scope\.domains$/m;
+      assert.match(r.stderr, line);
+      // --json carries it; plan says it the same way
+      const json = await q.cli(['validate', '-c', 'SPEC', '--json']);
+      assert.equal(json.code, 0, json.stderr);
+      const result = JSON.parse(json.stdout) as { warnings?: { line: number; col: number; message: string }[] };
+      assert.deepEqual(
+        result.warnings?.map((w) => `${w.line}:${w.col}`),
+        ['22:19'],
       );
+      const plan = await q.cli(['plan', '-c', 'SPEC']);
+      assert.equal(plan.code, 0, plan.stderr);
+      assert.match(plan.stderr, line);
     } finally {
       await q.close();
     }
