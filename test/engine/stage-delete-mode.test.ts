@@ -3,34 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DISABLE_FIRST_RULE } from '../../src/engine/safety.js';
 import { deleteModeStage } from '../../src/engine/stages/delete-mode.js';
-import type { Change } from '../../src/model/change.js';
-import type { TargetSnapshot } from '../../src/model/target.js';
 
-const MARK = 'extension_app_adsyncDeleteAfter';
-const now = new Date('2026-01-10T00:00:00.000Z');
-const target = (mark?: string): TargetSnapshot => ({
-  system: 'entra',
-  deleted: [],
-  objects: [
-    {
-      id: 'id1',
-      kind: 'user',
-      anchor: 'a1',
-      attrs: { userPrincipalName: 'u1@x', accountEnabled: true, ...(mark ? { [MARK]: mark } : {}) },
-    },
-  ],
-});
-const del: Change = {
-  action: 'delete',
-  kind: 'user',
-  anchor: 'a1',
-  target: 'entra',
-  label: 'u1@x',
-  id: 'id1',
-  rule: 'sources.corp.scope',
-  reason: 'out of scope',
-};
-const disableFirst = { deleteMode: 'disable-first' as const, deleteGraceDays: 7 };
+import { MARK, del, disableFirst, now, target } from '../support/delete-mode.js';
 
 describe('stage: delete mode', () => {
   it('delete mode `delete`: the changes pass through', () => {

@@ -3,34 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { countDeletes } from '../../src/engine/safety.js';
 import { deleteModeStage } from '../../src/engine/stages/delete-mode.js';
-import { DISABLE_FIRST_RULE, isDisable, type Change, type UpdateChange } from '../../src/model/change.js';
-import type { TargetSnapshot } from '../../src/model/target.js';
+import { DISABLE_FIRST_RULE, isDisable, type UpdateChange } from '../../src/model/change.js';
 
-const MARK = 'extension_app_adsyncDeleteAfter';
-const now = new Date('2026-01-10T00:00:00.000Z');
-const target = (mark?: string): TargetSnapshot => ({
-  system: 'entra',
-  deleted: [],
-  objects: [
-    {
-      id: 'id1',
-      kind: 'user',
-      anchor: 'a1',
-      attrs: { userPrincipalName: 'u1@x', accountEnabled: true, ...(mark ? { [MARK]: mark } : {}) },
-    },
-  ],
-});
-const del: Change = {
-  action: 'delete',
-  kind: 'user',
-  anchor: 'a1',
-  target: 'entra',
-  label: 'u1@x',
-  id: 'id1',
-  rule: 'sources.corp.scope',
-  reason: 'out of scope',
-};
-const mode = { deleteMode: 'disable-first' as const, deleteGraceDays: 7 };
+import { MARK, del, disableFirst as mode, now, target } from '../support/delete-mode.js';
 
 describe('disable as data', () => {
   it('disable-first turns a delete into an update that says it disables, until when, and why', () => {
