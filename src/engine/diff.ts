@@ -251,6 +251,33 @@ export function diff(
   const reports: ReportItem[] = [...desired.reports];
   const matches = new Map<string, MatchInfo>();
   const values = settledValues();
+  /**
+   * An update (or a restore's update) dropped `a` because `holder` keeps that value: the object keeps its own, the
+   * digest vouches for what it keeps (or the next plan would call the kept value drift), and a report says why.
+   */
+  const keepOwnValue = (
+    c: UpdateChange | RestoreChange,
+    a: AttributeChange,
+    holder: TargetObject,
+    reason: string,
+  ): void => {
+    const d = desired.byAnchor.get(c.anchor);
+    if (d) {
+      values.settle(d)[a.name] = a.before ?? null;
+      c.digest = desiredDigest(d, false, values.of(d));
+    }
+    reports.push({
+      code: DUPLICATE_QUARANTINED,
+      kind: c.kind,
+      target: system,
+      anchor: c.anchor,
+      ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
+      ...(c.source !== undefined ? { source: c.source } : {}),
+      label: c.label,
+      reason,
+      other: { label: targetLabel(holder), id: holder.id },
+    });
+  };
   /** A report item about a desired object. */
   const reportOn = (obj: DesiredObject, code: string, reason: string, other?: ReportItem['other']): void => {
     reports.push({
@@ -759,23 +786,12 @@ export function diff(
         if (by === undefined || by === c.anchor) continue;
         const holder = owned.get(by)!;
         c.attributes.splice(j, 1);
-        // the digest vouches for what the object keeps, or the next plan would call the kept value drift
-        const d = desired.byAnchor.get(c.anchor);
-        if (d) {
-          values.settle(d)[a.name] = a.before ?? null;
-          c.digest = desiredDigest(d, false, values.of(d));
-        }
-        reports.push({
-          code: DUPLICATE_QUARANTINED,
-          kind: c.kind,
-          target: system,
-          anchor: c.anchor,
-          ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
-          ...(c.source !== undefined ? { source: c.source } : {}),
-          label: c.label,
-          reason: `${a.name} ${v} is still held by ${targetLabel(holder)} (${holder.id}), which keeps it after this apply; it stays ${JSON.stringify(a.before ?? null)} until it is free`,
-          other: { label: targetLabel(holder), id: holder.id },
-        });
+        keepOwnValue(
+          c,
+          a,
+          holder,
+          `${a.name} ${v} is still held by ${targetLabel(holder)} (${holder.id}), which keeps it after this apply; it stays ${JSON.stringify(a.before ?? null)} until it is free`,
+        );
       }
       if (c.attributes.length === 0) changes.splice(i, 1);
     }
@@ -821,23 +837,12 @@ export function diff(
         });
     },
     (c, a, holder) => {
-      // the restored object keeps its old value; the digest vouches for what it keeps
-      const d = desired.byAnchor.get(c.anchor);
-      if (d) {
-        values.settle(d)[a.name] = a.before ?? null;
-        c.digest = desiredDigest(d, false, values.of(d));
-      }
-      reports.push({
-        code: DUPLICATE_QUARANTINED,
-        kind: c.kind,
-        target: system,
-        anchor: c.anchor,
-        ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
-        ...(c.source !== undefined ? { source: c.source } : {}),
-        label: c.label,
-        reason: `${a.name} ${String(a.after)} is held by ${targetLabel(holder)} (${holder.id}) when this object is restored; it stays ${JSON.stringify(a.before ?? null)} until it is free`,
-        other: { label: targetLabel(holder), id: holder.id },
-      });
+      keepOwnValue(
+        c,
+        a,
+        holder,
+        `${a.name} ${String(a.after)} is held by ${targetLabel(holder)} (${holder.id}) when this object is restored; it stays ${JSON.stringify(a.before ?? null)} until it is free`,
+      );
     },
   );
   // ...and a new user can't take a UPN or address a restored user comes back with or takes

@@ -147,15 +147,7 @@ export function membershipDiff(input: MembershipInput): { changes: Change[]; rep
       });
     }
     if (removes.length > 0 && groupId !== undefined) {
-      removes.sort((a, b) =>
-        a.label.toLowerCase() < b.label.toLowerCase()
-          ? -1
-          : a.label.toLowerCase() > b.label.toLowerCase()
-            ? 1
-            : a.anchor < b.anchor
-              ? -1
-              : 1,
-      );
+      removes.sort(byLabel);
       changes.push({ ...base, action: 'remove-members', id: groupId, members: removes });
     }
   }
@@ -186,17 +178,15 @@ export function membershipDiff(input: MembershipInput): { changes: Change[]; rep
       const t = owned.get(a);
       if (t?.kind === 'group') for (const m of stays.values()) m.set(a, groupRef(a, t.id, targetLabel(t)));
     }
-    for (const [a, c] of restoredUsers)
-      c.memberships = [...stays.get(a)!.values()].sort((x, y) =>
-        x.label.toLowerCase() < y.label.toLowerCase()
-          ? -1
-          : x.label.toLowerCase() > y.label.toLowerCase()
-            ? 1
-            : x.anchor < y.anchor
-              ? -1
-              : 1,
-      );
+    for (const [a, c] of restoredUsers) c.memberships = [...stays.get(a)!.values()].sort(byLabel);
   }
 
   return { changes, reports };
+}
+
+/** Member references in plan order: by label (case-insensitive), then anchor. */
+function byLabel(a: MemberRef, b: MemberRef): number {
+  const x = a.label.toLowerCase();
+  const y = b.label.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : a.anchor < b.anchor ? -1 : 1;
 }
