@@ -16,6 +16,7 @@ import {
   type UpdateChange,
 } from '../model/change.js';
 import {
+  addressesOf,
   targetLabel,
   type ObjectKind,
   type TargetObject,
@@ -33,6 +34,10 @@ import { fallbackLocalPart, upnProblem } from './upn.js';
 import { pendingAdoptions, sidIndex } from './match-sid.js';
 import { GROUP_TOO_LARGE } from './scope.js';
 import { membershipDiff } from './stages/membership-diff.js';
+import { sortChanges, sortReports } from './order.js';
+
+export { sortChanges, sortReports } from './order.js';
+import { holdRestores, RESTORE_HELD } from './stages/restores.js';
 
 export interface DiffOptions {
   /** Opt-in soft match of unowned cloud users (spec `matching.softMatch`); default off. */
@@ -157,20 +162,6 @@ const CREATE_CONSTANTS: Partial<Record<ObjectKind, Record<string, unknown>>> = {
   group: { groupTypes: [], mailEnabled: false, securityEnabled: true },
 };
 
-const KIND_RANK: Record<ObjectKind, number> = { user: 0, group: 1, contact: 2 };
-const ACTION_RANK: Record<Change['action'], number> = {
-  create: 0,
-  adopt: 1,
-  takeover: 1,
-  restore: 2,
-  update: 3,
-  'add-members': 4,
-  'remove-members': 5,
-  licenses: 6,
-  delete: 7,
-  release: 8,
-};
-
 /**
  * The digest of what apply leaves on the object: its flowed attributes plus create-only constants. References
  * (manager) are left out: they are set through `$ref` after the write that stores the digest, so a digest
@@ -190,47 +181,6 @@ export function desiredDigest(
 }
 
 const lower = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v.toLowerCase() : undefined);
-
-/** The SMTP addresses of a target object (mail and smtp: proxy addresses), lower-cased. */
-function addressesOf(t: TargetObject): string[] {
-  const out: string[] = [];
-  const mail = lower(t.attrs.mail);
-  if (mail) out.push(mail);
-  const proxies = t.attrs.proxyAddresses;
-  if (Array.isArray(proxies)) {
-    for (const p of proxies)
-      if (typeof p === 'string' && p.slice(0, 5).toLowerCase() === 'smtp:') out.push(p.slice(5).toLowerCase());
-  }
-  return out;
-}
-
-interface Sortable {
-  kind: ObjectKind;
-  key: string;
-  anchor: string;
-}
-
-function compareSortable(a: Sortable, b: Sortable): number {
-  const k = KIND_RANK[a.kind] - KIND_RANK[b.kind];
-  if (k !== 0) return k;
-  if (a.key !== b.key) return a.key < b.key ? -1 : 1;
-  return a.anchor < b.anchor ? -1 : a.anchor > b.anchor ? 1 : 0;
-}
-
-/** Plan order: by kind, then label (case-insensitive), anchor, and action. Sort keys are computed once. */
-export function sortChanges<C extends Change>(changes: C[]): C[] {
-  const keyed = changes.map((c) => ({ c, s: { kind: c.kind, key: c.label.toLowerCase(), anchor: c.anchor } }));
-  keyed.sort((a, b) => compareSortable(a.s, b.s) || ACTION_RANK[a.c.action] - ACTION_RANK[b.c.action]);
-  for (let i = 0; i < keyed.length; i++) changes[i] = keyed[i]!.c;
-  return changes;
-}
-
-export function sortReports(reports: ReportItem[]): ReportItem[] {
-  const keyed = reports.map((r) => ({ r, s: { kind: r.kind, key: r.label.toLowerCase(), anchor: r.anchor ?? '' } }));
-  keyed.sort((a, b) => compareSortable(a.s, b.s) || (a.r.code < b.r.code ? -1 : a.r.code > b.r.code ? 1 : 0));
-  for (let i = 0; i < keyed.length; i++) reports[i] = keyed[i]!.r;
-  return reports;
-}
 
 /** The attribute list of a create, in name order, for one kind: flows and create-only constants. */
 function createOrder(sample: DesiredObject): { name: string; constant?: unknown; ref?: true }[] {
@@ -1002,87 +952,4 @@ function changedAttributes(
     if (!sameValue(before, value)) out.push(attributeChange(name, before, value, obj.provenance[name] ?? 'default'));
   }
   return out;
-}
-
-export const RESTORE_HELD = 'restore-held';
-
-/**
- * Which restores apply can make (see the caller): walks the restores in plan order over what live objects hold
- * once the user deletes and updates have run. A restore whose old UPN or address is held is removed from
- * `changes` (`held`); one that goes ahead holds its old addresses and its new UPN and mail from then on, and an
- * attribute of its own update that would take a value held by another object is dropped (`kept`).
- */
-function holdRestores(
-  changes: Change[],
-  target: TargetSnapshot,
-  deleted: ReadonlyMap<string, TargetObject>,
-  deletedFirst: (anchor: string) => boolean,
-  held: (c: RestoreChange, holder: TargetObject, value: { property: string; value: string }) => void,
-  kept: (c: RestoreChange, a: AttributeChange, holder: TargetObject) => void,
-): Map<string, TargetObject> {
-  /** UPNs and addresses (lower-cased) the restores that go ahead hold after this apply → the restored object. */
-  const restored = new Map<string, TargetObject>();
-  const restores = changes.filter((c): c is RestoreChange => c.action === 'restore');
-  if (restores.length === 0) return restored;
-  const updates = new Map<string, UpdateChange>();
-  for (const c of changes) if (c.action === 'update') updates.set(c.anchor, c);
-  const after = (u: UpdateChange | undefined, name: string): AttributeChange | undefined =>
-    u?.attributes.find((a) => a.name === name);
-  const upns = new Map<string, TargetObject>();
-  const addresses = new Map<string, TargetObject>();
-  for (const t of target.objects) {
-    if (t.anchor !== undefined && t.kind === 'user' && deletedFirst(t.anchor)) continue;
-    const u = t.anchor !== undefined ? updates.get(t.anchor) : undefined;
-    const upnChange = after(u, 'userPrincipalName');
-    const upn = lower(upnChange ? upnChange.after : t.attrs.userPrincipalName);
-    if (t.kind === 'user' && upn) upns.set(upn, t);
-    // Graph keeps every address an object had: a new mail adds one, none is given up
-    for (const a of addressesOf(t)) addresses.set(a, t);
-    const mail = lower(after(u, 'mail')?.after);
-    if (mail) addresses.set(mail, t);
-  }
-  for (const c of sortChanges(restores)) {
-    const gone = deleted.get(c.anchor);
-    if (!gone) continue;
-    const oldUpn = c.kind === 'user' ? lower(gone.attrs.userPrincipalName) : undefined;
-    const old = addressesOf(gone);
-    const upnHolder = oldUpn !== undefined ? upns.get(oldUpn) : undefined;
-    const addressHeld = old.find((a) => addresses.has(a) && addresses.get(a) !== gone);
-    if (upnHolder !== undefined && upnHolder !== gone) {
-      changes.splice(changes.indexOf(c), 1);
-      held(c, upnHolder, { property: 'userPrincipalName', value: oldUpn! });
-      continue;
-    }
-    if (addressHeld !== undefined) {
-      changes.splice(changes.indexOf(c), 1);
-      held(c, addresses.get(addressHeld)!, { property: 'mail', value: addressHeld });
-      continue;
-    }
-    for (const a of old) {
-      addresses.set(a, gone);
-      restored.set(a, gone);
-    }
-    // its own update, right after the restore: a UPN or mail another object holds then is not taken
-    for (let i = c.attributes.length - 1; i >= 0; i--) {
-      const a = c.attributes[i]!;
-      const v = a.name === 'userPrincipalName' || a.name === 'mail' ? lower(a.after) : undefined;
-      if (v === undefined) continue;
-      const holder = (a.name === 'userPrincipalName' ? upns : addresses).get(v);
-      if (holder !== undefined && holder !== gone) {
-        c.attributes.splice(i, 1);
-        kept(c, a, holder);
-      }
-    }
-    const upn = lower(c.attributes.find((a) => a.name === 'userPrincipalName')?.after) ?? oldUpn;
-    if (c.kind === 'user' && upn) {
-      upns.set(upn, gone);
-      restored.set(upn, gone);
-    }
-    const mail = lower(c.attributes.find((a) => a.name === 'mail')?.after);
-    if (mail) {
-      addresses.set(mail, gone);
-      restored.set(mail, gone);
-    }
-  }
-  return restored;
 }

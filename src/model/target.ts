@@ -163,3 +163,18 @@ export function targetLabel(t: Pick<TargetObject, 'kind' | 'id' | 'attrs'>): str
   const v = t.kind === 'user' ? t.attrs.userPrincipalName : t.attrs.displayName;
   return typeof v === 'string' && v !== '' ? v : t.id;
 }
+
+/** The SMTP addresses of a target object (mail and smtp: proxy addresses), lower-cased. */
+export function addressesOf(t: TargetObject): string[] {
+  const out: string[] = [];
+  const mail = lowerOf(t.attrs.mail);
+  if (mail) out.push(mail);
+  const proxies = t.attrs.proxyAddresses;
+  if (Array.isArray(proxies)) {
+    for (const p of proxies)
+      if (typeof p === 'string' && p.slice(0, 5).toLowerCase() === 'smtp:') out.push(p.slice(5).toLowerCase());
+  }
+  return out;
+}
+
+const lowerOf = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v.toLowerCase() : undefined);
