@@ -56,6 +56,8 @@ export async function withLockedSession<T>(
     lockTimeoutMs?: number;
     clock?: Clock;
     full?: boolean;
+    /** `adsync plan`: show the stored plan again when nothing changed (Session.reusePlan). */
+    reusePlan?: boolean;
   },
   body: (session: Session, ctx: LockedContext) => Promise<T>,
 ): Promise<T> {
@@ -134,7 +136,7 @@ export async function withLockedSession<T>(
           lock.release();
         }
       },
-      { incremental: { full: options.full === true } },
+      { incremental: { full: options.full === true }, ...(options.reusePlan === true ? { reusePlan: true } : {}) },
     );
   } finally {
     unhook?.();

@@ -17,6 +17,10 @@ import { AdsyncError, SourceError } from '../errors.js';
 import type { SourceConnector, SourceSnapshot } from '../model/entry.js';
 import type { ObjectKind, TargetSnapshot } from '../model/target.js';
 import { pendingDeleteProperty } from '../engine/safety.js';
+import { safetyStage, type SafetyViolation } from '../engine/stages/safety.js';
+import type { Plan } from '../model/plan.js';
+import type { SourceReadRequest } from '../model/entry.js';
+import type { EntraReadRequest } from '../connectors/entra/index.js';
 import { loadSpec } from '../spec/load.js';
 import { AdWriter } from '../connectors/ad/writer.js';
 import {
@@ -48,10 +52,15 @@ export interface Session {
   flows: Record<ObjectKind, KindFlows>;
   target: EntraTarget;
   emulator?: EmulatorProcess;
-  /** The sources' read, begun as soon as the spec was loaded (taken by the first readAndPlan). */
-  prefetched?: Promise<DesiredRead>;
+  /**
+   * The sources' read, begun as soon as the spec was loaded (taken by the first readAndPlan); undefined when a
+   * stored plan may be shown again (planToShow), which then needs no source read.
+   */
+  prefetched?: Promise<DesiredRead | undefined>;
   /** Incremental reads from the stored state (plan, apply); absent: every read is a full read, nothing stored. */
   incremental?: IncrementalReads;
+  /** `adsync plan`: show the stored plan again when nothing changed since (src/sync/plan-memo.ts), and store this one. */
+  reusePlan?: boolean;
   close(): Promise<void>;
 }
 
@@ -60,6 +69,8 @@ export interface SessionOptions {
   incremental?: IncrementalOptions;
   /** Keep the source snapshots after the desired state is built (explain shows how scope treated an entry). */
   keepSources?: boolean;
+  /** `adsync plan`: reuse and store the plan (Session.reusePlan). */
+  reusePlan?: boolean;
 }
 
 type DesiredRead = { desired: DesiredState; facts: Map<string, AdFacts>; sources?: readonly SourceSnapshot[] };
@@ -74,8 +85,15 @@ export async function openSession(configPath: string, options: SessionOptions = 
   const spec = await loadSpec(configPath);
   const flows = compileFlows(spec);
   const incremental = options.incremental ? IncrementalReads.open(spec, options.incremental) : undefined;
-  // The sources are read while the target starts and connects: two directories, two cores.
-  const prefetched = readDesired(spec, flows, options.keepSources === true, incremental);
+  const reusePlan = options.reusePlan === true && incremental !== undefined && planReusable(spec);
+  // The sources are read while the target starts and connects: two directories, two cores. With a stored plan
+  // that may be shown again, only once it can't (its check reads no snapshot).
+  const read = (): Promise<DesiredRead> => readDesired(spec, flows, options.keepSources === true, incremental);
+  const prefetched = reusePlan
+    ? incremental!
+        .candidate(sourceRequests(spec, flows), displayPath(spec.file), TOOL_VERSION)
+        .then((memo) => (memo === undefined ? read() : undefined))
+    : read();
   prefetched.catch(() => undefined); // awaited by readAndPlan; a failure surfaces there
   let emulator: EmulatorProcess | undefined;
   let target: EntraTarget;
@@ -114,6 +132,7 @@ export async function openSession(configPath: string, options: SessionOptions = 
     ...(emulator ? { emulator } : {}),
     prefetched,
     ...(incremental ? { incremental } : {}),
+    ...(reusePlan ? { reusePlan } : {}),
     async close() {
       // The benchmark counts adsync's Graph requests per run (bench/run.ts).
       if (process.env['ADSYNC_BENCH_RUSAGE']) process.stderr.write(`ADSYNC_GRAPH_REQUESTS ${target.stats.requests}\n`);
@@ -145,16 +164,8 @@ export async function withSession<T>(
   return result;
 }
 
-/**
- * Reads every source and the target (concurrently) and hands the snapshots to planFor() (source snapshots are
- * dropped as soon as the desired state is built, so a forest's raw entries don't live through the diff, unless
- * the session keeps them: explain shows how scope treated the raw entry).
- */
-export async function readAndPlan(
-  session: Session,
-  now: Date = new Date(),
-  options: { recordMatches?: boolean } = {},
-): Promise<PlanOutput & { targetSnapshot: TargetSnapshot; sources?: readonly SourceSnapshot[] }> {
+/** What the target is read with: the flows' properties, writeback's, and the disable-first mark once it exists. */
+function targetRequestOf(session: Session): { request: EntraReadRequest; mark: string | undefined } {
   const { spec, flows } = session;
   const userProperties = flows.user.flows.map((f) => f.attribute);
   const groupProperties = flows.group.flows.map((f) => f.attribute);
@@ -168,13 +179,86 @@ export async function readAndPlan(
     userProperties.push(mark);
     groupProperties.push(mark);
   }
-  const targetRequest = {
+  const request: EntraReadRequest = {
     userProperties,
     groupProperties,
     readMembers: true,
     requireAdminRoles: spec.matching.softMatch !== 'off',
     ...(spec.licenses ? { readLicenses: true } : {}),
   };
+  return { request, mark };
+}
+
+/**
+ * Whether a stored plan can stand for a new one (src/sync/plan-memo.ts): only when every input can be told
+ * unchanged without reading it — LDIF sources, and a target read through delta (licence rules read it in full;
+ * writeback reads AD's groups).
+ */
+function planReusable(spec: Spec): boolean {
+  return spec.writeback.length === 0 && !spec.licenses && spec.sources.every((s) => s.ldif !== undefined);
+}
+
+/** A plan to show, and what the renderers show with it. */
+export interface ShownPlan {
+  plan: Plan;
+  violations: readonly SafetyViolation[];
+  /** Scope warnings (names the scope gives that match nothing). */
+  warnings: readonly string[];
+  /** Directory role holders by target id (the markdown renderer names them). */
+  admins: ReadonlyMap<string, readonly string[]>;
+}
+
+function adminsOf(target: TargetSnapshot): Map<string, readonly string[]> {
+  const admins = new Map<string, readonly string[]>();
+  for (const o of target.objects)
+    if (o.adminRoles !== undefined && o.adminRoles.length > 0) admins.set(o.id, o.adminRoles);
+  return admins;
+}
+
+/**
+ * `adsync plan`: the stored plan again when the session may reuse it and nothing it was made from changed
+ * (no snapshot read, no planning; the plan says so in its `read`), else readAndPlan (which stores the plan).
+ */
+export async function planToShow(session: Session, now: Date = new Date()): Promise<ShownPlan> {
+  const { spec, incremental } = session;
+  if (session.reusePlan === true && incremental !== undefined) {
+    const memo = await incremental.candidate(sourceRequests(spec, session.flows), session.specPath, TOOL_VERSION);
+    const hit =
+      memo &&
+      (await incremental.reuse(memo, spec.sources, session.target, targetRequestOf(session).request, now));
+    if (hit) {
+      delete session.prefetched;
+      // The stored plan, made anew now: `createdAt` keeps its place among the keys (output stays byte-identical).
+      const made: Plan = { ...hit.plan, createdAt: now.toISOString() };
+      return {
+        plan: { ...made, read: incremental.info() },
+        violations: safetyStage(made, spec.safety, hit.managedMembers),
+        warnings: hit.warnings,
+        admins: new Map(hit.admins),
+      };
+    }
+  }
+  const out = await readAndPlan(session, now);
+  return {
+    plan: out.plan,
+    violations: out.violations,
+    warnings: out.desired.warnings ?? [],
+    admins: adminsOf(out.targetSnapshot),
+  };
+}
+
+/**
+ * Reads every source and the target (concurrently) and hands the snapshots to planFor() (source snapshots are
+ * dropped as soon as the desired state is built, so a forest's raw entries don't live through the diff, unless
+ * the session keeps them: explain shows how scope treated the raw entry).
+ */
+export async function readAndPlan(
+  session: Session,
+  now: Date = new Date(),
+  options: { recordMatches?: boolean } = {},
+): Promise<PlanOutput & { targetSnapshot: TargetSnapshot; sources?: readonly SourceSnapshot[] }> {
+  const { spec, flows } = session;
+  const { request: targetRequest, mark } = targetRequestOf(session);
   const incremental = session.incremental;
   const readTarget = incremental
     ? incremental.readTarget(session.target, targetRequest)
@@ -184,7 +268,7 @@ export async function readAndPlan(
   readGroups?.catch(() => undefined);
   const prefetched = session.prefetched;
   delete session.prefetched; // a second plan in the same session reads the sources again
-  const { desired, facts, sources } = await (prefetched ?? readDesired(spec, flows, false, incremental));
+  const { desired, facts, sources } = (await prefetched) ?? (await readDesired(spec, flows, false, incremental));
   const targetSnapshot = await readTarget;
   const out = planFor({
     spec,
@@ -197,12 +281,34 @@ export async function readAndPlan(
     ...(readGroups ? { writeback: { facts, groups: await readGroups } } : {}),
     recordMatches: options.recordMatches === true,
   });
-  // The plan says how its inputs were read; the state is stored once the plan stands.
+  // The plan says how its inputs were read; the state is stored once the plan stands (and the plan, for the
+  // next `adsync plan` to show again when nothing changes).
   if (incremental) {
     await incremental.save();
+    if (session.reusePlan === true && planReusable(spec) && options.recordMatches !== true)
+      await incremental.remember(out, session.specPath, TOOL_VERSION, {
+        warnings: out.desired.warnings ?? [],
+        admins: adminsOf(targetSnapshot),
+      });
     out.plan = { ...out.plan, read: incremental.info() };
   }
   return { ...out, targetSnapshot, ...(sources ? { sources } : {}) };
+}
+
+/** What each source is read with: the flows' attributes, and writeback's. */
+function sourceRequest(spec: Spec, flows: Record<ObjectKind, KindFlows>, source: SourceSpec): SourceReadRequest {
+  const request = readRequestFor(source, flows);
+  const extra = writebackReadAttributes(spec.writeback, source.name);
+  return extra.length === 0
+    ? request
+    : { ...request, attributes: [...new Set([...request.attributes, ...extra])].sort() };
+}
+
+function sourceRequests(
+  spec: Spec,
+  flows: Record<ObjectKind, KindFlows>,
+): { source: SourceSpec; request: SourceReadRequest }[] {
+  return spec.sources.map((source) => ({ source, request: sourceRequest(spec, flows, source) }));
 }
 
 async function readDesired(
@@ -218,12 +324,7 @@ async function readDesired(
     spec.sources.map(async (source) => {
       const connector = openSource(source, spec);
       try {
-        const request = readRequestFor(source, flows);
-        const extra = writebackReadAttributes(spec.writeback, source.name);
-        const full =
-          extra.length === 0
-            ? request
-            : { ...request, attributes: [...new Set([...request.attributes, ...extra])].sort() };
+        const full = sourceRequest(spec, flows, source);
         return await (incremental ? incremental.readSource(source, connector, full) : connector.read(full));
       } finally {
         await connector.close();

@@ -6,7 +6,7 @@ import { configFlag, fullReadFlag } from '../cli/flags.js';
 import { withLockedSession } from '../cli/locked.js';
 import { createLog, logFormatFlag, type LogFormat } from '../cli/log.js';
 import { createProgress } from '../cli/progress.js';
-import { readAndPlan } from '../cli/session.js';
+import { planToShow } from '../cli/session.js';
 import type { SafetyViolation } from '../engine/stages/safety.js';
 import { ignoredSettingsOf } from '../spec/ignored-settings.js';
 import { AdsyncError } from '../errors.js';
@@ -129,11 +129,17 @@ Report items never count as changes.`;
       // Plan never writes; only the embedded tenant is locked (it is saved back when adsync exits).
       plan = await withLockedSession(
         flags.config,
-        { command: `adsync plan -c ${flags.config}`, log, lockRealTenant: false, full: flags.full },
+        {
+          command: `adsync plan -c ${flags.config}`,
+          log,
+          lockRealTenant: false,
+          full: flags.full,
+          reusePlan: true,
+        },
         async (session) => {
           progress.phase('Reading the sources and the tenant');
           try {
-            const { plan, targetSnapshot, desired, violations: verdict } = await readAndPlan(session);
+            const { plan, warnings, admins, violations: verdict } = await planToShow(session);
             for (const w of session.spec.warnings ?? [])
               log.warn(`${w.file}:${w.line}:${w.col} ${w.message}`, {
                 event: 'spec.warning',
@@ -141,11 +147,8 @@ Report items never count as changes.`;
                 line: w.line,
                 col: w.col,
               });
-            for (const w of desired.warnings ?? []) log.warn(w, { event: 'scope.unmatched' });
+            for (const w of warnings) log.warn(w, { event: 'scope.unmatched' });
             violations = verdict;
-            const admins = new Map<string, readonly string[]>();
-            for (const o of targetSnapshot.objects)
-              if (o.adminRoles !== undefined && o.adminRoles.length > 0) admins.set(o.id, o.adminRoles);
             markdown = {
               safety: session.spec.safety,
               violations,

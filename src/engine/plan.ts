@@ -19,7 +19,7 @@ import { buildDesired, type DesiredState } from './desired.js';
 import type { MatchInfo } from './diff.js';
 import type { KindFlows } from './flows.js';
 import { planLicenses } from './licenses.js';
-import { managedMemberships } from './safety.js';
+import { managedMemberships, type ClockWindow } from './safety.js';
 import { deleteModeStage } from './stages/delete-mode.js';
 import { takeoverStage } from './stages/takeover.js';
 import { stampObserved } from './stages/observed.js';
@@ -55,11 +55,14 @@ export interface PlanOutput {
   managedMembers: number;
   /** The guard rails the plan crosses (stages/safety.ts): renderers show them, apply refuses on them. */
   violations: readonly SafetyViolation[];
+  /** The clocks for which the same inputs make this plan (createdAt aside): where `now` entered it. */
+  clockWindow: ClockWindow;
 }
 
 export function planFor(input: PlanForInput): PlanOutput {
   const { target, spec } = input;
   const now = input.now ?? new Date();
+  const clockWindow: ClockWindow = { from: null, until: null };
   const tenantRuled = tenantRulesStage(input.desired, target);
   // diffStage, with objects a sync client masters held, or taken over / released in waves
   const leaversStay = spec.safety?.deleteMode === 'disable-first' && input.deleteMark !== undefined;
@@ -72,6 +75,7 @@ export function planFor(input: PlanForInput): PlanOutput {
     spec.safety ?? { deleteMode: 'delete', deleteGraceDays: 0 },
     input.deleteMark,
     now,
+    clockWindow,
   );
   // Licences: one change per user; stamped with the user's observed digest like every inbound change.
   const lic = spec.licenses
@@ -113,6 +117,7 @@ export function planFor(input: PlanForInput): PlanOutput {
     ...(adSnapshot ? { adSnapshot } : {}),
     managedMembers,
     violations: safetyStage(plan, spec.safety, managedMembers),
+    clockWindow,
   };
 }
 

@@ -133,8 +133,27 @@ export function pendingDeleteProperty(anchorProperty: string | undefined): strin
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
+ * The instants (ms since the epoch) between which the same inputs make the same plan, `createdAt` aside:
+ * the plan holds for a clock `now` with `from <= now < until` (null: unbounded). Only the delete mode reads
+ * the clock: a mark compared with it bounds the window, and a new disable (its `deleteAfter` is now + grace)
+ * makes it empty. A stored plan is reused only inside its window (src/sync/plan-memo.ts).
+ */
+export interface ClockWindow {
+  from: number | null;
+  until: number | null;
+}
+
+/** Narrows `w` to the instants on the same side of `at` as `now`. */
+function splitAt(w: ClockWindow, at: number, now: number): void {
+  if (Number.isNaN(at)) return; // an unreadable mark compares false with every clock: it never decides
+  if (now >= at) w.from = w.from === null ? at : Math.max(w.from, at);
+  else w.until = w.until === null ? at : Math.min(w.until, at);
+}
+
+/**
  * Rewrites a plan's deletes for `deleteMode: disable-first` (pure; the plan is returned anew). `markProperty`
- * is the mark extension's full name; the snapshot must have been read with it (when it exists).
+ * is the mark extension's full name; the snapshot must have been read with it (when it exists). `window`, when
+ * given, is narrowed to the clocks that would give the same result (see ClockWindow).
  */
 export function applyDeleteMode<P extends Pick<Plan, 'changes' | 'reports' | 'summary'>>(
   plan: P,
@@ -142,6 +161,7 @@ export function applyDeleteMode<P extends Pick<Plan, 'changes' | 'reports' | 'su
   safety: Pick<SafetySpec, 'deleteMode' | 'deleteGraceDays'>,
   markProperty: string | undefined,
   now: Date,
+  window?: ClockWindow,
 ): P {
   if (safety.deleteMode !== 'disable-first' || markProperty === undefined) return plan;
   const owned = new Map<string, TargetObject>();
@@ -160,6 +180,7 @@ export function applyDeleteMode<P extends Pick<Plan, 'changes' | 'reports' | 'su
     const t = owned.get(key);
     const mark = t?.attrs[markProperty];
     if (typeof mark === 'string' && mark !== '') {
+      if (window !== undefined) splitAt(window, Date.parse(mark), now.getTime());
       if (now.getTime() >= Date.parse(mark))
         changes.push(c); // grace period over: delete now
       else {
@@ -176,6 +197,8 @@ export function applyDeleteMode<P extends Pick<Plan, 'changes' | 'reports' | 'su
       }
       continue;
     }
+    // A new disable carries deleteAfter = now + grace: the plan holds for this clock only.
+    if (window !== undefined) Object.assign(window, { from: now.getTime(), until: now.getTime() });
     const attributes = [];
     if (c.kind === 'user' && t?.attrs['accountEnabled'] !== false) {
       attributes.push({

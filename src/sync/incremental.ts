@@ -14,7 +14,13 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { EntraReadRequest, EntraTarget, PartRead, TargetDeltaState } from '../connectors/entra/index.js';
+import type {
+  DeltaRound,
+  EntraReadRequest,
+  EntraTarget,
+  PartRead,
+  TargetDeltaState,
+} from '../connectors/entra/index.js';
 import { ldifDigest } from '../connectors/ldif/incremental.js';
 import { AdSource } from '../connectors/ad/index.js';
 import { guidsUnder, readWatermark, refersOutside, relevantChange } from '../connectors/ad/usn.js';
@@ -23,6 +29,16 @@ import type { TargetSnapshot } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { StateBackend } from '../state/backend.js';
 import { openState } from '../state/open.js';
+import type { PlanOutput } from '../engine/plan.js';
+import {
+  loadMemo,
+  memoKey,
+  PLAN_MEMO_NAME,
+  saveMemo,
+  withinWindow,
+  type PlanMemo,
+  type SourceKey,
+} from './plan-memo.js';
 import {
   loadPart,
   packSource,
@@ -93,25 +109,27 @@ export class IncrementalReads {
     if (!source.ldif) {
       if (source.ldap && connector instanceof AdSource) return this.readAd(source, connector, request);
       this.parts.set(part, { part, mode: 'full', reason: 'this source offers no incremental read' });
+      this.sourceKeys.set(source.name, undefined);
       return connector.read(request);
     }
-    const path = resolve(this.spec.dir, source.ldif.path);
-    const scope = digest({ kind: 'ldif', path, request });
+    const { scope, digest: content } = this.ldifKey(source, request);
     const name = sourceStateName(source.name);
-    const [loaded, content] = await Promise.all([this.load(name, unpackSource), ldifDigest(path)]);
+    const [loaded] = await Promise.all([this.load(name, unpackSource), content]);
+    const contentDigest = await content;
+    this.sourceKeys.set(source.name, contentDigest === undefined ? undefined : { source: source.name, scope, digest: contentDigest });
     const prior = loaded.value;
     let why: string;
     if (prior === undefined) why = this.whyFull(loaded);
     else if (prior.scope !== scope) why = 'the read scope changed (search bases, filter or attributes)';
-    else if (content === undefined || prior.digest !== content) why = 'the LDIF export changed';
+    else if (contentDigest === undefined || prior.digest !== contentDigest) why = 'the LDIF export changed';
     else {
       this.parts.set(part, { part, mode: 'incremental', reason: 'the LDIF export is unchanged', changes: 0 });
       return prior.snapshot;
     }
     const snapshot = await connector.read(request);
     this.parts.set(part, { part, mode: 'full', reason: why });
-    if (content !== undefined) {
-      const state: SourceState = { scope, digest: content, snapshot };
+    if (contentDigest !== undefined) {
+      const state: SourceState = { scope, digest: contentDigest, snapshot };
       this.pending.push({ name, bytes: packSource(state), etag: loaded.etag });
     }
     return snapshot;
@@ -123,6 +141,7 @@ export class IncrementalReads {
    */
   private async readAd(source: SourceSpec, ad: AdSource, request: SourceReadRequest): Promise<SourceSnapshot> {
     const part = `source ${source.name}`;
+    this.sourceKeys.set(source.name, undefined); // no stored plan for an AD source (yet)
     const name = sourceStateName(source.name);
     const [loaded, conn] = await Promise.all([this.load(name, unpackSource), ad.connect()]);
     const { client, settings } = conn;
@@ -188,8 +207,9 @@ export class IncrementalReads {
     }
     const loaded = await this.load(TARGET_STATE_NAME, unpackTarget);
     const full = loaded.value === undefined ? this.whyFull(loaded) : undefined;
-    const out = await target.readIncremental(request, loaded.value, full);
+    const out = await target.readIncremental(request, loaded.value, full, this.probed);
     this.parts.set(out.read.part, out.read);
+    this.targetKey = { scope: out.state.scope, links: out.state.links, fingerprint: out.fingerprint };
     // A fold that saw nothing leaves the stored state as good as new: its links stay valid (7 days).
     if (out.read.mode === 'full' || (out.read.changes ?? 0) > 0) {
       const state: TargetDeltaState = out.state;
@@ -217,5 +237,107 @@ export class IncrementalReads {
       const size = await savePart(backend, p.name, p.bytes(), p.etag);
       if (size !== undefined) this.saved[p.name] = size;
     }
+  }
+
+  // ---- the stored plan (./plan-memo.ts) ----
+
+  private memo: Promise<PlanMemo | undefined> | undefined;
+  private readonly sourceKeys = new Map<string, SourceKey | undefined>();
+  private readonly ldifDigests = new Map<string, Promise<string | undefined>>();
+  private targetKey: PlanMemo['target'] | undefined;
+  /** A round of the stored plan's links that found changes: the target read folds it instead of asking again. */
+  private probed: DeltaRound | undefined;
+
+  /** An LDIF source's read scope and its export's digest (computed once per run). */
+  private ldifKey(source: SourceSpec, request: SourceReadRequest): { scope: string; digest: Promise<string | undefined> } {
+    const path = resolve(this.spec.dir, source.ldif!.path);
+    let content = this.ldifDigests.get(path);
+    if (content === undefined) this.ldifDigests.set(path, (content = ldifDigest(path)));
+    return { scope: digest({ kind: 'ldif', path, request }), digest: content };
+  }
+
+  /**
+   * The stored plan, when adsync, the spec and every source are what it was made from (the tenant and the clock
+   * are reuse()'s to check). Undefined with --full, without one, or when a source can't tell cheaply (AD).
+   */
+  candidate(
+    sources: readonly { source: SourceSpec; request: SourceReadRequest }[],
+    specPath: string,
+    toolVersion: string,
+  ): Promise<PlanMemo | undefined> {
+    this.memo ??= (async () => {
+      if (this.full || sources.some((s) => !s.source.ldif)) return undefined;
+      const memo = await loadMemo(await this.backend);
+      if (memo === undefined) return undefined;
+      const keys: SourceKey[] = [];
+      for (const { source, request } of sources) {
+        const { scope, digest: content } = this.ldifKey(source, request);
+        const d = await content;
+        if (d === undefined) return undefined;
+        keys.push({ source: source.name, scope, digest: d });
+      }
+      const key = memoKey({ toolVersion, specDigest: this.spec.digest, specPath, sources: keys });
+      return memo.key === key ? memo : undefined;
+    })();
+    return this.memo;
+  }
+
+  /**
+   * The candidate's plan when the tenant too is as it was (one round of its delta links: no change, the same
+   * fingerprint) and `now` is inside its clock window; else undefined, and the round (if it found changes) is
+   * folded by readTarget instead of being asked for again.
+   */
+  async reuse(
+    memo: PlanMemo,
+    sources: readonly SourceSpec[],
+    target: EntraTarget,
+    request: EntraReadRequest,
+    now: Date,
+  ): Promise<PlanMemo | undefined> {
+    if (!withinWindow(memo.clock, now) || target.probeDelta === undefined || request.readLicenses === true)
+      return undefined;
+    const probe = await target.probeDelta(request, memo.target.links);
+    if ('refused' in probe || probe.scope !== memo.target.scope) return undefined;
+    if (probe.round.changes > 0 || probe.fingerprint !== memo.target.fingerprint) {
+      this.probed = probe.round;
+      return undefined;
+    }
+    for (const source of sources) {
+      const part = `source ${source.name}`;
+      this.parts.set(part, { part, mode: 'incremental', reason: 'the LDIF export is unchanged', changes: 0 });
+    }
+    this.parts.set('target', { part: 'target', mode: 'incremental', reason: 'Graph delta', changes: 0 });
+    this.parts.set('plan', {
+      part: 'plan',
+      mode: 'incremental',
+      reason: 'spec, sources and tenant unchanged since the stored plan: shown again without planning',
+    });
+    return memo;
+  }
+
+  /**
+   * Stores this run's plan for the next run to reuse, when every part of it can be told unchanged later (LDIF
+   * sources, the target read through delta) and the engine was not asked for more than the plan.
+   */
+  async remember(
+    out: PlanOutput,
+    specPath: string,
+    toolVersion: string,
+    shown: { warnings: readonly string[]; admins: ReadonlyMap<string, readonly string[]> },
+  ): Promise<void> {
+    const keys = this.spec.sources.map((s) => this.sourceKeys.get(s.name));
+    const target = this.targetKey;
+    if (target === undefined || keys.some((k) => k === undefined)) return;
+    const { read: _r, ...plan } = out.plan;
+    const size = await saveMemo(await this.backend, {
+      key: memoKey({ toolVersion, specDigest: this.spec.digest, specPath, sources: keys as SourceKey[] }),
+      target,
+      clock: out.clockWindow,
+      plan,
+      warnings: [...shown.warnings],
+      managedMembers: out.managedMembers,
+      admins: [...shown.admins],
+    });
+    if (size !== undefined) this.saved[PLAN_MEMO_NAME] = size;
   }
 }

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { gunzipSync } from 'node:zlib';
 import { applyPlan } from '../../src/apply/loop.js';
-import { readAndPlan, type Session } from '../../src/cli/session.js';
+import { planToShow, readAndPlan, type Session, type ShownPlan } from '../../src/cli/session.js';
 import { connectEmulator, type EntraTarget } from '../../src/connectors/entra/index.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { compileFlows } from '../../src/engine/flows.js';
@@ -91,6 +91,7 @@ describe('incremental plan == full plan over random AD and cloud histories (LDIF
   let ctx: SequenceContext;
   let compared = 0;
   let incrementalTargetReads = 0;
+  let reused = 0;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'adsync-incremental-'));
@@ -122,16 +123,17 @@ describe('incremental plan == full plan over random AD and cloud histories (LDIF
       onPlan: async (at, fullPlan) => {
         let state = states.get(at.sequence);
         if (state === undefined) states.set(at.sequence, (state = new LocalState(join(dir, `state-${at.sequence}`))));
-        const incremental = IncrementalReads.open(at.spec, { backend: state });
-        const session: Session = {
+        // As `adsync plan` runs: the stored plan is shown again when nothing changed, else planned and stored.
+        const session = (): Session => ({
           spec: at.spec,
           specPath: at.spec.file,
           flows: at.flows,
           target: at.target,
-          incremental,
+          incremental: IncrementalReads.open(at.spec, { backend: state }),
+          reusePlan: true,
           close: async () => undefined,
-        };
-        const inc = await readAndPlan(session);
+        });
+        const inc = await planToShow(session());
         const read = inc.plan.read!;
         if (read.parts.find((p) => p.part === 'target')?.mode === 'incremental') incrementalTargetReads++;
         compared++;
@@ -140,6 +142,15 @@ describe('incremental plan == full plan over random AD and cloud histories (LDIF
           comparable(fullPlan),
           `the plan from an incremental read (${JSON.stringify(read)}) differs from the full read's`,
         );
+        // Nothing changed since: the next plan is the stored one, and it is still the full read's.
+        const again = await planToShow(session());
+        if (again.plan.read?.parts.some((p) => p.part === 'plan')) reused++;
+        assert.deepEqual(
+          comparable(again.plan),
+          comparable(fullPlan),
+          `the stored plan shown again (${JSON.stringify(again.plan.read)}) differs from the full read's`,
+        );
+        assert.deepEqual(again.violations, inc.violations);
       },
     };
   });
@@ -156,7 +167,7 @@ describe('incremental plan == full plan over random AD and cloud histories (LDIF
       endOnFailure: false,
     });
     process.stdout.write(
-      `# incremental: ${ctx.stats.sequences} sequences, ${ctx.stats.applies} applies, ${compared} plans compared (${incrementalTargetReads} with the target read through delta)\n`,
+      `# incremental: ${ctx.stats.sequences} sequences, ${ctx.stats.applies} applies, ${compared} plans compared (${incrementalTargetReads} with the target read through delta, ${reused} stored plans shown again)\n`,
     );
     if (details.failed) {
       const steps = details.counterexample![0];
@@ -168,6 +179,8 @@ describe('incremental plan == full plan over random AD and cloud histories (LDIF
     }
     // The comparison must have exercised the delta path, not only full reads.
     assert.ok(incrementalTargetReads > compared / 2, `${incrementalTargetReads} of ${compared} reads used delta`);
+    // ... and the stored plan, shown again: every second plan of an unchanged spec, forest and tenant.
+    assert.equal(reused, compared, `${reused} of ${compared} unchanged plans were shown from the stored plan`);
   });
 });
 

@@ -137,11 +137,15 @@ export async function readTargetWithDelta(
   request: EntraReadRequest,
   prior: TargetDeltaState | undefined,
   full: string | undefined,
+  /** A round already fetched from prior's links (a reuse check that found changes), folded instead of fetched. */
+  fetched?: DeltaRound,
 ): Promise<{
   snapshot: Omit<TargetSnapshot, 'tenant'>;
   stats: ReadStats | undefined;
   state: TargetDeltaState;
   read: PartRead;
+  /** The directory role holders as read (every kind of holder), for roundFingerprint. */
+  admins: Map<string, string[]>;
 }> {
   const scope = targetScope(ctx, request);
   const selects = selectsOf(ctx, request);
@@ -152,9 +156,15 @@ export async function readTargetWithDelta(
   }
   if (why === undefined && prior !== undefined) {
     try {
-      const folded = await foldDelta(graph, ctx, request, selects, prior);
+      const sameLinks =
+        fetched !== undefined &&
+        fetched.from.users === prior.links.users &&
+        fetched.from.groups === prior.links.groups;
+      const round = sameLinks ? fetched : await fetchDeltaRound(graph, ctx, request, prior.links);
+      const folded = foldRound(ctx, request, prior, round);
       return {
         snapshot: folded.snapshot,
+        admins: round.admins,
         stats: undefined,
         state: { scope, links: folded.links, snapshot: folded.snapshot },
         read: { part: 'target', mode: 'incremental', reason: 'Graph delta', changes: folded.changes },
@@ -167,9 +177,10 @@ export async function readTargetWithDelta(
   const links = await latestLinks(graph, selects).catch((err: unknown) => {
     throw toTargetError(err, 'asking Graph for delta links', { endpoint: ctx.endpoint, permission: 'users' });
   });
-  const { snapshot, stats } = await readSnapshot(graph, transport, ctx, request);
+  const { snapshot, stats, admins } = await readSnapshot(graph, transport, ctx, request);
   return {
     snapshot,
+    admins,
     stats,
     state: { scope, links, snapshot },
     read: { part: 'target', mode: 'full', reason: why ?? 'no state' },
@@ -199,47 +210,59 @@ function itemError(item: BatchItem, path: string): GraphCallError {
 }
 type RefDelta = { id?: string; '@removed'?: unknown }[];
 
-async function foldDelta(
+/**
+ * One round of the stored links, fetched but not yet folded: the changes as Graph sent them, and what is read
+ * each time besides (directory roles, the directory-sync status, deleted items of soft deletes). A round
+ * without changes says the tenant is as the stored snapshot holds it, besides those (src/sync/plan-memo.ts).
+ */
+export interface DeltaRound {
+  /** The links the round followed. */
+  from: { users: string; groups: string };
+  links: { users: string; groups: string };
+  users: Raw[];
+  groups: Raw[];
+  /** Objects (with `@removed`, entries) the round returned. */
+  changes: number;
+  /** Soft-deleted objects as deleted items holds them, by id (absent: purged meanwhile). */
+  deletedItems: Map<string, Raw>;
+  admins: Map<string, string[]>;
+  adminRolesUnread?: string;
+  directorySync?: NonNullable<TargetSnapshot['directorySync']>;
+}
+
+/** A digest of what a round reads besides the changes (roles, directory-sync status): equal → same snapshot. */
+export function roundFingerprint(round: Pick<DeltaRound, 'admins' | 'adminRolesUnread' | 'directorySync'>): string {
+  const admins = [...round.admins].map(([id, roles]) => [id, [...roles].sort()]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
+  return createHash('sha256')
+    .update(
+      JSON.stringify({
+        admins,
+        unread: round.adminRolesUnread ?? null,
+        sync: round.directorySync ?? null,
+      }),
+    )
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/** Follows `links` once (a `$batch` with roles and the directory-sync status; more pages when there are any). */
+export async function fetchDeltaRound(
   graph: Graph,
   ctx: DeltaReadContext,
   request: EntraReadRequest,
-  s: Selects,
-  prior: TargetDeltaState,
-): Promise<{ snapshot: Omit<TargetSnapshot, 'tenant'>; links: { users: string; groups: string }; changes: number }> {
-  const { anchorProperty, digestProperty } = ctx;
-  // The stored snapshot is not changed in place: a failed fold leaves it as it was.
-  const live = new Map<string, TargetObject>();
-  for (const o of prior.snapshot.objects)
-    live.set(o.id, { ...o, attrs: { ...o.attrs }, ...(o.members ? { members: [...o.members] } : {}) });
-  const deleted = new Map(prior.snapshot.deleted.map((o) => [o.id, o]));
-  const memberSets = new Map<string, Set<string>>();
-  const membersOf = (g: TargetObject): Set<string> => {
-    let set = memberSets.get(g.id);
-    if (set === undefined) memberSets.set(g.id, (set = new Set(g.members ?? [])));
-    return set;
-  };
+  links: { users: string; groups: string },
+): Promise<DeltaRound> {
+  const s = selectsOf(ctx, request);
+  const { anchorProperty } = ctx;
+  type Page = { value?: Raw[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string };
   const softDeleted: { id: string; kind: 'user' | 'group' }[] = [];
   let changes = 0;
-
-  const drop = (id: string): void => {
-    live.delete(id);
-    memberSets.delete(id);
-    // Graph drops a deleted object's memberships (the groups' delta says so too; this keeps it true either way).
-    for (const g of live.values()) {
-      if (g.kind !== 'group') continue;
-      const set = memberSets.get(g.id);
-      if (set !== undefined) set.delete(id);
-      else if (g.members?.includes(id)) membersOf(g).delete(id);
-    }
-  };
-
-  type Page = { value?: Raw[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string };
-  /** Folds a delta round whose first page came in the `$batch` (or is fetched here), following its nextLinks. */
+  /** A delta round whose first page came in the `$batch` (or is fetched here), following its nextLinks. */
   const follow = async (
     item: BatchItem | undefined,
     link: string,
     kind: 'user' | 'group',
-    props: string[],
+    into: Raw[],
   ): Promise<string> => {
     try {
       if (item !== undefined && item.status !== 200 && !TRANSIENT.has(item.status)) throw itemError(item, link);
@@ -247,7 +270,10 @@ async function foldDelta(
       for (;;) {
         for (const raw of page.value ?? []) {
           changes++;
-          fold(raw, kind, props);
+          into.push(raw);
+          const removed = raw['@removed'] as { reason?: string } | undefined;
+          // "changed": soft-deleted, restorable; read below from deleted items as a full read would see it.
+          if (removed?.reason === 'changed' && typeof raw['id'] === 'string') softDeleted.push({ id: raw['id'], kind });
         }
         const next = page['@odata.nextLink'];
         if (next === undefined) break;
@@ -264,6 +290,128 @@ async function foldDelta(
     }
   };
 
+  // The two delta rounds' first pages, the directory roles and the directory-sync status in one `$batch`: a run
+  // without changes costs one request besides the connection's (graph json-batching: up to 20 GETs in one POST).
+  let batch: BatchItem[] = [];
+  try {
+    const res = await graph.post<{ responses?: BatchItem[] }>('/$batch', {
+      requests: [
+        { id: 'users', method: 'GET', url: links.users },
+        { id: 'groups', method: 'GET', url: links.groups },
+        { id: 'roles', method: 'GET', url: DIRECTORY_ROLES_PATH },
+        { id: 'organization', method: 'GET', url: DIRECTORY_SYNC_PATHS.organization },
+        { id: 'synchronization', method: 'GET', url: DIRECTORY_SYNC_PATHS.synchronization },
+      ],
+    });
+    batch = res.responses ?? [];
+  } catch {
+    // No batch (refused, or not offered): each is read on its own below.
+  }
+  const byId = (id: string): BatchItem | undefined => batch.find((r) => String(r.id) === id);
+  const users: Raw[] = [];
+  const groups: Raw[] = [];
+  const usersLink = await follow(byId('users'), links.users, 'user', users);
+  const groupsLink = await follow(byId('groups'), links.groups, 'group', groups);
+  const roles = byId('roles');
+  // Whether a sync client runs, as a full read reads it: from the batch, else (absent, throttled) directly.
+  const fromBatch = async <T>(id: string, path: string): Promise<T> => {
+    const item = byId(id);
+    if (item === undefined || TRANSIENT.has(item.status)) return graph.get<T>(path);
+    if (item.status !== 200) throw itemError(item, path);
+    return item.body as T;
+  };
+  const directorySync = await readDirectorySync({
+    get: <T>(path: string): Promise<T> =>
+      path === DIRECTORY_SYNC_PATHS.organization
+        ? fromBatch<T>('organization', path)
+        : path === DIRECTORY_SYNC_PATHS.synchronization
+          ? fromBatch<T>('synchronization', path)
+          : graph.get<T>(path),
+  });
+
+  // Soft-deleted objects as deleted items holds them (only adsync's count: the ones with an anchor).
+  const deletedItems = new Map<string, Raw>();
+  if (anchorProperty !== undefined && softDeleted.length > 0) {
+    await Promise.all(
+      softDeleted.map(async ({ id, kind }) => {
+        const props = kind === 'user' ? s.user : s.group;
+        try {
+          const raw = await graph.get<Raw>(
+            `/directory/deletedItems/${encodeURIComponent(id)}?$select=${props.join(',')}`,
+          );
+          deletedItems.set(id, raw);
+        } catch (err) {
+          if (err instanceof GraphCallError && err.status === 404) return; // purged meanwhile, or never restorable
+          throw toTargetError(err, 'reading deleted objects', { endpoint: ctx.endpoint, permission: 'deleted' });
+        }
+      }),
+    );
+  }
+
+  // Directory roles are not in the users' delta: read them each time (one request unless a role is held
+  // through a role-assignable group).
+  let adminRolesUnread: string | undefined;
+  const fetchedRoles = roles?.status === 200 ? (roles.body as Parameters<typeof readAdminRoles>[1]) : undefined;
+  const admins = await (request.requireAdminRoles
+    ? readAdminRoles(graph, fetchedRoles).catch((err: unknown) => {
+        throw toTargetError(err, 'reading directory role holders (soft match never adopts an admin)', {
+          endpoint: ctx.endpoint,
+          permission: 'roles',
+        });
+      })
+    : readAdminRoles(graph, fetchedRoles).catch((err: unknown) => {
+        adminRolesUnread = toTargetError(err, 'reading directory role holders', {
+          endpoint: ctx.endpoint,
+          permission: 'roles',
+        }).message;
+        return new Map<string, string[]>();
+      }));
+  return {
+    from: links,
+    links: { users: usersLink, groups: groupsLink },
+    users,
+    groups,
+    changes,
+    deletedItems,
+    admins,
+    ...(adminRolesUnread !== undefined ? { adminRolesUnread } : {}),
+    ...(directorySync !== undefined ? { directorySync } : {}),
+  };
+}
+
+/** Folds a round into the stored snapshot (which is not changed: a failed fold leaves it as it was). */
+function foldRound(
+  ctx: DeltaReadContext,
+  request: EntraReadRequest,
+  prior: TargetDeltaState,
+  round: DeltaRound,
+): { snapshot: Omit<TargetSnapshot, 'tenant'>; links: { users: string; groups: string }; changes: number } {
+  const s = selectsOf(ctx, request);
+  const { anchorProperty, digestProperty } = ctx;
+  const live = new Map<string, TargetObject>();
+  for (const o of prior.snapshot.objects)
+    live.set(o.id, { ...o, attrs: { ...o.attrs }, ...(o.members ? { members: [...o.members] } : {}) });
+  const deleted = new Map(prior.snapshot.deleted.map((o) => [o.id, o]));
+  const memberSets = new Map<string, Set<string>>();
+  const membersOf = (g: TargetObject): Set<string> => {
+    let set = memberSets.get(g.id);
+    if (set === undefined) memberSets.set(g.id, (set = new Set(g.members ?? [])));
+    return set;
+  };
+  const softDeleted: { id: string; kind: 'user' | 'group' }[] = [];
+
+  const drop = (id: string): void => {
+    live.delete(id);
+    memberSets.delete(id);
+    // Graph drops a deleted object's memberships (the groups' delta says so too; this keeps it true either way).
+    for (const g of live.values()) {
+      if (g.kind !== 'group') continue;
+      const set = memberSets.get(g.id);
+      if (set !== undefined) set.delete(id);
+      else if (g.members?.includes(id)) membersOf(g).delete(id);
+    }
+  };
+
   const fold = (raw: Raw, kind: 'user' | 'group', props: string[]): void => {
     const id = raw['id'];
     if (typeof id !== 'string') return;
@@ -271,7 +419,6 @@ async function foldDelta(
     if (removed !== undefined) {
       drop(id);
       deleted.delete(id);
-      // "changed": soft-deleted, restorable; read below from deleted items as a full read would see it.
       if (removed.reason === 'changed') softDeleted.push({ id, kind });
       return;
     }
@@ -306,84 +453,19 @@ async function foldDelta(
     }
   };
 
-  // The two delta rounds' first pages, the directory roles and the directory-sync status in one `$batch`: a run
-  // without changes costs one request besides the connection's (graph json-batching: up to 20 GETs in one POST).
-  let batch: BatchItem[] = [];
-  try {
-    const res = await graph.post<{ responses?: BatchItem[] }>('/$batch', {
-      requests: [
-        { id: 'users', method: 'GET', url: prior.links.users },
-        { id: 'groups', method: 'GET', url: prior.links.groups },
-        { id: 'roles', method: 'GET', url: DIRECTORY_ROLES_PATH },
-        { id: 'organization', method: 'GET', url: DIRECTORY_SYNC_PATHS.organization },
-        { id: 'synchronization', method: 'GET', url: DIRECTORY_SYNC_PATHS.synchronization },
-      ],
-    });
-    batch = res.responses ?? [];
-  } catch {
-    // No batch (refused, or not offered): each is read on its own below.
-  }
-  const byId = (id: string): BatchItem | undefined => batch.find((r) => String(r.id) === id);
-  const users = await follow(byId('users'), prior.links.users, 'user', s.user);
-  const groups = await follow(byId('groups'), prior.links.groups, 'group', s.group);
-  const roles = byId('roles');
-  // Whether a sync client runs, as a full read reads it: from the batch, else (absent, throttled) directly.
-  const fromBatch = async <T>(id: string, path: string): Promise<T> => {
-    const item = byId(id);
-    if (item === undefined || TRANSIENT.has(item.status)) return graph.get<T>(path);
-    if (item.status !== 200) throw itemError(item, path);
-    return item.body as T;
-  };
-  const directorySync = await readDirectorySync({
-    get: <T>(path: string): Promise<T> =>
-      path === DIRECTORY_SYNC_PATHS.organization
-        ? fromBatch<T>('organization', path)
-        : path === DIRECTORY_SYNC_PATHS.synchronization
-          ? fromBatch<T>('synchronization', path)
-          : graph.get<T>(path),
-  });
+  for (const raw of round.users) fold(raw, 'user', s.user);
+  for (const raw of round.groups) fold(raw, 'group', s.group);
   for (const [gid, set] of memberSets) {
     const g = live.get(gid);
     if (g !== undefined) g.members = [...set];
   }
-
-  // Soft-deleted objects as deleted items holds them (only adsync's count: the ones with an anchor).
-  if (anchorProperty !== undefined && softDeleted.length > 0) {
-    await Promise.all(
-      softDeleted.map(async ({ id, kind }) => {
-        const props = kind === 'user' ? s.user : s.group;
-        try {
-          const raw = await graph.get<Raw>(
-            `/directory/deletedItems/${encodeURIComponent(id)}?$select=${props.join(',')}`,
-          );
-          const o = toObject(raw, kind, props, anchorProperty, digestProperty);
-          if (o.anchor !== undefined) deleted.set(id, o);
-        } catch (err) {
-          if (err instanceof GraphCallError && err.status === 404) return; // purged meanwhile, or never restorable
-          throw toTargetError(err, 'reading deleted objects', { endpoint: ctx.endpoint, permission: 'deleted' });
-        }
-      }),
-    );
+  for (const { id, kind } of softDeleted) {
+    const raw = round.deletedItems.get(id);
+    if (raw === undefined) continue;
+    const o = toObject(raw, kind, kind === 'user' ? s.user : s.group, anchorProperty, digestProperty);
+    if (o.anchor !== undefined) deleted.set(id, o);
   }
-
-  // Directory roles are not in the users' delta: read them each time (one request unless a role is held
-  // through a role-assignable group).
-  let adminRolesUnread: string | undefined;
-  const fetchedRoles = roles?.status === 200 ? (roles.body as Parameters<typeof readAdminRoles>[1]) : undefined;
-  const admins = await (request.requireAdminRoles
-    ? readAdminRoles(graph, fetchedRoles).catch((err: unknown) => {
-        throw toTargetError(err, 'reading directory role holders (soft match never adopts an admin)', {
-          endpoint: ctx.endpoint,
-          permission: 'roles',
-        });
-      })
-    : readAdminRoles(graph, fetchedRoles).catch((err: unknown) => {
-        adminRolesUnread = toTargetError(err, 'reading directory role holders', {
-          endpoint: ctx.endpoint,
-          permission: 'roles',
-        }).message;
-        return new Map<string, string[]>();
-      }));
+  const { admins, adminRolesUnread, directorySync } = round;
   const objects: TargetObject[] = [];
   for (const o of live.values()) {
     if (o.kind === 'user') {
@@ -403,7 +485,7 @@ async function foldDelta(
       ...(adminRolesUnread !== undefined ? { adminRolesUnread } : {}),
       ...(directorySync !== undefined ? { directorySync } : {}),
     },
-    links: { users, groups },
-    changes,
+    links: round.links,
+    changes: round.changes,
   };
 }

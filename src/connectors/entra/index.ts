@@ -7,6 +7,7 @@
  *   const result = await applyPlan({ entra: target }, plan);   // src/apply/loop.ts, through the Target interface
  *   await target.close();
  */
+import { createHash } from 'node:crypto';
 import { ClientSecretCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import type { Plan } from '../../model/plan.js';
@@ -32,13 +33,36 @@ import { Graph, GraphCallError, describeNetworkError } from './graph.js';
 import type { GraphRetryEvent } from './graph.js';
 import { toTargetError } from './errors.js';
 import { readSnapshot } from './read.js';
-import { readTargetWithDelta, type PartRead, type TargetDeltaState } from './delta.js';
+import {
+  DeltaRefused,
+  fetchDeltaRound,
+  readTargetWithDelta,
+  roundFingerprint,
+  targetScope,
+  type DeltaRound,
+  type PartRead,
+  type TargetDeltaState,
+} from './delta.js';
 import { readDirectorySync } from './takeover.js';
 import type { EntraReadRequest, MembersVia, ReadStats } from './read.js';
 import { trustCa, trustCaFile } from './tls.js';
 
 export type { EntraReadRequest, MembersVia, ReadStats } from './read.js';
-export type { PartRead, TargetDeltaState } from './delta.js';
+export type { DeltaRound, PartRead, TargetDeltaState } from './delta.js';
+
+/**
+ * One round of stored delta links, to tell whether the tenant changed since (a stored plan is reused when it
+ * did not, src/sync/plan-memo.ts); the round is handed to readIncremental when it did, so nothing is read twice.
+ */
+export type DeltaProbe =
+  | {
+      /** The read scope (targetScope): the links are only good for the scope they were asked with. */
+      scope: string;
+      /** The tenant id, and what the round read besides changes (roles, directory-sync status), as a digest. */
+      fingerprint: string;
+      round: DeltaRound;
+    }
+  | { refused: string };
 export type { ApplyOptions, ApplyResult } from '../../model/apply.js';
 export type { WriteBudget } from './budget.js';
 export { GRAPH_WRITE_BUDGET } from './budget.js';
@@ -81,7 +105,11 @@ export interface EntraTarget extends ReadableTarget<EntraReadRequest> {
     request: EntraReadRequest,
     prior: TargetDeltaState | undefined,
     full?: string,
-  ): Promise<{ snapshot: TargetSnapshot; state: TargetDeltaState; read: PartRead }>;
+    /** A probe's round from prior's links: folded instead of fetched again. */
+    fetched?: DeltaRound,
+  ): Promise<{ snapshot: TargetSnapshot; state: TargetDeltaState; read: PartRead; fingerprint: string }>;
+  /** One round of `links` for this read scope (see DeltaProbe). */
+  probeDelta?(request: EntraReadRequest, links: { users: string; groups: string }): Promise<DeltaProbe>;
   close(): Promise<void>;
   /** Counters of the last read (objects, memberships, how members were read). */
   readonly lastRead: ReadStats | undefined;
@@ -377,26 +405,60 @@ class GraphTarget implements EntraTarget {
     return { requests: this.graph.requests, retries: this.graph.retries };
   }
 
+  private deltaContext() {
+    return {
+      tenantId: this.tenant.tenantId,
+      anchorProperty: this.anchorProperty,
+      digestProperty: this.digestProperty(),
+      endpoint: this.graph.endpoint,
+      membersVia: this.options.membersVia ?? 'delta',
+      concurrency: this.options.concurrency ?? 4,
+    };
+  }
+
+  async probeDelta(request: EntraReadRequest, links: { users: string; groups: string }): Promise<DeltaProbe> {
+    const ctx = this.deltaContext();
+    let round: DeltaRound;
+    try {
+      round = await fetchDeltaRound(this.graph, ctx, request, links);
+    } catch (err) {
+      if (err instanceof DeltaRefused) return { refused: err.message };
+      throw err;
+    }
+    // As readIncremental completes it: the directory-sync status read directly when the round had none.
+    if (round.directorySync === undefined) {
+      const directorySync = await readDirectorySync(this.graph);
+      if (directorySync !== undefined) round.directorySync = directorySync;
+    }
+    return {
+      scope: targetScope(ctx, request),
+      fingerprint: this.fingerprint(round),
+      round,
+    };
+  }
+
+  /** The tenant and what a read sees besides objects (role holders, directory-sync status), as a digest. */
+  private fingerprint(read: Pick<DeltaRound, 'admins' | 'adminRolesUnread' | 'directorySync'>): string {
+    return createHash('sha256')
+      .update(JSON.stringify([this.tenant, roundFingerprint(read)]))
+      .digest('hex')
+      .slice(0, 32);
+  }
+
   async readIncremental(
     request: EntraReadRequest,
     prior: TargetDeltaState | undefined,
     full?: string,
-  ): Promise<{ snapshot: TargetSnapshot; state: TargetDeltaState; read: PartRead }> {
-    const digestProperty = this.digestProperty();
+    fetched?: DeltaRound,
+  ): Promise<{ snapshot: TargetSnapshot; state: TargetDeltaState; read: PartRead; fingerprint: string }> {
     const out = await readTargetWithDelta(
       this.graph,
       this.transport,
-      {
-        tenantId: this.tenant.tenantId,
-        anchorProperty: this.anchorProperty,
-        digestProperty,
-        endpoint: this.graph.endpoint,
-        membersVia: this.options.membersVia ?? 'delta',
-        concurrency: this.options.concurrency ?? 4,
-      },
+      this.deltaContext(),
       request,
       prior,
       full,
+      fetched,
     );
     if (out.stats !== undefined) this.lastRead = out.stats;
     // Whether a sync client runs is read every time, as a full read does (it decides which creates are held); a
@@ -406,6 +468,11 @@ class GraphTarget implements EntraTarget {
       snapshot: { ...out.snapshot, tenant: this.tenant, ...(directorySync !== undefined ? { directorySync } : {}) },
       state: out.state,
       read: out.read,
+      fingerprint: this.fingerprint({
+        admins: out.admins,
+        ...(out.snapshot.adminRolesUnread !== undefined ? { adminRolesUnread: out.snapshot.adminRolesUnread } : {}),
+        ...(directorySync !== undefined ? { directorySync } : {}),
+      }),
     };
   }
 

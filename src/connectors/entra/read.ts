@@ -102,7 +102,12 @@ export async function readSnapshot(
     concurrency: number;
   },
   request: EntraReadRequest,
-): Promise<{ snapshot: Omit<TargetSnapshot, 'tenant'>; stats: ReadStats }> {
+): Promise<{
+  snapshot: Omit<TargetSnapshot, 'tenant'>;
+  stats: ReadStats;
+  /** Directory role holders as read (users, groups, service principals): id → role names. */
+  admins: Map<string, string[]>;
+}> {
   const { anchorProperty, digestProperty } = ctx;
   const wrap = <T>(what: string, permission: string, p: Promise<T>): Promise<T> =>
     p.catch((err: unknown) => {
@@ -244,6 +249,7 @@ export async function readSnapshot(
       ...(skus !== undefined ? { skus } : {}),
     },
     stats: { users: users.length, groups: groups.length, memberships, membersVia, groupsReadSingly },
+    admins,
   };
 }
 

@@ -6,7 +6,7 @@
 import type { Change, ReportItem } from '../../model/change.js';
 import type { TargetSnapshot } from '../../model/target.js';
 import type { SafetySpec } from '../../spec/types.js';
-import { applyDeleteMode } from '../safety.js';
+import { applyDeleteMode, type ClockWindow } from '../safety.js';
 
 export function deleteModeStage(
   inbound: { changes: readonly Change[]; reports: readonly ReportItem[] },
@@ -15,6 +15,8 @@ export function deleteModeStage(
   /** The target's property for the mark (pendingDeleteProperty); undefined: the target has none. */
   markProperty: string | undefined,
   now: Date,
+  /** Narrowed to the clocks that give the same result (absent: not tracked). */
+  window?: ClockWindow,
 ): { changes: readonly Change[]; reports: readonly ReportItem[] } {
   if (safety.deleteMode !== 'disable-first' || markProperty === undefined) return inbound;
   // applyDeleteMode builds new lists and new changes (the summary is the sort stage's).
@@ -24,6 +26,7 @@ export function deleteModeStage(
     safety,
     markProperty,
     now,
+    window,
   );
   return { changes: out.changes, reports: out.reports };
 }
