@@ -237,11 +237,18 @@ interface World {
   clock: { now: number };
   plan(options?: { full?: boolean; spec?: Spec }): Promise<Awaited<ReturnType<typeof readAndPlan>>>;
   fullPlan(): Promise<Awaited<ReturnType<typeof readAndPlan>>>;
+  /** As `adsync plan` runs: the stored plan shown again when nothing changed, else planned (and stored). */
+  show(spec?: Spec): Promise<ShownPlan>;
   graph(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
   close(): Promise<void>;
 }
 
-async function world(users = 5, members = [0, 1, 2], frozenClock = true): Promise<World> {
+async function world(
+  users = 5,
+  members = [0, 1, 2],
+  frozenClock = true,
+  safety = 'maxDeletes: 100000',
+): Promise<World> {
   const dir = await mkdtemp(join(tmpdir(), 'adsync-inc-trigger-'));
   const ldif = join(dir, 'corp.ldif');
   await writeFile(ldif, forestLdif(users, members));
@@ -256,8 +263,7 @@ sources:
       domains: [contoso.example]
 target:
   emulator: { state: ./unused.json, tenant: contoso.onmicrosoft.com, domains: [contoso.example] }
-safety:
-  maxDeletes: 100000
+safety: { ${safety} }
 `,
   );
   const spec = await loadSpec(specPath);
@@ -302,6 +308,18 @@ safety:
         close: async () => undefined,
       };
       return readAndPlan(session, new Date(clock.now));
+    },
+    async show(s = spec) {
+      const session: Session = {
+        spec: s,
+        specPath: s.file,
+        flows: compileFlows(s),
+        target,
+        incremental: IncrementalReads.open(s, { backend: state }),
+        reusePlan: true,
+        close: async () => undefined,
+      };
+      return planToShow(session, new Date(clock.now));
     },
     async graph(method, path, body) {
       if (!token) {
@@ -523,6 +541,108 @@ describe('full-read triggers: each falls back to a full read and says so', () =>
       assert.equal(partOf(p.plan, 'target')?.mode, 'full');
       assert.match(partOf(p.plan, 'target')?.reason ?? '', /^the stored state is unreadable/);
       assert.equal(partOf((await w.plan()).plan, 'target')?.mode, 'incremental');
+    } finally {
+      await w.close();
+    }
+  });
+});
+
+describe('the stored plan (shown again when nothing changed)', () => {
+  const reusedPart = (p: ShownPlan) => partOf(p.plan, 'plan');
+
+  it('is shown again only while the clock leaves it as it was (disable-first grace periods)', async () => {
+    const DAY = 24 * 3600 * 1000;
+    const w = await world(5, [0, 1, 2], true, 'maxDeletes: 100000, deleteMode: disable-first, deleteGraceDays: 3');
+    const reconnect = (w as World & { reconnect(): Promise<void> }).reconnect;
+    try {
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
+      const settled = await w.show();
+      assert.equal(settled.plan.changes.length, 0);
+      assert.ok(reusedPart(await w.show()), 'nothing changed: the stored plan is shown again');
+      // User 4 leaves: disable-first disables it with deleteAfter = now + 3 days. That plan holds for this
+      // instant only: a later run must make it anew, with its own deleteAfter.
+      await writeFile(w.ldif, forestLdif(4, [0, 1, 2]));
+      const disable = await w.show();
+      const deleteAfter = (p: ShownPlan) =>
+        p.plan.changes.flatMap((c) => (c.action === 'update' && c.disable ? [c.disable.deleteAfter] : []));
+      assert.equal(deleteAfter(disable).length, 1, 'one disable-first update');
+      w.clock.now += 60_000;
+      const later = await w.show();
+      assert.equal(reusedPart(later), undefined, 'a plan with a new deleteAfter is not shown again later');
+      assert.notDeepEqual(deleteAfter(later), deleteAfter(disable));
+      assert.deepEqual(comparable(later.plan), comparable((await w.fullPlan()).plan));
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
+      // Disabled and marked: until the mark, the plan (a pending-delete report) is the same at every instant.
+      const pending = await w.show();
+      assert.deepEqual(
+        pending.plan.reports.filter((r) => r.code === 'pending-delete').map((r) => r.label),
+        ['user4@contoso.example'],
+      );
+      w.clock.now += DAY;
+      await reconnect();
+      const next = await w.show();
+      assert.ok(reusedPart(next), 'inside the grace period the stored plan stands');
+      assert.deepEqual(comparable(next.plan), comparable((await w.fullPlan()).plan));
+      // Past the mark the same inputs make another plan (the delete): the stored one is not shown.
+      w.clock.now += 3 * DAY;
+      await reconnect();
+      const due = await w.show();
+      assert.equal(reusedPart(due), undefined, 'past the grace period the plan is made anew');
+      assert.deepEqual(
+        due.plan.changes.map((c) => `${c.action} ${c.label}`),
+        ['delete user4@contoso.example'],
+      );
+      assert.deepEqual(comparable(due.plan), comparable((await w.fullPlan()).plan));
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('is not shown after a cloud edit, an export edit, a spec edit or with --full; the text names it', async () => {
+    const w = await world();
+    try {
+      await applyPlan({ entra: w.target }, (await w.plan()).plan);
+      await w.show();
+      const shown = await w.show();
+      assert.deepEqual(reusedPart(shown), {
+        part: 'plan',
+        mode: 'incremental',
+        reason: 'spec, sources and tenant unchanged since the stored plan: shown again without planning',
+      });
+      assert.match(
+        renderText(shown.plan, plainStyle),
+        /^Read: incremental \(plan: spec, sources and tenant unchanged since the stored plan: shown again without planning; source corp: the LDIF export is unchanged; target: Graph delta\)\.$/m,
+      );
+      // One Graph request: the delta round's $batch (the connection was made already).
+      const before = w.target.stats.requests;
+      await w.show();
+      assert.equal(w.target.stats.requests - before, 1);
+      // A cloud edit: planned anew (and the round the check read is folded, not asked for again).
+      const user = (await w.fullPlan()).targetSnapshot.objects.find((o) => o.kind === 'user')!;
+      await w.graph('PATCH', `/users/${user.id}`, { jobTitle: 'Edited in the portal' });
+      const beforeEdit = w.target.stats.requests;
+      const edited = await w.show();
+      assert.equal(reusedPart(edited), undefined);
+      assert.equal(w.target.stats.requests - beforeEdit, 1, 'the check round is folded, not read again');
+      assert.equal(partOf(edited.plan, 'target')?.changes, 1);
+      assert.deepEqual(comparable(edited.plan), comparable((await w.fullPlan()).plan));
+      assert.ok(reusedPart(await w.show()));
+      // An edit in the export.
+      await writeFile(w.ldif, forestLdif(5, [0, 1, 2], { 2: 'Chief of Tests' }));
+      const exported = await w.show();
+      assert.equal(reusedPart(exported), undefined);
+      assert.deepEqual(comparable(exported.plan), comparable((await w.fullPlan()).plan));
+      assert.ok(reusedPart(await w.show()));
+      // An edit of the spec (a comment: the same plan, but a plan binds the spec's bytes).
+      await writeFile(w.spec.file, `# reviewed\n${await readFile(w.spec.file, 'utf8')}`);
+      const spec = await loadSpec(w.spec.file);
+      const respecified = await w.show(spec);
+      assert.equal(reusedPart(respecified), undefined);
+      assert.equal(respecified.plan.spec.digest, spec.digest);
+      assert.ok(reusedPart(await w.show(spec)));
+      // --full reads (and plans) everything.
+      const full = await w.plan({ full: true });
+      assert.equal(partOf(full.plan, 'plan'), undefined);
     } finally {
       await w.close();
     }
