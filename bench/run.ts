@@ -1,18 +1,21 @@
 /**
  * The spine benchmark: plan a synthetic forest (default 100,000 users, 10,000 groups, 1,000,000
- * memberships) from an LDIF export into an empty embedded tenant, apply it, then plan again (no changes).
- * Each phase runs the real CLI in its own process under GNU time, which gives wall time and peak RSS.
+ * memberships) from an LDIF export into an empty tenant, apply it, then plan again (no changes).
+ * The tenant is the Graph emulator (`adsync emulator`), started once as a process of its own, as a real tenant
+ * would be another machine: adsync's figures are its own, the emulator's are reported apart.
+ * Each phase runs the real CLI in its own process under GNU time, which gives wall time, CPU and peak RSS.
  * The raw I/O floor is measured in the same run: reading the LDIF file's bytes once.
  *
  *   npm run bench -- [--users N] [--groups N] [--memberships N] [--skip-apply] [--incremental]
  *
  * --incremental (issue 15) adds, after the apply: the first plan with the anchor extension in its read scope
- * (a full read that stores the state), `plan --full`, the no-change incremental plan, and a plan after 100 AD
- * changes (100 users' titles edited in the export); each with Graph requests per run and the state's size.
+ * (a full read that stores the state), `plan --full`, the no-change incremental plan (the stored plan shown
+ * again), the same without the stored plan (snapshots and delta, planned), and a plan after 100 AD changes
+ * (100 users' titles edited in the export); each with Graph requests per run and the state's size.
  */
-import { spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,20 +26,89 @@ const root = resolve(import.meta.dirname, '../..');
 interface Phase {
   name: string;
   wallS: number;
-  /** User + system CPU seconds (adsync and the processes it waited for): a loaded machine inflates wall time. */
+  /** User + system CPU seconds of adsync: a loaded machine inflates wall time, CPU much less. */
   cpuS: number;
   /** Peak RSS of the adsync process itself. */
   adsyncRssMiB: number;
-  /** Peak RSS of the largest process of the run (adsync or its embedded emulator, which runs apart). */
+  /** Peak RSS as GNU time reports it (adsync's: the emulator is not its child). */
   maxRssMiB: number;
   exitCode: number;
   /** HTTP requests adsync sent to Graph (the emulator) in this run. */
   graphRequests?: number;
   /** The plan's `Read:` line (text output). */
   read?: string;
+  /** The emulator's CPU seconds during the phase, and its RSS after it (it serves every phase). */
+  emulatorCpuS?: number;
+  emulatorRssMiB?: number;
 }
 
+/** The emulator, a process of its own for the whole run: where it listens and how adsync signs in. */
+interface Emulator {
+  child: ChildProcess;
+  env: Record<string, string>;
+}
+
+async function startEmulator(dir: string): Promise<Emulator> {
+  const creds = join(dir, 'emulator.env');
+  const cert = join(dir, 'emulator.pem');
+  await rm(creds, { force: true });
+  // In memory (no --state): nothing to save while adsync runs; the tenant lives as long as the benchmark.
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'bin/run.js'),
+      'emulator',
+      '--port',
+      '0',
+      '--tenant',
+      'corp.onmicrosoft.com',
+      '--domain',
+      'corp.example',
+      '--cert-out',
+      cert,
+      '--credentials-out',
+      creds,
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const started = Date.now();
+  while (!existsSync(creds)) {
+    if (child.exitCode !== null) throw new Error(`the emulator exited (${child.exitCode})`);
+    if (Date.now() - started > 60_000) throw new Error('the emulator did not start within 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const env: Record<string, string> = {};
+  for (const line of (await readFile(creds, 'utf8')).split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return { child, env };
+}
+
+/** CPU seconds (user + system) and current and peak RSS (MiB) of a process, from /proc. */
+function procUsage(pid: number): { cpuS: number; rssMiB: number; peakMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return { cpuS: ticks / 100, rssMiB: kb('VmRSS') / 1024, peakMiB: kb('VmHWM') / 1024 };
+}
+
+let emulator: Emulator | undefined;
+
 function runPhase(name: string, args: string[]): Phase {
+  const emuBefore = emulator?.child.pid !== undefined ? procUsage(emulator.child.pid) : undefined;
+  const phase = runCli(name, args);
+  if (emulator?.child.pid !== undefined && emuBefore !== undefined) {
+    const after = procUsage(emulator.child.pid);
+    phase.emulatorCpuS = +(after.cpuS - emuBefore.cpuS).toFixed(2);
+    phase.emulatorRssMiB = +after.rssMiB.toFixed(0);
+  }
+  return phase;
+}
+
+function runCli(name: string, args: string[]): Phase {
   // stdout (the whole plan as text) is read only for its `Read:` line: what is measured is adsync producing it.
   const res = spawnSync(
     '/usr/bin/time',
@@ -46,7 +118,7 @@ function runPhase(name: string, args: string[]): Phase {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       maxBuffer: 1024 * 1024 * 1024,
-      env: { ...process.env, NO_COLOR: '1', ADSYNC_BENCH_RUSAGE: '1' },
+      env: { ...process.env, ...emulator?.env, NO_COLOR: '1', ADSYNC_BENCH_RUSAGE: '1' },
     },
   );
   const line = res.stderr.split('\n').find((l) => l.startsWith('ADSYNC_BENCH '));
@@ -127,9 +199,8 @@ async function main(): Promise<void> {
   // The spec reads a copy, which the incremental phases edit.
   const current = join(dir, 'current.ldif');
   await copyFile(ldif, current);
-  const state = join(dir, 'tenant.json');
-  await rm(state, { force: true });
   await rm(join(dir, '.adsync'), { recursive: true, force: true });
+  emulator = await startEmulator(dir);
   const spec = join(dir, 'adsync.yaml');
   await writeFile(
     spec,
@@ -141,10 +212,10 @@ async function main(): Promise<void> {
       '    scope:',
       '      domains: [corp.example]',
       'target:',
-      '  emulator:',
-      `    state: ${JSON.stringify(state)}`,
-      '    tenant: corp.onmicrosoft.com',
-      '    domains: [corp.example]',
+      '  entra:',
+      '    tenantId: { env: AZURE_TENANT_ID }',
+      '    endpoint: { env: ADSYNC_GRAPH_URL }',
+      '    credential: { kind: environment }',
       'safety:',
       '  maxDeletes: 500',
       '',
@@ -164,11 +235,20 @@ async function main(): Promise<void> {
     phases.push(runPhase('plan --full (no changes)', ['plan', '-c', spec, '--full', '--detailed-exitcode']));
     phases.push(runPhase('plan (no changes, incremental)', ['plan', '-c', spec, '--detailed-exitcode']));
     stateSizes = await stateBytes(join(dir, '.adsync'));
+    // The same without the stored plan: the snapshots are read from the state, delta folded, and planned.
+    await rm(join(dir, '.adsync', 'sync-plan.json.gz'), { force: true });
+    phases.push(
+      runPhase('plan (no changes, incremental, no stored plan)', ['plan', '-c', spec, '--detailed-exitcode']),
+    );
     // The export the spec reads is rewritten with 100 edits (the generated forest stays as it was).
     await editTitles(current, 100);
     phases.push(runPhase('plan (100 AD changes, incremental)', ['plan', '-c', spec]));
   }
+  const emulatorPeak = emulator.child.pid !== undefined ? procUsage(emulator.child.pid).peakMiB : NaN;
+  emulator.child.kill('SIGTERM');
+  await new Promise((r) => emulator!.child.once('exit', r));
   const report = {
+    emulatorPeakRssMiB: +emulatorPeak.toFixed(0),
     forest: { users, groups, memberships, ldifMiB: +(size / 1048576).toFixed(1) },
     floor: { readLdifS: +floor.toFixed(2) },
     ...(stateSizes !== undefined ? { stateBytes: stateSizes } : {}),

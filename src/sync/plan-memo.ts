@@ -69,7 +69,11 @@ export function withinWindow(w: ClockWindow, now: Date): boolean {
   return (w.from === null || w.from <= t) && (w.until === null || t < w.until);
 }
 
+/** Above this many changes and reports a plan is not even serialized for the memo (it would exceed the bytes). */
+const MAX_MEMO_ITEMS = 20_000;
+
 export function encodeMemo(memo: Omit<PlanMemo, 'format'>): Buffer | undefined {
+  if (memo.plan.changes.length + memo.plan.reports.length > MAX_MEMO_ITEMS) return undefined;
   const json = JSON.stringify({ format: FORMAT, ...memo });
   if (json.length > MAX_MEMO_BYTES) return undefined;
   return gzipSync(json, { level: constants.Z_BEST_SPEED });
