@@ -85,15 +85,16 @@ export async function openSession(configPath: string, options: SessionOptions = 
   const spec = await loadSpec(configPath);
   const flows = compileFlows(spec);
   const incremental = options.incremental ? IncrementalReads.open(spec, options.incremental) : undefined;
-  const reusePlan = options.reusePlan === true && incremental !== undefined && planReusable(spec);
+  const reusePlan = options.reusePlan === true && planReusable(spec);
   // The sources are read while the target starts and connects: two directories, two cores. With a stored plan
   // that may be shown again, only once it can't (its check reads no snapshot).
   const read = (): Promise<DesiredRead> => readDesired(spec, flows, options.keepSources === true, incremental);
-  const prefetched = reusePlan
-    ? incremental!
-        .candidate(sourceRequests(spec, flows), displayPath(spec.file), TOOL_VERSION)
-        .then((memo) => (memo === undefined ? read() : undefined))
-    : read();
+  const prefetched =
+    reusePlan && incremental !== undefined
+      ? incremental
+          .candidate(sourceRequests(spec, flows), displayPath(spec.file), TOOL_VERSION)
+          .then((memo) => (memo === undefined ? read() : undefined))
+      : read();
   prefetched.catch(() => undefined); // awaited by readAndPlan; a failure surfaces there
   let emulator: EmulatorProcess | undefined;
   let target: EntraTarget;
@@ -132,7 +133,7 @@ export async function openSession(configPath: string, options: SessionOptions = 
     ...(emulator ? { emulator } : {}),
     prefetched,
     ...(incremental ? { incremental } : {}),
-    ...(reusePlan ? { reusePlan } : {}),
+    ...(reusePlan && incremental !== undefined ? { reusePlan } : {}),
     async close() {
       // The benchmark counts adsync's Graph requests per run (bench/run.ts).
       if (process.env['ADSYNC_BENCH_RUSAGE']) process.stderr.write(`ADSYNC_GRAPH_REQUESTS ${target.stats.requests}\n`);
@@ -224,8 +225,7 @@ export async function planToShow(session: Session, now: Date = new Date()): Prom
   if (session.reusePlan === true && incremental !== undefined) {
     const memo = await incremental.candidate(sourceRequests(spec, session.flows), session.specPath, TOOL_VERSION);
     const hit =
-      memo &&
-      (await incremental.reuse(memo, spec.sources, session.target, targetRequestOf(session).request, now));
+      memo && (await incremental.reuse(memo, spec.sources, session.target, targetRequestOf(session).request, now));
     if (hit) {
       delete session.prefetched;
       // The stored plan, made anew now: `createdAt` keeps its place among the keys (output stays byte-identical).

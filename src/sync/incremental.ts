@@ -116,7 +116,10 @@ export class IncrementalReads {
     const name = sourceStateName(source.name);
     const [loaded] = await Promise.all([this.load(name, unpackSource), content]);
     const contentDigest = await content;
-    this.sourceKeys.set(source.name, contentDigest === undefined ? undefined : { source: source.name, scope, digest: contentDigest });
+    this.sourceKeys.set(
+      source.name,
+      contentDigest === undefined ? undefined : { source: source.name, scope, digest: contentDigest },
+    );
     const prior = loaded.value;
     let why: string;
     if (prior === undefined) why = this.whyFull(loaded);
@@ -249,7 +252,10 @@ export class IncrementalReads {
   private probed: DeltaRound | undefined;
 
   /** An LDIF source's read scope and its export's digest (computed once per run). */
-  private ldifKey(source: SourceSpec, request: SourceReadRequest): { scope: string; digest: Promise<string | undefined> } {
+  private ldifKey(
+    source: SourceSpec,
+    request: SourceReadRequest,
+  ): { scope: string; digest: Promise<string | undefined> } {
     const path = resolve(this.spec.dir, source.ldif!.path);
     let content = this.ldifDigests.get(path);
     if (content === undefined) this.ldifDigests.set(path, (content = ldifDigest(path)));

@@ -157,9 +157,7 @@ export async function readTargetWithDelta(
   if (why === undefined && prior !== undefined) {
     try {
       const sameLinks =
-        fetched !== undefined &&
-        fetched.from.users === prior.links.users &&
-        fetched.from.groups === prior.links.groups;
+        fetched !== undefined && fetched.from.users === prior.links.users && fetched.from.groups === prior.links.groups;
       const round = sameLinks ? fetched : await fetchDeltaRound(graph, ctx, request, prior.links);
       const folded = foldRound(ctx, request, prior, round);
       return {
@@ -232,7 +230,9 @@ export interface DeltaRound {
 
 /** A digest of what a round reads besides the changes (roles, directory-sync status): equal → same snapshot. */
 export function roundFingerprint(round: Pick<DeltaRound, 'admins' | 'adminRolesUnread' | 'directorySync'>): string {
-  const admins = [...round.admins].map(([id, roles]) => [id, [...roles].sort()]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
+  const admins = [...round.admins]
+    .map(([id, roles]) => [id, [...roles].sort()])
+    .sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
   return createHash('sha256')
     .update(
       JSON.stringify({
