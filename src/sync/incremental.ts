@@ -14,14 +14,9 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import type {
-  DeltaRound,
-  EntraReadRequest,
-  EntraTarget,
-  PartRead,
-  TargetDeltaState,
-} from '../connectors/entra/index.js';
+import type { DeltaRound, EntraReadRequest, EntraTarget, PartRead } from '../connectors/entra/index.js';
 import { ldifDigest } from '../connectors/ldif/incremental.js';
+import { LdifSource } from '../connectors/ldif/index.js';
 import { AdSource } from '../connectors/ad/index.js';
 import { guidsUnder, readWatermark, refersOutside, relevantChange } from '../connectors/ad/usn.js';
 import type { SourceConnector, SourceReadRequest, SourceSnapshot } from '../model/entry.js';
@@ -74,7 +69,7 @@ const digest = (o: unknown): string => createHash('sha256').update(JSON.stringif
 export class IncrementalReads {
   /** Part name → how it was read last (a second plan in one session reads again). */
   private readonly parts = new Map<string, PartRead>();
-  private readonly pending: { name: string; bytes: () => Buffer; etag: string | undefined }[] = [];
+  private readonly pending: { name: string; bytes: () => Promise<Buffer>; etag: string | undefined }[] = [];
   private readonly saved: Record<string, number> = {};
 
   private constructor(
@@ -89,7 +84,7 @@ export class IncrementalReads {
     return new IncrementalReads(spec, backend, options.full === true);
   }
 
-  private async load<T>(name: string, decode: (b: Buffer) => T): Promise<Loaded<T>> {
+  private async load<T>(name: string, decode: (b: Buffer) => Promise<T>): Promise<Loaded<T>> {
     if (this.full) return { value: undefined, etag: (await (await this.backend).read(name))?.etag };
     return loadPart(await this.backend, name, decode);
   }
@@ -112,29 +107,25 @@ export class IncrementalReads {
       this.sourceKeys.set(source.name, undefined);
       return connector.read(request);
     }
-    const { scope, digest: content } = this.ldifKey(source, request);
+    // An export is parsed every run: parsing it costs what decoding a stored snapshot of it did (and storing
+    // one cost more than both), so its state is its scope and the digest of the bytes parsed, no snapshot.
+    const scope = this.ldifScope(source, request);
     const name = sourceStateName(source.name);
-    const [loaded] = await Promise.all([this.load(name, unpackSource), content]);
-    const contentDigest = await content;
-    this.sourceKeys.set(
-      source.name,
-      contentDigest === undefined ? undefined : { source: source.name, scope, digest: contentDigest },
-    );
+    const [loaded, snapshot] = await Promise.all([this.load(name, unpackSource), connector.read(request)]);
+    const parsed = connector instanceof LdifSource ? connector.contentDigest : undefined;
+    this.sourceKeys.set(source.name, parsed === undefined ? undefined : { source: source.name, scope, digest: parsed });
     const prior = loaded.value;
     let why: string;
     if (prior === undefined) why = this.whyFull(loaded);
     else if (prior.scope !== scope) why = 'the read scope changed (search bases, filter or attributes)';
-    else if (contentDigest === undefined || prior.digest !== contentDigest) why = 'the LDIF export changed';
+    else if (parsed === undefined || prior.digest !== parsed) why = 'the LDIF export changed';
     else {
       this.parts.set(part, { part, mode: 'incremental', reason: 'the LDIF export is unchanged', changes: 0 });
-      return prior.snapshot;
+      return snapshot;
     }
-    const snapshot = await connector.read(request);
     this.parts.set(part, { part, mode: 'full', reason: why });
-    if (contentDigest !== undefined) {
-      const state: SourceState = { scope, digest: contentDigest, snapshot };
-      this.pending.push({ name, bytes: packSource(state), etag: loaded.etag });
-    }
+    if (parsed !== undefined)
+      this.pending.push({ name, bytes: packSource({ scope, digest: parsed }), etag: loaded.etag });
     return snapshot;
   }
 
@@ -156,7 +147,7 @@ export class IncrementalReads {
     const prior = loaded.value;
     let why: string;
     if (prior === undefined) why = this.whyFull(loaded);
-    else if (prior.scope !== scope || prior.ad === undefined)
+    else if (prior.scope !== scope || prior.ad === undefined || prior.snapshot === undefined)
       why = 'the read scope changed (search bases, filter or attributes)';
     else if (prior.ad.watermark.dc !== watermark.dc) why = `another domain controller (${watermark.dc})`;
     else if (prior.ad.watermark.invocationId !== watermark.invocationId)
@@ -215,8 +206,8 @@ export class IncrementalReads {
     this.targetKey = { scope: out.state.scope, links: out.state.links, fingerprint: out.fingerprint };
     // A fold that saw nothing leaves the stored state as good as new: its links stay valid (7 days).
     if (out.read.mode === 'full' || (out.read.changes ?? 0) > 0) {
-      const state: TargetDeltaState = out.state;
-      this.pending.push({ name: TARGET_STATE_NAME, bytes: () => packTarget(state), etag: loaded.etag });
+      const packed = packTarget(out.state); // compressing beside the planning
+      this.pending.push({ name: TARGET_STATE_NAME, bytes: () => packed, etag: loaded.etag });
     }
     return out.snapshot;
   }
@@ -237,7 +228,7 @@ export class IncrementalReads {
   async save(): Promise<void> {
     const backend = await this.backend;
     for (const p of this.pending.splice(0)) {
-      const size = await savePart(backend, p.name, p.bytes(), p.etag);
+      const size = await savePart(backend, p.name, await p.bytes(), p.etag);
       if (size !== undefined) this.saved[p.name] = size;
     }
   }
@@ -246,20 +237,13 @@ export class IncrementalReads {
 
   private memo: Promise<PlanMemo | undefined> | undefined;
   private readonly sourceKeys = new Map<string, SourceKey | undefined>();
-  private readonly ldifDigests = new Map<string, Promise<string | undefined>>();
   private targetKey: PlanMemo['target'] | undefined;
   /** A round of the stored plan's links that found changes: the target read folds it instead of asking again. */
   private probed: DeltaRound | undefined;
 
-  /** An LDIF source's read scope and its export's digest (computed once per run). */
-  private ldifKey(
-    source: SourceSpec,
-    request: SourceReadRequest,
-  ): { scope: string; digest: Promise<string | undefined> } {
-    const path = resolve(this.spec.dir, source.ldif!.path);
-    let content = this.ldifDigests.get(path);
-    if (content === undefined) this.ldifDigests.set(path, (content = ldifDigest(path)));
-    return { scope: digest({ kind: 'ldif', path, request }), digest: content };
+  /** What an LDIF source reads: the export's path and the request. */
+  private ldifScope(source: SourceSpec, request: SourceReadRequest): string {
+    return digest({ kind: 'ldif', path: resolve(this.spec.dir, source.ldif!.path), request });
   }
 
   /**
@@ -277,10 +261,9 @@ export class IncrementalReads {
       if (memo === undefined) return undefined;
       const keys: SourceKey[] = [];
       for (const { source, request } of sources) {
-        const { scope, digest: content } = this.ldifKey(source, request);
-        const d = await content;
+        const d = await ldifDigest(resolve(this.spec.dir, source.ldif!.path));
         if (d === undefined) return undefined;
-        keys.push({ source: source.name, scope, digest: d });
+        keys.push({ source: source.name, scope: this.ldifScope(source, request), digest: d });
       }
       const key = memoKey({ toolVersion, specDigest: this.spec.digest, specPath, sources: keys });
       return memo.key === key ? memo : undefined;

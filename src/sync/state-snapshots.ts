@@ -9,7 +9,8 @@
  * adsync reads (never passwords), links hold Graph's opaque tokens, scopes are digests.
  */
 import { createHash } from 'node:crypto';
-import { gunzipSync, gzipSync, constants } from 'node:zlib';
+import { promisify } from 'node:util';
+import { constants, gunzip, gzip } from 'node:zlib';
 import type { AttrValue, DirectoryEntry, SourceSnapshot } from '../model/entry.js';
 import type { TargetObject } from '../model/target.js';
 import type { TargetDeltaState } from '../connectors/entra/delta.js';
@@ -19,14 +20,17 @@ import { StateConflictError, StateError } from '../state/backend.js';
 
 const FORMAT = 'adsync-sync-state/1';
 
-/** One source's last read: its scope digest, what tells a change (LDIF digest), and the snapshot. */
+/**
+ * One source's last read: its scope digest, what tells a change (LDIF digest, AD watermark), and the snapshot
+ * (AD; an LDIF export is its own snapshot: parsing it costs what decoding a stored copy would).
+ */
 export interface SourceState {
   scope: string;
   /** LDIF: the export's content digest (sha256). */
   digest?: string;
   /** AD: the DC's watermark at the read, the objectGUIDs then under the bases, references outside them. */
   ad?: AdSourceState;
-  snapshot: SourceSnapshot;
+  snapshot?: SourceSnapshot;
 }
 
 export interface AdSourceState {
@@ -43,10 +47,11 @@ interface EncSource {
   scope: string;
   digest?: string;
   ad?: AdSourceState;
-  source: string;
-  namingContexts: SourceSnapshot['namingContexts'];
+  /** The snapshot, when stored (absent: none). */
+  source?: string;
+  namingContexts?: SourceSnapshot['namingContexts'];
   computers?: string[];
-  entries: EncEntry[];
+  entries?: EncEntry[];
 }
 type EncObject = [
   id: string,
@@ -63,18 +68,24 @@ interface EncTarget {
 }
 
 function encodeSource(s: SourceState): EncSource {
-  const index = new Map<string, number>();
-  s.snapshot.entries.forEach((e, i) => index.set(e.dn, i));
-  const value = (v: AttrValue): EncValue =>
-    typeof v === 'string' ? (index.get(v) ?? v) : { b: Buffer.from(v).toString('base64') };
-  return {
+  const head: EncSource = {
     scope: s.scope,
     ...(s.digest !== undefined ? { digest: s.digest } : {}),
     ...(s.ad !== undefined ? { ad: s.ad } : {}),
-    source: s.snapshot.source,
-    namingContexts: s.snapshot.namingContexts,
-    ...(s.snapshot.computers !== undefined ? { computers: s.snapshot.computers } : {}),
-    entries: s.snapshot.entries.map((e) => {
+  };
+  const snapshot = s.snapshot;
+  if (snapshot === undefined) return head;
+  const index = new Map<string, number>();
+  snapshot.entries.forEach((e, i) => index.set(e.dn, i));
+  // Only a value with '=' can be a DN: the lookup in a map of every DN is the costly part.
+  const value = (v: AttrValue): EncValue =>
+    typeof v === 'string' ? (v.includes('=') ? (index.get(v) ?? v) : v) : { b: Buffer.from(v).toString('base64') };
+  return {
+    ...head,
+    source: snapshot.source,
+    namingContexts: snapshot.namingContexts,
+    ...(snapshot.computers !== undefined ? { computers: snapshot.computers } : {}),
+    entries: snapshot.entries.map((e) => {
       const attrs: Record<string, EncValue[]> = {};
       for (const [k, vs] of Object.entries(e.attrs)) attrs[k] = vs.map(value);
       return e.unread !== undefined ? [e.dn, attrs, e.unread] : [e.dn, attrs];
@@ -83,6 +94,12 @@ function encodeSource(s: SourceState): EncSource {
 }
 
 function decodeSource(s: EncSource): SourceState {
+  const head: SourceState = {
+    scope: s.scope,
+    ...(s.digest !== undefined ? { digest: s.digest } : {}),
+    ...(s.ad !== undefined ? { ad: s.ad } : {}),
+  };
+  if (s.entries === undefined || s.source === undefined || s.namingContexts === undefined) return head;
   const dns = s.entries.map((e) => e[0]);
   const value = (v: EncValue): AttrValue =>
     typeof v === 'string' ? v : typeof v === 'number' ? dns[v]! : new Uint8Array(Buffer.from(v.b, 'base64'));
@@ -92,9 +109,7 @@ function decodeSource(s: EncSource): SourceState {
     return unread !== undefined ? { dn, attrs, unread } : { dn, attrs };
   });
   return {
-    scope: s.scope,
-    ...(s.digest !== undefined ? { digest: s.digest } : {}),
-    ...(s.ad !== undefined ? { ad: s.ad } : {}),
+    ...head,
     snapshot: {
       source: s.source,
       namingContexts: s.namingContexts,
@@ -158,25 +173,36 @@ export function sourceStateName(source: string): string {
 }
 export const TARGET_STATE_NAME = 'sync-target.json.gz';
 
-const pack = (o: object): Buffer =>
-  // Level 1: a changed part is rewritten on every run; speed matters more than the last MiB.
-  gzipSync(JSON.stringify({ format: FORMAT, ...o }), { level: constants.Z_BEST_SPEED });
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
 
-function unpack<T>(bytes: Buffer): T {
-  const enc = JSON.parse(gunzipSync(bytes).toString('utf8')) as { format?: unknown };
+/**
+ * JSON on this thread, compression on libuv's pool: started when the part is read, it runs beside the planning
+ * (two cores), and only the compressed bytes wait for the save.
+ */
+function pack(o: object): Promise<Buffer> {
+  // Level 1: a changed part is rewritten on every run; speed matters more than the last MiB.
+  const packed = gzipAsync(JSON.stringify({ format: FORMAT, ...o }), { level: constants.Z_BEST_SPEED });
+  packed.catch(() => undefined); // awaited by the save; a failure surfaces there
+  return packed;
+}
+
+async function unpack<T>(bytes: Buffer): Promise<T> {
+  const enc = JSON.parse((await gunzipAsync(bytes)).toString('utf8')) as { format?: unknown };
   // Caught by loadPart: an unusable state means a full read.
   if (enc.format !== FORMAT) throw new StateError('state_format', `format ${String(enc.format)}, not ${FORMAT}`, '');
   return enc as T;
 }
 
-/** A source's state, encoded at read time (before the engine takes the snapshot). */
-export function packSource(s: SourceState): () => Buffer {
-  const enc = encodeSource(s);
-  return () => pack(enc);
+/** A source's state, encoded and compressing from read time (before the engine takes the snapshot). */
+export function packSource(s: SourceState): () => Promise<Buffer> {
+  const packed = pack(encodeSource(s));
+  return () => packed;
 }
-export const packTarget = (t: TargetDeltaState): Buffer => pack(encodeTarget(t));
-export const unpackSource = (bytes: Buffer): SourceState => decodeSource(unpack<EncSource>(bytes));
-export const unpackTarget = (bytes: Buffer): TargetDeltaState => decodeTarget(unpack<EncTarget>(bytes));
+export const packTarget = (t: TargetDeltaState): Promise<Buffer> => pack(encodeTarget(t));
+export const unpackSource = async (bytes: Buffer): Promise<SourceState> => decodeSource(await unpack<EncSource>(bytes));
+export const unpackTarget = async (bytes: Buffer): Promise<TargetDeltaState> =>
+  decodeTarget(await unpack<EncTarget>(bytes));
 
 // ---- load and save ----
 
@@ -188,11 +214,15 @@ export interface Loaded<T> {
   unusable?: string;
 }
 
-export async function loadPart<T>(backend: StateBackend, name: string, decode: (b: Buffer) => T): Promise<Loaded<T>> {
+export async function loadPart<T>(
+  backend: StateBackend,
+  name: string,
+  decode: (b: Buffer) => Promise<T>,
+): Promise<Loaded<T>> {
   const obj = await backend.read(name);
   if (obj === undefined) return { value: undefined, etag: undefined };
   try {
-    return { value: decode(obj.bytes), etag: obj.etag };
+    return { value: await decode(obj.bytes), etag: obj.etag };
   } catch (err) {
     // Another version's format or a damaged blob: read everything, and write over it.
     return { value: undefined, etag: obj.etag, unusable: `the stored state is unreadable (${(err as Error).message})` };

@@ -699,10 +699,23 @@ describe('the state', () => {
     const w = await world(20, [0, 1, 2, 3]);
     try {
       await applyPlan({ entra: w.target }, (await w.plan()).plan);
-      await w.plan();
+      await w.show();
       const dir = join(w.dir, 'state');
       const names = (await readdir(dir)).filter((n) => n.startsWith('sync-')).sort();
-      assert.equal(names.length, 2);
+      assert.equal(names.length, 3, 'the source, the target and the stored plan');
+      assert.ok(names.includes('sync-plan.json.gz'));
+      // An LDIF source is parsed every run (as fast as decoding a stored copy): its state is the digest alone.
+      const source = JSON.parse(
+        gunzipSync(
+          await readFile(
+            join(
+              dir,
+              names.find((n) => n.startsWith('sync-source-'))!,
+            ),
+          ),
+        ).toString('utf8'),
+      ) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(source).sort(), ['digest', 'format', 'scope']);
       for (const n of names) {
         const text = gunzipSync(await readFile(join(dir, n))).toString('utf8');
         assert.ok(!text.includes(w.emulator.clientSecret), `${n} holds the client secret`);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { packTarget, unpackTarget } from '../../src/sync/state-snapshots.js';
 import type { TargetObject } from '../../src/model/target.js';
 
-it('a stored target object comes back with every field (Required<TargetObject>: a new field must be listed here)', () => {
+it('a stored target object comes back with every field (Required<TargetObject>: a new field must be listed here)', async () => {
   const everything: Required<TargetObject> = {
     id: 'u1',
     kind: 'user',
@@ -32,7 +32,7 @@ it('a stored target object comes back with every field (Required<TargetObject>: 
     links: { users: '/users/delta?$deltatoken=a', groups: '/groups/delta?$deltatoken=b' },
     snapshot: { system: 'entra' as const, objects: [everything, group], deleted: [{ ...everything, id: 'u2' }] },
   };
-  const back = unpackTarget(packTarget(state));
+  const back = await unpackTarget(await packTarget(state));
   assert.deepEqual(back.snapshot.objects, [everything, group]);
   assert.deepEqual(back.snapshot.deleted, [{ ...everything, id: 'u2' }]);
 });

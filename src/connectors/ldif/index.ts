@@ -14,6 +14,7 @@ import type {
 import { domainRootOf, isUnder, normalizeDn, parentDn } from '../../model/dn.js';
 import { SourceError } from '../../errors.js';
 import { parseLdifFile } from './parser.js';
+import { createHash } from 'node:crypto';
 
 export { LdifParser, parseLdif, parseLdifFile } from './parser.js';
 export type { LdifParseOptions, LdifRecord } from './parser.js';
@@ -36,6 +37,8 @@ export const ALWAYS_READ: readonly string[] = [
 export class LdifSource implements SourceConnector {
   readonly name: string;
   readonly path: string;
+  /** `sha256:<hex>` of the bytes the last read parsed (the incremental state's content digest). */
+  contentDigest: string | undefined;
 
   constructor(options: LdifSourceOptions) {
     this.name = options.name;
@@ -79,6 +82,8 @@ export class LdifSource implements SourceConnector {
     let inScope = false;
     // Normalized DN → its line: two records for one DN would become two objects with one name.
     const seenDns = new Map<string, number>();
+    const hash = createHash('sha256');
+    this.contentDigest = undefined;
     await parseLdifFile(
       file,
       (record) => {
@@ -121,8 +126,10 @@ export class LdifSource implements SourceConnector {
           return inScope || norm.startsWith('dc=');
         },
         ...(wanted === undefined ? {} : { acceptAttribute: (name: string) => wanted.has(name) }),
+        onBytes: (chunk) => hash.update(chunk),
       },
     );
+    this.contentDigest = `sha256:${hash.digest('hex')}`;
 
     const contexts = domains.size > 0 ? [...domains.values()] : [...derived.values()];
     contexts.sort((a, b) => (a.dnsName < b.dnsName ? -1 : a.dnsName > b.dnsName ? 1 : 0));

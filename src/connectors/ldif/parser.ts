@@ -35,6 +35,8 @@ export interface LdifParseOptions {
   acceptDn?: (dn: string, line: number) => boolean;
   /** Called once per distinct lower-cased attribute name: false skips that attribute's values. */
   acceptAttribute?: (name: string) => boolean;
+  /** parseLdifFile: each chunk of the file as read (to digest exactly the bytes parsed). */
+  onBytes?: (chunk: Buffer) => void;
 }
 
 /** Attributes that anchor objects: 16 bytes, exported as base64 (`::`) by every AD tool. */
@@ -605,7 +607,9 @@ export async function parseLdifFile(
         });
       }
       if (r.bytesRead === 0) break;
-      parser.push(r.bytesRead === CHUNK ? chunk : chunk.subarray(0, r.bytesRead));
+      const bytes = r.bytesRead === CHUNK ? chunk : chunk.subarray(0, r.bytesRead);
+      options.onBytes?.(bytes);
+      parser.push(bytes);
     }
     parser.end();
   } finally {
