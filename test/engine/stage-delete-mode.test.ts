@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DISABLE_FIRST_RULE } from '../../src/engine/safety.js';
 import { deleteModeStage } from '../../src/engine/stages/delete-mode.js';
+import type { Change } from '../../src/model/change.js';
+import type { TargetSnapshot } from '../../src/model/target.js';
 
 import { MARK, del, disableFirst, now, target } from '../support/delete-mode.js';
 
