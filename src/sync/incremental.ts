@@ -5,12 +5,12 @@
  *
  *   LDIF    the export's content digest: unchanged → the stored snapshot; changed → parsed again (full).
  *   Entra   Graph delta links (./connectors/entra/delta.ts): changes folded into the stored snapshot.
- *   AD      uSNChanged polling as a change detector (../connectors/ad/usn.ts): no relevant change since the
- *           DC's watermark → the stored snapshot; any → read in full (changes are not folded in; DirSync is
- *           not implemented).
+ *   AD      DirSync (cookie) where the account may replicate changes, else uSNChanged polling: changes folded
+ *           into the stored snapshot by objectGUID (./ad-incremental.ts, ../connectors/ad/fold.ts).
  *
  * Full read when: no state, `--full`, the scope changed (the part's digest of what it reads), the stored state
- * is unreadable, Graph refuses the link (410, expired token).
+ * is unreadable, Graph refuses the link (410, expired token), AD refuses the cookie or its DC changed (see
+ * ./ad-incremental.ts for AD's own triggers).
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -18,7 +18,7 @@ import type { DeltaRound, EntraReadRequest, EntraTarget, PartRead } from '../con
 import { ldifDigest } from '../connectors/ldif/incremental.js';
 import { LdifSource } from '../connectors/ldif/index.js';
 import { AdSource } from '../connectors/ad/index.js';
-import { guidsUnder, readWatermark, refersOutside, relevantChange } from '../connectors/ad/usn.js';
+import { readAdIncremental } from './ad-incremental.js';
 import type { SourceConnector, SourceReadRequest, SourceSnapshot } from '../model/entry.js';
 import type { TargetSnapshot } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
@@ -62,6 +62,8 @@ export interface IncrementalOptions {
   full?: boolean;
   /** The state backend (default: openState(spec)). */
   backend?: StateBackend;
+  /** The clock (tests): AD's tombstone lifetime bounds the age of a stored read. */
+  now?: () => Date;
 }
 
 const digest = (o: unknown): string => createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 32);
@@ -76,12 +78,13 @@ export class IncrementalReads {
     private readonly spec: Spec,
     private readonly backend: Promise<StateBackend>,
     private readonly full: boolean,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   static open(spec: Spec, options: IncrementalOptions = {}): IncrementalReads {
     const backend = options.backend !== undefined ? Promise.resolve(options.backend) : openState(spec);
     backend.catch(() => undefined); // awaited by the first read; a failure surfaces there
-    return new IncrementalReads(spec, backend, options.full === true);
+    return new IncrementalReads(spec, backend, options.full === true, options.now);
   }
 
   private async load<T>(name: string, decode: (b: Buffer) => Promise<T>): Promise<Loaded<T>> {
@@ -129,59 +132,17 @@ export class IncrementalReads {
     return snapshot;
   }
 
-  /**
-   * An AD source: the stored snapshot when nothing it depends on changed since the DC's watermark (uSNChanged
-   * polling, ../connectors/ad/usn.ts), else a full read, which stores a new watermark taken before it.
-   */
+  /** An AD source: changes since the last read folded into the stored snapshot (./ad-incremental.ts). */
   private async readAd(source: SourceSpec, ad: AdSource, request: SourceReadRequest): Promise<SourceSnapshot> {
     const part = `source ${source.name}`;
     this.sourceKeys.set(source.name, undefined); // no stored plan for an AD source (yet)
     const name = sourceStateName(source.name);
-    const [loaded, conn] = await Promise.all([this.load(name, unpackSource), ad.connect()]);
-    const { client, settings } = conn;
-    const watermark = await readWatermark(client);
-    const { bases, namingContexts } = await ad.resolveBases(client, settings, request);
-    // What the source reads and from where, as resolved (a base DN from the environment counts by its value; the
-    // URL carries no secret: credentials in it are refused by validate).
-    const scope = digest({ kind: 'ldap', url: settings.url, bases, request });
-    const prior = loaded.value;
-    let why: string;
-    if (prior === undefined) why = this.whyFull(loaded);
-    else if (prior.scope !== scope || prior.ad === undefined || prior.snapshot === undefined)
-      why = 'the read scope changed (search bases, filter or attributes)';
-    else if (prior.ad.watermark.dc !== watermark.dc) why = `another domain controller (${watermark.dc})`;
-    else if (prior.ad.watermark.invocationId !== watermark.invocationId)
-      why = "the domain controller's invocationId changed (restored from a backup)";
-    else {
-      const change = await relevantChange(client, {
-        partitions: namingContexts.map((nc) => nc.dn),
-        bases,
-        since: prior.ad.watermark,
-        known: new Set(prior.ad.guids),
-        refersOutside: prior.ad.refersOutside,
-        pageSize: settings.pageSize,
-      });
-      if (change === undefined) {
-        this.parts.set(part, {
-          part,
-          mode: 'incremental',
-          reason: `no change in scope since USN ${prior.ad.watermark.usn} (uSNChanged)`,
-          changes: 0,
-        });
-        return prior.snapshot;
-      }
-      why = `AD changed since USN ${prior.ad.watermark.usn}: ${change}`;
-    }
-    const snapshot = await ad.read(request);
-    const guids = await guidsUnder(client, bases, settings.pageSize);
-    this.parts.set(part, { part, mode: 'full', reason: why });
-    const state: SourceState = {
-      scope,
-      ad: { watermark, guids, refersOutside: refersOutside(snapshot, bases) },
-      snapshot,
-    };
-    this.pending.push({ name, bytes: packSource(state), etag: loaded.etag });
-    return snapshot;
+    const [loaded] = await Promise.all([this.load(name, unpackSource), ad.connect()]);
+    const forced = loaded.value === undefined ? this.whyFull(loaded) : undefined;
+    const out = await readAdIncremental(ad, request, part, loaded.value, forced, this.now());
+    this.parts.set(part, out.read);
+    if (out.state !== undefined) this.pending.push({ name, bytes: packSource(out.state), etag: loaded.etag });
+    return out.snapshot;
   }
 
   /** The target's snapshot, through Graph delta when the stored links still hold. */

@@ -15,6 +15,7 @@ import type { AttrValue, DirectoryEntry, SourceSnapshot } from '../model/entry.j
 import type { TargetObject } from '../model/target.js';
 import type { TargetDeltaState } from '../connectors/entra/delta.js';
 import type { AdWatermark } from '../connectors/ad/usn.js';
+import type { TrackedRecord } from '../connectors/ad/fold.js';
 import type { StateBackend } from '../state/backend.js';
 import { StateConflictError, StateError } from '../state/backend.js';
 
@@ -28,15 +29,29 @@ export interface SourceState {
   scope: string;
   /** LDIF: the export's content digest (sha256). */
   digest?: string;
-  /** AD: the DC's watermark at the read, the objectGUIDs then under the bases, references outside them. */
+  /** AD: the DC's watermark, DirSync cookies and the objects tracked by objectGUID. */
   ad?: AdSourceState;
   snapshot?: SourceSnapshot;
 }
 
+/** AD: where the next read starts, and the objects tracked beside the snapshot's entries (../connectors/ad/fold.ts). */
 export interface AdSourceState {
+  /** 2: change tracking by objectGUID (an earlier state, a change detector, is read once in full). */
+  v: 2;
+  /** The DC's watermark taken before the last read (uSNChanged polling; the DC and its invocationId for both). */
   watermark: AdWatermark;
-  guids: string[];
-  refersOutside: boolean;
+  /** How changes are read: DirSync (the account holds Replicating Directory Changes) or uSNChanged polling. */
+  mode: 'dirsync' | 'usn';
+  /** DirSync: the cookie per naming context (normalized DN → base64). */
+  cookies?: Record<string, string>;
+  /** uSNChanged: whether the account sees tombstones (else deletions are found by listing the bases). */
+  tombstones?: boolean;
+  /** Objects other than the entries: under the bases (c computer, o other) or named by an entry outside them (r). */
+  others: TrackedRecord[];
+  /** When the last read ended (the tombstone lifetime bounds how old it may be). */
+  at: string;
+  /** Why the next read can't be incremental, when the last one found so. */
+  unfollowable?: string;
 }
 
 // ---- encoding ----

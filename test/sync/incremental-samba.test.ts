@@ -1,144 +1,363 @@
 /**
- * The AD source's incremental read against Samba AD (uSNChanged polling, src/connectors/ad/usn.ts): with no
- * relevant change the stored snapshot is reused and equals a fresh full read; each kind of relevant change
- * (an edit, a member change, a parent OU's rename, a move out of scope, a delete, a rename of an object outside
- * the bases that a group refers to) reads in full and says so; a change elsewhere in the domain does not.
- * Every reuse is checked against a full read of the same moment, as data.
+ * The AD source's incremental read against Samba AD (src/sync/ad-incremental.ts, src/connectors/ad/fold.ts):
+ * changes are folded into the stored snapshot, through DirSync (Administrator: Replicating Directory Changes)
+ * and through uSNChanged polling (a plain account: DirSync refused with LDAP 50, no tombstones visible). After
+ * every change each read is incremental and equals a full read of the same moment, as data. Then every
+ * full-read trigger falls back to a full read and says why.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Attribute, Change, type Client } from 'ldapts';
+import { Attribute, Change, Control, type Client } from 'ldapts';
 import { AdSource } from '../../src/connectors/ad/index.js';
+import { SourceError } from '../../src/errors.js';
 import type { SourceReadRequest, SourceSnapshot } from '../../src/model/entry.js';
-import type { Spec } from '../../src/spec/types.js';
+import type { SourceSpec, Spec } from '../../src/spec/types.js';
 import { LocalState } from '../../src/state/local.js';
 import { IncrementalReads, type PartRead } from '../../src/sync/incremental.js';
-import { adminClient, sambaEnv, sambaSkipReason, sambaSourceSpec, startSamba, type SambaDc } from '../support/samba.js';
-import { addGroup, addOu, addUser, deleteTree, GROUP_GLOBAL_SECURITY, uniqueSuffix } from '../support/samba-seed.js';
+import { packSource, sourceStateName, unpackSource, type SourceState } from '../../src/sync/state-snapshots.js';
+import { adminClient, sambaSkipReason, sambaSourceSpec, startSamba, type SambaDc } from '../support/samba.js';
+import {
+  addEntry,
+  addGroup,
+  addOu,
+  addUser,
+  deleteTree,
+  GROUP_GLOBAL_SECURITY,
+  TEST_USER_PASSWORD,
+  uniqueSuffix,
+} from '../support/samba-seed.js';
 
 const skip = await sambaSkipReason();
+const SHOW_DELETED = '1.2.840.113556.1.4.417';
 
-/** A snapshot as data, order-free, bytes as base64. */
-function canonical(s: SourceSnapshot): string[] {
-  return s.entries
-    .map((e) =>
-      JSON.stringify([
-        e.dn,
-        Object.entries(e.attrs)
-          .map(([k, vs]) => [k, vs.map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('base64'))).sort()])
-          .sort(),
-      ]),
-    )
-    .sort();
+/** A snapshot as data, order-free, bytes as base64 (computers too). */
+export function canonicalSource(s: SourceSnapshot): unknown {
+  return {
+    entries: s.entries
+      .map((e) =>
+        JSON.stringify([
+          e.dn,
+          Object.entries(e.attrs)
+            .map(([k, vs]) => [
+              k,
+              vs.map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('base64'))).sort(),
+            ])
+            .sort(),
+          e.unread ?? null,
+        ]),
+      )
+      .sort(),
+    computers: [...(s.computers ?? [])].sort(),
+  };
 }
 
-describe('AD incremental read (uSNChanged) against Samba', { skip }, () => {
+const REQUEST = (base: string): SourceReadRequest => ({
+  attributes: ['cn', 'member', 'manager', 'title', 'userprincipalname', 'samaccountname', 'objectclass', 'objectguid'],
+  baseDns: [base],
+});
+
+describe('AD incremental read against Samba: changes folded by objectGUID', { skip }, () => {
   let dc: SambaDc;
   let admin: Client;
   let root: string;
   let dir: string;
-  const saved = process.env.ADSYNC_TEST_LDAP_PASSWORD;
+  let readerDn: string;
+  const saved = { p: process.env.ADSYNC_TEST_LDAP_PASSWORD, r: process.env.ADSYNC_TEST_LDAP_READER_PASSWORD };
 
   before(async () => {
     dc = await startSamba();
     admin = await adminClient(dc);
-    process.env.ADSYNC_TEST_LDAP_PASSWORD = sambaEnv(dc)['ADSYNC_TEST_LDAP_PASSWORD'];
-    root = await addOu(admin, `adsync-incremental-${uniqueSuffix()}`, dc.baseDn);
-    dir = await mkdtemp(join(tmpdir(), 'adsync-inc-samba-'));
+    process.env.ADSYNC_TEST_LDAP_PASSWORD = dc.adminPassword;
+    process.env.ADSYNC_TEST_LDAP_READER_PASSWORD = TEST_USER_PASSWORD;
+    const sfx = uniqueSuffix();
+    root = await addOu(admin, `adsync-incremental-${sfx}`, dc.baseDn);
+    // A plain account: DirSync needs Replicating Directory Changes, which it lacks.
+    readerDn = await addUser(admin, root, { cn: 'Reader', sam: `rd${sfx.slice(0, 8)}` });
+    dir = await mkdtemp(join(tmpdir(), 'dirsync-inc-samba-'));
   });
   after(async () => {
     if (root) await deleteTree(admin, root).catch(() => undefined);
     await admin?.unbind().catch(() => undefined);
     await dc?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
-    if (saved === undefined) delete process.env.ADSYNC_TEST_LDAP_PASSWORD;
-    else process.env.ADSYNC_TEST_LDAP_PASSWORD = saved;
+    for (const [k, v] of [
+      ['ADSYNC_TEST_LDAP_PASSWORD', saved.p],
+      ['ADSYNC_TEST_LDAP_READER_PASSWORD', saved.r],
+    ] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   });
 
-  it('reuses the snapshot only while nothing it depends on changed', { timeout: 10 * 60_000 }, async () => {
-    const sfx = uniqueSuffix().slice(0, 5);
-    const scopeOu = await addOu(admin, 'Scope', root);
-    const team = await addOu(admin, 'Team', scopeOu);
-    const elsewhere = await addOu(admin, 'Elsewhere', root);
-    const ann = await addUser(admin, team, { cn: 'Ann', sam: `ann${sfx}`, upn: `ann${sfx}@contoso.test` });
-    const bob = await addUser(admin, scopeOu, { cn: 'Bob', sam: `bob${sfx}`, upn: `bob${sfx}@contoso.test` });
-    const cid = await addUser(admin, scopeOu, { cn: 'Cid', sam: `cid${sfx}`, upn: `cid${sfx}@contoso.test` });
-    const out = await addUser(admin, elsewhere, { cn: 'Out', sam: `out${sfx}`, upn: `out${sfx}@contoso.test` });
-    const group = await addGroup(admin, scopeOu, `Team ${sfx}`, GROUP_GLOBAL_SECURITY, { member: [ann, bob] });
+  interface Reader {
+    source: SourceSpec;
+    state: LocalState;
+    read(
+      request: SourceReadRequest,
+      opts?: { full?: boolean; now?: Date; compare?: boolean; label?: string },
+    ): Promise<PartRead>;
+    tamper(fn: (s: SourceState) => void): Promise<void>;
+  }
 
-    const source = sambaSourceSpec(dc, { scope: { ous: { include: [scopeOu], exclude: [] } } });
-    const request: SourceReadRequest = {
-      attributes: ['cn', 'member', 'title', 'userprincipalname', 'samaccountname', 'objectclass', 'objectguid'],
-      baseDns: [scopeOu],
-    };
-    const state = new LocalState(join(dir, 'state'));
+  /** One state, read through `source`: each read is checked against a full read made right after it. */
+  function reader(name: string, source: SourceSpec): Reader {
+    const state = new LocalState(join(dir, `state-${name}`));
     const spec = { dir, sources: [source] } as unknown as Spec;
-
-    /** One incremental read, checked against a full read made right after it. */
-    const read = async (): Promise<PartRead> => {
-      const inc = IncrementalReads.open(spec, { backend: state });
-      const ad = new AdSource(source, dir);
-      let snapshot: SourceSnapshot;
-      try {
-        snapshot = await inc.readSource(source, ad, request);
-        await inc.save();
-      } finally {
-        await ad.close();
-      }
-      const full = new AdSource(source, dir);
-      try {
-        assert.deepEqual(canonical(snapshot), canonical(await full.read(request)), 'the read equals a full read');
-      } finally {
-        await full.close();
-      }
-      return inc.info().parts[0]!;
+    return {
+      source,
+      state,
+      async read(request, opts = {}) {
+        const inc = IncrementalReads.open(spec, {
+          backend: state,
+          ...(opts.full ? { full: true } : {}),
+          ...(opts.now ? { now: () => opts.now! } : {}),
+        });
+        const ad = new AdSource(source, dir, { rangeSize: 7 });
+        let snapshot: SourceSnapshot;
+        try {
+          snapshot = await inc.readSource(source, ad, request);
+          await inc.save();
+        } finally {
+          await ad.close();
+        }
+        const part = inc.info().parts[0]!;
+        if (opts.compare !== false) {
+          const full = new AdSource(source, dir, { rangeSize: 7 });
+          try {
+            assert.deepEqual(
+              canonicalSource(snapshot),
+              canonicalSource(await full.read(request)),
+              `${name}${opts.label ? ` after ${opts.label}` : ''}: the read (${JSON.stringify(part)}) equals a full read`,
+            );
+          } finally {
+            await full.close();
+          }
+        }
+        return part;
+      },
+      async tamper(fn) {
+        const n = sourceStateName(source.name);
+        const obj = await state.read(n);
+        assert.ok(obj, 'a stored state');
+        const s = unpackSource(obj.bytes);
+        fn(s);
+        await state.write(n, packSource(s)(), { ifMatch: obj.etag });
+      },
     };
-    const modify = (dn: string, type: string, values: string[]) =>
-      admin.modify(dn, [
-        new Change({ operation: values.length ? 'replace' : 'delete', modification: new Attribute({ type, values }) }),
-      ]);
+  }
 
-    assert.deepEqual(await read(), { part: 'source corp', mode: 'full', reason: 'no state' });
-    const again = await read();
-    assert.equal(again.mode, 'incremental', JSON.stringify(again));
-    assert.match(again.reason, /^no change in scope since USN \d+ \(uSNChanged\)$/);
+  const modify = (dn: string, type: string, values: string[], operation?: 'add' | 'delete' | 'replace') =>
+    admin.modify(
+      dn,
+      new Change({
+        operation: operation ?? (values.length ? 'replace' : 'delete'),
+        modification: new Attribute({ type, values }),
+      }),
+    );
 
-    // A change outside the bases, to an object the snapshot does not refer to: still incremental.
-    await modify(out, 'title', ['Elsewhere']);
-    assert.equal((await read()).mode, 'incremental');
+  /** Reanimates a tombstone under `dn` (Show Deleted; remove isDeleted, set the DN), keeping its objectGUID. */
+  async function restore(guid: Buffer, dn: string): Promise<void> {
+    const { searchEntries } = await admin.search(
+      `<GUID=${guid.toString('hex')}>`,
+      { scope: 'base', attributes: ['1.1'] },
+      new Control(SHOW_DELETED),
+    );
+    await admin.modify(
+      searchEntries[0]!.dn,
+      [
+        new Change({ operation: 'delete', modification: new Attribute({ type: 'isDeleted' }) }),
+        new Change({ operation: 'replace', modification: new Attribute({ type: 'distinguishedName', values: [dn] }) }),
+      ],
+      new Control(SHOW_DELETED),
+    );
+  }
+  const guidOf = async (dn: string): Promise<Buffer> =>
+    (await admin.search(dn, { scope: 'base', attributes: ['objectGUID'], explicitBufferAttributes: ['objectGUID'] }))
+      .searchEntries[0]!['objectGUID'] as Buffer;
 
-    const fullAfter = async (what: string, change: () => Promise<unknown>, why: RegExp) => {
-      await change();
-      const p = await read();
+  it(
+    'folds edits, renames and moves (also of parents), deletes, restores and member changes',
+    { timeout: 10 * 60_000 },
+    async () => {
+      const sfx = uniqueSuffix().slice(0, 5);
+      const scopeOu = await addOu(admin, 'Scope', root);
+      const team = await addOu(admin, 'Team', scopeOu);
+      const elsewhere = await addOu(admin, 'Elsewhere', root);
+      const user = (parent: string, cn: string) =>
+        addUser(admin, parent, { cn, sam: `${cn.toLowerCase()}${sfx}`, upn: `${cn.toLowerCase()}${sfx}@contoso.test` });
+      let ann = await user(team, 'Ann');
+      let bob = await user(scopeOu, 'Bob');
+      const cid = await user(scopeOu, 'Cid');
+      const out = await user(elsewhere, 'Out');
+      const group = await addGroup(admin, scopeOu, `Team ${sfx}`, GROUP_GLOBAL_SECURITY, { member: [ann, bob, out] });
+      await modify(cid, 'manager', [bob]);
+      const request = REQUEST(scopeOu);
+      const dirsync = reader('dirsync', sambaSourceSpec(dc, { scope: { ous: { include: [scopeOu], exclude: [] } } }));
+      const usn = reader(
+        'usn',
+        sambaSourceSpec(dc, {
+          name: 'corp',
+          ldap: { bindDn: readerDn, password: { env: 'ADSYNC_TEST_LDAP_READER_PASSWORD' } },
+          scope: { ous: { include: [scopeOu], exclude: [] } },
+        }),
+      );
+      const both = async (what: string): Promise<void> => {
+        for (const [r, how] of [
+          [dirsync, /^DirSync$/],
+          [usn, /^uSNChanged since USN \d+, deletions by listing the bases \(no tombstones visible\)$/],
+        ] as const) {
+          const p = await r.read(request, { label: what });
+          assert.equal(p.mode, 'incremental', `${what}: ${JSON.stringify(p)}`);
+          assert.match(p.reason, how, what);
+        }
+      };
+
+      for (const r of [dirsync, usn])
+        assert.deepEqual(await r.read(request), { part: 'source corp', mode: 'full', reason: 'no state' });
+      await both('no change');
+      assert.equal((await dirsync.read(request)).changes, 0);
+
+      await modify(bob, 'title', ['Lead']);
+      await both('an edit');
+      await modify(bob, 'title', []);
+      await both('an attribute cleared');
+      await modify(group, 'member', [cid], 'add');
+      await modify(group, 'member', [ann], 'delete');
+      await both('members added and removed');
+      await modify(group, 'member', [ann], 'add');
+      // A parent's rename: AD reports the OU, not Ann, whose DN (and the group's value naming her) changed.
+      await admin.modifyDN(team, `OU=Team2,${scopeOu}`);
+      await both('a parent OU renamed');
+      // The parent moved out of the bases: Ann leaves, the group still names her (outside now).
+      await admin.modifyDN(`OU=Team2,${scopeOu}`, `OU=Team2,${elsewhere}`);
+      await both('a parent OU moved out of the bases');
+      await admin.modifyDN(`CN=Ann,OU=Team2,${elsewhere}`, `CN=Ann2,OU=Team2,${elsewhere}`);
+      await both('a named object outside the bases renamed');
+      // An ancestor of named objects outside the bases renamed (neither it nor they are tracked as entries).
+      await admin.modifyDN(elsewhere, `OU=Elsewhere2,${root}`);
+      const elsewhere2 = `OU=Elsewhere2,${root}`;
+      await both('an ancestor of named objects outside the bases renamed');
+      // The parent moved back in: its subtree is read.
+      await admin.modifyDN(`OU=Team2,${elsewhere2}`, `OU=Team3,${scopeOu}`);
+      await both('a parent OU moved into the bases');
+      await admin.modifyDN(cid, `CN=Cid,${elsewhere2}`);
+      await both('a user moved out');
+      await admin.modifyDN(`CN=Cid,${elsewhere2}`, `CN=Cid,OU=Team3,${scopeOu}`);
+      await both('a user moved in');
+      // A delete: AD drops the links to Bob (the group's member, Cid's manager) without changing the group or Cid.
+      const bobGuid = await guidOf(bob);
+      await admin.del(bob);
+      await both('a delete');
+      await restore(bobGuid, `CN=Bob,OU=Team3,${scopeOu}`);
+      await both('a restore (reanimated tombstone)');
+      // A large group (ranges of 7 values): member changes fold as DirSync's incremental values.
+      const many = [];
+      for (let i = 0; i < 24; i++) many.push(await user(scopeOu, `M${i}`));
+      const big = await addGroup(admin, scopeOu, `Big ${sfx}`, GROUP_GLOBAL_SECURITY, { member: many.slice(0, 20) });
+      await both('a large group created');
+      await modify(big, 'member', many.slice(20), 'add');
+      await modify(big, 'member', many.slice(0, 5), 'delete');
+      await both('members of a large group changed');
+      // A computer (listed for member reports), a new OU with objects, an object whose class the read leaves out.
+      await addEntry(admin, `CN=PC${sfx},${scopeOu}`, {
+        objectClass: ['top', 'person', 'organizationalPerson', 'user', 'computer'],
+        cn: `PC${sfx}`,
+        sAMAccountName: `PC${sfx}$`,
+        userAccountControl: '4096',
+      });
+      await modify(big, 'member', [`CN=PC${sfx},${scopeOu}`], 'add');
+      const fresh = await addOu(admin, 'Fresh', scopeOu);
+      await user(fresh, 'Dee');
+      await both('a computer, a new OU and a user in it');
+      await admin.del(`CN=PC${sfx},${scopeOu}`);
+      await deleteTree(admin, fresh);
+      await both('a computer and an OU subtree deleted');
+    },
+  );
+
+  it('each full-read trigger falls back to a full read and says why', { timeout: 10 * 60_000 }, async () => {
+    const sfx = uniqueSuffix().slice(0, 5);
+    const scopeOu = await addOu(admin, 'Triggers', root);
+    const bob = await addUser(admin, scopeOu, { cn: 'Bob', sam: `tb${sfx}`, upn: `tb${sfx}@contoso.test` });
+    const request = REQUEST(scopeOu);
+    const source = sambaSourceSpec(dc, { scope: { ous: { include: [scopeOu], exclude: [] } } });
+    const r = reader('triggers', source);
+    const fullBecause = async (what: string, why: RegExp, opts: Parameters<Reader['read']>[1] = {}, req = request) => {
+      const p = await r.read(req, opts);
       assert.equal(p.mode, 'full', `${what}: ${JSON.stringify(p)}`);
       assert.match(p.reason, why, what);
-      assert.equal((await read()).mode, 'incremental', `${what}: the next read is incremental again`);
+      // …and the read after it is incremental again (from the state that full read stored).
+      const next = await r.read(req, opts.now ? { now: opts.now } : {});
+      assert.equal(next.mode, 'incremental', `${what}: the next read: ${JSON.stringify(next)}`);
     };
-    await fullAfter('an edit', () => modify(bob, 'title', ['Lead']), /^AD changed since USN \d+: CN=Bob,/);
-    await fullAfter('a member removed', () => modify(group, 'member', [ann]), /^AD changed since USN \d+: CN=Team /);
-    // The parent's rename changes Ann's DN without touching Ann: the parent is what AD reports.
-    await fullAfter(
-      'a parent OU renamed',
-      () => admin.modifyDN(team, `OU=Team2,${scopeOu}`),
-      /^AD changed since USN \d+: OU=Team2,/,
+
+    assert.deepEqual(await r.read(request), { part: 'source corp', mode: 'full', reason: 'no state' });
+    assert.equal((await r.read(request)).mode, 'incremental');
+    await fullBecause('--full', /^--full$/, { full: true });
+    await fullBecause('another search base', /^the read scope changed/, {}, { ...request, baseDns: [root] });
+    await r.read(request);
+    await r.tamper((s) => (s.ad!.watermark.invocationId = Buffer.alloc(16, 7).toString('base64')));
+    await fullBecause('the DC restored', /^the domain controller's invocationId changed \(restored from a backup\)$/);
+    await r.tamper((s) => (s.ad!.watermark.dc = `CN=NTDS Settings,CN=DC9,${dc.baseDn}`));
+    await fullBecause('another DC', /^another domain controller \(CN=NTDS Settings,/);
+    await r.tamper((s) => {
+      for (const k of Object.keys(s.ad!.cookies!)) s.ad!.cookies![k] = Buffer.from('not a cookie').toString('base64');
+    });
+    await fullBecause(
+      'a refused cookie',
+      /^the domain controller refused the DirSync cookie \(LDAP 12 UnavailableCriticalExtension: .*ldapControlDirSyncCookie/,
     );
-    await fullAfter(
-      'a move out of the bases',
-      () => admin.modifyDN(cid, `CN=Cid,${elsewhere}`),
-      /an object read last time changed \(CN=Cid,OU=Elsewhere,/,
+    // Samba's tombstone lifetime is 180 days: a state 180 days old may have missed deletions.
+    await fullBecause(
+      'the tombstone lifetime',
+      /^the last read is 180 days old: deletions older than the tombstone lifetime \(180 days, less a day\) may be gone$/,
+      { now: new Date(Date.now() + 180 * 24 * 3600 * 1000) },
     );
-    await fullAfter('a delete', () => admin.del(bob), /an object read last time changed/);
-    // A group in scope that names a member outside the bases: renaming that member changes the group's value.
-    await modify(group, 'member', [out]);
-    await read();
-    assert.equal((await read()).mode, 'incremental');
-    await fullAfter(
-      'a referred-to object outside the bases renamed',
-      () => admin.modifyDN(out, `CN=Out2,${elsewhere}`),
-      /changed outside the search bases, and the last read refers to objects there/,
+    await r.tamper((s) => {
+      const { v: _v, ...rest } = s.ad!;
+      s.ad = rest as NonNullable<typeof s.ad>;
+    });
+    await fullBecause('an older state', /^the stored AD state predates change tracking/);
+
+    // DirSync withdrawn: the same state read by an account without the right.
+    const plain = reader('triggers', {
+      ...source,
+      ldap: { ...source.ldap!, bindDn: readerDn, password: { env: 'ADSYNC_TEST_LDAP_READER_PASSWORD' } },
+    });
+    const p = await plain.read(request);
+    assert.equal(p.mode, 'full');
+    assert.match(p.reason, /^DirSync is no longer granted to CN=Reader,.* \(LDAP 50 insufficientAccessRights/);
+    assert.match((await plain.read(request)).reason, /^uSNChanged since USN \d+/, 'then uSNChanged polling');
+    await r.read(request, { full: true });
+
+    // A back link in the read: memberOf changes without its object changing.
+    const withBackLink = { ...request, attributes: [...request.attributes, 'memberof'] };
+    await r.read(withBackLink);
+    const b = await r.read(withBackLink);
+    assert.equal(b.mode, 'full');
+    assert.match(b.reason, /^the read asks for memberof, a back link/);
+
+    // A value naming an object the read can't follow (in another naming context).
+    const withSeeAlso = { ...request, attributes: [...request.attributes, 'seealso'] };
+    await r.read(withSeeAlso);
+    await modify(bob, 'seeAlso', [`CN=Partitions,CN=Configuration,${dc.baseDn}`]);
+    assert.equal((await r.read(withSeeAlso)).mode, 'incremental', 'the change itself is folded');
+    const s = await r.read(withSeeAlso);
+    assert.equal(s.mode, 'full');
+    assert.match(
+      s.reason,
+      /^an entry names CN=Partitions,CN=Configuration,.*, which the incremental read can't follow$/,
     );
+
+    // The search base itself renamed: not folded; the read is a full one, which fails as a full read does.
+    await r.read(request);
+    await admin.modifyDN(scopeOu, `OU=Triggers2,${root}`);
+    await assert.rejects(r.read(request, { compare: false }), (err: unknown) => {
+      assert.ok(err instanceof SourceError && err.code === 'ldap_no_such_object', String(err));
+      return true;
+    });
   });
 });

@@ -278,6 +278,124 @@ export class AdSource implements SourceConnector {
     return { bases: unique, namingContexts: [...ncs.values()] };
   }
 
+  /** Whether a read of `request` lists the computers under the bases (snapshot.computers). */
+  listsComputers(request: SourceReadRequest): boolean {
+    return request.attributes.includes('member') && this.options.computers !== false;
+  }
+
+  /** The attribute names and binary attributes a read of `request` asks for (as `read` asks for them). */
+  private requestedAttributes(request: SourceReadRequest): { requested: string[]; explicitBuffers: string[] } {
+    const wanted = [...new Set([...ALWAYS, ...request.attributes.map((a) => a.toLowerCase())])].filter(
+      (a) => a !== '*' && a !== 'dn' && a !== 'distinguishedname',
+    );
+    const rangeSize = this.options.rangeSize;
+    const requested = wanted.map((a) => (rangeSize && RANGED.has(a) ? `${a};range=0-${rangeSize - 1}` : a));
+    const explicitBuffers = wanted
+      .filter((a) => BINARY_ATTRIBUTES.has(a))
+      .flatMap((a) => [a, BINARY_CANONICAL[a] ?? a]);
+    return { requested, explicitBuffers };
+  }
+
+  /**
+   * One object by objectGUID (for an incremental read, ./fold.ts): its DN and classes, and — when it is what a
+   * read of `request` returns (a user, group or contact, not a computer, matching the filter) — the entry as a
+   * read under its base would give it. `links` adds its memberOf and directReports back links (not in the
+   * entry). Undefined when no live object has that GUID.
+   */
+  async readByGuid(
+    request: SourceReadRequest,
+    guid: Uint8Array,
+    links = false,
+  ): Promise<
+    { dn: string; classes: string[]; entry?: DirectoryEntry; memberOf: string[]; directReports: string[] } | undefined
+  > {
+    const { client, settings } = await this.connect();
+    const base = `<GUID=${Buffer.from(guid).toString('hex')}>`;
+    const { requested, explicitBuffers } = this.requestedAttributes(request);
+    const stats: AdReadStats = { bases: [], pages: 0, entries: 0, rangeRequests: 0, elapsedMs: 0 };
+    const backlinks = (e: Entry | undefined, name: string): string[] => {
+      const key = e === undefined ? undefined : Object.keys(e).find((k) => k.toLowerCase() === name);
+      return key === undefined ? [] : toValues(e![key]!).map((v) => (typeof v === 'string' ? v : ''));
+    };
+    try {
+      const probe = await client.search(base, {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: ['objectClass', ...(links ? ['memberOf', 'directReports'] : [])],
+      });
+      const found = probe.searchEntries[0];
+      if (found === undefined) return undefined;
+      const classes = toValues(found['objectClass'] ?? []).map((c) => String(c).toLowerCase());
+      const out = {
+        dn: found.dn,
+        classes,
+        memberOf: links ? backlinks(found, 'memberof') : [],
+        directReports: links ? backlinks(found, 'directreports') : [],
+      };
+      const { searchEntries } = await client.search(base, {
+        scope: 'base',
+        filter: buildSearchFilter(request.filter, `sources[${this.name}] scope filter`),
+        attributes: requested,
+        explicitBufferAttributes: explicitBuffers,
+      });
+      const raw = searchEntries[0];
+      return raw === undefined ? out : { ...out, entry: await this.toEntry(client, raw, explicitBuffers, stats) };
+    } catch (err) {
+      if (err instanceof NoSuchObjectError) return undefined;
+      throw mapLdapError(err, settings, { base });
+    }
+  }
+
+  /** The entries a read of `request` finds under `bases` (each once), and the computers there when listed. */
+  async readUnder(
+    request: SourceReadRequest,
+    bases: string[],
+  ): Promise<{ entries: DirectoryEntry[]; computers: string[] }> {
+    const { client, settings } = await this.connect();
+    const filter = buildSearchFilter(request.filter, `sources[${this.name}] scope filter`);
+    const { requested, explicitBuffers } = this.requestedAttributes(request);
+    const stats: AdReadStats = { bases: [], pages: 0, entries: 0, rangeRequests: 0, elapsedMs: 0 };
+    let currentBase: string | undefined;
+    try {
+      const seen = new Set<string>();
+      const entries: DirectoryEntry[] = [];
+      for (const base of bases) {
+        currentBase = base;
+        for await (const page of client.searchPaginated(base, {
+          scope: 'sub',
+          filter,
+          attributes: requested,
+          explicitBufferAttributes: explicitBuffers,
+          paged: { pageSize: settings.pageSize },
+        })) {
+          for (const raw of page.searchEntries) {
+            const key = normalizeDn(raw.dn);
+            if (seen.has(key)) continue;
+            seen.add(key);
+            entries.push(await this.toEntry(client, raw, explicitBuffers, stats));
+          }
+        }
+      }
+      const computers: string[] = [];
+      if (this.listsComputers(request)) {
+        for (const base of bases) {
+          currentBase = base;
+          for await (const page of client.searchPaginated(base, {
+            scope: 'sub',
+            filter: '(objectClass=computer)',
+            attributes: ['1.1'],
+            paged: { pageSize: settings.pageSize },
+          })) {
+            for (const raw of page.searchEntries) computers.push(raw.dn);
+          }
+        }
+      }
+      return { entries, computers };
+    } catch (err) {
+      throw mapLdapError(err, settings, currentBase === undefined ? {} : { base: currentBase });
+    }
+  }
+
   async read(request: SourceReadRequest): Promise<SourceSnapshot> {
     const t0 = Date.now();
     const conn = await this.connect();

@@ -1,0 +1,445 @@
+/**
+ * Folds AD changes (./changes.ts) into the stored source snapshot, so that the result is what a full read would
+ * give now (issue 15). Objects are tracked by objectGUID (a DN changes on rename and move; pipeline-and-delta-facts
+ * §1.1): the snapshot's entries, and — stored beside them — every other object under the search bases (OUs,
+ * containers, computers, objects the filter leaves out) and every object outside them that an entry names in a
+ * DN-valued attribute (a group's member elsewhere, a manager).
+ *
+ *   rename / move     the object's new DN replaces the old one in every tracked DN under it (AD reports a renamed
+ *                     or moved parent, never its children) and in every DN value that names it or its subtree
+ *   moved in          an object new to the bases is read by GUID; a container, with its whole subtree
+ *   moved out         what no longer lies under a base leaves the snapshot (kept as a reference while named)
+ *   delete            the object leaves; its DN leaves every member/manager value (AD drops the links without
+ *                     changing the referring object's uSNChanged — seen on Samba)
+ *   restore           a reanimated tombstone is a new object to the bases: read by GUID; its back links (memberOf,
+ *                     directReports) say which referring entries to read again (with the Recycle Bin, links return)
+ *   edit              the object is read again by GUID (whole, ranged values included); DirSync's list of changed
+ *                     attributes skips objects whose changes the read does not ask for
+ *   member values     DirSync's incremental values (added/removed DNs) are applied to the stored list, so a
+ *                     change in a large group costs its changes, not its size
+ *
+ * A change to a search base itself (renamed, moved, deleted) cannot be folded: the caller reads in full.
+ */
+import { isUnderDn, normalizeDn, splitDn } from '../../model/dn.js';
+import type { AttrValue, DirectoryEntry } from '../../model/entry.js';
+import type { AdChange, Listed } from './changes.js';
+
+/** What a tracked object is: e = an entry of the snapshot, c = a computer under the bases, o = another object
+ * under the bases, r = an object outside the bases that an entry names. */
+export type TrackedKind = 'e' | 'c' | 'o' | 'r';
+export type TrackedRecord = [guid: string, dn: string, kind: Exclude<TrackedKind, 'e'>];
+
+/** DN-valued attributes AD keeps pointing at their object through renames and deletes (lower-cased). */
+export const DN_VALUED: ReadonlySet<string> = new Set([
+  'member',
+  'manager',
+  'managedby',
+  'seealso',
+  'secretary',
+  'assistant',
+  'altrecipient',
+  'publicdelegates',
+  'msexchcomanagedbylink',
+]);
+
+/** Back links: they change when another object changes, so no change to their own object tells it. */
+export const BACK_LINKS: ReadonlySet<string> = new Set([
+  'memberof',
+  'directreports',
+  'msds-memberoftransitive',
+  'managedobjects',
+  'publicdelegatesbl',
+  'altrecipientbl',
+]);
+
+/** The directory operations a fold needs (the AD connector's, in production). */
+export interface FoldIo {
+  readByGuid(
+    guid: string,
+    links: boolean,
+  ): Promise<
+    { dn: string; classes: string[]; entry?: DirectoryEntry; memberOf: string[]; directReports: string[] } | undefined
+  >;
+  /** The entries a read finds under `dn`, and every object there (GUID, DN, classes). */
+  readUnder(dn: string): Promise<{ entries: DirectoryEntry[]; objects: Listed[] }>;
+  dnOfGuid(guid: string): Promise<string | undefined>;
+  guidOfDn(dn: string): Promise<string | undefined>;
+}
+
+export interface FoldInput {
+  entries: DirectoryEntry[];
+  others: TrackedRecord[];
+  bases: string[];
+  /** Naming contexts the changes were read from: a reference outside them can't be followed. */
+  partitions: string[];
+  /** Every naming context the DC holds (the configuration NC's DN lies "under" the domain's, by its text). */
+  namingContexts: string[];
+  changes: AdChange[];
+  /** Attributes whose change matters (requested ones and the filter's); DirSync changes to others are skipped. */
+  relevant: ReadonlySet<string>;
+  /** Whether DirSync's member values may be applied without reading the group (the filter names no member). */
+  memberFoldable: boolean;
+  /**
+   * uSNChanged polling without visible tombstones: every object under the bases now. A tracked object under the
+   * bases missing from it and not reported changed was deleted.
+   */
+  listed?: Listed[];
+}
+
+export type FoldResult =
+  | { full: string }
+  | {
+      entries: DirectoryEntry[];
+      others: TrackedRecord[];
+      /** Computers under the bases (DNs). */
+      computers: string[];
+      /** Objects whose change was folded in. */
+      folded: number;
+      /** A reference the next read can't follow (then it reads in full), with why. */
+      unfollowable?: string;
+    };
+
+interface Tracked {
+  guid: string;
+  dn: string;
+  kind: TrackedKind;
+  entry?: DirectoryEntry;
+}
+
+const LEAF_CLASSES = new Set(['user', 'group', 'contact', 'computer', 'foreignsecurityprincipal', 'inetorgperson']);
+const isComputer = (classes: string[]) => classes.includes('computer');
+
+/** Whether `dn` lies in one of the watched naming contexts (the most specific one holding it). */
+function followable(dn: string, watched: string[], all: string[]): boolean {
+  const holder = [...all, ...watched]
+    .filter((nc) => isUnderDn(dn, nc))
+    .sort((a, b) => splitDn(b).length - splitDn(a).length)[0];
+  return holder !== undefined && watched.some((w) => normalizeDn(w) === normalizeDn(holder));
+}
+
+export function guidOfEntry(e: DirectoryEntry): string | undefined {
+  const g = e.attrs['objectguid']?.[0];
+  return g instanceof Uint8Array ? Buffer.from(g).toString('base64') : undefined;
+}
+
+/** `dn` with the `from` subtree's root renamed to `to` (the same DN when it does not lie under `from`). */
+function moved(dn: string, from: string, fromLower: string, fromDepth: number, to: string): string {
+  const lower = dn.toLowerCase();
+  // Servers spell a parent's DN the same way in every DN under it: a suffix test, confirmed by a DN comparison.
+  if (!(lower === fromLower || (lower.endsWith(fromLower) && lower[lower.length - fromLower.length - 1] === ',')))
+    return dn;
+  if (!isUnderDn(dn, from)) return dn;
+  const rdns = splitDn(dn);
+  return [...rdns.slice(0, rdns.length - fromDepth), to].join(',');
+}
+
+export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldResult> {
+  const tracked = new Map<string, Tracked>();
+  const order: string[] = [];
+  for (const e of input.entries) {
+    const guid = guidOfEntry(e);
+    if (guid === undefined) return { full: `the stored entry ${e.dn} has no objectGUID` };
+    tracked.set(guid, { guid, dn: e.dn, kind: 'e', entry: e });
+    order.push(guid);
+  }
+  for (const [guid, dn, kind] of input.others) if (!tracked.has(guid)) tracked.set(guid, { guid, dn, kind });
+  const bases = input.bases;
+  const baseKeys = new Set(bases.map(normalizeDn));
+  const underBases = (dn: string) => bases.some((b) => isUnderDn(dn, b));
+  let folded = 0;
+
+  /** Every tracked DN and DN value under `from` now lies under `to`. */
+  const rewrite = (from: string, to: string): void => {
+    const fromLower = from.toLowerCase();
+    const depth = splitDn(from).length;
+    for (const t of tracked.values()) {
+      const dn = moved(t.dn, from, fromLower, depth, to);
+      if (dn !== t.dn) {
+        t.dn = dn;
+        if (t.entry) t.entry = { ...t.entry, dn };
+      }
+    }
+    for (const t of tracked.values()) {
+      if (!t.entry) continue;
+      let attrs: Record<string, AttrValue[]> | undefined;
+      for (const [name, values] of Object.entries(t.entry.attrs)) {
+        if (!DN_VALUED.has(name)) continue;
+        const next = values.map((v) => (typeof v === 'string' ? moved(v, from, fromLower, depth, to) : v));
+        if (next.some((v, i) => v !== values[i])) (attrs ??= { ...t.entry.attrs })[name] = next;
+      }
+      if (attrs) t.entry = { ...t.entry, attrs };
+    }
+  };
+  /** DN values naming one of `dns` (lower-cased) leave every entry (AD dropped those links). */
+  const dropValues = (dns: Set<string>): void => {
+    if (dns.size === 0) return;
+    for (const t of tracked.values()) {
+      if (!t.entry) continue;
+      let attrs: Record<string, AttrValue[]> | undefined;
+      for (const [name, values] of Object.entries(t.entry.attrs)) {
+        if (!DN_VALUED.has(name)) continue;
+        const next = values.filter((v) => typeof v !== 'string' || !dns.has(v.toLowerCase()));
+        if (next.length !== values.length) {
+          attrs ??= { ...t.entry.attrs };
+          if (next.length > 0) attrs[name] = next;
+          else delete attrs[name];
+        }
+      }
+      if (attrs) t.entry = { ...t.entry, attrs };
+    }
+  };
+
+  // Last record per object (DirSync may replay), tombstones apart.
+  const byGuid = new Map<string, AdChange>();
+  for (const c of input.changes) byGuid.set(c.guid, c);
+  const changes = [...byGuid.values()];
+
+  // 0. A search base renamed, moved or deleted: the scope itself moved.
+  for (const c of changes) {
+    const t = tracked.get(c.guid);
+    if (t && baseKeys.has(normalizeDn(t.dn)) && (c.deleted || normalizeDn(c.dn) !== normalizeDn(t.dn)))
+      return { full: `the search base ${t.dn} was ${c.deleted ? 'deleted' : 'renamed or moved'}` };
+  }
+
+  // 1. Renames and moves of tracked objects: their subtrees and every DN value follow.
+  for (const c of changes) {
+    const t = tracked.get(c.guid);
+    if (!t || c.deleted || normalizeDn(c.dn) === normalizeDn(t.dn)) continue;
+    rewrite(t.dn, c.dn);
+  }
+
+  // 2. Deletes (tombstones seen, or — without visible tombstones — gone from the listing of the bases).
+  const gone = new Set<string>();
+  for (const c of changes) if (c.deleted && tracked.has(c.guid)) gone.add(c.guid);
+  if (input.listed) {
+    const present = new Set(input.listed.map((l) => l.guid));
+    for (const t of tracked.values())
+      if (t.kind !== 'r' && !present.has(t.guid) && !byGuid.has(t.guid) && underBases(t.dn)) gone.add(t.guid);
+  }
+  const goneDns = new Set<string>();
+  for (const guid of gone) {
+    goneDns.add(tracked.get(guid)!.dn.toLowerCase());
+    tracked.delete(guid);
+    folded++;
+  }
+  dropValues(goneDns);
+
+  // 3. What to read again, and where DirSync's member values suffice.
+  const reread = new Set<string>();
+  const subtrees = new Set<string>();
+  let reresolve = false;
+  const hasRefs = () => [...tracked.values()].some((t) => t.kind === 'r');
+  for (const c of changes) {
+    if (c.deleted) continue;
+    const t = tracked.get(c.guid);
+    if (t) {
+      const attrs = c.attributes;
+      const renamed = attrs === undefined || attrs.includes('name') || attrs.includes('parentguid');
+      if (t.kind === 'r') {
+        // An object outside the bases that an entry names: only where it is matters (done above), unless it
+        // came under a base.
+        if (underBases(c.dn)) reread.add(c.guid);
+        continue;
+      }
+      if (
+        t.kind === 'e' &&
+        attrs !== undefined &&
+        c.member !== undefined &&
+        input.memberFoldable &&
+        t.entry!.unread?.['member'] === undefined &&
+        attrs.every((a) => a === 'member' || a === 'objectguid' || a === 'instancetype')
+      ) {
+        const values = t.entry!.attrs['member'] ?? [];
+        const removed = new Set(c.member.remove.map((v) => v.toLowerCase()));
+        const kept = values.filter((v) => typeof v !== 'string' || !removed.has(v.toLowerCase()));
+        const have = new Set(kept.map((v) => (typeof v === 'string' ? v.toLowerCase() : '')));
+        const next = kept.concat(c.member.add.filter((v) => !have.has(v.toLowerCase())));
+        const attrsNext = { ...t.entry!.attrs };
+        if (next.length > 0) attrsNext['member'] = next;
+        else delete attrsNext['member'];
+        t.entry = { ...t.entry!, attrs: attrsNext };
+        folded++;
+        continue;
+      }
+      if (attrs !== undefined && !renamed && !attrs.some((a) => input.relevant.has(a))) continue;
+      reread.add(c.guid);
+    } else if (underBases(c.dn)) {
+      reread.add(c.guid);
+    } else if (c.attributes === undefined || c.attributes.includes('name') || c.attributes.includes('parentguid')) {
+      // Outside the bases and untracked: it may be an ancestor of a named object, renamed or moved.
+      if (!(c.classes && c.classes.some((x) => LEAF_CLASSES.has(x)))) reresolve = true;
+    }
+  }
+
+  // 4. References outside the bases whose ancestors may have moved (or, without visible tombstones, that may
+  //    have been deleted): where each is now.
+  if ((reresolve || input.listed !== undefined) && hasRefs()) {
+    for (const t of [...tracked.values()]) {
+      if (t.kind !== 'r') continue;
+      const dn = await io.dnOfGuid(t.guid);
+      if (dn === undefined) {
+        tracked.delete(t.guid);
+        dropValues(new Set([t.dn.toLowerCase()]));
+        folded++;
+      } else if (normalizeDn(dn) !== normalizeDn(t.dn)) {
+        rewrite(t.dn, dn);
+        folded++;
+        if (underBases(dn)) reread.add(t.guid);
+      }
+    }
+  }
+
+  // 5. Read changed and new objects by GUID; a container new to the bases, with its subtree.
+  const wasTracked = new Set(tracked.keys());
+  const upsert = (guid: string, dn: string, classes: string[], entry: DirectoryEntry | undefined): void => {
+    if (!underBases(dn)) {
+      const t = tracked.get(guid);
+      if (t) {
+        t.kind = 'r'; // kept while an entry names it (pruned below)
+        t.dn = dn;
+        delete t.entry;
+      }
+      return;
+    }
+    if (entry) {
+      if (!tracked.has(guid) || tracked.get(guid)!.kind !== 'e') order.push(guid);
+      tracked.set(guid, { guid, dn, kind: 'e', entry });
+    } else tracked.set(guid, { guid, dn, kind: isComputer(classes) ? 'c' : 'o' });
+  };
+  const backlinkChecks: { dn: string; memberOf: string[]; directReports: string[] }[] = [];
+  for (const guid of reread) {
+    const isNew = !wasTracked.has(guid) || tracked.get(guid)?.kind === 'r';
+    const got = await io.readByGuid(guid, isNew);
+    folded++;
+    if (got === undefined) {
+      const t = tracked.get(guid);
+      if (t) {
+        tracked.delete(guid);
+        dropValues(new Set([t.dn.toLowerCase()]));
+      }
+      continue;
+    }
+    const t = tracked.get(guid);
+    if (t && normalizeDn(t.dn) !== normalizeDn(got.dn)) rewrite(t.dn, got.dn);
+    upsert(guid, got.dn, got.classes, got.entry);
+    if (isNew) backlinkChecks.push(got);
+    if (isNew && underBases(got.dn) && !got.classes.some((x) => LEAF_CLASSES.has(x))) subtrees.add(got.dn);
+  }
+  for (const dn of subtrees) {
+    const under = await io.readUnder(dn);
+    const entryByDn = new Map(under.entries.map((e) => [normalizeDn(e.dn), e]));
+    for (const o of under.objects) {
+      if (tracked.get(o.guid)?.kind === 'e' && !entryByDn.has(normalizeDn(o.dn))) {
+        // no longer an entry (the filter): as a plain object
+      }
+      const t = tracked.get(o.guid);
+      if (t && normalizeDn(t.dn) !== normalizeDn(o.dn)) rewrite(t.dn, o.dn);
+      upsert(o.guid, o.dn, o.classes, entryByDn.get(normalizeDn(o.dn)));
+      folded++;
+    }
+  }
+
+  // 6. Back links of objects new to the bases (restored, moved in): an entry that names them but was not
+  //    reported (links restored with the object) is read again.
+  const entryByDn = new Map<string, Tracked>();
+  for (const t of tracked.values()) if (t.kind === 'e') entryByDn.set(normalizeDn(t.dn), t);
+  const again = new Set<string>();
+  for (const b of backlinkChecks) {
+    const self = normalizeDn(b.dn);
+    const names = (t: Tracked, attr: string) =>
+      (t.entry!.attrs[attr] ?? []).some((v) => typeof v === 'string' && normalizeDn(v) === self);
+    for (const g of b.memberOf) {
+      const t = entryByDn.get(normalizeDn(g));
+      if (t && !names(t, 'member')) again.add(t.guid);
+    }
+    for (const r of b.directReports) {
+      const t = entryByDn.get(normalizeDn(r));
+      if (t && !names(t, 'manager')) again.add(t.guid);
+    }
+  }
+  for (const guid of again) {
+    const got = await io.readByGuid(guid, false);
+    folded++;
+    if (got === undefined) tracked.delete(guid);
+    else upsert(guid, got.dn, got.classes, got.entry);
+  }
+
+  // 7. Scope: what no longer lies under a base leaves; what an entry names outside the bases is tracked.
+  for (const t of [...tracked.values()]) {
+    if (t.kind !== 'r' && !underBases(t.dn)) {
+      t.kind = 'r';
+      delete t.entry;
+    }
+  }
+  const named = new Map<string, string>();
+  for (const t of tracked.values()) {
+    if (!t.entry) continue;
+    for (const [name, values] of Object.entries(t.entry.attrs))
+      if (DN_VALUED.has(name)) for (const v of values) if (typeof v === 'string') named.set(normalizeDn(v), v);
+  }
+  const trackedDns = new Set([...tracked.values()].map((t) => normalizeDn(t.dn)));
+  for (const t of [...tracked.values()]) if (t.kind === 'r' && !named.has(normalizeDn(t.dn))) tracked.delete(t.guid);
+  let unfollowable: string | undefined;
+  for (const [key, dn] of named) {
+    if (trackedDns.has(key)) continue;
+    const guid = followable(dn, input.partitions, input.namingContexts) ? await io.guidOfDn(dn) : undefined;
+    if (guid === undefined || tracked.has(guid)) {
+      unfollowable ??= `an entry names ${dn}, which the incremental read can't follow`;
+      continue;
+    }
+    tracked.set(guid, { guid, dn, kind: 'r' });
+  }
+
+  const entries: DirectoryEntry[] = [];
+  const seen = new Set<string>();
+  for (const guid of order) {
+    const t = tracked.get(guid);
+    if (t?.kind !== 'e' || seen.has(guid)) continue;
+    seen.add(guid);
+    entries.push(t.entry!);
+  }
+  const others: TrackedRecord[] = [];
+  const computers: string[] = [];
+  for (const t of tracked.values()) {
+    if (t.kind === 'e') continue;
+    others.push([t.guid, t.dn, t.kind]);
+    if (t.kind === 'c') computers.push(t.dn);
+  }
+  return { entries, others, computers, folded, ...(unfollowable ? { unfollowable } : {}) };
+}
+
+/** The tracked records of a full read: the objects under the bases that are not entries, and what entries name. */
+export async function trackFullRead(
+  io: Pick<FoldIo, 'guidOfDn'>,
+  entries: DirectoryEntry[],
+  listed: Listed[],
+  partitions: string[],
+  namingContexts: string[],
+): Promise<{ others: TrackedRecord[]; unfollowable?: string }> {
+  const entryGuids = new Set(entries.map(guidOfEntry));
+  const known = new Set<string>(entries.map((e) => normalizeDn(e.dn)));
+  const others: TrackedRecord[] = [];
+  const guids = new Set<string>();
+  for (const l of listed) {
+    if (entryGuids.has(l.guid)) continue;
+    others.push([l.guid, l.dn, isComputer(l.classes) ? 'c' : 'o']);
+    known.add(normalizeDn(l.dn));
+    guids.add(l.guid);
+  }
+  let unfollowable: string | undefined;
+  const named = new Map<string, string>();
+  for (const e of entries)
+    for (const [name, values] of Object.entries(e.attrs))
+      if (DN_VALUED.has(name)) for (const v of values) if (typeof v === 'string') named.set(normalizeDn(v), v);
+  for (const [key, dn] of named) {
+    if (known.has(key)) continue;
+    const guid = followable(dn, partitions, namingContexts) ? await io.guidOfDn(dn) : undefined;
+    if (guid === undefined || guids.has(guid) || entryGuids.has(guid)) {
+      unfollowable ??= `an entry names ${dn}, which the incremental read can't follow`;
+      continue;
+    }
+    guids.add(guid);
+    others.push([guid, dn, 'r']);
+  }
+  return { others, ...(unfollowable ? { unfollowable } : {}) };
+}
