@@ -188,8 +188,8 @@ describe('AD incremental read against Samba: changes folded by objectGUID', { sk
       const elsewhere = await addOu(admin, 'Elsewhere', root);
       const user = (parent: string, cn: string) =>
         addUser(admin, parent, { cn, sam: `${cn.toLowerCase()}${sfx}`, upn: `${cn.toLowerCase()}${sfx}@contoso.test` });
-      let ann = await user(team, 'Ann');
-      let bob = await user(scopeOu, 'Bob');
+      const ann = await user(team, 'Ann');
+      const bob = await user(scopeOu, 'Bob');
       const cid = await user(scopeOu, 'Cid');
       const out = await user(elsewhere, 'Out');
       const group = await addGroup(admin, scopeOu, `Team ${sfx}`, GROUP_GLOBAL_SECURITY, { member: [ann, bob, out] });
