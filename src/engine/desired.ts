@@ -410,6 +410,9 @@ export function buildDesired(
     }
     group.members = members;
     if (readOnly > 0) group.readOnlyMembers = readOnly;
+    // Sorted: a value list's order is the server's on a full read and the fold's on an incremental one (issue 15);
+    // the report must not depend on it.
+    for (const dns of Object.values(group.skippedMembers ?? {})) dns.sort();
   }
   // References (manager): the DN a flow produced → the referenced object's anchor; a reference to an object
   // that is not synchronized (out of scope, or not in any source) is left unset, as Entra Connect leaves it.

@@ -18,6 +18,7 @@ import type { SourceSpec, Spec } from '../../src/spec/types.js';
 import { LocalState } from '../../src/state/local.js';
 import { IncrementalReads, type PartRead } from '../../src/sync/incremental.js';
 import { packSource, sourceStateName, unpackSource, type SourceState } from '../../src/sync/state-snapshots.js';
+import { canonicalSource } from '../support/source-canonical.js';
 import { adminClient, sambaSkipReason, sambaSourceSpec, startSamba, type SambaDc } from '../support/samba.js';
 import {
   addEntry,
@@ -32,27 +33,6 @@ import {
 
 const skip = await sambaSkipReason();
 const SHOW_DELETED = '1.2.840.113556.1.4.417';
-
-/** A snapshot as data, order-free, bytes as base64 (computers too). */
-export function canonicalSource(s: SourceSnapshot): unknown {
-  return {
-    entries: s.entries
-      .map((e) =>
-        JSON.stringify([
-          e.dn,
-          Object.entries(e.attrs)
-            .map(([k, vs]) => [
-              k,
-              vs.map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('base64'))).sort(),
-            ])
-            .sort(),
-          e.unread ?? null,
-        ]),
-      )
-      .sort(),
-    computers: [...(s.computers ?? [])].sort(),
-  };
-}
 
 const REQUEST = (base: string): SourceReadRequest => ({
   attributes: ['cn', 'member', 'manager', 'title', 'userprincipalname', 'samaccountname', 'objectclass', 'objectguid'],

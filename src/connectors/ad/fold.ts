@@ -247,7 +247,12 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
         c.member !== undefined &&
         input.memberFoldable &&
         t.entry!.unread?.['member'] === undefined &&
-        attrs.every((a) => a === 'member' || a === 'objectguid' || a === 'instancetype')
+        attrs.every((a) => a === 'member' || a === 'objectguid' || a === 'instancetype') &&
+        // A removed link names its member as it was called then: one renamed since is not in the list by that
+        // name (seen on Samba), and the group is read instead.
+        c.member.remove.every((v) =>
+          (t.entry!.attrs['member'] ?? []).some((x) => typeof x === 'string' && x.toLowerCase() === v.toLowerCase()),
+        )
       ) {
         const values = t.entry!.attrs['member'] ?? [];
         const removed = new Set(c.member.remove.map((v) => v.toLowerCase()));
@@ -309,7 +314,12 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
   const backlinkChecks: { dn: string; memberOf: string[]; directReports: string[] }[] = [];
   for (const guid of reread) {
     const isNew = !wasTracked.has(guid) || tracked.get(guid)?.kind === 'r';
-    const got = await io.readByGuid(guid, isNew);
+    // Deleted and restored since the last read (DirSync: isDeleted changed; uSNChanged: can't tell): the delete
+    // dropped its links, a restore may bring them back — its back links say which.
+    const record = byGuid.get(guid);
+    const suspect =
+      record !== undefined && (record.attributes === undefined || record.attributes.includes('isdeleted'));
+    const got = await io.readByGuid(guid, isNew || suspect);
     folded++;
     if (got === undefined) {
       const t = tracked.get(guid);
@@ -322,7 +332,7 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
     const t = tracked.get(guid);
     if (t && normalizeDn(t.dn) !== normalizeDn(got.dn)) rewrite(t.dn, got.dn);
     upsert(guid, got.dn, got.classes, got.entry);
-    if (isNew) backlinkChecks.push(got);
+    if (isNew || suspect) backlinkChecks.push(got);
     if (isNew && underBases(got.dn) && !got.classes.some((x) => LEAF_CLASSES.has(x))) subtrees.add(got.dn);
   }
   for (const dn of subtrees) {
@@ -339,22 +349,36 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
     }
   }
 
-  // 6. Back links of objects new to the bases (restored, moved in): an entry that names them but was not
-  //    reported (links restored with the object) is read again.
-  const entryByDn = new Map<string, Tracked>();
-  for (const t of tracked.values()) if (t.kind === 'e') entryByDn.set(normalizeDn(t.dn), t);
+  // 6. Back links of objects new to the bases or restored: an entry naming one (member, manager) that the
+  //    server's back links (memberOf, directReports) don't list lost the link, and one they list that doesn't
+  //    name it gained it; either is read again.
   const again = new Set<string>();
-  for (const b of backlinkChecks) {
-    const self = normalizeDn(b.dn);
-    const names = (t: Tracked, attr: string) =>
-      (t.entry!.attrs[attr] ?? []).some((v) => typeof v === 'string' && normalizeDn(v) === self);
-    for (const g of b.memberOf) {
-      const t = entryByDn.get(normalizeDn(g));
-      if (t && !names(t, 'member')) again.add(t.guid);
+  if (backlinkChecks.length > 0) {
+    const entryByDn = new Map<string, string>();
+    const referrers = { member: new Map<string, Set<string>>(), manager: new Map<string, Set<string>>() };
+    for (const t of tracked.values()) {
+      if (t.kind !== 'e') continue;
+      entryByDn.set(t.dn.toLowerCase(), t.guid);
+      for (const attr of ['member', 'manager'] as const)
+        for (const v of t.entry!.attrs[attr] ?? []) {
+          if (typeof v !== 'string') continue;
+          const k = v.toLowerCase();
+          let set = referrers[attr].get(k);
+          if (set === undefined) referrers[attr].set(k, (set = new Set()));
+          set.add(t.guid);
+        }
     }
-    for (const r of b.directReports) {
-      const t = entryByDn.get(normalizeDn(r));
-      if (t && !names(t, 'manager')) again.add(t.guid);
+    for (const b of backlinkChecks) {
+      const self = b.dn.toLowerCase();
+      for (const [attr, links] of [
+        ['member', b.memberOf],
+        ['manager', b.directReports],
+      ] as const) {
+        const server = new Set(links.map((d) => entryByDn.get(d.toLowerCase())).filter((g) => g !== undefined));
+        const ours = referrers[attr].get(self) ?? new Set<string>();
+        for (const g of ours) if (!server.has(g)) again.add(g);
+        for (const g of server) if (!ours.has(g)) again.add(g);
+      }
     }
   }
   for (const guid of again) {
