@@ -29,7 +29,7 @@ import {
 } from '../connectors/ad/changes.js';
 import { BACK_LINKS, foldChanges, trackFullRead, type FoldIo } from '../connectors/ad/fold.js';
 import { readWatermark } from '../connectors/ad/usn.js';
-import { readRootDse } from '../connectors/ad/index.js';
+import { mapLdapError, readRootDse } from '../connectors/ad/index.js';
 import { normalizeDn } from '../model/dn.js';
 import type { SourceReadRequest, SourceSnapshot } from '../model/entry.js';
 import type { AdSourceState, SourceState } from './state-snapshots.js';
@@ -54,6 +54,23 @@ export interface AdIncrementalResult {
 }
 
 export async function readAdIncremental(
+  ad: AdSource,
+  request: SourceReadRequest,
+  part: string,
+  prior: SourceState | undefined,
+  forced: string | undefined,
+  now: Date,
+): Promise<AdIncrementalResult> {
+  const { settings } = await ad.connect();
+  try {
+    return await readAd(ad, request, part, prior, forced, now);
+  } catch (err) {
+    // One clear SourceError for anything the directory or the network threw (AdsyncErrors pass through).
+    throw mapLdapError(err, settings);
+  }
+}
+
+async function readAd(
   ad: AdSource,
   request: SourceReadRequest,
   part: string,

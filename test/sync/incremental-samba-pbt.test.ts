@@ -145,6 +145,16 @@ const REGRESSIONS: Record<string, Step[]> = {
     { t: 'rename', key: 0 },
     { t: 'apply' },
   ],
+  // uSNChanged without visible tombstones: a user deleted, then its former parent OU moved out of the base. The
+  // stored DN followed the parent out, so the listing of the base could no longer tell "deleted" from "moved".
+  'deleted, then its parent moved out (no tombstones visible)': [
+    { t: 'delete', key: 0 },
+    { t: 'create', kind: 'user', to: 'A' },
+    { t: 'rename', key: 0 },
+    { t: 'apply' },
+    { t: 'create', kind: 'user', to: 'A' },
+    { t: 'moveOu', ou: 'A', to: 'D' },
+  ],
 };
 
 // ---- the directory as the driver knows it (names and places only; the truth is Samba) ----

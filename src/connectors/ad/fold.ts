@@ -213,8 +213,16 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
   for (const c of changes) if (c.deleted && tracked.has(c.guid)) gone.add(c.guid);
   if (input.listed) {
     const present = new Set(input.listed.map((l) => l.guid));
-    for (const t of tracked.values())
-      if (t.kind !== 'r' && !present.has(t.guid) && !byGuid.has(t.guid) && underBases(t.dn)) gone.add(t.guid);
+    for (const t of [...tracked.values()]) {
+      if (t.kind === 'r' || present.has(t.guid) || byGuid.has(t.guid)) continue;
+      if (underBases(t.dn)) gone.add(t.guid);
+      else {
+        // Outside the bases now that a parent moved out (children are not reported): alive, or deleted since?
+        const dn = await io.dnOfGuid(t.guid);
+        if (dn === undefined) gone.add(t.guid);
+        else if (normalizeDn(dn) !== normalizeDn(t.dn)) rewrite(t.dn, dn);
+      }
+    }
   }
   const goneDns = new Set<string>();
   for (const guid of gone) {
