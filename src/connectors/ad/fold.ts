@@ -102,6 +102,8 @@ export type FoldResult =
 interface Tracked {
   guid: string;
   dn: string;
+  /** The DN as the stored member/manager values spell it (until the next flush of renames into the values). */
+  valueDn: string;
   kind: TrackedKind;
   entry?: DirectoryEntry;
 }
@@ -124,10 +126,12 @@ export function guidOfEntry(e: DirectoryEntry): string | undefined {
 
 /** `dn` with the `from` subtree's root renamed to `to` (the same DN when it does not lie under `from`). */
 function moved(dn: string, from: string, fromLower: string, fromDepth: number, to: string): string {
-  const lower = dn.toLowerCase();
-  // Servers spell a parent's DN the same way in every DN under it: a suffix test, confirmed by a DN comparison.
-  if (!(lower === fromLower || (lower.endsWith(fromLower) && lower[lower.length - fromLower.length - 1] === ',')))
-    return dn;
+  // Servers spell a parent's DN the same way in every DN under it: a suffix test (cheap: a million member values
+  // per rename), confirmed by a DN comparison.
+  if (dn.length < from.length) return dn;
+  const tail = dn.length === from.length ? dn : dn.slice(dn.length - from.length);
+  if (tail !== from && tail.toLowerCase() !== fromLower) return dn;
+  if (dn.length > from.length && dn[dn.length - from.length - 1] !== ',') return dn;
   if (!isUnderDn(dn, from)) return dn;
   const rdns = splitDn(dn);
   return [...rdns.slice(0, rdns.length - fromDepth), to].join(',');
@@ -139,16 +143,27 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
   for (const e of input.entries) {
     const guid = guidOfEntry(e);
     if (guid === undefined) return { full: `the stored entry ${e.dn} has no objectGUID` };
-    tracked.set(guid, { guid, dn: e.dn, kind: 'e', entry: e });
+    tracked.set(guid, { guid, dn: e.dn, valueDn: e.dn, kind: 'e', entry: e });
     order.push(guid);
   }
-  for (const [guid, dn, kind] of input.others) if (!tracked.has(guid)) tracked.set(guid, { guid, dn, kind });
+  for (const [guid, dn, kind] of input.others)
+    if (!tracked.has(guid)) tracked.set(guid, { guid, dn, valueDn: dn, kind });
   const bases = input.bases;
   const baseKeys = new Set(bases.map(normalizeDn));
-  const underBases = (dn: string) => bases.some((b) => isUnderDn(dn, b));
+  const baseLowers = bases.map((b) => b.toLowerCase());
+  // A suffix test first (the server spells a base the same way in every DN under it), the DN comparison else.
+  const underBases = (dn: string) => {
+    const lower = dn.toLowerCase();
+    if (baseLowers.some((b) => lower === b || (lower.endsWith(b) && lower[lower.length - b.length - 1] === ',')))
+      return true;
+    return bases.some((b) => isUnderDn(dn, b));
+  };
   let folded = 0;
 
-  /** Every tracked DN and DN value under `from` now lies under `to`. */
+  /**
+   * Every tracked DN under `from` now lies under `to`. The DN values (a million members) follow at the next
+   * flush, in one pass for all renames and deletes since the last.
+   */
   const rewrite = (from: string, to: string): void => {
     const fromLower = from.toLowerCase();
     const depth = splitDn(from).length;
@@ -159,34 +174,58 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
         if (t.entry) t.entry = { ...t.entry, dn };
       }
     }
-    for (const t of tracked.values()) {
-      if (!t.entry) continue;
-      let attrs: Record<string, AttrValue[]> | undefined;
-      for (const [name, values] of Object.entries(t.entry.attrs)) {
-        if (!DN_VALUED.has(name)) continue;
-        const next = values.map((v) => (typeof v === 'string' ? moved(v, from, fromLower, depth, to) : v));
-        if (next.some((v, i) => v !== values[i])) (attrs ??= { ...t.entry.attrs })[name] = next;
-      }
-      if (attrs) t.entry = { ...t.entry, attrs };
-    }
   };
-  /** DN values naming one of `dns` (lower-cased) leave every entry (AD dropped those links). */
-  const dropValues = (dns: Set<string>): void => {
-    if (dns.size === 0) return;
+  /** Value spellings (lower-cased) of deleted objects: AD dropped the links to them. */
+  const drops = new Set<string>();
+  /** Entries read in this fold: their values are the server's now, never rewritten. */
+  const fresh = new Set<string>();
+  const drop = (t: Tracked): void => {
+    drops.add(t.valueDn.toLowerCase());
+    tracked.delete(t.guid);
+  };
+  /** Brings every stored DN value up to date: renamed objects' new DNs, deleted objects' values gone. */
+  const flush = (): void => {
+    const renamed = new Map<string, string>();
     for (const t of tracked.values()) {
-      if (!t.entry) continue;
+      if (t.valueDn !== t.dn) renamed.set(t.valueDn.toLowerCase(), t.dn);
+      t.valueDn = t.dn;
+    }
+    if (renamed.size === 0 && drops.size === 0) return;
+    for (const t of tracked.values()) {
+      if (!t.entry || fresh.has(t.guid)) continue;
       let attrs: Record<string, AttrValue[]> | undefined;
       for (const [name, values] of Object.entries(t.entry.attrs)) {
         if (!DN_VALUED.has(name)) continue;
-        const next = values.filter((v) => typeof v !== 'string' || !dns.has(v.toLowerCase()));
-        if (next.length !== values.length) {
-          attrs ??= { ...t.entry.attrs };
-          if (next.length > 0) attrs[name] = next;
-          else delete attrs[name];
+        let next: AttrValue[] | undefined;
+        for (let i = 0; i < values.length; i++) {
+          const v = values[i]!;
+          if (typeof v !== 'string') continue;
+          const lower = v.toLowerCase();
+          const to = drops.has(lower) ? null : renamed.get(lower);
+          if (to === undefined) continue;
+          next ??= values.slice(0, i);
+          if (to !== null) next.push(to);
+          for (let k = i + 1; k < values.length; k++) {
+            const w = values[k]!;
+            if (typeof w !== 'string') {
+              next.push(w);
+              continue;
+            }
+            const wl = w.toLowerCase();
+            const wt = drops.has(wl) ? null : renamed.get(wl);
+            if (wt === undefined) next.push(w);
+            else if (wt !== null) next.push(wt);
+          }
+          break;
         }
+        if (next === undefined) continue;
+        attrs ??= { ...t.entry.attrs };
+        if (next.length > 0) attrs[name] = next;
+        else delete attrs[name];
       }
       if (attrs) t.entry = { ...t.entry, attrs };
     }
+    drops.clear();
   };
 
   // Last record per object (DirSync may replay), tombstones apart.
@@ -224,13 +263,11 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
       }
     }
   }
-  const goneDns = new Set<string>();
   for (const guid of gone) {
-    goneDns.add(tracked.get(guid)!.dn.toLowerCase());
-    tracked.delete(guid);
+    drop(tracked.get(guid)!);
     folded++;
   }
-  dropValues(goneDns);
+  flush();
 
   // 3. What to read again, and where DirSync's member values suffice.
   const reread = new Set<string>();
@@ -291,8 +328,7 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
       if (t.kind !== 'r') continue;
       const dn = await io.dnOfGuid(t.guid);
       if (dn === undefined) {
-        tracked.delete(t.guid);
-        dropValues(new Set([t.dn.toLowerCase()]));
+        drop(t);
         folded++;
       } else if (normalizeDn(dn) !== normalizeDn(t.dn)) {
         rewrite(t.dn, dn);
@@ -301,6 +337,8 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
       }
     }
   }
+
+  flush();
 
   // 5. Read changed and new objects by GUID; a container new to the bases, with its subtree.
   const wasTracked = new Set(tracked.keys());
@@ -314,10 +352,12 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
       }
       return;
     }
+    const valueDn = tracked.get(guid)?.valueDn ?? dn;
     if (entry) {
       if (!tracked.has(guid) || tracked.get(guid)!.kind !== 'e') order.push(guid);
-      tracked.set(guid, { guid, dn, kind: 'e', entry });
-    } else tracked.set(guid, { guid, dn, kind: isComputer(classes) ? 'c' : 'o' });
+      tracked.set(guid, { guid, dn, valueDn, kind: 'e', entry });
+      fresh.add(guid);
+    } else tracked.set(guid, { guid, dn, valueDn, kind: isComputer(classes) ? 'c' : 'o' });
   };
   const backlinkChecks: { dn: string; memberOf: string[]; directReports: string[] }[] = [];
   for (const guid of reread) {
@@ -331,10 +371,7 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
     folded++;
     if (got === undefined) {
       const t = tracked.get(guid);
-      if (t) {
-        tracked.delete(guid);
-        dropValues(new Set([t.dn.toLowerCase()]));
-      }
+      if (t) drop(t);
       continue;
     }
     const t = tracked.get(guid);
@@ -347,15 +384,14 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
     const under = await io.readUnder(dn);
     const entryByDn = new Map(under.entries.map((e) => [normalizeDn(e.dn), e]));
     for (const o of under.objects) {
-      if (tracked.get(o.guid)?.kind === 'e' && !entryByDn.has(normalizeDn(o.dn))) {
-        // no longer an entry (the filter): as a plain object
-      }
       const t = tracked.get(o.guid);
       if (t && normalizeDn(t.dn) !== normalizeDn(o.dn)) rewrite(t.dn, o.dn);
       upsert(o.guid, o.dn, o.classes, entryByDn.get(normalizeDn(o.dn)));
       folded++;
     }
   }
+
+  flush();
 
   // 6. Back links of objects new to the bases or restored: an entry naming one (member, manager) that the
   //    server's back links (memberOf, directReports) don't list lost the link, and one they list that doesn't
@@ -392,9 +428,13 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
   for (const guid of again) {
     const got = await io.readByGuid(guid, false);
     folded++;
-    if (got === undefined) tracked.delete(guid);
-    else upsert(guid, got.dn, got.classes, got.entry);
+    if (got === undefined) {
+      const t = tracked.get(guid);
+      if (t) drop(t);
+    } else upsert(guid, got.dn, got.classes, got.entry);
   }
+
+  flush();
 
   // 7. Scope: what no longer lies under a base leaves; what an entry names outside the bases is tracked.
   for (const t of [...tracked.values()]) {
@@ -403,14 +443,16 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
       delete t.entry;
     }
   }
+  // (Keyed by the DN lower-cased: the server spells one object's DN one way everywhere; normalizing a million
+  // member values would cost seconds.)
   const named = new Map<string, string>();
   for (const t of tracked.values()) {
     if (!t.entry) continue;
     for (const [name, values] of Object.entries(t.entry.attrs))
-      if (DN_VALUED.has(name)) for (const v of values) if (typeof v === 'string') named.set(normalizeDn(v), v);
+      if (DN_VALUED.has(name)) for (const v of values) if (typeof v === 'string') named.set(v.toLowerCase(), v);
   }
-  const trackedDns = new Set([...tracked.values()].map((t) => normalizeDn(t.dn)));
-  for (const t of [...tracked.values()]) if (t.kind === 'r' && !named.has(normalizeDn(t.dn))) tracked.delete(t.guid);
+  const trackedDns = new Set([...tracked.values()].map((t) => t.dn.toLowerCase()));
+  for (const t of [...tracked.values()]) if (t.kind === 'r' && !named.has(t.dn.toLowerCase())) tracked.delete(t.guid);
   let unfollowable: string | undefined;
   for (const [key, dn] of named) {
     if (trackedDns.has(key)) continue;
@@ -419,7 +461,7 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
       unfollowable ??= `an entry names ${dn}, which the incremental read can't follow`;
       continue;
     }
-    tracked.set(guid, { guid, dn, kind: 'r' });
+    tracked.set(guid, { guid, dn, valueDn: dn, kind: 'r' });
   }
 
   const entries: DirectoryEntry[] = [];
@@ -449,20 +491,20 @@ export async function trackFullRead(
   namingContexts: string[],
 ): Promise<{ others: TrackedRecord[]; unfollowable?: string }> {
   const entryGuids = new Set(entries.map(guidOfEntry));
-  const known = new Set<string>(entries.map((e) => normalizeDn(e.dn)));
+  const known = new Set<string>(entries.map((e) => e.dn.toLowerCase()));
   const others: TrackedRecord[] = [];
   const guids = new Set<string>();
   for (const l of listed) {
     if (entryGuids.has(l.guid)) continue;
     others.push([l.guid, l.dn, isComputer(l.classes) ? 'c' : 'o']);
-    known.add(normalizeDn(l.dn));
+    known.add(l.dn.toLowerCase());
     guids.add(l.guid);
   }
   let unfollowable: string | undefined;
   const named = new Map<string, string>();
   for (const e of entries)
     for (const [name, values] of Object.entries(e.attrs))
-      if (DN_VALUED.has(name)) for (const v of values) if (typeof v === 'string') named.set(normalizeDn(v), v);
+      if (DN_VALUED.has(name)) for (const v of values) if (typeof v === 'string') named.set(v.toLowerCase(), v);
   for (const [key, dn] of named) {
     if (known.has(key)) continue;
     const guid = followable(dn, partitions, namingContexts) ? await io.guidOfDn(dn) : undefined;
