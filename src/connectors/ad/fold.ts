@@ -282,8 +282,8 @@ export async function foldChanges(io: FoldIo, input: FoldInput): Promise<FoldRes
       const renamed = attrs === undefined || attrs.includes('name') || attrs.includes('parentguid');
       if (t.kind === 'r') {
         // An object outside the bases that an entry names: only where it is matters (done above), unless it
-        // came under a base.
-        if (underBases(c.dn)) reread.add(c.guid);
+        // came under a base, or was deleted and restored since (its links: read it for its back links).
+        if (underBases(c.dn) || attrs === undefined || attrs.includes('isdeleted')) reread.add(c.guid);
         continue;
       }
       if (
