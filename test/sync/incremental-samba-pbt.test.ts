@@ -39,7 +39,7 @@ import { canonicalSource } from '../support/source-canonical.js';
 
 const skip = await sambaSkipReason();
 const SEED = Number(process.env.ADSYNC_INC_SAMBA_SEED ?? 20261216);
-const RUNS = Number(process.env.ADSYNC_INC_SAMBA_RUNS ?? 6);
+const RUNS = Number(process.env.ADSYNC_INC_SAMBA_RUNS ?? 12);
 const PATH = process.env.ADSYNC_INC_SAMBA_PATH;
 const SHOW_DELETED = '1.2.840.113556.1.4.417';
 /** Values per range when the tests read `member`: 8 members make 3 ranges. */
