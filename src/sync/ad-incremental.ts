@@ -97,7 +97,7 @@ async function readAd(
   let why = forced;
   if (why === undefined) {
     if (prior === undefined) why = 'no state';
-    else if (prior.scope !== scope || stored === undefined)
+    else if (prior.scope !== scope || stored === undefined || prior.snapshot === undefined)
       why = 'the read scope changed (search bases, filter or attributes)';
     else if (stored.v !== 2) why = 'the stored AD state predates change tracking (objectGUIDs): read once in full';
     else if (stored.watermark.dc !== watermark.dc) why = `another domain controller (${watermark.dc})`;
@@ -113,7 +113,8 @@ async function readAd(
     }
   }
 
-  if (why === undefined && prior !== undefined && stored !== undefined) {
+  const priorSnapshot = prior?.snapshot;
+  if (why === undefined && priorSnapshot !== undefined && stored !== undefined) {
     const changes: AdChange[] = [];
     const cookies: Record<string, string> = {};
     let refused: string | undefined;
@@ -156,7 +157,7 @@ async function readAd(
         'parentguid',
       ]);
       const out = await foldChanges(io, {
-        entries: prior.snapshot.entries,
+        entries: priorSnapshot.entries,
         others: stored.others,
         bases,
         partitions,
@@ -173,9 +174,9 @@ async function readAd(
             ? 'DirSync'
             : `uSNChanged since USN ${stored.watermark.usn}${listed ? ', deletions by listing the bases (no tombstones visible)' : ''}`;
         const read: PartRead = { part, mode: 'incremental', reason: how, changes: out.folded };
-        if (changes.length === 0 && out.folded === 0) return { snapshot: prior.snapshot, read };
+        if (changes.length === 0 && out.folded === 0) return { snapshot: priorSnapshot, read };
         const snapshot: SourceSnapshot = {
-          source: prior.snapshot.source,
+          source: priorSnapshot.source,
           namingContexts,
           entries: out.entries,
           ...(ad.listsComputers(request) && out.computers.length > 0 ? { computers: out.computers } : {}),

@@ -44,7 +44,6 @@ import {
   unpackSource,
   unpackTarget,
   type Loaded,
-  type SourceState,
 } from './state-snapshots.js';
 
 export type { PartRead } from '../connectors/entra/index.js';

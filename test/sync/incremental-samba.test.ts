@@ -122,9 +122,9 @@ describe('AD incremental read against Samba: changes folded by objectGUID', { sk
         const n = sourceStateName(source.name);
         const obj = await state.read(n);
         assert.ok(obj, 'a stored state');
-        const s = unpackSource(obj.bytes);
+        const s = await unpackSource(obj.bytes);
         fn(s);
-        await state.write(n, packSource(s)(), { ifMatch: obj.etag });
+        await state.write(n, await packSource(s)(), { ifMatch: obj.etag });
       },
     };
   }
