@@ -280,6 +280,7 @@ export async function readAndPlan(
     ...(mark !== undefined ? { deleteMark: mark } : {}),
     ...(readGroups ? { writeback: { facts, groups: await readGroups } } : {}),
     recordMatches: options.recordMatches === true,
+    extensions: session.target.extensions,
   });
   // The plan says how its inputs were read; the state is stored once the plan stands (and the plan, for the
   // next `adsync plan` to show again when nothing changes).

@@ -6,7 +6,8 @@
  *     (inside stages/takeover.ts: objects a sync client masters held, or taken over / released in waves)
  *   → delete mode (stages/delete-mode.ts) → observed digests of the inbound changes (stages/observed.ts)
  *   → licences (licenses.ts: `licenses:` rules, after the creates, restores and adoptions are known)
- *   → writeback (stages/writeback.ts) → sort and summary (stages/sort-summary.ts) → guard rails (stages/safety.ts)
+ *   → writeback (stages/writeback.ts) → sort and summary (stages/sort-summary.ts) → prerequisites: adsync's
+ *   extensions the changes use that the tenant lacks (stages/prerequisites.ts) → guard rails (stages/safety.ts)
  *
  * `adsync plan`, `apply`, `explain` and the saved-plan checks all call it, so they cannot disagree. Commands
  * read the sources and the target through connectors and hand the snapshots here; nothing here does I/O.
@@ -27,6 +28,7 @@ import { safetyStage, type SafetyViolation } from './stages/safety.js';
 import { tenantRulesStage } from './stages/tenant-rules.js';
 import { sortAndSummarize } from './stages/sort-summary.js';
 import { writebackStage, type WritebackFacts } from './stages/writeback.js';
+import { prerequisitesStage } from './stages/prerequisites.js';
 
 export interface PlanForInput {
   spec: Pick<Spec, 'digest'> & Partial<Pick<Spec, 'matching' | 'safety' | 'writeback' | 'sources' | 'licenses'>>;
@@ -42,6 +44,11 @@ export interface PlanForInput {
   writeback?: WritebackFacts;
   /** Record how each object joined the target (`adsync explain`). */
   recordMatches?: boolean;
+  /**
+   * The directory extensions registered on adsync's application (full names), as the Entra target read them;
+   * the plan lists those its changes use that are missing (stages/prerequisites.ts). Absent: none listed.
+   */
+  extensions?: ReadonlySet<string>;
 }
 
 export interface PlanOutput {
@@ -98,6 +105,7 @@ export function planFor(input: PlanForInput): PlanOutput {
     adSnapshot = wb.snapshot;
   }
   const sorted = sortAndSummarize(changes, reports);
+  const prerequisites = prerequisitesStage(sorted.changes, input.extensions);
   const plan: Plan = {
     formatVersion: 1,
     tool: { name: 'adsync', version: input.toolVersion },
@@ -108,6 +116,7 @@ export function planFor(input: PlanForInput): PlanOutput {
     reports: sorted.reports,
     summary: sorted.summary,
     managed,
+    ...(prerequisites.length > 0 ? { prerequisites } : {}),
   };
   const managedMembers = managedMemberships(target, adSnapshot);
   return {

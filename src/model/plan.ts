@@ -36,6 +36,22 @@ export interface Plan {
   managed: number;
   /** How the sources and the target were read (incremental from the stored state, or full, and why). */
   read?: PlanRead;
+  /**
+   * What apply does before the changes, so that the saved plan says everything apply writes: adsync's
+   * directory extensions its changes use that the tenant doesn't have yet (src/engine/stages/prerequisites.ts).
+   * Absent: none (or a plan made before adsync listed them: apply then registers what the changes use).
+   */
+  prerequisites?: Prerequisite[];
+}
+
+/** One step apply takes before the plan's changes. */
+export interface Prerequisite {
+  action: 'register-extension';
+  target: TargetSystem;
+  /** The extension's name on adsync's application, without the `extension_<appId>_` prefix (e.g. adsyncAnchor). */
+  name: string;
+  /** Why the plan needs it. */
+  reason: string;
 }
 
 /** The plan's `read` field (src/sync/incremental.ts). */

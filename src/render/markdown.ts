@@ -350,6 +350,12 @@ function headLines(plan: Plan, o: MarkdownOptions): { head: string[]; refusals: 
     '',
   );
   if (verdict) head.push(verdict, '');
+  const pre = plan.prerequisites ?? [];
+  if (pre.length > 0)
+    head.push(
+      `**First**, apply registers ${pre.length === 1 ? 'a directory extension' : 'directory extensions'} on adsync's application: ${pre.map((p) => `${code(safeText(p.name))} (${esc(p.reason)})`).join('; ')}.`,
+      '',
+    );
   return { head, refusals };
 }
 

@@ -232,6 +232,12 @@ export function* textLines(
   } else {
     yield `adsync will make these changes in ${target}:`;
     yield '';
+    // what apply does first (the saved plan says everything apply writes)
+    for (const p of plan.prerequisites ?? []) {
+      yield `  ${s.green('+')} register directory extension ${safeText(p.name)} on adsync's application`;
+      yield s.dim(`      # ${safeText(p.reason)}`);
+      yield '';
+    }
     for (const c of plan.changes) {
       yield* renderChange(c, s);
       yield '';

@@ -149,7 +149,7 @@ export function entraWidth(step: ApplyStep, concurrency: number): number {
  */
 export async function beginEntraApply(
   ctx: ApplyContext,
-  plan: Pick<Plan, 'changes'>,
+  plan: Pick<Plan, 'changes' | 'prerequisites'>,
   options: ApplyOptions,
   report: ApplyReporter,
 ): Promise<TargetApply> {
@@ -187,6 +187,22 @@ export async function beginEntraApply(
   // adsync's, and the next plan would see a collision instead of the object.
   let anchorProperty = ctx.anchorProperty;
   let extensionJustCreated = false;
+  // The plan's prerequisites first (src/engine/stages/prerequisites.ts): the extensions its changes use that the
+  // tenant lacked when it was planned. Registering is idempotent. (A plan made before adsync listed them has
+  // none: the checks below register what its changes use.)
+  for (const p of plan.prerequisites ?? []) {
+    if (p.target !== 'entra') continue;
+    if (p.name === DIGEST_EXTENSION_NAME) {
+      // drift detection is a nicety: never fail an apply for it (as below)
+      const digest = await ensureExtension(queue, ctx, p.name).catch(() => undefined);
+      if (digest !== undefined) ctx.onExtension?.(digest);
+    } else if (p.name !== ANCHOR_EXTENSION_NAME) ctx.onExtension?.(await ensureExtension(queue, ctx, p.name));
+    else if (anchorProperty === undefined) {
+      anchorProperty = await ensureAnchorProperty(queue, ctx);
+      extensionJustCreated = true;
+      ctx.onAnchorProperty?.(anchorProperty);
+    }
+  }
   if (
     anchorProperty === undefined &&
     plan.changes.some((c) => c.action === 'create' || c.action === 'adopt' || c.action === 'takeover')
