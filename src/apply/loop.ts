@@ -102,7 +102,7 @@ const systemOf = (c: Change): TargetSystem => (c.target === 'ad' ? 'ad' : 'entra
 /** Apply `plan` to its targets. Throws when a change's target is not among `targets`. */
 export async function applyPlan(
   targets: Targets,
-  plan: Pick<Plan, 'target' | 'changes'>,
+  plan: Pick<Plan, 'target' | 'changes' | 'prerequisites'>,
   options: ApplyOptions = {},
 ): Promise<ApplyResult> {
   const started = Date.now();
@@ -137,12 +137,17 @@ export async function applyPlan(
   };
   for (const system of TARGET_ORDER) {
     const changes = plan.changes.filter((c) => systemOf(c) === system);
-    if (changes.length === 0) continue;
+    const prerequisites = (plan.prerequisites ?? []).filter((p) => p.target === system);
+    if (changes.length === 0 && prerequisites.length === 0) continue;
     if (options.signal?.aborted === true) break;
     const target = targets[system];
     if (target === undefined)
       throw new AdsyncError('apply_no_target', `the plan has ${system} changes, but no ${system} target to apply them`);
-    const run = await target.begin({ target: plan.target, changes }, options, report);
+    const run = await target.begin(
+      { target: plan.target, changes, ...(prerequisites.length > 0 ? { prerequisites } : {}) },
+      options,
+      report,
+    );
     for (const [step, items] of applySteps(changes))
       await pool(
         items,

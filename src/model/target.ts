@@ -147,10 +147,14 @@ export interface Target {
   readonly system: TargetSystem;
   readonly capabilities: TargetCapabilities;
   /**
-   * Start applying `changes` (this target's share of the plan): check the plan is for this target, and do what
-   * must precede the first change (e.g. register adsync's directory extensions).
+   * Start applying `changes` (this target's share of the plan): check the plan is for this target, and do the
+   * plan's `prerequisites` for it, which must precede the first change (register adsync's directory extensions).
    */
-  begin(plan: Pick<Plan, 'target' | 'changes'>, options: ApplyOptions, report: ApplyReporter): Promise<TargetApply>;
+  begin(
+    plan: Pick<Plan, 'target' | 'changes' | 'prerequisites'>,
+    options: ApplyOptions,
+    report: ApplyReporter,
+  ): Promise<TargetApply>;
 }
 
 /** A target that reads its snapshot too (Entra). The AD writeback target's objects are read by the AD source. */

@@ -758,3 +758,30 @@ describe('regressions found by the convergence test: apply order', () => {
     }
   });
 });
+
+describe('plan prerequisites are what apply registers', () => {
+  // The saved plan says everything apply writes: a prerequisite the plan lists is registered even when no change
+  // of the plan would have made apply register it on its own.
+  it("apply registers the plan's extensions before its changes", async () => {
+    const { startEmulator } = await import('../../src/emulator/index.js');
+    const { connectEmulator } = await import('../../src/connectors/entra/index.js');
+    const support = await import('../connectors/entra/support.js');
+    const emu = await startEmulator({ domains: ['contoso.example'] });
+    const target = await connectEmulator(emu);
+    try {
+      const plan = support.makePlan([support.createUser(support.anchor(), 'ann@contoso.example')]);
+      plan.prerequisites = [
+        { action: 'register-extension', target: 'entra', name: 'adsyncDeleteAfter', reason: 'test' },
+      ];
+      const result = await applyPlan({ entra: target }, plan);
+      assert.deepEqual(result.failed, []);
+      assert.ok(
+        [...target.extensions].some((e) => e.endsWith('_adsyncDeleteAfter')),
+        `registered: ${[...target.extensions].join(', ')}`,
+      );
+    } finally {
+      await target.close();
+      await emu.close();
+    }
+  });
+});

@@ -502,7 +502,7 @@ class GraphTarget implements EntraTarget {
   }
 
   async begin(
-    plan: Pick<Plan, 'target' | 'changes'>,
+    plan: Pick<Plan, 'target' | 'changes' | 'prerequisites'>,
     options: ApplyOptions,
     report: ApplyReporter,
   ): Promise<TargetApply> {
