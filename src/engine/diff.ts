@@ -292,8 +292,10 @@ export function diff(
   // created: it claims no value from the others (found by test/convergence: it won a duplicate, was never
   // created, and the next plan gave the value to the loser instead).
   const adminHolder = (t: TargetObject): boolean => t.adminRoles !== undefined && t.adminRoles.length > 0;
+  // (a tenant with no unowned object to meet, the usual steady state, skips the lookups)
+  const anyToMeet = unownedUpns.size > 0 || unownedAddresses.size > 0;
   const meetsUnowned = (o: DesiredObject): boolean => {
-    if (owned.has(o.anchor) || deleted.has(o.anchor)) return false;
+    if (!anyToMeet || owned.has(o.anchor) || deleted.has(o.anchor)) return false;
     if (o.kind === 'user' && unownedImmutableIds.has(o.anchor)) return false; // hard match adopts it
     if (bySid.lookup(o.kind, o.sid) !== undefined) return false;
     const upnHolder = o.kind === 'user' ? unownedUpns.get(lower(o.attrs.userPrincipalName) ?? '') : undefined;
@@ -924,8 +926,8 @@ function changedAttributes(
   refs: RefContext,
   values: SettledValues,
 ): AttributeChange[] {
-  // values the cloud keeps (initial, sourceHasValue, sourceChanged flows)
-  if (obj.timing) applyFlowTiming(obj, current, values.settle(obj));
+  // values the cloud keeps (initial, sourceHasValue, sourceChanged flows); settled only when one differs
+  if (obj.timing) applyFlowTiming(obj, current, () => values.settle(obj));
   const attrs = values.of(obj);
   const out: AttributeChange[] = [];
   for (const name in attrs) {

@@ -90,21 +90,30 @@ function domainOf(v: unknown): string | undefined {
 export function applyFlowTiming(
   obj: TimedObject,
   current: TargetObject,
-  /** Where the settled values go: the caller's copy of `obj.attrs` (the object itself is left as it was). */
-  attrs: Record<string, unknown> = obj.attrs,
+  /**
+   * Where settled values go: the caller's copy of `obj.attrs` (the object itself is left as it was), asked for
+   * only when a value differs (most objects keep what the flows computed: no copy).
+   */
+  settle: () => Record<string, unknown> = () => obj.attrs,
 ): string[] {
   const timing = obj.timing;
   if (!timing) return [];
   const kept: string[] = [];
+  let copy: Record<string, unknown> | undefined;
+  const set = (name: string, v: unknown): void => {
+    if ((copy ?? obj.attrs)[name] === v) return;
+    copy ??= settle();
+    copy[name] = v;
+  };
   const keep = (name: string): void => {
     const v = cloudValue(current, name);
-    attrs[name] = v === undefined ? null : v;
+    set(name, v === undefined ? null : v);
     kept.push(name);
   };
   // initial first: a recalculated fallback name is built from the alias the object really has
   for (const [name, when] of Object.entries(timing)) {
     if (when === 'initial' && !isEmpty(cloudValue(current, name))) keep(name);
-    else if (when === 'sourceHasValue' && isEmpty(attrs[name])) keep(name);
+    else if (when === 'sourceHasValue' && isEmpty((copy ?? obj.attrs)[name])) keep(name);
   }
   const remembered = splitDigest(current.digest).sources;
   for (const [name, when] of Object.entries(timing)) {
@@ -118,16 +127,16 @@ export function applyFlowTiming(
         keep(name);
         continue;
       }
-    } else if (fallback && !isEmpty(before) && domainOf(before) === domainOf(attrs[name])) {
+    } else if (fallback && !isEmpty(before) && domainOf(before) === domainOf((copy ?? obj.attrs)[name])) {
       // No record (the object was built by another sync client): its fallback name stands until the source
       // value changes, which adsync can only see from now on.
       keep(name);
       continue;
     }
     // Recomputed: a fallback name is built from the alias the object keeps.
-    if (fallback && typeof attrs.mailNickname === 'string' && attrs.mailNickname !== '') {
-      const domain = domainOf(attrs[name]);
-      if (domain !== undefined) attrs[name] = `${attrs.mailNickname}@${domain}`;
+    if (fallback && typeof (copy ?? obj.attrs).mailNickname === 'string' && (copy ?? obj.attrs).mailNickname !== '') {
+      const domain = domainOf((copy ?? obj.attrs)[name]);
+      if (domain !== undefined) set(name, `${(copy ?? obj.attrs).mailNickname as string}@${domain}`);
     }
   }
   return kept;

@@ -48,15 +48,26 @@ export function membershipDiff(input: MembershipInput): { changes: Change[]; rep
     id === undefined
       ? { anchor: m.anchor, kind: m.kind, label: m.label }
       : { anchor: m.anchor, kind: m.kind, id, label: m.label };
-  const desiredById = new Map<string, DesiredObject>();
+  // Each desired object gets a number for this run; per member the diff then does one Map lookup and the rest
+  // on typed arrays (a million members: the Map operations were the largest part of a full plan's diff).
+  const number = new Map<DesiredObject, number>();
+  for (const o of desired.objects) number.set(o, number.size);
+  const n = number.size;
+  const isPresent = new Uint8Array(n);
+  for (const o of present.keys()) {
+    const i = number.get(o);
+    if (i !== undefined) isPresent[i] = 1;
+  }
+  const desiredById = new Map<string, number>();
   for (const [anchor, t] of [...owned, ...input.adopted]) {
     const d = desired.byAnchor.get(anchor);
-    if (d) desiredById.set(t.id, d);
+    const i = d === undefined ? undefined : number.get(d);
+    if (i !== undefined) desiredById.set(t.id, i);
   }
   // Membership diff stamps (this run's side tables): the group whose target members include an object, and
   // the group whose desired members do; a fresh stamp per group makes clearing them unnecessary.
-  const hadIn = new Map<DesiredObject, number>();
-  const wantIn = new Map<DesiredObject, number>();
+  const hadIn = new Int32Array(n);
+  const wantIn = new Int32Array(n);
   let memberStamp = 0;
   for (const [group, groupId] of present) {
     if (group.kind !== 'group' || !group.members) continue;
@@ -101,24 +112,27 @@ export function membershipDiff(input: MembershipInput): { changes: Change[]; rep
     const stamp = ++memberStamp;
     const current = groupId !== undefined ? (owned.get(group.anchor) ?? input.adopted.get(group.anchor)) : undefined;
     const currentIds = current?.members ?? [];
-    const resolved: (DesiredObject | undefined)[] = new Array(currentIds.length);
+    const resolved = new Int32Array(currentIds.length).fill(-1);
     for (let i = 0; i < currentIds.length; i++) {
       const d = desiredById.get(currentIds[i]!);
+      if (d === undefined) continue;
       resolved[i] = d;
-      if (d) hadIn.set(d, stamp);
+      hadIn[d] = stamp;
     }
     const adds: DesiredObject[] = [];
     for (const m of group.members) {
-      if (!present.has(m) || wantIn.get(m) === stamp) continue; // held or blocked; or the same DN twice
-      wantIn.set(m, stamp);
-      if (hadIn.get(m) !== stamp) adds.push(m);
+      const i = number.get(m);
+      if (i === undefined || isPresent[i] === 0 || wantIn[i] === stamp) continue; // held or blocked; or the same DN twice
+      wantIn[i] = stamp;
+      if (hadIn[i] !== stamp) adds.push(m);
     }
     const removes: MemberRef[] = [];
     for (let i = 0; i < currentIds.length && removable; i++) {
-      const d = resolved[i];
+      const di = resolved[i]!;
       // Held objects (flow error, duplicate anchor) are left as they are: their memberships too.
-      if (d) {
-        if (wantIn.get(d) !== stamp && !deleting.has(d.anchor) && !desired.held.has(d.anchor))
+      if (di >= 0) {
+        const d = desired.objects[di]!;
+        if (wantIn[di] !== stamp && !deleting.has(d.anchor) && !desired.held.has(d.anchor))
           removes.push(memberRef(d, currentIds[i]));
         continue;
       }
