@@ -10,6 +10,7 @@ import { AdsyncError } from '../errors.js';
 import { mapLdapError, openLdap, resolveLdapSettings } from '../connectors/ad/connection.js';
 import type { ConnectOptions, LdapConnection, LdapSettings } from '../connectors/ad/connection.js';
 import { readDomains, readRootDse } from '../connectors/ad/index.js';
+import { readDirSync } from '../connectors/ad/changes.js';
 import { dnFromDnsName } from '../model/dn.js';
 import type { SourceSpec } from '../spec/types.js';
 
@@ -151,9 +152,11 @@ export async function checkLdapSource(
     // Naming contexts and the domains the scope names.
     let bases: string[] = [];
     let schemaNc: string | undefined;
+    let namingContexts: string[] = [];
     try {
       const root = await readRootDse(client);
       schemaNc = root.schemaNamingContext;
+      namingContexts = root.namingContexts;
       const domains = await readDomains(client, root);
       const hosted = new Set(root.namingContexts.map((n) => n.toLowerCase()));
       for (const d of spec.scope.domains) {
@@ -182,6 +185,39 @@ export async function checkLdapSource(
     } catch (err) {
       out.push(fromError(src, 'rootdse', err, settings));
       return out;
+    }
+
+    // Incremental reads: DirSync where the account may replicate changes, else uSNChanged polling (slower: it
+    // lists every object under the bases to find deletions). A probe that matches nothing asks for the right.
+    const ncOf = (dn: string): string | undefined =>
+      namingContexts
+        .filter((nc) => dn.toLowerCase() === nc.toLowerCase() || dn.toLowerCase().endsWith(`,${nc.toLowerCase()}`))
+        .sort((a, b) => b.length - a.length)[0];
+    for (const nc of [...new Set(bases.map(ncOf).filter((nc): nc is string => nc !== undefined))].sort()) {
+      const probe = await readDirSync(client, nc, Buffer.alloc(0), true);
+      if (probe.ok)
+        out.push(
+          finding(
+            src,
+            `dirsync:${nc}`,
+            'ok',
+            `the account may read changes through DirSync in ${nc}: an incremental run reads only what changed`,
+          ),
+        );
+      else
+        out.push(
+          finding(
+            src,
+            `dirsync:${nc}`,
+            'warning',
+            probe.kind === 'denied'
+              ? `the account may not use DirSync in ${nc} (${probe.message}): incremental runs poll uSNChanged instead, and list every object under the bases to find deletions`
+              : `the DC refused DirSync in ${nc} (${probe.message}): incremental runs poll uSNChanged instead`,
+            probe.kind === 'denied'
+              ? `grant the sync account "Replicating Directory Changes" on ${nc} (docs/operations.md, incremental reads)`
+              : 'check the domain controller; uSNChanged polling works without DirSync',
+          ),
+        );
     }
 
     const wanted = options.attributes ?? DEFAULT_FLOW_ATTRIBUTES;

@@ -86,6 +86,7 @@ describe('adsync doctor against Samba AD DC', { skip }, () => {
     assert.equal(find(fs, `read:${closed}`)?.status, 'ok');
     assert.equal(find(fs, 'schema:ms-ds-consistencyguid')?.status, 'ok');
     assert.equal(find(fs, 'write:ms-ds-consistencyguid')?.status, 'ok', 'Administrator may write it');
+    assert.equal(find(fs, `dirsync:${dc.baseDn}`)?.status, 'ok', 'Administrator may replicate changes');
   });
 
   it('reports the missing read permission on the denied OU, and only there', async () => {
@@ -105,6 +106,11 @@ describe('adsync doctor against Samba AD DC', { skip }, () => {
     const write = find(fs, 'write:ms-ds-consistencyguid');
     assert.equal(write?.status, 'warning', 'a plain user may not write ms-DS-ConsistencyGuid');
     assert.match(write.fix!, /mS-DS-ConsistencyGuid/);
+    // DirSync needs Replicating Directory Changes, which a plain user lacks: a warning (polling still works)
+    const dirsync = find(fs, `dirsync:${dc.baseDn}`);
+    assert.equal(dirsync?.status, 'warning', JSON.stringify(fs, null, 2));
+    assert.match(dirsync.message, /uSNChanged/);
+    assert.match(dirsync.fix!, /Replicating Directory Changes/);
   });
 
   it('turns connection failures into error findings with fixes', async () => {
