@@ -34,6 +34,7 @@ import { fallbackLocalPart, upnProblem } from './upn.js';
 import { pendingAdoptions, sidIndex } from './match-sid.js';
 import { GROUP_TOO_LARGE } from './scope.js';
 import { membershipDiff } from './stages/membership-diff.js';
+import { otherOf, reportOn as reportAbout, reportOnChange } from './reports.js';
 import { sortChanges, sortReports } from './order.js';
 
 export { sortChanges, sortReports } from './order.js';
@@ -216,32 +217,10 @@ export function diff(
       values.settle(d)[a.name] = a.before ?? null;
       c.digest = desiredDigest(d, false, values.of(d));
     }
-    reports.push({
-      code: DUPLICATE_QUARANTINED,
-      kind: c.kind,
-      target: system,
-      anchor: c.anchor,
-      ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
-      ...(c.source !== undefined ? { source: c.source } : {}),
-      label: c.label,
-      reason,
-      other: { label: targetLabel(holder), id: holder.id },
-    });
+    reports.push(reportOnChange(c, DUPLICATE_QUARANTINED, reason, otherOf(holder)));
   };
-  /** A report item about a desired object. */
-  const reportOn = (obj: DesiredObject, code: string, reason: string, other?: ReportItem['other']): void => {
-    reports.push({
-      code,
-      kind: obj.kind,
-      target: system,
-      anchor: obj.anchor,
-      sourceDn: obj.dn,
-      source: obj.source,
-      label: obj.label,
-      reason,
-      ...(other !== undefined ? { other } : {}),
-    });
-  };
+  const reportOn = (obj: DesiredObject, code: string, reason: string, other?: ReportItem['other']): void =>
+    void reports.push(reportAbout(obj, system, code, reason, other));
   const record = options.recordMatches === true;
   const softMatch = options.softMatch ?? 'off';
   const allowAdmins = new Set((options.allowAdmins ?? []).map((a) => a.toLowerCase()));
@@ -768,19 +747,15 @@ export function diff(
       const obj = desired.byAnchor.get(c.anchor);
       if (obj) present.delete(obj);
       const what = value.property === 'userPrincipalName' ? 'the UPN' : 'the address';
-      reports.push({
-        code: RESTORE_HELD,
-        kind: c.kind,
-        target: system,
-        anchor: c.anchor,
-        ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
-        ...(c.source !== undefined ? { source: c.source } : {}),
-        label: c.label,
-        reason:
+      reports.push(
+        reportOnChange(
+          c,
+          RESTORE_HELD,
           `not restored: Graph restores it under ${what} it had (${value.value}), which ${holder.anchor === undefined ? 'the cloud-only ' : ''}${holder.kind} ` +
-          `${targetLabel(holder)} (${holder.id}) holds after this apply; it stays in deleted items (${c.id}) until that object lets the value go`,
-        other: { label: targetLabel(holder), id: holder.id },
-      });
+            `${targetLabel(holder)} (${holder.id}) holds after this apply; it stays in deleted items (${c.id}) until that object lets the value go`,
+          otherOf(holder),
+        ),
+      );
       record &&
         matches.set(c.anchor, {
           rule: 'blocked',

@@ -20,6 +20,7 @@
  */
 import type { AttributeChange, Change, MasteredMatch, ReleaseChange, ReportItem } from '../model/change.js';
 import { targetLabel, type DirectorySyncStatus, type TargetObject, type TargetSnapshot } from '../model/target.js';
+import { otherOf, reportOn } from './reports.js';
 import { sameSid } from '../model/sid.js';
 import type { MatchingSpec, SoftMatch } from '../spec/types.js';
 import type { DesiredObject, DesiredState } from './desired.js';
@@ -167,19 +168,8 @@ export function prepareTakeovers(
     heldDns.add(obj.ndn);
     heldMastered.set(obj.anchor, why);
   };
-  const report = (obj: DesiredObject, code: string, reason: string, other?: TargetObject): void => {
-    reports.push({
-      code,
-      kind: obj.kind,
-      target: system,
-      anchor: obj.anchor,
-      sourceDn: obj.dn,
-      source: obj.source,
-      label: obj.label,
-      reason,
-      ...(other ? { other: { label: targetLabel(other), id: other.id } } : {}),
-    });
-  };
+  const report = (obj: DesiredObject, code: string, reason: string, other?: TargetObject): void =>
+    void reports.push(reportOn(obj, system, code, reason, other ? otherOf(other) : undefined));
   const claimed = new Set<TargetObject>();
   const replaced = new Map<TargetObject, TargetObject>();
 

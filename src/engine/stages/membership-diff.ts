@@ -18,6 +18,7 @@ import type {
 import { targetLabel, type TargetObject, type TargetSystem } from '../../model/target.js';
 import type { DesiredObject, DesiredState } from '../desired.js';
 import { GROUP_TOO_LARGE } from '../scope.js';
+import { reportOn } from '../reports.js';
 
 export interface MembershipInput {
   system: TargetSystem;
@@ -72,42 +73,36 @@ export function membershipDiff(input: MembershipInput): { changes: Change[]; rep
   for (const [group, groupId] of present) {
     if (group.kind !== 'group' || !group.members) continue;
     if (group.readOnlyMembers) {
-      reports.push({
-        code: 'members-not-synced',
-        kind: 'group',
-        target: system,
-        anchor: group.anchor,
-        sourceDn: group.dn,
-        source: group.source,
-        label: group.label,
-        reason: `${group.readOnlyMembers} member(s) are contacts or mail-enabled groups, which Graph can't write`,
-      });
+      reports.push(
+        reportOn(
+          group,
+          system,
+          'members-not-synced',
+          `${group.readOnlyMembers} member(s) are contacts or mail-enabled groups, which Graph can't write`,
+        ),
+      );
     }
     // A member list read only in part: add what it names, remove nothing (an absent member may be unread).
     const removable = group.membersUnread === undefined;
     if (!removable) {
-      reports.push({
-        code: 'members-unread',
-        kind: 'group',
-        target: system,
-        anchor: group.anchor,
-        sourceDn: group.dn,
-        source: group.source,
-        label: group.label,
-        reason: `the source could not read the group's members in full (${group.membersUnread}); members are added, none removed, until a full read`,
-      });
+      reports.push(
+        reportOn(
+          group,
+          system,
+          'members-unread',
+          `the source could not read the group's members in full (${group.membersUnread}); members are added, none removed, until a full read`,
+        ),
+      );
     }
     for (const [why, dns] of Object.entries(group.skippedMembers ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
-      reports.push({
-        code: 'members-skipped',
-        kind: 'group',
-        target: system,
-        anchor: group.anchor,
-        sourceDn: group.dn,
-        source: group.source,
-        label: group.label,
-        reason: `${dns.length} member(s) left out: ${why}: ${dns.slice(0, 5).join('; ')}${dns.length > 5 ? `, and ${dns.length - 5} more` : ''}`,
-      });
+      reports.push(
+        reportOn(
+          group,
+          system,
+          'members-skipped',
+          `${dns.length} member(s) left out: ${why}: ${dns.slice(0, 5).join('; ')}${dns.length > 5 ? `, and ${dns.length - 5} more` : ''}`,
+        ),
+      );
     }
     const stamp = ++memberStamp;
     const current = groupId !== undefined ? (owned.get(group.anchor) ?? input.adopted.get(group.anchor)) : undefined;
