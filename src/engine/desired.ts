@@ -13,6 +13,7 @@ import type { SourceSpec, Spec } from '../spec/types.js';
 import type { FlowContext } from './expr.js';
 import type { FlowWhen } from './flow-timing.js';
 import { selectWaves, type Waves } from './takeover.js';
+import { ForeignPrincipals } from './foreign-principals.js';
 import { REFERENCE_PROPERTIES, type KindFlows } from './flows.js';
 import { licenseGroups, selectLicenses, type LicenseSelection } from './licenses.js';
 import {
@@ -394,16 +395,29 @@ export function buildDesired(
   // synchronized objects) are skipped, as Entra Connect skips them, each with its reason.
   const excludedByDn = new Map<string, Exclusion>();
   if (memberValues.size > 0) for (const ex of state.excluded.values()) excludedByDn.set(normalizeOrSelf(ex.dn), ex);
+  // A foreign security principal (a member of another forest) is the object of another source with its SID.
+  const foreign = new ForeignPrincipals(snapshots, (h): DesiredObject | string => {
+    const ndn = normalizeOrSelf(h.dn);
+    const d = byRawDn.get(h.dn) ?? state.byDn.get(ndn);
+    if (d?.source === h.source) return d;
+    if (state.heldDns!.has(ndn)) return 'held (adsync leaves it as it is this run)';
+    return skippedMemberReason(ndn, excludedByDn, unclassified);
+  });
   for (const [group, values] of memberValues) {
     const members: DesiredObject[] = [];
     let readOnly = 0;
     for (const v of values) {
       const raw = typeof v === 'string' ? v : Buffer.from(v).toString('utf8');
-      const m = byRawDn.get(raw) ?? state.byDn.get(normalizeOrSelf(raw));
+      let m = byRawDn.get(raw);
       if (!m) {
-        const why = skippedMemberReason(normalizeOrSelf(raw), excludedByDn, unclassified);
-        ((group.skippedMembers ??= {})[why] ??= []).push(raw);
-        continue;
+        const ndn = normalizeOrSelf(raw);
+        const found = state.byDn.get(ndn) ?? foreign.resolve(ndn, group.source);
+        if (typeof found !== 'object') {
+          const why = found ?? skippedMemberReason(ndn, excludedByDn, unclassified);
+          ((group.skippedMembers ??= {})[why] ??= []).push(raw);
+          continue;
+        }
+        m = found;
       }
       if (m.readOnly) readOnly++;
       else members.push(m);
@@ -482,6 +496,7 @@ function skippedMemberReason(
   if (ex) return `out of scope (${ex.reason})`;
   const other = unclassified.get(ndn);
   if (other) return `${other} (only users, groups and contacts are synchronized)`;
+  // (one named by a SID is resolved across sources first: src/engine/foreign-principals.ts)
   if (/(^|,)cn=foreignsecurityprincipals,/.test(ndn))
     return 'a foreign security principal (an object of another forest, not synchronized from here)';
   return "not read from any source (outside the sources' base DNs and scope, or not a user, group or contact: a computer, for one)";
