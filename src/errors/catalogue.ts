@@ -239,6 +239,11 @@ export const ERROR_CATALOGUE = {
     exitCode: 1,
     hint: 'write one RFC 4515 filter; escape * ( ) \\\\ NUL in values as \\\\2a \\\\28 \\\\29 \\\\5c \\\\00',
   },
+  ldap_guid_invalid: {
+    summary: '…: … holds … bytes; a GUID is 16, and adsync will not anchor the object on it',
+    exitCode: 1,
+    hint: "correct the attribute in AD: it must be the object's 16-byte anchor, or clear it if it never was the anchor",
+  },
   ldap_insufficient_access: {
     summary: '… may not read … on … (LDAP 50 insufficientAccessRights)',
     exitCode: 1,

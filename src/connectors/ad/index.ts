@@ -501,6 +501,7 @@ export class AdSource implements SourceConnector {
         });
       }
     }
+    refuseWrongGuids(raw.dn, attrs);
     return unread ? { dn: raw.dn, attrs, unread } : { dn: raw.dn, attrs };
   }
 
@@ -568,6 +569,37 @@ export class AdSource implements SourceConnector {
     const c = this.conn;
     this.conn = undefined;
     if (c) await c.close();
+  }
+}
+
+/** Attributes that anchor objects: a GUID, 16 bytes (the LDIF reader holds exports to the same rule). */
+const GUID_ATTRIBUTES = ['objectguid', 'ms-ds-consistencyguid'] as const;
+const GUID_BYTES = 16;
+
+/**
+ * Refuses the read when an entry's objectGUID or mS-DS-ConsistencyGuid is not one value of 16 bytes, as the LDIF
+ * reader refuses such an export. mS-DS-ConsistencyGuid is a free octet string in AD's schema (no range), so a
+ * script can write any length there. Such a value would anchor the object wrongly: an anchor Entra Connect never
+ * computes, so a second cloud object beside the real twin; and no per-entry way out is safe: left out of the read,
+ * the object would look deleted and its twin would be deleted; anchored by objectGUID instead, it may be another
+ * identity. So the read stops and names the object, as for a damaged export.
+ */
+function refuseWrongGuids(dn: string, attrs: Record<string, AttrValue[]>): void {
+  for (const a of GUID_ATTRIBUTES) {
+    const values = attrs[a];
+    if (values === undefined) continue;
+    const bad = values.find((v) => v.length !== GUID_BYTES);
+    if (bad === undefined && values.length === 1) continue;
+    const name = BINARY_CANONICAL[a] ?? a;
+    throw new SourceError(
+      'ldap_guid_invalid',
+      bad === undefined
+        ? `${dn}: ${name} has ${values.length} values; an object has one GUID`
+        : `${dn}: ${name} holds ${bad.length} byte${bad.length === 1 ? '' : 's'}; a GUID is ${GUID_BYTES}, and adsync will not anchor the object on it`,
+      {
+        hint: `correct ${name} in AD: it must be the object's 16-byte anchor (Entra Connect writes the objectGUID's bytes there; its cloud twin's onPremisesImmutableId is their base64), or clear it if it never was the anchor`,
+      },
+    );
   }
 }
 
