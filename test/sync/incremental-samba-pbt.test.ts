@@ -14,12 +14,11 @@
  * Shrunk failures are kept below as named regression sequences (REGRESSIONS).
  */
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Attribute, Change, Control, type Client } from 'ldapts';
+import { Attribute, Change, type Client } from 'ldapts';
 import { applyPlan } from '../../src/apply/loop.js';
 import { readAndPlan, type Session } from '../../src/cli/session.js';
 import { AdSource } from '../../src/connectors/ad/index.js';
@@ -27,13 +26,18 @@ import { connectEmulator, type EntraTarget } from '../../src/connectors/entra/in
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { readRequestFor } from '../../src/engine/desired.js';
 import { compileFlows } from '../../src/engine/flows.js';
-import type { SourceSnapshot } from '../../src/model/entry.js';
 import type { Plan } from '../../src/model/plan.js';
 import { loadSpec } from '../../src/spec/load.js';
 import type { Spec } from '../../src/spec/types.js';
 import { LocalState } from '../../src/state/local.js';
 import { IncrementalReads } from '../../src/sync/incremental.js';
-import { adminClient, sambaSkipReason, startSamba, type SambaDc } from '../support/samba.js';
+import { sambaSkipReason, type SambaDc } from '../support/samba.js';
+import {
+  openIncrementalSamba,
+  readThroughState,
+  restoreTombstone,
+  type IncrementalSamba,
+} from '../support/samba-incremental.js';
 import { addOu, addUser, deleteTree, TEST_USER_PASSWORD, uniqueSuffix, unicodePwd } from '../support/samba-seed.js';
 import { canonicalSource } from '../support/source-canonical.js';
 
@@ -41,7 +45,6 @@ const skip = await sambaSkipReason();
 const SEED = Number(process.env.ADSYNC_INC_SAMBA_SEED ?? 20261216);
 const RUNS = Number(process.env.ADSYNC_INC_SAMBA_RUNS ?? 12);
 const PATH = process.env.ADSYNC_INC_SAMBA_PATH;
-const SHOW_DELETED = '1.2.840.113556.1.4.417';
 /** Values per range when the tests read `member`: 8 members make 3 ranges. */
 const RANGE = 3;
 
@@ -365,29 +368,18 @@ class World {
           s.key,
         );
         if (!o) return false;
-        const { searchEntries } = await c.search(
-          `<GUID=${o.guid!.toString('hex')}>`,
-          { scope: 'base', attributes: ['1.1'] },
-          new Control(SHOW_DELETED),
-        );
-        await c.modify(
-          searchEntries[0]!.dn,
-          [
-            new Change({ operation: 'delete', modification: new Attribute({ type: 'isDeleted' }) }),
-            new Change({
-              operation: 'replace',
-              modification: new Attribute({ type: 'distinguishedName', values: [this.dnOf(o)] }),
-            }),
-            ...(o.kind === 'user'
-              ? [
-                  new Change({
-                    operation: 'replace',
-                    modification: new Attribute({ type: 'unicodePwd', values: [unicodePwd(TEST_USER_PASSWORD)] }),
-                  }),
-                ]
-              : []),
-          ],
-          new Control(SHOW_DELETED),
+        await restoreTombstone(
+          c,
+          o.guid!,
+          this.dnOf(o),
+          o.kind === 'user'
+            ? [
+                new Change({
+                  operation: 'replace',
+                  modification: new Attribute({ type: 'unicodePwd', values: [unicodePwd(TEST_USER_PASSWORD)] }),
+                }),
+              ]
+            : [],
         );
         o.deleted = false;
         return true;
@@ -446,6 +438,7 @@ interface Stats {
 }
 
 describe('incremental AD read == full read over random change sequences (Samba + emulator)', { skip }, () => {
+  let rig: IncrementalSamba | undefined;
   let dc: SambaDc;
   let admin: Client;
   let root: string;
@@ -453,17 +446,10 @@ describe('incremental AD read == full read over random change sequences (Samba +
   let template: string;
   let readerDn: string;
   const stats: Stats = { sequences: 0, checks: 0, incremental: 0, reads: 0 };
-  const saved = { p: process.env.ADSYNC_TEST_LDAP_PASSWORD, r: process.env.ADSYNC_TEST_LDAP_READER_PASSWORD };
 
   before(async () => {
-    dc = await startSamba();
-    admin = await adminClient(dc);
-    process.env.ADSYNC_TEST_LDAP_PASSWORD = dc.adminPassword;
-    process.env.ADSYNC_TEST_LDAP_READER_PASSWORD = TEST_USER_PASSWORD;
-    const sfx = uniqueSuffix();
-    root = await addOu(admin, `adsync-inc-pbt-${sfx}`, dc.baseDn);
-    readerDn = await addUser(admin, root, { cn: 'Reader', sam: `pr${sfx.slice(0, 8)}` });
-    dir = await mkdtemp(join(tmpdir(), 'dirsync-inc-pbt-'));
+    rig = await openIncrementalSamba({ ou: 'adsync-inc-pbt', readerSam: 'pr', tmp: 'dirsync-inc-pbt-' });
+    ({ dc, admin, root, dir, readerDn } = rig);
     template = join(dir, 'template-tenant.json');
     const e = await startEmulator({
       statePath: template,
@@ -473,17 +459,7 @@ describe('incremental AD read == full read over random change sequences (Samba +
     await e.close();
   });
   after(async () => {
-    if (root) await deleteTree(admin, root).catch(() => undefined);
-    await admin?.unbind().catch(() => undefined);
-    await dc?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-    for (const [k, v] of [
-      ['ADSYNC_TEST_LDAP_PASSWORD', saved.p],
-      ['ADSYNC_TEST_LDAP_READER_PASSWORD', saved.r],
-    ] as const) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    await rig?.close();
   });
 
   async function specFor(seqDir: string, name: string, scopeDn: string, bindDn: string, env: string): Promise<Spec> {
@@ -559,16 +535,10 @@ safety:
           const source = r.spec.sources[0]!;
           const request = readRequestFor(source, r.flows);
           // (1) the folded snapshot (member read in ranges) equals a fresh full read, as data
-          const inc = IncrementalReads.open(r.spec, { backend: r.snapshots });
-          const ad = new AdSource(source, r.spec.dir, { rangeSize: RANGE });
-          let snapshot: SourceSnapshot;
-          try {
-            snapshot = await inc.readSource(source, ad, request);
-            await inc.save();
-          } finally {
-            await ad.close();
-          }
-          const part = inc.info().parts[0]!;
+          const { snapshot, part } = await readThroughState(r.spec, source, request, {
+            backend: r.snapshots,
+            rangeSize: RANGE,
+          });
           stats.reads++;
           if (part.mode === 'incremental') {
             stats.incremental++;

@@ -6,20 +6,24 @@
  * full-read trigger falls back to a full read and says why.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Attribute, Change, Control, type Client } from 'ldapts';
+import { Attribute, Change, type Client } from 'ldapts';
 import { AdSource } from '../../src/connectors/ad/index.js';
 import { SourceError } from '../../src/errors.js';
-import type { SourceReadRequest, SourceSnapshot } from '../../src/model/entry.js';
+import type { SourceReadRequest } from '../../src/model/entry.js';
 import type { SourceSpec, Spec } from '../../src/spec/types.js';
 import { LocalState } from '../../src/state/local.js';
-import { IncrementalReads, type PartRead } from '../../src/sync/incremental.js';
+import type { PartRead } from '../../src/sync/incremental.js';
 import { packSource, sourceStateName, unpackSource, type SourceState } from '../../src/sync/state-snapshots.js';
 import { canonicalSource } from '../support/source-canonical.js';
-import { adminClient, sambaSkipReason, sambaSourceSpec, startSamba, type SambaDc } from '../support/samba.js';
+import { sambaSkipReason, sambaSourceSpec, type SambaDc } from '../support/samba.js';
+import {
+  openIncrementalSamba,
+  readThroughState,
+  restoreTombstone,
+  type IncrementalSamba,
+} from '../support/samba-incremental.js';
 import {
   addEntry,
   addGroup,
@@ -27,12 +31,10 @@ import {
   addUser,
   deleteTree,
   GROUP_GLOBAL_SECURITY,
-  TEST_USER_PASSWORD,
   uniqueSuffix,
 } from '../support/samba-seed.js';
 
 const skip = await sambaSkipReason();
-const SHOW_DELETED = '1.2.840.113556.1.4.417';
 
 const REQUEST = (base: string): SourceReadRequest => ({
   attributes: ['cn', 'member', 'manager', 'title', 'userprincipalname', 'samaccountname', 'objectclass', 'objectguid'],
@@ -40,36 +42,19 @@ const REQUEST = (base: string): SourceReadRequest => ({
 });
 
 describe('AD incremental read against Samba: changes folded by objectGUID', { skip }, () => {
+  let rig: IncrementalSamba | undefined;
   let dc: SambaDc;
   let admin: Client;
   let root: string;
   let dir: string;
   let readerDn: string;
-  const saved = { p: process.env.ADSYNC_TEST_LDAP_PASSWORD, r: process.env.ADSYNC_TEST_LDAP_READER_PASSWORD };
 
   before(async () => {
-    dc = await startSamba();
-    admin = await adminClient(dc);
-    process.env.ADSYNC_TEST_LDAP_PASSWORD = dc.adminPassword;
-    process.env.ADSYNC_TEST_LDAP_READER_PASSWORD = TEST_USER_PASSWORD;
-    const sfx = uniqueSuffix();
-    root = await addOu(admin, `adsync-incremental-${sfx}`, dc.baseDn);
-    // A plain account: DirSync needs Replicating Directory Changes, which it lacks.
-    readerDn = await addUser(admin, root, { cn: 'Reader', sam: `rd${sfx.slice(0, 8)}` });
-    dir = await mkdtemp(join(tmpdir(), 'dirsync-inc-samba-'));
+    rig = await openIncrementalSamba({ ou: 'adsync-incremental', readerSam: 'rd', tmp: 'dirsync-inc-samba-' });
+    ({ dc, admin, root, dir, readerDn } = rig);
   });
   after(async () => {
-    if (root) await deleteTree(admin, root).catch(() => undefined);
-    await admin?.unbind().catch(() => undefined);
-    await dc?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-    for (const [k, v] of [
-      ['ADSYNC_TEST_LDAP_PASSWORD', saved.p],
-      ['ADSYNC_TEST_LDAP_READER_PASSWORD', saved.r],
-    ] as const) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    await rig?.close();
   });
 
   interface Reader {
@@ -90,20 +75,12 @@ describe('AD incremental read against Samba: changes folded by objectGUID', { sk
       source,
       state,
       async read(request, opts = {}) {
-        const inc = IncrementalReads.open(spec, {
+        const { snapshot, part } = await readThroughState(spec, source, request, {
           backend: state,
           ...(opts.full ? { full: true } : {}),
           ...(opts.now ? { now: () => opts.now! } : {}),
+          rangeSize: 7,
         });
-        const ad = new AdSource(source, dir, { rangeSize: 7 });
-        let snapshot: SourceSnapshot;
-        try {
-          snapshot = await inc.readSource(source, ad, request);
-          await inc.save();
-        } finally {
-          await ad.close();
-        }
-        const part = inc.info().parts[0]!;
         if (opts.compare !== false) {
           const full = new AdSource(source, dir, { rangeSize: 7 });
           try {
@@ -138,22 +115,8 @@ describe('AD incremental read against Samba: changes folded by objectGUID', { sk
       }),
     );
 
-  /** Reanimates a tombstone under `dn` (Show Deleted; remove isDeleted, set the DN), keeping its objectGUID. */
-  async function restore(guid: Buffer, dn: string): Promise<void> {
-    const { searchEntries } = await admin.search(
-      `<GUID=${guid.toString('hex')}>`,
-      { scope: 'base', attributes: ['1.1'] },
-      new Control(SHOW_DELETED),
-    );
-    await admin.modify(
-      searchEntries[0]!.dn,
-      [
-        new Change({ operation: 'delete', modification: new Attribute({ type: 'isDeleted' }) }),
-        new Change({ operation: 'replace', modification: new Attribute({ type: 'distinguishedName', values: [dn] }) }),
-      ],
-      new Control(SHOW_DELETED),
-    );
-  }
+  /** Reanimates a tombstone under `dn`, keeping its objectGUID. */
+  const restore = (guid: Buffer, dn: string): Promise<void> => restoreTombstone(admin, guid, dn);
   const guidOf = async (dn: string): Promise<Buffer> =>
     (await admin.search(dn, { scope: 'base', attributes: ['objectGUID'], explicitBufferAttributes: ['objectGUID'] }))
       .searchEntries[0]!['objectGUID'] as Buffer;

@@ -352,111 +352,83 @@ export class AdSource implements SourceConnector {
     bases: string[],
   ): Promise<{ entries: DirectoryEntry[]; computers: string[] }> {
     const { client, settings } = await this.connect();
-    const filter = buildSearchFilter(request.filter, `sources[${this.name}] scope filter`);
-    const { requested, explicitBuffers } = this.requestedAttributes(request);
     const stats: AdReadStats = { bases: [], pages: 0, entries: 0, rangeRequests: 0, elapsedMs: 0 };
-    let currentBase: string | undefined;
+    const at: { base?: string } = {};
     try {
-      const seen = new Set<string>();
-      const entries: DirectoryEntry[] = [];
-      for (const base of bases) {
-        currentBase = base;
-        for await (const page of client.searchPaginated(base, {
-          scope: 'sub',
-          filter,
-          attributes: requested,
-          explicitBufferAttributes: explicitBuffers,
-          paged: { pageSize: settings.pageSize },
-        })) {
-          for (const raw of page.searchEntries) {
-            const key = normalizeDn(raw.dn);
-            if (seen.has(key)) continue;
-            seen.add(key);
-            entries.push(await this.toEntry(client, raw, explicitBuffers, stats));
-          }
-        }
-      }
-      const computers: string[] = [];
-      if (this.listsComputers(request)) {
-        for (const base of bases) {
-          currentBase = base;
-          for await (const page of client.searchPaginated(base, {
-            scope: 'sub',
-            filter: '(objectClass=computer)',
-            attributes: ['1.1'],
-            paged: { pageSize: settings.pageSize },
-          })) {
-            for (const raw of page.searchEntries) computers.push(raw.dn);
-          }
-        }
-      }
-      return { entries, computers };
+      return await this.readBases(client, settings, request, bases, stats, at);
     } catch (err) {
-      throw mapLdapError(err, settings, currentBase === undefined ? {} : { base: currentBase });
+      throw mapLdapError(err, settings, at.base === undefined ? {} : { base: at.base });
     }
   }
 
   async read(request: SourceReadRequest): Promise<SourceSnapshot> {
     const t0 = Date.now();
-    const conn = await this.connect();
-    const { client, settings } = conn;
-    const filter = buildSearchFilter(request.filter, `sources[${this.name}] scope filter`);
-    const wanted = [...new Set([...ALWAYS, ...request.attributes.map((a) => a.toLowerCase())])].filter(
-      (a) => a !== '*' && a !== 'dn' && a !== 'distinguishedname',
-    );
-    const rangeSize = this.options.rangeSize;
-    const requested = wanted.map((a) => (rangeSize && RANGED.has(a) ? `${a};range=0-${rangeSize - 1}` : a));
-    const explicitBuffers = wanted
-      .filter((a) => BINARY_ATTRIBUTES.has(a))
-      .flatMap((a) => [a, BINARY_CANONICAL[a] ?? a]);
+    const { client, settings } = await this.connect();
     const stats: AdReadStats = { bases: [], pages: 0, entries: 0, rangeRequests: 0, elapsedMs: 0 };
-    let currentBase: string | undefined;
+    const at: { base?: string } = {};
     try {
       const { bases, namingContexts } = await this.resolveBases(client, settings, request);
       stats.bases = bases;
-      const seen = new Set<string>();
-      const entries: DirectoryEntry[] = [];
-      for (const base of bases) {
-        currentBase = base;
-        const pages = client.searchPaginated(base, {
-          scope: 'sub',
-          filter,
-          attributes: requested,
-          explicitBufferAttributes: explicitBuffers,
-          paged: { pageSize: settings.pageSize },
-        });
-        for await (const page of pages) {
-          stats.pages++;
-          for (const raw of page.searchEntries) {
-            const key = normalizeDn(raw.dn);
-            if (seen.has(key)) continue;
-            seen.add(key);
-            entries.push(await this.toEntry(client, raw, explicitBuffers, stats));
-          }
-        }
-      }
-      // Computers are never read, but groups list them as members: their DNs alone say why those are left out.
-      const computers: string[] = [];
-      if (request.attributes.includes('member') && this.options.computers !== false) {
-        for (const base of bases) {
-          currentBase = base;
-          for await (const page of client.searchPaginated(base, {
-            scope: 'sub',
-            filter: '(objectClass=computer)',
-            attributes: ['1.1'],
-            paged: { pageSize: settings.pageSize },
-          })) {
-            for (const raw of page.searchEntries) computers.push(raw.dn);
-          }
-        }
-      }
+      const { entries, computers } = await this.readBases(client, settings, request, bases, stats, at);
       stats.entries = entries.length;
       stats.elapsedMs = Date.now() - t0;
       this.lastReadStats = stats;
       return { source: this.name, namingContexts, entries, ...(computers.length > 0 ? { computers } : {}) };
     } catch (err) {
-      throw mapLdapError(err, settings, currentBase === undefined ? {} : { base: currentBase });
+      throw mapLdapError(err, settings, at.base === undefined ? {} : { base: at.base });
     }
+  }
+
+  /**
+   * One paged pass per base: the entries a read of `request` finds (each once, however the bases overlap), then
+   * the computers under the bases when listed — never read, but groups list them as members: their DNs alone say
+   * why those are left out. `at.base` names the base being searched (for the error an LDAP failure becomes).
+   */
+  private async readBases(
+    client: Client,
+    settings: LdapSettings,
+    request: SourceReadRequest,
+    bases: string[],
+    stats: AdReadStats,
+    at: { base?: string },
+  ): Promise<{ entries: DirectoryEntry[]; computers: string[] }> {
+    const filter = buildSearchFilter(request.filter, `sources[${this.name}] scope filter`);
+    const { requested, explicitBuffers } = this.requestedAttributes(request);
+    const seen = new Set<string>();
+    const entries: DirectoryEntry[] = [];
+    for (const base of bases) {
+      at.base = base;
+      for await (const page of client.searchPaginated(base, {
+        scope: 'sub',
+        filter,
+        attributes: requested,
+        explicitBufferAttributes: explicitBuffers,
+        paged: { pageSize: settings.pageSize },
+      })) {
+        stats.pages++;
+        for (const raw of page.searchEntries) {
+          const key = normalizeDn(raw.dn);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          entries.push(await this.toEntry(client, raw, explicitBuffers, stats));
+        }
+      }
+    }
+    const computers: string[] = [];
+    if (this.listsComputers(request)) {
+      for (const base of bases) {
+        at.base = base;
+        for await (const page of client.searchPaginated(base, {
+          scope: 'sub',
+          filter: '(objectClass=computer)',
+          attributes: ['1.1'],
+          paged: { pageSize: settings.pageSize },
+        })) {
+          for (const raw of page.searchEntries) computers.push(raw.dn);
+        }
+      }
+    }
+    return { entries, computers };
   }
 
   /**
