@@ -13,9 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Attribute, Change, type Client } from 'ldapts';
 import type { RunningEmulator } from '../../src/emulator/index.js';
-import type { Plan } from '../../src/model/plan.js';
 import { sidToBytes } from '../../src/model/sid.js';
-import { runCli } from '../support/cli.js';
+import { planJson, runCli } from '../support/cli.js';
 import type { SambaDc } from '../support/samba.js';
 import { sambaSkipReason } from '../support/samba.js';
 import { closeSambaCli, emulatorGraph, openSamba, startCliEmulator } from '../support/samba-cli.js';
@@ -107,11 +106,7 @@ target:
     await closeSambaCli({ admin, emu, dc, dir });
   });
 
-  async function plan(): Promise<Plan> {
-    const r = await runCli(['plan', '-c', spec, '--format', 'json'], { env });
-    assert.equal(r.code, 0, r.stderr);
-    return JSON.parse(r.stdout) as Plan;
-  }
+  const plan = () => planJson(spec, env);
 
   it('Samba made the foreign security principals the group names', async () => {
     const { searchEntries } = await admin.search(team, { scope: 'base', attributes: ['member'] });

@@ -10,9 +10,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Plan } from '../../src/model/plan.js';
 import { sidToBytes } from '../../src/model/sid.js';
-import { runCli } from '../support/cli.js';
+import { planJson, runCli } from '../support/cli.js';
 
 const FABRIKAM_SID = 'S-1-5-21-3623811015-3361044348-30300820';
 const ANN = `${FABRIKAM_SID}-1105`;
@@ -21,22 +20,25 @@ const fsp = (sid: string) => `CN=${sid},CN=ForeignSecurityPrincipals,DC=contoso,
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 const guid = (n: number) => b64(Uint8Array.from({ length: 16 }, (_, i) => (n * 31 + i * 7) % 256));
 
-const CORP = `version: 1
-
-dn: CN=Bob Jones,OU=Staff,DC=contoso,DC=example
+/** An enabled user's record, as ldifde exports it. */
+const userRecord = (dn: string, cn: string, sam: string, upn: string, guidN: number, sid: string) => `dn: ${dn}
 changetype: add
 objectClass: top
 objectClass: person
 objectClass: organizationalPerson
 objectClass: user
-cn: Bob Jones
-sAMAccountName: bjones
-userPrincipalName: bjones@contoso.example
-displayName: Bob Jones
+cn: ${cn}
+sAMAccountName: ${sam}
+userPrincipalName: ${upn}
+displayName: ${cn}
 userAccountControl: 512
-objectGUID:: ${guid(1)}
-objectSid:: ${b64(sidToBytes('S-1-5-21-1-2-3-1104')!)}
+objectGUID:: ${guid(guidN)}
+objectSid:: ${b64(sidToBytes(sid)!)}
+`;
 
+const CORP = `version: 1
+
+${userRecord('CN=Bob Jones,OU=Staff,DC=contoso,DC=example', 'Bob Jones', 'bjones', 'bjones@contoso.example', 1, 'S-1-5-21-1-2-3-1104')}
 dn: CN=Project X,OU=Groups,DC=contoso,DC=example
 changetype: add
 objectClass: top
@@ -53,20 +55,7 @@ member: ${fsp(GONE)}
 
 const ACCOUNTS = `version: 1
 
-dn: CN=Ann Lee,OU=People,DC=fabrikam,DC=example
-changetype: add
-objectClass: top
-objectClass: person
-objectClass: organizationalPerson
-objectClass: user
-cn: Ann Lee
-sAMAccountName: alee
-userPrincipalName: alee@fabrikam.example
-displayName: Ann Lee
-userAccountControl: 512
-objectGUID:: ${guid(3)}
-objectSid:: ${b64(sidToBytes(ANN)!)}
-`;
+${userRecord('CN=Ann Lee,OU=People,DC=fabrikam,DC=example', 'Ann Lee', 'alee', 'alee@fabrikam.example', 3, ANN)}`;
 
 const SPEC = `version: 1
 sources:
@@ -99,11 +88,7 @@ describe('members of another forest through their foreign security principals (t
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  async function planJson(): Promise<Plan> {
-    const r = await runCli(['plan', '-c', spec(), '--format', 'json']);
-    assert.equal(r.code, 0, r.stderr);
-    return JSON.parse(r.stdout) as Plan;
-  }
+  const plan = () => planJson(spec());
 
   async function membersInTenant(group: string): Promise<string[]> {
     const s = JSON.parse(await readFile(join(dir, '.adsync', 'tenant.json'), 'utf8')) as State;
@@ -114,7 +99,7 @@ describe('members of another forest through their foreign security principals (t
   }
 
   it('plan adds the account of the other forest to the group, and says why the unknown SID is left out', async () => {
-    const p = await planJson();
+    const p = await plan();
     const add = p.changes.find((c) => c.action === 'add-members' && c.label === 'Project X');
     assert.ok(add && add.action === 'add-members', JSON.stringify(p.changes));
     assert.deepEqual(add.members.map((m) => m.label).sort(), ['alee@fabrikam.example', 'bjones@contoso.example']);
@@ -138,7 +123,7 @@ describe('members of another forest through their foreign security principals (t
   it('the principal removed from the group removes the member', async () => {
     const ldif = join(dir, 'corp.ldif');
     await writeFile(ldif, (await readFile(ldif, 'utf8')).replace(`member: ${fsp(ANN)}\n`, ''));
-    const p = await planJson();
+    const p = await plan();
     const remove = p.changes.find((c) => c.action === 'remove-members');
     assert.ok(remove && remove.action === 'remove-members', JSON.stringify(p.changes));
     assert.deepEqual(

@@ -11,8 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Client } from 'ldapts';
 import type { RunningEmulator } from '../../src/emulator/index.js';
-import type { Plan } from '../../src/model/plan.js';
-import { runCli } from '../support/cli.js';
+import { planJson, runCli } from '../support/cli.js';
 import type { SambaDc } from '../support/samba.js';
 import { sambaSkipReason } from '../support/samba.js';
 import { closeSambaCli, openSamba, startCliEmulator } from '../support/samba-cli.js';
@@ -98,11 +97,7 @@ describe(
       await closeSambaCli({ admin, emu, dc, dir });
     });
 
-    async function plan(): Promise<Plan> {
-      const r = await runCli(['plan', '-c', spec, '--format', 'json'], { env });
-      assert.equal(r.code, 0, r.stderr);
-      return JSON.parse(r.stdout) as Plan;
-    }
+    const plan = () => planJson(spec, env);
 
     it('reports each member left out of the group with its reason', async () => {
       const p = await plan();

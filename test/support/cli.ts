@@ -1,6 +1,8 @@
 /** Runs the built CLI (bin/run.js) as a user would, in a child process. */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Plan } from '../../src/model/plan.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
 
@@ -39,4 +41,11 @@ export function runCli(
       resolve({ code: code ?? -1, stdout, stderr });
     });
   });
+}
+
+/** `adsync plan -c SPEC --format json`, which must exit 0: the plan it prints. */
+export async function planJson(spec: string, env?: NodeJS.ProcessEnv): Promise<Plan> {
+  const r = await runCli(['plan', '-c', spec, '--format', 'json'], env === undefined ? {} : { env });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Plan;
 }
