@@ -84,8 +84,13 @@ function openSource(source: SourceSpec, spec: Spec): SourceConnector {
 export async function openSession(configPath: string, options: SessionOptions = {}): Promise<Session> {
   const spec = await loadSpec(configPath);
   const flows = compileFlows(spec);
-  const incremental = options.incremental ? IncrementalReads.open(spec, options.incremental) : undefined;
   const reusePlan = options.reusePlan === true && planReusable(spec);
+  const incremental = options.incremental
+    ? IncrementalReads.open(spec, {
+        ...options.incremental,
+        ...(reusePlan ? { plan: { specPath: displayPath(spec.file), toolVersion: TOOL_VERSION } } : {}),
+      })
+    : undefined;
   // The sources are read while the target starts and connects: two directories, two cores. With a stored plan
   // that may be shown again, only once it can't (its check reads no snapshot).
   const read = (): Promise<DesiredRead> => readDesired(spec, flows, options.keepSources === true, incremental);
@@ -224,8 +229,14 @@ export async function planToShow(session: Session, now: Date = new Date()): Prom
   const { spec, incremental } = session;
   if (session.reusePlan === true && incremental !== undefined) {
     const memo = await incremental.candidate(sourceRequests(spec, session.flows), session.specPath, TOOL_VERSION);
+    const { request, mark } = targetRequestOf(session);
     const hit =
-      memo && (await incremental.reuse(memo, spec.sources, session.target, targetRequestOf(session).request, now));
+      memo &&
+      (await incremental.reuse(memo, spec.sources, session.target, request, now, {
+        flows: session.flows,
+        requests: sourceRequests(spec, session.flows),
+        deleteMark: mark,
+      }));
     if (hit) {
       delete session.prefetched;
       // The stored plan, made anew now: `createdAt` keeps its place among the keys (output stays byte-identical).
@@ -339,6 +350,7 @@ async function readDesired(
       collectFacts(snapshot, source, writebackReadAttributes(spec.writeback, source.name), facts);
   }
   const desired = buildDesired(spec, snapshots, flows);
+  incremental?.noteDesired(desired);
   if (!spec.safety.allowEmptySource)
     refuseEmptySources(
       spec,

@@ -15,12 +15,16 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { DeltaRound, EntraReadRequest, EntraTarget, PartRead } from '../connectors/entra/index.js';
-import { ldifDigest } from '../connectors/ldif/incremental.js';
 import { LdifSource } from '../connectors/ldif/index.js';
 import { AdSource } from '../connectors/ad/index.js';
 import { readAdIncremental } from './ad-incremental.js';
-import type { SourceConnector, SourceReadRequest, SourceSnapshot } from '../model/entry.js';
-import type { TargetSnapshot } from '../model/target.js';
+import type { NamingContext, SourceConnector, SourceReadRequest, SourceSnapshot } from '../model/entry.js';
+import type { ObjectKind, TargetSnapshot } from '../model/target.js';
+import type { DesiredState } from '../engine/desired.js';
+import type { KindFlows } from '../engine/flows.js';
+import { sharedDigest, SHARED_DIGEST_BYTES } from '../engine/local-edits.js';
+import { DIGEST_BYTES, KEY_BYTES, scanLdifFile, type LdifRecordIndex } from '../connectors/ldif/records.js';
+import { patchForLocalEdits, type EditedSource } from './local-edits.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { StateBackend } from '../state/backend.js';
 import { openState } from '../state/open.js';
@@ -37,6 +41,8 @@ import {
 import {
   loadPart,
   packSource,
+  RECORD_ENTRY_BYTES,
+  type StoredRecords,
   packTarget,
   savePart,
   sourceStateName,
@@ -63,6 +69,18 @@ export interface IncrementalOptions {
   backend?: StateBackend;
   /** The clock (tests): AD's tombstone lifetime bounds the age of a stored read. */
   now?: () => Date;
+  /**
+   * `adsync plan` with the stored plan (plan-memo.ts): the spec path and adsync version the plan is stored
+   * under. LDIF exports are then indexed by record as they are read, for patching after local edits.
+   */
+  plan?: { specPath: string; toolVersion: string };
+}
+
+/** What a patch of the stored plan needs from the session besides the state (./local-edits.ts). */
+export interface PatchContext {
+  flows: Record<ObjectKind, KindFlows>;
+  requests: readonly { source: SourceSpec; request: SourceReadRequest }[];
+  deleteMark: string | undefined;
 }
 
 const digest = (o: unknown): string => createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 32);
@@ -78,12 +96,13 @@ export class IncrementalReads {
     private readonly backend: Promise<StateBackend>,
     private readonly full: boolean,
     private readonly now: () => Date = () => new Date(),
+    private readonly planned?: { specPath: string; toolVersion: string },
   ) {}
 
   static open(spec: Spec, options: IncrementalOptions = {}): IncrementalReads {
     const backend = options.backend !== undefined ? Promise.resolve(options.backend) : openState(spec);
     backend.catch(() => undefined); // awaited by the first read; a failure surfaces there
-    return new IncrementalReads(spec, backend, options.full === true, options.now);
+    return new IncrementalReads(spec, backend, options.full === true, options.now, options.plan);
   }
 
   private async load<T>(name: string, decode: (b: Buffer) => Promise<T>): Promise<Loaded<T>> {
@@ -113,22 +132,94 @@ export class IncrementalReads {
     // one cost more than both), so its state is its scope and the digest of the bytes parsed, no snapshot.
     const scope = this.ldifScope(source, request);
     const name = sourceStateName(source.name);
+    const indexing = this.planned !== undefined && connector instanceof LdifSource;
+    if (indexing) connector.indexRecords = true;
     const [loaded, snapshot] = await Promise.all([this.load(name, unpackSource), connector.read(request)]);
     const parsed = connector instanceof LdifSource ? connector.contentDigest : undefined;
     this.sourceKeys.set(source.name, parsed === undefined ? undefined : { source: source.name, scope, digest: parsed });
+    if (indexing && connector.records !== undefined && connector.ordinals !== undefined)
+      this.indexed.set(source.name, {
+        index: connector.records,
+        ordinals: connector.ordinals,
+        namingContexts: snapshot.namingContexts,
+      });
     const prior = loaded.value;
     let why: string;
     if (prior === undefined) why = this.whyFull(loaded);
     else if (prior.scope !== scope) why = 'the read scope changed (search bases, filter or attributes)';
-    else if (parsed === undefined || prior.digest !== parsed) why = 'the LDIF export changed';
+    else if (parsed === undefined || prior.digest !== parsed)
+      why = `the LDIF export changed${this.unpatched !== undefined ? ` (the stored plan was not patched: ${this.unpatched})` : ''}`;
     else {
       this.parts.set(part, { part, mode: 'incremental', reason: 'the LDIF export is unchanged', changes: 0 });
+      // Indexed now, the records are stored for the next patch (the digests were, the plan they belong to not).
+      if (indexing && parsed !== undefined)
+        this.pending.push({ name, bytes: () => this.packLdif(source.name, scope, parsed), etag: loaded.etag });
       return snapshot;
     }
     this.parts.set(part, { part, mode: 'full', reason: why });
     if (parsed !== undefined)
-      this.pending.push({ name, bytes: packSource({ scope, digest: parsed }), etag: loaded.etag });
+      this.pending.push({ name, bytes: () => this.packLdif(source.name, scope, parsed), etag: loaded.etag });
     return snapshot;
+  }
+
+  /** The records the read indexed, with the shared digest of each record's user (noteDesired), for the state. */
+  private readonly indexed = new Map<
+    string,
+    { index: LdifRecordIndex; ordinals?: Map<string, number>; namingContexts: NamingContext[]; shared?: Buffer }
+  >();
+  /** Why the stored plan could not be patched, when a patch was tried (the LDIF part's reason says it). */
+  private unpatched: string | undefined;
+
+  /**
+   * The desired state built from this run's reads: the shared digest of each LDIF record's user
+   * (../engine/local-edits.ts), stored with the records for the next run's patch.
+   */
+  noteDesired(desired: DesiredState): void {
+    for (const [name, x] of this.indexed) {
+      if (x.ordinals === undefined) continue;
+      const shared = Buffer.alloc(x.index.count * SHARED_DIGEST_BYTES);
+      for (const o of desired.objects) {
+        if (o.source !== name) continue;
+        const i = x.ordinals.get(o.dn);
+        const d = i === undefined ? undefined : sharedDigest(o);
+        if (d !== undefined) d.copy(shared, i! * SHARED_DIGEST_BYTES);
+      }
+      x.shared = shared;
+      delete x.ordinals; // no longer needed: a map of every DN
+    }
+  }
+
+  private packLdif(source: string, scope: string, digest: string): Promise<Buffer> {
+    const x = this.indexed.get(source);
+    const base = this.baseKey();
+    let records: StoredRecords | undefined;
+    if (x?.shared !== undefined && base !== undefined) {
+      const { index, shared } = x;
+      const out = Buffer.alloc(index.count * RECORD_ENTRY_BYTES);
+      for (let i = 0; i < index.count; i++) {
+        const at = i * RECORD_ENTRY_BYTES;
+        index.keys.copy(out, at, i * KEY_BYTES, (i + 1) * KEY_BYTES);
+        index.digests.copy(out, at + KEY_BYTES, i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES);
+        shared.copy(out, at + KEY_BYTES + DIGEST_BYTES, i * SHARED_DIGEST_BYTES, (i + 1) * SHARED_DIGEST_BYTES);
+      }
+      records = { basis: base, count: index.count, frame: index.frame, index: out, namingContexts: x.namingContexts };
+    }
+    return packSource({ scope, digest, ...(records !== undefined ? { records } : {}) })();
+  }
+
+  /**
+   * What the stored plan is made under besides the exports' bytes: adsync, the spec and every source's read
+   * scope (the memo key with the digests left out). Records stored under another basis are never patched from.
+   */
+  private baseKey(): string | undefined {
+    if (this.planned === undefined) return undefined;
+    const keys: SourceKey[] = [];
+    for (const s of this.spec.sources) {
+      const k = this.sourceKeys.get(s.name);
+      if (k === undefined) return undefined;
+      keys.push({ ...k, digest: '' });
+    }
+    return memoKey({ ...this.planned, specDigest: this.spec.digest, sources: keys });
   }
 
   /** An AD source: changes since the last read folded into the stored snapshot (./ad-incremental.ts). */
@@ -221,15 +312,37 @@ export class IncrementalReads {
       if (memo === undefined) return undefined;
       const keys: SourceKey[] = [];
       for (const { source, request } of sources) {
-        const d = await ldifDigest(resolve(this.spec.dir, source.ldif!.path));
-        if (d === undefined) return undefined;
-        keys.push({ source: source.name, scope: this.ldifScope(source, request), digest: d });
+        // With spans: when only the bytes differ, the patch reads the edited records by them.
+        const scan = await scanLdifFile(resolve(this.spec.dir, source.ldif!.path), { spans: true });
+        if (scan === undefined) return undefined;
+        this.scans.set(source.name, scan);
+        keys.push({ source: source.name, scope: this.ldifScope(source, request), digest: scan.digest });
       }
       const key = memoKey({ toolVersion, specDigest: this.spec.digest, specPath, sources: keys });
-      return memo.key === key ? memo : undefined;
+      this.keyedAs = { specPath, toolVersion };
+      if (memo.key === key) return memo;
+      // Only the exports' bytes differ: a patch may do (reuse), when their records say the edits are local.
+      const base = memoKey({
+        toolVersion,
+        specDigest: this.spec.digest,
+        specPath,
+        sources: keys.map((k) => ({ ...k, digest: '' })),
+      });
+      if (memo.base === base) {
+        this.inexact = true;
+        return memo;
+      }
+      return undefined;
     })();
     return this.memo;
   }
+
+  /** The candidate is for other exports' bytes: shown only patched (./local-edits.ts). */
+  private inexact = false;
+  /** The exports as candidate() scanned them. */
+  private readonly scans = new Map<string, LdifRecordIndex>();
+  /** What candidate() keyed the stored plan with. */
+  private keyedAs: { specPath: string; toolVersion: string } | undefined;
 
   /**
    * The candidate's plan when the tenant too is as it was (one round of its delta links: no change, the same
@@ -242,26 +355,117 @@ export class IncrementalReads {
     target: EntraTarget,
     request: EntraReadRequest,
     now: Date,
+    patch?: PatchContext,
   ): Promise<PlanMemo | undefined> {
     if (!withinWindow(memo.clock, now) || target.probeDelta === undefined || request.readLicenses === true)
       return undefined;
+    if (this.inexact && patch === undefined) return undefined;
     const probe = await target.probeDelta(request, memo.target.links);
     if ('refused' in probe || probe.scope !== memo.target.scope) return undefined;
     if (probe.round.changes > 0 || probe.fingerprint !== memo.target.fingerprint) {
       this.probed = probe.round;
       return undefined;
     }
+    let shown = memo;
+    const edits = new Map<string, number>();
+    if (this.inexact) {
+      const patched = await this.patch(memo, target, patch!, probe.round.directorySync, now);
+      if ('refused' in patched) {
+        this.unpatched = patched.refused;
+        return undefined;
+      }
+      shown = patched.memo;
+      for (const [name, n] of patched.edited) edits.set(name, n);
+    }
     for (const source of sources) {
       const part = `source ${source.name}`;
-      this.parts.set(part, { part, mode: 'incremental', reason: 'the LDIF export is unchanged', changes: 0 });
+      const n = edits.get(source.name);
+      this.parts.set(
+        part,
+        n === undefined || n === 0
+          ? { part, mode: 'incremental', reason: 'the LDIF export is unchanged', changes: 0 }
+          : {
+              part,
+              mode: 'incremental',
+              reason: 'records edited in properties only their own changes read',
+              changes: n,
+            },
+      );
     }
     this.parts.set('target', { part: 'target', mode: 'incremental', reason: 'Graph delta', changes: 0 });
     this.parts.set('plan', {
       part: 'plan',
       mode: 'incremental',
-      reason: 'spec, sources and tenant unchanged since the stored plan: shown again without planning',
+      reason: this.inexact
+        ? 'the stored plan, with the edited users planned anew'
+        : 'spec, sources and tenant unchanged since the stored plan: shown again without planning',
     });
-    return memo;
+    if (this.inexact) {
+      await this.save();
+      const size = await saveMemo(await this.backend, shown);
+      if (size !== undefined) this.saved[PLAN_MEMO_NAME] = size;
+    }
+    return shown;
+  }
+
+  /** The stored plan patched for the exports' local edits, with the state to store (./local-edits.ts). */
+  private async patch(
+    memo: PlanMemo,
+    target: EntraTarget,
+    ctx: PatchContext,
+    directorySync: TargetSnapshot['directorySync'],
+    now: Date,
+  ): Promise<{ memo: PlanMemo; edited: Map<string, number> } | { refused: string }> {
+    const backend = await this.backend;
+    const edited: EditedSource[] = [];
+    const keys: SourceKey[] = [];
+    const etags = new Map<string, string | undefined>();
+    for (const { source, request } of ctx.requests) {
+      const path = resolve(this.spec.dir, source.ldif!.path);
+      const name = sourceStateName(source.name);
+      const loaded = await loadPart(backend, name, unpackSource);
+      const scan = this.scans.get(source.name);
+      const stored = loaded.value?.records;
+      if (process.env.DBG) console.log("DBG2", stored === undefined, stored?.basis, memo.base, loaded.value ? Object.keys(loaded.value) : "none");
+      if (stored === undefined || stored.basis !== memo.base)
+        return { refused: `no record index of source ${source.name} for this spec` };
+      if (scan === undefined) return { refused: `source ${source.name} can't be read` };
+      const scope = this.ldifScope(source, request);
+      if (loaded.value?.scope !== scope) return { refused: `the read scope of source ${source.name} changed` };
+      edited.push({ source, request, path, stored, index: scan });
+      keys.push({ source: source.name, scope, digest: scan.digest });
+      etags.set(source.name, loaded.etag);
+    }
+    let result;
+    try {
+      result = await patchForLocalEdits({
+        stored: memo.plan,
+        storedClock: memo.clock,
+        spec: this.spec,
+        specPath: this.keyedAs!.specPath,
+        toolVersion: this.keyedAs!.toolVersion,
+        flows: ctx.flows,
+        sources: edited,
+        target: async () => (await this.load(TARGET_STATE_NAME, unpackTarget)).value,
+        tenant: target.tenant,
+        directorySync,
+        extensions: target.extensions,
+        deleteMark: ctx.deleteMark,
+        now,
+      });
+    } catch (err) {
+      // An edited record the reader refuses: the full read says where, with the file's line numbers.
+      return { refused: `an edited record could not be read (${(err as Error).message})` };
+    }
+    if ('refused' in result) return result;
+    for (const e of edited) {
+      const key = keys.find((k) => k.source === e.source.name)!;
+      const records = result.records.get(e.source.name)!;
+      const bytes = packSource({ scope: key.scope, digest: key.digest, records });
+      this.pending.push({ name: sourceStateName(e.source.name), bytes, etag: etags.get(e.source.name) });
+    }
+    const key = memoKey({ ...this.keyedAs!, specDigest: this.spec.digest, sources: keys });
+    return { memo: { ...memo, key, clock: result.clock, plan: result.plan }, edited: result.edited };
   }
 
   /**
@@ -280,6 +484,12 @@ export class IncrementalReads {
     const { read: _r, ...plan } = out.plan;
     const size = await saveMemo(await this.backend, {
       key: memoKey({ toolVersion, specDigest: this.spec.digest, specPath, sources: keys as SourceKey[] }),
+      base: memoKey({
+        toolVersion,
+        specDigest: this.spec.digest,
+        specPath,
+        sources: (keys as SourceKey[]).map((k) => ({ ...k, digest: '' })),
+      }),
       target,
       clock: out.clockWindow,
       plan,

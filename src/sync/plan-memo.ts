@@ -37,6 +37,11 @@ export interface SourceKey {
 export interface PlanMemo {
   format: typeof FORMAT;
   key: string;
+  /**
+   * The key without the exports' digests (adsync, the spec, the read scopes): a memo whose base is the run's
+   * may be patched when only the exports' bytes changed (local-edits.ts). Absent in memos of earlier versions.
+   */
+  base?: string;
   target: {
     scope: string;
     links: { users: string; groups: string };
@@ -58,8 +63,10 @@ export function memoKey(input: {
   sources: readonly SourceKey[];
 }): string {
   const sources = [...input.sources].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+  // Fields in one order, whatever order the caller's object has them in.
+  const { toolVersion, specDigest, specPath } = input;
   return createHash('sha256')
-    .update(JSON.stringify({ ...input, sources }))
+    .update(JSON.stringify({ toolVersion, specDigest, specPath, sources }))
     .digest('hex');
 }
 

@@ -32,6 +32,24 @@ export interface SourceState {
   /** AD: the DC's watermark, DirSync cookies and the objects tracked by objectGUID. */
   ad?: AdSourceState;
   snapshot?: SourceSnapshot;
+  /** LDIF: the export's records, for patching the stored plan after local edits (src/sync/local-edits.ts). */
+  records?: StoredRecords;
+}
+
+/** Bytes per record in StoredRecords.index: its key, its content digest, its user's shared digest (or zeros). */
+export const RECORD_ENTRY_BYTES = 8 + 16 + 8;
+
+/** An LDIF export's records as the last full read saw them (../connectors/ldif/records.ts). */
+export interface StoredRecords {
+  /** The memo base key the shared digests were computed under (plan-memo.ts): patches need the same. */
+  basis: string;
+  count: number;
+  /** Digest of the blocks that are not records. */
+  frame: string;
+  /** RECORD_ENTRY_BYTES per record, in file order. */
+  index: Buffer;
+  /** The naming contexts the whole export gave (a patch reads a few records only). */
+  namingContexts: SourceSnapshot['namingContexts'];
 }
 
 /** AD: where the next read starts, and the objects tracked beside the snapshot's entries (../connectors/ad/fold.ts). */
@@ -62,6 +80,13 @@ interface EncSource {
   scope: string;
   digest?: string;
   ad?: AdSourceState;
+  records?: {
+    basis: string;
+    count: number;
+    frame: string;
+    index: string;
+    namingContexts: SourceSnapshot['namingContexts'];
+  };
   /** The snapshot, when stored (absent: none). */
   source?: string;
   namingContexts?: SourceSnapshot['namingContexts'];
@@ -87,6 +112,7 @@ function encodeSource(s: SourceState): EncSource {
     scope: s.scope,
     ...(s.digest !== undefined ? { digest: s.digest } : {}),
     ...(s.ad !== undefined ? { ad: s.ad } : {}),
+    ...(s.records !== undefined ? { records: { ...s.records, index: s.records.index.toString('base64') } } : {}),
   };
   const snapshot = s.snapshot;
   if (snapshot === undefined) return head;
@@ -113,6 +139,7 @@ function decodeSource(s: EncSource): SourceState {
     scope: s.scope,
     ...(s.digest !== undefined ? { digest: s.digest } : {}),
     ...(s.ad !== undefined ? { ad: s.ad } : {}),
+    ...(s.records !== undefined ? { records: { ...s.records, index: Buffer.from(s.records.index, 'base64') } } : {}),
   };
   if (s.entries === undefined || s.source === undefined || s.namingContexts === undefined) return head;
   const dns = s.entries.map((e) => e[0]);

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { gunzipSync } from 'node:zlib';
 import { applyPlan } from '../../src/apply/loop.js';
-import { planToShow, readAndPlan, type Session, type ShownPlan } from '../../src/cli/session.js';
+import { planToShow, readAndPlan, TOOL_VERSION, type Session, type ShownPlan } from '../../src/cli/session.js';
 import { connectEmulator, type EntraTarget } from '../../src/connectors/entra/index.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { compileFlows } from '../../src/engine/flows.js';
@@ -44,6 +44,76 @@ const PATH = process.env.ADSYNC_INC_PATH;
 function comparable(plan: Plan): unknown {
   const { createdAt: _c, read: _r, ...rest } = plan;
   return rest;
+}
+
+/** A deterministic generator from a seed text (the edits replay with the sequence that made the export). */
+function prng(seed: string): () => number {
+  let state = createHash('sha256').update(seed).digest().readUInt32BE(0) || 1;
+  return () => {
+    // xorshift32
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 0x100000000;
+  };
+}
+
+/**
+ * One to three edits in place to the users of an export (toLdif's form): mostly properties only the user's
+ * own change reads (title, department, given name, surname, phone, city, enabled), sometimes what others read
+ * (display name, UPN, mail, manager), a comment, or a group's or an OU's record.
+ */
+function editRecords(text: string, rand: () => number): string {
+  const blocks = text.split('\n\n');
+  const users = blocks.map((b, i) => [b, i] as const).filter(([b]) => b.includes('objectClass: user'));
+  const others = blocks
+    .map((b, i) => [b, i] as const)
+    .filter(([b]) => b.startsWith('dn: ') && !b.includes('objectClass: user'));
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const b64 = (v: string): string => Buffer.from(v, 'utf8').toString('base64');
+  const setLine = (block: string, attr: string, value: string | undefined): string => {
+    const lines = block.split('\n').filter((l) => !l.toLowerCase().startsWith(`${attr.toLowerCase()}:`));
+    const at = lines.findIndex((l) => l.startsWith('objectGUID'));
+    if (value !== undefined) lines.splice(at, 0, `${attr}:: ${b64(value)}`);
+    return lines.join('\n');
+  };
+  const values = ['Lead', 'Ops', ' Spaced ', 'Ünïcode', ''];
+  const edits = 1 + Math.floor(rand() * 3);
+  for (let e = 0; e < edits && users.length > 0; e++) {
+    const [, i] = pick(users);
+    let block = blocks[i]!;
+    const r = rand();
+    if (r < 0.55) {
+      const attr = pick(['title', 'department', 'givenName', 'sn', 'telephoneNumber', 'l', 'company']);
+      block = setLine(block, attr, rand() < 0.2 ? undefined : pick(values));
+    } else if (r < 0.65) {
+      block = block.replace(/userAccountControl: (\d+)/, (_m, v: string) => `userAccountControl: ${Number(v) ^ 2}`);
+    } else if (r < 0.72) {
+      block = setLine(block, 'displayName', rand() < 0.3 ? undefined : pick(values));
+    } else if (r < 0.78) {
+      block = setLine(
+        block,
+        pick(['userPrincipalName', 'mail']),
+        `${pick(['x', 'y'])}${Math.floor(rand() * 3)}@contoso.example`,
+      );
+    } else if (r < 0.86) {
+      const m = pick(users)[0].split('\n')[0]!.slice(4);
+      block = block
+        .split('\n')
+        .filter((l) => !l.startsWith('manager:'))
+        .join('\n');
+      if (rand() < 0.7) block = block.replace(/\nobjectGUID/, `\nmanager: ${m}\nobjectGUID`);
+    } else if (r < 0.92) {
+      block = block.replace('\n', '\n# edited in place\n');
+    } else if (others.length > 0) {
+      const [ob, oi] = pick(others);
+      blocks[oi] = ob.replace(/\n(objectGUID)/, '\ndescription: edited\n$1');
+      continue;
+    }
+    blocks[i] = block;
+  }
+  return blocks.join('\n\n');
 }
 
 /** A snapshot as data, order-free (a fold appends what a full read lists in the tenant's order). */
@@ -92,6 +162,10 @@ describe('incremental plan == full plan over random AD and cloud histories (LDIF
   let compared = 0;
   let incrementalTargetReads = 0;
   let reused = 0;
+  let patched = 0;
+  const editsIn = new Map<number, number>();
+  /** How each plan after in-place edits was made: patched, or the reason it was not. */
+  const outcomes = new Map<string, number>();
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'adsync-incremental-'));
@@ -129,12 +203,16 @@ describe('incremental plan == full plan over random AD and cloud histories (LDIF
           specPath: at.spec.file,
           flows: at.flows,
           target: at.target,
-          incremental: IncrementalReads.open(at.spec, { backend: state }),
+          incremental: IncrementalReads.open(at.spec, {
+            backend: state,
+            plan: { specPath: at.spec.file, toolVersion: TOOL_VERSION },
+          }),
           reusePlan: true,
           close: async () => undefined,
         });
         const inc = await planToShow(session());
         const read = inc.plan.read!;
+        if (read.parts.some((p) => p.part === 'plan' && p.reason.includes('planned anew'))) patched++;
         if (read.parts.find((p) => p.part === 'target')?.mode === 'incremental') incrementalTargetReads++;
         compared++;
         assert.deepEqual(
@@ -151,6 +229,36 @@ describe('incremental plan == full plan over random AD and cloud histories (LDIF
           `the stored plan shown again (${JSON.stringify(again.plan.read)}) differs from the full read's`,
         );
         assert.deepEqual(again.violations, inc.violations);
+
+        // Edits of a few records in place (mostly properties only their own users' changes read): the stored
+        // plan patched for them, or refused and planned in full, is the full read's plan of the edited export.
+        const text = await readFile(ldif, 'utf8');
+        const n = (editsIn.get(at.sequence) ?? 0) + 1;
+        editsIn.set(at.sequence, n);
+        const rand = prng(`${SEED}:${n}:${text}`);
+        await writeFile(ldif, editRecords(text, rand));
+        const edited = await planToShow(session());
+        const full = await readAndPlan({
+          spec: at.spec,
+          specPath: at.spec.file,
+          flows: at.flows,
+          target: at.target,
+          close: async () => undefined,
+        });
+        const how = edited.plan.read!.parts.find((p) => p.part === 'plan')?.reason.includes('planned anew')
+          ? 'patched'
+          : (edited.plan.read!.parts.find((p) => p.part === 'source corp')?.reason ?? 'no reason').replace(
+              /\S+@contoso\.example|\(CN=[^)]*\)|Group \S+( r\d)?/g,
+              '…',
+            );
+        outcomes.set(how, (outcomes.get(how) ?? 0) + 1);
+        assert.deepEqual(
+          comparable(edited.plan),
+          comparable(full.plan),
+          `the plan after editing records in place (${how}) differs from the full read's`,
+        );
+        assert.deepEqual(edited.violations, full.violations);
+        await writeFile(ldif, text);
       },
     };
   });
@@ -167,8 +275,10 @@ describe('incremental plan == full plan over random AD and cloud histories (LDIF
       endOnFailure: false,
     });
     process.stdout.write(
-      `# incremental: ${ctx.stats.sequences} sequences, ${ctx.stats.applies} applies, ${compared} plans compared (${incrementalTargetReads} with the target read through delta, ${reused} stored plans shown again)\n`,
+      `# incremental: ${ctx.stats.sequences} sequences, ${ctx.stats.applies} applies, ${compared} plans compared (${incrementalTargetReads} with the target read through delta, ${patched} stored plans patched for local edits, ${reused} stored plans shown again)\n`,
     );
+    for (const [how, count] of [...outcomes].sort((a, b) => b[1] - a[1]))
+      process.stdout.write(`#   after in-place edits: ${count} × ${how}\n`);
     if (details.failed) {
       const steps = details.counterexample![0];
       assert.fail(
@@ -179,6 +289,11 @@ describe('incremental plan == full plan over random AD and cloud histories (LDIF
     }
     // The comparison must have exercised the delta path, not only full reads.
     assert.ok(incrementalTargetReads > compared / 2, `${incrementalTargetReads} of ${compared} reads used delta`);
+    // ... and the patch for local edits (the in-place edits are mostly local).
+    assert.ok(
+      (outcomes.get('patched') ?? 0) > compared / 4,
+      `${outcomes.get('patched') ?? 0} of ${compared} edits patched`,
+    );
     // ... and the stored plan, shown again: every second plan of an unchanged spec, forest and tenant.
     assert.equal(reused, compared, `${reused} of ${compared} unchanged plans were shown from the stored plan`);
   });
@@ -315,7 +430,10 @@ safety: { ${safety} }
         specPath: s.file,
         flows: compileFlows(s),
         target,
-        incremental: IncrementalReads.open(s, { backend: state }),
+        incremental: IncrementalReads.open(s, {
+          backend: state,
+          plan: { specPath: s.file, toolVersion: TOOL_VERSION },
+        }),
         reusePlan: true,
         close: async () => undefined,
       };

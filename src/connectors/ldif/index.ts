@@ -13,8 +13,8 @@ import type {
 } from '../../model/entry.js';
 import { domainRootOf, isUnder, normalizeDn, parentDn } from '../../model/dn.js';
 import { SourceError } from '../../errors.js';
-import { parseLdifFile } from './parser.js';
-import { createHash } from 'node:crypto';
+import { LdifParser, parseLdifFile, type LdifParseOptions, type LdifRecord } from './parser.js';
+import { LdifRecordScanner, type LdifRecordIndex } from './records.js';
 
 export { LdifParser, parseLdif, parseLdifFile } from './parser.js';
 export type { LdifParseOptions, LdifRecord } from './parser.js';
@@ -45,7 +45,67 @@ export class LdifSource implements SourceConnector {
     this.path = options.path;
   }
 
+  /**
+   * Set before a read to index the export's records as they are read (the stored plan's patching,
+   * src/sync/local-edits.ts): `records` and `ordinals` are then set by the read.
+   */
+  indexRecords = false;
+  /** The last read's record index (with indexRecords; undefined when the export can't be indexed). */
+  records: LdifRecordIndex | undefined;
+  /** The last read's records by DN → their place in the file (with indexRecords). */
+  ordinals: Map<string, number> | undefined;
+
   async read(request: SourceReadRequest): Promise<SourceSnapshot> {
+    const reading = this.reading(request);
+    // The records are told apart as the bytes are parsed: the content digest is theirs (./records.ts).
+    const scanner = new LdifRecordScanner();
+    const ordinals = this.indexRecords ? new Map<string, number>() : undefined;
+    this.contentDigest = undefined;
+    this.records = undefined;
+    this.ordinals = undefined;
+    await parseLdifFile(this.path, reading.onRecord, {
+      ...reading.options,
+      ...(ordinals !== undefined
+        ? {
+            acceptDn: (dn: string, line: number) => {
+              ordinals.set(dn, ordinals.size);
+              return reading.options.acceptDn(dn, line);
+            },
+          }
+        : {}),
+      onBytes: (chunk) => scanner.push(chunk),
+    });
+    const index = scanner.end();
+    this.contentDigest = index.digest;
+    // The scanner's records are the parser's (one per `dn:` line): if they ever disagree, no index.
+    if (ordinals !== undefined && index.count === ordinals.size) {
+      this.records = index;
+      this.ordinals = ordinals;
+    }
+    return reading.snapshot();
+  }
+
+  /**
+   * Some records of the export, read as `read` reads the whole file (the same scope, attributes and checks),
+   * with the naming contexts the whole file gave: what the stored plan's patching rebuilds objects from.
+   */
+  readRecords(request: SourceReadRequest, records: readonly Buffer[], namingContexts: NamingContext[]): SourceSnapshot {
+    const reading = this.reading(request);
+    const parser = new LdifParser(reading.onRecord, { ...reading.options, file: this.path });
+    for (const r of records) {
+      parser.push(r);
+      parser.push(Buffer.from('\n\n'));
+    }
+    parser.end();
+    return { ...reading.snapshot(), namingContexts };
+  }
+
+  /** The per-record logic of a read: scope by search base, one record per DN, the naming contexts. */
+  private reading(request: SourceReadRequest): {
+    onRecord: (record: LdifRecord) => void;
+    options: LdifParseOptions & { acceptDn: (dn: string, line: number) => boolean };
+    snapshot: () => SourceSnapshot;
+  } {
     const bases = request.baseDns.map((b) => {
       try {
         return normalizeDn(b);
@@ -82,11 +142,8 @@ export class LdifSource implements SourceConnector {
     let inScope = false;
     // Normalized DN → its line: two records for one DN would become two objects with one name.
     const seenDns = new Map<string, number>();
-    const hash = createHash('sha256');
-    this.contentDigest = undefined;
-    await parseLdifFile(
-      file,
-      (record) => {
+    return {
+      onRecord: (record) => {
         const attrs = record.attrs;
         if (isDomainDns(attrs['objectclass'])) {
           const dnsName = domainRootOf(record.dn)?.dnsName ?? record.dn.toLowerCase();
@@ -94,7 +151,7 @@ export class LdifSource implements SourceConnector {
         }
         if (inScope) entries.push({ dn: record.dn, attrs });
       },
-      {
+      options: {
         file,
         acceptDn: (dn, line) => {
           let norm: string;
@@ -126,14 +183,13 @@ export class LdifSource implements SourceConnector {
           return inScope || norm.startsWith('dc=');
         },
         ...(wanted === undefined ? {} : { acceptAttribute: (name: string) => wanted.has(name) }),
-        onBytes: (chunk) => hash.update(chunk),
       },
-    );
-    this.contentDigest = `sha256:${hash.digest('hex')}`;
-
-    const contexts = domains.size > 0 ? [...domains.values()] : [...derived.values()];
-    contexts.sort((a, b) => (a.dnsName < b.dnsName ? -1 : a.dnsName > b.dnsName ? 1 : 0));
-    return { source: this.name, namingContexts: contexts, entries };
+      snapshot: () => {
+        const contexts = domains.size > 0 ? [...domains.values()] : [...derived.values()];
+        contexts.sort((a, b) => (a.dnsName < b.dnsName ? -1 : a.dnsName > b.dnsName ? 1 : 0));
+        return { source: this.name, namingContexts: contexts, entries };
+      },
+    };
   }
 
   async close(): Promise<void> {}

@@ -1,0 +1,155 @@
+/**
+ * Local edits (issue 15: a plan after 100 AD changes in seconds). Most edits in a directory change a user's
+ * title, department or phone: properties no other object's plan reads. For such an edit the plan changes in
+ * one place only, that user's own update, so the stored plan (src/sync/plan-memo.ts) can be patched: the
+ * edited users are planned anew, each with the objects its change names (its manager), and their changes
+ * replace theirs in the stored plan. Pure: plain data in, plain data out.
+ *
+ * What makes an edit local is decided on the desired objects, not on the source attributes: `sharedDigest`
+ * covers everything of a desired user except LOCAL_USER_PROPERTIES (identity, DN, scope verdict, anchor,
+ * unique values, references, takeover and licence verdicts, how it is labelled). Two desired states whose
+ * users have the same shared digests give every other object the same plan; the edited user's own change
+ * depends on its desired object and its target object only, once nothing reports about it. The property test
+ * in test/sync/incremental.test.ts checks the patched plan against a full plan over random histories.
+ */
+import { createHash } from 'node:crypto';
+import type { Change, ReportItem } from '../model/change.js';
+import type { Plan } from '../model/plan.js';
+import type { DesiredObject } from './desired.js';
+import type { ClockWindow } from './safety.js';
+import { sortAndSummarize } from './stages/sort-summary.js';
+import { prerequisitesStage } from './stages/prerequisites.js';
+
+/**
+ * User properties only the user's own change reads: not unique (UPN, mail, proxyAddresses and mailNickname are
+ * compared across objects), not a reference (manager), not its label (userPrincipalName) or identity
+ * (onPremisesImmutableId), not displayName (named in other objects' reports). A custom flow's property is
+ * never local: the list names the default flows' business properties only.
+ */
+export const LOCAL_USER_PROPERTIES: ReadonlySet<string> = new Set([
+  'accountEnabled',
+  'businessPhones',
+  'city',
+  'companyName',
+  'country',
+  'department',
+  'employeeId',
+  'employeeType',
+  'faxNumber',
+  'givenName',
+  'jobTitle',
+  'mobilePhone',
+  'officeLocation',
+  'postalCode',
+  'preferredLanguage',
+  'state',
+  'streetAddress',
+  'surname',
+  ...Array.from({ length: 15 }, (_, i) => `onPremisesExtensionAttributes.extensionAttribute${i + 1}`),
+]);
+
+/** Bytes of a shared digest as stored per record. */
+export const SHARED_DIGEST_BYTES = 8;
+
+function sharedPart(values: Readonly<Record<string, unknown>> | undefined): [string, unknown][] | undefined {
+  if (values === undefined) return undefined;
+  return Object.entries(values).filter(([name]) => !LOCAL_USER_PROPERTIES.has(name));
+}
+
+/**
+ * The digest of what other objects' plans (and the user's own matching) can read of a desired user: every
+ * field but the values of its local properties. Groups and contacts are not patched (undefined).
+ */
+export function sharedDigest(obj: DesiredObject): Buffer | undefined {
+  if (obj.kind !== 'user') return undefined;
+  const shared = JSON.stringify([
+    obj.kind,
+    obj.anchor,
+    obj.source,
+    obj.dn,
+    obj.ndn,
+    obj.sid ?? null,
+    obj.guid ?? null,
+    obj.label,
+    obj.sortKey,
+    obj.rule,
+    obj.readOnly ?? null,
+    obj.waves ?? null,
+    obj.licenses ?? null,
+    obj.fallbackNames ?? null,
+    obj.timing ?? null,
+    sharedPart(obj.provenance),
+    sharedPart(obj.attrs),
+    sharedPart(obj.sourceValues) ?? null,
+    // which local properties flow at all (a flow that starts or stops is not an edit of a value)
+    Object.keys(obj.attrs).filter((name) => LOCAL_USER_PROPERTIES.has(name)),
+  ]);
+  return createHash('md5').update(shared).digest().subarray(0, SHARED_DIGEST_BYTES);
+}
+
+/** What names an object in a report: its anchor, its DN, or as the other party of a conflict. */
+function reportNames(r: ReportItem, anchors: ReadonlySet<string>, dns: ReadonlySet<string>, ids: ReadonlySet<string>) {
+  return (
+    (r.anchor !== undefined && anchors.has(r.anchor)) ||
+    (r.sourceDn !== undefined && dns.has(r.sourceDn)) ||
+    (r.other?.sourceDn !== undefined && dns.has(r.other.sourceDn)) ||
+    (r.other?.id !== undefined && ids.has(r.other.id))
+  );
+}
+
+export interface PatchInput {
+  /** The stored plan (without `read`). */
+  stored: Omit<Plan, 'read'>;
+  /** The stored plan's clock window. */
+  storedClock: ClockWindow;
+  /** The anchors of the edited users. */
+  edited: ReadonlySet<string>;
+  /** The objects the small plan was made over (the edited users and the objects their changes name). */
+  involved: { anchors: ReadonlySet<string>; dns: ReadonlySet<string>; ids: ReadonlySet<string> };
+  /** The plan over the edited users and the objects their changes name, made now. */
+  small: Plan;
+  smallClock: ClockWindow;
+  /** The tenant's registered extensions (prerequisites). */
+  extensions: ReadonlySet<string> | undefined;
+  now: Date;
+}
+
+export type PatchResult = { plan: Omit<Plan, 'read'>; clock: ClockWindow } | { refused: string };
+
+/**
+ * The stored plan with the edited users' changes made anew, or why it can't be (then the caller plans in
+ * full): a report names one of the objects involved (before or now), or a change of an edited user is not a
+ * plain update.
+ */
+export function patchPlan(input: PatchInput): PatchResult {
+  const { stored, small, edited, involved } = input;
+  const { anchors, dns, ids } = involved;
+  if (stored.reports.some((r) => reportNames(r, anchors, dns, ids)))
+    return { refused: 'the stored plan reports about an edited user or its manager' };
+  if (small.reports.some((r) => reportNames(r, anchors, dns, ids)))
+    return { refused: 'an edited user is reported about' };
+  const mine = (c: Change): boolean => c.target === 'entra' && edited.has(c.anchor);
+  const before = stored.changes.filter(mine);
+  const after = small.changes.filter(mine);
+  if ([...before, ...after].some((c) => c.action !== 'update'))
+    return { refused: 'an edited user has a change other than an update' };
+  const changes = [...stored.changes.filter((c) => !mine(c)), ...after];
+  const sorted = sortAndSummarize(changes, stored.reports);
+  const prerequisites = prerequisitesStage(sorted.changes, input.extensions);
+  const { prerequisites: _p, ...rest } = stored;
+  const plan: Omit<Plan, 'read'> = {
+    ...rest,
+    createdAt: input.now.toISOString(),
+    changes: sorted.changes,
+    reports: sorted.reports,
+    summary: sorted.summary,
+    ...(prerequisites.length > 0 ? { prerequisites } : {}),
+  };
+  return { plan, clock: intersect(input.storedClock, input.smallClock) };
+}
+
+function intersect(a: ClockWindow, b: ClockWindow): ClockWindow {
+  const from = a.from === null ? b.from : b.from === null ? a.from : Math.max(a.from, b.from);
+  const until = a.until === null ? b.until : b.until === null ? a.until : Math.min(a.until, b.until);
+  return { from, until };
+}
