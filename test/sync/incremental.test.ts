@@ -91,12 +91,14 @@ function editRecords(text: string, rand: () => number): string {
       block = block.replace(/userAccountControl: (\d+)/, (_m, v: string) => `userAccountControl: ${Number(v) ^ 2}`);
     } else if (r < 0.72) {
       block = setLine(block, 'displayName', rand() < 0.3 ? undefined : pick(values));
-    } else if (r < 0.78) {
-      block = setLine(
-        block,
-        pick(['userPrincipalName', 'mail']),
-        `${pick(['x', 'y'])}${Math.floor(rand() * 3)}@contoso.example`,
-      );
+    } else if (r < 0.8) {
+      // A UPN or mail: new, or another user's (a duplicate the other user's plan must show too).
+      const taken = /^(?:userPrincipalName|mail):: (.*)$/m.exec(pick(users)[0])?.[1];
+      const value =
+        taken !== undefined && rand() < 0.6
+          ? Buffer.from(taken, 'base64').toString('utf8')
+          : `x${Math.floor(rand() * 3)}@contoso.example`;
+      block = setLine(block, pick(['userPrincipalName', 'mail']), value);
     } else if (r < 0.86) {
       const m = pick(users)[0].split('\n')[0]!.slice(4);
       block = block
@@ -479,6 +481,8 @@ safety: { ${safety} }
 }
 
 const partOf = (plan: Plan, part: string) => plan.read?.parts.find((p) => p.part === part);
+const PLAN_UNCHANGED = 'spec, sources and tenant unchanged since the stored plan: shown again without planning';
+const PLAN_PATCHED = 'the stored plan, with the edited users planned anew';
 
 describe('full-read triggers: each falls back to a full read and says so', () => {
   it('no state, then incremental; the text plan names the read', async () => {
@@ -745,11 +749,16 @@ describe('the stored plan (shown again when nothing changed)', () => {
       assert.equal(partOf(edited.plan, 'target')?.changes, 1);
       assert.deepEqual(comparable(edited.plan), comparable((await w.fullPlan()).plan));
       assert.ok(reusedPart(await w.show()));
-      // An edit in the export.
+      // An edit in the export (a title: the stored plan is patched, see below; a UPN: planned anew).
       await writeFile(w.ldif, forestLdif(5, [0, 1, 2], { 2: 'Chief of Tests' }));
       const exported = await w.show();
-      assert.equal(reusedPart(exported), undefined);
+      assert.equal(reusedPart(exported)?.reason, 'the stored plan, with the edited users planned anew');
       assert.deepEqual(comparable(exported.plan), comparable((await w.fullPlan()).plan));
+      assert.equal(reusedPart(await w.show())?.reason, PLAN_UNCHANGED);
+      await writeFile(w.ldif, forestLdif(5, [0, 1, 2], { 2: 'Chief of Tests' }).replace('user2@', 'user2b@'));
+      const renamed = await w.show();
+      assert.equal(reusedPart(renamed), undefined);
+      assert.deepEqual(comparable(renamed.plan), comparable((await w.fullPlan()).plan));
       assert.ok(reusedPart(await w.show()));
       // An edit of the spec (a comment: the same plan, but a plan binds the spec's bytes).
       await writeFile(w.spec.file, `# reviewed\n${await readFile(w.spec.file, 'utf8')}`);
@@ -761,6 +770,116 @@ describe('the stored plan (shown again when nothing changed)', () => {
       // --full reads (and plans) everything.
       const full = await w.plan({ full: true });
       assert.equal(partOf(full.plan, 'plan'), undefined);
+    } finally {
+      await w.close();
+    }
+  });
+});
+
+describe('the stored plan patched for local edits (users edited in properties only their own changes read)', () => {
+  const shownPart = (p: ShownPlan, part: string) => partOf(p.plan, part);
+  /** A world applied once, with its plan stored (what a pipeline has between two runs). */
+  async function settled(users = 6, titles: Record<number, string> = {}): Promise<World> {
+    const w = await world(users, [0, 1, 2]);
+    await writeFile(w.ldif, forestLdif(users, [0, 1, 2], titles));
+    await applyPlan({ entra: w.target }, (await w.plan()).plan);
+    await w.show();
+    assert.equal(shownPart(await w.show(), 'plan')?.reason, PLAN_UNCHANGED);
+    return w;
+  }
+
+  it('titles edited in the export: the plan is the stored one with those users planned anew, as a full plan', async () => {
+    const w = await settled(6, { 1: 'Engineer' });
+    try {
+      await writeFile(w.ldif, forestLdif(6, [0, 1, 2], { 1: 'Principal Engineer', 4: 'Analyst' }));
+      const before = w.target.stats.requests;
+      const patched = await w.show();
+      assert.equal(shownPart(patched, 'plan')?.reason, PLAN_PATCHED);
+      assert.deepEqual(shownPart(patched, 'source corp'), {
+        part: 'source corp',
+        mode: 'incremental',
+        reason: 'records edited in properties only their own changes read',
+        changes: 2,
+      });
+      // One Graph request: the delta round that says the tenant is as the stored plan saw it.
+      assert.equal(w.target.stats.requests - before, 1);
+      const full = (await w.fullPlan()).plan;
+      assert.deepEqual(comparable(patched.plan), comparable(full));
+      assert.deepEqual(
+        full.changes.map((c) => [c.action, c.label, c.action === 'update' ? c.attributes.map((a) => a.name) : []]),
+        [
+          ['update', 'user1@contoso.example', ['jobTitle']],
+          ['update', 'user4@contoso.example', ['jobTitle']],
+        ],
+      );
+      assert.match(
+        renderText(patched.plan, plainStyle),
+        /^Read: incremental \(plan: the stored plan, with the edited users planned anew; source corp: records edited in properties only their own changes read, 2 changes; target: Graph delta\)\.$/m,
+      );
+      // The patched plan is stored in turn: shown again as it is.
+      const again = await w.show();
+      assert.equal(shownPart(again, 'plan')?.reason, PLAN_UNCHANGED);
+      assert.deepEqual(comparable(again.plan), comparable(full));
+      // Edited back, after the apply: patched again, to an empty plan.
+      await applyPlan({ entra: w.target }, full);
+      await w.show();
+      await writeFile(w.ldif, forestLdif(6, [0, 1, 2], { 1: 'Principal Engineer', 4: 'Analyst', 5: 'Lead' }));
+      const third = await w.show();
+      assert.equal(shownPart(third, 'plan')?.reason, PLAN_PATCHED);
+      assert.deepEqual(comparable(third.plan), comparable((await w.fullPlan()).plan));
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('refuses, says why and plans in full: a UPN, a manager, a record added, a group, a new spec', async () => {
+    const w = await settled(6);
+    try {
+      const cases: [string, (text: string) => string, RegExp][] = [
+        [
+          'a UPN (compared across users)',
+          (t) => t.replace('userPrincipalName: user3@', 'userPrincipalName: user3x@'),
+          /an edit to user3x@contoso\.example changes more than its own properties/,
+        ],
+        [
+          'a manager (a reference)',
+          (t) => t.replace(/(dn: CN=User 3,.*\n(?:.*\n)*?)(objectGUID)/, `$1manager: CN=User 0,OU=Staff,${BASE}\n$2`),
+          /an edit to user3@contoso\.example changes more than its own properties/,
+        ],
+        [
+          'a record added',
+          (t) => `${t}\ndn: OU=New,${BASE}\nobjectClass: organizationalUnit\nou: New\n`,
+          /records were added or removed/,
+        ],
+        [
+          'a group',
+          (t) => t.replace('cn: Big', 'cn: Big\ndescription: edited'),
+          /an edit to Big changes more than its own properties/,
+        ],
+      ];
+      for (const [what, edit, why] of cases) {
+        const original = await readFile(w.ldif, 'utf8');
+        const edited = edit(original);
+        assert.notEqual(edited, original, what);
+        await writeFile(w.ldif, edited);
+        const shown = await w.show();
+        assert.equal(shownPart(shown, 'plan'), undefined, what);
+        assert.match(shownPart(shown, 'source corp')?.reason ?? '', why, what);
+        assert.match(
+          shownPart(shown, 'source corp')?.reason ?? '',
+          /^the LDIF export changed \(the stored plan was not patched: /,
+        );
+        assert.deepEqual(comparable(shown.plan), comparable((await w.fullPlan()).plan), what);
+        // Back as it was: the plan made in full was stored, and the edit back is patched or planned as well.
+        await writeFile(w.ldif, original);
+        assert.deepEqual(comparable((await w.show()).plan), comparable((await w.fullPlan()).plan), what);
+      }
+      // Another spec: the stored records were made under the old one (their shared digests are its).
+      await writeFile(w.spec.file, `# reviewed\n${await readFile(w.spec.file, 'utf8')}`);
+      const spec = await loadSpec(w.spec.file);
+      await writeFile(w.ldif, forestLdif(6, [0, 1, 2], { 2: 'Edited' }));
+      const respecified = await w.show(spec);
+      assert.equal(shownPart(respecified, 'plan'), undefined);
     } finally {
       await w.close();
     }
