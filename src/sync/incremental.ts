@@ -48,6 +48,7 @@ import {
   sourceStateName,
   TARGET_STATE_NAME,
   unpackSource,
+  targetObjectsByAnchor,
   unpackTarget,
   type Loaded,
 } from './state-snapshots.js';
@@ -426,7 +427,14 @@ export class IncrementalReads {
       const loaded = await loadPart(backend, name, unpackSource);
       const scan = this.scans.get(source.name);
       const stored = loaded.value?.records;
-      if (process.env.DBG) console.log("DBG2", stored === undefined, stored?.basis, memo.base, loaded.value ? Object.keys(loaded.value) : "none");
+      if (process.env.DBG)
+        console.log(
+          'DBG2',
+          stored === undefined,
+          stored?.basis,
+          memo.base,
+          loaded.value ? Object.keys(loaded.value) : 'none',
+        );
       if (stored === undefined || stored.basis !== memo.base)
         return { refused: `no record index of source ${source.name} for this spec` };
       if (scan === undefined) return { refused: `source ${source.name} can't be read` };
@@ -446,7 +454,10 @@ export class IncrementalReads {
         toolVersion: this.keyedAs!.toolVersion,
         flows: ctx.flows,
         sources: edited,
-        target: async () => (await this.load(TARGET_STATE_NAME, unpackTarget)).value,
+        target: async (anchors) => {
+          const stored = await backend.read(TARGET_STATE_NAME);
+          return stored === undefined ? undefined : targetObjectsByAnchor(stored.bytes, anchors);
+        },
         tenant: target.tenant,
         directorySync,
         extensions: target.extensions,

@@ -18,7 +18,6 @@ import { planFor } from '../engine/plan.js';
 import type { ClockWindow } from '../engine/safety.js';
 import { LdifSource } from '../connectors/ldif/index.js';
 import { DIGEST_BYTES, KEY_BYTES, readSpans, type LdifRecordIndex } from '../connectors/ldif/records.js';
-import type { TargetDeltaState } from '../connectors/entra/delta.js';
 import type { SourceReadRequest, SourceSnapshot } from '../model/entry.js';
 import type { Plan } from '../model/plan.js';
 import type { DirectorySyncStatus, ObjectKind, TargetObject, TenantInfo } from '../model/target.js';
@@ -46,8 +45,8 @@ export interface LocalEditsInput {
   toolVersion: string;
   flows: Record<ObjectKind, KindFlows>;
   sources: readonly EditedSource[];
-  /** The stored target state (its links found no change since the stored plan). */
-  target: () => Promise<TargetDeltaState | undefined>;
+  /** The stored target's live objects with these anchors (its links found no change since the stored plan). */
+  target: (anchors: ReadonlySet<string>) => Promise<{ objects: TargetObject[]; adminRolesUnread?: string } | undefined>;
   tenant: TenantInfo | undefined;
   directorySync: DirectorySyncStatus | undefined;
   extensions: ReadonlySet<string>;
@@ -163,12 +162,11 @@ export async function patchForLocalEdits(input: LocalEditsInput): Promise<LocalE
   }
 
   // 4. Their objects in the tenant, as the stored plan saw them.
-  const state = await input.target();
+  const anchors = new Set(desired.objects.map((o) => o.anchor));
+  const state = await input.target(anchors);
   if (state === undefined) return { refused: 'no stored target state' };
   const byAnchor = new Map<string, TargetObject>();
-  const anchors = new Set(desired.objects.map((o) => o.anchor));
-  for (const o of state.snapshot.objects)
-    if (o.anchor !== undefined && anchors.has(o.anchor)) byAnchor.set(o.anchor, o);
+  for (const o of state.objects) if (o.anchor !== undefined) byAnchor.set(o.anchor, o);
   const objects: TargetObject[] = [];
   for (const o of desired.objects) {
     const t = byAnchor.get(o.anchor);
@@ -189,7 +187,7 @@ export async function patchForLocalEdits(input: LocalEditsInput): Promise<LocalE
       ...(input.directorySync !== undefined ? { directorySync: input.directorySync } : {}),
       objects,
       deleted: [],
-      ...(state.snapshot.adminRolesUnread !== undefined ? { adminRolesUnread: state.snapshot.adminRolesUnread } : {}),
+      ...(state.adminRolesUnread !== undefined ? { adminRolesUnread: state.adminRolesUnread } : {}),
     },
     toolVersion: input.toolVersion,
     now: input.now,

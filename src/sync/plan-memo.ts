@@ -65,9 +65,7 @@ export function memoKey(input: {
   const sources = [...input.sources].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
   // Fields in one order, whatever order the caller's object has them in.
   const { toolVersion, specDigest, specPath } = input;
-  return createHash('sha256')
-    .update(JSON.stringify({ toolVersion, specDigest, specPath, sources }))
-    .digest('hex');
+  return createHash('sha256').update(JSON.stringify({ toolVersion, specDigest, specPath, sources })).digest('hex');
 }
 
 /** Whether a plan made at `now` from the same inputs is the memo's (the clock inside its window). */

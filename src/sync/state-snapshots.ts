@@ -241,10 +241,108 @@ export function packSource(s: SourceState): () => Promise<Buffer> {
   const packed = pack(encodeSource(s));
   return () => packed;
 }
-export const packTarget = (t: TargetDeltaState): Promise<Buffer> => pack(encodeTarget(t));
 export const unpackSource = async (bytes: Buffer): Promise<SourceState> => decodeSource(await unpack<EncSource>(bytes));
-export const unpackTarget = async (bytes: Buffer): Promise<TargetDeltaState> =>
-  decodeTarget(await unpack<EncTarget>(bytes));
+
+/**
+ * The target's state, one line per object: a header line (format, scope, links), then `anchor TAB object` for
+ * each object and, after a `deleted` line, each soft-deleted one. Line by line, so a patch of the stored plan
+ * (local-edits.ts) picks the few objects it needs by anchor without decoding a hundred thousand others.
+ */
+const TARGET_FORMAT = 'adsync-sync-target/2';
+const DELETED_LINE = '\tdeleted';
+
+export function packTarget(t: TargetDeltaState): Promise<Buffer> {
+  const enc = encodeTarget(t);
+  const lines: string[] = [
+    JSON.stringify({
+      format: TARGET_FORMAT,
+      scope: enc.scope,
+      links: enc.links,
+      ...(enc.adminRolesUnread !== undefined ? { adminRolesUnread: enc.adminRolesUnread } : {}),
+    }),
+  ];
+  for (const o of enc.objects) lines.push(`${o[3].a ?? ''}\t${JSON.stringify(o)}`);
+  lines.push(DELETED_LINE);
+  for (const o of enc.deleted) lines.push(`${o[3].a ?? ''}\t${JSON.stringify(o)}`);
+  // Level 1: a changed part is rewritten on every run; speed matters more than the last MiB.
+  const packed = gzipAsync(lines.join('\n'), { level: constants.Z_BEST_SPEED });
+  packed.catch(() => undefined); // awaited by the save; a failure surfaces there
+  return packed;
+}
+
+interface TargetHeader {
+  format?: unknown;
+  scope: string;
+  links: TargetDeltaState['links'];
+  adminRolesUnread?: string;
+}
+
+function targetHeader(text: Buffer): { header: TargetHeader; body: number } {
+  const nl = text.indexOf(10);
+  const header = JSON.parse(text.toString('utf8', 0, nl === -1 ? text.length : nl)) as TargetHeader;
+  // Caught by loadPart: an unusable state means a full read.
+  if (header.format !== TARGET_FORMAT)
+    throw new StateError('state_format', `format ${String(header.format)}, not ${TARGET_FORMAT}`, '');
+  return { header, body: nl === -1 ? text.length : nl + 1 };
+}
+
+export async function unpackTarget(bytes: Buffer): Promise<TargetDeltaState> {
+  const text = await gunzipAsync(bytes);
+  const { header, body } = targetHeader(text);
+  const objects: EncObject[] = [];
+  const deleted: EncObject[] = [];
+  let into = objects;
+  const str = text.toString('utf8', body);
+  let p = 0;
+  while (p < str.length) {
+    let nl = str.indexOf('\n', p);
+    if (nl === -1) nl = str.length;
+    const tab = str.indexOf('\t', p);
+    if (str.startsWith(DELETED_LINE, p) && nl - p === DELETED_LINE.length) into = deleted;
+    else into.push(JSON.parse(str.slice(tab + 1, nl)) as EncObject);
+    p = nl + 1;
+  }
+  return decodeTarget({ ...header, objects, deleted });
+}
+
+/**
+ * The stored target's live objects with these anchors, and what else a plan over them needs (the state is not
+ * decoded as a whole). References between objects (group members) are not resolved: users only.
+ */
+export async function targetObjectsByAnchor(
+  bytes: Buffer,
+  anchors: ReadonlySet<string>,
+): Promise<{ objects: TargetObject[]; adminRolesUnread?: string }> {
+  const text = await gunzipAsync(bytes);
+  const { header, body } = targetHeader(text);
+  const end = text.indexOf(`\n${DELETED_LINE}\n`, body - 1);
+  const found: TargetObject[] = [];
+  let p = body;
+  const stop = end === -1 ? text.length : end;
+  while (p < stop) {
+    let nl = text.indexOf(10, p);
+    if (nl === -1 || nl > stop) nl = stop;
+    const tab = text.indexOf(9, p);
+    if (tab > p && anchors.has(text.toString('latin1', p, tab))) {
+      const [id, kind, attrs, rest] = JSON.parse(text.toString('utf8', tab + 1, nl)) as EncObject;
+      if (rest.m !== undefined) throw new StateError('state_format', 'a group was asked for by anchor', '');
+      found.push({
+        ...rest.x,
+        id,
+        kind,
+        attrs,
+        ...(rest.a !== undefined ? { anchor: rest.a } : {}),
+        ...(rest.d !== undefined ? { digest: rest.d } : {}),
+        ...(rest.r !== undefined ? { adminRoles: rest.r } : {}),
+      });
+    }
+    p = nl + 1;
+  }
+  return {
+    objects: found,
+    ...(header.adminRolesUnread !== undefined ? { adminRolesUnread: header.adminRolesUnread } : {}),
+  };
+}
 
 // ---- load and save ----
 

@@ -941,7 +941,7 @@ describe('the state', () => {
       const names = (await readdir(dir)).filter((n) => n.startsWith('sync-')).sort();
       assert.equal(names.length, 3, 'the source, the target and the stored plan');
       assert.ok(names.includes('sync-plan.json.gz'));
-      // An LDIF source is parsed every run (as fast as decoding a stored copy): its state is the digest alone.
+      // An LDIF source is parsed every run (as fast as decoding a stored copy): its state is its digest ...
       const source = JSON.parse(
         gunzipSync(
           await readFile(
@@ -952,17 +952,26 @@ describe('the state', () => {
           ),
         ).toString('utf8'),
       ) as Record<string, unknown>;
-      assert.deepEqual(Object.keys(source).sort(), ['digest', 'format', 'scope']);
+      // ... and, for patching the stored plan, a key and two digests per record (no value of any attribute).
+      assert.deepEqual(Object.keys(source).sort(), ['digest', 'format', 'records', 'scope']);
+      const records = source['records'] as { count: number; index: string; basis: string };
+      assert.equal(Buffer.from(records.index, 'base64').length, records.count * (8 + 16 + 8));
       for (const n of names) {
         const text = gunzipSync(await readFile(join(dir, n))).toString('utf8');
         assert.ok(!text.includes(w.emulator.clientSecret), `${n} holds the client secret`);
         assert.ok(!/access_token|Bearer /.test(text), `${n} holds a token`);
       }
-      const target = JSON.parse(gunzipSync(await readFile(join(dir, 'sync-target.json.gz'))).toString('utf8')) as {
-        objects: [string, string, unknown, { m?: unknown[] }][];
-        links: Record<string, string>;
-      };
-      const group = target.objects.find((o) => o[1] === 'group')!;
+      // One line per object after a header line (a patch picks objects by anchor without decoding the rest).
+      const lines = gunzipSync(await readFile(join(dir, 'sync-target.json.gz')))
+        .toString('utf8')
+        .split('\n');
+      const target = JSON.parse(lines[0]!) as { format: string; links: Record<string, string> };
+      assert.equal(target.format, 'adsync-sync-target/2');
+      const objects = lines
+        .slice(1)
+        .filter((l) => l !== '\tdeleted')
+        .map((l) => JSON.parse(l.slice(l.indexOf('\t') + 1)) as [string, string, unknown, { m?: unknown[] }]);
+      const group = objects.find((o) => o[1] === 'group')!;
       assert.deepEqual(
         group[3].m?.map((m) => typeof m),
         ['number', 'number', 'number', 'number'],
