@@ -8,8 +8,7 @@ import { dirname, isAbsolute, relative, resolve as resolvePath } from 'node:path
 import { AdSource } from '../connectors/ad/index.js';
 import { connectEmulator, connectEntra, type EntraTarget } from '../connectors/entra/index.js';
 import { LdifSource } from '../connectors/ldif/index.js';
-import { startEmulatorProcess, type EmulatorProcess } from '../emulator/process.js';
-import { loadFixtures } from '../emulator/fixture.js';
+import type { EmulatorProcess } from '../emulator/process.js';
 import { buildDesired, readRequestFor, type DesiredState } from '../engine/desired.js';
 import { compileFlows, type KindFlows } from '../engine/flows.js';
 import { planFor, type PlanOutput } from '../engine/plan.js';
@@ -104,6 +103,12 @@ export async function openSession(configPath: string, options: SessionOptions = 
   let emulator: EmulatorProcess | undefined;
   let target: EntraTarget;
   if (spec.target.emulator) {
+    // Loaded only for a spec that runs one: the emulator (its TLS certificate library) is half of adsync's
+    // start-up, which a pipeline's plan against a real tenant should not pay.
+    const [{ startEmulatorProcess }, { loadFixtures }] = await Promise.all([
+      import('../emulator/process.js'),
+      import('../emulator/fixture.js'),
+    ]);
     const e = spec.target.emulator;
     const statePath = resolvePath(spec.dir, e.state);
     await mkdir(dirname(statePath), { recursive: true });

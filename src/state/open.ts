@@ -4,12 +4,11 @@
  * TokenCredential built as target.entra's, or a connection string read from the environment (never stored).
  */
 import { join, resolve } from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
+import type { BlobServiceClient } from '@azure/storage-blob';
 import type { TokenCredential } from '@azure/identity';
 import { buildCredential } from '../connectors/entra/credential.js';
 import { DEFAULT_ENDPOINT } from '../spec/normalize.js';
 import type { EntraTargetSpec, Spec } from '../spec/types.js';
-import { AzureBlobState } from './azure-blob.js';
 import type { AzureBlobStateOptions } from './azure-blob.js';
 import { StateError } from './backend.js';
 import type { StateBackend } from './backend.js';
@@ -37,6 +36,11 @@ export async function openState(
   const state = spec.state;
   if (state === undefined || 'local' in state) return new LocalState(localStateDir(spec, env));
   const az = state.azureBlob;
+  // The storage SDK is loaded only for a spec that keeps its state there (start-up time of every other run).
+  const [{ BlobServiceClient }, { AzureBlobState }] = await Promise.all([
+    import('@azure/storage-blob'),
+    import('./azure-blob.js'),
+  ]);
   let service: BlobServiceClient;
   if (az.connectionString !== undefined) {
     const name = az.connectionString.env;

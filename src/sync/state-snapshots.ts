@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { constants, gunzip, gzip } from 'node:zlib';
+import { constants, createGunzip, gunzip, gzip } from 'node:zlib';
 import type { AttrValue, DirectoryEntry, SourceSnapshot } from '../model/entry.js';
 import type { TargetObject } from '../model/target.js';
 import type { TargetDeltaState } from '../connectors/entra/delta.js';
@@ -306,42 +306,73 @@ export async function unpackTarget(bytes: Buffer): Promise<TargetDeltaState> {
 }
 
 /**
- * The stored target's live objects with these anchors, and what else a plan over them needs (the state is not
- * decoded as a whole). References between objects (group members) are not resolved: users only.
+ * The stored target's live objects with these anchors, and what else a plan over them needs. The state is
+ * inflated as a stream and only its lines with one of the anchors are decoded (no 90 MiB text for 100k
+ * users, no JSON of every object). References between objects (group members) are not resolved: users only.
  */
 export async function targetObjectsByAnchor(
   bytes: Buffer,
   anchors: ReadonlySet<string>,
 ): Promise<{ objects: TargetObject[]; adminRolesUnread?: string }> {
-  const text = await gunzipAsync(bytes);
-  const { header, body } = targetHeader(text);
-  const end = text.indexOf(`\n${DELETED_LINE}\n`, body - 1);
   const found: TargetObject[] = [];
-  let p = body;
-  const stop = end === -1 ? text.length : end;
-  while (p < stop) {
-    let nl = text.indexOf(10, p);
-    if (nl === -1 || nl > stop) nl = stop;
-    const tab = text.indexOf(9, p);
-    if (tab > p && anchors.has(text.toString('latin1', p, tab))) {
-      const [id, kind, attrs, rest] = JSON.parse(text.toString('utf8', tab + 1, nl)) as EncObject;
-      if (rest.m !== undefined) throw new StateError('state_format', 'a group was asked for by anchor', '');
-      found.push({
-        ...rest.x,
-        id,
-        kind,
-        attrs,
-        ...(rest.a !== undefined ? { anchor: rest.a } : {}),
-        ...(rest.d !== undefined ? { digest: rest.d } : {}),
-        ...(rest.r !== undefined ? { adminRoles: rest.r } : {}),
-      });
+  let header: TargetHeader | undefined;
+  let done = false;
+  const line = (buf: Buffer, start: number, end: number): void => {
+    if (header === undefined) {
+      header = targetHeader(buf.subarray(start, end)).header;
+      return;
     }
-    p = nl + 1;
-  }
-  return {
-    objects: found,
-    ...(header.adminRolesUnread !== undefined ? { adminRolesUnread: header.adminRolesUnread } : {}),
+    const tab = buf.indexOf(9, start);
+    if (tab === -1 || tab >= end) return;
+    if (tab === start && end - start === DELETED_LINE.length) {
+      done = true; // the soft-deleted objects follow: not asked for
+      return;
+    }
+    if (tab === start || !anchors.has(buf.toString('latin1', start, tab))) return;
+    const [id, kind, attrs, rest] = JSON.parse(buf.toString('utf8', tab + 1, end)) as EncObject;
+    if (rest.m !== undefined) throw new StateError('state_format', 'a group was asked for by anchor', '');
+    found.push({
+      ...rest.x,
+      id,
+      kind,
+      attrs,
+      ...(rest.a !== undefined ? { anchor: rest.a } : {}),
+      ...(rest.d !== undefined ? { digest: rest.d } : {}),
+      ...(rest.r !== undefined ? { adminRoles: rest.r } : {}),
+    });
   };
+  const inflate = createGunzip({ chunkSize: 1 << 20 });
+  inflate.end(bytes);
+  let carry: Buffer | undefined; // a line cut by the chunk's end
+  for await (const chunk of inflate as AsyncIterable<Buffer>) {
+    let p = 0;
+    if (carry !== undefined) {
+      const nl = chunk.indexOf(10);
+      if (nl === -1) {
+        carry = Buffer.concat([carry, chunk]);
+        continue;
+      }
+      const joined = Buffer.concat([carry, chunk.subarray(0, nl)]);
+      carry = undefined;
+      line(joined, 0, joined.length);
+      p = nl + 1;
+    }
+    while (!done) {
+      const nl = chunk.indexOf(10, p);
+      if (nl === -1) break;
+      line(chunk, p, nl);
+      p = nl + 1;
+    }
+    if (done) {
+      inflate.destroy();
+      break;
+    }
+    if (p < chunk.length) carry = Buffer.from(chunk.subarray(p));
+  }
+  if (!done && carry !== undefined) line(carry, 0, carry.length);
+  if (header === undefined) throw new StateError('state_format', 'an empty target state', '');
+  const h: TargetHeader = header;
+  return { objects: found, ...(h.adminRolesUnread !== undefined ? { adminRolesUnread: h.adminRolesUnread } : {}) };
 }
 
 // ---- load and save ----
