@@ -27,6 +27,7 @@ import { DIGEST_BYTES, KEY_BYTES, scanLdifFile, type LdifRecordIndex } from '../
 import { patchForLocalEdits, type EditedSource } from './local-edits.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
 import type { StateBackend } from '../state/backend.js';
+import { StateError } from '../state/backend.js';
 import { openState } from '../state/open.js';
 import type { PlanOutput } from '../engine/plan.js';
 import {
@@ -427,14 +428,6 @@ export class IncrementalReads {
       const loaded = await loadPart(backend, name, unpackSource);
       const scan = this.scans.get(source.name);
       const stored = loaded.value?.records;
-      if (process.env.DBG)
-        console.log(
-          'DBG2',
-          stored === undefined,
-          stored?.basis,
-          memo.base,
-          loaded.value ? Object.keys(loaded.value) : 'none',
-        );
       if (stored === undefined || stored.basis !== memo.base)
         return { refused: `no record index of source ${source.name} for this spec` };
       if (scan === undefined) return { refused: `source ${source.name} can't be read` };
@@ -465,7 +458,9 @@ export class IncrementalReads {
         now,
       });
     } catch (err) {
-      // An edited record the reader refuses: the full read says where, with the file's line numbers.
+      // The stored target in another format, or an edited record the reader refuses (the full read then says
+      // where, with the file's line numbers).
+      if (err instanceof StateError) return { refused: `the stored target state is unreadable (${err.message})` };
       return { refused: `an edited record could not be read (${(err as Error).message})` };
     }
     if ('refused' in result) return result;
