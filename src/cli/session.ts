@@ -355,7 +355,7 @@ async function readDesired(
       collectFacts(snapshot, source, writebackReadAttributes(spec.writeback, source.name), facts);
   }
   const desired = buildDesired(spec, snapshots, flows);
-  incremental?.noteDesired(desired);
+  incremental?.noteDesired(desired, snapshots);
   if (!spec.safety.allowEmptySource)
     refuseEmptySources(
       spec,

@@ -15,7 +15,9 @@
 import { createHash } from 'node:crypto';
 import type { Change, ReportItem } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
-import type { DesiredObject } from './desired.js';
+import type { DirectoryEntry } from '../model/entry.js';
+import type { DesiredObject, DesiredState } from './desired.js';
+import { classify } from './scope.js';
 import type { ClockWindow } from './safety.js';
 import { sortAndSummarize } from './stages/sort-summary.js';
 import { prerequisitesStage } from './stages/prerequisites.js';
@@ -85,6 +87,45 @@ export function sharedDigest(obj: DesiredObject): Buffer | undefined {
     Object.keys(obj.attrs).filter((name) => LOCAL_USER_PROPERTIES.has(name)),
   ]);
   return createHash('md5').update(shared).digest().subarray(0, SHARED_DIGEST_BYTES);
+}
+
+/**
+ * What the plan reads of a source entry, as a digest (undefined: an edit of it is never patched):
+ *
+ *   a desired user       its shared digest (an edit of its local properties is planned anew);
+ *   an excluded object   its exclusion (anchor, kind, rule and reason: all a plan reads of it, in delete reasons
+ *                        and skipped-member reasons) — an edit that keeps it is no edit of the plan;
+ *   anything else read   an OU, a container, a computer: its DN and whether it is a computer (a skipped
+ *                        member's reason) — the same;
+ *   a desired group or contact, or an object held or reported about (no anchor, a duplicate): undefined.
+ */
+export interface EntryVerdicts {
+  verdict(entry: DirectoryEntry): Buffer | undefined;
+  /** The desired object an entry became, if any (the edited users of a patch). */
+  objectOf(entry: DirectoryEntry): DesiredObject | undefined;
+}
+
+export function entryVerdicts(desired: DesiredState, source: string): EntryVerdicts {
+  const objects = new Map<string, DesiredObject>();
+  for (const o of desired.objects) if (o.source === source) objects.set(o.dn, o);
+  const excluded = new Map<string, DesiredState['excluded'] extends Map<string, infer E> ? E : never>();
+  for (const e of desired.excluded.values()) if (e.source === source) excluded.set(e.dn, e);
+  const digest = (parts: unknown[]): Buffer =>
+    createHash('md5').update(JSON.stringify(parts)).digest().subarray(0, SHARED_DIGEST_BYTES);
+  return {
+    objectOf: (entry) => objects.get(entry.dn),
+    verdict(entry) {
+      const obj = objects.get(entry.dn);
+      if (obj !== undefined) return sharedDigest(obj);
+      const ex = excluded.get(entry.dn);
+      if (ex !== undefined) return digest(['excluded', ex.anchor, ex.kind, ex.dn, ex.code, ex.reason]);
+      if (classify(entry) !== undefined) return undefined; // a user, group or contact not planned: held
+      const computer = (entry.attrs['objectclass'] ?? []).some(
+        (c) => typeof c === 'string' && c.toLowerCase() === 'computer',
+      );
+      return digest(['other', entry.dn, computer]);
+    },
+  };
 }
 
 /** What names an object in a report: its anchor, its DN, or as the other party of a conflict. */

@@ -22,7 +22,7 @@ import type { NamingContext, SourceConnector, SourceReadRequest, SourceSnapshot 
 import type { ObjectKind, TargetSnapshot } from '../model/target.js';
 import type { DesiredState } from '../engine/desired.js';
 import type { KindFlows } from '../engine/flows.js';
-import { sharedDigest, SHARED_DIGEST_BYTES } from '../engine/local-edits.js';
+import { entryVerdicts, SHARED_DIGEST_BYTES } from '../engine/local-edits.js';
 import { DIGEST_BYTES, KEY_BYTES, scanLdifFile, type LdifRecordIndex } from '../connectors/ldif/records.js';
 import { patchForLocalEdits, type EditedSource } from './local-edits.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
@@ -176,14 +176,15 @@ export class IncrementalReads {
    * The desired state built from this run's reads: the shared digest of each LDIF record's user
    * (../engine/local-edits.ts), stored with the records for the next run's patch.
    */
-  noteDesired(desired: DesiredState): void {
+  noteDesired(desired: DesiredState, snapshots: readonly SourceSnapshot[]): void {
     for (const [name, x] of this.indexed) {
-      if (x.ordinals === undefined) continue;
+      const snapshot = snapshots.find((s) => s.source === name);
+      if (x.ordinals === undefined || snapshot === undefined) continue;
+      const verdicts = entryVerdicts(desired, name);
       const shared = Buffer.alloc(x.index.count * SHARED_DIGEST_BYTES);
-      for (const o of desired.objects) {
-        if (o.source !== name) continue;
-        const i = x.ordinals.get(o.dn);
-        const d = i === undefined ? undefined : sharedDigest(o);
+      for (const entry of snapshot.entries) {
+        const i = x.ordinals.get(entry.dn);
+        const d = i === undefined ? undefined : verdicts.verdict(entry);
         if (d !== undefined) d.copy(shared, i! * SHARED_DIGEST_BYTES);
       }
       x.shared = shared;
@@ -447,9 +448,9 @@ export class IncrementalReads {
         toolVersion: this.keyedAs!.toolVersion,
         flows: ctx.flows,
         sources: edited,
-        target: async (anchors) => {
+        target: async (anchors, ids) => {
           const stored = await backend.read(TARGET_STATE_NAME);
-          return stored === undefined ? undefined : targetObjectsByAnchor(stored.bytes, anchors);
+          return stored === undefined ? undefined : targetObjectsByAnchor(stored.bytes, anchors, ids);
         },
         tenant: target.tenant,
         directorySync,

@@ -3,22 +3,24 @@
  *
  * When the spec, adsync and the tenant are what the stored plan was made from and an LDIF export changed only
  * inside some records (the same records, keys and order: ../connectors/ldif/records.ts), the edited records are
- * read alone, with the records of the managers they name, the desired objects are built from them, and each
- * edited user must be the same as before in everything but its local properties (its shared digest, stored
- * per record by the last full plan). The edited users, their managers and their objects in the tenant (from the
- * stored target state) are then planned as a small plan, and its changes for the edited users replace theirs in
- * the stored plan. Anything else — a record added, removed, renamed or reordered; a group, contact or OU edited;
- * an edited user new, gone, held, reported about or not yet in the tenant; too many edits — refuses, with the
- * reason, and the caller plans in full.
+ * read alone, with the records of the managers they name, the desired objects are built from them, and what the
+ * plan reads of each edited record must be what the last full plan stored for it (entryVerdicts: a user's shared
+ * digest, an excluded object's exclusion, an OU's or computer's DN). The edited users, their managers and their
+ * objects in the tenant (from the stored target state) are then planned as a small plan, and its changes for the
+ * edited users replace theirs in the stored plan; an edited record that is no object the plan reads differently
+ * changes nothing. Anything else — a record added, removed, renamed or reordered; a group or contact edited; an
+ * object entering or leaving the scope; an edited user held, reported about or not yet in the tenant; too many
+ * edits — refuses, with the reason, and the caller plans in full.
  */
 import { buildDesired } from '../engine/desired.js';
+import { REFERENCE_PROPERTIES } from '../engine/flows.js';
 import type { KindFlows } from '../engine/flows.js';
-import { patchPlan, sharedDigest, SHARED_DIGEST_BYTES } from '../engine/local-edits.js';
+import { entryVerdicts, patchPlan, SHARED_DIGEST_BYTES } from '../engine/local-edits.js';
 import { planFor } from '../engine/plan.js';
 import type { ClockWindow } from '../engine/safety.js';
 import { LdifSource } from '../connectors/ldif/index.js';
 import { DIGEST_BYTES, KEY_BYTES, readSpans, type LdifRecordIndex } from '../connectors/ldif/records.js';
-import type { SourceReadRequest, SourceSnapshot } from '../model/entry.js';
+import type { DirectoryEntry, SourceReadRequest, SourceSnapshot } from '../model/entry.js';
 import type { Plan } from '../model/plan.js';
 import type { DirectorySyncStatus, ObjectKind, TargetObject, TenantInfo } from '../model/target.js';
 import type { SourceSpec, Spec } from '../spec/types.js';
@@ -45,8 +47,14 @@ export interface LocalEditsInput {
   toolVersion: string;
   flows: Record<ObjectKind, KindFlows>;
   sources: readonly EditedSource[];
-  /** The stored target's live objects with these anchors (its links found no change since the stored plan). */
-  target: (anchors: ReadonlySet<string>) => Promise<{ objects: TargetObject[]; adminRolesUnread?: string } | undefined>;
+  /**
+   * The stored target's live objects with these anchors, or these ids (its links found no change since the
+   * stored plan).
+   */
+  target: (
+    anchors: ReadonlySet<string>,
+    ids?: ReadonlySet<string>,
+  ) => Promise<{ objects: TargetObject[]; adminRolesUnread?: string } | undefined>;
   tenant: TenantInfo | undefined;
   directorySync: DirectorySyncStatus | undefined;
   extensions: ReadonlySet<string>;
@@ -76,6 +84,9 @@ function dnOf(line: string): string {
 }
 
 export async function patchForLocalEdits(input: LocalEditsInput): Promise<LocalEditsResult> {
+  // A pilot scope (scope.groups) puts users in scope through their groups' records: not patched.
+  if (input.sources.some((s) => s.source.scope.groups.length > 0))
+    return { refused: 'a pilot scope (scope.groups) decides users by their groups' };
   // 1. Which records changed: the same keys in the same order, and the same frame.
   const changed = new Map<string, number[]>();
   let total = 0;
@@ -113,7 +124,7 @@ export async function patchForLocalEdits(input: LocalEditsInput): Promise<LocalE
 
   // 2. The edited records read alone, with the records of the managers they name.
   const snapshots: SourceSnapshot[] = [];
-  const editedDns = new Map<string, { source: string; ordinal: number }>();
+  const editedDns = new Map<string, { source: string; ordinal: number; entry: DirectoryEntry }>();
   for (const s of input.sources) {
     const edits = changed.get(s.source.name)!;
     const reader = new LdifSource({ name: s.source.name, path: s.path });
@@ -124,7 +135,7 @@ export async function patchForLocalEdits(input: LocalEditsInput): Promise<LocalE
     for (const e of first.entries) {
       const i = editAt.get(e.dn);
       if (i === undefined) return { refused: `an edited record's DN can't be told from its dn line (${e.dn})` };
-      editedDns.set(e.dn, { source: s.source.name, ordinal: i });
+      editedDns.set(e.dn, { source: s.source.name, ordinal: i, entry: e });
     }
     let ordinalOf: Map<string, number> | undefined;
     const wanted = new Set(edits);
@@ -142,21 +153,21 @@ export async function patchForLocalEdits(input: LocalEditsInput): Promise<LocalE
         : reader.readRecords(s.request, await readSpans(s.path, all.map(span)), s.stored.namingContexts),
     );
   }
-  // 3. The desired objects: every edited one a user, the same but for its local properties.
+  // 3. The desired objects: what the plan reads of each edited record the same as before (entryVerdicts); an
+  //    edited user is planned anew, an object excluded or not synchronized the same way before and after is no
+  //    edit of the plan at all.
   const desired = buildDesired(input.spec, snapshots, input.flows);
   const edited = new Set<string>();
+  const verdicts = new Map(input.sources.map((s) => [s.source.name, entryVerdicts(desired, s.source.name)] as const));
   for (const [dn, where] of editedDns) {
-    const obj = desired.objects.find((o) => o.dn === dn && o.source === where.source);
-    if (obj === undefined) return { refused: `an edited object left the scope or is not a user (${dn})` };
-    const before = at(
-      input.sources.find((s) => s.source.name === where.source)!.stored.index,
-      where.ordinal,
-      KEY_BYTES + DIGEST_BYTES,
-      SHARED_DIGEST_BYTES,
-    );
-    const now = sharedDigest(obj);
+    const v = verdicts.get(where.source)!;
+    const obj = v.objectOf(where.entry);
+    const stored = input.sources.find((s) => s.source.name === where.source)!.stored.index;
+    const before = at(stored, where.ordinal, KEY_BYTES + DIGEST_BYTES, SHARED_DIGEST_BYTES);
+    const now = v.verdict(where.entry);
     if (now === undefined || before.every((b) => b === 0) || !now.equals(before))
-      return { refused: `an edit to ${obj.label} changes more than its own properties` };
+      return { refused: `an edit to ${obj?.label ?? dn} changes more than its own properties` };
+    if (obj === undefined) continue;
     if (desired.held.has(obj.anchor)) return { refused: `${obj.label} is held` };
     edited.add(obj.anchor);
   }
@@ -174,6 +185,18 @@ export async function patchForLocalEdits(input: LocalEditsInput): Promise<LocalE
     if (t.syncClientMastered === true || (t.adminRoles?.length ?? 0) > 0)
       return { refused: `${o.label} is mastered by a sync client or holds a directory role` };
     objects.push(t);
+  }
+  // The objects the edited users' references name in the tenant now (a manager being replaced, or one adsync
+  // doesn't own): their changes name them as they are there (`before`).
+  const named = new Set<string>();
+  for (const t of objects)
+    for (const name of REFERENCE_PROPERTIES) {
+      const id = t.attrs[name];
+      if (typeof id === 'string' && !objects.some((o) => o.id === id)) named.add(id);
+    }
+  if (named.size > 0) {
+    const more = await input.target(new Set(), named);
+    for (const t of more?.objects ?? []) if (!objects.some((o) => o.id === t.id)) objects.push(t);
   }
 
   // 5. The small plan, and the stored plan patched with it.
@@ -198,8 +221,9 @@ export async function patchForLocalEdits(input: LocalEditsInput): Promise<LocalE
     stored: input.stored,
     storedClock: input.storedClock,
     edited,
+    // (an object named only by a reference counts too: a report about it may change how it is named)
     involved: {
-      anchors,
+      anchors: new Set([...anchors, ...objects.flatMap((o) => (o.anchor !== undefined ? [o.anchor] : []))]),
       dns: new Set(desired.objects.map((o) => o.dn)),
       ids: new Set(objects.map((o) => o.id)),
     },
