@@ -184,18 +184,28 @@ function encodeTarget(t: TargetDeltaState): EncTarget {
   };
 }
 
-function decodeTarget(t: EncTarget): TargetDeltaState {
-  const ids = t.objects.map((o) => o[0]);
-  const obj = ([id, kind, attrs, rest]: EncObject): TargetObject => ({
+/**
+ * One stored object as a read gives it. Member indexes name the objects of `ids` (the live objects in stored
+ * order); without `ids` (objects picked alone) a group can't be decoded.
+ */
+function decodeObject([id, kind, attrs, rest]: EncObject, ids?: readonly string[]): TargetObject {
+  if (rest.m !== undefined && ids === undefined)
+    throw new StateError('state_format', 'a group was asked for alone (its members name objects by index)', '');
+  return {
     ...rest.x,
     id,
     kind,
     attrs,
     ...(rest.a !== undefined ? { anchor: rest.a } : {}),
     ...(rest.d !== undefined ? { digest: rest.d } : {}),
-    ...(rest.m !== undefined ? { members: rest.m.map((m) => (typeof m === 'number' ? ids[m]! : m)) } : {}),
+    ...(rest.m !== undefined ? { members: rest.m.map((m) => (typeof m === 'number' ? ids![m]! : m)) } : {}),
     ...(rest.r !== undefined ? { adminRoles: rest.r } : {}),
-  });
+  };
+}
+
+function decodeTarget(t: EncTarget): TargetDeltaState {
+  const ids = t.objects.map((o) => o[0]);
+  const obj = (o: EncObject): TargetObject => decodeObject(o, ids);
   return {
     scope: t.scope,
     links: t.links,
@@ -336,17 +346,7 @@ export async function targetObjectsByAnchor(
       const close = buf.indexOf(34, tab + 3);
       if (close === -1 || close >= end || !ids.has(buf.toString('utf8', tab + 3, close))) return;
     }
-    const [id, kind, attrs, rest] = JSON.parse(buf.toString('utf8', tab + 1, end)) as EncObject;
-    if (rest.m !== undefined) throw new StateError('state_format', 'a group was asked for by anchor', '');
-    found.push({
-      ...rest.x,
-      id,
-      kind,
-      attrs,
-      ...(rest.a !== undefined ? { anchor: rest.a } : {}),
-      ...(rest.d !== undefined ? { digest: rest.d } : {}),
-      ...(rest.r !== undefined ? { adminRoles: rest.r } : {}),
-    });
+    found.push(decodeObject(JSON.parse(buf.toString('utf8', tab + 1, end)) as EncObject));
   };
   const inflate = createGunzip({ chunkSize: 1 << 20 });
   inflate.end(bytes);
