@@ -132,6 +132,9 @@ export async function patchForLocalEdits(input: LocalEditsInput): Promise<LocalE
     const first = reader.readRecords(s.request, await readSpans(s.path, edits.map(span)), s.stored.namingContexts);
     // Which edited record each entry is (a record outside the search bases is no entry: nothing to plan).
     const editAt = new Map(edits.map((i) => [dnOf(s.index.dnLines![i]!), i] as const));
+    // A domain root names the naming contexts (stored from the full read): one edited is planned in full.
+    for (const dn of editAt.keys())
+      if (/^\s*dc\s*=/i.test(dn)) return { refused: `a domain root was edited in source ${s.source.name} (${dn})` };
     for (const e of first.entries) {
       const i = editAt.get(e.dn);
       if (i === undefined) return { refused: `an edited record's DN can't be told from its dn line (${e.dn})` };

@@ -873,7 +873,7 @@ describe('the stored plan patched for local edits (users edited in properties on
     }
   });
 
-  it('refuses, says why and plans in full: a UPN, a manager, a record added, a group, a new spec', async () => {
+  it('refuses, says why and plans in full: a UPN, a manager, a record added, a group, a domain root, a new spec', async () => {
     const w = await settled(6);
     try {
       const cases: [string, (text: string) => string, RegExp][] = [
@@ -896,6 +896,11 @@ describe('the stored plan patched for local edits (users edited in properties on
           'a group',
           (t) => t.replace('cn: Big', 'cn: Big\ndescription: edited'),
           /an edit to Big changes more than its own properties/,
+        ],
+        [
+          'a domain root (it names the naming contexts)',
+          (t) => t.replace('dc: contoso', 'dc: contoso\ndescription: edited'),
+          /a domain root was edited in source corp \(DC=contoso,DC=example\)/,
         ],
       ];
       for (const [what, edit, why] of cases) {
