@@ -202,11 +202,16 @@ function targetRequestOf(session: Session): { request: EntraReadRequest; mark: s
 
 /**
  * Whether a stored plan can stand for a new one (src/sync/plan-memo.ts): only when every input can be told
- * unchanged without reading it — LDIF sources, and a target read through delta (licence rules read it in full;
- * writeback reads AD's groups).
+ * unchanged without reading it — LDIF sources (their digest), AD sources (their DC asked whether anything changed
+ * since the stored state), and a target read through delta (licence rules read it in full; writeback reads AD's
+ * groups).
  */
 function planReusable(spec: Spec): boolean {
-  return spec.writeback.length === 0 && !spec.licenses && spec.sources.every((s) => s.ldif !== undefined);
+  return (
+    spec.writeback.length === 0 &&
+    !spec.licenses &&
+    spec.sources.every((s) => s.ldif !== undefined || s.ldap !== undefined)
+  );
 }
 
 /** A plan to show, and what the renderers show with it. */

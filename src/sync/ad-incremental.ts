@@ -32,7 +32,7 @@ import { readWatermark } from '../connectors/ad/usn.js';
 import { mapLdapError, readRootDse } from '../connectors/ad/index.js';
 import { normalizeDn } from '../model/dn.js';
 import type { SourceReadRequest, SourceSnapshot } from '../model/entry.js';
-import type { AdSourceState, SourceState } from './state-snapshots.js';
+import type { AdSourceState, AdStateHeader, SourceState } from './state-snapshots.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -44,6 +44,81 @@ function filterAttributes(filter: string | undefined): string[] {
   return [...filter.matchAll(/\(\s*!?\s*([A-Za-z][A-Za-z0-9-]*)(?:;[^=~<>:]*)?\s*(?::[^=]*)?[~<>]?=/g)].map((m) =>
     m[1]!.toLowerCase(),
   );
+}
+
+/** What an AD read reads and from where, as resolved (the state's `scope`). */
+export function adScope(url: string, bases: readonly string[], request: SourceReadRequest): string {
+  // A base DN from the environment counts by its value; the URL carries no secret (validate refuses credentials).
+  return digest({ kind: 'ldap', url, bases, request });
+}
+
+/** Why a read last done `at` can't be followed now (older than the tombstone lifetime less a day), if so. */
+function tooOld(at: string, now: Date, lifetime: number): string | undefined {
+  const age = now.getTime() - Date.parse(at);
+  return age < (lifetime - 1) * DAY
+    ? undefined
+    : `the last read is ${Math.floor(age / DAY)} days old: deletions older than the tombstone lifetime (${lifetime} days, less a day) may be gone`;
+}
+
+/**
+ * Where an AD state's next read starts, for the stored plan's key (plan-memo.ts): the DC and its invocationId,
+ * and the DirSync cookies or the uSNChanged watermark. A plan made from this state is shown again only while
+ * adUnchangedSince says the DC has nothing new past it.
+ */
+export function adPosition(ad: Omit<AdSourceState, 'others'>): string {
+  const { dc, invocationId, usn } = ad.watermark;
+  return digest(
+    ad.mode === 'dirsync'
+      ? { mode: ad.mode, dc, invocationId, cookies: ad.cookies ?? {} }
+      : { mode: ad.mode, dc, invocationId, usn, tombstones: ad.tombstones === true },
+  );
+}
+
+/**
+ * Whether the DC has nothing new since the state with this header was read, asked cheaply and without the
+ * snapshot: the same DC (dsServiceName) and invocationId, the same read scope as resolved now, no full-read
+ * trigger (a back link, an unfollowable value, the tombstone lifetime), and then — DirSync: one round per naming
+ * context with the stored cookies returns no change; uSNChanged: the DC's highestCommittedUSN is the stored
+ * watermark (any write to the DC moves it, a delete the account can't see included). Undefined when unchanged,
+ * else why not (the plan is then made as usual, and its read says how it went).
+ */
+export async function adUnchangedSince(
+  ad: AdSource,
+  request: SourceReadRequest,
+  header: AdStateHeader,
+  now: Date,
+): Promise<string | undefined> {
+  const { client, settings } = await ad.connect();
+  try {
+    const stored = header.ad;
+    if (stored.v !== 2) return 'the stored AD state predates change tracking';
+    if (stored.unfollowable !== undefined) return stored.unfollowable;
+    const backLink = request.attributes.find((a) => BACK_LINKS.has(a.toLowerCase()));
+    if (backLink !== undefined) return `the read asks for ${backLink}`;
+    const watermark = await readWatermark(client);
+    if (watermark.dc !== stored.watermark.dc) return `another domain controller (${watermark.dc})`;
+    if (watermark.invocationId !== stored.watermark.invocationId) return "the domain controller's invocationId changed";
+    const { bases, namingContexts } = await ad.resolveBases(client, settings, request);
+    if (adScope(settings.url, bases, request) !== header.scope) return 'the read scope changed';
+    const root = await readRootDse(client);
+    const lifetime = root.configurationNamingContext
+      ? await tombstoneLifetimeDays(client, root.configurationNamingContext)
+      : 60;
+    const old = tooOld(stored.at, now, lifetime);
+    if (old !== undefined) return old;
+    if (stored.mode === 'usn')
+      return watermark.usn === stored.watermark.usn ? undefined : `highestCommittedUSN is ${watermark.usn}`;
+    for (const nc of namingContexts) {
+      const cookie = stored.cookies?.[normalizeDn(nc.dn)];
+      if (cookie === undefined) return `no DirSync cookie is stored for ${nc.dn}`;
+      const got = await readDirSync(client, nc.dn, Buffer.from(cookie, 'base64'));
+      if (!got.ok) return got.message;
+      if (got.changes.length > 0) return `DirSync: ${got.changes.length} changes in ${nc.dn}`;
+    }
+    return undefined;
+  } catch (err) {
+    throw mapLdapError(err, settings);
+  }
 }
 
 export interface AdIncrementalResult {
@@ -86,7 +161,7 @@ async function readAd(
   const partitions = namingContexts.map((nc) => nc.dn);
   // What the source reads and from where, as resolved (a base DN from the environment counts by its value; the
   // URL carries no secret: credentials in it are refused by validate).
-  const scope = digest({ kind: 'ldap', url: settings.url, bases, request });
+  const scope = adScope(settings.url, bases, request);
   const root = await readRootDse(client);
   const lifetime = root.configurationNamingContext
     ? await tombstoneLifetimeDays(client, root.configurationNamingContext)
@@ -106,11 +181,7 @@ async function readAd(
     else if (backLink !== undefined)
       why = `the read asks for ${backLink}, a back link that changes without its object changing`;
     else if (stored.unfollowable !== undefined) why = stored.unfollowable;
-    else {
-      const age = now.getTime() - Date.parse(stored.at);
-      if (!(age < (lifetime - 1) * DAY))
-        why = `the last read is ${Math.floor(age / DAY)} days old: deletions older than the tombstone lifetime (${lifetime} days, less a day) may be gone`;
-    }
+    else why = tooOld(stored.at, now, lifetime);
   }
 
   const priorSnapshot = prior?.snapshot;

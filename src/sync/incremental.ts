@@ -17,7 +17,8 @@ import { resolve } from 'node:path';
 import type { DeltaRound, EntraReadRequest, EntraTarget, PartRead } from '../connectors/entra/index.js';
 import { LdifSource } from '../connectors/ldif/index.js';
 import { AdSource } from '../connectors/ad/index.js';
-import { readAdIncremental } from './ad-incremental.js';
+import { adPosition, adUnchangedSince, readAdIncremental } from './ad-incremental.js';
+import { BACK_LINKS } from '../connectors/ad/fold.js';
 import type { NamingContext, SourceConnector, SourceReadRequest, SourceSnapshot } from '../model/entry.js';
 import type { ObjectKind, TargetSnapshot } from '../model/target.js';
 import type { DesiredState } from '../engine/desired.js';
@@ -49,7 +50,9 @@ import {
   sourceStateName,
   TARGET_STATE_NAME,
   unpackSource,
+  readAdHeader,
   targetObjectsByAnchor,
+  type AdStateHeader,
   unpackTarget,
   type Loaded,
 } from './state-snapshots.js';
@@ -228,13 +231,25 @@ export class IncrementalReads {
   /** An AD source: changes since the last read folded into the stored snapshot (./ad-incremental.ts). */
   private async readAd(source: SourceSpec, ad: AdSource, request: SourceReadRequest): Promise<SourceSnapshot> {
     const part = `source ${source.name}`;
-    this.sourceKeys.set(source.name, undefined); // no stored plan for an AD source (yet)
     const name = sourceStateName(source.name);
     const [loaded] = await Promise.all([this.load(name, unpackSource), ad.connect()]);
     const forced = loaded.value === undefined ? this.whyFull(loaded) : undefined;
     const out = await readAdIncremental(ad, request, part, loaded.value, forced, this.now());
     this.parts.set(part, out.read);
-    if (out.state !== undefined) this.pending.push({ name, bytes: packSource(out.state), etag: loaded.etag });
+    // A state from before the header is rewritten as it is (the stored plan's check reads only the header).
+    const state = out.state ?? (loaded.value?.headerless ? loaded.value : undefined);
+    if (state !== undefined) this.pending.push({ name, bytes: packSource(state), etag: loaded.etag });
+    // The stored plan is keyed by where the state that stays starts its next read (ad-incremental.ts adPosition),
+    // unless that next read is a full one anyway.
+    const kept = out.state ?? loaded.value;
+    const followable =
+      kept?.ad !== undefined &&
+      kept.ad.unfollowable === undefined &&
+      !request.attributes.some((a) => BACK_LINKS.has(a.toLowerCase()));
+    this.sourceKeys.set(
+      source.name,
+      followable ? { source: source.name, scope: kept.scope, digest: adPosition(kept.ad!) } : undefined,
+    );
     return out.snapshot;
   }
 
@@ -301,8 +316,9 @@ export class IncrementalReads {
   }
 
   /**
-   * The stored plan, when adsync, the spec and every source are what it was made from (the tenant and the clock
-   * are reuse()'s to check). Undefined with --full, without one, or when a source can't tell cheaply (AD).
+   * The stored plan, when adsync, the spec and every source are what it was made from (the tenant, the clock and
+   * whether an AD source's DC has anything new are reuse()'s to check). Undefined with --full or without one.
+   * An AD source is keyed by its stored state's header (scope, where the next read starts): no snapshot decoded.
    */
   candidate(
     sources: readonly { source: SourceSpec; request: SourceReadRequest }[],
@@ -310,13 +326,22 @@ export class IncrementalReads {
     toolVersion: string,
   ): Promise<PlanMemo | undefined> {
     this.memo ??= (async () => {
-      if (this.full || sources.some((s) => !s.source.ldif)) return undefined;
-      const memo = await loadMemo(await this.backend);
+      if (this.full || sources.some((s) => !s.source.ldif && !s.source.ldap)) return undefined;
+      const backend = await this.backend;
+      const memo = await loadMemo(backend);
       if (memo === undefined) return undefined;
       const keys: SourceKey[] = [];
       for (const { source, request } of sources) {
+        if (!source.ldif) {
+          const stored = await backend.read(sourceStateName(source.name));
+          const header = stored === undefined ? undefined : await readAdHeader(stored.bytes).catch(() => undefined);
+          if (header === undefined) return undefined;
+          this.adChecks.push({ source, request, header });
+          keys.push({ source: source.name, scope: header.scope, digest: adPosition(header.ad) });
+          continue;
+        }
         // With spans: when only the bytes differ, the patch reads the edited records by them.
-        const scan = await scanLdifFile(resolve(this.spec.dir, source.ldif!.path), { spans: true });
+        const scan = await scanLdifFile(resolve(this.spec.dir, source.ldif.path), { spans: true });
         if (scan === undefined) return undefined;
         this.scans.set(source.name, scan);
         keys.push({ source: source.name, scope: this.ldifScope(source, request), digest: scan.digest });
@@ -325,6 +350,7 @@ export class IncrementalReads {
       this.keyedAs = { specPath, toolVersion };
       if (memo.key === key) return memo;
       // Only the exports' bytes differ: a patch may do (reuse), when their records say the edits are local.
+      if (this.adChecks.length > 0) return undefined; // (LDIF exports only)
       const base = memoKey({
         toolVersion,
         specDigest: this.spec.digest,
@@ -338,6 +364,36 @@ export class IncrementalReads {
       return undefined;
     })();
     return this.memo;
+  }
+
+  /** The AD sources of the candidate: their request and stored header, for reuse() to ask their DC. */
+  private readonly adChecks: { source: SourceSpec; request: SourceReadRequest; header: AdStateHeader }[] = [];
+
+  /**
+   * Whether every AD source's DC has nothing new since the candidate's states (ad-incremental.ts
+   * adUnchangedSince), their parts as the plan's read names them; undefined when one has (or can't tell).
+   */
+  private async adUnchanged(): Promise<PartRead[] | undefined> {
+    const parts = await Promise.all(
+      this.adChecks.map(async ({ source, request, header }): Promise<PartRead | undefined> => {
+        const ad = new AdSource(source, this.spec.dir);
+        try {
+          if ((await adUnchangedSince(ad, request, header, this.now())) !== undefined) return undefined;
+        } finally {
+          await ad.close();
+        }
+        return {
+          part: `source ${source.name}`,
+          mode: 'incremental',
+          reason:
+            header.ad.mode === 'dirsync'
+              ? 'DirSync: no change since the stored plan'
+              : `uSNChanged: highestCommittedUSN still ${header.ad.watermark.usn}`,
+          changes: 0,
+        };
+      }),
+    );
+    return parts.some((p) => p === undefined) ? undefined : (parts as PartRead[]);
   }
 
   /** The candidate is for other exports' bytes: shown only patched (./local-edits.ts). */
@@ -363,12 +419,14 @@ export class IncrementalReads {
     if (!withinWindow(memo.clock, now) || target.probeDelta === undefined || request.readLicenses === true)
       return undefined;
     if (this.inexact && patch === undefined) return undefined;
-    const probe = await target.probeDelta(request, memo.target.links);
+    // The tenant's round and the AD sources' DCs asked together.
+    const [probe, adParts] = await Promise.all([target.probeDelta(request, memo.target.links), this.adUnchanged()]);
     if ('refused' in probe || probe.scope !== memo.target.scope) return undefined;
     if (probe.round.changes > 0 || probe.fingerprint !== memo.target.fingerprint) {
       this.probed = probe.round;
       return undefined;
     }
+    if (adParts === undefined) return undefined;
     let shown = memo;
     const edits = new Map<string, number>();
     if (this.inexact) {
@@ -380,7 +438,9 @@ export class IncrementalReads {
       shown = patched.memo;
       for (const [name, n] of patched.edited) edits.set(name, n);
     }
+    for (const p of adParts) this.parts.set(p.part, p);
     for (const source of sources) {
+      if (!source.ldif) continue;
       const part = `source ${source.name}`;
       const n = edits.get(source.name);
       this.parts.set(

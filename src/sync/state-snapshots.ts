@@ -34,6 +34,8 @@ export interface SourceState {
   snapshot?: SourceSnapshot;
   /** LDIF: the export's records, for patching the stored plan after local edits (src/sync/local-edits.ts). */
   records?: StoredRecords;
+  /** AD: read from a blob without the header (written before it): rewritten by the next read. Not stored. */
+  headerless?: true;
 }
 
 /** Bytes per record in StoredRecords.index: its key, its content digest, its user's shared digest (or zeros). */
@@ -239,19 +241,71 @@ function pack(o: object): Promise<Buffer> {
   return packed;
 }
 
-async function unpack<T>(bytes: Buffer): Promise<T> {
-  const enc = JSON.parse((await gunzipAsync(bytes)).toString('utf8')) as { format?: unknown };
-  // Caught by loadPart: an unusable state means a full read.
-  if (enc.format !== FORMAT) throw new StateError('state_format', `format ${String(enc.format)}, not ${FORMAT}`, '');
-  return enc as T;
+/**
+ * An AD source's state is header-first: a gzip member with one line — AD_HEADER_FORMAT, the read scope and where
+ * the next read starts (watermark, DirSync cookies, mode, when) — then a member with the state as one JSON. The
+ * stored plan's check (incremental.ts) reads the header alone (readAdHeader) and never decodes the snapshot.
+ */
+const AD_HEADER_FORMAT = 'adsync-sync-ad/1';
+
+/** What an AD state's header holds: everything but the tracked objects and the snapshot. */
+export interface AdStateHeader {
+  scope: string;
+  ad: Omit<AdSourceState, 'others'>;
 }
 
 /** A source's state, encoded and compressing from read time (before the engine takes the snapshot). */
 export function packSource(s: SourceState): () => Promise<Buffer> {
-  const packed = pack(encodeSource(s));
+  const body = pack(encodeSource(s));
+  if (s.ad === undefined) return () => body;
+  const { others: _o, ...ad } = s.ad;
+  const header = gzipAsync(`${JSON.stringify({ format: AD_HEADER_FORMAT, scope: s.scope, ad })}\n`, {
+    level: constants.Z_BEST_SPEED,
+  });
+  const packed = Promise.all([header, body]).then((parts) => Buffer.concat(parts));
+  packed.catch(() => undefined); // awaited by the save; a failure surfaces there
   return () => packed;
 }
-export const unpackSource = async (bytes: Buffer): Promise<SourceState> => decodeSource(await unpack<EncSource>(bytes));
+
+function adHeader(line: Buffer): AdStateHeader {
+  const h = JSON.parse(line.toString('utf8')) as Partial<AdStateHeader> & { format?: unknown };
+  // Caught by loadPart and the stored plan's check: an unusable state means a full read.
+  if (h.format !== AD_HEADER_FORMAT || h.scope === undefined || h.ad === undefined)
+    throw new StateError('state_format', `format ${String(h.format)}, not ${AD_HEADER_FORMAT}`, '');
+  return { scope: h.scope, ad: h.ad };
+}
+
+export const unpackSource = async (bytes: Buffer): Promise<SourceState> => {
+  const text = await gunzipAsync(bytes);
+  // One JSON has no raw newline: a first line is an AD state's header (the members inflate as one text).
+  const nl = text.indexOf(10);
+  if (nl !== -1) adHeader(text.subarray(0, nl));
+  const enc = JSON.parse(text.toString('utf8', nl + 1)) as EncSource & { format?: unknown };
+  // Caught by loadPart: an unusable state means a full read.
+  if (enc.format !== FORMAT) throw new StateError('state_format', `format ${String(enc.format)}, not ${FORMAT}`, '');
+  const state = decodeSource(enc);
+  return nl === -1 && state.ad !== undefined ? { ...state, headerless: true } : state;
+};
+
+/**
+ * An AD state's header, inflating only as far as its first line (the snapshot stays compressed). Throws
+ * StateError when the blob has none (an LDIF source's state, or one written before headers).
+ */
+export async function readAdHeader(bytes: Buffer): Promise<AdStateHeader> {
+  const inflate = createGunzip({ chunkSize: 1 << 16 });
+  inflate.end(bytes);
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of inflate as AsyncIterable<Buffer>) {
+      const nl = chunk.indexOf(10);
+      if (nl !== -1) return adHeader(Buffer.concat([...chunks, chunk.subarray(0, nl)]));
+      chunks.push(chunk);
+    }
+  } finally {
+    inflate.destroy();
+  }
+  throw new StateError('state_format', `no ${AD_HEADER_FORMAT} header`, '');
+}
 
 /**
  * The target's state, one line per object: a header line (format, scope, links), then `anchor TAB object` for
