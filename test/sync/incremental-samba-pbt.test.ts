@@ -20,7 +20,8 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Attribute, Change, type Client } from 'ldapts';
 import { applyPlan } from '../../src/apply/loop.js';
-import { readAndPlan, type Session } from '../../src/cli/session.js';
+import { planToShow, readAndPlan, TOOL_VERSION, type Session } from '../../src/cli/session.js';
+import { readWatermark } from '../../src/connectors/ad/usn.js';
 import { AdSource } from '../../src/connectors/ad/index.js';
 import { connectEmulator, type EntraTarget } from '../../src/connectors/entra/index.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
@@ -435,6 +436,9 @@ interface Stats {
   checks: number;
   incremental: number;
   reads: number;
+  /** Second plans in a window where the DC did not change, and second plans that showed the stored plan. */
+  quiet: number;
+  shown: number;
 }
 
 describe('incremental AD read == full read over random change sequences (Samba + emulator)', { skip }, () => {
@@ -445,7 +449,7 @@ describe('incremental AD read == full read over random change sequences (Samba +
   let dir: string;
   let template: string;
   let readerDn: string;
-  const stats: Stats = { sequences: 0, checks: 0, incremental: 0, reads: 0 };
+  const stats: Stats = { sequences: 0, checks: 0, incremental: 0, reads: 0, quiet: 0, shown: 0 };
 
   before(async () => {
     rig = await openIncrementalSamba({ ou: 'adsync-inc-pbt', readerSam: 'pr', tmp: 'dirsync-inc-pbt-' });
@@ -554,20 +558,44 @@ safety:
           } finally {
             await full.close();
           }
-          // (2) the plan from an incremental read equals the plan from a full read
-          const session: Session = {
+          // (2) the plan from an incremental read equals the plan from a full read; as `adsync plan` runs, it is
+          // stored, and (3) the next plan shows it again when the DC did not change meanwhile (the DC is shared with
+          // other test files: a window in which its highestCommittedUSN moved proves nothing), equal still.
+          const session = (): Session => ({
             spec: r.spec,
             specPath: r.spec.file,
             flows: r.flows,
             target: target!,
-            incremental: IncrementalReads.open(r.spec, { backend: r.plans }),
+            incremental: IncrementalReads.open(r.spec, {
+              backend: r.plans,
+              plan: { specPath: r.spec.file, toolVersion: TOOL_VERSION },
+            }),
+            reusePlan: true,
             close: async () => undefined,
-          };
-          const incPlan = (await readAndPlan(session)).plan;
+          });
+          const usnBefore = (await readWatermark(admin)).usn;
+          const incPlan = (await planToShow(session())).plan;
+          const fullAsData = comparable(await fullPlan(r));
           assert.deepEqual(
             comparable(incPlan),
-            comparable(await fullPlan(r)),
+            fullAsData,
             `${r.name} at ${label}: the plan from an incremental read (${JSON.stringify(incPlan.read)}) differs from the full read's`,
+          );
+          const again = (await planToShow(session())).plan;
+          const quiet = (await readWatermark(admin)).usn === usnBefore;
+          const shown = again.read?.parts.some((p) => p.part === 'plan') === true;
+          if (quiet) {
+            stats.quiet++;
+            assert.ok(
+              shown,
+              `${r.name} at ${label}: the DC did not change, yet planned anew (${JSON.stringify(again.read)})`,
+            );
+          }
+          if (shown) stats.shown++;
+          assert.deepEqual(
+            comparable(again),
+            fullAsData,
+            `${r.name} at ${label}: the plan shown next (${JSON.stringify(again.read)}) differs from the full read's`,
           );
         }
       };
@@ -615,7 +643,7 @@ safety:
       markInterruptAsFailure: false,
     });
     process.stdout.write(
-      `# incremental samba: ${stats.sequences} sequences (with shrinking), ${stats.checks} checks, ${stats.incremental} of ${stats.reads} snapshot reads incremental, ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      `# incremental samba: ${stats.sequences} sequences (with shrinking), ${stats.checks} checks, ${stats.incremental} of ${stats.reads} snapshot reads incremental, ${stats.shown} stored plans shown again (${stats.quiet} second plans with the DC unchanged), ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );
     if (details.failed) {
       const steps = details.counterexample![0];
@@ -627,5 +655,7 @@ safety:
     }
     // The comparison must have exercised the folding path, not only full reads.
     assert.ok(stats.incremental > stats.reads / 2, `${stats.incremental} of ${stats.reads} reads were incremental`);
+    // ... and the stored plan, shown again (asserted for every window in which the DC did not change).
+    assert.ok(stats.shown > 0, `${stats.shown} stored plans shown again`);
   });
 });
