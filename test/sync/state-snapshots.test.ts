@@ -1,11 +1,22 @@
 /**
  * The stored target snapshot keeps every field a full read sets. Regression: the fold dropped
  * `syncClientMastered` and `onPremisesSid`, so the run after a plan (read through delta) saw objects Entra Connect
- * masters as plain cloud objects and adopted them — Graph then refused every write.
+ * masters as plain cloud objects and adopted them — Graph then refused every write. An AD source's state is
+ * header-first: the stored plan's check reads the header without the snapshot.
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { packTarget, targetObjectsByAnchor, unpackTarget } from '../../src/sync/state-snapshots.js';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import {
+  packSource,
+  packTarget,
+  readAdHeader,
+  targetObjectsByAnchor,
+  unpackSource,
+  unpackTarget,
+  type AdSourceState,
+  type SourceState,
+} from '../../src/sync/state-snapshots.js';
 import type { TargetObject } from '../../src/model/target.js';
 
 it('a stored target object comes back with every field (Required<TargetObject>: a new field must be listed here)', async () => {
@@ -75,4 +86,48 @@ it('objects picked by anchor from the stored target are the ones the whole decod
   const picked = await targetObjectsByAnchor(bytes, new Set([users[0]!.anchor!]));
   assert.equal(picked.adminRolesUnread, 'not read');
   assert.deepEqual((await targetObjectsByAnchor(bytes, new Set(['nobody']))).objects, []);
+});
+
+it("an AD source's state is header-first: the header reads alone (the snapshot stays compressed), the whole decodes as before", async () => {
+  const ad: AdSourceState = {
+    v: 2,
+    watermark: { dc: 'CN=NTDS Settings,CN=DC1,DC=contoso,DC=example', invocationId: 'aW52', usn: '12345' },
+    mode: 'dirsync',
+    cookies: { 'dc=contoso,dc=example': 'Y29va2ll' },
+    others: [['Z3VpZA==', 'CN=PC1,DC=contoso,DC=example', 'c']],
+    at: '2026-12-02T10:00:00.000Z',
+  };
+  // Enough entries that the body spans many inflate chunks.
+  const entries = Array.from({ length: 20_000 }, (_, i) => ({
+    dn: `CN=User ${i},OU=Staff,DC=contoso,DC=example`,
+    attrs: { cn: [`User ${i}`], objectguid: [new Uint8Array(16).fill(i % 251)] },
+  }));
+  const state: SourceState = {
+    scope: 'scope-digest',
+    ad,
+    snapshot: {
+      source: 'corp',
+      namingContexts: [{ dn: 'DC=contoso,DC=example', dnsName: 'contoso.example' }],
+      entries,
+    },
+  };
+  const bytes = await packSource(state)();
+  const { others: _o, ...head } = ad;
+  assert.deepEqual(await readAdHeader(bytes), { scope: 'scope-digest', ad: head });
+  assert.deepEqual(await unpackSource(bytes), state);
+  // The header alone: a body that is not even JSON does not matter to it (it is never inflated that far).
+  const header = gzipSync(`${JSON.stringify({ format: 'adsync-sync-ad/1', scope: 'scope-digest', ad: head })}\n`);
+  const broken = Buffer.concat([header, gzipSync('not json')]);
+  assert.deepEqual(await readAdHeader(broken), { scope: 'scope-digest', ad: head });
+  await assert.rejects(unpackSource(broken));
+  // A state written before the header (one JSON): decoded, marked to be rewritten; no header to read.
+  const text = gunzipSync(bytes).toString('utf8');
+  const old = gzipSync(text.slice(text.indexOf('\n') + 1));
+  assert.deepEqual(await unpackSource(old), { ...state, headerless: true });
+  await assert.rejects(readAdHeader(old), /no adsync-sync-ad\/1 header|format/);
+  // An LDIF source's state has none either, and decodes as it did.
+  const ldif: SourceState = { scope: 's', digest: 'd' };
+  const ldifBytes = await packSource(ldif)();
+  assert.deepEqual(await unpackSource(ldifBytes), ldif);
+  await assert.rejects(readAdHeader(ldifBytes));
 });
