@@ -537,7 +537,8 @@ export class IncrementalReads {
 
   /**
    * Stores this run's plan for the next run to reuse, when every part of it can be told unchanged later (LDIF
-   * sources, the target read through delta) and the engine was not asked for more than the plan.
+   * sources, AD sources whose next read is incremental, the target read through delta) and the engine was not
+   * asked for more than the plan.
    */
   async remember(
     out: PlanOutput,

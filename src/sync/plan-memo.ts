@@ -3,7 +3,9 @@
  * reading the stored snapshots or planning. "Nothing changed" is decided by what the plan was made from:
  *
  *   key      adsync's version, the spec's bytes (its digest) and the path it is shown as, and every source's read
- *            as the incremental read identifies it (LDIF: the read scope and the export's content digest);
+ *            as the incremental read identifies it (LDIF: the read scope and the export's content digest; AD: the
+ *            stored state's scope and where its next read starts — the DC, its invocationId, the DirSync cookies
+ *            or the uSNChanged watermark — and the DC is asked whether anything changed since: ad-incremental.ts);
  *   target   the read scope (the `$select` lists, the anchor) and the delta links the tenant was read up to: a
  *            round of them that returns no change says the tenant is still what the plan saw, and the tenant's
  *            fingerprint (its id and domains, the directory role holders, the directory-sync status: what a
@@ -27,7 +29,10 @@ export const PLAN_MEMO_NAME = 'sync-plan.json.gz';
 /** Plans larger than this (as JSON) are not stored: a pipeline's steady state is small plans. */
 export const MAX_MEMO_BYTES = 8 * 1024 * 1024;
 
-/** What identifies a source's read (LDIF: scope and content digest); undefined when it can't be told cheaply. */
+/**
+ * What identifies a source's read: LDIF, the scope and the content digest; AD, the stored state's scope and its
+ * change position (ad-incremental.ts adPosition). Undefined when it can't be told cheaply.
+ */
 export interface SourceKey {
   source: string;
   scope: string;
