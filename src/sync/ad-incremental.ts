@@ -126,6 +126,8 @@ export interface AdIncrementalResult {
   read: PartRead;
   /** The state to store (undefined: what is stored stays valid). */
   state?: SourceState;
+  /** uSNChanged, nothing new: the stored state with this header (where the next read starts) instead. */
+  advanced?: Omit<AdSourceState, 'others'>;
 }
 
 export async function readAdIncremental(
@@ -245,7 +247,18 @@ async function readAd(
             ? 'DirSync'
             : `uSNChanged since USN ${stored.watermark.usn}${listed ? ', deletions by listing the bases (no tombstones visible)' : ''}`;
         const read: PartRead = { part, mode: 'incremental', reason: how, changes: out.folded };
-        if (changes.length === 0 && out.folded === 0) return { snapshot: priorSnapshot, read };
+        if (changes.length === 0 && out.folded === 0) {
+          // uSNChanged: nothing new up to the watermark read first (a write the account can't see, another
+          // naming context's): the next read starts there, so the stored plan's check, which compares the DC's
+          // highestCommittedUSN with it, can tell "unchanged" again. Only the header is rewritten.
+          if (stored.mode !== 'usn' || watermark.usn === stored.watermark.usn) return { snapshot: priorSnapshot, read };
+          const { others: _o, ...head } = stored;
+          return {
+            snapshot: priorSnapshot,
+            read,
+            advanced: { ...head, watermark, tombstones: tombstones === true, at: now.toISOString() },
+          };
+        }
         const snapshot: SourceSnapshot = {
           source: priorSnapshot.source,
           namingContexts,

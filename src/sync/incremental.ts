@@ -51,7 +51,9 @@ import {
   TARGET_STATE_NAME,
   unpackSource,
   readAdHeader,
+  repackAdHeader,
   targetObjectsByAnchor,
+  type SourceState,
   type AdStateHeader,
   unpackTarget,
   type Loaded,
@@ -232,16 +234,34 @@ export class IncrementalReads {
   private async readAd(source: SourceSpec, ad: AdSource, request: SourceReadRequest): Promise<SourceSnapshot> {
     const part = `source ${source.name}`;
     const name = sourceStateName(source.name);
-    const [loaded] = await Promise.all([this.load(name, unpackSource), ad.connect()]);
+    const [loaded] = await Promise.all([
+      this.load(name, async (bytes) => ({ bytes, state: await unpackSource(bytes) })),
+      ad.connect(),
+    ]);
     const forced = loaded.value === undefined ? this.whyFull(loaded) : undefined;
-    const out = await readAdIncremental(ad, request, part, loaded.value, forced, this.now());
+    const stored = loaded.value?.state;
+    const out = await readAdIncremental(ad, request, part, stored, forced, this.now());
     this.parts.set(part, out.read);
-    // A state from before the header is rewritten as it is (the stored plan's check reads only the header).
-    const state = out.state ?? (loaded.value?.headerless ? loaded.value : undefined);
-    if (state !== undefined) this.pending.push({ name, bytes: packSource(state), etag: loaded.etag });
+    const advanced: SourceState | undefined =
+      stored?.ad !== undefined && out.advanced !== undefined
+        ? { ...stored, ad: { ...stored.ad, ...out.advanced } }
+        : undefined;
+    if (out.state !== undefined || stored?.headerless === true)
+      // A state from before the header is rewritten as it is (the stored plan's check reads only the header).
+      this.pending.push({ name, bytes: packSource(out.state ?? stored!), etag: loaded.etag });
+    else if (advanced !== undefined) {
+      // Where the next read starts moved: the header alone is rewritten (the snapshot's bytes stay as they are).
+      const bytes = loaded.value!.bytes;
+      const header = { scope: advanced.scope, ad: out.advanced! };
+      this.pending.push({
+        name,
+        bytes: async () => (await repackAdHeader(bytes, header)) ?? (await packSource(advanced)()),
+        etag: loaded.etag,
+      });
+    }
     // The stored plan is keyed by where the state that stays starts its next read (ad-incremental.ts adPosition),
     // unless that next read is a full one anyway.
-    const kept = out.state ?? loaded.value;
+    const kept = out.state ?? advanced ?? stored;
     const followable =
       kept?.ad !== undefined &&
       kept.ad.unfollowable === undefined &&

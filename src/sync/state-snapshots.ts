@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { constants, createGunzip, gunzip, gzip } from 'node:zlib';
+import { constants, createGunzip, gunzip, gzip, inflateRawSync } from 'node:zlib';
 import type { AttrValue, DirectoryEntry, SourceSnapshot } from '../model/entry.js';
 import type { TargetObject } from '../model/target.js';
 import type { TargetDeltaState } from '../connectors/entra/delta.js';
@@ -259,12 +259,40 @@ export function packSource(s: SourceState): () => Promise<Buffer> {
   const body = pack(encodeSource(s));
   if (s.ad === undefined) return () => body;
   const { others: _o, ...ad } = s.ad;
-  const header = gzipAsync(`${JSON.stringify({ format: AD_HEADER_FORMAT, scope: s.scope, ad })}\n`, {
-    level: constants.Z_BEST_SPEED,
-  });
+  const header = packHeader({ scope: s.scope, ad });
   const packed = Promise.all([header, body]).then((parts) => Buffer.concat(parts));
   packed.catch(() => undefined); // awaited by the save; a failure surfaces there
   return () => packed;
+}
+
+function packHeader(h: AdStateHeader): Promise<Buffer> {
+  return gzipAsync(`${JSON.stringify({ format: AD_HEADER_FORMAT, scope: h.scope, ad: h.ad })}\n`, {
+    level: constants.Z_BEST_SPEED,
+  });
+}
+
+/**
+ * The AD state `bytes` with its header replaced and the rest's compressed bytes kept as they are: where the next
+ * read starts moved, nothing else did (decoding takes the header's fields over the rest's). Undefined when the
+ * blob does not start with a header member as packSource writes it (then pack the whole state).
+ */
+export async function repackAdHeader(bytes: Buffer, header: AdStateHeader): Promise<Buffer | undefined> {
+  // A gzip member as zlib writes it: magic, deflate, no optional fields (10 bytes), the deflate stream, 8 bytes.
+  if (bytes.length < 18 || bytes[0] !== 0x1f || bytes[1] !== 0x8b || bytes[2] !== 8 || bytes[3] !== 0) return undefined;
+  let consumed: number;
+  try {
+    const first = inflateRawSync(bytes.subarray(10), { info: true }) as unknown as {
+      buffer: Buffer;
+      engine: { bytesWritten: number };
+    };
+    adHeader(first.buffer.subarray(0, first.buffer.indexOf(10)));
+    consumed = first.engine.bytesWritten;
+  } catch {
+    return undefined;
+  }
+  const rest = bytes.subarray(10 + consumed + 8);
+  if (rest.length === 0) return undefined;
+  return Buffer.concat([await packHeader(header), rest]);
 }
 
 function adHeader(line: Buffer): AdStateHeader {
@@ -279,12 +307,14 @@ export const unpackSource = async (bytes: Buffer): Promise<SourceState> => {
   const text = await gunzipAsync(bytes);
   // One JSON has no raw newline: a first line is an AD state's header (the members inflate as one text).
   const nl = text.indexOf(10);
-  if (nl !== -1) adHeader(text.subarray(0, nl));
+  const header = nl === -1 ? undefined : adHeader(text.subarray(0, nl));
   const enc = JSON.parse(text.toString('utf8', nl + 1)) as EncSource & { format?: unknown };
   // Caught by loadPart: an unusable state means a full read.
   if (enc.format !== FORMAT) throw new StateError('state_format', `format ${String(enc.format)}, not ${FORMAT}`, '');
   const state = decodeSource(enc);
-  return nl === -1 && state.ad !== undefined ? { ...state, headerless: true } : state;
+  // The header may be newer than the rest (repackAdHeader): where the next read starts is the header's.
+  if (header !== undefined && state.ad !== undefined) return { ...state, ad: { ...state.ad, ...header.ad } };
+  return header === undefined && state.ad !== undefined ? { ...state, headerless: true } : state;
 };
 
 /**

@@ -298,6 +298,20 @@ safety:
           assert.equal(settled.ldap['BindRequest'], 1);
           assert.equal(settled.ldap['SearchRequest'], key === 'dirsync' ? 8 : 7);
 
+          if (key === 'usn') {
+            // A write the account can't see (a delete outside the bases: no tombstone for it, nothing listed): the
+            // read finds nothing, and only the state's header moves to the DC's new highestCommittedUSN, so the
+            // next plan can show the stored plan again.
+            const gone = await addUser(admin, w.elsewhere, { cn: 'Gone', sam: `gone${uniqueSuffix().slice(0, 6)}` });
+            await w.planUntilShown('an object created outside the bases');
+            await admin.del(gone);
+            const moved = await w.plan();
+            assert.equal(partOf(moved, 'plan'), undefined, 'the USN moved: planned');
+            assert.equal(partOf(moved, 'source corp')?.changes, 0);
+            assert.ok(moved.plan.read?.saved?.[sourceStateName('corp')], 'the header rewritten');
+            await w.planUntilShown('after a delete the account cannot see');
+          }
+
           // An attribute edit, a move out of the bases, a delete: each planned anew (not shown), equal to a full plan.
           for (const [what, change] of [
             ['an attribute edit', () => modify(bob, 'title', ['Lead'])],

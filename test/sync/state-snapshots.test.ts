@@ -11,6 +11,7 @@ import {
   packSource,
   packTarget,
   readAdHeader,
+  repackAdHeader,
   targetObjectsByAnchor,
   unpackSource,
   unpackTarget,
@@ -125,6 +126,14 @@ it("an AD source's state is header-first: the header reads alone (the snapshot s
   const old = gzipSync(text.slice(text.indexOf('\n') + 1));
   assert.deepEqual(await unpackSource(old), { ...state, headerless: true });
   await assert.rejects(readAdHeader(old), /no adsync-sync-ad\/1 header|format/);
+  // Where the next read starts moved: the header alone is replaced, the rest's compressed bytes kept as they are.
+  const moved = { ...head, watermark: { ...ad.watermark, usn: '12400' }, at: '2026-12-02T11:00:00.000Z' };
+  const repacked = await repackAdHeader(bytes, { scope: 'scope-digest', ad: moved });
+  assert.ok(repacked);
+  assert.ok(repacked.subarray(repacked.length - 64).equals(bytes.subarray(bytes.length - 64)), 'the rest kept');
+  assert.deepEqual(await readAdHeader(repacked), { scope: 'scope-digest', ad: moved });
+  assert.deepEqual(await unpackSource(repacked), { ...state, ad: { ...moved, others: ad.others } });
+  assert.equal(await repackAdHeader(old, { scope: 'scope-digest', ad: moved }), undefined, 'no header to replace');
   // An LDIF source's state has none either, and decodes as it did.
   const ldif: SourceState = { scope: 's', digest: 'd' };
   const ldifBytes = await packSource(ldif)();
