@@ -67,6 +67,34 @@ export function selectList(
   return [...set];
 }
 
+/**
+ * The `attrs` every object of a read starts as: the properties kept on `attrs`, each null. An object given
+ * its properties one computed name at a time falls into V8's dictionary mode past a dozen of them (about
+ * 1.6 KB a user instead of 0.3 KB: 130 MB over 100,000 users); a copy of one fast object keeps its compact
+ * shape. JSON.parse builds objects with fast properties, so the template is one.
+ */
+const templates = new WeakMap<string[], { key: string; names: string[]; template: Record<string, unknown> }>();
+function attrsTemplate(
+  props: string[],
+  anchorProperty: string | undefined,
+  digestProperty: string | undefined,
+): { names: string[]; template: Record<string, unknown> } {
+  const key = `${anchorProperty ?? ''}\n${digestProperty ?? ''}`;
+  let t = templates.get(props);
+  if (t === undefined || t.key !== key) {
+    const names = props.filter(
+      (p) => p !== 'id' && p !== anchorProperty && p !== digestProperty && !SYNC_CLIENT.includes(p),
+    );
+    const template = JSON.parse(JSON.stringify(Object.fromEntries(names.map((p) => [p, null])))) as Record<
+      string,
+      unknown
+    >;
+    t = { key, names, template };
+    templates.set(props, t);
+  }
+  return t;
+}
+
 export function toObject(
   raw: Record<string, unknown>,
   kind: 'user' | 'group',
@@ -74,12 +102,10 @@ export function toObject(
   anchorProperty: string | undefined,
   digestProperty?: string,
 ): TargetObject {
-  const attrs: Record<string, unknown> = {};
+  const { names, template } = attrsTemplate(props, anchorProperty, digestProperty);
+  const attrs: Record<string, unknown> = { ...template };
   // Every requested property is present; null when Graph has no value (Graph omits unset extensions).
-  for (const p of props) {
-    if (p !== 'id' && p !== anchorProperty && p !== digestProperty && !SYNC_CLIENT.includes(p))
-      attrs[p] = raw[p] ?? null;
-  }
+  for (const p of names) attrs[p] = raw[p] ?? null;
   const obj: TargetObject = { id: String(raw['id']), kind, attrs };
   if (raw['onPremisesSyncEnabled'] === true) obj.syncClientMastered = true;
   const sid = raw['onPremisesSecurityIdentifier'];
@@ -326,6 +352,8 @@ export async function readAdminRoles(
 /** Direct members of every group in one paged delta pass. */
 async function readMembersDelta(graph: Graph): Promise<Map<string, Set<string>>> {
   const byGroup = new Map<string, Set<string>>();
+  // A member's id arrives once per group it is in (a million ids for 100,000 users): one string per member.
+  const ids = new Map<string, string>();
   for await (const page of graph.pages<Record<string, unknown>>('/groups/delta?$select=id,members')) {
     for (const g of page) {
       const id = g['id'];
@@ -338,7 +366,11 @@ async function readMembersDelta(graph: Graph): Promise<Map<string, Set<string>>>
       for (const m of delta as { id?: string; '@removed'?: unknown }[]) {
         if (typeof m.id !== 'string') continue;
         if (m['@removed'] !== undefined) set.delete(m.id);
-        else set.add(m.id);
+        else {
+          let id = ids.get(m.id);
+          if (id === undefined) ids.set(m.id, (id = m.id));
+          set.add(id);
+        }
       }
     }
   }
