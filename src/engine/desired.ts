@@ -235,6 +235,12 @@ export function buildDesired(
     // The commands read one snapshot per spec source: another name is an adsync bug.
     if (!source) throw new AdsyncError('internal', `snapshot for unknown source ${snapshot.source}`);
     const scope: CompiledScope = compileScope(source.scope);
+    // One rule string per source and kind, shared by its objects (not one built per object).
+    const ruleOf: Record<ObjectKind, string> = {
+      user: `sources.${source.name}.scope → objects.user`,
+      group: `sources.${source.name}.scope → objects.group`,
+      contact: `sources.${source.name}.scope → objects.contact`,
+    };
     state.warnings!.push(
       ...unmatchedScopeEntries(spec.sources.indexOf(source), source.name, source.scope, snapshot.entries),
     );
@@ -339,7 +345,7 @@ export function buildDesired(
         sortKey: label.toLowerCase(),
         attrs,
         provenance: provenanceOf[kind],
-        rule: `sources.${source.name}.scope → objects.${kind}`,
+        rule: ruleOf[kind],
       };
       const waves = selectWaves(kindFlows.selectors, ctx);
       if (waves !== undefined) obj.waves = waves;
@@ -352,7 +358,8 @@ export function buildDesired(
       const sid = sidValue instanceof Uint8Array ? sidToString(sidValue) : undefined;
       if (sid !== undefined) obj.sid = sid;
       const guid = anchorOf(entry, { anchor: 'objectguid' });
-      if (guid !== undefined) obj.guid = guid;
+      // usually the anchor itself (no mS-DS-ConsistencyGuid yet): one string for both
+      if (guid !== undefined) obj.guid = guid === anchor ? anchor : guid;
       const ro = readOnlyReason(kind, entry);
       if (ro) obj.readOnly = ro;
       if (kind === 'user' && licenseRules)

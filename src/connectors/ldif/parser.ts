@@ -45,6 +45,27 @@ const GUID_BYTES = 16;
 const UTF8_HINT =
   'LDIF text is UTF-8 (RFC 2849): re-export with `ldifde -u`, or convert the file (e.g. iconv -f CP1252 -t UTF-8)';
 
+/**
+ * Attributes whose values name other entries by DN (AD's DN syntax). Each such value is one string per
+ * distinct DN, shared with the named entry's own `dn` (a million `member` values name 100,000 users).
+ */
+const DN_ATTRIBUTES: ReadonlySet<string> = new Set([
+  'member',
+  'manager',
+  'distinguishedname',
+  'managedby',
+  'memberof',
+  'directreports',
+  'secretary',
+  'assistant',
+]);
+/**
+ * Values of other attributes are shared while the attribute looks low-cardinality (objectClass, company,
+ * department, title): after SHARE_PROBE values, only while it has at most one distinct value in SHARE_RATIO.
+ */
+const SHARE_PROBE = 256;
+const SHARE_RATIO = 4;
+
 const CR = 13;
 const SPACE = 32;
 const COLON = 58;
@@ -63,6 +84,8 @@ interface AttrInfo {
   binary: boolean;
   /** An anchor attribute: base64 of exactly 16 bytes. */
   guid: boolean;
+  /** Its values are DNs (DN_ATTRIBUTES). */
+  dn: boolean;
   accepted: boolean;
   /** Option text that makes the line unusable (a truncated range), or undefined. */
   refuse: string | undefined;
@@ -113,6 +136,10 @@ export class LdifParser {
   private readonly slotByName = new Map<string, number>();
   private readonly values: Array<AttrValue[] | undefined> = [];
   private readonly order: number[] = [];
+  /** Every DN seen (records' and DN values'), as its one shared string. */
+  private readonly dns = new Map<string, string>();
+  /** Per slot: the values shared so far and how many were seen; null once the attribute looks high-cardinality. */
+  private readonly shared: Array<{ values: Map<string, string>; seen: number } | null | undefined> = [];
   /** The previous attribute line's info in this record (`start` before the first). */
   private readonly start: AttrInfo = {
     raw: '',
@@ -121,6 +148,7 @@ export class LdifParser {
     next: undefined,
     binary: false,
     guid: false,
+    dn: false,
     accepted: false,
     refuse: undefined,
   };
@@ -360,6 +388,11 @@ export class LdifParser {
     } else {
       value = this.decodePlain(text, p, n, line, info.raw);
     }
+    if (typeof value === 'string') {
+      // distinguishedName repeats the record's own DN
+      if (info.dn) value = value === this.currentDn ? this.currentDn : this.sharedDn(value);
+      else value = this.sharedValue(info.slot, value);
+    }
     const list = this.values[info.slot];
     if (info.guid && list !== undefined) {
       throw this.error(
@@ -409,6 +442,7 @@ export class LdifParser {
       next: undefined,
       binary: BINARY_ATTRIBUTES.has(name),
       guid: GUID_ATTRIBUTES.has(name),
+      dn: DN_ATTRIBUTES.has(name),
       accepted: name === 'changetype' || name === 'control' || (this.acceptAttribute?.(name) ?? true),
       refuse,
     };
@@ -427,7 +461,7 @@ export class LdifParser {
       this.skipping = true;
       return;
     }
-    this.currentDn = dn;
+    this.currentDn = this.sharedDn(dn);
     this.currentLine = line;
   }
 
@@ -444,13 +478,37 @@ export class LdifParser {
     const order = this.order;
     for (let i = 0; i < order.length; i++) {
       const slot = order[i]!;
-      attrs[this.slotNames[slot]!] = this.values[slot]!;
+      const list = this.values[slot]!;
+      // A grown list keeps up to half its length spare: a copy has exactly its values.
+      attrs[this.slotNames[slot]!] = list.length > 1 ? list.slice() : list;
       this.values[slot] = undefined;
     }
     order.length = 0;
     const dn = this.currentDn;
     this.currentDn = '';
     this.onRecord({ dn, line: this.currentLine, attrs });
+  }
+
+  private sharedDn(dn: string): string {
+    const known = this.dns.get(dn);
+    if (known !== undefined) return known;
+    this.dns.set(dn, dn);
+    return dn;
+  }
+
+  private sharedValue(slot: number, value: string): string {
+    let share = this.shared[slot];
+    if (share === null) return value;
+    if (share === undefined) this.shared[slot] = share = { values: new Map(), seen: 0 };
+    share.seen++;
+    const known = share.values.get(value);
+    if (known !== undefined) return known;
+    if (share.seen > SHARE_PROBE && share.values.size * SHARE_RATIO > share.seen) {
+      this.shared[slot] = null; // names, addresses, ids: nothing to share
+      return value;
+    }
+    share.values.set(value, value);
+    return value;
   }
 
   private decodeText(text: string, p: number, n: number, kind: number, line: number, name: string): string {
