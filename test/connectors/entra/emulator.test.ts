@@ -14,6 +14,7 @@ import { connectEmulator, connectEntra } from '../../../src/connectors/entra/ind
 import type { EntraTarget } from '../../../src/connectors/entra/index.js';
 import { Graph } from '../../../src/connectors/entra/graph.js';
 import { TargetError } from '../../../src/errors.js';
+import type { TargetObject } from '../../../src/model/target.js';
 import type {
   Change,
   DeleteChange,
@@ -294,6 +295,19 @@ test('memberships read per group through $batch agree with the delta pass', asyn
   assert.deepEqual(norm(b), norm(a));
   assert.equal(viaBatch.lastRead?.membersVia, 'batch');
   assert.equal(target.lastRead?.groupsReadSingly, 0);
+});
+
+test('every object of a read has attrs of its own (they start from one template)', async () => {
+  const users = (await read()).objects.filter((o) => o.kind === 'user');
+  assert.ok(users.length >= 2, 'users from the tests above');
+  const [a, b] = users as [TargetObject, TargetObject];
+  const before = { ...b.attrs };
+  a.attrs['jobTitle'] = 'changed by the test';
+  a.attrs['added'] = true;
+  assert.deepEqual(b.attrs, before);
+  const again = (await read()).objects.find((o) => o.id === a.id)!;
+  assert.notEqual(again.attrs['jobTitle'], 'changed by the test');
+  assert.equal('added' in again.attrs, false);
 });
 
 test('a deleted user is listed only in deletedItems, and a restored one only in /users, once', async () => {

@@ -204,3 +204,60 @@ test('text that is not UTF-8 (in a value, a base64 value, a folded value, the dn
     ['Gómez'],
   );
 });
+
+test('shared values (DNs, low-cardinality attributes) come back exactly as written, each record with lists of its own', () => {
+  // Enough records that the sharing of unique values (cn) switches off (after 256), with groups before and after
+  // the users their members name, members that name no record, distinguishedName repeating the dn, and
+  // multi-valued lists; the oracle is the generator's own list of records.
+  let seed = 20261202;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const titles = ['Manager', 'Engineer', 'Analyst', 'Lead', 'Director'];
+  const userDn = (i: number): string => `CN=User ${i},OU=Staff,DC=corp,DC=example`;
+  const expected: { dn: string; attrs: Record<string, string[]> }[] = [];
+  const group = (g: number): void => {
+    const member = Array.from({ length: 1 + rand(40) }, () =>
+      rand(10) === 0 ? `CN=Gone ${rand(1000)},OU=Old,DC=corp,DC=example` : userDn(rand(600)),
+    );
+    const dn = `CN=Group ${g},OU=Groups,DC=corp,DC=example`;
+    expected.push({ dn, attrs: { objectclass: ['top', 'group'], distinguishedname: [dn], member } });
+  };
+  for (let g = 0; g < 10; g++) group(g);
+  for (let i = 0; i < 600; i++) {
+    const dn = userDn(i);
+    expected.push({
+      dn,
+      attrs: {
+        objectclass: ['top', 'person', 'organizationalPerson', 'user'],
+        cn: [`User ${i}`],
+        distinguishedname: [dn],
+        company: ['Contoso Ltd'],
+        title: [titles[rand(titles.length)]!],
+        ...(i % 3 === 0 ? { manager: [userDn(rand(600))] } : {}),
+      },
+    });
+  }
+  for (let g = 10; g < 20; g++) group(g);
+  const text = expected
+    .map(
+      (r) =>
+        `dn: ${r.dn}\n${Object.entries(r.attrs)
+          .flatMap(([k, vs]) => vs.map((v) => `${k}: ${v}\n`))
+          .join('')}`,
+    )
+    .join('\n');
+  const recs = parseLdif(text);
+  assert.deepEqual(
+    recs.map((r) => ({ dn: r.dn, attrs: r.attrs })),
+    expected,
+  );
+  // A shared value is never a shared list: changing one record's list leaves the others as they were.
+  recs[20]!.attrs['company']!.push('changed');
+  recs[20]!.attrs['objectclass']!.pop();
+  recs[0]!.attrs['member']!.length = 0;
+  assert.deepEqual(recs[21]!.attrs['company'], ['Contoso Ltd']);
+  assert.deepEqual(recs[21]!.attrs['objectclass'], ['top', 'person', 'organizationalPerson', 'user']);
+  assert.deepEqual(recs[1]!.attrs['member'], expected[1]!.attrs['member']);
+});
