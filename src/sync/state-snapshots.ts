@@ -351,8 +351,10 @@ export function packTarget(t: TargetDeltaState): Promise<Buffer> {
   // state (at 100k users that string and its UTF-8 copy were ~260 MB held while the plan was made).
   let batch: string[] = [];
   let size = 0;
+  let sep = ''; // lines are joined by newlines (none after the last)
   const add = (line: string): void => {
-    batch.push(line, '\n');
+    batch.push(sep, line);
+    sep = '\n';
     size += line.length + 1;
     if (size >= 1 << 20) {
       gz.write(Buffer.from(batch.join(''), 'utf8'));
