@@ -57,8 +57,8 @@ function landing(fromFile: string, specifier: string): { folder?: string; pkg?: 
 
 const ENGINE_PACKAGES: Record<string, (names: string[]) => boolean> = {
   '@marcbachmann/cel-js': () => true,
-  // hashing (digests of plans and objects) is computation, not I/O
-  'node:crypto': (names) => names.length > 0 && names.every((n) => ['createHash'].includes(n)),
+  // hashing (digests of plans and objects, incremental or one-shot) is computation, not I/O
+  'node:crypto': (names) => names.length > 0 && names.every((n) => ['createHash', 'hash'].includes(n)),
   // ldapts is an LDAP client; the engine may use only its filter classes (parsing and matching, no I/O).
   ldapts: (names) => names.length > 0 && names.every((n) => /Filter(Parser)?$/.test(n)),
 };
@@ -119,6 +119,7 @@ describe('layering of src/', () => {
     const engine = (s: string): string[] => importsOf(s).flatMap((imp) => violations(engineFile, 'engine', imp));
     assert.equal(engine("import { readFile } from 'node:fs/promises';").length, 1);
     assert.equal(engine("import { createHash } from 'node:crypto';").length, 0);
+    assert.equal(engine("import { hash as digestOf } from 'node:crypto';").length, 0);
     assert.equal(engine("import { randomBytes } from 'node:crypto';").length, 1);
     assert.equal(engine("import { safeText } from '../render/escape.js';").length, 0);
     assert.equal(engine("import { textLines } from '../render/text.js';").length, 1);
