@@ -393,23 +393,60 @@ function targetHeader(text: Buffer): { header: TargetHeader; body: number } {
   return { header, body: nl === -1 ? text.length : nl + 1 };
 }
 
+/**
+ * The lines of a stored target, inflated as a stream (never the whole text at once: 90 MiB and its string at
+ * 100k users); `line` gets each line's bytes and returns true to stop.
+ */
+async function forEachLine(bytes: Buffer, line: (buf: Buffer, start: number, end: number) => boolean): Promise<void> {
+  const inflate = createGunzip({ chunkSize: 1 << 20 });
+  inflate.end(bytes);
+  let carry: Buffer | undefined; // a line cut by the chunk's end
+  let first = true; // the header line not yet seen whole
+  for await (const chunk of inflate as AsyncIterable<Buffer>) {
+    let p = 0;
+    if (carry !== undefined) {
+      const nl = chunk.indexOf(10);
+      if (nl === -1) {
+        carry = Buffer.concat([carry, chunk]);
+        // Another format (the state of an earlier version is one line of JSON): not read through.
+        if (first && carry.length > 1 << 20)
+          throw new StateError('state_format', `a first line over 1 MiB: not ${TARGET_FORMAT}`, '');
+        continue;
+      }
+      const joined = Buffer.concat([carry, chunk.subarray(0, nl)]);
+      carry = undefined;
+      first = false;
+      if (line(joined, 0, joined.length)) return void inflate.destroy();
+      p = nl + 1;
+    }
+    for (;;) {
+      const nl = chunk.indexOf(10, p);
+      if (nl === -1) break;
+      first = false;
+      if (line(chunk, p, nl)) return void inflate.destroy();
+      p = nl + 1;
+    }
+    if (p < chunk.length) carry = Buffer.from(chunk.subarray(p));
+  }
+  if (carry !== undefined) line(carry, 0, carry.length);
+}
+
+const isDeletedLine = (buf: Buffer, start: number, end: number): boolean =>
+  end - start === DELETED_LINE.length && buf.toString('latin1', start, end) === DELETED_LINE;
+
 export async function unpackTarget(bytes: Buffer): Promise<TargetDeltaState> {
-  const text = await gunzipAsync(bytes);
-  const { header, body } = targetHeader(text);
+  let header: TargetHeader | undefined;
   const objects: EncObject[] = [];
   const deleted: EncObject[] = [];
   let into = objects;
-  const str = text.toString('utf8', body);
-  let p = 0;
-  while (p < str.length) {
-    let nl = str.indexOf('\n', p);
-    if (nl === -1) nl = str.length;
-    const tab = str.indexOf('\t', p);
-    if (str.startsWith(DELETED_LINE, p) && nl - p === DELETED_LINE.length) into = deleted;
-    else into.push(JSON.parse(str.slice(tab + 1, nl)) as EncObject);
-    p = nl + 1;
-  }
-  return decodeTarget({ ...header, objects, deleted });
+  await forEachLine(bytes, (buf, start, end) => {
+    if (header === undefined) header = targetHeader(buf.subarray(start, end)).header;
+    else if (isDeletedLine(buf, start, end)) into = deleted;
+    else into.push(JSON.parse(buf.toString('utf8', buf.indexOf(9, start) + 1, end)) as EncObject);
+    return false;
+  });
+  if (header === undefined) throw new StateError('state_format', 'an empty target state', '');
+  return decodeTarget({ ...(header as TargetHeader), objects, deleted });
 }
 
 /**
@@ -425,55 +462,23 @@ export async function targetObjectsByAnchor(
 ): Promise<{ objects: TargetObject[]; adminRolesUnread?: string }> {
   const found: TargetObject[] = [];
   let header: TargetHeader | undefined;
-  let done = false;
-  const line = (buf: Buffer, start: number, end: number): void => {
+  await forEachLine(bytes, (buf, start, end) => {
     if (header === undefined) {
       header = targetHeader(buf.subarray(start, end)).header;
-      return;
+      return false;
     }
+    if (isDeletedLine(buf, start, end)) return true; // the soft-deleted objects follow: not asked for
     const tab = buf.indexOf(9, start);
-    if (tab === -1 || tab >= end) return;
-    if (tab === start && end - start === DELETED_LINE.length) {
-      done = true; // the soft-deleted objects follow: not asked for
-      return;
-    }
+    if (tab === -1 || tab >= end) return false;
     if (tab === start || !anchors.has(buf.toString('latin1', start, tab))) {
       // By id: the line's JSON begins `["<id>"`.
-      if (ids.size === 0) return;
+      if (ids.size === 0) return false;
       const close = buf.indexOf(34, tab + 3);
-      if (close === -1 || close >= end || !ids.has(buf.toString('utf8', tab + 3, close))) return;
+      if (close === -1 || close >= end || !ids.has(buf.toString('utf8', tab + 3, close))) return false;
     }
     found.push(decodeObject(JSON.parse(buf.toString('utf8', tab + 1, end)) as EncObject));
-  };
-  const inflate = createGunzip({ chunkSize: 1 << 20 });
-  inflate.end(bytes);
-  let carry: Buffer | undefined; // a line cut by the chunk's end
-  for await (const chunk of inflate as AsyncIterable<Buffer>) {
-    let p = 0;
-    if (carry !== undefined) {
-      const nl = chunk.indexOf(10);
-      if (nl === -1) {
-        carry = Buffer.concat([carry, chunk]);
-        continue;
-      }
-      const joined = Buffer.concat([carry, chunk.subarray(0, nl)]);
-      carry = undefined;
-      line(joined, 0, joined.length);
-      p = nl + 1;
-    }
-    while (!done) {
-      const nl = chunk.indexOf(10, p);
-      if (nl === -1) break;
-      line(chunk, p, nl);
-      p = nl + 1;
-    }
-    if (done) {
-      inflate.destroy();
-      break;
-    }
-    if (p < chunk.length) carry = Buffer.from(chunk.subarray(p));
-  }
-  if (!done && carry !== undefined) line(carry, 0, carry.length);
+    return false;
+  });
   if (header === undefined) throw new StateError('state_format', 'an empty target state', '');
   const h: TargetHeader = header;
   return { objects: found, ...(h.adminRolesUnread !== undefined ? { adminRolesUnread: h.adminRolesUnread } : {}) };

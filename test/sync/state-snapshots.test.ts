@@ -140,3 +140,23 @@ it("an AD source's state is header-first: the header reads alone (the snapshot s
   assert.deepEqual(await unpackSource(ldifBytes), ldif);
   await assert.rejects(readAdHeader(ldifBytes));
 });
+
+it("an earlier version's target state (one line of JSON, megabytes long) is refused as another format, not read through", async () => {
+  const { gzipSync } = await import('node:zlib');
+  const old = gzipSync(
+    JSON.stringify({
+      format: 'adsync-sync-state/1',
+      objects: Array.from({ length: 100_000 }, (_, i) => [`u${i}`, 'user', { jobTitle: 'Engineer' }, {}]),
+    }),
+  );
+  assert.ok(gunzipLength(old) > 1 << 20);
+  await assert.rejects(unpackTarget(old), (err: Error) => err.message.includes('a first line over 1 MiB'));
+  await assert.rejects(targetObjectsByAnchor(old, new Set(['x'])), (err: Error) =>
+    err.message.includes('a first line over 1 MiB'),
+  );
+});
+
+function gunzipLength(b: Buffer): number {
+  // the gzip trailer's ISIZE: the uncompressed length mod 2^32
+  return b.readUInt32LE(b.length - 4);
+}
