@@ -446,7 +446,7 @@ export async function unpackTarget(bytes: Buffer): Promise<TargetDeltaState> {
     return false;
   });
   if (header === undefined) throw new StateError('state_format', 'an empty target state', '');
-  return decodeTarget({ ...(header as TargetHeader), objects, deleted });
+  return decodeTarget({ ...header, objects, deleted });
 }
 
 /**
