@@ -121,3 +121,25 @@ export async function readThroughState(
     await ad.close();
   }
 }
+
+/**
+ * The spec the incremental Samba tests read with: `scopeDn` on the rig's DC, bound as `bindDn` with the password
+ * in the variable `env`; its emulator target is never started (the tests connect their own).
+ */
+export function ldapSpecYaml(dc: SambaDc, bindDn: string, env: string, scopeDn: string): string {
+  return `version: 1
+sources:
+  - name: corp
+    ldap:
+      url: ${dc.url}
+      bindDn: ${JSON.stringify(bindDn)}
+      password: { env: ${env} }
+      ca: ${JSON.stringify(dc.caPath)}
+    scope:
+      ous: { include: [${JSON.stringify(scopeDn)}] }
+target:
+  emulator: { state: ./unused-tenant.json, tenant: contoso.onmicrosoft.com, domains: [contoso.test] }
+safety:
+  maxDeletes: 100000
+`;
+}

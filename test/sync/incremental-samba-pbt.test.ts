@@ -38,6 +38,7 @@ import {
   readThroughState,
   restoreTombstone,
   type IncrementalSamba,
+  ldapSpecYaml,
 } from '../support/samba-incremental.js';
 import { addOu, addUser, deleteTree, TEST_USER_PASSWORD, uniqueSuffix, unicodePwd } from '../support/samba-seed.js';
 import { canonicalSource } from '../support/source-canonical.js';
@@ -468,24 +469,7 @@ describe('incremental AD read == full read over random change sequences (Samba +
 
   async function specFor(seqDir: string, name: string, scopeDn: string, bindDn: string, env: string): Promise<Spec> {
     const path = join(seqDir, `${name}.yaml`);
-    await writeFile(
-      path,
-      `version: 1
-sources:
-  - name: corp
-    ldap:
-      url: ${dc.url}
-      bindDn: ${JSON.stringify(bindDn)}
-      password: { env: ${env} }
-      ca: ${JSON.stringify(dc.caPath)}
-    scope:
-      ous: { include: [${JSON.stringify(scopeDn)}] }
-target:
-  emulator: { state: ./unused-tenant.json, tenant: contoso.onmicrosoft.com, domains: [contoso.test] }
-safety:
-  maxDeletes: 100000
-`,
-    );
+    await writeFile(path, ldapSpecYaml(dc, bindDn, env, scopeDn));
     return loadSpec(path);
   }
 

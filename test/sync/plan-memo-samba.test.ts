@@ -33,7 +33,7 @@ import { IncrementalReads } from '../../src/sync/incremental.js';
 import { loadMemo, memoKey, saveMemo } from '../../src/sync/plan-memo.js';
 import { packSource, sourceStateName, unpackSource, type SourceState } from '../../src/sync/state-snapshots.js';
 import { sambaSkipReason, type SambaDc } from '../support/samba.js';
-import { openIncrementalSamba, type IncrementalSamba } from '../support/samba-incremental.js';
+import { ldapSpecYaml, openIncrementalSamba, type IncrementalSamba } from '../support/samba-incremental.js';
 import { addGroup, addOu, addUser, GROUP_GLOBAL_SECURITY, uniqueSuffix } from '../support/samba-seed.js';
 
 const skip = await sambaSkipReason();
@@ -141,24 +141,7 @@ describe('the stored plan for AD sources (Samba + emulator)', { skip }, () => {
     const specPath = join(seqDir, 'adsync.yaml');
     const [bindDn, env] =
       key === 'dirsync' ? [dc.adminDn, 'ADSYNC_TEST_LDAP_PASSWORD'] : [readerDn, 'ADSYNC_TEST_LDAP_READER_PASSWORD'];
-    await writeFile(
-      specPath,
-      `version: 1
-sources:
-  - name: corp
-    ldap:
-      url: ${dc.url}
-      bindDn: ${JSON.stringify(bindDn)}
-      password: { env: ${env} }
-      ca: ${JSON.stringify(dc.caPath)}
-    scope:
-      ous: { include: [${JSON.stringify(scopeOu)}] }
-target:
-  emulator: { state: ./unused-tenant.json, tenant: contoso.onmicrosoft.com, domains: [contoso.test] }
-safety:
-  maxDeletes: 100000
-`,
-    );
+    await writeFile(specPath, ldapSpecYaml(dc, bindDn, env, scopeOu));
     const spec: Spec = await loadSpec(specPath);
     const flows = compileFlows(spec);
     const state = new LocalState(join(seqDir, 'state'));
