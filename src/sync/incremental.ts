@@ -151,20 +151,22 @@ export class IncrementalReads {
         namingContexts: snapshot.namingContexts,
       });
     const prior = loaded.value;
-    let why: string;
-    if (prior === undefined) why = this.whyFull(loaded);
-    else if (prior.scope !== scope) why = 'the read scope changed (search bases, filter or attributes)';
-    else if (parsed === undefined || prior.digest !== parsed)
-      why = `the LDIF export changed${this.unpatched !== undefined ? ` (the stored plan was not patched: ${this.unpatched})` : ''}`;
-    else {
-      this.parts.set(part, { part, mode: 'incremental', reason: 'the LDIF export is unchanged', changes: 0 });
-      // Indexed now, the records are stored for the next patch (the digests were, the plan they belong to not).
-      if (indexing && parsed !== undefined)
-        this.pending.push({ name, bytes: () => this.packLdif(source.name, scope, parsed), etag: loaded.etag });
-      return snapshot;
-    }
-    this.parts.set(part, { part, mode: 'full', reason: why });
-    if (parsed !== undefined)
+    const why =
+      prior === undefined
+        ? this.whyFull(loaded)
+        : prior.scope !== scope
+          ? 'the read scope changed (search bases, filter or attributes)'
+          : parsed === undefined || prior.digest !== parsed
+            ? `the LDIF export changed${this.unpatched !== undefined ? ` (the stored plan was not patched: ${this.unpatched})` : ''}`
+            : undefined;
+    this.parts.set(
+      part,
+      why === undefined
+        ? { part, mode: 'incremental', reason: 'the LDIF export is unchanged', changes: 0 }
+        : { part, mode: 'full', reason: why },
+    );
+    // Stored when the export changed, and after every read that indexed its records: they belong to this run's plan.
+    if (parsed !== undefined && (why !== undefined || indexing))
       this.pending.push({ name, bytes: () => this.packLdif(source.name, scope, parsed), etag: loaded.etag });
     return snapshot;
   }
