@@ -8,8 +8,9 @@
  * (The UPN counts only when the anchor comes from mS-DS-ConsistencyGuid.) Both anchors are then held: the plan neither deletes, re-creates nor writes the object, nor its memberships.
  */
 import type { ReportItem } from '../model/change.js';
-import { targetLabel, type TargetObject, type TargetSystem } from '../model/target.js';
+import type { TargetObject, TargetSystem } from '../model/target.js';
 import { sidKey } from './match-sid.js';
+import { otherOf, reportOn } from './reports.js';
 
 /** What this stage reads of a desired object (a structural subset of DesiredObject). */
 export interface AnchoredObject {
@@ -99,21 +100,18 @@ export function sourceAnchorChanges(
     const from = `${oldAnchor}${guidString(oldAnchor) ? ` (${guidString(oldAnchor)})` : ''}`;
     const to = `${obj.anchor}${guidString(obj.anchor) ? ` (${guidString(obj.anchor)})` : ''}`;
     const attr = obj.guid !== undefined && obj.guid !== obj.anchor ? 'mS-DS-ConsistencyGuid' : 'the anchor attribute';
-    reports.push({
-      code: SOURCE_ANCHOR_CHANGED,
-      kind: obj.kind,
-      target: system,
-      anchor: obj.anchor,
-      sourceDn: obj.dn,
-      source: obj.source,
-      label: obj.label,
-      reason:
+    reports.push(
+      reportOn(
+        obj,
+        system,
+        SOURCE_ANCHOR_CHANGED,
         `error: the source anchor changed from ${from} to ${to} (${attr}), but the same AD object (same ${how}) ` +
-        `is the ${t.kind} ${t.id} in the cloud, which carries the old anchor; adsync neither deletes nor re-creates ` +
-        `it and writes nothing to it. Resolve: set ${attr} back to ${guidString(oldAnchor) ?? oldAnchor} in AD; ` +
-        'or, if the new value is meant to stay, delete the cloud object so the next apply creates it anew',
-      other: { label: targetLabel(t), id: t.id },
-    });
+          `is the ${t.kind} ${t.id} in the cloud, which carries the old anchor; adsync neither deletes nor re-creates ` +
+          `it and writes nothing to it. Resolve: set ${attr} back to ${guidString(oldAnchor) ?? oldAnchor} in AD; ` +
+          'or, if the new value is meant to stay, delete the cloud object so the next apply creates it anew',
+        otherOf(t),
+      ),
+    );
   }
   return reports;
 }

@@ -490,17 +490,9 @@ export function diff(
           const reason = admin
             ? `${who} ${carries} but holds an admin role (${holder.adminRoles!.join(', ')}); hard match never takes over a privileged account, and adsync never writes over it (name it in matching.allowAdmins to adopt it)`
             : `${who} ${carries}, but directory role holders could not be read (${target.adminRolesUnread}), so adsync can't tell it holds no admin role; it is not adopted (grant RoleManagement.Read.Directory, or name it in matching.allowAdmins)`;
-          reports.push({
-            code: admin ? 'hard-match-admin' : 'hard-match-roles-unread',
-            kind: obj.kind,
-            target: system,
-            anchor: obj.anchor,
-            sourceDn: obj.dn,
-            source: obj.source,
-            label: obj.label,
-            reason,
-            other: { label: targetLabel(holder), id: holder.id },
-          });
+          reports.push(
+            reportAbout(obj, system, admin ? 'hard-match-admin' : 'hard-match-roles-unread', reason, otherOf(holder)),
+          );
           record &&
             matches.set(obj.anchor, {
               rule: 'blocked',

@@ -15,6 +15,7 @@ import type { TargetObject, TargetSnapshot } from '../model/target.js';
 import { DEFAULT_MAX_LICENSE_REMOVALS } from '../spec/normalize.js';
 import type { SafetySpec } from '../spec/types.js';
 import { sortChanges, sortReports } from './diff.js';
+import { reportOnChange } from './reports.js';
 
 export interface SafetyViolation {
   code:
@@ -184,16 +185,13 @@ export function applyDeleteMode<P extends Pick<Plan, 'changes' | 'reports' | 'su
       if (now.getTime() >= Date.parse(mark))
         changes.push(c); // grace period over: delete now
       else {
-        reports.push({
-          code: 'pending-delete',
-          kind: c.kind,
-          target: c.target,
-          anchor: c.anchor,
-          ...(c.sourceDn !== undefined ? { sourceDn: c.sourceDn } : {}),
-          ...(c.source !== undefined ? { source: c.source } : {}),
-          label: c.label,
-          reason: `${c.reason}; ${c.kind === 'user' ? 'disabled' : 'marked'} by adsync, deleted by the first apply after ${mark} (safety.deleteGraceDays)`,
-        });
+        reports.push(
+          reportOnChange(
+            c,
+            'pending-delete',
+            `${c.reason}; ${c.kind === 'user' ? 'disabled' : 'marked'} by adsync, deleted by the first apply after ${mark} (safety.deleteGraceDays)`,
+          ),
+        );
       }
       continue;
     }
